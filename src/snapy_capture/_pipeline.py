@@ -1,0 +1,483 @@
+"""The one capture pipeline, shared by ``@capture_args`` and the import hook.
+
+config resolution → sampling → argument binding → filtering → record → serialization →
+storage (synchronous, or through the background writer).
+
+Nothing in here may change what the wrapped function does: every failure while capturing is
+caught, logged once per function on the ``snapy_capture`` logger, and counted.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import pickle
+import platform
+import random
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from contextvars import ContextVar
+from typing import Any, Final
+
+import wrapt
+
+from . import _stats, _writer
+from ._errors import ConfigError
+from .config import CaptureConfig, parse_option, resolve_config, subscribe
+from .filters import ArgumentFilter, FilterResult, Redacted
+from .serializers import Serializer, get_serializer
+from .storage import CaptureStorage
+
+__all__ = ["CaptureSite", "CaptureWrapper", "call_depth", "seed_sampler", "wrap"]
+
+logger = logging.getLogger("snapy_capture")
+
+#: Captured calls active in this thread or asyncio task (contextvars give both).
+_DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
+_PYTHON: Final = platform.python_version()
+_sampler = random.Random()
+_OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
+_storages: dict[tuple[Any, ...], CaptureStorage] = {}
+_storages_lock = threading.Lock()
+
+
+def call_depth() -> int:
+    """How many captured calls enclose the current point (in this thread or task)."""
+    return _DEPTH.get()
+
+
+def seed_sampler(seed: int | None) -> None:
+    """Seed the sampler that ``sample_rate`` draws from, for reproducible runs and tests."""
+    _sampler.seed(seed)
+
+
+class _RateLimit:
+    """At most ``limit`` captures per one-second window (approximate under threads, by design)."""
+
+    __slots__ = ("count", "limit", "window")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.window = 0.0
+        self.count = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if now - self.window >= 1.0:
+            self.window = now
+            self.count = 0
+        self.count += 1
+        return self.count <= self.limit
+
+
+class _State:
+    """What a site resolved from the configuration; rebuilt when the configuration changes."""
+
+    __slots__ = ("config", "fallback", "filter", "limit", "max_age", "retention", "storage")
+
+    def __init__(self, site: CaptureSite, config: CaptureConfig) -> None:
+        self.config = config
+        if site.storage is not None:
+            self.storage = site.storage
+            given = site.overrides
+            self.retention = given["retention"] if "retention" in given else site.storage.retention
+            self.max_age = given["max_age"] if "max_age" in given else site.storage.max_age
+        else:
+            self.storage = _shared_storage(config)
+            self.retention = config.retention
+            self.max_age = config.max_age
+        fallback = config.fallback_serializer
+        self.fallback: Serializer | None = None if fallback is None else get_serializer(fallback)
+        base = config.arg_filter if config.arg_filter is not None else ArgumentFilter()
+        self.filter = base.derive(
+            ignore_args=[*base.ignore_args, *config.ignore_args],
+            allow_args=[*base.allow_args, *config.allow_args],
+            filter_pii=base.filter_pii and config.filter_pii,
+            max_size=config.large_object_size if config.ignore_large_objects else base.max_size,
+            max_depth=min(base.max_depth, config.max_depth),
+        )
+        self.limit = None if config.max_per_second is None else _RateLimit(config.max_per_second)
+
+
+def _shared_storage(config: CaptureConfig) -> CaptureStorage:
+    # Sites writing to one root share a storage, and with it the lock objects per directory.
+    serializer = get_serializer(config.serializer)
+    key = (config.path, id(serializer), config.signing_key)
+    storage = _storages.get(key)
+    if storage is None:
+        with _storages_lock:
+            storage = _storages.setdefault(key, CaptureStorage(
+                config.path, serializer=serializer, signing_key=config.signing_key
+            ))
+    return storage
+
+
+class _Pending:
+    """A record built at call time whose result is added when the call returns."""
+
+    __slots__ = ("record", "state")
+
+    def __init__(self, state: _State, record: dict[str, Any]) -> None:
+        self.state = state
+        self.record = record
+
+
+class CaptureSite:
+    """Everything capture needs to know about one wrapped function."""
+
+    __slots__ = (
+        "__weakref__", "func", "kind", "mode", "module", "name", "overrides", "qualname",
+        "rate", "state", "storage", "warned", "_names", "_names_cache",
+    )
+
+    def __init__(
+        self, func: Any, overrides: dict[str, Any], *, storage: CaptureStorage | None = None,
+        module: str | None = None, qualname: str | None = None,
+    ) -> None:
+        target = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
+        self.func = target
+        self.module = module or getattr(target, "__module__", None) or "__unknown__"
+        self.qualname = qualname or getattr(target, "__qualname__", None) or repr(target)
+        self.name = getattr(target, "__name__", self.qualname)
+        self.overrides = overrides
+        self.storage = storage
+        self.kind = _kind(target)
+        self.mode = _UNRESOLVED
+        self.rate = 1.0
+        self.state: _State | None = None
+        self.warned = False
+        self._names: tuple[list[str], str | None] | None = None
+        self._names_cache: dict[tuple[int, bool], Sequence[str]] = {}
+        subscribe(self)
+
+    def invalidate(self) -> None:
+        self.mode = _UNRESOLVED
+
+    def resolve(self) -> int:
+        try:
+            config = resolve_config(self.overrides)
+            self.state = _State(self, config)
+            self.rate = config.sample_rate
+            mode = _OFF if not config.enabled or self.rate <= 0.0 else (
+                _ON if self.rate >= 1.0 else _SAMPLED)
+        except Exception as exc:  # noqa: BLE001 - a bad configuration disables, never raises
+            self.fail(exc, "configuration")
+            mode = _OFF
+        self.mode = mode
+        return mode
+
+    # --- per call ---------------------------------------------------------------------
+
+    def call(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+        state = self.state
+        depth = _DEPTH.get()
+        pending = None
+        if state is not None and (state.limit is None or state.limit.allow()):
+            start = time.perf_counter_ns()
+            try:
+                pending = self.begin(state, depth, instance, args, kwargs)
+            except Exception as exc:  # noqa: BLE001 - capture must never break the call
+                self.fail(exc, "capture")
+            _stats.record_caller_time(time.perf_counter_ns() - start)
+        token = _DEPTH.set(depth + 1)
+        if self.kind == "coroutine":
+            try:
+                coroutine = wrapped(*args, **kwargs)
+            finally:
+                _DEPTH.reset(token)
+            return self.run_coroutine(coroutine, depth + 1, pending)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            if pending is not None:
+                self.finish(pending, exception=exc)
+            raise
+        finally:
+            _DEPTH.reset(token)
+        if pending is not None:
+            self.finish(pending, result=result)
+        return result
+
+    async def run_coroutine(
+        self, coroutine: Coroutine[Any, Any, Any], depth: int, pending: _Pending | None
+    ) -> Any:
+        # The body of an ``async def`` runs here, not at call time: count its depth here too.
+        token = _DEPTH.set(depth)
+        try:
+            result = await coroutine
+        except BaseException as exc:
+            if pending is not None:
+                self.finish(pending, exception=exc)
+            raise
+        finally:
+            _DEPTH.reset(token)
+        if pending is not None:
+            self.finish(pending, result=result)
+        return result
+
+    def begin(self, state: _State, depth: int, instance: Any, args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> _Pending | None:
+        names = self.param_names(len(args), bound=instance is not None)
+        filtered = state.filter.filter_call(names, args, kwargs)
+        record = self.record(state.config, filtered, depth)
+        if state.config.record_result and self.kind in ("function", "coroutine"):
+            if not state.config.lazy_serialization:
+                # Arguments are recorded as called: keep a copy the body cannot mutate.
+                record["args"], record["kwargs"] = _snapshot(record["args"], record["kwargs"])
+            return _Pending(state, record)
+        self.dispatch(state, record)
+        return None
+
+    def finish(self, pending: _Pending, *, result: Any = None,
+               exception: BaseException | None = None) -> None:
+        try:
+            record = pending.record
+            if exception is not None:
+                message = pending.state.filter.filter_value(_safe_str(exception))[0]
+                record["result"] = {"exception": {
+                    "type": type(exception).__qualname__,
+                    "module": type(exception).__module__,
+                    "message": message,
+                }}
+            else:
+                value, report = pending.state.filter.filter_value(result, "result")
+                record["result"] = {"value": value}
+                record["metadata"].setdefault("redactions", []).extend(report)
+            self.dispatch(pending.state, record)
+        except Exception as exc:  # noqa: BLE001
+            self.fail(exc, "capture")
+
+    def record(self, config: CaptureConfig, filtered: FilterResult, depth: int) -> dict[str, Any]:
+        now = time.time()
+        metadata: dict[str, Any] = {"call_depth": depth}
+        if not config.minimal_capture:
+            metadata["thread_id"] = threading.current_thread().name
+            metadata["python_version"] = _PYTHON
+            metadata["pid"] = os.getpid()
+        metadata["redactions"] = filtered.redactions
+        return {
+            "function_name": self.name,
+            "module": self.module,
+            "qualname": self.qualname,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            + f".{int(now % 1 * 1e6):06d}Z",
+            "args": list(filtered.args),
+            "kwargs": filtered.kwargs,
+            "metadata": metadata,
+        }
+
+    def dispatch(self, state: _State, record: dict[str, Any]) -> None:
+        config = state.config
+        if config.lazy_serialization:
+            self.submit(state, lambda: self.store(state, self.encode(state, record), timed=True))
+        elif config.async_storage:
+            data = self.encode(state, record)
+            if data is not None:
+                self.submit(state, lambda: self.store(state, data, timed=True))
+        else:
+            self.store(state, self.encode(state, record), timed=False)
+
+    def submit(self, state: _State, job: Callable[[], None]) -> None:
+        if not _writer.submit(job, state.config.queue_size):
+            _stats.record_drop(error=False)
+            self.warn_once("the background writer's queue is full; captures are being dropped")
+
+    def store(self, state: _State, data: bytes | None, *, timed: bool) -> None:
+        if data is None:
+            return
+        start = time.perf_counter_ns()
+        try:
+            state.storage.write(self.module, self.qualname, data, retention=state.retention,
+                                max_age=state.max_age)
+        except Exception as exc:  # noqa: BLE001
+            self.fail(exc, "storage")
+            return
+        _stats.record_stored(len(data), time.perf_counter_ns() - start if timed else 0)
+
+    def encode(self, state: _State, record: dict[str, Any]) -> bytes | None:
+        """The capture file's bytes, degrading argument by argument rather than losing it all."""
+        storage, config = state.storage, state.config
+        try:
+            data = storage.encode(record)
+        except Exception as first:  # noqa: BLE001
+            data = None
+            if state.fallback is not None:
+                try:
+                    data = storage.encode(record, state.fallback)
+                except Exception:  # noqa: BLE001, S110 - the next step reports the first error
+                    pass
+            if data is None:
+                if not config.ignore_serialization_errors:
+                    self.fail(first, "serialization")
+                    return None
+                _replace_unserializable(storage, record)
+                data = storage.encode(record)
+        limit = config.max_capture_size
+        if limit is not None and len(data) > limit:
+            data = _shrink(storage, record, limit)
+            if data is None:
+                _stats.record_drop(error=False)
+                self.warn_once(f"a capture exceeded max_capture_size={limit} and was dropped")
+        return data
+
+    def param_names(self, count: int, *, bound: bool) -> Sequence[str]:
+        cached = self._names_cache.get((count, bound))
+        if cached is not None:
+            return cached
+        if self._names is None:
+            self._names = _positional_names(self.func)
+        positional, var = self._names
+        names = positional[1:] if bound else positional
+        if count > len(names) and var is not None:
+            names = [*names, *[f"{var}[{i}]" for i in range(count - len(names))]]
+        if len(self._names_cache) < 64:
+            self._names_cache[(count, bound)] = names
+        return names
+
+    # --- failures ----------------------------------------------------------------------
+
+    def fail(self, exc: BaseException, stage: str) -> None:
+        _stats.record_drop(error=True)
+        self.warn_once(f"{stage} failed ({type(exc).__name__}: {_safe_str(exc)})", exc)
+
+    def warn_once(self, message: str, exc: BaseException | None = None) -> None:
+        if self.warned:
+            return
+        self.warned = True
+        logger.warning("snapy_capture: not capturing %s:%s: %s; further problems with this "
+                       "function are only counted", self.module, self.qualname, message)
+        if exc is not None:
+            logger.debug("snapy_capture: details", exc_info=exc)
+
+
+def _kind(func: Any) -> str:
+    if inspect.iscoroutinefunction(func):
+        return "coroutine"
+    if inspect.isasyncgenfunction(func):
+        return "asyncgen"
+    if inspect.isgeneratorfunction(func):
+        return "generator"
+    return "function"
+
+
+def _positional_names(func: Any) -> tuple[list[str], str | None]:
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return [], None
+    positional = [p.name for p in parameters if p.kind in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    var = next((p.name for p in parameters if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    return positional, var
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    try:
+        copied: tuple[list[Any], dict[str, Any]] = pickle.loads(pickle.dumps((args, kwargs), 5))
+    except Exception:  # noqa: BLE001 - unpicklable: the encoder will degrade it later anyway
+        return args, kwargs
+    return copied
+
+
+def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:
+    """(container, key, path) of each argument (and the result value) in a record."""
+    slots: list[tuple[Any, Any, str]] = [
+        (record["args"], i, f"args[{i}]") for i in range(len(record["args"]))]
+    slots += [(record["kwargs"], key, key) for key in record["kwargs"]]
+    result = record.get("result")
+    if isinstance(result, dict) and "value" in result:
+        slots.append((result, "value", "result"))
+    return slots
+
+
+def _replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> None:
+    report = record["metadata"].setdefault("redactions", [])
+    for container, key, path in _slots(record):
+        value = container[key]
+        try:
+            storage.encode({"args": [value], "kwargs": {}})
+        except Exception:  # noqa: BLE001
+            container[key] = Redacted(f"unserializable {type(value).__qualname__}")
+            report.append({"path": path, "reason": "unserializable"})
+
+
+def _shrink(storage: CaptureStorage, record: dict[str, Any], limit: int) -> bytes | None:
+    sizes = []
+    for container, key, path in _slots(record):
+        size = len(storage.encode({"args": [container[key]], "kwargs": {}}))
+        sizes.append((size, container, key, path))
+    report = record["metadata"].setdefault("redactions", [])
+    for size, container, key, path in sorted(sizes, key=lambda item: -item[0]):
+        container[key] = Redacted(f"too large ({size} bytes)")
+        report.append({"path": path, "reason": "max_capture_size"})
+        data = storage.encode(record)
+        if len(data) <= limit:
+            return data
+    data = storage.encode(record)
+    return data if len(data) <= limit else None
+
+
+class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A wrapt proxy that captures calls; pickles and copies like the function it wraps."""
+
+    def __reduce_ex__(self, protocol: int) -> str:
+        # By reference, as pickle stores functions: resolves to this wrapper in its module.
+        return str(self.__qualname__)
+
+    def __copy__(self) -> CaptureWrapper:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CaptureWrapper:
+        return self
+
+
+def wrap(
+    func: Any, overrides: dict[str, Any] | None = None, *, storage: CaptureStorage | None = None,
+    module: str | None = None, qualname: str | None = None,
+) -> CaptureWrapper:
+    """Wrap ``func`` so that its calls are captured (the decorator and the hook both use this)."""
+    if isinstance(func, property):
+        raise ConfigError("cannot capture a property; wrap its getter function (fget) instead")
+    if not callable(func) and not isinstance(func, (classmethod, staticmethod)):
+        raise ConfigError(f"capture_args expects a function, got {func!r}")
+    site = CaptureSite(func, dict(overrides or {}), storage=storage, module=module,
+                       qualname=qualname)
+    sample = _sampler.random
+
+    def capture_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> Any:
+        mode = site.mode
+        if mode == _OFF:
+            return wrapped(*args, **kwargs)
+        if mode == _SAMPLED:
+            if sample() >= site.rate:
+                return wrapped(*args, **kwargs)
+        elif mode == _UNRESOLVED:
+            site.resolve()
+            return capture_wrapper(wrapped, instance, args, kwargs)
+        return site.call(wrapped, instance, args, kwargs)
+
+    wrapper = CaptureWrapper(func, capture_wrapper)
+    wrapper._self_capture_site = site
+    return wrapper
+
+
+def site_of(func: Any) -> CaptureSite | None:
+    """The capture site of a wrapped function, or ``None`` if it is not wrapped by us."""
+    site = getattr(func, "_self_capture_site", None)
+    return site if isinstance(site, CaptureSite) else None
+
+
+def parse_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    """Validate decorator/YAML options given in code; unknown or bad ones raise ConfigError."""
+    return {name: parse_option(name, value) for name, value in options.items()}

@@ -1,0 +1,473 @@
+"""Persistence: one file per capture, atomic writes, retention across threads and processes.
+
+Layout under the storage root::
+
+    <root>/<quoted module:qualname>/
+        .function.json        the function's module and qualname
+        .lock                 filelock, held while a capture is numbered and retention applied
+        .seq                  next sequence number and the lowest one that may still exist
+        000000000041.cap      one capture; names sort in write order, so "newest" reads no file
+
+A capture is written to a temporary file in the same directory and then linked into place
+under the lock, so a reader never sees a partial capture and a crash leaves at most a
+temporary file (removed by :meth:`CaptureStorage.prune`). Retention deletes by sequence
+number, so its cost does not grow with the number of captures kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, unquote
+
+from filelock import FileLock
+
+from . import _envelope
+from ._errors import CaptureFormatError
+from .config import parse_option
+from .serializers import Serializer, get_serializer
+
+__all__ = ["CaptureStorage", "FunctionInfo", "written_roots"]
+
+CAPTURE_SUFFIX: Final = ".cap"
+_CAPTURE_NAME: Final = re.compile(r"^(\d{12})\.cap$")
+_TEMP_PREFIX: Final = ".tmp-"
+_META: Final = ".function.json"
+_SEQ_WIDTH: Final = 12
+_MAX_RANGE: Final = 4096  # beyond this many sequence numbers to delete, scan the directory
+_STALE_TEMP_SECONDS: Final = 3600.0
+
+# Every storage root this process wrote to, in order: the loader searches them by default.
+_written_roots: dict[str, None] = {}
+_KEEP: Any = object()
+
+
+def written_roots() -> list[str]:
+    """The storage roots this process has written captures to, oldest first."""
+    return list(_written_roots)
+
+
+def function_dirname(module: str, qualname: str) -> str:
+    """A file name for ``module:qualname`` that cannot escape the root (``/``, ``..``, NUL...)."""
+    name = quote(f"{module}:{qualname}", safe="._-")
+    if len(name) > 150:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = f"{name[:120]}~{digest}"
+    return name
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """A function that has a capture directory under a storage root."""
+
+    module: str
+    qualname: str
+    directory: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.module}:{self.qualname}"
+
+
+class CaptureStorage:
+    """Stores capture records under ``path``.
+
+    Args:
+        path: the storage root; ``None`` uses the configured default path.
+        retention: captures kept per function (newest first); ``None`` keeps all.
+        max_age: captures older than this many seconds (or ``"7d"``...) are dropped on write.
+        serializer: ``"pickle"`` (default), ``"json"``, ``"jsonpickle"`` or a serializer object.
+        signing_key: sign every capture (HMAC-SHA256) and refuse unsigned or altered ones.
+
+    Subclasses may override :meth:`serialize_data` and :meth:`deserialize_data`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        retention: int | None = None,
+        max_age: float | str | None = None,
+        *,
+        serializer: str | Serializer | None = None,
+        signing_key: str | bytes | None = None,
+    ) -> None:
+        if path is None:
+            from .config import resolve_config  # noqa: PLC0415 - resolved on use, not import
+
+            path = resolve_config().path
+        self.path = Path(os.path.abspath(parse_option("path", path)))
+        self.retention: int | None = parse_option("retention", retention)
+        self.max_age: float | None = parse_option("max_age", max_age)
+        self.serializer = get_serializer(parse_option("serializer", serializer or "pickle"))
+        self.signing_key: bytes | None = parse_option("signing_key", signing_key)
+        self._locks: dict[Path, FileLock] = {}
+        self._prepared: set[Path] = set()
+        self._guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, retention={self.retention!r})"
+
+    # --- (de)serialization, overridable ---------------------------------------------------
+
+    def serialize_data(self, data: dict[str, Any]) -> bytes | str:
+        """Turn a capture record into bytes (or text)."""
+        return self.serializer.dumps(data)
+
+    def deserialize_data(self, data: bytes | str) -> dict[str, Any]:
+        """Turn what :meth:`serialize_data` returned back into a record."""
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        record: dict[str, Any] = self.serializer.loads(raw)
+        return record
+
+    def encode(self, record: dict[str, Any], serializer: Serializer | None = None) -> bytes:
+        """The bytes of a capture file for ``record`` (header, payload, signature)."""
+        if serializer is not None and serializer is not self.serializer:
+            payload: bytes | str = serializer.dumps(record)
+            name = serializer.name
+        else:
+            payload = self.serialize_data(record)
+            name = self._own_serializer_name()
+        text = isinstance(payload, str)
+        raw = payload.encode("utf-8") if isinstance(payload, str) else payload
+        return _envelope.pack(raw, name, text=text, key=self.signing_key)
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """Verify and deserialize the bytes of a capture file.
+
+        Raises:
+            CaptureFormatError: the file is corrupt, foreign, too new, or fails its signature.
+        """
+        envelope = _envelope.unpack(data, key=self.signing_key)
+        payload: bytes | str = envelope.payload.decode("utf-8") if envelope.text else envelope.payload
+        name = envelope.serializer
+        try:
+            if name == self._own_serializer_name() or (
+                name.startswith("custom:") and self._overrides("deserialize_data")
+            ):
+                record = self.deserialize_data(payload)
+            elif name.startswith("custom:"):
+                if not envelope.text:
+                    raise CaptureFormatError(
+                        f"written by {name[7:]}; load it with storage={name[7:]}(...)"
+                    )
+                record = json.loads(payload)
+            else:
+                record = get_serializer(name).loads(envelope.payload)
+        except CaptureFormatError:
+            raise
+        except Exception as exc:
+            raise CaptureFormatError(f"cannot deserialize ({type(exc).__name__}: {exc})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("kwargs"), dict) or not (
+            isinstance(record.get("args"), (list, tuple))
+        ):
+            raise CaptureFormatError("not a capture record")
+        return record
+
+    def _overrides(self, method: str) -> bool:
+        return getattr(type(self), method) is not getattr(CaptureStorage, method)
+
+    def _own_serializer_name(self) -> str:
+        if self._overrides("serialize_data"):
+            return f"custom:{type(self).__qualname__}"
+        return self.serializer.name
+
+    # --- writing ----------------------------------------------------------------------
+
+    def save(
+        self, record: dict[str, Any], *, retention: Any = _KEEP, max_age: Any = _KEEP
+    ) -> Path:
+        """Serialize and store one record; returns the capture file's path."""
+        module = str(record.get("module", "__unknown__"))
+        qualname = str(record.get("qualname", record.get("function_name", "__unknown__")))
+        return self.write(module, qualname, self.encode(record), retention=retention,
+                          max_age=max_age)
+
+    def write(
+        self, module: str, qualname: str, data: bytes, *, retention: Any = _KEEP,
+        max_age: Any = _KEEP,
+    ) -> Path:
+        """Store the bytes of one capture file atomically, then apply retention."""
+        retention = self.retention if retention is _KEEP else retention
+        max_age = self.max_age if max_age is _KEEP else max_age
+        directory = self._prepare(module, qualname)
+        fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            with self._lock(directory):
+                final = self._place(directory, temp, retention, max_age)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        _written_roots.setdefault(str(self.path), None)
+        return final
+
+    def _place(self, directory: Path, temp: str, retention: int | None,
+               max_age: float | None) -> Path:
+        state = _read_state(directory)
+        if state is None:
+            state = _scan_state(directory)
+        nxt, floor = state
+        for _ in range(3):
+            final = directory / f"{nxt:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+            new_floor = floor if retention is None else max(floor, nxt + 1 - retention)
+            # The state is written before the file appears: a crash in between leaves a gap
+            # in the numbering, never two captures fighting over one number.
+            _write_state(directory, nxt + 1, new_floor)
+            try:
+                _link(temp, final)
+                break
+            except FileExistsError:
+                nxt, floor = _scan_state(directory)
+        else:
+            raise OSError(errno.EEXIST, "cannot number the capture", str(directory))
+        if new_floor - floor > _MAX_RANGE:
+            _delete_below(directory, new_floor)
+        else:
+            for seq in range(floor, new_floor):
+                _unlink_quiet(directory / f"{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}")
+        if max_age is not None:
+            self._expire(directory, new_floor, nxt + 1, max_age)
+        return final
+
+    def _expire(self, directory: Path, floor: int, nxt: int, max_age: float) -> None:
+        cutoff = time.time() - max_age
+        start = floor
+        while floor < nxt - 1:  # never expire the capture just written
+            path = directory / f"{floor:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    break
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            floor += 1
+        if floor != start:
+            _write_state(directory, nxt, floor)
+
+    def _prepare(self, module: str, qualname: str) -> Path:
+        directory = self.path / function_dirname(module, qualname)
+        if directory in self._prepared:
+            return directory
+        _make_private_dirs(directory)
+        meta = directory / _META
+        if not meta.exists():
+            fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"module": module, "qualname": qualname}, handle)
+            os.replace(temp, meta)
+        with self._guard:
+            self._prepared.add(directory)
+        return directory
+
+    def _lock(self, directory: Path) -> FileLock:
+        lock = self._locks.get(directory)
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(
+                    directory, FileLock(str(directory / ".lock"), mode=0o600)
+                )
+        return lock
+
+    # --- reading ----------------------------------------------------------------------
+
+    def functions(self) -> list[FunctionInfo]:
+        """Every function with a capture directory under this root."""
+        found = []
+        try:
+            entries = sorted(os.scandir(self.path), key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
+                continue
+            info = _read_meta(Path(entry.path))
+            if info is not None:
+                found.append(info)
+        return found
+
+    def capture_files(self, module: str, qualname: str) -> list[Path]:
+        """The capture files of one function, newest first."""
+        return _capture_files(self.path / function_dirname(module, qualname))
+
+    def read(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Read one capture file.
+
+        Raises:
+            CaptureFormatError: see :meth:`decode`; also for an unreadable file.
+        """
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise CaptureFormatError(f"cannot read {path}: {exc.strerror}") from None
+        return self.decode(data)
+
+    def iter_records(self, module: str, qualname: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+        """``(path, record)`` newest first; unreadable files raise when reached."""
+        for path in self.capture_files(module, qualname):
+            yield path, self.read(path)
+
+    # --- maintenance --------------------------------------------------------------------
+
+    def prune(self, retention: Any = _KEEP, max_age: Any = _KEEP) -> int:
+        """Apply retention and max-age to every function now, and remove stale temp files.
+
+        Returns:
+            The number of files removed.
+        """
+        retention = self.retention if retention is _KEEP else retention
+        max_age = self.max_age if max_age is _KEEP else max_age
+        removed = 0
+        cutoff = None if max_age is None else time.time() - max_age
+        for info in self.functions():
+            with self._lock(info.directory):
+                files = _capture_files(info.directory)
+                doomed = files[retention:] if retention is not None else []
+                if cutoff is not None:
+                    doomed += [p for p in files[: len(files) - len(doomed)]
+                               if _mtime(p) < cutoff]
+                for path in doomed:
+                    removed += _unlink_quiet(path)
+                removed += _remove_stale_temps(info.directory)
+                state = _scan_state(info.directory)
+                _write_state(info.directory, *state)
+        return removed
+
+    def clear(self, module: str | None = None, qualname: str | None = None) -> int:
+        """Delete the captures of one function, or of every function when none is named."""
+        if module is None or qualname is None:
+            infos = self.functions()
+        else:
+            infos = [FunctionInfo(module, qualname,
+                                  self.path / function_dirname(module, qualname))]
+        removed = 0
+        for info in infos:
+            if not info.directory.is_dir():
+                continue
+            with self._lock(info.directory):
+                for path in _capture_files(info.directory):
+                    removed += _unlink_quiet(path)
+                _remove_stale_temps(info.directory, older_than=0.0)
+        return removed
+
+
+def _make_private_dirs(directory: Path) -> None:
+    missing = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+
+
+def _link(temp: str, final: Path) -> None:
+    try:
+        os.link(temp, final)
+    except FileExistsError:
+        raise
+    except OSError:
+        # Filesystems without hard links: fall back to rename, still atomic.
+        if final.exists():
+            raise FileExistsError(str(final)) from None
+        os.replace(temp, final)
+        return
+    os.unlink(temp)
+
+
+def _read_state(directory: Path) -> tuple[int, int] | None:
+    try:
+        with open(directory / ".seq", "rb") as handle:
+            raw = handle.read(64)
+        nxt, floor = (int(part) for part in raw.split())
+    except (OSError, ValueError):
+        return None
+    if floor > nxt or nxt < 0 or floor < 0:
+        return None
+    return nxt, floor
+
+
+def _write_state(directory: Path, nxt: int, floor: int) -> None:
+    data = f"{nxt:020d} {floor:020d}\n".encode()
+    fd = os.open(directory / ".seq", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, data, 0)  # fixed width: no truncate needed
+    finally:
+        os.close(fd)
+
+
+def _scan_state(directory: Path) -> tuple[int, int]:
+    seqs = [int(m.group(1)) for name in os.listdir(directory)
+            if (m := _CAPTURE_NAME.match(name))]
+    if not seqs:
+        return 0, 0
+    return max(seqs) + 1, min(seqs)
+
+
+def _capture_files(directory: Path) -> list[Path]:
+    try:
+        names = [name for name in os.listdir(directory) if _CAPTURE_NAME.match(name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    names.sort(reverse=True)
+    return [directory / name for name in names]
+
+
+def _delete_below(directory: Path, floor: int) -> None:
+    for name in os.listdir(directory):
+        match = _CAPTURE_NAME.match(name)
+        if match and int(match.group(1)) < floor:
+            _unlink_quiet(directory / name)
+
+
+def _remove_stale_temps(directory: Path, older_than: float = _STALE_TEMP_SECONDS) -> int:
+    removed = 0
+    cutoff = time.time() - older_than
+    for name in os.listdir(directory):
+        if name.startswith(_TEMP_PREFIX) and _mtime(directory / name) <= cutoff:
+            removed += _unlink_quiet(directory / name)
+    return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")
+
+
+def _unlink_quiet(path: Path) -> int:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def _read_meta(directory: Path) -> FunctionInfo | None:
+    try:
+        meta = json.loads((directory / _META).read_text(encoding="utf-8"))
+        return FunctionInfo(str(meta["module"]), str(meta["qualname"]), directory)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    module, sep, qualname = unquote(directory.name).partition(":")
+    if not sep or "~" in directory.name:
+        return None
+    return FunctionInfo(module, qualname, directory)
+
