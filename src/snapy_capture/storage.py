@@ -61,6 +61,8 @@ def written_roots() -> list[str]:
 def function_dirname(module: str, qualname: str) -> str:
     """A file name for ``module:qualname`` that cannot escape the root (``/``, ``..``, NUL...)."""
     name = quote(f"{module}:{qualname}", safe="._-")
+    if name.startswith("."):
+        name = "%2E" + name[1:]  # dot-names are our bookkeeping (and hidden): never use one
     if len(name) > 150:
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
         name = f"{name[:120]}~{digest}"

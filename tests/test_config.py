@@ -1,0 +1,168 @@
+"""Configuration: priority per option, environment parsing, validation of values in code."""
+
+from __future__ import annotations
+
+import pytest
+
+from snapy_capture import CaptureConfig, ConfigError, capture_args, get_global_config
+from snapy_capture import set_global_config
+from snapy_capture.config import DEFAULT_RETENTION, reload_environment, resolve_config
+
+
+def test_builtin_defaults_are_documented_values() -> None:
+    """With nothing set, retention is the documented finite default and capture is on."""
+    resolved = resolve_config()
+    assert resolved.enabled is True
+    assert resolved.retention == DEFAULT_RETENTION == 10
+    assert resolved.sample_rate == 1.0
+    assert resolved.async_storage is False
+
+
+@pytest.mark.parametrize(
+    ("option", "env_name", "env_value", "global_value", "decorator_value", "parsed_env"),
+    [
+        ("enabled", "SNAP_CAPTURE_ENABLED", "0", True, True, False),
+        ("retention", "SNAP_CAPTURE_DEFAULT_RETENTION", "7", 3, 2, 7),
+        ("sample_rate", "SNAP_CAPTURE_SAMPLE_RATE", "0.5", 0.25, 0.75, 0.5),
+        ("async_storage", "SNAP_CAPTURE_ASYNC_STORAGE", "yes", False, False, True),
+        ("max_capture_size", "SNAP_CAPTURE_MAX_CAPTURE_SIZE", "2048", 1024, 4096, 2048),
+    ],
+)
+def test_priority_decorator_over_env_over_global_over_default(
+    monkeypatch: pytest.MonkeyPatch, option: str, env_name: str, env_value: str,
+    global_value: object, decorator_value: object, parsed_env: object,
+) -> None:
+    """Each option resolves decorator > environment > global config > built-in default."""
+    default = CaptureConfig.__dataclass_fields__[option].default
+    assert getattr(resolve_config(), option) == default
+    set_global_config(CaptureConfig(**{option: global_value}))
+    assert getattr(resolve_config(), option) == global_value
+    monkeypatch.setenv(env_name, env_value)
+    reload_environment()
+    assert getattr(resolve_config(), option) == parsed_env
+    assert getattr(resolve_config({option: decorator_value}), option) == decorator_value
+
+
+def test_env_path_and_retention_none(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """SNAP_CAPTURE_DEFAULT_PATH sets the path; retention 'none' means no count limit."""
+    monkeypatch.setenv("SNAP_CAPTURE_DEFAULT_PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("SNAP_CAPTURE_DEFAULT_RETENTION", "none")
+    reload_environment()
+    resolved = resolve_config()
+    assert resolved.path == str(tmp_path / "elsewhere")
+    assert resolved.retention is None
+
+
+def test_ignore_args_add_up_across_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ignore_args from env, global config and decorator are all applied, none replaces another."""
+    monkeypatch.setenv("SNAP_CAPTURE_IGNORE_ARGS", "ssn_last4, pin")
+    reload_environment()
+    set_global_config(CaptureConfig(ignore_args=["mothers_maiden_name"]))
+    resolved = resolve_config({"ignore_args": ("card_data",)})
+    assert set(resolved.ignore_args) == {"ssn_last4", "pin", "mothers_maiden_name", "card_data"}
+
+
+@pytest.mark.parametrize(
+    ("env_name", "bad_value"),
+    [
+        ("SNAP_CAPTURE_ENABLED", "maybe"),
+        ("SNAP_CAPTURE_DEFAULT_RETENTION", "-3"),
+        ("SNAP_CAPTURE_DEFAULT_RETENTION", "ten"),
+        ("SNAP_CAPTURE_SAMPLE_RATE", "2.5"),
+        ("SNAP_CAPTURE_PRODUCTION_MODE", "sometimes"),
+    ],
+)
+def test_bad_env_value_warns_once_naming_variable_and_falls_back(
+    monkeypatch: pytest.MonkeyPatch, env_name: str, bad_value: str
+) -> None:
+    """A bad environment value never raises: one warning naming the variable, next source used."""
+    monkeypatch.setenv(env_name, bad_value)
+    reload_environment()
+    with pytest.warns(UserWarning, match=env_name) as record:
+        resolved = resolve_config()
+        resolve_config()
+    assert len(record) == 1
+    assert resolved == resolve_config()
+
+
+def test_bad_env_value_falls_back_to_global(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a bad env value, the global config (the next source) is used."""
+    set_global_config(CaptureConfig(retention=4))
+    monkeypatch.setenv("SNAP_CAPTURE_DEFAULT_RETENTION", "lots")
+    reload_environment()
+    with pytest.warns(UserWarning, match="SNAP_CAPTURE_DEFAULT_RETENTION"):
+        assert resolve_config().retention == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option"),
+    [
+        ({"retention": 0}, "retention"),
+        ({"retention": "many"}, "retention"),
+        ({"sample_rate": 1.5}, "sample_rate"),
+        ({"max_age": "forever"}, "max_age"),
+        ({"max_capture_size": -1}, "max_capture_size"),
+        ({"serializer": "yaml"}, "serializer"),
+        ({"enabled": "perhaps"}, "enabled"),
+    ],
+)
+def test_bad_value_in_code_raises_value_error_naming_option(
+    kwargs: dict[str, object], option: str
+) -> None:
+    """Bad values given in code raise ValueError at once, naming the option."""
+    with pytest.raises(ValueError, match=option):
+        CaptureConfig(**kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=option):
+        capture_args(**kwargs)  # type: ignore[arg-type]
+
+
+def test_production_mode_fills_only_unset_options() -> None:
+    """production_mode switches unset options to the production profile; set ones stay."""
+    set_global_config(CaptureConfig(production_mode=True, async_storage=False))
+    resolved = resolve_config()
+    assert resolved.async_storage is False
+    assert resolved.minimal_capture is True
+    assert resolved.ignore_large_objects is True
+    assert resolved.max_capture_size == 65536
+
+
+def test_production_mode_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SNAP_CAPTURE_PRODUCTION_MODE=1 turns the production profile on."""
+    monkeypatch.setenv("SNAP_CAPTURE_PRODUCTION_MODE", "1")
+    reload_environment()
+    assert resolve_config().async_storage is True
+
+
+def test_seed_production_configuration() -> None:
+    """The seed's 'Safe Production Configuration' example works as written."""
+    config = CaptureConfig(
+        production_mode=True,
+        minimal_capture=True,
+        ignore_large_objects=True,
+        max_capture_size=1024,  # 1KB limit
+        retention=1,  # Keep only latest
+    )
+    set_global_config(config)
+    assert get_global_config() is config
+    resolved = resolve_config()
+    assert (resolved.retention, resolved.max_capture_size) == (1, 1024)
+
+
+def test_max_age_accepts_durations() -> None:
+    """max_age takes seconds, timedeltas or strings such as '7d'."""
+    from datetime import timedelta
+
+    assert CaptureConfig(max_age="7d").max_age == 7 * 86400
+    assert CaptureConfig(max_age=timedelta(hours=2)).max_age == 7200
+    assert CaptureConfig(max_age=90).max_age == 90
+
+
+def test_config_error_is_a_value_error_and_pickles() -> None:
+    """ConfigError subclasses ValueError and survives pickling."""
+    import pickle
+
+    with pytest.raises(ConfigError) as info:
+        CaptureConfig(retention=-1)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert isinstance(again, ValueError)
+    assert str(again) == str(info.value)

@@ -1,0 +1,182 @@
+"""CaptureStorage: atomic files, retention by count and age, permissions, safe names."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from snapy_capture import CaptureLoader, CaptureStorage, capture_args, load_capture
+from snapy_capture.storage import function_dirname
+
+
+def _record(qualname: str, n: int, module: str = "app") -> dict[str, object]:
+    return {"function_name": qualname.rsplit(".", 1)[-1], "module": module,
+            "qualname": qualname, "timestamp": "2026-01-01T00:00:00.000000Z",
+            "args": [n], "kwargs": {}, "metadata": {"call_depth": 0}}
+
+
+def test_files_sort_by_write_order_and_newest_needs_no_read(tmp_path: Path) -> None:
+    """capture_files lists newest first by name alone."""
+    store = CaptureStorage(tmp_path)
+    for n in range(12):
+        store.save(_record("f", n))
+    files = store.capture_files("app", "f")
+    assert [store.read(p)["args"][0] for p in files] == list(range(11, -1, -1))
+    assert files == sorted(files, reverse=True)
+
+
+def test_count_retention_keeps_newest_n(tmp_path: Path) -> None:
+    """retention=N keeps exactly the newest N captures of a function."""
+    store = CaptureStorage(tmp_path, retention=3)
+    for n in range(10):
+        store.save(_record("f", n))
+    assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == [9, 8, 7]
+
+
+def test_lowering_retention_later_trims_to_new_limit(tmp_path: Path) -> None:
+    """A lower retention on a later write trims older captures down to it."""
+    store = CaptureStorage(tmp_path)
+    for n in range(8):
+        store.save(_record("f", n))
+    store.save(_record("f", 8), retention=2)
+    assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == [8, 7]
+
+
+def test_max_age_drops_old_captures_on_write(tmp_path: Path) -> None:
+    """Captures older than max_age are removed when a new one is written."""
+    store = CaptureStorage(tmp_path, max_age=60)
+    old = store.save(_record("f", 1))
+    stamp = time.time() - 3600
+    os.utime(old, (stamp, stamp))
+    store.save(_record("f", 2))
+    assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == [2]
+
+
+def test_permissions_are_private(tmp_path: Path) -> None:
+    """Directories are created 0700 and capture files 0600, whatever the umask."""
+    old_umask = os.umask(0o022)
+    try:
+        store = CaptureStorage(tmp_path / "root" / "nested")
+        path = store.save(_record("f", 1))
+    finally:
+        os.umask(old_umask)
+    for directory in (tmp_path / "root", tmp_path / "root" / "nested", path.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for file in path.parent.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+
+
+@pytest.mark.parametrize(
+    ("module", "qualname"),
+    [("..", ".."), ("../../etc", "passwd"), ("a/b", "c/../../d"), ("x", "\0evil"),
+     ("m", "q" * 600), ("/abs", "/root")],
+)
+def test_names_cannot_escape_the_root(tmp_path: Path, module: str, qualname: str) -> None:
+    """Whatever the function is called, its files stay under the storage root."""
+    root = tmp_path / "root"
+    store = CaptureStorage(root)
+    path = store.save(_record(qualname, 1, module=module))
+    assert path.resolve().is_relative_to(root.resolve())
+    assert len(function_dirname(module, qualname)) <= 255
+    [info] = store.functions()
+    assert (info.module, info.qualname) == (module, qualname)
+
+
+def test_no_temp_files_left_after_writes(tmp_path: Path) -> None:
+    """Successful writes leave only capture files and bookkeeping behind."""
+    store = CaptureStorage(tmp_path, retention=2)
+    for n in range(5):
+        store.save(_record("f", n))
+    leftovers = [p.name for p in (tmp_path / function_dirname("app", "f")).iterdir()
+                 if p.name.startswith(".tmp")]
+    assert leftovers == []
+
+
+def test_retention_exact_under_threads(tmp_path: Path) -> None:
+    """4 threads writing at once: retention holds exactly, no capture is corrupt."""
+    store = CaptureStorage(tmp_path, retention=5)
+
+    def writer(base: int) -> None:
+        for n in range(25):
+            store.save(_record("f", base + n))
+
+    threads = [threading.Thread(target=writer, args=(i * 100,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    files = store.capture_files("app", "f")
+    assert len(files) == 5
+    assert all(store.read(p)["module"] == "app" for p in files)
+
+
+def test_state_file_lost_does_not_overwrite_captures(tmp_path: Path) -> None:
+    """If the numbering state is deleted or garbled, numbering resumes after the newest file."""
+    store = CaptureStorage(tmp_path)
+    for n in range(3):
+        store.save(_record("f", n))
+    state = tmp_path / function_dirname("app", "f") / ".seq"
+    state.write_text("garbage")
+    store.save(_record("f", 3))
+    state.unlink()
+    store.save(_record("f", 4))
+    assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == [4, 3, 2, 1, 0]
+
+
+def test_prune_and_clear(tmp_path: Path) -> None:
+    """prune applies retention now and removes stale temp files; clear removes captures."""
+    store = CaptureStorage(tmp_path)
+    for n in range(6):
+        store.save(_record("f", n))
+    directory = tmp_path / function_dirname("app", "f")
+    stale = directory / ".tmp-crashed"
+    stale.write_bytes(b"partial")
+    stamp = time.time() - 7200
+    os.utime(stale, (stamp, stamp))
+    assert store.prune(retention=2) == 5
+    assert not stale.exists()
+    assert len(store.capture_files("app", "f")) == 2
+    assert store.clear() == 2
+    assert store.capture_files("app", "f") == []
+
+
+def test_seed_decorator_retention_example(capture_dir: Path) -> None:
+    """The seed's decorator example keeps 3 captures and never stores the password."""
+
+    @capture_args(path=str(capture_dir), retention=3, ignore_args=["password"])
+    def user_authentication(username: str, password: str, remember_me: bool = False) -> bool:
+        return bool(username and password)
+
+    for i in range(5):
+        user_authentication(f"user{i}", f"pw-secret-{i}", remember_me=True)
+    loader = CaptureLoader(capture_dir)
+    assert [r["args"][0] for r in loader.load_all("user_authentication")] == [
+        "user4", "user3", "user2"]
+    for file in capture_dir.rglob("*"):
+        if file.is_file():
+            assert b"pw-secret" not in file.read_bytes()
+    assert load_capture("user_authentication")[1] == {"remember_me": True}
+
+
+def test_explicit_retention_none_keeps_everything(capture_dir: Path) -> None:
+    """An explicit retention=None means no count limit (the default is 10)."""
+
+    @capture_args(retention=None)
+    def keep_all(n: int) -> int:
+        return n
+
+    @capture_args()
+    def keep_default(n: int) -> int:
+        return n
+
+    for n in range(15):
+        keep_all(n)
+        keep_default(n)
+    loader = CaptureLoader()
+    assert loader.count("keep_all") == 15
+    assert loader.count("keep_default") == 10
