@@ -13,9 +13,7 @@ from snapy_capture import _pipeline, config, loader, storage
 
 
 @pytest.fixture(autouse=True)
-def isolated_capture_state(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def isolated_capture_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Give each test its own default capture path and restore global state afterwards."""
     for name in list(os.environ):
         if name.startswith("SNAP_CAPTURE_"):

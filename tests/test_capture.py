@@ -1,4 +1,4 @@
-"""@capture_args: what is recorded, on which kinds of callables, and that behaviour never changes."""
+"""@capture_args: what is recorded, on which callables, and that behaviour never changes."""
 
 from __future__ import annotations
 
@@ -344,3 +344,24 @@ def test_wrapped_function_pickles_by_reference() -> None:
 def module_level(x: int) -> int:
     """Used by the pickling test."""
     return x
+
+
+class Pickled:
+    """A class whose captured method is sent across pickle (as multiprocessing does)."""
+
+    def __init__(self) -> None:
+        self.offset = 10
+
+    @capture_args()
+    def shift(self, x: int) -> int:
+        return x + self.offset
+
+
+def test_bound_captured_method_pickles_and_copies() -> None:
+    """obj.method of a captured method pickles, copies and deep-copies like a bound method."""
+    import copy
+
+    bound = Pickled().shift
+    assert pickle.loads(pickle.dumps(bound))(1) == 11
+    assert copy.copy(module_level)(2) == 2
+    assert copy.deepcopy(bound)(3) == 13

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from snapy_capture import CaptureConfig, ConfigError, capture_args, get_global_config
-from snapy_capture import set_global_config
+from snapy_capture import (
+    CaptureConfig,
+    ConfigError,
+    capture_args,
+    get_global_config,
+    set_global_config,
+)
 from snapy_capture.config import DEFAULT_RETENTION, reload_environment, resolve_config
 
 
@@ -29,8 +34,13 @@ def test_builtin_defaults_are_documented_values() -> None:
     ],
 )
 def test_priority_decorator_over_env_over_global_over_default(
-    monkeypatch: pytest.MonkeyPatch, option: str, env_name: str, env_value: str,
-    global_value: object, decorator_value: object, parsed_env: object,
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+    env_name: str,
+    env_value: str,
+    global_value: object,
+    decorator_value: object,
+    parsed_env: object,
 ) -> None:
     """Each option resolves decorator > environment > global config > built-in default."""
     default = CaptureConfig.__dataclass_fields__[option].default

@@ -21,11 +21,17 @@ from snapy_capture import (
 
 
 def _save(root: Path, module: str, qualname: str, *args: object) -> None:
-    CaptureStorage(root).save({
-        "function_name": qualname.rsplit(".", 1)[-1], "module": module, "qualname": qualname,
-        "timestamp": "2026-01-01T00:00:00.000000Z", "args": list(args), "kwargs": {},
-        "metadata": {"call_depth": 0, "thread_id": "MainThread"},
-    })
+    CaptureStorage(root).save(
+        {
+            "function_name": qualname.rsplit(".", 1)[-1],
+            "module": module,
+            "qualname": qualname,
+            "timestamp": "2026-01-01T00:00:00.000000Z",
+            "args": list(args),
+            "kwargs": {},
+            "metadata": {"call_depth": 0, "thread_id": "MainThread"},
+        }
+    )
 
 
 @pytest.mark.parametrize("name", ["billing:Svc.login", "Svc.login", "login", "billing.Svc.login"])
@@ -85,8 +91,10 @@ def test_corrupt_truncated_and_foreign_files_are_skipped(capture_dir: Path) -> N
     _save(capture_dir, "m", "f", "good")
     directory = next(capture_dir.iterdir())
     newest = max(directory.glob("*.cap"))
-    for n, content in enumerate([b"", b"\x80\x04garbage", newest.read_bytes()[:20],
-                                 b"#snapy-capture {not json\n..."], start=1):
+    for n, content in enumerate(
+        [b"", b"\x80\x04garbage", newest.read_bytes()[:20], b"#snapy-capture {not json\n..."],
+        start=1,
+    ):
         (directory / f"{int(newest.stem) + n:012d}.cap").write_bytes(content)
     with pytest.warns(SnapyCaptureWarning, match="skipping") as warned:
         assert load_capture("f") == (("good",), {})

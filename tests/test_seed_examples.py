@@ -64,9 +64,7 @@ def test_capture_filtering() -> None:
 def test_end_to_end_capture_replay() -> None:
     # Step 1: Execute function with capture
     original_result = user_service.create_user(
-        username="testuser",
-        email="test@example.com",
-        password="secret123"
+        username="testuser", email="test@example.com", password="secret123"
     )
 
     # Step 2: Load captured arguments
@@ -100,7 +98,7 @@ def process_data(data: list[int]) -> int:
 @capture_args(
     lazy_serialization=True,
     sample_rate=0.1,  # Capture 10% of calls
-    async_storage=True
+    async_storage=True,
 )
 def high_frequency_function(data):  # type: ignore[no-untyped-def]
     return process_data(data)

@@ -15,9 +15,15 @@ from snapy_capture.storage import function_dirname
 
 
 def _record(qualname: str, n: int, module: str = "app") -> dict[str, object]:
-    return {"function_name": qualname.rsplit(".", 1)[-1], "module": module,
-            "qualname": qualname, "timestamp": "2026-01-01T00:00:00.000000Z",
-            "args": [n], "kwargs": {}, "metadata": {"call_depth": 0}}
+    return {
+        "function_name": qualname.rsplit(".", 1)[-1],
+        "module": module,
+        "qualname": qualname,
+        "timestamp": "2026-01-01T00:00:00.000000Z",
+        "args": [n],
+        "kwargs": {},
+        "metadata": {"call_depth": 0},
+    }
 
 
 def test_files_sort_by_write_order_and_newest_needs_no_read(tmp_path: Path) -> None:
@@ -73,8 +79,14 @@ def test_permissions_are_private(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("module", "qualname"),
-    [("..", ".."), ("../../etc", "passwd"), ("a/b", "c/../../d"), ("x", "\0evil"),
-     ("m", "q" * 600), ("/abs", "/root")],
+    [
+        ("..", ".."),
+        ("../../etc", "passwd"),
+        ("a/b", "c/../../d"),
+        ("x", "\0evil"),
+        ("m", "q" * 600),
+        ("/abs", "/root"),
+    ],
 )
 def test_names_cannot_escape_the_root(tmp_path: Path, module: str, qualname: str) -> None:
     """Whatever the function is called, its files stay under the storage root."""
@@ -92,8 +104,11 @@ def test_no_temp_files_left_after_writes(tmp_path: Path) -> None:
     store = CaptureStorage(tmp_path, retention=2)
     for n in range(5):
         store.save(_record("f", n))
-    leftovers = [p.name for p in (tmp_path / function_dirname("app", "f")).iterdir()
-                 if p.name.startswith(".tmp")]
+    leftovers = [
+        p.name
+        for p in (tmp_path / function_dirname("app", "f")).iterdir()
+        if p.name.startswith(".tmp")
+    ]
     assert leftovers == []
 
 
@@ -156,7 +171,10 @@ def test_seed_decorator_retention_example(capture_dir: Path) -> None:
         user_authentication(f"user{i}", f"pw-secret-{i}", remember_me=True)
     loader = CaptureLoader(capture_dir)
     assert [r["args"][0] for r in loader.load_all("user_authentication")] == [
-        "user4", "user3", "user2"]
+        "user4",
+        "user3",
+        "user2",
+    ]
     for file in capture_dir.rglob("*"):
         if file.is_file():
             assert b"pw-secret" not in file.read_bytes()

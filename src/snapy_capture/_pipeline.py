@@ -9,6 +9,7 @@ caught, logged once per function on the ``snapy_capture`` logger, and counted.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import Any, Final, SupportsIndex
 
 import wrapt
 
@@ -82,8 +83,8 @@ class _State:
         if site.storage is not None:
             self.storage = site.storage
             given = site.overrides
-            self.retention = given["retention"] if "retention" in given else site.storage.retention
-            self.max_age = given["max_age"] if "max_age" in given else site.storage.max_age
+            self.retention = given.get("retention", site.storage.retention)
+            self.max_age = given.get("max_age", site.storage.max_age)
         else:
             self.storage = _shared_storage(config)
             self.retention = config.retention
@@ -108,9 +109,10 @@ def _shared_storage(config: CaptureConfig) -> CaptureStorage:
     storage = _storages.get(key)
     if storage is None:
         with _storages_lock:
-            storage = _storages.setdefault(key, CaptureStorage(
-                config.path, serializer=serializer, signing_key=config.signing_key
-            ))
+            storage = _storages.setdefault(
+                key,
+                CaptureStorage(config.path, serializer=serializer, signing_key=config.signing_key),
+            )
     return storage
 
 
@@ -128,13 +130,30 @@ class CaptureSite:
     """Everything capture needs to know about one wrapped function."""
 
     __slots__ = (
-        "__weakref__", "func", "kind", "mode", "module", "name", "overrides", "qualname",
-        "rate", "state", "storage", "warned", "_names", "_names_cache",
+        "__weakref__",
+        "_names",
+        "_names_cache",
+        "func",
+        "kind",
+        "mode",
+        "module",
+        "name",
+        "overrides",
+        "qualname",
+        "rate",
+        "state",
+        "storage",
+        "warned",
     )
 
     def __init__(
-        self, func: Any, overrides: dict[str, Any], *, storage: CaptureStorage | None = None,
-        module: str | None = None, qualname: str | None = None,
+        self,
+        func: Any,
+        overrides: dict[str, Any],
+        *,
+        storage: CaptureStorage | None = None,
+        module: str | None = None,
+        qualname: str | None = None,
     ) -> None:
         target = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
         self.func = target
@@ -160,8 +179,11 @@ class CaptureSite:
             config = resolve_config(self.overrides)
             self.state = _State(self, config)
             self.rate = config.sample_rate
-            mode = _OFF if not config.enabled or self.rate <= 0.0 else (
-                _ON if self.rate >= 1.0 else _SAMPLED)
+            mode = (
+                _OFF
+                if not config.enabled or self.rate <= 0.0
+                else (_ON if self.rate >= 1.0 else _SAMPLED)
+            )
         except Exception as exc:  # noqa: BLE001 - a bad configuration disables, never raises
             self.fail(exc, "configuration")
             mode = _OFF
@@ -170,8 +192,9 @@ class CaptureSite:
 
     # --- per call ---------------------------------------------------------------------
 
-    def call(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
-             kwargs: dict[str, Any]) -> Any:
+    def call(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         state = self.state
         depth = _DEPTH.get()
         pending = None
@@ -218,8 +241,14 @@ class CaptureSite:
             self.finish(pending, result=result)
         return result
 
-    def begin(self, state: _State, depth: int, instance: Any, args: tuple[Any, ...],
-              kwargs: dict[str, Any]) -> _Pending | None:
+    def begin(
+        self,
+        state: _State,
+        depth: int,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> _Pending | None:
         names = self.param_names(len(args), bound=instance is not None)
         filtered = state.filter.filter_call(names, args, kwargs)
         record = self.record(state.config, filtered, depth)
@@ -231,17 +260,20 @@ class CaptureSite:
         self.dispatch(state, record)
         return None
 
-    def finish(self, pending: _Pending, *, result: Any = None,
-               exception: BaseException | None = None) -> None:
+    def finish(
+        self, pending: _Pending, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
         try:
             record = pending.record
             if exception is not None:
                 message = pending.state.filter.filter_value(_safe_str(exception))[0]
-                record["result"] = {"exception": {
-                    "type": type(exception).__qualname__,
-                    "module": type(exception).__module__,
-                    "message": message,
-                }}
+                record["result"] = {
+                    "exception": {
+                        "type": type(exception).__qualname__,
+                        "module": type(exception).__module__,
+                        "message": message,
+                    }
+                }
             else:
                 value, report = pending.state.filter.filter_value(result, "result")
                 record["result"] = {"value": value}
@@ -290,8 +322,9 @@ class CaptureSite:
             return
         start = time.perf_counter_ns()
         try:
-            state.storage.write(self.module, self.qualname, data, retention=state.retention,
-                                max_age=state.max_age)
+            state.storage.write(
+                self.module, self.qualname, data, retention=state.retention, max_age=state.max_age
+            )
         except Exception as exc:  # noqa: BLE001
             self.fail(exc, "storage")
             return
@@ -300,15 +333,14 @@ class CaptureSite:
     def encode(self, state: _State, record: dict[str, Any]) -> bytes | None:
         """The capture file's bytes, degrading argument by argument rather than losing it all."""
         storage, config = state.storage, state.config
+        data: bytes | None
         try:
             data = storage.encode(record)
         except Exception as first:  # noqa: BLE001
             data = None
             if state.fallback is not None:
-                try:
+                with contextlib.suppress(Exception):  # the next step reports the first error
                     data = storage.encode(record, state.fallback)
-                except Exception:  # noqa: BLE001, S110 - the next step reports the first error
-                    pass
             if data is None:
                 if not config.ignore_serialization_errors:
                     self.fail(first, "serialization")
@@ -316,7 +348,7 @@ class CaptureSite:
                 _replace_unserializable(storage, record)
                 data = storage.encode(record)
         limit = config.max_capture_size
-        if limit is not None and len(data) > limit:
+        if data is not None and limit is not None and len(data) > limit:
             data = _shrink(storage, record, limit)
             if data is None:
                 _stats.record_drop(error=False)
@@ -347,8 +379,13 @@ class CaptureSite:
         if self.warned:
             return
         self.warned = True
-        logger.warning("snapy_capture: not capturing %s:%s: %s; further problems with this "
-                       "function are only counted", self.module, self.qualname, message)
+        logger.warning(
+            "snapy_capture: not capturing %s:%s: %s; further problems with this "
+            "function are only counted",
+            self.module,
+            self.qualname,
+            message,
+        )
         if exc is not None:
             logger.debug("snapy_capture: details", exc_info=exc)
 
@@ -368,8 +405,11 @@ def _positional_names(func: Any) -> tuple[list[str], str | None]:
         parameters = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
         return [], None
-    positional = [p.name for p in parameters if p.kind in (
-        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    positional = [
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
     var = next((p.name for p in parameters if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
     return positional, var
 
@@ -392,7 +432,8 @@ def _snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[
 def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:
     """(container, key, path) of each argument (and the result value) in a record."""
     slots: list[tuple[Any, Any, str]] = [
-        (record["args"], i, f"args[{i}]") for i in range(len(record["args"]))]
+        (record["args"], i, f"args[{i}]") for i in range(len(record["args"]))
+    ]
     slots += [(record["kwargs"], key, key) for key in record["kwargs"]]
     result = record.get("result")
     if isinstance(result, dict) and "value" in result:
@@ -427,11 +468,31 @@ def _shrink(storage: CaptureStorage, record: dict[str, Any], limit: int) -> byte
     return data if len(data) <= limit else None
 
 
-class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
-    """A wrapt proxy that captures calls; pickles and copies like the function it wraps."""
+class _BoundCaptureWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg]
+    """A captured method bound to its instance; pickles as ``getattr(instance, name)``."""
 
-    def __reduce_ex__(self, protocol: int) -> str:
-        # By reference, as pickle stores functions: resolves to this wrapper in its module.
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (getattr, (self._self_instance, self.__name__))
+
+    def __copy__(self) -> _BoundCaptureWrapper:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _BoundCaptureWrapper:
+        return self
+
+
+class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+    """A wrapt proxy that captures calls; pickles and copies like the function it wraps.
+
+    A plain wrapt proxy refuses to pickle, which would break code that hands a captured
+    function to multiprocessing; pickle stores functions by reference, and so do we.
+    """
+
+    __bound_function_wrapper__ = _BoundCaptureWrapper
+    _self_capture_site: CaptureSite
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str:
+        # A string means "the global of that name in __module__": resolves to this wrapper.
         return str(self.__qualname__)
 
     def __copy__(self) -> CaptureWrapper:
@@ -442,20 +503,26 @@ class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
 
 
 def wrap(
-    func: Any, overrides: dict[str, Any] | None = None, *, storage: CaptureStorage | None = None,
-    module: str | None = None, qualname: str | None = None,
+    func: Any,
+    overrides: dict[str, Any] | None = None,
+    *,
+    storage: CaptureStorage | None = None,
+    module: str | None = None,
+    qualname: str | None = None,
 ) -> CaptureWrapper:
     """Wrap ``func`` so that its calls are captured (the decorator and the hook both use this)."""
     if isinstance(func, property):
         raise ConfigError("cannot capture a property; wrap its getter function (fget) instead")
     if not callable(func) and not isinstance(func, (classmethod, staticmethod)):
         raise ConfigError(f"capture_args expects a function, got {func!r}")
-    site = CaptureSite(func, dict(overrides or {}), storage=storage, module=module,
-                       qualname=qualname)
+    site = CaptureSite(
+        func, dict(overrides or {}), storage=storage, module=module, qualname=qualname
+    )
     sample = _sampler.random
 
-    def capture_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...],
-                        kwargs: dict[str, Any]) -> Any:
+    def capture_wrapper(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         mode = site.mode
         if mode == _OFF:
             return wrapped(*args, **kwargs)

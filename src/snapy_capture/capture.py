@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from ._errors import ConfigError
 from ._pipeline import call_depth, parse_overrides, seed_sampler, site_of, wrap
@@ -84,10 +84,16 @@ def capture_args(
     if callable(path) and not isinstance(path, (str, os.PathLike)):
         return capture_args()(path)  # used bare: @capture_args
     given = {
-        "path": path, "ignore_args": ignore_args, "enabled": enabled, "max_age": max_age,
-        "sample_rate": sample_rate, "async_storage": async_storage,
-        "lazy_serialization": lazy_serialization, "max_capture_size": max_capture_size,
-        "arg_filter": arg_filter, "serializer": serializer,
+        "path": path,
+        "ignore_args": ignore_args,
+        "enabled": enabled,
+        "max_age": max_age,
+        "sample_rate": sample_rate,
+        "async_storage": async_storage,
+        "lazy_serialization": lazy_serialization,
+        "max_capture_size": max_capture_size,
+        "arg_filter": arg_filter,
+        "serializer": serializer,
         "fallback_serializer": fallback_serializer,
         "ignore_serialization_errors": ignore_serialization_errors,
         "record_result": record_result,
@@ -97,12 +103,13 @@ def capture_args(
         options["retention"] = retention
     overrides = parse_overrides(options)
     if storage is not None and not isinstance(storage, CaptureStorage):
-        raise ConfigError(f"invalid value for option 'storage': expected a CaptureStorage, "
-                          f"got {storage!r}")
+        raise ConfigError(
+            f"invalid value for option 'storage': expected a CaptureStorage, got {storage!r}"
+        )
 
     def decorator(func: F) -> F:
-        wrapped: F = wrap(func, overrides, storage=storage)
-        return wrapped
+        # The proxy behaves as ``func`` (wrapt), so it is typed as ``func``.
+        return cast(F, wrap(func, overrides, storage=storage))
 
     return decorator
 

@@ -65,11 +65,15 @@ class CaptureLoader:
             self.storages = [storage]
         else:
             config = resolve_config()
-            roots = [os.fspath(path)] if path is not None else [
-                config.path, *_search_paths, *written_roots()]
+            roots = (
+                [os.fspath(path)]
+                if path is not None
+                else [config.path, *_search_paths, *written_roots()]
+            )
             unique = dict.fromkeys(os.path.abspath(root) for root in roots)
-            self.storages = [CaptureStorage(root, signing_key=config.signing_key)
-                             for root in unique]
+            self.storages = [
+                CaptureStorage(root, signing_key=config.signing_key) for root in unique
+            ]
 
     @property
     def paths(self) -> list[str]:
@@ -100,18 +104,20 @@ class CaptureLoader:
             [(storage, path) for path in storage.capture_files(info.module, info.qualname)]
             for storage, info in matches
         ]
-        ordered = lists[0] if len(lists) == 1 else heapq.merge(
-            *lists, key=lambda item: -_mtime(item[1]))
+        ordered = (
+            lists[0] if len(lists) == 1 else heapq.merge(*lists, key=lambda item: -_mtime(item[1]))
+        )
         for storage, path in ordered:
             try:
                 yield storage.read(path)
             except CaptureFormatError as exc:
-                warnings.warn(f"snapy_capture: skipping {path}: {exc}", SnapyCaptureWarning,
-                              stacklevel=3)
+                warnings.warn(
+                    f"snapy_capture: skipping {path}: {exc}", SnapyCaptureWarning, stacklevel=3
+                )
 
     def load_all(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Every capture of ``name`` (at most ``limit``), newest first."""
-        records = []
+        records: list[dict[str, Any]] = []
         for record in self.iter_captures(name):
             if limit is not None and len(records) >= limit:
                 break
@@ -120,8 +126,10 @@ class CaptureLoader:
 
     def count(self, name: str) -> int:
         """How many capture files ``name`` has (without reading them)."""
-        return sum(len(storage.capture_files(info.module, info.qualname))
-                   for storage, info in self._matches(name))
+        return sum(
+            len(storage.capture_files(info.module, info.qualname))
+            for storage, info in self._matches(name)
+        )
 
     def load_dict_by_index(self, name: str, index: int) -> dict[str, Any]:
         """The whole record of capture ``index`` of ``name`` (0 = newest).
@@ -137,8 +145,9 @@ class CaptureLoader:
             if seen == index:
                 return record
             seen += 1
-        raise CaptureIndexError(name, self.paths, f"asked for index {index}, found {seen} "
-                                f"readable capture(s)")
+        raise CaptureIndexError(
+            name, self.paths, f"asked for index {index}, found {seen} readable capture(s)"
+        )
 
     def load_by_index(self, name: str, index: int) -> Args:
         """``(args, kwargs)`` of capture ``index`` of ``name`` (0 = newest)."""
@@ -163,8 +172,11 @@ class CaptureLoader:
             if all(_criterion_holds(record, key, want) for key, want in criteria.items()):
                 return as_call(record)
         function = captures[0].get("qualname", "?") if captures else "?"
-        raise CaptureNotFoundError(str(function), self.paths,
-                                   f"none of {len(captures)} capture(s) matches {dict(criteria)!r}")
+        raise CaptureNotFoundError(
+            str(function),
+            self.paths,
+            f"none of {len(captures)} capture(s) matches {dict(criteria)!r}",
+        )
 
     def _matches(self, name: str) -> list[tuple[CaptureStorage, FunctionInfo]]:
         found = [(storage, info) for storage in self.storages for info in storage.functions()]

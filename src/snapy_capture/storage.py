@@ -151,7 +151,9 @@ class CaptureStorage:
             CaptureFormatError: the file is corrupt, foreign, too new, or fails its signature.
         """
         envelope = _envelope.unpack(data, key=self.signing_key)
-        payload: bytes | str = envelope.payload.decode("utf-8") if envelope.text else envelope.payload
+        payload: bytes | str = envelope.payload
+        if envelope.text:
+            payload = envelope.payload.decode("utf-8")
         name = envelope.serializer
         try:
             if name == self._own_serializer_name() or (
@@ -168,10 +170,12 @@ class CaptureStorage:
                 record = get_serializer(name).loads(envelope.payload)
         except CaptureFormatError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
             raise CaptureFormatError(f"cannot deserialize ({type(exc).__name__}: {exc})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("kwargs"), dict) or not (
-            isinstance(record.get("args"), (list, tuple))
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("kwargs"), dict)
+            or not (isinstance(record.get("args"), (list, tuple)))
         ):
             raise CaptureFormatError("not a capture record")
         return record
@@ -186,17 +190,21 @@ class CaptureStorage:
 
     # --- writing ----------------------------------------------------------------------
 
-    def save(
-        self, record: dict[str, Any], *, retention: Any = _KEEP, max_age: Any = _KEEP
-    ) -> Path:
+    def save(self, record: dict[str, Any], *, retention: Any = _KEEP, max_age: Any = _KEEP) -> Path:
         """Serialize and store one record; returns the capture file's path."""
         module = str(record.get("module", "__unknown__"))
         qualname = str(record.get("qualname", record.get("function_name", "__unknown__")))
-        return self.write(module, qualname, self.encode(record), retention=retention,
-                          max_age=max_age)
+        return self.write(
+            module, qualname, self.encode(record), retention=retention, max_age=max_age
+        )
 
     def write(
-        self, module: str, qualname: str, data: bytes, *, retention: Any = _KEEP,
+        self,
+        module: str,
+        qualname: str,
+        data: bytes,
+        *,
+        retention: Any = _KEEP,
         max_age: Any = _KEEP,
     ) -> Path:
         """Store the bytes of one capture file atomically, then apply retention."""
@@ -216,8 +224,9 @@ class CaptureStorage:
         _written_roots.setdefault(str(self.path), None)
         return final
 
-    def _place(self, directory: Path, temp: str, retention: int | None,
-               max_age: float | None) -> Path:
+    def _place(
+        self, directory: Path, temp: str, retention: int | None, max_age: float | None
+    ) -> Path:
         state = _read_state(directory)
         if state is None:
             state = _scan_state(directory)
@@ -338,8 +347,7 @@ class CaptureStorage:
                 files = _capture_files(info.directory)
                 doomed = files[retention:] if retention is not None else []
                 if cutoff is not None:
-                    doomed += [p for p in files[: len(files) - len(doomed)]
-                               if _mtime(p) < cutoff]
+                    doomed += [p for p in files[: len(files) - len(doomed)] if _mtime(p) < cutoff]
                 for path in doomed:
                     removed += _unlink_quiet(path)
                 removed += _remove_stale_temps(info.directory)
@@ -352,8 +360,7 @@ class CaptureStorage:
         if module is None or qualname is None:
             infos = self.functions()
         else:
-            infos = [FunctionInfo(module, qualname,
-                                  self.path / function_dirname(module, qualname))]
+            infos = [FunctionInfo(module, qualname, self.path / function_dirname(module, qualname))]
         removed = 0
         for info in infos:
             if not info.directory.is_dir():
@@ -415,8 +422,7 @@ def _write_state(directory: Path, nxt: int, floor: int) -> None:
 
 
 def _scan_state(directory: Path) -> tuple[int, int]:
-    seqs = [int(m.group(1)) for name in os.listdir(directory)
-            if (m := _CAPTURE_NAME.match(name))]
+    seqs = [int(m.group(1)) for name in os.listdir(directory) if (m := _CAPTURE_NAME.match(name))]
     if not seqs:
         return 0, 0
     return max(seqs) + 1, min(seqs)
@@ -472,4 +478,3 @@ def _read_meta(directory: Path) -> FunctionInfo | None:
     if not sep or "~" in directory.name:
         return None
     return FunctionInfo(module, qualname, directory)
-

@@ -16,7 +16,8 @@ WRITER = textwrap.dedent(
     """
     import sys, threading
     from snapy_capture import CaptureStorage
-    root, retention, per_thread, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    root, retention = sys.argv[1], sys.argv[2]
+    per_thread, threads = int(sys.argv[3]), int(sys.argv[4])
     store = CaptureStorage(root, retention=None if retention == "none" else int(retention))
     payload = "x" * int(sys.argv[5]) if len(sys.argv) > 5 else ""
     def work(tag):
@@ -30,11 +31,11 @@ WRITER = textwrap.dedent(
 )
 
 
-def _spawn(root: Path, retention: str, per_thread: int, threads: int, *extra: str
-           ) -> subprocess.Popen[bytes]:
+def _spawn(
+    root: Path, retention: str, per_thread: int, threads: int, *extra: str
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(root), retention, str(per_thread), str(threads),
-         *extra],
+        [sys.executable, "-c", WRITER, str(root), retention, str(per_thread), str(threads), *extra],
     )
 
 
