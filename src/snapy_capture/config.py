@@ -243,7 +243,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         _bool,
         "SNAP_CAPTURE_MINIMAL_CAPTURE",
         production=True,
-        doc="record only call_depth in metadata",
+        doc="metadata keeps only call_depth and the redaction report",
     ),
     Option("sample_rate", _rate, "SNAP_CAPTURE_SAMPLE_RATE", doc="fraction of calls captured"),
     Option(
