@@ -1,0 +1,230 @@
+"""The test generator: its modules are clean, pass on current code and fail after a change."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snapy_capture._gentests import GenerateError, generate_test_module
+
+pytest_plugins = ["pytester"]
+
+INI = """
+[pytest]
+pythonpath = .
+addopts = -p no:hypothesispytest -p no:cacheprovider
+filterwarnings = error
+"""
+
+SHOP = """
+from snapy_capture import capture_args
+
+RATE = {rate}
+
+
+@capture_args(record_result=True)
+def total(items, discount=0):
+    if discount < 0:
+        raise ValueError(f"negative discount {{discount}}")
+    return round(sum(items) * RATE - discount, 2)
+
+
+def untouched(x):
+    return x
+
+
+@capture_args()
+def describe(items):
+    return {{"count": len(items), "sum": sum(items) * RATE}}
+
+
+class Cart:
+    def __init__(self):
+        self.rate = RATE
+
+    @capture_args()
+    def price(self, n):
+        return n * self.rate
+
+    @staticmethod
+    @capture_args()
+    def label(n):
+        return f"{{n}} items"
+
+
+@capture_args()
+async def fetch(n):
+    return [n] * 2
+
+
+@capture_args()
+def countdown(n):
+    yield from range(n, 0, -1)
+"""
+
+RECORD = """
+import asyncio
+import tgt_gen
+
+tgt_gen.total([1, 2, 3])
+tgt_gen.total([10], discount=2)
+try:
+    tgt_gen.total([1], discount=-1)
+except ValueError:
+    pass
+tgt_gen.describe([1, 2])
+tgt_gen.describe([])
+tgt_gen.Cart().price(4)
+tgt_gen.Cart.label(3)
+asyncio.run(tgt_gen.fetch(5))
+list(tgt_gen.countdown(3))
+"""
+
+RUFF = Path(sys.executable).with_name("ruff")
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project with captures of several kinds of callables, made by a script."""
+    monkeypatch.delenv("SNAP_CAPTURE_DEFAULT_PATH", raising=False)
+    for name in list(os.environ):
+        if name.startswith("PYTEST_XDIST") or name == "PYTEST_ADDOPTS":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makepyfile(tgt_gen=SHOP.format(rate="1.0"), record=RECORD)
+    recorded = pytester.run(sys.executable, "record.py", timeout=60)
+    assert recorded.ret == 0, recorded.stderr.str()
+    return pytester
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(*args, timeout=120)
+
+
+def _ruff(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(RUFF),
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--select",
+            "E,W,F,I,B,UP,PT,SIM",
+            "--line-length",
+            "100",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=path.parent.parent,
+    )
+
+
+def test_snapshot_module_is_clean_passes_then_catches_a_change(project: pytest.Pytester) -> None:
+    """The generated snapshot module lints clean, records, passes, and fails after a change."""
+    output = project.path / "tests" / "test_describe.py"
+    source = generate_test_module("describe", path=project.path / "captures", output=output)
+    assert output.read_text() == source
+    assert 'replay_cases("tgt_gen:describe", path=CAPTURES)' in source
+    assert 'CAPTURES = Path(__file__).parent / "../captures"' in source
+    assert "    assert describe(*args, **kwargs) == snapshot\n" in source
+    linted = _ruff(output)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+    first = _run(project, "--snapshot-update", "-v")
+    first.assert_outcomes(passed=2)
+    first.stdout.fnmatch_lines(["*test_describe_replays_captured_calls?capture-1? PASSED*"])
+    _run(project).assert_outcomes(passed=2)
+    project.makepyfile(tgt_gen=SHOP.format(rate="3.0"))
+    changed = _run(project)
+    changed.assert_outcomes(passed=1, failed=1)  # the empty list still sums to 0
+    changed.stdout.fnmatch_lines(["*'sum': 3.0*", "*'sum': 9.0*"])
+
+
+def test_result_module_compares_with_recorded_values_and_exceptions(
+    project: pytest.Pytester,
+) -> None:
+    """Result mode passes on the recorded results (values and exceptions), then shows a diff."""
+    output = project.path / "tests" / "test_total.py"
+    source = generate_test_module(
+        "tgt_gen:total", path=project.path / "captures", output=output, mode="result"
+    )
+    assert 'replay_records("tgt_gen:total", path=CAPTURES, with_result=True)' in source
+    assert "    assert_replay_matches(total, record)\n" in source
+    linted = _ruff(output)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    _run(project).assert_outcomes(passed=3)
+    project.makepyfile(tgt_gen=SHOP.format(rate="2.0"))
+    changed = _run(project)
+    changed.assert_outcomes(passed=1, failed=2)  # the ValueError is unchanged
+    changed.stdout.fnmatch_lines(
+        ["*the result differs (- recorded, + replayed)*", "*-6.0*", "*+12.0*"]
+    )
+
+
+def test_methods_static_methods_coroutines_and_generators(project: pytest.Pytester) -> None:
+    """Each kind of callable gets a module that runs: instance fixture, asyncio.run, list()."""
+    tests = project.path / "tests"
+    method = generate_test_module("Cart.price", output=tests / "test_price.py")
+    assert "def instance():" in method
+    assert "assert instance.price(*args, **kwargs) == snapshot" in method
+    static = generate_test_module("Cart.label", output=tests / "test_label.py")
+    assert "def instance" not in static
+    assert "assert Cart.label(*args, **kwargs) == snapshot" in static
+    coroutine = generate_test_module("fetch", output=tests / "test_fetch.py", limit=5)
+    assert "assert asyncio.run(fetch(*args, **kwargs)) == snapshot" in coroutine
+    assert 'replay_cases("tgt_gen:fetch", limit=5)' in coroutine
+    generator = generate_test_module("countdown", output=tests / "test_countdown.py")
+    assert "assert list(countdown(*args, **kwargs)) == snapshot" in generator
+    for path in tests.glob("test_*.py"):
+        linted = _ruff(path)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+    result = _run(project, "--snapshot-update", "-v")
+    result.assert_outcomes(passed=4)
+    assert (
+        "list([\n    3,\n    2,\n    1,\n  ])"
+        in (tests / "__snapshots__" / "test_countdown.ambr").read_text()
+    )
+    assert "'3 items'" in (tests / "__snapshots__" / "test_label.ambr").read_text()
+
+
+def test_target_without_captures_yet_generates_a_skipping_module(
+    project: pytest.Pytester,
+) -> None:
+    """module:qualname with no captures still generates; its test skips until captures exist."""
+    generate_test_module(
+        "tgt_gen:untouched", output=project.path / "tests" / "test_new.py", path="captures"
+    )
+    result = _run(project, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no captures of tgt_gen:untouched; searched: *captures*"])
+
+
+def test_bad_requests_raise_one_clear_error(project: pytest.Pytester) -> None:
+    """Unknown names, scripts' __main__, local functions, bad modes and existing files."""
+    with pytest.raises(GenerateError, match=r"no capture found for 'nothing'.*module:qualname"):
+        generate_test_module("nothing")
+    with pytest.raises(GenerateError, match=r"__main__.*import_path"):
+        generate_test_module("__main__:main")
+    source = generate_test_module("__main__:main", import_path="tgt_app")
+    assert "from tgt_app import main" in source
+    with pytest.raises(GenerateError, match="tgt_gen has no attribute 'never'"):
+        generate_test_module("tgt_gen:never")
+    with pytest.raises(GenerateError, match="defined inside a function"):
+        generate_test_module("tgt_gen:outer.<locals>.inner")
+    with pytest.raises(GenerateError, match="mode must be"):
+        generate_test_module("tgt_gen:total", mode="golden")
+    with pytest.raises(GenerateError, match="generator"):
+        generate_test_module("countdown", mode="result")
+    existing = project.makepyfile(test_existing="")
+    with pytest.raises(GenerateError, match="already exists"):
+        generate_test_module("total", output=existing)
+    assert existing.read_text() == ""
+    generate_test_module("total", output=existing, overwrite=True)
+    assert "replay_cases" in existing.read_text()
