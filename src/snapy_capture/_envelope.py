@@ -13,6 +13,7 @@ record, as written before the header existed; it still loads unless signatures a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -25,6 +26,7 @@ from ._version import __version__
 
 FORMAT_VERSION: Final = 1
 MAGIC: Final = b"#snapy-capture "
+_MAX_HEADER: Final = 1 << 16  # a header is a few hundred bytes; do not scan a huge payload
 _PYTHON: Final = platform.python_version()
 
 
@@ -55,6 +57,8 @@ def _mac(key: bytes, header: dict[str, Any], payload: bytes) -> str:
 
 def pack(payload: bytes, serializer: str, *, text: bool = False, key: bytes | None = None) -> bytes:
     """Build the bytes of a capture file."""
+    if key is None:
+        return _unsigned_header(serializer, text) + payload
     header: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "serializer": serializer,
@@ -63,9 +67,22 @@ def pack(payload: bytes, serializer: str, *, text: bool = False, key: bytes | No
     }
     if text:
         header["text"] = True
-    if key is not None:
-        header["hmac"] = _mac(key, header, payload)
+    header["hmac"] = _mac(key, header, payload)
     return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload
+
+
+@functools.lru_cache(maxsize=64)
+def _unsigned_header(serializer: str, text: bool) -> bytes:
+    # The same bytes for every capture of a serializer: built once, not per capture.
+    header: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "serializer": serializer,
+        "library": __version__,
+        "python": _PYTHON,
+    }
+    if text:
+        header["text"] = True
+    return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n"
 
 
 def unpack(data: bytes, *, key: bytes | None = None) -> Envelope:
@@ -78,28 +95,37 @@ def unpack(data: bytes, *, key: bytes | None = None) -> Envelope:
         raise CaptureFormatError("empty file")
     if not data.startswith(MAGIC):
         if key is not None:
-            raise CaptureFormatError("unsigned capture refused (a signing key is set)")
+            raise CaptureFormatError(
+                "unsigned capture refused: it has no header (an old format-0 file, or not a "
+                "capture) and a signing key is set"
+            )
         return Envelope({"format": 0, "serializer": "pickle"}, data)
-    end = data.find(b"\n")
+    end = data.find(b"\n", 0, _MAX_HEADER)
     if end < 0:
         raise CaptureFormatError("truncated header")
     try:
-        header = json.loads(data[len(MAGIC):end])
+        header = json.loads(data[len(MAGIC) : end])
     except ValueError:
         raise CaptureFormatError("unreadable header") from None
-    if not isinstance(header, dict) or not isinstance(header.get("format"), int):
+    if (
+        not isinstance(header, dict)
+        or type(header.get("format")) is not int
+        or not isinstance(header.get("serializer"), str)
+    ):
         raise CaptureFormatError("unreadable header")
     if header["format"] > FORMAT_VERSION:
         raise CaptureFormatError(
             f"written in format {header['format']} by snapy_capture {header.get('library')}; "
             f"this version reads up to format {FORMAT_VERSION}: upgrade snapy_capture"
         )
-    payload = data[end + 1:]
+    payload = data[end + 1 :]
     if key is not None:
         mac = header.get("hmac")
         if not isinstance(mac, str):
             raise CaptureFormatError("unsigned capture refused (a signing key is set)")
-        if not hmac.compare_digest(mac, _mac(key, header, payload)):
-            raise CaptureFormatError("signature mismatch: the capture was altered or signed "
-                                     "with another key")
+        # Bytes, not str: compare_digest rejects non-ASCII str with a TypeError.
+        if not hmac.compare_digest(mac.encode(), _mac(key, header, payload).encode()):
+            raise CaptureFormatError(
+                "signature mismatch: the capture was altered or signed with another key"
+            )
     return Envelope(header, payload)
