@@ -1,0 +1,1 @@
+"""A small legacy package: pricing rules, an order service, notifications and a ledger."""

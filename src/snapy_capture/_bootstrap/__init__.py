@@ -1,0 +1,1 @@
+"""Holds the ``sitecustomize.py`` the runner puts first on ``PYTHONPATH`` for child processes."""

@@ -1,0 +1,551 @@
+"""The import hook: wrap the functions a target file names, with no edit to their source.
+
+A finder first on ``sys.meta_path`` looks each imported module's name up in a dict (the only
+cost for every module that is not a target), and for target modules hands the import system
+the real spec with its loader wrapped. After the real loader has run the module's body, the
+targets are looked up in the module's namespace (``vars()`` along the MRO for methods, so
+classmethod/staticmethod descriptors are wrapped and not the bound attribute) and replaced by
+the same :func:`snapy_capture._pipeline.wrap` proxy the decorator builds.
+
+Nothing here may break the user's program: an error while wrapping is a warning and the module
+stays as its author wrote it; a target that does not exist is a warning naming it.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import logging
+import os
+import sys
+import threading
+import types
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
+from typing import Any, Final, cast
+
+from ._errors import SnapyCaptureWarning
+from ._pipeline import site_of, wrap
+from ._targets import Target, TargetSpec, load_targets
+from .config import CONFIG_FILE_ENV
+
+__all__ = ["install_import_hook", "uninstall_import_hook"]
+
+logger = logging.getLogger("snapy_capture")
+
+#: Dunder methods that patterns (``Service.*``) select; naming any other one exactly works too.
+_PATTERN_DUNDERS: Final = frozenset({"__init__", "__call__"})
+_MISSING: Final[Any] = object()
+_lock = threading.RLock()
+_hook: _Hook | None = None
+
+
+def install_import_hook(
+    config: str | os.PathLike[str] | Mapping[str, Any] | TargetSpec | None = None,
+) -> None:
+    """Capture the functions named by a target file, in modules imported now or later.
+
+    Modules already imported are wrapped at once, and copies other modules took with
+    ``from module import function`` are rebound to the wrapper (references held elsewhere are
+    named in a warning). Installing again replaces the previous hook.
+
+    Args:
+        config: a YAML target file, or its content as a mapping; by default the file named by
+            ``SNAP_CAPTURE_CONFIG``, else ``./capture.yaml``.
+
+    Raises:
+        ConfigError: one line naming the file (and line) and what is wrong in it.
+    """
+    spec = (
+        config
+        if isinstance(config, TargetSpec)
+        else load_targets(config if config is not None else default_config_path())
+    )
+    install(spec)
+
+
+def uninstall_import_hook() -> bool:
+    """Remove the hook and put every original function back; ``False`` if none was installed."""
+    global _hook
+    with _lock:
+        hook, _hook = _hook, None
+        if hook is None:
+            return False
+        hook.remove()
+        return True
+
+
+def default_config_path() -> str:
+    """``$SNAP_CAPTURE_CONFIG`` if set, else ``./capture.yaml``."""
+    return os.environ.get(CONFIG_FILE_ENV) or "capture.yaml"
+
+
+def install(spec: TargetSpec) -> _Hook:
+    """Install a hook for already validated targets (used by the runner and autoload)."""
+    global _hook  # noqa: PLW0603
+    with _lock:
+        if _hook is not None:
+            _hook.remove()
+        _hook = hook = _Hook(spec)
+        sys.meta_path.insert(0, hook)
+        try:
+            replaced: dict[int, tuple[Any, Any, str]] = {}
+            for name in spec.by_module:
+                module = sys.modules.get(name)
+                if module is not None:
+                    # __main__ is often still being defined when the hook is installed: its
+                    # missing targets are not worth a warning.
+                    replaced |= hook.apply(module, quiet=name == "__main__", strict=True)
+            if replaced:
+                hook.rebind(replaced)
+        except BaseException:
+            # Warnings turned into errors by the caller: leave nothing half installed.
+            _hook = None
+            hook.remove()
+            raise
+        return hook
+
+
+def current() -> _Hook | None:
+    """The installed hook, if any."""
+    return _hook
+
+
+def _script_defined(name: str) -> None:
+    """Called by the runner's script right after it defines ``name`` (see ``run.py``)."""
+    hook = _hook
+    if hook is not None:
+        hook.script_defined(name)
+
+
+def _warn(message: str, *, strict: bool = False) -> None:
+    if strict:
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+        return
+    try:
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+    except Exception:  # noqa: BLE001 - warnings turned into errors must not break an import
+        logger.warning("%s", message)
+
+
+class _Missing(Exception):
+    """A target not found; internal control flow, never escapes."""
+
+
+class _Patch:
+    """One attribute we replaced, and what to put back on uninstall."""
+
+    __slots__ = ("attr", "had_own", "original", "owner", "replacement")
+
+    def __init__(
+        self, owner: Any, attr: str, original: Any, had_own: bool, replacement: Any
+    ) -> None:
+        self.owner = owner
+        self.attr = attr
+        self.original = original
+        self.had_own = had_own
+        self.replacement = replacement
+
+    def undo(self) -> None:
+        if vars(self.owner).get(self.attr, _MISSING) is not self.replacement:
+            return  # the program replaced it since; leave its choice alone
+        if self.had_own:
+            setattr(self.owner, self.attr, self.original)
+        else:
+            delattr(self.owner, self.attr)
+
+
+class _Hook:
+    """The ``sys.meta_path`` finder, and the record of every attribute it replaced."""
+
+    def __init__(self, spec: TargetSpec) -> None:
+        self.spec = spec
+        self.modules: dict[str, tuple[Target, ...]] = dict(spec.by_module)
+        self.patches: dict[tuple[int, str], _Patch] = {}
+        self.seen: set[str] = set()
+        self.matched: set[str] = set()
+        self.script: types.ModuleType | None = None
+        self.script_name = "__main__"
+
+    # --- the finder -------------------------------------------------------------------
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: types.ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if fullname not in self.modules:
+            return None
+        try:
+            return self._find(fullname, path, target)
+        except Exception as exc:  # noqa: BLE001 - the user's import must go on regardless
+            _warn(
+                f"snapy_capture: could not hook the import of {fullname} ({exc!r}); its "
+                f"targets are not captured"
+            )
+            return None
+
+    def _find(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None
+    ) -> ModuleSpec | None:
+        # Ask the finders after us directly, as importlib's own _find_spec does: asking
+        # importlib.util.find_spec would come back here, and would return a reloaded
+        # module's old spec.
+        for finder in list(sys.meta_path):
+            if finder is self:
+                continue
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            spec: ModuleSpec | None = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        self.seen.add(fullname)
+        if loader is None or not hasattr(loader, "exec_module"):
+            # A namespace package has no body, so no functions of its own to wrap.
+            for entry in self.modules[fullname]:
+                _warn(
+                    f"snapy_capture: target {entry.name} ({entry.where}) not found: "
+                    f"{fullname} has no code of its own (a namespace package?)"
+                )
+            return spec
+        spec.loader = cast("Loader", _WrappingLoader(loader, self))
+        return spec
+
+    def invalidate_caches(self) -> None:
+        """Part of the finder protocol; this finder caches nothing."""
+
+    # --- wrapping ---------------------------------------------------------------------
+
+    def module_loaded(self, module: types.ModuleType) -> None:
+        try:
+            self.apply(module)
+        except Exception as exc:  # noqa: BLE001
+            _warn(
+                f"snapy_capture: could not wrap the targets of {module.__name__} "
+                f"({exc!r}); it runs uncaptured"
+            )
+
+    def apply(
+        self,
+        module: types.ModuleType,
+        *,
+        names: Iterable[str] | None = None,
+        record: str | None = None,
+        first: str | None = None,
+        quiet: bool = False,
+        strict: bool = False,
+    ) -> dict[int, tuple[Any, Any, str]]:
+        """Wrap the targets of ``module`` (only those under ``first``, when given).
+
+        Returns:
+            The module-level functions replaced: id -> (original, wrapper, target name).
+        """
+        names = tuple(names) if names is not None else (module.__name__,)
+        record = record or module.__name__
+        self.seen.update(names)
+        targets = [t for name in names for t in self.modules.get(name, ())]
+        replaced: dict[int, tuple[Any, Any, str]] = {}
+
+        def report(message: str) -> None:
+            if not quiet:
+                _warn(message, strict=strict)
+
+        # Exact names first: their options win over a pattern that also matches.
+        for entry in targets:
+            if entry.is_pattern or (first is not None and entry.qualname.split(".")[0] != first):
+                continue
+            try:
+                owner, attr, raw = _resolve(module, entry.qualname)
+            except _Missing as missing:
+                report(f"snapy_capture: target {entry.name} ({entry.where}) not found: {missing}")
+                continue
+            self.matched.add(entry.name)
+            self._wrap_one(
+                entry,
+                owner,
+                attr,
+                raw,
+                record=record,
+                qualname=entry.qualname,
+                replaced=replaced,
+                report=report,
+            )
+        patterns = [entry for entry in targets if entry.is_pattern]
+        if patterns:
+            candidates = _candidates(module, first)
+            for entry in patterns:
+                hits = [qualname for qualname in candidates if entry.matches(qualname)]
+                if hits:
+                    self.matched.add(entry.name)
+                elif first is None:
+                    report(
+                        f"snapy_capture: target {entry.name} ({entry.where}) matches no "
+                        f"function in {module.__name__}"
+                    )
+                for qualname in hits:
+                    owner, attr, raw = candidates[qualname]
+                    self._wrap_one(
+                        entry,
+                        owner,
+                        attr,
+                        raw,
+                        record=record,
+                        qualname=qualname,
+                        replaced=replaced,
+                        report=report,
+                    )
+        return replaced
+
+    def _wrap_one(
+        self,
+        entry: Target,
+        owner: Any,
+        attr: str,
+        raw: Any,
+        *,
+        record: str,
+        qualname: str,
+        replaced: dict[int, tuple[Any, Any, str]],
+        report: Callable[[str], None],
+    ) -> None:
+        if site_of(raw) is not None:
+            return  # wrapped already (an earlier target, a reload, or @capture_args)
+        options = dict(entry.options)
+        if isinstance(raw, property):
+            if raw.fget is None or site_of(raw.fget) is not None:
+                if raw.fget is None:
+                    report(
+                        f"snapy_capture: target {entry.name}: property {qualname} has no "
+                        f"getter; not captured"
+                    )
+                return
+            new: Any = raw.getter(wrap(raw.fget, options, module=record, qualname=qualname))
+        elif isinstance(raw, type):
+            report(
+                f"snapy_capture: target {entry.name} names the class {qualname}; name "
+                f"its methods, or use '{entry.module}:{qualname}.*'"
+            )
+            return
+        elif isinstance(raw, (classmethod, staticmethod)) or callable(raw):
+            new = wrap(raw, options, module=record, qualname=qualname)
+        else:
+            report(
+                f"snapy_capture: target {entry.name}: {qualname} is a "
+                f"{type(raw).__name__}, not a function; not captured"
+            )
+            return
+        had_own = attr in vars(owner)
+        try:
+            setattr(owner, attr, new)
+        except (AttributeError, TypeError) as exc:
+            report(f"snapy_capture: target {entry.name}: cannot replace {qualname} ({exc})")
+            return
+        self.patches[(id(owner), attr)] = _Patch(owner, attr, raw, had_own, new)
+        if isinstance(owner, types.ModuleType):
+            replaced[id(raw)] = (raw, new, f"{entry.module}:{qualname}")
+
+    def rebind(self, replaced: dict[int, tuple[Any, Any, str]]) -> None:
+        """Point ``from module import f`` copies in other loaded modules at the wrappers."""
+        namespaces = set()
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            namespaces.add(id(namespace))
+            for attr, value in list(namespace.items()):
+                found = replaced.get(id(value))
+                if found is not None and found[0] is value:
+                    setattr(module, attr, found[1])
+                    self.patches[(id(module), attr)] = _Patch(module, attr, value, True, found[1])
+        for raw_id, held in _other_holders(replaced, namespaces).items():
+            _warn(
+                f"snapy_capture: {replaced[raw_id][2]} was imported before the hook and is "
+                f"still held unwrapped under {', '.join(held)}; calls through those "
+                f"references are not captured",
+                strict=True,
+            )
+
+    # --- the runner's script ------------------------------------------------------------
+
+    def set_script(self, module: types.ModuleType, name: str) -> None:
+        """Treat ``module`` (the runner's ``__main__``) as the module ``name`` too."""
+        self.script = module
+        self.script_name = name
+        self.seen.update({"__main__", name})
+
+    def script_defined(self, name: str) -> None:
+        script = self.script
+        if script is None:
+            return
+        try:
+            self.apply(
+                script,
+                names=dict.fromkeys(("__main__", self.script_name)),
+                record=self.script_name,
+                first=name,
+                quiet=True,
+            )
+        except Exception as exc:  # noqa: BLE001
+            _warn(f"snapy_capture: could not wrap {self.script_name}:{name} ({exc!r})")
+
+    def unmatched(self) -> list[str]:
+        """Targets never found: their module does not exist, or the script lacked them.
+
+        A module that exists but was not imported is not reported: a child process may
+        well have imported it.
+        """
+        problems = []
+        for module, entries in self.modules.items():
+            for entry in entries:
+                if module not in self.seen:
+                    absent = _absent_module(module)
+                    if absent is not None:
+                        problems.append(
+                            f"target {entry.name} ({entry.where}) not captured: "
+                            f"no module named {absent}"
+                        )
+                elif (
+                    self.script is not None
+                    and module in ("__main__", self.script_name)
+                    and entry.name not in self.matched
+                ):
+                    problems.append(f"target {entry.name} ({entry.where}) not found in the script")
+        return problems
+
+    def remove(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        for patch in reversed(list(self.patches.values())):
+            try:
+                patch.undo()
+            except Exception as exc:  # noqa: BLE001
+                _warn(f"snapy_capture: could not restore {patch.attr} ({exc!r})")
+        self.patches.clear()
+
+
+class _WrappingLoader:
+    """Delegates to the real loader; wraps the targets once the module's body has run."""
+
+    def __init__(self, loader: Any, hook: _Hook) -> None:
+        self._snapy_loader = loader
+        self._snapy_hook = hook
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._snapy_loader, name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        loader = self._snapy_loader
+        # The body, and everything after it (pkgutil, importlib.resources, inspect), sees
+        # the real loader, as if we had never been there.
+        try:
+            if module.__spec__ is not None and module.__spec__.loader is cast("Any", self):
+                module.__spec__.loader = loader
+            if getattr(module, "__loader__", None) is self:
+                module.__loader__ = loader
+        except Exception:  # noqa: BLE001, S110 - a read-only module: our loader still works
+            pass
+        loader.exec_module(module)
+        self._snapy_hook.module_loaded(sys.modules.get(module.__name__, module))
+
+
+def _absent_module(name: str) -> str | None:
+    """The first missing package or module on the way to ``name``, found without importing
+    anything new (a package not imported yet is not searched: it may run code)."""
+    parts = name.split(".")
+    for index in range(len(parts)):
+        prefix = ".".join(parts[: index + 1])
+        if prefix in sys.modules:
+            continue
+        parent = ".".join(parts[:index])
+        if parent and parent not in sys.modules:
+            return None
+        try:
+            found = importlib.util.find_spec(prefix)
+        except Exception:  # noqa: BLE001 - unknowable without importing: say nothing
+            return None
+        return prefix if found is None else None
+    return None
+
+
+def _resolve(module: types.ModuleType, qualname: str) -> tuple[Any, str, Any]:
+    """(owner, attribute, raw object) of ``qualname``; raw as stored, not bound."""
+    parts = qualname.split(".")
+    owner: Any = module
+    for index, part in enumerate(parts[:-1]):
+        found = _lookup(owner, part)
+        prefix = ".".join(parts[: index + 1])
+        if found is _MISSING:
+            raise _Missing(f"{module.__name__} has no {prefix}")
+        if not isinstance(found, type):
+            raise _Missing(f"{module.__name__}.{prefix} is a {type(found).__name__}, not a class")
+        owner = found
+    raw = _lookup(owner, parts[-1])
+    if raw is _MISSING:
+        raise _Missing(f"{module.__name__} has no {qualname}")
+    return owner, parts[-1], raw
+
+
+def _lookup(owner: Any, name: str) -> Any:
+    if isinstance(owner, type):
+        for klass in owner.__mro__:
+            namespace = vars(klass)
+            if name in namespace:
+                return namespace[name]
+        return _MISSING
+    return vars(owner).get(name, _MISSING)
+
+
+def _candidates(module: types.ModuleType, first: str | None) -> dict[str, tuple[Any, str, Any]]:
+    """Every function a pattern may select in ``module``: qualname -> (owner, attr, raw)."""
+    found: dict[str, tuple[Any, str, Any]] = {}
+    defined_in = module.__name__
+    visited: set[int] = set()
+
+    def walk_class(cls: type, prefix: str) -> None:
+        if id(cls) in visited:
+            return
+        visited.add(id(cls))
+        for attr, raw in list(vars(cls).items()):
+            qualname = f"{prefix}.{attr}"
+            if isinstance(raw, type):
+                if getattr(raw, "__qualname__", None) == qualname:
+                    walk_class(raw, qualname)
+                continue
+            if attr.startswith("__") and attr.endswith("__") and attr not in _PATTERN_DUNDERS:
+                continue
+            if isinstance(raw, (types.FunctionType, classmethod, staticmethod, property)):
+                found[qualname] = (cls, attr, raw)
+
+    for attr, value in list(vars(module).items()):
+        if first is not None and attr != first:
+            continue
+        if getattr(value, "__module__", None) != defined_in:
+            continue  # imported from elsewhere: capture it where it is defined
+        if isinstance(value, type) and value.__qualname__ == attr:
+            walk_class(value, attr)
+        elif isinstance(value, types.FunctionType):
+            found[attr] = (module, attr, value)
+    return found
+
+
+def _other_holders(
+    replaced: dict[int, tuple[Any, Any, str]], module_namespaces: set[int]
+) -> dict[int, list[str]]:
+    """Keys under which dicts other than module namespaces still hold a replaced original."""
+    held: dict[int, list[str]] = {}
+    # One pass over the heap for all of them: get_referrers walks every tracked object.
+    for referrer in gc.get_referrers(*(raw for raw, _new, _name in replaced.values())):
+        if type(referrer) is not dict or id(referrer) in module_namespaces:
+            continue
+        for key, value in list(referrer.items()):
+            found = replaced.get(id(value))
+            if found is not None and found[0] is value and key != "__wrapped__":
+                held.setdefault(id(value), []).append(repr(key))
+    return held

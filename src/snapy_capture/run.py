@@ -1,0 +1,301 @@
+"""``python -m snapy_capture.run [--config FILE] script.py args...``: run a program captured.
+
+The program sees what ``python script.py args...`` (or ``python -m module args...``) would
+give it: ``sys.argv``, ``sys.path[0]``, a real ``__main__`` module with ``__file__``,
+``__loader__`` and, for ``-m``, ``__spec__``; its exit code; its exceptions, printed through
+``sys.excepthook`` with this runner's frames left out; its stdin, untouched. (The model is
+coverage.py's ``execfile.py``; ``runpy.run_path`` is not used because classes defined in a
+script run that way cannot be unpickled.)
+
+Targets come from ``--config``, else ``$SNAP_CAPTURE_CONFIG``, else ``./capture.yaml``. Child
+Python processes are captured too: the runner exports ``SNAP_CAPTURE_CONFIG`` and puts a
+bootstrap ``sitecustomize`` first on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any, Final
+
+from . import _importhook, _writer
+from ._errors import ConfigError
+from ._targets import load_targets
+from .config import CONFIG_FILE_ENV
+
+__all__ = ["main"]
+
+PROG: Final = "python -m snapy_capture.run"
+USAGE: Final = f"usage: {PROG} [--config FILE] (script.py | -m module) [args...]"
+HELP: Final = f"""{USAGE}
+
+Run a Python program as the interpreter would, capturing the calls of the functions named
+in a target file (no edit to the program's source).
+
+options:
+  --config FILE  the YAML target file (default: $SNAP_CAPTURE_CONFIG, else ./capture.yaml)
+  -m module      run a module as a script, as 'python -m module' does
+  -h, --help     show this help and exit
+"""
+BOOTSTRAP_DIR: Final = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
+_THIS_FILE: Final = os.path.normcase(os.path.abspath(__file__))
+#: How long the runner waits at exit for captures queued on the background writer.
+FLUSH_TIMEOUT: Final = 60.0
+
+
+class _UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the program named by ``argv`` and return its exit code.
+
+    Args:
+        argv: the runner's arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The program's exit code; 2 for a bad command line or a broken target file.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config, module, target, program_args = _parse(args)
+    except _UsageError as exc:
+        sys.stderr.write(f"{USAGE}\n{PROG}: error: {exc}\n")
+        return 2
+    if target is None:
+        sys.stdout.write(HELP)
+        return 0
+    given = config or os.environ.get(CONFIG_FILE_ENV)
+    path = os.path.abspath(given or "capture.yaml")
+    try:
+        if given is None and not os.path.exists(path):
+            raise ConfigError(
+                f"{path}: target file not found (pass --config FILE, set "
+                f"{CONFIG_FILE_ENV}, or create ./capture.yaml)"
+            )
+        spec = load_targets(path)
+    except ConfigError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 2
+    _export_to_children(path)
+    hook = _importhook.install(spec)
+    try:
+        if module:
+            return _run_module(target, program_args, hook)
+        return _run_path(target, program_args, hook)
+    finally:
+        _finish(hook)
+
+
+def _parse(args: list[str]) -> tuple[str | None, bool, str | None, list[str]]:
+    """(config, is_module, script or module name, program arguments); options end at the
+    script, as for the interpreter: everything after it belongs to the program."""
+    config = None
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            return config, False, None, []
+        if arg == "--config" or arg.startswith("--config="):
+            value = arg.partition("=")[2] if "=" in arg else (args.pop(0) if args else "")
+            if not value:
+                raise _UsageError("--config needs a file name")
+            config = value
+        elif arg == "-m" or (arg.startswith("-m") and len(arg) > 2):
+            name = arg[2:] or (args.pop(0) if args else "")
+            if not name:
+                raise _UsageError("-m needs a module name")
+            return config, True, name, args
+        elif arg == "--":
+            if not args:
+                raise _UsageError("no script given")
+            return config, False, args[0], args[1:]
+        elif arg.startswith("-") and arg != "-":
+            raise _UsageError(f"unknown option {arg!r}")
+        else:
+            return config, False, arg, args
+    raise _UsageError("no script or -m module given")
+
+
+def _export_to_children(config_path: str) -> None:
+    os.environ[CONFIG_FILE_ENV] = config_path
+    entries = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if BOOTSTRAP_DIR not in entries:
+        os.environ["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *entries])
+
+
+def _run_path(script: str, args: list[str], hook: _importhook._Hook) -> int:
+    path = os.path.abspath(script)
+    try:
+        with open(path, "rb") as stream:
+            source = stream.read()
+    except OSError as exc:
+        sys.stderr.write(
+            f"{sys.executable}: can't open file {path!r}: [Errno {exc.errno}] {exc.strerror}\n"
+        )
+        return 2
+    name = os.path.splitext(os.path.basename(path))[0]
+    # Set before anything imports, exactly as the interpreter does for a script.
+    sys.path[0] = os.path.dirname(path)
+    sys.argv = [script, *args]
+    module = _main_module(path, importlib.machinery.SourceFileLoader("__main__", path), None)
+    return _execute(module, source, path, name, hook)
+
+
+def _run_module(name: str, args: list[str], hook: _importhook._Hook) -> int:
+    sys.path[0] = os.getcwd()
+    sys.argv = ["-m", *args]
+    try:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations is not None:
+            package, name = name, f"{name}.__main__"
+            spec = importlib.util.find_spec(name)
+            if spec is None:
+                sys.stderr.write(
+                    f"{sys.executable}: No module named {name}; {package!r} is a "
+                    f"package and cannot be directly executed\n"
+                )
+                return 1
+    except Exception as exc:  # noqa: BLE001 - reported as the interpreter reports it
+        sys.stderr.write(
+            f"{sys.executable}: Error while finding module specification for "
+            f"{name!r} ({type(exc).__name__}: {exc})\n"
+        )
+        return 1
+    if spec is None:
+        sys.stderr.write(f"{sys.executable}: No module named {name}\n")
+        return 1
+    loader: Any = getattr(spec.loader, "_snapy_loader", spec.loader)
+    spec.loader = loader
+    origin = spec.origin or name
+    try:
+        source = loader.get_source(name) if hasattr(loader, "get_source") else None
+        code = None if source is not None else loader.get_code(name)
+    except Exception as exc:  # noqa: BLE001
+        sys.stderr.write(
+            f"{sys.executable}: Error while finding module specification for "
+            f"{name!r} ({type(exc).__name__}: {exc})\n"
+        )
+        return 1
+    sys.argv[0] = origin
+    module = _main_module(origin, loader, spec)
+    return _execute(module, source if source is not None else code, origin, name, hook)
+
+
+def _main_module(
+    path: str,
+    loader: Any,
+    spec: importlib.machinery.ModuleSpec | None,
+) -> types.ModuleType:
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__loader__ = loader
+    module.__spec__ = spec
+    module.__package__ = spec.parent if spec is not None else None
+    module.__dict__.update(__builtins__=builtins, __cached__=None, __annotations__={})
+    return module
+
+
+def _execute(
+    module: types.ModuleType,
+    source: bytes | str | types.CodeType | None,
+    filename: str,
+    name: str,
+    hook: _importhook._Hook,
+) -> int:
+    sys.modules["__main__"] = module
+    hook.set_script(module, name)
+    try:
+        if source is None:
+            raise ImportError(f"no code object available for {name}")
+        code = (
+            source
+            if isinstance(source, types.CodeType)
+            else _compile(
+                source, filename, instrument="__main__" in hook.modules or name in hook.modules
+            )
+        )
+        exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
+    except SystemExit as exc:
+        return _exit_code(exc)
+    except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would
+        traceback = _trim(exc.__traceback__)
+        sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return 0
+
+
+def _compile(source: bytes | str, filename: str, *, instrument: bool) -> types.CodeType:
+    if not instrument:
+        return compile(source, filename, "exec", dont_inherit=True)
+    tree = ast.parse(source, filename)
+    tree.body = _announce_definitions(tree.body)
+    return compile(ast.fix_missing_locations(tree), filename, "exec", dont_inherit=True)
+
+
+def _announce_definitions(body: list[ast.stmt]) -> list[ast.stmt]:
+    """After each module-level ``def``/``class``, tell the hook, so the script's own target
+    functions are wrapped before the script calls them (its body is the whole program)."""
+    statements: list[ast.stmt] = []
+    for statement in body:
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list) and not isinstance(
+                statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
+                setattr(statement, field, _announce_definitions(inner))
+        for handler in getattr(statement, "handlers", []):
+            handler.body = _announce_definitions(handler.body)
+        statements.append(statement)
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            call = ast.parse(
+                f"__import__('snapy_capture._importhook', fromlist=('_',))"
+                f"._script_defined({statement.name!r})"
+            ).body[0]
+            line = statement.end_lineno or statement.lineno
+            for node in ast.walk(call):
+                if isinstance(node, (ast.expr, ast.stmt)):
+                    node.lineno = node.end_lineno = line
+                    node.col_offset = node.end_col_offset = 0
+            statements.append(call)
+    return statements
+
+
+def _trim(traceback: types.TracebackType | None) -> types.TracebackType | None:
+    while (
+        traceback is not None
+        and os.path.normcase(traceback.tb_frame.f_code.co_filename) == _THIS_FILE
+    ):
+        traceback = traceback.tb_next
+    return traceback
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _finish(hook: _importhook._Hook) -> None:
+    try:
+        if not _writer.flush(FLUSH_TIMEOUT):
+            sys.stderr.write(
+                "snapy_capture: warning: some captures were still queued at exit and are lost\n"
+            )
+        for problem in hook.unmatched():
+            sys.stderr.write(f"snapy_capture: warning: {problem}\n")
+    except Exception as exc:  # noqa: BLE001 - the program's exit code matters more
+        sys.stderr.write(f"snapy_capture: warning: could not finish capturing: {exc!r}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

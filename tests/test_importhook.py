@@ -1,0 +1,366 @@
+"""The import hook, in process: what gets wrapped, when, and what uninstall puts back."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.machinery
+import pickle
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snapy_capture import (
+    ConfigError,
+    SnapyCaptureWarning,
+    _importhook,
+    install_import_hook,
+    load_capture_dict,
+    uninstall_import_hook,
+)
+from snapy_capture.capture import is_captured
+
+SHOP = """
+import asyncio
+
+RATE = 0.2
+
+def charge_card(amount, card_number):
+    return amount * 2
+
+def charge_cash(amount):
+    return amount
+
+def refund(amount):
+    return -amount
+
+async def notify(customer):
+    await asyncio.sleep(0)
+    return f"sent to {customer}"
+
+def numbers(limit):
+    yield from range(limit)
+
+class Base:
+    def inherited(self, x):
+        return x + 1
+
+class Service(Base):
+    class Audit:
+        def log(self, entry):
+            return entry.upper()
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"Service({self.name!r})"
+
+    def pay(self, amount):
+        return f"{self.name} paid {amount}"
+
+    @classmethod
+    def create(cls, name):
+        return cls(name)
+
+    @staticmethod
+    def fee(amount):
+        return amount / 100
+
+    @property
+    def label(self):
+        return self.name.title()
+"""
+
+
+@pytest.fixture
+def modules(tmp_path: Path) -> Iterator[Path]:
+    """A directory on sys.path for test modules; the hook is removed afterwards."""
+    root = tmp_path / "mods"
+    root.mkdir()
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    yield root
+    uninstall_import_hook()
+
+
+def make(root: Path, name: str, source: str = SHOP) -> Path:
+    path = root.joinpath(*name.split(".")).with_suffix(".py")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    return path
+
+
+def latest(name: str) -> dict[str, Any]:
+    return load_capture_dict(name)
+
+
+def test_module_imported_after_install_is_wrapped_and_keeps_its_loader(modules: Path) -> None:
+    """Targets are wrapped after the body runs; the module's loader and spec are the real ones."""
+    make(modules, "hooktest_a")
+    install_import_hook({"targets": ["hooktest_a:charge_card"]})
+    import hooktest_a  # type: ignore[import-not-found]
+
+    assert is_captured(hooktest_a.charge_card)
+    assert not is_captured(hooktest_a.charge_cash)
+    assert isinstance(hooktest_a.__loader__, importlib.machinery.SourceFileLoader)
+    assert hooktest_a.__spec__.loader is hooktest_a.__loader__
+    assert hooktest_a.charge_card(5, card_number="4111111111111111") == 10
+    record = latest("hooktest_a:charge_card")
+    assert record["args"] == [5]
+    assert record["kwargs"]["card_number"] != "4111111111111111"  # filtered as decorated
+
+
+def test_methods_classmethod_staticmethod_nested_property_async_generator(
+    modules: Path,
+) -> None:
+    """Every kind of callable is wrapped where it is stored, so it still binds correctly."""
+    make(modules, "hooktest_b")
+    install_import_hook(
+        {
+            "targets": [
+                "hooktest_b:Service.pay",
+                "hooktest_b:Service.create",
+                "hooktest_b:Service.fee",
+                "hooktest_b:Service.Audit.log",
+                "hooktest_b:Service.label",
+                "hooktest_b:notify",
+                "hooktest_b:numbers",
+                "hooktest_b:Service.inherited",
+            ]
+        }
+    )
+    import hooktest_b  # type: ignore[import-not-found]
+
+    service = hooktest_b.Service.create("ann")
+    assert isinstance(service, hooktest_b.Service)
+    assert service.pay(3) == "ann paid 3"
+    assert hooktest_b.Service.fee(250) == 2.5
+    assert service.fee(100) == 1
+    assert hooktest_b.Service.Audit().log("x") == "X"
+    assert service.label == "Ann"
+    assert isinstance(vars(hooktest_b.Service)["label"], property)
+    assert asyncio.run(hooktest_b.notify("bob")) == "sent to bob"
+    assert list(hooktest_b.numbers(3)) == [0, 1, 2]
+    assert service.inherited(1) == 2
+    assert hooktest_b.Base().inherited(1) == 2  # only the named class is affected
+    assert is_captured(vars(hooktest_b.Service)["create"])
+
+    assert latest("hooktest_b:Service.pay")["args"] == [3]
+    assert latest("hooktest_b:Service.create")["args"] == ["ann"]
+    assert latest("hooktest_b:Service.fee")["args"] == [100]
+    assert latest("hooktest_b:Service.Audit.log")["args"] == ["x"]
+    assert latest("hooktest_b:Service.label")["args"][0].name == "ann"  # a getter's self
+    assert latest("hooktest_b:notify")["args"] == ["bob"]
+    assert latest("hooktest_b:numbers")["args"] == [3]
+    assert latest("hooktest_b:Service.inherited")["args"] == [1]
+    assert not is_captured(vars(hooktest_b.Base)["inherited"])
+
+
+def test_patterns_select_by_qualname_and_skip_dunders_but_init(modules: Path) -> None:
+    """'Service.*' takes methods (and __init__), not __repr__; 'charge_*' takes functions."""
+    make(modules, "hooktest_c")
+    install_import_hook({"targets": ["hooktest_c:Service.*", "hooktest_c:charge_*"]})
+    import hooktest_c  # type: ignore[import-not-found]
+
+    service_dict = vars(hooktest_c.Service)
+    for name in ("__init__", "pay", "create", "fee"):
+        assert is_captured(service_dict[name]), name
+    assert is_captured(service_dict["label"].fget)
+    assert is_captured(vars(hooktest_c.Service.Audit)["log"])
+    assert not is_captured(service_dict["__repr__"])
+    assert is_captured(hooktest_c.charge_card)
+    assert is_captured(hooktest_c.charge_cash)
+    assert not is_captured(hooktest_c.refund)
+    assert not is_captured(hooktest_c.asyncio.sleep)  # imported names are never selected
+
+
+def test_already_imported_module_and_from_import_copies_are_wrapped_and_restored(
+    modules: Path,
+) -> None:
+    """Install after import wraps at once and rebinds `from m import f` copies; uninstall
+    puts every original back."""
+    make(modules, "hooktest_d")
+    make(modules, "hooktest_d_user", "from hooktest_d import charge_cash\n")
+    import hooktest_d  # type: ignore[import-not-found]
+    import hooktest_d_user  # type: ignore[import-not-found]
+
+    original = hooktest_d.charge_cash
+    install_import_hook({"targets": ["hooktest_d:charge_cash"]})
+    assert is_captured(hooktest_d.charge_cash)
+    assert hooktest_d_user.charge_cash is hooktest_d.charge_cash
+    hooktest_d_user.charge_cash(7)
+    assert latest("hooktest_d:charge_cash")["args"] == [7]
+
+    assert uninstall_import_hook()
+    assert hooktest_d.charge_cash is original
+    assert hooktest_d_user.charge_cash is original
+    assert _importhook.current() is None
+    assert not any(isinstance(f, _importhook._Hook) for f in sys.meta_path)
+
+
+def test_copies_the_hook_cannot_rebind_are_named_in_a_warning(modules: Path) -> None:
+    """A reference kept in a dict is left alone, and the warning says where."""
+    make(modules, "hooktest_e")
+    make(
+        modules,
+        "hooktest_e_registry",
+        "from hooktest_e import refund\nHANDLERS = {'refund_handler': refund}\n",
+    )
+    import hooktest_e_registry  # type: ignore[import-not-found]
+
+    with pytest.warns(SnapyCaptureWarning, match=r"hooktest_e:refund .*'refund_handler'"):
+        install_import_hook({"targets": ["hooktest_e:refund"]})
+    assert is_captured(hooktest_e_registry.refund)
+    assert not is_captured(hooktest_e_registry.HANDLERS["refund_handler"])
+
+
+def test_reload_rewraps_without_double_wrapping(modules: Path) -> None:
+    """After importlib.reload the new function is wrapped once."""
+    make(modules, "hooktest_f")
+    install_import_hook({"targets": ["hooktest_f:refund"]})
+    import hooktest_f  # type: ignore[import-not-found]
+
+    first = hooktest_f.refund
+    importlib.reload(hooktest_f)
+    assert hooktest_f.refund is not first
+    assert is_captured(hooktest_f.refund)
+    assert not is_captured(hooktest_f.refund.__wrapped__)
+    assert hooktest_f.refund(2) == -2
+    assert isinstance(hooktest_f.__loader__, importlib.machinery.SourceFileLoader)
+
+
+def test_packages_namespace_packages_and_import_module(modules: Path) -> None:
+    """Package __init__ targets, submodules of a namespace package, importlib.import_module."""
+    make(modules, "hooktest_pkg.__init__", "def setup(level):\n    return level * 2\n")
+    make(modules, "hooktest_pkg.inner", "def work(x):\n    return x\n")
+    make(modules, "hooktest_ns.sub", "def work(x):\n    return -x\n")  # no __init__.py
+    install_import_hook(
+        {"targets": ["hooktest_pkg:setup", "hooktest_pkg.inner:work", "hooktest_ns.sub:work"]}
+    )
+    package = importlib.import_module("hooktest_pkg")
+    inner = importlib.import_module("hooktest_pkg.inner")
+    namespaced = importlib.import_module("hooktest_ns.sub")
+
+    assert package.setup(2) == 4
+    assert inner.work(1) == 1
+    assert namespaced.work(1) == -1
+    for name in ("hooktest_pkg:setup", "hooktest_pkg.inner:work", "hooktest_ns.sub:work"):
+        assert latest(name)["args"] in ([2], [1])
+    assert package.__path__  # still a package
+
+
+def test_missing_targets_warn_naming_them_and_the_import_succeeds(modules: Path) -> None:
+    """A missing function, class or pattern match is a warning naming the target."""
+    make(modules, "hooktest_g")
+    install_import_hook(
+        {
+            "targets": [
+                "hooktest_g:no_such",
+                "hooktest_g:Nope.method",
+                "hooktest_g:zzz_*",
+                "hooktest_g:RATE",
+                "hooktest_g:Service",
+            ]
+        }
+    )
+    with pytest.warns(SnapyCaptureWarning) as caught:
+        import hooktest_g  # type: ignore[import-not-found]
+    messages = "\n".join(str(w.message) for w in caught)
+    assert "hooktest_g:no_such" in messages
+    assert "has no no_such" in messages
+    assert "hooktest_g:Nope.method" in messages
+    assert "hooktest_g:zzz_* (<mapping>) matches no function" in messages
+    assert "RATE is a float, not a function" in messages
+    assert "names the class Service" in messages
+    assert hooktest_g.refund(1) == -1
+
+
+def test_an_error_inside_the_hook_never_breaks_the_import(
+    modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong while wrapping, the user's module imports and works."""
+    make(modules, "hooktest_h")
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("hook bug")
+
+    monkeypatch.setattr(_importhook, "_resolve", broken)
+    install_import_hook({"targets": ["hooktest_h:refund"]})
+    with pytest.warns(SnapyCaptureWarning, match="could not wrap the targets of hooktest_h"):
+        import hooktest_h  # type: ignore[import-not-found]
+    assert hooktest_h.refund(3) == -3
+
+
+def test_an_error_in_the_module_itself_still_raises(modules: Path) -> None:
+    """The hook does not swallow the module's own exceptions."""
+    make(modules, "hooktest_i", "raise KeyError('from the module')\n")
+    install_import_hook({"targets": ["hooktest_i:f"]})
+    with pytest.raises(KeyError, match="from the module"):
+        import hooktest_i  # type: ignore[import-not-found]  # noqa: F401
+
+
+def test_wrapped_targets_pickle_by_reference(modules: Path) -> None:
+    """multiprocessing can still send a targeted function: it pickles as a reference."""
+    make(modules, "hooktest_j")
+    install_import_hook({"targets": ["hooktest_j:refund"]})
+    import hooktest_j  # type: ignore[import-not-found]
+
+    assert pickle.loads(pickle.dumps(hooktest_j.refund)) is hooktest_j.refund
+
+
+def test_per_target_options_are_used(modules: Path, tmp_path: Path) -> None:
+    """Options given to a target (here path and record_result) apply to its captures."""
+    make(modules, "hooktest_k")
+    elsewhere = tmp_path / "elsewhere"
+    install_import_hook(
+        {
+            "defaults": {"record_result": True},
+            "targets": [
+                {"target": "hooktest_k:refund", "path": str(elsewhere)},
+                "hooktest_k:charge_cash",
+            ],
+        }
+    )
+    import hooktest_k  # type: ignore[import-not-found]
+
+    hooktest_k.refund(4)
+    hooktest_k.charge_cash(1)
+    assert load_capture_dict("hooktest_k:refund", path=elsewhere)["result"] == {"value": -4}
+    assert latest("hooktest_k:charge_cash")["result"] == {"value": 1}
+
+
+def test_config_comes_from_a_file_or_the_environment(
+    modules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A YAML path works, SNAP_CAPTURE_CONFIG is the default, broken files raise."""
+    make(modules, "hooktest_l")
+    config = tmp_path / "targets.yaml"
+    config.write_text("version: 1\ntargets:\n  - hooktest_l:refund\n", encoding="utf-8")
+    monkeypatch.setenv("SNAP_CAPTURE_CONFIG", str(config))
+    install_import_hook()
+    import hooktest_l  # type: ignore[import-not-found]
+
+    assert is_captured(hooktest_l.refund)
+    config.write_text("targets: [", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"targets\.yaml:1: invalid YAML"):
+        install_import_hook(config)
+
+
+def test_installing_twice_replaces_the_first_hook(modules: Path) -> None:
+    """A second install does not stack hooks or wrap twice."""
+    make(modules, "hooktest_m")
+    import hooktest_m  # type: ignore[import-not-found]
+
+    original = hooktest_m.refund
+    install_import_hook({"targets": ["hooktest_m:refund"]})
+    install_import_hook({"targets": ["hooktest_m:refund"]})
+    assert sum(isinstance(f, _importhook._Hook) for f in sys.meta_path) == 1
+    assert hooktest_m.refund.__wrapped__ is original
+    uninstall_import_hook()
+    assert hooktest_m.refund is original
+    assert not uninstall_import_hook()
