@@ -1,31 +1,60 @@
 """snapy_capture: capture function arguments from real runs, replay them in pytest.
 
-Only light modules are imported here (no pytest, no yaml); the import hook is loaded on
-first use of :func:`install_import_hook`.
+Importing the package is nearly free: each public name is loaded from its module on first
+use (PEP 562). That keeps ``import snapy_capture.autoload`` in a ``sitecustomize.py`` cheap
+for every process that does not ask for capture, and keeps pytest and yaml out of
+``import snapy_capture`` altogether.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
 
 from ._errors import (
     AmbiguousCaptureError,
     CaptureFormatError,
+    CaptureIndexError,
     CaptureNotFoundError,
     ConfigError,
     SnapyCaptureError,
     SnapyCaptureWarning,
 )
 from ._version import __version__
-from .capture import CaptureProfiler, capture_args, flush
-from .config import CaptureConfig, get_global_config, set_global_config
-from .filters import SENSITIVE_PATTERNS, ArgumentFilter, Redacted
-from .loader import CaptureLoader, has_capture, load_capture, load_capture_dict
-from .serializers import JSONPickleSerializer, JSONSerializer, PickleSerializer
-from .storage import CaptureStorage
 
+# Not ``typing.TYPE_CHECKING``: importing typing would cost every autoload process ~15 ms.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._importhook import install_import_hook, uninstall_import_hook
+    from .capture import CaptureProfiler, capture_args, flush
+    from .config import CaptureConfig, get_global_config, set_global_config
+    from .filters import SENSITIVE_PATTERNS, ArgumentFilter, Redacted
+    from .loader import CaptureLoader, has_capture, load_capture, load_capture_dict
+    from .serializers import JSONPickleSerializer, JSONSerializer, PickleSerializer
+    from .storage import CaptureStorage
+
+_LAZY: dict[str, str] = {
+    "install_import_hook": "._importhook",
+    "uninstall_import_hook": "._importhook",
+    "CaptureProfiler": ".capture",
+    "capture_args": ".capture",
+    "flush": ".capture",
+    "CaptureConfig": ".config",
+    "get_global_config": ".config",
+    "set_global_config": ".config",
+    "SENSITIVE_PATTERNS": ".filters",
+    "ArgumentFilter": ".filters",
+    "Redacted": ".filters",
+    "CaptureLoader": ".loader",
+    "has_capture": ".loader",
+    "load_capture": ".loader",
+    "load_capture_dict": ".loader",
+    "JSONPickleSerializer": ".serializers",
+    "JSONSerializer": ".serializers",
+    "PickleSerializer": ".serializers",
+    "CaptureStorage": ".storage",
+}
 
 __all__ = [
     "SENSITIVE_PATTERNS",
@@ -33,6 +62,7 @@ __all__ = [
     "ArgumentFilter",
     "CaptureConfig",
     "CaptureFormatError",
+    "CaptureIndexError",
     "CaptureLoader",
     "CaptureNotFoundError",
     "CaptureProfiler",
@@ -57,9 +87,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("install_import_hook", "uninstall_import_hook"):
-        from . import _importhook  # noqa: PLC0415 - keeps yaml out of `import snapy_capture`
+def __getattr__(name: str) -> Any:  # PEP 562: load public names on first use
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'snapy_capture' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
 
-        return getattr(_importhook, name)
-    raise AttributeError(f"module 'snapy_capture' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

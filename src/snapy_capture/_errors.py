@@ -7,7 +7,9 @@ All of them pickle (they keep their constructor arguments in ``args``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class SnapyCaptureError(Exception):

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
-from pathlib import Path
-from typing import Final
+
+# typing, pathlib and sysconfig are imported only where needed: this module is imported at
+# start-up of every process in an environment where autoload is enabled.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Final
 
 __all__ = ["PTH_NAME", "disable", "enable"]
 
@@ -49,6 +53,9 @@ def _warn(message: str) -> None:
 
 
 def _site_dir(site_dir: str | os.PathLike[str] | None) -> Path:
+    import sysconfig  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
     return Path(site_dir) if site_dir is not None else Path(sysconfig.get_paths()["purelib"])
 
 

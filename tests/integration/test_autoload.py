@@ -104,3 +104,24 @@ def test_bootstrap_chains_to_the_users_sitecustomize_and_leaves_sys_path(
     )
     assert (result.stdout, result.stderr) == ("user sitecustomize\n42\nFalse\n", "")
     assert load_capture_dict("tgt_work:work")["args"] == [41]
+
+
+def test_autoload_without_config_imports_nothing_heavy() -> None:
+    """With SNAP_CAPTURE_CONFIG unset, the sitecustomize line loads no capture machinery."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_CAPTURE_")}
+    code = (
+        "import sys, snapy_capture.autoload; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('wrapt', 'yaml', 'filelock', 'typing', 'pytest') or m.startswith('snapy_capture.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == (
+        "['snapy_capture._errors', 'snapy_capture._version', 'snapy_capture.autoload']"
+    )
+    assert out.stderr == ""
