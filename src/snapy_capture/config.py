@@ -32,6 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._errors import ConfigError, SnapyCaptureWarning
+from .filters import check_filter_spec
 
 if TYPE_CHECKING:
     from .filters import ArgumentFilter
@@ -181,9 +182,9 @@ def _signing_key(value: object) -> bytes | None:
 
 
 def _arg_filter(value: object) -> object:
-    if value is None or callable(getattr(value, "filter_call", None)):
-        return value
-    raise ValueError(f"expected an ArgumentFilter, got {value!r}")
+    # An ArgumentFilter, a mapping of its options (YAML), or "package.module:name", which is
+    # only imported on first use (the module may not be importable yet when YAML is read).
+    return check_filter_spec(value)
 
 
 _NO_PROFILE: Final[Any] = type("_NoProfile", (), {"__repr__": lambda self: "<none>"})()
@@ -358,7 +359,7 @@ class CaptureConfig:
     fallback_serializer: str | Serializer | None = None
     ignore_serialization_errors: bool = True
     signing_key: bytes | None = field(default=None, repr=False)
-    arg_filter: ArgumentFilter | None = None
+    arg_filter: ArgumentFilter | str | None = None
     _explicit: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -9,91 +9,138 @@ Four kinds of filtering, applied together by :class:`ArgumentFilter`:
   span is masked and the rest of the string kept;
 * **type-based** — values that cannot or should not be stored (locks, sockets, open files,
   threads, generators, database connections, and any ``filter_types``);
-* **size-based** — values larger than a limit, when ``ignore_large_objects`` is on.
+* **size-based** — values larger than ``max_size`` (the configuration's
+  ``ignore_large_objects`` / ``large_object_size`` set it).
 
 A filtered value is replaced *in place* by a :class:`Redacted` placeholder so that replay still
-binds. The traversal is copy-on-write: the caller's objects are never mutated, and an argument
-with nothing to filter is passed through as the same object. If filtering an argument fails in
-any way, the whole argument is redacted (fail closed).
+binds. The traversal (in :mod:`snapy_capture._traverse`) is copy-on-write: the caller's objects
+are never mutated, and an argument with nothing to filter is passed through as the same
+object. If filtering an argument fails in any way, the whole argument is redacted (fail closed).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import importlib
 import io
 import re
 import threading
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-__all__ = ["PII_PATTERNS", "SENSITIVE_PATTERNS", "ArgumentFilter", "FilterResult", "Redacted"]
+from ._errors import ConfigError
+from ._pii import CARD, EMAIL_PATTERN, MASK, PII_PATTERNS, Compiled, is_card_int
+from ._redacted import Redacted
+from ._traverse import CARD_INT_MIN, filter_argument
+
+__all__ = [
+    "EMAIL_PATTERN",
+    "PII_PATTERNS",
+    "SENSITIVE_PATTERNS",
+    "ArgumentFilter",
+    "FilterResult",
+    "Redacted",
+    "resolve_filter_spec",
+]
 
 #: The seed's list, kept first and exactly; then the names users expect to be caught too.
+#: Matching: see :meth:`ArgumentFilter.sensitive_pattern`.
 SENSITIVE_PATTERNS: Final[list[str]] = [
-    "password", "token", "secret", "key", "auth",
-    "api_key", "access_token", "refresh_token",
-    "session_id", "csrf_token", "oauth_token",
-    "passwd", "pwd", "passphrase", "private_key", "credential", "cookie",
-    "authorization", "jwt", "bearer", "signature", "ssn", "cvv", "pin_code",
+    "password",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "api_key",
+    "access_token",
+    "refresh_token",
+    "session_id",
+    "csrf_token",
+    "oauth_token",
+    "passwd",
+    "pwd",
+    "pw",
+    "passphrase",
+    "private_key",
+    "credential",
+    "cookie",
+    "authorization",
+    "jwt",
+    "bearer",
+    "signature",
+    "otp",
+    "ssn",
+    "cvv",
+    "cvc",
+    "pin_code",
+    "card_number",
+    "credit_card",
 ]
-
-_CARD = r"\b(?:\d[ -]?){12,18}\d\b"
-#: Default value patterns: secrets and payment data, not ordinary PII such as e-mail addresses
-#: (masking those by default would break the replay of most user-facing functions; add
-#: ``EMAIL_PATTERN`` to ``pii_patterns`` to mask them too).
-PII_PATTERNS: Final[list[str]] = [
-    r"\b\d{3}-\d{2}-\d{4}\b",  # US social security number
-    _CARD,  # payment card numbers, Luhn-checked below
-    r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+",  # JSON web token
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
-    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",  # GitHub token
-    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack token
-    r"\bAIza[0-9A-Za-z_-]{35}\b",  # Google API key
-    r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}\b",  # Stripe secret key
-    r"\bsk-[A-Za-z0-9_-]{20,}\b",  # OpenAI-style secret key
-    r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*",  # bearer credentials in headers
-]
-EMAIL_PATTERN: Final = r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"
 
 # Types that cannot or should not be stored, named by "module.qualname" anywhere in the MRO so
 # that checking them imports nothing (sqlite3 or socket may never be loaded in the host).
-_UNSTORABLE_NAMES: Final = frozenset({
-    "socket.socket", "_socket.socket", "ssl.SSLSocket", "sqlite3.Connection", "sqlite3.Cursor",
-    "_thread.lock", "_thread.RLock", "threading.Condition", "threading.Semaphore",
-    "threading.Event", "threading.Thread", "multiprocessing.process.BaseProcess",
-    "asyncio.events.AbstractEventLoop", "selectors.BaseSelector", "subprocess.Popen",
-    "psycopg2.extensions.connection", "psycopg.Connection", "pymysql.connections.Connection",
-    "sqlalchemy.engine.base.Connection", "sqlalchemy.orm.session.Session",
-})
-_UNSTORABLE_TYPES: Final = (
-    io.IOBase, types.GeneratorType, types.AsyncGeneratorType, types.CoroutineType,
-    types.FrameType, types.TracebackType, types.ModuleType,
+_UNSTORABLE_NAMES: Final = frozenset(
+    {
+        "socket.socket",
+        "_socket.socket",
+        "ssl.SSLSocket",
+        "ssl.SSLContext",
+        "sqlite3.Connection",
+        "sqlite3.Cursor",
+        "_thread.lock",
+        "_thread.RLock",
+        "_thread._local",
+        "threading.Condition",
+        "threading.Semaphore",
+        "threading.Event",
+        "threading.Thread",
+        "threading.Barrier",
+        "multiprocessing.process.BaseProcess",
+        "multiprocessing.queues.Queue",
+        "queue.Queue",
+        "queue.SimpleQueue",
+        "_queue.SimpleQueue",
+        "asyncio.events.AbstractEventLoop",
+        "asyncio.locks.Lock",
+        "asyncio.locks.Event",
+        "asyncio.locks.Condition",
+        "asyncio.locks.Semaphore",
+        "asyncio.queues.Queue",
+        "asyncio.futures.Future",
+        "_asyncio.Future",
+        "_asyncio.Task",
+        "asyncio.streams.StreamReader",
+        "asyncio.streams.StreamWriter",
+        "concurrent.futures._base.Executor",
+        "concurrent.futures._base.Future",
+        "selectors.BaseSelector",
+        "subprocess.Popen",
+        "mmap.mmap",
+        "psycopg2.extensions.connection",
+        "psycopg2.extensions.cursor",
+        "psycopg.Connection",
+        "psycopg.Cursor",
+        "pymysql.connections.Connection",
+        "sqlalchemy.engine.base.Connection",
+        "sqlalchemy.engine.base.Engine",
+        "sqlalchemy.orm.session.Session",
+    }
 )
-_ATOMIC: Final = frozenset({int, float, complex, bool, type(None), type(Ellipsis)})
-_NORMALIZE = re.compile(r"[^a-z0-9]")
-
-
-class Redacted(str):
-    """Placeholder left where a value was filtered; a ``str``, so replay binds and JSON stores it.
-
-    ``str(placeholder)`` is ``"[FILTERED: <reason>]"``; the reason never contains the value.
-    """
-
-    reason: str
-
-    def __new__(cls, reason: str) -> Redacted:
-        obj = super().__new__(cls, f"[FILTERED: {reason}]")
-        obj.reason = reason
-        return obj
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Redacted, (self.reason,))
-
-    def __repr__(self) -> str:
-        return str.__repr__(str(self))
+_UNSTORABLE_TYPES: Final = (
+    io.IOBase,
+    types.GeneratorType,
+    types.AsyncGeneratorType,
+    types.CoroutineType,
+    types.FrameType,
+    types.TracebackType,
+    types.ModuleType,
+)
+#: In-memory streams are stored when their content passes the filters (parsers take them).
+_MEMORY_STREAMS: Final = (io.StringIO, io.BytesIO)
+_NORMALIZE: Final = re.compile(r"[^a-z0-9]")
+_WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_SPEC: Final = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,144 +153,288 @@ class FilterResult:
     redactions: list[dict[str, str]]
 
 
+#: ``func(path, name, value)``: return ``value`` itself to keep it, anything else replaces it.
 CustomFilter = Callable[[str, "str | None", Any], Any]
 
 
-class _Restart(Exception):
-    """A cycle reached an object still being filtered: redo the argument in copying mode."""
+def _name_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    names = list(value)
+    for name in names:
+        if not isinstance(name, str):
+            raise ConfigError(f"expected names (strings), got {name!r}")
+    return names
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        number = ord(char) - 48
-        if position % 2:
-            number = number * 2 - 9 if number > 4 else number * 2
-        total += number
-    return total % 10 == 0
+_generation = [0]
+_WATCHED: Final = frozenset({"patterns", "ignore_args", "allow_args", "pii_patterns"})
+
+
+def _changed() -> None:
+    _generation[0] += 1
+
+
+class _Watched(list):  # type: ignore[type-arg]
+    """A list that tells the filters' caches when it changes (see ``_version``)."""
+
+    __slots__ = ()
+
+
+def _watching(name: str) -> Callable[..., Any]:
+    method = getattr(list, name)
+
+    def mutate(self: list[Any], *args: Any) -> Any:
+        result = method(self, *args)
+        _changed()
+        return result
+
+    mutate.__name__ = name
+    return mutate
+
+
+for _mutator in (
+    "__setitem__",
+    "__delitem__",
+    "__iadd__",
+    "__imul__",
+    "append",
+    "extend",
+    "insert",
+    "pop",
+    "remove",
+    "clear",
+    "sort",
+    "reverse",
+):
+    setattr(_Watched, _mutator, _watching(_mutator))
+
+
+def _version(items: Any) -> Any:
+    # Watched lists are validated by the change counter; anything else (a list a subclass put
+    # in place of the property) by its contents.
+    if type(items) is _Watched:
+        return _generation[0]
+    return tuple(items)
 
 
 class ArgumentFilter:
     """Replaces sensitive, unstorable and oversized values in call arguments by placeholders.
 
     Args:
-        ignore_args: extra sensitive names, added to ``patterns``.
-        allow_args: names kept even though a pattern matches them (e.g. ``"sort_key"``).
+        ignore_args: extra sensitive names, added to ``patterns`` (a list, or a comma string).
+        allow_args: names kept even though a pattern matches them (e.g. ``"sort_key"``);
+            compared whole, case- and separator-insensitively. Values kept this way are still
+            checked for secret-shaped content.
         patterns: the sensitive name patterns; :data:`SENSITIVE_PATTERNS` by default.
         pii_patterns: regular expressions for secret-shaped values; :data:`PII_PATTERNS`.
         filter_pii: whether values are checked at all.
-        filter_types: more types to replace by a placeholder naming the type.
-        max_size: values with more items, characters or bytes are replaced (``None``: no limit).
-        max_depth: deeper values are replaced, since they cannot be inspected.
+        filter_types: more types to replace by a placeholder naming the type: classes, or
+            ``"module.QualName"`` strings (matched anywhere in the MRO, nothing is imported).
+        max_size: strings, bytes and collections longer than this are replaced (``None``: no
+            limit).
+        max_depth: values nested deeper are replaced, since they are not inspected.
+
+    Raises:
+        ConfigError: (a ``ValueError``) for a malformed option.
     """
 
     def __init__(
         self,
-        ignore_args: Iterable[str] = (),
+        ignore_args: str | Iterable[str] | None = (),
         *,
-        allow_args: Iterable[str] = (),
+        allow_args: str | Iterable[str] | None = (),
         patterns: Iterable[str] | None = None,
         pii_patterns: Iterable[str] | None = None,
         filter_pii: bool = True,
-        filter_types: Sequence[type] = (),
+        filter_types: Iterable[type | str] = (),
         max_size: int | None = None,
         max_depth: int = 32,
     ) -> None:
-        self.patterns = list(SENSITIVE_PATTERNS if patterns is None else patterns)
-        self.ignore_args = list(ignore_args)
-        self.allow_args = list(allow_args)
+        self._reset_caches()
+        self.patterns: list[str] = _name_list(SENSITIVE_PATTERNS if patterns is None else patterns)
+        self.ignore_args: list[str] = _name_list(ignore_args)
+        self.allow_args: list[str] = _name_list(allow_args)
         self.pii_patterns: list[str] = list(PII_PATTERNS if pii_patterns is None else pii_patterns)
-        self.filter_pii = filter_pii
-        self.filter_types = tuple(filter_types)
+        self.filter_pii = bool(filter_pii)
+        self.filter_types: tuple[type | str, ...] = tuple(filter_types)
+        for kind in self.filter_types:
+            if not isinstance(kind, (type, str)):
+                raise ConfigError(f"filter_types expects classes or 'module.Name', got {kind!r}")
+        if max_size is not None and (
+            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
+        ):
+            raise ConfigError(f"max_size expects a non-negative integer or None, got {max_size!r}")
+        if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+            raise ConfigError(f"max_depth expects a positive integer, got {max_depth!r}")
         self.max_size = max_size
         self.max_depth = max_depth
         self.custom_filters: list[CustomFilter] = []
-        self._name_cache: dict[str, str | None] = {}
-        self._name_key: tuple[Any, ...] = ()
-        self._pii_key: tuple[str, ...] = ()
-        self._pii_regex: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
+
+    # The lists are watched: changing them in place (``flt.ignore_args.append("pin")``) or
+    # assigning new ones takes effect at once, while the caches stay cheap to validate.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _WATCHED:
+            if isinstance(value, str) and name == "pii_patterns":
+                raise ConfigError("pii_patterns expects a list of regular expressions")
+            value = _Watched(list(value) if name == "pii_patterns" else _name_list(value))
+            _changed()
+        object.__setattr__(self, name, value)
+
+    def _reset_caches(self) -> None:
+        # Each cache is one object swapped in whole, so threads never see half an update.
+        self._names: tuple[Any, dict[str, str | None]] = (None, {})
+        self._pii: tuple[Any, Compiled | None] = (None, None)
+        self._types: tuple[tuple[Any, ...], dict[type, str | None]] = ((), {})
 
     def derive(self, **changes: Any) -> ArgumentFilter:
         """A copy (same class, same custom filters) with ``changes`` applied to its attributes."""
-        derived = copy.copy(self)
+        derived = object.__new__(type(self))
+        derived.__dict__.update(self.__dict__)
+        derived.custom_filters = list(self.custom_filters)
+        for attr in ("patterns", "ignore_args", "allow_args", "pii_patterns"):
+            if attr not in changes:
+                setattr(derived, attr, list(getattr(self, attr)))  # not shared with self
         for attr, value in changes.items():
             setattr(derived, attr, value)
-        derived._name_cache = {}
-        derived._name_key = ()
-        derived._pii_regex = None
-        derived._lock = threading.Lock()
+        derived._reset_caches()
         return derived
 
     # --- extension points -------------------------------------------------------------
 
     def add_filter(self, func: CustomFilter) -> CustomFilter:
-        """Register ``func(path, name, value)``; return ``value`` to keep it, or a replacement.
+        """Register ``func(path, name, value)``, called for every value before the built-ins.
 
-        Usable as a decorator. ``name`` is the parameter, key or attribute name, or ``None``.
+        Return ``value`` itself to keep it (the built-in filters still apply), or a
+        replacement: a :class:`Redacted` is stored as is, anything else is filtered further.
+        ``name`` is the parameter, key or attribute name, or ``None``. Usable as a decorator.
         """
         self.custom_filters.append(func)
         return func
 
     def sensitive_pattern(self, name: str) -> str | None:
-        """Return the pattern that makes ``name`` sensitive, or ``None``."""
-        key = (tuple(self.patterns), tuple(self.ignore_args), tuple(self.allow_args))
-        if key != self._name_key:
-            with self._lock:
-                self._name_cache = {}
-                self._name_key = key
-        cache = self._name_cache
+        """Return the pattern that makes ``name`` sensitive, or ``None``.
+
+        Names and patterns are compared lower-cased with everything but letters and digits
+        removed (``X-Api-Key``, ``apiKey`` and ``API_KEY`` are all ``apikey``). A pattern of
+        four or more characters matches anywhere in the name; a three-letter one (``key``,
+        ``pwd``, ``ssn``) must start or end a word of it (``monkey`` and ``key_id`` match,
+        ``business`` does not match ``ssn``); one of one or two characters (``pw``) must be
+        whole words. Names in ``allow_args`` never match.
+        """
+        patterns, ignore, allow = self.patterns, self.ignore_args, self.allow_args
+        key: Any = _generation[0]
+        if not (
+            type(patterns) is _Watched and type(ignore) is _Watched and type(allow) is _Watched
+        ):
+            key = (tuple(patterns), tuple(ignore), tuple(allow))
+        cached_key, cache = self._names
+        if cached_key != key:
+            cache = {}
+            self._names = (key, cache)
         if name in cache:
             return cache[name]
-        normalized = _NORMALIZE.sub("", name.lower())
-        allowed = {_NORMALIZE.sub("", allow.lower()) for allow in self.allow_args}
-        verdict = None
-        if normalized not in allowed:
-            for pattern in (*self.patterns, *self.ignore_args):
-                needle = _NORMALIZE.sub("", pattern.lower())
-                if needle and needle in normalized:
-                    verdict = pattern
-                    break
-        if len(cache) < 10_000:
+        verdict = self._match_name(name)
+        if len(cache) < 20_000:
             cache[name] = verdict
         return verdict
+
+    def _match_name(self, name: str) -> str | None:
+        normalized = _NORMALIZE.sub("", name.lower())
+        if not normalized:
+            return None
+        if normalized in {_NORMALIZE.sub("", allowed.lower()) for allowed in self.allow_args}:
+            return None
+        bounds = {0}
+        for word in _WORDS.findall(name):
+            bounds.add(max(bounds) + len(word))
+        for pattern in (*self.patterns, *self.ignore_args):
+            needle = _NORMALIZE.sub("", pattern.lower())
+            if not needle:
+                continue
+            start = normalized.find(needle)
+            while start >= 0:
+                end = start + len(needle)
+                if (
+                    len(needle) >= 4
+                    or (len(needle) == 3 and (start in bounds or end in bounds))
+                    or (start in bounds and end in bounds)
+                ):
+                    return pattern
+                start = normalized.find(needle, start + 1)
+        return None
 
     def is_sensitive_name(self, name: str) -> bool:
         """Whether a parameter, key or attribute called ``name`` must not be stored."""
         return self.sensitive_pattern(name) is not None
 
     def contains_pii(self, value: Any) -> bool:
-        """Whether ``value`` (a string) holds something shaped like a secret."""
-        if not isinstance(value, str):
-            return False
-        regex = self._compiled_pii()
-        return any(self._valid_match(m) for m in regex.finditer(value))
+        """Whether ``value`` holds something shaped like a secret.
+
+        Strings are searched with ``pii_patterns``; ints that are valid payment card numbers
+        count too (when the card pattern is in ``pii_patterns``).
+        """
+        if isinstance(value, str):
+            return bool(self._compiled_pii().spans(value))
+        if type(value) is int and not -CARD_INT_MIN < value < CARD_INT_MIN:
+            return CARD in self.pii_patterns and is_card_int(value)
+        return False
 
     def mask_pii(self, value: str) -> str:
-        """Return ``value`` with every span matching ``pii_patterns`` masked."""
-        regex = self._compiled_pii()
-
-        def replace(match: re.Match[str]) -> str:
-            return "[FILTERED: pii]" if self._valid_match(match) else match.group(0)
-
-        return regex.sub(replace, value)
+        """Return ``value`` with every span matching ``pii_patterns`` masked, the rest kept."""
+        spans = sorted(self._compiled_pii().spans(value))
+        if not spans:
+            return value
+        parts = []
+        position = -1
+        for start, end in spans:
+            if start <= position:  # overlaps the span masked last: one mask for both
+                position = max(position, end)
+                continue
+            parts.append(value[max(position, 0) : start])
+            parts.append(MASK)
+            position = end
+        parts.append(value[position:])
+        return "".join(parts)
 
     def unstorable_reason(self, value: Any) -> str | None:
         """A placeholder reason when ``value``'s type must not be stored, else ``None``."""
         kind = type(value)
-        if self.filter_types and isinstance(value, self.filter_types):
-            return f"type {kind.__qualname__}"
-        if isinstance(value, _UNSTORABLE_TYPES):
-            return f"unstorable {kind.__qualname__}"
-        for klass in kind.__mro__:
-            if f"{klass.__module__}.{klass.__qualname__}" in _UNSTORABLE_NAMES:
-                return f"unstorable {kind.__qualname__}"
+        key = self.filter_types
+        cached_key, cache = self._types
+        if cached_key is not key:
+            cache = {}
+            self._types = (key, cache)
+        if kind in cache:
+            return cache[kind]
+        reason = self._type_reason(kind)
+        if len(cache) < 4096:
+            cache[kind] = reason
+        return reason
+
+    def _type_reason(self, kind: type) -> str | None:
+        names = {f"{klass.__module__}.{klass.__qualname__}" for klass in kind.__mro__}
+        for filtered in self.filter_types:
+            if filtered in names if isinstance(filtered, str) else issubclass(kind, filtered):
+                return f"type:{kind.__qualname__}"
+        if issubclass(kind, _MEMORY_STREAMS):
+            return None
+        if issubclass(kind, _UNSTORABLE_TYPES) or not names.isdisjoint(_UNSTORABLE_NAMES):
+            return f"unstorable:{kind.__qualname__}"
         return None
 
-    # --- the traversal ----------------------------------------------------------------
+    # --- filtering ----------------------------------------------------------------------
 
     def filter_call(
-        self, param_names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+        self,
+        param_names: Sequence[str],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        var_keyword: str | None = None,
+        keyword_params: Collection[str] = (),
     ) -> FilterResult:
         """Filter one call's arguments.
 
@@ -252,245 +443,155 @@ class ArgumentFilter:
                 signature (``*args`` overflow is named after the var-positional parameter).
             args: positional arguments as called (without ``self``/``cls``).
             kwargs: keyword arguments as called.
+            var_keyword: the name of the ``**kwargs`` parameter, if any: keyword arguments
+                that are not in ``keyword_params`` belong to it, so a sensitive name there
+                (``**credentials``) filters them all.
+            keyword_params: the parameters that can be passed by keyword.
+
+        Returns:
+            The filtered arguments (same positions and keys) and the redaction report.
         """
         report: list[dict[str, str]] = []
         new_args = []
         for index, value in enumerate(args):
             name = param_names[index] if index < len(param_names) else None
             path = name if name is not None else f"args[{index}]"
-            new_args.append(self._filter_argument(path, name, value, report))
-        new_kwargs = {
-            key: self._filter_argument(key, key, value, report) for key, value in kwargs.items()
-        }
+            new_args.append(filter_argument(self, path, name, value, report))
+        group = None
+        if var_keyword is not None and self.sensitive_pattern(var_keyword) is not None:
+            group = var_keyword
+        new_kwargs: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            path = key if isinstance(key, str) and len(key) <= 64 else "kwargs[...]"
+            if group is not None and key not in keyword_params:
+                new = filter_argument(self, path, group, value, report)
+            else:
+                new = filter_argument(self, path, key, value, report)
+            new_kwargs[self._safe_keyword(key, report)] = new
         return FilterResult(tuple(new_args), new_kwargs, report)
+
+    def _safe_keyword(self, key: str, report: list[dict[str, str]]) -> str:
+        # A ``**kwargs`` key is data too: a secret-shaped one is masked like a dict key.
+        if self.filter_pii and isinstance(key, str) and self.contains_pii(key):
+            report.append({"path": "kwargs", "reason": "pii:key"})
+            masked = self.mask_pii(key)
+            return masked if masked != key and not self.contains_pii(masked) else Redacted("pii")
+        return key
 
     def filter_value(self, value: Any, name: str | None = None) -> tuple[Any, list[dict[str, str]]]:
         """Filter one value (e.g. a recorded return value); returns it and the report."""
         report: list[dict[str, str]] = []
-        return self._filter_argument(name or "value", name, value, report), report
+        return filter_argument(self, name or "value", name, value, report), report
 
-    def _filter_argument(
-        self, path: str, name: str | None, value: Any, report: list[dict[str, str]]
-    ) -> Any:
-        mark = len(report)
-        try:
-            try:
-                return _Walk(self, report, copying=False).visit(path, name, value, 0)
-            except _Restart:
-                del report[mark:]
-                return _Walk(self, report, copying=True).visit(path, name, value, 0)
-        except Exception as exc:  # noqa: BLE001 - fail closed: what we cannot inspect is not stored
-            del report[mark:]
-            report.append({"path": path, "reason": f"filter error ({type(exc).__name__})"})
-            return Redacted(f"could not be inspected: {type(value).__name__}")
-
-    def _compiled_pii(self) -> re.Pattern[str]:
-        key = tuple(self.pii_patterns)
-        if self._pii_regex is None or key != self._pii_key:
-            # One alternation is far cheaper than one search per pattern on every string.
-            parts = [f"(?P<p{i}>{p})" if not p.startswith("(?i)") else f"(?P<p{i}>(?i:{p[4:]}))"
-                     for i, p in enumerate(key)]
-            self._pii_regex = re.compile("|".join(parts) or r"(?!x)x")
-            self._pii_key = key
-        return self._pii_regex
-
-    def _valid_match(self, match: re.Match[str]) -> bool:
-        group = match.lastgroup
-        if group is not None and self._pii_key[int(group[1:])] == _CARD:
-            digits = re.sub(r"\D", "", match.group(0))
-            return 13 <= len(digits) <= 19 and _luhn(digits)
-        return True
+    def _compiled_pii(self) -> Compiled:
+        patterns = self.pii_patterns
+        cached_version, compiled = self._pii
+        if compiled is not None and cached_version == _generation[0] and type(patterns) is _Watched:
+            return compiled
+        version = _version(patterns)
+        if compiled is None or cached_version != version:
+            compiled = Compiled(tuple(patterns))
+            self._pii = (version, compiled)
+        return compiled
 
 
-class _Walk:
-    """One traversal of one argument (copy-on-write, or copying when a cycle needs it)."""
+_resolved: dict[str, ArgumentFilter] = {}
+_resolved_lock = threading.Lock()
+_SPEC_KEYS: Final = frozenset(
+    {
+        "ignore_args",
+        "allow_args",
+        "patterns",
+        "pii_patterns",
+        "filter_pii",
+        "filter_types",
+        "max_size",
+        "max_depth",
+    }
+)
 
-    __slots__ = ("copying", "flt", "in_progress", "memo", "report")
 
-    def __init__(self, flt: ArgumentFilter, report: list[dict[str, str]], *, copying: bool):
-        self.flt = flt
-        self.report = report
-        self.copying = copying
-        self.memo: dict[int, tuple[Any, Any]] = {}
-        self.in_progress: set[int] = set()
+def check_filter_spec(spec: object) -> object:
+    """Validate an ``arg_filter`` option without importing anything (used by the config parser).
 
-    def redact(self, path: str, reason: str) -> Redacted:
-        self.report.append({"path": path, "reason": reason})
-        return Redacted(reason)
+    Returns the filter itself, a dotted-path string (resolved on first use with
+    :func:`resolve_filter_spec`), or a new :class:`ArgumentFilter` built from a mapping.
 
-    def visit(self, path: str, name: str | None, value: Any, depth: int) -> Any:
-        flt = self.flt
-        if name is not None and (pattern := flt.sensitive_pattern(name)) is not None:
-            return self.redact(path, f"sensitive name ({pattern})")
-        for custom in flt.custom_filters:
-            replaced = custom(path, name, value)
-            if replaced is not value:
-                self.report.append({"path": path, "reason": "custom filter"})
-                return replaced
-        kind = type(value)
-        if kind in _ATOMIC:
-            return value
-        if kind is str or kind is Redacted:
-            return self.visit_str(path, value)
-        limit = flt.max_size
-        if kind is bytes or kind is bytearray:
-            if limit is not None and len(value) > limit:
-                return self.redact(path, f"{kind.__name__} of {len(value)} bytes")
-            return value
-        if depth >= flt.max_depth:
-            return self.redact(path, f"nested deeper than {flt.max_depth}")
-        if (reason := flt.unstorable_reason(value)) is not None:
-            return self.redact(path, reason)
-        if isinstance(value, str):
-            return self.visit_str(path, value)
-        key = id(value)
-        if key in self.memo:
-            return self.memo[key][1]
-        if key in self.in_progress:
-            if not self.copying:
-                raise _Restart
-            # Lists, dicts and objects are memoized before their items are visited, so only an
-            # immutable container (a tuple) can be met again here; fail closed.
-            return self.redact(path, "cyclic reference")
-        self.in_progress.add(key)
-        try:
-            result = self.visit_container(path, value, depth + 1)
-        finally:
-            self.in_progress.discard(key)
-        self.memo[key] = (value, result)
-        return result
+    Raises:
+        ConfigError: when ``spec`` is none of those.
+    """
+    if spec is None or callable(getattr(spec, "filter_call", None)):
+        return spec
+    if isinstance(spec, str):
+        if not _SPEC.match(spec.strip()):
+            raise ConfigError(f"expected 'package.module:name' for arg_filter, got {spec!r}")
+        return spec.strip()
+    if isinstance(spec, Mapping):
+        return resolve_filter_spec(spec)
+    raise ConfigError(
+        f"expected an ArgumentFilter, a 'package.module:name' string or a mapping of "
+        f"ArgumentFilter options, got {spec!r}"
+    )
 
-    def visit_str(self, path: str, value: str) -> Any:
-        flt = self.flt
-        if flt.max_size is not None and len(value) > flt.max_size:
-            return self.redact(path, f"str of {len(value)} characters")
-        if flt.filter_pii and flt.contains_pii(value):
-            masked = flt.mask_pii(value)
-            if masked == value:
-                masked = Redacted("pii")
-            self.report.append({"path": path, "reason": "pii"})
-            return masked
-        return value
 
-    def too_big(self, path: str, value: Any) -> Redacted | None:
-        limit = self.flt.max_size
-        if limit is not None and len(value) > limit:
-            return self.redact(path, f"{type(value).__name__} of {len(value)} items")
-        return None
+def resolve_filter_spec(spec: object) -> ArgumentFilter:
+    """Turn an ``arg_filter`` setting into a filter.
 
-    def visit_container(self, path: str, value: Any, depth: int) -> Any:
-        if isinstance(value, dict):
-            if (big := self.too_big(path, value)) is not None:
-                return big
-            return self.visit_dict(path, value, depth)
-        if isinstance(value, (list, tuple, set, frozenset)):
-            if (big := self.too_big(path, value)) is not None:
-                return big
-            return self.visit_sequence(path, value, depth)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            names = [f.name for f in dataclasses.fields(value)]
-            return self.visit_object(path, value, names, depth)
-        if isinstance(value, type) or callable(value) and not hasattr(value, "__dict__"):
-            return value
-        names = _attribute_names(value)
-        if names is None:
-            return value
-        return self.visit_object(path, value, names, depth)
+    ``spec`` may be an :class:`ArgumentFilter` (returned as is); ``None`` (a default filter);
+    a mapping of :class:`ArgumentFilter` keyword arguments (as written in YAML); or a string
+    ``"package.module:name"`` (or ``"package.module.name"``) naming an ``ArgumentFilter``
+    instance, an ``ArgumentFilter`` subclass (instantiated without arguments) or a factory
+    function returning a filter. Strings are resolved once per process.
 
-    def visit_dict(self, path: str, value: dict[Any, Any], depth: int) -> Any:
-        out: dict[Any, Any] | None = None
-        if self.copying:
-            out = _empty_like(value)
-            self.memo[id(value)] = (value, out)
-        for index, (key, item) in enumerate(value.items()):
-            name = key if isinstance(key, str) else (
-                key.decode("utf-8", "replace") if isinstance(key, bytes) else None
+    Raises:
+        ConfigError: (a ``ValueError``) naming the spec when it cannot be resolved.
+    """
+    if spec is None:
+        return ArgumentFilter()
+    if callable(getattr(spec, "filter_call", None)) and not isinstance(spec, type):
+        return spec  # type: ignore[return-value]
+    if isinstance(spec, Mapping):
+        unknown = set(spec) - _SPEC_KEYS
+        if unknown:
+            raise ConfigError(
+                f"unknown arg_filter option(s) {sorted(map(str, unknown))}; "
+                f"known: {', '.join(sorted(_SPEC_KEYS))}"
             )
-            new = self.visit(f"{path}[{key!r}]" if name is not None else f"{path}[#{index}]",
-                             name, item, depth)
-            if out is None and new is not item:
-                out = _empty_like(value)
-                for done_key, done_item in list(value.items())[:index]:
-                    out[done_key] = done_item
-            if out is not None:
-                out[key] = new
-        return value if out is None else out
-
-    def visit_sequence(self, path: str, value: Any, depth: int) -> Any:
-        items = list(value)
-        fields = getattr(type(value), "_fields", None) if isinstance(value, tuple) else None
-        copied: list[Any] | None = None
-        if self.copying and isinstance(value, list):
-            copied = []
-            self.memo[id(value)] = (value, copied)
-        changed = False
-        new_items = []
-        for index, item in enumerate(items):
-            name = fields[index] if fields and index < len(fields) else None
-            where = f"{path}.{name}" if name else f"{path}[{index}]"
-            new = self.visit(where, name, item, depth)
-            changed = changed or new is not item
-            new_items.append(new)
-        if copied is not None:
-            copied.extend(new_items)
-            return copied
-        if not changed:
-            return value
-        if isinstance(value, list):
-            return new_items
-        if fields is not None:
-            return type(value)(*new_items)
-        if isinstance(value, tuple):
-            return tuple(new_items) if type(value) is tuple else type(value)(new_items)
-        return type(value)(new_items) if type(value) in (set, frozenset) else set(new_items)
-
-    def visit_object(self, path: str, value: Any, names: list[str], depth: int) -> Any:
-        duplicate = None
-        if self.copying:
-            duplicate = _copy_object(value)
-            self.memo[id(value)] = (value, duplicate)
-        changes: dict[str, Any] = {}
-        for attr in names:
-            try:
-                item = getattr(value, attr)
-            except Exception:  # noqa: BLE001, S112 - a raising attribute is simply not stored
-                continue
-            new = self.visit(f"{path}.{attr}", attr, item, depth)
-            if new is not item:
-                changes[attr] = new
-        if not changes:
-            return value if duplicate is None else duplicate
-        if duplicate is None:
-            duplicate = _copy_object(value)
-        for attr, new in changes.items():
-            object.__setattr__(duplicate, attr, new)
-        return duplicate
+        try:
+            return ArgumentFilter(**{str(key): value for key, value in spec.items()})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid arg_filter options: {exc}") from None
+    if not isinstance(spec, str) or not _SPEC.match(spec.strip()):
+        raise ConfigError(f"expected an ArgumentFilter or 'package.module:name', got {spec!r}")
+    text = spec.strip()
+    with _resolved_lock:
+        found = _resolved.get(text)
+        if found is None:
+            found = _resolved[text] = _load_filter(text)
+    return found
 
 
-def _copy_object(value: Any) -> Any:
-    duplicate = copy.copy(value)
-    if duplicate is value:
-        raise TypeError(f"{type(value).__name__} cannot be copied")
-    return duplicate
-
-
-def _empty_like(value: dict[Any, Any]) -> dict[Any, Any]:
-    if type(value) is dict:
-        return {}
-    duplicate = copy.copy(value)
-    duplicate.clear()
-    return duplicate
-
-
-def _attribute_names(value: Any) -> list[str] | None:
-    """Names of the instance attributes pickle would store, or ``None`` for opaque objects."""
-    names: list[str] = []
-    instance_dict = getattr(value, "__dict__", None)
-    if isinstance(instance_dict, dict):
-        names.extend(key for key in instance_dict if isinstance(key, str))
-    for klass in type(value).__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        for slot in (slots,) if isinstance(slots, str) else slots:
-            if slot not in ("__dict__", "__weakref__") and slot not in names:
-                names.append(slot)
-    return names if names or instance_dict is not None else None
+def _load_filter(spec: str) -> ArgumentFilter:
+    if ":" in spec:
+        module_name, _, attr_path = spec.partition(":")
+    else:
+        module_name, _, attr_path = spec.rpartition(".")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr_path.split("."):
+            target = getattr(target, part)
+    except Exception as exc:  # noqa: BLE001 - any import failure is a configuration error
+        raise ConfigError(f"cannot load arg_filter {spec!r}: {type(exc).__name__}: {exc}") from None
+    try:
+        made = (
+            target()
+            if isinstance(target, type) or (callable(target) and not hasattr(target, "filter_call"))
+            else target
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"arg_filter {spec!r} failed: {type(exc).__name__}: {exc}") from None
+    if not callable(getattr(made, "filter_call", None)) or not callable(
+        getattr(made, "derive", None)
+    ):
+        raise ConfigError(f"arg_filter {spec!r} gave {type(made).__name__}, not an ArgumentFilter")
+    return made  # type: ignore[no-any-return]
