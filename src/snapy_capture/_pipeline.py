@@ -27,7 +27,7 @@ import wrapt
 from . import _stats, _writer
 from ._errors import ConfigError
 from .config import CaptureConfig, parse_option, resolve_config, subscribe
-from .filters import ArgumentFilter, FilterResult, Redacted
+from .filters import FilterResult, Redacted, resolve_filter_spec
 from .serializers import Serializer, get_serializer
 from .storage import CaptureStorage
 
@@ -38,6 +38,9 @@ logger = logging.getLogger("snapy_capture")
 #: Captured calls active in this thread or asyncio task (contextvars give both).
 _DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
 _PYTHON: Final = platform.python_version()
+#: Arguments pickling to more than this are filtered on the caller's thread instead (see
+#: ``_freeze``): the filters may drop a large value that a snapshot would copy in full.
+_SNAPSHOT_LIMIT: Final = 1 << 20
 _sampler = random.Random()
 _OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
 _storages: dict[tuple[Any, ...], CaptureStorage] = {}
@@ -76,7 +79,17 @@ class _RateLimit:
 class _State:
     """What a site resolved from the configuration; rebuilt when the configuration changes."""
 
-    __slots__ = ("config", "fallback", "filter", "limit", "max_age", "retention", "storage")
+    __slots__ = (
+        "config",
+        "deferred",
+        "fallback",
+        "filter",
+        "limit",
+        "max_age",
+        "retention",
+        "snapshot_limit",
+        "storage",
+    )
 
     def __init__(self, site: CaptureSite, config: CaptureConfig) -> None:
         self.config = config
@@ -91,7 +104,7 @@ class _State:
             self.max_age = config.max_age
         fallback = config.fallback_serializer
         self.fallback: Serializer | None = None if fallback is None else get_serializer(fallback)
-        base = config.arg_filter if config.arg_filter is not None else ArgumentFilter()
+        base = resolve_filter_spec(config.arg_filter)  # a 'module:name' string loads here
         self.filter = base.derive(
             ignore_args=[*base.ignore_args, *config.ignore_args],
             allow_args=[*base.allow_args, *config.allow_args],
@@ -100,6 +113,10 @@ class _State:
             max_depth=min(base.max_depth, config.max_depth),
         )
         self.limit = None if config.max_per_second is None else _RateLimit(config.max_per_second)
+        # Off the caller's thread: filtering, building and encoding the record (see _Deferred).
+        self.deferred = config.async_storage or config.lazy_serialization
+        size = config.max_capture_size
+        self.snapshot_limit = _SNAPSHOT_LIMIT if size is None else min(_SNAPSHOT_LIMIT, 4 * size)
 
 
 def _shared_storage(config: CaptureConfig) -> CaptureStorage:
@@ -124,6 +141,98 @@ class _Pending:
     def __init__(self, state: _State, record: dict[str, Any]) -> None:
         self.state = state
         self.record = record
+
+
+class _Deferred:
+    """A capture handed to the background writer before it is filtered, built and encoded.
+
+    The caller's thread only takes what cannot wait: the call time, the thread name, and the
+    arguments, as a pickle snapshot (so the capture shows them as they were at the call, even
+    if they are mutated afterwards) or, with ``lazy_serialization``, as references (cheaper
+    still, but the capture shows them as they are when the writer reaches them).
+    """
+
+    __slots__ = (
+        "depth",
+        "frozen",
+        "names",
+        "now",
+        "payload",
+        "result",
+        "site",
+        "size",
+        "state",
+        "thread",
+    )
+
+    def __init__(
+        self,
+        site: CaptureSite,
+        state: _State,
+        depth: int,
+        names: Sequence[str],
+        payload: bytes | tuple[tuple[Any, ...], dict[str, Any]],
+    ) -> None:
+        self.site = site
+        self.state = state
+        self.depth = depth
+        self.names = names
+        self.payload = payload
+        # bytes: a snapshot; a tuple: the arguments themselves (lazy serialization).
+        self.frozen = frozen = type(payload) is bytes
+        self.size = len(payload) if frozen else 0
+        self.now = time.time()
+        self.thread = None if state.config.minimal_capture else threading.current_thread().name
+        self.result: tuple[Any, ...] | None = None
+
+    def set_result(self, result: Any, exception: BaseException | None) -> None:
+        """Keep the outcome of the call (on the caller's thread, as the call returns)."""
+        if exception is not None:
+            kind = type(exception)
+            self.result = ("exception", kind.__qualname__, kind.__module__, _safe_str(exception))
+        elif not self.frozen:
+            self.result = ("value", result)
+        elif (frozen := _freeze(result, self.state.snapshot_limit)) is not None:
+            self.result = ("frozen", frozen)
+            self.size += len(frozen)
+        else:
+            value, report = self.state.filter.filter_value(result, "result")
+            self.result = ("filtered", value, report)
+
+    def run(self) -> None:
+        """Filter, build, encode and store the capture (on the writer's thread)."""
+        site, state = self.site, self.state
+        try:
+            payload = self.payload
+            args, kwargs = pickle.loads(payload) if isinstance(payload, bytes) else payload
+            filtered = state.filter.filter_call(self.names, args, kwargs)
+            record = site.record(
+                state.config, filtered, self.depth, now=self.now, thread=self.thread
+            )
+            if self.result is not None:
+                self._add_result(record, self.result)
+            data = site.encode(state, record)
+        except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
+            site.fail(exc, "capture")
+            return
+        site.store(state, data, timed=True)
+
+    def _add_result(self, record: dict[str, Any], result: tuple[Any, ...]) -> None:
+        kind, *rest = result
+        value_filter = self.state.filter
+        if kind == "exception":
+            message = value_filter.filter_value(rest[2])[0]
+            record["result"] = {
+                "exception": {"type": rest[0], "module": rest[1], "message": message}
+            }
+            return
+        if kind == "filtered":
+            value, report = rest
+        else:
+            raw = pickle.loads(rest[0]) if kind == "frozen" else rest[0]
+            value, report = value_filter.filter_value(raw, "result")
+        record["result"] = {"value": value}
+        record["metadata"].setdefault("redactions", []).extend(report)
 
 
 class CaptureSite:
@@ -157,9 +266,13 @@ class CaptureSite:
     ) -> None:
         target = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
         self.func = target
-        self.module = module or getattr(target, "__module__", None) or "__unknown__"
-        self.qualname = qualname or getattr(target, "__qualname__", None) or repr(target)
-        self.name = getattr(target, "__name__", self.qualname)
+        # Always strings: a callable may carry any object as its names, and a name that cannot
+        # be printed would fail every capture (and the warning about it) later.
+        self.module = _safe_str(module or getattr(target, "__module__", None) or "__unknown__")
+        self.qualname = _safe_str(
+            qualname or getattr(target, "__qualname__", None) or _safe_repr(target)
+        )
+        self.name = _safe_str(getattr(target, "__name__", self.qualname))
         self.overrides = overrides
         self.storage = storage
         self.kind = _kind(target)
@@ -196,15 +309,18 @@ class CaptureSite:
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         state = self.state
+        if state is None or (state.limit is not None and not state.limit.allow()):
+            # Over the rate cap: not captured, so not counted in call_depth either, exactly
+            # like a sampled-out call.
+            return wrapped(*args, **kwargs)
         depth = _DEPTH.get()
-        pending = None
-        if state is not None and (state.limit is None or state.limit.allow()):
-            start = time.perf_counter_ns()
-            try:
-                pending = self.begin(state, depth, instance, args, kwargs)
-            except Exception as exc:  # noqa: BLE001 - capture must never break the call
-                self.fail(exc, "capture")
-            _stats.record_caller_time(time.perf_counter_ns() - start)
+        start = time.perf_counter_ns()
+        try:
+            pending = self.begin(state, depth, instance, args, kwargs)
+        except Exception as exc:  # noqa: BLE001 - capture must never break the call
+            pending = None
+            self.fail(exc, "capture")
+        _stats.record_caller_time(time.perf_counter_ns() - start)
         token = _DEPTH.set(depth + 1)
         if self.kind == "coroutine":
             try:
@@ -225,7 +341,10 @@ class CaptureSite:
         return result
 
     async def run_coroutine(
-        self, coroutine: Coroutine[Any, Any, Any], depth: int, pending: _Pending | None
+        self,
+        coroutine: Coroutine[Any, Any, Any],
+        depth: int,
+        pending: _Pending | _Deferred | None,
     ) -> Any:
         # The body of an ``async def`` runs here, not at call time: count its depth here too.
         token = _DEPTH.set(depth)
@@ -248,7 +367,15 @@ class CaptureSite:
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> _Pending | None:
+    ) -> _Pending | _Deferred | None:
+        if state.deferred:
+            job = self.defer(state, depth, instance, args, kwargs)
+            if job is not None:
+                if state.config.record_result and self.kind in ("function", "coroutine"):
+                    return job
+                self.submit(state, job.run, job.size)
+                return None
+            # Arguments that cannot be snapshotted cheaply: filter them here, as synchronously.
         names = self.param_names(len(args), bound=instance is not None)
         filtered = state.filter.filter_call(names, args, kwargs)
         record = self.record(state.config, filtered, depth)
@@ -260,10 +387,37 @@ class CaptureSite:
         self.dispatch(state, record)
         return None
 
+    def defer(
+        self,
+        state: _State,
+        depth: int,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> _Deferred | None:
+        """The background job for a call, or ``None`` when its arguments must be filtered now."""
+        names = self.param_names(len(args), bound=instance is not None)
+        if state.config.lazy_serialization:
+            # ``kwargs`` is this call's own dict and ``args`` a tuple: only their items are
+            # shared with the caller, and those are what lazy serialization reads late.
+            return _Deferred(self, state, depth, names, (args, kwargs))
+        frozen = _freeze((args, kwargs), state.snapshot_limit)
+        if frozen is None:
+            return None
+        return _Deferred(self, state, depth, names, frozen)
+
     def finish(
-        self, pending: _Pending, *, result: Any = None, exception: BaseException | None = None
+        self,
+        pending: _Pending | _Deferred,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
     ) -> None:
         try:
+            if isinstance(pending, _Deferred):
+                pending.set_result(result, exception)
+                self.submit(pending.state, pending.run, pending.size)
+                return
             record = pending.record
             if exception is not None:
                 message = pending.state.filter.filter_value(_safe_str(exception))[0]
@@ -282,11 +436,20 @@ class CaptureSite:
         except Exception as exc:  # noqa: BLE001
             self.fail(exc, "capture")
 
-    def record(self, config: CaptureConfig, filtered: FilterResult, depth: int) -> dict[str, Any]:
-        now = time.time()
+    def record(
+        self,
+        config: CaptureConfig,
+        filtered: FilterResult,
+        depth: int,
+        *,
+        now: float | None = None,
+        thread: str | None = None,
+    ) -> dict[str, Any]:
+        if now is None:
+            now = time.time()
         metadata: dict[str, Any] = {"call_depth": depth}
         if not config.minimal_capture:
-            metadata["thread_id"] = threading.current_thread().name
+            metadata["thread_id"] = thread or threading.current_thread().name
             metadata["python_version"] = _PYTHON
             metadata["pid"] = os.getpid()
         metadata["redactions"] = filtered.redactions
@@ -294,8 +457,7 @@ class CaptureSite:
             "function_name": self.name,
             "module": self.module,
             "qualname": self.qualname,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-            + f".{int(now % 1 * 1e6):06d}Z",
+            "timestamp": _timestamp(now),
             "args": list(filtered.args),
             "kwargs": filtered.kwargs,
             "metadata": metadata,
@@ -312,8 +474,8 @@ class CaptureSite:
         else:
             self.store(state, self.encode(state, record), timed=False)
 
-    def submit(self, state: _State, job: Callable[[], None]) -> None:
-        if not _writer.submit(job, state.config.queue_size):
+    def submit(self, state: _State, job: Callable[[], None], size: int = 0) -> None:
+        if not _writer.submit(job, state.config.queue_size, size):
             _stats.record_drop(error=False)
             self.warn_once("the background writer's queue is full; captures are being dropped")
 
@@ -390,6 +552,19 @@ class CaptureSite:
             logger.debug("snapy_capture: details", exc_info=exc)
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
+def _timestamp(now: float) -> str:
+    """ISO-8601 UTC with microseconds; the date and time part is formatted once a second."""
+    global _last_second  # noqa: PLW0603 - a one-entry cache, swapped whole (thread-safe)
+    second = int(now // 1)
+    cached = _last_second
+    if cached[0] != second:
+        cached = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)))
+    return f"{cached[1]}.{int(now % 1 * 1e6):06d}Z"
+
+
 def _kind(func: Any) -> str:
     if inspect.iscoroutinefunction(func):
         return "coroutine"
@@ -421,12 +596,80 @@ def _safe_str(value: object) -> str:
         return f"<unprintable {type(value).__name__}>"
 
 
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001
+        return f"<unprintable {type(value).__name__}>"
+
+
 def _snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     try:
         copied: tuple[list[Any], dict[str, Any]] = pickle.loads(pickle.dumps((args, kwargs), 5))
     except Exception:  # noqa: BLE001 - unpicklable: the encoder will degrade it later anyway
         return args, kwargs
     return copied
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class _BoundedSink:
+    """A file for ``pickle.Pickler`` that gives up past ``limit`` bytes."""
+
+    __slots__ = ("data", "limit")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.limit = 0
+
+    def write(self, data: bytes) -> int:
+        # The pickler writes once at the end, or once per 64 KiB frame of a large value.
+        self.limit -= len(data)
+        if self.limit < 0:
+            raise _TooLargeError
+        self.data = bytes(data) if self.data is None else self.data + data
+        return len(data)
+
+
+class _Picklers(threading.local):
+    """One reusable pickler per thread: creating one costs more than pickling a few args."""
+
+    def __init__(self) -> None:
+        self.sink = _BoundedSink()
+        self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
+        self.busy = False
+
+
+_picklers = _Picklers()
+
+
+def _freeze(value: Any, limit: int) -> bytes | None:
+    """A pickle of ``value`` taken now, or ``None`` if it cannot be pickled within ``limit``.
+
+    Pickling stops as soon as the output passes ``limit`` (the pickler writes in frames of
+    64 KiB), so a huge argument costs the caller little before it goes to the filters instead.
+    """
+    own = _picklers
+    if own.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own
+        sink = _BoundedSink()
+        pickler = pickle.Pickler(sink, pickle.HIGHEST_PROTOCOL)
+    else:
+        own.busy = True
+        sink, pickler = own.sink, own.pickler
+    sink.limit = limit
+    try:
+        pickler.dump(value)
+        return sink.data
+    except Exception:  # noqa: BLE001 - unpicklable or too large: the caller filters it instead
+        return None
+    finally:
+        # Forget the value: the memo and the sink would keep it alive until the next call.
+        pickler.clear_memo()
+        sink.data = None
+        if pickler is own.pickler:
+            own.busy = False
 
 
 def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:

@@ -15,13 +15,24 @@ _active: list[CaptureProfiler] = []
 
 
 def stats() -> dict[str, int]:
-    """A snapshot of the process-wide counters (captured, dropped, errors, bytes...)."""
+    """A snapshot of the process-wide counters.
+
+    Returns:
+        ``captured`` (files written), ``dropped`` (captures not stored: full queue, too large,
+        failures; sampling and the rate cap are choices, not drops), ``errors`` (the failures
+        among the drops), ``bytes`` (written), ``capture_ns`` (time spent capturing on the
+        callers' threads) and ``write_ns`` (time the background writer spent storing).
+    """
     with _lock:
         return dict(_counters)
 
 
 def record_caller_time(ns: int) -> None:
-    """Add time spent capturing on the caller's thread."""
+    """Add time spent capturing on the caller's thread (once per captured call)."""
+    if not _active:
+        # The common case takes no lock: one dict update, which the GIL keeps whole.
+        _counters["capture_ns"] += ns
+        return
     with _lock:
         _counters["capture_ns"] += ns
         for profiler in _active:
@@ -41,7 +52,7 @@ def record_stored(size: int, write_ns: int = 0) -> None:
 
 
 def record_drop(*, error: bool) -> None:
-    """Count one capture that was not stored (queue full, rate limit, failure)."""
+    """Count one capture that was not stored (full queue, too large, or a failure)."""
     with _lock:
         _counters["dropped"] += 1
         _counters["errors"] += int(error)
@@ -50,14 +61,19 @@ def record_drop(*, error: bool) -> None:
 
 
 class CaptureProfiler:
-    """Measures what capturing costs inside a ``with`` block (in every thread of the process).
+    """Measures what capturing costs while a ``with`` block runs.
+
+    Everything captured in the process while the block is open counts, whichever thread
+    captured it, so threads the block starts are included. Leaving the block waits (up to
+    30 s) for the background writer, so that captures queued in the block are counted.
 
     Attributes:
-        capture_time_ms: time the captured calls spent capturing, on the caller's side.
-        write_time_ms: time the background writer spent on captures submitted in the block.
+        capture_time_ms: time the captured calls spent capturing, on the callers' side.
+        write_time_ms: time the background writer spent storing (``async_storage``).
         serialized_size_bytes: bytes of capture files written.
         captures: captures stored.
-        dropped: captures not stored (sampling does not count; full queue and failures do).
+        dropped: captures not stored: full queue, too large, failures (sampling and the
+            rate cap are choices, not drops).
     """
 
     def __init__(self) -> None:
@@ -78,14 +94,17 @@ class CaptureProfiler:
         # Captures handed to the background writer inside the block belong to it.
         from ._writer import flush  # noqa: PLC0415 - avoid an import cycle at load time
 
-        flush(timeout=30.0)
-        with _lock:
-            if self in _active:
-                _active.remove(self)
+        try:
+            flush(timeout=30.0)
+        finally:
+            with _lock:
+                if self in _active:
+                    _active.remove(self)
 
     def __repr__(self) -> str:
         fields: dict[str, Any] = {
-            "captures": self.captures, "dropped": self.dropped,
+            "captures": self.captures,
+            "dropped": self.dropped,
             "capture_time_ms": round(self.capture_time_ms, 3),
             "serialized_size_bytes": self.serialized_size_bytes,
         }

@@ -12,6 +12,7 @@ Corrupt, truncated or foreign files are skipped with a :class:`SnapyCaptureWarni
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -100,8 +101,9 @@ class CaptureLoader:
     def iter_captures(self, name: str) -> Iterator[dict[str, Any]]:
         """Capture records of ``name``, newest first, read lazily; unreadable files are skipped."""
         matches = self._matches(name)
+        # Lazily: the newest capture is found without listing a directory of thousands.
         lists = [
-            [(storage, path) for path in storage.capture_files(info.module, info.qualname)]
+            zip(itertools.repeat(storage), storage.iter_capture_files(info.module, info.qualname))
             for storage, info in matches
         ]
         ordered = (

@@ -22,21 +22,26 @@ import hashlib
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from types import TracebackType
+from typing import Any, ClassVar, Final
 from urllib.parse import quote, unquote
 
 from filelock import FileLock
 
+if sys.platform != "win32":  # Windows: writers use filelock's own locking
+    import fcntl
+
 from . import _envelope
 from ._errors import CaptureFormatError
 from .config import parse_option
-from .serializers import Serializer, get_serializer
+from .serializers import Serializer, get_serializer, serializer_name
 
 __all__ = ["CaptureStorage", "FunctionInfo", "written_roots"]
 
@@ -47,6 +52,13 @@ _META: Final = ".function.json"
 _SEQ_WIDTH: Final = 12
 _MAX_RANGE: Final = 4096  # beyond this many sequence numbers to delete, scan the directory
 _STALE_TEMP_SECONDS: Final = 3600.0
+#: Seconds a write waits for another process's lock before giving up on that one capture.
+LOCK_TIMEOUT = 10.0
+_BUILTIN_SERIALIZERS: Final = ("pickle", "json", "jsonpickle")
+#: Newest captures looked up by sequence number before the directory is listed (loading).
+_PROBES: Final = 8
+#: Lock files a process keeps open for writing; beyond, each write opens and closes its own.
+_MAX_OPEN_LOCKS: Final = 64
 
 # Every storage root this process wrote to, in order: the loader searches them by default.
 _written_roots: dict[str, None] = {}
@@ -90,7 +102,8 @@ class CaptureStorage:
         retention: captures kept per function (newest first); ``None`` keeps all.
         max_age: captures older than this many seconds (or ``"7d"``...) are dropped on write.
         serializer: ``"pickle"`` (default), ``"json"``, ``"jsonpickle"`` or a serializer object.
-        signing_key: sign every capture (HMAC-SHA256) and refuse unsigned or altered ones.
+        signing_key: sign every capture (HMAC-SHA256) and refuse unsigned or altered ones;
+            ``None`` uses the configured key (``SNAP_CAPTURE_SIGNING_KEY``), if any.
 
     Subclasses may override :meth:`serialize_data` and :meth:`deserialize_data`.
     """
@@ -104,10 +117,14 @@ class CaptureStorage:
         serializer: str | Serializer | None = None,
         signing_key: str | bytes | None = None,
     ) -> None:
-        if path is None:
+        if path is None or signing_key is None:
             from .config import resolve_config  # noqa: PLC0415 - resolved on use, not import
 
-            path = resolve_config().path
+            resolved = resolve_config()
+            path = resolved.path if path is None else path
+            # A configured key binds every storage, custom subclasses included: an unsigned
+            # capture must never be written, nor read, where signatures are required.
+            signing_key = resolved.signing_key if signing_key is None else signing_key
         self.path = Path(os.path.abspath(parse_option("path", path)))
         self.retention: int | None = parse_option("retention", retention)
         self.max_age: float | None = parse_option("max_age", max_age)
@@ -115,6 +132,8 @@ class CaptureStorage:
         self.signing_key: bytes | None = parse_option("signing_key", signing_key)
         self._locks: dict[Path, FileLock] = {}
         self._prepared: set[Path] = set()
+        # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
+        self._dirs: dict[tuple[str, str], Path] = {}
         self._guard = threading.Lock()
 
     def __repr__(self) -> str:
@@ -136,7 +155,7 @@ class CaptureStorage:
         """The bytes of a capture file for ``record`` (header, payload, signature)."""
         if serializer is not None and serializer is not self.serializer:
             payload: bytes | str = serializer.dumps(record)
-            name = serializer.name
+            name = serializer_name(serializer)
         else:
             payload = self.serialize_data(record)
             name = self._own_serializer_name()
@@ -150,12 +169,13 @@ class CaptureStorage:
         Raises:
             CaptureFormatError: the file is corrupt, foreign, too new, or fails its signature.
         """
+        # unpack verifies the signature: nothing below runs on a file that fails it.
         envelope = _envelope.unpack(data, key=self.signing_key)
-        payload: bytes | str = envelope.payload
-        if envelope.text:
-            payload = envelope.payload.decode("utf-8")
         name = envelope.serializer
         try:
+            payload: bytes | str = envelope.payload
+            if envelope.text:
+                payload = envelope.payload.decode("utf-8")
             if name == self._own_serializer_name() or (
                 name.startswith("custom:") and self._overrides("deserialize_data")
             ):
@@ -166,8 +186,13 @@ class CaptureStorage:
                         f"written by {name[7:]}; load it with storage={name[7:]}(...)"
                     )
                 record = json.loads(payload)
-            else:
+            elif name in _BUILTIN_SERIALIZERS:
                 record = get_serializer(name).loads(envelope.payload)
+            else:
+                raise CaptureFormatError(
+                    f"written with serializer {name!r}, which this storage does not know; load "
+                    f"it with CaptureStorage(path, serializer=<that serializer>)"
+                )
         except CaptureFormatError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
@@ -186,7 +211,7 @@ class CaptureStorage:
     def _own_serializer_name(self) -> str:
         if self._overrides("serialize_data"):
             return f"custom:{type(self).__qualname__}"
-        return self.serializer.name
+        return serializer_name(self.serializer)
 
     # --- writing ----------------------------------------------------------------------
 
@@ -211,12 +236,23 @@ class CaptureStorage:
         retention = self.retention if retention is _KEEP else retention
         max_age = self.max_age if max_age is _KEEP else max_age
         directory = self._prepare(module, qualname)
-        fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            with self._lock(directory):
-                final = self._place(directory, temp, retention, max_age)
+            # Paths as str on this path: a pathlib operation costs as much as a system call.
+            fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=str(directory))
+        except FileNotFoundError:
+            # The directory was removed since this process prepared it (a cleanup script,
+            # ``rm -r captures``): make it again rather than fail every capture from now on.
+            with self._guard:
+                self._prepared.discard(directory)
+                self._dirs.pop((module, qualname), None)
+            directory = self._prepare(module, qualname)
+            fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=str(directory))
+        try:
+            _write_all(fd, data)
+            # Bounded: a process stopped while holding the lock (SIGSTOP, a debugger, a hung
+            # mount) must not hang every captured call; the capture is dropped instead.
+            with self._write_lock(directory) as state_fd:
+                final = self._place(directory, temp, retention, max_age, state_fd)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
@@ -225,18 +261,27 @@ class CaptureStorage:
         return final
 
     def _place(
-        self, directory: Path, temp: str, retention: int | None, max_age: float | None
+        self,
+        directory: Path,
+        temp: str,
+        retention: int | None,
+        max_age: float | None,
+        state_fd: int | None = None,
     ) -> Path:
-        state = _read_state(directory)
+        state = _read_state(directory, state_fd)
         if state is None:
             state = _scan_state(directory)
         nxt, floor = state
+        prefix = f"{directory}{os.sep}"
         for _ in range(3):
-            final = directory / f"{nxt:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+            name = f"{nxt:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+            final = prefix + name
             new_floor = floor if retention is None else max(floor, nxt + 1 - retention)
             # The state is written before the file appears: a crash in between leaves a gap
-            # in the numbering, never two captures fighting over one number.
-            _write_state(directory, nxt + 1, new_floor)
+            # in the numbering, never two captures fighting over one number. The floor is
+            # still the old one: it moves only once the captures below it are deleted, so a
+            # crash before that leaves them to the next writer, not kept for ever.
+            _write_state(directory, nxt + 1, floor, state_fd)
             try:
                 _link(temp, final)
                 break
@@ -244,14 +289,16 @@ class CaptureStorage:
                 nxt, floor = _scan_state(directory)
         else:
             raise OSError(errno.EEXIST, "cannot number the capture", str(directory))
-        if new_floor - floor > _MAX_RANGE:
-            _delete_below(directory, new_floor)
-        else:
-            for seq in range(floor, new_floor):
-                _unlink_quiet(directory / f"{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}")
+        if new_floor != floor:
+            if new_floor - floor > _MAX_RANGE:
+                _delete_below(directory, new_floor)
+            else:
+                for seq in range(floor, new_floor):
+                    _unlink_quiet(f"{prefix}{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}")
+            _write_state(directory, nxt + 1, new_floor, state_fd)
         if max_age is not None:
             self._expire(directory, new_floor, nxt + 1, max_age)
-        return final
+        return directory / name
 
     def _expire(self, directory: Path, floor: int, nxt: int, max_age: float) -> None:
         cutoff = time.time() - max_age
@@ -269,6 +316,9 @@ class CaptureStorage:
             _write_state(directory, nxt, floor)
 
     def _prepare(self, module: str, qualname: str) -> Path:
+        directory = self._dirs.get((module, qualname))
+        if directory is not None:
+            return directory
         directory = self.path / function_dirname(module, qualname)
         if directory in self._prepared:
             return directory
@@ -276,12 +326,25 @@ class CaptureStorage:
         meta = directory / _META
         if not meta.exists():
             fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"module": module, "qualname": qualname}, handle)
-            os.replace(temp, meta)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump({"module": module, "qualname": qualname}, handle)
+                os.replace(temp, meta)
+            except BaseException:
+                # A full disk fails every call: leave no temp file per attempt behind.
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
         with self._guard:
             self._prepared.add(directory)
+            self._dirs[(module, qualname)] = directory
         return directory
+
+    def _write_lock(self, directory: Path) -> _WriteLock | _PortableWriteLock:
+        """The lock writers hold while numbering a capture; yields the ``.seq`` descriptor."""
+        if sys.platform == "win32":  # pragma: no cover
+            return _PortableWriteLock(self._lock(directory))
+        return _WriteLock.of(directory)
 
     def _lock(self, directory: Path) -> FileLock:
         lock = self._locks.get(directory)
@@ -312,6 +375,30 @@ class CaptureStorage:
     def capture_files(self, module: str, qualname: str) -> list[Path]:
         """The capture files of one function, newest first."""
         return _capture_files(self.path / function_dirname(module, qualname))
+
+    def iter_capture_files(self, module: str, qualname: str) -> Iterator[Path]:
+        """The capture files of one function, newest first, found lazily.
+
+        The newest captures are found from the ``.seq`` state by sequence number, without
+        listing the directory (listing 10,000 names takes milliseconds); the directory is
+        listed only when the caller reads further back, or when the state cannot be trusted.
+        """
+        directory = self.path / function_dirname(module, qualname)
+        below: int | None = None  # captures numbered below this are left to the listing
+        state = _read_state(directory)
+        # A capture already numbered ``next`` means the state is behind (restored, edited):
+        # then only the listing is trusted.
+        if state is not None and not _capture_path(directory, state[0]).exists():
+            nxt, floor = state
+            below = nxt
+            for seq in range(nxt - 1, max(floor, nxt - _PROBES) - 1, -1):
+                path = _capture_path(directory, seq)
+                below = seq
+                if path.exists():
+                    yield path
+        for path in _capture_files(directory):
+            if below is None or int(path.name[:_SEQ_WIDTH]) < below:
+                yield path
 
     def read(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Read one capture file.
@@ -386,24 +473,27 @@ def _make_private_dirs(directory: Path) -> None:
         os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
 
 
-def _link(temp: str, final: Path) -> None:
+def _link(temp: str, final: str | Path) -> None:
     try:
         os.link(temp, final)
     except FileExistsError:
         raise
     except OSError:
         # Filesystems without hard links: fall back to rename, still atomic.
-        if final.exists():
+        if os.path.lexists(final):
             raise FileExistsError(str(final)) from None
         os.replace(temp, final)
         return
     os.unlink(temp)
 
 
-def _read_state(directory: Path) -> tuple[int, int] | None:
+def _read_state(directory: Path, fd: int | None = None) -> tuple[int, int] | None:
     try:
-        with open(directory / ".seq", "rb") as handle:
-            raw = handle.read(64)
+        if fd is not None:
+            raw = os.pread(fd, 64, 0)
+        else:
+            with open(directory / ".seq", "rb") as handle:
+                raw = handle.read(64)
         nxt, floor = (int(part) for part in raw.split())
     except (OSError, ValueError):
         return None
@@ -412,13 +502,170 @@ def _read_state(directory: Path) -> tuple[int, int] | None:
     return nxt, floor
 
 
-def _write_state(directory: Path, nxt: int, floor: int) -> None:
+def _write_state(directory: Path, nxt: int, floor: int, fd: int | None = None) -> None:
     data = f"{nxt:020d} {floor:020d}\n".encode()
+    if fd is not None:
+        os.pwrite(fd, data, 0)  # fixed width: no truncate needed
+        return
     fd = os.open(directory / ".seq", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         os.pwrite(fd, data, 0)  # fixed width: no truncate needed
     finally:
         os.close(fd)
+
+
+def _capture_path(directory: Path, seq: int) -> Path:
+    return directory / f"{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` to ``fd`` and close it (a file object would cost more than the write)."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+class _WriteLock:
+    """The writers' lock of one capture directory: ``flock`` on ``.lock``, kept open.
+
+    filelock opens, checks and closes the lock file on every acquisition, which costs more
+    than writing the capture; this keeps the lock file and ``.seq`` open, one descriptor
+    each per directory and process, with a thread lock in front (``flock`` does not tell
+    apart threads sharing a descriptor). It is the same ``flock`` on the same file, so it
+    excludes filelock's users (``prune``, ``clear``) and other processes alike. A file found
+    deleted or replaced (a cleanup script) is opened again. Entering returns the descriptor
+    of ``.seq``.
+    """
+
+    _all: ClassVar[dict[str, _WriteLock]] = {}
+    _open = 0  # locks holding descriptors open (guarded by _count_lock)
+    _count_lock = threading.Lock()
+
+    def __init__(self, directory: Path) -> None:
+        self.path = os.path.join(directory, ".lock")
+        self.state_path = os.path.join(directory, ".seq")
+        self.mutex = threading.Lock()
+        self.fd = -1
+        self.state_fd = -1
+
+    @classmethod
+    def of(cls, directory: Path) -> _WriteLock:
+        key = str(directory)
+        lock = cls._all.get(key)
+        if lock is None:
+            lock = cls._all.setdefault(key, cls(directory))
+        return lock
+
+    def __enter__(self) -> int:
+        timeout = LOCK_TIMEOUT
+        if not self.mutex.acquire(timeout=timeout):
+            raise TimeoutError(f"timed out waiting for the lock {self.path}")
+        try:
+            self._flock(time.monotonic() + timeout)
+            try:
+                if self.state_fd < 0 or os.fstat(self.state_fd).st_nlink == 0:
+                    self._reopen_state()
+            except BaseException:
+                self._unlock()
+                raise
+        except BaseException:
+            self.mutex.release()
+            raise
+        return self.state_fd
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._unlock()
+        finally:
+            self.mutex.release()
+
+    def _flock(self, deadline: float) -> None:
+        delay = 0.001
+        while True:
+            if self.fd < 0:
+                self._open_files()
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"the lock {self.path} is held by another process") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                continue
+            # Deleted or replaced while open (no name left): a lock on it excludes nobody.
+            if os.fstat(self.fd).st_nlink:
+                return
+            self._close()
+
+    def _open_files(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        with self._count_lock:
+            _WriteLock._open += 1
+
+    def _reopen_state(self) -> None:
+        if self.state_fd >= 0:
+            os.close(self.state_fd)
+            self.state_fd = -1
+        self.state_fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _unlock(self) -> None:
+        if _WriteLock._open > _MAX_OPEN_LOCKS:
+            self._close()  # many directories: do not hold a process's descriptors for ever
+        else:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def _close(self) -> None:
+        # Closing the lock file releases its flock.
+        fd, self.fd = self.fd, -1
+        state_fd, self.state_fd = self.state_fd, -1
+        with self._count_lock:
+            _WriteLock._open -= 1
+        os.close(fd)
+        if state_fd >= 0:
+            os.close(state_fd)
+
+
+def _forget_write_locks_in_child() -> None:
+    # The child shares the parent's open lock files: a flock through them would not exclude
+    # the parent. Close them (closing does not release the parent's lock) and start afresh.
+    for lock in _WriteLock._all.values():
+        for fd in (lock.fd, lock.state_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+    _WriteLock._all = {}
+    _WriteLock._open = 0
+    _WriteLock._count_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_write_locks_in_child)
+
+
+class _PortableWriteLock:  # pragma: no cover - Windows
+    """filelock's lock where ``fcntl`` is missing; the state is read and written by path."""
+
+    def __init__(self, lock: FileLock) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> None:
+        self.lock.acquire(timeout=LOCK_TIMEOUT)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.lock.release()
 
 
 def _scan_state(directory: Path) -> tuple[int, int]:
@@ -460,9 +707,9 @@ def _mtime(path: Path) -> float:
         return float("inf")
 
 
-def _unlink_quiet(path: Path) -> int:
+def _unlink_quiet(path: str | Path) -> int:
     try:
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
         return 0
     return 1

@@ -1,0 +1,54 @@
+"""``python -m benchmarks`` (or ``make bench``): every benchmark, side by side in one run."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+
+from ._timing import machine
+
+
+def _section(title: str, run: Callable[[], list[str]]) -> None:
+    print(f"\n## {title}")
+    start = time.perf_counter()
+    try:
+        lines = run()
+    except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+        lines = [f"failed: {type(exc).__name__}: {exc}"]
+    print("\n".join(lines))
+    print(f"({time.perf_counter() - start:.1f} s)")
+
+
+def _optional(module: str) -> Callable[[], list[str]] | None:
+    try:
+        bench = importlib.import_module(f"benchmarks.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"benchmarks.{module}":
+            return None
+        raise
+    run: Callable[[], list[str]] = bench.run
+    return run
+
+
+def main() -> None:
+    """Run every benchmark and print its table."""
+    from . import bench_calls, bench_storage
+
+    print("# snapy_capture benchmarks")
+    print("\n".join(machine()))
+    _section("Per-call cost", bench_calls.run)
+    _section("Retention and loading with 10 vs 10,000 captures", bench_storage.run)
+    for module, title in (
+        ("bench_import", "Import cost with the hook installed"),
+        ("bench_filters", "Filter cost"),
+    ):
+        run = _optional(module)
+        if run is None:
+            print(f"\n## {title}\n(skipped: benchmarks/{module}.py is not present)")
+        else:
+            _section(title, run)
+
+
+if __name__ == "__main__":
+    main()

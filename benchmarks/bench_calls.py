@@ -1,0 +1,330 @@
+"""Per-call cost of capturing: from a bare call up to a synchronous capture written to disk.
+
+Cheap variants (bare call ... async caller side) run in rounds, each once per round in a
+shuffled order (see ``_timing.interleaved``); their figures are the min and the median over
+rounds. The disk-bound ones (a synchronous capture against the raw pickle + atomic write it
+must compete with) are single calls paired with the raw write, in alternation, because this
+disk's speed drifts several-fold from one second to the next; their figures are the min and
+the median of the calls. A tmpfs pair (``/dev/shm``) shows our own CPU cost without a disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import wrapt
+
+import snapy_capture
+from snapy_capture import capture_args
+
+from ._timing import Timing, Variant, fmt_ns, interleaved, per_call
+
+#: Arguments of the benchmarked call: small, typical values.
+ARGS: tuple[Any, ...] = (42, "order-1234")
+KWARGS: dict[str, Any] = {"items": [("sku-1", 2), ("sku-2", 1)], "discount": 0.1}
+
+
+def target(order_id: int, reference: str, items: list[tuple[str, int]], discount: float) -> int:
+    """The benchmarked function: trivial, so the figures are the wrapper's cost."""
+    return order_id
+
+
+def _record() -> dict[str, Any]:
+    """A record of the same shape and size as the pipeline builds for ``target``."""
+    return {
+        "function_name": "target",
+        "module": __name__,
+        "qualname": "target",
+        "timestamp": "2024-01-01T00:00:00.000000Z",
+        "args": list(ARGS),
+        "kwargs": dict(KWARGS),
+        "metadata": {
+            "call_depth": 0,
+            "thread_id": "MainThread",
+            "python_version": "3.11.0",
+            "pid": os.getpid(),
+            "redactions": [],
+        },
+    }
+
+
+def _clear_captures(directory: Path) -> None:
+    # Keeps every directory the same size from round to round; never timed.
+    for path in directory.rglob("*.cap"):
+        path.unlink()
+
+
+def _raw_writer(directory: Path, *, keep: int | None) -> Callable[[], None]:
+    """The floor: pickle the record, mkstemp + write + rename in the same directory (and, with
+    ``keep``, unlink the capture that falls out of retention)."""
+    record = _record()
+    counter = [0]
+    where = str(directory)
+
+    def write() -> None:
+        data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
+        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=where)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        counter[0] += 1
+        os.rename(temp, f"{where}/{counter[0]:012d}.cap")
+        if keep is not None and counter[0] > keep:
+            try:  # noqa: SIM105 - suppress() would add its own cost to the floor
+                os.unlink(f"{where}/{counter[0] - keep:012d}.cap")
+            except FileNotFoundError:
+                pass
+
+    return write
+
+
+def _paired(
+    floor: Callable[[], object], ours: Callable[[], object], pairs: int, dirs: list[Path]
+) -> tuple[Timing, Timing]:
+    """Per-call times of ``floor`` and ``ours`` called in alternation, one right after the
+    other, so that both see the same state of a disk whose speed drifts by the second."""
+    times: tuple[list[float], list[float]] = ([], [])
+    clock = time.perf_counter_ns
+    gc.collect()
+    gc.disable()
+    try:
+        _alternate((floor, ours), pairs, dirs, times, clock)
+    finally:
+        gc.enable()
+    return Timing("floor", times[0]), Timing("ours", times[1])
+
+
+def _alternate(
+    funcs: tuple[Callable[[], object], Callable[[], object]],
+    pairs: int,
+    dirs: list[Path],
+    times: tuple[list[float], list[float]],
+    clock: Callable[[], int],
+) -> None:
+    for i in range(pairs):
+        if i % 50 == 0:
+            for directory in dirs:
+                _clear_captures(directory)
+        floor, ours = funcs
+        order = ((0, floor), (1, ours)) if i % 2 else ((1, ours), (0, floor))
+        for slot, func in order:
+            start = clock()
+            func()
+            times[slot].append(clock() - start)
+
+
+def _async_variant(func: Callable[..., Any], root: Path, calls: int) -> tuple[Variant, list[float]]:
+    """The caller's side of a burst of ``calls`` captures, and the list of flush times.
+
+    The flush after each burst (the writer storing what the burst queued) is timed apart and
+    appended to the list, per capture.
+    """
+    flushed: list[float] = []
+
+    def caller(_round: int) -> float:
+        snapy_capture.flush()
+        _clear_captures(root)
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            func(*ARGS, **KWARGS)
+        elapsed = time.perf_counter_ns() - start
+        start = time.perf_counter_ns()
+        snapy_capture.flush()
+        flushed.append((time.perf_counter_ns() - start) / calls)
+        return elapsed / calls
+
+    return caller, flushed
+
+
+def run(rounds: int = 40) -> list[str]:
+    """Measure and return the table lines."""
+    root = Path(tempfile.mkdtemp(prefix="snapy-bench-calls-"))
+    shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, to tell our CPU cost from the disk's
+    memory = Path(tempfile.mkdtemp(prefix="snapy-bench-", dir=shm)) if shm.is_dir() else None
+    try:
+        return _run(root, memory, rounds)
+    finally:
+        snapy_capture.flush()
+        shutil.rmtree(root, ignore_errors=True)
+        if memory is not None:
+            shutil.rmtree(memory, ignore_errors=True)
+
+
+def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
+    fast, pairs = 2_000, 400
+    passthrough = wrapt.FunctionWrapper(target, lambda w, i, a, k: w(*a, **k))
+    disabled = capture_args(root / "off", enabled=False)(target)
+    sampled = capture_args(root / "sampled", sample_rate=1e-12)(target)
+    sync = capture_args(root / "sync", retention=None)(target)
+    sync10 = capture_args(root / "sync10", retention=10)(target)
+    queued = capture_args(root / "async", retention=None, async_storage=True)(target)
+    lazy = capture_args(root / "lazy", retention=None, async_storage=True, lazy_serialization=True)(
+        target
+    )
+    for name in ("raw", "raw10"):
+        (root / name).mkdir()
+    funcs = [disabled, sampled, sync, sync10, queued, lazy]
+    comparisons = [
+        (
+            "synchronous capture",
+            "raw pickle + atomic write",
+            sync,
+            root / "sync",
+            root / "raw",
+            None,
+        ),
+        (
+            "synchronous, retention=10",
+            "raw ... + unlink oldest",
+            sync10,
+            root / "sync10",
+            root / "raw10",
+            10,
+        ),
+    ]
+    if memory is not None:
+        in_memory = capture_args(memory / "sync", retention=None)(target)
+        (memory / "raw").mkdir()
+        funcs.append(in_memory)
+        comparisons.append(
+            (
+                "tmpfs: synchronous capture",
+                "tmpfs: raw pickle + atomic write",
+                in_memory,
+                memory / "sync",
+                memory / "raw",
+                None,
+            )
+        )
+    for func in funcs:
+        func(*ARGS, **KWARGS)  # resolve the configuration, create the directories
+    snapy_capture.flush()
+
+    variants: dict[str, Variant] = {
+        "bare call": per_call(lambda: target(*ARGS, **KWARGS), fast),
+        "wrapt pass-through": per_call(lambda: passthrough(*ARGS, **KWARGS), fast),
+        "capture disabled": per_call(lambda: disabled(*ARGS, **KWARGS), fast),
+        "sampled out": per_call(lambda: sampled(*ARGS, **KWARGS), fast),
+    }
+    variants["async capture (caller)"], async_flushed = _async_variant(queued, root / "async", 100)
+    variants["async+lazy (caller)"], lazy_flushed = _async_variant(lazy, root / "lazy", 100)
+    results = interleaved(variants, rounds)
+    results["  flush, per capture queued"] = Timing("  flush, per capture queued", async_flushed)
+    results["  lazy flush, per capture"] = Timing("  lazy flush, per capture", lazy_flushed)
+    for ours_name, floor_name, func, ours_dir, floor_dir, keep in comparisons:
+        floor, ours = _paired(
+            _raw_writer(floor_dir, keep=keep),
+            functools.partial(func, *ARGS, **KWARGS),
+            pairs,
+            [floor_dir, ours_dir],
+        )
+        results[floor_name] = Timing(floor_name, floor.rounds)
+        results[ours_name] = Timing(ours_name, ours.rounds)
+    return _table(results)
+
+
+def _table(results: dict[str, Timing]) -> list[str]:
+    lines = [f"{'per call':34s} {'min':>10s} {'median':>10s}"]
+    order = [
+        "bare call",
+        "wrapt pass-through",
+        "capture disabled",
+        "sampled out",
+        "raw pickle + atomic write",
+        "synchronous capture",
+        "raw ... + unlink oldest",
+        "synchronous, retention=10",
+        "async capture (caller)",
+        "  flush, per capture queued",
+        "async+lazy (caller)",
+        "  lazy flush, per capture",
+        "tmpfs: raw pickle + atomic write",
+        "tmpfs: synchronous capture",
+    ]
+    lines += [
+        f"{t.name:34s} {fmt_ns(t.min):>10s} {fmt_ns(t.median):>10s}"
+        for t in (results[name] for name in order if name in results)
+    ]
+    # (label, numerator, denominator, goal, judged on): cheap rows against each other on the
+    # ratio of their best rounds; anything against the disk rows (single calls, min is luck)
+    # on the ratio of medians.
+    goals = [
+        (
+            "capture disabled / wrapt pass-through",
+            "capture disabled",
+            "wrapt pass-through",
+            1.2,
+            "min",
+        ),
+        ("sampled out / wrapt pass-through", "sampled out", "wrapt pass-through", 1.2, "min"),
+        (
+            "async caller / synchronous capture",
+            "async capture (caller)",
+            "synchronous capture",
+            0.05,
+            "median",
+        ),
+        (
+            "async+lazy caller / synchronous",
+            "async+lazy (caller)",
+            "synchronous capture",
+            0.05,
+            "median",
+        ),
+        (
+            "synchronous / raw pickle + atomic write",
+            "synchronous capture",
+            "raw pickle + atomic write",
+            1.5,
+            "median",
+        ),
+        (
+            "synchronous retention=10 / raw + unlink",
+            "synchronous, retention=10",
+            "raw ... + unlink oldest",
+            1.5,
+            "median",
+        ),
+        (
+            "tmpfs: synchronous / raw (no disk)",
+            "tmpfs: synchronous capture",
+            "tmpfs: raw pickle + atomic write",
+            None,
+            "median",
+        ),
+    ]
+    lines.append("")
+    lines.append(f"{'ratio':42s} {'of mins':>8s} {'medians':>8s} {'goal':>7s}")
+    for label, a, b, goal, basis in goals:
+        if a not in results or b not in results:
+            continue
+        by_min = results[a].min / results[b].min
+        by_median = results[a].median / results[b].median
+        judged = by_min if basis == "min" else by_median
+        verdict = "" if goal is None else ("ok" if judged <= goal else "MISSED")
+        target_text = "" if goal is None else f"<= {goal}"
+        lines.append(
+            f"{label:42s} {by_min:8.3f} {by_median:8.3f} {target_text:>7s}  {verdict} ({basis})"
+        )
+    if "tmpfs: synchronous capture" in results:
+        ours = results["tmpfs: synchronous capture"].median
+        floor = results["tmpfs: raw pickle + atomic write"].median
+        lines.append(
+            f"our own cost (tmpfs medians): {fmt_ns(ours - floor)} per synchronous capture above "
+            "the raw pickle + atomic write: binding, filtering, record, envelope, lock, sequence"
+        )
+    lines.append(
+        "rows per call: fast ones in rounds (min/median of the rounds); the disk rows are "
+        "single calls paired with the raw write (min/median of the calls)"
+    )
+    return lines
