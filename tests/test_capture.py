@@ -365,3 +365,33 @@ def test_bound_captured_method_pickles_and_copies() -> None:
     assert pickle.loads(pickle.dumps(bound))(1) == 11
     assert copy.copy(module_level)(2) == 2
     assert copy.deepcopy(bound)(3) == 13
+
+
+def test_var_keyword_named_sensitively_filters_every_extra_keyword(capture_dir: Path) -> None:
+    """def f(user, **credentials): every keyword collected by **credentials is redacted."""
+
+    @capture_args()
+    def login(user: str, **credentials: str) -> str:
+        return user
+
+    login(user="bob", mfa="991-204-ZZ", pin_hint="dog-name")
+    _, kwargs = load_capture("login")
+    assert kwargs["user"] == "bob"
+    assert kwargs["mfa"].startswith("[FILTERED")
+    assert kwargs["pin_hint"].startswith("[FILTERED")
+    for file in capture_dir.rglob("*.cap"):
+        assert b"991-204-ZZ" not in file.read_bytes()
+
+
+def test_masked_exception_message_is_in_the_redaction_report() -> None:
+    """A secret-shaped exception message is masked and reported (record_result=True)."""
+
+    @capture_args(record_result=True)
+    def charge(amount: int) -> None:
+        raise ValueError("card 4111 1111 1111 1111 declined")
+
+    with pytest.raises(ValueError, match="declined"):
+        charge(5)
+    record = load_capture_dict("charge")
+    assert "4111" not in record["result"]["exception"]["message"]
+    assert {"path": "result.exception", "reason": "pii"} in record["metadata"]["redactions"]

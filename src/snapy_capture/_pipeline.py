@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from typing import Any, Final, SupportsIndex
+from typing import Any, Final, NamedTuple, SupportsIndex
 
 import wrapt
 
@@ -205,7 +205,7 @@ class _Deferred:
         try:
             payload = self.payload
             args, kwargs = pickle.loads(payload) if isinstance(payload, bytes) else payload
-            filtered = state.filter.filter_call(self.names, args, kwargs)
+            filtered = site.filter_args(state, self.names, args, kwargs)
             record = site.record(
                 state.config, filtered, self.depth, now=self.now, thread=self.thread
             )
@@ -221,10 +221,7 @@ class _Deferred:
         kind, *rest = result
         value_filter = self.state.filter
         if kind == "exception":
-            message = value_filter.filter_value(rest[2])[0]
-            record["result"] = {
-                "exception": {"type": rest[0], "module": rest[1], "message": message}
-            }
+            _exception_result(value_filter, record, rest[0], rest[1], rest[2])
             return
         if kind == "filtered":
             value, report = rest
@@ -280,7 +277,7 @@ class CaptureSite:
         self.rate = 1.0
         self.state: _State | None = None
         self.warned = False
-        self._names: tuple[list[str], str | None] | None = None
+        self._names: _Signature | None = None
         self._names_cache: dict[tuple[int, bool], Sequence[str]] = {}
         subscribe(self)
 
@@ -377,7 +374,7 @@ class CaptureSite:
                 return None
             # Arguments that cannot be snapshotted cheaply: filter them here, as synchronously.
         names = self.param_names(len(args), bound=instance is not None)
-        filtered = state.filter.filter_call(names, args, kwargs)
+        filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth)
         if state.config.record_result and self.kind in ("function", "coroutine"):
             if not state.config.lazy_serialization:
@@ -420,14 +417,14 @@ class CaptureSite:
                 return
             record = pending.record
             if exception is not None:
-                message = pending.state.filter.filter_value(_safe_str(exception))[0]
-                record["result"] = {
-                    "exception": {
-                        "type": type(exception).__qualname__,
-                        "module": type(exception).__module__,
-                        "message": message,
-                    }
-                }
+                kind = type(exception)
+                _exception_result(
+                    pending.state.filter,
+                    record,
+                    kind.__qualname__,
+                    kind.__module__,
+                    _safe_str(exception),
+                )
             else:
                 value, report = pending.state.filter.filter_value(result, "result")
                 record["result"] = {"value": value}
@@ -517,13 +514,25 @@ class CaptureSite:
                 self.warn_once(f"a capture exceeded max_capture_size={limit} and was dropped")
         return data
 
+    def signature(self) -> _Signature:
+        if self._names is None:
+            self._names = _signature(self.func)
+        return self._names
+
+    def filter_args(
+        self, state: _State, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> FilterResult:
+        """Filter one call's arguments, knowing which keywords ``**kwargs`` collected."""
+        signature = self.signature()
+        return state.filter.filter_call(
+            names, args, kwargs, var_keyword=signature.var_keyword, keyword_params=signature.keyword
+        )
+
     def param_names(self, count: int, *, bound: bool) -> Sequence[str]:
         cached = self._names_cache.get((count, bound))
         if cached is not None:
             return cached
-        if self._names is None:
-            self._names = _positional_names(self.func)
-        positional, var = self._names
+        positional, var = self.signature()[:2]
         names = positional[1:] if bound else positional
         if count > len(names) and var is not None:
             names = [*names, *[f"{var}[{i}]" for i in range(count - len(names))]]
@@ -575,18 +584,38 @@ def _kind(func: Any) -> str:
     return "function"
 
 
-def _positional_names(func: Any) -> tuple[list[str], str | None]:
+class _Signature(NamedTuple):
+    """What filtering needs to know of a function's parameters."""
+
+    positional: list[str]
+    var_positional: str | None
+    var_keyword: str | None
+    keyword: frozenset[str]
+
+
+def _signature(func: Any) -> _Signature:
     try:
-        parameters = inspect.signature(func).parameters.values()
+        parameters = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):
-        return [], None
+        return _Signature([], None, None, frozenset())
+    kind = inspect.Parameter
     positional = [
-        p.name
-        for p in parameters
-        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        p.name for p in parameters if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
     ]
-    var = next((p.name for p in parameters if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
-    return positional, var
+    var = next((p.name for p in parameters if p.kind is kind.VAR_POSITIONAL), None)
+    var_keyword = next((p.name for p in parameters if p.kind is kind.VAR_KEYWORD), None)
+    keyword = frozenset(
+        p.name for p in parameters if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)
+    )
+    return _Signature(positional, var, var_keyword, keyword)
+
+
+def _exception_result(
+    flt: ArgumentFilter, record: dict[str, Any], qualname: str, module: str, message: str
+) -> None:
+    masked, report = flt.filter_value(message, "result.exception")
+    record["result"] = {"exception": {"type": qualname, "module": module, "message": masked}}
+    record["metadata"].setdefault("redactions", []).extend(report)
 
 
 def _safe_str(value: object) -> str:

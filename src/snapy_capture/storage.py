@@ -50,6 +50,7 @@ _CAPTURE_NAME: Final = re.compile(r"^(\d{12})\.cap$")
 _TEMP_PREFIX: Final = ".tmp-"
 _META: Final = ".function.json"
 _SEQ_WIDTH: Final = 12
+_MAX_NUMBERING_ATTEMPTS: Final = 50
 _MAX_RANGE: Final = 4096  # beyond this many sequence numbers to delete, scan the directory
 _STALE_TEMP_SECONDS: Final = 3600.0
 #: Seconds a write waits for another process's lock before giving up on that one capture.
@@ -273,7 +274,9 @@ class CaptureStorage:
             state = _scan_state(directory)
         nxt, floor = state
         prefix = f"{directory}{os.sep}"
-        for _ in range(3):
+        # Collisions only happen while the lock file is being deleted under live writers
+        # (nothing then keeps them apart); each retry rescans, so a few dozen always suffice.
+        for _ in range(_MAX_NUMBERING_ATTEMPTS):
             name = f"{nxt:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
             final = prefix + name
             new_floor = floor if retention is None else max(floor, nxt + 1 - retention)
