@@ -27,7 +27,7 @@ import wrapt
 from . import _stats, _writer
 from ._errors import ConfigError
 from .config import CaptureConfig, parse_option, resolve_config, subscribe
-from .filters import FilterResult, Redacted, resolve_filter_spec
+from .filters import ArgumentFilter, FilterResult, Redacted, resolve_filter_spec
 from .serializers import Serializer, get_serializer
 from .storage import CaptureStorage
 
