@@ -334,6 +334,22 @@ def test_per_target_options_are_used(modules: Path, tmp_path: Path) -> None:
     assert latest("hooktest_k:charge_cash")["result"] == {"value": 1}
 
 
+def test_per_target_arg_filter_from_yaml(modules: Path, tmp_path: Path) -> None:
+    """A target's arg_filter (a mapping of filter options in YAML) filters its arguments."""
+    make(modules, "hooktest_f")
+    config = tmp_path / "targets.yaml"
+    config.write_text(
+        "version: 1\ntargets:\n  - target: hooktest_f:refund\n"
+        "    arg_filter: {ignore_args: [amount]}\n",
+        encoding="utf-8",
+    )
+    install_import_hook(config=config)
+    import hooktest_f  # type: ignore[import-not-found]
+
+    assert hooktest_f.refund(7) == -7
+    assert latest("hooktest_f:refund")["args"] == ["[FILTERED: name:amount]"]
+
+
 def test_config_comes_from_a_file_or_the_environment(
     modules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
