@@ -28,7 +28,7 @@ from . import _stats, _writer
 from ._errors import ConfigError
 from .config import CaptureConfig, parse_option, resolve_config, subscribe
 from .filters import ArgumentFilter, FilterResult, Redacted, resolve_filter_spec
-from .serializers import Serializer, get_serializer
+from .serializers import Serializer, get_serializer, main_module_name
 from .storage import CaptureStorage
 
 __all__ = ["CaptureSite", "CaptureWrapper", "call_depth", "seed_sampler", "wrap"]
@@ -266,6 +266,10 @@ class CaptureSite:
         # Always strings: a callable may carry any object as its names, and a name that cannot
         # be printed would fail every capture (and the warning about it) later.
         self.module = _safe_str(module or getattr(target, "__module__", None) or "__unknown__")
+        if self.module in ("__main__", "__mp_main__"):
+            # Stored under the script's importable name (``app`` for app.py), as pickle stores
+            # the script's classes, so tests can import and load it as ``app:func``.
+            self.module = main_module_name() or self.module
         self.qualname = _safe_str(
             qualname or getattr(target, "__qualname__", None) or _safe_repr(target)
         )

@@ -83,7 +83,7 @@ def test_script_classes_load_when_the_script_is_importable(
     """An instance of a class of the script loads as tgt_mainscript.Point in the tests."""
     captures = run_script(tmp_path, serializer, how=how)
     monkeypatch.syspath_prepend(str(tmp_path))
-    args, kwargs = CaptureLoader(captures).load_latest("area")
+    args, kwargs = CaptureLoader(captures).load_latest("tgt_mainscript:area")
     module = sys.modules["tgt_mainscript"]
     assert args == (module.Point(2, 3),)
     assert type(args[0]) is module.Point
