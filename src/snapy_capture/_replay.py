@@ -33,7 +33,7 @@ from ._errors import (
     SnapyCaptureError,
     SnapyCaptureWarning,
 )
-from .loader import CaptureLoader, _criterion_holds, as_call
+from .loader import CaptureLoader, as_call, criterion_holds
 from .storage import CaptureStorage
 
 __all__ = [
@@ -150,7 +150,7 @@ def collect_cases(
 def _matches(record: dict[str, Any], where: Where) -> bool:
     if callable(where):
         return bool(where(record))
-    return all(_criterion_holds(record, key, want) for key, want in where.items())
+    return all(criterion_holds(record, key, want) for key, want in where.items())
 
 
 # --- result comparison ----------------------------------------------------------------------

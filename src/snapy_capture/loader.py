@@ -32,18 +32,29 @@ from .storage import CaptureStorage, FunctionInfo, written_roots
 __all__ = [
     "CaptureLoader",
     "add_search_path",
+    "criterion_holds",
     "has_capture",
     "load_capture",
     "load_capture_dict",
+    "remove_search_path",
 ]
 
 Args = tuple[tuple[Any, ...], dict[str, Any]]
 _search_paths: dict[str, None] = {}
 
 
-def add_search_path(path: str | os.PathLike[str]) -> None:
-    """Search ``path`` too when a loader is given no path."""
-    _search_paths.setdefault(os.path.abspath(os.fspath(path)), None)
+def add_search_path(path: str | os.PathLike[str]) -> bool:
+    """Search ``path`` too when a loader is given no path; ``False`` if it already was."""
+    key = os.path.abspath(os.fspath(path))
+    if key in _search_paths:
+        return False
+    _search_paths[key] = None
+    return True
+
+
+def remove_search_path(path: str | os.PathLike[str]) -> None:
+    """Stop searching ``path`` (added with :func:`add_search_path`) by default."""
+    _search_paths.pop(os.path.abspath(os.fspath(path)), None)
 
 
 def as_call(record: Mapping[str, Any]) -> Args:
@@ -171,7 +182,7 @@ class CaptureLoader:
             CaptureNotFoundError: when no capture matches.
         """
         for record in captures:
-            if all(_criterion_holds(record, key, want) for key, want in criteria.items()):
+            if all(criterion_holds(record, key, want) for key, want in criteria.items()):
                 return as_call(record)
         function = captures[0].get("qualname", "?") if captures else "?"
         raise CaptureNotFoundError(
@@ -213,7 +224,8 @@ def _match(
     return exact, suffix
 
 
-def _criterion_holds(record: Mapping[str, Any], key: str, want: Any) -> bool:
+def criterion_holds(record: Mapping[str, Any], key: str, want: Any) -> bool:
+    """Whether ``record``'s top-level or metadata field ``key`` equals (or satisfies) ``want``."""
     metadata = record.get("metadata") or {}
     if key in record:
         value = record[key]

@@ -134,10 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
     enabled = _flag(config, "snapy_capture_enable", "snapy_capture_enabled")
     require = _flag(config, "snapy_capture_require", "snapy_capture_require")
     path = _configured_path(config)
-    added = False
-    if path is not None and path not in loader._search_paths:
-        loader.add_search_path(path)
-        added = True
+    added = path is not None and loader.add_search_path(path)
     state = _PluginState(
         enabled=enabled, require=require, path=path, added_path=added, was_suspended=is_suspended()
     )
@@ -153,7 +150,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _writer.flush(timeout=60.0)  # captures taken during the run land before pytest exits
     set_suspended(state.was_suspended)
     if state.added_path and state.path is not None:
-        loader._search_paths.pop(state.path, None)
+        loader.remove_search_path(state.path)
     del config.stash[_STATE]
 
 
@@ -340,4 +337,4 @@ def _with_result(where: Where | None) -> Where:
 
 
 def _holds(record: dict[str, Any], key: str, want: Any) -> bool:
-    return bool(loader._criterion_holds(record, key, want))
+    return loader.criterion_holds(record, key, want)
