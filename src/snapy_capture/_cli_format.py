@@ -8,23 +8,17 @@
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import datetime as dt
-import decimal
-import enum
-import math
-import pathlib
 import pprint
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from .filters import Redacted
+from .serializers import JSONSerializer
 
 __all__ = ["format_record", "format_size", "format_table", "format_time", "to_jsonable"]
 
 _TAG: Final = "__snapy__"
+_JSON: Final = JSONSerializer()
 _MAX_DEPTH: Final = 64
 _REPR_LIMIT: Final = 2000
 _WIDTH: Final = 100
@@ -53,75 +47,37 @@ def _fallback(obj: object) -> dict[str, str]:
 def to_jsonable(obj: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
     """A JSON-ready version of ``obj`` (strict JSON: no NaN, every key a string).
 
-    Never raises: cycles, excessive nesting and unknown types fall back to a repr.
+    Everything :class:`JSONSerializer` can store uses its exact tagged encoding, so an export
+    decodes back with ``JSONSerializer().from_jsonable``. Never raises: containers holding
+    something it cannot store are exported item by item, and what is left (cycles, excessive
+    nesting, unknown types) falls back to ``{"__repr__": ..., "__type__": ...}``.
     """
-    kind = type(obj)
-    if obj is None or kind in (bool, int, str):
-        return obj
-    if kind is float:
-        value = float(obj)  # type: ignore[arg-type]
-        return value if math.isfinite(value) else {_TAG: "float", "value": repr(value)}
-    if isinstance(obj, Redacted):
-        return {_TAG: "redacted", "reason": obj.reason}
-    if _depth >= _MAX_DEPTH or id(obj) in _seen:
-        return _fallback(obj)
     try:
-        return _encode(obj, _depth + 1, _seen | {id(obj)})
-    except Exception:  # noqa: BLE001 - exporting must never crash on a strange object
-        return _fallback(obj)
+        return _JSON.to_jsonable(obj)
+    except Exception:  # noqa: BLE001, S110 - exporting must never crash on a strange object
+        pass
+    if _depth < _MAX_DEPTH and id(obj) not in _seen:
+        try:
+            return _by_item(obj, _depth + 1, _seen | {id(obj)})
+        except Exception:  # noqa: BLE001, S110
+            pass
+    return _fallback(obj)
 
 
-def _encode(obj: Any, depth: int, seen: frozenset[int]) -> Any:
-    def enc(value: object) -> Any:
-        return to_jsonable(value, depth, seen)
-
+def _by_item(obj: object, depth: int, seen: frozenset[int]) -> Any:
     kind = type(obj)
-    if isinstance(obj, enum.Enum):
-        return {_TAG: "enum", "type": type_path(kind), "value": enc(obj.value)}
-    # Subclasses of str/int/float: the base method gives the plain value, whatever the
-    # subclass overrides.
-    if isinstance(obj, str):
-        return str.__str__(obj)
-    if isinstance(obj, int):
-        return int.__int__(obj)
-    if isinstance(obj, float):
-        return enc(float.__float__(obj))
     if kind is list:
-        return [enc(item) for item in obj]
-    if isinstance(obj, dict):
-        if kind is dict and all(type(key) is str and key != _TAG for key in obj):
-            return {key: enc(value) for key, value in obj.items()}
-        return {_TAG: "dict", "items": [[enc(k), enc(v)] for k, v in obj.items()]}
-    if isinstance(obj, tuple):
-        if hasattr(kind, "_fields"):
-            return {_TAG: "namedtuple", "type": type_path(kind), "items": [enc(i) for i in obj]}
-        return {_TAG: "tuple", "items": [enc(item) for item in obj]}
-    if isinstance(obj, (set, frozenset)):
-        items = sorted((enc(item) for item in obj), key=safe_repr)  # stable output
-        return {_TAG: "frozenset" if isinstance(obj, frozenset) else "set", "items": items}
-    if isinstance(obj, (bytes, bytearray)):
-        return {_TAG: "bytes", "b64": base64.b64encode(bytes(obj)).decode("ascii")}
-    if isinstance(obj, dt.datetime):
-        return {_TAG: "datetime", "iso": obj.isoformat()}
-    if isinstance(obj, dt.date):
-        return {_TAG: "date", "iso": obj.isoformat()}
-    if isinstance(obj, dt.time):
-        return {_TAG: "time", "iso": obj.isoformat()}
-    if isinstance(obj, dt.timedelta):
-        return {_TAG: "timedelta", "seconds": obj.total_seconds()}
-    if isinstance(obj, decimal.Decimal):
-        return {_TAG: "decimal", "value": str(obj)}
-    if isinstance(obj, uuid.UUID):
-        return {_TAG: "uuid", "value": str(obj)}
-    if isinstance(obj, pathlib.PurePath):
-        return {_TAG: "path", "value": str(obj)}
-    if isinstance(obj, complex):
-        return {_TAG: "complex", "real": enc(obj.real), "imag": enc(obj.imag)}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {f.name: enc(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        return {_TAG: "dataclass", "type": type_path(kind), "fields": fields}
-    if isinstance(obj, list):  # list subclasses
-        return [enc(item) for item in obj]
+        return [to_jsonable(item, depth, seen) for item in obj]  # type: ignore[attr-defined]
+    if kind is tuple:
+        return {_TAG: "tuple", "items": [to_jsonable(item, depth, seen) for item in obj]}  # type: ignore[attr-defined]
+    if kind is dict:
+        items = obj.items()  # type: ignore[attr-defined]
+        if all(type(key) is str and key != _TAG for key, _ in items):
+            return {key: to_jsonable(value, depth, seen) for key, value in items}
+        return {
+            _TAG: "dict",
+            "items": [[to_jsonable(k, depth, seen), to_jsonable(v, depth, seen)] for k, v in items],
+        }
     return _fallback(obj)
 
 
