@@ -176,3 +176,30 @@ def test_config_error_is_a_value_error_and_pickles() -> None:
     again = pickle.loads(pickle.dumps(info.value))
     assert isinstance(again, ValueError)
     assert str(again) == str(info.value)
+
+
+def test_bad_env_value_under_warnings_as_errors_still_captures(tmp_path) -> None:
+    """With python -W error, a bad variable is reported on stderr and capture goes on."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from snapy_capture import capture_args, load_capture\n"
+        "@capture_args(path='caps')\n"
+        "def f(x):\n    return x\n"
+        "f(1)\nprint(load_capture('f', path='caps'))\n"
+    )
+    env = {**os.environ, "SNAP_CAPTURE_DEFAULT_RETENTION": "abc"}
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "((1,), {})"
+    assert "SNAP_CAPTURE_DEFAULT_RETENTION" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -23,6 +23,7 @@ import functools
 import math
 import os
 import re
+import sys
 import threading
 import warnings
 import weakref
@@ -482,13 +483,16 @@ def _environment() -> dict[str, Any]:
             cache[option.name] = option.parse(raw)
         except ValueError as exc:
             # A bad variable must never stop the host program: warn once, use the next source.
-            warnings.warn(
-                f"snapy_capture: ignoring {option.env}={raw!r}: {exc}",
-                SnapyCaptureWarning,
-                stacklevel=2,
-            )
+            _warn_without_raising(f"snapy_capture: ignoring {option.env}={raw!r}: {exc}")
     _env_cache = cache
     return cache
+
+
+def _warn_without_raising(message: str) -> None:
+    try:
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+    except Exception:  # noqa: BLE001 - under -W error the warning is raised: say it, go on
+        sys.stderr.write(f"{message}\n")
 
 
 def resolve_config(overrides: Mapping[str, Any] | None = None) -> CaptureConfig:
