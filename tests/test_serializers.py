@@ -556,3 +556,17 @@ def test_json_tree_api_and_draft_forms() -> None:
     assert serializer.from_jsonable(tree) == {"d": dt.timedelta(days=3, microseconds=1)}
     draft = [{"__snapy__": "timedelta", "seconds": 1.5}, {"__snapy__": "path", "value": "a/b"}]
     assert serializer.from_jsonable(draft) == [dt.timedelta(seconds=1.5), pathlib.Path("a/b")]
+
+
+def test_jsonpickle_fallback_never_silently_drops_a_dict_key(capture_dir: Path) -> None:
+    """A dict holding a lambda is not stored with the key missing: it becomes a placeholder."""
+
+    @capture_args(fallback_serializer=JSONPickleSerializer(), ignore_serialization_errors=True)
+    def configure(options: dict[str, Any], n: int) -> int:
+        return n
+
+    assert configure({"f": lambda x: x, "n": 1}, 2) == 2
+    record = load_capture_dict("configure")
+    assert record["args"][0].startswith("[FILTERED: unserializable")
+    assert record["args"][1] == 2
+    assert {"path": "args[0]", "reason": "unserializable"} in record["metadata"]["redactions"]

@@ -629,9 +629,19 @@ class JSONPickleSerializer:
         # failure, with a DeprecationWarning, instead of reporting it.
         flat = Pickler(keys=True).flatten(obj)
         try:
-            return json.dumps(flat, indent=1, ensure_ascii=False).encode("utf-8")
+            data = json.dumps(flat, indent=1, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: let JSON escape them instead
-            return json.dumps(flat, indent=1).encode("ascii")
+            data = json.dumps(flat, indent=1).encode("ascii")
+        # jsonpickle silently drops what it cannot store (a lambda in a dict vanishes with its
+        # key); a capture that lost part of an argument would replay wrongly, so check the
+        # round trip and fail like pickle would, letting the pipeline use a placeholder.
+        try:
+            restored = self.loads(data)
+        except Exception as exc:  # noqa: BLE001
+            raise TypeError(f"jsonpickle cannot restore this value: {exc}") from None
+        if not _same_shape(obj, restored):
+            raise TypeError("jsonpickle would store this value incompletely (e.g. functions)")
+        return data
 
     def loads(self, data: bytes) -> Any:
         """Decode a jsonpickle capture.
@@ -659,6 +669,37 @@ class JSONPickleSerializer:
 
 def _jsonpickle_reason(exc: BaseException) -> str:
     return str(exc) or (exc.__cause__ and str(exc.__cause__)) or type(exc).__name__
+
+
+def _same_shape(original: Any, restored: Any, depth: int = 0) -> bool:
+    """Whether containers kept their keys and lengths through a round trip (not values)."""
+    if depth > 100:
+        return True
+    if isinstance(original, dict):
+        return (
+            isinstance(restored, dict)
+            and len(original) == len(restored)
+            and all(
+                _same_shape(v, restored.get(k), depth + 1)
+                for k, v in original.items()
+                if _hashable(k) and k in restored
+            )
+        )
+    if isinstance(original, (list, tuple)):
+        return (
+            isinstance(restored, (list, tuple))
+            and len(original) == len(restored)
+            and all(_same_shape(a, b, depth + 1) for a, b in zip(original, restored))
+        )
+    return not (callable(original) and restored is None)
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
 
 
 _BY_NAME: Final[dict[str, type]] = {
