@@ -567,7 +567,7 @@ def test_check_accepts_a_good_target_file(project: Path) -> None:
 
 
 def test_check_reports_each_bad_target(project: Path) -> None:
-    """Missing modules, failing imports, missing names, non-functions and empty globs."""
+    """Missing modules, missing names, non-functions and empty globs; no module code runs."""
     path = write_yaml(
         project,
         """
@@ -588,15 +588,30 @@ def test_check_reports_each_bad_target(project: Path) -> None:
     assert data["ok"] is False
     errors = {t["target"]: " ".join(t["errors"]) for t in data["targets"]}
     assert errors["tgt_app.billing:Invoice.total"] == ""
-    assert "does not import: ModuleNotFoundError" in errors["tgt_app.nowhere:f"]
-    assert "RuntimeError: import-time failure" in errors["tgt_app.broken:f"]
-    assert "'refund' not found" in errors["tgt_app.billing:Invoice.refund"]
+    assert "not found" in errors["tgt_app.nowhere:f"]
+    # Resolved from the source: the module's failing top-level code never runs.
+    assert errors["tgt_app.broken:f"] == "'f' not found in tgt_app.broken"
+    assert "'Invoice.refund' not found" in errors["tgt_app.billing:Invoice.refund"]
     assert "not a function" in errors["tgt_app.billing:RATE"]
-    assert "property" in errors["tgt_app.billing:Invoice.due"]
+    assert errors["tgt_app.billing:Invoice.due"] == ""  # a property: its getter is captured
     assert "matches nothing" in errors["tgt_app.billing:pay_*"]
     text = run("check", path)
     assert text.code == 1
-    assert text.out.strip().endswith("6 error(s).")
+    assert text.out.strip().endswith("5 error(s).")
+
+
+def test_check_never_runs_the_code_it_checks(project: Path) -> None:
+    """A script without a __main__ guard is checked from its source: its top level never runs."""
+    marker = project / "SIDE_EFFECT"
+    (project / "tgt_sidefx.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\nprint('hello')\n\ndef job(x):\n    return x\n"
+    )
+    path = write_yaml(project, "version: 1\ntargets: [tgt_sidefx:job, tgt_sidefx:nope]\n")
+    result = run("check", path, "--json")
+    errors = {t["target"]: " ".join(t["errors"]) for t in result.json()["targets"]}
+    assert errors == {"tgt_sidefx:job": "", "tgt_sidefx:nope": "'nope' not found in tgt_sidefx"}
+    assert not marker.exists()
+    assert "tgt_sidefx" not in sys.modules
 
 
 def test_check_broken_yaml_is_one_line_naming_the_file(project: Path) -> None:

@@ -2,16 +2,20 @@
 
 ``check capture.yaml`` answers "is this target file right?" before it is deployed.
 
-For each target: does its module import, and does the qualname (or glob pattern) name
-something that can be captured? Modules are imported (their top level runs, as it would
-under the hook), programs are never run.
+For each target: can its module be found, and does the qualname (or glob pattern) name
+something that can be captured? Names are resolved by reading the module's source (its
+syntax tree), so nothing in it runs — legacy scripts without an ``if __name__ ==
+"__main__"`` guard would otherwise run when checked. Only modules without Python source
+(extensions) are imported; finding ``pkg.mod`` imports the package ``pkg`` itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import io
 import os
@@ -116,6 +120,75 @@ def _load(path: str) -> tuple[list[str], list[_Target]]:
 
 
 def _resolve(target: _Target) -> None:
+    try:
+        names = _source_names(target.module)
+    except (ImportError, ValueError, OSError, SyntaxError) as exc:
+        detail = " ".join(str(exc).split())
+        target.errors.append(f"module {target.module!r} not found or unreadable: {detail}")
+        return
+    if names is None:  # no Python source (an extension module): importing runs no user code
+        _resolve_imported(target)
+        return
+    if target.is_pattern and target.match is not None:
+        target.matches = [
+            q for q, kind in names.items() if kind in ("function", "property") and target.match(q)
+        ]
+        if not target.matches:
+            target.errors.append(f"pattern {target.qualname!r} matches nothing in {target.module}")
+        return
+    kind = names.get(target.qualname)
+    if kind is None:
+        target.errors.append(f"{target.qualname!r} not found in {target.module}")
+    elif kind in ("class", "constant"):
+        target.errors.append(f"{target.qualname} is not a function (it is a {kind})")
+    else:
+        target.matches = [target.qualname]
+
+
+def _source_names(module: str) -> dict[str, str] | None:
+    """Qualnames defined in ``module``'s source, with their kind; ``None`` without source."""
+    if module == "__main__":
+        raise ValueError("'__main__' has no source before it runs; name the script's module")
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        raise ModuleNotFoundError(f"no module named {module!r}")
+    if not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    with open(spec.origin, "rb") as handle:
+        tree = ast.parse(handle.read(), filename=spec.origin)
+    names: dict[str, str] = {}
+    _walk_source(tree.body, "", names)
+    return names
+
+
+def _walk_source(body: list[ast.stmt], prefix: str, names: dict[str, str]) -> None:
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            decorators = {ast.unparse(d) for d in node.decorator_list}
+            kind = "property" if "property" in decorators else "function"
+            names.setdefault(prefix + node.name, kind)
+        elif isinstance(node, ast.ClassDef):
+            names[prefix + node.name] = "class"
+            _walk_source(node.body, f"{prefix}{node.name}.", names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            literal = isinstance(
+                node.value, (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.JoinedStr)
+            )
+            for name in targets:
+                if isinstance(name, ast.Name):
+                    names.setdefault(prefix + name.id, "constant" if literal else "assigned")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and not prefix:
+            for alias in node.names:
+                names.setdefault(alias.asname or alias.name.split(".")[0], "imported")
+        else:  # definitions under if/try/with/for at this level still define names here
+            for field_name in ("body", "orelse", "finalbody", "handlers"):
+                for child in getattr(node, field_name, None) or []:
+                    inner = child.body if isinstance(child, ast.ExceptHandler) else [child]
+                    _walk_source(inner, prefix, names)
+
+
+def _resolve_imported(target: _Target) -> None:
     module = _import(target)
     if module is None:
         return
