@@ -331,3 +331,18 @@ def test_replay_records_with_result_skips_captures_without_one(capture_dir: Path
     entries = replay_records("plain", with_result=True)
     assert _ids(entries) == ["no-captures"]
     assert "with a recorded result" in entries[0].marks[0].kwargs["reason"]
+
+
+def test_result_replay_skips_captures_whose_arguments_were_filtered(capture_dir: Path) -> None:
+    """A capture whose password was redacted cannot reproduce its result: skipped, with why."""
+
+    @capture_args(record_result=True, retention=None)
+    def login(user: str, password: str) -> bool:
+        return password == "hunter22"
+
+    login("bob", "hunter22")
+    assert len(replay_records("login")) == 1
+    (entry,) = replay_records("login", with_result=True)
+    reason = entry.marks[0].kwargs["reason"]
+    assert "filtered at capture time (password)" in reason
+    assert "hunter22" not in reason
