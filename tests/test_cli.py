@@ -75,7 +75,9 @@ def test_list_on_missing_directory_is_a_friendly_line(capture_dir: Path) -> None
     """With nothing captured yet, list says so and succeeds."""
     result = run("list")
     assert result.code == 0
-    assert result.out.strip() == f"No captures in {capture_dir} (the directory does not exist)."
+    first, hint = result.out.strip().splitlines()
+    assert first == f"No captures in {capture_dir} (the directory does not exist)."
+    assert "--path" in hint
     assert result.err == ""
 
 

@@ -150,6 +150,10 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     if not rows:
         where = "" if storage.path.is_dir() else " (the directory does not exist)"
         ctx.print(f"No captures in {storage.path}{where}.")
+        ctx.print(
+            "(Captures elsewhere? Pass --path DIR or set SNAP_CAPTURE_DEFAULT_PATH; a "
+            "`path:` in capture.yaml is relative to that file.)"
+        )
         return EXIT_OK
     headers = ("FUNCTION", "CAPTURES", "CORRUPT", "NEWEST", "OLDEST", "SIZE", "DIRECTORY")
     table = [
