@@ -59,14 +59,7 @@ def pack(payload: bytes, serializer: str, *, text: bool = False, key: bytes | No
     """Build the bytes of a capture file."""
     if key is None:
         return _unsigned_header(serializer, text) + payload
-    header: dict[str, Any] = {
-        "format": FORMAT_VERSION,
-        "serializer": serializer,
-        "library": __version__,
-        "python": _PYTHON,
-    }
-    if text:
-        header["text"] = True
+    header = _header(serializer, text)
     header["hmac"] = _mac(key, header, payload)
     return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload
 
@@ -74,6 +67,10 @@ def pack(payload: bytes, serializer: str, *, text: bool = False, key: bytes | No
 @functools.lru_cache(maxsize=64)
 def _unsigned_header(serializer: str, text: bool) -> bytes:
     # The same bytes for every capture of a serializer: built once, not per capture.
+    return MAGIC + json.dumps(_header(serializer, text), sort_keys=True).encode() + b"\n"
+
+
+def _header(serializer: str, text: bool) -> dict[str, Any]:
     header: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "serializer": serializer,
@@ -82,7 +79,7 @@ def _unsigned_header(serializer: str, text: bool) -> bytes:
     }
     if text:
         header["text"] = True
-    return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n"
+    return header
 
 
 def unpack(data: bytes, *, key: bytes | None = None) -> Envelope:
