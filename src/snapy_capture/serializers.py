@@ -689,7 +689,7 @@ def _same_shape(original: Any, restored: Any, depth: int = 0) -> bool:
         return (
             isinstance(restored, (list, tuple))
             and len(original) == len(restored)
-            and all(_same_shape(a, b, depth + 1) for a, b in zip(original, restored))
+            and all(_same_shape(a, b, depth + 1) for a, b in zip(original, restored, strict=True))
         )
     return not (callable(original) and restored is None)
 
