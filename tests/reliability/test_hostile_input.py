@@ -423,7 +423,7 @@ def test_huge_string_becomes_placeholder_with_ignore_large_objects(
 
     started = time.perf_counter()
     assert ingest(text, blob=blob) == 2 * HUGE
-    assert time.perf_counter() - started < 10
+    assert time.perf_counter() - started < 30  # only a pathological scan exceeds this
     [record] = _load_quiet(capture_dir, "ingest")
     assert isinstance(record["args"][0], Redacted)
     assert isinstance(record["kwargs"]["blob"], Redacted)
@@ -546,7 +546,8 @@ def test_hostile_target_files_are_refused(tmp_path: Path, case: str, entry: str)
     started = time.perf_counter()
     with pytest.raises(ConfigError) as caught:
         call(path)
-    assert time.perf_counter() - started < 5
+    # A bound that only a hang (an expanding alias bomb) can exceed, even on a loaded machine.
+    assert time.perf_counter() - started < 30
     message = str(caught.value)
     assert str(path) in message
     assert "\n" not in message

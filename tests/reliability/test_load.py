@@ -88,14 +88,14 @@ def _run_writers(
 def _check(root: Path, retention: int | None, procs: int, threads: int, per: int) -> None:
     total = procs * threads * per
     storage = CaptureStorage(root)
-    files = storage.capture_files("__main__", "work")
+    files = storage.capture_files(MODULE, "work")
     seqs = sorted(int(path.stem) for path in files)
     expected = total if retention is None else retention
     # Every write got its own number, with no gap: the survivors are exactly the newest numbers.
     assert seqs == list(range(total - expected, total))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a corrupt file would be skipped with a warning
-        records = CaptureLoader(root).load_all("__main__:work")
+        records = CaptureLoader(root).load_all(f"{MODULE}:work")
     assert len(records) == expected
     calls = {tuple(r["args"]) for r in records}
     assert len(calls) == expected  # no call stored twice
