@@ -1,7 +1,8 @@
 """The one capture pipeline, shared by ``@capture_args`` and the import hook.
 
 config resolution → sampling → argument binding → filtering → record → serialization →
-storage (synchronous, or through the background writer).
+storage (synchronous, or through the background writer). The background job and argument
+snapshots live in ``_deferred``; building and degrading records in ``_record``.
 
 Nothing in here may change what the wrapped function does: every failure while capturing is
 caught, logged once per function on the ``snapy_capture`` logger, and counted.
@@ -13,21 +14,31 @@ import contextlib
 import inspect
 import logging
 import os
-import pickle
 import platform
 import random
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from typing import Any, Final, NamedTuple, SupportsIndex
+from typing import Any, Final, SupportsIndex
 
 import wrapt
 
 from . import _stats, _writer
+from ._deferred import SNAPSHOT_LIMIT, Deferred, freeze, snapshot
 from ._errors import ConfigError
+from ._record import (
+    Signature,
+    exception_result,
+    format_timestamp,
+    read_signature,
+    replace_unserializable,
+    safe_repr,
+    safe_str,
+    shrink,
+)
 from .config import CaptureConfig, parse_option, resolve_config, subscribe
-from .filters import ArgumentFilter, FilterResult, Redacted, resolve_filter_spec
+from .filters import FilterResult, resolve_filter_spec
 from .serializers import Serializer, get_serializer, main_module_name
 from .storage import CaptureStorage
 
@@ -38,9 +49,6 @@ logger = logging.getLogger("snapy_capture")
 #: Captured calls active in this thread or asyncio task (contextvars give both).
 _DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
 _PYTHON: Final = platform.python_version()
-#: Arguments pickling to more than this are filtered on the caller's thread instead (see
-#: ``_freeze``): the filters may drop a large value that a snapshot would copy in full.
-_SNAPSHOT_LIMIT: Final = 1 << 20
 _sampler = random.Random()
 _OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
 _storages: dict[tuple[Any, ...], CaptureStorage] = {}
@@ -113,10 +121,10 @@ class _State:
             max_depth=min(base.max_depth, config.max_depth),
         )
         self.limit = None if config.max_per_second is None else _RateLimit(config.max_per_second)
-        # Off the caller's thread: filtering, building and encoding the record (see _Deferred).
+        # Off the caller's thread: filtering, building and encoding the record (see Deferred).
         self.deferred = config.async_storage or config.lazy_serialization
         size = config.max_capture_size
-        self.snapshot_limit = _SNAPSHOT_LIMIT if size is None else min(_SNAPSHOT_LIMIT, 4 * size)
+        self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
 
 
 def _shared_storage(config: CaptureConfig) -> CaptureStorage:
@@ -141,95 +149,6 @@ class _Pending:
     def __init__(self, state: _State, record: dict[str, Any]) -> None:
         self.state = state
         self.record = record
-
-
-class _Deferred:
-    """A capture handed to the background writer before it is filtered, built and encoded.
-
-    The caller's thread only takes what cannot wait: the call time, the thread name, and the
-    arguments, as a pickle snapshot (so the capture shows them as they were at the call, even
-    if they are mutated afterwards) or, with ``lazy_serialization``, as references (cheaper
-    still, but the capture shows them as they are when the writer reaches them).
-    """
-
-    __slots__ = (
-        "depth",
-        "frozen",
-        "names",
-        "now",
-        "payload",
-        "result",
-        "site",
-        "size",
-        "state",
-        "thread",
-    )
-
-    def __init__(
-        self,
-        site: CaptureSite,
-        state: _State,
-        depth: int,
-        names: Sequence[str],
-        payload: bytes | tuple[tuple[Any, ...], dict[str, Any]],
-    ) -> None:
-        self.site = site
-        self.state = state
-        self.depth = depth
-        self.names = names
-        self.payload = payload
-        # bytes: a snapshot; a tuple: the arguments themselves (lazy serialization).
-        self.frozen = frozen = type(payload) is bytes
-        self.size = len(payload) if frozen else 0
-        self.now = time.time()
-        self.thread = None if state.config.minimal_capture else threading.current_thread().name
-        self.result: tuple[Any, ...] | None = None
-
-    def set_result(self, result: Any, exception: BaseException | None) -> None:
-        """Keep the outcome of the call (on the caller's thread, as the call returns)."""
-        if exception is not None:
-            kind = type(exception)
-            self.result = ("exception", kind.__qualname__, kind.__module__, _safe_str(exception))
-        elif not self.frozen:
-            self.result = ("value", result)
-        elif (frozen := _freeze(result, self.state.snapshot_limit)) is not None:
-            self.result = ("frozen", frozen)
-            self.size += len(frozen)
-        else:
-            value, report = self.state.filter.filter_value(result, "result")
-            self.result = ("filtered", value, report)
-
-    def run(self) -> None:
-        """Filter, build, encode and store the capture (on the writer's thread)."""
-        site, state = self.site, self.state
-        try:
-            payload = self.payload
-            args, kwargs = pickle.loads(payload) if isinstance(payload, bytes) else payload
-            filtered = site.filter_args(state, self.names, args, kwargs)
-            record = site.record(
-                state.config, filtered, self.depth, now=self.now, thread=self.thread
-            )
-            if self.result is not None:
-                self._add_result(record, self.result)
-            data = site.encode(state, record)
-        except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
-            site.fail(exc, "capture")
-            return
-        site.store(state, data, timed=True)
-
-    def _add_result(self, record: dict[str, Any], result: tuple[Any, ...]) -> None:
-        kind, *rest = result
-        value_filter = self.state.filter
-        if kind == "exception":
-            _exception_result(value_filter, record, rest[0], rest[1], rest[2])
-            return
-        if kind == "filtered":
-            value, report = rest
-        else:
-            raw = pickle.loads(rest[0]) if kind == "frozen" else rest[0]
-            value, report = value_filter.filter_value(raw, "result")
-        record["result"] = {"value": value}
-        record["metadata"].setdefault("redactions", []).extend(report)
 
 
 class CaptureSite:
@@ -265,15 +184,15 @@ class CaptureSite:
         self.func = target
         # Always strings: a callable may carry any object as its names, and a name that cannot
         # be printed would fail every capture (and the warning about it) later.
-        self.module = _safe_str(module or getattr(target, "__module__", None) or "__unknown__")
+        self.module = safe_str(module or getattr(target, "__module__", None) or "__unknown__")
         if self.module in ("__main__", "__mp_main__"):
             # Stored under the script's importable name (``app`` for app.py), as pickle stores
             # the script's classes, so tests can import and load it as ``app:func``.
             self.module = main_module_name() or self.module
-        self.qualname = _safe_str(
-            qualname or getattr(target, "__qualname__", None) or _safe_repr(target)
+        self.qualname = safe_str(
+            qualname or getattr(target, "__qualname__", None) or safe_repr(target)
         )
-        self.name = _safe_str(getattr(target, "__name__", self.qualname))
+        self.name = safe_str(getattr(target, "__name__", self.qualname))
         self.overrides = overrides
         self.storage = storage
         self.kind = _kind(target)
@@ -281,7 +200,7 @@ class CaptureSite:
         self.rate = 1.0
         self.state: _State | None = None
         self.warned = False
-        self._names: _Signature | None = None
+        self._names: Signature | None = None
         self._names_cache: dict[tuple[int, bool], Sequence[str]] = {}
         subscribe(self)
 
@@ -345,7 +264,7 @@ class CaptureSite:
         self,
         coroutine: Coroutine[Any, Any, Any],
         depth: int,
-        pending: _Pending | _Deferred | None,
+        pending: _Pending | Deferred | None,
     ) -> Any:
         # The body of an ``async def`` runs here, not at call time: count its depth here too.
         token = _DEPTH.set(depth)
@@ -368,7 +287,7 @@ class CaptureSite:
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> _Pending | _Deferred | None:
+    ) -> _Pending | Deferred | None:
         if state.deferred:
             job = self.defer(state, depth, instance, args, kwargs)
             if job is not None:
@@ -383,7 +302,7 @@ class CaptureSite:
         if state.config.record_result and self.kind in ("function", "coroutine"):
             if not state.config.lazy_serialization:
                 # Arguments are recorded as called: keep a copy the body cannot mutate.
-                record["args"], record["kwargs"] = _snapshot(record["args"], record["kwargs"])
+                record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
             return _Pending(state, record)
         self.dispatch(state, record)
         return None
@@ -395,39 +314,39 @@ class CaptureSite:
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> _Deferred | None:
+    ) -> Deferred | None:
         """The background job for a call, or ``None`` when its arguments must be filtered now."""
         names = self.param_names(len(args), bound=instance is not None)
         if state.config.lazy_serialization:
             # ``kwargs`` is this call's own dict and ``args`` a tuple: only their items are
             # shared with the caller, and those are what lazy serialization reads late.
-            return _Deferred(self, state, depth, names, (args, kwargs))
-        frozen = _freeze((args, kwargs), state.snapshot_limit)
+            return Deferred(self, state, depth, names, (args, kwargs), now=time.time())
+        frozen = freeze((args, kwargs), state.snapshot_limit)
         if frozen is None:
             return None
-        return _Deferred(self, state, depth, names, frozen)
+        return Deferred(self, state, depth, names, frozen, now=time.time())
 
     def finish(
         self,
-        pending: _Pending | _Deferred,
+        pending: _Pending | Deferred,
         *,
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
         try:
-            if isinstance(pending, _Deferred):
+            if isinstance(pending, Deferred):
                 pending.set_result(result, exception)
                 self.submit(pending.state, pending.run, pending.size)
                 return
             record = pending.record
             if exception is not None:
                 kind = type(exception)
-                _exception_result(
+                exception_result(
                     pending.state.filter,
                     record,
                     kind.__qualname__,
                     kind.__module__,
-                    _safe_str(exception),
+                    safe_str(exception),
                 )
             else:
                 value, report = pending.state.filter.filter_value(result, "result")
@@ -458,7 +377,7 @@ class CaptureSite:
             "function_name": self.name,
             "module": self.module,
             "qualname": self.qualname,
-            "timestamp": _timestamp(now),
+            "timestamp": format_timestamp(now),
             "args": list(filtered.args),
             "kwargs": filtered.kwargs,
             "metadata": metadata,
@@ -508,19 +427,19 @@ class CaptureSite:
                 if not config.ignore_serialization_errors:
                     self.fail(first, "serialization")
                     return None
-                _replace_unserializable(storage, record)
+                replace_unserializable(storage, record)
                 data = storage.encode(record)
         limit = config.max_capture_size
         if data is not None and limit is not None and len(data) > limit:
-            data = _shrink(storage, record, limit)
+            data = shrink(storage, record, limit)
             if data is None:
                 _stats.record_drop(error=False)
                 self.warn_once(f"a capture exceeded max_capture_size={limit} and was dropped")
         return data
 
-    def signature(self) -> _Signature:
+    def signature(self) -> Signature:
         if self._names is None:
-            self._names = _signature(self.func)
+            self._names = read_signature(self.func)
         return self._names
 
     def filter_args(
@@ -548,7 +467,7 @@ class CaptureSite:
 
     def fail(self, exc: BaseException, stage: str) -> None:
         _stats.record_drop(error=True)
-        self.warn_once(f"{stage} failed ({type(exc).__name__}: {_safe_str(exc)})", exc)
+        self.warn_once(f"{stage} failed ({type(exc).__name__}: {safe_str(exc)})", exc)
 
     def warn_once(self, message: str, exc: BaseException | None = None) -> None:
         if self.warned:
@@ -565,19 +484,6 @@ class CaptureSite:
             logger.debug("snapy_capture: details", exc_info=exc)
 
 
-_last_second: tuple[int, str] = (-1, "")
-
-
-def _timestamp(now: float) -> str:
-    """ISO-8601 UTC with microseconds; the date and time part is formatted once a second."""
-    global _last_second  # noqa: PLW0603 - a one-entry cache, swapped whole (thread-safe)
-    second = int(now // 1)
-    cached = _last_second
-    if cached[0] != second:
-        cached = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)))
-    return f"{cached[1]}.{int(now % 1 * 1e6):06d}Z"
-
-
 def _kind(func: Any) -> str:
     if inspect.iscoroutinefunction(func):
         return "coroutine"
@@ -586,162 +492,6 @@ def _kind(func: Any) -> str:
     if inspect.isgeneratorfunction(func):
         return "generator"
     return "function"
-
-
-class _Signature(NamedTuple):
-    """What filtering needs to know of a function's parameters."""
-
-    positional: list[str]
-    var_positional: str | None
-    var_keyword: str | None
-    keyword: frozenset[str]
-
-
-def _signature(func: Any) -> _Signature:
-    try:
-        parameters = list(inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):
-        return _Signature([], None, None, frozenset())
-    kind = inspect.Parameter
-    positional = [
-        p.name for p in parameters if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
-    ]
-    var = next((p.name for p in parameters if p.kind is kind.VAR_POSITIONAL), None)
-    var_keyword = next((p.name for p in parameters if p.kind is kind.VAR_KEYWORD), None)
-    keyword = frozenset(
-        p.name for p in parameters if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)
-    )
-    return _Signature(positional, var, var_keyword, keyword)
-
-
-def _exception_result(
-    flt: ArgumentFilter, record: dict[str, Any], qualname: str, module: str, message: str
-) -> None:
-    masked, report = flt.filter_value(message, "result.exception")
-    record["result"] = {"exception": {"type": qualname, "module": module, "message": masked}}
-    record["metadata"].setdefault("redactions", []).extend(report)
-
-
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return f"<unprintable {type(value).__name__}>"
-
-
-def _safe_repr(value: object) -> str:
-    try:
-        return repr(value)
-    except Exception:  # noqa: BLE001
-        return f"<unprintable {type(value).__name__}>"
-
-
-def _snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    try:
-        copied: tuple[list[Any], dict[str, Any]] = pickle.loads(pickle.dumps((args, kwargs), 5))
-    except Exception:  # noqa: BLE001 - unpicklable: the encoder will degrade it later anyway
-        return args, kwargs
-    return copied
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-class _BoundedSink:
-    """A file for ``pickle.Pickler`` that gives up past ``limit`` bytes."""
-
-    __slots__ = ("data", "limit")
-
-    def __init__(self) -> None:
-        self.data: bytes | None = None
-        self.limit = 0
-
-    def write(self, data: bytes) -> int:
-        # The pickler writes once at the end, or once per 64 KiB frame of a large value.
-        self.limit -= len(data)
-        if self.limit < 0:
-            raise _TooLargeError
-        self.data = bytes(data) if self.data is None else self.data + data
-        return len(data)
-
-
-class _Picklers(threading.local):
-    """One reusable pickler per thread: creating one costs more than pickling a few args."""
-
-    def __init__(self) -> None:
-        self.sink = _BoundedSink()
-        self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
-        self.busy = False
-
-
-_picklers = _Picklers()
-
-
-def _freeze(value: Any, limit: int) -> bytes | None:
-    """A pickle of ``value`` taken now, or ``None`` if it cannot be pickled within ``limit``.
-
-    Pickling stops as soon as the output passes ``limit`` (the pickler writes in frames of
-    64 KiB), so a huge argument costs the caller little before it goes to the filters instead.
-    """
-    own = _picklers
-    if own.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own
-        sink = _BoundedSink()
-        pickler = pickle.Pickler(sink, pickle.HIGHEST_PROTOCOL)
-    else:
-        own.busy = True
-        sink, pickler = own.sink, own.pickler
-    sink.limit = limit
-    try:
-        pickler.dump(value)
-        return sink.data
-    except Exception:  # noqa: BLE001 - unpicklable or too large: the caller filters it instead
-        return None
-    finally:
-        # Forget the value: the memo and the sink would keep it alive until the next call.
-        pickler.clear_memo()
-        sink.data = None
-        if pickler is own.pickler:
-            own.busy = False
-
-
-def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:
-    """(container, key, path) of each argument (and the result value) in a record."""
-    slots: list[tuple[Any, Any, str]] = [
-        (record["args"], i, f"args[{i}]") for i in range(len(record["args"]))
-    ]
-    slots += [(record["kwargs"], key, key) for key in record["kwargs"]]
-    result = record.get("result")
-    if isinstance(result, dict) and "value" in result:
-        slots.append((result, "value", "result"))
-    return slots
-
-
-def _replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> None:
-    report = record["metadata"].setdefault("redactions", [])
-    for container, key, path in _slots(record):
-        value = container[key]
-        try:
-            storage.encode({"args": [value], "kwargs": {}})
-        except Exception:  # noqa: BLE001
-            container[key] = Redacted(f"unserializable {type(value).__qualname__}")
-            report.append({"path": path, "reason": "unserializable"})
-
-
-def _shrink(storage: CaptureStorage, record: dict[str, Any], limit: int) -> bytes | None:
-    sizes = []
-    for container, key, path in _slots(record):
-        size = len(storage.encode({"args": [container[key]], "kwargs": {}}))
-        sizes.append((size, container, key, path))
-    report = record["metadata"].setdefault("redactions", [])
-    for size, container, key, path in sorted(sizes, key=lambda item: -item[0]):
-        container[key] = Redacted(f"too large ({size} bytes)")
-        report.append({"path": path, "reason": "max_capture_size"})
-        data = storage.encode(record)
-        if len(data) <= limit:
-            return data
-    data = storage.encode(record)
-    return data if len(data) <= limit else None
 
 
 class _BoundCaptureWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg]
