@@ -21,7 +21,6 @@ import errno
 import hashlib
 import json
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -29,37 +28,49 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, Final
-from urllib.parse import quote, unquote
+from typing import Any, Final
+from urllib.parse import quote
 
 from filelock import FileLock
 
-if sys.platform != "win32":  # Windows: writers use filelock's own locking
-    import fcntl
-
 from . import _envelope
 from ._errors import CaptureFormatError
+
+# Imported by name, not used as ``_files.x``: tests patch these on this module to inject
+# faults into a write, and the calls below must see the patch.
+from ._files import (
+    _META,
+    _SEQ_WIDTH,
+    _TEMP_PREFIX,
+    CAPTURE_SUFFIX,
+    _capture_files,
+    _capture_path,
+    _delete_below,
+    _link,
+    _make_private_dirs,
+    _mtime,
+    _read_meta,
+    _read_state,
+    _remove_stale_temps,
+    _scan_state,
+    _unlink_quiet,
+    _write_all,
+    _write_state,
+)
+from ._locks import _Held, _PortableWriteLock, _WriteLock
 from .config import parse_option
 from .serializers import Serializer, get_serializer, serializer_name
 
 __all__ = ["CaptureStorage", "FunctionInfo", "written_roots"]
 
-CAPTURE_SUFFIX: Final = ".cap"
-_CAPTURE_NAME: Final = re.compile(r"^(\d{12})\.cap$")
-_TEMP_PREFIX: Final = ".tmp-"
-_META: Final = ".function.json"
-_SEQ_WIDTH: Final = 12
 _MAX_NUMBERING_ATTEMPTS: Final = 50
 _MAX_RANGE: Final = 4096  # beyond this many sequence numbers to delete, scan the directory
-_STALE_TEMP_SECONDS: Final = 3600.0
 #: Seconds a write waits for another process's lock before giving up on that one capture.
+#: Read on every write (documented as tunable), so it lives here and is passed to the lock.
 LOCK_TIMEOUT = 10.0
 _BUILTIN_SERIALIZERS: Final = ("pickle", "json", "jsonpickle")
 #: Newest captures looked up by sequence number before the directory is listed (loading).
 _PROBES: Final = 8
-#: Lock files a process keeps open for writing; beyond, each write opens and closes its own.
-_MAX_OPEN_LOCKS: Final = 64
 
 # Every storage root this process wrote to, in order: the loader searches them by default.
 _written_roots: dict[str, None] = {}
@@ -343,11 +354,11 @@ class CaptureStorage:
             self._dirs[(module, qualname)] = directory
         return directory
 
-    def _write_lock(self, directory: Path) -> _WriteLock | _PortableWriteLock:
+    def _write_lock(self, directory: Path) -> _Held | _PortableWriteLock:
         """The lock writers hold while numbering a capture; yields the ``.seq`` descriptor."""
         if sys.platform == "win32":  # pragma: no cover
-            return _PortableWriteLock(self._lock(directory))
-        return _WriteLock.of(directory)
+            return _PortableWriteLock(self._lock(directory), LOCK_TIMEOUT)
+        return _WriteLock.of(directory).held(LOCK_TIMEOUT)
 
     def _lock(self, directory: Path) -> FileLock:
         lock = self._locks.get(directory)
@@ -370,9 +381,10 @@ class CaptureStorage:
         for entry in entries:
             if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
                 continue
-            info = _read_meta(Path(entry.path))
-            if info is not None:
-                found.append(info)
+            directory = Path(entry.path)
+            names = _read_meta(directory)
+            if names is not None:
+                found.append(FunctionInfo(*names, directory))
         return found
 
     def capture_files(self, module: str, qualname: str) -> list[Path]:
@@ -460,271 +472,3 @@ class CaptureStorage:
                     removed += _unlink_quiet(path)
                 _remove_stale_temps(info.directory, older_than=0.0)
         return removed
-
-
-def _make_private_dirs(directory: Path) -> None:
-    missing = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
-
-
-def _link(temp: str, final: str | Path) -> None:
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        raise
-    except OSError:
-        # Filesystems without hard links: fall back to rename, still atomic.
-        if os.path.lexists(final):
-            raise FileExistsError(str(final)) from None
-        os.replace(temp, final)
-        return
-    os.unlink(temp)
-
-
-def _read_state(directory: Path, fd: int | None = None) -> tuple[int, int] | None:
-    try:
-        if fd is not None:
-            raw = os.pread(fd, 64, 0)
-        else:
-            with open(directory / ".seq", "rb") as handle:
-                raw = handle.read(64)
-        nxt, floor = (int(part) for part in raw.split())
-    except (OSError, ValueError):
-        return None
-    if floor > nxt or nxt < 0 or floor < 0:
-        return None
-    return nxt, floor
-
-
-def _write_state(directory: Path, nxt: int, floor: int, fd: int | None = None) -> None:
-    data = f"{nxt:020d} {floor:020d}\n".encode()
-    if fd is not None:
-        os.pwrite(fd, data, 0)  # fixed width: no truncate needed
-        return
-    fd = os.open(directory / ".seq", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        os.pwrite(fd, data, 0)  # fixed width: no truncate needed
-    finally:
-        os.close(fd)
-
-
-def _capture_path(directory: Path, seq: int) -> Path:
-    return directory / f"{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write ``data`` to ``fd`` and close it (a file object would cost more than the write)."""
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
-
-class _WriteLock:
-    """The writers' lock of one capture directory: ``flock`` on ``.lock``, kept open.
-
-    filelock opens, checks and closes the lock file on every acquisition, which costs more
-    than writing the capture; this keeps the lock file and ``.seq`` open, one descriptor
-    each per directory and process, with a thread lock in front (``flock`` does not tell
-    apart threads sharing a descriptor). It is the same ``flock`` on the same file, so it
-    excludes filelock's users (``prune``, ``clear``) and other processes alike. A file found
-    deleted or replaced (a cleanup script) is opened again. Entering returns the descriptor
-    of ``.seq``.
-    """
-
-    _all: ClassVar[dict[str, _WriteLock]] = {}
-    _open = 0  # locks holding descriptors open (guarded by _count_lock)
-    _count_lock = threading.Lock()
-
-    def __init__(self, directory: Path) -> None:
-        self.path = os.path.join(directory, ".lock")
-        self.state_path = os.path.join(directory, ".seq")
-        self.mutex = threading.Lock()
-        self.fd = -1
-        self.state_fd = -1
-
-    @classmethod
-    def of(cls, directory: Path) -> _WriteLock:
-        key = str(directory)
-        lock = cls._all.get(key)
-        if lock is None:
-            lock = cls._all.setdefault(key, cls(directory))
-        return lock
-
-    def __enter__(self) -> int:
-        timeout = LOCK_TIMEOUT
-        if not self.mutex.acquire(timeout=timeout):
-            raise TimeoutError(f"timed out waiting for the lock {self.path}")
-        try:
-            self._flock(time.monotonic() + timeout)
-            try:
-                if self.state_fd < 0 or os.fstat(self.state_fd).st_nlink == 0:
-                    self._reopen_state()
-            except BaseException:
-                self._unlock()
-                raise
-        except BaseException:
-            self.mutex.release()
-            raise
-        return self.state_fd
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            self._unlock()
-        finally:
-            self.mutex.release()
-
-    def _flock(self, deadline: float) -> None:
-        delay = 0.001
-        while True:
-            if self.fd < 0:
-                self._open_files()
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(f"the lock {self.path} is held by another process") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-                continue
-            # Deleted or replaced while open (no name left): a lock on it excludes nobody.
-            if os.fstat(self.fd).st_nlink:
-                return
-            self._close()
-
-    def _open_files(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        with self._count_lock:
-            _WriteLock._open += 1
-
-    def _reopen_state(self) -> None:
-        if self.state_fd >= 0:
-            os.close(self.state_fd)
-            self.state_fd = -1
-        self.state_fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    def _unlock(self) -> None:
-        if _WriteLock._open > _MAX_OPEN_LOCKS:
-            self._close()  # many directories: do not hold a process's descriptors for ever
-        else:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-
-    def _close(self) -> None:
-        # Closing the lock file releases its flock.
-        fd, self.fd = self.fd, -1
-        state_fd, self.state_fd = self.state_fd, -1
-        with self._count_lock:
-            _WriteLock._open -= 1
-        os.close(fd)
-        if state_fd >= 0:
-            os.close(state_fd)
-
-
-def _forget_write_locks_in_child() -> None:
-    # The child shares the parent's open lock files: a flock through them would not exclude
-    # the parent. Close them (closing does not release the parent's lock) and start afresh.
-    for lock in _WriteLock._all.values():
-        for fd in (lock.fd, lock.state_fd):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-    _WriteLock._all = {}
-    _WriteLock._open = 0
-    _WriteLock._count_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_write_locks_in_child)
-
-
-class _PortableWriteLock:  # pragma: no cover - Windows
-    """filelock's lock where ``fcntl`` is missing; the state is read and written by path."""
-
-    def __init__(self, lock: FileLock) -> None:
-        self.lock = lock
-
-    def __enter__(self) -> None:
-        self.lock.acquire(timeout=LOCK_TIMEOUT)
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.lock.release()
-
-
-def _scan_state(directory: Path) -> tuple[int, int]:
-    seqs = [int(m.group(1)) for name in os.listdir(directory) if (m := _CAPTURE_NAME.match(name))]
-    if not seqs:
-        return 0, 0
-    return max(seqs) + 1, min(seqs)
-
-
-def _capture_files(directory: Path) -> list[Path]:
-    try:
-        names = [name for name in os.listdir(directory) if _CAPTURE_NAME.match(name)]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    names.sort(reverse=True)
-    return [directory / name for name in names]
-
-
-def _delete_below(directory: Path, floor: int) -> None:
-    for name in os.listdir(directory):
-        match = _CAPTURE_NAME.match(name)
-        if match and int(match.group(1)) < floor:
-            _unlink_quiet(directory / name)
-
-
-def _remove_stale_temps(directory: Path, older_than: float = _STALE_TEMP_SECONDS) -> int:
-    removed = 0
-    cutoff = time.time() - older_than
-    for name in os.listdir(directory):
-        if name.startswith(_TEMP_PREFIX) and _mtime(directory / name) <= cutoff:
-            removed += _unlink_quiet(directory / name)
-    return removed
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return float("inf")
-
-
-def _unlink_quiet(path: str | Path) -> int:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return 0
-    return 1
-
-
-def _read_meta(directory: Path) -> FunctionInfo | None:
-    try:
-        meta = json.loads((directory / _META).read_text(encoding="utf-8"))
-        return FunctionInfo(str(meta["module"]), str(meta["qualname"]), directory)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    module, sep, qualname = unquote(directory.name).partition(":")
-    if not sep or "~" in directory.name:
-        return None
-    return FunctionInfo(module, qualname, directory)

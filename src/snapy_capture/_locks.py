@@ -1,0 +1,187 @@
+"""The writers' lock of a capture directory, kept open across writes and reset after fork.
+
+Timeouts are passed in by the caller rather than read from a constant here: the public knob
+is ``snapy_capture.storage.LOCK_TIMEOUT``, and it must keep working when set there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Final
+
+from filelock import FileLock
+
+if sys.platform != "win32":  # Windows: writers use filelock's own locking
+    import fcntl
+
+#: Lock files a process keeps open for writing; beyond, each write opens and closes its own.
+_MAX_OPEN_LOCKS: Final = 64
+
+
+class _WriteLock:
+    """The writers' lock of one capture directory: ``flock`` on ``.lock``, kept open.
+
+    filelock opens, checks and closes the lock file on every acquisition, which costs more
+    than writing the capture; this keeps the lock file and ``.seq`` open, one descriptor
+    each per directory and process, with a thread lock in front (``flock`` does not tell
+    apart threads sharing a descriptor). It is the same ``flock`` on the same file, so it
+    excludes filelock's users (``prune``, ``clear``) and other processes alike. A file found
+    deleted or replaced (a cleanup script) is opened again. :meth:`acquire` returns the
+    descriptor of ``.seq``.
+    """
+
+    _all: ClassVar[dict[str, _WriteLock]] = {}
+    _open = 0  # locks holding descriptors open (guarded by _count_lock)
+    _count_lock = threading.Lock()
+
+    def __init__(self, directory: Path) -> None:
+        self.path = os.path.join(directory, ".lock")
+        self.state_path = os.path.join(directory, ".seq")
+        self.mutex = threading.Lock()
+        self.fd = -1
+        self.state_fd = -1
+
+    @classmethod
+    def of(cls, directory: Path) -> _WriteLock:
+        key = str(directory)
+        lock = cls._all.get(key)
+        if lock is None:
+            lock = cls._all.setdefault(key, cls(directory))
+        return lock
+
+    def held(self, timeout: float) -> _Held:
+        """A context manager holding this lock, waiting at most ``timeout`` seconds."""
+        return _Held(self, timeout)
+
+    def acquire(self, timeout: float) -> int:
+        if not self.mutex.acquire(timeout=timeout):
+            raise TimeoutError(f"timed out waiting for the lock {self.path}")
+        try:
+            self._flock(time.monotonic() + timeout)
+            try:
+                if self.state_fd < 0 or os.fstat(self.state_fd).st_nlink == 0:
+                    self._reopen_state()
+            except BaseException:
+                self._unlock()
+                raise
+        except BaseException:
+            self.mutex.release()
+            raise
+        return self.state_fd
+
+    def release(self) -> None:
+        try:
+            self._unlock()
+        finally:
+            self.mutex.release()
+
+    def _flock(self, deadline: float) -> None:
+        delay = 0.001
+        while True:
+            if self.fd < 0:
+                self._open_files()
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"the lock {self.path} is held by another process") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                continue
+            # Deleted or replaced while open (no name left): a lock on it excludes nobody.
+            if os.fstat(self.fd).st_nlink:
+                return
+            self._close()
+
+    def _open_files(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        with self._count_lock:
+            _WriteLock._open += 1
+
+    def _reopen_state(self) -> None:
+        if self.state_fd >= 0:
+            os.close(self.state_fd)
+            self.state_fd = -1
+        self.state_fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _unlock(self) -> None:
+        if _WriteLock._open > _MAX_OPEN_LOCKS:
+            self._close()  # many directories: do not hold a process's descriptors for ever
+        else:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def _close(self) -> None:
+        # Closing the lock file releases its flock.
+        fd, self.fd = self.fd, -1
+        state_fd, self.state_fd = self.state_fd, -1
+        with self._count_lock:
+            _WriteLock._open -= 1
+        os.close(fd)
+        if state_fd >= 0:
+            os.close(state_fd)
+
+
+class _Held:
+    """One holding of a shared :class:`_WriteLock`; entering returns the ``.seq`` descriptor.
+
+    The timeout travels with the holding, not the shared lock: threads share the lock.
+    """
+
+    __slots__ = ("lock", "timeout")
+
+    def __init__(self, lock: _WriteLock, timeout: float) -> None:
+        self.lock = lock
+        self.timeout = timeout
+
+    def __enter__(self) -> int:
+        return self.lock.acquire(self.timeout)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.lock.release()
+
+
+def _forget_write_locks_in_child() -> None:
+    # The child shares the parent's open lock files: a flock through them would not exclude
+    # the parent. Close them (closing does not release the parent's lock) and start afresh.
+    for lock in _WriteLock._all.values():
+        for fd in (lock.fd, lock.state_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+    _WriteLock._all = {}
+    _WriteLock._open = 0
+    _WriteLock._count_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_write_locks_in_child)
+
+
+class _PortableWriteLock:  # pragma: no cover - Windows
+    """filelock's lock where ``fcntl`` is missing; the state is read and written by path."""
+
+    def __init__(self, lock: FileLock, timeout: float) -> None:
+        self.lock = lock
+        self.timeout = timeout
+
+    def __enter__(self) -> None:
+        self.lock.acquire(timeout=self.timeout)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.lock.release()
