@@ -13,27 +13,16 @@ to fix it.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import datetime as dt
-import decimal
-import enum
-import importlib
 import io
 import json
-import math
-import os
-import pathlib
 import pickle
-import sys
 import threading
-import types
-import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from ._errors import CaptureFormatError, ConfigError
+from ._jsontags import Codec, Decoder, Encoder
+from ._mainrefs import MainMappingPickler, find_global, guess_main_module_name
 
 __all__ = [
     "JSONPickleSerializer",
@@ -67,11 +56,11 @@ def serializer_name(serializer: object) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-# --- classes defined in the script run as __main__ ------------------------------------------
+# --- classes defined in the script run as __main__ (helpers in _mainrefs) -------------------
 
+# The one copy of the runner's declaration; _mainrefs and _jsontags read it through
+# main_module_name, passed to them, so that they need not import this module.
 _main_name: str | None = None
-# multiprocessing's spawn/forkserver children import the script as __mp_main__.
-_MAIN_MODULES: Final = ("__main__", "__mp_main__")
 
 
 def set_main_module_name(name: str | None) -> None:
@@ -94,99 +83,15 @@ def main_module_name() -> str | None:
     """
     if _main_name is not None:
         return _main_name
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    spec_name = getattr(spec, "name", None)
-    if isinstance(spec_name, str) and spec_name and spec_name != "__main__":
-        return spec_name
-    file = getattr(main, "__file__", None)
-    if not isinstance(file, str) or not sys.path or not sys.path[0]:
-        return None
-    script = pathlib.Path(file)
-    if script.suffix != ".py" or not script.stem.isidentifier():
-        return None
-    try:
-        importable = os.path.samefile(script.parent, sys.path[0])
-    except OSError:
-        return None
-    return script.stem if importable else None
-
-
-def _main_script() -> str | None:
-    file = getattr(sys.modules.get("__main__"), "__file__", None)
-    return os.path.basename(file) if isinstance(file, str) else None
-
-
-def _lookup(root: Any, qualname: str) -> Any:
-    target = root
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    return target
-
-
-def _find_global(module: str | None, qualname: str, script: str | None = None) -> Any:
-    """Resolve a class or function stored by reference, explaining how to fix a failure.
-
-    ``module`` is ``None`` (or ``"__main__"``) when the object came from a script whose
-    importable name was unknown when it was stored.
-
-    Raises:
-        CaptureFormatError: the object cannot be found; the message says what to do.
-    """
-    if module in (None, "__main__") or module == main_module_name():
-        # Loading in the process that runs the script itself: its __main__ has the class.
-        try:
-            return _lookup(sys.modules["__main__"], qualname)
-        except (KeyError, AttributeError):
-            pass
-    where = f"the script {script}" if script else "a script"
-    if module in (None, "__main__"):
-        raise CaptureFormatError(
-            f"{qualname} was defined in {where} run as __main__, and its importable module "
-            f"name was unknown when it was captured; move {qualname} into a module the tests "
-            f"can import, or capture with `python -m snapy_capture.run` so the name is recorded"
-        )
-    try:
-        return _lookup(importlib.import_module(module), qualname)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure gets the same advice
-        reason = f"{type(exc).__name__}: {exc}"
-    raise CaptureFormatError(
-        f"{qualname} was defined in {where} run as __main__ and stored as {module}.{qualname}, "
-        f"but it cannot be loaded ({reason}); make the script's directory importable in the "
-        f"tests (PYTHONPATH, or pytest's `pythonpath` ini option) or move {qualname} into a module"
-    )
+    return guess_main_module_name()
 
 
 def _load_main_global(module: str | None, qualname: str, script: str | None) -> Any:
     """Unpickling entry point for objects of ``__main__``; stored in files by name: keep it."""
-    return _find_global(module, qualname, script)
+    return find_global(module, qualname, script, main_name=main_module_name)
 
 
 # --- pickle ---------------------------------------------------------------------------------
-
-
-class _MainMappingPickler(pickle.Pickler):
-    """Stores classes and functions of ``__main__`` as references that tests can load."""
-
-    def __init__(self, file: io.BytesIO, protocol: int) -> None:
-        super().__init__(file, protocol)
-        self._module = main_module_name()
-        self._script = _main_script()
-
-    def reducer_override(self, obj: Any) -> Any:
-        if not isinstance(obj, (type, types.FunctionType)):
-            return NotImplemented
-        module = getattr(obj, "__module__", None)
-        if module not in _MAIN_MODULES:
-            return NotImplemented
-        qualname = getattr(obj, "__qualname__", "")
-        try:
-            found = _lookup(sys.modules[module], qualname)
-        except (KeyError, AttributeError):
-            found = None
-        if found is not obj:  # a lambda or a local class: let pickle report it as usual
-            return NotImplemented
-        return _load_main_global, (self._module, qualname, self._script)
 
 
 class PickleSerializer:
@@ -208,7 +113,9 @@ class PickleSerializer:
         # test) is redone by the slower pickler that maps the script's classes.
         if b"_main__" in data:  # __main__, or __mp_main__ in multiprocessing children
             buffer = io.BytesIO()
-            _MainMappingPickler(buffer, self.protocol).dump(obj)
+            MainMappingPickler(
+                buffer, self.protocol, module=main_module_name(), loader=_load_main_global
+            ).dump(obj)
             data = buffer.getvalue()
         return data
 
@@ -233,66 +140,7 @@ class PickleSerializer:
         return f"PickleSerializer(protocol={self.protocol})"
 
 
-# --- JSON -----------------------------------------------------------------------------------
-
-_TAG: Final = "__snapy__"
-_BIG_INT_BITS: Final = 10_000  # decimal text of bigger ints hits sys.get_int_max_str_digits()
-_PATH_TYPES: Final = {
-    cls.__name__: cls
-    for cls in (
-        pathlib.PurePath,
-        pathlib.PurePosixPath,
-        pathlib.PureWindowsPath,
-        pathlib.Path,
-        pathlib.PosixPath,
-        pathlib.WindowsPath,
-    )
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Codec:
-    kind: type
-    tag: str
-    encode: Callable[[Any], Any]
-    decode: Callable[[Any], Any]
-
-
-def _type_ref(kind: type) -> str:
-    """``module:qualname`` of a class, checked to load again by that name.
-
-    Raises:
-        TypeError: a class defined inside a function, or otherwise not importable by name.
-    """
-    module, qualname = kind.__module__, kind.__qualname__
-    try:
-        found = _lookup(sys.modules[module], qualname)
-    except (KeyError, AttributeError):
-        found = None
-    if found is not kind:
-        raise TypeError(
-            f"JSONSerializer cannot store {qualname!r}: the class cannot be "
-            f"imported by name (defined inside a function?)"
-        )
-    if module in _MAIN_MODULES:
-        module = main_module_name() or "__main__"
-    return f"{module}:{qualname}"
-
-
-def _resolve_type(ref: object, check: Callable[[Any], bool], what: str) -> Any:
-    if not isinstance(ref, str) or ":" not in ref:
-        raise CaptureFormatError(f"bad type reference {ref!r} in a JSON capture")
-    module, _, qualname = ref.partition(":")
-    kind = _find_global(module, qualname)
-    if not (isinstance(kind, type) and check(kind)):
-        # Refuse to call anything but the expected constructor: a JSON file must not be able
-        # to name ``os:system`` and have it called with its own arguments.
-        raise CaptureFormatError(f"{ref} is not {what}")
-    return kind
-
-
-def _is_namedtuple(kind: type) -> bool:
-    return issubclass(kind, tuple) and hasattr(kind, "_fields") and hasattr(kind, "_make")
+# --- JSON (the tagged encoding is in _jsontags) ---------------------------------------------
 
 
 class JSONSerializer:
@@ -313,7 +161,7 @@ class JSONSerializer:
     """
 
     name = "json"
-    _codecs: ClassVar[dict[str, _Codec]] = {}
+    _codecs: ClassVar[dict[str, Codec]] = {}
     _codecs_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, *, indent: int | None = 1) -> None:
@@ -342,7 +190,7 @@ class JSONSerializer:
         if not isinstance(tag, str) or not tag:
             raise ConfigError(f"JSONSerializer.register expects a non-empty tag, got {tag!r}")
         with cls._codecs_lock:
-            cls._codecs = {**cls._codecs, tag: _Codec(kind, tag, encode, decode)}
+            cls._codecs = {**cls._codecs, tag: Codec(kind, tag, encode, decode)}
 
     @classmethod
     def unregister(cls, tag: str) -> None:
@@ -377,7 +225,7 @@ class JSONSerializer:
         Raises:
             TypeError: an unsupported type; ValueError: a reference cycle.
         """
-        return _Encoder(list(self._codecs.values())).encode(obj)
+        return Encoder(list(self._codecs.values()), main_module_name).encode(obj)
 
     def from_jsonable(self, tree: Any) -> Any:
         """Rebuild objects from a tree that :meth:`to_jsonable` made (after ``json.loads``).
@@ -385,217 +233,10 @@ class JSONSerializer:
         Raises:
             CaptureFormatError: an unknown tag, or a type that cannot be found.
         """
-        return _Decoder(self._codecs).decode(tree)
+        return Decoder(self._codecs, main_module_name).decode(tree)
 
     def __repr__(self) -> str:
         return f"JSONSerializer(indent={self.indent!r})"
-
-
-class _Encoder:
-    __slots__ = ("active", "codecs")
-
-    def __init__(self, codecs: list[_Codec]) -> None:
-        self.codecs = codecs
-        self.active: set[int] = set()  # containers on the current path, to report cycles
-
-    def encode(self, obj: Any) -> Any:
-        kind = type(obj)
-        if obj is None or kind is bool or kind is str:
-            return obj
-        if kind is int:
-            if obj.bit_length() > _BIG_INT_BITS:
-                return {_TAG: "int", "hex": hex(obj)}
-            return obj
-        if kind is float:
-            return obj if math.isfinite(obj) else {_TAG: "float", "value": repr(obj)}
-        if id(obj) in self.active:
-            raise ValueError("JSONSerializer cannot store a reference cycle")
-        self.active.add(id(obj))
-        try:
-            return self._compound(obj, kind)
-        finally:
-            self.active.discard(id(obj))
-
-    def _compound(self, obj: Any, kind: type) -> Any:
-        for codec in self.codecs:
-            if isinstance(obj, codec.kind):
-                return {_TAG: "custom", "tag": codec.tag, "data": self.encode(codec.encode(obj))}
-        if kind is list:
-            return [self.encode(item) for item in obj]
-        if kind is dict:
-            if all(type(key) is str for key in obj) and _TAG not in obj:
-                return {key: self.encode(value) for key, value in obj.items()}
-            return {_TAG: "dict", "items": self._pairs(obj)}
-        if kind is OrderedDict:
-            return {_TAG: "odict", "items": self._pairs(obj)}
-        if kind is tuple:
-            return {_TAG: "tuple", "items": [self.encode(item) for item in obj]}
-        if kind is set or kind is frozenset:
-            items = [self.encode(item) for item in obj]
-            # Sets have no order; sort the encoded items so that files diff cleanly.
-            items.sort(key=lambda item: json.dumps(item, sort_keys=True))
-            return {_TAG: kind.__name__, "items": items}
-        return self._other(obj, kind)
-
-    def _pairs(self, obj: dict[Any, Any]) -> list[list[Any]]:
-        return [[self.encode(key), self.encode(value)] for key, value in obj.items()]
-
-    def _other(self, obj: Any, kind: type) -> Any:
-        from .filters import Redacted  # noqa: PLC0415 - filters must not import serializers
-
-        if kind is Redacted:
-            return {_TAG: "redacted", "reason": obj.reason}
-        simple = _SIMPLE.get(kind)
-        if simple is not None:
-            tag, encode = simple
-            return {_TAG: tag, **encode(obj)}
-        if kind is complex:
-            return {_TAG: "complex", "real": self.encode(obj.real), "imag": self.encode(obj.imag)}
-        if kind.__name__ in _PATH_TYPES and _PATH_TYPES[kind.__name__] is kind:
-            return {_TAG: "path", "type": kind.__name__, "value": str(obj)}
-        if isinstance(obj, enum.Enum):
-            return {_TAG: "enum", "type": _type_ref(kind), "value": self.encode(obj.value)}
-        if isinstance(obj, tuple) and _is_namedtuple(kind):
-            return {
-                _TAG: "namedtuple",
-                "type": _type_ref(kind),
-                "items": [self.encode(item) for item in obj],
-            }
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            ref = _type_ref(kind)
-            fields = {f.name: self.encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-            return {_TAG: "dataclass", "type": ref, "fields": fields}
-        raise TypeError(
-            f"JSONSerializer cannot store {kind.__module__}.{kind.__qualname__} "
-            f"objects (register a codec with JSONSerializer.register)"
-        )
-
-
-def _timedelta_fields(value: dt.timedelta) -> dict[str, Any]:
-    return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
-
-
-_SIMPLE: Final[dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]] = {
-    bytes: ("bytes", lambda v: {"b64": base64.b64encode(v).decode("ascii")}),
-    bytearray: ("bytearray", lambda v: {"b64": base64.b64encode(v).decode("ascii")}),
-    dt.datetime: ("datetime", lambda v: {"iso": v.isoformat(), "fold": v.fold}),
-    dt.date: ("date", lambda v: {"iso": v.isoformat()}),
-    dt.time: ("time", lambda v: {"iso": v.isoformat(), "fold": v.fold}),
-    dt.timedelta: ("timedelta", _timedelta_fields),
-    decimal.Decimal: ("decimal", lambda v: {"value": str(v)}),
-    uuid.UUID: ("uuid", lambda v: {"value": str(v)}),
-}
-
-
-class _Decoder:
-    __slots__ = ("codecs",)
-
-    def __init__(self, codecs: dict[str, _Codec]) -> None:
-        self.codecs = codecs
-
-    def decode(self, data: Any) -> Any:
-        if isinstance(data, list):
-            return [self.decode(item) for item in data]
-        if not isinstance(data, dict):
-            return data
-        tag = data.get(_TAG)
-        if tag is None:
-            return {key: self.decode(value) for key, value in data.items()}
-        try:
-            return self._tagged(tag, data)
-        except CaptureFormatError:
-            raise
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise CaptureFormatError(
-                f"bad {tag!r} object in a JSON capture ({type(exc).__name__}: {exc})"
-            ) from None
-
-    def _items(self, data: dict[str, Any]) -> list[Any]:
-        return [self.decode(item) for item in data["items"]]
-
-    def _tagged(self, tag: object, data: dict[str, Any]) -> Any:
-        if tag == "custom":
-            codec = self.codecs.get(data["tag"])
-            if codec is None:
-                raise CaptureFormatError(
-                    f"no JSON codec registered for tag {data['tag']!r}; call "
-                    f"JSONSerializer.register(...) before loading (e.g. in conftest.py)"
-                )
-            return codec.decode(self.decode(data["data"]))
-        if tag in ("dict", "odict"):
-            pairs = [(self.decode(key), self.decode(value)) for key, value in data["items"]]
-            return dict(pairs) if tag == "dict" else OrderedDict(pairs)
-        decoder = _DECODERS.get(tag) if isinstance(tag, str) else None
-        if decoder is None:
-            raise CaptureFormatError(
-                f"unknown JSON capture tag {tag!r} (written by a newer snapy_capture?)"
-            )
-        return decoder(self, data)
-
-
-def _decode_dataclass(decoder: _Decoder, data: dict[str, Any]) -> Any:
-    kind = _resolve_type(data["type"], dataclasses.is_dataclass, "a dataclass")
-    obj = object.__new__(kind)
-    # As pickle does: restore the state without calling __init__ or __post_init__.
-    for name, value in data["fields"].items():
-        object.__setattr__(obj, name, decoder.decode(value))
-    return obj
-
-
-def _decode_redacted(decoder: _Decoder, data: dict[str, Any]) -> Any:
-    from .filters import Redacted  # noqa: PLC0415
-
-    return Redacted(str(data["reason"]))
-
-
-def _decode_float(decoder: _Decoder, data: dict[str, Any]) -> float:
-    if data["value"] not in ("nan", "inf", "-inf"):
-        raise ValueError(f"not a special float: {data['value']!r}")
-    return float(data["value"])
-
-
-def _decode_timedelta(decoder: _Decoder, data: dict[str, Any]) -> dt.timedelta:
-    if "days" not in data:  # the early draft's form, still written by some exports
-        return dt.timedelta(seconds=data["seconds"])
-    return dt.timedelta(
-        days=data["days"], seconds=data["seconds"], microseconds=data["microseconds"]
-    )
-
-
-def _decode_path(decoder: _Decoder, data: dict[str, Any]) -> pathlib.PurePath:
-    kind = _PATH_TYPES[data.get("type", "Path")]
-    if kind in (pathlib.PosixPath, pathlib.WindowsPath):
-        kind = pathlib.Path  # the concrete flavour of this machine
-    return kind(data["value"])
-
-
-_DECODERS: Final[dict[str, Callable[[_Decoder, dict[str, Any]], Any]]] = {
-    "tuple": lambda d, data: tuple(d._items(data)),
-    "set": lambda d, data: set(d._items(data)),
-    "frozenset": lambda d, data: frozenset(d._items(data)),
-    "int": lambda d, data: int(data["hex"], 16),
-    "float": _decode_float,
-    "bytes": lambda d, data: base64.b64decode(data["b64"], validate=True),
-    "bytearray": lambda d, data: bytearray(base64.b64decode(data["b64"], validate=True)),
-    "datetime": lambda d, data: dt.datetime.fromisoformat(data["iso"]).replace(
-        fold=data.get("fold", 0)
-    ),
-    "date": lambda d, data: dt.date.fromisoformat(data["iso"]),
-    "time": lambda d, data: dt.time.fromisoformat(data["iso"]).replace(fold=data.get("fold", 0)),
-    "timedelta": _decode_timedelta,
-    "decimal": lambda d, data: decimal.Decimal(data["value"]),
-    "uuid": lambda d, data: uuid.UUID(data["value"]),
-    "path": _decode_path,
-    "complex": lambda d, data: complex(d.decode(data["real"]), d.decode(data["imag"])),
-    "redacted": _decode_redacted,
-    "enum": lambda d, data: _resolve_type(
-        data["type"], lambda k: issubclass(k, enum.Enum), "an enum"
-    )(d.decode(data["value"])),
-    "namedtuple": lambda d, data: _resolve_type(data["type"], _is_namedtuple, "a namedtuple")._make(
-        d._items(data)
-    ),
-    "dataclass": _decode_dataclass,
-}
 
 
 # --- jsonpickle -----------------------------------------------------------------------------
