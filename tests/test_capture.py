@@ -395,3 +395,47 @@ def test_masked_exception_message_is_in_the_redaction_report() -> None:
     record = load_capture_dict("charge")
     assert "4111" not in record["result"]["exception"]["message"]
     assert {"path": "result.exception", "reason": "pii"} in record["metadata"]["redactions"]
+
+
+@pytest.mark.parametrize("async_storage", [False, True])
+def test_secret_argument_echoed_in_result_or_exception_is_masked(
+    capture_dir: Path, async_storage: bool
+) -> None:
+    """A password given by name never reaches the disk through the recorded result/exception."""
+    from snapy_capture import flush
+
+    @capture_args(record_result=True, serializer="json", async_storage=async_storage)
+    def login(user: str, password: str) -> None:
+        raise ValueError(f"bad credentials for {user}: {password!r}")
+
+    @capture_args(record_result=True, serializer="json", async_storage=async_storage)
+    def echo(user: str, password: str) -> dict[str, str]:
+        return {"user": user, "echo": password}
+
+    with pytest.raises(ValueError, match="Tr0ub4dor"):
+        login("bob", "Tr0ub4dor&3")
+    assert echo("bob", password="Tr0ub4dor&3")["echo"] == "Tr0ub4dor&3"
+    assert flush(timeout=30)
+    files = list(capture_dir.rglob("*.cap"))
+    assert len(files) == 2
+    assert all(b"Tr0ub4dor" not in file.read_bytes() for file in files)
+    assert load_capture_dict("echo")["result"]["value"]["echo"] == "[FILTERED: name:password]"
+
+
+def test_coroutine_resumed_in_another_context_keeps_its_result() -> None:
+    """A scheduler stepping a captured coroutine in different Contexts gets its own result."""
+    import contextvars
+
+    @capture_args()
+    async def compute(x: int) -> int:
+        await asyncio.sleep(0)
+        return x + 1
+
+    async def outer() -> int:
+        return await compute(1)
+
+    coroutine = outer()
+    contextvars.copy_context().run(coroutine.send, None)
+    with pytest.raises(StopIteration) as done:
+        contextvars.copy_context().run(coroutine.send, None)
+    assert done.value.value == 2

@@ -198,3 +198,45 @@ def test_explicit_retention_none_keeps_everything(capture_dir: Path) -> None:
     loader = CaptureLoader()
     assert loader.count("keep_all") == 15
     assert loader.count("keep_default") == 10
+
+
+def test_failed_retention_delete_keeps_the_new_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If deleting an old capture fails (EACCES), the new capture still counts as written."""
+    from snapy_capture import storage as storage_mod
+
+    store = CaptureStorage(tmp_path, retention=1)
+    store.save(_record("f", 1))
+
+    def refuse(path: object) -> int:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(storage_mod, "_unlink_quiet", refuse)
+    path = store.save(_record("f", 2))
+    assert store.read(path)["args"] == [2]
+    monkeypatch.undo()
+    store.save(_record("f", 3))  # the next write retries the deletion
+    assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == [3]
+
+
+def test_fallback_serializer_with_max_capture_size_shrinks_instead_of_dropping(
+    capture_dir: Path,
+) -> None:
+    """An oversized capture encoded by the fallback serializer is shrunk with that serializer."""
+
+    @capture_args(serializer="json", fallback_serializer="pickle", max_capture_size=2000)
+    def take(obj: object, n: int) -> int:
+        return n
+
+    assert take(Opaque(), 7) == 7
+    args, _ = load_capture("take")
+    assert args[0].startswith("[FILTERED: too large")
+    assert args[1] == 7
+
+
+class Opaque:
+    """JSON cannot store it; pickle can."""
+
+    def __init__(self) -> None:
+        self.blob = "z" * 5000

@@ -41,6 +41,7 @@ class Deferred:
         "now",
         "payload",
         "result",
+        "result_filter",
         "site",
         "size",
         "state",
@@ -59,6 +60,8 @@ class Deferred:
     ) -> None:
         self.site = site
         self.state = state
+        # Set by the site when results are recorded: masks argument secrets echoed back.
+        self.result_filter = state.filter
         self.depth = depth
         self.names = names
         self.payload = payload
@@ -81,7 +84,7 @@ class Deferred:
             self.result = ("frozen", frozen)
             self.size += len(frozen)
         else:
-            value, report = self.state.filter.filter_value(result, "result")
+            value, report = self.result_filter.filter_value(result, "result")
             self.result = ("filtered", value, report)
 
     def run(self) -> None:
@@ -104,7 +107,7 @@ class Deferred:
 
     def _add_result(self, record: dict[str, Any], result: tuple[Any, ...]) -> None:
         kind, *rest = result
-        value_filter = self.state.filter
+        value_filter = self.result_filter
         if kind == "exception":
             exception_result(value_filter, record, rest[0], rest[1], rest[2])
             return

@@ -38,7 +38,7 @@ from ._record import (
     shrink,
 )
 from .config import CaptureConfig, parse_option, resolve_config, subscribe
-from .filters import FilterResult, resolve_filter_spec
+from .filters import ArgumentFilter, FilterResult, resolve_filter_spec
 from .serializers import Serializer, get_serializer, main_module_name
 from .storage import CaptureStorage
 
@@ -144,11 +144,12 @@ def _shared_storage(config: CaptureConfig) -> CaptureStorage:
 class _Pending:
     """A record built at call time whose result is added when the call returns."""
 
-    __slots__ = ("record", "state")
+    __slots__ = ("record", "result_filter", "state")
 
-    def __init__(self, state: _State, record: dict[str, Any]) -> None:
+    def __init__(self, state: _State, record: dict[str, Any], result_filter: Any) -> None:
         self.state = state
         self.record = record
+        self.result_filter = result_filter
 
 
 class CaptureSite:
@@ -267,7 +268,8 @@ class CaptureSite:
         pending: _Pending | Deferred | None,
     ) -> Any:
         # The body of an ``async def`` runs here, not at call time: count its depth here too.
-        token = _DEPTH.set(depth)
+        outer = _DEPTH.get()
+        _DEPTH.set(depth)
         try:
             result = await coroutine
         except BaseException as exc:
@@ -275,7 +277,9 @@ class CaptureSite:
                 self.finish(pending, exception=exc)
             raise
         finally:
-            _DEPTH.reset(token)
+            # Not ``reset(token)``: a scheduler may resume the coroutine in another Context,
+            # where the token is invalid and reset() would raise into the host's coroutine.
+            _DEPTH.set(outer)
         if pending is not None:
             self.finish(pending, result=result)
         return result
@@ -292,6 +296,7 @@ class CaptureSite:
             job = self.defer(state, depth, instance, args, kwargs)
             if job is not None:
                 if state.config.record_result and self.kind in ("function", "coroutine"):
+                    job.result_filter = self.result_filter(state, job.names, args, kwargs)
                     return job
                 self.submit(state, job.run, job.size)
                 return None
@@ -303,7 +308,7 @@ class CaptureSite:
             if not state.config.lazy_serialization:
                 # Arguments are recorded as called: keep a copy the body cannot mutate.
                 record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
-            return _Pending(state, record)
+            return _Pending(state, record, self.result_filter(state, names, args, kwargs))
         self.dispatch(state, record)
         return None
 
@@ -326,6 +331,38 @@ class CaptureSite:
             return None
         return Deferred(self, state, depth, names, frozen, now=time.time())
 
+    def result_filter(
+        self, state: _State, names: Sequence[str], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> ArgumentFilter:
+        """The filter for this call's result: also masks secrets the call was given by name.
+
+        A password redacted from the arguments must not come back in a recorded return value
+        or exception message (``f"bad password {password!r}"``), under a harmless key.
+        """
+        flt = state.filter
+        given = [*zip(names, args, strict=False), *kwargs.items()]
+        secrets = {
+            value: f"name:{pattern}"
+            for name, value in given
+            if isinstance(value, str)
+            and len(value) >= 4
+            and (pattern := flt.sensitive_pattern(name)) is not None
+        }
+        if not secrets:
+            return flt
+        derived = flt.derive()
+        ordered = sorted(secrets, key=len, reverse=True)
+
+        def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
+            if isinstance(value, str) and any(secret in value for secret in ordered):
+                for secret in ordered:
+                    value = value.replace(secret, f"[FILTERED: {secrets[secret]}]")
+                return value
+            return value
+
+        derived.add_filter(mask_given_secrets)
+        return derived
+
     def finish(
         self,
         pending: _Pending | Deferred,
@@ -342,14 +379,14 @@ class CaptureSite:
             if exception is not None:
                 kind = type(exception)
                 exception_result(
-                    pending.state.filter,
+                    pending.result_filter,
                     record,
                     kind.__qualname__,
                     kind.__module__,
                     safe_str(exception),
                 )
             else:
-                value, report = pending.state.filter.filter_value(result, "result")
+                value, report = pending.result_filter.filter_value(result, "result")
                 record["result"] = {"value": value}
                 record["metadata"].setdefault("redactions", []).extend(report)
             self.dispatch(pending.state, record)
@@ -416,6 +453,7 @@ class CaptureSite:
         """The capture file's bytes, degrading argument by argument rather than losing it all."""
         storage, config = state.storage, state.config
         data: bytes | None
+        used = None  # the serializer that produced ``data`` (None: the storage's own)
         try:
             data = storage.encode(record)
         except Exception as first:  # noqa: BLE001
@@ -423,6 +461,7 @@ class CaptureSite:
             if state.fallback is not None:
                 with contextlib.suppress(Exception):  # the next step reports the first error
                     data = storage.encode(record, state.fallback)
+                    used = state.fallback
             if data is None:
                 if not config.ignore_serialization_errors:
                     self.fail(first, "serialization")
@@ -431,7 +470,7 @@ class CaptureSite:
                 data = storage.encode(record)
         limit = config.max_capture_size
         if data is not None and limit is not None and len(data) > limit:
-            data = shrink(storage, record, limit)
+            data = shrink(storage, record, limit, used)
             if data is None:
                 _stats.record_drop(error=False)
                 self.warn_once(f"a capture exceeded max_capture_size={limit} and was dropped")

@@ -113,18 +113,27 @@ def replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> N
             report.append({"path": path, "reason": "unserializable"})
 
 
-def shrink(storage: CaptureStorage, record: dict[str, Any], limit: int) -> bytes | None:
-    """The record encoded within ``limit`` bytes, largest values redacted first, or ``None``."""
+def shrink(
+    storage: CaptureStorage, record: dict[str, Any], limit: int, serializer: Any = None
+) -> bytes | None:
+    """The record encoded within ``limit`` bytes, largest values redacted first, or ``None``.
+
+    ``serializer`` is the one that encoded the record (a fallback, or ``None`` for the
+    storage's own): every size is measured, and the result written, with that same one.
+    """
     sizes = []
     for container, key, path in _slots(record):
-        size = len(storage.encode({"args": [container[key]], "kwargs": {}}))
+        try:
+            size = len(storage.encode({"args": [container[key]], "kwargs": {}}, serializer))
+        except Exception:  # noqa: BLE001 - cannot be measured alone: give way first
+            size = limit + 1
         sizes.append((size, container, key, path))
     report = record["metadata"].setdefault("redactions", [])
     for size, container, key, path in sorted(sizes, key=lambda item: -item[0]):
         container[key] = Redacted(f"too large ({size} bytes)")
         report.append({"path": path, "reason": "max_capture_size"})
-        data = storage.encode(record)
+        data = storage.encode(record, serializer)
         if len(data) <= limit:
             return data
-    data = storage.encode(record)
+    data = storage.encode(record, serializer)
     return data if len(data) <= limit else None

@@ -20,6 +20,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -60,6 +61,8 @@ from ._files import (
 from ._locks import _Held, _PortableWriteLock, _WriteLock
 from .config import parse_option
 from .serializers import Serializer, get_serializer, serializer_name
+
+logger = logging.getLogger("snapy_capture")
 
 __all__ = ["CaptureStorage", "FunctionInfo", "written_roots"]
 
@@ -303,15 +306,20 @@ class CaptureStorage:
                 nxt, floor = _scan_state(directory)
         else:
             raise OSError(errno.EEXIST, "cannot number the capture", str(directory))
-        if new_floor != floor:
-            if new_floor - floor > _MAX_RANGE:
-                _delete_below(directory, new_floor)
-            else:
-                for seq in range(floor, new_floor):
-                    _unlink_quiet(f"{prefix}{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}")
-            _write_state(directory, nxt + 1, new_floor, state_fd)
-        if max_age is not None:
-            self._expire(directory, new_floor, nxt + 1, max_age)
+        try:
+            if new_floor != floor:
+                if new_floor - floor > _MAX_RANGE:
+                    _delete_below(directory, new_floor)
+                else:
+                    for seq in range(floor, new_floor):
+                        _unlink_quiet(f"{prefix}{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}")
+                _write_state(directory, nxt + 1, new_floor, state_fd)
+            if max_age is not None:
+                self._expire(directory, new_floor, nxt + 1, max_age)
+        except OSError:
+            # The capture is in place: a retention step that fails (EACCES on an old file)
+            # must not report it lost. The floor did not move, so the next write retries.
+            logger.debug("snapy_capture: retention in %s failed", directory, exc_info=True)
         return directory / name
 
     def _expire(self, directory: Path, floor: int, nxt: int, max_age: float) -> None:
