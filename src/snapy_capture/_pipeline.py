@@ -237,7 +237,12 @@ class CaptureSite:
         depth = _DEPTH.get()
         start = time.perf_counter_ns()
         try:
-            pending = self.begin(state, depth, instance, args, kwargs)
+            if instance is None and args and isinstance(args[0], type) and self.takes_cls():
+                # Python 3.13+ binds ``@classmethod`` over our wrapper with MethodType, so the
+                # class arrives as the first argument instead of as wrapt's instance.
+                pending = self.begin(state, depth, args[0], args[1:], kwargs)
+            else:
+                pending = self.begin(state, depth, instance, args, kwargs)
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             pending = None
             self.fail(exc, "capture")
@@ -475,6 +480,11 @@ class CaptureSite:
                 _stats.record_drop(error=False)
                 self.warn_once(f"a capture exceeded max_capture_size={limit} and was dropped")
         return data
+
+    def takes_cls(self) -> bool:
+        """Whether this is a function defined in a class whose first parameter is ``cls``."""
+        positional = self.signature().positional
+        return bool(positional) and positional[0] == "cls" and "." in self.qualname
 
     def signature(self) -> Signature:
         if self._names is None:

@@ -24,6 +24,7 @@ import dataclasses
 import importlib
 import io
 import re
+import sys
 import threading
 import types
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -417,11 +418,17 @@ class ArgumentFilter:
     def _type_reason(self, kind: type) -> str | None:
         names = {f"{klass.__module__}.{klass.__qualname__}" for klass in kind.__mro__}
         for filtered in self.filter_types:
-            if filtered in names if isinstance(filtered, str) else issubclass(kind, filtered):
+            if (
+                _names_type(filtered, kind, names)
+                if isinstance(filtered, str)
+                else issubclass(kind, filtered)
+            ):
                 return f"type:{kind.__qualname__}"
         if issubclass(kind, _MEMORY_STREAMS):
             return None
-        if issubclass(kind, _UNSTORABLE_TYPES) or not names.isdisjoint(_UNSTORABLE_NAMES):
+        if issubclass(kind, _UNSTORABLE_TYPES) or any(
+            _names_type(name, kind, names) for name in _UNSTORABLE_NAMES
+        ):
             return f"unstorable:{kind.__qualname__}"
         return None
 
@@ -493,6 +500,19 @@ class ArgumentFilter:
             compiled = Compiled(tuple(patterns))
             self._pii = (version, compiled)
         return compiled
+
+
+def _names_type(spec: str, kind: type, names: set[str]) -> bool:
+    """Whether ``"module.Name"`` names ``kind`` or a base of it, importing nothing.
+
+    The defining module may differ from the public one (``pathlib.PurePath`` is defined in
+    ``pathlib._local`` on 3.13), so a public name whose module is already loaded is resolved.
+    """
+    if spec in names:
+        return True
+    module, _, attr = spec.rpartition(".")
+    target = getattr(sys.modules.get(module), attr, None)
+    return isinstance(target, type) and issubclass(kind, target)
 
 
 _resolved: dict[str, ArgumentFilter] = {}
