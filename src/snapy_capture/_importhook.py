@@ -5,7 +5,8 @@ cost for every module that is not a target), and for target modules hands the im
 the real spec with its loader wrapped. After the real loader has run the module's body, the
 targets are looked up in the module's namespace (``vars()`` along the MRO for methods, so
 classmethod/staticmethod descriptors are wrapped and not the bound attribute) and replaced by
-the same :func:`snapy_capture._pipeline.wrap` proxy the decorator builds.
+the same :func:`snapy_capture._pipeline.wrap` proxy the decorator builds. That lookup and
+replacement live in :mod:`snapy_capture._hooktargets`; this module decides when, and warns.
 
 Nothing here may break the user's program: an error while wrapping is a warning and the module
 stays as its author wrote it; a target that does not exist is a warning naming it.
@@ -13,21 +14,31 @@ stays as its author wrote it; a target that does not exist is a warning naming i
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import logging
 import os
 import sys
 import threading
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.abc import Loader
 from importlib.machinery import ModuleSpec
-from typing import Any, Final, cast
+from typing import Any, cast
 
 from ._errors import SnapyCaptureWarning
-from ._pipeline import site_of, wrap
+from ._hooktargets import (
+    Patch,
+    Replaced,
+    TargetNotFoundError,
+    absent_module,
+    candidates,
+    rebind_copies,
+    wrap_one,
+)
+
+# Bound here under its old name, and called through this module's namespace: tests
+# monkeypatch ``_importhook._resolve`` to make wrapping fail.
+from ._hooktargets import resolve as _resolve
 from ._targets import Target, TargetSpec, load_targets
 from .config import CONFIG_FILE_ENV
 
@@ -35,9 +46,6 @@ __all__ = ["install_import_hook", "uninstall_import_hook"]
 
 logger = logging.getLogger("snapy_capture")
 
-#: Dunder methods that patterns (``Service.*``) select; naming any other one exactly works too.
-_PATTERN_DUNDERS: Final = frozenset({"__init__", "__call__"})
-_MISSING: Final[Any] = object()
 _lock = threading.RLock()
 _hook: _Hook | None = None
 
@@ -91,7 +99,7 @@ def install(spec: TargetSpec) -> _Hook:
         _hook = hook = _Hook(spec)
         sys.meta_path.insert(0, hook)
         try:
-            replaced: dict[int, tuple[Any, Any, str]] = {}
+            replaced: Replaced = {}
             for name in spec.by_module:
                 module = sys.modules.get(name)
                 if module is not None:
@@ -130,40 +138,13 @@ def _warn(message: str, *, strict: bool = False) -> None:
         logger.warning("%s", message)
 
 
-class _Missing(Exception):
-    """A target not found; internal control flow, never escapes."""
-
-
-class _Patch:
-    """One attribute we replaced, and what to put back on uninstall."""
-
-    __slots__ = ("attr", "had_own", "original", "owner", "replacement")
-
-    def __init__(
-        self, owner: Any, attr: str, original: Any, had_own: bool, replacement: Any
-    ) -> None:
-        self.owner = owner
-        self.attr = attr
-        self.original = original
-        self.had_own = had_own
-        self.replacement = replacement
-
-    def undo(self) -> None:
-        if vars(self.owner).get(self.attr, _MISSING) is not self.replacement:
-            return  # the program replaced it since; leave its choice alone
-        if self.had_own:
-            setattr(self.owner, self.attr, self.original)
-        else:
-            delattr(self.owner, self.attr)
-
-
 class _Hook:
     """The ``sys.meta_path`` finder, and the record of every attribute it replaced."""
 
     def __init__(self, spec: TargetSpec) -> None:
         self.spec = spec
         self.modules: dict[str, tuple[Target, ...]] = dict(spec.by_module)
-        self.patches: dict[tuple[int, str], _Patch] = {}
+        self.patches: dict[tuple[int, str], Patch] = {}
         self.seen: set[str] = set()
         self.matched: set[str] = set()
         self.script: types.ModuleType | None = None
@@ -241,7 +222,7 @@ class _Hook:
         first: str | None = None,
         quiet: bool = False,
         strict: bool = False,
-    ) -> dict[int, tuple[Any, Any, str]]:
+    ) -> Replaced:
         """Wrap the targets of ``module`` (only those under ``first``, when given).
 
         Returns:
@@ -251,7 +232,7 @@ class _Hook:
         record = record or module.__name__
         self.seen.update(names)
         targets = [t for name in names for t in self.modules.get(name, ())]
-        replaced: dict[int, tuple[Any, Any, str]] = {}
+        replaced: Replaced = {}
 
         def report(message: str) -> None:
             if not quiet:
@@ -263,25 +244,26 @@ class _Hook:
                 continue
             try:
                 owner, attr, raw = _resolve(module, entry.qualname)
-            except _Missing as missing:
+            except TargetNotFoundError as missing:
                 report(f"snapy_capture: target {entry.name} ({entry.where}) not found: {missing}")
                 continue
             self.matched.add(entry.name)
-            self._wrap_one(
+            wrap_one(
                 entry,
                 owner,
                 attr,
                 raw,
                 record=record,
                 qualname=entry.qualname,
+                patches=self.patches,
                 replaced=replaced,
                 report=report,
             )
         patterns = [entry for entry in targets if entry.is_pattern]
         if patterns:
-            candidates = _candidates(module, first)
+            found = candidates(module, first)
             for entry in patterns:
-                hits = [qualname for qualname in candidates if entry.matches(qualname)]
+                hits = [qualname for qualname in found if entry.matches(qualname)]
                 if hits:
                     self.matched.add(entry.name)
                 elif first is None:
@@ -290,81 +272,23 @@ class _Hook:
                         f"function in {module.__name__}"
                     )
                 for qualname in hits:
-                    owner, attr, raw = candidates[qualname]
-                    self._wrap_one(
+                    owner, attr, raw = found[qualname]
+                    wrap_one(
                         entry,
                         owner,
                         attr,
                         raw,
                         record=record,
                         qualname=qualname,
+                        patches=self.patches,
                         replaced=replaced,
                         report=report,
                     )
         return replaced
 
-    def _wrap_one(
-        self,
-        entry: Target,
-        owner: Any,
-        attr: str,
-        raw: Any,
-        *,
-        record: str,
-        qualname: str,
-        replaced: dict[int, tuple[Any, Any, str]],
-        report: Callable[[str], None],
-    ) -> None:
-        if site_of(raw) is not None:
-            return  # wrapped already (an earlier target, a reload, or @capture_args)
-        options = dict(entry.options)
-        if isinstance(raw, property):
-            if raw.fget is None or site_of(raw.fget) is not None:
-                if raw.fget is None:
-                    report(
-                        f"snapy_capture: target {entry.name}: property {qualname} has no "
-                        f"getter; not captured"
-                    )
-                return
-            new: Any = raw.getter(wrap(raw.fget, options, module=record, qualname=qualname))
-        elif isinstance(raw, type):
-            report(
-                f"snapy_capture: target {entry.name} names the class {qualname}; name "
-                f"its methods, or use '{entry.module}:{qualname}.*'"
-            )
-            return
-        elif isinstance(raw, (classmethod, staticmethod)) or callable(raw):
-            new = wrap(raw, options, module=record, qualname=qualname)
-        else:
-            report(
-                f"snapy_capture: target {entry.name}: {qualname} is a "
-                f"{type(raw).__name__}, not a function; not captured"
-            )
-            return
-        had_own = attr in vars(owner)
-        try:
-            setattr(owner, attr, new)
-        except (AttributeError, TypeError) as exc:
-            report(f"snapy_capture: target {entry.name}: cannot replace {qualname} ({exc})")
-            return
-        self.patches[(id(owner), attr)] = _Patch(owner, attr, raw, had_own, new)
-        if isinstance(owner, types.ModuleType):
-            replaced[id(raw)] = (raw, new, f"{entry.module}:{qualname}")
-
-    def rebind(self, replaced: dict[int, tuple[Any, Any, str]]) -> None:
+    def rebind(self, replaced: Replaced) -> None:
         """Point ``from module import f`` copies in other loaded modules at the wrappers."""
-        namespaces = set()
-        for module in list(sys.modules.values()):
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
-                continue
-            namespaces.add(id(namespace))
-            for attr, value in list(namespace.items()):
-                found = replaced.get(id(value))
-                if found is not None and found[0] is value:
-                    setattr(module, attr, found[1])
-                    self.patches[(id(module), attr)] = _Patch(module, attr, value, True, found[1])
-        for raw_id, held in _other_holders(replaced, namespaces).items():
+        for raw_id, held in rebind_copies(replaced, self.patches).items():
             _warn(
                 f"snapy_capture: {replaced[raw_id][2]} was imported before the hook and is "
                 f"still held unwrapped under {', '.join(held)}; calls through those "
@@ -405,7 +329,7 @@ class _Hook:
         for module, entries in self.modules.items():
             for entry in entries:
                 if module not in self.seen:
-                    absent = _absent_module(module)
+                    absent = absent_module(module)
                     if absent is not None:
                         problems.append(
                             f"target {entry.name} ({entry.where}) not captured: "
@@ -453,99 +377,3 @@ class _WrappingLoader:
             pass
         loader.exec_module(module)
         self._snapy_hook.module_loaded(sys.modules.get(module.__name__, module))
-
-
-def _absent_module(name: str) -> str | None:
-    """The first missing package or module on the way to ``name``, found without importing
-    anything new (a package not imported yet is not searched: it may run code)."""
-    parts = name.split(".")
-    for index in range(len(parts)):
-        prefix = ".".join(parts[: index + 1])
-        if prefix in sys.modules:
-            continue
-        parent = ".".join(parts[:index])
-        if parent and parent not in sys.modules:
-            return None
-        try:
-            found = importlib.util.find_spec(prefix)
-        except Exception:  # noqa: BLE001 - unknowable without importing: say nothing
-            return None
-        return prefix if found is None else None
-    return None
-
-
-def _resolve(module: types.ModuleType, qualname: str) -> tuple[Any, str, Any]:
-    """(owner, attribute, raw object) of ``qualname``; raw as stored, not bound."""
-    parts = qualname.split(".")
-    owner: Any = module
-    for index, part in enumerate(parts[:-1]):
-        found = _lookup(owner, part)
-        prefix = ".".join(parts[: index + 1])
-        if found is _MISSING:
-            raise _Missing(f"{module.__name__} has no {prefix}")
-        if not isinstance(found, type):
-            raise _Missing(f"{module.__name__}.{prefix} is a {type(found).__name__}, not a class")
-        owner = found
-    raw = _lookup(owner, parts[-1])
-    if raw is _MISSING:
-        raise _Missing(f"{module.__name__} has no {qualname}")
-    return owner, parts[-1], raw
-
-
-def _lookup(owner: Any, name: str) -> Any:
-    if isinstance(owner, type):
-        for klass in owner.__mro__:
-            namespace = vars(klass)
-            if name in namespace:
-                return namespace[name]
-        return _MISSING
-    return vars(owner).get(name, _MISSING)
-
-
-def _candidates(module: types.ModuleType, first: str | None) -> dict[str, tuple[Any, str, Any]]:
-    """Every function a pattern may select in ``module``: qualname -> (owner, attr, raw)."""
-    found: dict[str, tuple[Any, str, Any]] = {}
-    defined_in = module.__name__
-    visited: set[int] = set()
-
-    def walk_class(cls: type, prefix: str) -> None:
-        if id(cls) in visited:
-            return
-        visited.add(id(cls))
-        for attr, raw in list(vars(cls).items()):
-            qualname = f"{prefix}.{attr}"
-            if isinstance(raw, type):
-                if getattr(raw, "__qualname__", None) == qualname:
-                    walk_class(raw, qualname)
-                continue
-            if attr.startswith("__") and attr.endswith("__") and attr not in _PATTERN_DUNDERS:
-                continue
-            if isinstance(raw, (types.FunctionType, classmethod, staticmethod, property)):
-                found[qualname] = (cls, attr, raw)
-
-    for attr, value in list(vars(module).items()):
-        if first is not None and attr != first:
-            continue
-        if getattr(value, "__module__", None) != defined_in:
-            continue  # imported from elsewhere: capture it where it is defined
-        if isinstance(value, type) and value.__qualname__ == attr:
-            walk_class(value, attr)
-        elif isinstance(value, types.FunctionType):
-            found[attr] = (module, attr, value)
-    return found
-
-
-def _other_holders(
-    replaced: dict[int, tuple[Any, Any, str]], module_namespaces: set[int]
-) -> dict[int, list[str]]:
-    """Keys under which dicts other than module namespaces still hold a replaced original."""
-    held: dict[int, list[str]] = {}
-    # One pass over the heap for all of them: get_referrers walks every tracked object.
-    for referrer in gc.get_referrers(*(raw for raw, _new, _name in replaced.values())):
-        if type(referrer) is not dict or id(referrer) in module_namespaces:
-            continue
-        for key, value in list(referrer.items()):
-            found = replaced.get(id(value))
-            if found is not None and found[0] is value and key != "__wrapped__":
-                held.setdefault(id(value), []).append(repr(key))
-    return held
