@@ -16,24 +16,25 @@ A filtered value is replaced *in place* by a :class:`Redacted` placeholder so th
 binds. The traversal (in :mod:`snapy_capture._traverse`) is copy-on-write: the caller's objects
 are never mutated, and an argument with nothing to filter is passed through as the same
 object. If filtering an argument fails in any way, the whole argument is redacted (fail closed).
+
+Name matching lives in :mod:`snapy_capture._names`, the unstorable types in
+:mod:`snapy_capture._unstorable`, and the parsing of ``arg_filter`` settings in
+:mod:`snapy_capture._filterspec`; this module keeps the public API.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import io
-import re
-import sys
-import threading
-import types
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from ._errors import ConfigError
+from ._filterspec import build_filter, is_dotted, resolve_dotted
+from ._names import Watched, changed, generation, match_name, name_list, names_key, version
 from ._pii import CARD, EMAIL_PATTERN, MASK, PII_PATTERNS, Compiled, is_card_int
 from ._redacted import Redacted
 from ._traverse import CARD_INT_MIN, filter_argument
+from ._unstorable import type_reason
 
 __all__ = [
     "EMAIL_PATTERN",
@@ -79,70 +80,6 @@ SENSITIVE_PATTERNS: Final[list[str]] = [
     "credit_card",
 ]
 
-# Types that cannot or should not be stored, named by "module.qualname" anywhere in the MRO so
-# that checking them imports nothing (sqlite3 or socket may never be loaded in the host).
-_UNSTORABLE_NAMES: Final = frozenset(
-    {
-        "socket.socket",
-        "_socket.socket",
-        "ssl.SSLSocket",
-        "ssl.SSLContext",
-        "sqlite3.Connection",
-        "sqlite3.Cursor",
-        "_thread.lock",
-        "_thread.RLock",
-        "_thread._local",
-        "threading.Condition",
-        "threading.Semaphore",
-        "threading.Event",
-        "threading.Thread",
-        "threading.Barrier",
-        "multiprocessing.process.BaseProcess",
-        "multiprocessing.queues.Queue",
-        "queue.Queue",
-        "queue.SimpleQueue",
-        "_queue.SimpleQueue",
-        "asyncio.events.AbstractEventLoop",
-        "asyncio.locks.Lock",
-        "asyncio.locks.Event",
-        "asyncio.locks.Condition",
-        "asyncio.locks.Semaphore",
-        "asyncio.queues.Queue",
-        "asyncio.futures.Future",
-        "_asyncio.Future",
-        "_asyncio.Task",
-        "asyncio.streams.StreamReader",
-        "asyncio.streams.StreamWriter",
-        "concurrent.futures._base.Executor",
-        "concurrent.futures._base.Future",
-        "selectors.BaseSelector",
-        "subprocess.Popen",
-        "mmap.mmap",
-        "psycopg2.extensions.connection",
-        "psycopg2.extensions.cursor",
-        "psycopg.Connection",
-        "psycopg.Cursor",
-        "pymysql.connections.Connection",
-        "sqlalchemy.engine.base.Connection",
-        "sqlalchemy.engine.base.Engine",
-        "sqlalchemy.orm.session.Session",
-    }
-)
-_UNSTORABLE_TYPES: Final = (
-    io.IOBase,
-    types.GeneratorType,
-    types.AsyncGeneratorType,
-    types.CoroutineType,
-    types.FrameType,
-    types.TracebackType,
-    types.ModuleType,
-)
-#: In-memory streams are stored when their content passes the filters (parsers take them).
-_MEMORY_STREAMS: Final = (io.StringIO, io.BytesIO)
-_NORMALIZE: Final = re.compile(r"[^a-z0-9]")
-_WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_SPEC: Final = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?$")
-
 
 @dataclasses.dataclass(frozen=True)
 class FilterResult:
@@ -158,67 +95,8 @@ class FilterResult:
 CustomFilter = Callable[[str, "str | None", Any], Any]
 
 
-def _name_list(value: str | Iterable[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    names = list(value)
-    for name in names:
-        if not isinstance(name, str):
-            raise ConfigError(f"expected names (strings), got {name!r}")
-    return names
-
-
-_generation = [0]
+# The attributes held in watched lists (see ``__setattr__``).
 _WATCHED: Final = frozenset({"patterns", "ignore_args", "allow_args", "pii_patterns"})
-
-
-def _changed() -> None:
-    _generation[0] += 1
-
-
-class _Watched(list):  # type: ignore[type-arg]
-    """A list that tells the filters' caches when it changes (see ``_version``)."""
-
-    __slots__ = ()
-
-
-def _watching(name: str) -> Callable[..., Any]:
-    method = getattr(list, name)
-
-    def mutate(self: list[Any], *args: Any) -> Any:
-        result = method(self, *args)
-        _changed()
-        return result
-
-    mutate.__name__ = name
-    return mutate
-
-
-for _mutator in (
-    "__setitem__",
-    "__delitem__",
-    "__iadd__",
-    "__imul__",
-    "append",
-    "extend",
-    "insert",
-    "pop",
-    "remove",
-    "clear",
-    "sort",
-    "reverse",
-):
-    setattr(_Watched, _mutator, _watching(_mutator))
-
-
-def _version(items: Any) -> Any:
-    # Watched lists are validated by the change counter; anything else (a list a subclass put
-    # in place of the property) by its contents.
-    if type(items) is _Watched:
-        return _generation[0]
-    return tuple(items)
 
 
 class ArgumentFilter:
@@ -255,9 +133,9 @@ class ArgumentFilter:
         max_depth: int = 32,
     ) -> None:
         self._reset_caches()
-        self.patterns: list[str] = _name_list(SENSITIVE_PATTERNS if patterns is None else patterns)
-        self.ignore_args: list[str] = _name_list(ignore_args)
-        self.allow_args: list[str] = _name_list(allow_args)
+        self.patterns: list[str] = name_list(SENSITIVE_PATTERNS if patterns is None else patterns)
+        self.ignore_args: list[str] = name_list(ignore_args)
+        self.allow_args: list[str] = name_list(allow_args)
         self.pii_patterns: list[str] = list(PII_PATTERNS if pii_patterns is None else pii_patterns)
         self.filter_pii = bool(filter_pii)
         self.filter_types: tuple[type | str, ...] = tuple(filter_types)
@@ -280,8 +158,8 @@ class ArgumentFilter:
         if name in _WATCHED:
             if isinstance(value, str) and name == "pii_patterns":
                 raise ConfigError("pii_patterns expects a list of regular expressions")
-            value = _Watched(list(value) if name == "pii_patterns" else _name_list(value))
-            _changed()
+            value = Watched(list(value) if name == "pii_patterns" else name_list(value))
+            changed()
         object.__setattr__(self, name, value)
 
     def _reset_caches(self) -> None:
@@ -326,11 +204,7 @@ class ArgumentFilter:
         whole words. Names in ``allow_args`` never match.
         """
         patterns, ignore, allow = self.patterns, self.ignore_args, self.allow_args
-        key: Any = _generation[0]
-        if not (
-            type(patterns) is _Watched and type(ignore) is _Watched and type(allow) is _Watched
-        ):
-            key = (tuple(patterns), tuple(ignore), tuple(allow))
+        key = names_key(patterns, ignore, allow)
         cached_key, cache = self._names
         if cached_key != key:
             cache = {}
@@ -343,29 +217,7 @@ class ArgumentFilter:
         return verdict
 
     def _match_name(self, name: str) -> str | None:
-        normalized = _NORMALIZE.sub("", name.lower())
-        if not normalized:
-            return None
-        if normalized in {_NORMALIZE.sub("", allowed.lower()) for allowed in self.allow_args}:
-            return None
-        bounds = {0}
-        for word in _WORDS.findall(name):
-            bounds.add(max(bounds) + len(word))
-        for pattern in (*self.patterns, *self.ignore_args):
-            needle = _NORMALIZE.sub("", pattern.lower())
-            if not needle:
-                continue
-            start = normalized.find(needle)
-            while start >= 0:
-                end = start + len(needle)
-                if (
-                    len(needle) >= 4
-                    or (len(needle) == 3 and (start in bounds or end in bounds))
-                    or (start in bounds and end in bounds)
-                ):
-                    return pattern
-                start = normalized.find(needle, start + 1)
-        return None
+        return match_name(name, (*self.patterns, *self.ignore_args), self.allow_args)
 
     def is_sensitive_name(self, name: str) -> bool:
         """Whether a parameter, key or attribute called ``name`` must not be stored."""
@@ -416,21 +268,7 @@ class ArgumentFilter:
         return reason
 
     def _type_reason(self, kind: type) -> str | None:
-        names = {f"{klass.__module__}.{klass.__qualname__}" for klass in kind.__mro__}
-        for filtered in self.filter_types:
-            if (
-                _names_type(filtered, kind, names)
-                if isinstance(filtered, str)
-                else issubclass(kind, filtered)
-            ):
-                return f"type:{kind.__qualname__}"
-        if issubclass(kind, _MEMORY_STREAMS):
-            return None
-        if issubclass(kind, _UNSTORABLE_TYPES) or any(
-            _names_type(name, kind, names) for name in _UNSTORABLE_NAMES
-        ):
-            return f"unstorable:{kind.__qualname__}"
-        return None
+        return type_reason(kind, self.filter_types)
 
     # --- filtering ----------------------------------------------------------------------
 
@@ -493,42 +331,13 @@ class ArgumentFilter:
     def _compiled_pii(self) -> Compiled:
         patterns = self.pii_patterns
         cached_version, compiled = self._pii
-        if compiled is not None and cached_version == _generation[0] and type(patterns) is _Watched:
+        if compiled is not None and cached_version == generation[0] and type(patterns) is Watched:
             return compiled
-        version = _version(patterns)
-        if compiled is None or cached_version != version:
+        current = version(patterns)
+        if compiled is None or cached_version != current:
             compiled = Compiled(tuple(patterns))
-            self._pii = (version, compiled)
+            self._pii = (current, compiled)
         return compiled
-
-
-def _names_type(spec: str, kind: type, names: set[str]) -> bool:
-    """Whether ``"module.Name"`` names ``kind`` or a base of it, importing nothing.
-
-    The defining module may differ from the public one (``pathlib.PurePath`` is defined in
-    ``pathlib._local`` on 3.13), so a public name whose module is already loaded is resolved.
-    """
-    if spec in names:
-        return True
-    module, _, attr = spec.rpartition(".")
-    target = getattr(sys.modules.get(module), attr, None)
-    return isinstance(target, type) and issubclass(kind, target)
-
-
-_resolved: dict[str, ArgumentFilter] = {}
-_resolved_lock = threading.Lock()
-_SPEC_KEYS: Final = frozenset(
-    {
-        "ignore_args",
-        "allow_args",
-        "patterns",
-        "pii_patterns",
-        "filter_pii",
-        "filter_types",
-        "max_size",
-        "max_depth",
-    }
-)
 
 
 def check_filter_spec(spec: object) -> object:
@@ -543,7 +352,7 @@ def check_filter_spec(spec: object) -> object:
     if spec is None or callable(getattr(spec, "filter_call", None)):
         return spec
     if isinstance(spec, str):
-        if not _SPEC.match(spec.strip()):
+        if not is_dotted(spec):
             raise ConfigError(f"expected 'package.module:name' for arg_filter, got {spec!r}")
         return spec.strip()
     if isinstance(spec, Mapping):
@@ -571,47 +380,5 @@ def resolve_filter_spec(spec: object) -> ArgumentFilter:
     if callable(getattr(spec, "filter_call", None)) and not isinstance(spec, type):
         return spec  # type: ignore[return-value]
     if isinstance(spec, Mapping):
-        unknown = set(spec) - _SPEC_KEYS
-        if unknown:
-            raise ConfigError(
-                f"unknown arg_filter option(s) {sorted(map(str, unknown))}; "
-                f"known: {', '.join(sorted(_SPEC_KEYS))}"
-            )
-        try:
-            return ArgumentFilter(**{str(key): value for key, value in spec.items()})
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"invalid arg_filter options: {exc}") from None
-    if not isinstance(spec, str) or not _SPEC.match(spec.strip()):
-        raise ConfigError(f"expected an ArgumentFilter or 'package.module:name', got {spec!r}")
-    text = spec.strip()
-    with _resolved_lock:
-        found = _resolved.get(text)
-        if found is None:
-            found = _resolved[text] = _load_filter(text)
-    return found
-
-
-def _load_filter(spec: str) -> ArgumentFilter:
-    if ":" in spec:
-        module_name, _, attr_path = spec.partition(":")
-    else:
-        module_name, _, attr_path = spec.rpartition(".")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr_path.split("."):
-            target = getattr(target, part)
-    except Exception as exc:  # noqa: BLE001 - any import failure is a configuration error
-        raise ConfigError(f"cannot load arg_filter {spec!r}: {type(exc).__name__}: {exc}") from None
-    try:
-        made = (
-            target()
-            if isinstance(target, type) or (callable(target) and not hasattr(target, "filter_call"))
-            else target
-        )
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"arg_filter {spec!r} failed: {type(exc).__name__}: {exc}") from None
-    if not callable(getattr(made, "filter_call", None)) or not callable(
-        getattr(made, "derive", None)
-    ):
-        raise ConfigError(f"arg_filter {spec!r} gave {type(made).__name__}, not an ArgumentFilter")
-    return made  # type: ignore[no-any-return]
+        return build_filter(ArgumentFilter, spec)
+    return resolve_dotted(spec)
