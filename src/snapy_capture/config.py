@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
-import re
 import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from . import _parsers
 from ._errors import ConfigError, SnapyCaptureWarning
-from .filters import check_filter_spec
 
 if TYPE_CHECKING:
     from .filters import ArgumentFilter
@@ -55,139 +52,6 @@ DEFAULT_PATH: Final = "./captures"
 DEFAULT_RETENTION: Final = 10
 CONFIG_FILE_ENV: Final = "SNAP_CAPTURE_CONFIG"
 
-_TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
-_FALSE = frozenset({"0", "false", "no", "off", "n", "f", ""})
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SERIALIZER_NAMES = ("pickle", "json", "jsonpickle")
-
-
-# --- value parsers: each takes what code, YAML or an environment variable may give, and
-# --- returns the normalized value or raises ValueError saying what is wrong.
-
-
-def _bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"expected a boolean (true/false), got {value!r}")
-
-
-def _positive_int(value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"expected a positive integer, got {value!r}")
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError(f"expected a positive integer, got {value!r}") from None
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected a positive integer, got {value!r}")
-    return value
-
-
-def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
-    def parse_optional(value: object) -> Any:
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
-            return None
-        return parse(value)
-
-    return parse_optional
-
-
-def _duration(value: object) -> float:
-    """Seconds from a number, a ``timedelta`` or a string such as ``"90s"``, ``"12h"``, ``"7d"``."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "s").lower()]
-    else:
-        raise ValueError(f"expected a duration (seconds, or e.g. '30m', '7d'), got {value!r}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"expected a positive duration, got {value!r}")
-    return seconds
-
-
-def _rate(value: object) -> float:
-    try:
-        rate = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number between 0.0 and 1.0, got {value!r}") from None
-    if isinstance(value, bool) or not 0.0 <= rate <= 1.0:
-        raise ValueError(f"expected a number between 0.0 and 1.0, got {value!r}")
-    return rate
-
-
-def _positive_float(value: object) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a positive number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
-        raise ValueError(f"expected a positive number, got {value!r}")
-    return number
-
-
-def _names(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items: Iterable[object] = value.split(",")
-    elif isinstance(value, Iterable):
-        items = value
-    else:
-        raise ValueError(f"expected a list of names, got {value!r}")
-    names = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ValueError(f"expected names (strings), got {item!r}")
-        if item.strip():
-            names.append(item.strip())
-    return tuple(names)
-
-
-def _path(value: object) -> str:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value.strip() or "\0" in value:
-        raise ValueError(f"expected a directory path, got {value!r}")
-    return os.path.expanduser(value)
-
-
-def _serializer(value: object) -> object:
-    if isinstance(value, str):
-        name = value.strip().lower()
-        if name not in _SERIALIZER_NAMES:
-            raise ValueError(f"expected one of {', '.join(_SERIALIZER_NAMES)}, got {value!r}")
-        return name
-    if callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None)):
-        return value
-    raise ValueError(f"expected a serializer name or an object with dumps/loads, got {value!r}")
-
-
-def _optional_serializer(value: object) -> object:
-    return None if value is None else _serializer(value)
-
-
-def _signing_key(value: object) -> bytes | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, bytes):
-        return value
-    raise ValueError("expected a string or bytes key")
-
-
-def _arg_filter(value: object) -> object:
-    # An ArgumentFilter, a mapping of its options (YAML), or "package.module:name", which is
-    # only imported on first use (the module may not be importable yet when YAML is read).
-    return check_filter_spec(value)
-
-
 _NO_PROFILE: Final[Any] = type("_NoProfile", (), {"__repr__": lambda self: "<none>"})()
 
 
@@ -206,129 +70,136 @@ class Option:
 #: The option table. ``CaptureConfig``'s fields, the YAML keys and the environment variables
 #: all come from here.
 OPTIONS: Final[tuple[Option, ...]] = (
-    Option("enabled", _bool, "SNAP_CAPTURE_ENABLED", doc="capture at all"),
-    Option("path", _path, "SNAP_CAPTURE_DEFAULT_PATH", doc="storage root"),
+    Option("enabled", _parsers.boolean, "SNAP_CAPTURE_ENABLED", doc="capture at all"),
+    Option("path", _parsers.path, "SNAP_CAPTURE_DEFAULT_PATH", doc="storage root"),
     Option(
         "retention",
-        _optional(_positive_int),
+        _parsers.optional(_parsers.positive_int),
         "SNAP_CAPTURE_DEFAULT_RETENTION",
         doc="captures kept per function; none = no count limit",
     ),
     Option(
         "max_age",
-        _optional(_duration),
+        _parsers.optional(_parsers.duration),
         "SNAP_CAPTURE_MAX_AGE",
         doc="drop captures older than this (seconds or '7d')",
     ),
     Option(
         "ignore_args",
-        _names,
+        _parsers.names,
         "SNAP_CAPTURE_IGNORE_ARGS",
         additive=True,
         doc="extra sensitive names, added to SENSITIVE_PATTERNS",
     ),
     Option(
         "allow_args",
-        _names,
+        _parsers.names,
         "SNAP_CAPTURE_ALLOW_ARGS",
         additive=True,
         doc="names kept even though a sensitive pattern matches them",
     ),
     Option(
         "production_mode",
-        _bool,
+        _parsers.boolean,
         "SNAP_CAPTURE_PRODUCTION_MODE",
         doc="switch unset options to the production profile",
     ),
     Option(
         "minimal_capture",
-        _bool,
+        _parsers.boolean,
         "SNAP_CAPTURE_MINIMAL_CAPTURE",
         production=True,
         doc="metadata keeps only call_depth and the redaction report",
     ),
-    Option("sample_rate", _rate, "SNAP_CAPTURE_SAMPLE_RATE", doc="fraction of calls captured"),
+    Option(
+        "sample_rate", _parsers.rate, "SNAP_CAPTURE_SAMPLE_RATE", doc="fraction of calls captured"
+    ),
     Option(
         "max_per_second",
-        _optional(_positive_float),
+        _parsers.optional(_parsers.positive_float),
         "SNAP_CAPTURE_MAX_PER_SECOND",
         production=10.0,
         doc="cap on captures per second per function",
     ),
     Option(
         "async_storage",
-        _bool,
+        _parsers.boolean,
         "SNAP_CAPTURE_ASYNC_STORAGE",
         production=True,
         doc="write captures from a background thread",
     ),
     Option(
         "lazy_serialization",
-        _bool,
+        _parsers.boolean,
         "SNAP_CAPTURE_LAZY_SERIALIZATION",
         doc="serialize on the background thread too",
     ),
     Option(
         "queue_size",
-        _positive_int,
+        _parsers.positive_int,
         "SNAP_CAPTURE_QUEUE_SIZE",
         doc="bound of the background writer's queue",
     ),
     Option(
         "ignore_large_objects",
-        _bool,
+        _parsers.boolean,
         "SNAP_CAPTURE_IGNORE_LARGE_OBJECTS",
         production=True,
         doc="replace values larger than large_object_size",
     ),
     Option(
         "large_object_size",
-        _positive_int,
+        _parsers.positive_int,
         "SNAP_CAPTURE_LARGE_OBJECT_SIZE",
         doc="size limit (items, characters or bytes) of one value",
     ),
     Option(
         "max_capture_size",
-        _optional(_positive_int),
+        _parsers.optional(_parsers.positive_int),
         "SNAP_CAPTURE_MAX_CAPTURE_SIZE",
         production=65536,
         doc="limit in bytes of one stored capture",
     ),
     Option(
         "max_depth",
-        _positive_int,
+        _parsers.positive_int,
         "SNAP_CAPTURE_MAX_DEPTH",
         doc="nesting depth the filters descend into",
     ),
-    Option("filter_pii", _bool, "SNAP_CAPTURE_FILTER_PII", doc="mask secret-shaped values"),
+    Option(
+        "filter_pii", _parsers.boolean, "SNAP_CAPTURE_FILTER_PII", doc="mask secret-shaped values"
+    ),
     Option(
         "record_result",
-        _bool,
+        _parsers.boolean,
         "SNAP_CAPTURE_RECORD_RESULT",
         doc="store the return value or exception",
     ),
     Option(
         "serializer",
-        _serializer,
+        _parsers.serializer,
         "SNAP_CAPTURE_SERIALIZER",
         doc="pickle, json, jsonpickle, or a serializer object",
     ),
     Option(
-        "fallback_serializer", _optional_serializer, None, doc="tried when the serializer fails"
+        "fallback_serializer",
+        _parsers.optional_serializer,
+        None,
+        doc="tried when the serializer fails",
     ),
     Option(
         "ignore_serialization_errors",
-        _bool,
+        _parsers.boolean,
         "SNAP_CAPTURE_IGNORE_SERIALIZATION_ERRORS",
         doc="replace unserializable arguments instead of dropping the capture",
     ),
     Option(
         "signing_key",
-        _signing_key,
+        _parsers.signing_key,
         "SNAP_CAPTURE_SIGNING_KEY",
         doc="HMAC key: sign captures and refuse unsigned ones",
     ),
-    Option("arg_filter", _arg_filter, None, doc="ArgumentFilter used for this capture"),
+    Option("arg_filter", _parsers.arg_filter, None, doc="ArgumentFilter used for this capture"),
 )
 _BY_NAME: Final = {option.name: option for option in OPTIONS}
 
