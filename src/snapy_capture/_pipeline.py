@@ -310,9 +310,8 @@ class CaptureSite:
         filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth)
         if state.config.record_result and self.kind in ("function", "coroutine"):
-            if not state.config.lazy_serialization:
-                # Arguments are recorded as called: keep a copy the body cannot mutate.
-                record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
+            # Arguments are recorded as called: keep a copy the body cannot mutate.
+            record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
             return _Pending(state, record, self.result_filter(state, names, args, kwargs))
         self.dispatch(state, record)
         return None
@@ -426,10 +425,9 @@ class CaptureSite:
         }
 
     def dispatch(self, state: _State, record: dict[str, Any]) -> None:
+        # Lazy serialization never gets here: such calls always go through ``Deferred``.
         config = state.config
-        if config.lazy_serialization:
-            self.submit(state, lambda: self.store(state, self.encode(state, record), timed=True))
-        elif config.async_storage:
+        if config.async_storage:
             data = self.encode(state, record)
             if data is not None:
                 self.submit(state, lambda: self.store(state, data, timed=True))
