@@ -8,6 +8,8 @@ way.
 
 from __future__ import annotations
 
+import errno
+import itertools
 import json
 import os
 import re
@@ -38,7 +40,54 @@ def _make_private_dirs(directory: Path) -> None:
         os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
 
 
-def _link(temp: str, final: str | Path) -> None:
+#: Linux's ``O_TMPFILE``: a file with no name until it is linked, so a crash leaves nothing.
+_O_TMPFILE: Final = getattr(os, "O_TMPFILE", 0)
+#: Errors meaning "this kernel or filesystem cannot do it": use a named temporary file.
+_NO_TMPFILE_ERRNOS: Final = frozenset(
+    {errno.EISDIR, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSUP, errno.EPERM, errno.EXDEV}
+)
+_temp_numbers = itertools.count()
+
+
+class _TmpfileUnusable(Exception):
+    """An unnamed temporary file could not be linked into place: write with a named one."""
+
+
+class _Tempfiles:
+    """Whether this process still uses ``O_TMPFILE`` (switched off by the first failure)."""
+
+    unnamed = bool(_O_TMPFILE) and os.path.isdir("/proc/self/fd")
+    root_fd = -1  # a directory descriptor: makes os.link follow the /proc/self/fd link
+
+
+def _open_temp(directory: str) -> tuple[int, str | None]:
+    """A new private file in ``directory`` for one capture's bytes: ``(fd, temp path)``.
+
+    The path is ``None`` for an unnamed (``O_TMPFILE``) file, the cheapest kind and one a
+    crash cannot leave behind; elsewhere the file is ``.tmp-<pid>-<n>``, which
+    :meth:`CaptureStorage.prune` removes once stale. Mode 0600 either way.
+    """
+    if _Tempfiles.unnamed:
+        try:
+            return os.open(directory, _O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600), None
+        except OSError as exc:
+            if exc.errno not in _NO_TMPFILE_ERRNOS:
+                raise
+            _Tempfiles.unnamed = False
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    while True:  # a stale temp file of a crashed process with our pid: take the next number
+        temp = f"{directory}{os.sep}{_TEMP_PREFIX}{os.getpid()}-{next(_temp_numbers)}"
+        try:
+            return os.open(temp, flags, 0o600), temp
+        except FileExistsError:
+            continue
+
+
+def _link(fd: int, temp: str | None, final: str) -> None:
+    """Give the written temporary file its final name; ``FileExistsError`` if taken."""
+    if temp is None:
+        _link_unnamed(fd, final)
+        return
     try:
         os.link(temp, final)
     except FileExistsError:
@@ -46,18 +95,34 @@ def _link(temp: str, final: str | Path) -> None:
     except OSError:
         # Filesystems without hard links: fall back to rename, still atomic.
         if os.path.lexists(final):
-            raise FileExistsError(str(final)) from None
+            raise FileExistsError(final) from None
         os.replace(temp, final)
         return
     os.unlink(temp)
 
 
-def _read_state(directory: Path, fd: int | None = None) -> tuple[int, int] | None:
+def _link_unnamed(fd: int, final: str) -> None:
+    if _Tempfiles.root_fd < 0:
+        _Tempfiles.root_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # A directory descriptor (any: the path is absolute) makes CPython call linkat()
+        # with AT_SYMLINK_FOLLOW, which links the open file itself, not the magic link.
+        os.link(f"/proc/self/fd/{fd}", final, src_dir_fd=_Tempfiles.root_fd, follow_symlinks=True)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno in _NO_TMPFILE_ERRNOS or exc.errno == errno.ENOENT:
+            _Tempfiles.unnamed = False
+            raise _TmpfileUnusable(final) from exc
+        raise
+
+
+def _read_state(directory: str | Path, fd: int | None = None) -> tuple[int, int] | None:
     try:
         if fd is not None:
             raw = os.pread(fd, 64, 0)
         else:
-            with open(directory / ".seq", "rb") as handle:
+            with open(os.path.join(directory, ".seq"), "rb") as handle:
                 raw = handle.read(64)
         nxt, floor = (int(part) for part in raw.split())
     except (OSError, ValueError):
@@ -67,12 +132,12 @@ def _read_state(directory: Path, fd: int | None = None) -> tuple[int, int] | Non
     return nxt, floor
 
 
-def _write_state(directory: Path, nxt: int, floor: int, fd: int | None = None) -> None:
+def _write_state(directory: str | Path, nxt: int, floor: int, fd: int | None = None) -> None:
     data = f"{nxt:020d} {floor:020d}\n".encode()
     if fd is not None:
         os.pwrite(fd, data, 0)  # fixed width: no truncate needed
         return
-    fd = os.open(directory / ".seq", os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(os.path.join(directory, ".seq"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         os.pwrite(fd, data, 0)  # fixed width: no truncate needed
     finally:
@@ -84,16 +149,15 @@ def _capture_path(directory: Path, seq: int) -> Path:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    """Write ``data`` to ``fd`` and close it (a file object would cost more than the write)."""
-    try:
-        view = memoryview(data)
+    """Write ``data`` to ``fd`` (a file object would cost more than the write)."""
+    written = os.write(fd, data)
+    if written < len(data):  # a short write: a signal, a pipe; go on from there
+        view = memoryview(data)[written:]
         while view:
             view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
 
 
-def _scan_state(directory: Path) -> tuple[int, int]:
+def _scan_state(directory: str | Path) -> tuple[int, int]:
     seqs = [int(m.group(1)) for name in os.listdir(directory) if (m := _CAPTURE_NAME.match(name))]
     if not seqs:
         return 0, 0
@@ -109,11 +173,11 @@ def _capture_files(directory: Path) -> list[Path]:
     return [directory / name for name in names]
 
 
-def _delete_below(directory: Path, floor: int) -> None:
+def _delete_below(directory: str | Path, floor: int) -> None:
     for name in os.listdir(directory):
         match = _CAPTURE_NAME.match(name)
         if match and int(match.group(1)) < floor:
-            _unlink_quiet(directory / name)
+            _unlink_quiet(os.path.join(directory, name))
 
 
 def _remove_stale_temps(directory: Path, older_than: float = _STALE_TEMP_SECONDS) -> int:

@@ -40,7 +40,7 @@ class _WriteLock:
     _open = 0  # locks holding descriptors open (guarded by _count_lock)
     _count_lock = threading.Lock()
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: str | Path) -> None:
         self.path = os.path.join(directory, ".lock")
         self.state_path = os.path.join(directory, ".seq")
         self.mutex = threading.Lock()
@@ -48,7 +48,7 @@ class _WriteLock:
         self.state_fd = -1
 
     @classmethod
-    def of(cls, directory: Path) -> _WriteLock:
+    def of(cls, directory: str | Path) -> _WriteLock:
         key = str(directory)
         lock = cls._all.get(key)
         if lock is None:

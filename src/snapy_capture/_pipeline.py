@@ -444,9 +444,8 @@ class CaptureSite:
             return
         start = time.perf_counter_ns()
         try:
-            state.storage.write(
-                self.module, self.qualname, data, retention=state.retention, max_age=state.max_age
-            )
+            # The str-returning core of ``write``: every captured call pays for a Path otherwise.
+            state.storage._write(self.module, self.qualname, data, state.retention, state.max_age)
         except Exception as exc:  # noqa: BLE001
             self.fail(exc, "storage")
             return

@@ -9,8 +9,9 @@ Layout under the storage root::
         000000000041.cap      one capture; names sort in write order, so "newest" reads no file
 
 A capture is written to a temporary file in the same directory and then linked into place
-under the lock, so a reader never sees a partial capture and a crash leaves at most a
-temporary file (removed by :meth:`CaptureStorage.prune`). Retention deletes by sequence
+under the lock, so a reader never sees a partial capture. On Linux the temporary file has no
+name (``O_TMPFILE``), so a crash leaves nothing behind; elsewhere it is ``.tmp-<pid>-<n>``,
+which :meth:`CaptureStorage.prune` removes once stale. Retention deletes by sequence
 number, so its cost does not grow with the number of captures kept.
 """
 
@@ -23,7 +24,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +42,6 @@ from ._errors import CaptureFormatError
 from ._files import (
     _META,
     _SEQ_WIDTH,
-    _TEMP_PREFIX,
     CAPTURE_SUFFIX,
     _capture_files,
     _capture_path,
@@ -50,10 +49,12 @@ from ._files import (
     _link,
     _make_private_dirs,
     _mtime,
+    _open_temp,
     _read_meta,
     _read_state,
     _remove_stale_temps,
     _scan_state,
+    _TmpfileUnusable,
     _unlink_quiet,
     _write_all,
     _write_state,
@@ -83,6 +84,23 @@ _KEEP: Any = object()
 def written_roots() -> list[str]:
     """The storage roots this process has written captures to, oldest first."""
     return list(_written_roots)
+
+
+def _write_meta(directory: str, meta: str, module: str, qualname: str) -> None:
+    """Write ``.function.json`` atomically; a copy another writer placed first is kept."""
+    fd, temp = _open_temp(directory)
+    try:
+        _write_all(fd, json.dumps({"module": module, "qualname": qualname}).encode())
+        _link(fd, temp, meta)
+    except BaseException as exc:
+        # A full disk fails every call: leave no temp file per attempt behind.
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        if not isinstance(exc, FileExistsError):  # same names, written by another writer
+            raise
+    finally:
+        os.close(fd)
 
 
 def function_dirname(module: str, qualname: str) -> str:
@@ -145,10 +163,10 @@ class CaptureStorage:
         self.max_age: float | None = parse_option("max_age", max_age)
         self.serializer = get_serializer(parse_option("serializer", serializer or "pickle"))
         self.signing_key: bytes | None = parse_option("signing_key", signing_key)
-        self._locks: dict[Path, FileLock] = {}
-        self._prepared: set[Path] = set()
+        self._locks: dict[str, FileLock] = {}
+        self._prepared: set[str] = set()
         # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
-        self._dirs: dict[tuple[str, str], Path] = {}
+        self._dirs: dict[tuple[str, str], str] = {}
         self._guard = threading.Lock()
 
     def __repr__(self) -> str:
@@ -248,12 +266,22 @@ class CaptureStorage:
         max_age: Any = _KEEP,
     ) -> Path:
         """Store the bytes of one capture file atomically, then apply retention."""
+        return Path(self._write(module, qualname, data, retention, max_age))
+
+    def _write(
+        self, module: str, qualname: str, data: bytes, retention: Any = _KEEP, max_age: Any = _KEEP
+    ) -> str:
+        """:meth:`write`, returning the path as a string.
+
+        Every captured call comes through here, so it is kept to the system calls: paths are
+        strings (a pathlib operation costs as much as a system call) and the temporary file
+        has no name on Linux (``O_TMPFILE``: no name to make up, none to unlink).
+        """
         retention = self.retention if retention is _KEEP else retention
         max_age = self.max_age if max_age is _KEEP else max_age
         directory = self._prepare(module, qualname)
         try:
-            # Paths as str on this path: a pathlib operation costs as much as a system call.
-            fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=str(directory))
+            fd, temp = _open_temp(directory)
         except FileNotFoundError:
             # The directory was removed since this process prepared it (a cleanup script,
             # ``rm -r captures``): make it again rather than fail every capture from now on.
@@ -261,28 +289,41 @@ class CaptureStorage:
                 self._prepared.discard(directory)
                 self._dirs.pop((module, qualname), None)
             directory = self._prepare(module, qualname)
-            fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=str(directory))
+            fd, temp = _open_temp(directory)
         try:
             _write_all(fd, data)
+            if temp is not None:
+                os.close(fd)  # named: the link below finds it by name
+                fd = -1
             # Bounded: a process stopped while holding the lock (SIGSTOP, a debugger, a hung
             # mount) must not hang every captured call; the capture is dropped instead.
             with self._write_lock(directory) as state_fd:
-                final = self._place(directory, temp, retention, max_age, state_fd)
+                final = self._place(directory, (fd, temp), retention, max_age, state_fd=state_fd)
+        except _TmpfileUnusable:
+            # This system cannot link an unnamed file (no /proc, a filesystem without it):
+            # from now on temporary files have names. Only the numbering moved: a gap.
+            return self._write(module, qualname, data, retention, max_age)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
             raise
+        finally:
+            if fd >= 0:
+                os.close(fd)
         _written_roots.setdefault(str(self.path), None)
         return final
 
     def _place(
         self,
-        directory: Path,
-        temp: str,
+        directory: str,
+        temp: tuple[int, str | None],
         retention: int | None,
         max_age: float | None,
+        *,
         state_fd: int | None = None,
-    ) -> Path:
+    ) -> str:
+        """Number the written ``temp`` file (descriptor, name) and link it into place."""
         state = _read_state(directory, state_fd)
         if state is None:
             state = _scan_state(directory)
@@ -291,21 +332,21 @@ class CaptureStorage:
         # Collisions only happen while the lock file is being deleted under live writers
         # (nothing then keeps them apart); each retry rescans, so a few dozen always suffice.
         for _ in range(_MAX_NUMBERING_ATTEMPTS):
-            name = f"{nxt:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
-            final = prefix + name
+            final = f"{prefix}{nxt:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
             new_floor = floor if retention is None else max(floor, nxt + 1 - retention)
             # The state is written before the file appears: a crash in between leaves a gap
-            # in the numbering, never two captures fighting over one number. The floor is
-            # still the old one: it moves only once the captures below it are deleted, so a
-            # crash before that leaves them to the next writer, not kept for ever.
+            # in the numbering, never two captures fighting over one number, and readers
+            # looking for the newest capture by number never miss it. The floor is still the
+            # old one: it moves only once the captures below it are deleted, so a crash
+            # before that leaves them to the next writer, not kept for ever.
             _write_state(directory, nxt + 1, floor, state_fd)
             try:
-                _link(temp, final)
+                _link(*temp, final)
                 break
             except FileExistsError:
                 nxt, floor = _scan_state(directory)
         else:
-            raise OSError(errno.EEXIST, "cannot number the capture", str(directory))
+            raise OSError(errno.EEXIST, "cannot number the capture", directory)
         try:
             if new_floor != floor:
                 if new_floor - floor > _MAX_RANGE:
@@ -320,61 +361,55 @@ class CaptureStorage:
             # The capture is in place: a retention step that fails (EACCES on an old file)
             # must not report it lost. The floor did not move, so the next write retries.
             logger.debug("snapy_capture: retention in %s failed", directory, exc_info=True)
-        return directory / name
+        return final
 
-    def _expire(self, directory: Path, floor: int, nxt: int, max_age: float) -> None:
+    def _expire(self, directory: str, floor: int, nxt: int, max_age: float) -> None:
         cutoff = time.time() - max_age
         start = floor
         while floor < nxt - 1:  # never expire the capture just written
-            path = directory / f"{floor:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+            path = f"{directory}{os.sep}{floor:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
             try:
-                if path.stat().st_mtime >= cutoff:
+                if os.stat(path).st_mtime >= cutoff:
                     break
-                path.unlink()
+                os.unlink(path)
             except FileNotFoundError:
                 pass
             floor += 1
         if floor != start:
             _write_state(directory, nxt, floor)
 
-    def _prepare(self, module: str, qualname: str) -> Path:
-        directory = self._dirs.get((module, qualname))
-        if directory is not None:
-            return directory
-        directory = self.path / function_dirname(module, qualname)
+    def _prepare(self, module: str, qualname: str) -> str:
+        known = self._dirs.get((module, qualname))
+        if known is not None:
+            return known
+        path = self.path / function_dirname(module, qualname)
+        directory = str(path)
         if directory in self._prepared:
             return directory
-        _make_private_dirs(directory)
-        meta = directory / _META
+        _make_private_dirs(path)
+        meta = path / _META
         if not meta.exists():
-            fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump({"module": module, "qualname": qualname}, handle)
-                os.replace(temp, meta)
-            except BaseException:
-                # A full disk fails every call: leave no temp file per attempt behind.
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
+                _write_meta(directory, str(meta), module, qualname)
+            except _TmpfileUnusable:
+                _write_meta(directory, str(meta), module, qualname)  # now with a named file
         with self._guard:
             self._prepared.add(directory)
             self._dirs[(module, qualname)] = directory
         return directory
 
-    def _write_lock(self, directory: Path) -> _Held | _PortableWriteLock:
+    def _write_lock(self, directory: str | Path) -> _Held | _PortableWriteLock:
         """The lock writers hold while numbering a capture; yields the ``.seq`` descriptor."""
         if sys.platform == "win32":  # pragma: no cover
             return _PortableWriteLock(self._lock(directory), LOCK_TIMEOUT)
         return _WriteLock.of(directory).held(LOCK_TIMEOUT)
 
-    def _lock(self, directory: Path) -> FileLock:
-        lock = self._locks.get(directory)
+    def _lock(self, directory: str | Path) -> FileLock:
+        key = str(directory)
+        lock = self._locks.get(key)
         if lock is None:
             with self._guard:
-                lock = self._locks.setdefault(
-                    directory, FileLock(str(directory / ".lock"), mode=0o600)
-                )
+                lock = self._locks.setdefault(key, FileLock(os.path.join(key, ".lock"), mode=0o600))
         return lock
 
     # --- reading ----------------------------------------------------------------------

@@ -16,11 +16,9 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
-import types
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,23 +61,24 @@ class _Fault:
         self.hits = 0
 
 
-def _disk_full_mkstemp(fault: _Fault) -> Callable[..., tuple[int, str]]:
-    real = tempfile.mkstemp
+def _disk_full_temp(fault: _Fault) -> Callable[..., tuple[int, str | None]]:
+    real = storage_mod._open_temp
 
-    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+    def open_temp(*args: Any, **kwargs: Any) -> tuple[int, str | None]:
         fd, path = real(*args, **kwargs)
         if not fault.on:
             return fd, path
         fault.hits += 1
         if not os.path.exists("/dev/full"):  # pragma: no cover - Linux has it
             os.close(fd)
-            os.unlink(path)
+            if path is not None:
+                os.unlink(path)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
         # A real ENOSPC: the temp file exists, but its data cannot be written.
         os.close(fd)
         return os.open("/dev/full", os.O_WRONLY), path
 
-    return mkstemp
+    return open_temp
 
 
 def _raising(fault: _Fault, real: Callable[..., Any], err: int) -> Callable[..., Any]:
@@ -95,11 +94,11 @@ def _raising(fault: _Fault, real: Callable[..., Any], err: int) -> Callable[...,
 def _install_fault(monkeypatch: pytest.MonkeyPatch, where: str) -> _Fault:
     fault = _Fault()
     if where == "enospc-data":
-        fake = types.SimpleNamespace(mkstemp=_disk_full_mkstemp(fault))
-        monkeypatch.setattr(storage_mod, "tempfile", fake)
+        monkeypatch.setattr(storage_mod, "_open_temp", _disk_full_temp(fault))
     elif where == "eacces-tempfile":
-        fake = types.SimpleNamespace(mkstemp=_raising(fault, tempfile.mkstemp, errno.EACCES))
-        monkeypatch.setattr(storage_mod, "tempfile", fake)
+        monkeypatch.setattr(
+            storage_mod, "_open_temp", _raising(fault, storage_mod._open_temp, errno.EACCES)
+        )
     elif where == "enospc-seq":
         monkeypatch.setattr(
             storage_mod, "_write_state", _raising(fault, storage_mod._write_state, errno.ENOSPC)
