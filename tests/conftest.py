@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from snapy_capture import _pipeline, config, loader, storage
+from snapy_capture import _sitestate, config, loader, storage
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +38,7 @@ def _reset() -> None:
     config.reload_environment()
     storage._written_roots.clear()
     loader._search_paths.clear()
-    _pipeline._storages.clear()
+    _sitestate._storages.clear()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import snapy_capture._pipeline as pipeline_mod
+import snapy_capture._sitestate as sitestate_mod
 import snapy_capture.storage as storage_mod
 from snapy_capture import (
     ArgumentFilter,
@@ -62,7 +62,7 @@ def writer_paused() -> Iterator[None]:
 
 
 class _Clock:
-    """Stands in for ``time`` in the pipeline, with a settable ``monotonic()``."""
+    """Stands in for ``time`` in the rate cap, with a settable ``monotonic()``."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -155,7 +155,7 @@ def test_rate_cap_keeps_at_most_n_per_second_per_function(
     capture_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = _Clock()
-    monkeypatch.setattr(pipeline_mod, "time", clock)
+    monkeypatch.setattr(sitestate_mod, "time", clock)
     set_global_config(CaptureConfig(max_per_second=3, retention=None))
 
     @capture_args()

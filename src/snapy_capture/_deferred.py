@@ -16,7 +16,8 @@ from ._record import exception_result, safe_str
 
 if TYPE_CHECKING:
     # Only for annotations: _pipeline imports this module, so a runtime import would cycle.
-    from ._pipeline import CaptureSite, _State
+    from ._pipeline import CaptureSite
+    from ._sitestate import _State
 
 __all__ = ["SNAPSHOT_LIMIT", "Deferred", "freeze", "snapshot"]
 

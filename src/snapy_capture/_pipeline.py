@@ -25,7 +25,7 @@ from typing import Any, Final, SupportsIndex
 import wrapt
 
 from . import _stats, _writer
-from ._deferred import SNAPSHOT_LIMIT, Deferred, freeze, snapshot
+from ._deferred import Deferred, freeze, snapshot
 from ._errors import ConfigError
 from ._record import (
     Signature,
@@ -37,9 +37,10 @@ from ._record import (
     safe_str,
     shrink,
 )
+from ._sitestate import _Pending, _State
 from .config import CaptureConfig, parse_option, resolve_config, subscribe
-from .filters import ArgumentFilter, FilterResult, resolve_filter_spec
-from .serializers import Serializer, get_serializer, main_module_name
+from .filters import ArgumentFilter, FilterResult
+from .serializers import main_module_name
 from .storage import CaptureStorage
 
 __all__ = ["CaptureSite", "CaptureWrapper", "call_depth", "seed_sampler", "wrap"]
@@ -51,8 +52,6 @@ _DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
 _PYTHON: Final = platform.python_version()
 _sampler = random.Random()
 _OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
-_storages: dict[tuple[Any, ...], CaptureStorage] = {}
-_storages_lock = threading.Lock()
 
 
 def call_depth() -> int:
@@ -63,93 +62,6 @@ def call_depth() -> int:
 def seed_sampler(seed: int | None) -> None:
     """Seed the sampler that ``sample_rate`` draws from, for reproducible runs and tests."""
     _sampler.seed(seed)
-
-
-class _RateLimit:
-    """At most ``limit`` captures per one-second window (approximate under threads, by design)."""
-
-    __slots__ = ("count", "limit", "window")
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self.window = 0.0
-        self.count = 0
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        if now - self.window >= 1.0:
-            self.window = now
-            self.count = 0
-        self.count += 1
-        return self.count <= self.limit
-
-
-class _State:
-    """What a site resolved from the configuration; rebuilt when the configuration changes."""
-
-    __slots__ = (
-        "config",
-        "deferred",
-        "fallback",
-        "filter",
-        "limit",
-        "max_age",
-        "retention",
-        "snapshot_limit",
-        "storage",
-    )
-
-    def __init__(self, site: CaptureSite, config: CaptureConfig) -> None:
-        self.config = config
-        if site.storage is not None:
-            self.storage = site.storage
-            given = site.overrides
-            self.retention = given.get("retention", site.storage.retention)
-            self.max_age = given.get("max_age", site.storage.max_age)
-        else:
-            self.storage = _shared_storage(config)
-            self.retention = config.retention
-            self.max_age = config.max_age
-        fallback = config.fallback_serializer
-        self.fallback: Serializer | None = None if fallback is None else get_serializer(fallback)
-        base = resolve_filter_spec(config.arg_filter)  # a 'module:name' string loads here
-        self.filter = base.derive(
-            ignore_args=[*base.ignore_args, *config.ignore_args],
-            allow_args=[*base.allow_args, *config.allow_args],
-            filter_pii=base.filter_pii and config.filter_pii,
-            max_size=config.large_object_size if config.ignore_large_objects else base.max_size,
-            max_depth=min(base.max_depth, config.max_depth),
-        )
-        self.limit = None if config.max_per_second is None else _RateLimit(config.max_per_second)
-        # Off the caller's thread: filtering, building and encoding the record (see Deferred).
-        self.deferred = config.async_storage or config.lazy_serialization
-        size = config.max_capture_size
-        self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
-
-
-def _shared_storage(config: CaptureConfig) -> CaptureStorage:
-    # Sites writing to one root share a storage, and with it the lock objects per directory.
-    serializer = get_serializer(config.serializer)
-    key = (config.path, id(serializer), config.signing_key)
-    storage = _storages.get(key)
-    if storage is None:
-        with _storages_lock:
-            storage = _storages.setdefault(
-                key,
-                CaptureStorage(config.path, serializer=serializer, signing_key=config.signing_key),
-            )
-    return storage
-
-
-class _Pending:
-    """A record built at call time whose result is added when the call returns."""
-
-    __slots__ = ("record", "result_filter", "state")
-
-    def __init__(self, state: _State, record: dict[str, Any], result_filter: Any) -> None:
-        self.state = state
-        self.record = record
-        self.result_filter = result_filter
 
 
 class CaptureSite:
