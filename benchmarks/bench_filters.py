@@ -26,6 +26,11 @@ DIRTY: tuple[Any, ...] = (
     {"color": "red", "password": "hunter2"},
 )
 
+#: The call the fast path was tuned on: two positional arguments, a list of tuples by keyword.
+TYPICAL_NAMES = ["order_id", "reference"]
+TYPICAL_ARGS: tuple[Any, ...] = (42, "order-1234")
+TYPICAL_KWARGS: dict[str, Any] = {"items": [("sku-1", 2), ("sku-2", 1)], "discount": 0.1}
+
 
 def target(order_id: int, customer: str, note: str, quantity: int, options: dict[str, Any]) -> int:
     """The baseline: a bare call with the same arguments."""
@@ -59,6 +64,9 @@ def run(rounds: int = 7, calls: int = 2000) -> list[str]:
             lambda: flt.filter_call(NAMES, CLEAN, {}), calls
         ),
         "filter_call, nothing to filter, new strings": _fresh_strings(flt, calls),
+        "filter_call, 4 args with a list of tuples": per_call(
+            lambda: flt.filter_call(TYPICAL_NAMES, TYPICAL_ARGS, TYPICAL_KWARGS), calls
+        ),
         "filter_call, card + password to filter": per_call(
             lambda: flt.filter_call(NAMES, DIRTY, {}), calls
         ),

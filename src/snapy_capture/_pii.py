@@ -136,9 +136,10 @@ def is_card_int(value: int) -> bool:
 
 
 class Compiled:
-    """The compiled form of one ``pii_patterns`` list (immutable: swapped in atomically)."""
+    """The compiled form of one ``pii_patterns`` list (a new list gets a new one, swapped in
+    atomically); only its caches change."""
 
-    __slots__ = ("clean", "each", "key")
+    __slots__ = ("clean", "each", "held", "key")
 
     def __init__(self, key: tuple[str, ...]) -> None:
         self.key = key
@@ -146,11 +147,31 @@ class Compiled:
         # Short strings found clean, so that values repeating from call to call cost one
         # lookup. Only clean strings are kept: nothing here that is not stored anyway.
         self.clean: dict[str, None] = {}
+        # The spans of one string found dirty by :meth:`hold`, held only until the filtering
+        # that follows releases them (never past the call), which then need no second scan.
+        self.held: tuple[str, list[tuple[int, int]]] | None = None
+
+    def hold(self, text: str) -> bool:
+        """Whether ``text`` is clean; if not, its spans are held until :meth:`release`.
+
+        Meanwhile :meth:`spans` of that very string (the same object) returns them unscanned.
+        """
+        found = self.spans(text)
+        if found:
+            self.held = (text, found)
+        return not found
+
+    def release(self) -> None:
+        """Let go of the held spans (and of the string they were found in)."""
+        self.held = None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         clean = self.clean
         if text in clean:
             return []
+        held = self.held
+        if held is not None and held[0] is text:  # the same object: the same spans
+            return list(held[1])
         folded = text.casefold()
         digits = -1
         found: list[tuple[int, int]] = []

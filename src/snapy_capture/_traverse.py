@@ -16,7 +16,6 @@ mean running its code with placeholders in it.
 
 from __future__ import annotations
 
-import copy
 import copyreg
 import dataclasses
 import datetime
@@ -24,9 +23,16 @@ import decimal
 import fractions
 import types
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
+from ._pickled import (
+    attribute_names,
+    copy_object,
+    materialized,
+    plain_pickling,
+    set_attribute,
+    type_name,
+)
 from ._redacted import Redacted
 
 if TYPE_CHECKING:
@@ -36,9 +42,9 @@ __all__ = ["filter_argument"]
 
 #: Ints beyond this size are checked for card numbers; smaller ones cannot be one.
 CARD_INT_MIN: Final = 10**11
-_ATOMIC: Final = frozenset({float, complex, bool, type(None), type(Ellipsis)})
+ATOMIC: Final = frozenset({float, complex, bool, type(None), type(Ellipsis)})
 #: Types whose pickled form is their value and holds nothing a name or pattern could match.
-_LEAVES: Final = frozenset(
+LEAVES: Final = frozenset(
     {
         datetime.datetime,
         datetime.date,
@@ -61,20 +67,6 @@ _BY_REFERENCE: Final = (
     types.WrapperDescriptorType,
 )
 _BUILTIN_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
-_OBJECT_GETSTATE: Final = getattr(object, "__getstate__", None)
-_OBJECT_REDUCE_EX: Final = object.__reduce_ex__
-_OBJECT_REDUCE: Final = object.__reduce__
-_plain_cache: dict[type, bool] = {}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _SlottedFrozen:
-    """Only here to find the ``__getstate__`` that dataclasses generate (fields by position)."""
-
-    field: int = 0
-
-
-_DATACLASS_GETSTATE: Final = getattr(_SlottedFrozen, "__getstate__", None)
 
 
 class _Restart(Exception):
@@ -86,7 +78,7 @@ def filter_argument(
 ) -> Any:
     """Filter one argument, appending to ``report``; never raises (fails closed)."""
     kind = type(value)
-    if (kind in _ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
+    if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
         flt.custom_filters or (name is not None and flt.sensitive_pattern(name) is not None)
     ):
         return value  # the common case, without setting up a walk
@@ -100,14 +92,7 @@ def filter_argument(
     except Exception as exc:  # noqa: BLE001 - fail closed: what we cannot inspect is not stored
         del report[mark:]
         report.append({"path": path, "reason": f"error:{type(exc).__name__}"})
-        return Redacted(f"could not be inspected: {_type_name(value)}")
-
-
-def _type_name(value: Any) -> str:
-    try:
-        return str(type.__getattribute__(type(value), "__qualname__"))
-    except Exception:  # noqa: BLE001 - a hostile metaclass gets a generic name
-        return "object"
+        return Redacted(f"could not be inspected: {type_name(value)}")
 
 
 #: A report path, built lazily: the root's name, or ``(parent, how, what)``; only rendered to
@@ -139,68 +124,6 @@ def _label(key: Any, index: int) -> str:
     if type(key) in (int, float, bool) or key is None:
         return repr(key)
     return f"#{index}"
-
-
-def _plain_pickling(kind: type) -> bool:
-    """Whether pickle stores instances of ``kind`` as their ``__dict__``/``__slots__``."""
-    plain = _plain_cache.get(kind)
-    if plain is None:
-        plain = (
-            getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
-            and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
-            and getattr(kind, "__getstate__", _OBJECT_GETSTATE)
-            in (_OBJECT_GETSTATE, _DATACLASS_GETSTATE)
-            and getattr(kind, "__getnewargs_ex__", None) is None
-            and getattr(kind, "__getnewargs__", None) is None
-            and kind not in copyreg.dispatch_table
-        )
-        if len(_plain_cache) < 4096:
-            _plain_cache[kind] = plain
-    return plain
-
-
-def _attribute_names(value: Any) -> list[tuple[str, bool]] | None:
-    """``(name, is_slot)`` of the instance attributes pickle stores, ``None`` for opaque ones."""
-    names: list[tuple[str, bool]] = []
-    try:
-        instance_dict = object.__getattribute__(value, "__dict__")
-    except AttributeError:
-        instance_dict = None
-    if isinstance(instance_dict, dict):
-        names.extend((key, False) for key in list(instance_dict) if isinstance(key, str))
-    seen = {name for name, _ in names}
-    for klass in type(value).__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        for declared in (slots,) if isinstance(slots, str) else slots:
-            if not isinstance(declared, str) or declared in ("__dict__", "__weakref__"):
-                continue
-            slot = declared
-            if slot.startswith("__") and not slot.endswith("__"):
-                slot = f"_{klass.__name__.lstrip('_')}{slot}"  # name-mangled private slot
-            if slot not in seen:
-                seen.add(slot)
-                names.append((slot, True))
-    return names if names or instance_dict is not None else None
-
-
-def _copy_object(value: Any) -> Any:
-    duplicate = copy.copy(value)
-    if duplicate is value:
-        raise TypeError(f"{_type_name(value)} cannot be copied")
-    return duplicate
-
-
-def _set_attribute(target: Any, attr: str, how: bool | str, new: Any) -> None:
-    if how is True:
-        object.__setattr__(target, attr, new)
-        return
-    # Straight into the instance dict, as pickle restores it: a property or __setattr__ of
-    # the same name must not intercept the placeholder.
-    instance_dict = object.__getattribute__(target, "__dict__")
-    if isinstance(how, str):
-        del instance_dict[attr]
-        attr = how
-    instance_dict[attr] = new
 
 
 class _Walk:
@@ -236,7 +159,7 @@ class _Walk:
                     if isinstance(replaced, Redacted):
                         return replaced
                     return self.visit(path, None, replaced, depth, custom=False)
-        if kind in _ATOMIC:
+        if kind in ATOMIC:
             return value
         if kind is int:
             if -CARD_INT_MIN < value < CARD_INT_MIN or not flt.filter_pii:
@@ -246,7 +169,7 @@ class _Walk:
             return self.visit_str(path, value)
         if kind is bytes or kind is bytearray:
             return self.visit_bytes(path, value)
-        if kind in _LEAVES:
+        if kind in LEAVES:
             return value
         if depth >= flt.max_depth:
             return self.redact(path, f"depth>{flt.max_depth}")
@@ -311,7 +234,7 @@ class _Walk:
     def too_big(self, path: Path, value: Any) -> Redacted | None:
         limit = self.flt.max_size
         if limit is not None and len(value) > limit:
-            return self.redact(path, f"size:{_type_name(value)} of {len(value)} items")
+            return self.redact(path, f"size:{type_name(value)} of {len(value)} items")
         return None
 
     def visit_container(self, path: Path, value: Any, depth: int) -> Any:
@@ -373,7 +296,7 @@ class _Walk:
     def empty_like(self, value: dict[Any, Any]) -> dict[Any, Any]:
         if type(value) is dict:
             return {}
-        duplicate = _copy_object(value)
+        duplicate = copy_object(value)
         dict.clear(duplicate)
         return duplicate  # type: ignore[no-any-return]
 
@@ -384,7 +307,7 @@ class _Walk:
         early: list[Any] | None = None
         if self.copying and isinstance(value, list):
             # Memoized before the items, so a list that contains itself contains the copy.
-            early = [] if kind is list else _copy_object(value)
+            early = [] if kind is list else copy_object(value)
             list.clear(early)
             self.memo[id(value)] = (value, early)
         changed = False
@@ -403,7 +326,7 @@ class _Walk:
         if kind is list:
             return new_items
         if isinstance(value, list):
-            duplicate = _copy_object(value)
+            duplicate = copy_object(value)
             list.__setitem__(duplicate, slice(None), new_items)
             return duplicate
         if isinstance(value, tuple):
@@ -413,7 +336,7 @@ class _Walk:
             return kind(new_items)
         if isinstance(value, frozenset):
             return frozenset.__new__(kind, new_items)
-        duplicate = _copy_object(value)
+        duplicate = copy_object(value)
         set.clear(duplicate)
         set.update(duplicate, new_items)
         return duplicate
@@ -452,38 +375,38 @@ class _Walk:
 
     def visit_extra(self, path: Path, value: Any, result: Any, depth: int) -> Any:
         """Instance attributes of a dict/list/tuple/set subclass, which pickle stores too."""
-        names = _attribute_names(value)
+        names = attribute_names(value)
         changes = self.visit_attributes(path, value, names, depth) if names else {}
         if changes and type(result) is type(value):
             if result is value:
-                result = _copy_object(value)
+                result = copy_object(value)
             for attr, (is_slot, new) in changes.items():
-                _set_attribute(result, attr, is_slot, new)
+                set_attribute(result, attr, is_slot, new)
         return self.check_reduced(path, value, result, depth)
 
     def visit_object(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
-        names = _attribute_names(value)
+        names = attribute_names(value)
         if dataclasses.is_dataclass(value):
             # Fields first, by name, even when they are not in __dict__ (slots, properties).
             known = dict(names or ())
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
             names = fields + [item for item in names or () if item[0] not in dict(fields)]
-        if not _plain_pickling(kind):
+        if not plain_pickling(kind):
             return self.visit_opaque(path, value, names, depth)
         if names is None:
             return value  # pickle stores nothing but the class
         duplicate = None
         if self.copying:
-            duplicate = _copy_object(value)
+            duplicate = copy_object(value)
             self.memo[id(value)] = (value, duplicate)
         changes = self.visit_attributes(path, value, names, depth)
         result = value if duplicate is None else duplicate
         if changes:
             if duplicate is None:
-                result = _copy_object(value)
+                result = copy_object(value)
             for attr, (is_slot, new) in changes.items():
-                _set_attribute(result, attr, is_slot, new)
+                set_attribute(result, attr, is_slot, new)
         return result
 
     def visit_opaque(
@@ -496,42 +419,27 @@ class _Walk:
         self.check_reduced(path, value, value, depth)
         if len(self.report) > mark:
             del self.report[mark:]
-            return self.redact(path, f"opaque:{_type_name(value)} holds filtered data")
+            return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
         return value
 
     def check_reduced(self, path: Path, value: Any, result: Any, depth: int) -> Any:
         """Visit what pickle would store for ``result``; every filtered part is reported."""
         kind = type(value)
-        if kind in _BUILTIN_CONTAINERS or _plain_pickling(kind):
+        if kind in _BUILTIN_CONTAINERS or plain_pickling(kind):
             return result
         try:
             reducer = copyreg.dispatch_table.get(kind)
             reduced = reducer(result) if reducer is not None else result.__reduce_ex__(4)
         except Exception:  # noqa: BLE001 - pickle would fail on it too: do not store it
-            return self.redact(path, f"unpicklable:{_type_name(value)}")
+            return self.redact(path, f"unpicklable:{type_name(value)}")
         if isinstance(reduced, str) or not isinstance(reduced, tuple):
             return result  # a global, stored by its name
         mark = len(self.report)
-        for index, part in enumerate(_materialized(reduced)):
+        for index, part in enumerate(materialized(reduced)):
             self.visit((path, "[]", index), None, part, depth)
         if len(self.report) > mark:
             # Rebuilding it would run its own code with placeholders inside: replace it whole.
             # (A result filtered already reports nothing here: placeholders are not refiltered.)
             del self.report[mark:]
-            return self.redact(path, f"opaque:{_type_name(value)} holds filtered data")
+            return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
         return result
-
-
-def _materialized(parts: tuple[Any, ...]) -> Iterator[Any]:
-    """The reduce tuple's parts with its item iterators turned into a list and a dict."""
-    for index, part in enumerate(parts):
-        if index == 3 and part is not None:  # listitems
-            yield list(part)
-        elif index == 4 and part is not None:  # dictitems: keys count as names
-            pairs = list(part)
-            try:
-                yield dict(pairs)
-            except TypeError:
-                yield pairs
-        else:
-            yield part

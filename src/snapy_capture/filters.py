@@ -16,6 +16,8 @@ A filtered value is replaced *in place* by a :class:`Redacted` placeholder so th
 binds. The traversal (in :mod:`snapy_capture._traverse`) is copy-on-write: the caller's objects
 are never mutated, and an argument with nothing to filter is passed through as the same
 object. If filtering an argument fails in any way, the whole argument is redacted (fail closed).
+Most arguments never need the traversal: a fast path (:mod:`snapy_capture._quick`) proves
+from the same caches that they pass unchanged.
 
 Name matching lives in :mod:`snapy_capture._names`, the unstorable types in
 :mod:`snapy_capture._unstorable`, and the parsing of ``arg_filter`` settings in
@@ -30,8 +32,9 @@ from typing import Any, Final
 
 from ._errors import ConfigError
 from ._filterspec import build_filter, is_dotted, resolve_dotted
-from ._names import Watched, changed, generation, match_name, name_list, names_key, version
+from ._names import Watched, generation, match_name, name_list, names_key, version
 from ._pii import CARD, EMAIL_PATTERN, MASK, PII_PATTERNS, Compiled, is_card_int
+from ._quick import Quick
 from ._redacted import Redacted
 from ._traverse import CARD_INT_MIN, filter_argument
 from ._unstorable import type_reason
@@ -97,6 +100,9 @@ CustomFilter = Callable[[str, "str | None", Any], Any]
 
 # The attributes held in watched lists (see ``__setattr__``).
 _WATCHED: Final = frozenset({"patterns", "ignore_args", "allow_args", "pii_patterns"})
+# The questions the traversal asks the filter, which the fast path (``_quick``) answers from
+# the same caches: only while they are the built-in ones.
+_QUICK_METHODS: Final = ("sensitive_pattern", "contains_pii", "unstorable_reason", "_compiled_pii")
 
 
 class ArgumentFilter:
@@ -119,6 +125,9 @@ class ArgumentFilter:
     Raises:
         ConfigError: (a ``ValueError``) for a malformed option.
     """
+
+    #: Set when one of the methods the fast path relies on is replaced on the instance.
+    _own_methods = False
 
     def __init__(
         self,
@@ -159,7 +168,14 @@ class ArgumentFilter:
             if isinstance(value, str) and name == "pii_patterns":
                 raise ConfigError("pii_patterns expects a list of regular expressions")
             value = Watched(list(value) if name == "pii_patterns" else name_list(value))
-            changed()
+            object.__setattr__(self, name, value)
+            # A new list is this filter's own (never shared), so only its caches are stale:
+            # bumping the change counter would also flush every other filter's, and ``derive``
+            # runs once per call that records the result of a call given a secret.
+            self._reset_caches()
+            return
+        if name in _QUICK_METHODS:
+            object.__setattr__(self, "_own_methods", True)  # replaced on the instance
         object.__setattr__(self, name, value)
 
     def _reset_caches(self) -> None:
@@ -167,6 +183,7 @@ class ArgumentFilter:
         self._names: tuple[Any, dict[str, str | None]] = (None, {})
         self._pii: tuple[Any, Compiled | None] = (None, None)
         self._types: tuple[tuple[Any, ...], dict[type, str | None]] = ((), {})
+        self._quick_cache: Quick | None = None
 
     def derive(self, **changes: Any) -> ArgumentFilter:
         """A copy (same class, same custom filters) with ``changes`` applied to its attributes."""
@@ -203,18 +220,22 @@ class ArgumentFilter:
         ``business`` does not match ``ssn``); one of one or two characters (``pw``) must be
         whole words. Names in ``allow_args`` never match.
         """
-        patterns, ignore, allow = self.patterns, self.ignore_args, self.allow_args
-        key = names_key(patterns, ignore, allow)
-        cached_key, cache = self._names
-        if cached_key != key:
-            cache = {}
-            self._names = (key, cache)
+        cache = self._name_verdicts()
         if name in cache:
             return cache[name]
         verdict = self._match_name(name)
         if len(cache) < 20_000:
             cache[name] = verdict
         return verdict
+
+    def _name_verdicts(self) -> dict[str, str | None]:
+        """The cache of :meth:`sensitive_pattern` verdicts for the current name lists."""
+        key = names_key(self.patterns, self.ignore_args, self.allow_args)
+        cached_key, cache = self._names
+        if cached_key != key:
+            cache = {}
+            self._names = (key, cache)
+        return cache
 
     def _match_name(self, name: str) -> str | None:
         return match_name(name, (*self.patterns, *self.ignore_args), self.allow_args)
@@ -255,17 +276,22 @@ class ArgumentFilter:
     def unstorable_reason(self, value: Any) -> str | None:
         """A placeholder reason when ``value``'s type must not be stored, else ``None``."""
         kind = type(value)
-        key = self.filter_types
-        cached_key, cache = self._types
-        if cached_key is not key:
-            cache = {}
-            self._types = (key, cache)
+        cache = self._type_reasons()
         if kind in cache:
             return cache[kind]
         reason = self._type_reason(kind)
         if len(cache) < 4096:
             cache[kind] = reason
         return reason
+
+    def _type_reasons(self) -> dict[type, str | None]:
+        """The cache of :meth:`unstorable_reason` results for the current ``filter_types``."""
+        key = self.filter_types
+        cached_key, cache = self._types
+        if cached_key is not key:
+            cache = {}
+            self._types = (key, cache)
+        return cache
 
     def _type_reason(self, kind: type) -> str | None:
         return type_reason(kind, self.filter_types)
@@ -296,24 +322,58 @@ class ArgumentFilter:
         Returns:
             The filtered arguments (same positions and keys) and the redaction report.
         """
+        quick = self._quick()
         report: list[dict[str, str]] = []
         new_args = []
         for index, value in enumerate(args):
             name = param_names[index] if index < len(param_names) else None
             path = name if name is not None else f"args[{index}]"
-            new_args.append(filter_argument(self, path, name, value, report))
+            if quick is not None:
+                new_args.append(quick.filter(path, name, value, report))
+            else:
+                new_args.append(filter_argument(self, path, name, value, report))
         group = None
         if var_keyword is not None and self.sensitive_pattern(var_keyword) is not None:
             group = var_keyword
         new_kwargs: dict[str, Any] = {}
         for key, value in kwargs.items():
+            name = group if group is not None and key not in keyword_params else key
             path = key if isinstance(key, str) and len(key) <= 64 else "kwargs[...]"
-            if group is not None and key not in keyword_params:
-                new = filter_argument(self, path, group, value, report)
+            if quick is not None and type(key) is str:
+                new = quick.filter(path, name, value, report)
             else:
-                new = filter_argument(self, path, key, value, report)
-            new_kwargs[self._safe_keyword(key, report)] = new
+                new = filter_argument(self, path, name, value, report)
+            if quick is not None:
+                new_kwargs[quick.keyword(key, report)] = new
+            else:
+                new_kwargs[self._safe_keyword(key, report)] = new
         return FilterResult(tuple(new_args), new_kwargs, report)
+
+    def _quick(self) -> Quick | None:
+        """The fast path for this call, or ``None`` when every value must take the full walk."""
+        cls = type(self)
+        methods = (
+            cls.sensitive_pattern,
+            cls.contains_pii,
+            cls.unstorable_reason,
+            cls._compiled_pii,
+        )
+        if self.custom_filters or self._own_methods or methods != _BUILTIN_METHODS:
+            return None
+        now = generation[0]
+        quick = self._quick_cache
+        if quick is not None and quick.current(self, now):
+            return quick
+        try:
+            quick = Quick(self, now)
+        except Exception:  # noqa: BLE001 - e.g. a bad pii pattern: the walk reports it as before
+            return None
+        # Kept only while the caches it holds are validated by the change counter: lists that
+        # are not watched (a subclass's properties) are compared by content on every call.
+        watched = (self.patterns, self.ignore_args, self.allow_args, self.pii_patterns)
+        if all(type(items) is Watched for items in watched):
+            self._quick_cache = quick
+        return quick
 
     def _safe_keyword(self, key: str, report: list[dict[str, str]]) -> str:
         # A ``**kwargs`` key is data too: a secret-shaped one is masked like a dict key.
@@ -326,6 +386,9 @@ class ArgumentFilter:
     def filter_value(self, value: Any, name: str | None = None) -> tuple[Any, list[dict[str, str]]]:
         """Filter one value (e.g. a recorded return value); returns it and the report."""
         report: list[dict[str, str]] = []
+        quick = self._quick()
+        if quick is not None:
+            return quick.filter(name or "value", name, value, report), report
         return filter_argument(self, name or "value", name, value, report), report
 
     def _compiled_pii(self) -> Compiled:
@@ -338,6 +401,10 @@ class ArgumentFilter:
             compiled = Compiled(tuple(patterns))
             self._pii = (current, compiled)
         return compiled
+
+
+# Compared by identity in ``_quick``: a subclass's or a patched method turns the fast path off.
+_BUILTIN_METHODS: Final = tuple(ArgumentFilter.__dict__[name] for name in _QUICK_METHODS)
 
 
 def check_filter_spec(spec: object) -> object:
