@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from ._record import exception_result, safe_str
@@ -36,9 +35,9 @@ class Deferred:
     """
 
     __slots__ = (
+        "bound",
         "depth",
         "frozen",
-        "names",
         "now",
         "payload",
         "result",
@@ -54,7 +53,7 @@ class Deferred:
         site: CaptureSite,
         state: _State,
         depth: int,
-        names: Sequence[str],
+        bound: bool,
         payload: bytes | tuple[tuple[Any, ...], dict[str, Any]],
         *,
         now: float,
@@ -64,14 +63,16 @@ class Deferred:
         # Set by the site when results are recorded: masks argument secrets echoed back.
         self.result_filter = state.filter
         self.depth = depth
-        self.names = names
+        # Whether the first parameter (self, cls) was bound: the names are looked up later.
+        self.bound = bound
         self.payload = payload
         # bytes: a snapshot; a tuple: the arguments themselves (lazy serialization).
         self.frozen = frozen = type(payload) is bytes
         self.size = len(payload) if frozen else 0
         # The call time comes from the pipeline, whose clock is the one tests replace.
         self.now = now
-        self.thread = None if state.config.minimal_capture else threading.current_thread().name
+        # The thread itself: its ``name`` (a Python property) is read on the writer's thread.
+        self.thread = None if state.config.minimal_capture else threading.current_thread()
         self.result: tuple[Any, ...] | None = None
 
     def set_result(self, result: Any, exception: BaseException | None) -> None:
@@ -94,10 +95,10 @@ class Deferred:
         try:
             payload = self.payload
             args, kwargs = pickle.loads(payload) if isinstance(payload, bytes) else payload
-            filtered = site.filter_args(state, self.names, args, kwargs)
-            record = site.record(
-                state.config, filtered, self.depth, now=self.now, thread=self.thread
-            )
+            names = site.param_names(len(args), bound=self.bound)
+            filtered = site.filter_args(state, names, args, kwargs)
+            thread = None if self.thread is None else self.thread.name
+            record = site.record(state.config, filtered, self.depth, now=self.now, thread=thread)
             if self.result is not None:
                 self._add_result(record, self.result)
             data = site.encode(state, record)
@@ -152,13 +153,23 @@ class _BoundedSink:
         return len(data)
 
 
-class _Picklers(threading.local):
-    """One reusable pickler per thread: creating one costs more than pickling a few args."""
+class _Slot:
+    """A reusable pickler and its sink; ``busy`` while a snapshot is being taken with it."""
+
+    __slots__ = ("busy", "pickler", "sink")
 
     def __init__(self) -> None:
         self.sink = _BoundedSink()
         self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
         self.busy = False
+
+
+class _Picklers(threading.local):
+    """One reusable pickler per thread: creating one costs more than pickling a few args."""
+
+    def __init__(self) -> None:
+        # One attribute: each read of a thread-local attribute costs a dictionary lookup.
+        self.slot = _Slot()
 
 
 _picklers = _Picklers()
@@ -170,22 +181,19 @@ def freeze(value: Any, limit: int) -> bytes | None:
     Pickling stops as soon as the output passes ``limit`` (the pickler writes in frames of
     64 KiB), so a huge argument costs the caller little before it goes to the filters instead.
     """
-    own = _picklers
-    if own.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own
-        sink = _BoundedSink()
-        pickler = pickle.Pickler(sink, pickle.HIGHEST_PROTOCOL)
-    else:
-        own.busy = True
-        sink, pickler = own.sink, own.pickler
+    slot = _picklers.slot
+    if slot.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own
+        slot = _Slot()
+    slot.busy = True
+    sink = slot.sink
     sink.limit = limit
     try:
-        pickler.dump(value)
+        slot.pickler.dump(value)
         return sink.data
     except Exception:  # noqa: BLE001 - unpicklable or too large: the caller filters it instead
         return None
     finally:
         # Forget the value: the memo and the sink would keep it alive until the next call.
-        pickler.clear_memo()
+        slot.pickler.clear_memo()
         sink.data = None
-        if pickler is own.pickler:
-            own.busy = False
+        slot.busy = False

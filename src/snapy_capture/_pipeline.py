@@ -210,10 +210,11 @@ class CaptureSite:
         kwargs: dict[str, Any],
     ) -> _Pending | Deferred | None:
         if state.deferred:
-            job = self.defer(state, depth, instance, args, kwargs)
+            job = self.defer(state, depth, instance is not None, args, kwargs)
             if job is not None:
-                if state.config.record_result and self.kind in ("function", "coroutine"):
-                    job.result_filter = self.result_filter(state, job.names, args, kwargs)
+                if state.records_result:
+                    names = self.param_names(len(args), bound=job.bound)
+                    job.result_filter = self.result_filter(state, names, args, kwargs)
                     return job
                 self.submit(state, job.run, job.size)
                 return None
@@ -221,7 +222,7 @@ class CaptureSite:
         names = self.param_names(len(args), bound=instance is not None)
         filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth)
-        if state.config.record_result and self.kind in ("function", "coroutine"):
+        if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
             record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
             return _Pending(state, record, self.result_filter(state, names, args, kwargs))
@@ -232,20 +233,19 @@ class CaptureSite:
         self,
         state: _State,
         depth: int,
-        instance: Any,
+        bound: bool,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Deferred | None:
         """The background job for a call, or ``None`` when its arguments must be filtered now."""
-        names = self.param_names(len(args), bound=instance is not None)
-        if state.config.lazy_serialization:
+        if state.lazy:
             # ``kwargs`` is this call's own dict and ``args`` a tuple: only their items are
             # shared with the caller, and those are what lazy serialization reads late.
-            return Deferred(self, state, depth, names, (args, kwargs), now=time.time())
+            return Deferred(self, state, depth, bound, (args, kwargs), now=time.time())
         frozen = freeze((args, kwargs), state.snapshot_limit)
         if frozen is None:
             return None
-        return Deferred(self, state, depth, names, frozen, now=time.time())
+        return Deferred(self, state, depth, bound, frozen, now=time.time())
 
     def result_filter(
         self, state: _State, names: Sequence[str], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -347,7 +347,7 @@ class CaptureSite:
             self.store(state, self.encode(state, record), timed=False)
 
     def submit(self, state: _State, job: Callable[[], None], size: int = 0) -> None:
-        if not _writer.submit(job, state.config.queue_size, size):
+        if not _writer.submit(job, state.queue_size, size):
             _stats.record_drop(error=False)
             self.warn_once("the background writer's queue is full; captures are being dropped")
 

@@ -50,8 +50,11 @@ class _State:
         "deferred",
         "fallback",
         "filter",
+        "lazy",
         "limit",
         "max_age",
+        "queue_size",
+        "records_result",
         "retention",
         "snapshot_limit",
         "storage",
@@ -81,6 +84,10 @@ class _State:
         self.limit = None if config.max_per_second is None else _RateLimit(config.max_per_second)
         # Off the caller's thread: filtering, building and encoding the record (see Deferred).
         self.deferred = config.async_storage or config.lazy_serialization
+        self.lazy = config.lazy_serialization
+        self.queue_size = config.queue_size
+        # Read once here rather than per call: a captured call's own cost is counted in ns.
+        self.records_result = config.record_result and site.kind in ("function", "coroutine")
         size = config.max_capture_size
         self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
 
