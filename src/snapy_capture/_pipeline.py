@@ -210,13 +210,18 @@ class CaptureSite:
         kwargs: dict[str, Any],
     ) -> _Pending | Deferred | None:
         if state.deferred:
-            job = self.defer(state, depth, instance is not None, args, kwargs)
-            if job is not None:
+            # Only a snapshot of the arguments here (or, lazily, the arguments themselves):
+            # the writer's thread filters, builds, encodes and stores. Inline, not a method
+            # per step: this is the whole cost the caller of an async capture pays.
+            payload = (args, kwargs) if state.lazy else freeze((args, kwargs), state.snapshot_limit)
+            if payload is not None:
+                job = Deferred(self, state, depth, instance is not None, payload, now=time.time())
                 if state.records_result:
                     names = self.param_names(len(args), bound=job.bound)
                     job.result_filter = self.result_filter(state, names, args, kwargs)
                     return job
-                self.submit(state, job.run, job.size)
+                if not _writer.submit(job.run, state.queue_size, job.size):
+                    self.queue_full()
                 return None
             # Arguments that cannot be snapshotted cheaply: filter them here, as synchronously.
         names = self.param_names(len(args), bound=instance is not None)
@@ -228,24 +233,6 @@ class CaptureSite:
             return _Pending(state, record, self.result_filter(state, names, args, kwargs))
         self.dispatch(state, record)
         return None
-
-    def defer(
-        self,
-        state: _State,
-        depth: int,
-        bound: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Deferred | None:
-        """The background job for a call, or ``None`` when its arguments must be filtered now."""
-        if state.lazy:
-            # ``kwargs`` is this call's own dict and ``args`` a tuple: only their items are
-            # shared with the caller, and those are what lazy serialization reads late.
-            return Deferred(self, state, depth, bound, (args, kwargs), now=time.time())
-        frozen = freeze((args, kwargs), state.snapshot_limit)
-        if frozen is None:
-            return None
-        return Deferred(self, state, depth, bound, frozen, now=time.time())
 
     def result_filter(
         self, state: _State, names: Sequence[str], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -348,8 +335,11 @@ class CaptureSite:
 
     def submit(self, state: _State, job: Callable[[], None], size: int = 0) -> None:
         if not _writer.submit(job, state.queue_size, size):
-            _stats.record_drop(error=False)
-            self.warn_once("the background writer's queue is full; captures are being dropped")
+            self.queue_full()
+
+    def queue_full(self) -> None:
+        _stats.record_drop(error=False)
+        self.warn_once("the background writer's queue is full; captures are being dropped")
 
     def store(self, state: _State, data: bytes | None, *, timed: bool) -> None:
         if data is None:
