@@ -53,8 +53,8 @@ def other(*args, **kwargs):
 
 def _import_all(
     names: list[str],
-    setup: Callable[[], None],
-    teardown: Callable[[], None],
+    setup: Callable[[], object],
+    teardown: Callable[[], object],
 ) -> Variant:
     def variant(_round: int) -> float:
         for name in names:

@@ -357,6 +357,32 @@ def test_forked_child_gets_its_own_writer_and_not_the_parents_queue(capture_dir:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_records_its_own_pid(capture_dir: Path) -> None:
+    """The pid is read once per process (no system call per capture): a child has its own."""
+
+    @capture_args(retention=None)
+    def tagged(tag: str) -> str:
+        return tag
+
+    tagged("parent")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child, measured by its exit code
+        try:
+            tagged("child")
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    records = CaptureLoader(capture_dir).load_all(f"{__name__}:{tagged.__qualname__}")
+    assert {r["args"][0]: r["metadata"]["pid"] for r in records} == {
+        "parent": os.getpid(),
+        "child": pid,
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_locks_with_its_own_descriptor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import os
 import platform
 import random
 import threading
@@ -31,6 +30,7 @@ from ._record import (
     Signature,
     exception_result,
     format_timestamp,
+    process_id,
     read_signature,
     replace_unserializable,
     safe_repr,
@@ -311,7 +311,7 @@ class CaptureSite:
         if not config.minimal_capture:
             metadata["thread_id"] = thread or threading.current_thread().name
             metadata["python_version"] = _PYTHON
-            metadata["pid"] = os.getpid()
+            metadata["pid"] = process_id()
         metadata["redactions"] = filtered.redactions
         return {
             "function_name": self.name,

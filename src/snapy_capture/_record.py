@@ -7,6 +7,7 @@ the background writer (deferred capture) build and shrink records the same way.
 from __future__ import annotations
 
 import inspect
+import os
 import time
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ __all__ = [
     "Signature",
     "exception_result",
     "format_timestamp",
+    "process_id",
     "read_signature",
     "replace_unserializable",
     "safe_repr",
@@ -25,6 +27,21 @@ __all__ = [
 ]
 
 _last_second: tuple[int, str] = (-1, "")
+_pid = os.getpid()
+
+
+def process_id() -> int:
+    """``os.getpid()`` without a system call per capture (glibc no longer caches it)."""
+    return _pid
+
+
+def _new_process() -> None:
+    global _pid  # noqa: PLW0603 - one value per process, reset in a forked child
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_process)
 
 
 def format_timestamp(now: float) -> str:
