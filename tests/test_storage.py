@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 from pathlib import Path
 
@@ -110,24 +109,6 @@ def test_no_temp_files_left_after_writes(tmp_path: Path) -> None:
         if p.name.startswith(".tmp")
     ]
     assert leftovers == []
-
-
-def test_retention_exact_under_threads(tmp_path: Path) -> None:
-    """4 threads writing at once: retention holds exactly, no capture is corrupt."""
-    store = CaptureStorage(tmp_path, retention=5)
-
-    def writer(base: int) -> None:
-        for n in range(25):
-            store.save(_record("f", base + n))
-
-    threads = [threading.Thread(target=writer, args=(i * 100,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    files = store.capture_files("app", "f")
-    assert len(files) == 5
-    assert all(store.read(p)["module"] == "app" for p in files)
 
 
 def test_state_file_lost_does_not_overwrite_captures(tmp_path: Path) -> None:

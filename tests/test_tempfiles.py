@@ -59,7 +59,7 @@ def test_capture_files_are_private_and_whole(tmp_path: Path, kind: str) -> None:
 
 
 def test_threads_writing_at_once_keep_numbering_and_retention(tmp_path: Path, kind: str) -> None:
-    """Four threads, one storage: every capture numbered once, retention exact."""
+    """Four threads, one storage: every capture numbered once, retention exact, none corrupt."""
     store = CaptureStorage(tmp_path, retention=7)
 
     def writer(base: int) -> None:
@@ -73,6 +73,7 @@ def test_threads_writing_at_once_keep_numbering_and_retention(tmp_path: Path, ki
         thread.join()
     files = store.capture_files("app", "f")
     assert [int(p.stem) for p in files] == list(range(119, 112, -1))
+    assert all(store.read(p)["module"] == "app" for p in files)
     assert not [p for p in files[0].parent.iterdir() if p.name.startswith(".tmp")]
 
 
