@@ -190,6 +190,8 @@ def test_async_capture_is_written_by_flush_with_the_callers_details(capture_dir:
 
     def in_thread() -> None:
         queued(2, tag="thread")
+        # Renamed before the writer gets to the capture: the capture keeps the call's name.
+        threading.current_thread().name = "renamed-after-the-call"
 
     with writer_paused():
         assert queued(1, tag="main") == 1

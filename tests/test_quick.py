@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snapy_capture import ArgumentFilter
+from snapy_capture import filters as filters_mod
 from snapy_capture.filters import EMAIL_PATTERN, PII_PATTERNS, FilterResult, Redacted
 
 VISA = "4111 1111 1111 1111"
@@ -350,3 +351,28 @@ def test_a_shallow_copy_filters_with_its_own_settings() -> None:
         {"path": "items[0]", "reason": "custom"},
         {"path": "items[1]", "reason": "pii"},
     ]
+
+
+def test_list_assigned_while_the_fast_path_is_built_is_not_missed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread assigning ``patterns`` while a call builds the fast path: later calls
+    filter with the new patterns (a stale fast path would store the value)."""
+    flt = ArgumentFilter()
+    assert flt.filter_call(["zebra"], ("123456",), {}).args == ("123456",)
+    real = filters_mod.Quick
+
+    class Interleaved(real):  # type: ignore[misc, valid-type]
+        __slots__ = ()
+
+        def __init__(self, f: ArgumentFilter, generation: int) -> None:
+            super().__init__(f, generation)
+            monkeypatch.setattr(filters_mod, "Quick", real)  # once
+            f.patterns = [*f.patterns, "zebra"]  # the other thread, right now
+
+    monkeypatch.setattr(filters_mod, "Quick", Interleaved)
+    flt._quick_cache = None
+    flt.filter_call(["zebra"], ("123456",), {})
+    for _ in range(2):
+        result = flt.filter_call(["zebra"], ("123456",), {})
+        assert result.args == (Redacted("name:zebra"),)

@@ -92,7 +92,7 @@ def _refuse_proc_links(monkeypatch: pytest.MonkeyPatch, err: int) -> list[str]:
 
 
 @pytest.mark.skipif(not HAS_TMPFILE, reason="needs O_TMPFILE")
-@pytest.mark.parametrize("err", [errno.ENOENT, errno.EXDEV, errno.EPERM])
+@pytest.mark.parametrize("err", [errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EACCES])
 def test_unlinkable_unnamed_file_falls_back_without_losing_the_capture(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int
 ) -> None:
@@ -167,3 +167,28 @@ def test_named_temp_file_of_a_crashed_process_with_our_pid_is_skipped(
     stale.write_bytes(b"half a capture")
     assert store.read(store.save(_record(1)))["args"] == [1]
     assert stale.read_bytes() == b"half a capture"
+
+
+def test_failed_close_of_a_named_temp_file_never_closes_another_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() may fail after freeing the number (EIO on NFS, a signal): the number may be
+    another file's by then, and must not be closed a second time."""
+    monkeypatch.setattr(files_mod._Tempfiles, "unnamed", False)
+    store = CaptureStorage(tmp_path)
+    store.save(_record(0))
+    real_close, closed = os.close, []
+
+    def close(fd: int) -> None:
+        closed.append(fd)
+        real_close(fd)
+        if len(closed) == 1:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "close", close)
+    with pytest.raises(OSError, match="Input/output error"):
+        store.save(_record(1))
+    monkeypatch.setattr(os, "close", real_close)
+    assert len(closed) == len(set(closed)), f"a descriptor was closed twice: {closed}"
+    directory = tmp_path / function_dirname("app", "f")
+    assert not [p for p in directory.iterdir() if p.name.startswith(".tmp")]

@@ -71,8 +71,8 @@ class Deferred:
         self.size = len(payload) if frozen else 0
         # The call time comes from the pipeline, whose clock is the one tests replace.
         self.now = now
-        # The thread itself: its ``name`` (a Python property) is read on the writer's thread.
-        self.thread = None if state.config.minimal_capture else threading.current_thread()
+        # The name now: a thread may rename itself before the writer gets to this capture.
+        self.thread = None if state.config.minimal_capture else threading.current_thread().name
         self.result: tuple[Any, ...] | None = None
 
     def set_result(self, result: Any, exception: BaseException | None) -> None:
@@ -97,8 +97,9 @@ class Deferred:
             args, kwargs = pickle.loads(payload) if isinstance(payload, bytes) else payload
             names = site.param_names(len(args), bound=self.bound)
             filtered = site.filter_args(state, names, args, kwargs)
-            thread = None if self.thread is None else self.thread.name
-            record = site.record(state.config, filtered, self.depth, now=self.now, thread=thread)
+            record = site.record(
+                state.config, filtered, self.depth, now=self.now, thread=self.thread
+            )
             if self.result is not None:
                 self._add_result(record, self.result)
             data = site.encode(state, record)

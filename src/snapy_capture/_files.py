@@ -111,7 +111,10 @@ def _link_unnamed(fd: int, final: str) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        if exc.errno in _NO_TMPFILE_ERRNOS or exc.errno == errno.ENOENT:
+        # ENOENT: no /proc. EACCES: a security policy (AppArmor, SELinux) refusing the link
+        # through /proc; the O_TMPFILE open in the same directory has already succeeded, so
+        # it is not the directory's permissions.
+        if exc.errno in _NO_TMPFILE_ERRNOS or exc.errno in (errno.ENOENT, errno.EACCES):
             _Tempfiles.unnamed = False
             raise _TmpfileUnusable(final) from exc
         raise

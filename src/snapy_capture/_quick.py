@@ -52,6 +52,7 @@ class Quick:
         "filter_types",
         "flt",
         "generation",
+        "lists",
         "max_depth",
         "max_size",
         "reasons",
@@ -61,6 +62,9 @@ class Quick:
     def __init__(self, flt: ArgumentFilter, generation: int) -> None:
         # Read before the caches, so that a concurrent change can only make this one stale.
         self.generation = generation
+        # Assigning a new list does not move the change counter: held to compare by identity
+        # (a thread assigning one while this is being built must not leave it current).
+        self.lists = (flt.patterns, flt.ignore_args, flt.allow_args, flt.pii_patterns)
         self.filter_types = flt.filter_types
         self.filter_pii = flt.filter_pii
         self.max_size: int | None = flt.max_size
@@ -73,6 +77,7 @@ class Quick:
 
     def current(self, flt: ArgumentFilter, generation: int) -> bool:
         """Whether this was made for ``flt`` as it is now (``generation``: the change counter)."""
+        lists = self.lists
         return (
             self.flt is flt  # not for a copy: ``copy.copy`` shares the instance dict
             and self.generation == generation
@@ -80,6 +85,10 @@ class Quick:
             and self.filter_pii is flt.filter_pii
             and self.max_size is flt.max_size
             and self.max_depth is flt.max_depth
+            and lists[0] is flt.patterns
+            and lists[1] is flt.ignore_args
+            and lists[2] is flt.allow_args
+            and lists[3] is flt.pii_patterns
         )
 
     def filter(self, path: str, name: str | None, value: Any, report: list[dict[str, str]]) -> Any:

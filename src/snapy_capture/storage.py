@@ -293,8 +293,11 @@ class CaptureStorage:
         try:
             _write_all(fd, data)
             if temp is not None:
-                os.close(fd)  # named: the link below finds it by name
-                fd = -1
+                # Named: the link below finds it by name. Forgotten before closing: if close
+                # raises (EIO on NFS, a signal), the number is already free and may be
+                # another file's by the time the ``finally`` below would close it again.
+                fd, named = -1, fd
+                os.close(named)
             # Bounded: a process stopped while holding the lock (SIGSTOP, a debugger, a hung
             # mount) must not hang every captured call; the capture is dropped instead.
             with self._write_lock(directory) as state_fd:
