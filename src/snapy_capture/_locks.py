@@ -46,6 +46,11 @@ class _WriteLock:
         self.mutex = threading.Lock()
         self.fd = -1
         self.state_fd = -1
+        # (st_dev, st_ino) of each open file: a daemon closing every descriptor (closerange)
+        # frees our numbers, and the host's next files may get them. Those are never locked,
+        # written or closed by us: a descriptor that is no longer our file is forgotten.
+        self.identity = (0, 0)
+        self.state_identity = (0, 0)
 
     @classmethod
     def of(cls, directory: str | Path) -> _WriteLock:
@@ -65,8 +70,7 @@ class _WriteLock:
         try:
             self._flock(time.monotonic() + timeout)
             try:
-                if self.state_fd < 0 or os.fstat(self.state_fd).st_nlink == 0:
-                    self._reopen_state()
+                self._check_state()
             except BaseException:
                 self._unlock()
                 raise
@@ -83,9 +87,16 @@ class _WriteLock:
 
     def _flock(self, deadline: float) -> None:
         delay = 0.001
+        waited = False
         while True:
             if self.fd < 0:
                 self._open_files()
+            elif (status := _status(self.fd, self.identity)) is not _LIVE:
+                if status is _DELETED:
+                    self._close()
+                else:
+                    self._forget()  # closed behind our back: not ours to lock or close
+                continue
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -93,14 +104,28 @@ class _WriteLock:
                     raise TimeoutError(f"the lock {self.path} is held by another process") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
+                waited = True
                 continue
-            # Deleted or replaced while open (no name left): a lock on it excludes nobody.
-            if os.fstat(self.fd).st_nlink:
+            # Deleted or replaced while we waited (no name left): a lock on it excludes
+            # nobody. (Checked before locking too, by _status: only a wait leaves time.)
+            if not waited or os.fstat(self.fd).st_nlink:
                 return
             self._close()
+            waited = False
+
+    def _check_state(self) -> None:
+        if self.state_fd >= 0:
+            status = _status(self.state_fd, self.state_identity)
+            if status is _LIVE:
+                return
+            if status is _NOT_OURS:
+                self.state_fd = -1  # closed behind our back: forget, never close
+        self._reopen_state()
 
     def _open_files(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        info = os.fstat(self.fd)
+        self.identity = (info.st_dev, info.st_ino)
         with self._count_lock:
             _WriteLock._open += 1
 
@@ -108,7 +133,9 @@ class _WriteLock:
         if self.state_fd >= 0:
             os.close(self.state_fd)
             self.state_fd = -1
-        self.state_fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.state_fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        info = os.fstat(self.state_fd)
+        self.state_identity = (info.st_dev, info.st_ino)
 
     def _unlock(self) -> None:
         if _WriteLock._open > _MAX_OPEN_LOCKS:
@@ -123,8 +150,28 @@ class _WriteLock:
         with self._count_lock:
             _WriteLock._open -= 1
         os.close(fd)
-        if state_fd >= 0:
+        if state_fd >= 0 and _status(state_fd, self.state_identity) is not _NOT_OURS:
             os.close(state_fd)
+
+    def _forget(self) -> None:
+        """Drop the lock file's descriptor, no longer our file, without closing it."""
+        self.fd = -1
+        with self._count_lock:
+            _WriteLock._open -= 1
+
+
+_LIVE, _DELETED, _NOT_OURS = "live", "deleted", "not ours"
+
+
+def _status(fd: int, identity: tuple[int, int]) -> str:
+    """Whether ``fd`` is still our file (by its identity) and that file still has a name."""
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return _NOT_OURS
+    if (info.st_dev, info.st_ino) != identity:
+        return _NOT_OURS
+    return _LIVE if info.st_nlink else _DELETED
 
 
 class _Held:
@@ -155,8 +202,8 @@ def _forget_write_locks_in_child() -> None:
     # The child shares the parent's open lock files: a flock through them would not exclude
     # the parent. Close them (closing does not release the parent's lock) and start afresh.
     for lock in _WriteLock._all.values():
-        for fd in (lock.fd, lock.state_fd):
-            if fd >= 0:
+        for fd, identity in ((lock.fd, lock.identity), (lock.state_fd, lock.state_identity)):
+            if fd >= 0 and _status(fd, identity) is not _NOT_OURS:
                 with contextlib.suppress(OSError):
                     os.close(fd)
     _WriteLock._all = {}

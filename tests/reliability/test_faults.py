@@ -356,6 +356,57 @@ def _save_n(root: Path, n: int, retention: int | None, tag: str = "") -> None:
         storage.save({"module": "m", "qualname": "f", "args": [tag, i], "kwargs": {}})
 
 
+DAEMON = textwrap.dedent(
+    """
+    import os, sys
+    from snapy_capture import capture_args
+
+    root, host = sys.argv[1], sys.argv[2]
+
+    @capture_args(path=root, retention=None)
+    def work(n):
+        return n
+
+    work(1)  # opens and keeps the lock and numbering files of the directory
+    os.closerange(3, 4096)  # the program daemonizes: every descriptor closed
+    # ... and opens its own files, which get the numbers the lock files had
+    files = [open(os.path.join(host, f"host{i}.txt"), "w+") for i in range(8)]
+    for f in files:
+        f.write("host data\\n")
+        f.flush()
+    work(2)
+    work(3)
+    for f in files:
+        f.seek(0)
+        assert f.read() == "host data\\n", f.name
+    print("ok")
+    """
+)
+
+
+def test_daemon_closing_every_descriptor_keeps_its_files_and_the_captures(
+    tmp_path: Path,
+) -> None:
+    """A program that closes every descriptor after a capture (daemonizing) and reuses the
+    numbers: its files are never locked, written or closed by us, and capture goes on."""
+    (tmp_path / "host").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", DAEMON, str(tmp_path / "caps"), str(tmp_path / "host")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
+    for host in (tmp_path / "host").iterdir():
+        assert host.read_text() == "host data\n"
+    assert sorted(r["args"][0] for r in CaptureLoader(tmp_path / "caps").load_all("work")) == [
+        1,
+        2,
+        3,
+    ]
+
+
 def test_lock_file_deleted_between_writes(tmp_path: Path) -> None:
     """Deleting ``.lock`` between writes (a cleanup script): numbering and retention hold."""
     directory = tmp_path / function_dirname("m", "f")
