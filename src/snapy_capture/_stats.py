@@ -30,7 +30,8 @@ def stats() -> dict[str, int]:
 def record_caller_time(ns: int) -> None:
     """Add time spent capturing on the caller's thread (once per captured call)."""
     if not _active:
-        # The common case takes no lock: one dict update, which the GIL keeps whole.
+        # The common case takes no lock: a statistic of time, where two threads updating it
+        # at the same instant may lose one addition; a lock per captured call would cost more.
         _counters["capture_ns"] += ns
         return
     with _lock:
