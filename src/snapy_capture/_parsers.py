@@ -85,24 +85,23 @@ def duration(value: object) -> float:
     return seconds
 
 
-def rate(value: object) -> float:
-    try:
-        rate = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number between 0.0 and 1.0, got {value!r}") from None
-    if isinstance(value, bool) or not 0.0 <= rate <= 1.0:
-        raise ValueError(f"expected a number between 0.0 and 1.0, got {value!r}")
-    return rate
-
-
-def positive_float(value: object) -> float:
+def _number(value: object, expected: str, ok: Callable[[float], bool]) -> float:
+    """``value`` as a float (not a bool) for which ``ok`` holds, else a ValueError."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"expected a positive number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
-        raise ValueError(f"expected a positive number, got {value!r}")
+        raise ValueError(f"expected {expected}, got {value!r}") from None
+    if isinstance(value, bool) or not ok(number):
+        raise ValueError(f"expected {expected}, got {value!r}")
     return number
+
+
+def rate(value: object) -> float:
+    return _number(value, "a number between 0.0 and 1.0", lambda n: 0.0 <= n <= 1.0)
+
+
+def positive_float(value: object) -> float:
+    return _number(value, "a positive number", lambda n: math.isfinite(n) and n > 0)
 
 
 def names(value: object) -> tuple[str, ...]:

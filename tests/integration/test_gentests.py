@@ -8,17 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from _pytester import pytest_ini
 
 from snapy_capture._gentests import GenerateError, generate_test_module
 
 pytest_plugins = ["pytester"]
-
-INI = """
-[pytest]
-pythonpath = .
-addopts = -p no:hypothesispytest -p no:cacheprovider
-filterwarnings = error
-"""
 
 SHOP = """
 from snapy_capture import capture_args
@@ -95,7 +89,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
         if name.startswith("PYTEST_XDIST") or name == "PYTEST_ADDOPTS":
             monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".ini", pytest=pytest_ini())
     pytester.makepyfile(tgt_gen=SHOP.format(rate="1.0"), record=RECORD)
     recorded = pytester.run(sys.executable, "record.py", timeout=60)
     assert recorded.ret == 0, recorded.stderr.str()

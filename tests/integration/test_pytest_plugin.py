@@ -7,18 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from _pytester import pytest_ini
 
 from snapy_capture import config, loader
 
 pytest_plugins = ["pytester"]
-
-INI = """
-[pytest]
-pythonpath = .
-addopts = -p no:hypothesispytest -p no:cacheprovider
-filterwarnings = error
-{extra}
-"""
 
 SHOP = """
 from snapy_capture import capture_args
@@ -57,7 +50,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
         if name.startswith("PYTEST_XDIST") or name == "PYTEST_ADDOPTS":
             monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # edited modules must be re-read
-    pytester.makefile(".ini", pytest=INI.format(extra=""))
+    pytester.makefile(".ini", pytest=pytest_ini())
     pytester.makepyfile(tgt_shop=SHOP.format(rate="1.0"), record=RECORD)
     return pytester
 
@@ -94,7 +87,7 @@ def test_capturing_is_off_during_tests_unless_enabled(project: pytest.Pytester) 
     _run(project, "--snapy-capture-enable").assert_outcomes(passed=1)
     assert len(_captures(project)) == 1
 
-    project.makefile(".ini", pytest=INI.format(extra="snapy_capture_enabled = true"))
+    project.makefile(".ini", pytest=pytest_ini("snapy_capture_enabled = true"))
     _run(project).assert_outcomes(passed=1)
     assert len(_captures(project)) == 2
 
@@ -164,7 +157,7 @@ def test_no_captures_skip_names_function_and_path_and_require_fails(
     required.stdout.fnmatch_lines(["*no captures of tgt_shop:total*snapy-capture-require*"])
     required.stdout.no_fnmatch_line("*Traceback*")
 
-    project.makefile(".ini", pytest=INI.format(extra="snapy_capture_require = true"))
+    project.makefile(".ini", pytest=pytest_ini("snapy_capture_require = true"))
     _run(project).assert_outcomes(failed=1)
 
 
@@ -205,7 +198,7 @@ def test_path_option_and_ini_feed_the_fixture_and_default_loading(
     result.stdout.fnmatch_lines(["snapy_capture: capturing off*captures from *elsewhere/caps"])
 
     # An ini path is relative to the ini file, whatever directory pytest starts in.
-    project.makefile(".ini", pytest=INI.format(extra="snapy_capture_path = elsewhere/caps"))
+    project.makefile(".ini", pytest=pytest_ini("snapy_capture_path = elsewhere/caps"))
     (project.path / "sub").mkdir()
     monkeypatch.chdir(project.path / "sub")
     _run(
@@ -279,7 +272,7 @@ def test_works_under_xdist(project: pytest.Pytester) -> None:
 
 def test_session_end_restores_global_state(pytester: pytest.Pytester) -> None:
     """An in-process run leaves capture switched as before and removes its search path."""
-    pytester.makefile(".ini", pytest=INI.format(extra="snapy_capture_path = caps"))
+    pytester.makefile(".ini", pytest=pytest_ini("snapy_capture_path = caps"))
     pytester.makepyfile(
         test_x="""
         from snapy_capture import config

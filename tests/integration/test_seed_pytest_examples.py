@@ -6,15 +6,9 @@ import os
 import sys
 
 import pytest
+from _pytester import pytest_ini
 
 pytest_plugins = ["pytester"]
-
-INI = """
-[pytest]
-pythonpath = .
-addopts = -p no:hypothesispytest -p no:cacheprovider
-filterwarnings = error
-"""
 
 SERVICES = """
 from snapy_capture import capture_args
@@ -75,7 +69,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
         if name.startswith("PYTEST_XDIST") or name == "PYTEST_ADDOPTS":
             monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    pytester.makefile(".ini", pytest=INI)
+    pytester.makefile(".ini", pytest=pytest_ini())
     pytester.makepyfile(tgt_services=SERVICES, record=RECORD, test_seed=SEED_TESTS)
     recorded = pytester.run(sys.executable, "record.py", timeout=60)
     assert recorded.ret == 0, recorded.stderr.str()
