@@ -403,9 +403,11 @@ def test_forked_child_locks_with_its_own_descriptor(
     if pid == 0:  # pragma: no cover - the child holds the lock until the parent is done
         try:
             os.close(done_w)
-            with storage._write_lock(directory):
-                os.write(ready_w, b"x")
-                os.read(done_r, 1)
+            lock = storage._write_lock(str(directory))
+            lock.acquire(10.0)
+            os.write(ready_w, b"x")
+            os.read(done_r, 1)
+            lock.release()
         finally:
             os._exit(0)
     os.close(ready_w)

@@ -86,7 +86,24 @@ def _open_temp(directory: str) -> tuple[int, str | None]:
 def _link(fd: int, temp: str | None, final: str) -> None:
     """Give the written temporary file its final name; ``FileExistsError`` if taken."""
     if temp is None:
-        _link_unnamed(fd, final)
+        if _Tempfiles.root_fd < 0:
+            _Tempfiles.root_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            # A directory descriptor (any: the path is absolute) makes CPython call linkat()
+            # with AT_SYMLINK_FOLLOW, which links the open file itself, not the magic link.
+            os.link(
+                f"/proc/self/fd/{fd}", final, src_dir_fd=_Tempfiles.root_fd, follow_symlinks=True
+            )
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            # ENOENT: no /proc. EACCES: a security policy (AppArmor, SELinux) refusing the
+            # link through /proc; the O_TMPFILE open in the same directory has already
+            # succeeded, so it is not the directory's permissions.
+            if exc.errno in _NO_TMPFILE_ERRNOS or exc.errno in (errno.ENOENT, errno.EACCES):
+                _Tempfiles.unnamed = False
+                raise _TmpfileUnusable(final) from exc
+            raise
         return
     try:
         os.link(temp, final)
@@ -101,25 +118,6 @@ def _link(fd: int, temp: str | None, final: str) -> None:
     os.unlink(temp)
 
 
-def _link_unnamed(fd: int, final: str) -> None:
-    if _Tempfiles.root_fd < 0:
-        _Tempfiles.root_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        # A directory descriptor (any: the path is absolute) makes CPython call linkat()
-        # with AT_SYMLINK_FOLLOW, which links the open file itself, not the magic link.
-        os.link(f"/proc/self/fd/{fd}", final, src_dir_fd=_Tempfiles.root_fd, follow_symlinks=True)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        # ENOENT: no /proc. EACCES: a security policy (AppArmor, SELinux) refusing the link
-        # through /proc; the O_TMPFILE open in the same directory has already succeeded, so
-        # it is not the directory's permissions.
-        if exc.errno in _NO_TMPFILE_ERRNOS or exc.errno in (errno.ENOENT, errno.EACCES):
-            _Tempfiles.unnamed = False
-            raise _TmpfileUnusable(final) from exc
-        raise
-
-
 def _read_state(directory: str | Path, fd: int | None = None) -> tuple[int, int] | None:
     try:
         if fd is not None:
@@ -127,7 +125,8 @@ def _read_state(directory: str | Path, fd: int | None = None) -> tuple[int, int]
         else:
             with open(os.path.join(directory, ".seq"), "rb") as handle:
                 raw = handle.read(64)
-        nxt, floor = (int(part) for part in raw.split())
+        first, second = raw.split()
+        nxt, floor = int(first), int(second)
     except (OSError, ValueError):
         return None
     if floor > nxt or nxt < 0 or floor < 0:
@@ -136,7 +135,7 @@ def _read_state(directory: str | Path, fd: int | None = None) -> tuple[int, int]
 
 
 def _write_state(directory: str | Path, nxt: int, floor: int, fd: int | None = None) -> None:
-    data = f"{nxt:020d} {floor:020d}\n".encode()
+    data = b"%020d %020d\n" % (nxt, floor)
     if fd is not None:
         os.pwrite(fd, data, 0)  # fixed width: no truncate needed
         return
@@ -145,6 +144,14 @@ def _write_state(directory: str | Path, nxt: int, floor: int, fd: int | None = N
         os.pwrite(fd, data, 0)  # fixed width: no truncate needed
     finally:
         os.close(fd)
+
+
+_CAPTURE_FORMAT: Final = f"%s{os.sep}%0{_SEQ_WIDTH}d{CAPTURE_SUFFIX}"
+
+
+def _capture_name(directory: str, seq: int) -> str:
+    """The path of capture number ``seq`` in ``directory``, as a string (the write path's)."""
+    return _CAPTURE_FORMAT % (directory, seq)
 
 
 def _capture_path(directory: Path, seq: int) -> Path:

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import ClassVar, Final
 
 from filelock import FileLock
@@ -60,17 +59,23 @@ class _WriteLock:
             lock = cls._all.setdefault(key, cls(directory))
         return lock
 
-    def held(self, timeout: float) -> _Held:
-        """A context manager holding this lock, waiting at most ``timeout`` seconds."""
-        return _Held(self, timeout)
-
     def acquire(self, timeout: float) -> int:
-        if not self.mutex.acquire(timeout=timeout):
+        """Take the lock, waiting at most ``timeout`` seconds; returns the ``.seq`` descriptor.
+
+        The timeout is per call, not the lock's: threads share the lock. The common case
+        (both files open, still ours and named, nobody holding the lock) is tried inline: it
+        runs on every synchronous capture.
+        """
+        if not self.mutex.acquire(True, timeout):
             raise TimeoutError(f"timed out waiting for the lock {self.path}")
         try:
-            self._flock(time.monotonic() + timeout)
+            fd = self.fd
+            if not (fd >= 0 and _status(fd, self.identity) is _LIVE and _try_flock(fd)):
+                self._flock(time.monotonic() + timeout)
             try:
-                self._check_state()
+                state_fd = self.state_fd
+                if state_fd < 0 or _status(state_fd, self.state_identity) is not _LIVE:
+                    self._check_state()
             except BaseException:
                 self._unlock()
                 raise
@@ -97,11 +102,9 @@ class _WriteLock:
                 else:
                     self._forget()  # closed behind our back: not ours to lock or close
                 continue
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _try_flock(self.fd):
                 if time.monotonic() >= deadline:
-                    raise TimeoutError(f"the lock {self.path} is held by another process") from None
+                    raise TimeoutError(f"the lock {self.path} is held by another process")
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
                 waited = True
@@ -163,6 +166,15 @@ class _WriteLock:
 _LIVE, _DELETED, _NOT_OURS = "live", "deleted", "not ours"
 
 
+def _try_flock(fd: int) -> bool:
+    """Take the ``flock`` on ``fd`` if nobody holds it; ``False`` if somebody does."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def _status(fd: int, identity: tuple[int, int]) -> str:
     """Whether ``fd`` is still our file (by its identity) and that file still has a name."""
     try:
@@ -172,30 +184,6 @@ def _status(fd: int, identity: tuple[int, int]) -> str:
     if (info.st_dev, info.st_ino) != identity:
         return _NOT_OURS
     return _LIVE if info.st_nlink else _DELETED
-
-
-class _Held:
-    """One holding of a shared :class:`_WriteLock`; entering returns the ``.seq`` descriptor.
-
-    The timeout travels with the holding, not the shared lock: threads share the lock.
-    """
-
-    __slots__ = ("lock", "timeout")
-
-    def __init__(self, lock: _WriteLock, timeout: float) -> None:
-        self.lock = lock
-        self.timeout = timeout
-
-    def __enter__(self) -> int:
-        return self.lock.acquire(self.timeout)
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.lock.release()
 
 
 def _forget_write_locks_in_child() -> None:
@@ -218,17 +206,11 @@ if hasattr(os, "register_at_fork"):
 class _PortableWriteLock:  # pragma: no cover - Windows
     """filelock's lock where ``fcntl`` is missing; the state is read and written by path."""
 
-    def __init__(self, lock: FileLock, timeout: float) -> None:
+    def __init__(self, lock: FileLock) -> None:
         self.lock = lock
-        self.timeout = timeout
 
-    def __enter__(self) -> None:
-        self.lock.acquire(timeout=self.timeout)
+    def acquire(self, timeout: float) -> None:
+        self.lock.acquire(timeout=timeout)
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def release(self) -> None:
         self.lock.release()

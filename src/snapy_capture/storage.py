@@ -42,8 +42,8 @@ from ._errors import CaptureFormatError
 from ._files import (
     _META,
     _SEQ_WIDTH,
-    CAPTURE_SUFFIX,
     _capture_files,
+    _capture_name,
     _capture_path,
     _delete_below,
     _link,
@@ -59,7 +59,7 @@ from ._files import (
     _write_all,
     _write_state,
 )
-from ._locks import _Held, _PortableWriteLock, _WriteLock
+from ._locks import _PortableWriteLock, _WriteLock
 from .config import parse_option
 from .serializers import Serializer, get_serializer, serializer_name
 
@@ -159,6 +159,7 @@ class CaptureStorage:
             # capture must never be written, nor read, where signatures are required.
             signing_key = resolved.signing_key if signing_key is None else signing_key
         self.path = Path(os.path.abspath(parse_option("path", path)))
+        self._root = str(self.path)  # for written_roots(), on every write
         self.retention: int | None = parse_option("retention", retention)
         self.max_age: float | None = parse_option("max_age", max_age)
         self.serializer = get_serializer(parse_option("serializer", serializer or "pickle"))
@@ -277,9 +278,11 @@ class CaptureStorage:
         strings (a pathlib operation costs as much as a system call) and the temporary file
         has no name on Linux (``O_TMPFILE``: no name to make up, none to unlink).
         """
-        retention = self.retention if retention is _KEEP else retention
-        max_age = self.max_age if max_age is _KEEP else max_age
-        directory = self._prepare(module, qualname)
+        if retention is _KEEP:
+            retention = self.retention
+        if max_age is _KEEP:
+            max_age = self.max_age
+        directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
         try:
             fd, temp = _open_temp(directory)
         except FileNotFoundError:
@@ -300,8 +303,13 @@ class CaptureStorage:
                 os.close(named)
             # Bounded: a process stopped while holding the lock (SIGSTOP, a debugger, a hung
             # mount) must not hang every captured call; the capture is dropped instead.
-            with self._write_lock(directory) as state_fd:
-                final = self._place(directory, (fd, temp), retention, max_age, state_fd=state_fd)
+            # (acquire/release rather than ``with``: this runs once per captured call.)
+            lock = self._write_lock(directory)
+            state_fd = lock.acquire(LOCK_TIMEOUT)
+            try:
+                final = self._place(directory, fd, temp, retention, max_age, state_fd=state_fd)
+            finally:
+                lock.release()
         except _TmpfileUnusable:
             # This system cannot link an unnamed file (no /proc, a filesystem without it):
             # from now on temporary files have names. Only the numbering moved: a gap.
@@ -314,29 +322,27 @@ class CaptureStorage:
         finally:
             if fd >= 0:
                 os.close(fd)
-        _written_roots.setdefault(str(self.path), None)
+        if self._root not in _written_roots:
+            _written_roots[self._root] = None
         return final
 
     def _place(
         self,
         directory: str,
-        temp: tuple[int, str | None],
+        fd: int,
+        temp: str | None,
         retention: int | None,
         max_age: float | None,
         *,
-        state_fd: int | None = None,
+        state_fd: int | None,
     ) -> str:
-        """Number the written ``temp`` file (descriptor, name) and link it into place."""
+        """Number the written temporary file (descriptor, name) and link it into place."""
         state = _read_state(directory, state_fd)
-        if state is None:
-            state = _scan_state(directory)
-        nxt, floor = state
-        prefix = f"{directory}{os.sep}"
+        nxt, floor = _scan_state(directory) if state is None else state
         # Collisions only happen while the lock file is being deleted under live writers
         # (nothing then keeps them apart); each retry rescans, so a few dozen always suffice.
         for _ in range(_MAX_NUMBERING_ATTEMPTS):
-            final = f"{prefix}{nxt:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
-            new_floor = floor if retention is None else max(floor, nxt + 1 - retention)
+            final = _capture_name(directory, nxt)
             # The state is written before the file appears: a crash in between leaves a gap
             # in the numbering, never two captures fighting over one number, and readers
             # looking for the newest capture by number never miss it. The floor is still the
@@ -344,33 +350,48 @@ class CaptureStorage:
             # before that leaves them to the next writer, not kept for ever.
             _write_state(directory, nxt + 1, floor, state_fd)
             try:
-                _link(*temp, final)
+                _link(fd, temp, final)
                 break
             except FileExistsError:
                 nxt, floor = _scan_state(directory)
         else:
             raise OSError(errno.EEXIST, "cannot number the capture", directory)
+        if max_age is not None or (retention is not None and nxt + 1 - retention > floor):
+            self._trim(directory, nxt, floor, retention, max_age, state_fd=state_fd)
+        return final
+
+    def _trim(
+        self,
+        directory: str,
+        placed: int,
+        floor: int,
+        retention: int | None,
+        max_age: float | None,
+        *,
+        state_fd: int | None,
+    ) -> None:
+        """Apply retention and max-age once capture number ``placed`` is in place."""
+        new_floor = floor if retention is None else max(floor, placed + 1 - retention)
         try:
             if new_floor != floor:
                 if new_floor - floor > _MAX_RANGE:
                     _delete_below(directory, new_floor)
                 else:
                     for seq in range(floor, new_floor):
-                        _unlink_quiet(f"{prefix}{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}")
-                _write_state(directory, nxt + 1, new_floor, state_fd)
+                        _unlink_quiet(_capture_name(directory, seq))
+                _write_state(directory, placed + 1, new_floor, state_fd)
             if max_age is not None:
-                self._expire(directory, new_floor, nxt + 1, max_age)
+                self._expire(directory, new_floor, placed + 1, max_age)
         except OSError:
             # The capture is in place: a retention step that fails (EACCES on an old file)
             # must not report it lost. The floor did not move, so the next write retries.
             logger.debug("snapy_capture: retention in %s failed", directory, exc_info=True)
-        return final
 
     def _expire(self, directory: str, floor: int, nxt: int, max_age: float) -> None:
         cutoff = time.time() - max_age
         start = floor
         while floor < nxt - 1:  # never expire the capture just written
-            path = f"{directory}{os.sep}{floor:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+            path = _capture_name(directory, floor)
             try:
                 if os.stat(path).st_mtime >= cutoff:
                     break
@@ -401,11 +422,15 @@ class CaptureStorage:
             self._dirs[(module, qualname)] = directory
         return directory
 
-    def _write_lock(self, directory: str | Path) -> _Held | _PortableWriteLock:
-        """The lock writers hold while numbering a capture; yields the ``.seq`` descriptor."""
+    def _write_lock(self, directory: str) -> _WriteLock | _PortableWriteLock:
+        """The lock writers hold while numbering a capture.
+
+        ``acquire(timeout)`` returns the ``.seq`` descriptor (``None`` where the state is
+        read and written by path), ``release()`` lets go.
+        """
         if sys.platform == "win32":  # pragma: no cover
-            return _PortableWriteLock(self._lock(directory), LOCK_TIMEOUT)
-        return _WriteLock.of(directory).held(LOCK_TIMEOUT)
+            return _PortableWriteLock(self._lock(directory))
+        return _WriteLock._all.get(directory) or _WriteLock.of(directory)
 
     def _lock(self, directory: str | Path) -> FileLock:
         key = str(directory)
