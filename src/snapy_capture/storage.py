@@ -160,6 +160,7 @@ class CaptureStorage:
             signing_key = resolved.signing_key if signing_key is None else signing_key
         self.path = Path(os.path.abspath(parse_option("path", path)))
         self._root = str(self.path)  # for written_roots(), on every write
+        self._own_name: tuple[object, str] = (None, "")
         self.retention: int | None = parse_option("retention", retention)
         self.max_age: float | None = parse_option("max_age", max_age)
         self.serializer = get_serializer(parse_option("serializer", serializer or "pickle"))
@@ -193,6 +194,8 @@ class CaptureStorage:
         else:
             payload = self.serialize_data(record)
             name = self._own_serializer_name()
+        if type(payload) is bytes:
+            return _envelope.pack(payload, name, key=self.signing_key)
         text = isinstance(payload, str)
         raw = payload.encode("utf-8") if isinstance(payload, str) else payload
         return _envelope.pack(raw, name, text=text, key=self.signing_key)
@@ -243,9 +246,17 @@ class CaptureStorage:
         return getattr(type(self), method) is not getattr(CaptureStorage, method)
 
     def _own_serializer_name(self) -> str:
+        # Read on every capture: kept with the serializer object it was worked out for.
+        serializer = self.serializer
+        known, name = self._own_name
+        if known is serializer:
+            return name
         if self._overrides("serialize_data"):
-            return f"custom:{type(self).__qualname__}"
-        return serializer_name(self.serializer)
+            name = f"custom:{type(self).__qualname__}"
+        else:
+            name = serializer_name(serializer)
+        self._own_name = (serializer, name)
+        return name
 
     # --- writing ----------------------------------------------------------------------
 
