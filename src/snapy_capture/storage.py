@@ -103,6 +103,60 @@ def _write_meta(directory: str, meta: str, module: str, qualname: str) -> None:
         os.close(fd)
 
 
+def _retire(
+    directory: str, placed: int, floor: int, retention: int | None, max_age: float | None
+) -> int:
+    """Apply retention and max-age once capture number ``placed`` is in place; returns the
+    new floor. Never raises: the capture is in place, and must not be reported lost."""
+    new_floor = floor if retention is None else max(floor, placed + 1 - retention)
+    try:
+        if new_floor - floor > _MAX_RANGE:
+            _delete_below(directory, new_floor)
+        else:
+            for seq in range(floor, new_floor):
+                _unlink_quiet(_capture_name(directory, seq))
+        if max_age is not None:
+            new_floor = _expire(directory, new_floor, placed, max_age)
+    except OSError:
+        # EACCES on an old file: the floor stays, so the next write tries again.
+        logger.debug("snapy_capture: retention in %s failed", directory, exc_info=True)
+        return floor
+    return new_floor
+
+
+def _drop_state(directory: str, final: str) -> None:
+    """The state could not be recorded after ``final`` was placed: remove it.
+
+    Left behind, it would point at numbers that retention frees later, and a write would
+    reuse one below the floor. Without it, writers and loaders list the directory until a
+    write records it again. If even that fails, the capture goes too (files and state must
+    agree) and the error is reported.
+    """
+    try:
+        os.unlink(os.path.join(directory, ".seq"))
+    except FileNotFoundError:
+        pass
+    except OSError:
+        _unlink_quiet(final)
+        raise
+
+
+def _expire(directory: str, floor: int, placed: int, max_age: float) -> int:
+    """Delete captures older than ``max_age`` seconds from ``floor`` up, never ``placed``
+    (just written); returns the new floor."""
+    cutoff = time.time() - max_age
+    while floor < placed:
+        path = _capture_name(directory, floor)
+        try:
+            if os.stat(path).st_mtime >= cutoff:
+                break
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        floor += 1
+    return floor
+
+
 def function_dirname(module: str, qualname: str) -> str:
     """A file name for ``module:qualname`` that cannot escape the root (``/``, ``..``, NUL...)."""
     name = quote(f"{module}:{qualname}", safe="._-")
@@ -323,7 +377,7 @@ class CaptureStorage:
                 lock.release()
         except _TmpfileUnusable:
             # This system cannot link an unnamed file (no /proc, a filesystem without it):
-            # from now on temporary files have names. Only the numbering moved: a gap.
+            # from now on temporary files have names (nothing was numbered yet).
             return self._write(module, qualname, data, retention, max_age)
         except BaseException:
             if temp is not None:
@@ -350,68 +404,28 @@ class CaptureStorage:
         """Number the written temporary file (descriptor, name) and link it into place."""
         state = _read_state(directory, state_fd)
         nxt, floor = _scan_state(directory) if state is None else state
-        # Collisions only happen while the lock file is being deleted under live writers
-        # (nothing then keeps them apart); each retry rescans, so a few dozen always suffice.
         for _ in range(_MAX_NUMBERING_ATTEMPTS):
             final = _capture_name(directory, nxt)
-            # The state is written before the file appears: a crash in between leaves a gap
-            # in the numbering, never two captures fighting over one number, and readers
-            # looking for the newest capture by number never miss it. The floor is still the
-            # old one: it moves only once the captures below it are deleted, so a crash
-            # before that leaves them to the next writer, not kept for ever.
-            _write_state(directory, nxt + 1, floor, state_fd)
             try:
                 _link(fd, temp, final)
                 break
             except FileExistsError:
+                # The state is behind the files: a writer died between placing its capture
+                # and recording it, or the lock file was deleted under live writers (nothing
+                # then keeps them apart). The files are the truth; a few dozen retries suffice.
                 nxt, floor = _scan_state(directory)
         else:
             raise OSError(errno.EEXIST, "cannot number the capture", directory)
-        if max_age is not None or (retention is not None and nxt + 1 - retention > floor):
-            self._trim(directory, nxt, floor, retention, max_age, state_fd=state_fd)
-        return final
-
-    def _trim(
-        self,
-        directory: str,
-        placed: int,
-        floor: int,
-        retention: int | None,
-        max_age: float | None,
-        *,
-        state_fd: int | None,
-    ) -> None:
-        """Apply retention and max-age once capture number ``placed`` is in place."""
-        new_floor = floor if retention is None else max(floor, placed + 1 - retention)
+        # The state is written last, in one write: a crash before it leaves the state behind
+        # the files, which the next writer notices (its number is taken: it rescans) and so
+        # does the loader (it lists the directory). So numbers have no gaps, and retention
+        # keeps exactly the newest captures even after a crash.
+        new_floor = _retire(directory, nxt, floor, retention, max_age)
         try:
-            if new_floor != floor:
-                if new_floor - floor > _MAX_RANGE:
-                    _delete_below(directory, new_floor)
-                else:
-                    for seq in range(floor, new_floor):
-                        _unlink_quiet(_capture_name(directory, seq))
-                _write_state(directory, placed + 1, new_floor, state_fd)
-            if max_age is not None:
-                self._expire(directory, new_floor, placed + 1, max_age)
+            _write_state(directory, nxt + 1, new_floor, state_fd)
         except OSError:
-            # The capture is in place: a retention step that fails (EACCES on an old file)
-            # must not report it lost. The floor did not move, so the next write retries.
-            logger.debug("snapy_capture: retention in %s failed", directory, exc_info=True)
-
-    def _expire(self, directory: str, floor: int, nxt: int, max_age: float) -> None:
-        cutoff = time.time() - max_age
-        start = floor
-        while floor < nxt - 1:  # never expire the capture just written
-            path = _capture_name(directory, floor)
-            try:
-                if os.stat(path).st_mtime >= cutoff:
-                    break
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            floor += 1
-        if floor != start:
-            _write_state(directory, nxt, floor)
+            _drop_state(directory, final)
+        return final
 
     def _prepare(self, module: str, qualname: str) -> str:
         known = self._dirs.get((module, qualname))

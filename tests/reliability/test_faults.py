@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 import snapy_capture.storage as storage_mod
-from snapy_capture import CaptureLoader, CaptureStorage, capture_args, flush
+from snapy_capture import CaptureLoader, CaptureStorage, capture_args, flush, load_capture
 from snapy_capture.capture import stats
 from snapy_capture.storage import function_dirname
 
@@ -114,7 +114,7 @@ def _install_fault(monkeypatch: pytest.MonkeyPatch, where: str) -> _Fault:
     return fault
 
 
-FAULTS = ["enospc-data", "eacces-tempfile", "enospc-seq", "erofs-mkdir"]
+FAULTS = ["enospc-data", "eacces-tempfile", "erofs-mkdir"]
 
 
 # --- disk full / read-only ------------------------------------------------------------------
@@ -176,6 +176,60 @@ def test_write_fault_drops_and_counts_capture(
     assert records[0]["args"] == [3, 2.0]
     assert records[0]["result"] == {"value": 6.0}
     assert len(_warnings_for(caplog, "price")) == 1
+
+
+@pytest.mark.parametrize("retention", [None, 4])
+def test_numbering_state_unwritable_still_stores_every_capture_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retention: int | None
+) -> None:
+    """``.seq`` cannot be written (disk full as it is updated): the captures themselves are
+    placed, numbered in order without reuse, retention still holds, the newest loads first,
+    and once the state can be written again it catches up."""
+    storage = CaptureStorage(tmp_path, retention=retention)
+    storage.save({"module": "m", "qualname": "f", "args": [0], "kwargs": {}})
+    directory = tmp_path / function_dirname("m", "f")
+    fault = _install_fault(monkeypatch, "enospc-seq")
+    for n in range(1, 8):
+        storage.save({"module": "m", "qualname": "f", "args": [n], "kwargs": {}})
+    assert fault.hits == 7
+    expected = list(range(8)) if retention is None else list(range(4, 8))
+    assert _cap_seqs(directory) == expected
+    assert [r["args"][0] for r in _load_strict(tmp_path, "f")] == expected[::-1]
+    assert load_capture("m:f", tmp_path)[0][0] == 7
+    fault.on = False
+    storage.save({"module": "m", "qualname": "f", "args": [8], "kwargs": {}})
+    floor = 0 if retention is None else 5  # 4 deleted by this write
+    assert [int(part) for part in (directory / ".seq").read_text().split()] == [9, floor]
+    assert _cap_seqs(directory) == list(range(floor, 9))
+
+
+def test_state_neither_writable_nor_removable_drops_the_capture_it_would_misnumber(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If ``.seq`` can be neither updated nor removed, the capture just placed is removed and
+    the failure reported: files and state keep agreeing, later writes number correctly."""
+    storage = CaptureStorage(tmp_path, retention=2)
+    for n in range(3):
+        storage.save({"module": "m", "qualname": "f", "args": [n], "kwargs": {}})
+    directory = tmp_path / function_dirname("m", "f")
+    _install_fault(monkeypatch, "enospc-seq")
+    real_unlink = os.unlink
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        if str(path).endswith(".seq"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    with pytest.raises(PermissionError):
+        storage.save({"module": "m", "qualname": "f", "args": [3], "kwargs": {}})
+    monkeypatch.undo()
+    # The unrecorded capture is gone (retention had already let the oldest go: one capture
+    # fewer until the next write, in a failure that needs two at once).
+    assert _cap_seqs(directory) == [2]
+    storage.save({"module": "m", "qualname": "f", "args": [4], "kwargs": {}})
+    assert _cap_seqs(directory) == [2, 3]
+    assert [r["args"][0] for r in _load_strict(tmp_path, "f")] == [4, 2]
 
 
 def test_one_warning_per_function(
@@ -301,10 +355,10 @@ def test_repeated_kills_never_expose_partial_captures(
             retention=5,
         )
     seqs = _cap_seqs(directory)
-    assert len(seqs) == 5
-    # (a kill between numbering and linking may leave a gap, never a reused number)
+    # Exactly the newest five, numbered without gaps (a number is taken by placing a
+    # capture, so a kill cannot leave one unused), after every number the dead used.
+    assert seqs == list(range(seqs[0], seqs[0] + 5))
     assert seqs[-3] > highest
-    assert seqs[-3:] == list(range(seqs[-3], seqs[-3] + 3))
     assert [r["args"][0] for r in _load_strict(root, "ingest")[:3]] == ["healthy"] * 3
     for temp in directory.glob(".tmp-*"):
         os.utime(temp, (0, 0))  # temp files of the dead writer, once old enough
@@ -316,35 +370,38 @@ class _Crash(BaseException):
     """Stands for the process dying at this point (nothing after it runs)."""
 
 
-@pytest.mark.parametrize("point", ["after-link", "before-link"])
+@pytest.mark.parametrize("point", ["before-link", "after-link", "before-state"])
 def test_crash_inside_write_does_not_break_retention(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
 ) -> None:
-    """A writer dying between numbering a capture and applying retention: later writes still
-    leave exactly ``retention`` captures (no capture escapes retention for ever)."""
+    """A writer dying anywhere between placing a capture and recording the state: loading
+    still finds the newest capture, and later writes leave exactly ``retention`` captures,
+    the newest, numbered without gaps (no capture escapes retention for ever)."""
     storage = CaptureStorage(tmp_path, retention=3)
-    record = {"module": "m", "qualname": "f", "args": [], "kwargs": {}}
-    for _ in range(5):
-        storage.save(record)
+    for n in range(5):
+        storage.save({"module": "m", "qualname": "f", "args": [n], "kwargs": {}})
     directory = tmp_path / function_dirname("m", "f")
     assert _cap_seqs(directory) == [2, 3, 4]
 
-    if point == "after-link":
-        target, real = "_unlink_quiet", storage_mod._unlink_quiet
-    else:
-        target, real = "_link", storage_mod._link
+    target = {"before-link": "_link", "after-link": "_unlink_quiet", "before-state": "_write_state"}
+    real = getattr(storage_mod, target[point])
 
     def die(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(storage_mod, target, real)
+        monkeypatch.setattr(storage_mod, target[point], real)
         raise _Crash
 
-    monkeypatch.setattr(storage_mod, target, die)
+    monkeypatch.setattr(storage_mod, target[point], die)
     with pytest.raises(_Crash):
-        storage.save(record)
-    for _ in range(4):
-        CaptureStorage(tmp_path, retention=3).save(record)  # the next processes
-    assert len(_cap_seqs(directory)) == 3
-    assert _cap_seqs(directory) == sorted(_cap_seqs(directory))[-3:]
+        storage.save({"module": "m", "qualname": "f", "args": [5], "kwargs": {}})
+    placed = point != "before-link"
+    assert load_capture("m:f", tmp_path)[0][0] == (5 if placed else 4)
+    for n in range(6, 10):
+        CaptureStorage(tmp_path, retention=3).save(  # the next processes
+            {"module": "m", "qualname": "f", "args": [n], "kwargs": {}}
+        )
+    seqs = _cap_seqs(directory)
+    assert seqs == list(range(seqs[0], seqs[0] + 3))
+    assert [r["args"][0] for r in _load_strict(tmp_path, "f")] == [9, 8, 7]
 
 
 # --- lock and state files -------------------------------------------------------------------
