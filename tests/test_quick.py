@@ -378,3 +378,25 @@ def test_list_assigned_while_the_fast_path_is_built_is_not_missed(
     for _ in range(2):
         result = flt.filter_call(["zebra"], ("123456",), {})
         assert result.args == (Redacted("name:zebra"),)
+
+
+def test_pii_patterns_assigned_while_compiled_are_not_missed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another thread assigning ``pii_patterns`` while a call compiles the old ones: later
+    calls look for the new patterns (the old ones cached under the new list would store a
+    value the new patterns match)."""
+    flt = ArgumentFilter()
+    real = filters_mod.Compiled
+
+    def compile_while_assigned(patterns: tuple[str, ...]) -> Any:
+        monkeypatch.setattr(filters_mod, "Compiled", real)  # once
+        flt.pii_patterns = [*flt.pii_patterns, r"\bORD-\d{6}\b"]  # the other thread, now
+        return real(patterns)
+
+    monkeypatch.setattr(filters_mod, "Compiled", compile_while_assigned)
+    assert not flt.contains_pii("ORD-123456")  # compiled the old list
+    for _ in range(2):
+        assert flt.contains_pii("ORD-123456")
+        result = flt.filter_call(["note"], ("ref ORD-123456",), {})
+        assert result.args != ("ref ORD-123456",)

@@ -181,7 +181,8 @@ class ArgumentFilter:
     def _reset_caches(self) -> None:
         # Each cache is one object swapped in whole, so threads never see half an update.
         self._names: tuple[Any, dict[str, str | None]] = (None, {})
-        self._pii: tuple[Any, Compiled | None] = (None, None)
+        # (the list compiled, its version, the compiled patterns)
+        self._pii: tuple[Any, Any, Compiled | None] = (None, None, None)
         self._types: tuple[tuple[Any, ...], dict[type, str | None]] = ((), {})
         self._quick_cache: Quick | None = None
 
@@ -393,13 +394,20 @@ class ArgumentFilter:
 
     def _compiled_pii(self) -> Compiled:
         patterns = self.pii_patterns
-        cached_version, compiled = self._pii
-        if compiled is not None and cached_version == generation[0] and type(patterns) is Watched:
+        source, cached_version, compiled = self._pii
+        # The list itself is part of the key: a list assigned by another thread while this
+        # one compiled the old list must not find the old patterns cached under its version.
+        if (
+            source is patterns
+            and compiled is not None
+            and cached_version == generation[0]
+            and type(patterns) is Watched
+        ):
             return compiled
         current = version(patterns)
-        if compiled is None or cached_version != current:
+        if compiled is None or source is not patterns or cached_version != current:
             compiled = Compiled(tuple(patterns))
-            self._pii = (current, compiled)
+            self._pii = (patterns, current, compiled)
         return compiled
 
 
