@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import importlib.machinery
 import json
 import logging
 import math
@@ -413,6 +414,21 @@ def test_plain_pickles_of_main_classes_get_advice(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sys.modules["__main__"], "Missing", cls, raising=False)
     data = pickle.dumps(cls())  # plain pickle, as captures written before the mapping
     monkeypatch.delattr(sys.modules["__main__"], "Missing")
+    with pytest.raises(CaptureFormatError, match="defined in a script run as __main__"):
+        PickleSerializer().loads(data)
+
+
+def test_main_of_a_program_run_with_dash_m_gets_the_advice_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``python -m pkg.app``: pickle names __main__ as 'pkg.app' in its error; same advice."""
+    main = types.ModuleType("__main__")
+    main.__spec__ = importlib.machinery.ModuleSpec("pkg.app", None)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    cls = type("Missing", (), {"__module__": "__main__"})
+    main.Missing = cls  # type: ignore[attr-defined]
+    data = pickle.dumps(cls())
+    del main.Missing  # type: ignore[attr-defined]
     with pytest.raises(CaptureFormatError, match="defined in a script run as __main__"):
         PickleSerializer().loads(data)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
@@ -129,7 +130,10 @@ class PickleSerializer:
             return pickle.loads(data)
         except AttributeError as exc:
             # Captures written before classes of __main__ were mapped (or by plain pickle).
-            if "module '__main__'" not in str(exc):
+            # A program run with ``python -m pkg.app`` shows its __main__ as 'pkg.app'.
+            main = sys.modules.get("__main__")
+            text = str(exc)
+            if "module '__main__'" not in text and (main is None or repr(main) not in text):
                 raise
             raise CaptureFormatError(
                 f"{exc}: the capture refers to a class defined in a script run as __main__; "
