@@ -37,6 +37,7 @@ from snapy_capture.filters import (
     EMAIL_PATTERN,
     PII_PATTERNS,
     SENSITIVE_PATTERNS,
+    FilterResult,
     Redacted,
     resolve_filter_spec,
 )
@@ -705,3 +706,15 @@ def test_plain_objects_are_not_reduced() -> None:
     result = clean(Plain())
     assert type(result) is Plain
     assert result.user == "bob"
+
+
+def test_filter_result_is_a_frozen_dataclass() -> None:
+    """Built per captured call without the generated __init__; still a frozen dataclass."""
+    result = ArgumentFilter().filter_call(["a"], (1,), {"b": 2})
+    assert result == FilterResult((1,), {"b": 2}, [])
+    assert dataclasses.replace(result, redactions=[{"path": "a"}]).redactions == [{"path": "a"}]
+    assert dataclasses.asdict(result) == {"args": (1,), "kwargs": {"b": 2}, "redactions": []}
+    assert repr(result) == "FilterResult(args=(1,), kwargs={'b': 2}, redactions=[])"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.args = ()  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(result)) == result

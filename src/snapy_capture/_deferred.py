@@ -1,78 +1,192 @@
-"""Captures finished off the caller's thread: argument snapshots and the background job.
+"""Captures finished off the caller's thread: the caller's side, snapshots and the writer's side.
 
 With ``async_storage`` or ``lazy_serialization`` the caller's thread only takes what cannot
-wait (a pickle snapshot of the arguments, or references to them) and the background writer
-filters, builds, encodes and stores the capture.
+wait (a pickle snapshot of the arguments, or references to them, the call time and the thread
+name) and queues it as a plain tuple; the background writer filters, builds, encodes and
+stores the capture. :func:`queued_caller` builds the caller's side of a capture whose result
+is not recorded as one function: this is the whole cost an async capture adds to a call.
 """
 
 from __future__ import annotations
 
 import pickle
 import threading
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 from ._record import exception_result, safe_str
+from ._stats import active, counters, record_caller_time
+from ._writer import Entry, push
 
 if TYPE_CHECKING:
     # Only for annotations: _pipeline imports this module, so a runtime import would cycle.
     from ._pipeline import CaptureSite
     from ._sitestate import _State
 
-__all__ = ["SNAPSHOT_LIMIT", "Deferred", "freeze", "snapshot"]
+__all__ = [
+    "DEPTH",
+    "SNAPSHOT_LIMIT",
+    "Deferred",
+    "enqueue",
+    "freeze",
+    "per_thread",
+    "queued_caller",
+    "snapshot",
+]
+
+#: Captured calls active in this thread or asyncio task (contextvars give both).
+DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
 
 #: Arguments pickling to more than this are filtered on the caller's thread instead (see
 #: ``freeze``): the filters may drop a large value that a snapshot would copy in full.
 SNAPSHOT_LIMIT: Final = 1 << 20
 
+_perf_counter_ns = time.perf_counter_ns
+
+
+def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
+    """The caller's side of ``site``'s async captures, for a call whose result is not recorded.
+
+    Does what ``CaptureSite.call`` and :func:`enqueue` do, in one function with the settings
+    of ``state`` bound: a Python call, or an attribute read, less is a measurable part of
+    what the caller of an async capture pays.
+    """
+    lazy = state.lazy
+    limit = state.snapshot_limit
+    queue_size = state.queue_size
+    named = not state.config.minimal_capture
+    rate = state.limit
+    takes_cls = state.takes_cls
+
+    def queued_call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if rate is not None and not rate.allow():
+            # Over the rate cap: not captured, so not counted in call_depth either.
+            return wrapped(*args, **kwargs)
+        depth = DEPTH.get()
+        start = _perf_counter_ns()
+        try:
+            given, bound = args, instance is not None
+            if takes_cls and not bound and args and isinstance(args[0], type):
+                # Python 3.13+ binds ``@classmethod`` over our wrapper with MethodType, so the
+                # class arrives as the first argument instead of as wrapt's instance.
+                given, bound = args[1:], True
+            slot = per_thread.slot
+            if lazy:
+                payload: Any = (given, kwargs)
+                size = 0
+            else:
+                payload = freeze((given, kwargs), limit, slot)
+                size = -1 if payload is None else len(payload)
+            if size < 0:
+                # Arguments that cannot be snapshotted cheaply: filter them here.
+                site.capture_here(state, depth, bound, given, kwargs)
+            elif not push(
+                (
+                    run_queued,
+                    size,
+                    site,
+                    state,
+                    depth,
+                    bound,
+                    payload,
+                    # The thread's name now: it may rename itself before the writer gets here.
+                    time.time(),
+                    slot.thread.name if named else None,
+                ),
+                queue_size,
+            ):
+                site.queue_full()
+        except Exception as exc:  # noqa: BLE001 - capture must never break the call
+            site.fail(exc, "capture")
+        elapsed = _perf_counter_ns() - start
+        if active:
+            record_caller_time(elapsed)
+        else:
+            counters["capture_ns"] += elapsed  # see record_caller_time
+        token = DEPTH.set(depth + 1)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            DEPTH.reset(token)
+
+    return queued_call
+
+
+def enqueue(
+    site: CaptureSite, state: _State, depth: int, bound: bool, call: tuple[Any, ...]
+) -> Deferred | bool:
+    """Take the caller's part of a deferred capture (``state.deferred``) of ``call``, the
+    ``(args, kwargs)`` as called, without ``self``/``cls`` (``bound`` says whether it had one).
+
+    Returns:
+        A :class:`Deferred` to complete with the call's result (``record_result``), ``True``
+        when the capture is queued or dropped, ``False`` when the arguments cannot be
+        snapshotted cheaply (unpicklable or too large): the caller filters them itself.
+    """
+    slot = per_thread.slot
+    if state.lazy:
+        payload: Any = call
+        size = 0
+    else:
+        payload = freeze(call, state.snapshot_limit, slot)
+        if payload is None:
+            return False
+        size = len(payload)
+    thread = None if state.config.minimal_capture else slot.thread.name
+    entry = (run_queued, size, site, state, depth, bound, payload, time.time(), thread)
+    if state.records_result:
+        return Deferred(entry)
+    if not push(entry, state.queue_size):
+        site.queue_full()
+    return True
+
+
+def run_queued(
+    entry: Entry, result: tuple[Any, ...] | None = None, result_filter: Any = None
+) -> None:
+    """Filter, build, encode and store a capture queued by the caller (on the writer's thread).
+
+    ``entry`` is what the caller queued: ``(run_queued, size, site, state, depth, bound,
+    payload, call time, thread name)``, the payload a snapshot (bytes) or, with lazy
+    serialization, the ``(args, kwargs)`` themselves. A :class:`Deferred` adds the result.
+    """
+    _, _, site, state, depth, bound, payload, now, thread = entry
+    try:
+        args, kwargs = pickle.loads(payload) if type(payload) is bytes else payload
+        names = site.param_names(len(args), bound=bound)
+        filtered = site.filter_args(state, names, args, kwargs)
+        record = site.record(state.config, filtered, depth, now=now, thread=thread)
+        if result is not None:
+            _add_result(record, result, result_filter)
+        data = site.encode(state, record)
+    except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
+        site.fail(exc, "capture")
+        return
+    site.store(state, data, timed=True)
+
 
 class Deferred:
-    """A capture handed to the background writer before it is filtered, built and encoded.
+    """A deferred capture whose call's result is recorded: queued once the call returns.
 
     The caller's thread only takes what cannot wait: the call time, the thread name, and the
     arguments, as a pickle snapshot (so the capture shows them as they were at the call, even
     if they are mutated afterwards) or, with ``lazy_serialization``, as references (cheaper
-    still, but the capture shows them as they are when the writer reaches them).
+    still, but the capture shows them as they are when the writer reaches them); then the
+    result, the same way.
     """
 
-    __slots__ = (
-        "bound",
-        "depth",
-        "frozen",
-        "now",
-        "payload",
-        "result",
-        "result_filter",
-        "site",
-        "size",
-        "state",
-        "thread",
-    )
+    __slots__ = ("entry", "result", "result_filter", "site", "size", "state")
 
-    def __init__(
-        self,
-        site: CaptureSite,
-        state: _State,
-        depth: int,
-        bound: bool,
-        payload: bytes | tuple[tuple[Any, ...], dict[str, Any]],
-        *,
-        now: float,
-    ) -> None:
-        self.site = site
-        self.state = state
-        # Set by the site when results are recorded: masks argument secrets echoed back.
-        self.result_filter = state.filter
-        self.depth = depth
-        # Whether the first parameter (self, cls) was bound: the names are looked up later.
-        self.bound = bound
-        self.payload = payload
-        # bytes: a snapshot; a tuple: the arguments themselves (lazy serialization).
-        self.frozen = frozen = type(payload) is bytes
-        self.size = len(payload) if frozen else 0
-        # The call time comes from the pipeline, whose clock is the one tests replace.
-        self.now = now
-        # The name now: a thread may rename itself before the writer gets to this capture.
-        self.thread = None if state.config.minimal_capture else threading.current_thread().name
+    def __init__(self, entry: Entry) -> None:
+        # What a capture without its result would queue (see ``run_queued``).
+        self.entry = entry
+        _, self.size, self.site, self.state, *_ = entry
+        # Set by the site: masks argument secrets echoed back in the result.
+        self.result_filter = self.state.filter
         self.result: tuple[Any, ...] | None = None
 
     def set_result(self, result: Any, exception: BaseException | None) -> None:
@@ -80,7 +194,7 @@ class Deferred:
         if exception is not None:
             kind = type(exception)
             self.result = ("exception", kind.__qualname__, kind.__module__, safe_str(exception))
-        elif not self.frozen:
+        elif type(self.entry[6]) is not bytes:  # lazy: the arguments themselves, not a snapshot
             self.result = ("value", result)
         elif (frozen := freeze(result, self.state.snapshot_limit)) is not None:
             self.result = ("frozen", frozen)
@@ -89,38 +203,32 @@ class Deferred:
             value, report = self.result_filter.filter_value(result, "result")
             self.result = ("filtered", value, report)
 
+    def submit(self) -> None:
+        """Queue the capture, its result set."""
+        if not push((_run_deferred, self.size, self), self.state.queue_size):
+            self.site.queue_full()
+
     def run(self) -> None:
         """Filter, build, encode and store the capture (on the writer's thread)."""
-        site, state = self.site, self.state
-        try:
-            payload = self.payload
-            args, kwargs = pickle.loads(payload) if isinstance(payload, bytes) else payload
-            names = site.param_names(len(args), bound=self.bound)
-            filtered = site.filter_args(state, names, args, kwargs)
-            record = site.record(
-                state.config, filtered, self.depth, now=self.now, thread=self.thread
-            )
-            if self.result is not None:
-                self._add_result(record, self.result)
-            data = site.encode(state, record)
-        except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
-            site.fail(exc, "capture")
-            return
-        site.store(state, data, timed=True)
+        run_queued(self.entry, self.result, self.result_filter)
 
-    def _add_result(self, record: dict[str, Any], result: tuple[Any, ...]) -> None:
-        kind, *rest = result
-        value_filter = self.result_filter
-        if kind == "exception":
-            exception_result(value_filter, record, rest[0], rest[1], rest[2])
-            return
-        if kind == "filtered":
-            value, report = rest
-        else:
-            raw = pickle.loads(rest[0]) if kind == "frozen" else rest[0]
-            value, report = value_filter.filter_value(raw, "result")
-        record["result"] = {"value": value}
-        record["metadata"].setdefault("redactions", []).extend(report)
+
+def _run_deferred(entry: Entry) -> None:
+    entry[2].run()
+
+
+def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: Any) -> None:
+    kind, *rest = result
+    if kind == "exception":
+        exception_result(value_filter, record, rest[0], rest[1], rest[2])
+        return
+    if kind == "filtered":
+        value, report = rest
+    else:
+        raw = pickle.loads(rest[0]) if kind == "frozen" else rest[0]
+        value, report = value_filter.filter_value(raw, "result")
+    record["result"] = {"value": value}
+    record["metadata"].setdefault("redactions", []).extend(report)
 
 
 def snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -155,34 +263,39 @@ class _BoundedSink:
 
 
 class _Slot:
-    """A reusable pickler and its sink; ``busy`` while a snapshot is being taken with it."""
+    """A thread's reusable pickler and its sink (``busy`` while in use), and the thread."""
 
-    __slots__ = ("busy", "pickler", "sink")
+    __slots__ = ("busy", "pickler", "sink", "thread")
 
     def __init__(self) -> None:
         self.sink = _BoundedSink()
         self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
         self.busy = False
+        # Its name is read per capture (a thread may rename itself); the object is found once.
+        self.thread = threading.current_thread()
 
 
-class _Picklers(threading.local):
-    """One reusable pickler per thread: creating one costs more than pickling a few args."""
+class _PerThread(threading.local):
+    """One slot per thread: creating a pickler costs more than pickling a few arguments, and
+    ``threading.current_thread()`` more than this one lookup."""
 
     def __init__(self) -> None:
         # One attribute: each read of a thread-local attribute costs a dictionary lookup.
         self.slot = _Slot()
 
 
-_picklers = _Picklers()
+per_thread = _PerThread()
 
 
-def freeze(value: Any, limit: int) -> bytes | None:
+def freeze(value: Any, limit: int, slot: _Slot | None = None) -> bytes | None:
     """A pickle of ``value`` taken now, or ``None`` if it cannot be pickled within ``limit``.
 
     Pickling stops as soon as the output passes ``limit`` (the pickler writes in frames of
     64 KiB), so a huge argument costs the caller little before it goes to the filters instead.
+    ``slot`` is this thread's (``per_thread.slot``), when the caller has it at hand.
     """
-    slot = _picklers.slot
+    if slot is None:
+        slot = per_thread.slot
     if slot.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own
         slot = _Slot()
     slot.busy = True

@@ -1,8 +1,9 @@
 """The one capture pipeline, shared by ``@capture_args`` and the import hook.
 
 config resolution → sampling → argument binding → filtering → record → serialization →
-storage (synchronous, or through the background writer). The background job and argument
-snapshots live in ``_deferred``; building and degrading records in ``_record``.
+storage (synchronous, or through the background writer). The caller's side of async captures,
+the background job and argument snapshots live in ``_deferred``; building and degrading records
+in ``_record``; the wrapt proxies in ``_proxies``.
 
 Nothing in here may change what the wrapped function does: every failure while capturing is
 caught, logged once per function on the ``snapy_capture`` logger, and counted.
@@ -11,35 +12,33 @@ caught, logged once per function on the ``snapy_capture`` logger, and counted.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import platform
 import random
-import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from contextvars import ContextVar
-from typing import Any, Final, SupportsIndex
-
-import wrapt
+from typing import Any, Final
 
 from . import _stats, _writer
-from ._deferred import Deferred, freeze, snapshot
+from ._deferred import DEPTH, Deferred, enqueue, per_thread, queued_caller, snapshot
 from ._errors import ConfigError
+from ._proxies import CaptureWrapper
 from ._record import (
+    PID,
     Signature,
+    callable_kind,
     exception_result,
     format_timestamp,
-    process_id,
     read_signature,
     replace_unserializable,
+    result_filter,
     safe_repr,
     safe_str,
     shrink,
 )
 from ._sitestate import _Pending, _State
 from .config import CaptureConfig, parse_option, resolve_config, subscribe
-from .filters import ArgumentFilter, FilterResult
+from .filters import FilterResult
 from .serializers import main_module_name
 from .storage import CaptureStorage
 
@@ -47,8 +46,6 @@ __all__ = ["CaptureSite", "CaptureWrapper", "call_depth", "seed_sampler", "wrap"
 
 logger = logging.getLogger("snapy_capture")
 
-#: Captured calls active in this thread or asyncio task (contextvars give both).
-_DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
 _PYTHON: Final = platform.python_version()
 _sampler = random.Random()
 _OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
@@ -56,7 +53,7 @@ _OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
 
 def call_depth() -> int:
     """How many captured calls enclose the current point (in this thread or task)."""
-    return _DEPTH.get()
+    return DEPTH.get()
 
 
 def seed_sampler(seed: int | None) -> None:
@@ -72,6 +69,7 @@ class CaptureSite:
         "_names",
         "_names_cache",
         "func",
+        "handler",
         "kind",
         "mode",
         "module",
@@ -108,13 +106,17 @@ class CaptureSite:
         self.name = safe_str(getattr(target, "__name__", self.qualname))
         self.overrides = overrides
         self.storage = storage
-        self.kind = _kind(target)
+        self.kind = callable_kind(target)
         self.mode = _UNRESOLVED
         self.rate = 1.0
         self.state: _State | None = None
+        # What a captured call runs (see ``wrap``): ``call``, or for async captures whose
+        # result is not recorded, the leaner ``queued_caller`` made for the current state.
+        self.handler: Callable[..., Any] = self.call
         self.warned = False
         self._names: Signature | None = None
-        self._names_cache: dict[tuple[int, bool], Sequence[str]] = {}
+        # Parameter names by argument count (``~count`` when self/cls is bound).
+        self._names_cache: dict[int, Sequence[str]] = {}
         subscribe(self)
 
     def invalidate(self) -> None:
@@ -123,7 +125,8 @@ class CaptureSite:
     def resolve(self) -> int:
         try:
             config = resolve_config(self.overrides)
-            self.state = _State(self, config)
+            self.state = state = _State(self, config)
+            self.handler = queued_caller(self, state) if state.queued else self.call
             self.rate = config.sample_rate
             mode = (
                 _OFF
@@ -146,25 +149,29 @@ class CaptureSite:
             # Over the rate cap: not captured, so not counted in call_depth either, exactly
             # like a sampled-out call.
             return wrapped(*args, **kwargs)
-        depth = _DEPTH.get()
+        depth = DEPTH.get()
         start = time.perf_counter_ns()
         try:
-            if instance is None and args and isinstance(args[0], type) and self.takes_cls():
+            if state.takes_cls and instance is None and args and isinstance(args[0], type):
                 # Python 3.13+ binds ``@classmethod`` over our wrapper with MethodType, so the
                 # class arrives as the first argument instead of as wrapt's instance.
-                pending = self.begin(state, depth, args[0], args[1:], kwargs)
+                pending = self.begin(state, depth, True, args[1:], kwargs)
             else:
-                pending = self.begin(state, depth, instance, args, kwargs)
+                pending = self.begin(state, depth, instance is not None, args, kwargs)
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             pending = None
             self.fail(exc, "capture")
-        _stats.record_caller_time(time.perf_counter_ns() - start)
-        token = _DEPTH.set(depth + 1)
+        elapsed = time.perf_counter_ns() - start
+        if _stats.active:
+            _stats.record_caller_time(elapsed)
+        else:
+            _stats.counters["capture_ns"] += elapsed  # see record_caller_time
+        token = DEPTH.set(depth + 1)
         if self.kind == "coroutine":
             try:
                 coroutine = wrapped(*args, **kwargs)
             finally:
-                _DEPTH.reset(token)
+                DEPTH.reset(token)
             return self.run_coroutine(coroutine, depth + 1, pending)
         try:
             result = wrapped(*args, **kwargs)
@@ -173,7 +180,7 @@ class CaptureSite:
                 self.finish(pending, exception=exc)
             raise
         finally:
-            _DEPTH.reset(token)
+            DEPTH.reset(token)
         if pending is not None:
             self.finish(pending, result=result)
         return result
@@ -185,8 +192,8 @@ class CaptureSite:
         pending: _Pending | Deferred | None,
     ) -> Any:
         # The body of an ``async def`` runs here, not at call time: count its depth here too.
-        outer = _DEPTH.get()
-        _DEPTH.set(depth)
+        outer = DEPTH.get()
+        DEPTH.set(depth)
         try:
             result = await coroutine
         except BaseException as exc:
@@ -196,7 +203,7 @@ class CaptureSite:
         finally:
             # Not ``reset(token)``: a scheduler may resume the coroutine in another Context,
             # where the token is invalid and reset() would raise into the host's coroutine.
-            _DEPTH.set(outer)
+            DEPTH.set(outer)
         if pending is not None:
             self.finish(pending, result=result)
         return result
@@ -205,66 +212,42 @@ class CaptureSite:
         self,
         state: _State,
         depth: int,
-        instance: Any,
+        bound: bool,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> _Pending | Deferred | None:
+        """Take the caller's part of a capture; what ``finish`` needs, if anything."""
         if state.deferred:
             # Only a snapshot of the arguments here (or, lazily, the arguments themselves):
-            # the writer's thread filters, builds, encodes and stores. Inline, not a method
-            # per step: this is the whole cost the caller of an async capture pays.
-            payload = (args, kwargs) if state.lazy else freeze((args, kwargs), state.snapshot_limit)
-            if payload is not None:
-                job = Deferred(self, state, depth, instance is not None, payload, now=time.time())
-                if state.records_result:
-                    names = self.param_names(len(args), bound=job.bound)
-                    job.result_filter = self.result_filter(state, names, args, kwargs)
-                    return job
-                if not _writer.submit(job.run, state.queue_size, job.size):
-                    self.queue_full()
+            # the writer's thread filters, builds, encodes and stores.
+            queued = enqueue(self, state, depth, bound, (args, kwargs))
+            if isinstance(queued, Deferred):
+                names = self.param_names(len(args), bound=bound)
+                queued.result_filter = result_filter(state.filter, names, args, kwargs)
+                return queued
+            if queued:
                 return None
             # Arguments that cannot be snapshotted cheaply: filter them here, as synchronously.
-        names = self.param_names(len(args), bound=instance is not None)
+        return self.capture_here(state, depth, bound, args, kwargs)
+
+    def capture_here(
+        self,
+        state: _State,
+        depth: int,
+        bound: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> _Pending | None:
+        """Filter and build the capture on the caller's thread, and store or queue it."""
+        names = self.param_names(len(args), bound=bound)
         filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth)
         if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
             record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
-            return _Pending(state, record, self.result_filter(state, names, args, kwargs))
+            return _Pending(state, record, result_filter(state.filter, names, args, kwargs))
         self.dispatch(state, record)
         return None
-
-    def result_filter(
-        self, state: _State, names: Sequence[str], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> ArgumentFilter:
-        """The filter for this call's result: also masks secrets the call was given by name.
-
-        A password redacted from the arguments must not come back in a recorded return value
-        or exception message (``f"bad password {password!r}"``), under a harmless key.
-        """
-        flt = state.filter
-        given = [*zip(names, args, strict=False), *kwargs.items()]
-        secrets = {
-            value: f"name:{pattern}"
-            for name, value in given
-            if isinstance(value, str)
-            and len(value) >= 4
-            and (pattern := flt.sensitive_pattern(name)) is not None
-        }
-        if not secrets:
-            return flt
-        derived = flt.derive()
-        ordered = sorted(secrets, key=len, reverse=True)
-
-        def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
-            if isinstance(value, str) and any(secret in value for secret in ordered):
-                for secret in ordered:
-                    value = value.replace(secret, f"[FILTERED: {secrets[secret]}]")
-                return value
-            return value
-
-        derived.add_filter(mask_given_secrets)
-        return derived
 
     def finish(
         self,
@@ -276,7 +259,7 @@ class CaptureSite:
         try:
             if isinstance(pending, Deferred):
                 pending.set_result(result, exception)
-                self.submit(pending.state, pending.run, pending.size)
+                pending.submit()
                 return
             record = pending.record
             if exception is not None:
@@ -307,12 +290,18 @@ class CaptureSite:
     ) -> dict[str, Any]:
         if now is None:
             now = time.time()
-        metadata: dict[str, Any] = {"call_depth": depth}
-        if not config.minimal_capture:
-            metadata["thread_id"] = thread or threading.current_thread().name
-            metadata["python_version"] = _PYTHON
-            metadata["pid"] = process_id()
-        metadata["redactions"] = filtered.redactions
+        metadata: dict[str, Any]
+        if config.minimal_capture:
+            metadata = {"call_depth": depth, "redactions": filtered.redactions}
+        else:
+            metadata = {
+                "call_depth": depth,
+                # This thread's name (on the writer's thread, the caller's is given).
+                "thread_id": thread or per_thread.slot.thread.name,
+                "python_version": _PYTHON,
+                "pid": PID[0],
+                "redactions": filtered.redactions,
+            }
         return {
             "function_name": self.name,
             "module": self.module,
@@ -333,8 +322,8 @@ class CaptureSite:
         else:
             self.store(state, self.encode(state, record), timed=False)
 
-    def submit(self, state: _State, job: Callable[[], None], size: int = 0) -> None:
-        if not _writer.submit(job, state.queue_size, size):
+    def submit(self, state: _State, job: Callable[[], None]) -> None:
+        if not _writer.submit(job, state.queue_size):
             self.queue_full()
 
     def queue_full(self) -> None:
@@ -344,7 +333,7 @@ class CaptureSite:
     def store(self, state: _State, data: bytes | None, *, timed: bool) -> None:
         if data is None:
             return
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if timed else 0
         try:
             # The str-returning core of ``write``: every captured call pays for a Path otherwise.
             state.storage._write(self.module, self.qualname, data, state.retention, state.max_age)
@@ -400,7 +389,8 @@ class CaptureSite:
         )
 
     def param_names(self, count: int, *, bound: bool) -> Sequence[str]:
-        cached = self._names_cache.get((count, bound))
+        key = ~count if bound else count  # an int, not a tuple: hashed without being built
+        cached = self._names_cache.get(key)
         if cached is not None:
             return cached
         positional, var = self.signature()[:2]
@@ -408,7 +398,7 @@ class CaptureSite:
         if count > len(names) and var is not None:
             names = [*names, *[f"{var}[{i}]" for i in range(count - len(names))]]
         if len(self._names_cache) < 64:
-            self._names_cache[(count, bound)] = names
+            self._names_cache[key] = names
         return names
 
     # --- failures ----------------------------------------------------------------------
@@ -430,50 +420,6 @@ class CaptureSite:
         )
         if exc is not None:
             logger.debug("snapy_capture: details", exc_info=exc)
-
-
-def _kind(func: Any) -> str:
-    if inspect.iscoroutinefunction(func):
-        return "coroutine"
-    if inspect.isasyncgenfunction(func):
-        return "asyncgen"
-    if inspect.isgeneratorfunction(func):
-        return "generator"
-    return "function"
-
-
-class _BoundCaptureWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg]
-    """A captured method bound to its instance; pickles as ``getattr(instance, name)``."""
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
-        return (getattr, (self._self_instance, self.__name__))
-
-    def __copy__(self) -> _BoundCaptureWrapper:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _BoundCaptureWrapper:
-        return self
-
-
-class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-    """A wrapt proxy that captures calls; pickles and copies like the function it wraps.
-
-    A plain wrapt proxy refuses to pickle, which would break code that hands a captured
-    function to multiprocessing; pickle stores functions by reference, and so do we.
-    """
-
-    __bound_function_wrapper__ = _BoundCaptureWrapper
-    _self_capture_site: CaptureSite
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> str:
-        # A string means "the global of that name in __module__": resolves to this wrapper.
-        return str(self.__qualname__)
-
-    def __copy__(self) -> CaptureWrapper:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> CaptureWrapper:
-        return self
 
 
 def wrap(
@@ -506,7 +452,7 @@ def wrap(
         elif mode == _UNRESOLVED:
             site.resolve()
             return capture_wrapper(wrapped, instance, args, kwargs)
-        return site.call(wrapped, instance, args, kwargs)
+        return site.handler(wrapped, instance, args, kwargs)
 
     wrapper = CaptureWrapper(func, capture_wrapper)
     wrapper._self_capture_site = site

@@ -9,49 +9,56 @@ from __future__ import annotations
 import inspect
 import os
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .filters import ArgumentFilter, Redacted
 from .storage import CaptureStorage
 
 __all__ = [
+    "PID",
     "Signature",
+    "callable_kind",
     "exception_result",
     "format_timestamp",
-    "process_id",
     "read_signature",
     "replace_unserializable",
+    "result_filter",
     "safe_repr",
     "safe_str",
     "shrink",
 ]
 
-_last_second: tuple[int, str] = (-1, "")
-_pid = os.getpid()
-
-
-def process_id() -> int:
-    """``os.getpid()`` without a system call per capture (glibc no longer caches it)."""
-    return _pid
+#: This process's id, read once (glibc no longer caches ``getpid()``): ``PID[0]``, one list
+#: item rather than a function call per capture; a forked child puts its own in.
+PID = [os.getpid()]
 
 
 def _new_process() -> None:
-    global _pid  # noqa: PLW0603 - one value per process, reset in a forked child
-    _pid = os.getpid()
+    PID[0] = os.getpid()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_process)
 
+#: The second last formatted, in microseconds, and its timestamp with a ``%06d`` left for
+#: the microseconds: a one-entry cache, swapped whole (thread-safe).
+_last_second: tuple[int, str] = (1 << 62, "")
+
 
 def format_timestamp(now: float) -> str:
-    """ISO-8601 UTC with microseconds; the date and time part is formatted once a second."""
+    """ISO-8601 UTC with microseconds (truncated); the date and time are formatted once a second."""
     global _last_second  # noqa: PLW0603 - a one-entry cache, swapped whole (thread-safe)
-    second = int(now // 1)
-    cached = _last_second
-    if cached[0] != second:
-        cached = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)))
-    return f"{cached[1]}.{int(now % 1 * 1e6):06d}Z"
+    micros = int(now * 1e6)
+    start, pattern = _last_second
+    if not 0 <= micros - start < 1_000_000:
+        # The second and the microseconds both from one product: they always agree.
+        second = micros // 1_000_000
+        start = second * 1_000_000
+        # "%%" survives strftime as "%": the pattern takes the microseconds with one "%".
+        pattern = time.strftime("%Y-%m-%dT%H:%M:%S.%%06dZ", time.gmtime(second))
+        _last_second = (start, pattern)
+    return pattern % (micros - start)
 
 
 class Signature(NamedTuple):
@@ -79,6 +86,50 @@ def read_signature(func: Any) -> Signature:
         p.name for p in parameters if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)
     )
     return Signature(positional, var, var_keyword, keyword)
+
+
+def callable_kind(func: Any) -> str:
+    """What calling ``func`` returns: ``"coroutine"``, ``"asyncgen"``, ``"generator"`` or
+    ``"function"`` (a plain value)."""
+    if inspect.iscoroutinefunction(func):
+        return "coroutine"
+    if inspect.isasyncgenfunction(func):
+        return "asyncgen"
+    if inspect.isgeneratorfunction(func):
+        return "generator"
+    return "function"
+
+
+def result_filter(
+    flt: ArgumentFilter, names: Sequence[str], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> ArgumentFilter:
+    """The filter for a call's result: ``flt``, also masking secrets the call was given by name.
+
+    A password redacted from the arguments must not come back in a recorded return value
+    or exception message (``f"bad password {password!r}"``), under a harmless key.
+    """
+    given = [*zip(names, args, strict=False), *kwargs.items()]
+    secrets = {
+        value: f"name:{pattern}"
+        for name, value in given
+        if isinstance(value, str)
+        and len(value) >= 4
+        and (pattern := flt.sensitive_pattern(name)) is not None
+    }
+    if not secrets:
+        return flt
+    derived = flt.derive()
+    ordered = sorted(secrets, key=len, reverse=True)
+
+    def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
+        if isinstance(value, str) and any(secret in value for secret in ordered):
+            for secret in ordered:
+                value = value.replace(secret, f"[FILTERED: {secrets[secret]}]")
+            return value
+        return value
+
+    derived.add_filter(mask_given_secrets)
+    return derived
 
 
 def exception_result(

@@ -54,10 +54,12 @@ class _State:
         "limit",
         "max_age",
         "queue_size",
+        "queued",
         "records_result",
         "retention",
         "snapshot_limit",
         "storage",
+        "takes_cls",
     )
 
     def __init__(self, site: CaptureSite, config: CaptureConfig) -> None:
@@ -88,6 +90,11 @@ class _State:
         self.queue_size = config.queue_size
         # Read once here rather than per call: a captured call's own cost is counted in ns.
         self.records_result = config.record_result and site.kind in ("function", "coroutine")
+        # Deferred with nothing to add when the call returns: the caller's side is one function
+        # (``_deferred.queued_caller``). Coroutines set their depth when awaited: ``call``.
+        self.queued = self.deferred and not self.records_result and site.kind != "coroutine"
+        # Read once here: on 3.13+ a classmethod's class can arrive as the first argument.
+        self.takes_cls = config.enabled and site.takes_cls()
         size = config.max_capture_size
         self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
 

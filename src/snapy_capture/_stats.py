@@ -6,12 +6,24 @@ import threading
 from types import TracebackType
 from typing import Any
 
-__all__ = ["CaptureProfiler", "record_caller_time", "record_drop", "record_stored", "stats"]
+__all__ = [
+    "CaptureProfiler",
+    "active",
+    "counters",
+    "record_caller_time",
+    "record_drop",
+    "record_stored",
+    "stats",
+]
 
 _lock = threading.Lock()
-_counters = {"captured": 0, "dropped": 0, "errors": 0, "bytes": 0, "capture_ns": 0, "write_ns": 0}
-# Profilers currently inside their ``with`` block; checked with a cheap truth test per capture.
-_active: list[CaptureProfiler] = []
+# Bound once: ``acquire()``/``release()`` cost less than ``with _lock`` on every capture.
+_acquire, _release = _lock.acquire, _lock.release
+#: The process-wide counters. The pipeline adds caller time to ``capture_ns`` itself, without a
+#: call, while no profiler is :data:`active` (see :func:`record_caller_time`).
+counters = {"captured": 0, "dropped": 0, "errors": 0, "bytes": 0, "capture_ns": 0, "write_ns": 0}
+#: Profilers currently inside their ``with`` block; checked with a cheap truth test per capture.
+active: list[CaptureProfiler] = []
 
 
 def stats() -> dict[str, int]:
@@ -24,40 +36,48 @@ def stats() -> dict[str, int]:
         callers' threads) and ``write_ns`` (time the background writer spent storing).
     """
     with _lock:
-        return dict(_counters)
+        return dict(counters)
 
 
 def record_caller_time(ns: int) -> None:
-    """Add time spent capturing on the caller's thread (once per captured call)."""
-    if not _active:
-        # The common case takes no lock: a statistic of time, where two threads updating it
-        # at the same instant may lose one addition; a lock per captured call would cost more.
-        _counters["capture_ns"] += ns
+    """Add time spent capturing on the caller's thread (once per captured call).
+
+    The pipeline inlines the common case, ``counters["capture_ns"] += ns`` while no profiler
+    is :data:`active`, and calls this otherwise. That case takes no lock: a statistic of time,
+    where two threads updating it at the same instant may lose one addition; a lock per
+    captured call would cost more than the rest of an async capture's bookkeeping.
+    """
+    if not active:
+        counters["capture_ns"] += ns
         return
     with _lock:
-        _counters["capture_ns"] += ns
-        for profiler in _active:
+        counters["capture_ns"] += ns
+        for profiler in active:
             profiler.capture_time_ms += ns / 1e6
 
 
 def record_stored(size: int, write_ns: int = 0) -> None:
     """Count one capture file written: its size, and background time if written off-thread."""
-    with _lock:
-        _counters["captured"] += 1
-        _counters["bytes"] += size
-        _counters["write_ns"] += write_ns
-        for profiler in _active:
-            profiler.captures += 1
-            profiler.serialized_size_bytes += size
-            profiler.write_time_ms += write_ns / 1e6
+    _acquire()
+    try:
+        counters["captured"] += 1
+        counters["bytes"] += size
+        counters["write_ns"] += write_ns
+        if active:
+            for profiler in active:
+                profiler.captures += 1
+                profiler.serialized_size_bytes += size
+                profiler.write_time_ms += write_ns / 1e6
+    finally:
+        _release()
 
 
 def record_drop(*, error: bool) -> None:
     """Count one capture that was not stored (full queue, too large, or a failure)."""
     with _lock:
-        _counters["dropped"] += 1
-        _counters["errors"] += int(error)
-        for profiler in _active:
+        counters["dropped"] += 1
+        counters["errors"] += int(error)
+        for profiler in active:
             profiler.dropped += 1
 
 
@@ -86,7 +106,7 @@ class CaptureProfiler:
 
     def __enter__(self) -> CaptureProfiler:
         with _lock:
-            _active.append(self)
+            active.append(self)
         return self
 
     def __exit__(
@@ -99,8 +119,8 @@ class CaptureProfiler:
             flush(timeout=30.0)
         finally:
             with _lock:
-                if self in _active:
-                    _active.remove(self)
+                if self in active:
+                    active.remove(self)
 
     def __repr__(self) -> str:
         fields: dict[str, Any] = {

@@ -1,11 +1,12 @@
 """The background writer behind ``async_storage``: one thread per process, a bounded queue.
 
-The caller only appends a job to a deque (a fraction of a microsecond, no lock taken); when the
-queue is full the capture is dropped and counted, never waited for. The queue is drained by
-:func:`flush` and at interpreter exit; after the exit flush, jobs run on the submitting thread,
-so a capture taken by another ``atexit`` handler is not lost either. After ``fork`` the child
-starts with no writer and an empty queue (the parent's thread does not exist there, and the
-parent still writes what it queued) and makes its own on first use.
+The caller only appends a job, a plain tuple, to a deque (a fraction of a microsecond; a lock
+is taken only to count the bytes a job holds); when the queue is full the capture is dropped
+and counted, never waited for. The queue is drained by :func:`flush` and at interpreter exit;
+after the exit flush, jobs run on the submitting thread, so a capture taken by another
+``atexit`` handler is not lost either. After ``fork`` the child starts with no writer and an
+empty queue (the parent's thread does not exist there, and the parent still writes what it
+queued) and makes its own on first use.
 """
 
 from __future__ import annotations
@@ -17,36 +18,40 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["flush", "pending", "submit"]
+__all__ = ["Entry", "flush", "pending", "push", "submit"]
 
 logger = logging.getLogger("snapy_capture")
 Job = Callable[[], None]
+#: A queued job as a plain tuple: ``(run, size, *data)``; the writer calls ``run(entry)``.
+#: ``size`` is the bytes the entry holds in memory (see :data:`MAX_QUEUED_BYTES`). A tuple, not
+#: an object or a closure: building one is the cheapest thing a caller can hand over.
+Entry = tuple[Any, ...]
 
 #: Upper bound on the bytes held by queued jobs that declare a size (snapshots, encoded
 #: captures), whatever ``queue_size`` says: a slow disk must not grow the host's memory.
 MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
 
 
-class _Marker:
-    """A job that only tells :func:`flush` that everything queued before it has run."""
+def _call(entry: Entry) -> None:
+    """Run the plain callable of an entry made by :func:`submit`."""
+    entry[2]()
 
-    __slots__ = ("done",)
 
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-    def __call__(self) -> None:
-        self.done.set()
+def _mark(entry: Entry) -> None:
+    """Tell :func:`flush` that everything queued before this entry has run."""
+    entry[2].set()
 
 
 class _Writer:
     def __init__(self) -> None:
         # deque.append/popleft are atomic: callers never take a lock to enqueue.
-        self.jobs: collections.deque[tuple[Job, int]] = collections.deque()
+        self.jobs: collections.deque[Entry] = collections.deque()
         self.queued_bytes = 0
-        self.bytes_lock = threading.Lock()
+        self.bytes_lock = lock = threading.Lock()
+        # Bound once: a caller counting a job's bytes saves two attribute lookups.
+        self.acquire, self.release = lock.acquire, lock.release
         self.running = 0  # 1 while a job taken off the deque is running
         self.idle = False
         self.wake = threading.Event()
@@ -57,7 +62,7 @@ class _Writer:
         jobs = self.jobs
         while True:
             try:
-                job, size = jobs.popleft()
+                entry = jobs.popleft()
             except IndexError:
                 # Announce idleness, then look again: a job appended before ``idle`` was set
                 # is seen here; one appended after it finds ``idle`` set and wakes us.
@@ -69,23 +74,23 @@ class _Writer:
                 continue
             self.running = 1
             try:
-                job()
+                entry[0](entry)
             except BaseException:  # jobs report their own failures; the writer survives any
                 logger.debug("snapy_capture: background job failed", exc_info=True)
             finally:
-                if size:
+                if entry[1]:
                     with self.bytes_lock:
-                        self.queued_bytes -= size
+                        self.queued_bytes -= entry[1]
                 self.running = 0
 
     def flush(self, timeout: float | None) -> bool:
-        marker = _Marker()
-        self.jobs.append((marker, 0))
+        done = threading.Event()
+        self.jobs.append((_mark, 0, done))
         self.wake.set()
-        return marker.done.wait(timeout)
+        return done.wait(timeout)
 
     def pending(self) -> int:
-        return sum(not isinstance(job, _Marker) for job, _ in list(self.jobs)) + self.running
+        return sum(entry[0] is not _mark for entry in list(self.jobs)) + self.running
 
 
 _writer: _Writer | None = None
@@ -105,24 +110,40 @@ def submit(job: Job, queue_size: int, size: int = 0) -> bool:
     Returns:
         ``False`` (and nothing queued) when the queue is full.
     """
+    return push((_call, size, job), queue_size)
+
+
+def push(entry: Entry, queue_size: int) -> bool:
+    """Queue an :data:`Entry` ``(run, size, *data)``; the writer thread calls ``run(entry)``.
+
+    What :func:`submit` does, without a callable made per job. Returns ``False`` (and nothing
+    queued) when the queue is full.
+    """
     writer = _writer
     if writer is None:
         if _closed:
             # The exit flush has run: nothing would drain a queue now, so write here.
-            job()
+            entry[0](entry)
             return True
         writer = _start()
     # Inline rather than a method of the writer: one call less on every async capture.
     jobs = writer.jobs
     if len(jobs) >= queue_size:
         return False
+    size = entry[1]
     if size:
-        with writer.bytes_lock:
+        writer.acquire()
+        try:
             if writer.queued_bytes + size > MAX_QUEUED_BYTES:
                 return False
             writer.queued_bytes += size
-    jobs.append((job, size))
+        finally:
+            writer.release()
+    jobs.append(entry)
     if writer.idle:
+        # Cleared here too, not only by the writer once it runs: until it gets the GIL back, every
+        # capture of a burst would find it still "idle" and pay for another Event.set().
+        writer.idle = False
         writer.wake.set()
     return True
 
