@@ -155,7 +155,8 @@ def _capture_name(directory: str, seq: int) -> str:
 
 
 def _capture_path(directory: Path, seq: int) -> Path:
-    return directory / f"{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
+    """:func:`_capture_name` as a ``Path`` (the reading side's)."""
+    return Path(_capture_name(str(directory), seq))
 
 
 def _write_all(fd: int, data: bytes) -> None:

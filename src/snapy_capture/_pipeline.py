@@ -161,11 +161,7 @@ class CaptureSite:
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             pending = None
             self.fail(exc, "capture")
-        elapsed = time.perf_counter_ns() - start
-        if _stats.active:
-            _stats.record_caller_time(elapsed)
-        else:
-            _stats.counters["capture_ns"] += elapsed  # see record_caller_time
+        _stats.record_caller_time(time.perf_counter_ns() - start)
         token = DEPTH.set(depth + 1)
         if self.kind == "coroutine":
             try:

@@ -42,8 +42,9 @@ def stats() -> dict[str, int]:
 def record_caller_time(ns: int) -> None:
     """Add time spent capturing on the caller's thread (once per captured call).
 
-    The pipeline inlines the common case, ``counters["capture_ns"] += ns`` while no profiler
-    is :data:`active`, and calls this otherwise. That case takes no lock: a statistic of time,
+    The async caller (``_deferred.queued_caller``) inlines the common case,
+    ``counters["capture_ns"] += ns`` while no profiler is :data:`active`, and calls this
+    otherwise. That case takes no lock: a statistic of time,
     where two threads updating it at the same instant may lose one addition; a lock per
     captured call would cost more than the rest of an async capture's bookkeeping.
     """
