@@ -7,6 +7,7 @@ import inspect
 import logging
 import pickle
 import re
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -365,6 +366,52 @@ def test_bound_captured_method_pickles_and_copies() -> None:
     assert pickle.loads(pickle.dumps(bound))(1) == 11
     assert copy.copy(module_level)(2) == 2
     assert copy.deepcopy(bound)(3) == 13
+
+
+@capture_args()
+def module_helper(owner: Any, amount: int) -> tuple[Any, int]:
+    """A module-level function that classes below also use as a method."""
+    return owner, amount
+
+
+class Borrower:
+    """Uses captured module-level functions as methods, as legacy code sometimes does."""
+
+    helper = module_helper
+    as_classmethod = classmethod(module_helper)
+    as_staticmethod = staticmethod(module_helper)
+
+
+def test_module_function_used_as_a_method_binds_like_a_function() -> None:
+    """A module-level function's proxy skips wrapt's per-call ``__self__`` lookup, yet bound
+    as a method (via an instance, the class, classmethod or staticmethod) it gets and passes
+    the same arguments as the function itself would."""
+    plain = module_helper.__wrapped__
+    obj = Borrower()
+    assert module_helper._self_binding != "function"  # the unprobed binding is in use
+    assert module_helper(1, 2) == plain(1, 2) == (1, 2)
+    assert load_capture("module_helper") == ((1, 2), {})
+    assert obj.helper(3) == (obj, 3)
+    assert load_capture("module_helper") == ((3,), {})  # self, bound by wrapt, not stored
+    assert obj.helper._self_binding == "function"
+    assert Borrower.helper(obj, 4) == (obj, 4)
+    assert load_capture("module_helper") == ((4,), {})
+    assert Borrower.as_staticmethod(5, 6) == (5, 6)
+    assert load_capture("module_helper") == ((5, 6), {})
+    if sys.version_info < (3, 13):  # classmethod wraps descriptors' __get__ until 3.13
+        assert obj.as_classmethod(7) == (Borrower, 7)
+    assert pickle.loads(pickle.dumps(module_helper)) is module_helper
+
+
+def test_functions_defined_in_a_class_body_keep_wrapts_binding() -> None:
+    """Methods and functions that only look plain keep wrapt's own binding."""
+    assert Pickled.__dict__["shift"]._self_binding == "function"
+
+    def local(x: int) -> int:
+        return x
+
+    assert capture_args()(local)._self_binding != "function"
+    assert capture_args()(local)(3) == 3
 
 
 def test_var_keyword_named_sensitively_filters_every_extra_keyword(capture_dir: Path) -> None:

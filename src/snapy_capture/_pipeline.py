@@ -22,7 +22,7 @@ from typing import Any, Final
 from . import _stats, _writer
 from ._deferred import DEPTH, Deferred, enqueue, per_thread, queued_caller, snapshot
 from ._errors import ConfigError
-from ._proxies import CaptureWrapper
+from ._proxies import CaptureWrapper, proxy
 from ._record import (
     PID,
     Signature,
@@ -450,7 +450,7 @@ def wrap(
             return capture_wrapper(wrapped, instance, args, kwargs)
         return site.handler(wrapped, instance, args, kwargs)
 
-    wrapper = CaptureWrapper(func, capture_wrapper)
+    wrapper = proxy(func, capture_wrapper)
     wrapper._self_capture_site = site
     return wrapper
 
