@@ -67,10 +67,64 @@ def test_a_burst_of_captures_wakes_the_idle_writer_once(
     assert results == list(range(50))
     assert len(asleep.jobs) == 50
     assert asleep.wake.sets == 1
-    assert asleep.queued_bytes > 0  # the snapshots are counted against MAX_QUEUED_BYTES
     for entry in asleep.jobs:  # what the real writer would have done
         entry[0](entry)
     assert sorted(r["args"][0] for r in CaptureLoader().load_all("burst")) == list(range(50))
+
+
+def test_a_writer_that_does_not_keep_up_holds_at_most_max_queued_bytes(
+    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snapshots up to SMALL_JOB count that much each (by the queue's length, no lock), larger
+    ones their size on top; past MAX_QUEUED_BYTES new captures are dropped and counted, long
+    before queue_size (10,000) is reached."""
+    monkeypatch.setattr(_writer, "MAX_QUEUED_BYTES", 16 * _writer.SMALL_JOB)
+
+    @capture_args(retention=None, async_storage=True)
+    def small(i: int) -> int:
+        return i
+
+    @capture_args(retention=None, async_storage=True)
+    def large(i: int, blob: str) -> int:
+        return i
+
+    asleep = _AsleepWriter()
+    monkeypatch.setattr(_writer, "_writer", asleep)
+    before = stats()["dropped"]
+    assert [small(i) for i in range(30)] == list(range(30))
+    assert len(asleep.jobs) == 16  # 16 x 1 KiB
+    assert stats()["dropped"] - before == 14
+    assert asleep.queued_bytes == 0  # counted by number
+
+    jobs = list(asleep.jobs)
+    asleep.jobs.clear()
+    blob = "x" * (5 * _writer.SMALL_JOB)
+    assert [large(i, blob) for i in range(5)] == list(range(5))
+    assert len(asleep.jobs) == 2  # (1 KiB + 5 KiB) x 2 fit in 16 KiB, a third does not
+    assert asleep.queued_bytes > 10 * _writer.SMALL_JOB
+    assert stats()["dropped"] - before == 14 + 3
+    jobs += asleep.jobs
+    monkeypatch.undo()
+    for entry in jobs:  # what the real writer would have done
+        entry[0](entry)
+    assert [r["args"][0] for r in CaptureLoader().load_all("large")] == [1, 0]
+    assert len(CaptureLoader().load_all("small")) == 16
+
+
+def test_the_writer_gives_back_the_bytes_it_has_written(capture_dir: Path) -> None:
+    """Large snapshots are counted while queued and uncounted once written."""
+
+    @capture_args(retention=None, async_storage=True)
+    def large(blob: str) -> int:
+        return len(blob)
+
+    for _ in range(5):
+        large("y" * (10 * _writer.SMALL_JOB))
+    assert flush(timeout=30)
+    writer = _writer._writer
+    assert writer is not None
+    assert writer.queued_bytes == 0
+    assert len(CaptureLoader().load_all("large")) == 5
 
 
 class Service:

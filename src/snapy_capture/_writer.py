@@ -1,12 +1,12 @@
 """The background writer behind ``async_storage``: one thread per process, a bounded queue.
 
 The caller only appends a job, a plain tuple, to a deque (a fraction of a microsecond; a lock
-is taken only to count the bytes a job holds); when the queue is full the capture is dropped
-and counted, never waited for. The queue is drained by :func:`flush` and at interpreter exit;
-after the exit flush, jobs run on the submitting thread, so a capture taken by another
-``atexit`` handler is not lost either. After ``fork`` the child starts with no writer and an
-empty queue (the parent's thread does not exist there, and the parent still writes what it
-queued) and makes its own on first use.
+is taken only to count the bytes of a job holding more than :data:`SMALL_JOB`); when the queue
+is full the capture is dropped and counted, never waited for. The queue is drained by
+:func:`flush` and at interpreter exit; after the exit flush, jobs run on the submitting
+thread, so a capture taken by another ``atexit`` handler is not lost either. After ``fork``
+the child starts with no writer and an empty queue (the parent's thread does not exist there,
+and the parent still writes what it queued) and makes its own on first use.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["Entry", "flush", "pending", "push", "submit"]
+__all__ = ["MAX_QUEUED_BYTES", "SMALL_JOB", "Entry", "flush", "pending", "push", "submit"]
 
 logger = logging.getLogger("snapy_capture")
 Job = Callable[[], None]
@@ -29,9 +29,15 @@ Job = Callable[[], None]
 #: an object or a closure: building one is the cheapest thing a caller can hand over.
 Entry = tuple[Any, ...]
 
-#: Upper bound on the bytes held by queued jobs that declare a size (snapshots, encoded
-#: captures), whatever ``queue_size`` says: a slow disk must not grow the host's memory.
+#: Upper bound on the bytes held by queued jobs, whatever ``queue_size`` says: a slow disk must
+#: not grow the host's memory. Every job counts :data:`SMALL_JOB` bytes, and a job declaring a
+#: larger size (a big snapshot or encoded capture) its size on top.
 MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
+
+#: Jobs holding at most this many bytes (most argument snapshots) are counted by number alone:
+#: the caller reads the queue's length instead of taking a lock to add up bytes, which would
+#: cost a sixteenth of an async capture's caller side.
+SMALL_JOB: Final = 1024
 
 
 def _call(entry: Entry) -> None:
@@ -78,7 +84,7 @@ class _Writer:
             except BaseException:  # jobs report their own failures; the writer survives any
                 logger.debug("snapy_capture: background job failed", exc_info=True)
             finally:
-                if entry[1]:
+                if entry[1] > SMALL_JOB:
                     with self.bytes_lock:
                         self.queued_bytes -= entry[1]
                 self.running = 0
@@ -128,13 +134,18 @@ def push(entry: Entry, queue_size: int) -> bool:
         writer = _start()
     # Inline rather than a method of the writer: one call less on every async capture.
     jobs = writer.jobs
-    if len(jobs) >= queue_size:
+    queued = len(jobs)
+    if queued >= queue_size:
         return False
     size = entry[1]
-    if size:
+    if size <= SMALL_JOB:
+        # Read without the lock: at worst one job per racing thread over the bound.
+        if (queued + 1) * SMALL_JOB + writer.queued_bytes > MAX_QUEUED_BYTES:
+            return False
+    else:
         writer.acquire()
         try:
-            if writer.queued_bytes + size > MAX_QUEUED_BYTES:
+            if (queued + 1) * SMALL_JOB + writer.queued_bytes + size > MAX_QUEUED_BYTES:
                 return False
             writer.queued_bytes += size
         finally:
