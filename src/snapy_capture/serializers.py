@@ -112,7 +112,9 @@ class PickleSerializer:
         data = pickle.dumps(obj, protocol=self.protocol)
         # The C pickler's fast path first; only a pickle naming __main__ (rare, and a cheap
         # test) is redone by the slower pickler that maps the script's classes.
-        if b"_main__" in data:  # __main__, or __mp_main__ in multiprocessing children
+        # find(), not `in`: bytes.__contains__ first tries the argument as an int, and formats
+        # (then drops) a TypeError on every capture.
+        if data.find(b"_main__") != -1:  # __main__, or __mp_main__ in multiprocessing children
             buffer = io.BytesIO()
             MainMappingPickler(
                 buffer, self.protocol, module=main_module_name(), loader=_load_main_global
