@@ -28,6 +28,7 @@ import wrapt
 
 import snapy_capture
 from snapy_capture import capture_args
+from snapy_capture._proxies import proxy
 
 from ._timing import Timing, Variant, fmt_ns, interleaved, per_call
 
@@ -186,6 +187,9 @@ def run(rounds: int = 40) -> list[str]:
 def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     fast, pairs = 2_000, 400
     passthrough = wrapt.FunctionWrapper(target, lambda w, i, a, k: w(*a, **k))
+    # The same pass-through on our proxy, which skips wrapt's per-call ``__self__`` lookup for
+    # plain functions (see snapy_capture._proxies): the floor our own calls stand on.
+    unprobed = proxy(target, lambda w, i, a, k: w(*a, **k))
     disabled = capture_args(root / "off", enabled=False)(target)
     sampled = capture_args(root / "sampled", sample_rate=1e-12)(target)
     sync = capture_args(root / "sync", retention=None)(target)
@@ -231,6 +235,7 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     variants: dict[str, Variant] = {
         "bare call": per_call(lambda: target(*ARGS, **KWARGS), fast),
         "wrapt pass-through": per_call(lambda: passthrough(*ARGS, **KWARGS), fast),
+        "our proxy, pass-through": per_call(lambda: unprobed(*ARGS, **KWARGS), fast),
         "capture disabled": per_call(lambda: disabled(*ARGS, **KWARGS), fast),
         "sampled out": per_call(lambda: sampled(*ARGS, **KWARGS), fast),
     }
@@ -258,6 +263,7 @@ def _table(results: dict[str, Timing]) -> list[str]:
     order = [
         "bare call",
         "wrapt pass-through",
+        "our proxy, pass-through",
         "capture disabled",
         "sampled out",
         "raw pickle + atomic write",
@@ -288,6 +294,18 @@ def _table(results: dict[str, Timing]) -> list[str]:
             1.2,
         ),
         ("sampled out / wrapt pass-through", "sampled out", "wrapt pass-through", 1.2),
+        (
+            "disabled / our proxy, pass-through",
+            "capture disabled",
+            "our proxy, pass-through",
+            None,
+        ),
+        (
+            "sampled out / our proxy, pass-through",
+            "sampled out",
+            "our proxy, pass-through",
+            None,
+        ),
         (
             "async caller / synchronous capture",
             "async capture (caller)",
