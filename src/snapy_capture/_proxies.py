@@ -9,9 +9,11 @@ instance (it supports wrapping a function that is already a bound method). A pla
 has no ``__self__``, so the lookup always fails, and a failed attribute lookup formats an
 AttributeError: about 4,000 CPU instructions, two thirds of what a wrapt pass-through adds to
 a call, and an eighth of the caller's whole cost of an async capture. Functions that are not
-defined in a class body are therefore wrapped with a binding wrapt does not probe; should one
-still be bound as a method (assigned to a class attribute), its bound proxy gets the
-``"function"`` binding back, so it binds and calls exactly as wrapt would have.
+defined in a class body are therefore wrapped, with wrapt's C extension, with a binding its
+call does not probe. Everything else still sees ``"function"``: the ``_self_binding``
+attribute that wrapt's Python code, outer wrappers (``wrapt.lru_cache`` of our proxy...) and
+users read, and the bound proxy made when one is bound as a method (assigned to a class
+attribute), which therefore binds and calls exactly as wrapt would have.
 """
 
 from __future__ import annotations
@@ -26,9 +28,15 @@ if TYPE_CHECKING:
 
 __all__ = ["CaptureWrapper", "proxy"]
 
-#: The binding of :class:`_PlainCaptureWrapper`: one that wrapt's call does not probe for
-#: ``__self__`` and its ``__get__`` binds like any descriptor.
+#: The binding of :class:`_PlainCaptureWrapper` in wrapt's C field: one that wrapt's call does
+#: not probe for ``__self__`` and its ``__get__`` binds like any descriptor.
 _UNPROBED: Final = "snapy_capture:function"
+
+#: Whether the binding is a field of wrapt's C extension, which its call reads directly (the
+#: pure-Python wrapt reads the attribute, which ``_PlainCaptureWrapper`` reports as "function").
+_C_BINDING: Final = isinstance(
+    vars(wrapt.FunctionWrapper.__base__).get("_self_binding"), types.GetSetDescriptorType
+)
 
 #: The initializer shared by wrapt's function wrappers, bound and unbound: ``(wrapped,
 #: instance, wrapper, enabled, binding, parent=None, owner=None)``. ``Any``: wrapt's inferred
@@ -83,10 +91,19 @@ class _PlainCaptureWrapper(CaptureWrapper):
         # What FunctionWrapper.__init__ does once it has chosen a binding.
         _init_function_wrapper(self, wrapped, None, wrapper, None, _UNPROBED)
 
+    @property
+    def _self_binding(self) -> str:
+        # For every reader but wrapt's C call, which reads its field: the binding wrapt chose.
+        return "function"
+
+    @_self_binding.setter
+    def _self_binding(self, value: str) -> None:
+        raise AttributeError("_self_binding is read-only")  # as wrapt's own
+
 
 def proxy(func: Any, wrapper: Any) -> CaptureWrapper:
     """The wrapt proxy calling ``wrapper(wrapped, instance, args, kwargs)`` for ``func``."""
-    if type(func) is types.FunctionType and "__self__" not in func.__dict__:
+    if _C_BINDING and type(func) is types.FunctionType and "__self__" not in func.__dict__:
         outer, _, _ = func.__qualname__.rpartition(".")
         if not outer or outer.endswith("<locals>"):
             # Not defined in a class body: almost always called as a plain function.
