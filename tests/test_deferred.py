@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from snapy_capture import (
-    CaptureLoader,
-    CaptureProfiler,
-    _writer,
-    capture_args,
-    flush,
-    has_capture,
-)
+from snapy_capture import CaptureLoader, CaptureProfiler, _writer, capture_args, flush
 from snapy_capture.capture import stats
 
 ASYNC_MODES = [
@@ -133,75 +125,6 @@ def test_the_writer_gives_back_the_bytes_it_has_written(capture_dir: Path) -> No
     assert writer is not None
     assert writer.queued_bytes == 0
     assert len(CaptureLoader().load_all("large")) == 5
-
-
-def _count_wakes(monkeypatch: pytest.MonkeyPatch) -> list[None]:
-    """Record every wake-up of the running writer (one item per ``wake.set()``)."""
-    writer = _writer._writer
-    assert writer is not None
-    wake, wakes = writer.wake, []
-    original = wake.set
-
-    def counted() -> None:
-        wakes.append(None)
-        original()
-
-    monkeypatch.setattr(wake, "set", counted)
-    return wakes
-
-
-def _wait_for_captures(name: str, count: int, timeout: float = 10.0) -> None:
-    """Wait, without flush() (which wakes the writer), until ``count`` captures are written."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if has_capture(name) and len(CaptureLoader().load_all(name)) >= count:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{count} captures of {name} not written within {timeout} s")
-
-
-def test_captures_soon_after_the_last_are_written_without_waking_the_writer(
-    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Within LINGER of its last job the writer polls: a caller never pays for waking it (a
-    futex wake, often a context switch: several times an async capture's own cost)."""
-
-    @capture_args(retention=None, async_storage=True)
-    def trickle(i: int) -> int:
-        return i
-
-    trickle(0)
-    assert flush(timeout=30)
-    wakes = _count_wakes(monkeypatch)
-    for i in range(1, 20):
-        trickle(i)
-    _wait_for_captures("trickle", 20)
-    assert wakes == []
-
-
-def test_a_writer_idle_for_longer_than_linger_is_woken_by_the_next_capture(
-    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Past LINGER it sleeps until woken: the next capture wakes it, once, and is written."""
-    monkeypatch.setattr(_writer, "LINGER", 0.05)
-
-    @capture_args(retention=None, async_storage=True)
-    def sporadic(i: int) -> int:
-        return i
-
-    sporadic(0)
-    assert flush(timeout=30)
-    writer = _writer._writer
-    assert writer is not None
-    deadline = time.monotonic() + 10
-    while not writer.idle and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert writer.idle
-    wakes = _count_wakes(monkeypatch)
-    sporadic(1)
-    sporadic(2)
-    _wait_for_captures("sporadic", 3)
-    assert len(wakes) == 1
 
 
 class Service:

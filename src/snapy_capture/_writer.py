@@ -39,14 +39,6 @@ MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
 #: cost a sixteenth of an async capture's caller side.
 SMALL_JOB: Final = 1024
 
-#: For this long after its last job the writer looks for new ones every :data:`POLL` seconds
-#: instead of waiting to be woken, so that callers capturing more often than that never pay
-#: for waking it: a futex wake, and often a context switch as the woken thread takes the CPU
-#: (20-45 µs on the benchmark's VM, several times what an async capture itself costs the
-#: caller). ``flush()`` still wakes it at once.
-LINGER: Final = 2.0
-POLL: Final = 0.05
-
 
 def _call(entry: Entry) -> None:
     """Run the plain callable of an entry made by :func:`submit`."""
@@ -74,16 +66,10 @@ class _Writer:
 
     def _run(self) -> None:
         jobs = self.jobs
-        last = 0.0  # when the last job ran (time.monotonic)
         while True:
             try:
                 entry = jobs.popleft()
             except IndexError:
-                if time.monotonic() - last < LINGER:
-                    # Lingering: callers do not wake us (``idle`` is False); flush() does.
-                    if self.wake.wait(POLL):
-                        self.wake.clear()
-                    continue
                 # Announce idleness, then look again: a job appended before ``idle`` was set
                 # is seen here; one appended after it finds ``idle`` set and wakes us.
                 self.idle = True
@@ -102,7 +88,6 @@ class _Writer:
                     with self.bytes_lock:
                         self.queued_bytes -= entry[1]
                 self.running = 0
-                last = time.monotonic()
 
     def flush(self, timeout: float | None) -> bool:
         done = threading.Event()
