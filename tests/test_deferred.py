@@ -111,6 +111,31 @@ def test_a_writer_that_does_not_keep_up_holds_at_most_max_queued_bytes(
     assert len(CaptureLoader().load_all("small")) == 16
 
 
+def test_captures_too_large_to_snapshot_count_their_encoded_size(
+    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arguments past the snapshot limit are filtered and encoded on the caller's thread and
+    queued encoded: those bytes count against MAX_QUEUED_BYTES too (they counted 1 KiB)."""
+    monkeypatch.setattr(_writer, "MAX_QUEUED_BYTES", 4 * 1024 * 1024)
+
+    @capture_args(retention=None, async_storage=True)
+    def bulky(i: int, blob: str) -> int:
+        return i
+
+    blob = "z" * (1536 * 1024)  # past the 1 MiB snapshot limit
+    asleep = _AsleepWriter()
+    monkeypatch.setattr(_writer, "_writer", asleep)
+    before = stats()["dropped"]
+    assert [bulky(i, blob) for i in range(5)] == list(range(5))
+    assert len(asleep.jobs) == 2  # 1.5 MiB each: a third would pass 4 MiB
+    assert stats()["dropped"] - before == 3
+    jobs = list(asleep.jobs)
+    monkeypatch.undo()
+    for entry in jobs:
+        entry[0](entry)
+    assert [r["args"][0] for r in CaptureLoader().load_all("bulky")] == [1, 0]
+
+
 def test_the_writer_gives_back_the_bytes_it_has_written(capture_dir: Path) -> None:
     """Large snapshots are counted while queued and uncounted once written."""
 

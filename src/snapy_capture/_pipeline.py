@@ -12,6 +12,7 @@ caught, logged once per function on the ``snapy_capture`` logger, and counted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import platform
 import random
@@ -313,14 +314,14 @@ class CaptureSite:
         config = state.config
         if config.async_storage:
             data = self.encode(state, record)
-            if data is not None:
-                self.submit(state, lambda: self.store(state, data, timed=True))
+            if data is None:
+                return
+            # Counted by its size: these are the captures too large for a snapshot.
+            job = functools.partial(self.store, state, data, timed=True)
+            if not _writer.submit(job, state.queue_size, len(data)):
+                self.queue_full()
         else:
             self.store(state, self.encode(state, record), timed=False)
-
-    def submit(self, state: _State, job: Callable[[], None]) -> None:
-        if not _writer.submit(job, state.queue_size):
-            self.queue_full()
 
     def queue_full(self) -> None:
         _stats.record_drop(error=False)
