@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -356,6 +357,34 @@ def test_forked_child_gets_its_own_writer_and_not_the_parents_queue(capture_dir:
     assert os.waitstatus_to_exitcode(status) == 0
     assert flush(timeout=30)
     assert sorted(args[0] for args in _args("tagged")) == ["child", "parent"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_multiprocessing_fork_children_write_what_they_queued_before_exiting(
+    capture_dir: Path,
+) -> None:
+    """A multiprocessing child started by fork leaves through os._exit when its task returns
+    (no atexit): the captures it queued just before are written all the same."""
+
+    @capture_args(retention=None, async_storage=True)
+    def task(i: int) -> int:
+        return i
+
+    def child(base: int) -> None:
+        for i in range(3):
+            task(base + i)
+
+    task(-1)
+    assert flush(timeout=30)  # the parent has a writer thread when it forks
+    context = multiprocessing.get_context("fork")
+    for base in (0, 10, 20):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+            process = context.Process(target=child, args=(base,))
+            process.start()
+        process.join(30)
+        assert process.exitcode == 0
+    assert sorted(args[0] for args in _args("task")) == [-1, 0, 1, 2, 10, 11, 12, 20, 21, 22]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

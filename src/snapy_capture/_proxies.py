@@ -13,7 +13,10 @@ defined in a class body are therefore wrapped, with wrapt's C extension, with a 
 call does not probe. Everything else still sees ``"function"``: the ``_self_binding``
 attribute that wrapt's Python code, outer wrappers (``wrapt.lru_cache`` of our proxy...) and
 users read, and the bound proxy made when one is bound as a method (assigned to a class
-attribute), which therefore binds and calls exactly as wrapt would have.
+attribute), which therefore binds and calls exactly as wrapt would have. (One difference is
+left: a ``__self__`` attribute set on the function after it is wrapped is not passed as the
+instance, as wrapt would pass it. Setting one is how a function pretends to be a bound method;
+a function that has one when it is wrapped gets wrapt's own proxy.)
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ is full the capture is dropped and counted, never waited for. The queue is drain
 :func:`flush` and at interpreter exit; after the exit flush, jobs run on the submitting
 thread, so a capture taken by another ``atexit`` handler is not lost either. After ``fork``
 the child starts with no writer and an empty queue (the parent's thread does not exist there,
-and the parent still writes what it queued) and makes its own on first use.
+and the parent still writes what it queued) and makes its own on first use; a child that
+multiprocessing started flushes it when its task is done (it leaves through ``os._exit``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import atexit
 import collections
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -103,6 +105,7 @@ _writer: _Writer | None = None
 _lock = threading.Lock()
 _atexit_registered = False
 _closed = False
+_forked = False  # this process is a fork child (see _flush_before_child_exits)
 
 
 def submit(job: Job, queue_size: int, size: int = 0) -> bool:
@@ -168,7 +171,17 @@ def _start() -> _Writer:
             if not _atexit_registered:
                 atexit.register(_flush_at_exit)
                 _atexit_registered = True
+            if _forked:
+                _flush_before_child_exits()
     return writer
+
+
+def _flush_before_child_exits() -> None:
+    """A child that multiprocessing starts by fork leaves through ``os._exit`` once its task is
+    done, so the atexit flush never runs there; multiprocessing's exit finalizers do."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _flush_at_exit, exitpriority=100)
 
 
 def flush(timeout: float | None = None) -> bool:
@@ -212,8 +225,9 @@ def _flush_at_exit() -> None:
 
 
 def _forget_writer_in_child() -> None:
-    global _writer, _lock  # noqa: PLW0603
+    global _writer, _lock, _forked  # noqa: PLW0603
     _writer = None
+    _forked = True
     _lock = threading.Lock()  # the parent may have held it while forking
 
 
