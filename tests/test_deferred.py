@@ -136,6 +136,31 @@ def test_captures_too_large_to_snapshot_count_their_encoded_size(
     assert [r["args"][0] for r in CaptureLoader().load_all("bulky")] == [1, 0]
 
 
+def test_a_capture_larger_than_the_whole_bound_still_goes_into_an_empty_queue(
+    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its bytes are in memory already, and a synchronous capture would write it: it is queued
+    when nothing else is; behind other captures it is dropped like any that does not fit."""
+    monkeypatch.setattr(_writer, "MAX_QUEUED_BYTES", 1024 * 1024)
+
+    @capture_args(retention=None, async_storage=True)
+    def oversized(i: int, blob: str) -> int:
+        return i
+
+    asleep = _AsleepWriter()
+    monkeypatch.setattr(_writer, "_writer", asleep)
+    before = stats()["dropped"]
+    blob = "o" * (1536 * 1024)
+    assert [oversized(i, blob) for i in range(3)] == [0, 1, 2]
+    assert len(asleep.jobs) == 1
+    assert stats()["dropped"] - before == 2
+    jobs = list(asleep.jobs)
+    monkeypatch.undo()
+    for entry in jobs:
+        entry[0](entry)
+    assert [r["args"][0] for r in CaptureLoader().load_all("oversized")] == [0]
+
+
 def test_the_writer_gives_back_the_bytes_it_has_written(capture_dir: Path) -> None:
     """Large snapshots are counted while queued and uncounted once written."""
 

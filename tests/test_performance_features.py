@@ -335,6 +335,75 @@ def test_no_capture_is_lost_at_normal_exit(tmp_path: Path) -> None:
     assert got == [-1, *range(300)]
 
 
+CHILDREN_SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing
+    import os
+    import sys
+
+    from snapy_capture import capture_args
+
+    @capture_args(sys.argv[1], retention=None, async_storage=True)
+    def work(i):
+        return i
+
+    def task(base):
+        for i in range(3):
+            work(base + i)  # queued as the child's task returns
+
+    if __name__ == "__main__":
+        if sys.argv[3:] == ["hook"]:  # the first capture before multiprocessing sets up a child
+            os.register_at_fork(after_in_child=lambda: work(-1))
+        context = multiprocessing.get_context(sys.argv[2])
+        for base in (0, 10):
+            process = context.Process(target=task, args=(base,))
+            process.start()
+            process.join(60)
+            assert process.exitcode == 0, process.exitcode
+    """
+)
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_multiprocessing_children_write_what_they_queued_whatever_the_start_method(
+    tmp_path: Path, method: str
+) -> None:
+    """forkserver children, too, leave through os._exit; the module was never imported in the
+    server (it is on 3.11 and 3.12 unless preloaded), so it does not know it was forked."""
+    root = tmp_path / "children"
+    (tmp_path / "children_main.py").write_text(CHILDREN_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "children_main.py", str(root), method],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(args[0] for args in _args("work", root)) == [0, 1, 2, 10, 11, 12]
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs os.register_at_fork")
+def test_a_fork_childs_captures_are_written_when_the_first_came_from_an_at_fork_hook(
+    tmp_path: Path,
+) -> None:
+    """A writer started before multiprocessing set the child up registered its flush in a
+    registry multiprocessing then cleared; it is registered again after."""
+    root = tmp_path / "hooked"
+    (tmp_path / "children_main.py").write_text(CHILDREN_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "children_main.py", str(root), "fork", "hook"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(args[0] for args in _args("work", root)) == [-1, -1, 0, 1, 2, 10, 11, 12]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_gets_its_own_writer_and_not_the_parents_queue(capture_dir: Path) -> None:
     @capture_args(retention=None, async_storage=True)
@@ -385,6 +454,34 @@ def test_multiprocessing_fork_children_write_what_they_queued_before_exiting(
         process.join(30)
         assert process.exitcode == 0
     assert sorted(args[0] for args in _args("task")) == [-1, 0, 1, 2, 10, 11, 12, 20, 21, 22]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_multiprocessing_childs_thread_capturing_after_its_task_returned_is_written(
+    capture_dir: Path,
+) -> None:
+    """The child flushes when its task returns, then joins its other threads: a capture made
+    after that flush (here the child's first) is written at once, not queued for nobody."""
+
+    @capture_args(retention=None, async_storage=True)
+    def late(i: int) -> int:
+        return i
+
+    def capture_later() -> None:
+        time.sleep(0.2)
+        for i in range(3):
+            late(i)
+
+    def child() -> None:
+        threading.Thread(target=capture_later).start()  # not a daemon: joined before exit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        process = multiprocessing.get_context("fork").Process(target=child)
+        process.start()
+    process.join(30)
+    assert process.exitcode == 0
+    assert sorted(args[0] for args in _args("late")) == [0, 1, 2]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

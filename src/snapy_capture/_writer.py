@@ -130,8 +130,9 @@ def push(entry: Entry, queue_size: int) -> bool:
     """
     writer = _writer
     if writer is None:
-        if _closed:
-            # The exit flush has run: nothing would drain a queue now, so write here.
+        if _closed or _exit_under_way():
+            # The exit flush has run (or, in a multiprocessing child, is running): nothing would
+            # drain a queue now, so write here.
             entry[0](entry)
             return True
         writer = _start()
@@ -148,9 +149,12 @@ def push(entry: Entry, queue_size: int) -> bool:
     else:
         writer.acquire()
         try:
-            if (queued + 1) * SMALL_JOB + writer.queued_bytes + size > MAX_QUEUED_BYTES:
+            held = writer.queued_bytes
+            # A job larger than the whole bound still goes into an empty queue: its bytes are
+            # in memory already, and a synchronous capture would have written it.
+            if (queued or held) and (queued + 1) * SMALL_JOB + held + size > MAX_QUEUED_BYTES:
                 return False
-            writer.queued_bytes += size
+            writer.queued_bytes = held + size
         finally:
             writer.release()
     jobs.append(entry)
@@ -171,17 +175,44 @@ def _start() -> _Writer:
             if not _atexit_registered:
                 atexit.register(_flush_at_exit)
                 _atexit_registered = True
-            if _forked:
-                _flush_before_child_exits()
+            util = sys.modules.get("multiprocessing.util")
+            if util is not None and (_forked or _started_by_multiprocessing()):
+                _flush_before_child_exits(util)
     return writer
 
 
-def _flush_before_child_exits() -> None:
-    """A child that multiprocessing starts by fork leaves through ``os._exit`` once its task is
-    done, so the atexit flush never runs there; multiprocessing's exit finalizers do."""
+def _started_by_multiprocessing() -> bool:
+    process = sys.modules.get("multiprocessing.process")
+    return process is not None and process.parent_process() is not None
+
+
+class _Token:
+    """What multiprocessing's after-fork registry holds (weakly) for :func:`_flush_again`."""
+
+
+_TOKEN = _Token()
+
+
+def _flush_before_child_exits(util: Any) -> None:
+    """A child that multiprocessing starts by fork (or forkserver) leaves through ``os._exit``
+    once its task is done, so the atexit flush never runs there; multiprocessing's exit
+    finalizers do."""
+    util.Finalize(None, _flush_at_exit, exitpriority=100)
+    # A capture made before multiprocessing sets the child up (from an at-fork hook) registers
+    # the finalizer in a registry it is about to clear; its after-fork callbacks run later.
+    util.register_after_fork(_TOKEN, _flush_again)
+
+
+def _flush_again(_token: _Token) -> None:
+    util = sys.modules["multiprocessing.util"]
+    util.Finalize(None, _flush_at_exit, exitpriority=100)
+
+
+def _exit_under_way() -> bool:
+    """Whether multiprocessing has begun its exit (a child's flush runs then): a writer started
+    now would never be flushed."""
     util = sys.modules.get("multiprocessing.util")
-    if util is not None:
-        util.Finalize(None, _flush_at_exit, exitpriority=100)
+    return util is not None and bool(getattr(util, "_exiting", False))
 
 
 def flush(timeout: float | None = None) -> bool:
