@@ -212,6 +212,8 @@ def _exit_under_way() -> bool:
     """Whether multiprocessing has begun its exit (a child's flush runs then): a writer started
     now would never be flushed."""
     util = sys.modules.get("multiprocessing.util")
+    # ``_exiting``: set by multiprocessing's exit function, before it runs the finalizers (a
+    # private name, read defensively: absent, this says no, as before this check existed).
     return util is not None and bool(getattr(util, "_exiting", False))
 
 
