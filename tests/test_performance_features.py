@@ -364,16 +364,12 @@ CHILDREN_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
-def test_multiprocessing_children_write_what_they_queued_whatever_the_start_method(
-    tmp_path: Path, method: str
-) -> None:
-    """forkserver children, too, leave through os._exit; the module was never imported in the
-    server (it is on 3.11 and 3.12 unless preloaded), so it does not know it was forked."""
+def _children_captures(tmp_path: Path, *options: str) -> list[int]:
+    """Run CHILDREN_SCRIPT with ``options``; the arguments its children captured, sorted."""
     root = tmp_path / "children"
     (tmp_path / "children_main.py").write_text(CHILDREN_SCRIPT, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "children_main.py", str(root), method],
+        [sys.executable, "children_main.py", str(root), *options],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -381,7 +377,16 @@ def test_multiprocessing_children_write_what_they_queued_whatever_the_start_meth
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert sorted(args[0] for args in _args("work", root)) == [0, 1, 2, 10, 11, 12]
+    return sorted(args[0] for args in _args("work", root))
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_multiprocessing_children_write_what_they_queued_whatever_the_start_method(
+    tmp_path: Path, method: str
+) -> None:
+    """forkserver children, too, leave through os._exit; the module was never imported in the
+    server (it is on 3.11 and 3.12 unless preloaded), so it does not know it was forked."""
+    assert _children_captures(tmp_path, method) == [0, 1, 2, 10, 11, 12]
 
 
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs os.register_at_fork")
@@ -390,18 +395,7 @@ def test_a_fork_childs_captures_are_written_when_the_first_came_from_an_at_fork_
 ) -> None:
     """A writer started before multiprocessing set the child up registered its flush in a
     registry multiprocessing then cleared; it is registered again after."""
-    root = tmp_path / "hooked"
-    (tmp_path / "children_main.py").write_text(CHILDREN_SCRIPT, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "children_main.py", str(root), "fork", "hook"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert sorted(args[0] for args in _args("work", root)) == [-1, -1, 0, 1, 2, 10, 11, 12]
+    assert _children_captures(tmp_path, "fork", "hook") == [-1, -1, 0, 1, 2, 10, 11, 12]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
