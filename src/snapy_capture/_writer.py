@@ -186,25 +186,17 @@ def _started_by_multiprocessing() -> bool:
     return process is not None and process.parent_process() is not None
 
 
-class _Token:
-    """What multiprocessing's after-fork registry holds (weakly) for :func:`_flush_again`."""
-
-
-_TOKEN = _Token()
-
-
 def _flush_before_child_exits(util: Any) -> None:
     """A child that multiprocessing starts by fork (or forkserver) leaves through ``os._exit``
     once its task is done, so the atexit flush never runs there; multiprocessing's exit
     finalizers do."""
-    util.Finalize(None, _flush_at_exit, exitpriority=100)
+    _flush_at_child_exit(util)
     # A capture made before multiprocessing sets the child up (from an at-fork hook) registers
     # the finalizer in a registry it is about to clear; its after-fork callbacks run later.
-    util.register_after_fork(_TOKEN, _flush_again)
+    util.register_after_fork(util, _flush_at_child_exit)
 
 
-def _flush_again(_token: _Token) -> None:
-    util = sys.modules["multiprocessing.util"]
+def _flush_at_child_exit(util: Any) -> None:
     util.Finalize(None, _flush_at_exit, exitpriority=100)
 
 
