@@ -16,6 +16,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
+from ._inert import inert_loads
 from ._record import exception_result, safe_str
 from ._stats import active, counters, record_caller_time
 from ._writer import Entry, push
@@ -55,6 +56,8 @@ def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
     """
     lazy = state.lazy
     limit = state.snapshot_limit
+    snapshots = state.snapshots
+    flt = state.filter
     queue_size = state.queue_size
     named = not state.config.minimal_capture
     rate = state.limit
@@ -78,9 +81,11 @@ def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
             if lazy:
                 payload: Any = (given, kwargs)
                 size = 0
-            else:
+            elif snapshots and not flt.custom_filters:
                 payload = freeze((given, kwargs), limit, slot)
                 size = -1 if payload is None else len(payload)
+            else:
+                size = -1
             if size < 0:
                 # Arguments that cannot be snapshotted cheaply: filter them here.
                 site.capture_here(state, depth, bound, given, kwargs)
@@ -102,6 +107,8 @@ def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
                 site.queue_full()
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             site.fail(exc, "capture")
+        except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
+            return call_after_interrupted_capture(site, exc, wrapped, args, kwargs)
         elapsed = _perf_counter_ns() - start
         if active:
             record_caller_time(elapsed)
@@ -114,6 +121,25 @@ def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
             DEPTH.reset(token)
 
     return queued_call
+
+
+def call_after_interrupted_capture(
+    site: CaptureSite, exc: BaseException, wrapped: Any, args: Any, kwargs: Any
+) -> Any:
+    """Call the function (exactly once, as always) after its capture was ended by a
+    ``BaseException`` raised inside it: an argument's ``__reduce__`` raising ``SystemExit``,
+    or a Ctrl-C landing while capture code ran. The capture is dropped and counted; a
+    ``KeyboardInterrupt`` is raised again once the call has returned, so Ctrl-C is delayed by
+    one call, never lost."""
+    site.fail(exc, "capture")
+    token = DEPTH.set(DEPTH.get() + 1)
+    try:
+        result = wrapped(*args, **kwargs)
+    finally:
+        DEPTH.reset(token)
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+    return result
 
 
 def enqueue(
@@ -132,6 +158,8 @@ def enqueue(
         payload: Any = call
         size = 0
     else:
+        if not state.snapshots or state.filter.custom_filters:
+            return False
         payload = freeze(call, state.snapshot_limit, slot)
         if payload is None:
             return False
@@ -156,7 +184,8 @@ def run_queued(
     """
     _, _, site, state, depth, bound, payload, now, thread = entry
     try:
-        args, kwargs = pickle.loads(payload) if type(payload) is bytes else payload
+        # A snapshot is unpickled into inert copies: no host code runs on this thread.
+        args, kwargs = inert_loads(payload) if type(payload) is bytes else payload
         names = site.param_names(len(args), bound=bound)
         filtered = site.filter_args(state, names, args, kwargs)
         record = site.record(state.config, filtered, depth, now=now, thread=thread)
@@ -225,17 +254,21 @@ def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: A
     if kind == "filtered":
         value, report = rest
     else:
-        raw = pickle.loads(rest[0]) if kind == "frozen" else rest[0]
+        raw = inert_loads(rest[0]) if kind == "frozen" else rest[0]
         value, report = value_filter.filter_value(raw, "result")
     record["result"] = {"value": value}
     record["metadata"].setdefault("redactions", []).extend(report)
 
 
 def snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """A deep copy of filtered arguments (through pickle), or the originals if it fails."""
+    """An inert deep copy of filtered arguments (pickled, then unpickled without running any
+    host code: see ``_inert``), or the originals if they do not pickle."""
+    frozen = freeze((args, kwargs), SNAPSHOT_LIMIT)
+    if frozen is None:  # unpicklable or huge: the encoder degrades it later anyway
+        return args, kwargs
     try:
-        copied: tuple[list[Any], dict[str, Any]] = pickle.loads(pickle.dumps((args, kwargs), 5))
-    except Exception:  # noqa: BLE001 - unpicklable: the encoder will degrade it later anyway
+        copied: tuple[list[Any], dict[str, Any]] = inert_loads(frozen)
+    except Exception:  # noqa: BLE001
         return args, kwargs
     return copied
 
@@ -306,6 +339,7 @@ def freeze(value: Any, limit: int, slot: _Slot | None = None) -> bytes | None:
         return sink.data
     except Exception:  # noqa: BLE001 - unpicklable or too large: the caller filters it instead
         return None
+    # A BaseException from an argument's hook goes up: the capture is dropped, not retried.
     finally:
         # Forget the value: the memo and the sink would keep it alive until the next call.
         slot.pickler.clear_memo()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._errors import CaptureFormatError
+from ._inert import Inert
 from ._mainrefs import MAIN_MODULES, MainName, find_global, lookup
 
 __all__ = ["TAG", "Codec", "Decoder", "Encoder"]
@@ -118,6 +119,8 @@ class Encoder:
             self.active.discard(id(obj))
 
     def _compound(self, obj: Any, kind: type) -> Any:
+        if kind is Inert:
+            return self._inert(obj)
         for codec in self.codecs:
             if isinstance(obj, codec.kind):
                 return {TAG: "custom", "tag": codec.tag, "data": self.encode(codec.encode(obj))}
@@ -174,6 +177,49 @@ class Encoder:
             f"JSONSerializer cannot store {kind.__module__}.{kind.__qualname__} "
             f"objects (register a codec with JSONSerializer.register)"
         )
+
+    def _inert(self, obj: Inert) -> Any:
+        """An async snapshot's copy of an enum, namedtuple or dataclass: tagged as the live
+        object is, from its pickled parts (nothing of the class runs)."""
+        kind = obj.cls
+        if kind is not None and not any(issubclass(kind, c.kind) for c in self.codecs):
+            args, state = obj.args, obj.state
+            if issubclass(kind, enum.Enum) and obj.func is kind and len(args) == 1:
+                return {
+                    TAG: "enum",
+                    "type": _type_ref(kind, self.main_name),
+                    "value": self.encode(args[0]),
+                }
+            if issubclass(kind, tuple) and _is_namedtuple(kind) and obj.func is not kind:
+                items = [self.encode(item) for item in args[1:]]
+                return {TAG: "namedtuple", "type": _type_ref(kind, self.main_name), "items": items}
+            if dataclasses.is_dataclass(kind) and obj.func is not kind:
+                names = [f.name for f in dataclasses.fields(kind)]
+                values = _dataclass_values(names, state)
+                if values is not None:
+                    fields = {name: self.encode(value) for name, value in values.items()}
+                    return {
+                        TAG: "dataclass",
+                        "type": _type_ref(kind, self.main_name),
+                        "fields": fields,
+                    }
+        raise TypeError(
+            f"JSONSerializer cannot store {obj.type_name()} objects "
+            f"(register a codec with JSONSerializer.register)"
+        )
+
+
+def _dataclass_values(names: list[str], state: Any) -> dict[str, Any] | None:
+    """A dataclass's field values from its pickled state: a dict, (dict, slots), or a list."""
+    if type(state) is list and len(state) == len(names):
+        return dict(zip(names, state, strict=True))
+    merged: dict[str, Any] = {}
+    for part in state if type(state) is tuple else (state,):
+        if type(part) is dict:
+            merged.update(part)
+    if all(name in merged for name in names):
+        return {name: merged[name] for name in names}
+    return None
 
 
 def _timedelta_fields(value: dt.timedelta) -> dict[str, Any]:

@@ -1,13 +1,11 @@
 """What pickle stores for an object, as the traversal in :mod:`snapy_capture._traverse` sees it.
 
 Which objects pickle plainly (their ``__dict__`` / ``__slots__``), the names of the attributes
-stored, copying an object and setting an attribute the way unpickling would, and the parts of
-a reduce tuple.
+stored, and the parts of a reduce tuple.
 """
 
 from __future__ import annotations
 
-import copy
 import copyreg
 import dataclasses
 from collections.abc import Iterator
@@ -15,10 +13,8 @@ from typing import Any, Final
 
 __all__ = [
     "attribute_names",
-    "copy_object",
     "materialized",
     "plain_pickling",
-    "set_attribute",
     "type_name",
 ]
 
@@ -35,7 +31,7 @@ class _SlottedFrozen:
     field: int = 0
 
 
-_DATACLASS_GETSTATE: Final = getattr(_SlottedFrozen, "__getstate__", None)
+DATACLASS_GETSTATE: Final = getattr(_SlottedFrozen, "__getstate__", None)
 
 
 def type_name(value: Any) -> str:
@@ -53,7 +49,7 @@ def plain_pickling(kind: type) -> bool:
             getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
             and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
             and getattr(kind, "__getstate__", _OBJECT_GETSTATE)
-            in (_OBJECT_GETSTATE, _DATACLASS_GETSTATE)
+            in (_OBJECT_GETSTATE, DATACLASS_GETSTATE)
             and getattr(kind, "__getnewargs_ex__", None) is None
             and getattr(kind, "__getnewargs__", None) is None
             and kind not in copyreg.dispatch_table
@@ -85,26 +81,6 @@ def attribute_names(value: Any) -> list[tuple[str, bool]] | None:
                 seen.add(slot)
                 names.append((slot, True))
     return names if names or instance_dict is not None else None
-
-
-def copy_object(value: Any) -> Any:
-    duplicate = copy.copy(value)
-    if duplicate is value:
-        raise TypeError(f"{type_name(value)} cannot be copied")
-    return duplicate
-
-
-def set_attribute(target: Any, attr: str, how: bool | str, new: Any) -> None:
-    if how is True:
-        object.__setattr__(target, attr, new)
-        return
-    # Straight into the instance dict, as pickle restores it: a property or __setattr__ of
-    # the same name must not intercept the placeholder.
-    instance_dict = object.__getattribute__(target, "__dict__")
-    if isinstance(how, str):
-        del instance_dict[attr]
-        attr = how
-    instance_dict[attr] = new
 
 
 def materialized(parts: tuple[Any, ...]) -> Iterator[Any]:

@@ -21,7 +21,15 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Final
 
 from . import _stats, _writer
-from ._deferred import DEPTH, Deferred, enqueue, per_thread, queued_caller, snapshot
+from ._deferred import (
+    DEPTH,
+    Deferred,
+    call_after_interrupted_capture,
+    enqueue,
+    per_thread,
+    queued_caller,
+    snapshot,
+)
 from ._errors import ConfigError
 from ._proxies import CaptureWrapper, proxy
 from ._record import (
@@ -162,6 +170,8 @@ class CaptureSite:
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             pending = None
             self.fail(exc, "capture")
+        except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
+            return call_after_interrupted_capture(self, exc, wrapped, args, kwargs)
         _stats.record_caller_time(time.perf_counter_ns() - start)
         token = DEPTH.set(depth + 1)
         if self.kind == "coroutine":
@@ -275,6 +285,10 @@ class CaptureSite:
             self.dispatch(pending.state, record)
         except Exception as exc:  # noqa: BLE001
             self.fail(exc, "capture")
+        except BaseException as exc:  # the result's hook raised it: the call has returned
+            self.fail(exc, "capture")
+            if isinstance(exc, KeyboardInterrupt):
+                raise
 
     def record(
         self,

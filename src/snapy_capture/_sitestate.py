@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._deferred import SNAPSHOT_LIMIT
 from .config import CaptureConfig
 from .filters import resolve_filter_spec
-from .serializers import Serializer, get_serializer
+from .serializers import JSONSerializer, PickleSerializer, Serializer, get_serializer
 from .storage import CaptureStorage
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class _State:
         "records_result",
         "retention",
         "snapshot_limit",
+        "snapshots",
         "storage",
         "takes_cls",
     )
@@ -95,8 +96,19 @@ class _State:
         self.queued = self.deferred and not self.records_result and site.kind != "coroutine"
         # Read once here: on 3.13+ a classmethod's class can arrive as the first argument.
         self.takes_cls = config.enabled and site.takes_cls()
+        # Snapshots are unpickled as inert copies (``_inert``), which only the built-in
+        # formats encode as the objects they copy; others filter on the caller's thread.
+        self.snapshots = _encodes_inert(self.storage.serializer) and (
+            self.fallback is None or _encodes_inert(self.fallback)
+        )
         size = config.max_capture_size
         self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
+
+
+def _encodes_inert(serializer: Serializer) -> bool:
+    if type(serializer) is JSONSerializer:
+        return not JSONSerializer.has_codecs()  # a codec would be handed a copy, not its type
+    return type(serializer) is PickleSerializer
 
 
 def _shared_storage(config: CaptureConfig) -> CaptureStorage:

@@ -7,7 +7,12 @@ container is copied before its items are visited, so a back-reference can only e
 the copy, never to the unfiltered original.
 
 What pickle stores for an object is what its ``__reduce_ex__`` returns. Objects that pickle
-plainly (their ``__dict__`` / ``__slots__``) are filtered attribute by attribute and copied.
+plainly (their ``__dict__`` / ``__slots__``) are filtered attribute by attribute; the items of
+``dict``, ``list`` and ``set`` subclasses item by item. A changed object is never copied as the
+host's class (that would run its ``__new__``, ``__setitem__`` or ``__del__``): the result is an
+:class:`~snapy_capture._inert.Inert`, its pickled form with the filtered parts, which pickles
+as the object would have. Inert copies unpickled from an async snapshot are filtered the same
+way as the live objects they copy.
 For any other object (``functools.partial``, bound methods, exceptions, ``deque``, classes
 with ``__reduce__`` or ``__getstate__``...) the reduced form is inspected too, and if anything
 in it would be filtered the whole object is replaced by a placeholder: rebuilding it would
@@ -16,6 +21,7 @@ mean running its code with placeholders in it.
 
 from __future__ import annotations
 
+import collections
 import copyreg
 import dataclasses
 import datetime
@@ -25,12 +31,11 @@ import types
 import uuid
 from typing import TYPE_CHECKING, Any, Final
 
+from ._inert import Inert
 from ._pickled import (
     attribute_names,
-    copy_object,
     materialized,
     plain_pickling,
-    set_attribute,
     type_name,
 )
 from ._redacted import Redacted
@@ -67,6 +72,39 @@ _BY_REFERENCE: Final = (
     types.WrapperDescriptorType,
 )
 _BUILTIN_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
+_STANDARD_DICTS: Final = frozenset(
+    {collections.OrderedDict, collections.Counter, collections.defaultdict}
+)
+
+
+_NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
+
+
+def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> None:
+    """Put filtered attributes into an inert copy's state (a copy of the live object's)."""
+    state = inert.state
+    cls = inert.cls
+    if type(state) is list and cls is not None and dataclasses.is_dataclass(cls):
+        order = [field.name for field in dataclasses.fields(cls)]
+        for attr, (_, new) in changes.items():
+            state[order.index(attr)] = new
+        return
+    if type(state) is tuple:
+        instance_dict, slots = state
+    else:
+        instance_dict, slots = state, None
+    for attr, (how, new) in changes.items():
+        if how is True:
+            if slots is None:
+                slots = {}
+            slots[attr] = new
+            continue
+        if instance_dict is None:
+            instance_dict = {}
+        if isinstance(how, str):  # stored under its masked name
+            del instance_dict[attr]
+        instance_dict[how if isinstance(how, str) else attr] = new
+    inert.state = instance_dict if slots is None else (instance_dict, slots)
 
 
 class _Restart(Exception):
@@ -89,6 +127,10 @@ def filter_argument(
         except _Restart:
             del report[mark:]
             return _Walk(flt, report, copying=True).visit(path, name, value, 0)
+    except RecursionError as exc:
+        del report[mark:]
+        report.append({"path": path, "reason": f"error:{type(exc).__name__}"})
+        return Redacted(f"could not be inspected: {type_name(value)}")
     except Exception as exc:  # noqa: BLE001 - fail closed: what we cannot inspect is not stored
         del report[mark:]
         report.append({"path": path, "reason": f"error:{type(exc).__name__}"})
@@ -239,17 +281,23 @@ class _Walk:
 
     def visit_container(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
-        if isinstance(value, dict):
-            result = self.too_big(path, value) or self.visit_dict(path, value, depth)
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
-        elif isinstance(value, _BY_REFERENCE):
+        if kind is dict:
+            return self.too_big(path, value) or self.visit_dict(path, value, depth)
+        if kind in _BUILTIN_CONTAINERS:
+            return self.too_big(path, value) or self.visit_sequence(path, value, depth)
+        if kind is Inert:
+            return self.visit_inert(path, value, depth)
+        if isinstance(value, _BY_REFERENCE):
             return value
-        else:
-            return self.visit_object(path, value, depth)
-        if kind in _BUILTIN_CONTAINERS or isinstance(result, Redacted):
-            return result
-        return self.visit_extra(path, value, result, depth)
+        if isinstance(value, tuple):
+            result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
+            if isinstance(result, Redacted):
+                return result
+            return self.visit_extra(path, value, result, depth)
+        if isinstance(value, (dict, list, set, frozenset)):
+            # Filtered through its pickled form: a copy as its own class would run its code.
+            return self.too_big(path, value) or self.visit_reduced(path, value, depth)
+        return self.visit_object(path, value, depth)
 
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
         """The key to store (masked when secret-shaped) and the name its value is checked by."""
@@ -294,21 +342,16 @@ class _Walk:
         return value if out is None else out
 
     def empty_like(self, value: dict[Any, Any]) -> dict[Any, Any]:
-        if type(value) is dict:
-            return {}
-        duplicate = copy_object(value)
-        dict.clear(duplicate)
-        return duplicate  # type: ignore[no-any-return]
+        return {}
 
     def visit_sequence(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
         fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
         items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
         early: list[Any] | None = None
-        if self.copying and isinstance(value, list):
+        if self.copying and kind is list:
             # Memoized before the items, so a list that contains itself contains the copy.
-            early = [] if kind is list else copy_object(value)
-            list.clear(early)
+            early = []
             self.memo[id(value)] = (value, early)
         changed = False
         new_items = []
@@ -325,21 +368,10 @@ class _Walk:
             return value
         if kind is list:
             return new_items
-        if isinstance(value, list):
-            duplicate = copy_object(value)
-            list.__setitem__(duplicate, slice(None), new_items)
-            return duplicate
         if isinstance(value, tuple):
             # tuple.__new__ skips a namedtuple's own __new__: no user code with placeholders.
             return tuple(new_items) if kind is tuple else tuple.__new__(kind, new_items)
-        if kind in (set, frozenset):
-            return kind(new_items)
-        if isinstance(value, frozenset):
-            return frozenset.__new__(kind, new_items)
-        duplicate = copy_object(value)
-        set.clear(duplicate)
-        set.update(duplicate, new_items)
-        return duplicate
+        return kind(new_items)  # set or frozenset
 
     def visit_attributes(
         self, path: Path, value: Any, names: list[tuple[str, bool]], depth: int
@@ -374,15 +406,30 @@ class _Walk:
         return changes
 
     def visit_extra(self, path: Path, value: Any, result: Any, depth: int) -> Any:
-        """Instance attributes of a dict/list/tuple/set subclass, which pickle stores too."""
+        """Instance attributes of a tuple subclass, which pickle stores too."""
         names = attribute_names(value)
         changes = self.visit_attributes(path, value, names, depth) if names else {}
-        if changes and type(result) is type(value):
-            if result is value:
-                result = copy_object(value)
-            for attr, (is_slot, new) in changes.items():
-                set_attribute(result, attr, is_slot, new)
+        if changes:
+            shell = Inert.of(value)
+            shell.args = (shell.args[0], *tuple.__iter__(result))
+            _change_state(shell, changes)
+            return shell
         return self.check_reduced(path, value, result, depth)
+
+    def visit_reduced(self, path: Path, value: Any, depth: int) -> Any:
+        """A dict, list or set subclass: its pickled form, filtered as an inert copy."""
+        inert = Inert.of(value, items=True)
+        result = self.visit_inert(path, inert, depth, key=id(value))
+        if result is inert:
+            return value
+        kind = type(value)
+        if type(result) is Inert and kind in _STANDARD_DICTS and result.state is None:
+            # The standard library's own subclasses are rebuilt as themselves: no host code.
+            items = result.dictitems or []
+            if kind is collections.defaultdict:
+                return collections.defaultdict(value.default_factory, items)
+            return kind(items)
+        return result
 
     def visit_object(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
@@ -398,16 +445,129 @@ class _Walk:
             return value  # pickle stores nothing but the class
         duplicate = None
         if self.copying:
-            duplicate = copy_object(value)
+            # Memoized before the attributes, so a back-reference leads to the copy.
+            duplicate = Inert.of(value)
             self.memo[id(value)] = (value, duplicate)
         changes = self.visit_attributes(path, value, names, depth)
-        result = value if duplicate is None else duplicate
-        if changes:
-            if duplicate is None:
-                result = copy_object(value)
-            for attr, (is_slot, new) in changes.items():
-                set_attribute(result, attr, is_slot, new)
-        return result
+        if duplicate is None:
+            if not changes:
+                return value
+            duplicate = Inert.of(value)
+        _change_state(duplicate, changes)
+        return duplicate
+
+    # --- inert copies ---------------------------------------------------------------------
+
+    def visit_inert(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
+        """An object's pickled form: items, fields and attributes filtered one by one as the
+        live object's would be; any other part filtered means the whole object is replaced."""
+        out: Inert | None = None
+        if self.copying:
+            out = value.copy()
+            self.memo[id(value) if key is None else key] = (value, out)
+        cls = value.cls
+        mark = len(self.report)
+        if value.dictitems is not None:
+            pairs = self.visit_pairs(path, value.dictitems, depth, attributes=False)
+            if pairs is not None:
+                out = out or value.copy()
+                out.dictitems = pairs
+        if value.listitems is not None:
+            items = self.visit_items(path, value.listitems, depth, None)
+            if items is not None:
+                out = out or value.copy()
+                out.listitems = items
+        args = value.args
+        if value.func is _NEWOBJ and cls is not None and issubclass(cls, tuple):
+            fields = getattr(cls, "_fields", None)
+            items = self.visit_items(path, list(args[1:]), depth, fields)
+            if items is not None:
+                out = out or value.copy()
+                out.args = (args[0], *items)
+        elif cls is not None and value.func is cls and issubclass(cls, (set, frozenset)):
+            if len(args) == 1 and type(args[0]) is list:
+                items = self.visit_items(path, args[0], depth, None)
+                if items is not None:
+                    out = out or value.copy()
+                    out.args = (items,)
+        else:
+            self.check_parts(path, args[1:] if value.func is _NEWOBJ else args, depth)
+        state = value.state
+        if state is not None:
+            if cls is not None and plain_pickling(cls):
+                changed = self.visit_state(path, cls, state, depth)
+                if changed is not None:
+                    out = out or value.copy()
+                    out.state = changed
+            else:
+                self.check_parts(path, (state,), depth)
+        if self.opaque_filtered(mark):
+            return self.redact(path, f"opaque:{value.type_name()} holds filtered data")
+        return value if out is None else out
+
+    def opaque_filtered(self, mark: int) -> bool:
+        """Whether a part filtered whole-or-nothing reported something since ``mark``."""
+        opaque = [entry for entry in self.report[mark:] if entry.get("opaque")]
+        if not opaque:
+            return False
+        del self.report[mark:]
+        return True
+
+    def check_parts(self, path: Path, parts: tuple[Any, ...], depth: int) -> None:
+        mark = len(self.report)
+        for index, part in enumerate(parts):
+            self.visit((path, "[]", index), None, part, depth)
+        for entry in self.report[mark:]:
+            entry["opaque"] = "1"
+
+    def visit_items(
+        self, path: Path, items: list[Any], depth: int, fields: Any
+    ) -> list[Any] | None:
+        """Filtered items of a list, a set or a tuple subclass (``fields``: a namedtuple's
+        names), or ``None`` when none changed."""
+        new_items = []
+        changed = False
+        for index, item in enumerate(items):
+            name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
+            where = (path, ".", name) if isinstance(name, str) else (path, "[]", index)
+            new = self.visit(where, name if isinstance(name, str) else None, item, depth)
+            changed = changed or new is not item
+            new_items.append(new)
+        return new_items if changed else None
+
+    def visit_pairs(
+        self, path: Path, pairs: Any, depth: int, *, attributes: bool
+    ) -> list[tuple[Any, Any]] | None:
+        """Filtered key/value pairs (a dict's items, or attributes), ``None`` if unchanged."""
+        out: list[tuple[Any, Any]] = []
+        changed = False
+        for index, (key, item) in enumerate(pairs):
+            new_key, name = self.visit_key(path, key, index, depth)
+            where = (path, ".", new_key) if attributes else (path, new_key, index)
+            new = self.visit(where, name, item, depth)
+            changed = changed or new is not item or new_key is not key
+            out.append((new_key, new))
+        return out if changed else None
+
+    def visit_state(self, path: Path, cls: type, state: Any, depth: int) -> Any:
+        """The filtered state of a plainly pickled object, or ``None`` when unchanged."""
+        if type(state) is dict:
+            pairs = self.visit_pairs(path, state.items(), depth, attributes=True)
+            return None if pairs is None else dict(pairs)
+        if type(state) is tuple and len(state) == 2:
+            parts = list(state)
+            changed = False
+            for index, part in enumerate(state):
+                if type(part) is dict:
+                    pairs = self.visit_pairs(path, part.items(), depth, attributes=True)
+                    if pairs is not None:
+                        parts[index], changed = dict(pairs), True
+            return tuple(parts) if changed else None
+        if type(state) is list and dataclasses.is_dataclass(cls):
+            names = tuple(field.name for field in dataclasses.fields(cls))
+            return self.visit_items(path, state, depth, names)
+        self.check_parts(path, (state,), depth)
+        return None
 
     def visit_opaque(
         self, path: Path, value: Any, names: list[tuple[str, bool]] | None, depth: int
@@ -434,6 +594,8 @@ class _Walk:
             return self.redact(path, f"unpicklable:{type_name(value)}")
         if isinstance(reduced, str) or not isinstance(reduced, tuple):
             return result  # a global, stored by its name
+        if kind is Inert:
+            return result
         mark = len(self.report)
         for index, part in enumerate(materialized(reduced)):
             self.visit((path, "[]", index), None, part, depth)

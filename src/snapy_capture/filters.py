@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from ._errors import ConfigError
 from ._filterspec import build_filter, is_dotted, resolve_dotted
+from ._inert import Inert
 from ._names import Watched, generation, match_name, name_list, names_key, version
 from ._pii import CARD, EMAIL_PATTERN, MASK, PII_PATTERNS, Compiled, is_card_int
 from ._quick import Quick
@@ -287,6 +288,8 @@ class ArgumentFilter:
     def unstorable_reason(self, value: Any) -> str | None:
         """A placeholder reason when ``value``'s type must not be stored, else ``None``."""
         kind = type(value)
+        if kind is Inert:  # an async snapshot's copy: judged by the class it copies
+            kind = value.cls or Inert
         cache = self._type_reasons()
         if kind in cache:
             return cache[kind]

@@ -174,6 +174,11 @@ class JSONSerializer:
         self.indent = indent
 
     @classmethod
+    def has_codecs(cls) -> bool:
+        """Whether any codec is registered (see :meth:`register`)."""
+        return bool(cls._codecs)
+
+    @classmethod
     def register(
         cls, kind: type, tag: str, encode: Callable[[Any], Any], decode: Callable[[Any], Any]
     ) -> None:
