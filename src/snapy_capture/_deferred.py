@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 from ._inert import inert_loads
-from ._record import exception_result, safe_str
+from ._record import exception_result, result_filter, safe_str
 from ._stats import active, counters, record_caller_time
 from ._writer import Entry, push
 
@@ -173,9 +173,7 @@ def enqueue(
     return True
 
 
-def run_queued(
-    entry: Entry, result: tuple[Any, ...] | None = None, result_filter: Any = None
-) -> None:
+def run_queued(entry: Entry, result: tuple[Any, ...] | None = None) -> None:
     """Filter, build, encode and store a capture queued by the caller (on the writer's thread).
 
     ``entry`` is what the caller queued: ``(run_queued, size, site, state, depth, bound,
@@ -190,7 +188,9 @@ def run_queued(
         filtered = site.filter_args(state, names, args, kwargs)
         record = site.record(state.config, filtered, depth, now=now, thread=thread)
         if result is not None:
-            _add_result(record, result, result_filter)
+            # Masks every secret the arguments held, wherever the result echoes it.
+            echo_filter = result_filter(state.filter, names, args, kwargs)
+            _add_result(record, result, echo_filter)
         data = site.encode(state, record)
     except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
         site.fail(exc, "capture")
@@ -208,14 +208,12 @@ class Deferred:
     result, the same way.
     """
 
-    __slots__ = ("entry", "result", "result_filter", "site", "size", "state")
+    __slots__ = ("entry", "result", "site", "size", "state")
 
     def __init__(self, entry: Entry) -> None:
         # What a capture without its result would queue (see ``run_queued``).
         self.entry = entry
         _, self.size, self.site, self.state, *_ = entry
-        # Set by the site: masks argument secrets echoed back in the result.
-        self.result_filter = self.state.filter
         self.result: tuple[Any, ...] | None = None
 
     def set_result(self, result: Any, exception: BaseException | None) -> None:
@@ -229,7 +227,8 @@ class Deferred:
             self.result = ("frozen", frozen)
             self.size += len(frozen)
         else:
-            value, report = self.result_filter.filter_value(result, "result")
+            # Unpicklable or huge: filtered here; the arguments' secrets are masked later.
+            value, report = self.state.filter.filter_value(result, "result")
             self.result = ("filtered", value, report)
 
     def submit(self) -> None:
@@ -239,7 +238,7 @@ class Deferred:
 
     def run(self) -> None:
         """Filter, build, encode and store the capture (on the writer's thread)."""
-        run_queued(self.entry, self.result, self.result_filter)
+        run_queued(self.entry, self.result)
 
 
 def _run_deferred(entry: Entry) -> None:
@@ -253,6 +252,8 @@ def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: A
         return
     if kind == "filtered":
         value, report = rest
+        value, more = value_filter.filter_value(value, "result")
+        report = [*report, *more]
     else:
         raw = inert_loads(rest[0]) if kind == "frozen" else rest[0]
         value, report = value_filter.filter_value(raw, "result")

@@ -229,8 +229,6 @@ class CaptureSite:
             # the writer's thread filters, builds, encodes and stores.
             queued = enqueue(self, state, depth, bound, (args, kwargs))
             if isinstance(queued, Deferred):
-                names = self.param_names(len(args), bound=bound)
-                queued.result_filter = result_filter(state.filter, names, args, kwargs)
                 return queued
             if queued:
                 return None

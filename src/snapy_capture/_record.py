@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from ._inert import Inert
 from .filters import ArgumentFilter, Redacted
 from .storage import CaptureStorage
 
@@ -101,35 +102,135 @@ def callable_kind(func: Any) -> str:
 
 
 def result_filter(
-    flt: ArgumentFilter, names: Sequence[str], args: tuple[Any, ...], kwargs: dict[str, Any]
+    flt: ArgumentFilter, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> ArgumentFilter:
-    """The filter for a call's result: ``flt``, also masking secrets the call was given by name.
+    """The filter for a call's result: ``flt``, also masking every secret the call was given.
 
-    A password redacted from the arguments must not come back in a recorded return value
-    or exception message (``f"bad password {password!r}"``), under a harmless key.
+    A value redacted by name anywhere in the arguments (a parameter, a dict key, an attribute,
+    a field, at any depth) must not come back in a recorded return value or exception message
+    (``f"bad password {password!r}"``, ``[host, password]``) under a harmless name. Secrets of
+    3 characters or more are masked wherever they appear in text; a value equal to a secret
+    (``pin=739`` returned as ``739``) is replaced whatever its length.
     """
-    given = [*zip(names, args, strict=False), *kwargs.items()]
-    secrets = {
-        value: f"name:{pattern}"
-        for name, value in given
-        if isinstance(value, str)
-        and len(value) >= 4
-        and (pattern := flt.sensitive_pattern(name)) is not None
-    }
+    found = _GivenSecrets(flt)
+    for name, value in [*zip(names, args, strict=False), *kwargs.items()]:
+        found.visit(name if isinstance(name, str) else None, value, 0)
+    secrets = found.secrets
     if not secrets:
         return flt
     derived = flt.derive()
-    ordered = sorted(secrets, key=len, reverse=True)
+    texts = sorted(
+        (
+            (text, reason)
+            for text, reason in secrets.items()
+            if isinstance(text, str) and len(text) >= 3
+        ),
+        key=lambda item: len(item[0]),
+        reverse=True,
+    )
+    raw = [(text.encode(), reason) for text, reason in texts]
+    raw += [(b, r) for b, r in secrets.items() if isinstance(b, bytes) and len(b) >= 3]
 
     def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
-        if isinstance(value, str) and any(secret in value for secret in ordered):
-            for secret in ordered:
-                value = value.replace(secret, f"[FILTERED: {secrets[secret]}]")
-            return value
+        kind = type(value)
+        if kind in _ATOMS:
+            whole = secrets.get((kind, value))
+            if whole is not None:
+                return Redacted(whole)
+        if kind is str:
+            for text, reason in texts:
+                if text in value:
+                    value = value.replace(text, f"[FILTERED: {reason}]")
+        elif kind is bytes:
+            for data, reason in raw:
+                if data in value:
+                    value = value.replace(data, f"[FILTERED: {reason}]".encode())
         return value
 
     derived.add_filter(mask_given_secrets)
     return derived
+
+
+_ATOMS = (int, float, str, bytes)
+#: How many values of the arguments are looked at for secrets given by name.
+_SECRET_BUDGET = 10_000
+
+
+class _GivenSecrets:
+    """The values held under sensitive names anywhere in a call's arguments (reading only)."""
+
+    __slots__ = ("budget", "flt", "secrets", "seen")
+
+    def __init__(self, flt: ArgumentFilter) -> None:
+        self.flt = flt
+        #: text or bytes -> reason (masked inside text); (type, value) -> reason (whole values)
+        self.secrets: dict[Any, str] = {}
+        self.seen: set[int] = set()
+        self.budget = _SECRET_BUDGET
+
+    def visit(self, name: str | None, value: Any, depth: int, reason: str | None = None) -> None:
+        self.budget -= 1
+        if self.budget < 0 or depth > self.flt.max_depth:
+            return
+        if reason is None and name is not None:
+            pattern = self.flt.sensitive_pattern(name)
+            if pattern is not None:
+                reason = f"name:{pattern}"
+        kind = type(value)
+        if kind in _ATOMS and kind is not bool:
+            if reason is not None:
+                self.secrets[(kind, value)] = reason
+                if kind is str or kind is bytes:
+                    self.secrets[value] = reason
+                else:
+                    self.secrets.setdefault(str(value), reason)
+            return
+        if id(value) in self.seen:
+            return
+        self.seen.add(id(value))
+        try:
+            items = self.items(value)
+        except Exception:  # noqa: BLE001 - a hostile container: what it hides was filtered whole
+            return
+        for item_name, item in items:
+            self.visit(item_name, item, depth + 1, reason)
+
+    def items(self, value: Any) -> list[tuple[str | None, Any]]:
+        kind = type(value)
+        # Types, not isinstance(): an object's own __class__ is not asked.
+        if issubclass(kind, dict):
+            return [(k if isinstance(k, str) else None, v) for k, v in list(dict.items(value))]
+        if issubclass(kind, (list, tuple, set, frozenset)):
+            fields = getattr(kind, "_fields", None)
+            items = list(tuple.__iter__(value) if issubclass(kind, tuple) else value)
+            if isinstance(fields, tuple):
+                return [
+                    (f if isinstance(f, str) else None, v)
+                    for f, v in zip(fields, items, strict=False)
+                ]
+            if len(items) == 2 and isinstance(items[0], str):
+                return [(None, items[0]), (items[0], items[1])]  # a ("password", value) pair
+            return [(None, item) for item in items]
+        if kind is Inert:
+            parts: list[tuple[str | None, Any]] = [(None, a) for a in value.args]
+            parts += self.state_items(value.state)
+            parts += [(None, item) for item in value.listitems or ()]
+            parts += [(k if isinstance(k, str) else None, v) for k, v in value.dictitems or ()]
+            return parts
+        try:
+            state = object.__getattribute__(value, "__dict__")
+        except AttributeError:
+            return []
+        return self.state_items(state)
+
+    def state_items(self, state: Any) -> list[tuple[str | None, Any]]:
+        parts: list[tuple[str | None, Any]] = []
+        for part in state if type(state) is tuple else (state,):
+            if type(part) is dict:
+                parts += [(k if isinstance(k, str) else None, v) for k, v in part.items()]
+            elif type(part) is list:
+                parts += [(None, v) for v in part]
+        return parts
 
 
 def exception_result(
