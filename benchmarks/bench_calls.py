@@ -189,7 +189,7 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     passthrough = wrapt.FunctionWrapper(target, lambda w, i, a, k: w(*a, **k))
     # The same pass-through on our proxy, which skips wrapt's per-call ``__self__`` lookup for
     # plain functions (see snapy_capture._proxies): the floor our own calls stand on.
-    unprobed = proxy(target, lambda w, i, a, k: w(*a, **k))
+    unprobed = proxy(target, lambda w, i, a, k: w(*a, **k), [True])
     disabled = capture_args(root / "off", enabled=False)(target)
     sampled = capture_args(root / "sampled", sample_rate=1e-12)(target)
     sync = capture_args(root / "sync", retention=None)(target)

@@ -31,7 +31,7 @@ from ._deferred import (
     snapshot,
 )
 from ._errors import ConfigError
-from ._proxies import CaptureWrapper, proxy
+from ._proxies import CaptureWrapper, hide_frame, proxy
 from ._record import (
     PID,
     Signature,
@@ -88,6 +88,7 @@ class CaptureSite:
         "rate",
         "state",
         "storage",
+        "switch",
         "warned",
     )
 
@@ -123,6 +124,8 @@ class CaptureSite:
         # result is not recorded, the leaner ``queued_caller`` made for the current state.
         self.handler: Callable[..., Any] = self.call
         self.warned = False
+        # wrapt's ``enabled`` flag (see ``_proxies.proxy``): empty while capture is off.
+        self.switch: list[bool] = [True]
         self._names: Signature | None = None
         # Parameter names by argument count (``~count`` when self/cls is bound).
         self._names_cache: dict[int, Sequence[str]] = {}
@@ -130,12 +133,14 @@ class CaptureSite:
 
     def invalidate(self) -> None:
         self.mode = _UNRESOLVED
+        if not self.switch:
+            self.switch.append(True)  # the next call resolves the new configuration
 
     def resolve(self) -> int:
         try:
             config = resolve_config(self.overrides)
             self.state = state = _State(self, config)
-            self.handler = queued_caller(self, state) if state.queued else self.call
+            self.handler = hide_frame(queued_caller(self, state)) if state.queued else self.call
             self.rate = config.sample_rate
             mode = (
                 _OFF
@@ -146,6 +151,10 @@ class CaptureSite:
             self.fail(exc, "configuration")
             mode = _OFF
         self.mode = mode
+        if mode == _OFF:
+            self.switch.clear()  # calls go straight to the function, through wrapt's C code
+            if self.mode != _OFF:  # invalidated meanwhile: the next call must resolve again
+                self.switch.append(True)
         return mode
 
     # --- per call ---------------------------------------------------------------------
@@ -463,7 +472,7 @@ def wrap(
             return capture_wrapper(wrapped, instance, args, kwargs)
         return site.handler(wrapped, instance, args, kwargs)
 
-    wrapper = proxy(func, capture_wrapper)
+    wrapper = proxy(func, hide_frame(capture_wrapper), site.switch)
     wrapper._self_capture_site = site
     return wrapper
 
@@ -477,3 +486,8 @@ def site_of(func: Any) -> CaptureSite | None:
 def parse_overrides(options: dict[str, Any]) -> dict[str, Any]:
     """Validate decorator/YAML options given in code; unknown or bad ones raise ConfigError."""
     return {name: parse_option(name, value) for name, value in options.items()}
+
+
+# The methods a captured call runs through: hidden from warnings' and logging's stacklevel.
+hide_frame(CaptureSite.call)
+hide_frame(CaptureSite.run_coroutine)

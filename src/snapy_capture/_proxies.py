@@ -29,7 +29,7 @@ import wrapt
 if TYPE_CHECKING:
     from ._pipeline import CaptureSite
 
-__all__ = ["CaptureWrapper", "proxy"]
+__all__ = ["CaptureWrapper", "hide_frame", "proxy"]
 
 #: The binding of :class:`_PlainCaptureWrapper` in wrapt's C field: one that wrapt's call does
 #: not probe for ``__self__`` and its ``__get__`` binds like any descriptor.
@@ -90,9 +90,9 @@ class _PlainCaptureWrapper(CaptureWrapper):
 
     __bound_function_wrapper__ = _RebindingCaptureWrapper
 
-    def __init__(self, wrapped: Any, wrapper: Any) -> None:
+    def __init__(self, wrapped: Any, wrapper: Any, enabled: Any) -> None:
         # What FunctionWrapper.__init__ does once it has chosen a binding.
-        _init_function_wrapper(self, wrapped, None, wrapper, None, _UNPROBED)
+        _init_function_wrapper(self, wrapped, None, wrapper, enabled, _UNPROBED)
 
     @property
     def _self_binding(self) -> str:
@@ -104,11 +104,36 @@ class _PlainCaptureWrapper(CaptureWrapper):
         raise AttributeError("_self_binding is read-only")  # as wrapt's own
 
 
-def proxy(func: Any, wrapper: Any) -> CaptureWrapper:
-    """The wrapt proxy calling ``wrapper(wrapped, instance, args, kwargs)`` for ``func``."""
+def proxy(func: Any, wrapper: Any, switch: list[bool]) -> CaptureWrapper:
+    """The wrapt proxy calling ``wrapper(wrapped, instance, args, kwargs)`` for ``func``.
+
+    ``switch`` is wrapt's ``enabled`` flag: while the list is empty, wrapt's C code calls the
+    function itself, with no frame or call of ours in between (a disabled capture costs a
+    recursive function half its depth instead of two thirds).
+    """
     if _C_BINDING and type(func) is types.FunctionType and "__self__" not in func.__dict__:
         outer, _, _ = func.__qualname__.rpartition(".")
         if not outer or outer.endswith("<locals>"):
             # Not defined in a class body: almost always called as a plain function.
-            return _PlainCaptureWrapper(func, wrapper)
-    return CaptureWrapper(func, wrapper)
+            return _PlainCaptureWrapper(func, wrapper, switch)
+    return CaptureWrapper(func, wrapper, enabled=switch)  # type: ignore[arg-type]
+
+
+#: What our call frames' code says its file is. ``warnings`` (``stacklevel``) and
+#: ``logging`` (``stacklevel``, ``%(filename)s``) skip a frame whose file name contains both
+#: "importlib" and "_bootstrap", as they skip the import system's: so a captured function's
+#: ``warnings.warn(..., stacklevel=2)`` still names its caller, not our wrapper.
+_HIDDEN_SUFFIX: Final = " (a snapy_capture call frame, skipped like importlib._bootstrap)"
+_hidden: dict[types.CodeType, types.CodeType] = {}
+
+
+def hide_frame(func: Any) -> Any:
+    """Give ``func`` (a function on the captured call's path) a file name that the standard
+    library's frame walkers skip (see ``_HIDDEN_SUFFIX``); returns ``func``."""
+    code = func.__code__
+    hidden = _hidden.get(code)
+    if hidden is None:
+        hidden = code.replace(co_filename=code.co_filename + _HIDDEN_SUFFIX)
+        _hidden[code] = hidden
+    func.__code__ = hidden
+    return func
