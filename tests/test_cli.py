@@ -857,3 +857,27 @@ def test_reading_commands_never_import_a_module_a_capture_names(
     if command[0] != "list":
         assert "module 'captures.evil' is not imported" in result.err
         assert "'RED'" not in result.out
+
+
+def test_check_refuses_targets_inside_snapy_capture(project: Path) -> None:
+    """A target in snapy_capture itself is an ERROR row and exit 1 (issue 15, item 12)."""
+    path = write_yaml(
+        project,
+        """
+        version: 1
+        targets:
+          - tgt_app.billing:Invoice.total
+          - snapy_capture._pipeline:*
+          - snapy_capture.storage:CaptureStorage.*
+    """,
+    )
+    result = run("check", path)
+    assert result.code == 1, result.out + result.err
+    rows = [line for line in result.out.splitlines() if line.startswith("ERROR")]
+    assert len(rows) == 2, result.out
+    for row, name in zip(
+        rows, ["snapy_capture._pipeline:*", "snapy_capture.storage:"], strict=True
+    ):
+        assert name in row
+        assert "snapy_capture's own capture machinery" in row
+    assert "2 error(s)" in result.out

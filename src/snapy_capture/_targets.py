@@ -125,13 +125,13 @@ def load_targets(config: str | os.PathLike[str] | Mapping[str, Any]) -> TargetSp
         with open(path, "rb") as stream:
             # Checked before reading, and the read bounded, in case the file grows meanwhile.
             size = os.fstat(stream.fileno()).st_size
-            data = stream.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
-        if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
+            raw = stream.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+        if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:
             raise ConfigError(
                 f"{path}: the target file is larger than {MAX_FILE_BYTES >> 20} MiB "
-                f"({max(size, len(data))} bytes); refusing to read it"
+                f"({max(size, len(raw))} bytes); refusing to read it"
             )
-        text = data.decode("utf-8")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: target file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
