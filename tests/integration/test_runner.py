@@ -289,3 +289,38 @@ def test_runner_refuses_a_huge_target_file_quickly_naming_the_limit(tmp_path: Pa
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"python -m snapy_capture.run: error: {config}: ")
     assert "larger than 1 MiB" in line
+
+
+def test_a_filter_module_that_captures_while_imported_does_not_deadlock(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """The arg_filter module's import calls a captured function using that same filter."""
+    (tmp_path / "tgt_reent.py").write_text(
+        "from snapy_capture import ArgumentFilter, capture_args\n"
+        "def make() -> ArgumentFilter:\n"
+        "    return ArgumentFilter(ignore_args=['pin'])\n"
+        "@capture_args(arg_filter='tgt_reent:make', async_storage=False)\n"
+        "def setup(pin):\n"
+        "    return pin\n"
+        "setup('1234')\n"
+    )
+    (tmp_path / "main.py").write_text(
+        "from snapy_capture import capture_args\n"
+        "@capture_args(arg_filter='tgt_reent:make', async_storage=False)\n"
+        "def pay(pin):\n"
+        "    return pin\n"
+        "print(pay('9'))\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "main.py"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("resolving the arg_filter deadlocked on its own lock")
+    assert (done.returncode, done.stdout) == (0, "9\n"), done.stderr
+    assert load_capture_dict("main:pay")["args"] == ["[FILTERED: name:pin]"]
