@@ -814,3 +814,70 @@ def test_enable_then_disable_the_autoload_switch(tmp_path: Path) -> None:
     again = run("disable", "--site-dir", str(site))
     assert again.code == 0
     assert again.out.startswith("Nothing to disable")
+
+
+# --- reading captures imports nothing (issue 15, item 4) -----------------------------------
+
+PLANTED = (
+    "import pathlib\npathlib.Path({marker!r}).write_text('ran')\nimport enum\n"
+    "class Color(enum.Enum):\n    RED = 1\n"
+)
+
+
+def plant_json_capture(root: Path, marker: Path) -> None:
+    """A readable JSON capture, and a newer one naming ``captures.evil`` planted beside it."""
+    store = CaptureStorage(root, retention=None, serializer="json")
+    older, newest = (
+        store.save({**record("pay", value), "timestamp": f"2026-01-01T00:00:0{value}Z"})
+        for value in (1, 2)
+    )
+    tagged = b'[{"__snapy__": "enum", "value": 1, "type": "captures.evil:Color"}]'
+    newest.write_bytes(newest.read_bytes().replace(b"[\n  2\n ]", tagged))
+    assert tagged in newest.read_bytes()
+    os.utime(older, (1, 1))
+    (root / "evil.py").write_text(PLANTED.format(marker=str(marker)))
+
+
+@pytest.mark.parametrize("command", [["show", "pay"], ["export", "pay"], ["list"]])
+def test_reading_commands_never_import_a_module_a_capture_names(
+    capture_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """From the captures' parent directory, show/export/list leave a planted .py unrun."""
+    marker = tmp_path / "marker"
+    plant_json_capture(capture_dir, marker)
+    monkeypatch.chdir(tmp_path)
+    try:
+        result = run(*command)
+        assert not marker.exists()
+        assert "captures.evil" not in sys.modules
+    finally:
+        sys.modules.pop("captures.evil", None)
+        sys.modules.pop("captures", None)
+    assert result.code == 0, result.err
+    if command[0] != "list":
+        assert "module 'captures.evil' is not imported" in result.err
+        assert "'RED'" not in result.out
+
+
+def test_check_refuses_targets_inside_snapy_capture(project: Path) -> None:
+    """A target in snapy_capture itself is an ERROR row and exit 1 (issue 15, item 12)."""
+    path = write_yaml(
+        project,
+        """
+        version: 1
+        targets:
+          - tgt_app.billing:Invoice.total
+          - snapy_capture._pipeline:*
+          - snapy_capture.storage:CaptureStorage.*
+    """,
+    )
+    result = run("check", path)
+    assert result.code == 1, result.out + result.err
+    rows = [line for line in result.out.splitlines() if line.startswith("ERROR")]
+    assert len(rows) == 2, result.out
+    for row, name in zip(
+        rows, ["snapy_capture._pipeline:*", "snapy_capture.storage:"], strict=True
+    ):
+        assert name in row
+        assert "snapy_capture's own capture machinery" in row
+    assert "2 error(s)" in result.out

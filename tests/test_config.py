@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from snapy_capture import (
+    ArgumentFilter,
     CaptureConfig,
     ConfigError,
     capture_args,
@@ -12,6 +15,7 @@ from snapy_capture import (
     set_global_config,
 )
 from snapy_capture.config import DEFAULT_RETENTION, reload_environment, resolve_config
+from snapy_capture.filters import resolve_filter_spec
 
 
 def test_builtin_defaults_are_documented_values() -> None:
@@ -203,3 +207,79 @@ def test_bad_env_value_under_warnings_as_errors_still_captures(tmp_path) -> None
     assert out.stdout.strip() == "((1,), {})"
     assert "SNAP_CAPTURE_DEFAULT_RETENTION" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# --- arg_filter named by a dotted path (issue 15, item 12) ----------------------------------
+
+FILTERS = """
+from __future__ import annotations
+
+import pathlib
+
+from snapy_capture import ArgumentFilter
+
+MARKER = pathlib.Path({marker!r})
+
+class Strict(ArgumentFilter):
+    pass
+
+INSTANCE = ArgumentFilter(ignore_args=["age"])
+
+def annotated() -> ArgumentFilter:
+    return ArgumentFilter(ignore_args=["zip"])
+
+def unmarked():
+    MARKER.write_text("called")
+    return ArgumentFilter()
+
+def lies() -> ArgumentFilter:
+    return "not a filter"
+
+class NotAFilter:
+    def __init__(self):
+        MARKER.write_text("instantiated")
+"""
+
+
+@pytest.fixture
+def filter_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    marker = tmp_path / "marker"
+    (tmp_path / "tgt_argfilters.py").write_text(FILTERS.format(marker=str(marker)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return marker
+
+
+def test_arg_filter_accepts_instances_subclasses_and_annotated_factories(
+    filter_module: Path,
+) -> None:
+    """The documented forms keep working (annotations as strings, too)."""
+    assert isinstance(resolve_filter_spec("tgt_argfilters:Strict"), ArgumentFilter)
+    assert resolve_filter_spec("tgt_argfilters:INSTANCE").is_sensitive_name("age")
+    assert resolve_filter_spec("tgt_argfilters:annotated").is_sensitive_name("zip")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "sys:exit",
+        "builtins:exit",
+        "os:getcwd",
+        "tgt_argfilters:unmarked",
+        "tgt_argfilters:NotAFilter",
+        "tgt_argfilters:MARKER",
+    ],
+)
+def test_arg_filter_refuses_anything_else_without_calling_it(
+    filter_module: Path, spec: str
+) -> None:
+    """`sys:exit` does not exit, a plain function is not called (os:abort: test_runner)."""
+    with pytest.raises(ConfigError, match="not an ArgumentFilter") as refused:
+        resolve_filter_spec(spec)
+    assert f"arg_filter {spec!r}" in str(refused.value)
+    assert "'-> ArgumentFilter'" in str(refused.value)
+    assert not filter_module.exists()
+
+
+def test_arg_filter_factory_must_return_a_filter(filter_module: Path) -> None:
+    with pytest.raises(ConfigError, match="gave str, not an ArgumentFilter"):
+        resolve_filter_spec("tgt_argfilters:lies")

@@ -642,7 +642,7 @@ def test_filter_specs_resolve_from_strings_and_mappings(
         "    def __init__(self):\n"
         "        super().__init__(ignore_args=['city'])\n"
         "INSTANCE = ArgumentFilter(ignore_args=['age'])\n"
-        "def factory():\n"
+        "def factory() -> ArgumentFilter:\n"
         "    return ArgumentFilter(ignore_args=['zip'])\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -380,3 +380,74 @@ def test_installing_twice_replaces_the_first_hook(modules: Path) -> None:
     uninstall_import_hook()
     assert hooktest_m.refund is original
     assert not uninstall_import_hook()
+
+
+# --- hostile and self-referencing targets (issue 15, item 12) -------------------------------
+
+
+def test_targets_inside_snapy_capture_are_refused_and_the_rest_installed(modules: Path) -> None:
+    """A warning per refused target; install_import_hook itself raises nothing."""
+    make(modules, "hooktest_self")
+    with pytest.warns(SnapyCaptureWarning) as caught:
+        install_import_hook(
+            {
+                "targets": [
+                    "snapy_capture._pipeline:*",
+                    "snapy_capture.storage:CaptureStorage.*",
+                    "hooktest_self:refund",
+                ]
+            }
+        )
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2, messages
+    assert all("snapy_capture's own capture machinery" in m for m in messages)
+    import hooktest_self  # type: ignore[import-not-found]
+
+    assert is_captured(hooktest_self.refund)
+    from snapy_capture import _pipeline, storage
+
+    assert not is_captured(_pipeline.wrap)
+    assert not is_captured(storage.CaptureStorage.save)
+
+
+def test_snapy_capture_functions_reached_through_a_user_module_are_refused(
+    modules: Path,
+) -> None:
+    """A re-export, or a method inherited from one of our classes, is ours all the same."""
+    make(
+        modules,
+        "hooktest_reexport",
+        "from snapy_capture import CaptureStorage, capture_args\n"
+        "class Store(CaptureStorage):\n    pass\n",
+    )
+    import hooktest_reexport  # type: ignore[import-not-found]
+
+    with pytest.warns(SnapyCaptureWarning, match="defined in snapy_capture") as caught:
+        install_import_hook(
+            {"targets": ["hooktest_reexport:capture_args", "hooktest_reexport:Store.save"]}
+        )
+    assert len(caught) == 2
+    assert not is_captured(hooktest_reexport.capture_args)
+    assert "save" not in vars(hooktest_reexport.Store)
+
+
+@pytest.mark.parametrize("failure", [RecursionError, SystemExit, GeneratorExit, ValueError])
+def test_one_targets_failure_of_any_class_is_a_warning(
+    modules: Path, monkeypatch: pytest.MonkeyPatch, failure: type[BaseException]
+) -> None:
+    """Whatever wrapping one target raises, install_import_hook warns and wraps the others."""
+    make(modules, "hooktest_fail")
+    import hooktest_fail  # type: ignore[import-not-found]
+
+    real = _importhook.wrap_one
+
+    def fail_on_refund(entry: Any, *args: Any, **kwargs: Any) -> None:
+        if entry.qualname == "refund":
+            raise failure("wrapping went wrong")
+        real(entry, *args, **kwargs)
+
+    monkeypatch.setattr(_importhook, "wrap_one", fail_on_refund)
+    with pytest.warns(SnapyCaptureWarning, match=rf"could not wrap refund \({failure.__name__}"):
+        install_import_hook({"targets": ["hooktest_fail:refund", "hooktest_fail:charge_cash"]})
+    assert is_captured(hooktest_fail.charge_cash)
+    assert not is_captured(hooktest_fail.refund)

@@ -11,6 +11,7 @@ import importlib.machinery
 import json
 import logging
 import math
+import os
 import pathlib
 import pickle
 import sys
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from snapy_capture import (
     CaptureFormatError,
+    CaptureLoader,
     CaptureStorage,
     ConfigError,
     JSONPickleSerializer,
@@ -358,7 +360,7 @@ def test_jsonpickle_missing_is_a_clear_config_error(monkeypatch: pytest.MonkeyPa
 def test_jsonpickle_missing_class_is_a_format_error() -> None:
     """A class jsonpickle cannot find is an error, not a silently substituted dict."""
     data = b'{"py/object": "nowhere_module_x.Gone", "a": 1}'
-    with pytest.raises(CaptureFormatError, match="cannot be imported"):
+    with pytest.raises(CaptureFormatError, match="'nowhere_module_x' is not imported"):
         JSONPickleSerializer().loads(data)
 
 
@@ -586,3 +588,114 @@ def test_jsonpickle_fallback_never_silently_drops_a_dict_key(capture_dir: Path) 
     assert record["args"][0].startswith("[FILTERED: unserializable")
     assert record["args"][1] == 2
     assert {"path": "args[0]", "reason": "unserializable"} in record["metadata"]["redactions"]
+
+
+# --- loading imports nothing (issue 15, item 4) ---------------------------------------------
+
+PLANTED = """
+import enum, pathlib
+pathlib.Path({marker!r}).write_text("the planted module ran")
+
+class Color(enum.Enum):
+    RED = 1
+"""
+
+
+def plant_module(root: Path, marker: Path) -> None:
+    """``captures/evil.py`` beside the captures, as someone who can write captures would."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "evil.py").write_text(PLANTED.format(marker=str(marker)))
+
+
+@pytest.mark.parametrize(
+    ("serializer", "tree"),
+    [
+        ("json", {"__snapy__": "enum", "type": "captures.evil:Color", "value": 1}),
+        ("json", {"__snapy__": "namedtuple", "type": "captures.evil:Color", "items": []}),
+        ("json", {"__snapy__": "dataclass", "type": "captures.evil:Color", "fields": {}}),
+        ("jsonpickle", {"py/object": "captures.evil.Color", "value": 1}),
+        ("jsonpickle", {"py/type": "captures.evil.Color"}),
+        ("jsonpickle", {"py/function": "captures.evil.Color"}),
+        ("jsonpickle", {"py/mod": "captures.evil/captures.evil"}),
+        ("jsonpickle", {"py/repr": "captures.evil/captures.evil"}),
+        ("jsonpickle", {"py/reduce": [{"py/function": "captures.evil.Color"}, {"py/tuple": [1]}]}),
+        ("jsonpickle", {'json://{"py/type": "captures.evil.Color"}': 1}),
+    ],
+)
+def test_loading_json_imports_no_module_the_file_names(
+    capture_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    serializer: str,
+    tree: dict[str, Any],
+) -> None:
+    """A capture naming a module planted beside the captures is refused, the module unrun."""
+    marker = tmp_path / "marker"
+    plant_module(capture_dir, marker)
+    monkeypatch.syspath_prepend(str(tmp_path))  # `captures.evil` is importable from here
+    try:
+        with pytest.raises(CaptureFormatError) as refused:
+            get_serializer(serializer).loads(json.dumps(tree).encode())
+        assert not marker.exists()
+        assert "captures.evil" not in sys.modules
+        assert "is not imported" in str(refused.value)
+        assert "JSONSerializer.allow_import('captures.evil')" in str(refused.value)
+    finally:
+        sys.modules.pop("captures.evil", None)
+        sys.modules.pop("captures", None)
+
+
+def test_json_allow_import_lets_a_listed_module_be_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """allow_import is the documented way to let loading import a module of one's own."""
+    package = tmp_path / "tgt_allowed_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "colors.py").write_text("import enum\nclass Color(enum.Enum):\n    RED = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(JSONSerializer, "allowed_imports", frozenset())
+    data = b'{"__snapy__": "enum", "type": "tgt_allowed_pkg.colors:Color", "value": 1}'
+    with pytest.raises(CaptureFormatError, match="is not imported"):
+        JSONSerializer().loads(data)
+    JSONSerializer.allow_import("tgt_allowed_pkg")  # a package allows its submodules
+    assert JSONSerializer().loads(data).name == "RED"
+    with pytest.raises(ConfigError, match="module names"):
+        JSONSerializer.allow_import("not a module")
+
+
+def test_load_capture_and_loader_skip_a_capture_naming_an_unimported_module(
+    capture_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    """The capture that names the planted module is skipped with a warning; the rest load."""
+    store = CaptureStorage(capture_dir, retention=None, serializer="json")
+    base = {
+        "function_name": "pay",
+        "module": "app",
+        "qualname": "pay",
+        "kwargs": {},
+        "metadata": {"call_depth": 0},
+    }
+    older = store.save({**base, "timestamp": "2026-01-01T00:00:00Z", "args": [1]})
+    newest = store.save({**base, "timestamp": "2026-01-01T00:00:01Z", "args": [2]})
+    # The newest capture is rewritten to name the planted module's class.
+    tagged = b'[{"__snapy__": "enum", "value": 1, "type": "captures.evil:Color"}]'
+    text = newest.read_bytes().replace(b"[\n  2\n ]", tagged)
+    assert text != newest.read_bytes(), newest.read_bytes()
+    newest.write_bytes(text)
+    os.utime(older, (1, 1))
+    marker = tmp_path / "marker"
+    plant_module(capture_dir, marker)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert load_capture("pay", capture_dir) == ((1,), {})
+        assert [list(r["args"]) for r in CaptureLoader(capture_dir).load_all("pay")] == [[1]]
+        assert not marker.exists()
+        assert "captures.evil" not in sys.modules
+        assert any("module 'captures.evil' is not imported" in str(w.message) for w in recwarn)
+    finally:
+        sys.modules.pop("captures.evil", None)
+        sys.modules.pop("captures", None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from snapy_capture import ConfigError
-from snapy_capture._targets import MAX_NODES, load_targets
+from snapy_capture._targets import MAX_FILE_BYTES, MAX_NODES, MAX_TARGETS, load_targets
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -179,3 +179,50 @@ def test_the_shipped_example_is_valid_and_documents_every_option() -> None:
     for option in OPTIONS:
         documented = option.name if option.name == "arg_filter" else f"# {option.name}:"
         assert documented in text, option.name  # arg_filter: code only, said so
+
+
+# --- hostile and self-referencing target files (issue 15, item 12) --------------------------
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """Over MAX_FILE_BYTES: one line naming the limit, at once (not an 'aliases' error)."""
+    lines = (f"  - m:f{i}\n" for i in range(MAX_FILE_BYTES // 8))
+    path = write(tmp_path, "version: 1\ntargets:\n" + "".join(lines))
+    assert path.stat().st_size > MAX_FILE_BYTES
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"capture\.yaml: the target file is larger than 1 MiB"):
+        load_targets(path)
+    assert time.perf_counter() - started < 1
+
+
+def test_more_targets_than_the_limit_are_refused_while_reading(tmp_path: Path) -> None:
+    """MAX_TARGETS + 1 entries (small enough a file) are refused, naming the limit."""
+    entries = "".join(f"  - m:f{i}\n" for i in range(MAX_TARGETS + 1))
+    with pytest.raises(ConfigError, match=f"lists at most {MAX_TARGETS} targets"):
+        load_targets(write(tmp_path, "version: 1\ntargets:\n" + entries))
+    with pytest.raises(ConfigError, match=f"lists at most {MAX_TARGETS}"):
+        load_targets({"targets": [f"m:f{i}" for i in range(MAX_TARGETS + 1)]})
+
+
+def test_a_long_file_without_aliases_is_not_called_an_alias_bomb(tmp_path: Path) -> None:
+    """4,000 mapping targets are over MAX_NODES nodes but expand nothing: they load."""
+    entries = "".join(f"  - {{target: m:f{i}, record_result: true}}\n" for i in range(4_000))
+    spec = load_targets(write(tmp_path, "version: 1\ntargets:\n" + entries))
+    assert len(spec.targets) == 4_000
+
+
+def test_targets_inside_snapy_capture_or_wrapt_are_set_apart_with_a_message(
+    tmp_path: Path,
+) -> None:
+    """Refused targets are not installed, and each has one line naming file, line and target."""
+    path = write(
+        tmp_path,
+        "version: 1\ntargets:\n  - m:f\n  - snapy_capture._pipeline:*\n"
+        "  - snapy_capture:capture_args\n  - wrapt.wrappers:FunctionWrapper.__init__\n"
+        "  - snapy_capture_contrib:f\n",
+    )
+    spec = load_targets(path)
+    assert [t.name for t in spec.targets] == ["m:f", "snapy_capture_contrib:f"]
+    refusals = spec.refusals()
+    assert [line.split(": ")[0] for line in refusals] == [f"{path}:{n}" for n in (4, 5, 6)]
+    assert all("own capture machinery" in line and "refused" in line for line in refusals)

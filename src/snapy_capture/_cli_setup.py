@@ -110,10 +110,15 @@ def _load(path: str) -> tuple[list[str], list[_Target]]:
         spec = load_targets(path)
     except ConfigError as exc:
         return [str(exc)], []
+    from ._targets import refusal  # noqa: PLC0415
+
+    refused = [
+        _Target(t.name, t.module, t.qualname, errors=[refusal(t.name)]) for t in spec.refused
+    ]
     return [], [
         _Target(t.name, t.module, t.qualname, is_pattern=t.is_pattern, match=t.matches)
         for t in spec.targets
-    ]
+    ] + refused
 
 
 # --- resolving targets ----------------------------------------------------------------------

@@ -4,13 +4,22 @@ The public entry points are :func:`~snapy_capture.filters.resolve_filter_spec` a
 :func:`~snapy_capture.filters.check_filter_spec`; this module holds their parsing, the import
 of a named filter and the per-process cache of those imports. It takes the filter class as
 an argument instead of importing :mod:`snapy_capture.filters`, which imports it.
+
+A dotted path is resolved in the host program, on its first captured call, so what it names
+is checked before anything is called: an ``ArgumentFilter`` instance is used as is, an
+``ArgumentFilter`` subclass is instantiated, and a function is called only if its return
+annotation names ``ArgumentFilter`` or a subclass (``def make() -> ArgumentFilter``), which is
+how its author marks it a filter factory. Anything else is refused unrun: ``sys:exit`` or
+``os:abort`` in a target file must not stop the program.
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import re
 import threading
+import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,6 +47,7 @@ _SPEC_KEYS: Final = frozenset(
 # by every function it applies to, and importing it again per call would be slow.
 _resolved: dict[str, ArgumentFilter] = {}
 _resolved_lock = threading.Lock()
+_MISSING: Final[Any] = object()
 
 
 def is_dotted(spec: str) -> bool:
@@ -66,12 +76,18 @@ def resolve_dotted(spec: object) -> ArgumentFilter:
     text = spec.strip()
     with _resolved_lock:
         found = _resolved.get(text)
-        if found is None:
-            found = _resolved[text] = _load_filter(text)
+    if found is None:
+        # Not under the lock: the import runs the user's module, which may itself call a
+        # captured function and so come back here on this thread.
+        made = _load_filter(text)
+        with _resolved_lock:
+            found = _resolved.setdefault(text, made)
     return found
 
 
 def _load_filter(spec: str) -> ArgumentFilter:
+    from .filters import ArgumentFilter  # noqa: PLC0415 - filters imports this module
+
     if ":" in spec:
         module_name, _, attr_path = spec.partition(":")
     else:
@@ -80,18 +96,49 @@ def _load_filter(spec: str) -> ArgumentFilter:
         target: Any = importlib.import_module(module_name)
         for part in attr_path.split("."):
             target = getattr(target, part)
-    except Exception as exc:  # noqa: BLE001 - any import failure is a configuration error
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure is a config error
         raise ConfigError(f"cannot load arg_filter {spec!r}: {type(exc).__name__}: {exc}") from None
-    try:
-        made = (
-            target()
-            if isinstance(target, type) or (callable(target) and not hasattr(target, "filter_call"))
-            else target
+    if isinstance(target, ArgumentFilter):
+        return target
+    if isinstance(target, type) and issubclass(target, ArgumentFilter):
+        factory: Any = target
+    elif _is_factory(target, ArgumentFilter):
+        factory = target
+    else:
+        raise ConfigError(
+            f"arg_filter {spec!r} is {_describe(target)}, not an ArgumentFilter: name an "
+            f"ArgumentFilter instance or subclass, or a function annotated "
+            f"'-> ArgumentFilter' (only such a function is called)"
         )
-    except Exception as exc:  # noqa: BLE001
+    try:
+        made = factory()
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code: a config error
         raise ConfigError(f"arg_filter {spec!r} failed: {type(exc).__name__}: {exc}") from None
-    if not callable(getattr(made, "filter_call", None)) or not callable(
-        getattr(made, "derive", None)
-    ):
+    if not isinstance(made, ArgumentFilter):
         raise ConfigError(f"arg_filter {spec!r} gave {type(made).__name__}, not an ArgumentFilter")
-    return made  # type: ignore[no-any-return]
+    return made
+
+
+def _is_factory(target: object, base: type) -> bool:
+    """Whether ``target`` is a Python function whose return annotation names ``base`` (or a
+    subclass): the mark of a filter factory. Found without evaluating the annotation."""
+    if not isinstance(target, types.FunctionType):
+        return False  # builtins (sys.exit, os.abort), classes, partials, other callables
+    annotation = target.__annotations__.get("return")
+    if isinstance(annotation, str):  # `from __future__ import annotations`, or quoted
+        found: Any = target.__globals__.get(annotation.split(".")[0], _MISSING)
+        if found is _MISSING:
+            found = getattr(builtins, annotation.split(".")[0], _MISSING)
+        for part in annotation.strip().split(".")[1:]:
+            found = getattr(found, part, _MISSING)
+        annotation = found
+    return isinstance(annotation, type) and issubclass(annotation, base)
+
+
+def _describe(target: object) -> str:
+    if isinstance(target, type):
+        return f"the class {target.__qualname__}"
+    if callable(target):
+        name = getattr(target, "__qualname__", None) or type(target).__qualname__
+        return f"the callable {name} (not marked as a filter factory)"
+    return f"a {type(target).__qualname__}"

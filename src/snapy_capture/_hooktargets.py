@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
 from ._pipeline import site_of, wrap
-from ._targets import Target
+from ._targets import Target, refusal, refused_module
 
 #: Dunder methods that patterns (``Service.*``) select; naming any other one exactly works too.
 PATTERN_DUNDERS: Final = frozenset({"__init__", "__call__"})
@@ -134,6 +134,12 @@ def wrap_one(
     """Replace ``owner.attr`` (found as ``raw``) by its wrapper, noting the patch to undo."""
     if site_of(raw) is not None:
         return  # wrapped already (an earlier target, a reload, or @capture_args)
+    defined_in = _defined_in(raw)
+    if defined_in is not None and refused_module(defined_in):
+        # Reached through a module of the user's: a re-export, or a method inherited from a
+        # class of ours (CaptureStorage, ArgumentFilter) and looked up along the MRO.
+        report(f"snapy_capture: {refusal(f'{entry.module}:{qualname}', defined_in)}")
+        return
     options = dict(entry.options)
     if isinstance(raw, property):
         if raw.fget is None or site_of(raw.fget) is not None:
@@ -167,6 +173,13 @@ def wrap_one(
     patches[(id(owner), attr)] = Patch(owner, attr, raw, had_own, new)
     if isinstance(owner, types.ModuleType):
         replaced[id(raw)] = (raw, new, f"{entry.module}:{qualname}")
+
+
+def _defined_in(raw: Any) -> str | None:
+    """The module that defines the function behind ``raw`` (a function or a descriptor)."""
+    function = raw.fget if isinstance(raw, property) else getattr(raw, "__func__", raw)
+    module = getattr(function, "__module__", None)
+    return module if isinstance(module, str) else None
 
 
 def rebind_copies(

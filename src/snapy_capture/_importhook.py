@@ -91,8 +91,14 @@ def default_config_path() -> str:
 
 
 def install(spec: TargetSpec) -> _Hook:
-    """Install a hook for already validated targets (used by the runner and autoload)."""
+    """Install a hook for already validated targets (used by the runner and autoload).
+
+    Targets the file named but :mod:`snapy_capture._targets` refused (snapy_capture's own
+    functions) are one warning each; the others are installed.
+    """
     global _hook  # noqa: PLW0603
+    for message in spec.refusals():
+        _warn(f"snapy_capture: {message}", strict=True)
     with _lock:
         if _hook is not None:
             _hook.remove()
@@ -207,7 +213,9 @@ class _Hook:
     def module_loaded(self, module: types.ModuleType) -> None:
         try:
             self.apply(module)
-        except Exception as exc:  # noqa: BLE001
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the import must go on (see _wrap)
             _warn(
                 f"snapy_capture: could not wrap the targets of {module.__name__} "
                 f"({exc!r}); it runs uncaptured"
@@ -238,6 +246,32 @@ class _Hook:
             if not quiet:
                 _warn(message, strict=strict)
 
+        def wrap(entry: Target, qualname: str, owner: Any, attr: str, raw: Any) -> None:
+            # One target's failure, whatever it is (a RecursionError from a target that
+            # captures its own capturing, a metaclass's __setattr__ raising SystemExit), is
+            # that target's warning; the other targets and the user's import go on.
+            # KeyboardInterrupt is the user's, and a warning raised here was made an error
+            # by the caller (-W error): both propagate.
+            try:
+                wrap_one(
+                    entry,
+                    owner,
+                    attr,
+                    raw,
+                    record=record,
+                    qualname=qualname,
+                    patches=self.patches,
+                    replaced=replaced,
+                    report=report,
+                )
+            except (KeyboardInterrupt, Warning):
+                raise
+            except BaseException as exc:  # noqa: BLE001
+                report(
+                    f"snapy_capture: target {entry.name} ({entry.where}): could not wrap "
+                    f"{qualname} ({type(exc).__name__}: {exc}); not captured"
+                )
+
         # Exact names first: their options win over a pattern that also matches.
         for entry in targets:
             if entry.is_pattern or (first is not None and entry.qualname.split(".")[0] != first):
@@ -248,17 +282,7 @@ class _Hook:
                 report(f"snapy_capture: target {entry.name} ({entry.where}) not found: {missing}")
                 continue
             self.matched.add(entry.name)
-            wrap_one(
-                entry,
-                owner,
-                attr,
-                raw,
-                record=record,
-                qualname=entry.qualname,
-                patches=self.patches,
-                replaced=replaced,
-                report=report,
-            )
+            wrap(entry, entry.qualname, owner, attr, raw)
         patterns = [entry for entry in targets if entry.is_pattern]
         if patterns:
             found = candidates(module, first)
@@ -273,17 +297,7 @@ class _Hook:
                     )
                 for qualname in hits:
                     owner, attr, raw = found[qualname]
-                    wrap_one(
-                        entry,
-                        owner,
-                        attr,
-                        raw,
-                        record=record,
-                        qualname=qualname,
-                        patches=self.patches,
-                        replaced=replaced,
-                        report=report,
-                    )
+                    wrap(entry, qualname, owner, attr, raw)
         return replaced
 
     def rebind(self, replaced: Replaced) -> None:

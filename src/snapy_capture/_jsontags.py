@@ -4,6 +4,11 @@ Plain JSON values are stored as themselves; every other supported type becomes a
 ``{"__snapy__": "<tag>", ...}``. :class:`Encoder` turns objects into such a tree and
 :class:`Decoder` rebuilds them, constructing only the types listed here or a registered
 :class:`Codec`'s result. The codec registry itself stays on ``JSONSerializer`` (one per process).
+
+Loading imports nothing: a type reference (``"pkg.mod:Cls"``) is resolved in ``sys.modules``
+only, unless its module is on the allow list ``JSONSerializer.allow_import`` builds. A capture
+file can be planted by anyone who can write to the capture directory, and importing a module
+it names would run that module (a ``.py`` planted beside the captures, for one).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import importlib
 import json
 import math
 import pathlib
@@ -24,7 +30,10 @@ from typing import Any, Final
 
 from ._errors import CaptureFormatError
 from ._inert import Inert
-from ._mainrefs import MAIN_MODULES, MainName, find_global, lookup
+from ._mainrefs import MAIN_MODULES, MainName, lookup
+
+#: Says whether a module that is not imported yet may be imported to resolve a type reference.
+MayImport = Callable[[str], bool]
 
 __all__ = ["TAG", "Codec", "Decoder", "Encoder"]
 
@@ -74,16 +83,53 @@ def _type_ref(kind: type, main_name: MainName) -> str:
     return f"{module}:{qualname}"
 
 
-def _resolve_type(ref: object, check: Callable[[Any], bool], what: str, main_name: MainName) -> Any:
+def _resolve_type(ref: object, check: Callable[[Any], bool], what: str, decoder: Decoder) -> Any:
     if not isinstance(ref, str) or ":" not in ref:
         raise CaptureFormatError(f"bad type reference {ref!r} in a JSON capture")
     module, _, qualname = ref.partition(":")
-    kind = find_global(module, qualname, main_name=main_name)
+    kind = _find_loaded(module, qualname, decoder)
     if not (isinstance(kind, type) and check(kind)):
         # Refuse to call anything but the expected constructor: a JSON file must not be able
         # to name ``os:system`` and have it called with its own arguments.
         raise CaptureFormatError(f"{ref} is not {what}")
     return kind
+
+
+def _find_loaded(module: str, qualname: str, decoder: Decoder) -> Any:
+    """The object ``module:qualname`` names, from modules already imported (see module doc)."""
+    if module == "__main__" or (module not in sys.modules and module == decoder.main_name()):
+        # Loading in the process that runs the script itself: its __main__ has the class.
+        try:
+            return lookup(sys.modules["__main__"], qualname)
+        except (KeyError, AttributeError):
+            if module == "__main__":
+                raise CaptureFormatError(
+                    f"{qualname} was defined in a script run as __main__, and its importable "
+                    f"module name was unknown when it was captured; move {qualname} into a "
+                    f"module the tests can import, or capture with `python -m "
+                    f"snapy_capture.run` so the name is recorded"
+                ) from None
+    owner = sys.modules.get(module)
+    if owner is None:
+        if not decoder.may_import(module):
+            raise CaptureFormatError(
+                f"{module}:{qualname}: module {module!r} is not imported, and loading a JSON "
+                f"capture imports nothing; import {module} before loading (in the test "
+                f"module or conftest.py, its directory on sys.path), or allow it: "
+                f"JSONSerializer.allow_import({module!r})"
+            )
+        try:
+            owner = importlib.import_module(module)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure: same advice
+            raise CaptureFormatError(
+                f"{module}:{qualname}: cannot import {module} ({type(exc).__name__}: {exc})"
+            ) from None
+    try:
+        return lookup(owner, qualname)
+    except AttributeError:
+        raise CaptureFormatError(
+            f"{module}:{qualname}: module {module!r} has no {qualname!r}"
+        ) from None
 
 
 def _is_namedtuple(kind: type) -> bool:
@@ -241,11 +287,17 @@ _SIMPLE: Final[dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]] = {
 class Decoder:
     """Rebuilds objects from a tree that :class:`Encoder` made (one per ``loads``)."""
 
-    __slots__ = ("codecs", "main_name")
+    __slots__ = ("codecs", "main_name", "may_import")
 
-    def __init__(self, codecs: dict[str, Codec], main_name: MainName) -> None:
+    def __init__(
+        self,
+        codecs: dict[str, Codec],
+        main_name: MainName,
+        may_import: MayImport = lambda module: False,
+    ) -> None:
         self.codecs = codecs
         self.main_name = main_name
+        self.may_import = may_import
 
     def decode(self, data: Any) -> Any:
         if isinstance(data, list):
@@ -288,7 +340,7 @@ class Decoder:
 
 
 def _decode_dataclass(decoder: Decoder, data: dict[str, Any]) -> Any:
-    kind = _resolve_type(data["type"], dataclasses.is_dataclass, "a dataclass", decoder.main_name)
+    kind = _resolve_type(data["type"], dataclasses.is_dataclass, "a dataclass", decoder)
     obj = object.__new__(kind)
     # As pickle does: restore the state without calling __init__ or __post_init__.
     for name, value in data["fields"].items():
@@ -343,10 +395,10 @@ _DECODERS: Final[dict[str, Callable[[Decoder, dict[str, Any]], Any]]] = {
     "complex": lambda d, data: complex(d.decode(data["real"]), d.decode(data["imag"])),
     "redacted": _decode_redacted,
     "enum": lambda d, data: _resolve_type(
-        data["type"], lambda k: issubclass(k, enum.Enum), "an enum", d.main_name
+        data["type"], lambda k: issubclass(k, enum.Enum), "an enum", d
     )(d.decode(data["value"])),
     "namedtuple": lambda d, data: _resolve_type(
-        data["type"], _is_namedtuple, "a namedtuple", d.main_name
+        data["type"], _is_namedtuple, "a namedtuple", d
     )._make(d._items(data)),
     "dataclass": _decode_dataclass,
 }

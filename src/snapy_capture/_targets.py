@@ -11,7 +11,15 @@ A target file looks like::
 
 Every mistake is reported as one :class:`ConfigError` line naming the file, the line and what
 is wrong. YAML is read with PyYAML's *safe* loader only; a document using more aliases than a
-hand-written target file ever needs is refused, so an "alias bomb" cannot exhaust memory.
+hand-written target file ever needs is refused, so an "alias bomb" cannot exhaust memory. A
+file over :data:`MAX_FILE_BYTES` is refused before it is read, one with more than
+:data:`MAX_TARGETS` targets before its entries are built.
+
+Targets inside snapy_capture itself (or wrapt, whose proxies every capture goes through) are
+refused, but not as an error of the whole file: they are listed in ``TargetSpec.refused`` and
+each caller says so its own way (the runner and ``check`` stop with an error line; the import
+hook in a host program warns and installs the other targets). Capturing the capture machinery
+would recurse through every capture, or deadlock on its own locks.
 """
 
 from __future__ import annotations
@@ -34,6 +42,13 @@ MAX_ALIASES: Final = 100
 #: Nodes a target file may hold once its aliases are expanded (a few aliases nested can
 #: otherwise stand for billions of nodes).
 MAX_NODES: Final = 20_000
+#: The largest target file read, in bytes (checked before reading it).
+MAX_FILE_BYTES: Final = 1 << 20
+#: The most targets one file (or mapping) may list.
+MAX_TARGETS: Final = 10_000
+#: Modules whose functions are never wrapped (a name here covers its submodules too): the
+#: capture machinery itself, and the library its wrappers are made of.
+REFUSED_MODULES: Final = ("snapy_capture", "wrapt")
 _VERSION: Final = 1
 _TOP_KEYS: Final = ("version", "defaults", "targets")
 _GLOB_CHARS: Final = frozenset("*?[")
@@ -74,6 +89,8 @@ class TargetSpec:
 
     targets: tuple[Target, ...]
     source: str = "<mapping>"
+    #: Targets refused (inside :data:`REFUSED_MODULES`); not in ``targets``.
+    refused: tuple[Target, ...] = ()
     by_module: Mapping[str, tuple[Target, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +98,10 @@ class TargetSpec:
         for target in self.targets:
             grouped.setdefault(target.module, []).append(target)
         object.__setattr__(self, "by_module", {k: tuple(v) for k, v in grouped.items()})
+
+    def refusals(self) -> list[str]:
+        """One line per refused target, naming the file and line."""
+        return [f"{target.where}: {refusal(target.name)}" for target in self.refused]
 
 
 def load_targets(config: str | os.PathLike[str] | Mapping[str, Any]) -> TargetSpec:
@@ -101,8 +122,16 @@ def load_targets(config: str | os.PathLike[str] | Mapping[str, Any]) -> TargetSp
         raise ConfigError(f"expected a target file path or a mapping, got {config!r}")
     path = os.fspath(config)
     try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
+        with open(path, "rb") as stream:
+            # Checked before reading, and the read bounded, in case the file grows meanwhile.
+            size = os.fstat(stream.fileno()).st_size
+            raw = stream.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+        if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{path}: the target file is larger than {MAX_FILE_BYTES >> 20} MiB "
+                f"({max(size, len(raw))} bytes); refusing to read it"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: target file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -162,7 +191,10 @@ def parse_targets(
         raise ConfigError(
             f"{_at(source, lines.key('targets'))}: 'targets' must be a list, got {_kind(entries)}"
         )
+    if len(entries) > MAX_TARGETS:
+        raise ConfigError(_too_many(source, lines.key("targets"), len(entries)))
     targets: list[Target] = []
+    refused: list[Target] = []
     seen: dict[str, str] = {}
     entry_lines_of = lines.sub("targets")
     for index, entry in enumerate(entries):
@@ -191,8 +223,30 @@ def parse_targets(
                 f"(first given at {seen[f'{module}:{qualname}']})"
             )
         seen[f"{module}:{qualname}"] = where
-        targets.append(Target(module, qualname, _merge(defaults, options), where))
-    return TargetSpec(tuple(targets), source)
+        target = Target(module, qualname, _merge(defaults, options), where)
+        (refused if refused_module(module) else targets).append(target)
+    return TargetSpec(tuple(targets), source, tuple(refused))
+
+
+def refused_module(module: str) -> bool:
+    """Whether ``module`` is (in) one of :data:`REFUSED_MODULES`."""
+    return any(module == name or module.startswith(f"{name}.") for name in REFUSED_MODULES)
+
+
+def refusal(name: str, defined_in: str | None = None) -> str:
+    """Why the target ``name`` is not captured (one message for every way it is refused)."""
+    where = f" (defined in {defined_in})" if defined_in is not None else ""
+    return (
+        f"target {name!r}{where} is part of snapy_capture's own capture machinery "
+        f"({', '.join(REFUSED_MODULES)}), which cannot capture itself; refused"
+    )
+
+
+def _too_many(source: str, line: int | None, count: int) -> str:
+    return (
+        f"{_at(source, line)}: {count} targets; a target file lists at most {MAX_TARGETS} "
+        f"(use patterns such as 'pkg.module:Class.*')"
+    )
 
 
 def _split(name: object, where: str) -> tuple[str, str]:
@@ -308,6 +362,15 @@ def _load_yaml(text: str, source: str) -> tuple[object, _Lines]:
         aliases = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
+            if type(index) is int and index >= MAX_TARGETS:
+                # Refused while reading, not after: PyYAML's Python parser reads about
+                # 150 KB a second, and a list this long is no hand-written target file.
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise ConfigError(
+                    f"{source}:{mark.line + 1}: a list of more than {MAX_TARGETS} entries; "
+                    f"a target file lists at most {MAX_TARGETS} targets (use patterns such "
+                    f"as 'pkg.module:Class.*')"
+                )
             if self.check_event(yaml.AliasEvent):
                 self.aliases += 1
                 if self.aliases > MAX_ALIASES:
@@ -325,7 +388,8 @@ def _load_yaml(text: str, source: str) -> tuple[object, _Lines]:
         node = loader.get_single_node()
         if node is None:
             return None, _Lines()
-        _check_size(node, source)
+        if loader.aliases:
+            _check_size(node, source)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -343,9 +407,25 @@ def _load_yaml(text: str, source: str) -> tuple[object, _Lines]:
 
 
 def _check_size(root: Any, source: str) -> None:
-    """Refuse documents whose aliases expand to more than MAX_NODES nodes, or loop."""
+    """Refuse documents whose aliases add more than MAX_NODES nodes, or loop.
+
+    Called only for documents that use aliases: without them a document is no larger than
+    its text, which MAX_FILE_BYTES bounds (a long target list is not an alias bomb).
+    """
     import yaml  # noqa: PLC0415
 
+    own: set[int] = set()  # the nodes written out in the text, each counted once
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in own:
+            continue
+        own.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            pending.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    limit = len(own) + MAX_NODES
     sizes: dict[int, int] = {}
     active: set[int] = set()
 
@@ -365,8 +445,8 @@ def _check_size(root: Any, source: str) -> None:
         elif isinstance(node, yaml.SequenceNode):
             total += sum(size(item) for item in node.value)
         active.discard(key)
-        sizes[key] = total = min(total, MAX_NODES + 1)
-        if total > MAX_NODES:
+        sizes[key] = total = min(total, limit + 1)
+        if total > limit:
             raise ConfigError(
                 f"{source}: the YAML aliases expand to more than {MAX_NODES} "
                 f"nodes; refusing to expand them"

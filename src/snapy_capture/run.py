@@ -83,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2
+    if spec.refused:  # the user is here to read it: stop, as for any mistake in the file
+        for message in spec.refusals():
+            sys.stderr.write(f"{PROG}: error: {message}\n")
+        return 2
     _export_to_children(path)
     hook = _importhook.install(spec)
     try:

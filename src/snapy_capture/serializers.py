@@ -13,6 +13,8 @@ to fix it.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import io
 import json
 import pickle
@@ -159,8 +161,12 @@ class JSONSerializer:
     through tagged objects (``{"__snapy__": "<tag>", ...}``). Any other type (subclasses of the
     built-in types included) raises ``TypeError``, so the capture pipeline can fall back.
 
-    Loading only ever constructs the types above: a JSON capture cannot run arbitrary code,
-    though it may import the modules that define its enums, namedtuples and dataclasses.
+    Loading only ever constructs the types above and imports nothing: the class of an enum,
+    namedtuple or dataclass is looked up in the modules already imported (``sys.modules``), so
+    a capture file cannot make the loader run a module it names. The tests that replay it have
+    imported the code under test already; for a class whose module they have not, the capture
+    is skipped with a message naming the module: import it first (``conftest.py``), or list it
+    with :meth:`allow_import`.
 
     Args:
         indent: JSON indentation (``None`` for one line).
@@ -169,6 +175,8 @@ class JSONSerializer:
     name = "json"
     _codecs: ClassVar[dict[str, Codec]] = {}
     _codecs_lock: ClassVar[threading.Lock] = threading.Lock()
+    #: Modules (and their submodules) that loading may import: see :meth:`allow_import`.
+    allowed_imports: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, indent: int | None = 1) -> None:
         self.indent = indent
@@ -202,6 +210,32 @@ class JSONSerializer:
             raise ConfigError(f"JSONSerializer.register expects a non-empty tag, got {tag!r}")
         with cls._codecs_lock:
             cls._codecs = {**cls._codecs, tag: Codec(kind, tag, encode, decode)}
+
+    @classmethod
+    def allow_import(cls, *modules: str) -> None:
+        """Let loading import these modules (and their submodules) to find a class.
+
+        Loading imports nothing by default (see the class docstring); allow only modules of
+        your own project, never a location others can write to (such as the capture
+        directory). Process-wide, like :meth:`register`.
+
+        Raises:
+            ConfigError: a name that is not a module name.
+        """
+        for module in modules:
+            if not isinstance(module, str) or not all(
+                part.isidentifier() for part in module.split(".")
+            ):
+                raise ConfigError(
+                    f"JSONSerializer.allow_import expects module names, got {module!r}"
+                )
+        with cls._codecs_lock:
+            cls.allowed_imports = cls.allowed_imports | frozenset(modules)
+
+    @classmethod
+    def _may_import(cls, module: str) -> bool:
+        allowed = cls.allowed_imports
+        return any(module == name or module.startswith(f"{name}.") for name in allowed)
 
     @classmethod
     def unregister(cls, tag: str) -> None:
@@ -244,7 +278,7 @@ class JSONSerializer:
         Raises:
             CaptureFormatError: an unknown tag, or a type that cannot be found.
         """
-        return Decoder(self._codecs, main_module_name).decode(tree)
+        return Decoder(self._codecs, main_module_name, self._may_import).decode(tree)
 
     def __repr__(self) -> str:
         return f"JSONSerializer(indent={self.indent!r})"
@@ -256,8 +290,12 @@ class JSONSerializer:
 class JSONPickleSerializer:
     """jsonpickle: JSON text for nearly any object (``pip install snapy-capture[jsonpickle]``).
 
-    Loading a jsonpickle capture can run code, as pickle does: sign captures or load only
-    files you trust. Some objects are stored approximately (functions become ``null``).
+    Loading a jsonpickle capture can run code, as pickle does (a file may name any function
+    of a loaded module for jsonpickle to call): sign captures or load only files you trust.
+    Loading imports nothing, though: every class, function or module the file names must be
+    in a module imported already (``sys.modules``), as for :class:`JSONSerializer` (whose
+    :meth:`~JSONSerializer.allow_import` list applies here too). Some objects are stored
+    approximately (functions become ``null``).
 
     Raises:
         ConfigError: jsonpickle is not installed.
@@ -305,10 +343,16 @@ class JSONPickleSerializer:
         from jsonpickle.unpickler import Unpickler  # noqa: PLC0415
 
         tree = json.loads(data)
+        # jsonpickle imports every module the file names (loadclass, py/mod): resolve them
+        # here from what is imported already, and hand jsonpickle the objects found, so that
+        # it never gets to import one.
+        classes = _jsonpickle_objects(tree)
         try:
             # on_missing="error": by default jsonpickle returns the raw dict for a missing
             # class, which would replay as the wrong argument without a word.
-            return Unpickler(keys=True, on_missing="error").restore(tree)
+            return Unpickler(keys=True, on_missing="error", safe=True).restore(
+                tree, classes=classes
+            )
         except ClassNotFoundError as exc:  # a BaseException in jsonpickle: convert it
             raise CaptureFormatError(
                 f"jsonpickle capture names a class that cannot be "
@@ -317,6 +361,87 @@ class JSONPickleSerializer:
 
     def __repr__(self) -> str:
         return "JSONPickleSerializer()"
+
+
+_JSONPICKLE_NAMES: Final = ("py/object", "py/type", "py/function")
+_JSONPICKLE_MODULES: Final = ("py/mod", "py/repr")
+_JSONPICKLE_KEY: Final = "json://"  # jsonpickle.tags.JSON_KEY: a non-string key, as JSON text
+
+
+def _jsonpickle_objects(tree: Any) -> dict[str, Any]:
+    """Every dotted name a jsonpickle tree refers to, resolved without importing anything.
+
+    Raises:
+        CaptureFormatError: a name whose module is not imported (and not allowed), or a name
+            of a ``py/mod``/``py/repr`` module that is not imported.
+    """
+    found: dict[str, Any] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if isinstance(key, str) and key.startswith(_JSONPICKLE_KEY):
+                # A key that is not JSON is not ours to judge: jsonpickle keeps it as text.
+                with contextlib.suppress(ValueError):
+                    stack.append(json.loads(key[len(_JSONPICKLE_KEY) :]))
+            if key in _JSONPICKLE_NAMES and isinstance(value, str) and value not in found:
+                found[value] = _jsonpickle_lookup(value)
+            elif key in _JSONPICKLE_MODULES and isinstance(value, str):
+                module = value.partition("/")[0]
+                if module not in sys.modules:
+                    raise CaptureFormatError(_not_imported(module, value))
+            stack.append(value)
+    return found
+
+
+def _jsonpickle_lookup(name: str, *, may_import: bool = True) -> Any:
+    """What jsonpickle's ``loadclass`` would return for ``name``, from ``sys.modules`` only."""
+    from jsonpickle.util import untranslate_module_name  # noqa: PLC0415
+
+    if name == "builtins.NoneType":
+        return type(None)
+    parts = name.split(".")
+    # loadclass's order: the longest module prefix first (classes nest: pkg.mod.Outer.Inner).
+    for split in range(len(parts) - 1, 0, -1):
+        module = untranslate_module_name(".".join(parts[:split]))
+        owner = sys.modules.get(module)
+        if owner is None:
+            continue
+        try:
+            return _follow(owner, parts[split:])
+        except AttributeError:
+            continue
+    module = untranslate_module_name(".".join(parts[:-1])) if len(parts) > 1 else name
+    if not may_import or module in sys.modules or not JSONSerializer._may_import(module):
+        raise CaptureFormatError(_not_imported(module, name))
+    try:
+        importlib.import_module(module)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure: same message
+        raise CaptureFormatError(
+            f"{name}: cannot import {module} ({type(exc).__name__}: {exc})"
+        ) from None
+    return _jsonpickle_lookup(name, may_import=False)
+
+
+def _follow(owner: Any, names: list[str]) -> Any:
+    for name in names:
+        owner = getattr(owner, name)
+    return owner
+
+
+def _not_imported(module: str, name: str) -> str:
+    if module in sys.modules:
+        return f"{name} cannot be found in the loaded module {module}"
+    return (
+        f"{name}: module {module!r} is not imported, and loading a capture imports nothing; "
+        f"import {module} before loading (in the test module or conftest.py), or allow it: "
+        f"JSONSerializer.allow_import({module!r})"
+    )
 
 
 def _jsonpickle_reason(exc: BaseException) -> str:

@@ -165,3 +165,35 @@ def test_check_imports_modules_but_runs_no_program(project: Path, capture_dir: P
     assert broken.returncode == 1
     assert broken.stderr.startswith("snapy-capture: error: broken.yaml:")
     assert broken.stderr.count("\n") == 1
+
+
+def test_show_of_a_planted_json_capture_runs_no_planted_module(
+    script: Path, capture_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 15 (4): `show` from the captures' parent directory imports nothing they name."""
+    from snapy_capture import CaptureStorage
+
+    marker = tmp_path / "marker"
+    store = CaptureStorage(capture_dir, retention=None, serializer="json")
+    record = {
+        "function_name": "pay",
+        "module": "app",
+        "qualname": "pay",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "args": [2],
+        "kwargs": {},
+        "metadata": {"call_depth": 0},
+    }
+    path = store.save(record)
+    tagged = b'[{"__snapy__": "enum", "value": 1, "type": "captures.evil:Color"}]'
+    path.write_bytes(path.read_bytes().replace(b"[\n  2\n ]", tagged))
+    assert tagged in path.read_bytes()
+    (capture_dir / "evil.py").write_text(
+        f"import pathlib, enum\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+        f"class Color(enum.Enum):\n    RED = 1\n"
+    )
+    for argv in ([str(script)], [sys.executable, "-m", "snapy_capture"]):
+        shown = run([*argv, "show", "pay"], tmp_path)
+        assert not marker.exists(), argv
+        assert shown.returncode == 1, shown.stderr  # the only capture is unreadable
+        assert "module 'captures.evil' is not imported" in shown.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,146 @@ def test_multiprocessing_fork_and_spawn_workers_are_captured(
     records = CaptureLoader(capture_dir).load_all("mp_work:square")
     assert sorted(r["args"][0] for r in records) == [2, 2, 3, 3]
     assert len({r["metadata"]["pid"] for r in records}) == 2
+
+
+# --- hostile or self-referencing target files (issue 15, item 12) ---------------------------
+
+PAY = "def pay(amount):\n    return amount * 2\n\nprint('paid', pay(3))\nprint('after')\n"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "capture.yaml"
+    config.write_text(text)
+    (tmp_path / "app.py").write_text(PAY)
+    return config
+
+
+@pytest.mark.parametrize("named", ["sys:exit", "os:abort", "builtins:exit", "os:getcwd"])
+def test_arg_filter_naming_a_non_filter_runs_nothing_and_the_program_finishes(
+    tmp_path: Path, capture_dir: Path, named: str
+) -> None:
+    """`arg_filter: 'sys:exit'` must not exit the host, nor 'os:abort' kill it."""
+    config = write_config(
+        tmp_path,
+        f"version: 1\ndefaults: {{arg_filter: '{named}', async_storage: false}}\n"
+        f"targets:\n  - app:pay\n",
+    )
+    done = run([*RUN, "--config", str(config), "app.py"], tmp_path)
+    assert (done.returncode, done.stdout) == (0, "paid 6\nafter\n"), done.stderr
+    assert f"arg_filter {named!r} is the callable" in done.stderr
+    assert "not an ArgumentFilter" in done.stderr
+    assert not list(capture_dir.rglob("*.cap"))  # no filter, no capture: nothing unfiltered
+
+
+def test_runner_refuses_targets_inside_snapy_capture_with_one_line_each(tmp_path: Path) -> None:
+    """Targets in snapy_capture itself are an error of the file, before the program runs."""
+    config = write_config(
+        tmp_path,
+        "version: 1\ntargets:\n  - app:pay\n  - snapy_capture._pipeline:*\n"
+        "  - snapy_capture.storage:CaptureStorage.*\n",
+    )
+    done = run([*RUN, "--config", str(config), "app.py"], tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""  # the program did not run
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2, done.stderr
+    for line, name in zip(
+        lines, ["snapy_capture._pipeline:*", "snapy_capture.storage:"], strict=True
+    ):
+        assert line.startswith("python -m snapy_capture.run: error: ")
+        assert name in line
+        assert "snapy_capture's own capture machinery" in line
+        assert "refused" in line
+
+
+HOST = """
+import warnings
+import snapy_capture
+warnings.simplefilter("always")
+snapy_capture.install_import_hook(config={config!r})
+import app_host
+store = snapy_capture.CaptureStorage({root!r})
+print("storage", type(store).__name__)
+print("paid", app_host.pay(3))
+snapy_capture.flush()
+"""
+
+
+@pytest.mark.parametrize(
+    "refused", ["snapy_capture.storage:CaptureStorage.*", "snapy_capture._pipeline:*"]
+)
+def test_host_warns_about_snapy_capture_targets_and_installs_the_rest(
+    tmp_path: Path, capture_dir: Path, refused: str
+) -> None:
+    """In a host program: a warning; the host's own CaptureStorage(...) does not deadlock,
+    install_import_hook raises nothing, and the other target is captured."""
+    (tmp_path / "app_host.py").write_text("def pay(amount):\n    return amount * 2\n")
+    config = tmp_path / "capture.yaml"
+    config.write_text(f"version: 1\ntargets:\n  - '{refused}'\n  - app_host:pay\n")
+    host = HOST.format(config=str(config), root=str(tmp_path / "own"))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", host],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the host program hung with target {refused}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "storage CaptureStorage\npaid 6\n"
+    assert f"target '{refused}' is part of snapy_capture's own capture machinery" in done.stderr
+    assert CaptureLoader(capture_dir).functions() == ["app_host:pay"]
+
+
+def test_runner_refuses_a_huge_target_file_quickly_naming_the_limit(tmp_path: Path) -> None:
+    """1.5 million targets: one line naming the size limit, at once (was 38 s and 1.2 GB)."""
+    config = write_config(tmp_path, "")
+    with config.open("w") as out:
+        out.write("version: 1\ntargets:\n")
+        out.writelines(f"  - m:f{i}\n" for i in range(1_500_000))
+    started = time.perf_counter()
+    done = run([*RUN, "--config", str(config), "app.py"], tmp_path)
+    assert time.perf_counter() - started < 15  # interpreter start-up included; reading: ~0
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"python -m snapy_capture.run: error: {config}: ")
+    assert "larger than 1 MiB" in line
+
+
+def test_a_filter_module_that_captures_while_imported_does_not_deadlock(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """The arg_filter module's import calls a captured function using that same filter."""
+    (tmp_path / "tgt_reent.py").write_text(
+        "from snapy_capture import ArgumentFilter, capture_args\n"
+        "def make() -> ArgumentFilter:\n"
+        "    return ArgumentFilter(ignore_args=['pin'])\n"
+        "@capture_args(arg_filter='tgt_reent:make', async_storage=False)\n"
+        "def setup(pin):\n"
+        "    return pin\n"
+        "setup('1234')\n"
+    )
+    (tmp_path / "main.py").write_text(
+        "from snapy_capture import capture_args\n"
+        "@capture_args(arg_filter='tgt_reent:make', async_storage=False)\n"
+        "def pay(pin):\n"
+        "    return pin\n"
+        "print(pay('9'))\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "main.py"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("resolving the arg_filter deadlocked on its own lock")
+    assert (done.returncode, done.stdout) == (0, "9\n"), done.stderr
+    assert load_capture_dict("main:pay")["args"] == ["[FILTERED: name:pin]"]
