@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from ._deferred import SNAPSHOT_LIMIT
 from .config import CaptureConfig
 from .filters import resolve_filter_spec
-from .serializers import JSONSerializer, PickleSerializer, Serializer, get_serializer
+from .serializers import (
+    JSONPickleSerializer,
+    JSONSerializer,
+    PickleSerializer,
+    Serializer,
+    get_serializer,
+)
 from .storage import CaptureStorage
 
 if TYPE_CHECKING:
@@ -97,7 +103,8 @@ class _State:
         # Read once here: on 3.13+ a classmethod's class can arrive as the first argument.
         self.takes_cls = config.enabled and site.takes_cls()
         # Snapshots are unpickled as inert copies (``_inert``), which only the built-in
-        # formats encode as the objects they copy; others filter on the caller's thread.
+        # formats encode as the objects they copy; other serializers (and JSON codecs, which
+        # expect their own type) are given filtered live values on the caller's thread.
         self.snapshots = _encodes_inert(self.storage.serializer) and (
             self.fallback is None or _encodes_inert(self.fallback)
         )
@@ -108,7 +115,7 @@ class _State:
 def _encodes_inert(serializer: Serializer) -> bool:
     if type(serializer) is JSONSerializer:
         return not JSONSerializer.has_codecs()  # a codec would be handed a copy, not its type
-    return type(serializer) is PickleSerializer
+    return type(serializer) in (PickleSerializer, JSONPickleSerializer)
 
 
 def _shared_storage(config: CaptureConfig) -> CaptureStorage:

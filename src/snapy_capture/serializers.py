@@ -14,6 +14,7 @@ to fix it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from ._errors import CaptureFormatError, ConfigError
+from ._inert import Inert
 from ._jsontags import Codec, Decoder, Encoder
 from ._mainrefs import MainMappingPickler, find_global, guess_main_module_name
 
@@ -313,23 +315,19 @@ class JSONPickleSerializer:
 
     def dumps(self, obj: Any) -> bytes:
         """Encode ``obj`` with jsonpickle (non-string dict keys kept)."""
-        from jsonpickle.pickler import Pickler  # noqa: PLC0415
-
         # flatten + json directly: jsonpickle.encode would try other backends (yaml) on a
         # failure, with a DeprecationWarning, instead of reporting it.
-        flat = Pickler(keys=True).flatten(obj)
+        flat = _jsonpickle_pickler()(keys=True).flatten(obj)
         try:
             data = json.dumps(flat, indent=1, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: let JSON escape them instead
             data = json.dumps(flat, indent=1).encode("ascii")
         # jsonpickle silently drops what it cannot store (a lambda in a dict vanishes with its
-        # key); a capture that lost part of an argument would replay wrongly, so check the
-        # round trip and fail like pickle would, letting the pipeline use a placeholder.
-        try:
-            restored = self.loads(data)
-        except Exception as exc:  # noqa: BLE001
-            raise TypeError(f"jsonpickle cannot restore this value: {exc}") from None
-        if not _same_shape(obj, restored):
+        # key); a capture that lost part of an argument would replay wrongly, so compare the
+        # flattened tree with the value and fail like pickle would, letting the pipeline use
+        # a placeholder. (Not by loading it back: that would run the objects' reconstruction
+        # code in the host program.)
+        if not _same_shape(obj, flat):
             raise TypeError("jsonpickle would store this value incompletely (e.g. functions)")
         return data
 
@@ -448,35 +446,52 @@ def _jsonpickle_reason(exc: BaseException) -> str:
     return str(exc) or (exc.__cause__ and str(exc.__cause__)) or type(exc).__name__
 
 
-def _same_shape(original: Any, restored: Any, depth: int = 0) -> bool:
-    """Whether containers kept their keys and lengths through a round trip (not values)."""
-    if depth > 100:
-        return True
-    if isinstance(original, dict):
-        return (
-            isinstance(restored, dict)
-            and len(original) == len(restored)
-            and all(
-                _same_shape(v, restored.get(k), depth + 1)
-                for k, v in original.items()
-                if _hashable(k) and k in restored
-            )
-        )
-    if isinstance(original, (list, tuple)):
-        return (
-            isinstance(restored, (list, tuple))
-            and len(original) == len(restored)
-            and all(_same_shape(a, b, depth + 1) for a, b in zip(original, restored, strict=True))
-        )
-    return not (callable(original) and restored is None)
+@functools.cache
+def _jsonpickle_pickler() -> type:
+    """jsonpickle's Pickler, storing an :class:`~snapy_capture._inert.Inert` (a filtered copy
+    of an object) as jsonpickle stores the object itself: by its reduced form."""
+    from jsonpickle.pickler import Pickler  # noqa: PLC0415
+
+    class _Reduced:
+        __slots__ = ("inert",)
+
+        def __init__(self, inert: Inert) -> None:
+            self.inert = inert
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            return self.inert.__reduce_ex__(2)
+
+    class InertAwarePickler(Pickler):  # type: ignore[misc]
+        def _flatten_obj_instance(self, obj: Any) -> Any:
+            # type(), not isinstance(): an Inert reports the class it copies as __class__.
+            return super()._flatten_obj_instance(_Reduced(obj) if type(obj) is Inert else obj)
+
+    return InertAwarePickler
 
 
-def _hashable(key: Any) -> bool:
-    try:
-        hash(key)
-    except TypeError:
-        return False
-    return True
+def _same_shape(original: Any, flat: Any, depth: int = 0) -> bool:
+    """Whether jsonpickle's tree ``flat`` keeps every key and item of ``original``'s plain
+    containers, and no function became ``null`` (only types are read: no object's code runs)."""
+    if depth > 100 or (isinstance(flat, dict) and "py/id" in flat):
+        return True  # a reference to an object flattened earlier
+    kind = type(original)
+    if kind is dict:
+        if not isinstance(flat, dict):
+            return False
+        data_keys = [key for key in flat if not (isinstance(key, str) and key.startswith("py/"))]
+        return len(data_keys) == len(original) and all(
+            _same_shape(value, flat[key], depth + 1)
+            for key, value in original.items()
+            if type(key) is str and key in flat
+        )
+    if kind is list or kind is tuple:
+        items = flat.get("py/tuple") if kind is tuple and isinstance(flat, dict) else flat
+        return (
+            isinstance(items, list)
+            and len(items) == len(original)
+            and all(_same_shape(a, b, depth + 1) for a, b in zip(original, items, strict=True))
+        )
+    return not (flat is None and original is not None and callable(original))
 
 
 _BY_NAME: Final[dict[str, type]] = {

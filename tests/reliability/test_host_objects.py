@@ -118,6 +118,11 @@ MODES = [
         {"serializer": "json", "fallback_serializer": "pickle", "async_storage": True},
         id="json-async",
     ),
+    pytest.param({"serializer": "jsonpickle", "record_result": True}, id="jsonpickle"),
+    pytest.param(
+        {"serializer": "jsonpickle", "async_storage": True, "record_result": True},
+        id="jsonpickle-async",
+    ),
 ]
 
 
