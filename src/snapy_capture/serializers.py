@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from ._errors import CaptureFormatError, ConfigError
+from ._forksafe import fork_safe
 from ._jsontags import Codec, Decoder, Encoder
 from ._mainrefs import MainMappingPickler, find_global, guess_main_module_name
 
@@ -168,7 +169,7 @@ class JSONSerializer:
 
     name = "json"
     _codecs: ClassVar[dict[str, Codec]] = {}
-    _codecs_lock: ClassVar[threading.Lock] = threading.Lock()
+    _codecs_lock: ClassVar[threading.Lock] = fork_safe(threading.Lock())
 
     def __init__(self, *, indent: int | None = 1) -> None:
         self.indent = indent
