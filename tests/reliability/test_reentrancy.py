@@ -119,9 +119,7 @@ def test_a_signal_handler_calling_a_captured_function_never_waits_on_our_locks(
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "record_result"])
-def test_an_argument_whose_pickling_calls_a_captured_function(
-    capture_dir: Path, mode: str
-) -> None:
+def test_an_argument_whose_pickling_calls_a_captured_function(capture_dir: Path, mode: str) -> None:
     """The nested call runs once per time the hook calls it, uncaptured, counted as skipped;
     the outer capture is stored, and captures go on normally afterwards."""
     options: dict[str, Any] = {
