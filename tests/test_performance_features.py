@@ -25,6 +25,7 @@ from snapy_capture import (
     ArgumentFilter,
     CaptureConfig,
     CaptureLoader,
+    CaptureNotFoundError,
     CaptureProfiler,
     CaptureStorage,
     _writer,
@@ -281,24 +282,33 @@ def test_async_capture_of_unpicklable_or_oversized_arguments(capture_dir: Path) 
     assert second["args"] == [None, b"small", 8]
 
 
-def test_argument_whose_pickling_captures_another_call(capture_dir: Path) -> None:
+def test_argument_whose_pickling_calls_a_captured_function(capture_dir: Path) -> None:
+    """Called while the outer call's arguments are snapshotted: run, not captured (see
+    tests/reliability/test_reentrancy.py)."""
+    calls = []
+
     @capture_args(retention=None, async_storage=True)
     def inner(x: int) -> int:
+        calls.append(x)
         return x
 
     class Reentrant:
         def __reduce__(self) -> Any:
-            inner(1)  # captured while the outer call's arguments are being snapshotted
+            inner(1)
             return (int, (5,))
 
     @capture_args(retention=None, async_storage=True)
     def outer(value: Any, n: int) -> int:
         return n
 
+    skipped = stats()["skipped"]
     assert outer(Reentrant(), 2) == 2
     assert flush(timeout=30)
     assert _args("outer") == [[5, 2]]
-    assert _args("inner") == [[1]]
+    assert calls == [1]
+    assert stats()["skipped"] == skipped + 1
+    with pytest.raises(CaptureNotFoundError):
+        _args("inner")
 
 
 EXIT_SCRIPT = textwrap.dedent(

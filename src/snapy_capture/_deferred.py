@@ -9,16 +9,17 @@ is not recorded as one function: this is the whole cost an async capture adds to
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 from ._inert import inert_loads
 from ._record import exception_result, result_filter, safe_str
-from ._stats import active, counters, record_caller_time
+from ._stats import active, counters, record_caller_time, record_skip
 from ._writer import Entry, push
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "Deferred",
     "enqueue",
     "freeze",
+    "own_code",
     "per_thread",
     "queued_caller",
     "snapshot",
@@ -47,7 +49,7 @@ SNAPSHOT_LIMIT: Final = 1 << 20
 _perf_counter_ns = time.perf_counter_ns
 
 
-def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
+def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:  # noqa: PLR0915
     """The caller's side of ``site``'s async captures, for a call whose result is not recorded.
 
     Does what ``CaptureSite.call`` and :func:`enqueue` do, in one function with the settings
@@ -66,18 +68,24 @@ def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
     def queued_call(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        slot = per_thread.slot
+        if slot.capturing:
+            # Called by our own capture code on this thread (see _Slot.capturing).
+            record_skip()
+            return wrapped(*args, **kwargs)
         if rate is not None and not rate.allow():
             # Over the rate cap: not captured, so not counted in call_depth either.
             return wrapped(*args, **kwargs)
         depth = DEPTH.get()
         start = _perf_counter_ns()
+        interrupted = None
+        slot.capturing = True
         try:
             given, bound = args, instance is not None
             if takes_cls and not bound and args and isinstance(args[0], type):
                 # Python 3.13+ binds ``@classmethod`` over our wrapper with MethodType, so the
                 # class arrives as the first argument instead of as wrapt's instance.
                 given, bound = args[1:], True
-            slot = per_thread.slot
             if lazy:
                 payload: Any = (given, kwargs)
                 size = 0
@@ -108,12 +116,16 @@ def queued_caller(site: CaptureSite, state: _State) -> Callable[..., Any]:
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             site.fail(exc, "capture")
         except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
-            return call_after_interrupted_capture(site, exc, wrapped, args, kwargs)
-        elapsed = _perf_counter_ns() - start
-        if active:
-            record_caller_time(elapsed)
-        else:
-            counters["capture_ns"] += elapsed  # see record_caller_time
+            interrupted = exc
+        finally:
+            elapsed = _perf_counter_ns() - start
+            if active:
+                record_caller_time(elapsed)
+            else:
+                counters["capture_ns"] += elapsed  # see record_caller_time
+            slot.capturing = False
+        if interrupted is not None:
+            return call_after_interrupted_capture(site, interrupted, wrapped, args, kwargs)
         token = DEPTH.set(depth + 1)
         try:
             return wrapped(*args, **kwargs)
@@ -297,14 +309,24 @@ class _BoundedSink:
 
 
 class _Slot:
-    """A thread's reusable pickler and its sink (``busy`` while in use), and the thread."""
+    """A thread's reusable pickler and its sink (``busy`` while in use), the thread, and
+    whether the thread is running our capture code (``capturing``).
 
-    __slots__ = ("busy", "pickler", "sink", "thread")
+    ``capturing`` is set while the caller's part of a capture runs (and its result's, and the
+    first call's configuration), and for the background writer's whole life. A captured
+    function called meanwhile on the thread (by a signal handler, an argument's
+    ``__reduce__``/``__getstate__``/``__repr__``, a filter, or our own storage code calling a
+    function the import hook wrapped, ``os.fspath`` say) is called as is and counted as
+    skipped: capturing it would wait on locks the interrupted code may hold, or recurse.
+    """
+
+    __slots__ = ("busy", "capturing", "pickler", "sink", "thread")
 
     def __init__(self) -> None:
         self.sink = _BoundedSink()
         self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
         self.busy = False
+        self.capturing = False
         # Its name is read per capture (a thread may rename itself); the object is found once.
         self.thread = threading.current_thread()
 
@@ -319,6 +341,23 @@ class _PerThread(threading.local):
 
 
 per_thread = _PerThread()
+
+
+@contextlib.contextmanager
+def own_code(own: bool = True) -> Iterator[None]:
+    """Run the block as snapy_capture's own code (``own``), or as the host's (``own=False``).
+
+    In our own code a captured function is called as is, not captured (see
+    ``_Slot.capturing``): the runner's own calls between installing the import hook and
+    running the program (``os.path.abspath``, ``open``...) are not the program's.
+    """
+    slot = per_thread.slot
+    previous = slot.capturing
+    slot.capturing = own
+    try:
+        yield
+    finally:
+        slot.capturing = previous
 
 
 def freeze(value: Any, limit: int, slot: _Slot | None = None) -> bytes | None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ConfigError
+from ._forksafe import fork_safe
 
 if TYPE_CHECKING:
     from .filters import ArgumentFilter
@@ -46,7 +47,7 @@ _SPEC_KEYS: Final = frozenset(
 # Dotted paths are imported once per process: a filter named in the configuration is shared
 # by every function it applies to, and importing it again per call would be slow.
 _resolved: dict[str, ArgumentFilter] = {}
-_resolved_lock = threading.Lock()
+_resolved_lock = fork_safe(threading.Lock())
 _MISSING: Final[Any] = object()
 
 

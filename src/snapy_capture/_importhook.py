@@ -26,6 +26,7 @@ from importlib.machinery import ModuleSpec
 from typing import Any, cast
 
 from ._errors import SnapyCaptureWarning
+from ._forksafe import fork_safe
 from ._hooktargets import (
     Patch,
     Replaced,
@@ -46,7 +47,7 @@ __all__ = ["install_import_hook", "uninstall_import_hook"]
 
 logger = logging.getLogger("snapy_capture")
 
-_lock = threading.RLock()
+_lock = fork_safe(threading.RLock())
 _hook: _Hook | None = None
 
 

@@ -162,6 +162,11 @@ class CaptureSite:
     def call(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        slot = per_thread.slot
+        if slot.capturing:
+            # Called by our own capture code on this thread (see _deferred._Slot.capturing).
+            _stats.record_skip()
+            return wrapped(*args, **kwargs)
         state = self.state
         if state is None or (state.limit is not None and not state.limit.allow()):
             # Over the rate cap: not captured, so not counted in call_depth either, exactly
@@ -169,6 +174,9 @@ class CaptureSite:
             return wrapped(*args, **kwargs)
         depth = DEPTH.get()
         start = time.perf_counter_ns()
+        pending: _Pending | Deferred | None = None
+        interrupted: BaseException | None = None
+        slot.capturing = True
         try:
             if state.takes_cls and instance is None and args and isinstance(args[0], type):
                 # Python 3.13+ binds ``@classmethod`` over our wrapper with MethodType, so the
@@ -177,11 +185,14 @@ class CaptureSite:
             else:
                 pending = self.begin(state, depth, instance is not None, args, kwargs)
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
-            pending = None
             self.fail(exc, "capture")
         except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
-            return call_after_interrupted_capture(self, exc, wrapped, args, kwargs)
-        _stats.record_caller_time(time.perf_counter_ns() - start)
+            interrupted = exc
+        finally:
+            _stats.record_caller_time(time.perf_counter_ns() - start)
+            slot.capturing = False
+        if interrupted is not None:
+            return call_after_interrupted_capture(self, interrupted, wrapped, args, kwargs)
         token = DEPTH.set(depth + 1)
         if self.kind == "coroutine":
             try:
@@ -270,6 +281,12 @@ class CaptureSite:
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
+        slot = per_thread.slot
+        if slot.capturing:
+            # A coroutine awaited from inside our own capture code (an argument's hook).
+            _stats.record_skip()
+            return
+        slot.capturing = True
         try:
             if isinstance(pending, Deferred):
                 pending.set_result(result, exception)
@@ -296,6 +313,8 @@ class CaptureSite:
             self.fail(exc, "capture")
             if isinstance(exc, KeyboardInterrupt):
                 raise
+        finally:
+            slot.capturing = False
 
     def record(
         self,
@@ -468,7 +487,17 @@ def wrap(
             if sample() >= site.rate:
                 return wrapped(*args, **kwargs)
         elif mode == _UNRESOLVED:
-            site.resolve()
+            slot = per_thread.slot
+            if slot.capturing:  # see _deferred._Slot.capturing
+                _stats.record_skip()
+                return wrapped(*args, **kwargs)
+            # Resolving reads the configuration and may build a storage: under the guard, a
+            # target called from there (``os.fspath``...) is not captured, and does not recurse.
+            slot.capturing = True
+            try:
+                site.resolve()
+            finally:
+                slot.capturing = False
             return capture_wrapper(wrapped, instance, args, kwargs)
         return site.handler(wrapped, instance, args, kwargs)
 

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._deferred import SNAPSHOT_LIMIT
+from ._forksafe import fork_safe
 from .config import CaptureConfig
 from .filters import resolve_filter_spec
 from .serializers import (
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ._pipeline import CaptureSite
 
 _storages: dict[tuple[Any, ...], CaptureStorage] = {}
-_storages_lock = threading.Lock()
+_storages_lock = fork_safe(threading.Lock())
 
 
 class _RateLimit:

@@ -6,22 +6,35 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from ._forksafe import fork_safe
+
 __all__ = [
     "CaptureProfiler",
     "active",
     "counters",
     "record_caller_time",
     "record_drop",
+    "record_skip",
     "record_stored",
     "stats",
 ]
 
-_lock = threading.Lock()
+# Re-entrant: a signal handler may call stats() or open a profiler while the code it
+# interrupted holds the lock (captures themselves never get here re-entered: see record_skip).
+_lock = fork_safe(threading.RLock())
 # Bound once: ``acquire()``/``release()`` cost less than ``with _lock`` on every capture.
 _acquire, _release = _lock.acquire, _lock.release
 #: The process-wide counters. The pipeline adds caller time to ``capture_ns`` itself, without a
 #: call, while no profiler is :data:`active` (see :func:`record_caller_time`).
-counters = {"captured": 0, "dropped": 0, "errors": 0, "bytes": 0, "capture_ns": 0, "write_ns": 0}
+counters = {
+    "captured": 0,
+    "dropped": 0,
+    "errors": 0,
+    "skipped": 0,
+    "bytes": 0,
+    "capture_ns": 0,
+    "write_ns": 0,
+}
 #: Profilers currently inside their ``with`` block; checked with a cheap truth test per capture.
 active: list[CaptureProfiler] = []
 
@@ -32,7 +45,9 @@ def stats() -> dict[str, int]:
     Returns:
         ``captured`` (files written), ``dropped`` (captures not stored: full queue, too large,
         failures; sampling and the rate cap are choices, not drops), ``errors`` (the failures
-        among the drops), ``bytes`` (written), ``capture_ns`` (time spent capturing on the
+        among the drops), ``skipped`` (calls not captured because their thread was capturing
+        already: made from a signal handler, an argument's pickling hook or our own storage
+        code), ``bytes`` (written), ``capture_ns`` (time spent capturing on the
         callers' threads) and ``write_ns`` (time the background writer spent storing).
     """
     with _lock:
@@ -82,6 +97,18 @@ def record_drop(*, error: bool) -> None:
             profiler.dropped += 1
 
 
+def record_skip() -> None:
+    """Count one call not captured because this thread was capturing already.
+
+    Takes no lock, unlike the other counters: it runs exactly when this thread's own capture
+    code, interrupted or calling out, may hold one. A statistic: two threads skipping at the
+    same instant may lose one addition.
+    """
+    counters["skipped"] += 1
+    for profiler in active:
+        profiler.skipped += 1
+
+
 class CaptureProfiler:
     """Measures what capturing costs while a ``with`` block runs.
 
@@ -96,6 +123,8 @@ class CaptureProfiler:
         captures: captures stored.
         dropped: captures not stored: full queue, too large, failures (sampling and the
             rate cap are choices, not drops).
+        skipped: calls not captured because their thread was capturing already (a signal
+            handler, an argument's pickling hook, our own storage code).
     """
 
     def __init__(self) -> None:
@@ -104,6 +133,7 @@ class CaptureProfiler:
         self.serialized_size_bytes = 0
         self.captures = 0
         self.dropped = 0
+        self.skipped = 0
 
     def __enter__(self) -> CaptureProfiler:
         with _lock:
@@ -127,6 +157,7 @@ class CaptureProfiler:
         fields: dict[str, Any] = {
             "captures": self.captures,
             "dropped": self.dropped,
+            "skipped": self.skipped,
             "capture_time_ms": round(self.capture_time_ms, 3),
             "serialized_size_bytes": self.serialized_size_bytes,
         }

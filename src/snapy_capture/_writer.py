@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from ._forksafe import fork_safe
+
 __all__ = ["MAX_QUEUED_BYTES", "SMALL_JOB", "Entry", "flush", "pending", "push", "submit"]
 
 logger = logging.getLogger("snapy_capture")
@@ -67,6 +69,12 @@ class _Writer:
         self.thread.start()
 
     def _run(self) -> None:
+        # Here, not at the top: _deferred imports this module.
+        from ._deferred import per_thread  # noqa: PLC0415
+
+        # Everything this thread runs is our capture code: a captured function it calls (a
+        # filter's, a serializer's, ``os.fspath`` wrapped by the import hook) is not captured.
+        per_thread.slot.capturing = True
         jobs = self.jobs
         while True:
             try:
@@ -102,7 +110,7 @@ class _Writer:
 
 
 _writer: _Writer | None = None
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())
 _atexit_registered = False
 _closed = False
 _forked = False  # this process is a fork child (see _flush_before_child_exits)
@@ -250,10 +258,10 @@ def _flush_at_exit() -> None:
 
 
 def _forget_writer_in_child() -> None:
-    global _writer, _lock, _forked  # noqa: PLW0603
+    # (``_lock``, which the parent may have held while forking, is reset by _forksafe.)
+    global _writer, _forked  # noqa: PLW0603
     _writer = None
     _forked = True
-    _lock = threading.Lock()  # the parent may have held it while forking
 
 
 if hasattr(os, "register_at_fork"):

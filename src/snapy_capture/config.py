@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from . import _parsers
 from ._errors import ConfigError, SnapyCaptureWarning
+from ._forksafe import fork_safe
 
 if TYPE_CHECKING:
     from .filters import ArgumentFilter
@@ -287,7 +288,7 @@ class _Subscriber(Protocol):
     def invalidate(self) -> None: ...
 
 
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())
 _global_config = CaptureConfig()
 _env_cache: dict[str, Any] | None = None
 _subscribers: weakref.WeakSet[_Subscriber] = weakref.WeakSet()

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from . import _importhook, _writer
+from ._deferred import own_code
 from ._errors import ConfigError
 from ._targets import load_targets
 from .config import CONFIG_FILE_ENV
@@ -88,13 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"{PROG}: error: {message}\n")
         return 2
     _export_to_children(path)
-    hook = _importhook.install(spec)
-    try:
-        if module:
-            return _run_module(target, program_args, hook)
-        return _run_path(target, program_args, hook)
-    finally:
-        _finish(hook)
+    with own_code():  # only the program's own calls are captured (see _execute)
+        hook = _importhook.install(spec)
+        try:
+            if module:
+                return _run_module(target, program_args, hook)
+            return _run_path(target, program_args, hook)
+        finally:
+            _finish(hook)
 
 
 def _parse(args: list[str]) -> tuple[str | None, bool, str | None, list[str]]:
@@ -224,7 +226,8 @@ def _execute(
                 source, filename, instrument="__main__" in hook.modules or name in hook.modules
             )
         )
-        exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
+        with own_code(False):
+            exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
     except SystemExit as exc:
         return _exit_code(exc)
     except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would

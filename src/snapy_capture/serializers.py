@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from ._errors import CaptureFormatError, ConfigError
+from ._forksafe import fork_safe
 from ._inert import Inert
 from ._jsontags import Codec, Decoder, Encoder
 from ._mainrefs import MainMappingPickler, find_global, guess_main_module_name
@@ -176,7 +177,7 @@ class JSONSerializer:
 
     name = "json"
     _codecs: ClassVar[dict[str, Codec]] = {}
-    _codecs_lock: ClassVar[threading.Lock] = threading.Lock()
+    _codecs_lock: ClassVar[threading.Lock] = fork_safe(threading.Lock())
     #: Modules (and their submodules) that loading may import: see :meth:`allow_import`.
     allowed_imports: ClassVar[frozenset[str]] = frozenset()
 

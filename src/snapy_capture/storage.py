@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from filelock import FileLock
 
-from . import _envelope
+from . import _envelope, _forksafe
 from ._errors import CaptureFormatError
 
 # Imported by name, not used as ``_files.x``: tests patch these on this module to inject
@@ -223,7 +223,7 @@ class CaptureStorage:
         self._prepared: set[str] = set()
         # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
         self._dirs: dict[tuple[str, str], str] = {}
-        self._guard = threading.Lock()
+        self._guard = _forksafe.fork_safe(threading.Lock())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, retention={self.retention!r})"
