@@ -70,6 +70,8 @@ def _check_directory(directory: str | Path, what: str) -> None:
         reason = "it is a symbolic link (give the real path)"
     elif not stat.S_ISDIR(info.st_mode):
         reason = "it is not a directory"
+    elif os.name == "nt":  # pragma: no cover - no POSIX modes (every directory reads 0777)
+        pass
     elif info.st_mode & stat.S_IWOTH:
         reason = f"it is writable by every user (mode {stat.S_IMODE(info.st_mode):04o})"
     elif info.st_mode & stat.S_IWGRP and info.st_uid != _uid():
