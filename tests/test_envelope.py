@@ -46,7 +46,7 @@ def test_header_describes_the_file(tmp_path: Path) -> None:
     path = CaptureStorage(tmp_path).save(RECORD)
     header = header_of(path)
     assert header == {
-        "format": _envelope.FORMAT_VERSION,
+        "format": _envelope.UNSIGNED_FORMAT,
         "serializer": "pickle",
         "library": __version__,
         "python": platform.python_version(),
@@ -134,17 +134,21 @@ def test_bad_files_raise_format_errors(tmp_path: Path, data: bytes, message: str
         CaptureStorage(tmp_path).read(path)
 
 
-def test_non_ascii_signature_is_a_format_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [(1, "format 1, whose signature does not bind"), (2, "signature mismatch")],
+)
+def test_non_ascii_signature_is_a_format_error(tmp_path: Path, version: int, message: str) -> None:
     """A forged non-ASCII 'hmac' value is refused cleanly (not a TypeError)."""
-    path = tmp_path / "x.cap"
-    path.write_bytes(
+    data = (
         _envelope.MAGIC
         + json.dumps(
-            {"format": 1, "serializer": "pickle", "hmac": "é"}, ensure_ascii=False
+            {"format": version, "serializer": "pickle", "hmac": "é"}, ensure_ascii=False
         ).encode()
         + b"\n\x80\x05N."
     )
-    with pytest.raises(CaptureFormatError, match="signature mismatch"):
+    path = CaptureStorage(tmp_path).write("tgt_env", "f", data)
+    with pytest.raises(CaptureFormatError, match=message):
         CaptureStorage(tmp_path, signing_key="k").read(path)
 
 

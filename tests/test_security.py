@@ -12,7 +12,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import io
+import json
+import os
 import pickle
+import shutil
+import stat
 import string
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +28,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snapy_capture import capture_args
+from snapy_capture import (
+    CaptureStorage,
+    SnapyCaptureWarning,
+    capture_args,
+    cli,
+    load_capture,
+)
+from snapy_capture._errors import UnsafeStorageError
+from snapy_capture.storage import function_dirname
 
 SERIALIZERS = ["pickle", "json", "jsonpickle"]
 
@@ -340,3 +353,247 @@ def test_secrets_in_results_and_exceptions_are_filtered(tmp_path: Path, serializ
     assert b"R" * 20 not in stored
     assert b"1111 1111" not in stored
     assert b"bob" in stored
+
+
+# --- symbolic links and pre-existing roots (issue 15, item 8) -------------------------------
+
+posix = pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="POSIX links and modes")
+RECORD = {"module": "app", "qualname": "pay", "args": [1], "kwargs": {}}
+
+
+def _function_dir(root: Path) -> Path:
+    directory = root / function_dirname("app", "pay")
+    directory.mkdir(parents=True, mode=0o700)
+    os.chmod(root, 0o700)
+    return directory
+
+
+def _host_call_is_unchanged(root: Path, caplog: pytest.LogCaptureFixture, why: str) -> None:
+    """A decorated call through the planted tree: same result, one warning naming the
+    problem, no traceback, no capture."""
+
+    @capture_args(path=str(root))
+    def pay(amount: int) -> int:
+        return amount + 1
+
+    with caplog.at_level("WARNING", logger="snapy_capture"):
+        assert [pay(1), pay(2)] == [2, 3]
+    warned = [r.getMessage() for r in caplog.records if r.name == "snapy_capture"]
+    assert len(warned) == 1, warned
+    assert why in warned[0]
+    assert not any(r.exc_info for r in caplog.records if r.levelname == "WARNING")
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    path = tmp_path / "victim.txt"
+    path.write_bytes(b"precious bytes outside the capture root\n")
+    return path
+
+
+@posix
+def test_seq_symlink_does_not_overwrite_its_target(tmp_path: Path, victim: Path) -> None:
+    """A planted .seq link is refused before anything is written through it."""
+    root = tmp_path / "caps"
+    directory = _function_dir(root)
+    (directory / ".seq").symlink_to(victim)
+    with pytest.raises(UnsafeStorageError, match=r"\.seq is a symbolic link"):
+        CaptureStorage(root).save(RECORD)
+    assert victim.read_bytes() == b"precious bytes outside the capture root\n"
+    assert list(directory.glob("*.cap")) == []
+
+
+@posix
+def test_seq_swapped_for_a_symlink_after_first_write(tmp_path: Path, victim: Path) -> None:
+    """Swapped while a process writes (its .seq already open): still never written through."""
+    root = tmp_path / "caps"
+    storage = CaptureStorage(root)
+    first = storage.save(RECORD)
+    (first.parent / ".seq").unlink()
+    (first.parent / ".seq").symlink_to(victim)
+    with pytest.raises(OSError, match="symbolic links"):  # ELOOP: the capture is dropped
+        storage.save(RECORD)
+    assert victim.read_bytes() == b"precious bytes outside the capture root\n"
+
+
+@posix
+def test_dangling_lock_symlink_creates_nothing(tmp_path: Path) -> None:
+    """A dangling .lock link: its target is not created, by a write nor by prune/clear."""
+    root = tmp_path / "caps"
+    directory = _function_dir(root)
+    target = tmp_path / "created-by-capture"
+    (directory / ".lock").symlink_to(target)
+    with pytest.raises(UnsafeStorageError, match=r"\.lock is a symbolic link"):
+        CaptureStorage(root).save(RECORD)
+    for maintenance in (CaptureStorage(root).prune, CaptureStorage(root).clear):
+        with pytest.raises(OSError, match="symbolic links"):
+            maintenance()
+    assert not target.exists()
+
+
+@posix
+def test_dangling_lock_symlink_in_the_host(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "caps"
+    CaptureStorage(root)  # nothing yet
+    target = tmp_path / "created-by-capture"
+
+    @capture_args(path=str(root))
+    def pay(amount: int) -> int:
+        return amount + 1
+
+    # The directory this function's captures go to, planted before its first call.
+    module = pay.__module__
+    directory = root / function_dirname(module, pay.__qualname__)
+    directory.mkdir(parents=True, mode=0o700)
+    (directory / ".lock").symlink_to(target)
+    with caplog.at_level("WARNING", logger="snapy_capture"):
+        assert pay(1) == 2
+    assert not target.exists()
+    assert list(root.rglob("*.cap")) == []
+    assert any(".lock is a symbolic link" in r.getMessage() for r in caplog.records)
+
+
+@posix
+def test_function_directory_symlink_gets_no_capture(tmp_path: Path) -> None:
+    """A function directory replaced by a link to a directory outside the root."""
+    root = tmp_path / "caps"
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    root.mkdir(mode=0o700)
+    (root / function_dirname("app", "pay")).symlink_to(outside)
+    with pytest.raises(UnsafeStorageError, match="symbolic link"):
+        CaptureStorage(root).save(RECORD)
+    assert list(outside.iterdir()) == []
+
+
+@posix
+def test_function_directory_swapped_for_a_symlink_after_first_write(tmp_path: Path) -> None:
+    """Swapped under a process that already wrote there: the next capture is dropped."""
+    root = tmp_path / "caps"
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    storage = CaptureStorage(root)
+    directory = storage.save(RECORD).parent
+    shutil.rmtree(directory)
+    directory.symlink_to(outside)
+    with pytest.raises(UnsafeStorageError, match="symbolic link"):
+        storage.save(RECORD)
+    assert list(outside.iterdir()) == []
+
+
+@posix
+def test_root_symlink_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    (tmp_path / "caps").symlink_to(outside)
+    with pytest.raises(UnsafeStorageError, match=r"root .* symbolic link"):
+        CaptureStorage(tmp_path / "caps").save(RECORD)
+    assert list(outside.iterdir()) == []
+
+
+@posix
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o703])
+def test_world_writable_root_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int
+) -> None:
+    """A pre-existing root anybody can write to: one warning, nothing written."""
+    root = tmp_path / "caps"
+    root.mkdir()
+    os.chmod(root, mode)
+    _host_call_is_unchanged(root, caplog, "writable by every user")
+    assert list(root.iterdir()) == []
+    with pytest.raises(UnsafeStorageError, match=f"mode {mode:04o}"):
+        CaptureStorage(root).save(RECORD)
+
+
+@posix
+@pytest.mark.skipif(
+    getattr(os, "geteuid", lambda: -1)() != 0, reason="needs root to give the directory away"
+)
+def test_group_writable_root_of_another_user_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "caps"
+    root.mkdir()
+    os.chmod(root, 0o770)  # noqa: S103 - the attack
+    os.chown(root, 54321, -1)
+    _host_call_is_unchanged(root, caplog, "owned by another user")
+    assert list(root.iterdir()) == []
+
+
+@posix
+def test_own_group_writable_root_is_used(tmp_path: Path) -> None:
+    """A umask-002 user's own 0775 directory stays usable."""
+    root = tmp_path / "caps"
+    root.mkdir()
+    os.chmod(root, 0o775)  # noqa: S103 - the case under test
+    assert CaptureStorage(root).save(RECORD).exists()
+
+
+@posix
+def test_new_root_is_created_private(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        path = CaptureStorage(tmp_path / "a" / "caps").save(RECORD)
+    finally:
+        os.umask(old)
+    for directory in (tmp_path / "a", tmp_path / "a" / "caps", path.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+
+
+@posix
+def test_cap_symlink_is_neither_loaded_nor_shown(tmp_path: Path) -> None:
+    """A .cap linked to a file outside the root (here a readable capture holding a secret,
+    standing for /etc/shadow) is refused by the loader and by `snapy-capture show`."""
+    root = tmp_path / "caps"
+    storage = CaptureStorage(root)
+    genuine = storage.save(RECORD)
+    elsewhere = CaptureStorage(tmp_path / "elsewhere").save({**RECORD, "args": ["TOPSECRET"]})
+    link = genuine.with_name(f"{int(genuine.name[:12]) + 1:012d}.cap")
+    link.symlink_to(elsewhere)
+    with pytest.warns(SnapyCaptureWarning, match="symbolic link"):
+        assert load_capture("app:pay", root) == ((1,), {})
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["show", "app:pay", "--path", str(root)], stdout=out, stderr=err) == 0
+    assert "TOPSECRET" not in out.getvalue() + err.getvalue()
+    assert "symbolic link" in err.getvalue()
+    out = io.StringIO()
+    assert cli.main(["export", "app:pay", "--path", str(root)], stdout=out, stderr=err) == 0
+    assert "TOPSECRET" not in out.getvalue()
+
+
+@posix
+def test_cap_fifo_does_not_hang_the_loader(tmp_path: Path) -> None:
+    root = tmp_path / "caps"
+    genuine = CaptureStorage(root).save(RECORD)
+    os.mkfifo(genuine.with_name(f"{int(genuine.name[:12]) + 1:012d}.cap"))
+    with pytest.warns(SnapyCaptureWarning, match="not a regular file"):
+        assert load_capture("app:pay", root) == ((1,), {})
+
+
+# --- exported files are private (issue 15, item 13) -----------------------------------------
+
+
+@posix
+@pytest.mark.parametrize("existing", [False, True])
+def test_export_output_is_private(tmp_path: Path, existing: bool) -> None:
+    root = tmp_path / "caps"
+    CaptureStorage(root).save(RECORD)
+    output = tmp_path / "out.json"
+    if existing:
+        output.write_text("old")
+        os.chmod(output, 0o644)
+    old = os.umask(0o022)
+    try:
+        code = cli.main(
+            ["export", "app:pay", "--path", str(root), "--output", str(output)],
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    finally:
+        os.umask(old)
+    assert code == 0
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    assert json.loads(output.read_text())[0]["args"] == [1]

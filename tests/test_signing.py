@@ -6,9 +6,11 @@ The control test shows the payload is live; the other tests show it never runs.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,12 @@ from snapy_capture import (
     CaptureFormatError,
     CaptureLoader,
     CaptureStorage,
+    ConfigError,
     SnapyCaptureWarning,
     _envelope,
+    _files,
     capture_args,
+    cli,
     config,
     load_capture,
     set_global_config,
@@ -156,3 +161,151 @@ def test_global_config_key_binds_custom_storages(tmp_path: Path) -> None:
     assert b'"hmac"' in path.read_bytes().split(b"\n", 1)[0]
     with pytest.raises(CaptureFormatError, match="signature mismatch"):
         CaptureStorage(tmp_path, signing_key="another").read(path)
+
+
+# --- a set-but-empty key (issue 15, item 3) -------------------------------------------------
+
+
+@pytest.fixture(params=["", "  \t"], ids=["empty", "blank"])
+def empty_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """SNAP_CAPTURE_SIGNING_KEY set to nothing (CI on a fork's pull request) or to blanks."""
+    value: str = request.param
+    monkeypatch.setenv("SNAP_CAPTURE_SIGNING_KEY", value)
+    config.reload_environment()
+    return value
+
+
+def test_empty_key_refuses_to_load_and_runs_no_code(
+    tmp_path: Path, marker: Path, empty_key: str
+) -> None:
+    """An empty key is not "no key": a planted pickle is never unpickled, and the error is
+    one line naming the variable."""
+    root = tmp_path / "caps"
+    plant(root, evil_pickle(marker))
+    plant(root, _envelope.pack(evil_pickle(marker), "pickle"))
+    for load in (
+        lambda: load_capture("pay", root),
+        lambda: CaptureLoader(root).load_all("pay"),
+        lambda: CaptureStorage(root).read(next(root.rglob("*.cap"))),
+    ):
+        with pytest.raises(ConfigError, match="SNAP_CAPTURE_SIGNING_KEY is set but empty"):
+            load()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", [["show", "pay"], ["export", "pay"], ["list"]])
+def test_empty_key_cli_refuses_with_one_line(
+    tmp_path: Path, marker: Path, empty_key: str, command: list[str]
+) -> None:
+    """Every command that reads captures exits 1 with one line, and runs nothing."""
+    root = tmp_path / "caps"
+    plant(root, evil_pickle(marker))
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main([*command, "--path", str(root)], stdout=out, stderr=err)
+    assert code == 1
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert "SNAP_CAPTURE_SIGNING_KEY is set but empty" in lines[0]
+    assert out.getvalue() == ""
+    assert not marker.exists()
+
+
+def test_empty_key_in_code_is_refused_too(tmp_path: Path, marker: Path) -> None:
+    """signing_key='' passed in code refuses as well (naming the argument, not the variable)."""
+    root = tmp_path / "caps"
+    path = plant(root, evil_pickle(marker))
+    with pytest.raises(ConfigError, match=r"signing key \(signing_key\) is empty"):
+        CaptureStorage(root, signing_key="").read(path)
+    with pytest.raises(ConfigError, match="is empty"):
+        CaptureStorage(root, signing_key=b" ").save(
+            {"module": "m", "qualname": "f", "args": [], "kwargs": {}}
+        )
+    assert not marker.exists()
+
+
+def test_empty_key_in_the_host_drops_captures_with_one_warning(
+    capture_dir: Path, empty_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The host keeps running; nothing is written (never unsigned); one warning says why."""
+
+    @capture_args()
+    def pay(amount: int) -> int:
+        return amount * 2
+
+    with caplog.at_level("WARNING", logger="snapy_capture"):
+        assert [pay(n) for n in range(3)] == [0, 2, 4]
+    assert list(capture_dir.rglob("*.cap")) == []
+    warned = [r for r in caplog.records if "SNAP_CAPTURE_SIGNING_KEY" in r.getMessage()]
+    assert len(warned) == 1
+
+
+# --- signatures bind the function and the number (issue 15, item 13) ------------------------
+
+
+def _signed(root: Path, qualname: str, *amounts: int) -> list[Path]:
+    storage = CaptureStorage(root, signing_key=KEY)
+    return [
+        storage.save({"module": "app", "qualname": qualname, "args": [a], "kwargs": {}})
+        for a in amounts
+    ]
+
+
+def test_signed_capture_copied_to_another_function_is_refused(tmp_path: Path) -> None:
+    """A validly signed capture of app:refund placed as app:transfer's newest is refused."""
+    root = tmp_path / "caps"
+    [refund] = _signed(root, "refund", 999)
+    [transfer] = _signed(root, "transfer", 10)
+    copy = transfer.with_name(f"{int(transfer.name[:12]) + 1:012d}.cap")
+    shutil.copy(refund, copy)
+    loader = CaptureLoader(storage=CaptureStorage(root, signing_key=KEY))
+    with pytest.warns(SnapyCaptureWarning, match=f"skipping {copy}"):
+        assert loader.load_latest("app:transfer") == ((10,), {})
+
+
+def test_signature_covers_the_function_name(tmp_path: Path) -> None:
+    """Checked on the envelope alone: a signature made for refund fails for transfer."""
+    root = tmp_path / "caps"
+    [refund] = _signed(root, "refund", 999)
+    data = refund.read_bytes()
+    seq = int(refund.name[:12])
+    assert _envelope.unpack(data, key=KEY.encode(), function="app:refund", seq=seq)
+    with pytest.raises(CaptureFormatError, match="not capture 0 of app:transfer"):
+        _envelope.unpack(data, key=KEY.encode(), function="app:transfer", seq=seq)
+
+
+def test_renumbered_signed_capture_is_refused(tmp_path: Path) -> None:
+    """An old capture renamed to a newer number does not pass for the newest one."""
+    root = tmp_path / "caps"
+    first, second = _signed(root, "transfer", 1, 2)
+    renamed = second.with_name(f"{int(second.name[:12]) + 1:012d}.cap")
+    shutil.copy(first, renamed)
+    loader = CaptureLoader(storage=CaptureStorage(root, signing_key=KEY))
+    with pytest.warns(SnapyCaptureWarning, match="copied or renumbered"):
+        assert loader.load_latest("app:transfer") == ((2,), {})
+
+
+def test_format_1_signed_capture_needs_no_key_to_load_and_is_refused_with_one(
+    tmp_path: Path,
+) -> None:
+    """A capture signed by an older version (format 1) does not bind its function: refused
+    where signatures are required, with a message saying so; still loads without a key."""
+    root = tmp_path / "caps"
+    payload = pickle.dumps({"module": "app", "qualname": "old", "args": [7], "kwargs": {}})
+    header: dict[str, Any] = {"format": 1, "serializer": "pickle", "library": "0.1.0"}
+    header["hmac"] = _envelope._mac_v1(KEY.encode(), header, payload)
+    data = _envelope.MAGIC + json.dumps(header).encode() + b"\n" + payload
+    path = CaptureStorage(root).write("app", "old", data)
+    assert load_capture("app:old", root) == ((7,), {})
+    with pytest.raises(CaptureFormatError, match=r"format 1 by snapy_capture 0\.1\.0, whose"):
+        CaptureStorage(root, signing_key=KEY).read(path)
+
+
+def test_signing_with_named_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where O_TMPFILE is unavailable the signature is written through the temp file's name."""
+    monkeypatch.setattr(_files._Tempfiles, "unnamed", False)
+    root = tmp_path / "caps"
+    _signed(root, "transfer", 1, 2)
+    loader = CaptureLoader(storage=CaptureStorage(root, signing_key=KEY))
+    assert [r["args"] for r in loader.load_all("app:transfer")] == [[2], [1]]

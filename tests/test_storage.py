@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from snapy_capture import CaptureLoader, CaptureStorage, capture_args, load_capture
+from snapy_capture import (
+    CaptureLoader,
+    CaptureStorage,
+    SnapyCaptureWarning,
+    capture_args,
+    load_capture,
+)
 from snapy_capture.storage import function_dirname
 
 
@@ -221,3 +227,64 @@ class Opaque:
 
     def __init__(self) -> None:
         self.blob = "z" * 5000
+
+
+# --- directory names bind (issue 15, item 13) -----------------------------------------------
+
+
+def _short_name_of_long_directory(module: str, long_qualname: str) -> str:
+    """The qualname whose quoted name used to be exactly the long name's shortened form."""
+    dirname = function_dirname(module, long_qualname)
+    prefix = f"{module}%3A"
+    assert dirname.startswith(prefix)
+    assert "~" in dirname
+    return dirname[len(prefix) :]
+
+
+def test_short_name_never_shares_a_long_names_directory(tmp_path: Path) -> None:
+    """A short qualname equal to a long one's ``<120 chars>~<sha16>`` form gets its own
+    directory, and loading either name returns only its own captures."""
+    long_name = "handler_" + "x" * 200
+    short_name = _short_name_of_long_directory("app", long_name)
+    store = CaptureStorage(tmp_path)
+    long_path = store.save(_record(long_name, 1))
+    short_path = store.save(_record(short_name, 2))
+    assert long_path.parent != short_path.parent
+    loader = CaptureLoader(tmp_path)
+    assert [r["args"] for r in loader.load_all(f"app:{long_name}")] == [[1]]
+    assert [r["args"] for r in loader.load_all(f"app:{short_name}")] == [[2]]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [(("a:b", "c"), ("a", "b:c")), (("m", "f~1"), ("m", "f%7E1"))]
+)
+def test_distinct_functions_get_distinct_directories(
+    first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    assert function_dirname(*first) != function_dirname(*second)
+
+
+def test_loading_a_name_never_returns_another_functions_record(tmp_path: Path) -> None:
+    """Checked on every read: a record of app:refund put in app:transfer's directory (by
+    hand, or by an old version whose names collided) is skipped with a warning."""
+    store = CaptureStorage(tmp_path)
+    transfer = store.save(_record("transfer", 10))
+    store.write("app", "transfer", store.encode(_record("refund", 999)))
+    with pytest.warns(
+        SnapyCaptureWarning, match="holds a capture of app:refund, not of app:transfer"
+    ):
+        assert load_capture("app:transfer", tmp_path) == ((10,), {})
+    assert transfer.exists()
+
+
+def test_directories_named_by_older_versions_still_load(tmp_path: Path) -> None:
+    """A short name with '~' was not quoted before: its old directory is still found (by
+    its .function.json), so upgrading loses no capture."""
+    store = CaptureStorage(tmp_path)
+    new = store.save(_record("weird~name", 1)).parent
+    old = tmp_path / new.name.replace("%7E", "~")
+    new.rename(old)
+    assert load_capture("app:weird~name", tmp_path) == ((1,), {})
+    store2 = CaptureStorage(tmp_path)
+    store2.save(_record("weird~name", 2))  # new captures go to the new name; both are read
+    assert [r["args"] for r in CaptureLoader(tmp_path).load_all("app:weird~name")] == [[2], [1]]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from . import _envelope
 from ._cli_format import (
     format_record,
     format_size,
@@ -93,9 +92,8 @@ def problem(storage: CaptureStorage, path: Path) -> str | None:
     user code.
     """
     try:
-        envelope = _envelope.unpack(path.read_bytes(), key=storage.signing_key)
-    except OSError as exc:
-        return f"cannot read: {exc.strerror}"
+        # Never through a link; a signature verified for this directory's function and number.
+        envelope = storage.unpack_file(path)
     except CaptureFormatError as exc:
         return str(exc)
     try:
@@ -242,9 +240,23 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.write(text)
         return EXIT_OK
     output = Path(args.output)
-    output.write_text(text, encoding="utf-8")
+    _write_private(output, text.encode("utf-8"))
     ctx.print(f"Exported {len(records)} capture(s) of {info.name} to {output}.")
     return EXIT_OK
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600), whether the file is new
+    or replaced: captures are filtered, not public. (``> FILE`` keeps the umask's mode.)"""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _importable_cwd() -> None:

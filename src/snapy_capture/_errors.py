@@ -30,6 +30,15 @@ class ConfigError(SnapyCaptureError, ValueError):
     __module__ = "snapy_capture"
 
 
+class UnsafeStorageError(SnapyCaptureError, PermissionError):
+    """A storage directory others could redirect or fill (a symlink, world-writable...)."""
+
+    __module__ = "snapy_capture"
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class CaptureNotFoundError(SnapyCaptureError, LookupError):
     """No capture exists for a function in any of the paths searched."""
 

@@ -13,10 +13,13 @@ import itertools
 import json
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Final
 from urllib.parse import unquote
+
+from ._errors import UnsafeStorageError
 
 CAPTURE_SUFFIX: Final = ".cap"
 _CAPTURE_NAME: Final = re.compile(r"^(\d{12})\.cap$")
@@ -24,12 +27,19 @@ _TEMP_PREFIX: Final = ".tmp-"
 _META: Final = ".function.json"
 _SEQ_WIDTH: Final = 12
 _STALE_TEMP_SECONDS: Final = 3600.0
+#: 0 where the platform has no such flag (Windows): there, files are opened as before.
+_O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+#: Our bookkeeping files: none may be a symbolic link.
+_BOOKKEEPING: Final = (".lock", ".seq", _META)
 
 
 def _make_private_dirs(directory: Path) -> None:
     missing = []
     current = directory
-    while not current.exists():
+    # lexists: a dangling symlink is not "missing" (creating through it would follow it).
+    while not os.path.lexists(current):
         missing.append(current)
         current = current.parent
     for path in reversed(missing):
@@ -38,6 +48,90 @@ def _make_private_dirs(directory: Path) -> None:
         except FileExistsError:
             continue
         os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+
+
+def _check_directory(directory: str | Path, what: str) -> None:
+    """Refuse a storage root or function directory that others could redirect or fill.
+
+    Refused: a symbolic link, anything not a directory, a directory writable by everybody
+    (0777, even with the sticky bit), and a group-writable one that another user owns. Inside
+    a directory that passes, only its owner can swap a name for a link; our own files are
+    opened with ``O_NOFOLLOW`` on top of that (see :func:`_check_bookkeeping`).
+
+    Raises:
+        UnsafeStorageError: one line saying which directory and why.
+    """
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        return  # created by us next, 0700
+    reason = None
+    if stat.S_ISLNK(info.st_mode):
+        reason = "it is a symbolic link (give the real path)"
+    elif not stat.S_ISDIR(info.st_mode):
+        reason = "it is not a directory"
+    elif os.name == "nt":  # pragma: no cover - no POSIX modes (every directory reads 0777)
+        pass
+    elif info.st_mode & stat.S_IWOTH:
+        reason = f"it is writable by every user (mode {stat.S_IMODE(info.st_mode):04o})"
+    elif info.st_mode & stat.S_IWGRP and info.st_uid != _uid():
+        reason = (
+            f"it is group-writable (mode {stat.S_IMODE(info.st_mode):04o}) and owned by "
+            f"another user (uid {info.st_uid})"
+        )
+    if reason is not None:
+        raise UnsafeStorageError(
+            f"refusing the capture {what} {directory}: {reason}; captures are dropped "
+            f"(chmod go-w it, or choose another path)"
+        )
+
+
+def _uid() -> int:
+    getuid = getattr(os, "getuid", None)
+    return -1 if getuid is None else int(getuid())
+
+
+def _check_bookkeeping(directory: str | Path) -> None:
+    """Refuse a function directory where one of our files is a symbolic link (planted)."""
+    for name in _BOOKKEEPING:
+        path = os.path.join(directory, name)
+        if os.path.islink(path):
+            raise UnsafeStorageError(
+                f"refusing the capture directory {directory}: {name} is a symbolic link; "
+                f"captures are dropped (remove it)"
+            )
+
+
+def _open_regular(path: str | Path) -> tuple[int, int]:
+    """Open one of our files for reading, never through a symbolic link, never a FIFO or a
+    device (a planted ``.cap`` pointing at ``/etc/shadow``, or a pipe): ``(fd, size)``.
+
+    Raises:
+        OSError: ``ELOOP`` for a link, ``EINVAL`` for a file that is not a regular one.
+    """
+    fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info.st_size
+
+
+def _read_file(path: str | Path, limit: int | None = None) -> bytes:
+    """The bytes of one of our files (at most ``limit``), opened by :func:`_open_regular`."""
+    fd, size = _open_regular(path)
+    try:
+        if limit is not None:
+            return os.read(fd, limit)  # a fresh descriptor: from the start
+        chunks = []
+        while chunk := os.read(fd, max(size, 1 << 16)):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 #: Linux's ``O_TMPFILE``: a file with no name until it is linked, so a crash leaves nothing.
@@ -69,12 +163,13 @@ def _open_temp(directory: str) -> tuple[int, str | None]:
     """
     if _Tempfiles.unnamed:
         try:
-            return os.open(directory, _O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600), None
+            flags = _O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC | _O_NOFOLLOW
+            return os.open(directory, flags, 0o600), None
         except OSError as exc:
             if exc.errno not in _NO_TMPFILE_ERRNOS:
                 raise
             _Tempfiles.unnamed = False
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _O_NOFOLLOW
     while True:  # a stale temp file of a crashed process with our pid: take the next number
         temp = f"{directory}{os.sep}{_TEMP_PREFIX}{os.getpid()}-{next(_temp_numbers)}"
         try:
@@ -123,8 +218,7 @@ def _read_state(directory: str | Path, fd: int | None = None) -> tuple[int, int]
         if fd is not None:
             raw = os.pread(fd, 64, 0)
         else:
-            with open(os.path.join(directory, ".seq"), "rb") as handle:
-                raw = handle.read(64)
+            raw = _read_file(os.path.join(directory, ".seq"), 64)
         first, second = raw.split()
         nxt, floor = int(first), int(second)
     except (OSError, ValueError):
@@ -139,7 +233,8 @@ def _write_state(directory: str | Path, nxt: int, floor: int, fd: int | None = N
     if fd is not None:
         os.pwrite(fd, data, 0)  # fixed width: no truncate needed
         return
-    fd = os.open(os.path.join(directory, ".seq"), os.O_WRONLY | os.O_CREAT, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | _O_NOFOLLOW
+    fd = os.open(os.path.join(directory, ".seq"), flags, 0o600)
     try:
         os.pwrite(fd, data, 0)  # fixed width: no truncate needed
     finally:
@@ -222,11 +317,11 @@ def _read_meta(directory: Path) -> tuple[str, str] | None:
     imports this module.
     """
     try:
-        meta = json.loads((directory / _META).read_text(encoding="utf-8"))
+        meta = json.loads(_read_file(directory / _META).decode("utf-8"))
         return str(meta["module"]), str(meta["qualname"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     module, sep, qualname = unquote(directory.name).partition(":")
-    if not sep or "~" in directory.name:
+    if not sep or "~" in directory.name:  # a long name's shortened form: not reversible
         return None
     return module, qualname

@@ -21,6 +21,9 @@ if sys.platform != "win32":  # Windows: writers use filelock's own locking
 
 #: Lock files a process keeps open for writing; beyond, each write opens and closes its own.
 _MAX_OPEN_LOCKS: Final = 64
+#: ``O_NOFOLLOW``: a ``.lock`` or ``.seq`` planted as a symbolic link must not make us create
+#: or overwrite its target (the open fails with ``ELOOP``; the capture is dropped).
+_FLAGS: Final = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 class _WriteLock:
@@ -126,7 +129,7 @@ class _WriteLock:
         self._reopen_state()
 
     def _open_files(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.fd = os.open(self.path, _FLAGS, 0o600)
         info = os.fstat(self.fd)
         self.identity = (info.st_dev, info.st_ino)
         with self._count_lock:
@@ -136,7 +139,7 @@ class _WriteLock:
         if self.state_fd >= 0:
             os.close(self.state_fd)
             self.state_fd = -1
-        self.state_fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.state_fd = os.open(self.state_path, _FLAGS, 0o600)
         info = os.fstat(self.state_fd)
         self.state_identity = (info.st_dev, info.st_ino)
 

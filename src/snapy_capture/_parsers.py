@@ -144,12 +144,14 @@ def optional_serializer(value: object) -> object:
 
 
 def signing_key(value: object) -> bytes | None:
-    if value is None or value == "":
+    # Set but blank (a CI secret missing on a fork's pull request) is kept as b"", which
+    # refuses to read or write anything (``_envelope.check_key``): never silently "no key".
+    if value is None:
         return None
     if isinstance(value, str):
-        return value.encode()
+        return value.encode() if value.strip() else b""
     if isinstance(value, bytes):
-        return value
+        return value if value.strip() else b""
     raise ValueError("expected a string or bytes key")
 
 

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._deferred import SNAPSHOT_LIMIT
+from ._envelope import check_key
 from ._forksafe import fork_safe
 from .config import CaptureConfig
 from .filters import resolve_filter_spec
@@ -81,6 +82,8 @@ class _State:
             self.storage = _shared_storage(config)
             self.retention = config.retention
             self.max_age = config.max_age
+        # A signing key set but empty: the site captures nothing (one warning), never unsigned.
+        check_key(self.storage.signing_key)
         fallback = config.fallback_serializer
         self.fallback: Serializer | None = None if fallback is None else get_serializer(fallback)
         base = resolve_filter_spec(config.arg_filter)  # a 'module:name' string loads here

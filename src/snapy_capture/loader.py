@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._envelope import check_key
 from ._errors import (
     AmbiguousCaptureError,
     CaptureFormatError,
@@ -86,6 +87,9 @@ class CaptureLoader:
             self.storages = [
                 CaptureStorage(root, signing_key=config.signing_key) for root in unique
             ]
+        for each in self.storages:
+            # Set but empty: refuse now, with one line, rather than skip every file.
+            check_key(each.signing_key)
 
     @property
     def paths(self) -> list[str]:
@@ -113,16 +117,18 @@ class CaptureLoader:
         """Capture records of ``name``, newest first, read lazily; unreadable files are skipped."""
         matches = self._matches(name)
         # Lazily: the newest capture is found without listing a directory of thousands.
+        # By the directory found, not by the name this version would give it: directories
+        # of older versions are read too. Each record must belong to the name resolved.
         lists = [
-            zip(itertools.repeat(storage), storage.iter_capture_files(info.module, info.qualname))
+            zip(itertools.repeat((storage, info.name)), storage.iter_files_in(info.directory))
             for storage, info in matches
         ]
         ordered = (
             lists[0] if len(lists) == 1 else heapq.merge(*lists, key=lambda item: -_mtime(item[1]))
         )
-        for storage, path in ordered:
+        for (storage, function), path in ordered:
             try:
-                yield storage.read(path)
+                yield storage.read(path, function=function)
             except CaptureFormatError as exc:
                 warnings.warn(
                     f"snapy_capture: skipping {path}: {exc}", SnapyCaptureWarning, stacklevel=3
@@ -139,10 +145,8 @@ class CaptureLoader:
 
     def count(self, name: str) -> int:
         """How many capture files ``name`` has (without reading them)."""
-        return sum(
-            len(storage.capture_files(info.module, info.qualname))
-            for storage, info in self._matches(name)
-        )
+        matches = self._matches(name)
+        return sum(len(storage.capture_files_in(info.directory)) for storage, info in matches)
 
     def load_dict_by_index(self, name: str, index: int) -> dict[str, Any]:
         """The whole record of capture ``index`` of ``name`` (0 = newest).

@@ -9,10 +9,16 @@ Layout under the storage root::
         000000000041.cap      one capture; names sort in write order, so "newest" reads no file
 
 A capture is written to a temporary file in the same directory and then linked into place
-under the lock, so a reader never sees a partial capture. On Linux the temporary file has no
+under the lock, so a reader never sees a partial capture. With a signing key, the capture is
+signed under the lock too, once its number is known: the signature binds it to its function
+and number (see :mod:`._envelope`). On Linux the temporary file has no
 name (``O_TMPFILE``), so a crash leaves nothing behind; elsewhere it is ``.tmp-<pid>-<n>``,
 which :meth:`CaptureStorage.prune` removes once stale. Retention deletes by sequence
 number, so its cost does not grow with the number of captures kept.
+
+Nothing here follows a symbolic link: the root and each function directory are checked before
+the first write to them (not a link, not writable by others: ``_files._check_directory``), and
+every file of ours is opened with ``O_NOFOLLOW``. Readers refuse a ``.cap`` that is a link.
 """
 
 from __future__ import annotations
@@ -40,16 +46,22 @@ from ._errors import CaptureFormatError
 # Imported by name, not used as ``_files.x``: tests patch these on this module to inject
 # faults into a write, and the calls below must see the patch.
 from ._files import (
+    _CAPTURE_NAME,
     _META,
+    _O_CLOEXEC,
+    _O_NOFOLLOW,
     _SEQ_WIDTH,
     _capture_files,
     _capture_name,
     _capture_path,
+    _check_bookkeeping,
+    _check_directory,
     _delete_below,
     _link,
     _make_private_dirs,
     _mtime,
     _open_temp,
+    _read_file,
     _read_meta,
     _read_state,
     _remove_stale_temps,
@@ -75,6 +87,8 @@ LOCK_TIMEOUT = 10.0
 _BUILTIN_SERIALIZERS: Final = ("pickle", "json", "jsonpickle")
 #: Newest captures looked up by sequence number before the directory is listed (loading).
 _PROBES: Final = 8
+#: Seconds ``prune`` and ``clear`` wait for a directory's writers' lock.
+_MAINTENANCE_TIMEOUT: Final = 300.0
 
 # Every storage root this process wrote to, in order: the loader searches them by default.
 _written_roots: dict[str, None] = {}
@@ -148,7 +162,7 @@ def _expire(directory: str, floor: int, placed: int, max_age: float) -> int:
     while floor < placed:
         path = _capture_name(directory, floor)
         try:
-            if os.stat(path).st_mtime >= cutoff:
+            if os.lstat(path).st_mtime >= cutoff:
                 break
             os.unlink(path)
         except FileNotFoundError:
@@ -158,14 +172,56 @@ def _expire(directory: str, floor: int, placed: int, max_age: float) -> int:
 
 
 def function_dirname(module: str, qualname: str) -> str:
-    """A file name for ``module:qualname`` that cannot escape the root (``/``, ``..``, NUL...)."""
-    name = quote(f"{module}:{qualname}", safe="._-")
+    """A file name for ``module:qualname`` that cannot escape the root (``/``, ``..``, NUL...).
+
+    Distinct functions get distinct names: a name is percent-quoted, except that a quoted
+    name over 150 characters is cut to ``<120 characters>~<16 hex digits of its SHA-256>``.
+    ``~`` is quoted (``%7E``) in every other name, so no short name can take a long one's
+    place. (Versions up to 0.1 left ``~`` as it was; only names containing ``~`` differ, and
+    the loader finds directories by their ``.function.json``, not by this name.)
+    """
+    name = quote(f"{module}:{qualname}", safe="._-").replace("~", "%7E")
     if name.startswith("."):
         name = "%2E" + name[1:]  # dot-names are our bookkeeping (and hidden): never use one
-    if len(name) > 150:
-        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    if len(name) > 150 or ":" in module:
+        # "a:b" + "c" and "a" + "b:c" quote alike: then the pair itself is hashed (a module
+        # name with a colon is no importable module; only records saved by hand carry one).
+        hashed = name if ":" not in module else json.dumps([module, qualname])
+        digest = hashlib.sha256(hashed.encode()).hexdigest()[:16]
         name = f"{name[:120]}~{digest}"
     return name
+
+
+def _record_owner(record: dict[str, Any]) -> str:
+    """``module:qualname`` a record was stored under (as :meth:`CaptureStorage.save` names it)."""
+    module = record.get("module", "__unknown__")
+    qualname = record.get("qualname", record.get("function_name", "__unknown__"))
+    return f"{module}:{qualname}"
+
+
+class _Signer:
+    """Signs one capture for the number it gets, under the directory's lock (format 2)."""
+
+    __slots__ = ("function", "key", "slot")
+
+    def __init__(self, key: bytes, slot: _envelope.SigningSlot, function: str) -> None:
+        self.key = key
+        self.slot = slot
+        self.function = function
+
+    def sign(self, fd: int, temp: str | None, seq: int) -> None:
+        slot = self.slot
+        mac = _envelope.signature(self.key, slot.canonical, self.function, seq, slot.digest)
+        if temp is None:
+            os.pwrite(fd, mac, slot.offset)  # unnamed: still open
+            return
+        # Named: closed before the lock (see ``_write``); opened again, never through a link.
+        named = os.open(temp, os.O_WRONLY | _O_CLOEXEC | _O_NOFOLLOW)
+        try:
+            os.lseek(named, slot.offset, os.SEEK_SET)
+            _write_all(named, mac)
+        finally:
+            os.close(named)
 
 
 @dataclass(frozen=True)
@@ -221,6 +277,7 @@ class CaptureStorage:
         self.signing_key: bytes | None = parse_option("signing_key", signing_key)
         self._locks: dict[str, FileLock] = {}
         self._prepared: set[str] = set()
+        self._root_checked = False
         # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
         self._dirs: dict[tuple[str, str], str] = {}
         self._guard = _forksafe.fork_safe(threading.Lock())
@@ -254,14 +311,32 @@ class CaptureStorage:
         raw = payload.encode("utf-8") if isinstance(payload, str) else payload
         return _envelope.pack(raw, name, text=text, key=self.signing_key)
 
-    def decode(self, data: bytes) -> dict[str, Any]:
+    def decode(
+        self, data: bytes, *, function: str | None = None, seq: int | None = None
+    ) -> dict[str, Any]:
         """Verify and deserialize the bytes of a capture file.
 
+        Args:
+            function, seq: the ``module:qualname`` and number the file was found under; a
+                signed capture verifies only with those it was written with, and a record
+                of another function is refused.
+
         Raises:
-            CaptureFormatError: the file is corrupt, foreign, too new, or fails its signature.
+            CaptureFormatError: the file is corrupt, foreign, too new, fails its signature,
+                or holds another function's capture.
+            ConfigError: the signing key is set but empty.
         """
         # unpack verifies the signature: nothing below runs on a file that fails it.
-        envelope = _envelope.unpack(data, key=self.signing_key)
+        envelope = _envelope.unpack(data, key=self.signing_key, function=function, seq=seq)
+        record = self._deserialize(envelope)
+        if function is not None and _record_owner(record) != function:
+            raise CaptureFormatError(
+                f"holds a capture of {_record_owner(record)}, not of {function} (copied or "
+                f"written by hand into this directory)"
+            )
+        return record
+
+    def _deserialize(self, envelope: _envelope.Envelope) -> dict[str, Any]:
         name = envelope.serializer
         try:
             payload: bytes | str = envelope.payload
@@ -347,15 +422,25 @@ class CaptureStorage:
             retention = self.retention
         if max_age is _KEEP:
             max_age = self.max_age
+        signer = None
+        key = self.signing_key
+        if key is not None:
+            _envelope.check_key(key)  # set but empty: never write unsigned
+            # Hashed here, off the lock; the short HMAC is made under it, once numbered.
+            slot = _envelope.signing_slot(data)
+            if slot is not None:
+                signer = _Signer(key, slot, f"{module}:{qualname}")
         directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
         try:
             fd, temp = _open_temp(directory)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             # The directory was removed since this process prepared it (a cleanup script,
             # ``rm -r captures``): make it again rather than fail every capture from now on.
+            # (Replaced by a symbolic link: preparing it again refuses it.)
             with self._guard:
                 self._prepared.discard(directory)
                 self._dirs.pop((module, qualname), None)
+                self._root_checked = False
             directory = self._prepare(module, qualname)
             fd, temp = _open_temp(directory)
         try:
@@ -372,7 +457,9 @@ class CaptureStorage:
             lock = self._write_lock(directory)
             state_fd = lock.acquire(LOCK_TIMEOUT)
             try:
-                final = self._place(directory, fd, temp, retention, max_age, state_fd=state_fd)
+                final = self._place(
+                    directory, fd, temp, retention, max_age, state_fd=state_fd, signer=signer
+                )
             finally:
                 lock.release()
         except _TmpfileUnusable:
@@ -400,12 +487,16 @@ class CaptureStorage:
         max_age: float | None,
         *,
         state_fd: int | None,
+        signer: _Signer | None = None,
     ) -> str:
-        """Number the written temporary file (descriptor, name) and link it into place."""
+        """Number the written temporary file (descriptor, name), sign it for that number when
+        signing, and link it into place."""
         state = _read_state(directory, state_fd)
         nxt, floor = _scan_state(directory) if state is None else state
         for _ in range(_MAX_NUMBERING_ATTEMPTS):
             final = _capture_name(directory, nxt)
+            if signer is not None:
+                signer.sign(fd, temp, nxt)
             try:
                 _link(fd, temp, final)
                 break
@@ -435,9 +526,17 @@ class CaptureStorage:
         directory = str(path)
         if directory in self._prepared:
             return directory
+        root_unchecked = not self._root_checked
+        if root_unchecked:
+            _check_directory(self.path, "root")  # a link: mkdir below would follow it
         _make_private_dirs(path)
+        if root_unchecked:
+            _check_directory(self.path, "root")  # made by another process meanwhile?
+            self._root_checked = True
+        _check_directory(path, "directory")
+        _check_bookkeeping(path)
         meta = path / _META
-        if not meta.exists():
+        if not os.path.lexists(meta):
             try:
                 _write_meta(directory, str(meta), module, qualname)
             except _TmpfileUnusable:
@@ -456,6 +555,20 @@ class CaptureStorage:
         if sys.platform == "win32":  # pragma: no cover
             return _PortableWriteLock(self._lock(directory))
         return _WriteLock._all.get(directory) or _WriteLock.of(directory)
+
+    @contextlib.contextmanager
+    def _exclusive(self, directory: str | Path) -> Iterator[None]:
+        """Hold a directory's writers' lock (``prune``, ``clear``), never through a link."""
+        if sys.platform == "win32":  # pragma: no cover
+            with self._lock(directory):
+                yield
+            return
+        lock = self._write_lock(str(directory))
+        lock.acquire(_MAINTENANCE_TIMEOUT)
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _lock(self, directory: str | Path) -> FileLock:
         key = str(directory)
@@ -494,7 +607,15 @@ class CaptureStorage:
         listing the directory (listing 10,000 names takes milliseconds); the directory is
         listed only when the caller reads further back, or when the state cannot be trusted.
         """
-        directory = self.path / function_dirname(module, qualname)
+        return self.iter_files_in(self.path / function_dirname(module, qualname))
+
+    def capture_files_in(self, directory: Path) -> list[Path]:
+        """:meth:`capture_files` of a directory found by :meth:`functions`."""
+        return _capture_files(directory)
+
+    def iter_files_in(self, directory: Path) -> Iterator[Path]:
+        """:meth:`iter_capture_files` of a directory found by :meth:`functions` (whose name
+        an older version may have chosen differently)."""
         below: int | None = None  # captures numbered below this are left to the listing
         state = _read_state(directory)
         # A capture already numbered ``next`` means the state is behind (restored, edited):
@@ -511,22 +632,56 @@ class CaptureStorage:
             if below is None or int(path.name[:_SEQ_WIDTH]) < below:
                 yield path
 
-    def read(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+    def read(self, path: str | os.PathLike[str], *, function: str | None = None) -> dict[str, Any]:
         """Read one capture file.
 
+        Args:
+            function: ``module:qualname`` the file belongs to; by default its directory's
+                (``.function.json``). A capture of another function, or one whose signature
+                was made for another function or number, is refused.
+
         Raises:
-            CaptureFormatError: see :meth:`decode`; also for an unreadable file.
+            CaptureFormatError: see :meth:`decode`; also for an unreadable file or a link.
+            ConfigError: the signing key is set but empty.
         """
+        data, function, seq = self._read_bytes(path, function)
+        return self.decode(data, function=function, seq=seq)
+
+    def unpack_file(
+        self, path: str | os.PathLike[str], *, function: str | None = None
+    ) -> _envelope.Envelope:
+        """The verified envelope of one capture file, without deserializing its payload.
+
+        Raises:
+            CaptureFormatError, ConfigError: as :meth:`read`.
+        """
+        data, function, seq = self._read_bytes(path, function)
+        return _envelope.unpack(data, key=self.signing_key, function=function, seq=seq)
+
+    def _read_bytes(
+        self, path: str | os.PathLike[str], function: str | None
+    ) -> tuple[bytes, str | None, int | None]:
+        _envelope.check_key(self.signing_key)  # before reading anything
+        path = Path(path)
         try:
-            data = Path(path).read_bytes()
+            data = _read_file(path)
         except OSError as exc:
-            raise CaptureFormatError(f"cannot read {path}: {exc.strerror}") from None
-        return self.decode(data)
+            reason = exc.strerror
+            if exc.errno == errno.ELOOP:
+                reason = "it is a symbolic link (refused)"
+            raise CaptureFormatError(f"cannot read {path}: {reason}") from None
+        match = _CAPTURE_NAME.match(path.name)
+        seq = int(match.group(1)) if match else None
+        if function is None:
+            names = _read_meta(path.parent)
+            function = None if names is None else f"{names[0]}:{names[1]}"
+        return data, function, seq
 
     def iter_records(self, module: str, qualname: str) -> Iterator[tuple[Path, dict[str, Any]]]:
         """``(path, record)`` newest first; unreadable files raise when reached."""
+        function = f"{module}:{qualname}"
         for path in self.capture_files(module, qualname):
-            yield path, self.read(path)
+            yield path, self.read(path, function=function)
 
     # --- maintenance --------------------------------------------------------------------
 
@@ -541,7 +696,7 @@ class CaptureStorage:
         removed = 0
         cutoff = None if max_age is None else time.time() - max_age
         for info in self.functions():
-            with self._lock(info.directory):
+            with self._exclusive(info.directory):
                 files = _capture_files(info.directory)
                 doomed = files[retention:] if retention is not None else []
                 if cutoff is not None:
@@ -561,9 +716,9 @@ class CaptureStorage:
             infos = [FunctionInfo(module, qualname, self.path / function_dirname(module, qualname))]
         removed = 0
         for info in infos:
-            if not info.directory.is_dir():
-                continue
-            with self._lock(info.directory):
+            if info.directory.is_symlink() or not info.directory.is_dir():
+                continue  # a link: never delete through it
+            with self._exclusive(info.directory):
                 for path in _capture_files(info.directory):
                     removed += _unlink_quiet(path)
                 _remove_stale_temps(info.directory, older_than=0.0)
