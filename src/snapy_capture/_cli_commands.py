@@ -7,6 +7,7 @@ should read about is raised as :class:`CliError` (one line, the code it exits wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pickletools
@@ -194,7 +195,11 @@ def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[Path, dict[str
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     """One capture of NAME, pretty-printed (``--json`` for machines)."""
-    _importable_cwd()
+    with _import_paths(args.import_path):
+        return _show(ctx, args)
+
+
+def _show(ctx: Context, args: argparse.Namespace) -> int:
     info = _resolve(ctx, args.name)
     seen = 0
     for path, record in _readable(ctx, info):
@@ -215,7 +220,10 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     if seen == 0:
         hint = ""
         if ctx.storage.capture_files(info.module, info.qualname):
-            hint = " (see the notes above; run from the project directory so its modules import)"
+            hint = (
+                " (see the notes above; if they name your project's modules, give its "
+                "directory with --import-path DIR)"
+            )
         raise CliError(f"{info.name} has no readable capture in {ctx.storage.path}{hint}")
     raise CliError(
         f"{info.name} has {seen} readable capture(s); index {args.index} is out of "
@@ -225,7 +233,11 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
     """Every capture of NAME as JSON (one array) or JSON Lines (one capture per line)."""
-    _importable_cwd()
+    with _import_paths(args.import_path):
+        return _export(ctx, args)
+
+
+def _export(ctx: Context, args: argparse.Namespace) -> int:
     info = _resolve(ctx, args.name)
     records: list[Any] = []
     for _, record in _readable(ctx, info):
@@ -259,13 +271,17 @@ def _write_private(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _importable_cwd() -> None:
-    # Pickled arguments name their classes by module; those modules live in the user's
-    # project, which is the working directory. The console script does not put it on
-    # sys.path (python -m does), so add it: `show` must work the same either way.
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
+@contextlib.contextmanager
+def _import_paths(paths: list[str]) -> Iterator[None]:
+    """``--import-path``: the directories the user named on ``sys.path`` while loading, and
+    nothing else (not the working directory: a module planted next to the captures could
+    then run when a capture names it)."""
+    saved = list(sys.path)
+    sys.path[:0] = [os.path.abspath(path) for path in paths]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
 
 
 # --- prune / clear ------------------------------------------------------------------------

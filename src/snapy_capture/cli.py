@@ -109,6 +109,17 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
         help="capture directory (default: SNAP_CAPTURE_DEFAULT_PATH or ./captures)",
     )
 
+    # Reading pickle captures of your own classes needs your project importable; nothing is
+    # added to sys.path unless you say so (a .py planted next to the captures must not run).
+    reading = _Parser(add_help=False)
+    reading.add_argument(
+        "--import-path",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="put DIR on sys.path while loading (repeatable; e.g. your project's directory)",
+    )
+
     parser = parser_class(
         prog=PROG,
         parents=[common, storage],
@@ -118,9 +129,11 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
 
     def command(
-        name: str, func: Command, help_text: str, *, uses_path: bool = True
+        name: str, func: Command, help_text: str, *, uses_path: bool = True, loads: bool = False
     ) -> argparse.ArgumentParser:
         parents = [common, storage] if uses_path else [common]
+        if loads:
+            parents.append(reading)
         cmd = sub.add_parser(name, parents=parents, help=help_text, description=help_text)
         cmd.set_defaults(func=func)
         return cmd
@@ -129,7 +142,10 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
     cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
     cmd = command(
-        "show", commands.cmd_show, "print one capture: arguments, metadata, redactions, result"
+        "show",
+        commands.cmd_show,
+        "print one capture: arguments, metadata, redactions, result",
+        loads=True,
     )
     cmd.add_argument("name", metavar="NAME", help="module:qualname, qualname or a suffix")
     cmd.add_argument(
@@ -168,7 +184,9 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
     cmd.add_argument("--all", action="store_true", help="delete every capture under --path")
     cmd.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
-    cmd = command("export", commands.cmd_export, "write the captures of a function as JSON")
+    cmd = command(
+        "export", commands.cmd_export, "write the captures of a function as JSON", loads=True
+    )
     cmd.add_argument("name", metavar="NAME", help="module:qualname, qualname or a suffix")
     cmd.add_argument(
         "--format",

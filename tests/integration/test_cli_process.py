@@ -82,13 +82,14 @@ def script() -> Path:
 def test_console_script_lists_and_shows_a_real_programs_captures(
     project: Path, script: Path, capture_dir: Path
 ) -> None:
-    """list and show work from the project directory on captures a real program wrote."""
+    """list and show work on captures a real program wrote; ``--import-path .`` makes the
+    project's classes importable to unpickle them (nothing is added by default)."""
     listed = run([str(script), "list", "--json"], project)
     assert listed.returncode == 0, listed.stderr
     (entry,) = json.loads(listed.stdout)["functions"]
     assert (entry["name"], entry["count"], entry["corrupt"]) == ("shop_app:checkout", 2, 0)
 
-    shown = run([str(script), "show", "checkout"], project)
+    shown = run([str(script), "show", "checkout", "--import-path", "."], project)
     assert shown.returncode == 0, shown.stderr
     assert "[0] Order('pen', qty=5)" in shown.stdout  # the class was imported to unpickle
     assert "4111" not in shown.stdout
@@ -99,9 +100,20 @@ def test_console_script_lists_and_shows_a_real_programs_captures(
 def test_python_dash_m_matches_the_console_script(project: Path, script: Path) -> None:
     """`python -m snapy_capture` is the same command line."""
     via_m = run(
-        [sys.executable, "-m", "snapy_capture", "show", "checkout", "--index", "1"], project
+        [
+            sys.executable,
+            "-m",
+            "snapy_capture",
+            "show",
+            "checkout",
+            "-i",
+            "1",
+            "--import-path",
+            ".",
+        ],
+        project,
     )
-    via_script = run([str(script), "show", "checkout", "--index", "1"], project)
+    via_script = run([str(script), "show", "checkout", "-i", "1", "--import-path", "."], project)
     assert via_m.returncode == via_script.returncode == 0
     assert via_m.stdout == via_script.stdout
     assert "coupon = 'SPRING'" in via_m.stdout
@@ -134,7 +146,16 @@ def test_export_corrupt_and_empty(project: Path, capture_dir: Path, tmp_path: Pa
     (newest, _) = sorted(capture_dir.glob("*/*.cap"), reverse=True)
     newest.write_bytes(b"\x80\x05garbage")
     exported = run(
-        [sys.executable, "-m", "snapy_capture", "export", "checkout", "--format", "jsonl"], project
+        [
+            sys.executable,
+            "-m",
+            "snapy_capture",
+            "export",
+            "checkout",
+            "--format=jsonl",
+            "--import-path=.",
+        ],
+        project,
     )
     assert exported.returncode == 0, exported.stderr
     (line,) = exported.stdout.splitlines()
@@ -197,3 +218,44 @@ def test_show_of_a_planted_json_capture_runs_no_planted_module(
         assert not marker.exists(), argv
         assert shown.returncode == 1, shown.stderr  # the only capture is unreadable
         assert "module 'captures.evil' is not imported" in shown.stderr
+
+
+def test_show_of_a_pickle_capture_imports_nothing_from_the_working_directory(
+    script: Path, capture_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 15 (4): nothing is put on sys.path unless given with ``--import-path``: a capture
+    naming a module planted in the working directory does not import it."""
+    from snapy_capture import CaptureStorage
+
+    marker = tmp_path / "marker"
+    (tmp_path / "planted.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\nclass Order:\n    pass\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import planted  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(tmp_path))
+    marker.unlink()
+    CaptureStorage(capture_dir, retention=None).save(
+        {
+            "function_name": "pay",
+            "module": "app",
+            "qualname": "pay",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "args": [planted.Order()],
+            "kwargs": {},
+            "metadata": {"call_depth": 0},
+        }
+    )
+    for argv in ([str(script)], [sys.executable, "-m", "snapy_capture"]):
+        shown = run([*argv, "show", "pay", "--path", str(capture_dir)], tmp_path)
+        assert not marker.exists(), argv
+        assert shown.returncode == 1
+        assert "No module named 'planted'" in shown.stderr
+        assert "--import-path" in shown.stderr
+    shown = run(
+        [str(script), "show", "pay", "--path", str(capture_dir), "--import-path", "."], tmp_path
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert marker.exists()  # asked for: the project's own module is imported to unpickle
