@@ -16,8 +16,10 @@ see every value): see ``ArgumentFilter._quick``.
 
 from __future__ import annotations
 
+import decimal
 from typing import TYPE_CHECKING, Any, Final
 
+from ._pii import is_card_decimal
 from ._redacted import Redacted
 from ._traverse import ATOMIC, CARD_INT_MIN, LEAVES, filter_argument
 
@@ -26,8 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Quick"]
 
-#: Left as they are by the walk, at any depth and under any name but a sensitive one.
-_ATOMS: Final = ATOMIC | LEAVES
+#: Left as they are by the walk, at any depth and under any name but a sensitive one (a
+#: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
+_ATOMS: Final = ATOMIC | (LEAVES - {decimal.Decimal})
 _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
 #: Items (and keys) one argument may cost before the walk is cheaper: the walk memoizes shared
 #: objects and this check does not, so a value full of repeated references must not blow up.
@@ -163,6 +166,8 @@ class Quick:
             limit = self.max_size
             clean = (limit is None or len(value) <= limit) and self.text(value)
             return budget if clean else -1
+        if kind is decimal.Decimal:
+            return budget if self.compiled is None or not is_card_decimal(value) else -1
         if kind in _CONTAINERS:
             return self.container(value, depth, budget)
         return -1
@@ -182,6 +187,17 @@ class Quick:
         depth += 1
         if type(value) is dict:
             return self.mapping(value, depth, budget)
+        if size == 2 and type(value) is not set and type(value) is not frozenset:
+            # ("password", pw): the walk checks the second item by the first's name.
+            key = next(iter(value))
+            if isinstance(key, str):
+                if type(key) is not str:
+                    return -1
+                verdict = self.verdicts.get(key, _UNKNOWN)
+                if verdict is _UNKNOWN:
+                    verdict = self.flt.sensitive_pattern(key)
+                if verdict is not None:
+                    return -1
         clean = self.clean
         previous: Any = _UNKNOWN
         for item in value:
