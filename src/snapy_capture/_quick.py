@@ -16,7 +16,7 @@ see every value): see ``ArgumentFilter._quick``.
 
 from __future__ import annotations
 
-import decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from ._pii import is_card_decimal
@@ -30,7 +30,7 @@ __all__ = ["Quick"]
 
 #: Left as they are by the walk, at any depth and under any name but a sensitive one (a
 #: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
-_ATOMS: Final = ATOMIC | (LEAVES - {decimal.Decimal})
+_ATOMS: Final = ATOMIC | (LEAVES - {Decimal})
 _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
 #: Items (and keys) one argument may cost before the walk is cheaper: the walk memoizes shared
 #: objects and this check does not, so a value full of repeated references must not blow up.
@@ -166,10 +166,10 @@ class Quick:
             limit = self.max_size
             clean = (limit is None or len(value) <= limit) and self.text(value)
             return budget if clean else -1
-        if kind is decimal.Decimal:
-            return budget if self.compiled is None or not is_card_decimal(value) else -1
         if kind in _CONTAINERS:
             return self.container(value, depth, budget)
+        if kind is Decimal:
+            return budget if self.compiled is None or not is_card_decimal(value) else -1
         return -1
 
     def container(self, value: Any, depth: int, budget: int) -> int:
@@ -178,26 +178,27 @@ class Quick:
         limit = self.max_size
         if depth >= self.max_depth or (limit is not None and size > limit):
             return -1
-        reason = self.reasons.get(type(value), _UNKNOWN)
+        kind = type(value)
+        reason = self.reasons.get(kind, _UNKNOWN)
         if reason is _UNKNOWN:
             reason = self.flt.unstorable_reason(value)
         budget -= size
         if reason is not None or budget < 0:
             return -1
         depth += 1
-        if type(value) is dict:
+        if kind is dict:
             return self.mapping(value, depth, budget)
-        if size == 2 and type(value) is not set and type(value) is not frozenset:
+        if size == 2 and (kind is tuple or kind is list):
             # ("password", pw): the walk checks the second item by the first's name.
-            key = next(iter(value))
-            if isinstance(key, str):
-                if type(key) is not str:
-                    return -1
+            key = value[0]
+            if type(key) is str:
                 verdict = self.verdicts.get(key, _UNKNOWN)
-                if verdict is _UNKNOWN:
-                    verdict = self.flt.sensitive_pattern(key)
-                if verdict is not None:
+                if verdict is not None and (
+                    verdict is not _UNKNOWN or self.flt.sensitive_pattern(key) is not None
+                ):
                     return -1
+            elif isinstance(key, str):
+                return -1  # a str subclass: the walk reads it safely
         clean = self.clean
         previous: Any = _UNKNOWN
         for item in value:

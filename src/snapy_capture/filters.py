@@ -136,6 +136,10 @@ class ArgumentFilter:
             checked for secret-shaped content.
         patterns: the sensitive name patterns; :data:`SENSITIVE_PATTERNS` by default.
         pii_patterns: regular expressions for secret-shaped values; :data:`PII_PATTERNS`.
+            They run over every captured string, in the host's thread: the default ones run
+            in time linear in the text (tested on adversarial input), but patterns you supply
+            are your responsibility: one with nested or overlapping quantifiers
+            (``(a+)+$``) can take seconds on a long string and stall the host.
         filter_pii: whether values are checked at all.
         filter_types: more types to replace by a placeholder naming the type: classes, or
             ``"module.QualName"`` strings (matched anywhere in the MRO, nothing is imported).
