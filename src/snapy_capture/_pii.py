@@ -21,13 +21,14 @@ __all__ = ["EMAIL_PATTERN", "MASK", "PII_PATTERNS", "Compiled", "is_card_decimal
 # processors and web pages put between digit groups (at most two of them: "4111  1111").
 # Unicode digits (fullwidth, Arabic-Indic...) are made ASCII first: see ``_unicode_digits``.
 _CARD_SEPARATOR: Final = "[ .\\-\u00a0\u2007\u202f\u2010-\u2015\u2212]{1,2}"
-# 13-19 digits in one run, or written in groups as cards are (4-4-4-4, 4-6-5, 4-4-4-4-3...:
-# groups of four to six digits, a short last one); the exact count and the Luhn check are
-# done in Python (``_valid_card``). It starts with a plain digit (the look-behind comes after
-# it) so the engine skips ahead to the next digit, and an attempt is bounded (36 digits).
+# 13-19 digits in one run, or written in groups as cards are (4-4-4-4, 4-6-5, 8-8,
+# 4-4-4-4-3...: groups of four to eight digits, then maybe a short last one); the exact count
+# and the Luhn check are done in Python (``_valid_card``). It starts with a plain digit (the
+# look-behind comes after it) so the engine skips ahead to the next digit, and an attempt is
+# bounded (35 digits at most).
 CARD: Final = (
     r"[0-9](?<![0-9-][0-9])(?:[0-9]{12,18}"
-    rf"|[0-9]{{3,5}}(?:{_CARD_SEPARATOR}[0-9]{{4,6}}){{2,3}}(?:{_CARD_SEPARATOR}[0-9]{{1,3}})?)"
+    rf"|[0-9]{{3,7}}(?:{_CARD_SEPARATOR}[0-9]{{4,8}}){{1,3}}(?:{_CARD_SEPARATOR}[0-9]{{1,3}})?)"
     r"(?![0-9-])"
 )
 _SSN: Final = (
@@ -40,7 +41,7 @@ _JWT: Final = r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A
 _PEM_LABEL: Final = r"[A-Z0-9 ]{0,32}PRIVATE KEY[A-Z ]{0,16}-----"
 _PEM: Final = rf"-----BEGIN {_PEM_LABEL}[\s\S]*?(?:-----END {_PEM_LABEL}|$)"
 _AWS: Final = r"A(?<!\wA)(?:KIA|SIA|GPA|IDA|ROA)[0-9A-Z]{16}\b"
-_GITHUB: Final = r"g(?<!\wg)h(?:[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})"
+_GITHUB: Final = r"g(?<!\wg)(?:h[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})"
 _GITLAB: Final = r"glpat-(?<!\wglpat-)[A-Za-z0-9_-]{20,}"
 _SLACK: Final = r"xox(?<!\wxox)[abposre]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/[A-Za-z0-9/]+"
 _GOOGLE: Final = r"AIza(?<!\wAIza)[0-9A-Za-z_-]{35}"
@@ -55,7 +56,7 @@ _HEADER: Final = r"(?ai)\b(?:bearer|basic|token)\s+[A-Za-z0-9._~+/-]{12,}=*"
 _URL: Final = (
     r"(?<=://)[^/\s:@\[]{0,256}:(?![0-9]*(?:[/?#\s]|$))"
     r"(?:[^/\s]{1,256}(?=@)"
-    r"|(?:(?!://)\S){1,256}(?=@[\w.-]{1,253}(?::[0-9]{0,5})?(?:[/?#\s\"'<>]|$)))"
+    r"|(?:(?!://)[^\s\"'<>]){1,256}(?=@[\w.-]{1,253}(?::[0-9]{0,5})?(?:[/?#\s\"'<>]|$)))"
 )
 # A secret-sounding name, the rest of its key (at most 32 more characters: "password_hash"),
 # then "=" or ":" and the value: a quoted one to its closing quote, or at least three
