@@ -58,19 +58,26 @@ _URL: Final = (
     r"(?:[^/\s]{1,256}(?=@)"
     r"|(?:(?!://)[^\s\"'<>]){1,256}(?=@[\w.-]{1,253}(?::[0-9]{0,5})?(?:[/?#\s\"'<>]|$)))"
 )
+# Secret-sounding names in free text ("password=..."), by first letter. Each alternative of
+# ``_ASSIGNED`` starts with a plain letter, in either case, so the engine skips from one
+# candidate letter to the next and tries only the alternatives that start with it.
+_NAMES_BY_LETTER: Final = {
+    # "pass" only as a whole word that ends the key ("db_pass=", "PASS:"), not "bypass=".
+    "p": r"ass(?:word|wd)|(?<![a-z0-9]p)ass(?=[\"']?\s*[=:])|wd|rivate[_-]?key",
+    "s": "ecret",
+    "t": "oken",
+    "a": r"pi[_-]?key|ccess[_-]?key|uth",
+    "c": r"lient[_-]?secret",
+}
+_SECRET_NAME: Final = "|".join(
+    f"{letter}(?i:{rest})|{letter.upper()}(?i:{rest})" for letter, rest in _NAMES_BY_LETTER.items()
+)
 # A secret-sounding name, the rest of its key (at most 32 more characters: "password_hash"),
 # then "=" or ":" and the value: a quoted one to its closing quote, or at least three
-# characters of an unquoted one. The first letters are a plain set so the engine skips from
-# one candidate letter to the next; ``(?=(...))\1`` scans the rest of the key once, as an
-# atomic group would (3.10 has none), so a run of names ("authauth...") costs each one at most
-# 32 steps.
+# characters of an unquoted one. ``(?=(...))\1`` scans the rest of the key once, as an atomic
+# group would (3.10 has none), so a run of names ("authauth...") costs each at most 32 steps.
 _ASSIGNED: Final = (
-    r"(?a)[AaCcPpSsTt](?i:"
-    r"(?<=p)(?:ass(?:word|wd)|wd|rivate[_-]?key)"
-    # "pass" only as a whole word that ends the key ("db_pass=", "PASS:"), not "bypass=".
-    r"|(?<=p)(?<![a-z0-9]p)ass(?=[\"']?\s*[=:])"
-    r"|(?<=s)ecret|(?<=t)oken|(?<=a)(?:pi[_-]?key|ccess[_-]?key|uth)|(?<=c)lient[_-]?secret"
-    r")(?=([\w-]{0,32}))\1"
+    rf"(?a)(?:{_SECRET_NAME})(?=([\w-]{{0,32}}))\1"
     r"(?i:[\"']?\s*[=:]\s*"
     r"(?:\"(?:[^\"\\\n]|\\.){1,64}\"|'(?:[^'\\\n]|\\.){1,64}'|[\"']?[^\s\"'&;,]{3,}))"
 )
