@@ -58,8 +58,8 @@ def test_secrets_echoed_by_results_never_reach_the_disk(
         return [config["host"], config["password"]]
 
     @capture_args(retention=None, record_result=True, **options)
-    def login(creds: Credentials) -> str:
-        raise PermissionError(f"bad secret {creds.secret!r} for {creds.user}")
+    def login(account: Credentials) -> str:
+        raise PermissionError(f"bad secret {account.secret!r} for {account.user}")
 
     @capture_args(retention=None, record_result=True, **options)
     def open_session(headers: dict[str, str]) -> Session:

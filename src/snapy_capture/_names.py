@@ -12,11 +12,26 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from ._errors import ConfigError
+from ._redacted import Redacted
 
-__all__ = ["Watched", "changed", "generation", "match_name", "name_list", "names_key", "version"]
+__all__ = [
+    "Watched",
+    "changed",
+    "generation",
+    "match_name",
+    "name_list",
+    "names_key",
+    "pair_key",
+    "version",
+]
 
 _NORMALIZE: Final = re.compile(r"[^a-z0-9]")
 _WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+#: Patterns that name a secret only as the last word of a name (digits aside): ``pin``,
+#: ``userPin``, ``db_pass``, ``pin2`` match; ``spinner``, ``pinned``, ``pin_count``, ``bypass``,
+#: ``passenger``, ``sidebar``, ``session_count`` do not. Read as substrings (or as the start of
+#: a word), these short words would match far too many ordinary names.
+LAST_WORD: Final = frozenset({"pass", "pin", "sid", "session", "dsn", "creds"})
 
 #: Bumped on every change to any watched list; a one-item list so importers share the counter.
 generation = [0]
@@ -104,11 +119,17 @@ def match_name(name: str, patterns: Iterable[str], allow: Iterable[str]) -> str 
     # Offsets in ``normalized`` where a word of ``name`` starts or ends: short patterns must
     # line up with them, so ``ssn`` does not match ``business``.
     bounds = {0}
-    for word in _WORDS.findall(name):
+    words = _WORDS.findall(name)
+    for word in words:
         bounds.add(max(bounds) + len(word))
+    last = next((word.lower() for word in reversed(words) if not word.isdigit()), None)
     for pattern in patterns:
         needle = _NORMALIZE.sub("", pattern.lower())
         if not needle:
+            continue
+        if needle in LAST_WORD:
+            if needle == last:
+                return pattern
             continue
         start = normalized.find(needle)
         while start >= 0:
@@ -121,3 +142,18 @@ def match_name(name: str, patterns: Iterable[str], allow: Iterable[str]) -> str 
                 return pattern
             start = normalized.find(needle, start + 1)
     return None
+
+
+def pair_key(value: Any, items: list[Any]) -> str | None:
+    """The key of a ``(key, value)`` pair, else ``None``.
+
+    A pair is a list or a plain tuple (not a namedtuple: its fields name its items) of two
+    items whose first is text: ``("password", pw)``, an HTTP header ``("Authorization", ...)``.
+    Its second item is then checked by that name, as a dict value is by its key.
+    """
+    if len(items) != 2 or not isinstance(value, (list, tuple)) or hasattr(type(value), "_fields"):
+        return None
+    key = items[0]
+    if not isinstance(key, str) or type(key) is Redacted:
+        return None
+    return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it

@@ -2,53 +2,98 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["EMAIL_PATTERN", "MASK", "PII_PATTERNS", "Compiled", "is_card_int"]
+__all__ = ["EMAIL_PATTERN", "MASK", "PII_PATTERNS", "Compiled", "is_card_decimal", "is_card_int"]
 
-# Both start with a plain digit (the look-behind comes after it) so the regex engine can skip
-# ahead to the next digit instead of trying the look-behind at every position.
-CARD: Final = r"[0-9](?<![0-9-][0-9])(?:[ -]?[0-9]){12,18}(?![0-9-])"
-_SSN: Final = r"[0-9](?<![0-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9])"
-# Names to look for in free text ("password=..."), not a password.
-_SECRET_WORDS: Final = "|".join(
-    (
-        "password",
-        "passwd",
-        "pwd",
-        "secret",
-        "token",
-        "api[_-]?key",
-        "access[_-]?key",
-        "private[_-]?key",
-        "client[_-]?secret",
-        "auth",
-    )
+# Every default pattern runs in time linear in the text, in any ``re`` (3.10 has neither
+# possessive quantifiers nor atomic groups): a quantifier is either bounded by a small constant
+# or scans a run that no other attempt can scan again. That is why most patterns start with a
+# literal and check what precedes it with a look-behind (the engine then jumps from one
+# occurrence of the literal to the next, and a run is only entered at its start), and why
+# ``_ASSIGNED`` and ``_URL`` stop at what would start another attempt.
+# tests/test_secret_shapes.py times each one on adversarial text.
+
+# Card separators: space, dot, dash, and the no-break spaces and Unicode dashes that word
+# processors and web pages put between digit groups (at most two of them: "4111  1111").
+# Unicode digits (fullwidth, Arabic-Indic...) are made ASCII first: see ``_unicode_digits``.
+_CARD_SEPARATOR: Final = "[ .\\-\u00a0\u2007\u202f\u2010-\u2015\u2212]{1,2}"
+# 13-19 digits in one run, or written in groups as cards are (4-4-4-4, 4-6-5, 8-8,
+# 4-4-4-4-3...: groups of four to eight digits, then maybe a short last one); the exact count
+# and the Luhn check are done in Python (``_valid_card``). It starts with a plain digit (the
+# look-behind comes after it) so the engine skips ahead to the next digit, and an attempt is
+# bounded (35 digits at most).
+CARD: Final = (
+    r"[0-9](?<![0-9-][0-9])(?:[0-9]{12,18}"
+    rf"|[0-9]{{3,7}}(?:{_CARD_SEPARATOR}[0-9]{{4,8}}){{1,3}}(?:{_CARD_SEPARATOR}[0-9]{{1,3}})?)"
+    r"(?![0-9-])"
 )
-_JWT: Final = r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
-_PEM: Final = (
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?"
-    r"(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|$)"
+_SSN: Final = (
+    r"[0-9](?<![0-9][0-9])[0-9]{2}"
+    r"(?:-[0-9]{2}-[0-9]{4}(?![0-9])"
+    # With spaces only when not part of a longer list of numbers (checked further in Python).
+    r"|(?<![0-9] [0-9]{3}) [0-9]{2} [0-9]{4}(?![0-9]| [0-9]))"
 )
-_AWS: Final = r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"
-_GITHUB: Final = r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}"
-_GITLAB: Final = r"\bglpat-[A-Za-z0-9_-]{20,}"
-_SLACK: Final = r"\bxox[abposre]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/[A-Za-z0-9/]+"
-_GOOGLE: Final = r"\bAIza[0-9A-Za-z_-]{35}"
+_JWT: Final = r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+_PEM_LABEL: Final = r"[A-Z0-9 ]{0,32}PRIVATE KEY[A-Z ]{0,16}-----"
+_PEM: Final = rf"-----BEGIN {_PEM_LABEL}[\s\S]*?(?:-----END {_PEM_LABEL}|$)"
+_AWS: Final = r"A(?<!\wA)(?:KIA|SIA|GPA|IDA|ROA)[0-9A-Z]{16}\b"
+_GITHUB: Final = r"g(?<!\wg)(?:h[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})"
+_GITLAB: Final = r"glpat-(?<!\wglpat-)[A-Za-z0-9_-]{20,}"
+_SLACK: Final = r"xox(?<!\wxox)[abposre]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/[A-Za-z0-9/]+"
+_GOOGLE: Final = r"AIza(?<!\wAIza)[0-9A-Za-z_-]{35}"
 _STRIPE: Final = r"\b(?:[sr]k|whsec)_(?:live_|test_)?[0-9A-Za-z]{16,}"
-_SK: Final = r"\bsk-[A-Za-z0-9_-]{20,}"
-_REGISTRY: Final = r"\bnpm_[A-Za-z0-9]{30,}|\bpypi-[A-Za-z0-9_-]{40,}"
+_SK: Final = r"sk-(?<!\wsk-)[A-Za-z0-9_-]{20,}"
+_REGISTRY: Final = r"npm_(?<!\wnpm_)[A-Za-z0-9]{30,}|pypi-(?<!\wpypi-)[A-Za-z0-9_-]{40,}"
 _HEADER: Final = r"(?ai)\b(?:bearer|basic|token)\s+[A-Za-z0-9._~+/-]{12,}=*"
-_URL: Final = r"(?<=://)[^/\s:@]{0,256}:[^/\s@]{1,256}(?=@)"
-_ASSIGNED: Final = rf"(?ai)(?:{_SECRET_WORDS})[\w-]*[\"']?\s*[=:]\s*[\"']?[^\s\"'&;,]{{3,}}"
+# user:password in a URL, the password up to the last "@" before the path; or, when it holds
+# a "/" itself (``postgresql://admin:Ab3/x+Yz9Q@db/app``), up to the last "@" followed by a
+# host name in the next 256 characters (never across another "://": attempts stay disjoint).
+# Not "host:8080/..." : a port (digits, then the path, query or end) is not a password.
+_URL: Final = (
+    r"(?<=://)[^/\s:@\[]{0,256}:(?![0-9]*(?:[/?#\s]|$))"
+    r"(?:[^/\s]{1,256}(?=@)"
+    r"|(?:(?!://)[^\s\"'<>]){1,256}(?=@[\w.-]{1,253}(?::[0-9]{0,5})?(?:[/?#\s\"'<>]|$)))"
+)
+# Secret-sounding names in free text ("password=..."), by first letter. Each alternative of
+# ``_ASSIGNED`` starts with a plain letter, in either case, so the engine skips from one
+# candidate letter to the next and tries only the alternatives that start with it.
+_NAMES_BY_LETTER: Final = {
+    # "pass" only as a whole word that ends the key ("db_pass=", "PASS:"), not "bypass=".
+    "p": r"ass(?:word|wd)|(?<![a-z0-9]p)ass(?=[\"']?\s*[=:])|wd|rivate[_-]?key",
+    "s": "ecret",
+    "t": "oken",
+    "a": r"pi[_-]?key|ccess[_-]?key|uth",
+    "c": r"lient[_-]?secret",
+}
+_SECRET_NAME: Final = "|".join(
+    f"{letter}(?i:{rest})|{letter.upper()}(?i:{rest})" for letter, rest in _NAMES_BY_LETTER.items()
+)
+# A secret-sounding name, the rest of its key (at most 32 more characters: "password_hash"),
+# then "=" or ":" and the value: a quoted one to its closing quote, or at least three
+# characters of an unquoted one. ``(?=(...))\1`` scans the rest of the key once, as an atomic
+# group would (3.10 has none), so a run of names ("authauth...") costs each at most 32 steps.
+_ASSIGNED: Final = (
+    rf"(?a)(?:{_SECRET_NAME})(?=([\w-]{{0,32}}))\1"
+    r"(?i:[\"']?\s*[=:]\s*"
+    r"(?:\"(?:[^\"\\\n]|\\.){1,64}\"|'(?:[^'\\\n]|\\.){1,64}'|[\"']?[^\s\"'&;,]{3,}))"
+)
+# A secret-sounding URL query parameter ("?pass=x", "&access_token=..."), however short its
+# value; the "?" or "&" is masked with it.
+_QUERY: Final = (
+    r"(?ai)[?&](?=[\w.-]{0,32}?"
+    r"(?:pass(?:word|wd)?=|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth))"
+    r"[\w.-]{1,64}=[^\s&#]+"
+)
 #: Default value patterns: secrets and payment data, not ordinary PII such as e-mail addresses
 #: (masking those by default would break the replay of most user-facing functions; add
 #: :data:`EMAIL_PATTERN` to ``pii_patterns`` to mask them too).
 PII_PATTERNS: Final[list[str]] = [
-    _SSN,  # US social security number
-    CARD,  # payment card numbers, 13-19 digits, with or without spaces/dashes, Luhn-checked
+    _SSN,  # US social security number, with dashes or spaces
+    CARD,  # payment card numbers, 13-19 digits, plain or in groups, Luhn-checked
     _JWT,  # JSON web token
     _PEM,  # PEM / OpenSSH / PGP private key, to its END line or the end of the string
     _AWS,  # AWS access key id
@@ -61,6 +106,7 @@ PII_PATTERNS: Final[list[str]] = [
     _REGISTRY,  # npm and PyPI tokens
     _HEADER,  # Authorization header values: "Bearer ...", "Basic ...", "token ..."
     _URL,  # user:password in a URL
+    _QUERY,  # ?password=..., &token=...: secret-sounding query parameters
     _ASSIGNED,  # password=..., "api_key": "...": the value after a secret-sounding name
 ]
 # Cheap necessary conditions of the default patterns, so that most strings are cleared by a
@@ -68,7 +114,7 @@ PII_PATTERNS: Final[list[str]] = [
 # of which one each must occur in the case-folded string). A pattern that can match a string
 # must pass its gate (tests/test_filters.py checks this on generated strings).
 _GATES: Final[dict[str, tuple[int, tuple[tuple[str, ...], ...]]]] = {
-    _SSN: (9, (("-",),)),
+    _SSN: (9, (("-", " "),)),
     CARD: (13, ()),
     _JWT: (0, (("eyj",), (".",))),
     _PEM: (0, (("-----begin ",),)),
@@ -82,7 +128,8 @@ _GATES: Final[dict[str, tuple[int, tuple[tuple[str, ...], ...]]]] = {
     _REGISTRY: (0, (("npm_", "pypi-"),)),
     _HEADER: (0, (("bearer", "basic", "token"),)),
     _URL: (0, (("://",), ("@",))),
-    _ASSIGNED: (0, (("password", "passwd", "pwd", "secret", "token", "key", "auth"), ("=", ":"))),
+    _QUERY: (0, (("?", "&"), ("=",), ("pass", "pwd", "secret", "token", "key", "auth"))),
+    _ASSIGNED: (0, (("pass", "pwd", "secret", "token", "key", "auth"), ("=", ":"))),
 }
 _CLEAN_CACHE_SIZE: Final = 4096
 _CLEAN_CACHE_LENGTH: Final = 256
@@ -98,41 +145,94 @@ CARD_INT: Final = re.compile(
 )
 
 
+_DOUBLED: Final = bytes.maketrans(b"0123456789", b"0246813579")
+_NOT_DIGITS: Final = re.compile(r"[^0-9]+")
+
+
 def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        number = ord(char) - 48
-        if position % 2:
-            number = number * 2 - 9 if number > 4 else number * 2
-        total += number
-    return total % 10 == 0
+    # Bytes arithmetic instead of a loop per digit: one candidate costs about half a microsecond.
+    data = digits.encode("ascii")[::-1]
+    doubled = data[1::2].translate(_DOUBLED)
+    return (sum(data[0::2]) + sum(doubled) - 48 * len(data)) % 10 == 0
 
 
 def _valid_card(text: str) -> bool:
-    """Whether a run of digit groups holds a Luhn-valid 13-19 digit number.
+    """Whether a card-shaped run of digits (a ``CARD`` match) is a Luhn-valid card number.
 
-    Besides the whole run, every sub-run of whole groups is tried, so a card number next to
-    a CVV or another number ("4111 1111 1111 1111 123") is still caught.
+    The run without its short last group is tried too, so a CVV written after the number
+    ("4111 1111 1111 1111 123") does not hide it. Dots separate groups only when they separate
+    them all (``4111.1111.1111.1111``), never next to spaces or dashes ("1.5 4111 1111").
     """
-    groups = re.findall(r"[0-9]+", text)
-    for start in range(len(groups)):
-        digits = ""
-        for group in groups[start:]:
-            digits += group
-            if len(digits) > 19:
-                break
-            if len(digits) >= 13 and _luhn(digits):
-                return True
-    return False
+    digits = text.replace(" ", "")
+    if digits.isdigit():  # the usual forms first, without a regex
+        dots: list[bool] = []
+    else:
+        digits = _NOT_DIGITS.sub("", text)
+        dots = ["." in part for part in _NOT_DIGITS.findall(text)] if "." in text else []
+    if 13 <= len(digits) <= 19 and _luhn(digits) and _same(dots):
+        return True
+    last = len(text) - len(text.rstrip("0123456789"))  # the digits of the last group
+    size = len(digits) - last
+    return last <= 3 and 13 <= size <= 19 and _luhn(digits[:size]) and _same(dots[:-1])
 
 
-_VALIDATORS: Final[dict[str, Callable[[str], bool]]] = {CARD: _valid_card}
+def _same(flags: list[bool]) -> bool:
+    return all(flags) or not any(flags)
+
+
+def _valid_ssn(text: str) -> bool:
+    """Whether an ``_SSN`` match is a possible SSN: with spaces, only one that could be issued."""
+    if "-" in text:
+        return True
+    area, group, serial = text.split()
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+_VALIDATORS: Final[dict[str, Callable[[str], bool]]] = {CARD: _valid_card, _SSN: _valid_ssn}
 
 
 def is_card_int(value: int) -> bool:
     """Whether an int is a payment card number (issuer prefix, length and Luhn check)."""
     digits = str(abs(value))
     return CARD_INT.match(digits) is not None and _luhn(digits)
+
+
+def is_card_decimal(value: decimal.Decimal) -> bool:
+    """Whether a ``Decimal`` holds a whole payment card number (``Decimal("4111111111111111")``)."""
+    # adjusted() first: int() of Decimal("1E+999999") would build a million-digit int.
+    return (
+        value.is_finite()
+        and 12 <= value.adjusted() <= 18
+        and value == value.to_integral_value()
+        and is_card_int(int(value))
+    )
+
+
+# The zero of every Unicode block of decimal digits beyond ASCII (each block is 0-9 in order;
+# from unicodedata, category Nd). A card number typed in fullwidth (U+FF14 U+FF11...) or in
+# Arabic-Indic digits is the same number: they are read as ASCII digits, one character for
+# one, so the spans found still index the original text.
+_DIGIT_ZEROS: Final = (
+    0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66, 0xDE6,
+    0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0,
+    0xFF10, 0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0,
+    0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0,
+    0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+)  # fmt: skip
+_DIGIT_TABLE: Final[dict[int, int | str]] = {
+    **{zero + step: 48 + step for zero in _DIGIT_ZEROS for step in range(10)},
+    0x3000: " ",  # ideographic space, fullwidth hyphen and full stop: card separators
+    0xFF0D: "-",
+    0xFF0E: ".",
+}
+# Whether a text has such digits: the BMP blocks exactly, and the astral ones as one range
+# that leaves out emoji (a class of 65 ranges scans ten times slower than this one).
+_ODD_DIGITS: Final = re.compile(
+    "["
+    + "".join(f"{chr(zero)}-{chr(zero + 9)}" for zero in _DIGIT_ZEROS if zero < 0x10000)
+    + "\U000104a0-\U0001e959\U0001fbf0-\U0001fbf9]"
+)
 
 
 class Compiled:
@@ -172,6 +272,9 @@ class Compiled:
         held = self.held
         if held is not None and held[0] is text:  # the same object: the same spans
             return list(held[1])
+        original = text
+        if not text.isascii() and _ODD_DIGITS.search(text) is not None:
+            text = text.translate(_DIGIT_TABLE)  # one character for one: same offsets
         folded = text.casefold()
         digits = -1
         found: list[tuple[int, int]] = []
@@ -200,8 +303,8 @@ class Compiled:
                 for match in regex.finditer(text)
                 if match.end() > match.start() and (valid is None or valid(match.group(0)))
             )
-        if not found and len(text) <= _CLEAN_CACHE_LENGTH:
+        if not found and len(original) <= _CLEAN_CACHE_LENGTH:
             if len(clean) >= _CLEAN_CACHE_SIZE:
                 clean.clear()
-            clean[text] = None
+            clean[original] = None
         return found

@@ -16,8 +16,10 @@ see every value): see ``ArgumentFilter._quick``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+from ._pii import is_card_decimal
 from ._redacted import Redacted
 from ._traverse import ATOMIC, CARD_INT_MIN, LEAVES, filter_argument
 
@@ -26,8 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Quick"]
 
-#: Left as they are by the walk, at any depth and under any name but a sensitive one.
-_ATOMS: Final = ATOMIC | LEAVES
+#: Left as they are by the walk, at any depth and under any name but a sensitive one (a
+#: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
+_ATOMS: Final = ATOMIC | (LEAVES - {Decimal})
 _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
 #: Items (and keys) one argument may cost before the walk is cheaper: the walk memoizes shared
 #: objects and this check does not, so a value full of repeated references must not blow up.
@@ -165,6 +168,8 @@ class Quick:
             return budget if clean else -1
         if kind in _CONTAINERS:
             return self.container(value, depth, budget)
+        if kind is Decimal:
+            return budget if self.compiled is None or not is_card_decimal(value) else -1
         return -1
 
     def container(self, value: Any, depth: int, budget: int) -> int:
@@ -173,15 +178,27 @@ class Quick:
         limit = self.max_size
         if depth >= self.max_depth or (limit is not None and size > limit):
             return -1
-        reason = self.reasons.get(type(value), _UNKNOWN)
+        kind = type(value)
+        reason = self.reasons.get(kind, _UNKNOWN)
         if reason is _UNKNOWN:
             reason = self.flt.unstorable_reason(value)
         budget -= size
         if reason is not None or budget < 0:
             return -1
         depth += 1
-        if type(value) is dict:
+        if kind is dict:
             return self.mapping(value, depth, budget)
+        if size == 2 and (kind is tuple or kind is list):
+            # ("password", pw): the walk checks the second item by the first's name.
+            key = value[0]
+            if type(key) is str:
+                verdict = self.verdicts.get(key, _UNKNOWN)
+                if verdict is not None and (
+                    verdict is not _UNKNOWN or self.flt.sensitive_pattern(key) is not None
+                ):
+                    return -1
+            elif isinstance(key, str):
+                return -1  # a str subclass: the walk reads it safely
         clean = self.clean
         previous: Any = _UNKNOWN
         for item in value:

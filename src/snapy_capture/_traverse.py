@@ -32,6 +32,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Final
 
 from ._inert import Inert
+from ._names import pair_key
 from ._pickled import (
     attribute_names,
     materialized,
@@ -211,6 +212,8 @@ class _Walk:
             return self.visit_str(path, value)
         if kind is bytes or kind is bytearray:
             return self.visit_bytes(path, value)
+        if kind is decimal.Decimal and flt.filter_pii and flt.contains_pii(value):
+            return self.redact(path, "pii")  # a card number held in a Decimal
         if kind in LEAVES:
             return value
         if depth >= flt.max_depth:
@@ -348,6 +351,10 @@ class _Walk:
         kind = type(value)
         fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
         items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
+        # ("password", pw): the second item of a pair is checked by the name the first gives.
+        key = pair_key(value, items)
+        if key is not None and self.flt.sensitive_pattern(key) is not None:
+            fields = (None, key)
         early: list[Any] | None = None
         if self.copying and kind is list:
             # Memoized before the items, so a list that contains itself contains the copy.
@@ -357,7 +364,8 @@ class _Walk:
         new_items = []
         for index, item in enumerate(items):
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
-            where = (path, ".", name) if isinstance(name, str) else (path, "[]", index)
+            named = isinstance(name, str) and key is None  # a pair's items keep their index
+            where = (path, ".", name) if named else (path, "[]", index)
             new = self.visit(where, name if isinstance(name, str) else None, item, depth)
             changed = changed or new is not item
             new_items.append(new)

@@ -27,6 +27,7 @@ Name matching lives in :mod:`snapy_capture._names`, the unstorable types in
 from __future__ import annotations
 
 import dataclasses
+import decimal
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -34,7 +35,7 @@ from ._errors import ConfigError
 from ._filterspec import build_filter, is_dotted, resolve_dotted
 from ._inert import Inert
 from ._names import Watched, generation, match_name, name_list, names_key, version
-from ._pii import CARD, EMAIL_PATTERN, MASK, PII_PATTERNS, Compiled, is_card_int
+from ._pii import CARD, EMAIL_PATTERN, MASK, PII_PATTERNS, Compiled, is_card_decimal, is_card_int
 from ._quick import Quick
 from ._redacted import Redacted
 from ._traverse import CARD_INT_MIN, filter_argument
@@ -82,6 +83,16 @@ SENSITIVE_PATTERNS: Final[list[str]] = [
     "pin_code",
     "card_number",
     "credit_card",
+    "passcode",
+    "mfa_code",
+    "conn_str",
+    # Only as the last word of a name (see ``_names.LAST_WORD``): "db_pass", not "bypass".
+    "pass",
+    "pin",
+    "sid",
+    "session",
+    "dsn",
+    "creds",
 ]
 
 
@@ -126,6 +137,10 @@ class ArgumentFilter:
             checked for secret-shaped content.
         patterns: the sensitive name patterns; :data:`SENSITIVE_PATTERNS` by default.
         pii_patterns: regular expressions for secret-shaped values; :data:`PII_PATTERNS`.
+            They run over every captured string, in the host's thread: the default ones run
+            in time linear in the text (tested on adversarial input), but patterns you supply
+            are your responsibility: one with nested or overlapping quantifiers
+            (``(a+)+$``) can take seconds on a long string and stall the host.
         filter_pii: whether values are checked at all.
         filter_types: more types to replace by a placeholder naming the type: classes, or
             ``"module.QualName"`` strings (matched anywhere in the MRO, nothing is imported).
@@ -230,7 +245,9 @@ class ArgumentFilter:
         four or more characters matches anywhere in the name; a three-letter one (``key``,
         ``pwd``, ``ssn``) must start or end a word of it (``monkey`` and ``key_id`` match,
         ``business`` does not match ``ssn``); one of one or two characters (``pw``) must be
-        whole words. Names in ``allow_args`` never match.
+        whole words. ``pass``, ``pin``, ``sid``, ``session``, ``dsn`` and ``creds`` must be the
+        last word (trailing digits aside): ``db_pass`` and ``userPin`` match, ``bypass``,
+        ``spinner`` and ``session_count`` do not. Names in ``allow_args`` never match.
         """
         cache = self._name_verdicts()
         if name in cache:
@@ -259,13 +276,15 @@ class ArgumentFilter:
     def contains_pii(self, value: Any) -> bool:
         """Whether ``value`` holds something shaped like a secret.
 
-        Strings are searched with ``pii_patterns``; ints that are valid payment card numbers
-        count too (when the card pattern is in ``pii_patterns``).
+        Strings are searched with ``pii_patterns``; ints and ``Decimal`` values that are valid
+        payment card numbers count too (when the card pattern is in ``pii_patterns``).
         """
         if isinstance(value, str):
             return bool(self._compiled_pii().spans(value))
         if type(value) is int and not -CARD_INT_MIN < value < CARD_INT_MIN:
             return CARD in self.pii_patterns and is_card_int(value)
+        if type(value) is decimal.Decimal:
+            return CARD in self.pii_patterns and is_card_decimal(value)
         return False
 
     def mask_pii(self, value: str) -> str:

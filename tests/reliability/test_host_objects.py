@@ -54,10 +54,10 @@ class Connection:
     """Pickles as ``(connect, (dsn,))``: rebuilding it opens a connection."""
 
     def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
+        self.address = dsn
 
     def __reduce__(self) -> Any:
-        return (connect, (self.dsn,))
+        return (connect, (self.address,))
 
 
 class Tracked:
@@ -226,13 +226,13 @@ def test_a_recorded_result_is_copied_without_running_its_code(capture_dir: Path)
     """record_result with async storage snapshots the result too: rebuilt inert, not as itself."""
 
     @capture_args(retention=None, async_storage=True, record_result=True)
-    def open_connection(dsn: str) -> Connection:
-        return Connection(dsn)
+    def open_connection(address: str) -> Connection:
+        return Connection(address)
 
     live = open_connection("db.internal")
     assert flush(timeout=30)
     assert RAN == []
-    assert live.dsn == "db.internal"
+    assert live.address == "db.internal"
     [record] = CaptureLoader(capture_dir).load_all("open_connection")
     assert record["result"]["value"] == "connection to db.internal"
 
