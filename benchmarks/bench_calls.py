@@ -28,7 +28,7 @@ import wrapt
 
 import snapy_capture
 from snapy_capture import capture_args
-from snapy_capture._proxies import proxy
+from snapy_capture.capture._proxies import proxy
 
 from ._timing import Timing, Variant, fmt_ns, interleaved, per_call
 
@@ -188,7 +188,7 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     fast, pairs = 2_000, 400
     passthrough = wrapt.FunctionWrapper(target, lambda w, i, a, k: w(*a, **k))
     # The same pass-through on our proxy, which skips wrapt's per-call ``__self__`` lookup for
-    # plain functions (see snapy_capture._proxies): the floor our own calls stand on.
+    # plain functions (see snapy_capture.capture._proxies): the floor our own calls stand on.
     unprobed = proxy(target, lambda w, i, a, k: w(*a, **k), [True])
     disabled = capture_args(root / "off", enabled=False)(target)
     sampled = capture_args(root / "sampled", sample_rate=1e-12)(target)

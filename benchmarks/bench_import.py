@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from snapy_capture import _importhook
-from snapy_capture._targets import TargetSpec, load_targets
+from snapy_capture.hook import _finder as _importhook
+from snapy_capture.hook._targets import TargetSpec, load_targets
 
 from ._timing import Timing, Variant, fmt_ns, interleaved
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from snapy_capture import _sitestate, config, loader, storage
+from snapy_capture import config, storage
+from snapy_capture.capture import _state as _sitestate
+from snapy_capture.replay import loader
 
 
 @pytest.fixture(autouse=True)

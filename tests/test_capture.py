@@ -18,14 +18,13 @@ import wrapt
 
 from snapy_capture import (
     CaptureConfig,
-    _proxies,
     capture_args,
     load_capture,
     load_capture_dict,
     set_global_config,
 )
-from snapy_capture.capture import call_depth, stats
-from snapy_capture.loader import CaptureLoader
+from snapy_capture.capture import _proxies, call_depth, stats
+from snapy_capture.replay.loader import CaptureLoader
 
 
 def test_record_has_the_seed_format() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from snapy_capture import CaptureStorage, capture_args, cli
-from snapy_capture.serializers import JSONSerializer
+from snapy_capture.storage.serializers import JSONSerializer
 
 
 @dataclass
@@ -867,7 +867,7 @@ def test_check_refuses_targets_inside_snapy_capture(project: Path) -> None:
         version: 1
         targets:
           - tgt_app.billing:Invoice.total
-          - snapy_capture._pipeline:*
+          - snapy_capture.capture._pipeline:*
           - snapy_capture.storage:CaptureStorage.*
     """,
     )
@@ -876,7 +876,7 @@ def test_check_refuses_targets_inside_snapy_capture(project: Path) -> None:
     rows = [line for line in result.out.splitlines() if line.startswith("ERROR")]
     assert len(rows) == 2, result.out
     for row, name in zip(
-        rows, ["snapy_capture._pipeline:*", "snapy_capture.storage:"], strict=True
+        rows, ["snapy_capture.capture._pipeline:*", "snapy_capture.storage:"], strict=True
     ):
         assert name in row
         assert "snapy_capture's own capture machinery" in row

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from snapy_capture import CaptureLoader, CaptureProfiler, _writer, capture_args, flush
-from snapy_capture.capture import stats
+from snapy_capture import CaptureLoader, CaptureProfiler, capture_args, flush
+from snapy_capture.capture import _writer, stats
 
 ASYNC_MODES = [
     pytest.param({"async_storage": True}, id="async"),

@@ -16,11 +16,11 @@ from snapy_capture import (
     CaptureStorage,
     SnapyCaptureWarning,
     __version__,
-    _envelope,
     capture_args,
     load_capture,
     load_capture_dict,
 )
+from snapy_capture.storage import _envelope
 
 DATA = Path(__file__).parent / "data"
 FORMAT0 = DATA / "format0_capture.cap"

@@ -31,8 +31,7 @@ from snapy_capture import (
     load_capture_dict,
     set_global_config,
 )
-from snapy_capture._errors import ConfigError
-from snapy_capture._pii import _GATES
+from snapy_capture.errors import ConfigError
 from snapy_capture.filters import (
     EMAIL_PATTERN,
     PII_PATTERNS,
@@ -41,6 +40,7 @@ from snapy_capture.filters import (
     Redacted,
     resolve_filter_spec,
 )
+from snapy_capture.filters._pii import _GATES
 
 VISA = "4111 1111 1111 1111"
 FLT = ArgumentFilter()

@@ -17,12 +17,12 @@ import pytest
 from snapy_capture import (
     ConfigError,
     SnapyCaptureWarning,
-    _importhook,
     install_import_hook,
     load_capture_dict,
     uninstall_import_hook,
 )
 from snapy_capture.capture import is_captured
+from snapy_capture.hook import _finder as _importhook
 
 SHOP = """
 import asyncio
@@ -392,7 +392,7 @@ def test_targets_inside_snapy_capture_are_refused_and_the_rest_installed(modules
         install_import_hook(
             {
                 "targets": [
-                    "snapy_capture._pipeline:*",
+                    "snapy_capture.capture._pipeline:*",
                     "snapy_capture.storage:CaptureStorage.*",
                     "hooktest_self:refund",
                 ]
@@ -404,7 +404,8 @@ def test_targets_inside_snapy_capture_are_refused_and_the_rest_installed(modules
     import hooktest_self  # type: ignore[import-not-found]
 
     assert is_captured(hooktest_self.refund)
-    from snapy_capture import _pipeline, storage
+    from snapy_capture import storage
+    from snapy_capture.capture import _pipeline
 
     assert not is_captured(_pipeline.wrap)
     assert not is_captured(storage.CaptureStorage.save)

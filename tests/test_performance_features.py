@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-import snapy_capture._sitestate as sitestate_mod
+import snapy_capture.capture._state as sitestate_mod
 import snapy_capture.storage as storage_mod
 from snapy_capture import (
     ArgumentFilter,
@@ -28,13 +28,12 @@ from snapy_capture import (
     CaptureNotFoundError,
     CaptureProfiler,
     CaptureStorage,
-    _writer,
     capture_args,
     flush,
     load_capture_dict,
     set_global_config,
 )
-from snapy_capture.capture import seed_sampler, stats
+from snapy_capture.capture import _writer, seed_sampler, stats
 from snapy_capture.config import reload_environment, resolve_config
 from snapy_capture.filters import Redacted
 from snapy_capture.storage import function_dirname

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from snapy_capture._record import format_timestamp
+from snapy_capture.capture._record import format_timestamp
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from snapy_capture import AmbiguousCaptureError, SnapyCaptureWarning, capture_args, flush
-from snapy_capture._replay import NoRecordedResultError, collect_cases
 from snapy_capture.pytest_plugin import (
     MISSING_PREFIX,
     assert_replay_matches,
@@ -17,6 +16,7 @@ from snapy_capture.pytest_plugin import (
     replay_cases,
     replay_records,
 )
+from snapy_capture.replay._cases import NoRecordedResultError, collect_cases
 from snapy_capture.storage import CaptureStorage
 
 

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snapy_capture import ArgumentFilter, capture_args, flush, load_capture
-from snapy_capture._pii import Compiled
 from snapy_capture.filters import PII_PATTERNS, SENSITIVE_PATTERNS
+from snapy_capture.filters._pii import Compiled
 
 FLT = ArgumentFilter()
 KB = 1024

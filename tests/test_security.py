@@ -28,14 +28,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snapy_capture import (
-    CaptureStorage,
-    SnapyCaptureWarning,
-    capture_args,
-    cli,
-    load_capture,
-)
-from snapy_capture._errors import UnsafeStorageError
+from snapy_capture import CaptureStorage, SnapyCaptureWarning, capture_args, cli, load_capture
+from snapy_capture.errors import UnsafeStorageError
 from snapy_capture.storage import function_dirname
 
 SERIALIZERS = ["pickle", "json", "jsonpickle"]

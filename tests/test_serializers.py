@@ -36,10 +36,10 @@ from snapy_capture import (
     capture_args,
     load_capture,
     load_capture_dict,
-    serializers,
 )
-from snapy_capture._stats import stats
-from snapy_capture.serializers import get_serializer
+from snapy_capture.capture._stats import stats
+from snapy_capture.storage import serializers
+from snapy_capture.storage.serializers import get_serializer
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -23,14 +23,14 @@ from snapy_capture import (
     CaptureStorage,
     ConfigError,
     SnapyCaptureWarning,
-    _envelope,
-    _files,
     capture_args,
     cli,
     config,
     load_capture,
     set_global_config,
 )
+from snapy_capture.storage import _envelope
+from snapy_capture.storage import _layout as _files
 
 KEY = "correct horse battery staple"
 

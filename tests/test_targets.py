@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from snapy_capture import ConfigError
-from snapy_capture._targets import MAX_FILE_BYTES, MAX_NODES, MAX_TARGETS, load_targets
+from snapy_capture.hook._targets import MAX_FILE_BYTES, MAX_NODES, MAX_TARGETS, load_targets
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -217,7 +217,7 @@ def test_targets_inside_snapy_capture_or_wrapt_are_set_apart_with_a_message(
     """Refused targets are not installed, and each has one line naming file, line and target."""
     path = write(
         tmp_path,
-        "version: 1\ntargets:\n  - m:f\n  - snapy_capture._pipeline:*\n"
+        "version: 1\ntargets:\n  - m:f\n  - snapy_capture.capture._pipeline:*\n"
         "  - snapy_capture:capture_args\n  - wrapt.wrappers:FunctionWrapper.__init__\n"
         "  - snapy_capture_contrib:f\n",
     )

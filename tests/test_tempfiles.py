@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from snapy_capture import CaptureLoader, CaptureStorage, capture_args
-from snapy_capture import _files as files_mod
+from snapy_capture.storage import _layout as files_mod
 from snapy_capture.storage import function_dirname
 
 HAS_TMPFILE = files_mod._Tempfiles.unnamed

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-from ._errors import (
+from snapy_capture._version import __version__
+from snapy_capture.errors import (
     AmbiguousCaptureError,
     CaptureFormatError,
     CaptureIndexError,
@@ -19,24 +20,32 @@ from ._errors import (
     SnapyCaptureError,
     SnapyCaptureWarning,
 )
-from ._version import __version__
 
 # Not ``typing.TYPE_CHECKING``: importing typing would cost every autoload process ~15 ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._importhook import install_import_hook, uninstall_import_hook
-    from .capture import CaptureProfiler, capture_args, flush
-    from .config import CaptureConfig, get_global_config, set_global_config
-    from .filters import SENSITIVE_PATTERNS, ArgumentFilter, Redacted
-    from .loader import CaptureLoader, has_capture, load_capture, load_capture_dict
-    from .serializers import JSONPickleSerializer, JSONSerializer, PickleSerializer
-    from .storage import CaptureStorage
+    from snapy_capture.capture import CaptureProfiler, capture_args, flush
+    from snapy_capture.config import CaptureConfig, get_global_config, set_global_config
+    from snapy_capture.filters import SENSITIVE_PATTERNS, ArgumentFilter, Redacted
+    from snapy_capture.hook._finder import install_import_hook, uninstall_import_hook
+    from snapy_capture.replay.loader import (
+        CaptureLoader,
+        has_capture,
+        load_capture,
+        load_capture_dict,
+    )
+    from snapy_capture.storage import CaptureStorage
+    from snapy_capture.storage.serializers import (
+        JSONPickleSerializer,
+        JSONSerializer,
+        PickleSerializer,
+    )
 
 _LAZY: dict[str, str] = {
-    "install_import_hook": "._importhook",
-    "uninstall_import_hook": "._importhook",
+    "install_import_hook": ".hook._finder",
+    "uninstall_import_hook": ".hook._finder",
     "CaptureProfiler": ".capture",
     "capture_args": ".capture",
     "flush": ".capture",
@@ -46,13 +55,13 @@ _LAZY: dict[str, str] = {
     "SENSITIVE_PATTERNS": ".filters",
     "ArgumentFilter": ".filters",
     "Redacted": ".filters",
-    "CaptureLoader": ".loader",
-    "has_capture": ".loader",
-    "load_capture": ".loader",
-    "load_capture_dict": ".loader",
-    "JSONPickleSerializer": ".serializers",
-    "JSONSerializer": ".serializers",
-    "PickleSerializer": ".serializers",
+    "CaptureLoader": ".replay.loader",
+    "has_capture": ".replay.loader",
+    "load_capture": ".replay.loader",
+    "load_capture_dict": ".replay.loader",
+    "JSONPickleSerializer": ".storage.serializers",
+    "JSONSerializer": ".storage.serializers",
+    "PickleSerializer": ".storage.serializers",
     "CaptureStorage": ".storage",
 }
 

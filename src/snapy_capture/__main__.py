@@ -10,7 +10,7 @@ if __name__ == "__main__" and sys.path and sys.path[0] in ("", os.getcwd()):
     # Reading captures must not import a module planted next to them: behave as the script.
     del sys.path[0]
 
-from .cli import main_entry  # after sys.path is set
+from snapy_capture.cli import main_entry  # after sys.path is set
 
 if __name__ == "__main__":
     main_entry()

@@ -34,7 +34,7 @@ def _autoload() -> None:
     if not path:
         return
     try:
-        from ._importhook import install_import_hook  # noqa: PLC0415 - only when asked
+        from snapy_capture.hook._finder import install_import_hook  # noqa: PLC0415 - only when asked
 
         install_import_hook(config=path)
     except Exception as exc:  # noqa: BLE001 - a broken target file must not stop the program
@@ -45,7 +45,7 @@ def _warn(message: str) -> None:
     try:
         import warnings  # noqa: PLC0415
 
-        from ._errors import SnapyCaptureWarning  # noqa: PLC0415
+        from snapy_capture.errors import SnapyCaptureWarning  # noqa: PLC0415
 
         warnings.warn(message, SnapyCaptureWarning, stacklevel=3)
     except Exception:  # noqa: BLE001 - e.g. -W error: still say it, and carry on

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from . import _writer, loader
-from ._errors import AmbiguousCaptureError
-from ._replay import (
+from snapy_capture.capture import _writer
+from snapy_capture.config import is_suspended, reload_environment, set_suspended
+from snapy_capture.errors import AmbiguousCaptureError
+from snapy_capture.replay import loader
+from snapy_capture.replay._cases import (
     Cases,
     NoRecordedResultError,
     ReplayResult,
@@ -34,13 +36,12 @@ from ._replay import (
     collect_cases,
     replay_and_compare,
 )
-from .config import is_suspended, reload_environment, set_suspended
-from .loader import CaptureLoader
+from snapy_capture.replay.loader import CaptureLoader
 
 if TYPE_CHECKING:
     from _pytest.mark.structures import ParameterSet
 
-    from .storage import CaptureStorage
+    from snapy_capture.storage import CaptureStorage
 
 __all__ = [
     "NoRecordedResultError",

@@ -24,11 +24,12 @@ import types
 from collections.abc import Sequence
 from typing import Any, Final
 
-from . import _importhook, _writer
-from ._deferred import own_code
-from ._errors import ConfigError
-from ._targets import load_targets
-from .config import CONFIG_FILE_ENV
+from snapy_capture.capture import _writer
+from snapy_capture.capture._deferred import own_code
+from snapy_capture.config import CONFIG_FILE_ENV
+from snapy_capture.errors import ConfigError
+from snapy_capture.hook import _finder as _importhook
+from snapy_capture.hook._targets import load_targets
 
 __all__ = ["main"]
 
@@ -44,7 +45,9 @@ options:
   -m module      run a module as a script, as 'python -m module' does
   -h, --help     show this help and exit
 """
-BOOTSTRAP_DIR: Final = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
+BOOTSTRAP_DIR: Final = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "hook", "_bootstrap"
+)
 _THIS_FILE: Final = os.path.normcase(os.path.abspath(__file__))
 #: How long the runner waits at exit for captures queued on the background writer.
 FLUSH_TIMEOUT: Final = 60.0
@@ -261,7 +264,7 @@ def _announce_definitions(body: list[ast.stmt]) -> list[ast.stmt]:
         statements.append(statement)
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             call = ast.parse(
-                f"__import__('snapy_capture._importhook', fromlist=('_',))"
+                f"__import__('snapy_capture.hook._finder', fromlist=('_',))"
                 f"._script_defined({statement.name!r})"
             ).body[0]
             line = statement.end_lineno or statement.lineno

@@ -60,7 +60,7 @@ def test_autoload_is_silent_and_inactive_without_the_variable(tmp_path: Path) ->
     """No variable: nothing printed, no hook installed."""
     project(tmp_path)
     result = python(
-        "import snapy_capture.autoload, snapy_capture._importhook as h; "
+        "import snapy_capture.autoload, snapy_capture.hook._finder as h; "
         f"{PROGRAM}; print(h.current())",
         tmp_path,
     )
@@ -122,6 +122,6 @@ def test_autoload_without_config_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == (
-        "['snapy_capture._errors', 'snapy_capture._version', 'snapy_capture.autoload']"
+        "['snapy_capture._version', 'snapy_capture.autoload', 'snapy_capture.errors']"
     )
     assert out.stderr == ""

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from _pytester import pytest_ini
 
-from snapy_capture import config, loader
+from snapy_capture import config
+from snapy_capture.replay import loader
 
 pytest_plugins = ["pytester"]
 

@@ -216,7 +216,7 @@ def test_runner_refuses_targets_inside_snapy_capture_with_one_line_each(tmp_path
     """Targets in snapy_capture itself are an error of the file, before the program runs."""
     config = write_config(
         tmp_path,
-        "version: 1\ntargets:\n  - app:pay\n  - snapy_capture._pipeline:*\n"
+        "version: 1\ntargets:\n  - app:pay\n  - snapy_capture.capture._pipeline:*\n"
         "  - snapy_capture.storage:CaptureStorage.*\n",
     )
     done = run([*RUN, "--config", str(config), "app.py"], tmp_path)
@@ -225,7 +225,7 @@ def test_runner_refuses_targets_inside_snapy_capture_with_one_line_each(tmp_path
     lines = done.stderr.splitlines()
     assert len(lines) == 2, done.stderr
     for line, name in zip(
-        lines, ["snapy_capture._pipeline:*", "snapy_capture.storage:"], strict=True
+        lines, ["snapy_capture.capture._pipeline:*", "snapy_capture.storage:"], strict=True
     ):
         assert line.startswith("python -m snapy_capture.run: error: ")
         assert name in line
@@ -247,7 +247,7 @@ snapy_capture.flush()
 
 
 @pytest.mark.parametrize(
-    "refused", ["snapy_capture.storage:CaptureStorage.*", "snapy_capture._pipeline:*"]
+    "refused", ["snapy_capture.storage:CaptureStorage.*", "snapy_capture.capture._pipeline:*"]
 )
 def test_host_warns_about_snapy_capture_targets_and_installs_the_rest(
     tmp_path: Path, capture_dir: Path, refused: str

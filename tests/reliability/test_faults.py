@@ -667,7 +667,7 @@ class _Clock:
 
 @contextlib.contextmanager
 def _fake_clock(monkeypatch: pytest.MonkeyPatch, now: float) -> Iterator[_Clock]:
-    import snapy_capture._pipeline as pipeline_mod
+    import snapy_capture.capture._pipeline as pipeline_mod
 
     clock = _Clock(now)
     monkeypatch.setattr(pipeline_mod, "time", clock)

@@ -275,9 +275,12 @@ def test_children_forked_while_threads_capture_capture_too(tmp_path: Path, mode:
 FORK_WHILE_HELD = """
     import json, os, sys, threading, time
     from snapy_capture import CaptureStorage, capture_args, flush, uninstall_import_hook
-    from snapy_capture import _filterspec, _importhook, _sitestate, _stats, _writer, config
+    from snapy_capture.filters import _filterspec
+    from snapy_capture.hook import _finder as _importhook
+    from snapy_capture.capture import _state as _sitestate, _stats, _writer
+    from snapy_capture import config
     from snapy_capture.capture import stats
-    from snapy_capture.serializers import JSONSerializer
+    from snapy_capture.storage.serializers import JSONSerializer
 
     root = sys.argv[1]
     own = CaptureStorage(os.path.join(root, "own"), retention=None)

@@ -1,0 +1,119 @@
+"""``@capture_args``: record a function's arguments each time it is called.
+
+The decorator and the import hook build the very same wrapper (see ``_pipeline``): options
+resolved per function (decorator > environment > global config > defaults), sampling,
+filtering, serialization and storage.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast, overload
+
+from snapy_capture.capture._pipeline import call_depth, parse_overrides, seed_sampler, site_of, wrap
+from snapy_capture.capture._stats import CaptureProfiler, stats
+from snapy_capture.capture._writer import flush
+from snapy_capture.errors import ConfigError
+from snapy_capture.filters import ArgumentFilter
+from snapy_capture.storage import CaptureStorage
+from snapy_capture.storage.serializers import Serializer
+
+__all__ = ["CaptureProfiler", "call_depth", "capture_args", "flush", "seed_sampler", "stats"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_NOT_GIVEN: Any = type("_NotGiven", (), {"__repr__": lambda self: "<not given>"})()
+
+
+@overload
+def capture_args(path: F) -> F: ...
+
+
+@overload
+def capture_args(
+    path: str | os.PathLike[str] | None = None,
+    retention: int | None = ...,
+    ignore_args: Iterable[str] | None = None,
+    *,
+    enabled: bool | None = None,
+    max_age: float | str | None = None,
+    sample_rate: float | None = None,
+    async_storage: bool | None = None,
+    lazy_serialization: bool | None = None,
+    max_capture_size: int | None = None,
+    arg_filter: ArgumentFilter | None = None,
+    storage: CaptureStorage | None = None,
+    serializer: str | Serializer | None = None,
+    fallback_serializer: str | Serializer | None = None,
+    ignore_serialization_errors: bool | None = None,
+    record_result: bool | None = None,
+) -> Callable[[F], F]: ...
+
+
+def capture_args(
+    path: Any = None,
+    retention: Any = _NOT_GIVEN,
+    ignore_args: Iterable[str] | None = None,
+    *,
+    enabled: bool | None = None,
+    max_age: float | str | None = None,
+    sample_rate: float | None = None,
+    async_storage: bool | None = None,
+    lazy_serialization: bool | None = None,
+    max_capture_size: int | None = None,
+    arg_filter: ArgumentFilter | None = None,
+    storage: CaptureStorage | None = None,
+    serializer: str | Serializer | None = None,
+    fallback_serializer: str | Serializer | None = None,
+    ignore_serialization_errors: bool | None = None,
+    record_result: bool | None = None,
+) -> Any:
+    """Capture the arguments of every call of the decorated function.
+
+    Every option left out is resolved from the configuration (see :mod:`snapy_capture.config`).
+    ``retention=N`` keeps the newest N captures per function; an explicit ``retention=None``
+    keeps them all. ``ignore_args`` names are added to the default sensitive patterns.
+
+    Works on functions, methods (``self``/``cls`` are not stored), classmethods,
+    staticmethods, ``async def`` coroutines, generators and async generators; also as a plain
+    call: ``f = capture_args(...)(f)``, or bare: ``@capture_args``.
+
+    Raises:
+        ConfigError: (a ``ValueError``) naming the option when a value is invalid.
+    """
+    if callable(path) and not isinstance(path, (str, os.PathLike)):
+        return capture_args()(path)  # used bare: @capture_args
+    given = {
+        "path": path,
+        "ignore_args": ignore_args,
+        "enabled": enabled,
+        "max_age": max_age,
+        "sample_rate": sample_rate,
+        "async_storage": async_storage,
+        "lazy_serialization": lazy_serialization,
+        "max_capture_size": max_capture_size,
+        "arg_filter": arg_filter,
+        "serializer": serializer,
+        "fallback_serializer": fallback_serializer,
+        "ignore_serialization_errors": ignore_serialization_errors,
+        "record_result": record_result,
+    }
+    options = {name: value for name, value in given.items() if value is not None}
+    if retention is not _NOT_GIVEN:
+        options["retention"] = retention
+    overrides = parse_overrides(options)
+    if storage is not None and not isinstance(storage, CaptureStorage):
+        raise ConfigError(
+            f"invalid value for option 'storage': expected a CaptureStorage, got {storage!r}"
+        )
+
+    def decorator(func: F) -> F:
+        # The proxy behaves as ``func`` (wrapt), so it is typed as ``func``.
+        return cast(F, wrap(func, overrides, storage=storage))
+
+    return decorator
+
+
+def is_captured(func: Any) -> bool:
+    """Whether ``func`` is wrapped by snapy_capture (decorator or import hook)."""
+    return site_of(func) is not None

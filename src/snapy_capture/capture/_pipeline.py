@@ -1,0 +1,522 @@
+"""The one capture pipeline, shared by ``@capture_args`` and the import hook.
+
+config resolution → sampling → argument binding → filtering → record → serialization →
+storage (synchronous, or through the background writer). The caller's side of async captures,
+the background job and argument snapshots live in ``_deferred``; building and degrading records
+in ``_record``; the wrapt proxies in ``_proxies``.
+
+Nothing in here may change what the wrapped function does: every failure while capturing is
+caught, logged once per function on the ``snapy_capture`` logger, and counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import platform
+import random
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Final
+
+from snapy_capture.capture import _stats, _writer
+from snapy_capture.capture._deferred import (
+    DEPTH,
+    Deferred,
+    call_after_interrupted_capture,
+    enqueue,
+    per_thread,
+    queued_caller,
+    snapshot,
+)
+from snapy_capture.capture._proxies import CaptureWrapper, hide_frame, proxy
+from snapy_capture.capture._record import (
+    PID,
+    Signature,
+    callable_kind,
+    exception_result,
+    format_timestamp,
+    read_signature,
+    replace_unserializable,
+    result_filter,
+    safe_repr,
+    safe_str,
+    shrink,
+)
+from snapy_capture.capture._state import _Pending, _State
+from snapy_capture.config import CaptureConfig, parse_option, resolve_config, subscribe
+from snapy_capture.errors import ConfigError
+from snapy_capture.filters import FilterResult
+from snapy_capture.storage import CaptureStorage
+from snapy_capture.storage.serializers import main_module_name
+
+__all__ = ["CaptureSite", "CaptureWrapper", "call_depth", "seed_sampler", "wrap"]
+
+logger = logging.getLogger("snapy_capture")
+
+_PYTHON: Final = platform.python_version()
+_sampler = random.Random()
+_OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
+
+
+def call_depth() -> int:
+    """How many captured calls enclose the current point (in this thread or task)."""
+    return DEPTH.get()
+
+
+def seed_sampler(seed: int | None) -> None:
+    """Seed the sampler that ``sample_rate`` draws from, for reproducible runs and tests."""
+    _sampler.seed(seed)
+
+
+class CaptureSite:
+    """Everything capture needs to know about one wrapped function."""
+
+    __slots__ = (
+        "__weakref__",
+        "_names",
+        "_names_cache",
+        "func",
+        "handler",
+        "kind",
+        "mode",
+        "module",
+        "name",
+        "overrides",
+        "qualname",
+        "rate",
+        "state",
+        "storage",
+        "switch",
+        "warned",
+    )
+
+    def __init__(
+        self,
+        func: Any,
+        overrides: dict[str, Any],
+        *,
+        storage: CaptureStorage | None = None,
+        module: str | None = None,
+        qualname: str | None = None,
+    ) -> None:
+        target = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
+        self.func = target
+        # Always strings: a callable may carry any object as its names, and a name that cannot
+        # be printed would fail every capture (and the warning about it) later.
+        self.module = safe_str(module or getattr(target, "__module__", None) or "__unknown__")
+        if self.module in ("__main__", "__mp_main__"):
+            # Stored under the script's importable name (``app`` for app.py), as pickle stores
+            # the script's classes, so tests can import and load it as ``app:func``.
+            self.module = main_module_name() or self.module
+        self.qualname = safe_str(
+            qualname or getattr(target, "__qualname__", None) or safe_repr(target)
+        )
+        self.name = safe_str(getattr(target, "__name__", self.qualname))
+        self.overrides = overrides
+        self.storage = storage
+        self.kind = callable_kind(target)
+        self.mode = _UNRESOLVED
+        self.rate = 1.0
+        self.state: _State | None = None
+        # What a captured call runs (see ``wrap``): ``call``, or for async captures whose
+        # result is not recorded, the leaner ``queued_caller`` made for the current state.
+        self.handler: Callable[..., Any] = self.call
+        self.warned = False
+        # wrapt's ``enabled`` flag (see ``_proxies.proxy``): empty while capture is off.
+        self.switch: list[bool] = [True]
+        self._names: Signature | None = None
+        # Parameter names by argument count (``~count`` when self/cls is bound).
+        self._names_cache: dict[int, Sequence[str]] = {}
+        subscribe(self)
+
+    def invalidate(self) -> None:
+        self.mode = _UNRESOLVED
+        if not self.switch:
+            self.switch.append(True)  # the next call resolves the new configuration
+
+    def resolve(self) -> int:
+        try:
+            config = resolve_config(self.overrides)
+            self.state = state = _State(self, config)
+            self.handler = hide_frame(queued_caller(self, state)) if state.queued else self.call
+            self.rate = config.sample_rate
+            mode = (
+                _OFF
+                if not config.enabled or self.rate <= 0.0
+                else (_ON if self.rate >= 1.0 else _SAMPLED)
+            )
+        except Exception as exc:  # noqa: BLE001 - a bad configuration disables, never raises
+            self.fail(exc, "configuration")
+            mode = _OFF
+        self.mode = mode
+        if mode == _OFF:
+            self.switch.clear()  # calls go straight to the function, through wrapt's C code
+            if self.mode != _OFF:  # invalidated meanwhile: the next call must resolve again
+                self.switch.append(True)
+        return mode
+
+    # --- per call ---------------------------------------------------------------------
+
+    def call(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        slot = per_thread.slot
+        if slot.capturing:
+            # Called by our own capture code on this thread (see _deferred._Slot.capturing).
+            _stats.record_skip()
+            return wrapped(*args, **kwargs)
+        state = self.state
+        if state is None or (state.limit is not None and not state.limit.allow()):
+            # Over the rate cap: not captured, so not counted in call_depth either, exactly
+            # like a sampled-out call.
+            return wrapped(*args, **kwargs)
+        depth = DEPTH.get()
+        start = time.perf_counter_ns()
+        pending: _Pending | Deferred | None = None
+        interrupted: BaseException | None = None
+        slot.capturing = True
+        try:
+            if state.takes_cls and instance is None and args and isinstance(args[0], type):
+                # Python 3.13+ binds ``@classmethod`` over our wrapper with MethodType, so the
+                # class arrives as the first argument instead of as wrapt's instance.
+                pending = self.begin(state, depth, True, args[1:], kwargs)
+            else:
+                pending = self.begin(state, depth, instance is not None, args, kwargs)
+        except Exception as exc:  # noqa: BLE001 - capture must never break the call
+            self.fail(exc, "capture")
+        except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
+            interrupted = exc
+        finally:
+            _stats.record_caller_time(time.perf_counter_ns() - start)
+            slot.capturing = False
+        if interrupted is not None:
+            return call_after_interrupted_capture(self, interrupted, wrapped, args, kwargs)
+        token = DEPTH.set(depth + 1)
+        if self.kind == "coroutine":
+            try:
+                coroutine = wrapped(*args, **kwargs)
+            finally:
+                DEPTH.reset(token)
+            return self.run_coroutine(coroutine, depth + 1, pending)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            if pending is not None:
+                self.finish(pending, exception=exc)
+            raise
+        finally:
+            DEPTH.reset(token)
+        if pending is not None:
+            self.finish(pending, result=result)
+        return result
+
+    async def run_coroutine(
+        self,
+        coroutine: Coroutine[Any, Any, Any],
+        depth: int,
+        pending: _Pending | Deferred | None,
+    ) -> Any:
+        # The body of an ``async def`` runs here, not at call time: count its depth here too.
+        outer = DEPTH.get()
+        DEPTH.set(depth)
+        try:
+            result = await coroutine
+        except BaseException as exc:
+            if pending is not None:
+                self.finish(pending, exception=exc)
+            raise
+        finally:
+            # Not ``reset(token)``: a scheduler may resume the coroutine in another Context,
+            # where the token is invalid and reset() would raise into the host's coroutine.
+            DEPTH.set(outer)
+        if pending is not None:
+            self.finish(pending, result=result)
+        return result
+
+    def begin(
+        self,
+        state: _State,
+        depth: int,
+        bound: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> _Pending | Deferred | None:
+        """Take the caller's part of a capture; what ``finish`` needs, if anything."""
+        if state.deferred:
+            # Only a snapshot of the arguments here (or, lazily, the arguments themselves):
+            # the writer's thread filters, builds, encodes and stores.
+            queued = enqueue(self, state, depth, bound, (args, kwargs))
+            if isinstance(queued, Deferred):
+                return queued
+            if queued:
+                return None
+            # Arguments that cannot be snapshotted cheaply: filter them here, as synchronously.
+        return self.capture_here(state, depth, bound, args, kwargs)
+
+    def capture_here(
+        self,
+        state: _State,
+        depth: int,
+        bound: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> _Pending | None:
+        """Filter and build the capture on the caller's thread, and store or queue it."""
+        names = self.param_names(len(args), bound=bound)
+        filtered = self.filter_args(state, names, args, kwargs)
+        record = self.record(state.config, filtered, depth)
+        if state.records_result:
+            # Arguments are recorded as called: keep a copy the body cannot mutate.
+            record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
+            return _Pending(state, record, result_filter(state.filter, names, args, kwargs))
+        self.dispatch(state, record)
+        return None
+
+    def finish(
+        self,
+        pending: _Pending | Deferred,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        slot = per_thread.slot
+        if slot.capturing:
+            # A coroutine awaited from inside our own capture code (an argument's hook).
+            _stats.record_skip()
+            return
+        slot.capturing = True
+        try:
+            if isinstance(pending, Deferred):
+                pending.set_result(result, exception)
+                pending.submit()
+                return
+            record = pending.record
+            if exception is not None:
+                kind = type(exception)
+                exception_result(
+                    pending.result_filter,
+                    record,
+                    kind.__qualname__,
+                    kind.__module__,
+                    safe_str(exception),
+                )
+            else:
+                value, report = pending.result_filter.filter_value(result, "result")
+                record["result"] = {"value": value}
+                record["metadata"].setdefault("redactions", []).extend(report)
+            self.dispatch(pending.state, record)
+        except Exception as exc:  # noqa: BLE001
+            self.fail(exc, "capture")
+        except BaseException as exc:  # the result's hook raised it: the call has returned
+            self.fail(exc, "capture")
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+        finally:
+            slot.capturing = False
+
+    def record(
+        self,
+        config: CaptureConfig,
+        filtered: FilterResult,
+        depth: int,
+        *,
+        now: float | None = None,
+        thread: str | None = None,
+    ) -> dict[str, Any]:
+        if now is None:
+            now = time.time()
+        metadata: dict[str, Any]
+        if config.minimal_capture:
+            metadata = {"call_depth": depth, "redactions": filtered.redactions}
+        else:
+            metadata = {
+                "call_depth": depth,
+                # This thread's name (on the writer's thread, the caller's is given).
+                "thread_id": thread or per_thread.slot.thread.name,
+                "python_version": _PYTHON,
+                "pid": PID[0],
+                "redactions": filtered.redactions,
+            }
+        return {
+            "function_name": self.name,
+            "module": self.module,
+            "qualname": self.qualname,
+            "timestamp": format_timestamp(now),
+            "args": list(filtered.args),
+            "kwargs": filtered.kwargs,
+            "metadata": metadata,
+        }
+
+    def dispatch(self, state: _State, record: dict[str, Any]) -> None:
+        # Lazy serialization never gets here: such calls always go through ``Deferred``.
+        config = state.config
+        if config.async_storage:
+            data = self.encode(state, record)
+            if data is None:
+                return
+            # Counted by its size: these are the captures too large for a snapshot.
+            job = functools.partial(self.store, state, data, timed=True)
+            if not _writer.submit(job, state.queue_size, len(data)):
+                self.queue_full()
+        else:
+            self.store(state, self.encode(state, record), timed=False)
+
+    def queue_full(self) -> None:
+        _stats.record_drop(error=False)
+        self.warn_once("the background writer's queue is full; captures are being dropped")
+
+    def store(self, state: _State, data: bytes | None, *, timed: bool) -> None:
+        if data is None:
+            return
+        start = time.perf_counter_ns() if timed else 0
+        try:
+            # The str-returning core of ``write``: every captured call pays for a Path otherwise.
+            state.storage._write(self.module, self.qualname, data, state.retention, state.max_age)
+        except Exception as exc:  # noqa: BLE001
+            self.fail(exc, "storage")
+            return
+        _stats.record_stored(len(data), time.perf_counter_ns() - start if timed else 0)
+
+    def encode(self, state: _State, record: dict[str, Any]) -> bytes | None:
+        """The capture file's bytes, degrading argument by argument rather than losing it all."""
+        storage, config = state.storage, state.config
+        data: bytes | None
+        used = None  # the serializer that produced ``data`` (None: the storage's own)
+        try:
+            data = storage.encode(record)
+        except Exception as first:  # noqa: BLE001
+            data = None
+            if state.fallback is not None:
+                with contextlib.suppress(Exception):  # the next step reports the first error
+                    data = storage.encode(record, state.fallback)
+                    used = state.fallback
+            if data is None:
+                if not config.ignore_serialization_errors:
+                    self.fail(first, "serialization")
+                    return None
+                replace_unserializable(storage, record)
+                data = storage.encode(record)
+        limit = config.max_capture_size
+        if data is not None and limit is not None and len(data) > limit:
+            data = shrink(storage, record, limit, used)
+            if data is None:
+                _stats.record_drop(error=False)
+                self.warn_once(f"a capture exceeded max_capture_size={limit} and was dropped")
+        return data
+
+    def takes_cls(self) -> bool:
+        """Whether this is a function defined in a class whose first parameter is ``cls``."""
+        positional = self.signature().positional
+        return bool(positional) and positional[0] == "cls" and "." in self.qualname
+
+    def signature(self) -> Signature:
+        if self._names is None:
+            self._names = read_signature(self.func)
+        return self._names
+
+    def filter_args(
+        self, state: _State, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> FilterResult:
+        """Filter one call's arguments, knowing which keywords ``**kwargs`` collected."""
+        signature = self.signature()
+        return state.filter.filter_call(
+            names, args, kwargs, var_keyword=signature.var_keyword, keyword_params=signature.keyword
+        )
+
+    def param_names(self, count: int, *, bound: bool) -> Sequence[str]:
+        key = ~count if bound else count  # an int, not a tuple: hashed without being built
+        cached = self._names_cache.get(key)
+        if cached is not None:
+            return cached
+        positional, var = self.signature()[:2]
+        names = positional[1:] if bound else positional
+        if count > len(names) and var is not None:
+            names = [*names, *[f"{var}[{i}]" for i in range(count - len(names))]]
+        if len(self._names_cache) < 64:
+            self._names_cache[key] = names
+        return names
+
+    # --- failures ----------------------------------------------------------------------
+
+    def fail(self, exc: BaseException, stage: str) -> None:
+        _stats.record_drop(error=True)
+        self.warn_once(f"{stage} failed ({type(exc).__name__}: {safe_str(exc)})", exc)
+
+    def warn_once(self, message: str, exc: BaseException | None = None) -> None:
+        if self.warned:
+            return
+        self.warned = True
+        logger.warning(
+            "snapy_capture: not capturing %s:%s: %s; further problems with this "
+            "function are only counted",
+            self.module,
+            self.qualname,
+            message,
+        )
+        if exc is not None:
+            logger.debug("snapy_capture: details", exc_info=exc)
+
+
+def wrap(
+    func: Any,
+    overrides: dict[str, Any] | None = None,
+    *,
+    storage: CaptureStorage | None = None,
+    module: str | None = None,
+    qualname: str | None = None,
+) -> CaptureWrapper:
+    """Wrap ``func`` so that its calls are captured (the decorator and the hook both use this)."""
+    if isinstance(func, property):
+        raise ConfigError("cannot capture a property; wrap its getter function (fget) instead")
+    if not callable(func) and not isinstance(func, (classmethod, staticmethod)):
+        raise ConfigError(f"capture_args expects a function, got {func!r}")
+    site = CaptureSite(
+        func, dict(overrides or {}), storage=storage, module=module, qualname=qualname
+    )
+    sample = _sampler.random
+
+    def capture_wrapper(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        mode = site.mode
+        if mode == _OFF:
+            return wrapped(*args, **kwargs)
+        if mode == _SAMPLED:
+            if sample() >= site.rate:
+                return wrapped(*args, **kwargs)
+        elif mode == _UNRESOLVED:
+            slot = per_thread.slot
+            if slot.capturing:  # see _deferred._Slot.capturing
+                _stats.record_skip()
+                return wrapped(*args, **kwargs)
+            # Resolving reads the configuration and may build a storage: under the guard, a
+            # target called from there (``os.fspath``...) is not captured, and does not recurse.
+            slot.capturing = True
+            try:
+                site.resolve()
+            finally:
+                slot.capturing = False
+            return capture_wrapper(wrapped, instance, args, kwargs)
+        return site.handler(wrapped, instance, args, kwargs)
+
+    wrapper = proxy(func, hide_frame(capture_wrapper), site.switch)
+    wrapper._self_capture_site = site
+    return wrapper
+
+
+def site_of(func: Any) -> CaptureSite | None:
+    """The capture site of a wrapped function, or ``None`` if it is not wrapped by us."""
+    site = getattr(func, "_self_capture_site", None)
+    return site if isinstance(site, CaptureSite) else None
+
+
+def parse_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    """Validate decorator/YAML options given in code; unknown or bad ones raise ConfigError."""
+    return {name: parse_option(name, value) for name, value in options.items()}
+
+
+# The methods a captured call runs through: hidden from warnings' and logging's stacklevel.
+hide_frame(CaptureSite.call)
+hide_frame(CaptureSite.run_coroutine)

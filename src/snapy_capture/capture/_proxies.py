@@ -1,0 +1,139 @@
+"""The wrapt proxies a captured function is replaced by: they pickle and copy like functions.
+
+A plain wrapt proxy refuses to pickle, which would break code that hands a captured function
+to multiprocessing; pickle stores functions by reference, and so do these.
+
+:func:`proxy` also spares plain functions a cost wrapt adds to every call: a wrapper whose
+binding is ``"function"`` looks up ``wrapped.__self__`` on each call made without an
+instance (it supports wrapping a function that is already a bound method). A plain function
+has no ``__self__``, so the lookup always fails, and a failed attribute lookup formats an
+AttributeError: about 4,000 CPU instructions, two thirds of what a wrapt pass-through adds to
+a call, and an eighth of the caller's whole cost of an async capture. Functions that are not
+defined in a class body are therefore wrapped, with wrapt's C extension, with a binding its
+call does not probe. Everything else still sees ``"function"``: the ``_self_binding``
+attribute that wrapt's Python code, outer wrappers (``wrapt.lru_cache`` of our proxy...) and
+users read, and the bound proxy made when one is bound as a method (assigned to a class
+attribute), which therefore binds and calls exactly as wrapt would have. (One difference is
+left: a ``__self__`` attribute set on the function after it is wrapped is not passed as the
+instance, as wrapt would pass it. Setting one is how a function pretends to be a bound method;
+a function that has one when it is wrapped gets wrapt's own proxy.)
+"""
+
+from __future__ import annotations
+
+import types
+from typing import TYPE_CHECKING, Any, Final, SupportsIndex
+
+import wrapt
+
+if TYPE_CHECKING:
+    from snapy_capture.capture._pipeline import CaptureSite
+
+__all__ = ["CaptureWrapper", "hide_frame", "proxy"]
+
+#: The binding of :class:`_PlainCaptureWrapper` in wrapt's C field: one that wrapt's call does
+#: not probe for ``__self__`` and its ``__get__`` binds like any descriptor.
+_UNPROBED: Final = "snapy_capture:function"
+
+#: Whether the binding is a field of wrapt's C extension, which its call reads directly (the
+#: pure-Python wrapt reads the attribute, which ``_PlainCaptureWrapper`` reports as "function").
+_C_BINDING: Final = isinstance(
+    vars(wrapt.FunctionWrapper.__base__).get("_self_binding"), types.GetSetDescriptorType
+)
+
+#: The initializer shared by wrapt's function wrappers, bound and unbound: ``(wrapped,
+#: instance, wrapper, enabled, binding, parent=None, owner=None)``. ``Any``: wrapt's inferred
+#: types stop at ObjectProxy's one-argument ``__init__``.
+_init_function_wrapper: Any = vars(wrapt.FunctionWrapper.__base__)["__init__"]
+
+
+class _BoundCaptureWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg]
+    """A captured method bound to its instance; pickles as ``getattr(instance, name)``."""
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (getattr, (self._self_instance, self.__name__))
+
+    def __copy__(self) -> _BoundCaptureWrapper:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _BoundCaptureWrapper:
+        return self
+
+
+class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+    """A wrapt proxy that captures calls; pickles and copies like the function it wraps."""
+
+    __bound_function_wrapper__: type[_BoundCaptureWrapper] = _BoundCaptureWrapper
+    _self_capture_site: CaptureSite
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str:
+        # A string means "the global of that name in __module__": resolves to this wrapper.
+        return str(self.__qualname__)
+
+    def __copy__(self) -> CaptureWrapper:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CaptureWrapper:
+        return self
+
+
+class _RebindingCaptureWrapper(_BoundCaptureWrapper):
+    """A plain function's proxy bound as a method: with the binding wrapt gives functions."""
+
+    def __init__(self, wrapped: Any, instance: Any, wrapper: Any, *rest: Any) -> None:
+        enabled, _binding, *parent_owner = rest
+        _init_function_wrapper(self, wrapped, instance, wrapper, enabled, "function", *parent_owner)
+
+
+class _PlainCaptureWrapper(CaptureWrapper):
+    """The proxy of a function defined outside a class body (see the module's docstring)."""
+
+    __bound_function_wrapper__ = _RebindingCaptureWrapper
+
+    def __init__(self, wrapped: Any, wrapper: Any, enabled: Any) -> None:
+        # What FunctionWrapper.__init__ does once it has chosen a binding.
+        _init_function_wrapper(self, wrapped, None, wrapper, enabled, _UNPROBED)
+
+    @property
+    def _self_binding(self) -> str:
+        # For every reader but wrapt's C call, which reads its field: the binding wrapt chose.
+        return "function"
+
+    @_self_binding.setter
+    def _self_binding(self, value: str) -> None:
+        raise AttributeError("_self_binding is read-only")  # as wrapt's own
+
+
+def proxy(func: Any, wrapper: Any, switch: list[bool]) -> CaptureWrapper:
+    """The wrapt proxy calling ``wrapper(wrapped, instance, args, kwargs)`` for ``func``.
+
+    ``switch`` is wrapt's ``enabled`` flag: while the list is empty, wrapt's C code calls the
+    function itself, with no frame or call of ours in between (a disabled capture costs a
+    recursive function half its depth instead of two thirds).
+    """
+    if _C_BINDING and type(func) is types.FunctionType and "__self__" not in func.__dict__:
+        outer, _, _ = func.__qualname__.rpartition(".")
+        if not outer or outer.endswith("<locals>"):
+            # Not defined in a class body: almost always called as a plain function.
+            return _PlainCaptureWrapper(func, wrapper, switch)
+    return CaptureWrapper(func, wrapper, enabled=switch)  # type: ignore[arg-type]
+
+
+#: What our call frames' code says its file is. ``warnings`` (``stacklevel``) and
+#: ``logging`` (``stacklevel``, ``%(filename)s``) skip a frame whose file name contains both
+#: "importlib" and "_bootstrap", as they skip the import system's: so a captured function's
+#: ``warnings.warn(..., stacklevel=2)`` still names its caller, not our wrapper.
+_HIDDEN_SUFFIX: Final = " (a snapy_capture call frame, skipped like importlib._bootstrap)"
+_hidden: dict[types.CodeType, types.CodeType] = {}
+
+
+def hide_frame(func: Any) -> Any:
+    """Give ``func`` (a function on the captured call's path) a file name that the standard
+    library's frame walkers skip (see ``_HIDDEN_SUFFIX``); returns ``func``."""
+    code = func.__code__
+    hidden = _hidden.get(code)
+    if hidden is None:
+        hidden = code.replace(co_filename=code.co_filename + _HIDDEN_SUFFIX)
+        _hidden[code] = hidden
+    func.__code__ = hidden
+    return func

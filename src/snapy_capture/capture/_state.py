@@ -1,0 +1,147 @@
+"""What a capture site resolved from the configuration, and the storages sites share.
+
+A :class:`_State` is rebuilt whenever the configuration changes; the pipeline reads it once
+per captured call. Kept apart from :mod:`._pipeline`, which is the per-call code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from snapy_capture._forksafe import fork_safe
+from snapy_capture.capture._deferred import SNAPSHOT_LIMIT
+from snapy_capture.config import CaptureConfig
+from snapy_capture.filters import resolve_filter_spec
+from snapy_capture.storage import CaptureStorage
+from snapy_capture.storage._envelope import check_key
+from snapy_capture.storage.serializers import (
+    JSONPickleSerializer,
+    JSONSerializer,
+    PickleSerializer,
+    Serializer,
+    get_serializer,
+)
+
+if TYPE_CHECKING:
+    from snapy_capture.capture._pipeline import CaptureSite
+
+_storages: dict[tuple[Any, ...], CaptureStorage] = {}
+_storages_lock = fork_safe(threading.Lock())
+
+
+class _RateLimit:
+    """At most ``limit`` captures per one-second window (approximate under threads, by design)."""
+
+    __slots__ = ("count", "limit", "window")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.window = 0.0
+        self.count = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if now - self.window >= 1.0:
+            self.window = now
+            self.count = 0
+        self.count += 1
+        return self.count <= self.limit
+
+
+class _State:
+    """What a site resolved from the configuration; rebuilt when the configuration changes."""
+
+    __slots__ = (
+        "config",
+        "deferred",
+        "fallback",
+        "filter",
+        "lazy",
+        "limit",
+        "max_age",
+        "queue_size",
+        "queued",
+        "records_result",
+        "retention",
+        "snapshot_limit",
+        "snapshots",
+        "storage",
+        "takes_cls",
+    )
+
+    def __init__(self, site: CaptureSite, config: CaptureConfig) -> None:
+        self.config = config
+        if site.storage is not None:
+            self.storage = site.storage
+            given = site.overrides
+            self.retention = given.get("retention", site.storage.retention)
+            self.max_age = given.get("max_age", site.storage.max_age)
+        else:
+            self.storage = _shared_storage(config)
+            self.retention = config.retention
+            self.max_age = config.max_age
+        # A signing key set but empty: the site captures nothing (one warning), never unsigned.
+        check_key(self.storage.signing_key)
+        fallback = config.fallback_serializer
+        self.fallback: Serializer | None = None if fallback is None else get_serializer(fallback)
+        base = resolve_filter_spec(config.arg_filter)  # a 'module:name' string loads here
+        self.filter = base.derive(
+            ignore_args=[*base.ignore_args, *config.ignore_args],
+            allow_args=[*base.allow_args, *config.allow_args],
+            filter_pii=base.filter_pii and config.filter_pii,
+            max_size=config.large_object_size if config.ignore_large_objects else base.max_size,
+            max_depth=min(base.max_depth, config.max_depth),
+        )
+        self.limit = None if config.max_per_second is None else _RateLimit(config.max_per_second)
+        # Off the caller's thread: filtering, building and encoding the record (see Deferred).
+        self.deferred = config.async_storage or config.lazy_serialization
+        self.lazy = config.lazy_serialization
+        self.queue_size = config.queue_size
+        # Read once here rather than per call: a captured call's own cost is counted in ns.
+        self.records_result = config.record_result and site.kind in ("function", "coroutine")
+        # Deferred with nothing to add when the call returns: the caller's side is one function
+        # (``_deferred.queued_caller``). Coroutines set their depth when awaited: ``call``.
+        self.queued = self.deferred and not self.records_result and site.kind != "coroutine"
+        # Read once here: on 3.13+ a classmethod's class can arrive as the first argument.
+        self.takes_cls = config.enabled and site.takes_cls()
+        # Snapshots are unpickled as inert copies (``_inert``), which only the built-in
+        # formats encode as the objects they copy; other serializers (and JSON codecs, which
+        # expect their own type) are given filtered live values on the caller's thread.
+        self.snapshots = _encodes_inert(self.storage.serializer) and (
+            self.fallback is None or _encodes_inert(self.fallback)
+        )
+        size = config.max_capture_size
+        self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
+
+
+def _encodes_inert(serializer: Serializer) -> bool:
+    if type(serializer) is JSONSerializer:
+        return not JSONSerializer.has_codecs()  # a codec would be handed a copy, not its type
+    return type(serializer) in (PickleSerializer, JSONPickleSerializer)
+
+
+def _shared_storage(config: CaptureConfig) -> CaptureStorage:
+    # Sites writing to one root share a storage, and with it the lock objects per directory.
+    serializer = get_serializer(config.serializer)
+    key = (config.path, id(serializer), config.signing_key)
+    storage = _storages.get(key)
+    if storage is None:
+        with _storages_lock:
+            storage = _storages.setdefault(
+                key,
+                CaptureStorage(config.path, serializer=serializer, signing_key=config.signing_key),
+            )
+    return storage
+
+
+class _Pending:
+    """A record built at call time whose result is added when the call returns."""
+
+    __slots__ = ("record", "result_filter", "state")
+
+    def __init__(self, state: _State, record: dict[str, Any], result_filter: Any) -> None:
+        self.state = state
+        self.record = record
+        self.result_filter = result_filter

@@ -1,0 +1,164 @@
+"""Process-wide counters, and the :class:`CaptureProfiler` that reads them per block."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from snapy_capture._forksafe import fork_safe
+
+__all__ = [
+    "CaptureProfiler",
+    "active",
+    "counters",
+    "record_caller_time",
+    "record_drop",
+    "record_skip",
+    "record_stored",
+    "stats",
+]
+
+# Re-entrant: a signal handler may call stats() or open a profiler while the code it
+# interrupted holds the lock (captures themselves never get here re-entered: see record_skip).
+_lock = fork_safe(threading.RLock())
+# Bound once: ``acquire()``/``release()`` cost less than ``with _lock`` on every capture.
+_acquire, _release = _lock.acquire, _lock.release
+#: The process-wide counters. The pipeline adds caller time to ``capture_ns`` itself, without a
+#: call, while no profiler is :data:`active` (see :func:`record_caller_time`).
+counters = {
+    "captured": 0,
+    "dropped": 0,
+    "errors": 0,
+    "skipped": 0,
+    "bytes": 0,
+    "capture_ns": 0,
+    "write_ns": 0,
+}
+#: Profilers currently inside their ``with`` block; checked with a cheap truth test per capture.
+active: list[CaptureProfiler] = []
+
+
+def stats() -> dict[str, int]:
+    """A snapshot of the process-wide counters.
+
+    Returns:
+        ``captured`` (files written), ``dropped`` (captures not stored: full queue, too large,
+        failures; sampling and the rate cap are choices, not drops), ``errors`` (the failures
+        among the drops), ``skipped`` (calls not captured because their thread was capturing
+        already: made from a signal handler, an argument's pickling hook or our own storage
+        code), ``bytes`` (written), ``capture_ns`` (time spent capturing on the
+        callers' threads) and ``write_ns`` (time the background writer spent storing).
+    """
+    with _lock:
+        return dict(counters)
+
+
+def record_caller_time(ns: int) -> None:
+    """Add time spent capturing on the caller's thread (once per captured call).
+
+    The async caller (``_deferred.queued_caller``) inlines the common case,
+    ``counters["capture_ns"] += ns`` while no profiler is :data:`active`, and calls this
+    otherwise. That case takes no lock: a statistic of time,
+    where two threads updating it at the same instant may lose one addition; a lock per
+    captured call would cost more than the rest of an async capture's bookkeeping.
+    """
+    if not active:
+        counters["capture_ns"] += ns
+        return
+    with _lock:
+        counters["capture_ns"] += ns
+        for profiler in active:
+            profiler.capture_time_ms += ns / 1e6
+
+
+def record_stored(size: int, write_ns: int = 0) -> None:
+    """Count one capture file written: its size, and background time if written off-thread."""
+    _acquire()
+    try:
+        counters["captured"] += 1
+        counters["bytes"] += size
+        counters["write_ns"] += write_ns
+        if active:
+            for profiler in active:
+                profiler.captures += 1
+                profiler.serialized_size_bytes += size
+                profiler.write_time_ms += write_ns / 1e6
+    finally:
+        _release()
+
+
+def record_drop(*, error: bool) -> None:
+    """Count one capture that was not stored (full queue, too large, or a failure)."""
+    with _lock:
+        counters["dropped"] += 1
+        counters["errors"] += int(error)
+        for profiler in active:
+            profiler.dropped += 1
+
+
+def record_skip() -> None:
+    """Count one call not captured because this thread was capturing already.
+
+    Takes no lock, unlike the other counters: it runs exactly when this thread's own capture
+    code, interrupted or calling out, may hold one. A statistic: two threads skipping at the
+    same instant may lose one addition.
+    """
+    counters["skipped"] += 1
+    for profiler in active:
+        profiler.skipped += 1
+
+
+class CaptureProfiler:
+    """Measures what capturing costs while a ``with`` block runs.
+
+    Everything captured in the process while the block is open counts, whichever thread
+    captured it, so threads the block starts are included. Leaving the block waits (up to
+    30 s) for the background writer, so that captures queued in the block are counted.
+
+    Attributes:
+        capture_time_ms: time the captured calls spent capturing, on the callers' side.
+        write_time_ms: time the background writer spent storing (``async_storage``).
+        serialized_size_bytes: bytes of capture files written.
+        captures: captures stored.
+        dropped: captures not stored: full queue, too large, failures (sampling and the
+            rate cap are choices, not drops).
+        skipped: calls not captured because their thread was capturing already (a signal
+            handler, an argument's pickling hook, our own storage code).
+    """
+
+    def __init__(self) -> None:
+        self.capture_time_ms = 0.0
+        self.write_time_ms = 0.0
+        self.serialized_size_bytes = 0
+        self.captures = 0
+        self.dropped = 0
+        self.skipped = 0
+
+    def __enter__(self) -> CaptureProfiler:
+        with _lock:
+            active.append(self)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Captures handed to the background writer inside the block belong to it.
+        from snapy_capture.capture._writer import flush  # noqa: PLC0415 - avoid an import cycle at load time
+
+        try:
+            flush(timeout=30.0)
+        finally:
+            with _lock:
+                if self in active:
+                    active.remove(self)
+
+    def __repr__(self) -> str:
+        fields: dict[str, Any] = {
+            "captures": self.captures,
+            "dropped": self.dropped,
+            "skipped": self.skipped,
+            "capture_time_ms": round(self.capture_time_ms, 3),
+            "serialized_size_bytes": self.serialized_size_bytes,
+        }
+        return f"CaptureProfiler({', '.join(f'{k}={v}' for k, v in fields.items())})"

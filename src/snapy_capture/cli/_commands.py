@@ -1,0 +1,392 @@
+"""The commands behind ``snapy-capture``: each takes the parsed arguments and a :class:`Context`.
+
+A command prints through the context's streams and returns an exit code; a failure the user
+should read about is raised as :class:`CliError` (one line, the code it exits with).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pickletools
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from snapy_capture.cli._format import (
+    format_record,
+    format_size,
+    format_table,
+    format_time,
+    to_jsonable,
+)
+from snapy_capture.config import resolve_config
+from snapy_capture.errors import CaptureFormatError, SnapyCaptureError
+from snapy_capture.replay.loader import CaptureLoader
+from snapy_capture.storage import CaptureStorage, FunctionInfo
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CliError", "Context"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class CliError(SnapyCaptureError):
+    """A failure reported as one line on stderr; ``exit_code`` is 1 (failure) or 2 (usage)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message, exit_code)
+        self.message = message
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class Context:
+    """The streams a command talks through, and the storage root it works on."""
+
+    out: IO[str]
+    err: IO[str]
+    stdin: IO[str]
+    path: str | None = None
+    _storage: CaptureStorage | None = field(default=None, repr=False)
+
+    @property
+    def storage(self) -> CaptureStorage:
+        """The storage at ``--path``, else at the configured default path (as the library)."""
+        if self._storage is None:
+            config = resolve_config()
+            self._storage = CaptureStorage(self.path or config.path, signing_key=config.signing_key)
+        return self._storage
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def note(self, text: str) -> None:
+        self.err.write(f"snapy-capture: note: {text}\n")
+
+    def json(self, data: Any) -> None:
+        self.out.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _resolve(ctx: Context, name: str) -> FunctionInfo:
+    """The captured function ``name`` designates, resolved exactly as the loader does."""
+    full = CaptureLoader(storage=ctx.storage).resolve(name)
+    for info in ctx.storage.functions():
+        if info.name == full:
+            return info
+    raise CliError(f"no capture found for {name!r}; searched: {ctx.storage.path}")
+
+
+def problem(storage: CaptureStorage, path: Path) -> str | None:
+    """Why the capture file at ``path`` cannot be loaded, or ``None`` when it looks sound.
+
+    Checks the envelope (header, signature) and the payload's structure without running
+    anything: a pickle is walked opcode by opcode, never unpickled, so ``list`` imports no
+    user code.
+    """
+    try:
+        # Never through a link; a signature verified for this directory's function and number.
+        envelope = storage.unpack_file(path)
+    except CaptureFormatError as exc:
+        return str(exc)
+    try:
+        if envelope.serializer == "pickle":
+            for _ in pickletools.genops(envelope.payload):
+                pass
+        elif envelope.text:
+            json.loads(envelope.payload)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means "corrupt"
+        return f"corrupt payload ({type(exc).__name__})"
+    return None
+
+
+def _stat(path: Path) -> tuple[int, float] | None:
+    try:
+        result = path.stat()
+    except OSError:
+        return None
+    return result.st_size, result.st_mtime
+
+
+# --- list -------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    """A table of every captured function: count, newest, oldest, size, directory."""
+    storage = ctx.storage
+    rows: list[dict[str, Any]] = []
+    for info in storage.functions():
+        files = storage.capture_files(info.module, info.qualname)
+        stats = [(path, st) for path in files if (st := _stat(path)) is not None]
+        if not stats:
+            continue  # cleared, or every file vanished meanwhile: nothing to show
+        corrupt = sum(1 for path, _ in stats if problem(storage, path) is not None)
+        times = [st[1] for _, st in stats]
+        rows.append(
+            {
+                "name": info.name,
+                "module": info.module,
+                "qualname": info.qualname,
+                "count": len(stats) - corrupt,
+                "corrupt": corrupt,
+                "newest": format_time(max(times)),
+                "oldest": format_time(min(times)),
+                "size_bytes": sum(st[0] for _, st in stats),
+                "directory": str(info.directory),
+            }
+        )
+    if args.json:
+        ctx.json({"path": str(storage.path), "functions": rows})
+        return EXIT_OK
+    if not rows:
+        where = "" if storage.path.is_dir() else " (the directory does not exist)"
+        ctx.print(f"No captures in {storage.path}{where}.")
+        ctx.print(
+            "(Captures elsewhere? Pass --path DIR or set SNAP_CAPTURE_DEFAULT_PATH; a "
+            "`path:` in capture.yaml is relative to that file.)"
+        )
+        return EXIT_OK
+    headers = ("FUNCTION", "CAPTURES", "CORRUPT", "NEWEST", "OLDEST", "SIZE", "DIRECTORY")
+    table = [
+        (
+            row["name"],
+            str(row["count"]),
+            str(row["corrupt"]),
+            row["newest"],
+            row["oldest"],
+            format_size(row["size_bytes"]),
+            os.path.basename(row["directory"]),
+        )
+        for row in rows
+    ]
+    ctx.print(f"Captures in {storage.path}:")
+    ctx.print(format_table(headers, table, right=frozenset({1, 2, 5})))
+    total = sum(row["count"] for row in rows)
+    corrupt = sum(row["corrupt"] for row in rows)
+    summary = f"{len(rows)} function(s), {total} capture(s)"
+    if corrupt:
+        summary += f", {corrupt} corrupt file(s) (see 'snapy-capture show NAME')"
+    ctx.print(summary + ".")
+    return EXIT_OK
+
+
+# --- show / export ------------------------------------------------------------------------
+
+
+def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """``(file, record)`` newest first; unreadable files are skipped with a note on stderr."""
+    for path in ctx.storage.capture_files(info.module, info.qualname):
+        try:
+            record = ctx.storage.read(path)
+        except CaptureFormatError as exc:
+            if Path(path).exists():
+                ctx.note(f"skipping {path}: {exc}")
+            continue
+        yield path, record
+
+
+def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
+    """One capture of NAME, pretty-printed (``--json`` for machines)."""
+    with _import_paths(args.import_path):
+        return _show(ctx, args)
+
+
+def _show(ctx: Context, args: argparse.Namespace) -> int:
+    info = _resolve(ctx, args.name)
+    seen = 0
+    for path, record in _readable(ctx, info):
+        if seen == args.index:
+            if args.json:
+                ctx.json(
+                    {
+                        "function": info.name,
+                        "index": seen,
+                        "file": str(path),
+                        "capture": to_jsonable(record),
+                    }
+                )
+            else:
+                ctx.print(format_record(record, name=info.name, index=seen, file=str(path)))
+            return EXIT_OK
+        seen += 1
+    if seen == 0:
+        hint = ""
+        if ctx.storage.capture_files(info.module, info.qualname):
+            hint = (
+                " (see the notes above; if they name your project's modules, give its "
+                "directory with --import-path DIR)"
+            )
+        raise CliError(f"{info.name} has no readable capture in {ctx.storage.path}{hint}")
+    raise CliError(
+        f"{info.name} has {seen} readable capture(s); index {args.index} is out of "
+        f"range (0 = newest, {seen - 1} = oldest)"
+    )
+
+
+def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
+    """Every capture of NAME as JSON (one array) or JSON Lines (one capture per line)."""
+    with _import_paths(args.import_path):
+        return _export(ctx, args)
+
+
+def _export(ctx: Context, args: argparse.Namespace) -> int:
+    info = _resolve(ctx, args.name)
+    records: list[Any] = []
+    for _, record in _readable(ctx, info):
+        if args.limit is not None and len(records) >= args.limit:
+            break
+        records.append(to_jsonable(record))
+    if args.format == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
+    else:
+        text = json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if args.output is None or args.output == "-":
+        ctx.out.write(text)
+        return EXIT_OK
+    output = Path(args.output)
+    _write_private(output, text.encode("utf-8"))
+    ctx.print(f"Exported {len(records)} capture(s) of {info.name} to {output}.")
+    return EXIT_OK
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600), whether the file is new
+    or replaced: captures are filtered, not public. (``> FILE`` keeps the umask's mode.)"""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _import_paths(paths: list[str]) -> Iterator[None]:
+    """``--import-path``: the directories the user named on ``sys.path`` while loading, and
+    nothing else (not the working directory: a module planted next to the captures could
+    then run when a capture names it)."""
+    saved = list(sys.path)
+    sys.path[:0] = [os.path.abspath(path) for path in paths]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+# --- prune / clear ------------------------------------------------------------------------
+
+
+def _snapshot(storage: CaptureStorage) -> dict[Path, str]:
+    files: dict[Path, str] = {}
+    for info in storage.functions():
+        try:
+            names = os.listdir(info.directory)
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".cap") or name.startswith(".tmp-"):
+                files[info.directory / name] = info.name
+    return files
+
+
+def cmd_prune(args: argparse.Namespace, ctx: Context) -> int:
+    """Apply retention and max-age now and remove orphaned temporary files."""
+    config = resolve_config()
+    retention = config.retention if args.retention is FROM_CONFIG else args.retention
+    max_age = config.max_age if args.max_age is FROM_CONFIG else args.max_age
+    storage = ctx.storage
+    before = _snapshot(storage)
+    storage.prune(retention, max_age)
+    after = _snapshot(storage)
+    removed = sorted(path for path in before if path not in after)
+    captures: dict[str, int] = {}
+    temps = 0
+    for path in removed:
+        if path.name.startswith(".tmp-"):
+            temps += 1
+        else:
+            captures[before[path]] = captures.get(before[path], 0) + 1
+    policy = (
+        f"retention={'none' if retention is None else retention}, "
+        f"max-age={'none' if max_age is None else _seconds(max_age)}"
+    )
+    if args.json:
+        ctx.json(
+            {
+                "path": str(storage.path),
+                "retention": retention,
+                "max_age": max_age,
+                "removed": [str(path) for path in removed],
+            }
+        )
+        return EXIT_OK
+    if not removed:
+        ctx.print(f"Nothing to prune in {storage.path} ({policy}).")
+        return EXIT_OK
+    for name, count in sorted(captures.items()):
+        ctx.print(f"{name}: removed {count} capture(s)")
+    if temps:
+        ctx.print(f"removed {temps} orphaned temporary file(s)")
+    ctx.print(f"Pruned {storage.path} ({policy}): {len(removed)} file(s) removed.")
+    return EXIT_OK
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if value >= size and value % size == 0:
+            return f"{int(value // size)}{unit}"
+    return f"{value:g}s"
+
+
+FROM_CONFIG: Any = type("_Default", (), {"__repr__": lambda self: "<from config>"})()
+"""Marks an option not given on the command line (``None`` is a value: "no limit")."""
+
+
+def cmd_clear(args: argparse.Namespace, ctx: Context) -> int:
+    """Delete the captures of NAME, or of every function with ``--all``."""
+    storage = ctx.storage
+    if args.all:
+        infos = storage.functions()
+        what = f"every capture in {storage.path}"
+    else:
+        infos = [_resolve(ctx, args.name)]
+        what = f"the captures of {infos[0].name} in {storage.path}"
+    count = sum(len(storage.capture_files(i.module, i.qualname)) for i in infos)
+    if count == 0:
+        ctx.print(
+            f"Nothing to delete: no captures{'' if args.all else ' of ' + infos[0].name} "
+            f"in {storage.path}."
+        )
+        return EXIT_OK
+    if not args.yes and not _confirm(ctx, f"Delete {count} capture file(s): {what}?"):
+        ctx.print("Aborted; nothing deleted.")
+        return EXIT_FAILED
+    removed = 0
+    for info in infos:
+        removed += storage.clear(info.module, info.qualname)
+    ctx.print(f"Deleted {removed} capture file(s) from {storage.path}.")
+    return EXIT_OK
+
+
+def _confirm(ctx: Context, question: str) -> bool:
+    isatty = getattr(ctx.stdin, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        raise CliError(
+            "refusing to delete without confirmation: stdin is not a terminal; pass --yes",
+            EXIT_USAGE,
+        )
+    ctx.out.write(f"{question} [y/N] ")
+    ctx.out.flush()
+    answer = ctx.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")

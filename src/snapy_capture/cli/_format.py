@@ -1,0 +1,171 @@
+"""Text and JSON rendering for the command line (no colour: plain text reads everywhere).
+
+:func:`to_jsonable` turns any captured object into JSON without ever failing: the types
+:class:`~snapy_capture.storage.serializers.JSONSerializer` knows use its tagged encoding
+(``{"__snapy__": "tuple", ...}``), placeholders stay placeholders, and anything else becomes
+``{"__repr__": ..., "__type__": ...}`` so an export of odd objects still reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pprint
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from snapy_capture.storage.serializers import JSONSerializer
+
+__all__ = ["format_record", "format_size", "format_table", "format_time", "to_jsonable"]
+
+_TAG: Final = "__snapy__"
+_JSON: Final = JSONSerializer()
+_MAX_DEPTH: Final = 64
+_REPR_LIMIT: Final = 2000
+_WIDTH: Final = 100
+
+
+def type_path(kind: type) -> str:
+    """``module:qualname`` of a type, as the JSON serializer tags it."""
+    return f"{kind.__module__}:{kind.__qualname__}"
+
+
+def safe_repr(obj: object, limit: int = _REPR_LIMIT) -> str:
+    """``repr(obj)``, or a stand-in when ``__repr__`` itself fails; long text is cut."""
+    try:
+        text = repr(obj)
+    except Exception as exc:  # noqa: BLE001 - a user's __repr__ may raise anything
+        text = f"<{type(obj).__qualname__} object (repr failed: {type(exc).__name__})>"
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return text
+
+
+def _fallback(obj: object) -> dict[str, str]:
+    return {"__repr__": safe_repr(obj), "__type__": type_path(type(obj))}
+
+
+def to_jsonable(obj: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
+    """A JSON-ready version of ``obj`` (strict JSON: no NaN, every key a string).
+
+    Everything :class:`JSONSerializer` can store uses its exact tagged encoding, so an export
+    decodes back with ``JSONSerializer().from_jsonable``. Never raises: containers holding
+    something it cannot store are exported item by item, and what is left (cycles, excessive
+    nesting, unknown types) falls back to ``{"__repr__": ..., "__type__": ...}``.
+    """
+    try:
+        return _JSON.to_jsonable(obj)
+    except Exception:  # noqa: BLE001, S110 - exporting must never crash on a strange object
+        pass
+    if _depth < _MAX_DEPTH and id(obj) not in _seen:
+        try:
+            return _by_item(obj, _depth + 1, _seen | {id(obj)})
+        except Exception:  # noqa: BLE001, S110
+            pass
+    return _fallback(obj)
+
+
+def _by_item(obj: object, depth: int, seen: frozenset[int]) -> Any:
+    kind = type(obj)
+    if kind is list:
+        return [to_jsonable(item, depth, seen) for item in obj]  # type: ignore[attr-defined]
+    if kind is tuple:
+        return {_TAG: "tuple", "items": [to_jsonable(item, depth, seen) for item in obj]}  # type: ignore[attr-defined]
+    if kind is dict:
+        items = obj.items()  # type: ignore[attr-defined]
+        if all(type(key) is str and key != _TAG for key, _ in items):
+            return {key: to_jsonable(value, depth, seen) for key, value in items}
+        return {
+            _TAG: "dict",
+            "items": [[to_jsonable(k, depth, seen), to_jsonable(v, depth, seen)] for k, v in items],
+        }
+    return _fallback(obj)
+
+
+# --- terminal text ------------------------------------------------------------------------
+
+
+def format_size(size: int) -> str:
+    """``532 B``, ``1.2 KiB``, ``3.4 MiB``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_time(timestamp: float | None) -> str:
+    """A file time as ISO-8601 UTC to the second (``2024-05-01T12:00:00Z``), or ``-``."""
+    if timestamp is None:
+        return "-"
+    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()
+) -> str:
+    """Columns padded to their widest cell; columns in ``right`` are right-aligned."""
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _pretty(value: object, indent: int) -> str:
+    try:
+        text = pprint.pformat(value, width=max(40, _WIDTH - indent), sort_dicts=False)
+    except Exception:  # noqa: BLE001 - pprint calls the object's __repr__
+        text = safe_repr(value)
+    pad = " " * indent
+    return text.replace("\n", "\n" + pad)
+
+
+def format_record(record: Mapping[str, Any], *, name: str, index: int, file: str) -> str:
+    """One capture as readable text: arguments, metadata, redaction report, result."""
+    lines = [
+        f"{name}  capture #{index} (0 = newest)",
+        f"  file:      {file}",
+        f"  timestamp: {record.get('timestamp', '-')}",
+    ]
+    args = list(record.get("args") or [])
+    kwargs = dict(record.get("kwargs") or {})
+    lines.append("args:" if args else "args: (none)")
+    lines.extend(f"  [{i}] {_pretty(value, 6)}" for i, value in enumerate(args))
+    lines.append("kwargs:" if kwargs else "kwargs: (none)")
+    lines.extend(f"  {key} = {_pretty(value, 5 + len(str(key)))}" for key, value in kwargs.items())
+    metadata = dict(record.get("metadata") or {})
+    redactions = metadata.pop("redactions", None) or []
+    lines.append("metadata:" if metadata else "metadata: (none)")
+    lines.extend(f"  {key}: {_pretty(value, 4 + len(str(key)))}" for key, value in metadata.items())
+    if redactions:
+        lines.append(f"redactions: {len(redactions)} value(s) filtered before storing")
+        for item in redactions:
+            if isinstance(item, Mapping):
+                lines.append(f"  {item.get('path', '?')}: {item.get('reason', '?')}")
+            else:
+                lines.append(f"  {safe_repr(item)}")
+    else:
+        lines.append("redactions: none")
+    lines.extend(_format_result(record))
+    return "\n".join(lines)
+
+
+def _format_result(record: Mapping[str, Any]) -> list[str]:
+    if "result" not in record:
+        return ["result: not recorded (record_result is off)"]
+    result = record["result"]
+    if isinstance(result, Mapping) and "exception" in result:
+        exc = result["exception"]
+        if isinstance(exc, Mapping):
+            where = f"{exc.get('module')}." if exc.get("module") not in (None, "builtins") else ""
+            return [f"result: raised {where}{exc.get('type')}: {exc.get('message')}"]
+        return [f"result: raised {safe_repr(exc)}"]
+    if isinstance(result, Mapping) and "value" in result:
+        return [f"result: returned {_pretty(result['value'], 17)}"]
+    return [f"result: {_pretty(result, 8)}"]

@@ -1,0 +1,161 @@
+"""Value parsers for the option table in :mod:`snapy_capture.config`.
+
+Each takes what code, YAML or an environment variable may give for one option, and returns the
+normalized value or raises ``ValueError`` saying what is wrong; ``config.parse_option`` turns that
+into a ``ConfigError`` naming the option.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from snapy_capture.filters import check_filter_spec
+
+__all__ = [
+    "arg_filter",
+    "boolean",
+    "duration",
+    "names",
+    "optional",
+    "optional_serializer",
+    "path",
+    "positive_float",
+    "positive_int",
+    "rate",
+    "serializer",
+    "signing_key",
+]
+
+_TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
+_FALSE = frozenset({"0", "false", "no", "off", "n", "f", ""})
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SERIALIZER_NAMES = ("pickle", "json", "jsonpickle")
+
+
+def boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def positive_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a positive integer, got {value!r}") from None
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return value
+
+
+def optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    def parse_optional(value: object) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+            return None
+        return parse(value)
+
+    return parse_optional
+
+
+def duration(value: object) -> float:
+    """Seconds from a number, a ``timedelta`` or a string such as ``"90s"``, ``"12h"``, ``"7d"``."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "s").lower()]
+    else:
+        raise ValueError(f"expected a duration (seconds, or e.g. '30m', '7d'), got {value!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
+def _number(value: object, expected: str, ok: Callable[[float], bool]) -> float:
+    """``value`` as a float (not a bool) for which ``ok`` holds, else a ValueError."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {expected}, got {value!r}") from None
+    if isinstance(value, bool) or not ok(number):
+        raise ValueError(f"expected {expected}, got {value!r}")
+    return number
+
+
+def rate(value: object) -> float:
+    return _number(value, "a number between 0.0 and 1.0", lambda n: 0.0 <= n <= 1.0)
+
+
+def positive_float(value: object) -> float:
+    return _number(value, "a positive number", lambda n: math.isfinite(n) and n > 0)
+
+
+def names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items: Iterable[object] = value.split(",")
+    elif isinstance(value, Iterable):
+        items = value
+    else:
+        raise ValueError(f"expected a list of names, got {value!r}")
+    parsed = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"expected names (strings), got {item!r}")
+        if item.strip():
+            parsed.append(item.strip())
+    return tuple(parsed)
+
+
+def path(value: object) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ValueError(f"expected a directory path, got {value!r}")
+    return os.path.expanduser(value)
+
+
+def serializer(value: object) -> object:
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if name not in _SERIALIZER_NAMES:
+            raise ValueError(f"expected one of {', '.join(_SERIALIZER_NAMES)}, got {value!r}")
+        return name
+    if callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None)):
+        return value
+    raise ValueError(f"expected a serializer name or an object with dumps/loads, got {value!r}")
+
+
+def optional_serializer(value: object) -> object:
+    return None if value is None else serializer(value)
+
+
+def signing_key(value: object) -> bytes | None:
+    # Set but blank (a CI secret missing on a fork's pull request) is kept as b"", which
+    # refuses to read or write anything (``_envelope.check_key``): never silently "no key".
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.encode() if value.strip() else b""
+    if isinstance(value, bytes):
+        return value if value.strip() else b""
+    raise ValueError("expected a string or bytes key")
+
+
+def arg_filter(value: object) -> object:
+    # An ArgumentFilter, a mapping of its options (YAML), or "package.module:name", which is
+    # only imported on first use (the module may not be importable yet when YAML is read).
+    return check_filter_spec(value)

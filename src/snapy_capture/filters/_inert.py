@@ -1,0 +1,346 @@
+"""Inert copies of host objects: what pickle stores for one, held as data, none of its code run.
+
+Capture must never run an object's reconstruction code in the host process: unpickling an
+argument's snapshot would call its ``__reduce__`` factory, its class's ``__new__`` and
+``__setstate__``, and later its ``__del__`` (a singleton's getter reverted its live state; an
+object pickled as ``(connect, (dsn,))`` opened a connection per captured call). So copies are
+never rebuilt as the host's classes:
+
+* :func:`inert_loads` unpickles a snapshot taken on the caller's thread. Containers and a short
+  list of standard types whose construction runs only the standard library (:data:`SAFE`) are
+  rebuilt; every other object becomes an :class:`Inert`: its reduce callable, arguments, state
+  and items as plain data. Globals are resolved from modules already imported, never imported.
+* :meth:`Inert.of` takes a live object's reduced form (what ``pickle`` itself would call), so
+  the filters can replace an attribute or an item without copying the host's object.
+
+Pickled again, an :class:`Inert` writes exactly what the object itself would have written
+(``__reduce_ex__`` returns the original parts, ``__class__`` the original class, as the
+pickler's ``__newobj__`` check wants), so a capture loads in a test process as the real object.
+"""
+
+from __future__ import annotations
+
+import collections
+import copyreg
+import datetime
+import decimal
+import fractions
+import io
+import pathlib
+import pickle
+import sys
+import uuid
+import zoneinfo
+from typing import Any, Final
+
+from snapy_capture.filters._redacted import Redacted
+
+__all__ = ["SAFE", "Inert", "inert_loads", "is_inert"]
+
+_NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
+_NEWOBJ_EX: Final = copyreg.__newobj_ex__  # type: ignore[attr-defined]
+
+#: Globals a snapshot may really call while it is unpickled: types whose construction runs
+#: only the interpreter's or the standard library's code, never the host's.
+SAFE: Final[frozenset[Any]] = frozenset(
+    {
+        set,
+        frozenset,
+        bytearray,
+        bytes,
+        complex,
+        slice,
+        range,
+        collections.OrderedDict,
+        collections.deque,
+        collections.Counter,
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        datetime.timedelta,
+        datetime.timezone,
+        decimal.Decimal,
+        fractions.Fraction,
+        uuid.UUID,
+        pathlib.PurePath,
+        pathlib.PurePosixPath,
+        pathlib.PureWindowsPath,
+        pathlib.Path,
+        pathlib.PosixPath,
+        pathlib.WindowsPath,
+        zoneinfo.ZoneInfo,
+        Redacted,
+    }
+)
+_SAFE_IDS: Final = {id(kind): kind for kind in SAFE}
+
+
+class Inert:
+    """An object as pickle stores it, ``(func, args, state, listitems, dictitems)``, as data.
+
+    ``func`` and the classes in ``args`` are the real globals (references, never called);
+    ``listitems`` and ``dictitems`` are lists (of items, of key/value pairs) or ``None``.
+    """
+
+    __slots__ = ("args", "dictitems", "func", "listitems", "state")
+
+    def __init__(
+        self,
+        func: Any,
+        args: tuple[Any, ...],
+        state: Any = None,
+        listitems: list[Any] | None = None,
+        dictitems: list[tuple[Any, Any]] | None = None,
+    ) -> None:
+        self.func = func
+        self.args = args
+        self.state = state
+        self.listitems = listitems
+        self.dictitems = dictitems
+
+    @classmethod
+    def of(cls, value: Any, *, items: bool = False) -> Inert:
+        """The reduced form of a live ``value`` (what pickle would call to store it), its
+        state copied one level (a dict, or a ``(dict, slots)`` pair) so that changing the
+        copy's state never reaches the host's object; with ``items``, its list and dict items
+        too (else none: the caller puts in filtered ones)."""
+        reducer = copyreg.dispatch_table.get(type(value))
+        reduced = reducer(value) if reducer is not None else value.__reduce_ex__(4)
+        if not isinstance(reduced, tuple) or len(reduced) < 2:
+            raise TypeError(f"{type(value).__qualname__} does not reduce to parts")
+        inert = cls(reduced[0], tuple(reduced[1]), _copy_state(_part(reduced, 2)))
+        if items:
+            listitems, dictitems = _part(reduced, 3), _part(reduced, 4)
+            inert.listitems = None if listitems is None else list(listitems)
+            inert.dictitems = None if dictitems is None else list(dictitems)
+        return inert
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> Any:
+        # The pickler checks that a ``__newobj__`` object's class is the class it names.
+        if self.func is _NEWOBJ or self.func is _NEWOBJ_EX:
+            return self.args[0]
+        return Inert
+
+    @property
+    def cls(self) -> type | None:
+        """The class being rebuilt, when the parts say it (``__newobj__``), else ``None``."""
+        if (self.func is _NEWOBJ or self.func is _NEWOBJ_EX) and self.args:
+            first = self.args[0]
+            return first if isinstance(first, type) else None
+        func = self.func
+        return func if isinstance(func, type) else None
+
+    def type_name(self) -> str:
+        kind = self.cls
+        if kind is not None:
+            return str(type.__getattribute__(kind, "__qualname__"))
+        return str(getattr(self.func, "__qualname__", "object"))
+
+    def copy(self) -> Inert:
+        """A copy whose state and items can be changed without changing this one."""
+        return Inert(
+            self.func,
+            self.args,
+            _copy_state(self.state),
+            None if self.listitems is None else list(self.listitems),
+            None if self.dictitems is None else list(self.dictitems),
+        )
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (
+            self.func,
+            self.args,
+            self.state,
+            None if self.listitems is None else iter(self.listitems),
+            None if self.dictitems is None else iter(self.dictitems),
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.__reduce_ex__(2)
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name()} (a copy of its pickled form)>"
+
+    def __call__(self, *args: Any) -> Inert:
+        # A reduce callable made by another reduce (``getattr(SomeClass, "from_state")``).
+        return Inert(self, args)
+
+    # The unpickler's BUILD, APPENDS and SETITEMS on an object being rebuilt.
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def append(self, item: Any) -> None:
+        if self.listitems is None:
+            self.listitems = []
+        self.listitems.append(item)
+
+    def extend(self, items: Any) -> None:
+        if self.listitems is None:
+            self.listitems = []
+        self.listitems.extend(items)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self.dictitems is None:
+            self.dictitems = []
+        self.dictitems.append((key, value))
+
+
+def is_inert(value: Any) -> bool:
+    return type(value) is Inert
+
+
+def _part(reduced: tuple[Any, ...], index: int) -> Any:
+    return reduced[index] if len(reduced) > index else None
+
+
+def _copy_state(state: Any) -> Any:
+    if type(state) is dict:
+        return dict(state)
+    if type(state) is tuple and len(state) == 2:
+        return tuple(dict(part) if type(part) is dict else part for part in state)
+    if type(state) is list:
+        return list(state)
+    return state
+
+
+class _Global(type):
+    """The metaclass of a stand-in for one global a snapshot names (see ``_stand_in``)."""
+
+    __real__: Any
+
+    def __call__(cls, *args: Any) -> Any:
+        # REDUCE: pickle calls the global with its arguments. Record the call instead, unless
+        # it is a standard type (or a method of one, such as ``ZoneInfo._unpickle``) that
+        # accepts these arguments.
+        real, args = cls.__real__, _real_items(args)
+        if _is_safe(real) or (
+            real is getattr and len(args) == 2 and _is_safe(args[0]) and type(args[1]) is str
+        ):
+            try:
+                return real(*args)
+            except Exception:  # noqa: BLE001, S110 - e.g. a datetime given a copied tzinfo
+                pass
+        return Inert(real, args)
+
+
+def _is_safe(value: Any) -> bool:
+    return _SAFE_IDS.get(id(value)) is value
+
+
+def _new_inert(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    # NEWOBJ / NEWOBJ_EX: pickle calls ``cls.__new__(cls, *args, **kwargs)``.
+    real, args = cls.__real__, _real_items(args)
+    if _is_safe(real):
+        try:
+            return real.__new__(real, *args, **kwargs)
+        except Exception:  # noqa: BLE001, S110 - recorded instead
+            pass
+    if kwargs:
+        return Inert(_NEWOBJ_EX, (real, args, kwargs))
+    return Inert(_NEWOBJ, (real, *args))
+
+
+_stand_ins: dict[int, tuple[Any, type]] = {}
+
+
+def _stand_in(real: Any) -> type:
+    """A class standing for ``real`` while a snapshot is unpickled: pickle's REDUCE and NEWOBJ
+    call it, and get an :class:`Inert` recording the call (NEWOBJ wants a class, so a class)."""
+    known = _stand_ins.get(id(real))
+    if known is not None and known[0] is real:
+        return known[1]
+    stand_in = _Global(
+        "StandIn",
+        (),
+        {"__real__": real, "__new__": _new_inert, "__slots__": ()},
+    )
+    if len(_stand_ins) < 4096:
+        _stand_ins[id(real)] = (real, stand_in)
+    return stand_in
+
+
+def _real_items(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(arg.__real__ if type(arg) is _Global else arg for arg in args)
+
+
+def _resolve_loaded(module: str, qualname: str) -> Any:
+    """``module.qualname`` from a module imported already; nothing is imported."""
+    found: Any = sys.modules.get(module)
+    if found is None:
+        raise pickle.UnpicklingError(f"{module} is not imported")
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+class _InertUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self.stand_ins = False
+
+    def find_class(self, module: str, name: str) -> Any:
+        # Every global, standard types too: a call of one is tried in ``_Global.__call__``,
+        # where its failure can still be recorded instead.
+        self.stand_ins = True
+        return _stand_in(_resolve_loaded(module, name))
+
+
+def inert_loads(data: bytes) -> Any:
+    """Unpickle a snapshot taken in this process without running any of the host's code."""
+    unpickler = _InertUnpickler(data)
+    value = unpickler.load()
+    if unpickler.stand_ins:
+        value = _Realize().value(value)
+    return value
+
+
+class _Realize:
+    """Replaces the stand-ins left as values (a class or function passed as an argument) by
+    the real globals, in the containers the unpickler just built (they are ours to change)."""
+
+    __slots__ = ("memo",)
+
+    def __init__(self) -> None:
+        self.memo: dict[int, Any] = {}
+
+    def value(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is _Global:
+            return value.__real__
+        if kind not in _WALKED:
+            return value
+        key = id(value)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = value
+        if kind is list:
+            for index, item in enumerate(value):
+                value[index] = self.value(item)
+            return value
+        if kind is dict:
+            pairs = [(self.value(k), self.value(v)) for k, v in value.items()]
+            if any(type(k) is not type(old) for (k, _), old in zip(pairs, value, strict=True)):
+                value.clear()  # a stand-in class as a key: rebuilt with the real one
+            value.update(pairs)
+            return value
+        if kind is Inert:
+            value.func = self.value(value.func)
+            value.args = self.value(value.args)
+            value.state = self.value(value.state)
+            if value.listitems is not None:
+                value.listitems = self.value(value.listitems)
+            if value.dictitems is not None:
+                value.dictitems = [
+                    (self.value(item_key), self.value(item)) for item_key, item in value.dictitems
+                ]
+            return value
+        new = [self.value(item) for item in value]
+        if all(a is b for a, b in zip(new, value, strict=True)):
+            return value
+        rebuilt = tuple(new) if kind is tuple else kind(new)
+        self.memo[key] = rebuilt
+        return rebuilt
+
+
+_WALKED: Final = frozenset({list, dict, tuple, set, frozenset, Inert})

@@ -1,0 +1,98 @@
+"""What pickle stores for an object, as the traversal (:mod:`._traverse`) sees it.
+
+Which objects pickle plainly (their ``__dict__`` / ``__slots__``), the names of the attributes
+stored, and the parts of a reduce tuple.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+from collections.abc import Iterator
+from typing import Any, Final
+
+__all__ = [
+    "attribute_names",
+    "materialized",
+    "plain_pickling",
+    "type_name",
+]
+
+_OBJECT_GETSTATE: Final = getattr(object, "__getstate__", None)
+_OBJECT_REDUCE_EX: Final = object.__reduce_ex__
+_OBJECT_REDUCE: Final = object.__reduce__
+_plain_cache: dict[type, bool] = {}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SlottedFrozen:
+    """Only here to find the ``__getstate__`` that dataclasses generate (fields by position)."""
+
+    field: int = 0
+
+
+DATACLASS_GETSTATE: Final = getattr(_SlottedFrozen, "__getstate__", None)
+
+
+def type_name(value: Any) -> str:
+    try:
+        return str(type.__getattribute__(type(value), "__qualname__"))
+    except Exception:  # noqa: BLE001 - a hostile metaclass gets a generic name
+        return "object"
+
+
+def plain_pickling(kind: type) -> bool:
+    """Whether pickle stores instances of ``kind`` as their ``__dict__``/``__slots__``."""
+    plain = _plain_cache.get(kind)
+    if plain is None:
+        plain = (
+            getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
+            and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
+            and getattr(kind, "__getstate__", _OBJECT_GETSTATE)
+            in (_OBJECT_GETSTATE, DATACLASS_GETSTATE)
+            and getattr(kind, "__getnewargs_ex__", None) is None
+            and getattr(kind, "__getnewargs__", None) is None
+            and kind not in copyreg.dispatch_table
+        )
+        if len(_plain_cache) < 4096:
+            _plain_cache[kind] = plain
+    return plain
+
+
+def attribute_names(value: Any) -> list[tuple[str, bool]] | None:
+    """``(name, is_slot)`` of the instance attributes pickle stores, ``None`` for opaque ones."""
+    names: list[tuple[str, bool]] = []
+    try:
+        instance_dict = object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        instance_dict = None
+    if isinstance(instance_dict, dict):
+        names.extend((key, False) for key in list(instance_dict) if isinstance(key, str))
+    seen = {name for name, _ in names}
+    for klass in type(value).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for declared in (slots,) if isinstance(slots, str) else slots:
+            if not isinstance(declared, str) or declared in ("__dict__", "__weakref__"):
+                continue
+            slot = declared
+            if slot.startswith("__") and not slot.endswith("__"):
+                slot = f"_{klass.__name__.lstrip('_')}{slot}"  # name-mangled private slot
+            if slot not in seen:
+                seen.add(slot)
+                names.append((slot, True))
+    return names if names or instance_dict is not None else None
+
+
+def materialized(parts: tuple[Any, ...]) -> Iterator[Any]:
+    """The reduce tuple's parts with its item iterators turned into a list and a dict."""
+    for index, part in enumerate(parts):
+        if index == 3 and part is not None:  # listitems
+            yield list(part)
+        elif index == 4 and part is not None:  # dictitems: keys count as names
+            pairs = list(part)
+            try:
+                yield dict(pairs)
+            except TypeError:
+                yield pairs
+        else:
+            yield part

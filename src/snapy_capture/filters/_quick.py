@@ -1,0 +1,242 @@
+"""The fast path of :meth:`~snapy_capture.filters.ArgumentFilter.filter_call`.
+
+Most arguments are small and clean: ints, floats, short strings, lists of them. Proving that a
+value passes every filter unchanged is much cheaper than walking it with
+:mod:`snapy_capture.filters._traverse`, which must also be ready to copy, memoize, follow cycles and
+build report paths. :class:`Quick` answers only "certainly unchanged, nothing to report"; when
+it cannot say so cheaply (anything filtered, any type it does not know, a large or deep value)
+the argument takes the full walk, which decides exactly as before.
+
+It asks the filter's own caches the questions the walk would ask (name verdicts, type reasons,
+the compiled PII patterns and their cache of clean strings), so both paths agree by
+construction. The filter only uses it while its class and instance keep the built-in
+implementations of those questions and no custom filter is registered (a custom filter must
+see every value): see ``ArgumentFilter._quick``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from snapy_capture.filters._pii import is_card_decimal
+from snapy_capture.filters._redacted import Redacted
+from snapy_capture.filters._traverse import ATOMIC, CARD_INT_MIN, LEAVES, filter_argument
+
+if TYPE_CHECKING:
+    from snapy_capture.filters import ArgumentFilter
+
+__all__ = ["Quick"]
+
+#: Left as they are by the walk, at any depth and under any name but a sensitive one (a
+#: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
+_ATOMS: Final = ATOMIC | (LEAVES - {Decimal})
+_CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
+#: Items (and keys) one argument may cost before the walk is cheaper: the walk memoizes shared
+#: objects and this check does not, so a value full of repeated references must not blow up.
+#: It also bounds the work wasted on a big argument that turns out to need the walk.
+BUDGET: Final = 4096
+_UNKNOWN: Final = object()
+
+
+class Quick:
+    """Whether values would pass one filter unchanged, with nothing to report.
+
+    Holds the filter's settings as they were when it was made, and the filter's caches for
+    those settings; the filter makes a new one when :meth:`current` says they changed.
+    Thread-safe: the state of a check (the remaining budget) is passed along, not stored, and
+    the spans held for a walk are only ever used for the very string they were found in.
+    """
+
+    __slots__ = (
+        "clean",
+        "compiled",
+        "filter_pii",
+        "filter_types",
+        "flt",
+        "generation",
+        "lists",
+        "max_depth",
+        "max_size",
+        "reasons",
+        "verdicts",
+    )
+
+    def __init__(self, flt: ArgumentFilter, generation: int) -> None:
+        # Read before the caches, so that a concurrent change can only make this one stale.
+        self.generation = generation
+        # Assigning a new list does not move the change counter: held to compare by identity
+        # (a thread assigning one while this is being built must not leave it current).
+        self.lists = (flt.patterns, flt.ignore_args, flt.allow_args, flt.pii_patterns)
+        self.filter_types = flt.filter_types
+        self.filter_pii = flt.filter_pii
+        self.max_size: int | None = flt.max_size
+        self.max_depth: int = flt.max_depth
+        self.flt = flt
+        self.verdicts = flt._name_verdicts()
+        self.reasons = flt._type_reasons()
+        self.compiled = flt._compiled_pii() if self.filter_pii else None
+        self.clean: dict[str, None] = {} if self.compiled is None else self.compiled.clean
+
+    def current(self, flt: ArgumentFilter, generation: int) -> bool:
+        """Whether this was made for ``flt`` as it is now (``generation``: the change counter)."""
+        lists = self.lists
+        return (
+            self.flt is flt  # not for a copy: ``copy.copy`` shares the instance dict
+            and self.generation == generation
+            and self.filter_types is flt.filter_types
+            and self.filter_pii is flt.filter_pii
+            and self.max_size is flt.max_size
+            and self.max_depth is flt.max_depth
+            and lists[0] is flt.patterns
+            and lists[1] is flt.ignore_args
+            and lists[2] is flt.allow_args
+            and lists[3] is flt.pii_patterns
+        )
+
+    def filter(self, path: str, name: str | None, value: Any, report: list[dict[str, str]]) -> Any:
+        """What :func:`~snapy_capture.filters._traverse.filter_argument` returns, the same, sooner.
+
+        A clean value is returned as is, and one under a sensitive name is replaced as the
+        walk would replace it; anything else takes the walk.
+        """
+        try:
+            if name is not None:
+                verdict = self.verdicts.get(name, _UNKNOWN)
+                if verdict is _UNKNOWN:
+                    verdict = self.flt.sensitive_pattern(name)
+                if verdict is not None:
+                    if type(value) is Redacted:
+                        return value  # the walk never refilters a placeholder
+                    redacted = Redacted(f"name:{verdict}")
+                    report.append({"path": path, "reason": redacted.reason})
+                    return redacted
+            kind = type(value)
+            # The commonest arguments without a call: atoms, small ints, strings found clean.
+            if (
+                kind in _ATOMS
+                or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)
+                or (
+                    kind is str
+                    and value in self.clean
+                    and (self.max_size is None or len(value) <= self.max_size)
+                )
+                or self.value(value, 0, BUDGET) >= 0
+            ):
+                return value
+        except Exception:  # noqa: BLE001, S110 - e.g. a dict resized by another thread: walk it
+            pass
+        try:
+            return filter_argument(self.flt, path, name, value, report)
+        finally:
+            self.release()
+
+    def keyword(self, key: Any, report: list[dict[str, str]]) -> Any:
+        """What the filter stores for a ``**kwargs`` key: the key itself, when it is clean."""
+        if type(key) is str and (key in self.clean or self.text(key)):
+            return key
+        try:
+            return self.flt._safe_keyword(key, report)
+        finally:
+            self.release()
+
+    def text(self, value: str) -> bool:
+        """Whether an exact ``str`` holds nothing secret-shaped (its size is not checked here).
+
+        The spans of a dirty one are held for the walk that follows, which scans it to find
+        them and again to mask them: see :meth:`release`.
+        """
+        compiled = self.compiled
+        return compiled is None or value in self.clean or compiled.hold(value)
+
+    def release(self) -> None:
+        """Let go of the held spans: the walk that needed them is over (or never began)."""
+        if self.compiled is not None:
+            self.compiled.release()
+
+    def value(self, value: Any, depth: int, budget: int) -> int:
+        """What is left of ``budget`` once ``value`` (at ``depth``) is found clean, or -1."""
+        kind = type(value)
+        if kind in _ATOMS:
+            return budget
+        if kind is int:
+            clean = -CARD_INT_MIN < value < CARD_INT_MIN or self.compiled is None
+            return budget if clean else -1
+        if kind is str:
+            limit = self.max_size
+            clean = (limit is None or len(value) <= limit) and self.text(value)
+            return budget if clean else -1
+        if kind in _CONTAINERS:
+            return self.container(value, depth, budget)
+        if kind is Decimal:
+            return budget if self.compiled is None or not is_card_decimal(value) else -1
+        return -1
+
+    def container(self, value: Any, depth: int, budget: int) -> int:
+        """:meth:`value` for a built-in container (an exact list, tuple, set, frozenset, dict)."""
+        size = len(value)
+        limit = self.max_size
+        if depth >= self.max_depth or (limit is not None and size > limit):
+            return -1
+        kind = type(value)
+        reason = self.reasons.get(kind, _UNKNOWN)
+        if reason is _UNKNOWN:
+            reason = self.flt.unstorable_reason(value)
+        budget -= size
+        if reason is not None or budget < 0:
+            return -1
+        depth += 1
+        if kind is dict:
+            return self.mapping(value, depth, budget)
+        if size == 2 and (kind is tuple or kind is list):
+            # ("password", pw): the walk checks the second item by the first's name.
+            key = value[0]
+            if type(key) is str:
+                verdict = self.verdicts.get(key, _UNKNOWN)
+                if verdict is not None and (
+                    verdict is not _UNKNOWN or self.flt.sensitive_pattern(key) is not None
+                ):
+                    return -1
+            elif isinstance(key, str):
+                return -1  # a str subclass: the walk reads it safely
+        clean = self.clean
+        previous: Any = _UNKNOWN
+        for item in value:
+            if item is previous:
+                # ``[row] * n``: the same object at the same depth, found clean already (the
+                # walk memoizes it); re-checking each repeat is what could blow up.
+                continue
+            previous = item
+            # Atoms, and strings already found clean, without a call.
+            kind = type(item)
+            if kind in _ATOMS or (kind is int and -CARD_INT_MIN < item < CARD_INT_MIN):
+                continue
+            if kind is str and item in clean and (limit is None or len(item) <= limit):
+                continue
+            if kind in _CONTAINERS:
+                budget = self.container(item, depth, budget)
+            else:
+                budget = self.value(item, depth, budget)
+            if budget < 0:
+                return -1
+        return budget
+
+    def mapping(self, value: dict[Any, Any], depth: int, budget: int) -> int:
+        verdicts = self.verdicts
+        for key, item in value.items():
+            kind = type(key)
+            if kind is str:
+                # The walk masks a secret-shaped key, and checks the item by the key's name.
+                if not self.text(key):
+                    return -1
+                verdict = verdicts.get(key, _UNKNOWN)
+                if verdict is _UNKNOWN:
+                    verdict = self.flt.sensitive_pattern(key)
+                if verdict is not None:
+                    return -1
+            elif not (kind in _ATOMS or kind is int) or self.value(key, depth, 0) < 0:
+                return -1
+            budget = self.value(item, depth, budget)
+            if budget < 0:
+                return -1
+        return budget

@@ -1,0 +1,394 @@
+"""The import hook: wrap the functions a target file names, with no edit to their source.
+
+A finder first on ``sys.meta_path`` looks each imported module's name up in a dict (the only
+cost for every module that is not a target), and for target modules hands the import system
+the real spec with its loader wrapped. After the real loader has run the module's body, the
+targets are looked up in the module's namespace (``vars()`` along the MRO for methods, so
+classmethod/staticmethod descriptors are wrapped and not the bound attribute) and replaced by
+the same :func:`snapy_capture.capture._pipeline.wrap` proxy the decorator builds. That lookup and
+replacement live in :mod:`snapy_capture.hook._patch`; this module decides when, and warns.
+
+Nothing here may break the user's program: an error while wrapping is a warning and the module
+stays as its author wrote it; a target that does not exist is a warning naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import types
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
+from typing import Any, cast
+
+from snapy_capture._forksafe import fork_safe
+from snapy_capture.config import CONFIG_FILE_ENV
+from snapy_capture.errors import SnapyCaptureWarning
+from snapy_capture.hook._patch import (
+    Patch,
+    Replaced,
+    TargetNotFoundError,
+    absent_module,
+    candidates,
+    rebind_copies,
+    wrap_one,
+)
+
+# Bound here under its old name, and called through this module's namespace: tests
+# monkeypatch ``_importhook._resolve`` to make wrapping fail.
+from snapy_capture.hook._patch import resolve as _resolve
+from snapy_capture.hook._targets import Target, TargetSpec, load_targets
+
+__all__ = ["install_import_hook", "uninstall_import_hook"]
+
+logger = logging.getLogger("snapy_capture")
+
+_lock = fork_safe(threading.RLock())
+_hook: _Hook | None = None
+
+
+def install_import_hook(
+    config: str | os.PathLike[str] | Mapping[str, Any] | TargetSpec | None = None,
+) -> None:
+    """Capture the functions named by a target file, in modules imported now or later.
+
+    Modules already imported are wrapped at once, and copies other modules took with
+    ``from module import function`` are rebound to the wrapper (references held elsewhere are
+    named in a warning). Installing again replaces the previous hook.
+
+    Args:
+        config: a YAML target file, or its content as a mapping; by default the file named by
+            ``SNAP_CAPTURE_CONFIG``, else ``./capture.yaml``.
+
+    Raises:
+        ConfigError: one line naming the file (and line) and what is wrong in it.
+    """
+    spec = (
+        config
+        if isinstance(config, TargetSpec)
+        else load_targets(config if config is not None else default_config_path())
+    )
+    install(spec)
+
+
+def uninstall_import_hook() -> bool:
+    """Remove the hook and put every original function back; ``False`` if none was installed."""
+    global _hook
+    with _lock:
+        hook, _hook = _hook, None
+        if hook is None:
+            return False
+        hook.remove()
+        return True
+
+
+def default_config_path() -> str:
+    """``$SNAP_CAPTURE_CONFIG`` if set, else ``./capture.yaml``."""
+    return os.environ.get(CONFIG_FILE_ENV) or "capture.yaml"
+
+
+def install(spec: TargetSpec) -> _Hook:
+    """Install a hook for already validated targets (used by the runner and autoload).
+
+    Targets the file named but :mod:`snapy_capture.hook._targets` refused (snapy_capture's own
+    functions) are one warning each; the others are installed.
+    """
+    global _hook  # noqa: PLW0603
+    for message in spec.refusals():
+        _warn(f"snapy_capture: {message}", strict=True)
+    with _lock:
+        if _hook is not None:
+            _hook.remove()
+        _hook = hook = _Hook(spec)
+        sys.meta_path.insert(0, hook)
+        try:
+            replaced: Replaced = {}
+            for name in spec.by_module:
+                module = sys.modules.get(name)
+                if module is not None:
+                    # __main__ is often still being defined when the hook is installed: its
+                    # missing targets are not worth a warning.
+                    replaced |= hook.apply(module, quiet=name == "__main__", strict=True)
+            if replaced:
+                hook.rebind(replaced)
+        except BaseException:
+            # Warnings turned into errors by the caller: leave nothing half installed.
+            _hook = None
+            hook.remove()
+            raise
+        return hook
+
+
+def current() -> _Hook | None:
+    """The installed hook, if any."""
+    return _hook
+
+
+def _script_defined(name: str) -> None:
+    """Called by the runner's script right after it defines ``name`` (see ``run.py``)."""
+    hook = _hook
+    if hook is not None:
+        hook.script_defined(name)
+
+
+def _warn(message: str, *, strict: bool = False) -> None:
+    if strict:
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+        return
+    try:
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+    except Exception:  # noqa: BLE001 - warnings turned into errors must not break an import
+        logger.warning("%s", message)
+
+
+class _Hook:
+    """The ``sys.meta_path`` finder, and the record of every attribute it replaced."""
+
+    def __init__(self, spec: TargetSpec) -> None:
+        self.spec = spec
+        self.modules: dict[str, tuple[Target, ...]] = dict(spec.by_module)
+        self.patches: dict[tuple[int, str], Patch] = {}
+        self.seen: set[str] = set()
+        self.matched: set[str] = set()
+        self.script: types.ModuleType | None = None
+        self.script_name = "__main__"
+
+    # --- the finder -------------------------------------------------------------------
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: types.ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if fullname not in self.modules:
+            return None
+        try:
+            return self._find(fullname, path, target)
+        except Exception as exc:  # noqa: BLE001 - the user's import must go on regardless
+            _warn(
+                f"snapy_capture: could not hook the import of {fullname} ({exc!r}); its "
+                f"targets are not captured"
+            )
+            return None
+
+    def _find(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None
+    ) -> ModuleSpec | None:
+        # Ask the finders after us directly, as importlib's own _find_spec does: asking
+        # importlib.util.find_spec would come back here, and would return a reloaded
+        # module's old spec.
+        for finder in list(sys.meta_path):
+            if finder is self:
+                continue
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            spec: ModuleSpec | None = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        self.seen.add(fullname)
+        if loader is None or not hasattr(loader, "exec_module"):
+            # A namespace package has no body, so no functions of its own to wrap.
+            for entry in self.modules[fullname]:
+                _warn(
+                    f"snapy_capture: target {entry.name} ({entry.where}) not found: "
+                    f"{fullname} has no code of its own (a namespace package?)"
+                )
+            return spec
+        spec.loader = cast("Loader", _WrappingLoader(loader, self))
+        return spec
+
+    def invalidate_caches(self) -> None:
+        """Part of the finder protocol; this finder caches nothing."""
+
+    # --- wrapping ---------------------------------------------------------------------
+
+    def module_loaded(self, module: types.ModuleType) -> None:
+        try:
+            self.apply(module)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the import must go on (see _wrap)
+            _warn(
+                f"snapy_capture: could not wrap the targets of {module.__name__} "
+                f"({exc!r}); it runs uncaptured"
+            )
+
+    def apply(
+        self,
+        module: types.ModuleType,
+        *,
+        names: Iterable[str] | None = None,
+        record: str | None = None,
+        first: str | None = None,
+        quiet: bool = False,
+        strict: bool = False,
+    ) -> Replaced:
+        """Wrap the targets of ``module`` (only those under ``first``, when given).
+
+        Returns:
+            The module-level functions replaced: id -> (original, wrapper, target name).
+        """
+        names = tuple(names) if names is not None else (module.__name__,)
+        record = record or module.__name__
+        self.seen.update(names)
+        targets = [t for name in names for t in self.modules.get(name, ())]
+        replaced: Replaced = {}
+
+        def report(message: str) -> None:
+            if not quiet:
+                _warn(message, strict=strict)
+
+        def wrap(entry: Target, qualname: str, owner: Any, attr: str, raw: Any) -> None:
+            # One target's failure, whatever it is (a RecursionError from a target that
+            # captures its own capturing, a metaclass's __setattr__ raising SystemExit), is
+            # that target's warning; the other targets and the user's import go on.
+            # KeyboardInterrupt is the user's, and a warning raised here was made an error
+            # by the caller (-W error): both propagate.
+            try:
+                wrap_one(
+                    entry,
+                    owner,
+                    attr,
+                    raw,
+                    record=record,
+                    qualname=qualname,
+                    patches=self.patches,
+                    replaced=replaced,
+                    report=report,
+                )
+            except (KeyboardInterrupt, Warning):
+                raise
+            except BaseException as exc:  # noqa: BLE001
+                report(
+                    f"snapy_capture: target {entry.name} ({entry.where}): could not wrap "
+                    f"{qualname} ({type(exc).__name__}: {exc}); not captured"
+                )
+
+        # Exact names first: their options win over a pattern that also matches.
+        for entry in targets:
+            if entry.is_pattern or (first is not None and entry.qualname.split(".")[0] != first):
+                continue
+            try:
+                owner, attr, raw = _resolve(module, entry.qualname)
+            except TargetNotFoundError as missing:
+                report(f"snapy_capture: target {entry.name} ({entry.where}) not found: {missing}")
+                continue
+            self.matched.add(entry.name)
+            wrap(entry, entry.qualname, owner, attr, raw)
+        patterns = [entry for entry in targets if entry.is_pattern]
+        if patterns:
+            found = candidates(module, first)
+            for entry in patterns:
+                hits = [qualname for qualname in found if entry.matches(qualname)]
+                if hits:
+                    self.matched.add(entry.name)
+                elif first is None:
+                    report(
+                        f"snapy_capture: target {entry.name} ({entry.where}) matches no "
+                        f"function in {module.__name__}"
+                    )
+                for qualname in hits:
+                    owner, attr, raw = found[qualname]
+                    wrap(entry, qualname, owner, attr, raw)
+        return replaced
+
+    def rebind(self, replaced: Replaced) -> None:
+        """Point ``from module import f`` copies in other loaded modules at the wrappers."""
+        for raw_id, held in rebind_copies(replaced, self.patches).items():
+            _warn(
+                f"snapy_capture: {replaced[raw_id][2]} was imported before the hook and is "
+                f"still held unwrapped under {', '.join(held)}; calls through those "
+                f"references are not captured",
+                strict=True,
+            )
+
+    # --- the runner's script ------------------------------------------------------------
+
+    def set_script(self, module: types.ModuleType, name: str) -> None:
+        """Treat ``module`` (the runner's ``__main__``) as the module ``name`` too."""
+        self.script = module
+        self.script_name = name
+        self.seen.update({"__main__", name})
+
+    def script_defined(self, name: str) -> None:
+        script = self.script
+        if script is None:
+            return
+        try:
+            self.apply(
+                script,
+                names=dict.fromkeys(("__main__", self.script_name)),
+                record=self.script_name,
+                first=name,
+                quiet=True,
+            )
+        except Exception as exc:  # noqa: BLE001
+            _warn(f"snapy_capture: could not wrap {self.script_name}:{name} ({exc!r})")
+
+    def unmatched(self) -> list[str]:
+        """Targets never found: their module does not exist, or the script lacked them.
+
+        A module that exists but was not imported is not reported: a child process may
+        well have imported it.
+        """
+        problems = []
+        for module, entries in self.modules.items():
+            for entry in entries:
+                if module not in self.seen:
+                    absent = absent_module(module)
+                    if absent is not None:
+                        problems.append(
+                            f"target {entry.name} ({entry.where}) not captured: "
+                            f"no module named {absent}"
+                        )
+                elif (
+                    self.script is not None
+                    and module in ("__main__", self.script_name)
+                    and entry.name not in self.matched
+                ):
+                    problems.append(f"target {entry.name} ({entry.where}) not found in the script")
+        return problems
+
+    def remove(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        for patch in reversed(list(self.patches.values())):
+            try:
+                patch.undo()
+            except Exception as exc:  # noqa: BLE001
+                _warn(f"snapy_capture: could not restore {patch.attr} ({exc!r})")
+        self.patches.clear()
+
+
+class _WrappingLoader:
+    """Delegates to the real loader; wraps the targets once the module's body has run."""
+
+    def __init__(self, loader: Any, hook: _Hook) -> None:
+        self._snapy_loader = loader
+        self._snapy_hook = hook
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._snapy_loader, name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        loader = self._snapy_loader
+        # The body, and everything after it (pkgutil, importlib.resources, inspect), sees
+        # the real loader, as if we had never been there.
+        try:
+            if module.__spec__ is not None and module.__spec__.loader is cast("Any", self):
+                module.__spec__.loader = loader
+            if getattr(module, "__loader__", None) is self:
+                module.__loader__ = loader
+        except Exception:  # noqa: BLE001, S110 - a read-only module: our loader still works
+            pass
+        loader.exec_module(module)
+        self._snapy_hook.module_loaded(sys.modules.get(module.__name__, module))

@@ -1,0 +1,456 @@
+"""The YAML target file: which functions the import hook wraps, and with which options.
+
+A target file looks like::
+
+    version: 1
+    defaults: {retention: 20}
+    targets:
+      - legacy_app.pricing:apply_discount
+      - target: legacy_app.orders:OrderService.*
+        record_result: true
+
+Every mistake is reported as one :class:`ConfigError` line naming the file, the line and what
+is wrong. YAML is read with PyYAML's *safe* loader only; a document using more aliases than a
+hand-written target file ever needs is refused, so an "alias bomb" cannot exhaust memory. A
+file over :data:`MAX_FILE_BYTES` is refused before it is read, one with more than
+:data:`MAX_TARGETS` targets before its entries are built.
+
+Targets inside snapy_capture itself (or wrapt, whose proxies every capture goes through) are
+refused, but not as an error of the whole file: they are listed in ``TargetSpec.refused`` and
+each caller says so its own way (the runner and ``check`` stop with an error line; the import
+hook in a host program warns and installs the other targets). Capturing the capture machinery
+would recurse through every capture, or deadlock on its own locks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import reprlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Final
+
+from snapy_capture.config import OPTIONS, parse_option
+from snapy_capture.errors import ConfigError
+
+__all__ = ["Target", "TargetSpec", "load_targets", "parse_targets"]
+
+#: Aliases a target file may use (anchors for shared options are fine; thousands are an attack).
+MAX_ALIASES: Final = 100
+#: Nodes a target file may hold once its aliases are expanded (a few aliases nested can
+#: otherwise stand for billions of nodes).
+MAX_NODES: Final = 20_000
+#: The largest target file read, in bytes (checked before reading it).
+MAX_FILE_BYTES: Final = 1 << 20
+#: The most targets one file (or mapping) may list.
+MAX_TARGETS: Final = 10_000
+#: Modules whose functions are never wrapped (a name here covers its submodules too): the
+#: capture machinery itself, and the library its wrappers are made of.
+REFUSED_MODULES: Final = ("snapy_capture", "wrapt")
+_VERSION: Final = 1
+_TOP_KEYS: Final = ("version", "defaults", "targets")
+_GLOB_CHARS: Final = frozenset("*?[")
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_QUALNAME = re.compile(r"^[\w*?\[\]!\-]+(\.[\w*?\[\]!\-]+)*$")
+_ADDITIVE: Final = frozenset(option.name for option in OPTIONS if option.additive)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One entry of ``targets:``: a module, a qualified name (maybe a glob) and its options."""
+
+    module: str
+    qualname: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    where: str = ""
+
+    @property
+    def name(self) -> str:
+        """``module:qualname``, as written in the file."""
+        return f"{self.module}:{self.qualname}"
+
+    @property
+    def is_pattern(self) -> bool:
+        """Whether the qualname is a glob (``Service.*``, ``charge_*``)."""
+        return not _GLOB_CHARS.isdisjoint(self.qualname)
+
+    def matches(self, qualname: str) -> bool:
+        """Whether this target selects the function called ``qualname`` in its module."""
+        if not self.is_pattern:
+            return qualname == self.qualname
+        return fnmatchcase(qualname, self.qualname)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A parsed target file: the targets grouped by module name, for one dict lookup per import."""
+
+    targets: tuple[Target, ...]
+    source: str = "<mapping>"
+    #: Targets refused (inside :data:`REFUSED_MODULES`); not in ``targets``.
+    refused: tuple[Target, ...] = ()
+    by_module: Mapping[str, tuple[Target, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, list[Target]] = {}
+        for target in self.targets:
+            grouped.setdefault(target.module, []).append(target)
+        object.__setattr__(self, "by_module", {k: tuple(v) for k, v in grouped.items()})
+
+    def refusals(self) -> list[str]:
+        """One line per refused target, naming the file and line."""
+        return [f"{target.where}: {refusal(target.name)}" for target in self.refused]
+
+
+def load_targets(config: str | os.PathLike[str] | Mapping[str, Any]) -> TargetSpec:
+    """Read a target file, or validate a mapping of the same shape.
+
+    Args:
+        config: the path of a YAML target file, or its content as a mapping.
+
+    Returns:
+        The validated targets, each carrying its resolved options (defaults merged in).
+
+    Raises:
+        ConfigError: one line naming the file (and line) and what is wrong.
+    """
+    if isinstance(config, Mapping):
+        return parse_targets(config, source="<mapping>")
+    if not isinstance(config, (str, os.PathLike)):
+        raise ConfigError(f"expected a target file path or a mapping, got {config!r}")
+    path = os.fspath(config)
+    try:
+        with open(path, "rb") as stream:
+            # Checked before reading, and the read bounded, in case the file grows meanwhile.
+            size = os.fstat(stream.fileno()).st_size
+            raw = stream.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+        if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{path}: the target file is larger than {MAX_FILE_BYTES >> 20} MiB "
+                f"({max(size, len(raw))} bytes); refusing to read it"
+            )
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: target file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read target file: {exc}") from None
+    data, lines = _load_yaml(text, path)
+    base = os.path.dirname(os.path.abspath(path))
+    return parse_targets(data, source=path, lines=lines, base_dir=base)
+
+
+def parse_targets(
+    data: object,
+    *,
+    source: str = "<mapping>",
+    lines: _Lines | None = None,
+    base_dir: str | None = None,
+) -> TargetSpec:
+    """Validate the content of a target file (see :func:`load_targets`).
+
+    Args:
+        data: the loaded document.
+        source: how messages name the file.
+        lines: line numbers of the document's parts, when it came from YAML.
+        base_dir: relative ``path`` options are resolved against this directory.
+
+    Raises:
+        ConfigError: naming ``source``, the line when known, and what is wrong.
+    """
+    lines = lines or _Lines()
+    if data is None:
+        raise ConfigError(
+            f"{source}: the target file is empty; expected 'version: 1' and a 'targets:' list"
+        )
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{_at(source, lines.top)}: expected a mapping with keys "
+            f"{', '.join(_TOP_KEYS)}, got {_kind(data)}"
+        )
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(
+                f"{_at(source, lines.key(key))}: unknown key {key!r} "
+                f"(expected {', '.join(_TOP_KEYS)})"
+            )
+    version = data.get("version", _VERSION)
+    if version != _VERSION or isinstance(version, bool):
+        raise ConfigError(
+            f"{_at(source, lines.key('version'))}: unsupported version "
+            f"{version!r} (this snapy_capture reads version: {_VERSION})"
+        )
+    defaults = _options(data.get("defaults") or {}, source, lines.defaults, "defaults", base_dir)
+    if "targets" not in data:
+        raise ConfigError(f"{source}: missing 'targets:' (a list of 'module:function' entries)")
+    entries = data["targets"]
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise ConfigError(
+            f"{_at(source, lines.key('targets'))}: 'targets' must be a list, got {_kind(entries)}"
+        )
+    if len(entries) > MAX_TARGETS:
+        raise ConfigError(_too_many(source, lines.key("targets"), len(entries)))
+    targets: list[Target] = []
+    refused: list[Target] = []
+    seen: dict[str, str] = {}
+    entry_lines_of = lines.sub("targets")
+    for index, entry in enumerate(entries):
+        entry_lines = entry_lines_of.item(index)
+        where = _at(source, entry_lines.top)
+        label = f"targets[{index}]"
+        if isinstance(entry, str):
+            name, options = entry, {}
+        elif isinstance(entry, Mapping):
+            if "target" not in entry:
+                raise ConfigError(
+                    f"{where}: {label}: a mapping entry needs a 'target:' key ('module:function')"
+                )
+            name = entry["target"]
+            raw = {key: value for key, value in entry.items() if key != "target"}
+            options = _options(raw, source, entry_lines, label, base_dir)
+        else:
+            raise ConfigError(
+                f"{where}: {label}: expected 'module:function' or a mapping "
+                f"with 'target:', got {_kind(entry)}"
+            )
+        module, qualname = _split(name, f"{where}: {label}")
+        if f"{module}:{qualname}" in seen:
+            raise ConfigError(
+                f"{where}: {label}: duplicate target {name!r} "
+                f"(first given at {seen[f'{module}:{qualname}']})"
+            )
+        seen[f"{module}:{qualname}"] = where
+        target = Target(module, qualname, _merge(defaults, options), where)
+        (refused if refused_module(module) else targets).append(target)
+    return TargetSpec(tuple(targets), source, tuple(refused))
+
+
+def refused_module(module: str) -> bool:
+    """Whether ``module`` is (in) one of :data:`REFUSED_MODULES`."""
+    return any(module == name or module.startswith(f"{name}.") for name in REFUSED_MODULES)
+
+
+def refusal(name: str, defined_in: str | None = None) -> str:
+    """Why the target ``name`` is not captured (one message for every way it is refused)."""
+    where = f" (defined in {defined_in})" if defined_in is not None else ""
+    return (
+        f"target {name!r}{where} is part of snapy_capture's own capture machinery "
+        f"({', '.join(REFUSED_MODULES)}), which cannot capture itself; refused"
+    )
+
+
+def _too_many(source: str, line: int | None, count: int) -> str:
+    return (
+        f"{_at(source, line)}: {count} targets; a target file lists at most {MAX_TARGETS} "
+        f"(use patterns such as 'pkg.module:Class.*')"
+    )
+
+
+def _split(name: object, where: str) -> tuple[str, str]:
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"{where}: the target must be a string 'module:function', got {_kind(name)}"
+        )
+    module, colon, qualname = name.strip().partition(":")
+    if not colon or not module or not qualname:
+        raise ConfigError(
+            f"{where}: {name!r} is not 'module:function' (for example 'pkg.module:Class.method')"
+        )
+    if not _MODULE.match(module):
+        raise ConfigError(
+            f"{where}: {module!r} is not a module name (no patterns allowed in the module part)"
+        )
+    if not _QUALNAME.match(qualname):
+        raise ConfigError(f"{where}: {qualname!r} is not a qualified name or pattern")
+    return module, qualname
+
+
+def _options(
+    raw: object, source: str, lines: _Lines, label: str, base_dir: str | None
+) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"{_at(source, lines.top)}: {label}: expected a mapping of options, got {_kind(raw)}"
+        )
+    options = {}
+    for key, value in raw.items():
+        where = _at(source, lines.key(key))
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}: {label}: option names are strings, got {key!r}")
+        if key == "target":
+            raise ConfigError(f"{where}: {label}: 'target' is not an option")
+        try:
+            parsed = parse_option(key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {label}: {exc}") from None
+        if key == "path" and base_dir is not None:
+            # Relative to the target file, so child processes in other directories agree.
+            parsed = os.path.join(base_dir, parsed)
+        options[key] = parsed
+    return options
+
+
+def _merge(defaults: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**defaults, **options}
+    for name in _ADDITIVE & defaults.keys() & options.keys():
+        # ignore_args/allow_args add up, as they do across every other configuration level.
+        merged[name] = tuple(dict.fromkeys((*defaults[name], *options[name])))
+    return merged
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    names: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
+    return names.get(type(value), f"{type(value).__name__} {reprlib.repr(value)}")
+
+
+def _at(source: str, line: int | None) -> str:
+    return source if line is None else f"{source}:{line}"
+
+
+class _Lines:
+    """Line numbers (1-based) of a YAML node and of its children, when known."""
+
+    __slots__ = ("children", "keys", "top")
+
+    def __init__(self, top: int | None = None) -> None:
+        self.top = top
+        self.keys: dict[object, _Lines] = {}
+        self.children: list[_Lines] = []
+
+    def key(self, key: object) -> int | None:
+        found = self.keys.get(key)
+        return found.top if found is not None else self.top
+
+    def sub(self, key: object) -> _Lines:
+        return self.keys.get(key) or _Lines(self.top)
+
+    def item(self, index: int) -> _Lines:
+        return self.children[index] if index < len(self.children) else _Lines(self.top)
+
+    @property
+    def defaults(self) -> _Lines:
+        return self.sub("defaults")
+
+    @classmethod
+    def of(cls, node: Any) -> _Lines:
+        import yaml  # noqa: PLC0415 - only target files need yaml
+
+        lines = cls(node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    child = cls.of(value_node)
+                    # A key's own line reads better in messages than its value's.
+                    child.top = key_node.start_mark.line + 1
+                    lines.keys[key_node.value] = child
+        elif isinstance(node, yaml.SequenceNode):
+            lines.children = [cls.of(item) for item in node.value]
+        return lines
+
+
+def _load_yaml(text: str, source: str) -> tuple[object, _Lines]:
+    import yaml  # noqa: PLC0415 - `import snapy_capture` must not import yaml
+
+    class CountingLoader(yaml.SafeLoader):
+        """The safe loader, refusing documents with more than MAX_ALIASES aliases."""
+
+        aliases = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if type(index) is int and index >= MAX_TARGETS:
+                # Refused while reading, not after: PyYAML's Python parser reads about
+                # 150 KB a second, and a list this long is no hand-written target file.
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise ConfigError(
+                    f"{source}:{mark.line + 1}: a list of more than {MAX_TARGETS} entries; "
+                    f"a target file lists at most {MAX_TARGETS} targets (use patterns such "
+                    f"as 'pkg.module:Class.*')"
+                )
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                    raise ConfigError(
+                        f"{source}:{mark.line + 1}: more than {MAX_ALIASES} "
+                        f"YAML aliases; refusing to expand them"
+                    )
+            return super().compose_node(parent, index)
+
+    loader = None
+    try:
+        # Inside the try: the reader already rejects NUL and other unprintable characters.
+        loader = CountingLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, _Lines()
+        if loader.aliases:
+            _check_size(node, source)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: the YAML document is nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, _Lines.of(node)
+
+
+def _check_size(root: Any, source: str) -> None:
+    """Refuse documents whose aliases add more than MAX_NODES nodes, or loop.
+
+    Called only for documents that use aliases: without them a document is no larger than
+    its text, which MAX_FILE_BYTES bounds (a long target list is not an alias bomb).
+    """
+    import yaml  # noqa: PLC0415
+
+    own: set[int] = set()  # the nodes written out in the text, each counted once
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in own:
+            continue
+        own.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            pending.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    limit = len(own) + MAX_NODES
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(
+                f"{source}:{node.start_mark.line + 1}: a YAML alias refers to "
+                f"itself; refusing a recursive document"
+            )
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        active.discard(key)
+        sizes[key] = total = min(total, limit + 1)
+        if total > limit:
+            raise ConfigError(
+                f"{source}: the YAML aliases expand to more than {MAX_NODES} "
+                f"nodes; refusing to expand them"
+            )
+        return total
+
+    size(root)

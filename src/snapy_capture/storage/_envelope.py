@@ -1,0 +1,269 @@
+"""The capture file format: a one-line JSON header, then the serializer's payload.
+
+::
+
+    #snapy-capture {"format": 1, "serializer": "pickle", "library": "0.1.0", ...}\\n
+    <payload bytes>
+
+The header says which serializer wrote the payload (so loading never depends on the current
+configuration), whether the payload is text, and, when a signing key is set, an HMAC-SHA256.
+
+Formats:
+
+- 0: no header, a bare pickle of the record (the first releases). Loads unless signatures
+  are required.
+- 1: the header; unsigned captures are still written in it. A format-1 ``hmac`` covers the
+  header and the payload only: a signed capture copied to another function's directory, or
+  renumbered, still verified. Refused when signatures are required.
+- 2: signed captures. The ``hmac`` also covers the function's ``module:qualname`` and the
+  capture's sequence number (its file name), so it verifies only where it was written. Those
+  are known only once the capture is numbered, under the directory's lock: :func:`pack`
+  writes a placeholder, and the writer fills it in with :func:`signature` (a SHA-256 of the
+  payload is taken before the lock, so the lock is held for a short HMAC only).
+
+An empty signing key (``b""``: a variable set to nothing or to blanks) is neither "no key"
+nor a key: :func:`pack` and :func:`unpack` refuse it (:func:`check_key`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import os
+import platform
+from dataclasses import dataclass
+from typing import Any, Final
+
+from snapy_capture._version import __version__
+from snapy_capture.errors import CaptureFormatError, ConfigError
+
+#: The newest format this version reads (and writes, for signed captures).
+FORMAT_VERSION: Final = 2
+#: Unsigned captures stay in format 1: nothing in them changed, and older versions read them.
+UNSIGNED_FORMAT: Final = 1
+KEY_VARIABLE: Final = "SNAP_CAPTURE_SIGNING_KEY"
+#: The ``hmac`` value of a packed, not yet numbered capture; filled in by :func:`signature`.
+PLACEHOLDER: Final = "0" * 64
+_PLACEHOLDER_FIELD: Final = b'"hmac": "' + PLACEHOLDER.encode() + b'"'
+MAGIC: Final = b"#snapy-capture "
+_MAX_HEADER: Final = 1 << 16  # a header is a few hundred bytes; do not scan a huge payload
+_PYTHON: Final = platform.python_version()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed capture file."""
+
+    header: dict[str, Any]
+    payload: bytes
+
+    @property
+    def serializer(self) -> str:
+        return str(self.header.get("serializer", "pickle"))
+
+    @property
+    def text(self) -> bool:
+        return bool(self.header.get("text", False))
+
+
+def check_key(key: bytes | None) -> None:
+    """Refuse an empty key: set but blank means a mistake (a CI secret missing), never "off".
+
+    Raises:
+        ConfigError: one line naming where the empty key came from.
+    """
+    if key is not None and not key:
+        raise ConfigError(empty_key_message())
+
+
+def empty_key_message() -> str:
+    raw = os.environ.get(KEY_VARIABLE)
+    if raw is not None and not raw.strip():
+        where = f"{KEY_VARIABLE} is set but empty"
+    else:
+        where = "the signing key (signing_key) is empty"
+    return (
+        f"{where}: no capture is read or written with it; set a key, or unset it to work "
+        f"without signatures"
+    )
+
+
+def _canonical(header: dict[str, Any]) -> bytes:
+    unsigned = {key: value for key, value in header.items() if key != "hmac"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _mac_v1(key: bytes, header: dict[str, Any], payload: bytes) -> str:
+    return hmac.new(key, _canonical(header) + b"\n" + payload, hashlib.sha256).hexdigest()
+
+
+def signature(key: bytes, canonical: bytes, function: str, seq: int, digest: bytes) -> bytes:
+    """The format-2 ``hmac`` (64 ASCII hex digits) of a capture.
+
+    Args:
+        canonical: the header without its ``hmac``, as :func:`_canonical` writes it.
+        function: ``module:qualname`` of the directory the capture is written to.
+        seq: the capture's sequence number (its file name).
+        digest: SHA-256 of the payload.
+    """
+    bound = json.dumps([function, seq], ensure_ascii=True).encode()
+    mac = hmac.new(key, canonical + b"\n" + bound + b"\n" + digest, hashlib.sha256)
+    return mac.hexdigest().encode()
+
+
+def pack(payload: bytes, serializer: str, *, text: bool = False, key: bytes | None = None) -> bytes:
+    """Build the bytes of a capture file.
+
+    With a key the ``hmac`` is a placeholder: the storage signs the capture once it knows the
+    capture's number (:func:`signing_slot`, :func:`signature`).
+    """
+    if key is None:
+        return _unsigned_header(serializer, text) + payload
+    check_key(key)
+    return _signed_header(serializer, text) + payload
+
+
+@functools.lru_cache(maxsize=64)
+def _unsigned_header(serializer: str, text: bool) -> bytes:
+    # The same bytes for every capture of a serializer: built once, not per capture.
+    return MAGIC + json.dumps(_header(serializer, text), sort_keys=True).encode() + b"\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _signed_header(serializer: str, text: bool) -> bytes:
+    header = _header(serializer, text)
+    header["format"] = FORMAT_VERSION
+    header["hmac"] = PLACEHOLDER
+    return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n"
+
+
+def _header(serializer: str, text: bool) -> dict[str, Any]:
+    header: dict[str, Any] = {
+        "format": UNSIGNED_FORMAT,
+        "serializer": serializer,
+        "library": __version__,
+        "python": _PYTHON,
+    }
+    if text:
+        header["text"] = True
+    return header
+
+
+@dataclass(frozen=True)
+class SigningSlot:
+    """Where and over what a packed capture's signature goes (see :func:`signing_slot`)."""
+
+    offset: int  # of the placeholder's first hex digit in the file
+    canonical: bytes
+    digest: bytes  # SHA-256 of the payload
+
+
+@functools.lru_cache(maxsize=64)
+def _slot_of_header(line: bytes) -> tuple[int, bytes] | None:
+    field = line.find(_PLACEHOLDER_FIELD)
+    if field < 0:
+        return None
+    try:
+        header = json.loads(line[len(MAGIC) :])
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
+        return None
+    return field + len(b'"hmac": "'), _canonical(header)
+
+
+def signing_slot(data: bytes) -> SigningSlot | None:
+    """The placeholder of a capture packed with a key, or ``None`` (unsigned, already signed,
+    or not made by :func:`pack`: such bytes are written as they are)."""
+    if not data.startswith(MAGIC):
+        return None
+    end = data.find(b"\n", 0, _MAX_HEADER)
+    if end < 0:
+        return None
+    found = _slot_of_header(data[:end])  # cached: the same header line for every capture
+    if found is None:
+        return None
+    digest = hashlib.sha256(memoryview(data)[end + 1 :]).digest()
+    return SigningSlot(found[0], found[1], digest)
+
+
+def unpack(
+    data: bytes, *, key: bytes | None = None, function: str | None = None, seq: int | None = None
+) -> Envelope:
+    """Parse and (when ``key`` is set) verify a capture file, before anything is deserialized.
+
+    Args:
+        function, seq: where the file was found (``module:qualname`` of its directory, the
+            number in its name); a format-2 signature verifies only for the pair it was
+            written with.
+
+    Raises:
+        CaptureFormatError: empty, truncated header, newer format, unsigned or bad signature.
+        ConfigError: ``key`` is empty (see :func:`check_key`).
+    """
+    check_key(key)
+    if not data:
+        raise CaptureFormatError("empty file")
+    if not data.startswith(MAGIC):
+        if key is not None:
+            raise CaptureFormatError(
+                "unsigned capture refused: it has no header (an old format-0 file, or not a "
+                "capture) and a signing key is set"
+            )
+        return Envelope({"format": 0, "serializer": "pickle"}, data)
+    end = data.find(b"\n", 0, _MAX_HEADER)
+    if end < 0:
+        raise CaptureFormatError("truncated header")
+    try:
+        header = json.loads(data[len(MAGIC) : end])
+    except ValueError:
+        raise CaptureFormatError("unreadable header") from None
+    if (
+        not isinstance(header, dict)
+        or type(header.get("format")) is not int
+        or not isinstance(header.get("serializer"), str)
+    ):
+        raise CaptureFormatError("unreadable header")
+    if header["format"] > FORMAT_VERSION:
+        raise CaptureFormatError(
+            f"written in format {header['format']} by snapy_capture {header.get('library')}; "
+            f"this version reads up to format {FORMAT_VERSION}: upgrade snapy_capture"
+        )
+    payload = data[end + 1 :]
+    if key is not None:
+        _verify(key, header, payload, function, seq)
+    return Envelope(header, payload)
+
+
+def _verify(
+    key: bytes, header: dict[str, Any], payload: bytes, function: str | None, seq: int | None
+) -> None:
+    mac = header.get("hmac")
+    if not isinstance(mac, str):
+        raise CaptureFormatError("unsigned capture refused (a signing key is set)")
+    if header["format"] < FORMAT_VERSION:
+        # Its signature does not say which function and number it belongs to: accepting it
+        # would let a signed capture of one function pass for another's.
+        ok = hmac.compare_digest(mac.encode(), _mac_v1(key, header, payload).encode())
+        library = header.get("library")
+        raise CaptureFormatError(
+            f"signed in format {header['format']}"
+            + (f" by snapy_capture {library}" if isinstance(library, str) else "")
+            + ", whose signature does not bind the capture to its function and number"
+            + ("" if ok else " (and does not match)")
+            + ": capture it again, or load it without a signing key if you trust the file"
+        )
+    if function is None or seq is None:
+        raise CaptureFormatError(
+            "cannot verify the signature: the file is not in a capture directory of a known "
+            "function under its own number"
+        )
+    expected = signature(key, _canonical(header), function, seq, hashlib.sha256(payload).digest())
+    # Bytes, not str: compare_digest rejects non-ASCII str with a TypeError.
+    if not hmac.compare_digest(mac.encode(), expected):
+        raise CaptureFormatError(
+            f"signature mismatch: the capture was altered, signed with another key, or is "
+            f"not capture {seq} of {function} (copied or renumbered)"
+        )
