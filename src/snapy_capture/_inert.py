@@ -318,11 +318,18 @@ class _Realize:
             for index, item in enumerate(value):
                 value[index] = self.value(item)
             return value
-        if kind is dict:
+        if kind in _DICTS:
+            # A dict, or a standard dict built for real (``SAFE``): its own methods are the
+            # standard library's. Item by item: ``Counter.update`` would count the pairs.
             pairs = [(self.value(k), self.value(v)) for k, v in value.items()]
             if any(type(k) is not type(old) for (k, _), old in zip(pairs, value, strict=True)):
                 value.clear()  # a stand-in class as a key: rebuilt with the real one
-            value.update(pairs)
+            for pair_key, item in pairs:
+                value[pair_key] = item
+            return value
+        if kind is collections.deque:
+            for index, item in enumerate(list(value)):
+                value[index] = self.value(item)
             return value
         if kind is Inert:
             value.func = self.value(value.func)
@@ -343,4 +350,6 @@ class _Realize:
         return rebuilt
 
 
-_WALKED: Final = frozenset({list, dict, tuple, set, frozenset, Inert})
+_DICTS: Final = frozenset({dict, collections.OrderedDict, collections.Counter})
+# The built-in containers, and the standard ones in ``SAFE`` that hold other objects.
+_WALKED: Final = frozenset({list, tuple, set, frozenset, Inert, collections.deque, *_DICTS})
