@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,106 @@ def test_standard_containers_holding_classes_and_functions_survive_async_capture
     assert type(record["kwargs"]["queue"]) is collections.deque
     assert record["kwargs"]["queue"].maxlen == 5
     assert record["metadata"]["redactions"] == []
+
+
+SECRET = "Zq9-hunter2-xyz"
+
+
+class Password(str):
+    pass
+
+
+class Account:
+    __slots__ = ("password", "user")
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user = user
+        self.password = password
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Settings:
+    host: str
+    password: str
+
+
+Login = collections.namedtuple("Login", "user password")
+
+RESULT_MODES = [
+    pytest.param({"record_result": True}, id="sync"),
+    pytest.param({"record_result": True, "async_storage": True}, id="async"),
+    pytest.param(
+        {"record_result": True, "serializer": "json", "fallback_serializer": "pickle"},
+        id="json",
+    ),
+    pytest.param(
+        {"record_result": True, "serializer": "jsonpickle", "async_storage": True},
+        id="jsonpickle-async",
+    ),
+]
+
+ECHOES = [
+    pytest.param(
+        lambda: {"data": list(range(20_000)), "password": SECRET},
+        lambda kw: kw["password"],
+        id="next-to-a-large-argument",
+    ),
+    pytest.param(
+        lambda: {"password": Password(SECRET)},
+        lambda kw: str.__str__(kw["password"]),
+        id="str-subclass",
+    ),
+    pytest.param(
+        lambda: {"password": SECRET}, lambda kw: Password(kw["password"]), id="str-subclass-result"
+    ),
+    pytest.param(
+        lambda: {"account": Account("bob", SECRET)}, lambda kw: kw["account"].password, id="slots"
+    ),
+    pytest.param(
+        lambda: {"settings": Settings("db", SECRET)},
+        lambda kw: [kw["settings"].password],
+        id="slotted-dataclass",
+    ),
+    pytest.param(
+        lambda: {"login": Login("bob", SECRET)},
+        lambda kw: f"hello {kw['login'].password}",
+        id="namedtuple",
+    ),
+]
+
+
+@pytest.mark.parametrize("options", RESULT_MODES)
+@pytest.mark.parametrize(("given", "echo"), ECHOES)
+def test_a_result_echoing_a_secret_of_any_shape_is_masked(
+    capture_dir: Path, options: dict[str, Any], given: Any, echo: Any
+) -> None:
+    @capture_args(retention=None, **options)
+    def handle(**kwargs: Any) -> Any:
+        return echo(kwargs)
+
+    arguments = given()
+    assert handle(**arguments) == echo(arguments)
+    assert flush(timeout=30)
+    files = [path for path in capture_dir.rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes()
+
+
+class Tracing(list):  # type: ignore[type-arg]
+    iterated = 0
+
+    def __iter__(self) -> Any:
+        Tracing.iterated += 1
+        return super().__iter__()
+
+
+def test_collecting_the_secrets_given_runs_no_iterator_of_the_host() -> None:
+    """The result filter reads a list subclass's items with list's own iterator."""
+    from snapy_capture._record import result_filter
+    from snapy_capture.filters import ArgumentFilter
+
+    Tracing.iterated = 0
+    flt = result_filter(ArgumentFilter(), ["items"], [Tracing([{"password": SECRET}])], {})
+    assert Tracing.iterated == 0
+    assert SECRET not in str(flt.filter_value(f"echo {SECRET}", "result")[0])
