@@ -214,9 +214,7 @@ class _Global(type):
         # it is a standard type (or a method of one, such as ``ZoneInfo._unpickle``) that
         # accepts these arguments.
         real, args = cls.__real__, _real_items(args)
-        if _is_safe(real) or (
-            real is getattr and len(args) == 2 and _is_safe(args[0]) and type(args[1]) is str
-        ):
+        if _is_safe(real) or (real is getattr and _safe_attribute(args)):
             try:
                 return real(*args)
             except Exception:  # noqa: BLE001, S110 - e.g. a datetime given a copied tzinfo
@@ -226,6 +224,21 @@ class _Global(type):
 
 def _is_safe(value: Any) -> bool:
     return _SAFE_IDS.get(id(value)) is value
+
+
+#: Methods of standard types that their own pickles call (``getattr(ZoneInfo, "_unpickle")``).
+#: Any other attribute stays a recorded call: ``getattr(Path, "unlink")`` is a real function
+#: that REDUCE would then call with the snapshot's arguments.
+_SAFE_ATTRIBUTES: Final = frozenset({(zoneinfo.ZoneInfo, "_unpickle")})
+
+
+def _safe_attribute(args: tuple[Any, ...]) -> bool:
+    return (
+        len(args) == 2
+        and _is_safe(args[0])
+        and type(args[1]) is str
+        and (args[0], args[1]) in _SAFE_ATTRIBUTES
+    )
 
 
 def _new_inert(cls: Any, *args: Any, **kwargs: Any) -> Any:

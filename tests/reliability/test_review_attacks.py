@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import pathlib
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,46 @@ def test_collecting_the_secrets_given_runs_no_iterator_of_the_host() -> None:
     flt = result_filter(ArgumentFilter(), ["items"], [Tracing([{"password": SECRET}])], {})
     assert Tracing.iterated == 0
     assert SECRET not in str(flt.filter_value(f"echo {SECRET}", "result")[0])
+
+
+class UnlinkReference:
+    """Pickles as ``getattr(pathlib.Path, "unlink")``: unpickled, the real function."""
+
+    def __reduce__(self) -> Any:
+        return (getattr, (pathlib.Path, "unlink"))
+
+    def __call__(self, *args: Any) -> None:
+        raise AssertionError("never called by the host")
+
+
+class Disposable:
+    """Pickles as a call of ``Path.unlink`` (reached through getattr on a standard type)."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Any:
+        return (UnlinkReference(), (self.path,))
+
+
+@pytest.mark.parametrize(
+    "options", [*ASYNC_MODES, pytest.param({"record_result": True}, id="sync-result")]
+)
+def test_a_method_reached_through_getattr_on_a_standard_type_is_not_called(
+    capture_dir: Path, tmp_path: Path, options: dict[str, Any]
+) -> None:
+    """``getattr(Path, "unlink")`` in a snapshot gave the real function, which the unpickler
+    then called with the object's arguments: capturing deleted the host's file."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+
+    @capture_args(retention=None, **options)
+    def handle(value: Any, zone: Any) -> None:
+        return None
+
+    zone = zoneinfo.ZoneInfo("UTC")
+    handle(value=Disposable(victim), zone=zone)
+    assert flush(timeout=30)
+    assert victim.read_text() == "keep me"
+    [record] = CaptureLoader(capture_dir).load_all("handle")
+    assert record["kwargs"]["zone"] is zone  # a standard type's own getattr still rebuilt
