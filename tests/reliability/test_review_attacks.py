@@ -245,3 +245,33 @@ def test_jsonpickle_capture_of_a_filtered_object_with_slots_and_dict_loads(
     assert type(stored) is Session
     assert (stored.user, stored.note) == ("bob", "kept")
     assert str(stored.password).startswith("[FILTERED: name:")
+
+
+class Note(str):
+    pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review: an async snapshot of a str subclass is an Inert whose text is an opaque "
+    "reduce argument: a card number in it replaces the whole argument by a placeholder, where "
+    "a synchronous capture stores the Note with the number masked (no leak, a different capture)",
+)
+def test_async_capture_of_a_str_subclass_masks_like_a_sync_one(capture_dir: Path) -> None:
+    @capture_args(retention=None)
+    def reference(note: Note) -> None:
+        return None
+
+    @capture_args(retention=None, async_storage=True)
+    def handle(note: Note) -> None:
+        return None
+
+    note = Note("card 4111 1111 1111 1111 on file")
+    reference(note=note)
+    handle(note=note)
+    assert flush(timeout=30)
+    loader = CaptureLoader(capture_dir)
+    [want] = loader.load_all("reference")
+    [got] = loader.load_all("handle")
+    assert type(want["kwargs"]["note"]) is Note
+    assert got["kwargs"] == want["kwargs"]
