@@ -6,6 +6,8 @@ the background writer (deferred capture) build and shrink records the same way.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import inspect
 import os
 import time
@@ -14,6 +16,7 @@ from typing import Any, NamedTuple
 
 from snapy_capture.filters import ArgumentFilter, Redacted
 from snapy_capture.filters._inert import Inert
+from snapy_capture.filters._pickled import attribute_names
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -113,8 +116,7 @@ def result_filter(
     (``pin=739`` returned as ``739``) is replaced whatever its length.
     """
     found = _GivenSecrets(flt)
-    for name, value in [*zip(names, args, strict=False), *kwargs.items()]:
-        found.visit(name if isinstance(name, str) else None, value, 0)
+    found.collect([*zip(names, args, strict=False), *kwargs.items()])
     secrets = found.secrets
     if not secrets:
         return flt
@@ -132,20 +134,22 @@ def result_filter(
     raw += [(b, r) for b, r in secrets.items() if isinstance(b, bytes) and len(b) >= 3]
 
     def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
-        kind = type(value)
-        if kind in _ATOMS:
-            whole = secrets.get((kind, value))
-            if whole is not None:
-                return Redacted(whole)
-        if kind is str:
+        plain = _plain_atom(value)  # a str subclass (``class Password(str)``) too
+        if plain is None:
+            return value
+        whole = secrets.get((type(plain), plain))
+        if whole is not None:
+            return Redacted(whole)
+        masked = plain
+        if type(plain) is str:
             for text, reason in texts:
-                if text in value:
-                    value = value.replace(text, f"[FILTERED: {reason}]")
-        elif kind is bytes:
+                if text in masked:
+                    masked = masked.replace(text, f"[FILTERED: {reason}]")
+        elif type(plain) is bytes:
             for data, reason in raw:
-                if data in value:
-                    value = value.replace(data, f"[FILTERED: {reason}]".encode())
-        return value
+                if data in masked:
+                    masked = masked.replace(data, f"[FILTERED: {reason}]".encode())
+        return value if masked == plain else masked
 
     derived.add_filter(mask_given_secrets)
     return derived
@@ -156,8 +160,34 @@ _ATOMS = (int, float, str, bytes)
 _SECRET_BUDGET = 10_000
 
 
+def _plain_atom(value: Any) -> Any:
+    """``value`` as an exact str, bytes, int or float (a subclass's value read by the base
+    type's own method, none of the subclass's code run), or ``None`` for anything else."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    # issubclass(type), not isinstance(): an inert copy reports the class it copies.
+    if kind is bool or not issubclass(kind, _ATOMS):
+        return None
+    if issubclass(kind, str):
+        return str.__str__(value)
+    if issubclass(kind, bytes):
+        return bytes.__getitem__(value, slice(None))
+    if issubclass(kind, int):
+        return int.__int__(value)
+    return float.__float__(value)
+
+
+def _key_name(key: Any) -> str | None:
+    plain = _plain_atom(key)
+    return plain if type(plain) is str else None
+
+
 class _GivenSecrets:
-    """The values held under sensitive names anywhere in a call's arguments (reading only)."""
+    """The values held under sensitive names anywhere in a call's arguments (reading only).
+
+    Breadth first, so that a secret next to a large argument is found before the budget is
+    spent inside it."""
 
     __slots__ = ("budget", "flt", "secrets", "seen")
 
@@ -168,66 +198,104 @@ class _GivenSecrets:
         self.seen: set[int] = set()
         self.budget = _SECRET_BUDGET
 
-    def visit(self, name: str | None, value: Any, depth: int, reason: str | None = None) -> None:
-        self.budget -= 1
-        if self.budget < 0 or depth > self.flt.max_depth:
-            return
+    def collect(self, given: list[tuple[Any, Any]]) -> None:
+        queue: collections.deque[tuple[str | None, Any, int, str | None]] = collections.deque(
+            (_key_name(name), value, 0, None) for name, value in given
+        )
+        while queue and self.budget > 0:
+            self.budget -= 1
+            name, value, depth, reason = queue.popleft()
+            for item_name, item, item_reason in self.visit(name, value, depth, reason):
+                queue.append((item_name, item, depth + 1, item_reason))
+
+    def visit(
+        self, name: str | None, value: Any, depth: int, reason: str | None
+    ) -> list[tuple[str | None, Any, str | None]]:
+        """Record ``value`` if it is a secret; its parts to visit next, with their reason."""
+        if depth > self.flt.max_depth:
+            return []
         if reason is None and name is not None:
             pattern = self.flt.sensitive_pattern(name)
             if pattern is not None:
                 reason = f"name:{pattern}"
-        kind = type(value)
-        if kind in _ATOMS and kind is not bool:
+        plain = _plain_atom(value)
+        if plain is not None:
             if reason is not None:
-                self.secrets[(kind, value)] = reason
+                kind = type(plain)
+                self.secrets[(kind, plain)] = reason
                 if kind is str or kind is bytes:
-                    self.secrets[value] = reason
+                    self.secrets[plain] = reason
                 else:
-                    self.secrets.setdefault(str(value), reason)
-            return
+                    self.secrets.setdefault(str(plain), reason)
+            return []
         if id(value) in self.seen:
-            return
+            return []
         self.seen.add(id(value))
         try:
             items = self.items(value)
         except Exception:  # noqa: BLE001 - a hostile container: what it hides was filtered whole
-            return
-        for item_name, item in items:
-            self.visit(item_name, item, depth + 1, reason)
+            return []
+        return [(item_name, item, reason) for item_name, item in items]
 
     def items(self, value: Any) -> list[tuple[str | None, Any]]:
         kind = type(value)
-        # Types, not isinstance(): an object's own __class__ is not asked.
+        # Types, not isinstance(): an object's own __class__ is not asked; the base types'
+        # own iterators: a subclass's __iter__ is host code.
         if issubclass(kind, dict):
-            return [(k if isinstance(k, str) else None, v) for k, v in list(dict.items(value))]
-        if issubclass(kind, (list, tuple, set, frozenset)):
-            fields = getattr(kind, "_fields", None)
-            items = list(tuple.__iter__(value) if issubclass(kind, tuple) else value)
-            if isinstance(fields, tuple):
-                return [
-                    (f if isinstance(f, str) else None, v)
-                    for f, v in zip(fields, items, strict=False)
-                ]
-            if len(items) == 2 and isinstance(items[0], str):
-                return [(None, items[0]), (items[0], items[1])]  # a ("password", value) pair
-            return [(None, item) for item in items]
+            return [(_key_name(k), v) for k, v in list(dict.items(value))]
+        if issubclass(kind, tuple):
+            return self.sequence(kind, list(tuple.__iter__(value)))
+        if issubclass(kind, list):
+            return self.sequence(kind, list(list.__iter__(value)))
+        if issubclass(kind, (set, frozenset)):
+            iterate = set.__iter__ if issubclass(kind, set) else frozenset.__iter__
+            return [(None, item) for item in list(iterate(value))]
         if kind is Inert:
-            parts: list[tuple[str | None, Any]] = [(None, a) for a in value.args]
-            parts += self.state_items(value.state)
-            parts += [(None, item) for item in value.listitems or ()]
-            parts += [(k if isinstance(k, str) else None, v) for k, v in value.dictitems or ()]
-            return parts
-        try:
-            state = object.__getattribute__(value, "__dict__")
-        except AttributeError:
-            return []
-        return self.state_items(state)
+            return self.inert_items(value)
+        parts: list[tuple[str | None, Any]] = []
+        for attr, _ in attribute_names(value) or ():
+            try:
+                parts.append((attr, object.__getattribute__(value, attr)))
+            except AttributeError:
+                continue  # an unset slot
+        return parts
+
+    @staticmethod
+    def sequence(kind: type, items: list[Any]) -> list[tuple[str | None, Any]]:
+        # From the classes' own dicts: a metaclass's __getattr__ is host code.
+        fields = next(
+            (k.__dict__["_fields"] for k in kind.__mro__ if "_fields" in k.__dict__), None
+        )
+        if isinstance(fields, tuple):
+            return [(_key_name(f), v) for f, v in zip(fields, items, strict=False)]
+        if len(items) == 2 and _key_name(items[0]) is not None:
+            return [(None, items[0]), (_key_name(items[0]), items[1])]  # a ("password", value) pair
+        return [(None, item) for item in items]
+
+    def inert_items(self, value: Inert) -> list[tuple[str | None, Any]]:
+        cls = value.cls
+        args = list(value.args)
+        parts: list[tuple[str | None, Any]] = []
+        if cls is not None and args and args[0] is cls and issubclass(cls, tuple):
+            parts += self.sequence(cls, args[1:])  # a namedtuple's fields by their names
+        else:
+            parts += [(None, a) for a in args]
+        state = value.state
+        if type(state) is list and cls is not None and dataclasses.is_dataclass(cls):
+            # A slotted dataclass stores its field values as a list.
+            names = [field.name for field in dataclasses.fields(cls)]
+            parts += list(zip(names, state, strict=False))
+        else:
+            parts += self.state_items(state)
+        parts += [(None, item) for item in value.listitems or ()]
+        parts += [(_key_name(k), v) for k, v in value.dictitems or ()]
+        return parts
 
     def state_items(self, state: Any) -> list[tuple[str | None, Any]]:
         parts: list[tuple[str | None, Any]] = []
         for part in state if type(state) is tuple else (state,):
             if type(part) is dict:
-                parts += [(k if isinstance(k, str) else None, v) for k, v in part.items()]
+                parts += [(_key_name(k), v) for k, v in part.items()]
             elif type(part) is list:
                 parts += [(None, v) for v in part]
         return parts

@@ -214,9 +214,7 @@ class _Global(type):
         # it is a standard type (or a method of one, such as ``ZoneInfo._unpickle``) that
         # accepts these arguments.
         real, args = cls.__real__, _real_items(args)
-        if _is_safe(real) or (
-            real is getattr and len(args) == 2 and _is_safe(args[0]) and type(args[1]) is str
-        ):
+        if _is_safe(real) or (real is getattr and _safe_attribute(args)):
             try:
                 return real(*args)
             except Exception:  # noqa: BLE001, S110 - e.g. a datetime given a copied tzinfo
@@ -226,6 +224,21 @@ class _Global(type):
 
 def _is_safe(value: Any) -> bool:
     return _SAFE_IDS.get(id(value)) is value
+
+
+#: Methods of standard types that their own pickles call (``getattr(ZoneInfo, "_unpickle")``).
+#: Any other attribute stays a recorded call: ``getattr(Path, "unlink")`` is a real function
+#: that REDUCE would then call with the snapshot's arguments.
+_SAFE_ATTRIBUTES: Final = frozenset({(zoneinfo.ZoneInfo, "_unpickle")})
+
+
+def _safe_attribute(args: tuple[Any, ...]) -> bool:
+    return (
+        len(args) == 2
+        and _is_safe(args[0])
+        and type(args[1]) is str
+        and (args[0], args[1]) in _SAFE_ATTRIBUTES
+    )
 
 
 def _new_inert(cls: Any, *args: Any, **kwargs: Any) -> Any:
@@ -318,11 +331,18 @@ class _Realize:
             for index, item in enumerate(value):
                 value[index] = self.value(item)
             return value
-        if kind is dict:
+        if kind in _DICTS:
+            # A dict, or a standard dict built for real (``SAFE``): its own methods are the
+            # standard library's. Item by item: ``Counter.update`` would count the pairs.
             pairs = [(self.value(k), self.value(v)) for k, v in value.items()]
             if any(type(k) is not type(old) for (k, _), old in zip(pairs, value, strict=True)):
                 value.clear()  # a stand-in class as a key: rebuilt with the real one
-            value.update(pairs)
+            for pair_key, item in pairs:
+                value[pair_key] = item
+            return value
+        if kind is collections.deque:
+            for index, item in enumerate(list(value)):
+                value[index] = self.value(item)
             return value
         if kind is Inert:
             value.func = self.value(value.func)
@@ -343,4 +363,6 @@ class _Realize:
         return rebuilt
 
 
-_WALKED: Final = frozenset({list, dict, tuple, set, frozenset, Inert})
+_DICTS: Final = frozenset({dict, collections.OrderedDict, collections.Counter})
+# The built-in containers, and the standard ones in ``SAFE`` that hold other objects.
+_WALKED: Final = frozenset({list, tuple, set, frozenset, Inert, collections.deque, *_DICTS})
