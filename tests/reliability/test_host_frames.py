@@ -126,3 +126,18 @@ def test_a_deprecation_warning_for_main_is_still_shown(tmp_path: Path) -> None:
     assert captured.stderr == plain.stderr
     assert captured.stdout == plain.stdout == "1\n"
     assert list((tmp_path / "captures").rglob("*.cap"))
+
+
+def test_a_traceback_through_a_captured_call_shows_every_source_line(capture_dir: Path) -> None:
+    """Our hidden frames still show their source line in a traceback."""
+    import traceback
+
+    @capture_args(retention=None)
+    def fails() -> None:
+        raise ValueError("boom")
+
+    try:
+        fails()
+    except ValueError as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+    assert all(frame.line for frame in frames), frames

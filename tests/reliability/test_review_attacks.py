@@ -223,25 +223,18 @@ class Session:
         self.note = "kept"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: a filtered object with __slots__ and __dict__ is stored by jsonpickle as "
-    "py/reduce with a (dict, slots) state, which jsonpickle's loader cannot restore "
-    "(TypeError: __dict__ must be set to a dictionary): the capture is written but never loads "
-    "(before d5836a7 a copy of the object was flattened natively and loaded)",
-)
 @pytest.mark.parametrize("async_storage", [False, True], ids=["sync", "async"])
 def test_jsonpickle_capture_of_a_filtered_object_with_slots_and_dict_loads(
     capture_dir: Path, async_storage: bool
 ) -> None:
     @capture_args(retention=None, serializer="jsonpickle", async_storage=async_storage)
-    def handle(session: Session) -> None:
+    def handle(login_state: Session) -> None:
         return None
 
-    handle(session=Session("bob", SECRET))
+    handle(login_state=Session("bob", SECRET))
     assert flush(timeout=30)
     [record] = CaptureLoader(capture_dir).load_all("handle")
-    stored = record["kwargs"]["session"]
+    stored = record["kwargs"]["login_state"]
     assert type(stored) is Session
     assert (stored.user, stored.note) == ("bob", "kept")
     assert str(stored.password).startswith("[FILTERED: name:")

@@ -21,6 +21,7 @@ a function that has one when it is wrapped gets wrapt's own proxy.)
 
 from __future__ import annotations
 
+import linecache
 import types
 from typing import TYPE_CHECKING, Any, Final, SupportsIndex
 
@@ -133,7 +134,14 @@ def hide_frame(func: Any) -> Any:
     code = func.__code__
     hidden = _hidden.get(code)
     if hidden is None:
-        hidden = code.replace(co_filename=code.co_filename + _HIDDEN_SUFFIX)
+        name = code.co_filename + _HIDDEN_SUFFIX
+        hidden = code.replace(co_filename=name)
         _hidden[code] = hidden
+        if name not in linecache.cache:
+            # Tracebacks still show our source lines: the name is not a file linecache
+            # could read, so give it the real file's lines (an entry without an mtime is
+            # never checked against the disk).
+            lines = linecache.getlines(code.co_filename)
+            linecache.cache[name] = (sum(map(len, lines)), None, lines, name)
     func.__code__ = hidden
     return func

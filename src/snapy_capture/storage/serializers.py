@@ -14,6 +14,7 @@ to fix it.
 from __future__ import annotations
 
 import contextlib
+import copyreg
 import functools
 import importlib
 import io
@@ -462,10 +463,39 @@ def _jsonpickle_pickler() -> type:
         def __reduce__(self) -> tuple[Any, ...]:
             return self.inert.__reduce_ex__(2)
 
+    class _Instance:
+        """An object rebuilt from its class and state: jsonpickle's ``py/object`` form, which
+        its loader restores for every kind of state (``(dict, slots)`` included)."""
+
+        __slots__ = ("cls", "state")
+
+        def __init__(self, cls: type, state: Any) -> None:
+            self.cls = cls
+            self.state = state
+
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return self.cls
+
+        def __getstate__(self) -> Any:
+            return self.state
+
+    def _stand_in(inert: Inert) -> Any:
+        cls = inert.cls
+        plain = (
+            cls is not None
+            and len(inert.args) == 1
+            and inert.listitems is None
+            and inert.dictitems is None
+            and inert.state is not None
+            and inert.func is copyreg.__newobj__  # type: ignore[attr-defined]
+        )
+        return _Instance(cls, inert.state) if plain and cls is not None else _Reduced(inert)
+
     class InertAwarePickler(Pickler):  # type: ignore[misc]
         def _flatten_obj_instance(self, obj: Any) -> Any:
             # type(), not isinstance(): an Inert reports the class it copies as __class__.
-            return super()._flatten_obj_instance(_Reduced(obj) if type(obj) is Inert else obj)
+            return super()._flatten_obj_instance(_stand_in(obj) if type(obj) is Inert else obj)
 
     return InertAwarePickler
 
