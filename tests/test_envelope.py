@@ -14,6 +14,7 @@ from snapy_capture import (
     CaptureFormatError,
     CaptureLoader,
     CaptureStorage,
+    Redacted,
     SnapyCaptureWarning,
     __version__,
     capture_args,
@@ -170,3 +171,23 @@ def test_custom_serializer_object_round_trips_and_is_named(tmp_path: Path) -> No
     assert CaptureStorage(tmp_path, serializer=Rot13()).read(path)["args"] == [1]
     with pytest.raises(CaptureFormatError, match=r"serializer=<that serializer>"):
         CaptureStorage(tmp_path).read(path)
+
+
+FLAT_LAYOUT = DATA / "flat_layout_capture.cap"
+
+
+def test_a_capture_written_before_the_layer_folders_still_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files name ``snapy_capture.filters.Redacted`` and ``snapy_capture.serializers.
+    _load_main_global`` (a ``__main__`` class): both still resolve after the package moved."""
+    monkeypatch.syspath_prepend(str(DATA))  # the script's importable module: flat_layout_main
+    storage = CaptureStorage(tmp_path, retention=None)
+    storage.write("flat_layout_main", "move", FLAT_LAYOUT.read_bytes())
+    [record] = CaptureLoader(tmp_path).load_all("flat_layout_main:move")
+    point, given = record["args"]
+    assert (type(point).__module__, type(point).__qualname__) == ("flat_layout_main", "Point")
+    assert (point.x, point.y) == (1, 2)
+    assert given["user"] == "bob"
+    assert isinstance(given["password"], Redacted)
+    assert given["password"].reason == "name:password"
