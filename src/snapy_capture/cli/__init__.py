@@ -87,61 +87,85 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser(out: IO[str]) -> argparse.ArgumentParser:
-    """The argument parser; help text is written to ``out``."""
+class _Commands:
+    """Adds sub-commands to the parser, with the option groups each one takes."""
 
-    parser_class: type[_Parser] = type("_BoundParser", (_Parser,), {"out": out})
+    def __init__(self) -> None:
+        # Options shared by every command, accepted before or after the command name.
+        # SUPPRESS keeps a sub-command from overwriting a value given before it with its
+        # default.
+        self.common = _Parser(add_help=False)
+        self.common.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the traceback of an unexpected error",
+        )
+        self.storage = _Parser(add_help=False)
+        self.storage.add_argument(
+            "--path",
+            metavar="DIR",
+            default=argparse.SUPPRESS,
+            help="capture directory (default: SNAP_CAPTURE_DEFAULT_PATH or ./captures)",
+        )
+        # Reading pickle captures of your own classes needs your project importable; nothing
+        # is added to sys.path unless you say so (a .py planted next to the captures must
+        # not run).
+        self.reading = _Parser(add_help=False)
+        self.reading.add_argument(
+            "--import-path",
+            metavar="DIR",
+            action="append",
+            default=[],
+            help="put DIR on sys.path while loading (repeatable; e.g. your project's directory)",
+        )
+        self.sub: Any = None  # the parser's sub-parsers, once it exists
 
-    # Options shared by every command, accepted before or after the command name. SUPPRESS
-    # keeps a sub-command from overwriting a value given before it with its default.
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show the traceback of an unexpected error",
-    )
-    storage = _Parser(add_help=False)
-    storage.add_argument(
-        "--path",
-        metavar="DIR",
-        default=argparse.SUPPRESS,
-        help="capture directory (default: SNAP_CAPTURE_DEFAULT_PATH or ./captures)",
-    )
-
-    # Reading pickle captures of your own classes needs your project importable; nothing is
-    # added to sys.path unless you say so (a .py planted next to the captures must not run).
-    reading = _Parser(add_help=False)
-    reading.add_argument(
-        "--import-path",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="put DIR on sys.path while loading (repeatable; e.g. your project's directory)",
-    )
-
-    parser = parser_class(
-        prog=PROG,
-        parents=[common, storage],
-        description="Look at, export, prune and replay captured arguments.",
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
-
-    def command(
-        name: str, func: Command, help_text: str, *, uses_path: bool = True, loads: bool = False
+    def add(
+        self,
+        name: str,
+        func: Command,
+        help_text: str,
+        *,
+        uses_path: bool = True,
+        loads: bool = False,
     ) -> argparse.ArgumentParser:
-        parents = [common, storage] if uses_path else [common]
+        parents = [self.common, self.storage] if uses_path else [self.common]
         if loads:
-            parents.append(reading)
-        cmd = sub.add_parser(name, parents=parents, help=help_text, description=help_text)
+            parents.append(self.reading)
+        cmd: argparse.ArgumentParser = self.sub.add_parser(
+            name, parents=parents, help=help_text, description=help_text
+        )
         cmd.set_defaults(func=func)
         return cmd
 
-    cmd = command("list", commands.cmd_list, "list captured functions: count, newest, oldest, size")
+
+def build_parser(out: IO[str]) -> argparse.ArgumentParser:
+    """The argument parser; help text is written to ``out``."""
+    parser_class: type[_Parser] = type("_BoundParser", (_Parser,), {"out": out})
+    commands_ = _Commands()
+    parser = parser_class(
+        prog=PROG,
+        parents=[commands_.common, commands_.storage],
+        description="Look at, export, prune and replay captured arguments.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands_.sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=parser_class
+    )
+    _reading_commands(commands_)
+    _maintenance_commands(commands_)
+    _setup_commands(commands_)
+    return parser
+
+
+def _reading_commands(commands_: _Commands) -> None:
+    cmd = commands_.add(
+        "list", commands.cmd_list, "list captured functions: count, newest, oldest, size"
+    )
     cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
-    cmd = command(
+    cmd = commands_.add(
         "show",
         commands.cmd_show,
         "print one capture: arguments, metadata, redactions, result",
@@ -158,7 +182,22 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
     )
     cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
-    cmd = command(
+    cmd = commands_.add(
+        "export", commands.cmd_export, "write the captures of a function as JSON", loads=True
+    )
+    cmd.add_argument("name", metavar="NAME", help="module:qualname, qualname or a suffix")
+    cmd.add_argument(
+        "--format",
+        choices=("json", "jsonl"),
+        default="json",
+        help="one JSON array, or one capture per line (default json)",
+    )
+    cmd.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    cmd.add_argument("--limit", type=_positive, metavar="N", help="at most N, newest first")
+
+
+def _maintenance_commands(commands_: _Commands) -> None:
+    cmd = commands_.add(
         "prune",
         commands.cmd_prune,
         "apply retention and max-age now; remove orphaned temporary files",
@@ -179,25 +218,14 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
     )
     cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
-    cmd = command("clear", commands.cmd_clear, "delete the captures of one function, or all")
+    cmd = commands_.add("clear", commands.cmd_clear, "delete the captures of one function, or all")
     cmd.add_argument("name", metavar="NAME", nargs="?", help="the function whose captures go")
     cmd.add_argument("--all", action="store_true", help="delete every capture under --path")
     cmd.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
-    cmd = command(
-        "export", commands.cmd_export, "write the captures of a function as JSON", loads=True
-    )
-    cmd.add_argument("name", metavar="NAME", help="module:qualname, qualname or a suffix")
-    cmd.add_argument(
-        "--format",
-        choices=("json", "jsonl"),
-        default="json",
-        help="one JSON array, or one capture per line (default json)",
-    )
-    cmd.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    cmd.add_argument("--limit", type=_positive, metavar="N", help="at most N, newest first")
 
-    cmd = command(
+def _setup_commands(commands_: _Commands) -> None:
+    cmd = commands_.add(
         "check",
         setup.cmd_check,
         "validate a target file: does each target import and resolve?",
@@ -206,7 +234,7 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
     cmd.add_argument("config", metavar="FILE", help="the YAML target file (capture.yaml)")
     cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
-    cmd = command(
+    cmd = commands_.add(
         "gen-tests",
         setup.cmd_gen_tests,
         "generate a pytest module replaying the captures of a function",
@@ -236,13 +264,12 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
         ),
         ("disable", setup.cmd_disable, "remove the switch installed by 'enable'"),
     ):
-        cmd = command(name, func, text, uses_path=False)
+        cmd = commands_.add(name, func, text, uses_path=False)
         cmd.add_argument(
             "--site-dir",
             metavar="DIR",
             help="site-packages directory (default: this environment's)",
         )
-    return parser
 
 
 def main(
@@ -282,7 +309,12 @@ def main(
         stdin=stdin if stdin is not None else sys.stdin,
         path=getattr(args, "path", None),
     )
-    func: Command = args.func
+    return _run(args.func, args, ctx, debug)
+
+
+def _run(func: Command, args: argparse.Namespace, ctx: Context, debug: bool) -> int:
+    """Run one command: every failure is one line on stderr (``--debug``: the traceback)."""
+    err = ctx.err
     with warnings.catch_warnings():
         # A library warning (a bad SNAP_CAPTURE_* variable, a skipped file) is one line here.
         warnings.simplefilter("default")
