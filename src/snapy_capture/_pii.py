@@ -443,12 +443,14 @@ class Compiled:
                     match.span() for match in regex.finditer(text) if match.end() > match.start()
                 )
                 continue
-            checked: dict[str, bool] = {}  # per text: no secret outlives the call
+            # Card and SSN candidates are never empty. Checked once each per text (the dict
+            # dies with the call: no secret is kept).
+            checked: dict[str, bool] = {}
             for match in regex.finditer(text):
                 candidate = match.group(0)
                 verdict = checked.get(candidate)
                 if verdict is None:
                     verdict = checked[candidate] = valid(candidate)
-                if verdict and match.end() > match.start():
+                if verdict:
                     found.append(match.span())
         return found
