@@ -139,7 +139,7 @@ _LONG_TEXT: Final = 1024
 # matter for them) is tested against the text itself, any other against the case-folded text;
 # results are shared by the patterns of one text. ``None``: no gate, the pattern starts with a
 # literal, so the engine skips from one occurrence to the next faster than a substring test.
-# SSN and CARD are gated on the shape of their digits instead (``_DigitShapes``).
+# SSN and CARD are gated on the shape of their digits instead (``_DIGIT_CLASSES``).
 _LONG_GATES: Final[dict[str, tuple[tuple[str, ...], ...] | None]] = {
     _JWT: None,
     _PEM: None,
