@@ -58,6 +58,7 @@ def run(rounds: int = 7, calls: int = 2000) -> list[str]:
     """Time each variant; return printable lines (a markdown table and a summary)."""
     flt = ArgumentFilter()
     big = "lorem ipsum dolor sit amet " * 4000  # about 108 KB of text with nothing to mask
+    cards = "4111 1111 1111 1111 " * 5120
     variants: dict[str, Variant] = {
         "bare call (5 args)": per_call(lambda: target(*CLEAN), calls),
         "filter_call, nothing to filter": per_call(
@@ -72,6 +73,11 @@ def run(rounds: int = 7, calls: int = 2000) -> list[str]:
         ),
         "filter_call, one 108 KB string": per_call(
             lambda: flt.filter_call(["text"], (big + str(id(object())),), {}), 20
+        ),
+        # The worst text found for the default patterns: 100 KB of valid card numbers in
+        # groups, each a candidate to Luhn-check and to mask.
+        "filter_call, one 100 KB string of card numbers": per_call(
+            lambda: flt.filter_call(["text"], (cards + str(id(object())),), {}), 5
         ),
     }
     results = interleaved(variants, rounds)
