@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from snapy_capture.filters._redacted import Redacted
 
-__all__ = ["SAFE", "Inert", "inert_loads", "is_inert"]
+__all__ = ["SAFE", "Inert", "inert_loads"]
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
 _NEWOBJ_EX: Final = copyreg.__newobj_ex__  # type: ignore[attr-defined]
@@ -184,10 +184,6 @@ class Inert:
         if self.dictitems is None:
             self.dictitems = []
         self.dictitems.append((key, value))
-
-
-def is_inert(value: Any) -> bool:
-    return type(value) is Inert
 
 
 def _part(reduced: tuple[Any, ...], index: int) -> Any:
