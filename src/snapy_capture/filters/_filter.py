@@ -53,8 +53,8 @@ class FilterResult:
     def __init__(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], redactions: list[dict[str, str]]
     ) -> None:
-        # What the generated __init__ does through object.__setattr__, at half the cost: one
-        # of these is made per captured call.
+        # What the generated __init__ does through object.__setattr__, without a call per
+        # field: one of these is made per captured call.
         fields = self.__dict__
         fields["args"] = args
         fields["kwargs"] = kwargs
