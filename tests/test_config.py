@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,11 +15,21 @@ from snapy_capture import (
     CaptureConfig,
     ConfigError,
     capture_args,
+    flush,
     get_global_config,
+    load_capture,
     set_global_config,
 )
-from snapy_capture.config import DEFAULT_RETENTION, reload_environment, resolve_config
+from snapy_capture.config import (
+    DEFAULT_RETENTION,
+    OPTIONS,
+    SERIALIZER_NAMES,
+    Option,
+    reload_environment,
+    resolve_config,
+)
 from snapy_capture.filters import resolve_filter_spec
+from snapy_capture.storage.serializers import get_serializer
 
 
 def test_builtin_defaults_are_documented_values() -> None:
@@ -283,3 +297,104 @@ def test_arg_filter_refuses_anything_else_without_calling_it(
 def test_arg_filter_factory_must_return_a_filter(filter_module: Path) -> None:
     with pytest.raises(ConfigError, match="gave str, not an ArgumentFilter"):
         resolve_filter_spec("tgt_argfilters:lies")
+
+
+# --- one owner per fact: the option table, the serializer names, the layers (issue 16) -------
+
+
+def test_config_imports_neither_filters_nor_storage() -> None:
+    """The configuration is the bottom layer: importing it loads no filter or storage code."""
+    code = (
+        "import sys, snapy_capture.config\n"
+        "print(sorted(m for m in sys.modules if m.startswith('snapy_capture.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = done.stdout
+    assert "snapy_capture.config" in loaded
+    assert "snapy_capture.filters" not in loaded
+    assert "snapy_capture.storage" not in loaded
+
+
+def test_the_option_table_is_the_config_dataclass() -> None:
+    """One row per CaptureConfig field, same names, same order, same defaults."""
+    fields = [f for f in dataclasses.fields(CaptureConfig) if f.init]
+    assert [option.name for option in OPTIONS] == [f.name for f in fields]
+    assert [option.default for option in OPTIONS] == [f.default for f in fields]
+
+
+def test_the_readme_option_table_matches_the_option_table() -> None:
+    """Each README row names an option with its default, production value and variable."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] in {option.name for option in OPTIONS}:
+            rows[cells[0]] = cells[1:4]
+    unset = next(f.default for f in dataclasses.fields(Option) if f.name == "production")
+    for option in OPTIONS:
+        production = "" if option.production is unset else repr(option.production)
+        assert rows.get(option.name) == [repr(option.default), production, option.env or "—"]
+
+
+def test_every_option_capture_args_takes_reaches_its_parser() -> None:
+    """capture_args spells its options out for IDEs: each is an option, checked by its row."""
+    parameters = inspect.signature(capture_args).parameters
+    options = [name for name in parameters if name != "storage"]
+    assert set(options) <= {option.name for option in OPTIONS}
+    for name in options:
+        with pytest.raises(ConfigError, match=f"invalid value for option '{name}'"):
+            capture_args(**{name: object()})
+
+
+def test_the_serializer_names_the_option_accepts_are_the_storage_serializers() -> None:
+    """One list of names: every one the option accepts is a built-in serializer of that name."""
+    assert SERIALIZER_NAMES == ("pickle", "json", "jsonpickle")
+    for name in SERIALIZER_NAMES:
+        assert CaptureConfig(serializer=name.upper()).serializer == name
+        assert get_serializer(name).name == name
+    with pytest.raises(ConfigError, match="expected one of pickle, json, jsonpickle"):
+        CaptureConfig(serializer="yaml")
+
+
+def test_a_bad_arg_filter_mapping_given_to_capture_args_fails_at_decoration() -> None:
+    """A mistake in a mapping of filter options is one ConfigError, before any call."""
+    with pytest.raises(ConfigError) as refused:
+        capture_args(arg_filter={"ignore_args": ["iban"], "bogus": 1})
+    assert str(refused.value).startswith(
+        "invalid value for option 'arg_filter': unknown arg_filter option(s) ['bogus']; known: "
+    )
+    with pytest.raises(ConfigError, match="invalid value for option 'arg_filter': invalid"):
+        capture_args(arg_filter={"max_size": -1})
+
+
+def test_a_mapping_arg_filter_in_the_global_config_filters_what_it_names(
+    capture_dir: Path,
+) -> None:
+    """CaptureConfig(arg_filter={...}) is built into a filter when a function resolves."""
+    set_global_config(CaptureConfig(arg_filter={"ignore_args": ["iban"]}))
+
+    @capture_args()
+    def pay(iban: str, amount: int) -> None:
+        pass
+
+    pay("NO9386011117947", 5)
+    flush()
+    stored = b"".join(path.read_bytes() for path in capture_dir.rglob("*") if path.is_file())
+    assert stored
+    assert b"NO9386011117947" not in stored
+    assert list(load_capture("pay")[0]) == ["[FILTERED: name:iban]", 5]
+
+
+def test_a_bad_arg_filter_mapping_in_the_global_config_warns_and_the_host_runs(
+    capture_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Checked where the filter is built: one warning naming the key, the call unharmed."""
+    set_global_config(CaptureConfig(arg_filter={"bogus": 1}))
+
+    @capture_args()
+    def pay(iban: str) -> str:
+        return iban
+
+    assert pay("x") == "x"
+    assert "unknown arg_filter option(s) ['bogus']" in caplog.text
+    assert not [path for path in capture_dir.rglob("*") if path.is_file()]

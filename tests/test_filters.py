@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import collections
 import copy
 import dataclasses
@@ -22,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import snapy_capture
 from snapy_capture import (
     ArgumentFilter,
     CaptureConfig,
@@ -723,3 +725,48 @@ def test_filter_result_is_a_frozen_dataclass() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.args = ()  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(result)) == result
+
+
+# --- the layout of the filters and config layers (issue 16) ---------------------------------
+
+
+def _imports_of(path: Path, module: str, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` that ``path`` imports, anywhere in it (functions and
+    ``TYPE_CHECKING`` blocks included): a cycle hidden in those still ties the modules."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            for alias in node.names:
+                # ``from package import submodule`` imports the submodule.
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+    return found & modules
+
+
+@pytest.mark.parametrize("layer", ["filters", "config"])
+def test_the_modules_of_a_layer_import_each_other_without_a_cycle(layer: str) -> None:
+    """Each module of the layer can be read knowing only the ones below it."""
+    root = Path(snapy_capture.__file__).parent / layer
+    modules = {}
+    for path in root.glob("*.py"):
+        name = f"snapy_capture.{layer}" + ("" if path.stem == "__init__" else f".{path.stem}")
+        modules[name] = path
+    graph = {name: _imports_of(path, name, set(modules)) for name, path in modules.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, f"import cycle: {' -> '.join((*trail, name))}"
+        if name in done:
+            return
+        for imported in graph[name]:
+            visit(imported, (*trail, name))
+        done.add(name)
+
+    for name in graph:
+        visit(name, ())

@@ -226,3 +226,22 @@ def test_targets_inside_snapy_capture_or_wrapt_are_set_apart_with_a_message(
     refusals = spec.refusals()
     assert [line.split(": ")[0] for line in refusals] == [f"{path}:{n}" for n in (4, 5, 6)]
     assert all("own capture machinery" in line and "refused" in line for line in refusals)
+
+
+def test_a_bad_arg_filter_mapping_is_one_config_error_line_at_load(tmp_path: Path) -> None:
+    """Filter options in YAML are checked as the file loads: one line, file and line named."""
+    path = write(
+        tmp_path,
+        "version: 1\ntargets:\n  - target: m:f\n    arg_filter: {ignore_args: [iban], bogus: 1}\n",
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_targets(path)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"{path}:4: targets[0]: invalid value for option 'arg_filter': "
+        "unknown arg_filter option(s) ['bogus']; known: "
+    )
+    good = write(tmp_path, "version: 1\ntargets:\n  - target: m:f\n    arg_filter: {max_size: 9}\n")
+    (target,) = load_targets(good).targets
+    assert target.options["arg_filter"].max_size == 9

@@ -279,6 +279,7 @@ FORK_WHILE_HELD = """
     from snapy_capture.hook import _finder as _importhook
     from snapy_capture.capture import _state as _sitestate, _stats, _writer
     from snapy_capture import config
+    from snapy_capture.config import _resolve as _config_resolve
     from snapy_capture.capture import stats
     from snapy_capture.storage.serializers import JSONSerializer
 
@@ -316,7 +317,7 @@ FORK_WHILE_HELD = """
         "shared storages": _sitestate._storages_lock,
         "a storage's directories": own._guard,
         "filter specs": _filterspec._resolved_lock,
-        "configuration": config._lock,
+        "configuration": _config_resolve._lock,
         "JSON codecs": JSONSerializer._codecs_lock,
         "import hook": _importhook._lock,
     }

@@ -47,7 +47,7 @@ from snapy_capture.capture._record import (
 from snapy_capture.capture._state import _Pending, _State
 from snapy_capture.config import CaptureConfig, parse_option, resolve_config, subscribe
 from snapy_capture.errors import ConfigError
-from snapy_capture.filters import FilterResult
+from snapy_capture.filters import FilterResult, check_filter_spec
 from snapy_capture.storage import CaptureStorage
 from snapy_capture.storage.serializers import main_module_name
 
@@ -514,7 +514,11 @@ def site_of(func: Any) -> CaptureSite | None:
 
 def parse_overrides(options: dict[str, Any]) -> dict[str, Any]:
     """Validate decorator/YAML options given in code; unknown or bad ones raise ConfigError."""
-    return {name: parse_option(name, value) for name, value in options.items()}
+    # A mapping of filter options is built here, so a bad one fails at decoration time.
+    return {
+        name: check_filter_spec(value) if name == "arg_filter" else parse_option(name, value)
+        for name, value in options.items()
+    }
 
 
 # The methods a captured call runs through: hidden from warnings' and logging's stacklevel.

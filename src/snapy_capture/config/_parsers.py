@@ -3,6 +3,11 @@
 Each takes what code, YAML or an environment variable may give for one option, and returns the
 normalized value or raises ``ValueError`` saying what is wrong; ``config.parse_option`` turns that
 into a ``ConfigError`` naming the option.
+
+Two options take objects of layers above this one: ``serializer`` and ``arg_filter``. Only their
+shape is checked here; a serializer name is looked up by ``storage.serializers``, and a mapping
+of filter options is checked key by key where filters are built
+(``filters.check_filter_spec``, ``filters.resolve_filter_spec``).
 """
 
 from __future__ import annotations
@@ -10,16 +15,16 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from typing import Any
-
-from snapy_capture.filters import check_filter_spec
+from typing import Any, Final
 
 __all__ = [
+    "SERIALIZER_NAMES",
     "arg_filter",
     "boolean",
     "duration",
+    "is_dotted_path",
     "names",
     "optional",
     "optional_serializer",
@@ -35,7 +40,10 @@ _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f", ""})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SERIALIZER_NAMES = ("pickle", "json", "jsonpickle")
+#: The built-in serializers' names: what the ``serializer`` option accepts as a string, and
+#: the names ``storage.serializers`` registers its classes under.
+SERIALIZER_NAMES: Final = ("pickle", "json", "jsonpickle")
+_DOTTED: Final = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?$")
 
 
 def boolean(value: object) -> bool:
@@ -131,8 +139,8 @@ def path(value: object) -> str:
 def serializer(value: object) -> object:
     if isinstance(value, str):
         name = value.strip().lower()
-        if name not in _SERIALIZER_NAMES:
-            raise ValueError(f"expected one of {', '.join(_SERIALIZER_NAMES)}, got {value!r}")
+        if name not in SERIALIZER_NAMES:
+            raise ValueError(f"expected one of {', '.join(SERIALIZER_NAMES)}, got {value!r}")
         return name
     if callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None)):
         return value
@@ -155,7 +163,29 @@ def signing_key(value: object) -> bytes | None:
     raise ValueError("expected a string or bytes key")
 
 
+def is_dotted_path(text: str) -> bool:
+    """Whether ``text`` is shaped like ``"package.module:name"`` or ``"package.module.name"``."""
+    return _DOTTED.match(text.strip()) is not None
+
+
 def arg_filter(value: object) -> object:
-    # An ArgumentFilter, a mapping of its options (YAML), or "package.module:name", which is
-    # only imported on first use (the module may not be importable yet when YAML is read).
-    return check_filter_spec(value)
+    """An ArgumentFilter, a mapping of its options (YAML), or ``"package.module:name"``.
+
+    The string is only imported on first use: the module may not be importable yet when YAML is
+    read. The mapping's keys and values are checked where the filter is built.
+    """
+    if value is None or callable(getattr(value, "filter_call", None)):
+        return value
+    if isinstance(value, str):
+        if not is_dotted_path(value):
+            raise ValueError(f"expected 'package.module:name' for arg_filter, got {value!r}")
+        return value.strip()
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise ValueError(f"arg_filter option names are strings, got {key!r}")
+        return dict(value)
+    raise ValueError(
+        f"expected an ArgumentFilter, a 'package.module:name' string or a mapping of "
+        f"ArgumentFilter options, got {value!r}"
+    )

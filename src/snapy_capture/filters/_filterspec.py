@@ -1,9 +1,9 @@
 """Resolving an ``arg_filter`` setting (a mapping or a dotted path) into a filter.
 
-The public entry points are :func:`~snapy_capture.filters.resolve_filter_spec` and
-:func:`~snapy_capture.filters.check_filter_spec`; this module holds their parsing, the import
-of a named filter and the per-process cache of those imports. It takes the filter class as
-an argument instead of importing :mod:`snapy_capture.filters`, which imports it.
+:func:`check_filter_spec` validates the option where it is given (``capture_args``, a target
+file), :func:`resolve_filter_spec` turns it into a filter where a function's options are
+resolved; the configuration itself only checks the option's shape (it does not import this
+layer). Named filters are imported once per process.
 
 A dotted path is resolved in the host program, on its first captured call, so what it names
 is checked before anything is called: an ``ArgumentFilter`` instance is used as is, an
@@ -17,33 +17,21 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import re
+import inspect
 import threading
 import types
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from snapy_capture._forksafe import fork_safe
+from snapy_capture.config import invalid_option, is_dotted_path, parse_option
 from snapy_capture.errors import ConfigError
+from snapy_capture.filters._filter import ArgumentFilter
 
-if TYPE_CHECKING:
-    from snapy_capture.filters import ArgumentFilter
+__all__ = ["check_filter_spec", "resolve_filter_spec"]
 
-__all__ = ["build_filter", "is_dotted", "resolve_dotted"]
-
-_SPEC: Final = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?$")
-_SPEC_KEYS: Final = frozenset(
-    {
-        "ignore_args",
-        "allow_args",
-        "patterns",
-        "pii_patterns",
-        "filter_pii",
-        "filter_types",
-        "max_size",
-        "max_depth",
-    }
-)
+#: The keys a mapping may hold: the filter's own keyword arguments.
+_SPEC_KEYS: Final = frozenset(inspect.signature(ArgumentFilter).parameters)
 # Dotted paths are imported once per process: a filter named in the configuration is shared
 # by every function it applies to, and importing it again per call would be slow.
 _resolved: dict[str, ArgumentFilter] = {}
@@ -51,13 +39,46 @@ _resolved_lock = fork_safe(threading.Lock())
 _MISSING: Final[Any] = object()
 
 
-def is_dotted(spec: str) -> bool:
-    """Whether ``spec`` is shaped like ``"package.module:name"`` or ``"package.module.name"``."""
-    return _SPEC.match(spec.strip()) is not None
+def check_filter_spec(spec: object) -> object:
+    """Validate an ``arg_filter`` option, importing nothing.
+
+    Returns the filter itself, a dotted-path string (resolved on first use with
+    :func:`resolve_filter_spec`), or a new :class:`ArgumentFilter` built from a mapping.
+
+    Raises:
+        ConfigError: naming the option, when ``spec`` is none of those.
+    """
+    if isinstance(spec, Mapping):
+        try:
+            return _build_filter(spec)
+        except ConfigError as exc:
+            raise invalid_option("arg_filter", exc) from None
+    return parse_option("arg_filter", spec)
 
 
-def build_filter(factory: Callable[..., ArgumentFilter], spec: Mapping[Any, Any]) -> ArgumentFilter:
-    """``factory(**spec)``, with unknown keys and bad values reported as :class:`ConfigError`."""
+def resolve_filter_spec(spec: object) -> ArgumentFilter:
+    """Turn an ``arg_filter`` setting into a filter.
+
+    ``spec`` may be an :class:`ArgumentFilter` (returned as is); ``None`` (a default filter);
+    a mapping of :class:`ArgumentFilter` keyword arguments (as written in YAML); or a string
+    ``"package.module:name"`` (or ``"package.module.name"``) naming an ``ArgumentFilter``
+    instance, an ``ArgumentFilter`` subclass (instantiated without arguments) or a factory
+    function returning a filter. Strings are resolved once per process.
+
+    Raises:
+        ConfigError: (a ``ValueError``) naming the spec when it cannot be resolved.
+    """
+    if spec is None:
+        return ArgumentFilter()
+    if callable(getattr(spec, "filter_call", None)) and not isinstance(spec, type):
+        return spec  # type: ignore[return-value]
+    if isinstance(spec, Mapping):
+        return _build_filter(spec)
+    return _resolve_dotted(spec)
+
+
+def _build_filter(spec: Mapping[Any, Any]) -> ArgumentFilter:
+    """``ArgumentFilter(**spec)``; unknown keys and bad values raise :class:`ConfigError`."""
     unknown = set(spec) - _SPEC_KEYS
     if unknown:
         raise ConfigError(
@@ -65,14 +86,14 @@ def build_filter(factory: Callable[..., ArgumentFilter], spec: Mapping[Any, Any]
             f"known: {', '.join(sorted(_SPEC_KEYS))}"
         )
     try:
-        return factory(**{str(key): value for key, value in spec.items()})
+        return ArgumentFilter(**{str(key): value for key, value in spec.items()})
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid arg_filter options: {exc}") from None
 
 
-def resolve_dotted(spec: object) -> ArgumentFilter:
+def _resolve_dotted(spec: object) -> ArgumentFilter:
     """The filter a ``"package.module:name"`` string names, imported on first use only."""
-    if not isinstance(spec, str) or not is_dotted(spec):
+    if not isinstance(spec, str) or not is_dotted_path(spec):
         raise ConfigError(f"expected an ArgumentFilter or 'package.module:name', got {spec!r}")
     text = spec.strip()
     with _resolved_lock:
@@ -87,8 +108,6 @@ def resolve_dotted(spec: object) -> ArgumentFilter:
 
 
 def _load_filter(spec: str) -> ArgumentFilter:
-    from snapy_capture.filters import ArgumentFilter  # noqa: PLC0415 - filters imports this module
-
     if ":" in spec:
         module_name, _, attr_path = spec.partition(":")
     else:

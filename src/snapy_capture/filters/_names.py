@@ -15,6 +15,7 @@ from snapy_capture.errors import ConfigError
 from snapy_capture.filters._redacted import Redacted
 
 __all__ = [
+    "SENSITIVE_PATTERNS",
     "Watched",
     "changed",
     "generation",
@@ -32,6 +33,50 @@ _WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 #: ``passenger``, ``sidebar``, ``session_count`` do not. Read as substrings (or as the start of
 #: a word), these short words would match far too many ordinary names.
 LAST_WORD: Final = frozenset({"pass", "pin", "sid", "session", "dsn", "creds"})
+
+#: The default sensitive name patterns: the contract's minimum list first, then the names
+#: users expect to be caught too. Matching: see :meth:`ArgumentFilter.sensitive_pattern`.
+SENSITIVE_PATTERNS: Final[list[str]] = [
+    "password",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "api_key",
+    "access_token",
+    "refresh_token",
+    "session_id",
+    "csrf_token",
+    "oauth_token",
+    "passwd",
+    "pwd",
+    "pw",
+    "passphrase",
+    "private_key",
+    "credential",
+    "cookie",
+    "authorization",
+    "jwt",
+    "bearer",
+    "signature",
+    "otp",
+    "ssn",
+    "cvv",
+    "cvc",
+    "pin_code",
+    "card_number",
+    "credit_card",
+    "passcode",
+    "mfa_code",
+    "conn_str",
+    # Only as the last word of a name (see ``LAST_WORD``): "db_pass", not "bypass".
+    "pass",
+    "pin",
+    "sid",
+    "session",
+    "dsn",
+    "creds",
+]
 
 #: Bumped on every change to any watched list; a one-item list so importers share the counter.
 generation = [0]

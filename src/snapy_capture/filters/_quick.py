@@ -5,26 +5,24 @@ value passes every filter unchanged is much cheaper than walking it with
 :mod:`snapy_capture.filters._traverse`, which must also be ready to copy, memoize, follow cycles and
 build report paths. :class:`Quick` answers only "certainly unchanged, nothing to report"; when
 it cannot say so cheaply (anything filtered, any type it does not know, a large or deep value)
-the argument takes the full walk, which decides exactly as before.
+the argument takes the full walk, which decides the same as if this path did not exist.
 
 It asks the filter's own caches the questions the walk would ask (name verdicts, type reasons,
 the compiled PII patterns and their cache of clean strings), so both paths agree by
 construction. The filter only uses it while its class and instance keep the built-in
 implementations of those questions and no custom filter is registered (a custom filter must
-see every value): see ``ArgumentFilter._quick``.
+see every value): see ``ArgumentFilter._quick`` (in :mod:`._filter`).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from snapy_capture.filters._pii import is_card_decimal
+from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._traverse import ATOMIC, CARD_INT_MIN, LEAVES, filter_argument
-
-if TYPE_CHECKING:
-    from snapy_capture.filters import ArgumentFilter
 
 __all__ = ["Quick"]
 
@@ -62,7 +60,7 @@ class Quick:
         "verdicts",
     )
 
-    def __init__(self, flt: ArgumentFilter, generation: int) -> None:
+    def __init__(self, flt: CachedQuestions, generation: int) -> None:
         # Read before the caches, so that a concurrent change can only make this one stale.
         self.generation = generation
         # Assigning a new list does not move the change counter: held to compare by identity
@@ -78,7 +76,7 @@ class Quick:
         self.compiled = flt._compiled_pii() if self.filter_pii else None
         self.clean: dict[str, None] = {} if self.compiled is None else self.compiled.clean
 
-    def current(self, flt: ArgumentFilter, generation: int) -> bool:
+    def current(self, flt: CachedQuestions, generation: int) -> bool:
         """Whether this was made for ``flt`` as it is now (``generation``: the change counter)."""
         lists = self.lists
         return (

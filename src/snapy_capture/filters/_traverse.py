@@ -6,45 +6,27 @@ that reaches an object still being visited restarts the argument in copying mode
 container is copied before its items are visited, so a back-reference can only ever lead to
 the copy, never to the unfiltered original.
 
-What pickle stores for an object is what its ``__reduce_ex__`` returns. Objects that pickle
-plainly (their ``__dict__`` / ``__slots__``) are filtered attribute by attribute; the items of
-``dict``, ``list`` and ``set`` subclasses item by item. A changed object is never copied as the
-host's class (that would run its ``__new__``, ``__setitem__`` or ``__del__``): the result is an
-:class:`~._inert.Inert`, its pickled form with the filtered parts, which pickles
-as the object would have. Inert copies unpickled from an async snapshot are filtered the same
-way as the live objects they copy.
-For any other object (``functools.partial``, bound methods, exceptions, ``deque``, classes
-with ``__reduce__`` or ``__getstate__``...) the reduced form is inspected too, and if anything
-in it would be filtered the whole object is replaced by a placeholder: rebuilding it would
-mean running its code with placeholders in it.
+Names, strings, bytes and the built-in containers are visited here; objects, and the pickled
+forms they are filtered through, in :mod:`._objects`.
 """
 
 from __future__ import annotations
 
-import collections
-import copyreg
-import dataclasses
 import datetime
 import decimal
 import fractions
 import types
 import uuid
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import pair_key
-from snapy_capture.filters._pickled import (
-    attribute_names,
-    materialized,
-    plain_pickling,
-    type_name,
-)
+from snapy_capture.filters._objects import BUILTIN_CONTAINERS, ObjectWalk, Path, render_path
+from snapy_capture.filters._pickled import type_name
+from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 
-if TYPE_CHECKING:
-    from snapy_capture.filters import ArgumentFilter
-
-__all__ = ["filter_argument"]
+__all__ = ["ATOMIC", "CARD_INT_MIN", "LEAVES", "filter_argument"]
 
 #: Ints beyond this size are checked for card numbers; smaller ones cannot be one.
 CARD_INT_MIN: Final = 10**11
@@ -72,40 +54,6 @@ _BY_REFERENCE: Final = (
     types.MethodDescriptorType,
     types.WrapperDescriptorType,
 )
-_BUILTIN_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
-_STANDARD_DICTS: Final = frozenset(
-    {collections.OrderedDict, collections.Counter, collections.defaultdict}
-)
-
-
-_NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
-
-
-def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> None:
-    """Put filtered attributes into an inert copy's state (a copy of the live object's)."""
-    state = inert.state
-    cls = inert.cls
-    if type(state) is list and cls is not None and dataclasses.is_dataclass(cls):
-        order = [field.name for field in dataclasses.fields(cls)]
-        for attr, (_, new) in changes.items():
-            state[order.index(attr)] = new
-        return
-    if type(state) is tuple:
-        instance_dict, slots = state
-    else:
-        instance_dict, slots = state, None
-    for attr, (how, new) in changes.items():
-        if how is True:
-            if slots is None:
-                slots = {}
-            slots[attr] = new
-            continue
-        if instance_dict is None:
-            instance_dict = {}
-        if isinstance(how, str):  # stored under its masked name
-            del instance_dict[attr]
-        instance_dict[how if isinstance(how, str) else attr] = new
-    inert.state = instance_dict if slots is None else (instance_dict, slots)
 
 
 class _Restart(Exception):
@@ -113,7 +61,7 @@ class _Restart(Exception):
 
 
 def filter_argument(
-    flt: ArgumentFilter, path: str, name: str | None, value: Any, report: list[dict[str, str]]
+    flt: FilterQuestions, path: str, name: str | None, value: Any, report: list[dict[str, str]]
 ) -> Any:
     """Filter one argument, appending to ``report``; never raises (fails closed)."""
     kind = type(value)
@@ -138,52 +86,10 @@ def filter_argument(
         return Redacted(f"could not be inspected: {type_name(value)}")
 
 
-#: A report path, built lazily: the root's name, or ``(parent, how, what)``; only rendered to
-#: text when something is filtered, so clean arguments never pay for formatting it.
-Path = str | tuple[Any, Any, Any]
-
-
-def _render(path: Path) -> str:
-    parts = []
-    while isinstance(path, tuple):
-        parent, how, what = path
-        if how == ".":
-            parts.append(f".{what}")
-        elif how == "[]":
-            parts.append(f"[{what}]")
-        elif how == "#":
-            parts.append(f"[#{what}]")
-        else:  # a dict item: ``how`` is its (already filtered) key, ``what`` its position
-            parts.append(f"[{_label(how, what)}]")
-        path = parent
-    return path + "".join(reversed(parts))
-
-
-def _label(key: Any, index: int) -> str:
-    """A report path component for a dict key: its (already filtered) text, or its position."""
-    if isinstance(key, str):
-        text = str.__str__(key)
-        return repr(text if len(text) <= 40 else text[:40] + "...")
-    if type(key) in (int, float, bool) or key is None:
-        return repr(key)
-    return f"#{index}"
-
-
-class _Walk:
+class _Walk(ObjectWalk):
     """One traversal of one argument (copy-on-write, or copying when a cycle needs it)."""
 
-    __slots__ = ("copying", "flt", "in_progress", "memo", "report")
-
-    def __init__(self, flt: ArgumentFilter, report: list[dict[str, str]], *, copying: bool):
-        self.flt = flt
-        self.report = report
-        self.copying = copying
-        self.memo: dict[int, tuple[Any, Any]] = {}
-        self.in_progress: set[int] = set()
-
-    def redact(self, path: Path, reason: str) -> Redacted:
-        self.report.append({"path": _render(path), "reason": reason})
-        return Redacted(reason)
+    __slots__ = ()
 
     def visit(
         self, path: Path, name: str | None, value: Any, depth: int, custom: bool = True
@@ -196,9 +102,9 @@ class _Walk:
             return self.redact(path, f"name:{pattern}")
         if custom and flt.custom_filters:
             for func in flt.custom_filters:
-                replaced = func(_render(path), name, value)
+                replaced = func(render_path(path), name, value)
                 if replaced is not value:
-                    self.report.append({"path": _render(path), "reason": "custom"})
+                    self.report.append({"path": render_path(path), "reason": "custom"})
                     if isinstance(replaced, Redacted):
                         return replaced
                     return self.visit(path, None, replaced, depth, custom=False)
@@ -252,7 +158,7 @@ class _Walk:
         return value
 
     def masked(self, path: Path, text: str) -> str:
-        self.report.append({"path": _render(path), "reason": "pii"})
+        self.report.append({"path": render_path(path), "reason": "pii"})
         masked = self.flt.mask_pii(text)
         # A subclass's contains_pii may see what pii_patterns cannot mask: fail closed.
         if masked == text or self.flt.contains_pii(masked):
@@ -286,7 +192,7 @@ class _Walk:
         kind = type(value)
         if kind is dict:
             return self.too_big(path, value) or self.visit_dict(path, value, depth)
-        if kind in _BUILTIN_CONTAINERS:
+        if kind in BUILTIN_CONTAINERS:
             return self.too_big(path, value) or self.visit_sequence(path, value, depth)
         if kind is Inert:
             return self.visit_inert(path, value, depth)
@@ -380,236 +286,3 @@ class _Walk:
             # tuple.__new__ skips a namedtuple's own __new__: no user code with placeholders.
             return tuple(new_items) if kind is tuple else tuple.__new__(kind, new_items)
         return kind(new_items)  # set or frozenset
-
-    def visit_attributes(
-        self, path: Path, value: Any, names: list[tuple[str, bool]], depth: int
-    ) -> dict[str, tuple[bool | str, Any]]:
-        """Filter the named attributes of ``value``; returns the changed ones.
-
-        Each change is ``(True, new)`` for a slot, ``(False, new)`` for an instance-dict
-        attribute, or ``(new_name, new)`` for one whose name itself had to be masked.
-        """
-        try:
-            instance_dict = object.__getattribute__(value, "__dict__")
-        except AttributeError:
-            instance_dict = {}
-        changes: dict[str, tuple[bool | str, Any]] = {}
-        for index, (attr, is_slot) in enumerate(names):
-            if is_slot:
-                try:
-                    item = object.__getattribute__(value, attr)
-                except AttributeError:
-                    continue  # an unset slot is not stored either
-                new = self.visit((path, ".", attr), attr, item, depth)
-                if new is not item:
-                    changes[attr] = (True, new)
-                continue
-            item = instance_dict[attr]
-            # __dict__ keys are stored like dict keys: a secret-shaped one is masked (renamed).
-            new_name, _ = self.visit_key(path, attr, index, depth)
-            where = (path, ".", new_name)
-            new = self.visit(where, attr, item, depth)
-            if new is not item or new_name is not attr:
-                changes[attr] = (False, new) if new_name is attr else (str(new_name), new)
-        return changes
-
-    def visit_extra(self, path: Path, value: Any, result: Any, depth: int) -> Any:
-        """Instance attributes of a tuple subclass, which pickle stores too."""
-        names = attribute_names(value)
-        changes = self.visit_attributes(path, value, names, depth) if names else {}
-        if changes:
-            shell = Inert.of(value)
-            shell.args = (shell.args[0], *tuple.__iter__(result))
-            _change_state(shell, changes)
-            return shell
-        return self.check_reduced(path, value, result, depth)
-
-    def visit_reduced(self, path: Path, value: Any, depth: int) -> Any:
-        """A dict, list or set subclass: its pickled form, filtered as an inert copy."""
-        inert = Inert.of(value, items=True)
-        result = self.visit_inert(path, inert, depth, key=id(value))
-        if result is inert:
-            return value
-        kind = type(value)
-        if type(result) is Inert and kind in _STANDARD_DICTS and result.state is None:
-            # The standard library's own subclasses are rebuilt as themselves: no host code.
-            items = result.dictitems or []
-            if kind is collections.defaultdict:
-                return collections.defaultdict(value.default_factory, items)
-            return kind(items)
-        return result
-
-    def visit_object(self, path: Path, value: Any, depth: int) -> Any:
-        kind = type(value)
-        names = attribute_names(value)
-        if dataclasses.is_dataclass(value):
-            # Fields first, by name, even when they are not in __dict__ (slots, properties).
-            known = dict(names or ())
-            fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
-            names = fields + [item for item in names or () if item[0] not in dict(fields)]
-        if not plain_pickling(kind):
-            return self.visit_opaque(path, value, names, depth)
-        if names is None:
-            return value  # pickle stores nothing but the class
-        duplicate = None
-        if self.copying:
-            # Memoized before the attributes, so a back-reference leads to the copy.
-            duplicate = Inert.of(value)
-            self.memo[id(value)] = (value, duplicate)
-        changes = self.visit_attributes(path, value, names, depth)
-        if duplicate is None:
-            if not changes:
-                return value
-            duplicate = Inert.of(value)
-        _change_state(duplicate, changes)
-        return duplicate
-
-    # --- inert copies ---------------------------------------------------------------------
-
-    def visit_inert(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
-        """An object's pickled form: items, fields and attributes filtered one by one as the
-        live object's would be; any other part filtered means the whole object is replaced."""
-        out: Inert | None = None
-        if self.copying:
-            out = value.copy()
-            self.memo[id(value) if key is None else key] = (value, out)
-        cls = value.cls
-        mark = len(self.report)
-        if value.dictitems is not None:
-            pairs = self.visit_pairs(path, value.dictitems, depth, attributes=False)
-            if pairs is not None:
-                out = out or value.copy()
-                out.dictitems = pairs
-        if value.listitems is not None:
-            items = self.visit_items(path, value.listitems, depth, None)
-            if items is not None:
-                out = out or value.copy()
-                out.listitems = items
-        args = value.args
-        if value.func is _NEWOBJ and cls is not None and issubclass(cls, tuple):
-            fields = getattr(cls, "_fields", None)
-            items = self.visit_items(path, list(args[1:]), depth, fields)
-            if items is not None:
-                out = out or value.copy()
-                out.args = (args[0], *items)
-        elif cls is not None and value.func is cls and issubclass(cls, (set, frozenset)):
-            if len(args) == 1 and type(args[0]) is list:
-                items = self.visit_items(path, args[0], depth, None)
-                if items is not None:
-                    out = out or value.copy()
-                    out.args = (items,)
-        else:
-            self.check_parts(path, args[1:] if value.func is _NEWOBJ else args, depth)
-        state = value.state
-        if state is not None:
-            if cls is not None and plain_pickling(cls):
-                changed = self.visit_state(path, cls, state, depth)
-                if changed is not None:
-                    out = out or value.copy()
-                    out.state = changed
-            else:
-                self.check_parts(path, (state,), depth)
-        if self.opaque_filtered(mark):
-            return self.redact(path, f"opaque:{value.type_name()} holds filtered data")
-        return value if out is None else out
-
-    def opaque_filtered(self, mark: int) -> bool:
-        """Whether a part filtered whole-or-nothing reported something since ``mark``."""
-        opaque = [entry for entry in self.report[mark:] if entry.get("opaque")]
-        if not opaque:
-            return False
-        del self.report[mark:]
-        return True
-
-    def check_parts(self, path: Path, parts: tuple[Any, ...], depth: int) -> None:
-        mark = len(self.report)
-        for index, part in enumerate(parts):
-            self.visit((path, "[]", index), None, part, depth)
-        for entry in self.report[mark:]:
-            entry["opaque"] = "1"
-
-    def visit_items(
-        self, path: Path, items: list[Any], depth: int, fields: Any
-    ) -> list[Any] | None:
-        """Filtered items of a list, a set or a tuple subclass (``fields``: a namedtuple's
-        names), or ``None`` when none changed."""
-        new_items = []
-        changed = False
-        for index, item in enumerate(items):
-            name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
-            where = (path, ".", name) if isinstance(name, str) else (path, "[]", index)
-            new = self.visit(where, name if isinstance(name, str) else None, item, depth)
-            changed = changed or new is not item
-            new_items.append(new)
-        return new_items if changed else None
-
-    def visit_pairs(
-        self, path: Path, pairs: Any, depth: int, *, attributes: bool
-    ) -> list[tuple[Any, Any]] | None:
-        """Filtered key/value pairs (a dict's items, or attributes), ``None`` if unchanged."""
-        out: list[tuple[Any, Any]] = []
-        changed = False
-        for index, (key, item) in enumerate(pairs):
-            new_key, name = self.visit_key(path, key, index, depth)
-            where = (path, ".", new_key) if attributes else (path, new_key, index)
-            new = self.visit(where, name, item, depth)
-            changed = changed or new is not item or new_key is not key
-            out.append((new_key, new))
-        return out if changed else None
-
-    def visit_state(self, path: Path, cls: type, state: Any, depth: int) -> Any:
-        """The filtered state of a plainly pickled object, or ``None`` when unchanged."""
-        if type(state) is dict:
-            pairs = self.visit_pairs(path, state.items(), depth, attributes=True)
-            return None if pairs is None else dict(pairs)
-        if type(state) is tuple and len(state) == 2:
-            parts = list(state)
-            changed = False
-            for index, part in enumerate(state):
-                if type(part) is dict:
-                    pairs = self.visit_pairs(path, part.items(), depth, attributes=True)
-                    if pairs is not None:
-                        parts[index], changed = dict(pairs), True
-            return tuple(parts) if changed else None
-        if type(state) is list and dataclasses.is_dataclass(cls):
-            names = tuple(field.name for field in dataclasses.fields(cls))
-            return self.visit_items(path, state, depth, names)
-        self.check_parts(path, (state,), depth)
-        return None
-
-    def visit_opaque(
-        self, path: Path, value: Any, names: list[tuple[str, bool]] | None, depth: int
-    ) -> Any:
-        """An object pickled by its own ``__reduce__``: kept whole, or replaced whole."""
-        mark = len(self.report)
-        if names:
-            self.visit_attributes(path, value, names, depth)
-        self.check_reduced(path, value, value, depth)
-        if len(self.report) > mark:
-            del self.report[mark:]
-            return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
-        return value
-
-    def check_reduced(self, path: Path, value: Any, result: Any, depth: int) -> Any:
-        """Visit what pickle would store for ``result``; every filtered part is reported."""
-        kind = type(value)
-        if kind in _BUILTIN_CONTAINERS or plain_pickling(kind):
-            return result
-        try:
-            reducer = copyreg.dispatch_table.get(kind)
-            reduced = reducer(result) if reducer is not None else result.__reduce_ex__(4)
-        except Exception:  # noqa: BLE001 - pickle would fail on it too: do not store it
-            return self.redact(path, f"unpicklable:{type_name(value)}")
-        if isinstance(reduced, str) or not isinstance(reduced, tuple):
-            return result  # a global, stored by its name
-        if kind is Inert:
-            return result
-        mark = len(self.report)
-        for index, part in enumerate(materialized(reduced)):
-            self.visit((path, "[]", index), None, part, depth)
-        if len(self.report) > mark:
-            # Rebuilding it would run its own code with placeholders inside: replace it whole.
-            # (A result filtered already reports nothing here: placeholders are not refiltered.)
-            del self.report[mark:]
-            return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
-        return result

@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from snapy_capture.config import OPTIONS, parse_option
 from snapy_capture.errors import ConfigError
+from snapy_capture.filters import check_filter_spec
 
 __all__ = ["Target", "TargetSpec", "load_targets", "parse_targets"]
 
@@ -283,7 +284,10 @@ def _options(
         if key == "target":
             raise ConfigError(f"{where}: {label}: 'target' is not an option")
         try:
-            parsed = parse_option(key, value)
+            # A mapping of filter options is built here, so a bad one fails at load time.
+            parsed: Any = (
+                check_filter_spec(value) if key == "arg_filter" else parse_option(key, value)
+            )
         except ConfigError as exc:
             raise ConfigError(f"{where}: {label}: {exc}") from None
         if key == "path" and base_dir is not None:

@@ -41,7 +41,7 @@ from urllib.parse import quote
 from filelock import FileLock
 
 from snapy_capture import _forksafe
-from snapy_capture.config import parse_option
+from snapy_capture.config import SERIALIZER_NAMES, parse_option
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage import _envelope
 
@@ -85,7 +85,6 @@ _MAX_RANGE: Final = 4096  # beyond this many sequence numbers to delete, scan th
 #: Seconds a write waits for another process's lock before giving up on that one capture.
 #: Read on every write (documented as tunable), so it lives here and is passed to the lock.
 LOCK_TIMEOUT = 10.0
-_BUILTIN_SERIALIZERS: Final = ("pickle", "json", "jsonpickle")
 #: Newest captures looked up by sequence number before the directory is listed (loading).
 _PROBES: Final = 8
 #: Seconds ``prune`` and ``clear`` wait for a directory's writers' lock.
@@ -353,7 +352,7 @@ class CaptureStorage:
                         f"written by {name[7:]}; load it with storage={name[7:]}(...)"
                     )
                 record = json.loads(payload)
-            elif name in _BUILTIN_SERIALIZERS:
+            elif name in SERIALIZER_NAMES:
                 record = get_serializer(name).loads(envelope.payload)
             else:
                 raise CaptureFormatError(

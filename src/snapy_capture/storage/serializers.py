@@ -23,9 +23,10 @@ import pickle
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, ClassVar, Final, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final
 
 from snapy_capture._forksafe import fork_safe
+from snapy_capture.config import SERIALIZER_NAMES, Serializer
 from snapy_capture.errors import CaptureFormatError, ConfigError
 from snapy_capture.filters._inert import Inert
 from snapy_capture.storage._jsontags import Codec, Decoder, Encoder
@@ -41,17 +42,6 @@ __all__ = [
     "serializer_name",
     "set_main_module_name",
 ]
-
-
-@runtime_checkable
-class Serializer(Protocol):
-    """What storage needs from a serializer."""
-
-    name: str
-
-    def dumps(self, obj: Any) -> bytes: ...
-
-    def loads(self, data: bytes) -> Any: ...
 
 
 def serializer_name(serializer: object) -> str:
@@ -525,11 +515,11 @@ def _same_shape(original: Any, flat: Any, depth: int = 0) -> bool:
     return not (flat is None and original is not None and callable(original))
 
 
-_BY_NAME: Final[dict[str, type]] = {
-    "pickle": PickleSerializer,
-    "json": JSONSerializer,
-    "jsonpickle": JSONPickleSerializer,
+_CLASSES: Final = {
+    cls.name: cls for cls in (PickleSerializer, JSONSerializer, JSONPickleSerializer)
 }
+#: The built-in serializers, under the names the ``serializer`` option accepts.
+_BY_NAME: Final[dict[str, type]] = {name: _CLASSES[name] for name in SERIALIZER_NAMES}
 _instances: dict[str, Serializer] = {}
 
 

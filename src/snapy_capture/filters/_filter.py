@@ -1,0 +1,389 @@
+"""The filter itself: :class:`ArgumentFilter`, its settings, caches and entry points.
+
+The questions it answers (is this name sensitive, is this value secret-shaped, may this type
+be stored) are asked by the traversal (:mod:`._traverse`) and the fast path (:mod:`._quick`),
+which this module calls; name matching is in :mod:`._names`, the secret-shaped values in
+:mod:`._pii`, the unstorable types in :mod:`._unstorable`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from snapy_capture.errors import ConfigError
+from snapy_capture.filters._inert import Inert
+from snapy_capture.filters._names import (
+    SENSITIVE_PATTERNS,
+    Watched,
+    generation,
+    match_name,
+    name_list,
+    names_key,
+    version,
+)
+from snapy_capture.filters._pii import (
+    CARD,
+    MASK,
+    PII_PATTERNS,
+    Compiled,
+    is_card_decimal,
+    is_card_int,
+)
+from snapy_capture.filters._questions import CustomFilter
+from snapy_capture.filters._quick import Quick
+from snapy_capture.filters._redacted import Redacted
+from snapy_capture.filters._traverse import CARD_INT_MIN, filter_argument
+from snapy_capture.filters._unstorable import type_reason
+
+__all__ = ["ArgumentFilter", "FilterResult"]
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class FilterResult:
+    """What :meth:`ArgumentFilter.filter_call` returns: filtered arguments and a report."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    #: One ``{"path": ..., "reason": ...}`` per filtered value, never the value itself.
+    redactions: list[dict[str, str]]
+
+    def __init__(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], redactions: list[dict[str, str]]
+    ) -> None:
+        # What the generated __init__ does through object.__setattr__, without a call per
+        # field: one of these is made per captured call.
+        fields = self.__dict__
+        fields["args"] = args
+        fields["kwargs"] = kwargs
+        fields["redactions"] = redactions
+
+
+# The attributes held in watched lists (see ``__setattr__``).
+_WATCHED: Final = frozenset({"patterns", "ignore_args", "allow_args", "pii_patterns"})
+# The questions the traversal asks the filter, which the fast path (``_quick``) answers from
+# the same caches: only while they are the built-in ones.
+_QUICK_METHODS: Final = ("sensitive_pattern", "contains_pii", "unstorable_reason", "_compiled_pii")
+
+
+class ArgumentFilter:
+    """Replaces sensitive, unstorable and oversized values in call arguments by placeholders.
+
+    Args:
+        ignore_args: extra sensitive names, added to ``patterns`` (a list, or a comma string).
+        allow_args: names kept even though a pattern matches them (e.g. ``"sort_key"``);
+            compared whole, case- and separator-insensitively. Values kept this way are still
+            checked for secret-shaped content.
+        patterns: the sensitive name patterns; :data:`SENSITIVE_PATTERNS` by default.
+        pii_patterns: regular expressions for secret-shaped values; :data:`PII_PATTERNS`.
+            They run over every captured string, in the host's thread: the default ones run
+            in time linear in the text (tested on adversarial input), but patterns you supply
+            are your responsibility: one with nested or overlapping quantifiers
+            (``(a+)+$``) can take seconds on a long string and stall the host.
+        filter_pii: whether values are checked at all.
+        filter_types: more types to replace by a placeholder naming the type: classes, or
+            ``"module.QualName"`` strings (matched anywhere in the MRO, nothing is imported).
+        max_size: strings, bytes and collections longer than this are replaced (``None``: no
+            limit).
+        max_depth: values nested deeper are replaced, since they are not inspected.
+
+    Raises:
+        ConfigError: (a ``ValueError``) for a malformed option.
+    """
+
+    #: Set when one of the methods the fast path relies on is replaced on the instance.
+    _own_methods = False
+
+    def __init__(
+        self,
+        ignore_args: str | Iterable[str] | None = (),
+        *,
+        allow_args: str | Iterable[str] | None = (),
+        patterns: Iterable[str] | None = None,
+        pii_patterns: Iterable[str] | None = None,
+        filter_pii: bool = True,
+        filter_types: Iterable[type | str] = (),
+        max_size: int | None = None,
+        max_depth: int = 32,
+    ) -> None:
+        self._reset_caches()
+        self.patterns: list[str] = name_list(SENSITIVE_PATTERNS if patterns is None else patterns)
+        self.ignore_args: list[str] = name_list(ignore_args)
+        self.allow_args: list[str] = name_list(allow_args)
+        self.pii_patterns: list[str] = list(PII_PATTERNS if pii_patterns is None else pii_patterns)
+        self.filter_pii = bool(filter_pii)
+        self.filter_types: tuple[type | str, ...] = tuple(filter_types)
+        for kind in self.filter_types:
+            if not isinstance(kind, (type, str)):
+                raise ConfigError(f"filter_types expects classes or 'module.Name', got {kind!r}")
+        if max_size is not None and (
+            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
+        ):
+            raise ConfigError(f"max_size expects a non-negative integer or None, got {max_size!r}")
+        if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+            raise ConfigError(f"max_depth expects a positive integer, got {max_depth!r}")
+        self.max_size = max_size
+        self.max_depth = max_depth
+        self.custom_filters: list[CustomFilter] = []
+
+    # The lists are watched: changing them in place (``flt.ignore_args.append("pin")``) or
+    # assigning new ones takes effect at once, while the caches stay cheap to validate.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _WATCHED:
+            if isinstance(value, str) and name == "pii_patterns":
+                raise ConfigError("pii_patterns expects a list of regular expressions")
+            value = Watched(list(value) if name == "pii_patterns" else name_list(value))
+            object.__setattr__(self, name, value)
+            # A new list is this filter's own (never shared), so only its caches are stale:
+            # bumping the change counter would also flush every other filter's, and ``derive``
+            # runs once per call that records the result of a call given a secret.
+            self._reset_caches()
+            return
+        if name in _QUICK_METHODS:
+            object.__setattr__(self, "_own_methods", True)  # replaced on the instance
+        object.__setattr__(self, name, value)
+
+    def _reset_caches(self) -> None:
+        # Each cache is one object swapped in whole, so threads never see half an update.
+        self._names: tuple[Any, dict[str, str | None]] = (None, {})
+        # (the list compiled, its version, the compiled patterns)
+        self._pii: tuple[Any, Any, Compiled | None] = (None, None, None)
+        self._types: tuple[tuple[Any, ...], dict[type, str | None]] = ((), {})
+        self._quick_cache: Quick | None = None
+
+    def derive(self, **changes: Any) -> ArgumentFilter:
+        """A copy (same class, same custom filters) with ``changes`` applied to its attributes."""
+        derived = object.__new__(type(self))
+        derived.__dict__.update(self.__dict__)
+        derived.custom_filters = list(self.custom_filters)
+        for attr in ("patterns", "ignore_args", "allow_args", "pii_patterns"):
+            if attr not in changes:
+                setattr(derived, attr, list(getattr(self, attr)))  # not shared with self
+        for attr, value in changes.items():
+            setattr(derived, attr, value)
+        derived._reset_caches()
+        return derived
+
+    # --- extension points -------------------------------------------------------------
+
+    def add_filter(self, func: CustomFilter) -> CustomFilter:
+        """Register ``func(path, name, value)``, called for every value before the built-ins.
+
+        Return ``value`` itself to keep it (the built-in filters still apply), or a
+        replacement: a :class:`Redacted` is stored as is, anything else is filtered further.
+        ``name`` is the parameter, key or attribute name, or ``None``. Usable as a decorator.
+        """
+        self.custom_filters.append(func)
+        return func
+
+    def sensitive_pattern(self, name: str) -> str | None:
+        """Return the pattern that makes ``name`` sensitive, or ``None``.
+
+        Names and patterns are compared lower-cased with everything but letters and digits
+        removed (``X-Api-Key``, ``apiKey`` and ``API_KEY`` are all ``apikey``). A pattern of
+        four or more characters matches anywhere in the name; a three-letter one (``key``,
+        ``pwd``, ``ssn``) must start or end a word of it (``monkey`` and ``key_id`` match,
+        ``business`` does not match ``ssn``); one of one or two characters (``pw``) must be
+        whole words. ``pass``, ``pin``, ``sid``, ``session``, ``dsn`` and ``creds`` must be the
+        last word (trailing digits aside): ``db_pass`` and ``userPin`` match, ``bypass``,
+        ``spinner`` and ``session_count`` do not. Names in ``allow_args`` never match.
+        """
+        cache = self._name_verdicts()
+        if name in cache:
+            return cache[name]
+        verdict = self._match_name(name)
+        if len(cache) < 20_000:
+            cache[name] = verdict
+        return verdict
+
+    def _name_verdicts(self) -> dict[str, str | None]:
+        """The cache of :meth:`sensitive_pattern` verdicts for the current name lists."""
+        key = names_key(self.patterns, self.ignore_args, self.allow_args)
+        cached_key, cache = self._names
+        if cached_key != key:
+            cache = {}
+            self._names = (key, cache)
+        return cache
+
+    def _match_name(self, name: str) -> str | None:
+        return match_name(name, (*self.patterns, *self.ignore_args), self.allow_args)
+
+    def is_sensitive_name(self, name: str) -> bool:
+        """Whether a parameter, key or attribute called ``name`` must not be stored."""
+        return self.sensitive_pattern(name) is not None
+
+    def contains_pii(self, value: Any) -> bool:
+        """Whether ``value`` holds something shaped like a secret.
+
+        Strings are searched with ``pii_patterns``; ints and ``Decimal`` values that are valid
+        payment card numbers count too (when the card pattern is in ``pii_patterns``).
+        """
+        if isinstance(value, str):
+            return bool(self._compiled_pii().spans(value))
+        if type(value) is int and not -CARD_INT_MIN < value < CARD_INT_MIN:
+            return CARD in self.pii_patterns and is_card_int(value)
+        if type(value) is decimal.Decimal:
+            return CARD in self.pii_patterns and is_card_decimal(value)
+        return False
+
+    def mask_pii(self, value: str) -> str:
+        """Return ``value`` with every span matching ``pii_patterns`` masked, the rest kept."""
+        spans = sorted(self._compiled_pii().spans(value))
+        if not spans:
+            return value
+        parts = []
+        position = -1
+        for start, end in spans:
+            if start <= position:  # overlaps the span masked last: one mask for both
+                position = max(position, end)
+                continue
+            parts.append(value[max(position, 0) : start])
+            parts.append(MASK)
+            position = end
+        parts.append(value[position:])
+        return "".join(parts)
+
+    def unstorable_reason(self, value: Any) -> str | None:
+        """A placeholder reason when ``value``'s type must not be stored, else ``None``."""
+        kind = type(value)
+        if kind is Inert:  # an async snapshot's copy: judged by the class it copies
+            kind = value.cls or Inert
+        cache = self._type_reasons()
+        if kind in cache:
+            return cache[kind]
+        reason = self._type_reason(kind)
+        if len(cache) < 4096:
+            cache[kind] = reason
+        return reason
+
+    def _type_reasons(self) -> dict[type, str | None]:
+        """The cache of :meth:`unstorable_reason` results for the current ``filter_types``."""
+        key = self.filter_types
+        cached_key, cache = self._types
+        if cached_key is not key:
+            cache = {}
+            self._types = (key, cache)
+        return cache
+
+    def _type_reason(self, kind: type) -> str | None:
+        return type_reason(kind, self.filter_types)
+
+    # --- filtering ----------------------------------------------------------------------
+
+    def filter_call(
+        self,
+        param_names: Sequence[str],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        var_keyword: str | None = None,
+        keyword_params: Collection[str] = (),
+    ) -> FilterResult:
+        """Filter one call's arguments.
+
+        Args:
+            param_names: the parameter name of each positional argument, as bound through the
+                signature (``*args`` overflow is named after the var-positional parameter).
+            args: positional arguments as called (without ``self``/``cls``).
+            kwargs: keyword arguments as called.
+            var_keyword: the name of the ``**kwargs`` parameter, if any: keyword arguments
+                that are not in ``keyword_params`` belong to it, so a sensitive name there
+                (``**credentials``) filters them all.
+            keyword_params: the parameters that can be passed by keyword.
+
+        Returns:
+            The filtered arguments (same positions and keys) and the redaction report.
+        """
+        quick = self._quick()
+        report: list[dict[str, str]] = []
+        new_args = []
+        named = len(param_names)
+        for index, value in enumerate(args):
+            name = param_names[index] if index < named else None
+            path = name if name is not None else f"args[{index}]"
+            if quick is not None:
+                new_args.append(quick.filter(path, name, value, report))
+            else:
+                new_args.append(filter_argument(self, path, name, value, report))
+        group = None
+        if var_keyword is not None and self.sensitive_pattern(var_keyword) is not None:
+            group = var_keyword
+        new_kwargs: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            name = group if group is not None and key not in keyword_params else key
+            path = key if isinstance(key, str) and len(key) <= 64 else "kwargs[...]"
+            if quick is not None and type(key) is str:
+                new = quick.filter(path, name, value, report)
+            else:
+                new = filter_argument(self, path, name, value, report)
+            if quick is not None:
+                new_kwargs[quick.keyword(key, report)] = new
+            else:
+                new_kwargs[self._safe_keyword(key, report)] = new
+        return FilterResult(tuple(new_args), new_kwargs, report)
+
+    def _quick(self) -> Quick | None:
+        """The fast path for this call, or ``None`` when every value must take the full walk."""
+        cls = type(self)
+        methods = (
+            cls.sensitive_pattern,
+            cls.contains_pii,
+            cls.unstorable_reason,
+            cls._compiled_pii,
+        )
+        if self.custom_filters or self._own_methods or methods != _BUILTIN_METHODS:
+            return None
+        now = generation[0]
+        quick = self._quick_cache
+        if quick is not None and quick.current(self, now):
+            return quick
+        try:
+            quick = Quick(self, now)
+        except Exception:  # noqa: BLE001 - e.g. a bad pii pattern: the walk reports it
+            return None
+        # Kept only while the caches it holds are validated by the change counter: lists that
+        # are not watched (a subclass's properties) are compared by content on every call.
+        watched = (self.patterns, self.ignore_args, self.allow_args, self.pii_patterns)
+        if all(type(items) is Watched for items in watched):
+            self._quick_cache = quick
+        return quick
+
+    def _safe_keyword(self, key: str, report: list[dict[str, str]]) -> str:
+        # A ``**kwargs`` key is data too: a secret-shaped one is masked like a dict key.
+        if self.filter_pii and isinstance(key, str) and self.contains_pii(key):
+            report.append({"path": "kwargs", "reason": "pii:key"})
+            masked = self.mask_pii(key)
+            return masked if masked != key and not self.contains_pii(masked) else Redacted("pii")
+        return key
+
+    def filter_value(self, value: Any, name: str | None = None) -> tuple[Any, list[dict[str, str]]]:
+        """Filter one value (e.g. a recorded return value); returns it and the report."""
+        report: list[dict[str, str]] = []
+        quick = self._quick()
+        if quick is not None:
+            return quick.filter(name or "value", name, value, report), report
+        return filter_argument(self, name or "value", name, value, report), report
+
+    def _compiled_pii(self) -> Compiled:
+        patterns = self.pii_patterns
+        source, cached_version, compiled = self._pii
+        # The list itself is part of the key: a list assigned by another thread while this
+        # one compiled the old list must not find the old patterns cached under its version.
+        if (
+            source is patterns
+            and compiled is not None
+            and cached_version == generation[0]
+            and type(patterns) is Watched
+        ):
+            return compiled
+        current = version(patterns)
+        if compiled is None or source is not patterns or cached_version != current:
+            compiled = Compiled(tuple(patterns))
+            self._pii = (patterns, current, compiled)
+        return compiled
+
+
+# Compared by identity in ``_quick``: a subclass's or a patched method turns the fast path off.
+_BUILTIN_METHODS: Final = tuple(ArgumentFilter.__dict__[name] for name in _QUICK_METHODS)
