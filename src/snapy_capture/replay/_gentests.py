@@ -12,18 +12,16 @@ coroutines; when it cannot, the qualname decides (a dotted one is taken for a me
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
 import json
 import os
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from snapy_capture.errors import CaptureNotFoundError, SnapyCaptureError
+from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay.loader import CaptureLoader
 
 __all__ = ["GenerateError", "generate_test_module"]
@@ -150,25 +148,16 @@ def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | N
 def _inspect(module: str, qualname: str) -> tuple[str, str]:
     """(kind, flavour) of the target, from the imported object when it can be imported."""
     fallback = ("method" if "." in qualname else "function", "plain")
-    with _cwd_on_path():
+    with project_on_path():
         try:
-            owner: Any = importlib.import_module(module)
+            imported = importlib.import_module(module)
         except Exception:  # noqa: BLE001 - user code may fail to import; the name still works
             return fallback
-    parts = qualname.split(".")
-    for index, part in enumerate(parts[:-1]):
-        owner = getattr(owner, part, None)
-        if owner is None:
-            raise GenerateError(f"{'.'.join([module, *parts[:index]])} has no attribute {part!r}")
-    # vars() along the MRO, so a staticmethod/classmethod is seen as what it is, not bound.
-    raw = None
-    for klass in inspect.getmro(owner) if inspect.isclass(owner) else [owner]:
-        raw = vars(klass).get(parts[-1]) if hasattr(klass, "__dict__") else None
-        if raw is not None:
-            break
-    if raw is None:
-        where = ".".join([module, *parts[:-1]])
-        raise GenerateError(f"{where} has no attribute {parts[-1]!r}")
+    try:
+        # The import hook's own lookup: a staticmethod/classmethod is seen as what it is.
+        owner, _attr, raw, _kind = resolve(imported, qualname)
+    except TargetNotFoundError as missing:
+        raise GenerateError(str(missing)) from None
     if isinstance(raw, (staticmethod, classmethod)):
         kind, func = "static", raw.__func__
     else:
@@ -181,17 +170,6 @@ def _inspect(module: str, qualname: str) -> tuple[str, str]:
     if inspect.isgeneratorfunction(func):
         return kind, "generator"
     return kind, "plain"
-
-
-@contextlib.contextmanager
-def _cwd_on_path() -> Iterator[None]:
-    # The CLI's sys.path[0] is its bin directory, not the project the user stands in.
-    saved = list(sys.path)
-    sys.path.insert(0, os.getcwd())
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
 
 
 def _captures_expr(path: str | os.PathLike[str] | None, destination: Path | None) -> str | None:
