@@ -44,9 +44,7 @@ options:
   -m module      run a module as a script, as 'python -m module' does
   -h, --help     show this help and exit
 """
-BOOTSTRAP_DIR: Final = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "hook", "_bootstrap"
-)
+BOOTSTRAP_DIR: Final = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 _THIS_FILE: Final = os.path.normcase(os.path.abspath(__file__))
 #: How long the runner waits at exit for captures queued on the background writer.
 FLUSH_TIMEOUT: Final = 60.0

@@ -9,15 +9,20 @@ import hook's own parser reads the file and its own resolver decides
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
-from typing import Any
 
 from snapy_capture.cli._commands import EXIT_FAILED, EXIT_OK, CliError, Context
 from snapy_capture.cli._format import format_table
 from snapy_capture.errors import ConfigError
-from snapy_capture.hook import Resolution, Target, load_targets, refusal, resolve_statically
+from snapy_capture.hook import (
+    Resolution,
+    Target,
+    disable_autoload,
+    enable_autoload,
+    load_targets,
+    refusal,
+    resolve_statically,
+)
 
 __all__ = ["cmd_check", "cmd_disable", "cmd_enable", "cmd_gen_tests"]
 
@@ -82,18 +87,14 @@ def _load(path: str) -> tuple[list[str], list[tuple[Target, Resolution]]]:
     return [], resolved + refused
 
 
-# --- gen-tests, enable, disable: thin wrappers over _gentests and autoload ------------------
+# --- gen-tests, enable, disable: thin wrappers over replay and hook -------------------------
 
 
 def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
     """Write a pytest module that replays the captures of NAME."""
-    try:
-        # Imported on use: the generator pulls in what only test generation needs.
-        generate_test_module = importlib.import_module(
-            "snapy_capture.replay._gentests"
-        ).generate_test_module
-    except (ImportError, AttributeError) as exc:
-        raise CliError(f"gen-tests is not available in this installation ({exc})") from None
+    # Imported on use: the generator pulls in what only test generation needs.
+    from snapy_capture.replay._gentests import generate_test_module  # noqa: PLC0415
+
     # Only an explicit --path is written into the test; otherwise the generated module
     # reads from wherever the pytest plugin looks (--snapy-capture-path or the default).
     source = generate_test_module(
@@ -114,8 +115,7 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_enable(args: argparse.Namespace, ctx: Context) -> int:
     """Install the switch that captures processes started with SNAP_CAPTURE_CONFIG set."""
-    autoload = _autoload()
-    where = autoload.enable(site_dir=args.site_dir)
+    where = enable_autoload(site_dir=args.site_dir)
     ctx.print(f"Enabled: wrote {where}.")
     ctx.print(
         "Python processes started with SNAP_CAPTURE_CONFIG=<capture.yaml> are now "
@@ -126,23 +126,8 @@ def cmd_enable(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_disable(args: argparse.Namespace, ctx: Context) -> int:
     """Remove the switch installed by ``enable``."""
-    autoload = _autoload()
-    if autoload.disable(site_dir=args.site_dir):
+    if disable_autoload(site_dir=args.site_dir):
         ctx.print("Disabled: the capture switch was removed.")
     else:
         ctx.print("Nothing to disable: the capture switch was not installed.")
     return EXIT_OK
-
-
-def _autoload() -> Any:
-    try:
-        from snapy_capture import autoload  # noqa: PLC0415 - optional part, imported on use
-    except ImportError as exc:
-        raise CliError(f"enable/disable are not available in this installation ({exc})") from None
-    if not callable(getattr(autoload, "enable", None)) or not callable(
-        getattr(autoload, "disable", None)
-    ):
-        raise CliError(
-            "enable/disable are not available: snapy_capture.autoload has no enable()/disable()"
-        )
-    return autoload

@@ -3,7 +3,8 @@
 What the layers above need: the target file (:func:`load_targets`), the one resolver of
 targets (:func:`resolve` in a live module, :func:`resolve_statically` from a module's source,
 for ``check``), and the hook itself (:func:`install_import_hook`, :func:`install` for the
-runner, :func:`script_defined` called by the runner's instrumented script).
+runner, :func:`script_defined` called by the runner's instrumented script), and the ``.pth``
+switch that turns it on in every process that asks (:func:`enable_autoload`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from snapy_capture.hook._resolve import (
     resolve,
     resolve_statically,
 )
+from snapy_capture.hook._switch import disable as disable_autoload
+from snapy_capture.hook._switch import enable as enable_autoload
 from snapy_capture.hook._targets import Target, TargetSpec, load_targets, parse_targets, refusal
 
 __all__ = [
@@ -36,6 +39,8 @@ __all__ = [
     "TargetSpec",
     "current",
     "default_config_path",
+    "disable_autoload",
+    "enable_autoload",
     "install",
     "install_import_hook",
     "load_targets",
