@@ -23,6 +23,7 @@ from snapy_capture import (
 )
 from snapy_capture.capture import is_captured
 from snapy_capture.hook import _finder as _importhook
+from snapy_capture.hook import _patch
 
 SHOP = """
 import asyncio
@@ -440,14 +441,14 @@ def test_one_targets_failure_of_any_class_is_a_warning(
     make(modules, "hooktest_fail")
     import hooktest_fail  # type: ignore[import-not-found]
 
-    real = _importhook.wrap_one
+    real = _patch.wrap_one
 
     def fail_on_refund(entry: Any, *args: Any, **kwargs: Any) -> None:
         if entry.qualname == "refund":
             raise failure("wrapping went wrong")
         real(entry, *args, **kwargs)
 
-    monkeypatch.setattr(_importhook, "wrap_one", fail_on_refund)
+    monkeypatch.setattr(_patch, "wrap_one", fail_on_refund)
     with pytest.warns(SnapyCaptureWarning, match=rf"could not wrap refund \({failure.__name__}"):
         install_import_hook({"targets": ["hooktest_fail:refund", "hooktest_fail:charge_cash"]})
     assert is_captured(hooktest_fail.charge_cash)

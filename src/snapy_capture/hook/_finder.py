@@ -15,6 +15,7 @@ stays as its author wrote it; a target that does not exist is a warning naming i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -29,10 +30,10 @@ from typing import Any, cast
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import SnapyCaptureWarning
-from snapy_capture.hook._patch import Patch, Replaced, absent_module, rebind_copies, wrap_one
+from snapy_capture.hook._patch import Patch, Replaced, Wrapping, absent_module, rebind_copies
 
 # Called through this module's namespace, so that a test can make finding a target fail.
-from snapy_capture.hook._resolve import Member, TargetNotFoundError, members, selected
+from snapy_capture.hook._resolve import TargetNotFoundError, members, selected
 from snapy_capture.hook._resolve import resolve as _resolve
 from snapy_capture.hook._targets import Target, TargetSpec, load_targets
 
@@ -150,6 +151,10 @@ def _warn(message: str, *, strict: bool = False) -> None:
         logger.warning("%s", message)
 
 
+def _silent(message: str) -> None:
+    """Say nothing: a module still being defined (``__main__``) lacks targets it defines later."""
+
+
 class ImportHook:
     """The ``sys.meta_path`` finder, and the record of every attribute it replaced."""
 
@@ -253,7 +258,8 @@ class ImportHook:
         names = tuple(names) if names is not None else (module.__name__,)
         self.seen.update(names)
         targets = [t for name in names for t in self.modules.get(name, ())]
-        run = _Run(self.patches, record or module.__name__, quiet=quiet, strict=strict)
+        report = _silent if quiet else functools.partial(_warn, strict=strict)
+        run = Wrapping(self.patches, record or module.__name__, report)
         # Exact names first: their options win over a pattern that also matches.
         for entry in targets:
             if entry.is_pattern or (first is not None and entry.qualname.split(".")[0] != first):
@@ -273,7 +279,7 @@ class ImportHook:
         return run.replaced
 
     def _apply_patterns(
-        self, module: types.ModuleType, patterns: list[Target], first: str | None, run: _Run
+        self, module: types.ModuleType, patterns: list[Target], first: str | None, run: Wrapping
     ) -> None:
         found = members(module, first)
         kinds = {qualname: member.kind for qualname, member in found.items()}
@@ -355,47 +361,6 @@ class ImportHook:
             except Exception as exc:  # noqa: BLE001
                 _warn(f"snapy_capture: could not restore {patch.attr} ({exc!r})")
         self.patches.clear()
-
-
-class _Run:
-    """One pass of :meth:`ImportHook.apply`: what it replaced, and how loudly it says problems."""
-
-    def __init__(
-        self, patches: dict[tuple[int, str], Patch], record: str, *, quiet: bool, strict: bool
-    ) -> None:
-        self.patches = patches
-        self.record = record
-        self.quiet = quiet
-        self.strict = strict
-        self.replaced: Replaced = {}
-
-    def report(self, message: str) -> None:
-        if not self.quiet:
-            _warn(message, strict=self.strict)
-
-    def wrap(self, entry: Target, qualname: str, member: Member) -> None:
-        # One target's failure, whatever it is (a RecursionError from a target that captures
-        # its own capturing, a metaclass's __setattr__ raising SystemExit), is that target's
-        # warning; the other targets and the user's import go on. KeyboardInterrupt is the
-        # user's, and a warning raised here was made an error by the caller (-W error): both
-        # propagate.
-        try:
-            wrap_one(
-                entry,
-                member,
-                record=self.record,
-                qualname=qualname,
-                patches=self.patches,
-                replaced=self.replaced,
-                report=self.report,
-            )
-        except (KeyboardInterrupt, Warning):
-            raise
-        except BaseException as exc:  # noqa: BLE001
-            self.report(
-                f"snapy_capture: target {entry.name} ({entry.where}): could not wrap "
-                f"{qualname} ({type(exc).__name__}: {exc}); not captured"
-            )
 
 
 class _WrappingLoader:

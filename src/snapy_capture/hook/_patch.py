@@ -104,6 +104,45 @@ def wrap_one(
         replaced[id(raw)] = (raw, new, f"{entry.module}:{qualname}")
 
 
+class Wrapping:
+    """One pass of the hook over a module: what it replaced, and where problems are said."""
+
+    def __init__(
+        self,
+        patches: dict[tuple[int, str], Patch],
+        record: str,
+        report: Callable[[str], None],
+    ) -> None:
+        self.patches = patches
+        self.record = record
+        self.report = report
+        self.replaced: Replaced = {}
+
+    def wrap(self, entry: Target, qualname: str, member: Member) -> None:
+        # One target's failure, whatever it is (a RecursionError from a target that captures
+        # its own capturing, a metaclass's __setattr__ raising SystemExit), is that target's
+        # warning; the other targets and the user's import go on. KeyboardInterrupt is the
+        # user's, and a warning raised here was made an error by the caller (-W error): both
+        # propagate.
+        try:
+            wrap_one(
+                entry,
+                member,
+                record=self.record,
+                qualname=qualname,
+                patches=self.patches,
+                replaced=self.replaced,
+                report=self.report,
+            )
+        except (KeyboardInterrupt, Warning):
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            self.report(
+                f"snapy_capture: target {entry.name} ({entry.where}): could not wrap "
+                f"{qualname} ({type(exc).__name__}: {exc}); not captured"
+            )
+
+
 def _defined_in(raw: Any) -> str | None:
     """The module that defines the function behind ``raw`` (a function or a descriptor)."""
     function = raw.fget if isinstance(raw, property) else getattr(raw, "__func__", raw)
