@@ -76,8 +76,8 @@ def load_yaml(text: str, source: str, *, max_items: int) -> tuple[object, Lines]
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             if type(index) is int and index >= max_items:
-                # Refused while reading, not after: PyYAML's Python parser reads about
-                # 150 KB a second, and a list this long is no hand-written target file.
+                # Refused while reading, not after: PyYAML's pure-Python parser is slow
+                # to build nodes, and a list this long is no hand-written target file.
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise ConfigError(
                     f"{source}:{mark.line + 1}: a list of more than {max_items} entries; "
