@@ -657,11 +657,22 @@ def test_check_missing_file(project: Path) -> None:
 
 
 SERVICE = """
+import functools
+
 def helper(x): return x
 
-class Svc:
+class Base:
+    def inherited(self, x): return x
+
+class Svc(Base):
+    class Inner:
+        def run(self, x): return x
+
     def __init__(self, name): self.name = name
     def method(self, x): return x
+    alias = method
+    @functools.cached_property
+    def cached(self): return 1
     @staticmethod
     def static(x): return x
     @classmethod
@@ -676,9 +687,12 @@ class Svc:
 
 
 def test_check_lists_exactly_what_the_hook_captures(project: Path, capture_dir: Path) -> None:
-    """For ``Svc.*`` check lists the six members the hook captures, not __repr__/__eq__."""
+    """check lists exactly what the hook captures: for ``Svc.*`` not __repr__/__eq__ (nor a
+    cached_property), but a class-body alias, a nested class's method, an inherited method."""
     (project / "tgt_svc.py").write_text(SERVICE)
-    path = write_yaml(project, "version: 1\ntargets: ['tgt_svc:Svc.*', 'tgt_svc:*']\n")
+    path = write_yaml(
+        project, "version: 1\ntargets: ['tgt_svc:Svc.*', 'tgt_svc:*', 'tgt_svc:Svc.inherited']\n"
+    )
     result = run("check", path, "--json")
     assert result.code == 0, result.out + result.err
     listed = {m for t in result.json()["targets"] for m in t["matches"]}
@@ -689,15 +703,14 @@ def test_check_lists_exactly_what_the_hook_captures(project: Path, capture_dir: 
         svc = tgt_svc.Svc("a")
         svc.method(1), svc.static(1), svc.klass(1), svc.prop, repr(svc), svc._private(1)
         assert svc == tgt_svc.Svc("b")
-        tgt_svc.helper(1)
+        svc.alias(1), svc.cached, svc.inherited(1), tgt_svc.Base().inherited(1)
+        tgt_svc.Svc.Inner().run(1), tgt_svc.helper(1)
         assert flush(10)
     finally:
         uninstall_import_hook()
     captured = {f.qualname for f in CaptureStorage(capture_dir).functions()}
-    assert captured == {
-        "helper",
-        *(f"Svc.{m}" for m in ("__init__", "method", "static", "klass", "prop", "_private")),
-    }
+    members = ("__init__", "method", "alias", "static", "klass", "prop", "_private", "inherited")
+    assert captured == {"helper", "Base.inherited", "Svc.Inner.run", *(f"Svc.{m}" for m in members)}
     assert listed == captured
 
 
