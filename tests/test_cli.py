@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from snapy_capture import CaptureStorage, capture_args, cli
+from snapy_capture import (
+    CaptureStorage,
+    capture_args,
+    cli,
+    flush,
+    install_import_hook,
+    uninstall_import_hook,
+)
 from snapy_capture.storage.serializers import JSONSerializer
 
 
@@ -647,6 +654,92 @@ def test_check_missing_file(project: Path) -> None:
     result = run("check", "nope.yaml")
     assert result.code == 1
     assert_one_error_line(result, "nope.yaml")
+
+
+SERVICE = """
+import functools
+
+def helper(x): return x
+
+class Base:
+    def inherited(self, x): return x
+
+class Svc(Base):
+    class Inner:
+        def run(self, x): return x
+
+    def __init__(self, name): self.name = name
+    def method(self, x): return x
+    alias = method
+    @functools.cached_property
+    def cached(self): return 1
+    @staticmethod
+    def static(x): return x
+    @classmethod
+    def klass(cls, x): return x
+    @property
+    def prop(self): return self.name
+    def __repr__(self): return "Svc()"
+    def _private(self, x): return x
+    def __eq__(self, other): return True
+    __hash__ = object.__hash__
+"""
+
+
+def test_check_lists_exactly_what_the_hook_captures(project: Path, capture_dir: Path) -> None:
+    """check lists exactly what the hook captures: for ``Svc.*`` not __repr__/__eq__ (nor a
+    cached_property), but a class-body alias, a nested class's method, an inherited method."""
+    (project / "tgt_svc.py").write_text(SERVICE)
+    path = write_yaml(
+        project, "version: 1\ntargets: ['tgt_svc:Svc.*', 'tgt_svc:*', 'tgt_svc:Svc.inherited']\n"
+    )
+    result = run("check", path, "--json")
+    assert result.code == 0, result.out + result.err
+    listed = {m for t in result.json()["targets"] for m in t["matches"]}
+    install_import_hook(path)
+    try:
+        import tgt_svc  # type: ignore[import-not-found]
+
+        svc = tgt_svc.Svc("a")
+        svc.method(1), svc.static(1), svc.klass(1), svc.prop, repr(svc), svc._private(1)
+        assert svc == tgt_svc.Svc("b")
+        svc.alias(1), svc.cached, svc.inherited(1), tgt_svc.Base().inherited(1)
+        tgt_svc.Svc.Inner().run(1), tgt_svc.helper(1)
+        assert flush(10)
+    finally:
+        uninstall_import_hook()
+    captured = {f.qualname for f in CaptureStorage(capture_dir).functions()}
+    members = ("__init__", "method", "alias", "static", "klass", "prop", "_private", "inherited")
+    assert captured == {"helper", "Base.inherited", "Svc.Inner.run", *(f"Svc.{m}" for m in members)}
+    assert listed == captured
+
+
+def test_check_and_the_hook_agree_on_a_module_alias(project: Path, capture_dir: Path) -> None:
+    """``os.path:join`` is captured (as posixpath's join) and check says under which name."""
+    real = os.path.__name__
+    path = write_yaml(project, "version: 1\ntargets: ['os.path:join', 'os.path:split*']\n")
+    result = run("check", path)
+    assert result.code == 0, result.out + result.err
+    assert f"os.path is the module {real}: captured as {real}:join" in result.out
+    install_import_hook(path)
+    try:
+        os.path.join("a", "b")
+        assert flush(10)
+    finally:
+        uninstall_import_hook()
+    captured = {f"{f.module}:{f.qualname}" for f in CaptureStorage(capture_dir).functions()}
+    assert f"{real}:join" in captured
+
+
+def test_check_leaves_sys_path_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Modules in the working directory resolve, and sys.path is unchanged afterwards."""
+    (tmp_path / "tgt_here.py").write_text("def job(x):\n    return x\n")
+    monkeypatch.chdir(tmp_path)
+    sys.path[:] = [p for p in sys.path if p not in ("", str(tmp_path))]
+    before = list(sys.path)
+    result = run("check", write_yaml(tmp_path, "version: 1\ntargets: ['tgt_here:job']\n"))
+    assert result.code == 0, result.out + result.err
+    assert sys.path == before
 
 
 # --- errors, help, warnings --------------------------------------------------------------

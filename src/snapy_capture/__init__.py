@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from snapy_capture.capture import CaptureProfiler, capture_args, flush
     from snapy_capture.config import CaptureConfig, get_global_config, set_global_config
     from snapy_capture.filters import SENSITIVE_PATTERNS, ArgumentFilter, Redacted
-    from snapy_capture.hook._finder import install_import_hook, uninstall_import_hook
+    from snapy_capture.hook import install_import_hook, uninstall_import_hook
     from snapy_capture.replay.loader import (
         CaptureLoader,
         has_capture,
@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
-    "install_import_hook": ".hook._finder",
-    "uninstall_import_hook": ".hook._finder",
+    "install_import_hook": ".hook",
+    "uninstall_import_hook": ".hook",
     "CaptureProfiler": ".capture",
     "capture_args": ".capture",
     "flush": ".capture",

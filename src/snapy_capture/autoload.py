@@ -14,19 +14,17 @@ from __future__ import annotations
 import os
 import sys
 
-# typing, pathlib and sysconfig are imported only where needed: this module is imported at
-# start-up of every process in an environment where autoload is enabled.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
-    from typing import Final
+    from typing import Any, Final
+
+    from snapy_capture.hook._switch import PTH_NAME, disable, enable
 
 __all__ = ["PTH_NAME", "disable", "enable"]
 
-PTH_NAME: Final = "snapy_capture_autoload.pth"
 _ENV: Final = "SNAP_CAPTURE_CONFIG"  # config.CONFIG_FILE_ENV, without importing config
-#: ``site`` executes .pth lines that start with ``import``; the test keeps it free when unset.
-PTH_LINE: Final = f"import os; {_ENV!r} in os.environ and __import__('snapy_capture.autoload')\n"
+#: Names of the ``.pth`` switch (:mod:`snapy_capture.hook._switch`), kept importable from here.
+_SWITCH: Final = frozenset({"PTH_LINE", "PTH_NAME", "disable", "enable"})
 
 
 def _autoload() -> None:
@@ -34,7 +32,7 @@ def _autoload() -> None:
     if not path:
         return
     try:
-        from snapy_capture.hook._finder import install_import_hook  # noqa: PLC0415 - only when asked
+        from snapy_capture.hook import install_import_hook  # noqa: PLC0415 - only when asked
 
         install_import_hook(config=path)
     except Exception as exc:  # noqa: BLE001 - a broken target file must not stop the program
@@ -52,40 +50,14 @@ def _warn(message: str) -> None:
         sys.stderr.write(f"{message}\n")
 
 
-def _site_dir(site_dir: str | os.PathLike[str] | None) -> Path:
-    import sysconfig  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
+def __getattr__(name: str) -> Any:
+    # Imported on use: this module is imported at start-up of every process that asks for
+    # capture, and the switch is only for the command line (``snapy-capture enable``).
+    if name in _SWITCH:
+        from snapy_capture.hook import _switch  # noqa: PLC0415
 
-    return Path(site_dir) if site_dir is not None else Path(sysconfig.get_paths()["purelib"])
-
-
-def enable(site_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Turn autoload on for this environment: write ``snapy_capture_autoload.pth``.
-
-    Args:
-        site_dir: the site-packages directory (default: the current environment's).
-
-    Returns:
-        The path of the ``.pth`` file written.
-    """
-    pth = _site_dir(site_dir) / PTH_NAME
-    pth.parent.mkdir(parents=True, exist_ok=True)
-    pth.write_text(PTH_LINE, encoding="utf-8")
-    return pth
-
-
-def disable(site_dir: str | os.PathLike[str] | None = None) -> bool:
-    """Turn autoload off again: remove the ``.pth`` file; ``False`` if there was none.
-
-    Args:
-        site_dir: the site-packages directory (default: the current environment's).
-    """
-    pth = _site_dir(site_dir) / PTH_NAME
-    try:
-        pth.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+        return getattr(_switch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _autoload()

@@ -28,8 +28,7 @@ from snapy_capture.capture import _writer
 from snapy_capture.capture._deferred import own_code
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import ConfigError
-from snapy_capture.hook import _finder as _importhook
-from snapy_capture.hook._targets import load_targets
+from snapy_capture.hook import ImportHook, install, load_targets
 
 __all__ = ["main"]
 
@@ -45,9 +44,7 @@ options:
   -m module      run a module as a script, as 'python -m module' does
   -h, --help     show this help and exit
 """
-BOOTSTRAP_DIR: Final = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "hook", "_bootstrap"
-)
+BOOTSTRAP_DIR: Final = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 _THIS_FILE: Final = os.path.normcase(os.path.abspath(__file__))
 #: How long the runner waits at exit for captures queued on the background writer.
 FLUSH_TIMEOUT: Final = 60.0
@@ -93,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _export_to_children(path)
     with own_code():  # only the program's own calls are captured (see _execute)
-        hook = _importhook.install(spec)
+        hook = install(spec)
         try:
             if module:
                 return _run_module(target, program_args, hook)
@@ -138,7 +135,7 @@ def _export_to_children(config_path: str) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *entries])
 
 
-def _run_path(script: str, args: list[str], hook: _importhook._Hook) -> int:
+def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
     path = os.path.abspath(script)
     try:
         with open(path, "rb") as stream:
@@ -156,7 +153,7 @@ def _run_path(script: str, args: list[str], hook: _importhook._Hook) -> int:
     return _execute(module, source, path, name, hook)
 
 
-def _run_module(name: str, args: list[str], hook: _importhook._Hook) -> int:
+def _run_module(name: str, args: list[str], hook: ImportHook) -> int:
     sys.path[0] = os.getcwd()
     sys.argv = ["-m", *args]
     try:
@@ -215,7 +212,7 @@ def _execute(
     source: bytes | str | types.CodeType | None,
     filename: str,
     name: str,
-    hook: _importhook._Hook,
+    hook: ImportHook,
 ) -> int:
     sys.modules["__main__"] = module
     hook.set_script(module, name)
@@ -264,8 +261,8 @@ def _announce_definitions(body: list[ast.stmt]) -> list[ast.stmt]:
         statements.append(statement)
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             call = ast.parse(
-                f"__import__('snapy_capture.hook._finder', fromlist=('_',))"
-                f"._script_defined({statement.name!r})"
+                f"__import__('snapy_capture.hook', fromlist=('_',))"
+                f".script_defined({statement.name!r})"
             ).body[0]
             line = statement.end_lineno or statement.lineno
             for node in ast.walk(call):
@@ -295,7 +292,7 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _finish(hook: _importhook._Hook) -> None:
+def _finish(hook: ImportHook) -> None:
     try:
         if not _writer.flush(FLUSH_TIMEOUT):
             sys.stderr.write(

@@ -178,7 +178,8 @@ def test_check_imports_modules_but_runs_no_program(project: Path, capture_dir: P
     result = run([sys.executable, "-m", "snapy_capture", "check", "capture.yaml"], project)
     assert result.returncode == 1
     assert "'refund' not found in shop_app" in result.stdout
-    assert "matches 2: Order.__init__, Order.__repr__" in result.stdout
+    # __repr__ is left out, as the import hook leaves it unwrapped.
+    assert "matches 1: Order.__init__" in result.stdout
     assert sorted(p.name for p in capture_dir.rglob("*.cap")) == before
 
     (project / "broken.yaml").write_text("version: 1\ntargets:\n  - [unclosed\n")

@@ -5,8 +5,9 @@ cost for every module that is not a target), and for target modules hands the im
 the real spec with its loader wrapped. After the real loader has run the module's body, the
 targets are looked up in the module's namespace (``vars()`` along the MRO for methods, so
 classmethod/staticmethod descriptors are wrapped and not the bound attribute) and replaced by
-the same :func:`snapy_capture.capture._pipeline.wrap` proxy the decorator builds. That lookup and
-replacement live in :mod:`snapy_capture.hook._patch`; this module decides when, and warns.
+the same :func:`snapy_capture.capture._pipeline.wrap` proxy the decorator builds. The lookup
+lives in :mod:`snapy_capture.hook._resolve` (shared with ``snapy-capture check``), the
+replacement in :mod:`snapy_capture.hook._patch`; this module decides when, and warns.
 
 Nothing here may break the user's program: an error while wrapping is a warning and the module
 stays as its author wrote it; a target that does not exist is a warning naming it.
@@ -14,6 +15,7 @@ stays as its author wrote it; a target that does not exist is a warning naming i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -28,27 +30,27 @@ from typing import Any, cast
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import SnapyCaptureWarning
-from snapy_capture.hook._patch import (
-    Patch,
-    Replaced,
-    TargetNotFoundError,
-    absent_module,
-    candidates,
-    rebind_copies,
-    wrap_one,
-)
+from snapy_capture.hook._patch import Patch, Replaced, Wrapping, absent_module, rebind_copies
 
-# Bound here under its old name, and called through this module's namespace: tests
-# monkeypatch ``_importhook._resolve`` to make wrapping fail.
-from snapy_capture.hook._patch import resolve as _resolve
+# Called through this module's namespace, so that a test can make finding a target fail.
+from snapy_capture.hook._resolve import TargetNotFoundError, members, selected
+from snapy_capture.hook._resolve import resolve as _resolve
 from snapy_capture.hook._targets import Target, TargetSpec, load_targets
 
-__all__ = ["install_import_hook", "uninstall_import_hook"]
+__all__ = [
+    "ImportHook",
+    "current",
+    "default_config_path",
+    "install",
+    "install_import_hook",
+    "script_defined",
+    "uninstall_import_hook",
+]
 
 logger = logging.getLogger("snapy_capture")
 
 _lock = fork_safe(threading.RLock())
-_hook: _Hook | None = None
+_hook: ImportHook | None = None
 
 
 def install_import_hook(
@@ -91,7 +93,7 @@ def default_config_path() -> str:
     return os.environ.get(CONFIG_FILE_ENV) or "capture.yaml"
 
 
-def install(spec: TargetSpec) -> _Hook:
+def install(spec: TargetSpec) -> ImportHook:
     """Install a hook for already validated targets (used by the runner and autoload).
 
     Targets the file named but :mod:`snapy_capture.hook._targets` refused (snapy_capture's own
@@ -103,7 +105,7 @@ def install(spec: TargetSpec) -> _Hook:
     with _lock:
         if _hook is not None:
             _hook.remove()
-        _hook = hook = _Hook(spec)
+        _hook = hook = ImportHook(spec)
         sys.meta_path.insert(0, hook)
         try:
             replaced: Replaced = {}
@@ -112,7 +114,10 @@ def install(spec: TargetSpec) -> _Hook:
                 if module is not None:
                     # __main__ is often still being defined when the hook is installed: its
                     # missing targets are not worth a warning.
-                    replaced |= hook.apply(module, quiet=name == "__main__", strict=True)
+                    # Under the name the file gives it: os.path is posixpath.
+                    replaced |= hook.apply(
+                        module, names=(name,), quiet=name == "__main__", strict=True
+                    )
             if replaced:
                 hook.rebind(replaced)
         except BaseException:
@@ -123,13 +128,14 @@ def install(spec: TargetSpec) -> _Hook:
         return hook
 
 
-def current() -> _Hook | None:
+def current() -> ImportHook | None:
     """The installed hook, if any."""
     return _hook
 
 
-def _script_defined(name: str) -> None:
-    """Called by the runner's script right after it defines ``name`` (see ``run.py``)."""
+def script_defined(name: str) -> None:
+    """Called by the runner's script right after it defines ``name`` (see ``run.py``): wraps
+    the script's targets before the script goes on to call them."""
     hook = _hook
     if hook is not None:
         hook.script_defined(name)
@@ -145,7 +151,11 @@ def _warn(message: str, *, strict: bool = False) -> None:
         logger.warning("%s", message)
 
 
-class _Hook:
+def _silent(message: str) -> None:
+    """Say nothing: a module still being defined (``__main__``) lacks targets it defines later."""
+
+
+class ImportHook:
     """The ``sys.meta_path`` finder, and the record of every attribute it replaced."""
 
     def __init__(self, spec: TargetSpec) -> None:
@@ -234,72 +244,56 @@ class _Hook:
     ) -> Replaced:
         """Wrap the targets of ``module`` (only those under ``first``, when given).
 
+        Args:
+            module: the loaded module.
+            names: the names the target file may give it (default: its own).
+            record: the module name its captures are recorded under (default: its own).
+            first: only the module-level name the runner's script just defined.
+            quiet: say nothing about targets not found.
+            strict: let a warning made an error (``-W error``) propagate.
+
         Returns:
             The module-level functions replaced: id -> (original, wrapper, target name).
         """
         names = tuple(names) if names is not None else (module.__name__,)
-        record = record or module.__name__
         self.seen.update(names)
         targets = [t for name in names for t in self.modules.get(name, ())]
-        replaced: Replaced = {}
-
-        def report(message: str) -> None:
-            if not quiet:
-                _warn(message, strict=strict)
-
-        def wrap(entry: Target, qualname: str, owner: Any, attr: str, raw: Any) -> None:
-            # One target's failure, whatever it is (a RecursionError from a target that
-            # captures its own capturing, a metaclass's __setattr__ raising SystemExit), is
-            # that target's warning; the other targets and the user's import go on.
-            # KeyboardInterrupt is the user's, and a warning raised here was made an error
-            # by the caller (-W error): both propagate.
-            try:
-                wrap_one(
-                    entry,
-                    owner,
-                    attr,
-                    raw,
-                    record=record,
-                    qualname=qualname,
-                    patches=self.patches,
-                    replaced=replaced,
-                    report=report,
-                )
-            except (KeyboardInterrupt, Warning):
-                raise
-            except BaseException as exc:  # noqa: BLE001
-                report(
-                    f"snapy_capture: target {entry.name} ({entry.where}): could not wrap "
-                    f"{qualname} ({type(exc).__name__}: {exc}); not captured"
-                )
-
+        report = _silent if quiet else functools.partial(_warn, strict=strict)
+        run = Wrapping(self.patches, record or module.__name__, report)
         # Exact names first: their options win over a pattern that also matches.
         for entry in targets:
             if entry.is_pattern or (first is not None and entry.qualname.split(".")[0] != first):
                 continue
             try:
-                owner, attr, raw = _resolve(module, entry.qualname)
+                member = _resolve(module, entry.qualname)
             except TargetNotFoundError as missing:
-                report(f"snapy_capture: target {entry.name} ({entry.where}) not found: {missing}")
+                run.report(
+                    f"snapy_capture: target {entry.name} ({entry.where}) not found: {missing}"
+                )
                 continue
             self.matched.add(entry.name)
-            wrap(entry, entry.qualname, owner, attr, raw)
+            run.wrap(entry, entry.qualname, member)
         patterns = [entry for entry in targets if entry.is_pattern]
         if patterns:
-            found = candidates(module, first)
-            for entry in patterns:
-                hits = [qualname for qualname in found if entry.matches(qualname)]
-                if hits:
-                    self.matched.add(entry.name)
-                elif first is None:
-                    report(
-                        f"snapy_capture: target {entry.name} ({entry.where}) matches no "
-                        f"function in {module.__name__}"
-                    )
-                for qualname in hits:
-                    owner, attr, raw = found[qualname]
-                    wrap(entry, qualname, owner, attr, raw)
-        return replaced
+            self._apply_patterns(module, patterns, first, run)
+        return run.replaced
+
+    def _apply_patterns(
+        self, module: types.ModuleType, patterns: list[Target], first: str | None, run: Wrapping
+    ) -> None:
+        found = members(module, first)
+        kinds = {qualname: member.kind for qualname, member in found.items()}
+        for entry in patterns:
+            hits = selected(entry, kinds)
+            if hits:
+                self.matched.add(entry.name)
+            elif first is None:
+                run.report(
+                    f"snapy_capture: target {entry.name} ({entry.where}) matches no "
+                    f"function in {module.__name__}"
+                )
+            for qualname in hits:
+                run.wrap(entry, qualname, found[qualname])
 
     def rebind(self, replaced: Replaced) -> None:
         """Point ``from module import f`` copies in other loaded modules at the wrappers."""
@@ -372,7 +366,7 @@ class _Hook:
 class _WrappingLoader:
     """Delegates to the real loader; wraps the targets once the module's body has run."""
 
-    def __init__(self, loader: Any, hook: _Hook) -> None:
+    def __init__(self, loader: Any, hook: ImportHook) -> None:
         self._snapy_loader = loader
         self._snapy_hook = hook
 

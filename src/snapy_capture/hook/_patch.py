@@ -1,9 +1,8 @@
-"""Finding the import hook's targets in a loaded module, and swapping in their wrappers.
+"""Swapping the import hook's targets for their wrappers, and putting them back.
 
-Targets are looked up in ``vars()`` along the MRO rather than with ``getattr``, so a
-classmethod, staticmethod or property is found as the descriptor stored on the class (which is
-what must be wrapped and put back) and not as the bound attribute. Module-level functions other
-modules copied with ``from module import function`` are rebound here too.
+The targets are found by :mod:`snapy_capture.hook._resolve`, as the descriptors stored on
+their class. Module-level functions other modules copied with ``from module import function``
+are rebound here too.
 
 Nothing in this module warns: problems go to the ``report`` callable, or back to the caller as
 values, so that the hook decides how loudly to say them (and from which stack frame).
@@ -16,21 +15,15 @@ import importlib.util
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
 from snapy_capture.capture._pipeline import site_of, wrap
+from snapy_capture.hook._kinds import CALLABLE, CLASS, FUNCTION, PROPERTY
+from snapy_capture.hook._resolve import MISSING, Member
 from snapy_capture.hook._targets import Target, refusal, refused_module
-
-#: Dunder methods that patterns (``Service.*``) select; naming any other one exactly works too.
-PATTERN_DUNDERS: Final = frozenset({"__init__", "__call__"})
-MISSING: Final[Any] = object()
 
 #: Module-level functions replaced: id(original) -> (original, wrapper, target name).
 Replaced: TypeAlias = dict[int, tuple[Any, Any, str]]
-
-
-class TargetNotFoundError(Exception):
-    """A target not found; internal control flow, never escapes the hook."""
 
 
 class Patch:
@@ -56,74 +49,9 @@ class Patch:
             delattr(self.owner, self.attr)
 
 
-def resolve(module: types.ModuleType, qualname: str) -> tuple[Any, str, Any]:
-    """(owner, attribute, raw object) of ``qualname``; raw as stored, not bound."""
-    parts = qualname.split(".")
-    owner: Any = module
-    for index, part in enumerate(parts[:-1]):
-        found = _lookup(owner, part)
-        prefix = ".".join(parts[: index + 1])
-        if found is MISSING:
-            raise TargetNotFoundError(f"{module.__name__} has no {prefix}")
-        if not isinstance(found, type):
-            raise TargetNotFoundError(
-                f"{module.__name__}.{prefix} is a {type(found).__name__}, not a class"
-            )
-        owner = found
-    raw = _lookup(owner, parts[-1])
-    if raw is MISSING:
-        raise TargetNotFoundError(f"{module.__name__} has no {qualname}")
-    return owner, parts[-1], raw
-
-
-def _lookup(owner: Any, name: str) -> Any:
-    if isinstance(owner, type):
-        for klass in owner.__mro__:
-            namespace = vars(klass)
-            if name in namespace:
-                return namespace[name]
-        return MISSING
-    return vars(owner).get(name, MISSING)
-
-
-def candidates(module: types.ModuleType, first: str | None) -> dict[str, tuple[Any, str, Any]]:
-    """Every function a pattern may select in ``module``: qualname -> (owner, attr, raw)."""
-    found: dict[str, tuple[Any, str, Any]] = {}
-    defined_in = module.__name__
-    visited: set[int] = set()
-
-    def walk_class(cls: type, prefix: str) -> None:
-        if id(cls) in visited:
-            return
-        visited.add(id(cls))
-        for attr, raw in list(vars(cls).items()):
-            qualname = f"{prefix}.{attr}"
-            if isinstance(raw, type):
-                if getattr(raw, "__qualname__", None) == qualname:
-                    walk_class(raw, qualname)
-                continue
-            if attr.startswith("__") and attr.endswith("__") and attr not in PATTERN_DUNDERS:
-                continue
-            if isinstance(raw, (types.FunctionType, classmethod, staticmethod, property)):
-                found[qualname] = (cls, attr, raw)
-
-    for attr, value in list(vars(module).items()):
-        if first is not None and attr != first:
-            continue
-        if getattr(value, "__module__", None) != defined_in:
-            continue  # imported from elsewhere: capture it where it is defined
-        if isinstance(value, type) and value.__qualname__ == attr:
-            walk_class(value, attr)
-        elif isinstance(value, types.FunctionType):
-            found[attr] = (module, attr, value)
-    return found
-
-
 def wrap_one(
     entry: Target,
-    owner: Any,
-    attr: str,
-    raw: Any,
+    member: Member,
     *,
     record: str,
     qualname: str,
@@ -131,7 +59,8 @@ def wrap_one(
     replaced: Replaced,
     report: Callable[[str], None],
 ) -> None:
-    """Replace ``owner.attr`` (found as ``raw``) by its wrapper, noting the patch to undo."""
+    """Replace ``member`` by its wrapper, noting the patch to undo."""
+    owner, attr, raw, kind = member
     if site_of(raw) is not None:
         return  # wrapped already (an earlier target, a reload, or @capture_args)
     defined_in = _defined_in(raw)
@@ -141,7 +70,7 @@ def wrap_one(
         report(f"snapy_capture: {refusal(f'{entry.module}:{qualname}', defined_in)}")
         return
     options = dict(entry.options)
-    if isinstance(raw, property):
+    if kind == PROPERTY:
         if raw.fget is None or site_of(raw.fget) is not None:
             if raw.fget is None:
                 report(
@@ -150,13 +79,13 @@ def wrap_one(
                 )
             return
         new: Any = raw.getter(wrap(raw.fget, options, module=record, qualname=qualname))
-    elif isinstance(raw, type):
+    elif kind == CLASS:
         report(
             f"snapy_capture: target {entry.name} names the class {qualname}; name "
             f"its methods, or use '{entry.module}:{qualname}.*'"
         )
         return
-    elif isinstance(raw, (classmethod, staticmethod)) or callable(raw):
+    elif kind in (FUNCTION, CALLABLE):
         new = wrap(raw, options, module=record, qualname=qualname)
     else:
         report(
@@ -173,6 +102,45 @@ def wrap_one(
     patches[(id(owner), attr)] = Patch(owner, attr, raw, had_own, new)
     if isinstance(owner, types.ModuleType):
         replaced[id(raw)] = (raw, new, f"{entry.module}:{qualname}")
+
+
+class Wrapping:
+    """One pass of the hook over a module: what it replaced, and where problems are said."""
+
+    def __init__(
+        self,
+        patches: dict[tuple[int, str], Patch],
+        record: str,
+        report: Callable[[str], None],
+    ) -> None:
+        self.patches = patches
+        self.record = record
+        self.report = report
+        self.replaced: Replaced = {}
+
+    def wrap(self, entry: Target, qualname: str, member: Member) -> None:
+        # One target's failure, whatever it is (a RecursionError from a target that captures
+        # its own capturing, a metaclass's __setattr__ raising SystemExit), is that target's
+        # warning; the other targets and the user's import go on. KeyboardInterrupt is the
+        # user's, and a warning raised here was made an error by the caller (-W error): both
+        # propagate.
+        try:
+            wrap_one(
+                entry,
+                member,
+                record=self.record,
+                qualname=qualname,
+                patches=self.patches,
+                replaced=self.replaced,
+                report=self.report,
+            )
+        except (KeyboardInterrupt, Warning):
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            self.report(
+                f"snapy_capture: target {entry.name} ({entry.where}): could not wrap "
+                f"{qualname} ({type(exc).__name__}: {exc}); not captured"
+            )
 
 
 def _defined_in(raw: Any) -> str | None:

@@ -35,14 +35,19 @@ from typing import Any, Final
 from snapy_capture.config import OPTIONS, parse_option
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters import check_filter_spec
+from snapy_capture.hook._yaml import MAX_ALIASES, MAX_NODES, Lines, load_yaml
 
-__all__ = ["Target", "TargetSpec", "load_targets", "parse_targets"]
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "MAX_TARGETS",
+    "Target",
+    "TargetSpec",
+    "load_targets",
+    "parse_targets",
+]
 
-#: Aliases a target file may use (anchors for shared options are fine; thousands are an attack).
-MAX_ALIASES: Final = 100
-#: Nodes a target file may hold once its aliases are expanded (a few aliases nested can
-#: otherwise stand for billions of nodes).
-MAX_NODES: Final = 20_000
 #: The largest target file read, in bytes (checked before reading it).
 MAX_FILE_BYTES: Final = 1 << 20
 #: The most targets one file (or mapping) may list.
@@ -137,7 +142,7 @@ def load_targets(config: str | os.PathLike[str] | Mapping[str, Any]) -> TargetSp
         raise ConfigError(f"{path}: target file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read target file: {exc}") from None
-    data, lines = _load_yaml(text, path)
+    data, lines = load_yaml(text, path, max_items=MAX_TARGETS)
     base = os.path.dirname(os.path.abspath(path))
     return parse_targets(data, source=path, lines=lines, base_dir=base)
 
@@ -146,7 +151,7 @@ def parse_targets(
     data: object,
     *,
     source: str = "<mapping>",
-    lines: _Lines | None = None,
+    lines: Lines | None = None,
     base_dir: str | None = None,
 ) -> TargetSpec:
     """Validate the content of a target file (see :func:`load_targets`).
@@ -160,7 +165,35 @@ def parse_targets(
     Raises:
         ConfigError: naming ``source``, the line when known, and what is wrong.
     """
-    lines = lines or _Lines()
+    lines = lines or Lines()
+    defaults, entries = _document(data, source, lines, base_dir)
+    targets: list[Target] = []
+    refused: list[Target] = []
+    seen: dict[str, str] = {}
+    entry_lines_of = lines.sub("targets")
+    for index, entry in enumerate(entries):
+        entry_lines = entry_lines_of.item(index)
+        where = _at(source, entry_lines.top)
+        label = f"targets[{index}]"
+        name, options = _entry(
+            entry, label, where=where, source=source, lines=entry_lines, base_dir=base_dir
+        )
+        module, qualname = _split(name, f"{where}: {label}")
+        if f"{module}:{qualname}" in seen:
+            raise ConfigError(
+                f"{where}: {label}: duplicate target {name!r} "
+                f"(first given at {seen[f'{module}:{qualname}']})"
+            )
+        seen[f"{module}:{qualname}"] = where
+        target = Target(module, qualname, _merge(defaults, options), where)
+        (refused if refused_module(module) else targets).append(target)
+    return TargetSpec(tuple(targets), source, tuple(refused))
+
+
+def _document(
+    data: object, source: str, lines: Lines, base_dir: str | None
+) -> tuple[dict[str, Any], list[object]]:
+    """The document's ``defaults`` and its ``targets`` entries, its top level checked."""
     if data is None:
         raise ConfigError(
             f"{source}: the target file is empty; expected 'version: 1' and a 'targets:' list"
@@ -194,39 +227,26 @@ def parse_targets(
         )
     if len(entries) > MAX_TARGETS:
         raise ConfigError(_too_many(source, lines.key("targets"), len(entries)))
-    targets: list[Target] = []
-    refused: list[Target] = []
-    seen: dict[str, str] = {}
-    entry_lines_of = lines.sub("targets")
-    for index, entry in enumerate(entries):
-        entry_lines = entry_lines_of.item(index)
-        where = _at(source, entry_lines.top)
-        label = f"targets[{index}]"
-        if isinstance(entry, str):
-            name, options = entry, {}
-        elif isinstance(entry, Mapping):
-            if "target" not in entry:
-                raise ConfigError(
-                    f"{where}: {label}: a mapping entry needs a 'target:' key ('module:function')"
-                )
-            name = entry["target"]
-            raw = {key: value for key, value in entry.items() if key != "target"}
-            options = _options(raw, source, entry_lines, label, base_dir)
-        else:
-            raise ConfigError(
-                f"{where}: {label}: expected 'module:function' or a mapping "
-                f"with 'target:', got {_kind(entry)}"
-            )
-        module, qualname = _split(name, f"{where}: {label}")
-        if f"{module}:{qualname}" in seen:
-            raise ConfigError(
-                f"{where}: {label}: duplicate target {name!r} "
-                f"(first given at {seen[f'{module}:{qualname}']})"
-            )
-        seen[f"{module}:{qualname}"] = where
-        target = Target(module, qualname, _merge(defaults, options), where)
-        (refused if refused_module(module) else targets).append(target)
-    return TargetSpec(tuple(targets), source, tuple(refused))
+    return defaults, entries
+
+
+def _entry(
+    entry: object, label: str, *, where: str, source: str, lines: Lines, base_dir: str | None
+) -> tuple[object, dict[str, Any]]:
+    """The target name an entry gives (not checked yet), and its own options."""
+    if isinstance(entry, str):
+        return entry, {}
+    if not isinstance(entry, Mapping):
+        raise ConfigError(
+            f"{where}: {label}: expected 'module:function' or a mapping "
+            f"with 'target:', got {_kind(entry)}"
+        )
+    if "target" not in entry:
+        raise ConfigError(
+            f"{where}: {label}: a mapping entry needs a 'target:' key ('module:function')"
+        )
+    raw = {key: value for key, value in entry.items() if key != "target"}
+    return entry["target"], _options(raw, source, lines, label, base_dir)
 
 
 def refused_module(module: str) -> bool:
@@ -270,7 +290,7 @@ def _split(name: object, where: str) -> tuple[str, str]:
 
 
 def _options(
-    raw: object, source: str, lines: _Lines, label: str, base_dir: str | None
+    raw: object, source: str, lines: Lines, label: str, base_dir: str | None
 ) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise ConfigError(
@@ -314,147 +334,3 @@ def _kind(value: object) -> str:
 
 def _at(source: str, line: int | None) -> str:
     return source if line is None else f"{source}:{line}"
-
-
-class _Lines:
-    """Line numbers (1-based) of a YAML node and of its children, when known."""
-
-    __slots__ = ("children", "keys", "top")
-
-    def __init__(self, top: int | None = None) -> None:
-        self.top = top
-        self.keys: dict[object, _Lines] = {}
-        self.children: list[_Lines] = []
-
-    def key(self, key: object) -> int | None:
-        found = self.keys.get(key)
-        return found.top if found is not None else self.top
-
-    def sub(self, key: object) -> _Lines:
-        return self.keys.get(key) or _Lines(self.top)
-
-    def item(self, index: int) -> _Lines:
-        return self.children[index] if index < len(self.children) else _Lines(self.top)
-
-    @property
-    def defaults(self) -> _Lines:
-        return self.sub("defaults")
-
-    @classmethod
-    def of(cls, node: Any) -> _Lines:
-        import yaml  # noqa: PLC0415 - only target files need yaml
-
-        lines = cls(node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    child = cls.of(value_node)
-                    # A key's own line reads better in messages than its value's.
-                    child.top = key_node.start_mark.line + 1
-                    lines.keys[key_node.value] = child
-        elif isinstance(node, yaml.SequenceNode):
-            lines.children = [cls.of(item) for item in node.value]
-        return lines
-
-
-def _load_yaml(text: str, source: str) -> tuple[object, _Lines]:
-    import yaml  # noqa: PLC0415 - `import snapy_capture` must not import yaml
-
-    class CountingLoader(yaml.SafeLoader):
-        """The safe loader, refusing documents with more than MAX_ALIASES aliases."""
-
-        aliases = 0
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if type(index) is int and index >= MAX_TARGETS:
-                # Refused while reading, not after: PyYAML's Python parser reads about
-                # 150 KB a second, and a list this long is no hand-written target file.
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise ConfigError(
-                    f"{source}:{mark.line + 1}: a list of more than {MAX_TARGETS} entries; "
-                    f"a target file lists at most {MAX_TARGETS} targets (use patterns such "
-                    f"as 'pkg.module:Class.*')"
-                )
-            if self.check_event(yaml.AliasEvent):
-                self.aliases += 1
-                if self.aliases > MAX_ALIASES:
-                    mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                    raise ConfigError(
-                        f"{source}:{mark.line + 1}: more than {MAX_ALIASES} "
-                        f"YAML aliases; refusing to expand them"
-                    )
-            return super().compose_node(parent, index)
-
-    loader = None
-    try:
-        # Inside the try: the reader already rejects NUL and other unprintable characters.
-        loader = CountingLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            return None, _Lines()
-        if loader.aliases:
-            _check_size(node, source)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: the YAML document is nested too deeply") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return data, _Lines.of(node)
-
-
-def _check_size(root: Any, source: str) -> None:
-    """Refuse documents whose aliases add more than MAX_NODES nodes, or loop.
-
-    Called only for documents that use aliases: without them a document is no larger than
-    its text, which MAX_FILE_BYTES bounds (a long target list is not an alias bomb).
-    """
-    import yaml  # noqa: PLC0415
-
-    own: set[int] = set()  # the nodes written out in the text, each counted once
-    pending = [root]
-    while pending:
-        node = pending.pop()
-        if id(node) in own:
-            continue
-        own.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            pending.extend(part for pair in node.value for part in pair)
-        elif isinstance(node, yaml.SequenceNode):
-            pending.extend(node.value)
-    limit = len(own) + MAX_NODES
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: Any) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise ConfigError(
-                f"{source}:{node.start_mark.line + 1}: a YAML alias refers to "
-                f"itself; refusing a recursive document"
-            )
-        active.add(key)
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            total += sum(size(item) for item in node.value)
-        active.discard(key)
-        sizes[key] = total = min(total, limit + 1)
-        if total > limit:
-            raise ConfigError(
-                f"{source}: the YAML aliases expand to more than {MAX_NODES} "
-                f"nodes; refusing to expand them"
-            )
-        return total
-
-    size(root)

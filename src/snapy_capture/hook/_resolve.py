@@ -1,0 +1,258 @@
+"""Finding the functions a target names: in a live module, or in a module's source.
+
+The import hook (and ``gen-tests``) look in the live module; ``snapy-capture check`` reads the
+module's source, so that nothing in it runs. Both see qualnames with a kind
+(:mod:`snapy_capture.hook._kinds`) and select among them with the one rule,
+:func:`~snapy_capture.hook._kinds.selects`: ``check`` lists what the hook will wrap.
+
+In a live module, names are looked up in ``vars()`` along the MRO rather than with
+``getattr``, so a classmethod, staticmethod or property is found as the descriptor stored on
+the class (which is what must be wrapped and put back), not as the bound attribute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import io
+import os
+import sys
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, NamedTuple
+
+from snapy_capture.hook._kinds import CLASS, EXACT_KINDS, kind_of, selects
+from snapy_capture.hook._source import SourceNames, read_source
+from snapy_capture.hook._targets import Target
+
+__all__ = [
+    "Member",
+    "Resolution",
+    "TargetNotFoundError",
+    "members",
+    "project_on_path",
+    "resolve",
+    "resolve_statically",
+    "selected",
+]
+
+MISSING: Final[Any] = object()
+
+
+class TargetNotFoundError(Exception):
+    """A target not found; internal control flow, never escapes the hook."""
+
+
+class Member(NamedTuple):
+    """A name found in a live module: where it is stored, the raw object and its kind."""
+
+    owner: Any
+    attr: str
+    raw: Any
+    kind: str
+
+
+def selected(target: Target, kinds: Mapping[str, str]) -> list[str]:
+    """The qualnames among ``kinds`` (qualname -> kind) that ``target`` selects."""
+    return [qualname for qualname, kind in kinds.items() if selects(target, qualname, kind)]
+
+
+# --- in a live module ---------------------------------------------------------------------
+
+
+def resolve(module: types.ModuleType, qualname: str) -> Member:
+    """The member called ``qualname`` (looked up along the MRO); raw as stored, not bound.
+
+    Raises:
+        TargetNotFoundError: naming the part of ``qualname`` that is missing.
+    """
+    parts = qualname.split(".")
+    owner: Any = module
+    for index, part in enumerate(parts[:-1]):
+        found = _lookup(owner, part)
+        prefix = ".".join(parts[: index + 1])
+        if found is MISSING:
+            raise TargetNotFoundError(f"{module.__name__} has no attribute {prefix!r}")
+        if not isinstance(found, type):
+            raise TargetNotFoundError(
+                f"{module.__name__}.{prefix} is a {type(found).__name__}, not a class"
+            )
+        owner = found
+    raw = _lookup(owner, parts[-1])
+    if raw is MISSING:
+        raise TargetNotFoundError(f"{module.__name__} has no attribute {qualname!r}")
+    return Member(owner, parts[-1], raw, kind_of(raw))
+
+
+def _lookup(owner: Any, name: str) -> Any:
+    if isinstance(owner, type):
+        for klass in owner.__mro__:
+            namespace = vars(klass)
+            if name in namespace:
+                return namespace[name]
+        return MISSING
+    return vars(owner).get(name, MISSING)
+
+
+def members(module: types.ModuleType, first: str | None = None) -> dict[str, Member]:
+    """Every name a pattern may select in ``module`` (only those under ``first``, when given):
+    its functions and the members of its classes, each class's own (not inherited)."""
+    found: dict[str, Member] = {}
+    defined_in = module.__name__
+    visited: set[int] = set()
+
+    def walk_class(cls: type, prefix: str) -> None:
+        if id(cls) in visited:
+            return
+        visited.add(id(cls))
+        for attr, raw in list(vars(cls).items()):
+            qualname = f"{prefix}.{attr}"
+            if isinstance(raw, type):
+                if getattr(raw, "__qualname__", None) == qualname:
+                    walk_class(raw, qualname)
+                continue
+            found[qualname] = Member(cls, attr, raw, kind_of(raw))
+
+    for attr, value in list(vars(module).items()):
+        if first is not None and attr != first:
+            continue
+        if getattr(value, "__module__", None) != defined_in:
+            continue  # imported from elsewhere: capture it where it is defined
+        if isinstance(value, type):
+            if value.__qualname__ == attr:
+                walk_class(value, attr)
+        else:
+            found[attr] = Member(module, attr, value, kind_of(value))
+    return found
+
+
+# --- from the source, for check -----------------------------------------------------------
+
+
+@dataclass
+class Resolution:
+    """What ``check`` found for one target: the names it selects, or why it selects none."""
+
+    matches: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    #: Something true and worth saying about a target that resolves (a module alias).
+    note: str | None = None
+
+
+def resolve_statically(target: Target) -> Resolution:
+    """What the hook would wrap for ``target``, without running the target's module.
+
+    The module is found on ``sys.path`` with the working directory on it; its source is read,
+    not run. A module without Python source (an extension) is imported: that runs no user code.
+    Finding ``pkg.mod`` imports the package ``pkg`` itself.
+    """
+    result = Resolution()
+    if target.module == "__main__":
+        result.errors.append("'__main__' has no source before it runs; name the script's module")
+        return result
+    with project_on_path():
+        found = _find(target.module, result)
+    if found is None:
+        return result
+    real, names = found
+    if real != target.module:
+        # os.path is posixpath: the hook finds it under the name given, and the captures
+        # are recorded under the module's own name, as for any function.
+        result.note = f"{target.module} is the module {real}: captured as {real}:{target.qualname}"
+    if isinstance(names, SourceNames):
+        _from_source(target, names, result)
+    else:
+        _from_module(target, names, result)
+    return result
+
+
+def _find(module: str, result: Resolution) -> tuple[str, SourceNames | types.ModuleType] | None:
+    """The module's real name, and its names read from its source (else the module itself)."""
+    try:
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            raise ModuleNotFoundError(f"no module named {module!r}")
+        if spec.origin and spec.origin.endswith(".py"):
+            with open(spec.origin, "rb") as handle:
+                return spec.name, read_source(handle.read(), spec.origin)
+    except (ImportError, ValueError, OSError, SyntaxError) as exc:
+        detail = " ".join(str(exc).split())
+        result.errors.append(f"module {module!r} not found or unreadable: {detail}")
+        return None
+    sink = io.StringIO()
+    try:
+        # No Python source (an extension module): importing it runs no user code. A module
+        # that prints on import must not garble the report (or --json).
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            return spec.name, importlib.import_module(module)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a finding too
+        detail = " ".join(str(exc).split())
+        result.errors.append(
+            f"module {module!r} does not import: "
+            f"{type(exc).__name__}{': ' + detail if detail else ''}"
+        )
+        return None
+
+
+def _from_source(target: Target, names: SourceNames, result: Resolution) -> None:
+    if target.is_pattern:
+        result.matches = selected(target, names.kinds)
+        if not result.matches:
+            result.errors.append(f"pattern {target.qualname!r} matches nothing in {target.module}")
+        return
+    kind, elsewhere = names.lookup(target.qualname)
+    if kind is None:
+        message = f"{target.qualname!r} not found in {target.module}"
+        if elsewhere:
+            message += (
+                f" (if it is inherited from {', '.join(elsewhere)}, defined in another "
+                f"module, check cannot see it: check does not import)"
+            )
+        result.errors.append(message)
+    else:
+        _exact(target, kind, result)
+
+
+def _from_module(target: Target, module: types.ModuleType, result: Resolution) -> None:
+    if target.is_pattern:
+        kinds = {qualname: member.kind for qualname, member in members(module).items()}
+        result.matches = selected(target, kinds)
+        if not result.matches:
+            result.errors.append(f"pattern {target.qualname!r} matches nothing in {target.module}")
+        return
+    try:
+        member = resolve(module, target.qualname)
+    except TargetNotFoundError as missing:
+        result.errors.append(str(missing))
+        return
+    _exact(target, member.kind, result)
+
+
+def _exact(target: Target, kind: str, result: Resolution) -> None:
+    if kind in EXACT_KINDS:
+        result.matches = [target.qualname]
+    elif kind == CLASS:
+        result.errors.append(
+            f"{target.qualname} is not a function (it is a class: name its methods, "
+            f"or use '{target.name}.*')"
+        )
+    else:
+        result.errors.append(f"{target.qualname} is not a function (it is a constant or value)")
+
+
+@contextlib.contextmanager
+def project_on_path() -> Iterator[None]:
+    """The working directory importable (targets name the user's project), and ``sys.path``
+    as it was afterwards. The command line's ``sys.path[0]`` is its own bin directory."""
+    saved = list(sys.path)
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        yield
+    finally:
+        sys.path[:] = saved

@@ -1,0 +1,121 @@
+"""What a module defines, read from its source (its syntax tree) without running it.
+
+``snapy-capture check`` must not run the modules it checks: a legacy script without an
+``if __name__ == "__main__"`` guard would run when imported. So the names are read from the
+syntax tree, and each is given the kind :mod:`snapy_capture.hook._resolve` would give the live
+object, for the same rule to select among them. What only running can tell (what an unknown
+decorator returns, which branch of an ``if`` defines a name) is guessed: a decorated ``def`` is
+taken for a function, and a name defined in any branch is taken as defined.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Final
+
+from snapy_capture.hook._kinds import CLASS, FUNCTION, PROPERTY, UNKNOWN, VALUE
+
+__all__ = ["SourceNames", "read_source"]
+
+#: Decorators that make a ``def`` a property (the getter, or a setter/deleter of one).
+_PROPERTY_DECORATORS: Final = frozenset({"property", "abc.abstractproperty"})
+_ACCESSOR_SUFFIXES: Final = (".setter", ".getter", ".deleter")
+#: Decorators whose result is neither a function nor a property: not captured.
+_VALUE_DECORATORS: Final = frozenset({"cached_property", "functools.cached_property"})
+_LITERALS: Final = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.JoinedStr)
+
+
+@dataclass
+class SourceNames:
+    """The qualnames a module's source defines, each with its kind, and each class's bases."""
+
+    kinds: dict[str, str] = field(default_factory=dict)
+    #: class qualname -> its bases as written (``Base``, ``abc.ABC``).
+    bases: dict[str, list[str]] = field(default_factory=dict)
+
+    def lookup(self, qualname: str) -> tuple[str | None, list[str]]:
+        """The kind of ``qualname``, looked up along the base classes defined in this source
+        (as the hook looks along the MRO); else ``None`` and the bases defined elsewhere."""
+        owner, _, name = qualname.rpartition(".")
+        if not owner:
+            return self.kinds.get(name), []
+        elsewhere: list[str] = []
+        seen: set[str] = set()
+        pending = [owner]
+        while pending:
+            klass = pending.pop(0)
+            if klass in seen:
+                continue
+            seen.add(klass)
+            kind = self.kinds.get(f"{klass}.{name}")
+            if kind is not None:
+                return kind, []
+            for base in self.bases.get(klass, ()):
+                if self.kinds.get(base) == CLASS:
+                    pending.append(base)
+                elif base != "object":
+                    elsewhere.append(base)
+        return None, elsewhere
+
+
+def read_source(source: bytes, filename: str) -> SourceNames:
+    """The names defined in ``source`` (see :class:`SourceNames`).
+
+    Raises:
+        SyntaxError: the source does not parse.
+    """
+    names = SourceNames()
+    _walk(ast.parse(source, filename=filename).body, "", names)
+    return names
+
+
+def _walk(body: list[ast.stmt], prefix: str, names: SourceNames) -> None:
+    kinds = names.kinds
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kinds.setdefault(prefix + node.name, _def_kind(node))
+        elif isinstance(node, ast.ClassDef):
+            qualname = prefix + node.name
+            kinds[qualname] = CLASS
+            names.bases[qualname] = [_base(base, prefix, kinds) for base in node.bases]
+            _walk(node.body, f"{qualname}.", names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            kind = _value_kind(node.value, prefix, kinds)
+            for name in targets:
+                if isinstance(name, ast.Name):
+                    kinds.setdefault(prefix + name.id, kind)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and not prefix:
+            for alias in node.names:
+                kinds.setdefault(alias.asname or alias.name.split(".")[0], UNKNOWN)
+        else:  # definitions under if/try/with/for at this level still define names here
+            for field_name in ("body", "orelse", "finalbody", "handlers"):
+                for child in getattr(node, field_name, None) or []:
+                    inner = child.body if isinstance(child, ast.ExceptHandler) else [child]
+                    _walk(inner, prefix, names)
+
+
+def _def_kind(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    for decorator in node.decorator_list:
+        written = ast.unparse(decorator)
+        if written in _PROPERTY_DECORATORS or written.endswith(_ACCESSOR_SUFFIXES):
+            return PROPERTY
+        if written in _VALUE_DECORATORS:
+            return VALUE
+    return FUNCTION
+
+
+def _value_kind(value: ast.expr | None, prefix: str, kinds: dict[str, str]) -> str:
+    if isinstance(value, _LITERALS):
+        return VALUE
+    if isinstance(value, ast.Name):
+        # ``alias = method`` in the same body: the live name holds the same function.
+        return kinds.get(prefix + value.id, UNKNOWN)
+    return UNKNOWN
+
+
+def _base(node: ast.expr, prefix: str, kinds: dict[str, str]) -> str:
+    written = ast.unparse(node)
+    # In a class body, a name is looked up in that body first, then at module level.
+    return prefix + written if kinds.get(prefix + written) == CLASS else written
