@@ -530,6 +530,8 @@ _BY_NAME: Final[dict[str, type]] = {
     "json": JSONSerializer,
     "jsonpickle": JSONPickleSerializer,
 }
+#: The names of the built-in serializers, as capture files record them.
+BUILTIN_SERIALIZERS: Final = tuple(_BY_NAME)
 _instances: dict[str, Serializer] = {}
 
 
