@@ -24,14 +24,10 @@ import errno
 import json
 import logging
 import os
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
-
-from filelock import FileLock
 
 from snapy_capture import _forksafe
 from snapy_capture.config import parse_option
@@ -41,11 +37,8 @@ from snapy_capture.storage._envelope import check_key
 # Imported by name, not used as ``_layout.x``: tests patch these on this module to inject
 # faults into a write, and the calls below must see the patch.
 from snapy_capture.storage._files import (
-    _O_CLOEXEC,
-    _O_NOFOLLOW,
     _check_directory,
     _make_private_dirs,
-    _mtime,
     _unlink_quiet,
     _write_all,
 )
@@ -53,21 +46,21 @@ from snapy_capture.storage._layout import (
     _META,
     CaptureRef,
     FunctionInfo,
-    _capture_files,
     _capture_name,
     _check_bookkeeping,
+    _clear_directory,
     _delete_below,
     _link,
     _open_temp,
+    _prune_directory,
     _read_state,
-    _remove_stale_temps,
     _scan_state,
     _TmpfileUnusable,
     _write_state,
     function_dirname,
     is_temporary,
 )
-from snapy_capture.storage._locks import _PortableWriteLock, _WriteLock
+from snapy_capture.storage._locks import DirectoryLocks, _PortableWriteLock, _WriteLock
 from snapy_capture.storage._order import StoredCapture, newest_first
 from snapy_capture.storage._reading import CaptureReader
 from snapy_capture.storage.serializers import Serializer, get_serializer
@@ -175,31 +168,6 @@ def _expire(directory: str, floor: int, placed: int, max_age: float) -> int:
     return floor
 
 
-class _Signer:
-    """Signs one capture for the number it gets, under the directory's lock (format 2)."""
-
-    __slots__ = ("function", "key", "slot")
-
-    def __init__(self, key: bytes, slot: _envelope.SigningSlot, function: str) -> None:
-        self.key = key
-        self.slot = slot
-        self.function = function
-
-    def sign(self, fd: int, temp: str | None, seq: int) -> None:
-        slot = self.slot
-        mac = _envelope.signature(self.key, slot.canonical, self.function, seq, slot.digest)
-        if temp is None:
-            os.pwrite(fd, mac, slot.offset)  # unnamed: still open
-            return
-        # Named: closed before the lock (see ``_write``); opened again, never through a link.
-        named = os.open(temp, os.O_WRONLY | _O_CLOEXEC | _O_NOFOLLOW)
-        try:
-            os.lseek(named, slot.offset, os.SEEK_SET)
-            _write_all(named, mac)
-        finally:
-            os.close(named)
-
-
 class CaptureStorage(CaptureReader):
     """Stores capture records under ``path``.
 
@@ -238,12 +206,12 @@ class CaptureStorage(CaptureReader):
         self.max_age: float | None = parse_option("max_age", max_age)
         self.serializer = get_serializer(parse_option("serializer", serializer or "pickle"))
         self.signing_key: bytes | None = parse_option("signing_key", signing_key)
-        self._locks: dict[str, FileLock] = {}
         self._prepared: set[str] = set()
         self._root_checked = False
         # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
         self._dirs: dict[tuple[str, str], str] = {}
         self._guard = _forksafe.fork_safe(threading.Lock())
+        self._dir_locks = DirectoryLocks(self._guard)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, retention={self.retention!r})"
@@ -283,26 +251,14 @@ class CaptureStorage(CaptureReader):
             retention = self.retention
         if max_age is _KEEP:
             max_age = self.max_age
-        signer = None
         key = self.signing_key
-        if key is not None:
-            _envelope.check_key(key)  # set but empty: never write unsigned
-            # Hashed here, off the lock; the short HMAC is made under it, once numbered.
-            slot = _envelope.signing_slot(data)
-            if slot is not None:
-                signer = _Signer(key, slot, f"{module}:{qualname}")
+        # Hashed here, off the lock; the short HMAC is made under it, once numbered.
+        signer = None if key is None else _envelope.signer_for(key, data, f"{module}:{qualname}")
         directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
         try:
             fd, temp = _open_temp(directory)
         except (FileNotFoundError, NotADirectoryError):
-            # The directory was removed since this process prepared it (a cleanup script,
-            # ``rm -r captures``): make it again rather than fail every capture from now on.
-            # (Replaced by a symbolic link: preparing it again refuses it.)
-            with self._guard:
-                self._prepared.discard(directory)
-                self._dirs.pop((module, qualname), None)
-                self._root_checked = False
-            directory = self._prepare(module, qualname)
+            directory = self._prepare_again(module, qualname, directory)
             fd, temp = _open_temp(directory)
         try:
             _write_all(fd, data)
@@ -315,7 +271,7 @@ class CaptureStorage(CaptureReader):
             # Bounded: a process stopped while holding the lock (SIGSTOP, a debugger, a hung
             # mount) must not hang every captured call; the capture is dropped instead.
             # (acquire/release rather than ``with``: this runs once per captured call.)
-            lock = self._write_lock(directory)
+            lock = self._dir_locks.writers(directory)
             state_fd = lock.acquire(LOCK_TIMEOUT)
             try:
                 final = self._place(
@@ -348,7 +304,7 @@ class CaptureStorage(CaptureReader):
         max_age: float | None,
         *,
         state_fd: int | None,
-        signer: _Signer | None = None,
+        signer: _envelope.Signer | None = None,
     ) -> str:
         """Number the written temporary file (descriptor, name), sign it for that number when
         signing, and link it into place."""
@@ -379,6 +335,16 @@ class CaptureStorage(CaptureReader):
             _drop_state(directory, final)
         return final
 
+    def _prepare_again(self, module: str, qualname: str, directory: str) -> str:
+        """The directory was removed since this process prepared it (a cleanup script,
+        ``rm -r captures``): make it again rather than fail every capture from now on.
+        (Replaced by a symbolic link: preparing it again refuses it.)"""
+        with self._guard:
+            self._prepared.discard(directory)
+            self._dirs.pop((module, qualname), None)
+            self._root_checked = False
+        return self._prepare(module, qualname)
+
     def _prepare(self, module: str, qualname: str) -> str:
         known = self._dirs.get((module, qualname))
         if known is not None:
@@ -408,36 +374,7 @@ class CaptureStorage(CaptureReader):
         return directory
 
     def _write_lock(self, directory: str) -> _WriteLock | _PortableWriteLock:
-        """The lock writers hold while numbering a capture.
-
-        ``acquire(timeout)`` returns the ``.seq`` descriptor (``None`` where the state is
-        read and written by path), ``release()`` lets go.
-        """
-        if sys.platform == "win32":  # pragma: no cover
-            return _PortableWriteLock(self._lock(directory))
-        return _WriteLock._all.get(directory) or _WriteLock.of(directory)
-
-    @contextlib.contextmanager
-    def _exclusive(self, directory: str | Path) -> Iterator[None]:
-        """Hold a directory's writers' lock (``prune``, ``clear``), never through a link."""
-        if sys.platform == "win32":  # pragma: no cover
-            with self._lock(directory):
-                yield
-            return
-        lock = self._write_lock(str(directory))
-        lock.acquire(_MAINTENANCE_TIMEOUT)
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def _lock(self, directory: str | Path) -> FileLock:
-        key = str(directory)
-        lock = self._locks.get(key)
-        if lock is None:
-            with self._guard:
-                lock = self._locks.setdefault(key, FileLock(os.path.join(key, ".lock"), mode=0o600))
-        return lock
+        return self._dir_locks.writers(directory)
 
     # --- maintenance --------------------------------------------------------------------
 
@@ -452,16 +389,8 @@ class CaptureStorage(CaptureReader):
         removed = 0
         cutoff = None if max_age is None else time.time() - max_age
         for info in self.functions():
-            with self._exclusive(info.directory):
-                files = _capture_files(info.directory)
-                doomed = files[retention:] if retention is not None else []
-                if cutoff is not None:
-                    doomed += [p for p in files[: len(files) - len(doomed)] if _mtime(p) < cutoff]
-                for path in doomed:
-                    removed += _unlink_quiet(path)
-                removed += _remove_stale_temps(info.directory)
-                state = _scan_state(info.directory)
-                _write_state(info.directory, *state)
+            with self._dir_locks.exclusive(info.directory, _MAINTENANCE_TIMEOUT):
+                removed += _prune_directory(info.directory, retention, cutoff)
         return removed
 
     def clear(self, module: str | None = None, qualname: str | None = None) -> int:
@@ -474,8 +403,6 @@ class CaptureStorage(CaptureReader):
         for info in infos:
             if info.directory.is_symlink() or not info.directory.is_dir():
                 continue  # a link: never delete through it
-            with self._exclusive(info.directory):
-                for path in _capture_files(info.directory):
-                    removed += _unlink_quiet(path)
-                _remove_stale_temps(info.directory, older_than=0.0)
+            with self._dir_locks.exclusive(info.directory, _MAINTENANCE_TIMEOUT):
+                removed += _clear_directory(info.directory)
         return removed

@@ -326,3 +326,29 @@ def _stored_files(directory: Path) -> list[Path]:
 def is_temporary(path: Path) -> bool:
     """Whether ``path`` (from :meth:`CaptureStorage.stored_files`) is a temporary file."""
     return path.name.startswith(_TEMP_PREFIX)
+
+
+def _prune_directory(directory: Path, retention: int | None, cutoff: float | None) -> int:
+    """Keep the newest ``retention`` captures, none written before ``cutoff``, no stale
+    temporary file; then record the state found. Under the directory's lock. Returns the
+    number of files removed."""
+    removed = 0
+    files = _capture_files(directory)
+    doomed = files[retention:] if retention is not None else []
+    if cutoff is not None:
+        doomed += [p for p in files[: len(files) - len(doomed)] if _mtime(p) < cutoff]
+    for path in doomed:
+        removed += _unlink_quiet(path)
+    removed += _remove_stale_temps(directory)
+    _write_state(directory, *_scan_state(directory))
+    return removed
+
+
+def _clear_directory(directory: Path) -> int:
+    """Delete every capture and temporary file; under the directory's lock. Returns the
+    number of captures removed."""
+    removed = 0
+    for path in _capture_files(directory):
+        removed += _unlink_quiet(path)
+    _remove_stale_temps(directory, older_than=0.0)
+    return removed
