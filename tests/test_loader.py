@@ -190,3 +190,19 @@ def test_case_ids_stay_unique_and_stable_across_roots(capture_dir: Path, tmp_pat
     ]
     assert [e.id for e in replay_cases("twice_stored", limit=1)] == ["capture-0-root2"]
     assert [e.id for e in replay_cases("twice_stored", where={"args": [1]})] == ["capture-0"]
+
+
+def test_an_unreadable_newest_capture_keeps_its_roots_order(
+    capture_dir: Path, tmp_path: Path
+) -> None:
+    """Root A's newest file is corrupt: it is skipped with a warning, and A's next capture
+    (made after B's) still comes before B's."""
+    _capture_into(tmp_path / "a", 1)
+    _capture_into(tmp_path / "b", 2)
+    _capture_into(tmp_path / "a", 3, 4)
+    newest = max((tmp_path / "a").rglob("*.cap"))
+    newest.write_bytes(b"#snapy-capture {not json\n")
+    with pytest.warns(SnapyCaptureWarning, match="skipping"):
+        assert [r["args"][0] for r in CaptureLoader().load_all("twice_stored")] == [3, 2, 1]
+    with pytest.warns(SnapyCaptureWarning, match="skipping"):
+        assert [e.values[0][0] for e in replay_cases("twice_stored")] == [3, 2, 1]
