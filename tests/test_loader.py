@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,12 @@ from snapy_capture import (
     CaptureStorage,
     SnapyCaptureWarning,
     capture_args,
+    flush,
     has_capture,
     load_capture,
     load_capture_dict,
 )
+from snapy_capture.pytest_plugin import replay_cases
 
 
 def _save(root: Path, module: str, qualname: str, *args: object) -> None:
@@ -136,3 +140,69 @@ def test_load_capture_dict_and_seed_fixture_style(capture_dir: Path) -> None:
     assert record["args"] == ["testuser"]
     assert record["metadata"]["thread_id"] == "MainThread"
     assert has_capture("create_user")
+
+
+def _capture_into(root: Path, *values: int) -> None:
+    """Call one function (``tests.test_loader:twice_stored``) decorated to store under ``root``."""
+    stored = capture_args(path=root)(twice_stored)
+    for value in values:
+        stored(value)
+    flush()
+
+
+def twice_stored(x: int) -> int:
+    return x
+
+
+def test_newest_is_the_call_made_last_across_roots(capture_dir: Path, tmp_path: Path) -> None:
+    """Five captures into root A, then one into root B: load_capture, load_all and replay_cases
+    all give B's capture first (the call made last), then A's newest first."""
+    _capture_into(tmp_path / "a", 1, 2, 3, 4, 5)
+    _capture_into(tmp_path / "b", 6)
+    assert load_capture("twice_stored") == ((6,), {})
+    assert [r["args"][0] for r in CaptureLoader().load_all("twice_stored")] == [6, 5, 4, 3, 2, 1]
+    assert [e.values[0][0] for e in replay_cases("twice_stored")] == [6, 5, 4, 3, 2, 1]
+
+
+def test_newest_across_roots_ignores_file_times(capture_dir: Path, tmp_path: Path) -> None:
+    """Root A's files touched after B's capture was made (copied, restored from a backup):
+    B's capture is still the newest, in the loader and in replay alike."""
+    _capture_into(tmp_path / "a", 1, 2)
+    _capture_into(tmp_path / "b", 3)
+    later = time.time() + 60
+    for path in (tmp_path / "a").rglob("*.cap"):
+        os.utime(path, (later, later))
+    assert load_capture("twice_stored") == ((3,), {})
+    assert [r["args"][0] for r in CaptureLoader().load_all("twice_stored")] == [3, 2, 1]
+    assert [e.values[0][0] for e in replay_cases("twice_stored")] == [3, 2, 1]
+
+
+def test_case_ids_stay_unique_and_stable_across_roots(capture_dir: Path, tmp_path: Path) -> None:
+    """Two roots both hold capture number 0: the first root searched keeps ``capture-0``
+    whatever the order or limit, the other root's is told apart by its position."""
+    _capture_into(tmp_path / "a", 1, 2)
+    _capture_into(tmp_path / "b", 3)
+    entries = replay_cases("twice_stored")
+    assert [(e.id, e.values[0][0]) for e in entries] == [
+        ("capture-0-root2", 3),
+        ("capture-1", 2),
+        ("capture-0", 1),
+    ]
+    assert [e.id for e in replay_cases("twice_stored", limit=1)] == ["capture-0-root2"]
+    assert [e.id for e in replay_cases("twice_stored", where={"args": [1]})] == ["capture-0"]
+
+
+def test_an_unreadable_newest_capture_keeps_its_roots_order(
+    capture_dir: Path, tmp_path: Path
+) -> None:
+    """Root A's newest file is corrupt: it is skipped with a warning, and A's next capture
+    (made after B's) still comes before B's."""
+    _capture_into(tmp_path / "a", 1)
+    _capture_into(tmp_path / "b", 2)
+    _capture_into(tmp_path / "a", 3, 4)
+    newest = max((tmp_path / "a").rglob("*.cap"))
+    newest.write_bytes(b"#snapy-capture {not json\n")
+    with pytest.warns(SnapyCaptureWarning, match="skipping"):
+        assert [r["args"][0] for r in CaptureLoader().load_all("twice_stored")] == [3, 2, 1]
+    with pytest.warns(SnapyCaptureWarning, match="skipping"):
+        assert [e.values[0][0] for e in replay_cases("twice_stored")] == [3, 2, 1]

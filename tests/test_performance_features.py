@@ -675,9 +675,15 @@ def test_profiler_counts_threads_started_in_the_block(
     assert after == profiler.captures == 15
     assert profiler.dropped == 0
     assert profiler.capture_time_ms > 0
-    stored = list(CaptureStorage(capture_dir).iter_records(work.__module__, work.__qualname__))
+    stored = list(
+        CaptureStorage(capture_dir).read_captures(f"{work.__module__}:{work.__qualname__}")
+    )
     assert len(stored) == 17
-    in_block = [path.stat().st_size for path, record in stored if record["args"][0] in range(5)]
+    in_block = [
+        item.ref.path.stat().st_size
+        for item in stored
+        if item.record is not None and item.record["args"][0] in range(5)
+    ]
     assert profiler.serialized_size_bytes == sum(in_block)
     if async_storage:
         assert profiler.write_time_ms > 0

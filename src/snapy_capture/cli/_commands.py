@@ -27,7 +27,7 @@ from snapy_capture.cli._format import (
 from snapy_capture.config import resolve_config
 from snapy_capture.errors import CaptureFormatError, SnapyCaptureError
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage import CaptureStorage, FunctionInfo
+from snapy_capture.storage import CaptureStorage, FunctionInfo, is_temporary
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CliError", "Context"]
 
@@ -124,7 +124,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     storage = ctx.storage
     rows: list[dict[str, Any]] = []
     for info in storage.functions():
-        files = storage.capture_files(info.module, info.qualname)
+        files = [ref.path for ref in storage.captures(info)]  # newest first
         stats = [(path, st) for path in files if (st := _stat(path)) is not None]
         if not stats:
             continue  # cleared, or every file vanished meanwhile: nothing to show
@@ -137,8 +137,9 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
                 "qualname": info.qualname,
                 "count": len(stats) - corrupt,
                 "corrupt": corrupt,
-                "newest": format_time(max(times)),
-                "oldest": format_time(min(times)),
+                # When the newest and the oldest captures (storage's order) were written.
+                "newest": format_time(times[0]),
+                "oldest": format_time(times[-1]),
                 "size_bytes": sum(st[0] for _, st in stats),
                 "directory": str(info.directory),
             }
@@ -183,14 +184,13 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 
 def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[Path, dict[str, Any]]]:
     """``(file, record)`` newest first; unreadable files are skipped with a note on stderr."""
-    for path in ctx.storage.capture_files(info.module, info.qualname):
-        try:
-            record = ctx.storage.read(path)
-        except CaptureFormatError as exc:
-            if Path(path).exists():
-                ctx.note(f"skipping {path}: {exc}")
+    for item in ctx.storage.read_captures(info):
+        path = item.ref.path
+        if item.record is None:
+            if path.exists():
+                ctx.note(f"skipping {path}: {item.error}")
             continue
-        yield path, record
+        yield path, item.record
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
@@ -219,7 +219,7 @@ def _show(ctx: Context, args: argparse.Namespace) -> int:
         seen += 1
     if seen == 0:
         hint = ""
-        if ctx.storage.capture_files(info.module, info.qualname):
+        if next(ctx.storage.captures(info), None) is not None:
             hint = (
                 " (see the notes above; if they name your project's modules, give its "
                 "directory with --import-path DIR)"
@@ -288,16 +288,7 @@ def _import_paths(paths: list[str]) -> Iterator[None]:
 
 
 def _snapshot(storage: CaptureStorage) -> dict[Path, str]:
-    files: dict[Path, str] = {}
-    for info in storage.functions():
-        try:
-            names = os.listdir(info.directory)
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".cap") or name.startswith(".tmp-"):
-                files[info.directory / name] = info.name
-    return files
+    return {path: info.name for info in storage.functions() for path in storage.stored_files(info)}
 
 
 def cmd_prune(args: argparse.Namespace, ctx: Context) -> int:
@@ -313,7 +304,7 @@ def cmd_prune(args: argparse.Namespace, ctx: Context) -> int:
     captures: dict[str, int] = {}
     temps = 0
     for path in removed:
-        if path.name.startswith(".tmp-"):
+        if is_temporary(path):
             temps += 1
         else:
             captures[before[path]] = captures.get(before[path], 0) + 1
@@ -362,7 +353,7 @@ def cmd_clear(args: argparse.Namespace, ctx: Context) -> int:
     else:
         infos = [_resolve(ctx, args.name)]
         what = f"the captures of {infos[0].name} in {storage.path}"
-    count = sum(len(storage.capture_files(i.module, i.qualname)) for i in infos)
+    count = sum(sum(1 for _ in storage.captures(info)) for info in infos)
     if count == 0:
         ctx.print(
             f"Nothing to delete: no captures{'' if args.all else ' of ' + infos[0].name} "

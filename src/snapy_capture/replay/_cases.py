@@ -8,6 +8,9 @@ number for life: new captures get higher numbers and retention deletes the lowes
 id of a capture that is still there never changes, and a syrupy snapshot named after it never
 churns. (Content hashes were rejected: pickled sets and dicts of objects need not pickle to the
 same bytes in two processes, and pytest-xdist requires every worker to collect the same ids.)
+Cases come newest first in storage's order, the loader's; where several storage roots hold
+the function, a number two of them hold is told apart by the root's position in the search
+(``capture-3-root1``), the first root searched keeping the plain id.
 
 Replaying a method: captures do not store ``self``/``cls``. Pass the bound method of an
 instance you build for the test (``replay_and_compare(Service(cfg).charge, record)``), or the
@@ -25,16 +28,16 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from snapy_capture.errors import (
-    CaptureFormatError,
     CaptureNotFoundError,
     SnapyCaptureError,
     SnapyCaptureWarning,
 )
 from snapy_capture.replay.loader import CaptureLoader, as_call, criterion_holds
-from snapy_capture.storage import CaptureStorage
+from snapy_capture.storage import CaptureStorage, FunctionInfo, newest_first
 
 __all__ = [
     "Case",
@@ -45,7 +48,6 @@ __all__ = [
     "replay_and_compare",
 ]
 
-_SEQUENCE: Final = re.compile(r"^(\d+)\.cap$")
 _PLACEHOLDER: Final = re.compile(r"^\[FILTERED: .*\]$", re.DOTALL)
 
 Where = Mapping[str, Any] | Callable[[dict[str, Any]], bool]
@@ -116,35 +118,53 @@ def collect_cases(
         resolved = loader.resolve(name)
     except CaptureNotFoundError:
         return Cases(name, paths, (), found=False)
-    module, _, qualname = resolved.partition(":")
-    files = []
-    for index, root in enumerate(loader.storages):
-        for file in root.capture_files(module, qualname):
-            match = _SEQUENCE.match(file.name)
-            if match:
-                files.append((int(match.group(1)), index, root, file))
-    # Several roots may hold the same function: newest first by sequence, then by root order.
-    files.sort(key=lambda item: (-item[0], item[1]))
+    sources = loader.locate(resolved)
+    ids = _case_ids(sources, loader.storages)
     cases: list[Case] = []
-    seen: set[str] = set()
-    for seq, index, root, file in files:
+    for item in newest_first([storage.read_captures(info) for storage, info in sources]):
         if limit is not None and len(cases) >= limit:
             break
-        try:
-            record = root.read(file)
-        except CaptureFormatError as exc:
+        if item.error is not None or item.record is None:
             warnings.warn(
-                f"snapy_capture: skipping {file}: {exc}", SnapyCaptureWarning, stacklevel=2
+                f"snapy_capture: skipping {item.ref.path}: {item.error}",
+                SnapyCaptureWarning,
+                stacklevel=2,
             )
             continue
-        if where is not None and not _matches(record, where):
+        if where is not None and not _matches(item.record, where):
             continue
-        case_id = f"capture-{seq}"
-        if case_id in seen:  # the same number under another root: name the root's position
-            case_id = f"capture-{seq}-root{index}"
-        seen.add(case_id)
-        cases.append(Case(case_id, record))
+        cases.append(Case(ids.get(item.ref.path) or f"capture-{item.ref.seq}", item.record))
     return Cases(resolved, paths, tuple(cases), found=True)
+
+
+def _case_ids(
+    sources: Sequence[tuple[CaptureStorage, FunctionInfo]], roots: Sequence[CaptureStorage]
+) -> dict[Path, str]:
+    """The ids of captures whose number another capture directory of the function also
+    holds (several roots): ``capture-<seq>`` stays with the first directory searched, the
+    others add their root's position (``capture-<seq>-root<i>``).
+
+    Worked out from every capture listed, not from those kept (``limit``, ``where``) nor
+    from their order, so an id does not change with them. With one directory, nothing to
+    tell apart: an empty mapping (no listing).
+    """
+    if len(sources) < 2:
+        return {}
+    position = {id(storage): index for index, storage in enumerate(roots)}
+    ids: dict[Path, str] = {}
+    taken: set[str] = set()
+    for storage, info in sources:
+        for ref in storage.captures(info):
+            case_id = f"capture-{ref.seq}"
+            if case_id in taken:
+                case_id = f"{case_id}-root{position[id(storage)]}"
+                suffix = 1
+                while case_id in taken:  # two directories of one function in one root
+                    case_id = f"capture-{ref.seq}-root{position[id(storage)]}-{suffix}"
+                    suffix += 1
+            taken.add(case_id)
+            ids[ref.path] = case_id
+    return ids
 
 
 def _matches(record: dict[str, Any], where: Where) -> bool:

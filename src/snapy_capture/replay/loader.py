@@ -1,5 +1,8 @@
 """Loading captures back: by function name, newest first, from every path that may hold them.
 
+Newest first is storage's one order (:func:`~snapy_capture.storage.newest_first`): the
+capture of the call made last comes first, whichever path holds it.
+
 A name is ``module:qualname``, a qualname (``Svc.login``), a dotted suffix of one (``login``),
 or ``module.qualname``. An exact qualname wins over a suffix; a name that still matches
 several functions raises :class:`AmbiguousCaptureError` listing them.
@@ -11,24 +14,26 @@ Corrupt, truncated or foreign files are skipped with a :class:`SnapyCaptureWarni
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from snapy_capture.config import resolve_config
 from snapy_capture.errors import (
     AmbiguousCaptureError,
-    CaptureFormatError,
     CaptureIndexError,
     CaptureNotFoundError,
     SnapyCaptureWarning,
 )
-from snapy_capture.storage import CaptureStorage, FunctionInfo, written_roots
-from snapy_capture.storage._envelope import check_key
+from snapy_capture.storage import (
+    CaptureStorage,
+    FunctionInfo,
+    StoredCapture,
+    check_key,
+    newest_first,
+    written_roots,
+)
 
 __all__ = [
     "CaptureLoader",
@@ -111,28 +116,26 @@ class CaptureLoader:
             CaptureNotFoundError: no captured function matches.
             AmbiguousCaptureError: several do.
         """
-        return self._matches(name)[0][1].name
+        return self.locate(name)[0][1].name
 
     def iter_captures(self, name: str) -> Iterator[dict[str, Any]]:
         """Capture records of ``name``, newest first, read lazily; unreadable files are skipped."""
-        matches = self._matches(name)
-        # Lazily: the newest capture is found without listing a directory of thousands.
+        for item in self.stored(name):
+            if item.error is not None:
+                warnings.warn(
+                    f"snapy_capture: skipping {item.ref.path}: {item.error}",
+                    SnapyCaptureWarning,
+                    stacklevel=3,
+                )
+            elif item.record is not None:
+                yield item.record
+
+    def stored(self, name: str) -> Iterator[StoredCapture]:
+        """Every capture file of ``name``, read lazily, newest first (see
+        :func:`~snapy_capture.storage.newest_first`), the unreadable ones included."""
         # By the directory found, not by the name this version would give it: directories
         # of older versions are read too. Each record must belong to the name resolved.
-        lists = [
-            zip(itertools.repeat((storage, info.name)), storage.iter_files_in(info.directory))
-            for storage, info in matches
-        ]
-        ordered = (
-            lists[0] if len(lists) == 1 else heapq.merge(*lists, key=lambda item: -_mtime(item[1]))
-        )
-        for (storage, function), path in ordered:
-            try:
-                yield storage.read(path, function=function)
-            except CaptureFormatError as exc:
-                warnings.warn(
-                    f"snapy_capture: skipping {path}: {exc}", SnapyCaptureWarning, stacklevel=3
-                )
+        return newest_first([storage.read_captures(info) for storage, info in self.locate(name)])
 
     def load_all(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Every capture of ``name`` (at most ``limit``), newest first."""
@@ -145,8 +148,7 @@ class CaptureLoader:
 
     def count(self, name: str) -> int:
         """How many capture files ``name`` has (without reading them)."""
-        matches = self._matches(name)
-        return sum(len(storage.capture_files_in(info.directory)) for storage, info in matches)
+        return sum(sum(1 for _ in storage.captures(info)) for storage, info in self.locate(name))
 
     def load_dict_by_index(self, name: str, index: int) -> dict[str, Any]:
         """The whole record of capture ``index`` of ``name`` (0 = newest).
@@ -195,7 +197,13 @@ class CaptureLoader:
             f"none of {len(captures)} capture(s) matches {dict(criteria)!r}",
         )
 
-    def _matches(self, name: str) -> list[tuple[CaptureStorage, FunctionInfo]]:
+    def locate(self, name: str) -> list[tuple[CaptureStorage, FunctionInfo]]:
+        """The capture directories of the function ``name`` designates, in search order.
+
+        Raises:
+            CaptureNotFoundError: no captured function matches.
+            AmbiguousCaptureError: several do.
+        """
         found = [(storage, info) for storage in self.storages for info in storage.functions()]
         exact, suffix = _match(name, found)
         chosen = exact or suffix
@@ -240,13 +248,6 @@ def criterion_holds(record: Mapping[str, Any], key: str, want: Any) -> bool:
     if callable(want):
         return bool(want(value))
     return bool(value == want)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def load_capture(

@@ -1,12 +1,8 @@
 """Persistence: one file per capture, atomic writes, retention across threads and processes.
 
-Layout under the storage root::
-
-    <root>/<quoted module:qualname>/
-        .function.json        the function's module and qualname
-        .lock                 filelock, held while a capture is numbered and retention applied
-        .seq                  next sequence number and the lowest one that may still exist
-        000000000041.cap      one capture; names sort in write order, so "newest" reads no file
+What the layers above use: :class:`CaptureStorage` (one storage root), the captures it
+holds as :class:`CaptureRef` (never file names: :mod:`._layout` alone knows those) and
+:func:`newest_first`, the one order of captures found under several roots.
 
 A capture is written to a temporary file in the same directory and then linked into place
 under the lock, so a reader never sees a partial capture. With a signing key, the capture is
@@ -25,68 +21,69 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import logging
 import os
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
-
-from filelock import FileLock
 
 from snapy_capture import _forksafe
-from snapy_capture.config import SERIALIZER_NAMES, parse_option
-from snapy_capture.errors import CaptureFormatError
+from snapy_capture.config import parse_option
 from snapy_capture.storage import _envelope
+from snapy_capture.storage._envelope import check_key
 
-# Imported by name, not used as ``_files.x``: tests patch these on this module to inject
+# Imported by name, not used as ``_layout.x``: tests patch these on this module to inject
 # faults into a write, and the calls below must see the patch.
-from snapy_capture.storage._layout import (
-    _CAPTURE_NAME,
-    _META,
-    _O_CLOEXEC,
-    _O_NOFOLLOW,
-    _SEQ_WIDTH,
-    _capture_files,
-    _capture_name,
-    _capture_path,
-    _check_bookkeeping,
+from snapy_capture.storage._files import (
     _check_directory,
-    _delete_below,
-    _link,
     _make_private_dirs,
-    _mtime,
-    _open_temp,
-    _read_file,
-    _read_meta,
-    _read_state,
-    _remove_stale_temps,
-    _scan_state,
-    _TmpfileUnusable,
     _unlink_quiet,
     _write_all,
-    _write_state,
 )
-from snapy_capture.storage._locks import _PortableWriteLock, _WriteLock
-from snapy_capture.storage.serializers import Serializer, get_serializer, serializer_name
+from snapy_capture.storage._layout import (
+    _META,
+    CaptureRef,
+    FunctionInfo,
+    _capture_name,
+    _check_bookkeeping,
+    _clear_directory,
+    _delete_below,
+    _link,
+    _open_temp,
+    _prune_directory,
+    _read_state,
+    _scan_state,
+    _TmpfileUnusable,
+    _write_state,
+    function_dirname,
+    is_temporary,
+)
+from snapy_capture.storage._locks import DirectoryLocks, _PortableWriteLock, _WriteLock
+from snapy_capture.storage._order import StoredCapture, newest_first
+from snapy_capture.storage._reading import CaptureReader
+from snapy_capture.storage.serializers import Serializer, get_serializer
 
 logger = logging.getLogger("snapy_capture")
 
-__all__ = ["CaptureStorage", "FunctionInfo", "written_roots"]
+__all__ = [
+    "CaptureRef",
+    "CaptureStorage",
+    "FunctionInfo",
+    "StoredCapture",
+    "check_key",
+    "function_dirname",
+    "is_temporary",
+    "newest_first",
+    "written_roots",
+]
 
 _MAX_NUMBERING_ATTEMPTS: Final = 50
 _MAX_RANGE: Final = 4096  # beyond this many sequence numbers to delete, scan the directory
 #: Seconds a write waits for another process's lock before giving up on that one capture.
 #: Read on every write (documented as tunable), so it lives here and is passed to the lock.
 LOCK_TIMEOUT = 10.0
-#: Newest captures looked up by sequence number before the directory is listed (loading).
-_PROBES: Final = 8
 #: Seconds ``prune`` and ``clear`` wait for a directory's writers' lock.
 _MAINTENANCE_TIMEOUT: Final = 300.0
 
@@ -171,73 +168,7 @@ def _expire(directory: str, floor: int, placed: int, max_age: float) -> int:
     return floor
 
 
-def function_dirname(module: str, qualname: str) -> str:
-    """A file name for ``module:qualname`` that cannot escape the root (``/``, ``..``, NUL...).
-
-    Distinct functions get distinct names: a name is percent-quoted, except that a quoted
-    name over 150 characters is cut to ``<120 characters>~<16 hex digits of its SHA-256>``.
-    ``~`` is quoted (``%7E``) in every other name, so no short name can take a long one's
-    place. (Versions up to 0.1 left ``~`` as it was; only names containing ``~`` differ, and
-    the loader finds directories by their ``.function.json``, not by this name.)
-    """
-    name = quote(f"{module}:{qualname}", safe="._-").replace("~", "%7E")
-    if name.startswith("."):
-        name = "%2E" + name[1:]  # dot-names are our bookkeeping (and hidden): never use one
-    if len(name) > 150 or ":" in module:
-        # "a:b" + "c" and "a" + "b:c" quote alike: then the pair itself is hashed (a module
-        # name with a colon is no importable module; only records saved by hand carry one).
-        hashed = name if ":" not in module else json.dumps([module, qualname])
-        digest = hashlib.sha256(hashed.encode()).hexdigest()[:16]
-        name = f"{name[:120]}~{digest}"
-    return name
-
-
-def _record_owner(record: dict[str, Any]) -> str:
-    """``module:qualname`` a record was stored under (as :meth:`CaptureStorage.save` names it)."""
-    module = record.get("module", "__unknown__")
-    qualname = record.get("qualname", record.get("function_name", "__unknown__"))
-    return f"{module}:{qualname}"
-
-
-class _Signer:
-    """Signs one capture for the number it gets, under the directory's lock (format 2)."""
-
-    __slots__ = ("function", "key", "slot")
-
-    def __init__(self, key: bytes, slot: _envelope.SigningSlot, function: str) -> None:
-        self.key = key
-        self.slot = slot
-        self.function = function
-
-    def sign(self, fd: int, temp: str | None, seq: int) -> None:
-        slot = self.slot
-        mac = _envelope.signature(self.key, slot.canonical, self.function, seq, slot.digest)
-        if temp is None:
-            os.pwrite(fd, mac, slot.offset)  # unnamed: still open
-            return
-        # Named: closed before the lock (see ``_write``); opened again, never through a link.
-        named = os.open(temp, os.O_WRONLY | _O_CLOEXEC | _O_NOFOLLOW)
-        try:
-            os.lseek(named, slot.offset, os.SEEK_SET)
-            _write_all(named, mac)
-        finally:
-            os.close(named)
-
-
-@dataclass(frozen=True)
-class FunctionInfo:
-    """A function that has a capture directory under a storage root."""
-
-    module: str
-    qualname: str
-    directory: Path
-
-    @property
-    def name(self) -> str:
-        return f"{self.module}:{self.qualname}"
-
-
-class CaptureStorage:
+class CaptureStorage(CaptureReader):
     """Stores capture records under ``path``.
 
     Args:
@@ -275,117 +206,15 @@ class CaptureStorage:
         self.max_age: float | None = parse_option("max_age", max_age)
         self.serializer = get_serializer(parse_option("serializer", serializer or "pickle"))
         self.signing_key: bytes | None = parse_option("signing_key", signing_key)
-        self._locks: dict[str, FileLock] = {}
         self._prepared: set[str] = set()
         self._root_checked = False
         # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
         self._dirs: dict[tuple[str, str], str] = {}
         self._guard = _forksafe.fork_safe(threading.Lock())
+        self._dir_locks = DirectoryLocks(self._guard)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, retention={self.retention!r})"
-
-    # --- (de)serialization, overridable ---------------------------------------------------
-
-    def serialize_data(self, data: dict[str, Any]) -> bytes | str:
-        """Turn a capture record into bytes (or text)."""
-        return self.serializer.dumps(data)
-
-    def deserialize_data(self, data: bytes | str) -> dict[str, Any]:
-        """Turn what :meth:`serialize_data` returned back into a record."""
-        raw = data.encode("utf-8") if isinstance(data, str) else data
-        record: dict[str, Any] = self.serializer.loads(raw)
-        return record
-
-    def encode(self, record: dict[str, Any], serializer: Serializer | None = None) -> bytes:
-        """The bytes of a capture file for ``record`` (header, payload, signature)."""
-        if serializer is not None and serializer is not self.serializer:
-            payload: bytes | str = serializer.dumps(record)
-            name = serializer_name(serializer)
-        else:
-            payload = self.serialize_data(record)
-            name = self._own_serializer_name()
-        if type(payload) is bytes:
-            return _envelope.pack(payload, name, key=self.signing_key)
-        text = isinstance(payload, str)
-        raw = payload.encode("utf-8") if isinstance(payload, str) else payload
-        return _envelope.pack(raw, name, text=text, key=self.signing_key)
-
-    def decode(
-        self, data: bytes, *, function: str | None = None, seq: int | None = None
-    ) -> dict[str, Any]:
-        """Verify and deserialize the bytes of a capture file.
-
-        Args:
-            function, seq: the ``module:qualname`` and number the file was found under; a
-                signed capture verifies only with those it was written with, and a record
-                of another function is refused.
-
-        Raises:
-            CaptureFormatError: the file is corrupt, foreign, too new, fails its signature,
-                or holds another function's capture.
-            ConfigError: the signing key is set but empty.
-        """
-        # unpack verifies the signature: nothing below runs on a file that fails it.
-        envelope = _envelope.unpack(data, key=self.signing_key, function=function, seq=seq)
-        record = self._deserialize(envelope)
-        if function is not None and _record_owner(record) != function:
-            raise CaptureFormatError(
-                f"holds a capture of {_record_owner(record)}, not of {function} (copied or "
-                f"written by hand into this directory)"
-            )
-        return record
-
-    def _deserialize(self, envelope: _envelope.Envelope) -> dict[str, Any]:
-        name = envelope.serializer
-        try:
-            payload: bytes | str = envelope.payload
-            if envelope.text:
-                payload = envelope.payload.decode("utf-8")
-            if name == self._own_serializer_name() or (
-                name.startswith("custom:") and self._overrides("deserialize_data")
-            ):
-                record = self.deserialize_data(payload)
-            elif name.startswith("custom:"):
-                if not envelope.text:
-                    raise CaptureFormatError(
-                        f"written by {name[7:]}; load it with storage={name[7:]}(...)"
-                    )
-                record = json.loads(payload)
-            elif name in SERIALIZER_NAMES:
-                record = get_serializer(name).loads(envelope.payload)
-            else:
-                raise CaptureFormatError(
-                    f"written with serializer {name!r}, which this storage does not know; load "
-                    f"it with CaptureStorage(path, serializer=<that serializer>)"
-                )
-        except CaptureFormatError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
-            raise CaptureFormatError(f"cannot deserialize ({type(exc).__name__}: {exc})") from None
-        if (
-            not isinstance(record, dict)
-            or not isinstance(record.get("kwargs"), dict)
-            or not (isinstance(record.get("args"), (list, tuple)))
-        ):
-            raise CaptureFormatError("not a capture record")
-        return record
-
-    def _overrides(self, method: str) -> bool:
-        return getattr(type(self), method) is not getattr(CaptureStorage, method)
-
-    def _own_serializer_name(self) -> str:
-        # Read on every capture: kept with the serializer object it was worked out for.
-        serializer = self.serializer
-        known, name = self._own_name
-        if known is serializer:
-            return name
-        if self._overrides("serialize_data"):
-            name = f"custom:{type(self).__qualname__}"
-        else:
-            name = serializer_name(serializer)
-        self._own_name = (serializer, name)
-        return name
 
     # --- writing ----------------------------------------------------------------------
 
@@ -422,26 +251,14 @@ class CaptureStorage:
             retention = self.retention
         if max_age is _KEEP:
             max_age = self.max_age
-        signer = None
         key = self.signing_key
-        if key is not None:
-            _envelope.check_key(key)  # set but empty: never write unsigned
-            # Hashed here, off the lock; the short HMAC is made under it, once numbered.
-            slot = _envelope.signing_slot(data)
-            if slot is not None:
-                signer = _Signer(key, slot, f"{module}:{qualname}")
+        # Hashed here, off the lock; the short HMAC is made under it, once numbered.
+        signer = None if key is None else _envelope.signer_for(key, data, f"{module}:{qualname}")
         directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
         try:
             fd, temp = _open_temp(directory)
         except (FileNotFoundError, NotADirectoryError):
-            # The directory was removed since this process prepared it (a cleanup script,
-            # ``rm -r captures``): make it again rather than fail every capture from now on.
-            # (Replaced by a symbolic link: preparing it again refuses it.)
-            with self._guard:
-                self._prepared.discard(directory)
-                self._dirs.pop((module, qualname), None)
-                self._root_checked = False
-            directory = self._prepare(module, qualname)
+            directory = self._prepare_again(module, qualname, directory)
             fd, temp = _open_temp(directory)
         try:
             _write_all(fd, data)
@@ -454,7 +271,7 @@ class CaptureStorage:
             # Bounded: a process stopped while holding the lock (SIGSTOP, a debugger, a hung
             # mount) must not hang every captured call; the capture is dropped instead.
             # (acquire/release rather than ``with``: this runs once per captured call.)
-            lock = self._write_lock(directory)
+            lock = self._dir_locks.writers(directory)
             state_fd = lock.acquire(LOCK_TIMEOUT)
             try:
                 final = self._place(
@@ -487,7 +304,7 @@ class CaptureStorage:
         max_age: float | None,
         *,
         state_fd: int | None,
-        signer: _Signer | None = None,
+        signer: _envelope.Signer | None = None,
     ) -> str:
         """Number the written temporary file (descriptor, name), sign it for that number when
         signing, and link it into place."""
@@ -518,6 +335,16 @@ class CaptureStorage:
             _drop_state(directory, final)
         return final
 
+    def _prepare_again(self, module: str, qualname: str, directory: str) -> str:
+        """The directory was removed since this process prepared it (a cleanup script,
+        ``rm -r captures``): make it again rather than fail every capture from now on.
+        (Replaced by a symbolic link: preparing it again refuses it.)"""
+        with self._guard:
+            self._prepared.discard(directory)
+            self._dirs.pop((module, qualname), None)
+            self._root_checked = False
+        return self._prepare(module, qualname)
+
     def _prepare(self, module: str, qualname: str) -> str:
         known = self._dirs.get((module, qualname))
         if known is not None:
@@ -547,141 +374,7 @@ class CaptureStorage:
         return directory
 
     def _write_lock(self, directory: str) -> _WriteLock | _PortableWriteLock:
-        """The lock writers hold while numbering a capture.
-
-        ``acquire(timeout)`` returns the ``.seq`` descriptor (``None`` where the state is
-        read and written by path), ``release()`` lets go.
-        """
-        if sys.platform == "win32":  # pragma: no cover
-            return _PortableWriteLock(self._lock(directory))
-        return _WriteLock._all.get(directory) or _WriteLock.of(directory)
-
-    @contextlib.contextmanager
-    def _exclusive(self, directory: str | Path) -> Iterator[None]:
-        """Hold a directory's writers' lock (``prune``, ``clear``), never through a link."""
-        if sys.platform == "win32":  # pragma: no cover
-            with self._lock(directory):
-                yield
-            return
-        lock = self._write_lock(str(directory))
-        lock.acquire(_MAINTENANCE_TIMEOUT)
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def _lock(self, directory: str | Path) -> FileLock:
-        key = str(directory)
-        lock = self._locks.get(key)
-        if lock is None:
-            with self._guard:
-                lock = self._locks.setdefault(key, FileLock(os.path.join(key, ".lock"), mode=0o600))
-        return lock
-
-    # --- reading ----------------------------------------------------------------------
-
-    def functions(self) -> list[FunctionInfo]:
-        """Every function with a capture directory under this root."""
-        found = []
-        try:
-            entries = sorted(os.scandir(self.path), key=lambda entry: entry.name)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        for entry in entries:
-            if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
-                continue
-            directory = Path(entry.path)
-            names = _read_meta(directory)
-            if names is not None:
-                found.append(FunctionInfo(*names, directory))
-        return found
-
-    def capture_files(self, module: str, qualname: str) -> list[Path]:
-        """The capture files of one function, newest first."""
-        return _capture_files(self.path / function_dirname(module, qualname))
-
-    def iter_capture_files(self, module: str, qualname: str) -> Iterator[Path]:
-        """The capture files of one function, newest first, found lazily.
-
-        The newest captures are found from the ``.seq`` state by sequence number, without
-        listing the directory (listing 10,000 names takes milliseconds); the directory is
-        listed only when the caller reads further back, or when the state cannot be trusted.
-        """
-        return self.iter_files_in(self.path / function_dirname(module, qualname))
-
-    def capture_files_in(self, directory: Path) -> list[Path]:
-        """:meth:`capture_files` of a directory found by :meth:`functions`."""
-        return _capture_files(directory)
-
-    def iter_files_in(self, directory: Path) -> Iterator[Path]:
-        """:meth:`iter_capture_files` of a directory found by :meth:`functions` (whose name
-        an older version may have chosen differently)."""
-        below: int | None = None  # captures numbered below this are left to the listing
-        state = _read_state(directory)
-        # A capture already numbered ``next`` means the state is behind (restored, edited):
-        # then only the listing is trusted.
-        if state is not None and not _capture_path(directory, state[0]).exists():
-            nxt, floor = state
-            below = nxt
-            for seq in range(nxt - 1, max(floor, nxt - _PROBES) - 1, -1):
-                path = _capture_path(directory, seq)
-                below = seq
-                if path.exists():
-                    yield path
-        for path in _capture_files(directory):
-            if below is None or int(path.name[:_SEQ_WIDTH]) < below:
-                yield path
-
-    def read(self, path: str | os.PathLike[str], *, function: str | None = None) -> dict[str, Any]:
-        """Read one capture file.
-
-        Args:
-            function: ``module:qualname`` the file belongs to; by default its directory's
-                (``.function.json``). A capture of another function, or one whose signature
-                was made for another function or number, is refused.
-
-        Raises:
-            CaptureFormatError: see :meth:`decode`; also for an unreadable file or a link.
-            ConfigError: the signing key is set but empty.
-        """
-        data, function, seq = self._read_bytes(path, function)
-        return self.decode(data, function=function, seq=seq)
-
-    def unpack_file(
-        self, path: str | os.PathLike[str], *, function: str | None = None
-    ) -> _envelope.Envelope:
-        """The verified envelope of one capture file, without deserializing its payload.
-
-        Raises:
-            CaptureFormatError, ConfigError: as :meth:`read`.
-        """
-        data, function, seq = self._read_bytes(path, function)
-        return _envelope.unpack(data, key=self.signing_key, function=function, seq=seq)
-
-    def _read_bytes(
-        self, path: str | os.PathLike[str], function: str | None
-    ) -> tuple[bytes, str | None, int | None]:
-        _envelope.check_key(self.signing_key)  # before reading anything
-        path = Path(path)
-        try:
-            data = _read_file(path)
-        except OSError as exc:
-            reason = exc.strerror
-            if exc.errno == errno.ELOOP:
-                reason = "it is a symbolic link (refused)"
-            raise CaptureFormatError(f"cannot read {path}: {reason}") from None
-        match = _CAPTURE_NAME.match(path.name)
-        seq = int(match.group(1)) if match else None
-        if function is None:
-            names = _read_meta(path.parent)
-            function = None if names is None else f"{names[0]}:{names[1]}"
-        return data, function, seq
-
-    def iter_records(self, module: str, qualname: str) -> Iterator[tuple[Path, dict[str, Any]]]:
-        """``(path, record)`` newest first; unreadable files raise when reached."""
-        function = f"{module}:{qualname}"
-        for path in self.capture_files(module, qualname):
-            yield path, self.read(path, function=function)
+        return self._dir_locks.writers(directory)
 
     # --- maintenance --------------------------------------------------------------------
 
@@ -696,16 +389,8 @@ class CaptureStorage:
         removed = 0
         cutoff = None if max_age is None else time.time() - max_age
         for info in self.functions():
-            with self._exclusive(info.directory):
-                files = _capture_files(info.directory)
-                doomed = files[retention:] if retention is not None else []
-                if cutoff is not None:
-                    doomed += [p for p in files[: len(files) - len(doomed)] if _mtime(p) < cutoff]
-                for path in doomed:
-                    removed += _unlink_quiet(path)
-                removed += _remove_stale_temps(info.directory)
-                state = _scan_state(info.directory)
-                _write_state(info.directory, *state)
+            with self._dir_locks.exclusive(info.directory, _MAINTENANCE_TIMEOUT):
+                removed += _prune_directory(info.directory, retention, cutoff)
         return removed
 
     def clear(self, module: str | None = None, qualname: str | None = None) -> int:
@@ -718,8 +403,6 @@ class CaptureStorage:
         for info in infos:
             if info.directory.is_symlink() or not info.directory.is_dir():
                 continue  # a link: never delete through it
-            with self._exclusive(info.directory):
-                for path in _capture_files(info.directory):
-                    removed += _unlink_quiet(path)
-                _remove_stale_temps(info.directory, older_than=0.0)
+            with self._dir_locks.exclusive(info.directory, _MAINTENANCE_TIMEOUT):
+                removed += _clear_directory(info.directory)
         return removed

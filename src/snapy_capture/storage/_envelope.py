@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from snapy_capture._version import __version__
 from snapy_capture.errors import CaptureFormatError, ConfigError
+from snapy_capture.storage._files import _O_CLOEXEC, _O_NOFOLLOW, _write_all
 
 #: The newest format this version reads (and writes, for signed captures).
 FORMAT_VERSION: Final = 2
@@ -267,3 +268,41 @@ def _verify(
             f"signature mismatch: the capture was altered, signed with another key, or is "
             f"not capture {seq} of {function} (copied or renumbered)"
         )
+
+
+class Signer:
+    """Signs one written capture for the number it gets, under the directory's lock
+    (format 2): fills in the placeholder :func:`pack` left, in the file itself."""
+
+    __slots__ = ("function", "key", "slot")
+
+    def __init__(self, key: bytes, slot: SigningSlot, function: str) -> None:
+        self.key = key
+        self.slot = slot
+        self.function = function
+
+    def sign(self, fd: int, temp: str | None, seq: int) -> None:
+        slot = self.slot
+        mac = signature(self.key, slot.canonical, self.function, seq, slot.digest)
+        if temp is None:
+            os.pwrite(fd, mac, slot.offset)  # unnamed: still open
+            return
+        # Named: closed before the lock (see ``_write``); opened again, never through a link.
+        named = os.open(temp, os.O_WRONLY | _O_CLOEXEC | _O_NOFOLLOW)
+        try:
+            os.lseek(named, slot.offset, os.SEEK_SET)
+            _write_all(named, mac)
+        finally:
+            os.close(named)
+
+
+def signer_for(key: bytes, data: bytes, function: str) -> Signer | None:
+    """The :class:`Signer` of packed capture ``data`` of ``function`` (``None``: a format
+    without a placeholder to fill in).
+
+    Raises:
+        ConfigError: the key is empty (never write unsigned where signing is asked for).
+    """
+    check_key(key)
+    slot = signing_slot(data)
+    return None if slot is None else Signer(key, slot, function)

@@ -1,25 +1,42 @@
-"""The files of a capture directory: names, the ``.seq`` numbering state, low-level I/O.
+"""The files of a capture directory: the only code that knows their names and numbering.
 
-:mod:`snapy_capture.storage` calls these through its own namespace (it imports them by
-name), so a test that patches ``storage._link`` or ``storage._write_state`` still reaches
-every call made while writing. Calls from one helper here to another are not patched that
-way.
+Layout under a storage root::
+
+    <root>/<function_dirname(module, qualname)>/
+        .function.json        the function's module and qualname
+        .lock                 filelock, held while a capture is numbered and retention applied
+        .seq                  next sequence number and the lowest one that may still exist
+        .tmp-<pid>-<n>        a capture being written (where unnamed files are not available)
+        000000000041.cap      one capture; names sort in write order, so "newest" reads no file
+
+Other layers see captures as :class:`CaptureRef` (root, function, number, path), never as
+names. :mod:`snapy_capture.storage` calls the helpers used while writing through its own
+namespace (it imports them by name), so a test that patches ``storage._link`` or
+``storage._write_state`` still reaches every call made while writing.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import json
 import os
 import re
-import stat
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from snapy_capture.errors import UnsafeStorageError
+from snapy_capture.storage._files import (
+    _O_NOFOLLOW,
+    _mtime,
+    _read_file,
+    _unlink_quiet,
+)
 
 CAPTURE_SUFFIX: Final = ".cap"
 _CAPTURE_NAME: Final = re.compile(r"^(\d{12})\.cap$")
@@ -27,68 +44,61 @@ _TEMP_PREFIX: Final = ".tmp-"
 _META: Final = ".function.json"
 _SEQ_WIDTH: Final = 12
 _STALE_TEMP_SECONDS: Final = 3600.0
-#: 0 where the platform has no such flag (Windows): there, files are opened as before.
-_O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
-_O_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
-_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 #: Our bookkeeping files: none may be a symbolic link.
 _BOOKKEEPING: Final = (".lock", ".seq", _META)
+#: Newest captures looked up by sequence number before the directory is listed (loading).
+_PROBES: Final = 8
 
 
-def _make_private_dirs(directory: Path) -> None:
-    missing = []
-    current = directory
-    # lexists: a dangling symlink is not "missing" (creating through it would follow it).
-    while not os.path.lexists(current):
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+def function_dirname(module: str, qualname: str) -> str:
+    """A file name for ``module:qualname`` that cannot escape the root (``/``, ``..``, NUL...).
 
-
-def _check_directory(directory: str | Path, what: str) -> None:
-    """Refuse a storage root or function directory that others could redirect or fill.
-
-    Refused: a symbolic link, anything not a directory, a directory writable by everybody
-    (0777, even with the sticky bit), and a group-writable one that another user owns. Inside
-    a directory that passes, only its owner can swap a name for a link; our own files are
-    opened with ``O_NOFOLLOW`` on top of that (see :func:`_check_bookkeeping`).
-
-    Raises:
-        UnsafeStorageError: one line saying which directory and why.
+    Distinct functions get distinct names: a name is percent-quoted, except that a quoted
+    name over 150 characters is cut to ``<120 characters>~<16 hex digits of its SHA-256>``.
+    ``~`` is quoted (``%7E``) in every other name, so no short name can take a long one's
+    place. (Versions up to 0.1 left ``~`` as it was; only names containing ``~`` differ, and
+    the loader finds directories by their ``.function.json``, not by this name.)
     """
-    try:
-        info = os.lstat(directory)
-    except FileNotFoundError:
-        return  # created by us next, 0700
-    reason = None
-    if stat.S_ISLNK(info.st_mode):
-        reason = "it is a symbolic link (give the real path)"
-    elif not stat.S_ISDIR(info.st_mode):
-        reason = "it is not a directory"
-    elif os.name == "nt":  # pragma: no cover - no POSIX modes (every directory reads 0777)
-        pass
-    elif info.st_mode & stat.S_IWOTH:
-        reason = f"it is writable by every user (mode {stat.S_IMODE(info.st_mode):04o})"
-    elif info.st_mode & stat.S_IWGRP and info.st_uid != _uid():
-        reason = (
-            f"it is group-writable (mode {stat.S_IMODE(info.st_mode):04o}) and owned by "
-            f"another user (uid {info.st_uid})"
-        )
-    if reason is not None:
-        raise UnsafeStorageError(
-            f"refusing the capture {what} {directory}: {reason}; captures are dropped "
-            f"(chmod go-w it, or choose another path)"
-        )
+    name = quote(f"{module}:{qualname}", safe="._-").replace("~", "%7E")
+    if name.startswith("."):
+        name = "%2E" + name[1:]  # dot-names are our bookkeeping (and hidden): never use one
+    if len(name) > 150 or ":" in module:
+        # "a:b" + "c" and "a" + "b:c" quote alike: then the pair itself is hashed (a module
+        # name with a colon is no importable module; only records saved by hand carry one).
+        hashed = name if ":" not in module else json.dumps([module, qualname])
+        digest = hashlib.sha256(hashed.encode()).hexdigest()[:16]
+        name = f"{name[:120]}~{digest}"
+    return name
 
 
-def _uid() -> int:
-    getuid = getattr(os, "getuid", None)
-    return -1 if getuid is None else int(getuid())
+@dataclass(frozen=True)
+class FunctionInfo:
+    """A function that has a capture directory under a storage root."""
+
+    module: str
+    qualname: str
+    directory: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.module}:{self.qualname}"
+
+
+@dataclass(frozen=True)
+class CaptureRef:
+    """One capture file, as the layers above see it.
+
+    Attributes:
+        root: the storage root it was found under.
+        function: the ``module:qualname`` of its directory.
+        seq: its sequence number: higher is newer, within one function directory.
+        path: the file.
+    """
+
+    root: Path
+    function: str
+    seq: int
+    path: Path
 
 
 def _check_bookkeeping(directory: str | Path) -> None:
@@ -100,38 +110,6 @@ def _check_bookkeeping(directory: str | Path) -> None:
                 f"refusing the capture directory {directory}: {name} is a symbolic link; "
                 f"captures are dropped (remove it)"
             )
-
-
-def _open_regular(path: str | Path) -> tuple[int, int]:
-    """Open one of our files for reading, never through a symbolic link, never a FIFO or a
-    device (a planted ``.cap`` pointing at ``/etc/shadow``, or a pipe): ``(fd, size)``.
-
-    Raises:
-        OSError: ``ELOOP`` for a link, ``EINVAL`` for a file that is not a regular one.
-    """
-    fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, info.st_size
-
-
-def _read_file(path: str | Path, limit: int | None = None) -> bytes:
-    """The bytes of one of our files (at most ``limit``), opened by :func:`_open_regular`."""
-    fd, size = _open_regular(path)
-    try:
-        if limit is not None:
-            return os.read(fd, limit)  # a fresh descriptor: from the start
-        chunks = []
-        while chunk := os.read(fd, max(size, 1 << 16)):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 #: Linux's ``O_TMPFILE``: a file with no name until it is linked, so a crash leaves nothing.
@@ -254,15 +232,6 @@ def _capture_path(directory: Path, seq: int) -> Path:
     return Path(_capture_name(str(directory), seq))
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """Write ``data`` to ``fd`` (a file object would cost more than the write)."""
-    written = os.write(fd, data)
-    if written < len(data):  # a short write: a signal, a pipe; go on from there
-        view = memoryview(data)[written:]
-        while view:
-            view = view[os.write(fd, view) :]
-
-
 def _scan_state(directory: str | Path) -> tuple[int, int]:
     seqs = [int(m.group(1)) for name in os.listdir(directory) if (m := _CAPTURE_NAME.match(name))]
     if not seqs:
@@ -295,33 +264,91 @@ def _remove_stale_temps(directory: Path, older_than: float = _STALE_TEMP_SECONDS
     return removed
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return float("inf")
-
-
-def _unlink_quiet(path: str | Path) -> int:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return 0
-    return 1
-
-
-def _read_meta(directory: Path) -> tuple[str, str] | None:
-    """``(module, qualname)`` of a capture directory, from ``.function.json`` or its name.
-
-    Returns a pair, not a ``FunctionInfo``: that class belongs to :mod:`.storage`, which
-    imports this module.
-    """
+def _read_meta(directory: Path) -> FunctionInfo | None:
+    """The function of a capture directory, from ``.function.json`` or its name."""
     try:
         meta = json.loads(_read_file(directory / _META).decode("utf-8"))
-        return str(meta["module"]), str(meta["qualname"])
+        return FunctionInfo(str(meta["module"]), str(meta["qualname"]), directory)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     module, sep, qualname = unquote(directory.name).partition(":")
     if not sep or "~" in directory.name:  # a long name's shortened form: not reversible
         return None
-    return module, qualname
+    return FunctionInfo(module, qualname, directory)
+
+
+def _seq_of(path: Path) -> int | None:
+    """The sequence number in a capture file's name (``None``: not a capture's name)."""
+    match = _CAPTURE_NAME.match(path.name)
+    return int(match.group(1)) if match else None
+
+
+def _capture_refs(root: Path, info: FunctionInfo) -> Iterator[CaptureRef]:
+    """The captures of a function directory found under ``root``, newest first, lazily.
+
+    The newest captures are found from the ``.seq`` state by sequence number, without
+    listing the directory (listing 10,000 names takes milliseconds); the directory is listed
+    only when the caller reads further back, or when the state cannot be trusted.
+    """
+    directory = info.directory
+    function = info.name
+    below: int | None = None  # captures numbered below this are left to the listing
+    state = _read_state(directory)
+    # A capture already numbered ``next`` means the state is behind (restored, edited):
+    # then only the listing is trusted.
+    if state is not None and not _capture_path(directory, state[0]).exists():
+        nxt, floor = state
+        below = nxt
+        for seq in range(nxt - 1, max(floor, nxt - _PROBES) - 1, -1):
+            path = _capture_path(directory, seq)
+            below = seq
+            if path.exists():
+                yield CaptureRef(root, function, seq, path)
+    for path in _capture_files(directory):
+        seq = int(path.name[:_SEQ_WIDTH])
+        if below is None or seq < below:
+            yield CaptureRef(root, function, seq, path)
+
+
+def _stored_files(directory: Path) -> list[Path]:
+    """The captures of a function directory and the temporary files being (or left) written."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return [
+        directory / name
+        for name in names
+        if _CAPTURE_NAME.match(name) or name.startswith(_TEMP_PREFIX)
+    ]
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` (from :meth:`CaptureStorage.stored_files`) is a temporary file."""
+    return path.name.startswith(_TEMP_PREFIX)
+
+
+def _prune_directory(directory: Path, retention: int | None, cutoff: float | None) -> int:
+    """Keep the newest ``retention`` captures, none written before ``cutoff``, no stale
+    temporary file; then record the state found. Under the directory's lock. Returns the
+    number of files removed."""
+    removed = 0
+    files = _capture_files(directory)
+    doomed = files[retention:] if retention is not None else []
+    if cutoff is not None:
+        doomed += [p for p in files[: len(files) - len(doomed)] if _mtime(p) < cutoff]
+    for path in doomed:
+        removed += _unlink_quiet(path)
+    removed += _remove_stale_temps(directory)
+    _write_state(directory, *_scan_state(directory))
+    return removed
+
+
+def _clear_directory(directory: Path) -> int:
+    """Delete every capture and temporary file; under the directory's lock. Returns the
+    number of captures removed."""
+    removed = 0
+    for path in _capture_files(directory):
+        removed += _unlink_quiet(path)
+    _remove_stale_temps(directory, older_than=0.0)
+    return removed

@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Final
 
@@ -217,3 +218,45 @@ class _PortableWriteLock:  # pragma: no cover - Windows
 
     def release(self) -> None:
         self.lock.release()
+
+
+class DirectoryLocks:
+    """The writers' locks of the capture directories one storage uses."""
+
+    def __init__(self, guard: contextlib.AbstractContextManager[object]) -> None:
+        self._filelocks: dict[str, FileLock] = {}
+        self._guard = guard
+
+    def writers(self, directory: str) -> _WriteLock | _PortableWriteLock:
+        """The lock writers hold while numbering a capture.
+
+        ``acquire(timeout)`` returns the ``.seq`` descriptor (``None`` where the state is
+        read and written by path), ``release()`` lets go.
+        """
+        if sys.platform == "win32":  # pragma: no cover
+            return _PortableWriteLock(self._filelock(directory))
+        return _WriteLock._all.get(directory) or _WriteLock.of(directory)
+
+    @contextlib.contextmanager
+    def exclusive(self, directory: str | Path, timeout: float) -> Iterator[None]:
+        """Hold a directory's writers' lock (``prune``, ``clear``), never through a link."""
+        if sys.platform == "win32":  # pragma: no cover
+            with self._filelock(directory):
+                yield
+            return
+        lock = self.writers(str(directory))
+        lock.acquire(timeout)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _filelock(self, directory: str | Path) -> FileLock:
+        key = str(directory)
+        lock = self._filelocks.get(key)
+        if lock is None:
+            with self._guard:
+                lock = self._filelocks.setdefault(
+                    key, FileLock(os.path.join(key, ".lock"), mode=0o600)
+                )
+        return lock
