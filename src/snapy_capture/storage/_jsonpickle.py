@@ -165,7 +165,9 @@ def same_shape(original: Any, flat: Any, depth: int = 0) -> bool:
     if kind is dict:
         if not isinstance(flat, dict):
             return False
-        data_keys = [key for key in flat if not (isinstance(key, str) and key.startswith("py/"))]
+        from jsonpickle.tags import RESERVED  # noqa: PLC0415 - optional extra
+
+        data_keys = [key for key in flat if key not in RESERVED]  # a key "py/x" of yours counts
         return len(data_keys) == len(original) and all(
             same_shape(value, flat[key], depth + 1)
             for key, value in original.items()
