@@ -17,8 +17,11 @@ from snapy_capture.errors import (
     CaptureIndexError,
     CaptureNotFoundError,
     ConfigError,
+    GenerateError,
+    NoRecordedResultError,
     SnapyCaptureError,
     SnapyCaptureWarning,
+    UnsafeStorageError,
 )
 
 # Not ``typing.TYPE_CHECKING``: importing typing would cost every autoload process ~15 ms.
@@ -77,12 +80,15 @@ __all__ = [
     "CaptureProfiler",
     "CaptureStorage",
     "ConfigError",
+    "GenerateError",
     "JSONPickleSerializer",
     "JSONSerializer",
+    "NoRecordedResultError",
     "PickleSerializer",
     "Redacted",
     "SnapyCaptureError",
     "SnapyCaptureWarning",
+    "UnsafeStorageError",
     "__version__",
     "capture_args",
     "flush",

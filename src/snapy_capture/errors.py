@@ -81,3 +81,15 @@ class CaptureFormatError(SnapyCaptureError, ValueError):
     """A capture file is corrupt, truncated, foreign, too new, or fails its signature check."""
 
     __module__ = "snapy_capture"
+
+
+class NoRecordedResultError(SnapyCaptureError, LookupError):
+    """A capture was asked for its result, but was recorded without ``record_result=True``."""
+
+    __module__ = "snapy_capture"
+
+
+class GenerateError(SnapyCaptureError, ValueError):
+    """The test module cannot be generated (unknown target, unimportable name, file exists)."""
+
+    __module__ = "snapy_capture"

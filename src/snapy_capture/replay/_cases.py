@@ -33,6 +33,7 @@ from typing import Any, Final
 
 from snapy_capture.errors import (
     CaptureNotFoundError,
+    NoRecordedResultError,
     SnapyCaptureError,
     SnapyCaptureWarning,
 )
@@ -51,12 +52,6 @@ __all__ = [
 _PLACEHOLDER: Final = re.compile(r"^\[FILTERED: .*\]$", re.DOTALL)
 
 Where = Mapping[str, Any] | Callable[[dict[str, Any]], bool]
-
-
-class NoRecordedResultError(SnapyCaptureError, LookupError):
-    """A capture was asked for its result, but was recorded without ``record_result=True``."""
-
-    __module__ = "snapy_capture"
 
 
 @dataclass(frozen=True)

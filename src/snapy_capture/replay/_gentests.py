@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from snapy_capture.errors import CaptureNotFoundError, SnapyCaptureError
+from snapy_capture.errors import GenerateError, CaptureNotFoundError, SnapyCaptureError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay.loader import CaptureLoader
 
@@ -47,12 +47,6 @@ _TAKEN: Final = frozenset(
         "_drain",
     }
 )
-
-
-class GenerateError(SnapyCaptureError, ValueError):
-    """The test module cannot be generated (unknown target, unimportable name, file exists)."""
-
-    __module__ = "snapy_capture"
 
 
 @dataclass(frozen=True)
