@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from snapy_capture.capture._context import DEPTH, per_thread
 from snapy_capture.capture._proxies import hide_frame
-from snapy_capture.capture._queued import Deferred, QueuedCapture, Site, run_queued
+from snapy_capture.capture._queued import Deferred, Site, run_queued
 from snapy_capture.capture._record import exception_result, safe_str
 from snapy_capture.capture._snapshot import freeze
 from snapy_capture.capture._state import Pending, State
@@ -25,7 +25,9 @@ __all__ = ["CallerSite", "call_through", "make_caller"]
 
 _perf_counter_ns = time.perf_counter_ns
 _time = time.time
-_new_tuple = tuple.__new__
+# Bound once: a method called on an imported name compiles to an attribute read, which makes
+# a bound method on every call (LOAD_ATTR, not LOAD_METHOD).
+_depth, _set_depth, _reset_depth = DEPTH.get, DEPTH.set, DEPTH.reset
 
 
 class CallerSite(Site, Protocol):
@@ -67,7 +69,7 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             return call_skipped(wrapped, args, kwargs)
         if rate is not None and not rate.allow():  # not captured: not counted in call_depth
             return wrapped(*args, **kwargs)
-        depth = DEPTH.get()
+        depth = _depth()
         start = _perf_counter_ns()
         # What completes the capture as the call returns, or what ended it (BaseException).
         pending: Pending | Deferred | BaseException | None = None
@@ -83,11 +85,11 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             else:
                 thread = slot.thread.name if named else None  # now: it may be renamed later
                 size = 0 if lazy else len(payload)
+                # A QueuedCapture's fields, as a plain tuple: cheaper to build and to drop.
                 queued = (run_queued, size, site, state, depth, bound, payload, _time(), thread)
-                capture: QueuedCapture = _new_tuple(QueuedCapture, queued)
                 if records_result:
-                    pending = Deferred(capture)
-                elif not push(capture, queue_size):
+                    pending = Deferred(queued, size, site, state)
+                elif not push(queued, queue_size):
                     site.queue_full()
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             site.fail(exc, "capture")
@@ -102,11 +104,11 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             slot.capturing = False
         if pending is not None or not plain:
             return call_and_finish(site, pending, wrapped, args, kwargs, depth=depth + 1)
-        token = DEPTH.set(depth + 1)
+        token = _set_depth(depth + 1)
         try:
             return wrapped(*args, **kwargs)
         finally:
-            DEPTH.reset(token)
+            _reset_depth(token)
 
     return hide_frame(captured_call)
 
@@ -243,3 +245,4 @@ def call_after_interrupted_capture(
 hide_frame(call_and_finish)
 hide_frame(run_coroutine)
 hide_frame(call_after_interrupted_capture)
+hide_frame(call_skipped)

@@ -198,7 +198,7 @@ class CaptureSite:
         }
 
     def dispatch(self, state: State, record: dict[str, Any]) -> None:
-        # Lazy serialization never gets here: such calls always go through ``Deferred``.
+        # Lazy serialization never gets here: such captures are always queued (``_queued``).
         config = state.config
         if config.async_storage:
             data = self.encode(state, record)

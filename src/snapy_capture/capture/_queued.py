@@ -2,9 +2,9 @@
 
 With ``async_storage`` or ``lazy_serialization`` the caller's thread only takes what cannot
 wait (a snapshot of the arguments, or references to them, the call time and the thread name)
-and queues it as a :class:`QueuedCapture`; the background writer filters, builds, encodes and
-stores the capture (:func:`run_queued`). A capture that records the call's result waits in a
-:class:`Deferred` until the call returns.
+and queues it, laid out as a :class:`QueuedCapture`; the background writer filters, builds,
+encodes and stores the capture (:func:`run_queued`). A capture that records the call's
+result waits in a :class:`Deferred` until the call returns.
 """
 
 from __future__ import annotations
@@ -46,13 +46,14 @@ class Site(Protocol):
 
 
 class QueuedCapture(NamedTuple):
-    """A capture the caller queued: a writer's :data:`~._writer.Entry` for :func:`run_queued`.
+    """The fields of a capture the caller queued (a writer's :data:`~._writer.Entry`).
 
-    The caller builds it as ``tuple.__new__(QueuedCapture, (...))``: the class's own
-    constructor, a Python function, would add a call to every async capture.
+    The caller queues them as a plain tuple in this order (``_caller.make_caller``, the one
+    place that builds it): a tuple subclass built and freed per call costs the caller of an
+    async capture measurably more. :func:`run_queued` reads it as this class.
     """
 
-    run: Callable[[QueuedCapture], None]
+    run: Callable[[Entry], None]
     #: The bytes the entry holds in memory (see ``_writer.MAX_QUEUED_BYTES``).
     size: int
     site: Site
@@ -67,11 +68,13 @@ class QueuedCapture(NamedTuple):
     thread: str | None
 
 
-def run_queued(capture: QueuedCapture, result: tuple[Any, ...] | None = None) -> None:
+def run_queued(entry: Entry, result: tuple[Any, ...] | None = None) -> None:
     """Filter, build, encode and store a capture queued by the caller (on the writer's thread).
 
-    A :class:`Deferred` adds the call's ``result``.
+    ``entry`` holds a :class:`QueuedCapture`'s fields; a :class:`Deferred` adds the call's
+    ``result``.
     """
+    capture = QueuedCapture._make(entry)
     site, state, payload = capture.site, capture.state, capture.payload
     try:
         # A snapshot is unpickled into inert copies: no host code runs on this thread.
@@ -102,20 +105,23 @@ class Deferred:
     result, the same way.
     """
 
-    __slots__ = ("capture", "result", "size")
+    __slots__ = ("entry", "result", "site", "size", "state")
 
-    def __init__(self, capture: QueuedCapture) -> None:
-        self.capture = capture
-        self.size = capture.size
+    def __init__(self, entry: Entry, size: int, site: Site, state: State) -> None:
+        # What a capture without its result would queue (a QueuedCapture's fields).
+        self.entry = entry
+        self.size = size
+        self.site = site
+        self.state = state
         self.result: tuple[Any, ...] | None = None
 
     def set_result(self, result: Any, exception: BaseException | None) -> None:
         """Keep the outcome of the call (on the caller's thread, as the call returns)."""
-        state = self.capture.state
+        state = self.state
         if exception is not None:
             kind = type(exception)
             self.result = ("exception", kind.__qualname__, kind.__module__, safe_str(exception))
-        elif type(self.capture.payload) is not bytes:  # lazy: the arguments, not a snapshot
+        elif state.lazy:  # the arguments themselves were queued, not a snapshot
             self.result = ("value", result)
         elif (frozen := freeze(result, state.snapshot_limit)) is not None:
             self.result = ("frozen", frozen)
@@ -127,13 +133,13 @@ class Deferred:
 
     def submit(self) -> None:
         """Queue the capture, its result set."""
-        if not push((_run_deferred, self.size, self), self.capture.state.queue_size):
-            self.capture.site.queue_full()
+        if not push((_run_deferred, self.size, self), self.state.queue_size):
+            self.site.queue_full()
 
 
 def _run_deferred(entry: Entry) -> None:
     deferred: Deferred = entry[2]
-    run_queued(deferred.capture, deferred.result)
+    run_queued(deferred.entry, deferred.result)
 
 
 def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: Any) -> None:

@@ -1,10 +1,10 @@
 """The background writer behind ``async_storage``: one thread per process, a bounded queue.
 
-The caller only appends a job, a plain tuple, to a deque (a fraction of a microsecond; a lock
-is taken only to count the bytes of a job holding more than :data:`SMALL_JOB`); when the queue
-is full the capture is dropped and counted, never waited for. The queue is drained by
-:func:`flush` and at interpreter exit; after the exit flush, jobs run on the submitting
-thread, so a capture taken by another ``atexit`` handler is not lost either. After ``fork``
+The caller only appends a job, a plain tuple, to a deque (a lock is taken only to count the
+bytes of a job holding more than :data:`SMALL_JOB`); when the queue is full the capture is
+dropped and counted, never waited for. The queue is drained by :func:`flush` and at
+interpreter exit; after the exit flush, jobs run on the submitting thread, so a capture taken
+by another ``atexit`` handler is not lost either. After ``fork``
 the child starts with no writer and an empty queue (the parent's thread does not exist there,
 and the parent still writes what it queued) and makes its own on first use; a child that
 multiprocessing started flushes it when its task is done (it leaves through ``os._exit``).
