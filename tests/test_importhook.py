@@ -21,9 +21,15 @@ from snapy_capture import (
     load_capture_dict,
     uninstall_import_hook,
 )
-from snapy_capture.capture import is_captured
+from snapy_capture.capture import site_of
 from snapy_capture.hook import _finder as _importhook
 from snapy_capture.hook import _patch
+
+
+def is_captured(func: object) -> bool:
+    """Whether ``func`` is a capture proxy (the decorator's or the import hook's)."""
+    return site_of(func) is not None
+
 
 SHOP = """
 import asyncio

@@ -24,8 +24,7 @@ import types
 from collections.abc import Sequence
 from typing import Any, Final
 
-from snapy_capture.capture import _writer
-from snapy_capture.capture._deferred import own_code
+from snapy_capture.capture import _writer, own_code
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import ConfigError
 from snapy_capture.hook import ImportHook, install, load_targets

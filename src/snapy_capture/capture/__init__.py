@@ -11,7 +11,10 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast, overload
 
-from snapy_capture.capture._pipeline import call_depth, parse_overrides, seed_sampler, site_of, wrap
+from snapy_capture.capture._context import call_depth
+from snapy_capture.capture._context import own_code as own_code
+from snapy_capture.capture._pipeline import parse_overrides, seed_sampler, wrap
+from snapy_capture.capture._pipeline import site_of as site_of
 from snapy_capture.capture._stats import CaptureProfiler, stats
 from snapy_capture.capture._writer import flush
 from snapy_capture.errors import ConfigError
@@ -20,6 +23,8 @@ from snapy_capture.storage import CaptureStorage
 from snapy_capture.storage.serializers import Serializer
 
 __all__ = ["CaptureProfiler", "call_depth", "capture_args", "flush", "seed_sampler", "stats"]
+# For the layers above (the import hook, the runner), not public API: ``own_code``, ``site_of``
+# and ``wrap`` are imported from here too.
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NOT_GIVEN: Any = type("_NotGiven", (), {"__repr__": lambda self: "<not given>"})()
@@ -102,10 +107,7 @@ def capture_args(
     if retention is not _NOT_GIVEN:
         options["retention"] = retention
     overrides = parse_overrides(options)
-    if storage is not None and not isinstance(storage, CaptureStorage):
-        raise ConfigError(
-            f"invalid value for option 'storage': expected a CaptureStorage, got {storage!r}"
-        )
+    _check_storage(storage)
 
     def decorator(func: F) -> F:
         # The proxy behaves as ``func`` (wrapt), so it is typed as ``func``.
@@ -114,6 +116,8 @@ def capture_args(
     return decorator
 
 
-def is_captured(func: Any) -> bool:
-    """Whether ``func`` is wrapped by snapy_capture (decorator or import hook)."""
-    return site_of(func) is not None
+def _check_storage(storage: object) -> None:
+    if storage is not None and not isinstance(storage, CaptureStorage):
+        raise ConfigError(
+            f"invalid value for option 'storage': expected a CaptureStorage, got {storage!r}"
+        )

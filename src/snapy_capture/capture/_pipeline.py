@@ -1,9 +1,11 @@
 """The one capture pipeline, shared by ``@capture_args`` and the import hook.
 
 config resolution → sampling → argument binding → filtering → record → serialization →
-storage (synchronous, or through the background writer). The caller's side of async captures,
-the background job and argument snapshots live in ``_deferred``; building and degrading records
-in ``_record``; the wrapt proxies in ``_proxies``.
+storage (synchronous, or through the background writer). A :class:`CaptureSite` is one wrapped
+function: its names, its resolved :class:`~._state.State`, and how its records are built,
+encoded and stored. The caller's side of a call is in ``_caller``, the writer's side of a
+queued capture in ``_queued``; building and degrading records in ``_record``; the wrapt
+proxies in ``_proxies``.
 
 Nothing in here may change what the wrapped function does: every failure while capturing is
 caught, logged once per function on the ``snapy_capture`` logger, and counted.
@@ -17,25 +19,16 @@ import logging
 import platform
 import random
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from snapy_capture.capture import _stats, _writer
-from snapy_capture.capture._deferred import (
-    DEPTH,
-    Deferred,
-    call_after_interrupted_capture,
-    enqueue,
-    per_thread,
-    queued_caller,
-    snapshot,
-)
+from snapy_capture.capture._caller import call_through, make_caller
+from snapy_capture.capture._context import PID, per_thread
 from snapy_capture.capture._proxies import CaptureWrapper, hide_frame, proxy
 from snapy_capture.capture._record import (
-    PID,
     Signature,
     callable_kind,
-    exception_result,
     format_timestamp,
     read_signature,
     replace_unserializable,
@@ -44,25 +37,21 @@ from snapy_capture.capture._record import (
     safe_str,
     shrink,
 )
-from snapy_capture.capture._state import _Pending, _State
+from snapy_capture.capture._snapshot import snapshot
+from snapy_capture.capture._state import Pending, State
 from snapy_capture.config import CaptureConfig, parse_option, resolve_config, subscribe
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters import FilterResult, check_filter_spec
 from snapy_capture.storage import CaptureStorage
 from snapy_capture.storage.serializers import main_module_name
 
-__all__ = ["CaptureSite", "CaptureWrapper", "call_depth", "seed_sampler", "wrap"]
+__all__ = ["CaptureSite", "CaptureWrapper", "parse_overrides", "seed_sampler", "site_of", "wrap"]
 
 logger = logging.getLogger("snapy_capture")
 
 _PYTHON: Final = platform.python_version()
 _sampler = random.Random()
 _OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
-
-
-def call_depth() -> int:
-    """How many captured calls enclose the current point (in this thread or task)."""
-    return DEPTH.get()
 
 
 def seed_sampler(seed: int | None) -> None:
@@ -86,7 +75,6 @@ class CaptureSite:
         "overrides",
         "qualname",
         "rate",
-        "state",
         "storage",
         "switch",
         "warned",
@@ -119,10 +107,8 @@ class CaptureSite:
         self.kind = callable_kind(target)
         self.mode = _UNRESOLVED
         self.rate = 1.0
-        self.state: _State | None = None
-        # What a captured call runs (see ``wrap``): ``call``, or for async captures whose
-        # result is not recorded, the leaner ``queued_caller`` made for the current state.
-        self.handler: Callable[..., Any] = self.call
+        # What a captured call runs (see ``wrap``): made for each state by ``make_caller``.
+        self.handler: Callable[..., Any] = call_through
         self.warned = False
         # wrapt's ``enabled`` flag (see ``_proxies.proxy``): empty while capture is off.
         self.switch: list[bool] = [True]
@@ -139,8 +125,7 @@ class CaptureSite:
     def resolve(self) -> int:
         try:
             config = resolve_config(self.overrides)
-            self.state = state = _State(self, config)
-            self.handler = hide_frame(queued_caller(self, state)) if state.queued else self.call
+            self.handler = make_caller(self, State(self, config))
             self.rate = config.sample_rate
             mode = (
                 _OFF
@@ -157,164 +142,27 @@ class CaptureSite:
                 self.switch.append(True)
         return mode
 
-    # --- per call ---------------------------------------------------------------------
-
-    def call(
-        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        slot = per_thread.slot
-        if slot.capturing:
-            # Called by our own capture code on this thread (see _deferred._Slot.capturing).
-            _stats.record_skip()
-            return wrapped(*args, **kwargs)
-        state = self.state
-        if state is None or (state.limit is not None and not state.limit.allow()):
-            # Over the rate cap: not captured, so not counted in call_depth either, exactly
-            # like a sampled-out call.
-            return wrapped(*args, **kwargs)
-        depth = DEPTH.get()
-        start = time.perf_counter_ns()
-        pending: _Pending | Deferred | None = None
-        interrupted: BaseException | None = None
-        slot.capturing = True
-        try:
-            if state.takes_cls and instance is None and args and isinstance(args[0], type):
-                # Python 3.13+ binds ``@classmethod`` over our wrapper with MethodType, so the
-                # class arrives as the first argument instead of as wrapt's instance.
-                pending = self.begin(state, depth, True, args[1:], kwargs)
-            else:
-                pending = self.begin(state, depth, instance is not None, args, kwargs)
-        except Exception as exc:  # noqa: BLE001 - capture must never break the call
-            self.fail(exc, "capture")
-        except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
-            interrupted = exc
-        finally:
-            _stats.record_caller_time(time.perf_counter_ns() - start)
-            slot.capturing = False
-        if interrupted is not None:
-            return call_after_interrupted_capture(self, interrupted, wrapped, args, kwargs)
-        token = DEPTH.set(depth + 1)
-        if self.kind == "coroutine":
-            try:
-                coroutine = wrapped(*args, **kwargs)
-            finally:
-                DEPTH.reset(token)
-            return self.run_coroutine(coroutine, depth + 1, pending)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            if pending is not None:
-                self.finish(pending, exception=exc)
-            raise
-        finally:
-            DEPTH.reset(token)
-        if pending is not None:
-            self.finish(pending, result=result)
-        return result
-
-    async def run_coroutine(
-        self,
-        coroutine: Coroutine[Any, Any, Any],
-        depth: int,
-        pending: _Pending | Deferred | None,
-    ) -> Any:
-        # The body of an ``async def`` runs here, not at call time: count its depth here too.
-        outer = DEPTH.get()
-        DEPTH.set(depth)
-        try:
-            result = await coroutine
-        except BaseException as exc:
-            if pending is not None:
-                self.finish(pending, exception=exc)
-            raise
-        finally:
-            # Not ``reset(token)``: a scheduler may resume the coroutine in another Context,
-            # where the token is invalid and reset() would raise into the host's coroutine.
-            DEPTH.set(outer)
-        if pending is not None:
-            self.finish(pending, result=result)
-        return result
-
-    def begin(
-        self,
-        state: _State,
-        depth: int,
-        bound: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> _Pending | Deferred | None:
-        """Take the caller's part of a capture; what ``finish`` needs, if anything."""
-        if state.deferred:
-            # Only a snapshot of the arguments here (or, lazily, the arguments themselves):
-            # the writer's thread filters, builds, encodes and stores.
-            queued = enqueue(self, state, depth, bound, (args, kwargs))
-            if isinstance(queued, Deferred):
-                return queued
-            if queued:
-                return None
-            # Arguments that cannot be snapshotted cheaply: filter them here, as synchronously.
-        return self.capture_here(state, depth, bound, args, kwargs)
+    # --- building, encoding and storing a capture ------------------------------------
 
     def capture_here(
         self,
-        state: _State,
+        state: State,
         depth: int,
         bound: bool,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> _Pending | None:
-        """Filter and build the capture on the caller's thread, and store or queue it."""
+    ) -> Pending | None:
+        """Filter and build the capture on the caller's thread, and store or queue it; what
+        ``_caller.finish`` needs when the result is recorded."""
         names = self.param_names(len(args), bound=bound)
         filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth)
         if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
             record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
-            return _Pending(state, record, result_filter(state.filter, names, args, kwargs))
+            return Pending(state, record, result_filter(state.filter, names, args, kwargs))
         self.dispatch(state, record)
         return None
-
-    def finish(
-        self,
-        pending: _Pending | Deferred,
-        *,
-        result: Any = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        slot = per_thread.slot
-        if slot.capturing:
-            # A coroutine awaited from inside our own capture code (an argument's hook).
-            _stats.record_skip()
-            return
-        slot.capturing = True
-        try:
-            if isinstance(pending, Deferred):
-                pending.set_result(result, exception)
-                pending.submit()
-                return
-            record = pending.record
-            if exception is not None:
-                kind = type(exception)
-                exception_result(
-                    pending.result_filter,
-                    record,
-                    kind.__qualname__,
-                    kind.__module__,
-                    safe_str(exception),
-                )
-            else:
-                value, report = pending.result_filter.filter_value(result, "result")
-                record["result"] = {"value": value}
-                record["metadata"].setdefault("redactions", []).extend(report)
-            self.dispatch(pending.state, record)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(exc, "capture")
-        except BaseException as exc:  # the result's hook raised it: the call has returned
-            self.fail(exc, "capture")
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-        finally:
-            slot.capturing = False
 
     def record(
         self,
@@ -349,8 +197,8 @@ class CaptureSite:
             "metadata": metadata,
         }
 
-    def dispatch(self, state: _State, record: dict[str, Any]) -> None:
-        # Lazy serialization never gets here: such calls always go through ``Deferred``.
+    def dispatch(self, state: State, record: dict[str, Any]) -> None:
+        # Lazy serialization never gets here: such captures are always queued (``_queued``).
         config = state.config
         if config.async_storage:
             data = self.encode(state, record)
@@ -367,7 +215,7 @@ class CaptureSite:
         _stats.record_drop(error=False)
         self.warn_once("the background writer's queue is full; captures are being dropped")
 
-    def store(self, state: _State, data: bytes | None, *, timed: bool) -> None:
+    def store(self, state: State, data: bytes | None, *, timed: bool) -> None:
         if data is None:
             return
         start = time.perf_counter_ns() if timed else 0
@@ -379,7 +227,7 @@ class CaptureSite:
             return
         _stats.record_stored(len(data), time.perf_counter_ns() - start if timed else 0)
 
-    def encode(self, state: _State, record: dict[str, Any]) -> bytes | None:
+    def encode(self, state: State, record: dict[str, Any]) -> bytes | None:
         """The capture file's bytes, degrading argument by argument rather than losing it all."""
         storage, config = state.storage, state.config
         data: bytes | None
@@ -417,7 +265,7 @@ class CaptureSite:
         return self._names
 
     def filter_args(
-        self, state: _State, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+        self, state: State, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
     ) -> FilterResult:
         """Filter one call's arguments, knowing which keywords ``**kwargs`` collected."""
         signature = self.signature()
@@ -488,7 +336,7 @@ def wrap(
                 return wrapped(*args, **kwargs)
         elif mode == _UNRESOLVED:
             slot = per_thread.slot
-            if slot.capturing:  # see _deferred._Slot.capturing
+            if slot.capturing:  # see _context.Slot.capturing
                 _stats.record_skip()
                 return wrapped(*args, **kwargs)
             # Resolving reads the configuration and may build a storage: under the guard, a
@@ -519,8 +367,3 @@ def parse_overrides(options: dict[str, Any]) -> dict[str, Any]:
         name: check_filter_spec(value) if name == "arg_filter" else parse_option(name, value)
         for name, value in options.items()
     }
-
-
-# The methods a captured call runs through: hidden from warnings' and logging's stacklevel.
-hide_frame(CaptureSite.call)
-hide_frame(CaptureSite.run_coroutine)

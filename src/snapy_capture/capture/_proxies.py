@@ -7,8 +7,8 @@ to multiprocessing; pickle stores functions by reference, and so do these.
 binding is ``"function"`` looks up ``wrapped.__self__`` on each call made without an
 instance (it supports wrapping a function that is already a bound method). A plain function
 has no ``__self__``, so the lookup always fails, and a failed attribute lookup formats an
-AttributeError: about 4,000 CPU instructions, two thirds of what a wrapt pass-through adds to
-a call, and an eighth of the caller's whole cost of an async capture. Functions that are not
+AttributeError: most of what a wrapt pass-through adds to a call, and a large part of the
+caller's whole cost of an async capture. Functions that are not
 defined in a class body are therefore wrapped, with wrapt's C extension, with a binding its
 call does not probe. Everything else still sees ``"function"``: the ``_self_binding``
 attribute that wrapt's Python code, outer wrappers (``wrapt.lru_cache`` of our proxy...) and
@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import linecache
 import types
-from typing import TYPE_CHECKING, Any, Final, SupportsIndex
+from collections.abc import Callable
+from typing import Any, Final, SupportsIndex, TypeVar
 
 import wrapt
-
-if TYPE_CHECKING:
-    from snapy_capture.capture._pipeline import CaptureSite
 
 __all__ = ["CaptureWrapper", "hide_frame", "proxy"]
 
@@ -65,7 +63,8 @@ class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
     """A wrapt proxy that captures calls; pickles and copies like the function it wraps."""
 
     __bound_function_wrapper__: type[_BoundCaptureWrapper] = _BoundCaptureWrapper
-    _self_capture_site: CaptureSite
+    #: The ``_pipeline.CaptureSite`` (typed loosely: it lives in a module above this one).
+    _self_capture_site: object
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> str:
         # A string means "the global of that name in __module__": resolves to this wrapper.
@@ -128,10 +127,13 @@ _HIDDEN_SUFFIX: Final = " (a snapy_capture call frame, skipped like importlib._b
 _hidden: dict[types.CodeType, types.CodeType] = {}
 
 
-def hide_frame(func: Any) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hide_frame(func: F) -> F:
     """Give ``func`` (a function on the captured call's path) a file name that the standard
     library's frame walkers skip (see ``_HIDDEN_SUFFIX``); returns ``func``."""
-    code = func.__code__
+    code: types.CodeType = func.__code__
     hidden = _hidden.get(code)
     if hidden is None:
         name = code.co_filename + _HIDDEN_SUFFIX

@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import inspect
-import os
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -20,7 +19,6 @@ from snapy_capture.filters._pickled import attribute_names
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
-    "PID",
     "Signature",
     "callable_kind",
     "exception_result",
@@ -32,18 +30,6 @@ __all__ = [
     "safe_str",
     "shrink",
 ]
-
-#: This process's id, read once (glibc no longer caches ``getpid()``): ``PID[0]``, one list
-#: item rather than a function call per capture; a forked child puts its own in.
-PID = [os.getpid()]
-
-
-def _new_process() -> None:
-    PID[0] = os.getpid()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_process)
 
 #: The second last formatted, in microseconds, and its timestamp with a ``%06d`` left for
 #: the microseconds: a one-entry cache, swapped whole (thread-safe).

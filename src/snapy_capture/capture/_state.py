@@ -1,17 +1,17 @@
 """What a capture site resolved from the configuration, and the storages sites share.
 
-A :class:`_State` is rebuilt whenever the configuration changes; the pipeline reads it once
-per captured call. Kept apart from :mod:`._pipeline`, which is the per-call code.
+A :class:`State` is rebuilt whenever the configuration changes, and the caller's side of the
+site's captures is made for it (``_caller.make_caller``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from snapy_capture._forksafe import fork_safe
-from snapy_capture.capture._deferred import SNAPSHOT_LIMIT
+from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT
 from snapy_capture.config import CaptureConfig
 from snapy_capture.filters import resolve_filter_spec
 from snapy_capture.storage import CaptureStorage
@@ -24,8 +24,7 @@ from snapy_capture.storage.serializers import (
     get_serializer,
 )
 
-if TYPE_CHECKING:
-    from snapy_capture.capture._pipeline import CaptureSite
+__all__ = ["Pending", "SiteOptions", "State"]
 
 _storages: dict[tuple[Any, ...], CaptureStorage] = {}
 _storages_lock = fork_safe(threading.Lock())
@@ -50,7 +49,19 @@ class _RateLimit:
         return self.count <= self.limit
 
 
-class _State:
+class SiteOptions(Protocol):
+    """What a state is resolved from, besides the configuration: its capture site's options."""
+
+    @property
+    def storage(self) -> CaptureStorage | None: ...
+    @property
+    def overrides(self) -> dict[str, Any]: ...
+    @property
+    def kind(self) -> str: ...
+    def takes_cls(self) -> bool: ...
+
+
+class State:
     """What a site resolved from the configuration; rebuilt when the configuration changes."""
 
     __slots__ = (
@@ -62,7 +73,6 @@ class _State:
         "limit",
         "max_age",
         "queue_size",
-        "queued",
         "records_result",
         "retention",
         "snapshot_limit",
@@ -71,7 +81,7 @@ class _State:
         "takes_cls",
     )
 
-    def __init__(self, site: CaptureSite, config: CaptureConfig) -> None:
+    def __init__(self, site: SiteOptions, config: CaptureConfig) -> None:
         self.config = config
         if site.storage is not None:
             self.storage = site.storage
@@ -101,9 +111,6 @@ class _State:
         self.queue_size = config.queue_size
         # Read once here rather than per call: a captured call's own cost is counted in ns.
         self.records_result = config.record_result and site.kind in ("function", "coroutine")
-        # Deferred with nothing to add when the call returns: the caller's side is one function
-        # (``_deferred.queued_caller``). Coroutines set their depth when awaited: ``call``.
-        self.queued = self.deferred and not self.records_result and site.kind != "coroutine"
         # Read once here: on 3.13+ a classmethod's class can arrive as the first argument.
         self.takes_cls = config.enabled and site.takes_cls()
         # Snapshots are unpickled as inert copies (``_inert``), which only the built-in
@@ -136,12 +143,12 @@ def _shared_storage(config: CaptureConfig) -> CaptureStorage:
     return storage
 
 
-class _Pending:
+class Pending:
     """A record built at call time whose result is added when the call returns."""
 
     __slots__ = ("record", "result_filter", "state")
 
-    def __init__(self, state: _State, record: dict[str, Any], result_filter: Any) -> None:
+    def __init__(self, state: State, record: dict[str, Any], result_filter: Any) -> None:
         self.state = state
         self.record = record
         self.result_filter = result_filter

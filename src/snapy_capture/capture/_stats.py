@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from snapy_capture._forksafe import fork_safe
+from snapy_capture.capture._writer import flush
 
 __all__ = [
     "CaptureProfiler",
@@ -57,11 +58,11 @@ def stats() -> dict[str, int]:
 def record_caller_time(ns: int) -> None:
     """Add time spent capturing on the caller's thread (once per captured call).
 
-    The async caller (``_deferred.queued_caller``) inlines the common case,
-    ``counters["capture_ns"] += ns`` while no profiler is :data:`active`, and calls this
-    otherwise. That case takes no lock: a statistic of time,
-    where two threads updating it at the same instant may lose one addition; a lock per
-    captured call would cost more than the rest of an async capture's bookkeeping.
+    The caller (``_caller.make_caller``) inlines the common case, ``counters["capture_ns"]
+    += ns`` while no profiler is :data:`active`, and calls this otherwise. That case takes no
+    lock: a statistic of time, where two threads updating it at the same instant may lose one
+    addition; a lock per captured call would cost more than the rest of an async capture's
+    bookkeeping.
     """
     if not active:
         counters["capture_ns"] += ns
@@ -144,8 +145,6 @@ class CaptureProfiler:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         # Captures handed to the background writer inside the block belong to it.
-        from snapy_capture.capture._writer import flush  # noqa: PLC0415 - avoid an import cycle at load time
-
         try:
             flush(timeout=30.0)
         finally:

@@ -1,10 +1,10 @@
 """The background writer behind ``async_storage``: one thread per process, a bounded queue.
 
-The caller only appends a job, a plain tuple, to a deque (a fraction of a microsecond; a lock
-is taken only to count the bytes of a job holding more than :data:`SMALL_JOB`); when the queue
-is full the capture is dropped and counted, never waited for. The queue is drained by
-:func:`flush` and at interpreter exit; after the exit flush, jobs run on the submitting
-thread, so a capture taken by another ``atexit`` handler is not lost either. After ``fork``
+The caller only appends a job, a plain tuple, to a deque (a lock is taken only to count the
+bytes of a job holding more than :data:`SMALL_JOB`); when the queue is full the capture is
+dropped and counted, never waited for. The queue is drained by :func:`flush` and at
+interpreter exit; after the exit flush, jobs run on the submitting thread, so a capture taken
+by another ``atexit`` handler is not lost either. After ``fork``
 the child starts with no writer and an empty queue (the parent's thread does not exist there,
 and the parent still writes what it queued) and makes its own on first use; a child that
 multiprocessing started flushes it when its task is done (it leaves through ``os._exit``).
@@ -15,16 +15,16 @@ from __future__ import annotations
 import atexit
 import collections
 import logging
-import os
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from snapy_capture._forksafe import fork_safe
+from snapy_capture._forksafe import after_fork_in_child, fork_safe
+from snapy_capture.capture._context import per_thread
 
-__all__ = ["MAX_QUEUED_BYTES", "SMALL_JOB", "Entry", "flush", "pending", "push", "submit"]
+__all__ = ["MAX_QUEUED_BYTES", "SMALL_JOB", "Entry", "flush", "push", "submit"]
 
 logger = logging.getLogger("snapy_capture")
 Job = Callable[[], None]
@@ -39,8 +39,8 @@ Entry = tuple[Any, ...]
 MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
 
 #: Jobs holding at most this many bytes (most argument snapshots) are counted by number alone:
-#: the caller reads the queue's length instead of taking a lock to add up bytes, which would
-#: cost a sixteenth of an async capture's caller side.
+#: the caller reads the queue's length instead of taking a lock to add up bytes, a cost an
+#: async capture's caller side would feel.
 SMALL_JOB: Final = 1024
 
 
@@ -69,9 +69,6 @@ class _Writer:
         self.thread.start()
 
     def _run(self) -> None:
-        # Here, not at the top: _deferred imports this module.
-        from snapy_capture.capture._deferred import per_thread  # noqa: PLC0415
-
         # Everything this thread runs is our capture code: a captured function it calls (a
         # filter's, a serializer's, ``os.fspath`` wrapped by the import hook) is not captured.
         per_thread.slot.capturing = True
@@ -213,7 +210,7 @@ def _exit_under_way() -> bool:
     now would never be flushed."""
     util = sys.modules.get("multiprocessing.util")
     # ``_exiting``: set by multiprocessing's exit function, before it runs the finalizers (a
-    # private name, read defensively: absent, this says no, as before this check existed).
+    # private name, read defensively: absent, the writer is started as usual).
     return util is not None and bool(getattr(util, "_exiting", False))
 
 
@@ -234,12 +231,6 @@ def flush(timeout: float | None = None) -> bool:
     return writer.flush(timeout)
 
 
-def pending() -> int:
-    """Captures queued and not yet written."""
-    writer = _writer
-    return 0 if writer is None else writer.pending()
-
-
 def _flush_at_exit() -> None:
     global _writer, _closed  # noqa: PLW0603
     writer = _writer
@@ -257,12 +248,9 @@ def _flush_at_exit() -> None:
         )
 
 
+@after_fork_in_child
 def _forget_writer_in_child() -> None:
     # (``_lock``, which the parent may have held while forking, is reset by _forksafe.)
     global _writer, _forked  # noqa: PLW0603
     _writer = None
     _forked = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_writer_in_child)

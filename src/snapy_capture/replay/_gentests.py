@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from snapy_capture.errors import GenerateError, CaptureNotFoundError, SnapyCaptureError
+from snapy_capture.errors import CaptureNotFoundError, GenerateError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay.loader import CaptureLoader
 

@@ -17,6 +17,8 @@ from typing import ClassVar, Final
 
 from filelock import FileLock
 
+from snapy_capture._forksafe import after_fork_in_child
+
 if sys.platform != "win32":  # Windows: writers use filelock's own locking
     import fcntl
 
@@ -190,6 +192,7 @@ def _status(fd: int, identity: tuple[int, int]) -> str:
     return _LIVE if info.st_nlink else _DELETED
 
 
+@after_fork_in_child
 def _forget_write_locks_in_child() -> None:
     # The child shares the parent's open lock files: a flock through them would not exclude
     # the parent. Close them (closing does not release the parent's lock) and start afresh.
@@ -201,10 +204,6 @@ def _forget_write_locks_in_child() -> None:
     _WriteLock._all = {}
     _WriteLock._open = 0
     _WriteLock._count_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_write_locks_in_child)
 
 
 class _PortableWriteLock:  # pragma: no cover - Windows

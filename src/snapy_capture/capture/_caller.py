@@ -1,0 +1,248 @@
+"""The caller's side of a capture: what a captured call runs around the function, in its thread.
+
+One path for every capture (:func:`make_caller`): take the arguments (a snapshot queued for the
+writer, or filtered here), call the function one level deeper, and, when the result is
+recorded, complete the capture as the call returns. Nothing in here may change what the
+function does: a failure is reported through the site (``fail``) and the call goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from snapy_capture.capture._context import DEPTH, per_thread
+from snapy_capture.capture._proxies import hide_frame
+from snapy_capture.capture._queued import Deferred, Site, run_queued
+from snapy_capture.capture._record import exception_result, safe_str
+from snapy_capture.capture._snapshot import freeze
+from snapy_capture.capture._state import Pending, State
+from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip
+from snapy_capture.capture._writer import push
+
+__all__ = ["CallerSite", "call_through", "make_caller"]
+
+_perf_counter_ns = time.perf_counter_ns
+_time = time.time
+# Bound once: a method called on an imported name compiles to an attribute read, which makes
+# a bound method on every call (LOAD_ATTR, not LOAD_METHOD).
+_depth, _set_depth, _reset_depth = DEPTH.get, DEPTH.set, DEPTH.reset
+
+
+class CallerSite(Site, Protocol):
+    """What the caller's side needs from its capture site (``_pipeline.CaptureSite``)."""
+
+    @property
+    def kind(self) -> str: ...
+    def dispatch(self, state: State, record: dict[str, Any]) -> None: ...
+    def capture_here(
+        self,
+        state: State,
+        depth: int,
+        bound: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Pending | None: ...
+
+
+def call_through(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+    """A caller that captures nothing (a site's before its configuration is resolved)."""
+    return wrapped(*args, **kwargs)
+
+
+def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
+    """What a call of ``site`` runs, ``(wrapped, instance, args, kwargs)``, under ``state``:
+    its settings bound as closure variables, since an attribute read or a Python call less is a
+    measurable part of what the caller of an async capture pays."""
+    lazy, limit, queue_size, rate = state.lazy, state.snapshot_limit, state.queue_size, state.limit
+    # Queued as a snapshot for the writer to filter; a custom filter is given the live values.
+    snapshots = state.deferred and state.snapshots and not state.filter.custom_filters
+    named, takes_cls = not state.config.minimal_capture, state.takes_cls
+    records_result, plain = state.records_result, site.kind != "coroutine"
+
+    def captured_call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        slot = per_thread.slot
+        if slot.capturing:  # called by our own capture code on this thread (Slot.capturing)
+            return call_skipped(wrapped, args, kwargs)
+        if rate is not None and not rate.allow():  # not captured: not counted in call_depth
+            return wrapped(*args, **kwargs)
+        depth = _depth()
+        start = _perf_counter_ns()
+        # What completes the capture as the call returns, or what ended it (BaseException).
+        pending: Pending | Deferred | BaseException | None = None
+        slot.capturing = True
+        try:
+            given, bound = args, instance is not None
+            if takes_cls and not bound and args and isinstance(args[0], type):  # see State
+                given, bound = args[1:], True
+            call = (given, kwargs)
+            payload = call if lazy else freeze(call, limit, slot) if snapshots else None
+            if payload is None:  # synchronous, or no cheap snapshot: filtered here
+                pending = site.capture_here(state, depth, bound, given, kwargs)
+            else:
+                thread = slot.thread.name if named else None  # now: it may be renamed later
+                size = 0 if lazy else len(payload)
+                # A QueuedCapture's fields, as a plain tuple: cheaper to build and to drop.
+                queued = (run_queued, size, site, state, depth, bound, payload, _time(), thread)
+                if records_result:
+                    pending = Deferred(queued, size, site, state)
+                elif not push(queued, queue_size):
+                    site.queue_full()
+        except Exception as exc:  # noqa: BLE001 - capture must never break the call
+            site.fail(exc, "capture")
+        except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
+            pending = exc
+        finally:
+            elapsed = _perf_counter_ns() - start
+            if active:
+                record_caller_time(elapsed)
+            else:
+                counters["capture_ns"] += elapsed  # see record_caller_time
+            slot.capturing = False
+        if pending is not None or not plain:
+            return call_and_finish(site, pending, wrapped, args, kwargs, depth=depth + 1)
+        token = _set_depth(depth + 1)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            _reset_depth(token)
+
+    return hide_frame(captured_call)
+
+
+def call_skipped(wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call the function, not captured: our own capture code on this thread called it."""
+    record_skip()
+    return wrapped(*args, **kwargs)
+
+
+def call_and_finish(
+    site: CallerSite,
+    pending: Pending | Deferred | BaseException | None,
+    wrapped: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    depth: int,
+) -> Any:
+    """Call the function at ``depth``, and complete ``pending`` with its outcome; a
+    coroutine's outcome is known once it is awaited (see :func:`run_coroutine`). A
+    ``BaseException`` as ``pending`` ended the capture: see ``call_after_interrupted_capture``."""
+    if isinstance(pending, BaseException):
+        return call_after_interrupted_capture(site, pending, wrapped, args, kwargs)
+    token = DEPTH.set(depth)
+    if site.kind == "coroutine":
+        try:
+            coroutine = wrapped(*args, **kwargs)
+        finally:
+            DEPTH.reset(token)
+        return run_coroutine(site, coroutine, depth, pending)
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        if pending is not None:
+            finish(site, pending, exception=exc)
+        raise
+    finally:
+        DEPTH.reset(token)
+    if pending is not None:
+        finish(site, pending, result=result)
+    return result
+
+
+async def run_coroutine(
+    site: CallerSite,
+    coroutine: Coroutine[Any, Any, Any],
+    depth: int,
+    pending: Pending | Deferred | None,
+) -> Any:
+    """Await a captured coroutine function's coroutine; its body runs here, not at call time,
+    so its depth is counted here too."""
+    outer = DEPTH.get()
+    DEPTH.set(depth)
+    try:
+        result = await coroutine
+    except BaseException as exc:
+        if pending is not None:
+            finish(site, pending, exception=exc)
+        raise
+    finally:
+        # Not ``reset(token)``: a scheduler may resume the coroutine in another Context,
+        # where the token is invalid and reset() would raise into the host's coroutine.
+        DEPTH.set(outer)
+    if pending is not None:
+        finish(site, pending, result=result)
+    return result
+
+
+def finish(
+    site: CallerSite,
+    pending: Pending | Deferred,
+    *,
+    result: Any = None,
+    exception: BaseException | None = None,
+) -> None:
+    """Complete a capture with the call's outcome (on the caller's thread, as it returns)."""
+    slot = per_thread.slot
+    if slot.capturing:
+        # A coroutine awaited from inside our own capture code (an argument's hook).
+        record_skip()
+        return
+    slot.capturing = True
+    try:
+        if isinstance(pending, Deferred):
+            pending.set_result(result, exception)
+            pending.submit()
+            return
+        record = pending.record
+        if exception is not None:
+            kind = type(exception)
+            exception_result(
+                pending.result_filter,
+                record,
+                kind.__qualname__,
+                kind.__module__,
+                safe_str(exception),
+            )
+        else:
+            value, report = pending.result_filter.filter_value(result, "result")
+            record["result"] = {"value": value}
+            record["metadata"].setdefault("redactions", []).extend(report)
+        site.dispatch(pending.state, record)
+    except Exception as exc:  # noqa: BLE001
+        site.fail(exc, "capture")
+    except BaseException as exc:  # the result's hook raised it: the call has returned
+        site.fail(exc, "capture")
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+    finally:
+        slot.capturing = False
+
+
+def call_after_interrupted_capture(
+    site: CallerSite, exc: BaseException, wrapped: Any, args: Any, kwargs: Any
+) -> Any:
+    """Call the function (exactly once, as always) after its capture was ended by a
+    ``BaseException`` raised inside it: an argument's ``__reduce__`` raising ``SystemExit``,
+    or a Ctrl-C landing while capture code ran. The capture is dropped and counted; a
+    ``KeyboardInterrupt`` is raised again once the call has returned, so Ctrl-C is delayed by
+    one call, never lost."""
+    site.fail(exc, "capture")
+    token = DEPTH.set(DEPTH.get() + 1)
+    try:
+        result = wrapped(*args, **kwargs)
+    finally:
+        DEPTH.reset(token)
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+    return result
+
+
+# On a captured call's path: hidden from warnings' and logging's stacklevel.
+hide_frame(call_and_finish)
+hide_frame(run_coroutine)
+hide_frame(call_after_interrupted_capture)
+hide_frame(call_skipped)

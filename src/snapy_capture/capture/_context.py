@@ -1,0 +1,109 @@
+"""The context a captured call runs in: its depth, its thread's slot, the process id.
+
+The bottom of ``capture/``: every other module of the folder may read these, none of them is
+imported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+from snapy_capture._forksafe import after_fork_in_child
+
+__all__ = ["DEPTH", "PID", "Slot", "call_depth", "own_code", "per_thread"]
+
+#: Captured calls active in this thread or asyncio task (contextvars give both).
+DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
+
+#: This process's id, read once (glibc no longer caches ``getpid()``): ``PID[0]``, one list
+#: item rather than a function call per capture; a forked child puts its own in.
+PID = [os.getpid()]
+
+
+@after_fork_in_child
+def _new_process() -> None:
+    PID[0] = os.getpid()
+
+
+def call_depth() -> int:
+    """How many captured calls enclose the current point (in this thread or task)."""
+    return DEPTH.get()
+
+
+class _TooLargeError(Exception):
+    """A pickle passed its sink's limit (``freeze`` returns ``None`` then)."""
+
+
+class _BoundedSink:
+    """A file for ``pickle.Pickler`` that gives up past ``limit`` bytes."""
+
+    __slots__ = ("data", "limit")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.limit = 0
+
+    def write(self, data: bytes) -> int:
+        # The pickler writes once at the end, or once per 64 KiB frame of a large value.
+        self.limit -= len(data)
+        if self.limit < 0:
+            raise _TooLargeError
+        self.data = bytes(data) if self.data is None else self.data + data
+        return len(data)
+
+
+class Slot:
+    """A thread's reusable pickler and its sink (``busy`` while in use), the thread, and
+    whether the thread is running our capture code (``capturing``).
+
+    ``capturing`` is set while the caller's part of a capture runs (and its result's, and the
+    first call's configuration), and for the background writer's whole life. A captured
+    function called meanwhile on the thread (by a signal handler, an argument's
+    ``__reduce__``/``__getstate__``/``__repr__``, a filter, or our own storage code calling a
+    function the import hook wrapped, ``os.fspath`` say) is called as is and counted as
+    skipped: capturing it would wait on locks the interrupted code may hold, or recurse.
+    """
+
+    __slots__ = ("busy", "capturing", "pickler", "sink", "thread")
+
+    def __init__(self) -> None:
+        self.sink = _BoundedSink()
+        self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
+        self.busy = False
+        self.capturing = False
+        # Its name is read per capture (a thread may rename itself); the object is found once.
+        self.thread = threading.current_thread()
+
+
+class _PerThread(threading.local):
+    """One slot per thread: creating a pickler costs more than pickling a few arguments, and
+    ``threading.current_thread()`` more than this one lookup."""
+
+    def __init__(self) -> None:
+        # One attribute: each read of a thread-local attribute costs a dictionary lookup.
+        self.slot = Slot()
+
+
+per_thread = _PerThread()
+
+
+@contextlib.contextmanager
+def own_code(own: bool = True) -> Iterator[None]:
+    """Run the block as snapy_capture's own code (``own``), or as the host's (``own=False``).
+
+    In our own code a captured function is called as is, not captured (see
+    ``Slot.capturing``): the runner's own calls between installing the import hook and
+    running the program (``os.path.abspath``, ``open``...) are not the program's.
+    """
+    slot = per_thread.slot
+    previous = slot.capturing
+    slot.capturing = own
+    try:
+        yield
+    finally:
+        slot.capturing = previous

@@ -1,0 +1,158 @@
+"""Captures finished off the caller's thread: what the caller queues, and the writer's side.
+
+With ``async_storage`` or ``lazy_serialization`` the caller's thread only takes what cannot
+wait (a snapshot of the arguments, or references to them, the call time and the thread name)
+and queues it, laid out as a :class:`QueuedCapture`; the background writer filters, builds,
+encodes and stores the capture (:func:`run_queued`). A capture that records the call's
+result waits in a :class:`Deferred` until the call returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from snapy_capture.capture._record import exception_result, result_filter, safe_str
+from snapy_capture.capture._snapshot import freeze
+from snapy_capture.capture._state import State
+from snapy_capture.capture._writer import Entry, push
+from snapy_capture.config import CaptureConfig
+from snapy_capture.filters import FilterResult
+from snapy_capture.filters._inert import inert_loads
+
+__all__ = ["Deferred", "QueuedCapture", "Site", "run_queued"]
+
+
+class Site(Protocol):
+    """What finishing a capture needs from its capture site (``_pipeline.CaptureSite``)."""
+
+    def param_names(self, count: int, *, bound: bool) -> Sequence[str]: ...
+    def filter_args(
+        self, state: State, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> FilterResult: ...
+    def record(
+        self,
+        config: CaptureConfig,
+        filtered: FilterResult,
+        depth: int,
+        *,
+        now: float | None = None,
+        thread: str | None = None,
+    ) -> dict[str, Any]: ...
+    def encode(self, state: State, record: dict[str, Any]) -> bytes | None: ...
+    def store(self, state: State, data: bytes | None, *, timed: bool) -> None: ...
+    def queue_full(self) -> None: ...
+    def fail(self, exc: BaseException, stage: str) -> None: ...
+
+
+class QueuedCapture(NamedTuple):
+    """The fields of a capture the caller queued (a writer's :data:`~._writer.Entry`).
+
+    The caller queues them as a plain tuple in this order (``_caller.make_caller``, the one
+    place that builds it): a tuple subclass built and freed per call costs the caller of an
+    async capture measurably more. :func:`run_queued` reads it as this class.
+    """
+
+    run: Callable[[Entry], None]
+    #: The bytes the entry holds in memory (see ``_writer.MAX_QUEUED_BYTES``).
+    size: int
+    site: Site
+    state: State
+    depth: int
+    #: Whether the call had a ``self``/``cls``, left out of ``payload``.
+    bound: bool
+    #: The ``(args, kwargs)`` as called: a snapshot (bytes), or, lazily, the objects themselves.
+    payload: Any
+    now: float
+    #: The calling thread's name at the call (``None`` with ``minimal_capture``).
+    thread: str | None
+
+
+def run_queued(entry: Entry, result: tuple[Any, ...] | None = None) -> None:
+    """Filter, build, encode and store a capture queued by the caller (on the writer's thread).
+
+    ``entry`` holds a :class:`QueuedCapture`'s fields; a :class:`Deferred` adds the call's
+    ``result``.
+    """
+    capture = QueuedCapture._make(entry)
+    site, state, payload = capture.site, capture.state, capture.payload
+    try:
+        # A snapshot is unpickled into inert copies: no host code runs on this thread.
+        args, kwargs = inert_loads(payload) if type(payload) is bytes else payload
+        names = site.param_names(len(args), bound=capture.bound)
+        filtered = site.filter_args(state, names, args, kwargs)
+        record = site.record(
+            state.config, filtered, capture.depth, now=capture.now, thread=capture.thread
+        )
+        if result is not None:
+            # Masks every secret the arguments held, wherever the result echoes it.
+            echo_filter = result_filter(state.filter, names, args, kwargs)
+            _add_result(record, result, echo_filter)
+        data = site.encode(state, record)
+    except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
+        site.fail(exc, "capture")
+        return
+    site.store(state, data, timed=True)
+
+
+class Deferred:
+    """A deferred capture whose call's result is recorded: queued once the call returns.
+
+    The caller's thread only takes what cannot wait: the call time, the thread name, and the
+    arguments, as a pickle snapshot (so the capture shows them as they were at the call, even
+    if they are mutated afterwards) or, with ``lazy_serialization``, as references (cheaper
+    still, but the capture shows them as they are when the writer reaches them); then the
+    result, the same way.
+    """
+
+    __slots__ = ("entry", "result", "site", "size", "state")
+
+    def __init__(self, entry: Entry, size: int, site: Site, state: State) -> None:
+        # What a capture without its result would queue (a QueuedCapture's fields).
+        self.entry = entry
+        self.size = size
+        self.site = site
+        self.state = state
+        self.result: tuple[Any, ...] | None = None
+
+    def set_result(self, result: Any, exception: BaseException | None) -> None:
+        """Keep the outcome of the call (on the caller's thread, as the call returns)."""
+        state = self.state
+        if exception is not None:
+            kind = type(exception)
+            self.result = ("exception", kind.__qualname__, kind.__module__, safe_str(exception))
+        elif state.lazy:  # the arguments themselves were queued, not a snapshot
+            self.result = ("value", result)
+        elif (frozen := freeze(result, state.snapshot_limit)) is not None:
+            self.result = ("frozen", frozen)
+            self.size += len(frozen)
+        else:
+            # Unpicklable or huge: filtered here; the arguments' secrets are masked later.
+            value, report = state.filter.filter_value(result, "result")
+            self.result = ("filtered", value, report)
+
+    def submit(self) -> None:
+        """Queue the capture, its result set."""
+        if not push((_run_deferred, self.size, self), self.state.queue_size):
+            self.site.queue_full()
+
+
+def _run_deferred(entry: Entry) -> None:
+    deferred: Deferred = entry[2]
+    run_queued(deferred.entry, deferred.result)
+
+
+def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: Any) -> None:
+    kind, *rest = result
+    if kind == "exception":
+        exception_result(value_filter, record, rest[0], rest[1], rest[2])
+        return
+    if kind == "filtered":
+        value, report = rest
+        value, more = value_filter.filter_value(value, "result")
+        report = [*report, *more]
+    else:
+        raw = inert_loads(rest[0]) if kind == "frozen" else rest[0]
+        value, report = value_filter.filter_value(raw, "result")
+    record["result"] = {"value": value}
+    record["metadata"].setdefault("redactions", []).extend(report)

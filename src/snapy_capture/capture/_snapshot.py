@@ -1,0 +1,59 @@
+"""Snapshots of a call's values: a bounded pickle taken on the caller's thread.
+
+A snapshot shows the arguments (and the result) as they were at the call, even if the host
+mutates them afterwards; it is unpickled later as inert copies (``filters._inert``), so no host
+code runs where it is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from snapy_capture.capture._context import Slot, per_thread
+from snapy_capture.filters._inert import inert_loads
+
+__all__ = ["SNAPSHOT_LIMIT", "freeze", "snapshot"]
+
+#: Arguments pickling to more than this are filtered on the caller's thread instead (see
+#: ``freeze``): the filters may drop a large value that a snapshot would copy in full.
+SNAPSHOT_LIMIT: Final = 1 << 20
+
+
+def freeze(value: Any, limit: int, slot: Slot | None = None) -> bytes | None:
+    """A pickle of ``value`` taken now, or ``None`` if it cannot be pickled within ``limit``.
+
+    Pickling stops as soon as the output passes ``limit`` (the pickler writes in frames of
+    64 KiB), so a huge argument costs the caller little before it goes to the filters instead.
+    ``slot`` is this thread's (``per_thread.slot``), when the caller has it at hand.
+    """
+    if slot is None:
+        slot = per_thread.slot
+    if slot.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own
+        slot = Slot()
+    slot.busy = True
+    sink = slot.sink
+    sink.limit = limit
+    try:
+        slot.pickler.dump(value)
+        return sink.data
+    except Exception:  # noqa: BLE001 - unpicklable or too large: the caller filters it instead
+        return None
+    # A BaseException from an argument's hook goes up: the capture is dropped, not retried.
+    finally:
+        # Forget the value: the memo and the sink would keep it alive until the next call.
+        slot.pickler.clear_memo()
+        sink.data = None
+        slot.busy = False
+
+
+def snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """An inert deep copy of filtered arguments (pickled, then unpickled without running any
+    host code: see ``_inert``), or the originals if they do not pickle."""
+    frozen = freeze((args, kwargs), SNAPSHOT_LIMIT)
+    if frozen is None:  # unpicklable or huge: the encoder degrades it later anyway
+        return args, kwargs
+    try:
+        copied: tuple[list[Any], dict[str, Any]] = inert_loads(frozen)
+    except Exception:  # noqa: BLE001
+        return args, kwargs
+    return copied
