@@ -18,12 +18,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
-    from snapy_capture.hook._switch import PTH_NAME, disable, enable
+    from snapy_capture.hook.switch import PTH_NAME, disable, enable
 
 __all__ = ["PTH_NAME", "disable", "enable"]
 
 _ENV: Final = "SNAP_CAPTURE_CONFIG"  # config.CONFIG_FILE_ENV, without importing config
-#: Names of the ``.pth`` switch (:mod:`snapy_capture.hook._switch`), kept importable from here.
+#: Names of the ``.pth`` switch (:mod:`snapy_capture.hook.switch`), kept importable from here.
 _SWITCH: Final = frozenset({"PTH_LINE", "PTH_NAME", "disable", "enable"})
 
 
@@ -54,9 +54,9 @@ def __getattr__(name: str) -> Any:
     # Imported on use: this module is imported at start-up of every process that asks for
     # capture, and the switch is only for the command line (``snapy-capture enable``).
     if name in _SWITCH:
-        from snapy_capture.hook import _switch  # noqa: PLC0415
+        from snapy_capture.hook import switch  # noqa: PLC0415
 
-        return getattr(_switch, name)
+        return getattr(switch, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -23,17 +23,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from snapy_capture.capture import _writer
+from snapy_capture.capture import flush
 from snapy_capture.config import is_suspended, reload_environment, set_suspended
-from snapy_capture.errors import AmbiguousCaptureError
-from snapy_capture.replay import loader
-from snapy_capture.replay._cases import (
+from snapy_capture.errors import AmbiguousCaptureError, NoRecordedResultError
+from snapy_capture.replay import (
     Cases,
-    NoRecordedResultError,
     ReplayResult,
     Where,
     assert_replay_matches,
     collect_cases,
+    loader,
     replay_and_compare,
 )
 from snapy_capture.replay.loader import CaptureLoader
@@ -148,7 +147,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is None:
         return
     if state.enabled:
-        _writer.flush(timeout=60.0)  # captures taken during the run land before pytest exits
+        flush(timeout=60.0)  # captures taken during the run land before pytest exits
     set_suspended(state.was_suspended)
     if state.added_path and state.path is not None:
         loader.remove_search_path(state.path)

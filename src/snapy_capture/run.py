@@ -24,7 +24,7 @@ import types
 from collections.abc import Sequence
 from typing import Any, Final
 
-from snapy_capture.capture import _writer, own_code
+from snapy_capture.capture import flush, own_code
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import ConfigError
 from snapy_capture.hook import ImportHook, install, load_targets
@@ -293,7 +293,7 @@ def _exit_code(exc: SystemExit) -> int:
 
 def _finish(hook: ImportHook) -> None:
     try:
-        if not _writer.flush(FLUSH_TIMEOUT):
+        if not flush(FLUSH_TIMEOUT):
             sys.stderr.write(
                 "snapy_capture: warning: some captures were still queued at exit and are lost\n"
             )

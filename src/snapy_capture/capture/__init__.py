@@ -13,8 +13,9 @@ from typing import Any, TypeVar, cast, overload
 
 from snapy_capture.capture._context import call_depth
 from snapy_capture.capture._context import own_code as own_code
-from snapy_capture.capture._pipeline import parse_overrides, seed_sampler, wrap
+from snapy_capture.capture._pipeline import parse_overrides, seed_sampler
 from snapy_capture.capture._pipeline import site_of as site_of
+from snapy_capture.capture._pipeline import wrap as wrap
 from snapy_capture.capture._stats import CaptureProfiler, stats
 from snapy_capture.capture._writer import flush
 from snapy_capture.errors import ConfigError

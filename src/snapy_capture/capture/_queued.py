@@ -17,8 +17,7 @@ from snapy_capture.capture._snapshot import freeze
 from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push
 from snapy_capture.config import CaptureConfig
-from snapy_capture.filters import FilterResult
-from snapy_capture.filters._inert import inert_loads
+from snapy_capture.filters import FilterResult, inert_loads
 
 __all__ = ["Deferred", "QueuedCapture", "Site", "run_queued"]
 

@@ -13,9 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from snapy_capture.filters import ArgumentFilter, Redacted
-from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._pickled import attribute_names
+from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from snapy_capture.capture._context import Slot, per_thread
-from snapy_capture.filters._inert import inert_loads
+from snapy_capture.filters import inert_loads
 
 __all__ = ["SNAPSHOT_LIMIT", "freeze", "snapshot"]
 

@@ -14,8 +14,7 @@ from snapy_capture._forksafe import fork_safe
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT
 from snapy_capture.config import CaptureConfig
 from snapy_capture.filters import resolve_filter_spec
-from snapy_capture.storage import CaptureStorage
-from snapy_capture.storage._envelope import check_key
+from snapy_capture.storage import CaptureStorage, check_key
 from snapy_capture.storage.serializers import (
     JSONPickleSerializer,
     JSONSerializer,

@@ -93,7 +93,7 @@ def _load(path: str) -> tuple[list[str], list[tuple[Target, Resolution]]]:
 def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
     """Write a pytest module that replays the captures of NAME."""
     # Imported on use: the generator pulls in what only test generation needs.
-    from snapy_capture.replay._gentests import generate_test_module  # noqa: PLC0415
+    from snapy_capture.replay import generate_test_module  # noqa: PLC0415
 
     # Only an explicit --path is written into the test; otherwise the generated module
     # reads from wherever the pytest plugin looks (--snapy-capture-path or the default).

@@ -26,9 +26,9 @@ from snapy_capture.hook._resolve import (
     resolve,
     resolve_statically,
 )
-from snapy_capture.hook._switch import disable as disable_autoload
-from snapy_capture.hook._switch import enable as enable_autoload
 from snapy_capture.hook._targets import Target, TargetSpec, load_targets, parse_targets, refusal
+from snapy_capture.hook.switch import disable as disable_autoload
+from snapy_capture.hook.switch import enable as enable_autoload
 
 __all__ = [
     "ImportHook",

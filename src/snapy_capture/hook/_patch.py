@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from snapy_capture.capture._pipeline import site_of, wrap
+from snapy_capture.capture import site_of, wrap
 from snapy_capture.hook._kinds import CALLABLE, CLASS, FUNCTION, PROPERTY
 from snapy_capture.hook._resolve import MISSING, Member
 from snapy_capture.hook._targets import Target, refusal, refused_module

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from snapy_capture.errors import CaptureFormatError
-from snapy_capture.filters._inert import Inert
+from snapy_capture.filters import Inert
 
 __all__ = ["pickler", "reason", "referenced_objects", "same_shape"]
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from snapy_capture.errors import CaptureFormatError
-from snapy_capture.filters._inert import Inert
+from snapy_capture.filters import Inert
 from snapy_capture.storage._mainrefs import MAIN_MODULES, MainName, lookup
 
 #: Says whether a module that is not imported yet may be imported to resolve a type reference.
