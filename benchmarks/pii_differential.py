@@ -19,7 +19,8 @@ from collections.abc import Callable
 from types import ModuleType
 
 from snapy_capture.filters import _pii
-from snapy_capture.filters._pii import PII_PATTERNS, Compiled
+from snapy_capture.filters._pii import PII_PATTERNS
+from snapy_capture.filters._scan import Compiled
 
 #: What secrets, their look-alikes and the patterns' own pieces are made of.
 PIECES = [

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from snapy_capture import ArgumentFilter, capture_args, flush, load_capture
 from snapy_capture.filters import PII_PATTERNS, SENSITIVE_PATTERNS, _pii
-from snapy_capture.filters._pii import Compiled
+from snapy_capture.filters._scan import Compiled
 
 FLT = ArgumentFilter()
 KB = 1024

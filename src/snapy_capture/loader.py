@@ -1,4 +1,4 @@
-"""``snapy_capture.loader``: loading captures back (the seed's import path; ``replay.loader``)."""
+"""``snapy_capture.loader``: loading captures back (``replay.loader``, at its documented path)."""
 
 from __future__ import annotations
 

@@ -28,13 +28,13 @@ from snapy_capture.filters._pii import (
     CARD,
     MASK,
     PII_PATTERNS,
-    Compiled,
     is_card_decimal,
     is_card_int,
 )
 from snapy_capture.filters._questions import CustomFilter
 from snapy_capture.filters._quick import Quick
 from snapy_capture.filters._redacted import Redacted
+from snapy_capture.filters._scan import Compiled
 from snapy_capture.filters._traverse import CARD_INT_MIN, filter_argument
 from snapy_capture.filters._unstorable import type_reason
 

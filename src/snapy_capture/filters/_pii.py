@@ -1,4 +1,7 @@
-"""Secret-shaped values: the default patterns, their fast gates, card checks, masking."""
+"""Secret-shaped values: the default patterns, their gates, card and SSN checks, odd digits.
+
+:mod:`._scan` runs them over text.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["EMAIL_PATTERN", "MASK", "PII_PATTERNS", "Compiled", "is_card_decimal", "is_card_int"]
+__all__ = ["EMAIL_PATTERN", "MASK", "PII_PATTERNS", "is_card_decimal", "is_card_int"]
 
 # Every default pattern runs in time linear in the text, in any ``re`` (3.10 has neither
 # possessive quantifiers nor atomic groups): a quantifier is either bounded by a small constant
@@ -309,148 +312,3 @@ def _ascii_digits(text: str, first: re.Match[str]) -> str:
             return text
         position = match.start()
     return text.translate(_DIGIT_TABLE)
-
-
-class Compiled:
-    """The compiled form of one ``pii_patterns`` list (a new list gets a new one, swapped in
-    atomically); only its caches change."""
-
-    __slots__ = ("clean", "each", "held", "key", "long")
-
-    def __init__(self, key: tuple[str, ...]) -> None:
-        self.key = key
-        self.each = [(re.compile(p), _VALIDATORS.get(p), _GATES.get(p)) for p in key]
-        self.long = [
-            (regex, valid, _SHAPES.get(pattern, 0), _LONG_GATES.get(pattern))
-            for pattern, (regex, valid, _gate) in zip(key, self.each, strict=True)
-        ]
-        # Short strings found clean, so that values repeating from call to call cost one
-        # lookup. Only clean strings are kept: nothing here that is not stored anyway.
-        self.clean: dict[str, None] = {}
-        # The spans of one string found dirty by :meth:`hold`, held only until the filtering
-        # that follows releases them (never past the call), which then need no second scan.
-        self.held: tuple[str, list[tuple[int, int]]] | None = None
-
-    def hold(self, text: str) -> bool:
-        """Whether ``text`` is clean; if not, its spans are held until :meth:`release`.
-
-        Meanwhile :meth:`spans` of that very string (the same object) returns them unscanned.
-        """
-        found = self.spans(text)
-        if found:
-            self.held = (text, found)
-        return not found
-
-    def release(self) -> None:
-        """Let go of the held spans (and of the string they were found in)."""
-        self.held = None
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        clean = self.clean
-        if text in clean:
-            return []
-        held = self.held
-        if held is not None and held[0] is text:  # the same object: the same spans
-            return list(held[1])
-        original = text
-        if not text.isascii():
-            odd = _ODD_DIGITS.search(text)
-            if odd is not None:
-                text = _ascii_digits(text, odd)  # one character for one: same offsets
-        if len(text) >= _LONG_TEXT:  # longer than the cache's strings: nothing to cache
-            return self._long_spans(text)
-        folded = text.casefold()
-        digits = -1
-        found: list[tuple[int, int]] = []
-        for regex, valid, gate in self.each:
-            if gate is not None:
-                minimum, needles = gate
-                if minimum:
-                    if digits < 0:
-                        # UTF-8 never uses the bytes of ASCII digits inside other characters.
-                        data = text.encode("utf-8", "surrogatepass")
-                        digits = len(data) - len(data.translate(None, b"0123456789"))
-                    if digits < minimum:
-                        continue
-                passed = True
-                for group in needles:  # plain loops: no generator per string and pattern
-                    for needle in group:
-                        if needle in folded:
-                            break
-                    else:
-                        passed = False
-                        break
-                if not passed:
-                    continue
-            found.extend(
-                match.span()
-                for match in regex.finditer(text)
-                if match.end() > match.start() and (valid is None or valid(match.group(0)))
-            )
-        if not found and len(original) <= _CLEAN_CACHE_LENGTH:
-            if len(clean) >= _CLEAN_CACHE_SIZE:
-                clean.clear()
-            clean[original] = None
-        return found
-
-    def _long_spans(self, text: str) -> list[tuple[int, int]]:
-        """What the loop of :meth:`spans` finds, for a long text: the same spans, in the same
-        order, with fewer whole-text scans (see ``_LONG_GATES``) and each card candidate
-        Luhn-checked once however often it repeats."""
-        folded: str | None = None
-        seen: dict[str, bool] = {}
-        classes = b""
-        digits = -1
-        found: list[tuple[int, int]] = []
-        for regex, valid, shape, gate in self.long:
-            if shape:
-                if digits < 0:
-                    classes = text.encode("utf-8", "surrogatepass").translate(_DIGIT_CLASSES)
-                    digits = classes.count(b"0")
-                if shape == _SSN_SHAPE:
-                    if digits < 9 or b"000s00s0000" not in classes:
-                        continue
-                elif digits < 13 or not (
-                    b"0000s0000" in classes
-                    or b"0000ss0000" in classes
-                    or b"0000000000000" in classes
-                    or b"0000u" in classes
-                    or b"u0000" in classes
-                ):
-                    continue
-            elif gate is not None:
-                passed = True
-                for group in gate:
-                    for needle in group:
-                        hit = seen.get(needle)
-                        if hit is None:
-                            if len(needle) == 1:  # punctuation: the same in the folded text
-                                hit = needle in text
-                            else:
-                                if folded is None:
-                                    folded = text.casefold()
-                                hit = needle in folded
-                            seen[needle] = hit
-                        if hit:
-                            break
-                    else:
-                        passed = False
-                        break
-                if not passed:
-                    continue
-            if valid is None:
-                found.extend(
-                    match.span() for match in regex.finditer(text) if match.end() > match.start()
-                )
-                continue
-            # Card and SSN candidates are never empty. Checked once each per text (the dict
-            # dies with the call: no secret is kept).
-            checked: dict[str, bool] = {}
-            for match in regex.finditer(text):
-                candidate = match.group(0)
-                verdict = checked.get(candidate)
-                if verdict is None:
-                    verdict = checked[candidate] = valid(candidate)
-                if verdict:
-                    found.append(match.span())
-        return found

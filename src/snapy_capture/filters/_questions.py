@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from snapy_capture.filters._pii import Compiled
+from snapy_capture.filters._scan import Compiled
 
 __all__ = ["CachedQuestions", "CustomFilter", "FilterQuestions"]
 

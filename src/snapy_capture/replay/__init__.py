@@ -1,6 +1,6 @@
 """Replay: loading captures back, replay cases for pytest, comparison, and gen-tests.
 
-``replay.loader`` is the seed's ``snapy_capture.loader`` (kept at that path as well).
+``replay.loader`` is also importable as ``snapy_capture.loader``, its documented path.
 """
 
 from __future__ import annotations
