@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+from snapy_capture._text import safe_str
 from snapy_capture.capture._context import DEPTH, per_thread
 from snapy_capture.capture._proxies import hide_frame
 from snapy_capture.capture._queued import Deferred, Site, run_queued
-from snapy_capture.capture._record import exception_result, safe_str
+from snapy_capture.capture._record import exception_result
 from snapy_capture.capture._snapshot import freeze
 from snapy_capture.capture._state import Pending, State
 from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip

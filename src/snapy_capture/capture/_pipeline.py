@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from snapy_capture._text import safe_repr, safe_str
 from snapy_capture.capture import _stats, _writer
 from snapy_capture.capture._caller import call_through, make_caller
 from snapy_capture.capture._context import PID, per_thread
@@ -33,8 +34,6 @@ from snapy_capture.capture._record import (
     read_signature,
     replace_unserializable,
     result_filter,
-    safe_repr,
-    safe_str,
     shrink,
 )
 from snapy_capture.capture._snapshot import snapshot

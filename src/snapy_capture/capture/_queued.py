@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from snapy_capture.capture._record import exception_result, result_filter, safe_str
+from snapy_capture._text import safe_str
+from snapy_capture.capture._record import exception_result, result_filter
 from snapy_capture.capture._snapshot import freeze
 from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push

@@ -24,8 +24,6 @@ __all__ = [
     "read_signature",
     "replace_unserializable",
     "result_filter",
-    "safe_repr",
-    "safe_str",
     "shrink",
 ]
 
@@ -292,22 +290,6 @@ def exception_result(
     masked, report = flt.filter_value(message, "result.exception")
     record["result"] = {"exception": {"type": qualname, "module": module, "message": masked}}
     record["metadata"].setdefault("redactions", []).extend(report)
-
-
-def safe_str(value: object) -> str:
-    """``str(value)``, or a placeholder when the object's ``__str__`` raises."""
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return f"<unprintable {type(value).__name__}>"
-
-
-def safe_repr(value: object) -> str:
-    """``repr(value)``, or a placeholder when the object's ``__repr__`` raises."""
-    try:
-        return repr(value)
-    except Exception:  # noqa: BLE001
-        return f"<unprintable {type(value).__name__}>"
 
 
 def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:

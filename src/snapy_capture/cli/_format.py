@@ -13,6 +13,7 @@ import pprint
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from snapy_capture._text import safe_repr
 from snapy_capture.storage.serializers import JSONSerializer
 
 __all__ = ["format_record", "format_size", "format_table", "format_time", "to_jsonable"]
@@ -29,19 +30,8 @@ def type_path(kind: type) -> str:
     return f"{kind.__module__}:{kind.__qualname__}"
 
 
-def safe_repr(obj: object, limit: int = _REPR_LIMIT) -> str:
-    """``repr(obj)``, or a stand-in when ``__repr__`` itself fails; long text is cut."""
-    try:
-        text = repr(obj)
-    except Exception as exc:  # noqa: BLE001 - a user's __repr__ may raise anything
-        text = f"<{type(obj).__qualname__} object (repr failed: {type(exc).__name__})>"
-    if len(text) > limit:
-        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
-    return text
-
-
 def _fallback(obj: object) -> dict[str, str]:
-    return {"__repr__": safe_repr(obj), "__type__": type_path(type(obj))}
+    return {"__repr__": safe_repr(obj, _REPR_LIMIT), "__type__": type_path(type(obj))}
 
 
 def to_jsonable(obj: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
@@ -121,7 +111,7 @@ def _pretty(value: object, indent: int) -> str:
     try:
         text = pprint.pformat(value, width=max(40, _WIDTH - indent), sort_dicts=False)
     except Exception:  # noqa: BLE001 - pprint calls the object's __repr__
-        text = safe_repr(value)
+        text = safe_repr(value, _REPR_LIMIT)
     pad = " " * indent
     return text.replace("\n", "\n" + pad)
 
@@ -149,7 +139,7 @@ def format_record(record: Mapping[str, Any], *, name: str, index: int, file: str
             if isinstance(item, Mapping):
                 lines.append(f"  {item.get('path', '?')}: {item.get('reason', '?')}")
             else:
-                lines.append(f"  {safe_repr(item)}")
+                lines.append(f"  {safe_repr(item, _REPR_LIMIT)}")
     else:
         lines.append("redactions: none")
     lines.extend(_format_result(record))
@@ -165,7 +155,7 @@ def _format_result(record: Mapping[str, Any]) -> list[str]:
         if isinstance(exc, Mapping):
             where = f"{exc.get('module')}." if exc.get("module") not in (None, "builtins") else ""
             return [f"result: raised {where}{exc.get('type')}: {exc.get('message')}"]
-        return [f"result: raised {safe_repr(exc)}"]
+        return [f"result: raised {safe_repr(exc, _REPR_LIMIT)}"]
     if isinstance(result, Mapping) and "value" in result:
         return [f"result: returned {_pretty(result['value'], 17)}"]
     return [f"result: {_pretty(result, 8)}"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from snapy_capture._text import safe_str
 from snapy_capture.errors import (
     CaptureNotFoundError,
     NoRecordedResultError,
@@ -275,7 +276,7 @@ def _compare(
                 f"but the {call} returned:\n{_pformat(value)}"
             )
         got_type = f"{type(raised).__module__}.{type(raised).__qualname__}"
-        got_message = _safe_str(raised)
+        got_message = safe_str(raised)
         want_message = str(want.get("message", ""))
         if got_type != want_type:
             return (
@@ -290,7 +291,7 @@ def _compare(
         return (
             f"{label}: the recorded call returned:\n{_pformat(want_value)}\n"
             f"but the {call} raised {type(raised).__module__}."
-            f"{type(raised).__qualname__}: {_safe_str(raised)}"
+            f"{type(raised).__qualname__}: {safe_str(raised)}"
         )
     masked = _mask(want_value, value)
     if _equal(want_value, masked):
@@ -352,10 +353,3 @@ def _diff(expected: str, actual: str) -> str:
         expected.splitlines(), actual.splitlines(), "recorded", "replayed", lineterm="", n=3
     )
     return "\n".join(lines)
-
-
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return f"<unprintable {type(value).__name__}>"

@@ -1,0 +1,24 @@
+"""Text of objects whose ``__str__`` or ``__repr__`` may raise (users' objects): never fails."""
+
+from __future__ import annotations
+
+__all__ = ["safe_repr", "safe_str"]
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, or a placeholder when the object's ``__str__`` raises."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a user's __str__ may raise anything
+        return f"<unprintable {type(value).__name__}>"
+
+
+def safe_repr(value: object, limit: int | None = None) -> str:
+    """``repr(value)``, or a placeholder when ``__repr__`` raises; cut past ``limit`` characters."""
+    try:
+        text = repr(value)
+    except Exception as exc:  # noqa: BLE001 - a user's __repr__ may raise anything
+        text = f"<{type(value).__qualname__} object (repr failed: {type(exc).__name__})>"
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return text
