@@ -172,7 +172,7 @@ def test_the_shipped_example_is_valid_and_documents_every_option() -> None:
     """capture.yaml.example loads, and names every option users can set in YAML."""
     from snapy_capture.config import OPTIONS
 
-    example = Path(__file__).resolve().parents[1] / "capture.yaml.example"
+    example = Path(__file__).resolve().parents[2] / "capture.yaml.example"
     spec = load_targets(example)
     assert spec.targets
     text = example.read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ from snapy_capture import (
 )
 from snapy_capture.storage import _envelope
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 FORMAT0 = DATA / "format0_capture.cap"
 RECORD = {
     "function_name": "f",
