@@ -29,8 +29,7 @@ from snapy_capture import (
     load_capture,
     set_global_config,
 )
-from snapy_capture.storage import _envelope
-from snapy_capture.storage import _layout as _files
+from snapy_capture.storage import FileOperations, _envelope
 
 KEY = "correct horse battery staple"
 
@@ -242,8 +241,10 @@ def test_empty_key_in_the_host_drops_captures_with_one_warning(
 # --- signatures bind the function and the number (issue 15, item 13) ------------------------
 
 
-def _signed(root: Path, qualname: str, *amounts: int) -> list[Path]:
-    storage = CaptureStorage(root, signing_key=KEY)
+def _signed(
+    root: Path, qualname: str, *amounts: int, files: FileOperations | None = None
+) -> list[Path]:
+    storage = CaptureStorage(root, signing_key=KEY, files=files)
     return [
         storage.save({"module": "app", "qualname": qualname, "args": [a], "kwargs": {}})
         for a in amounts
@@ -300,12 +301,9 @@ def test_format_1_signed_capture_needs_no_key_to_load_and_is_refused_with_one(
         CaptureStorage(root, signing_key=KEY).read(path)
 
 
-def test_signing_with_named_temporary_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_signing_with_named_temporary_files(tmp_path: Path) -> None:
     """Where O_TMPFILE is unavailable the signature is written through the temp file's name."""
-    monkeypatch.setattr(_files._Tempfiles, "unnamed", False)
     root = tmp_path / "caps"
-    _signed(root, "transfer", 1, 2)
+    _signed(root, "transfer", 1, 2, files=FileOperations(unnamed_temps=False))
     loader = CaptureLoader(storage=CaptureStorage(root, signing_key=KEY))
     assert [r["args"] for r in loader.load_all("app:transfer")] == [[2], [1]]

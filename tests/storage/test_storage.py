@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -16,7 +17,7 @@ from snapy_capture import (
     capture_args,
     load_capture,
 )
-from snapy_capture.storage import function_dirname
+from snapy_capture.storage import FileOperations, function_dirname
 
 
 def _record(qualname: str, n: int, module: str = "app") -> dict[str, object]:
@@ -187,22 +188,25 @@ def test_explicit_retention_none_keeps_everything(capture_dir: Path) -> None:
     assert loader.count("keep_default") == 10
 
 
-def test_failed_retention_delete_keeps_the_new_capture(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_retention_delete_keeps_the_new_capture(tmp_path: Path) -> None:
     """If deleting an old capture fails (EACCES), the new capture still counts as written."""
-    from snapy_capture import storage as storage_mod
 
-    store = CaptureStorage(tmp_path, retention=1)
+    class Refusing(FileOperations):
+        refuse = False
+
+        def unlink(self, path: str) -> int:
+            if self.refuse:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+            return super().unlink(path)
+
+    files = Refusing()
+    store = CaptureStorage(tmp_path, retention=1, files=files)
     store.save(_record("f", 1))
-
-    def refuse(path: object) -> int:
-        raise PermissionError(13, "Permission denied", str(path))
-
-    monkeypatch.setattr(storage_mod, "_unlink_quiet", refuse)
+    files.refuse = True
     path = store.save(_record("f", 2))
     assert store.read(path)["args"] == [2]
-    monkeypatch.undo()
+    assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == [2, 1]
+    files.refuse = False
     store.save(_record("f", 3))  # the next write retries the deletion
     assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == [3]
 

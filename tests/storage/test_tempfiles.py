@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 from snapy_capture import CaptureLoader, CaptureStorage, capture_args
-from snapy_capture.storage import _layout as files_mod
-from snapy_capture.storage import function_dirname
+from snapy_capture.storage import FileOperations, function_dirname
 
-HAS_TMPFILE = files_mod._Tempfiles.unnamed
+HAS_TMPFILE = FileOperations().unnamed_temps
 
 
 def _record(n: int) -> dict[str, Any]:
@@ -30,19 +29,19 @@ def _names(directory: Path) -> list[str]:
 
 
 @pytest.fixture(params=["unnamed", "named"])
-def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def files(request: pytest.FixtureRequest) -> Iterator[FileOperations]:
     """Run a test with each kind of temporary file this machine can make."""
     if request.param == "unnamed" and not HAS_TMPFILE:  # pragma: no cover - Linux has it
         pytest.skip("this system has no O_TMPFILE or no /proc/self/fd")
-    monkeypatch.setattr(files_mod._Tempfiles, "unnamed", request.param == "unnamed")
-    yield request.param
+    files = FileOperations(unnamed_temps=request.param == "unnamed")
+    yield files
     # Nothing switched the kind behind the test's back.
-    assert files_mod._Tempfiles.unnamed == (request.param == "unnamed")
+    assert files.unnamed_temps == (request.param == "unnamed")
 
 
-def test_capture_files_are_private_and_whole(tmp_path: Path, kind: str) -> None:
+def test_capture_files_are_private_and_whole(tmp_path: Path, files: FileOperations) -> None:
     """Either kind: mode 0600 files, exactly the bytes written, and no temp file left."""
-    store = CaptureStorage(tmp_path, retention=3)
+    store = CaptureStorage(tmp_path, retention=3, files=files)
     for n in range(5):
         path = store.save(_record(n))
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -58,9 +57,11 @@ def test_capture_files_are_private_and_whole(tmp_path: Path, kind: str) -> None:
     ]
 
 
-def test_threads_writing_at_once_keep_numbering_and_retention(tmp_path: Path, kind: str) -> None:
+def test_threads_writing_at_once_keep_numbering_and_retention(
+    tmp_path: Path, files: FileOperations
+) -> None:
     """Four threads, one storage: every capture numbered once, retention exact, none corrupt."""
-    store = CaptureStorage(tmp_path, retention=7)
+    store = CaptureStorage(tmp_path, retention=7, files=files)
 
     def writer(base: int) -> None:
         for n in range(30):
@@ -98,16 +99,16 @@ def test_unlinkable_unnamed_file_falls_back_without_losing_the_capture(
 ) -> None:
     """No /proc (ENOENT), or a filesystem refusing the link: the capture that hit it is
     still stored, with a named temp file, and so is every later one."""
-    monkeypatch.setattr(files_mod._Tempfiles, "unnamed", True)
+    files = FileOperations(unnamed_temps=True)
     refused = _refuse_proc_links(monkeypatch, err)
 
-    @capture_args(tmp_path / "caps")
+    @capture_args(storage=CaptureStorage(tmp_path / "caps", files=files))
     def f(x: int) -> int:
         return x
 
     assert [f(n) for n in range(3)] == [0, 1, 2]
     assert refused, "the unnamed kind was tried first"
-    assert files_mod._Tempfiles.unnamed is False
+    assert files.unnamed_temps is False
     loader = CaptureLoader(tmp_path / "caps")
     name = f"{__name__}:{f.__qualname__}"
     assert [loader.load_by_index(name, i) for i in range(3)] == [((n,), {}) for n in (2, 1, 0)]
@@ -120,25 +121,25 @@ def test_filesystem_without_o_tmpfile_uses_named_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """open(O_TMPFILE) refused (EOPNOTSUPP, as on some network filesystems): named files."""
-    monkeypatch.setattr(files_mod._Tempfiles, "unnamed", True)
+    files = FileOperations(unnamed_temps=True)
     real_open = os.open
 
     def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
-        if flags & files_mod._O_TMPFILE == files_mod._O_TMPFILE:
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
             raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP), str(path))
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", open_)
-    store = CaptureStorage(tmp_path)
+    store = CaptureStorage(tmp_path, files=files)
     assert store.read(store.save(_record(7)))["args"] == [7]
-    assert files_mod._Tempfiles.unnamed is False
+    assert files.unnamed_temps is False
 
 
 def test_other_open_errors_are_not_mistaken_for_missing_support(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A full disk is a failed write, not a reason to change how files are made."""
-    monkeypatch.setattr(files_mod._Tempfiles, "unnamed", HAS_TMPFILE)
+    files = FileOperations()
     real_open = os.open
 
     def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
@@ -146,27 +147,26 @@ def test_other_open_errors_are_not_mistaken_for_missing_support(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real_open(path, flags, *args, **kwargs)
 
-    store = CaptureStorage(tmp_path)
+    store = CaptureStorage(tmp_path, files=files)
     store.save(_record(0))  # the directory and its .function.json exist
     monkeypatch.setattr(os, "open", open_)
     with pytest.raises(OSError, match="No space left"):
         store.save(_record(1))
-    assert files_mod._Tempfiles.unnamed is HAS_TMPFILE
+    assert files.unnamed_temps is HAS_TMPFILE
 
 
-def test_named_temp_file_of_a_crashed_process_with_our_pid_is_skipped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A stale ``.tmp-<pid>-<n>`` (pid reused after a crash) is never opened or replaced."""
-    monkeypatch.setattr(files_mod._Tempfiles, "unnamed", False)
-    store = CaptureStorage(tmp_path)
-    store.save(_record(0))
+def test_named_temp_file_of_a_crashed_process_with_our_pid_is_skipped(tmp_path: Path) -> None:
+    """Stale ``.tmp-<pid>-<n>`` files (pid reused after a crash) are never opened or replaced."""
+    CaptureStorage(tmp_path).save(_record(0))  # the directory and its .function.json exist
     directory = tmp_path / function_dirname("app", "f")
-    upcoming = next(files_mod._temp_numbers) + 1
-    stale = directory / f".tmp-{os.getpid()}-{upcoming}"
-    stale.write_bytes(b"half a capture")
+    # A process starting afresh with our pid numbers its temporary files from the start.
+    stale = [directory / f".tmp-{os.getpid()}-{n}" for n in range(5)]
+    for path in stale:
+        path.write_bytes(b"half a capture")
+    store = CaptureStorage(tmp_path, files=FileOperations(unnamed_temps=False))
     assert store.read(store.save(_record(1)))["args"] == [1]
-    assert stale.read_bytes() == b"half a capture"
+    assert [path.read_bytes() for path in stale] == [b"half a capture"] * 5
+    assert [r["args"][0] for r in CaptureLoader(tmp_path).load_all("app:f")] == [1, 0]
 
 
 def test_failed_close_of_a_named_temp_file_never_closes_another_file(
@@ -174,8 +174,7 @@ def test_failed_close_of_a_named_temp_file_never_closes_another_file(
 ) -> None:
     """close() may fail after freeing the number (EIO on NFS, a signal): the number may be
     another file's by then, and must not be closed a second time."""
-    monkeypatch.setattr(files_mod._Tempfiles, "unnamed", False)
-    store = CaptureStorage(tmp_path)
+    store = CaptureStorage(tmp_path, files=FileOperations(unnamed_temps=False))
     store.save(_record(0))
     real_close, closed = os.close, []
 

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,15 +32,8 @@ from snapy_capture import _forksafe
 from snapy_capture.config import parse_option
 from snapy_capture.storage import _envelope
 from snapy_capture.storage._envelope import check_key
-
-# Imported by name, not used as ``_layout.x``: tests patch these on this module to inject
-# faults into a write, and the calls below must see the patch.
-from snapy_capture.storage._files import (
-    _check_directory,
-    _make_private_dirs,
-    _unlink_quiet,
-    _write_all,
-)
+from snapy_capture.storage._fileops import DEFAULT_FILES, FileOperations, _TmpfileUnusable
+from snapy_capture.storage._files import _check_directory, _write_all
 from snapy_capture.storage._layout import (
     _META,
     CaptureRef,
@@ -49,14 +41,10 @@ from snapy_capture.storage._layout import (
     _capture_name,
     _check_bookkeeping,
     _clear_directory,
-    _delete_below,
-    _link,
-    _open_temp,
     _prune_directory,
     _read_state,
+    _retire,
     _scan_state,
-    _TmpfileUnusable,
-    _write_state,
     function_dirname,
     is_temporary,
 )
@@ -70,6 +58,7 @@ logger = logging.getLogger("snapy_capture")
 __all__ = [
     "CaptureRef",
     "CaptureStorage",
+    "FileOperations",
     "FunctionInfo",
     "StoredCapture",
     "check_key",
@@ -80,7 +69,6 @@ __all__ = [
 ]
 
 _MAX_NUMBERING_ATTEMPTS: Final = 50
-_MAX_RANGE: Final = 4096  # beyond this many sequence numbers to delete, scan the directory
 #: Seconds a write waits for another process's lock before giving up on that one capture.
 #: Read on every write (documented as tunable), so it lives here and is passed to the lock.
 LOCK_TIMEOUT = 10.0
@@ -97,12 +85,14 @@ def written_roots() -> list[str]:
     return list(_written_roots)
 
 
-def _write_meta(directory: str, meta: str, module: str, qualname: str) -> None:
+def _write_meta(
+    files: FileOperations, directory: str, meta: str, module: str, qualname: str
+) -> None:
     """Write ``.function.json`` atomically; a copy another writer placed first is kept."""
-    fd, temp = _open_temp(directory)
+    fd, temp = files.open_temp(directory)
     try:
         _write_all(fd, json.dumps({"module": module, "qualname": qualname}).encode())
-        _link(fd, temp, meta)
+        files.link(fd, temp, meta)
     except BaseException as exc:
         # A full disk fails every call: leave no temp file per attempt behind.
         if temp is not None:
@@ -114,28 +104,7 @@ def _write_meta(directory: str, meta: str, module: str, qualname: str) -> None:
         os.close(fd)
 
 
-def _retire(
-    directory: str, placed: int, floor: int, retention: int | None, max_age: float | None
-) -> int:
-    """Apply retention and max-age once capture number ``placed`` is in place; returns the
-    new floor. Never raises: the capture is in place, and must not be reported lost."""
-    new_floor = floor if retention is None else max(floor, placed + 1 - retention)
-    try:
-        if new_floor - floor > _MAX_RANGE:
-            _delete_below(directory, new_floor)
-        else:
-            for seq in range(floor, new_floor):
-                _unlink_quiet(_capture_name(directory, seq))
-        if max_age is not None:
-            new_floor = _expire(directory, new_floor, placed, max_age)
-    except OSError:
-        # EACCES on an old file: the floor stays, so the next write tries again.
-        logger.debug("snapy_capture: retention in %s failed", directory, exc_info=True)
-        return floor
-    return new_floor
-
-
-def _drop_state(directory: str, final: str) -> None:
+def _drop_state(files: FileOperations, directory: str, final: str) -> None:
     """The state could not be recorded after ``final`` was placed: remove it.
 
     Left behind, it would point at numbers that retention frees later, and a write would
@@ -148,24 +117,8 @@ def _drop_state(directory: str, final: str) -> None:
     except FileNotFoundError:
         pass
     except OSError:
-        _unlink_quiet(final)
+        files.unlink(final)
         raise
-
-
-def _expire(directory: str, floor: int, placed: int, max_age: float) -> int:
-    """Delete captures older than ``max_age`` seconds from ``floor`` up, never ``placed``
-    (just written); returns the new floor."""
-    cutoff = time.time() - max_age
-    while floor < placed:
-        path = _capture_name(directory, floor)
-        try:
-            if os.lstat(path).st_mtime >= cutoff:
-                break
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        floor += 1
-    return floor
 
 
 class CaptureStorage(CaptureReader):
@@ -178,6 +131,8 @@ class CaptureStorage(CaptureReader):
         serializer: ``"pickle"`` (default), ``"json"``, ``"jsonpickle"`` or a serializer object.
         signing_key: sign every capture (HMAC-SHA256) and refuse unsigned or altered ones;
             ``None`` uses the configured key (``SNAP_CAPTURE_SIGNING_KEY``), if any.
+        files: the file-system operations writes make (:class:`FileOperations`); a test
+            passes a subclass to make one fail as a disk would. ``None``: the shared default.
 
     Subclasses may override :meth:`serialize_data` and :meth:`deserialize_data`.
     """
@@ -190,6 +145,7 @@ class CaptureStorage(CaptureReader):
         *,
         serializer: str | Serializer | None = None,
         signing_key: str | bytes | None = None,
+        files: FileOperations | None = None,
     ) -> None:
         if path is None or signing_key is None:
             from snapy_capture.config import resolve_config  # noqa: PLC0415 - resolved on use, not import
@@ -210,6 +166,7 @@ class CaptureStorage(CaptureReader):
         self._root_checked = False
         # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
         self._dirs: dict[tuple[str, str], str] = {}
+        self._files = DEFAULT_FILES if files is None else files
         self._guard = _forksafe.fork_safe(threading.Lock())
         self._dir_locks = DirectoryLocks(self._guard)
 
@@ -255,11 +212,12 @@ class CaptureStorage(CaptureReader):
         # Hashed here, off the lock; the short HMAC is made under it, once numbered.
         signer = None if key is None else _envelope.signer_for(key, data, f"{module}:{qualname}")
         directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
+        files = self._files
         try:
-            fd, temp = _open_temp(directory)
+            fd, temp = files.open_temp(directory)
         except (FileNotFoundError, NotADirectoryError):
             directory = self._prepare_again(module, qualname, directory)
-            fd, temp = _open_temp(directory)
+            fd, temp = files.open_temp(directory)
         try:
             _write_all(fd, data)
             if temp is not None:
@@ -275,7 +233,14 @@ class CaptureStorage(CaptureReader):
             state_fd = lock.acquire(LOCK_TIMEOUT)
             try:
                 final = self._place(
-                    directory, fd, temp, retention, max_age, state_fd=state_fd, signer=signer
+                    directory,
+                    fd,
+                    temp,
+                    retention,
+                    max_age,
+                    files=files,
+                    state_fd=state_fd,
+                    signer=signer,
                 )
             finally:
                 lock.release()
@@ -303,6 +268,7 @@ class CaptureStorage(CaptureReader):
         retention: int | None,
         max_age: float | None,
         *,
+        files: FileOperations,
         state_fd: int | None,
         signer: _envelope.Signer | None = None,
     ) -> str:
@@ -315,7 +281,7 @@ class CaptureStorage(CaptureReader):
             if signer is not None:
                 signer.sign(fd, temp, nxt)
             try:
-                _link(fd, temp, final)
+                files.link(fd, temp, final)
                 break
             except FileExistsError:
                 # The state is behind the files: a writer died between placing its capture
@@ -328,11 +294,11 @@ class CaptureStorage(CaptureReader):
         # the files, which the next writer notices (its number is taken: it rescans) and so
         # does the loader (it lists the directory). So numbers have no gaps, and retention
         # keeps exactly the newest captures even after a crash.
-        new_floor = _retire(directory, nxt, floor, retention, max_age)
+        new_floor = _retire(files, directory, nxt, floor, retention=retention, max_age=max_age)
         try:
-            _write_state(directory, nxt + 1, new_floor, state_fd)
+            files.write_state(directory, nxt + 1, new_floor, state_fd)
         except OSError:
-            _drop_state(directory, final)
+            _drop_state(files, directory, final)
         return final
 
     def _prepare_again(self, module: str, qualname: str, directory: str) -> str:
@@ -356,7 +322,7 @@ class CaptureStorage(CaptureReader):
         root_unchecked = not self._root_checked
         if root_unchecked:
             _check_directory(self.path, "root")  # a link: mkdir below would follow it
-        _make_private_dirs(path)
+        self._files.make_dirs(path)
         if root_unchecked:
             _check_directory(self.path, "root")  # made by another process meanwhile?
             self._root_checked = True
@@ -365,9 +331,10 @@ class CaptureStorage(CaptureReader):
         meta = path / _META
         if not os.path.lexists(meta):
             try:
-                _write_meta(directory, str(meta), module, qualname)
+                _write_meta(self._files, directory, str(meta), module, qualname)
             except _TmpfileUnusable:
-                _write_meta(directory, str(meta), module, qualname)  # now with a named file
+                # Now with a named file.
+                _write_meta(self._files, directory, str(meta), module, qualname)
         with self._guard:
             self._prepared.add(directory)
             self._dirs[(module, qualname)] = directory
@@ -387,7 +354,7 @@ class CaptureStorage(CaptureReader):
         retention = self.retention if retention is _KEEP else retention
         max_age = self.max_age if max_age is _KEEP else max_age
         removed = 0
-        cutoff = None if max_age is None else time.time() - max_age
+        cutoff = None if max_age is None else self._files.now() - max_age
         for info in self.functions():
             with self._dir_locks.exclusive(info.directory, _MAINTENANCE_TIMEOUT):
                 removed += _prune_directory(info.directory, retention, cutoff)

@@ -10,24 +10,22 @@ Layout under a storage root::
         000000000041.cap      one capture; names sort in write order, so "newest" reads no file
 
 Other layers see captures as :class:`CaptureRef` (root, function, number, path), never as
-names. :mod:`snapy_capture.storage` calls the helpers used while writing through its own
-namespace (it imports them by name), so a test that patches ``storage._link`` or
-``storage._write_state`` still reaches every call made while writing.
+names. A write makes its system calls through :mod:`._fileops` (which names its temporary
+files with :data:`_TEMP_PREFIX`); retention on a write (:func:`_retire`) deletes through it.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import itertools
 import json
+import logging
 import os
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import quote, unquote
 
 from snapy_capture.errors import UnsafeStorageError
@@ -48,6 +46,18 @@ _STALE_TEMP_SECONDS: Final = 3600.0
 _BOOKKEEPING: Final = (".lock", ".seq", _META)
 #: Newest captures looked up by sequence number before the directory is listed (loading).
 _PROBES: Final = 8
+#: Beyond this many sequence numbers to delete on a write, scan the directory instead.
+_MAX_RANGE: Final = 4096
+
+logger = logging.getLogger("snapy_capture")
+
+
+class RetentionFiles(Protocol):
+    """What retention on a write needs of :class:`._fileops.FileOperations` (below it)."""
+
+    def unlink(self, path: str) -> int: ...
+
+    def now(self) -> float: ...
 
 
 def function_dirname(module: str, qualname: str) -> str:
@@ -112,85 +122,6 @@ def _check_bookkeeping(directory: str | Path) -> None:
             )
 
 
-#: Linux's ``O_TMPFILE``: a file with no name until it is linked, so a crash leaves nothing.
-_O_TMPFILE: Final = getattr(os, "O_TMPFILE", 0)
-#: Errors meaning "this kernel or filesystem cannot do it": use a named temporary file.
-_NO_TMPFILE_ERRNOS: Final = frozenset(
-    {errno.EISDIR, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSUP, errno.EPERM, errno.EXDEV}
-)
-_temp_numbers = itertools.count()
-
-
-class _TmpfileUnusable(Exception):
-    """An unnamed temporary file could not be linked into place: write with a named one."""
-
-
-class _Tempfiles:
-    """Whether this process still uses ``O_TMPFILE`` (switched off by the first failure)."""
-
-    unnamed = bool(_O_TMPFILE) and os.path.isdir("/proc/self/fd")
-    root_fd = -1  # a directory descriptor: makes os.link follow the /proc/self/fd link
-
-
-def _open_temp(directory: str) -> tuple[int, str | None]:
-    """A new private file in ``directory`` for one capture's bytes: ``(fd, temp path)``.
-
-    The path is ``None`` for an unnamed (``O_TMPFILE``) file, the cheapest kind and one a
-    crash cannot leave behind; elsewhere the file is ``.tmp-<pid>-<n>``, which
-    :meth:`CaptureStorage.prune` removes once stale. Mode 0600 either way.
-    """
-    if _Tempfiles.unnamed:
-        try:
-            flags = _O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC | _O_NOFOLLOW
-            return os.open(directory, flags, 0o600), None
-        except OSError as exc:
-            if exc.errno not in _NO_TMPFILE_ERRNOS:
-                raise
-            _Tempfiles.unnamed = False
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _O_NOFOLLOW
-    while True:  # a stale temp file of a crashed process with our pid: take the next number
-        temp = f"{directory}{os.sep}{_TEMP_PREFIX}{os.getpid()}-{next(_temp_numbers)}"
-        try:
-            return os.open(temp, flags, 0o600), temp
-        except FileExistsError:
-            continue
-
-
-def _link(fd: int, temp: str | None, final: str) -> None:
-    """Give the written temporary file its final name; ``FileExistsError`` if taken."""
-    if temp is None:
-        if _Tempfiles.root_fd < 0:
-            _Tempfiles.root_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            # A directory descriptor (any: the path is absolute) makes CPython call linkat()
-            # with AT_SYMLINK_FOLLOW, which links the open file itself, not the magic link.
-            os.link(
-                f"/proc/self/fd/{fd}", final, src_dir_fd=_Tempfiles.root_fd, follow_symlinks=True
-            )
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            # ENOENT: no /proc. EACCES: a security policy (AppArmor, SELinux) refusing the
-            # link through /proc; the O_TMPFILE open in the same directory has already
-            # succeeded, so it is not the directory's permissions.
-            if exc.errno in _NO_TMPFILE_ERRNOS or exc.errno in (errno.ENOENT, errno.EACCES):
-                _Tempfiles.unnamed = False
-                raise _TmpfileUnusable(final) from exc
-            raise
-        return
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        raise
-    except OSError:
-        # Filesystems without hard links: fall back to rename, still atomic.
-        if os.path.lexists(final):
-            raise FileExistsError(final) from None
-        os.replace(temp, final)
-        return
-    os.unlink(temp)
-
-
 def _read_state(directory: str | Path, fd: int | None = None) -> tuple[int, int] | None:
     try:
         if fd is not None:
@@ -253,6 +184,49 @@ def _delete_below(directory: str | Path, floor: int) -> None:
         match = _CAPTURE_NAME.match(name)
         if match and int(match.group(1)) < floor:
             _unlink_quiet(os.path.join(directory, name))
+
+
+def _retire(
+    files: RetentionFiles,
+    directory: str,
+    placed: int,
+    floor: int,
+    *,
+    retention: int | None,
+    max_age: float | None,
+) -> int:
+    """Apply retention and max-age once capture number ``placed`` is in place; returns the
+    new floor. Never raises: the capture is in place, and must not be reported lost."""
+    new_floor = floor if retention is None else max(floor, placed + 1 - retention)
+    try:
+        if new_floor - floor > _MAX_RANGE:
+            _delete_below(directory, new_floor)
+        else:
+            for seq in range(floor, new_floor):
+                files.unlink(_capture_name(directory, seq))
+        if max_age is not None:
+            new_floor = _expire(directory, new_floor, placed, max_age, files.now())
+    except OSError:
+        # EACCES on an old file: the floor stays, so the next write tries again.
+        logger.debug("snapy_capture: retention in %s failed", directory, exc_info=True)
+        return floor
+    return new_floor
+
+
+def _expire(directory: str, floor: int, placed: int, max_age: float, now: float) -> int:
+    """Delete captures older than ``max_age`` seconds at ``now`` from ``floor`` up, never
+    ``placed`` (just written); returns the new floor."""
+    cutoff = now - max_age
+    while floor < placed:
+        path = _capture_name(directory, floor)
+        try:
+            if os.lstat(path).st_mtime >= cutoff:
+                break
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        floor += 1
+    return floor
 
 
 def _remove_stale_temps(directory: Path, older_than: float = _STALE_TEMP_SECONDS) -> int:
