@@ -29,7 +29,7 @@ import pytest
 import snapy_capture.storage as storage_mod
 from snapy_capture import CaptureLoader, CaptureStorage, capture_args, flush, load_capture
 from snapy_capture.capture import stats
-from snapy_capture.storage import function_dirname
+from snapy_capture.storage import FileOperations, function_dirname
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -53,22 +53,28 @@ def _warnings_for(caplog: pytest.LogCaptureFixture, qualname: str) -> list[str]:
     ]
 
 
-class _Fault:
-    """A switchable fault: while ``on``, the patched call fails as the OS would."""
+class _Faults(FileOperations):
+    """A storage's file operations, one of which fails as the OS would while ``on``:
+    ``where`` names it (``None``: none fails)."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: str | None = None) -> None:
+        super().__init__()
+        self.where = where
         self.on = True
         self.hits = 0
 
+    def _fails(self, where: str) -> bool:
+        if self.on and self.where == where:
+            self.hits += 1
+            return True
+        return False
 
-def _disk_full_temp(fault: _Fault) -> Callable[..., tuple[int, str | None]]:
-    real = storage_mod._open_temp
-
-    def open_temp(*args: Any, **kwargs: Any) -> tuple[int, str | None]:
-        fd, path = real(*args, **kwargs)
-        if not fault.on:
+    def open_temp(self, directory: str) -> tuple[int, str | None]:
+        if self._fails("eacces-tempfile"):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), directory)
+        fd, path = super().open_temp(directory)
+        if not self._fails("enospc-data"):
             return fd, path
-        fault.hits += 1
         if not os.path.exists("/dev/full"):  # pragma: no cover - Linux has it
             os.close(fd)
             if path is not None:
@@ -78,40 +84,15 @@ def _disk_full_temp(fault: _Fault) -> Callable[..., tuple[int, str | None]]:
         os.close(fd)
         return os.open("/dev/full", os.O_WRONLY), path
 
-    return open_temp
+    def write_state(self, directory: str, nxt: int, floor: int, fd: int | None) -> None:
+        if self._fails("enospc-seq"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), directory)
+        super().write_state(directory, nxt, floor, fd)
 
-
-def _raising(fault: _Fault, real: Callable[..., Any], err: int) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if fault.on:
-            fault.hits += 1
-            raise OSError(err, os.strerror(err))
-        return real(*args, **kwargs)
-
-    return call
-
-
-def _install_fault(monkeypatch: pytest.MonkeyPatch, where: str) -> _Fault:
-    fault = _Fault()
-    if where == "enospc-data":
-        monkeypatch.setattr(storage_mod, "_open_temp", _disk_full_temp(fault))
-    elif where == "eacces-tempfile":
-        monkeypatch.setattr(
-            storage_mod, "_open_temp", _raising(fault, storage_mod._open_temp, errno.EACCES)
-        )
-    elif where == "enospc-seq":
-        monkeypatch.setattr(
-            storage_mod, "_write_state", _raising(fault, storage_mod._write_state, errno.ENOSPC)
-        )
-    elif where == "erofs-mkdir":
-        monkeypatch.setattr(
-            storage_mod,
-            "_make_private_dirs",
-            _raising(fault, storage_mod._make_private_dirs, errno.EROFS),
-        )
-    else:  # pragma: no cover
-        raise AssertionError(where)
-    return fault
+    def make_dirs(self, path: Path) -> None:
+        if self._fails("erofs-mkdir"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        super().make_dirs(path)
 
 
 FAULTS = ["enospc-data", "eacces-tempfile", "erofs-mkdir"]
@@ -125,7 +106,6 @@ FAULTS = ["enospc-data", "eacces-tempfile", "erofs-mkdir"]
 @pytest.mark.parametrize("where", FAULTS)
 def test_write_fault_drops_and_counts_capture(
     capture_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     where: str,
     prepared: bool,
@@ -133,8 +113,12 @@ def test_write_fault_drops_and_counts_capture(
 ) -> None:
     """The call returns its result, each capture is dropped and counted, one warning in all."""
     caplog.set_level(logging.DEBUG, logger="snapy_capture")
+    fault = _Faults()
+    storage = CaptureStorage(capture_dir, files=fault)
 
-    @capture_args(retention=None, async_storage=mode == "async", record_result=True)
+    @capture_args(
+        storage=storage, retention=None, async_storage=mode == "async", record_result=True
+    )
     def price(amount: int, rate: float) -> float:
         if amount < 0:
             raise ValueError("negative amount")
@@ -145,11 +129,8 @@ def test_write_fault_drops_and_counts_capture(
         flush()
     directory = capture_dir / function_dirname(price.__module__, price.__qualname__)
     before = stats()
-    fault = _install_fault(monkeypatch, where)
-    if where == "erofs-mkdir" and prepared:
-        # The directory is already there: a failing mkdir is never reached; use the data path.
-        monkeypatch.undo()
-        fault = _install_fault(monkeypatch, "enospc-data")
+    # A prepared directory is never made again: a failing mkdir is not reached there.
+    fault.where = "enospc-data" if where == "erofs-mkdir" and prepared else where
 
     assert [price(n, 0.5) for n in range(10)] == [n * 0.5 for n in range(10)]
     with pytest.raises(ValueError, match="negative amount"):
@@ -180,15 +161,16 @@ def test_write_fault_drops_and_counts_capture(
 
 @pytest.mark.parametrize("retention", [None, 4])
 def test_numbering_state_unwritable_still_stores_every_capture_in_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retention: int | None
+    tmp_path: Path, retention: int | None
 ) -> None:
     """``.seq`` cannot be written (disk full as it is updated): the captures themselves are
     placed, numbered in order without reuse, retention still holds, the newest loads first,
     and once the state can be written again it catches up."""
-    storage = CaptureStorage(tmp_path, retention=retention)
+    fault = _Faults()
+    storage = CaptureStorage(tmp_path, retention=retention, files=fault)
     storage.save({"module": "m", "qualname": "f", "args": [0], "kwargs": {}})
     directory = tmp_path / function_dirname("m", "f")
-    fault = _install_fault(monkeypatch, "enospc-seq")
+    fault.where = "enospc-seq"
     for n in range(1, 8):
         storage.save({"module": "m", "qualname": "f", "args": [n], "kwargs": {}})
     assert fault.hits == 7
@@ -208,11 +190,12 @@ def test_state_neither_writable_nor_removable_drops_the_capture_it_would_misnumb
 ) -> None:
     """If ``.seq`` can be neither updated nor removed, the capture just placed is removed and
     the failure reported: files and state keep agreeing, later writes number correctly."""
-    storage = CaptureStorage(tmp_path, retention=2)
+    fault = _Faults()
+    storage = CaptureStorage(tmp_path, retention=2, files=fault)
     for n in range(3):
         storage.save({"module": "m", "qualname": "f", "args": [n], "kwargs": {}})
     directory = tmp_path / function_dirname("m", "f")
-    _install_fault(monkeypatch, "enospc-seq")
+    fault.where = "enospc-seq"
     real_unlink = os.unlink
 
     def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
@@ -224,6 +207,7 @@ def test_state_neither_writable_nor_removable_drops_the_capture_it_would_misnumb
     with pytest.raises(PermissionError):
         storage.save({"module": "m", "qualname": "f", "args": [3], "kwargs": {}})
     monkeypatch.undo()
+    fault.on = False
     # The unrecorded capture is gone (retention had already let the oldest go: one capture
     # fewer until the next write, in a failure that needs two at once).
     assert _cap_seqs(directory) == [2]
@@ -232,18 +216,16 @@ def test_state_neither_writable_nor_removable_drops_the_capture_it_would_misnumb
     assert [r["args"][0] for r in _load_strict(tmp_path, "f")] == [4, 2]
 
 
-def test_one_warning_per_function(
-    capture_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_one_warning_per_function(capture_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Two functions failing on a full disk: one warning each, not one per call."""
     caplog.set_level(logging.WARNING, logger="snapy_capture")
-    _install_fault(monkeypatch, "enospc-data")
+    storage = CaptureStorage(capture_dir, files=_Faults("enospc-data"))
 
-    @capture_args()
+    @capture_args(storage=storage)
     def first(x: int) -> int:
         return x
 
-    @capture_args()
+    @capture_args(storage=storage)
     def second(x: int) -> int:
         return -x
 
@@ -370,27 +352,44 @@ class _Crash(BaseException):
     """Stands for the process dying at this point (nothing after it runs)."""
 
 
+class _CrashOnce(FileOperations):
+    """File operations of a writer that dies once, at ``point``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.point: str | None = None
+
+    def _crash(self, point: str) -> None:
+        if self.point == point:
+            self.point = None
+            raise _Crash
+
+    def link(self, fd: int, temp: str | None, final: str) -> None:
+        self._crash("before-link")
+        super().link(fd, temp, final)
+
+    def unlink(self, path: str) -> int:
+        self._crash("after-link")  # retention's first deletion: the capture is in place
+        return super().unlink(path)
+
+    def write_state(self, directory: str, nxt: int, floor: int, fd: int | None) -> None:
+        self._crash("before-state")
+        super().write_state(directory, nxt, floor, fd)
+
+
 @pytest.mark.parametrize("point", ["before-link", "after-link", "before-state"])
-def test_crash_inside_write_does_not_break_retention(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
-) -> None:
+def test_crash_inside_write_does_not_break_retention(tmp_path: Path, point: str) -> None:
     """A writer dying anywhere between placing a capture and recording the state: loading
     still finds the newest capture, and later writes leave exactly ``retention`` captures,
     the newest, numbered without gaps (no capture escapes retention for ever)."""
-    storage = CaptureStorage(tmp_path, retention=3)
+    files = _CrashOnce()
+    storage = CaptureStorage(tmp_path, retention=3, files=files)
     for n in range(5):
         storage.save({"module": "m", "qualname": "f", "args": [n], "kwargs": {}})
     directory = tmp_path / function_dirname("m", "f")
     assert _cap_seqs(directory) == [2, 3, 4]
 
-    target = {"before-link": "_link", "after-link": "_unlink_quiet", "before-state": "_write_state"}
-    real = getattr(storage_mod, target[point])
-
-    def die(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(storage_mod, target[point], real)
-        raise _Crash
-
-    monkeypatch.setattr(storage_mod, target[point], die)
+    files.point = point
     with pytest.raises(_Crash):
         storage.save({"module": "m", "qualname": "f", "args": [5], "kwargs": {}})
     placed = point != "before-link"
@@ -652,14 +651,19 @@ def test_lock_held_by_stuck_process_does_not_hang_the_call(
 # --- the clock going backwards --------------------------------------------------------------
 
 
-class _Clock:
-    """Stands in for the ``time`` module in the library, with a settable ``time()``."""
+class _Clock(FileOperations):
+    """A settable clock: the storage's (max-age), and the ``time`` module of the pipeline
+    (record timestamps)."""
 
     def __init__(self, now: float) -> None:
-        self.now = now
+        super().__init__()
+        self.at = now
+
+    def now(self) -> float:
+        return self.at
 
     def time(self) -> float:
-        return self.now
+        return self.at
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
@@ -667,11 +671,11 @@ class _Clock:
 
 @contextlib.contextmanager
 def _fake_clock(monkeypatch: pytest.MonkeyPatch, now: float) -> Iterator[_Clock]:
+    # The capture pipeline has no clock to give: its module's ``time`` is replaced.
     import snapy_capture.capture._pipeline as pipeline_mod
 
     clock = _Clock(now)
     monkeypatch.setattr(pipeline_mod, "time", clock)
-    monkeypatch.setattr(storage_mod, "time", clock)
     yield clock
 
 
@@ -680,15 +684,15 @@ def test_clock_going_backwards_keeps_order_and_retention(
 ) -> None:
     """Each call an hour 'earlier' than the last: newest-first is still the call order, and
     retention keeps the last calls made, not the ones with the latest timestamps."""
-
-    @capture_args(retention=4, max_age="1d")
-    def tick(n: int) -> int:
-        return n
-
     with _fake_clock(monkeypatch, time.time()) as clock:
+
+        @capture_args(storage=CaptureStorage(capture_dir, files=clock), retention=4, max_age="1d")
+        def tick(n: int) -> int:
+            return n
+
         for n in range(10):
             assert tick(n) == n
-            clock.now -= 3600
+            clock.at -= 3600
     records = _load_strict(capture_dir, "tick")
     assert [r["args"] for r in records] == [[9], [8], [7], [6]]
     stamps = [r["timestamp"] for r in records]
@@ -700,19 +704,19 @@ def test_clock_jumping_forward_then_back(
 ) -> None:
     """A clock a day ahead expires older captures (they look old) but never the newest; when it
     comes back, captures are kept again and retention holds."""
-
-    @capture_args(retention=5, max_age=3600)
-    def tock(n: int) -> int:
-        return n
-
     real = time.time()
     with _fake_clock(monkeypatch, real) as clock:
+
+        @capture_args(storage=CaptureStorage(capture_dir, files=clock), retention=5, max_age=3600)
+        def tock(n: int) -> int:
+            return n
+
         for n in range(3):
             tock(n)
-        clock.now = real + 86400
+        clock.at = real + 86400
         tock(3)
         assert [r["args"] for r in _load_strict(capture_dir, "tock")] == [[3]]
-        clock.now = real - 86400
+        clock.at = real - 86400
         for n in range(4, 12):
             tock(n)
     records = _load_strict(capture_dir, "tock")
