@@ -36,7 +36,7 @@ from snapy_capture import (
 from snapy_capture.capture import _writer, seed_sampler, stats
 from snapy_capture.config import reload_environment, resolve_config
 from snapy_capture.filters import Redacted
-from snapy_capture.storage import function_dirname
+from snapy_capture.storage import FileOperations
 
 
 def _args(name: str, root: Path | None = None) -> list[list[Any]]:
@@ -518,24 +518,33 @@ def test_forked_child_locks_with_its_own_descriptor(
 ) -> None:
     """Writers keep the lock file open; a child must not lock through the parent's copy
     (flock would then not exclude the two)."""
-    storage = CaptureStorage(tmp_path, retention=None)
-    record = {"module": "m", "qualname": "f", "args": [], "kwargs": {}}
-    storage.save(record)
-    directory = tmp_path / function_dirname("m", "f")
-    monkeypatch.setattr(storage_mod, "LOCK_TIMEOUT", 0.3)
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
+
+    class Pausing(FileOperations):
+        """Holds the child's write under its lock until the parent is done."""
+
+        pause = False
+
+        def write_state(self, directory: str, nxt: int, floor: int, fd: int | None) -> None:
+            if self.pause:
+                os.write(ready_w, b"x")
+                os.read(done_r, 1)
+            super().write_state(directory, nxt, floor, fd)
+
+    files = Pausing()
+    storage = CaptureStorage(tmp_path, retention=None, files=files)
+    record = {"module": "m", "qualname": "f", "args": [], "kwargs": {}}
+    storage.save(record)
+    monkeypatch.setattr(storage_mod, "LOCK_TIMEOUT", 0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child holds the lock until the parent is done
         try:
             os.close(done_w)
-            lock = storage._write_lock(str(directory))
-            lock.acquire(10.0)
-            os.write(ready_w, b"x")
-            os.read(done_r, 1)
-            lock.release()
+            files.pause = True
+            storage.save(record)
         finally:
             os._exit(0)
     os.close(ready_w)
@@ -549,7 +558,7 @@ def test_forked_child_locks_with_its_own_descriptor(
         os.close(done_w)
         os.waitpid(pid, 0)
     storage.save(record)
-    assert len(storage.capture_files("m", "f")) == 2
+    assert len(storage.capture_files("m", "f")) == 3  # the parent's two, the child's one
 
 
 # --- lazy serialization -----------------------------------------------------------------------

@@ -48,7 +48,7 @@ from snapy_capture.storage._layout import (
     function_dirname,
     is_temporary,
 )
-from snapy_capture.storage._locks import DirectoryLocks, _PortableWriteLock, _WriteLock
+from snapy_capture.storage._locks import DirectoryLocks
 from snapy_capture.storage._order import StoredCapture, newest_first
 from snapy_capture.storage._reading import CaptureReader
 from snapy_capture.storage.serializers import Serializer, get_serializer
@@ -339,9 +339,6 @@ class CaptureStorage(CaptureReader):
             self._prepared.add(directory)
             self._dirs[(module, qualname)] = directory
         return directory
-
-    def _write_lock(self, directory: str) -> _WriteLock | _PortableWriteLock:
-        return self._dir_locks.writers(directory)
 
     # --- maintenance --------------------------------------------------------------------
 
