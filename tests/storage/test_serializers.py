@@ -17,6 +17,7 @@ import pickle
 import sys
 import threading
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from snapy_capture import (
     load_capture,
     load_capture_dict,
 )
-from snapy_capture.capture._stats import stats
+from snapy_capture.capture import stats
 from snapy_capture.storage import serializers
 from snapy_capture.storage.serializers import get_serializer
 
@@ -367,6 +368,15 @@ def test_jsonpickle_missing_class_is_a_format_error() -> None:
 # --- classes of __main__ (in-process part; the subprocess part is in integration/) ---------
 
 
+@pytest.fixture
+def undeclared_main() -> Iterator[None]:
+    """No main module name declared (as under pytest), and none left declared afterwards."""
+    serializers.set_main_module_name(None)
+    yield
+    serializers.set_main_module_name(None)
+
+
+@pytest.mark.usefixtures("undeclared_main")
 def test_pickle_maps_main_classes_to_the_declared_module(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -374,7 +384,6 @@ def test_pickle_maps_main_classes_to_the_declared_module(
     cls = type("Widget", (), {"__module__": "__main__"})
     cls.__qualname__ = "Widget"
     monkeypatch.setattr(sys.modules["__main__"], "Widget", cls, raising=False)
-    monkeypatch.setattr(serializers, "_main_name", None)
     serializers.set_main_module_name("tgt_widget_app")
     obj = cls()
     obj.size = 3
@@ -398,13 +407,14 @@ def test_pickle_maps_main_classes_to_the_declared_module(
         PickleSerializer().loads(data)
 
 
+@pytest.mark.usefixtures("undeclared_main")
 def test_multiprocessing_children_map_mp_main_classes(monkeypatch: pytest.MonkeyPatch) -> None:
     """In spawn children the script is __mp_main__; its classes are mapped the same way."""
     module = types.ModuleType("__mp_main__")
     cls = type("Task", (), {"__module__": "__mp_main__"})
     module.Task = cls  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "__mp_main__", module)
-    monkeypatch.setattr(serializers, "_main_name", "tgt_mp_app")
+    serializers.set_main_module_name("tgt_mp_app")
     data = PickleSerializer().dumps(cls())
     assert b"tgt_mp_app" in data
     assert b"__mp_main__" not in data
