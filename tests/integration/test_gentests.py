@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from _pytester import pytest_ini
 
-from snapy_capture.replay._gentests import GenerateError, generate_test_module
+from snapy_capture import GenerateError
+from snapy_capture.replay import generate_test_module
 
 pytest_plugins = ["pytester"]
 

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from snapy_capture import ArgumentFilter, ConfigError, Redacted
 from snapy_capture.config import OPTIONS
 from snapy_capture.filters import SENSITIVE_PATTERNS
-from snapy_capture.hook._targets import TargetSpec, load_targets, parse_targets
+from snapy_capture.hook import TargetSpec, load_targets, parse_targets
 
 FUZZ = settings(
     max_examples=50,

@@ -30,9 +30,8 @@ from snapy_capture import (
     capture_args,
     config,
 )
-from snapy_capture.capture import stats
-from snapy_capture.capture._pipeline import wrap
-from snapy_capture.hook._targets import load_targets
+from snapy_capture.capture import stats, wrap
+from snapy_capture.hook import load_targets
 
 SERIALIZERS = ["pickle", "json", "jsonpickle"]
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from snapy_capture import AmbiguousCaptureError, SnapyCaptureWarning, capture_args, flush
+from snapy_capture import (
+    AmbiguousCaptureError,
+    NoRecordedResultError,
+    SnapyCaptureWarning,
+    capture_args,
+    flush,
+)
 from snapy_capture.pytest_plugin import (
     MISSING_PREFIX,
     assert_replay_matches,
@@ -16,7 +22,7 @@ from snapy_capture.pytest_plugin import (
     replay_cases,
     replay_records,
 )
-from snapy_capture.replay._cases import NoRecordedResultError, collect_cases
+from snapy_capture.replay import collect_cases
 from snapy_capture.storage import CaptureStorage
 
 
