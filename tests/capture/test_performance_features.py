@@ -33,7 +33,7 @@ from snapy_capture import (
     load_capture_dict,
     set_global_config,
 )
-from snapy_capture.capture import _writer, seed_sampler, stats
+from snapy_capture.capture import seed_sampler, stats
 from snapy_capture.config import reload_environment, resolve_config
 from snapy_capture.filters import Redacted
 from snapy_capture.storage import FileOperations
@@ -45,16 +45,25 @@ def _args(name: str, root: Path | None = None) -> list[list[Any]]:
 
 
 @contextlib.contextmanager
-def writer_paused() -> Iterator[None]:
-    """Keep the background writer busy, so that captures wait in its queue."""
+def writer_paused(capture_dir: Path) -> Iterator[None]:
+    """Keep the background writer busy, so that captures wait in its queue: it is writing an
+    async capture (under a root beside ``capture_dir``) whose file cannot be opened yet."""
     assert flush(timeout=30)
     started, release = threading.Event(), threading.Event()
 
-    def gate() -> None:
-        started.set()
-        release.wait(30)
+    class Gated(FileOperations):
+        def open_temp(self, directory: str) -> tuple[int, str | None]:
+            started.set()
+            release.wait(30)
+            return super().open_temp(directory)
 
-    assert _writer.submit(gate, 1000)
+    @capture_args(
+        storage=CaptureStorage(capture_dir.parent / "gate", files=Gated()), async_storage=True
+    )
+    def gate() -> None:
+        pass
+
+    gate()
     assert started.wait(10)
     try:
         yield
@@ -194,7 +203,7 @@ def test_async_capture_is_written_by_flush_with_the_callers_details(capture_dir:
         # Renamed before the writer gets to the capture: the capture keeps the call's name.
         threading.current_thread().name = "renamed-after-the-call"
 
-    with writer_paused():
+    with writer_paused(capture_dir):
         assert queued(1, tag="main") == 1
         worker = threading.Thread(target=in_thread, name="worker-7")
         worker.start()
@@ -217,7 +226,7 @@ def test_flush_times_out_while_the_writer_is_busy(capture_dir: Path) -> None:
     def slow(x: int) -> int:
         return x
 
-    with writer_paused():
+    with writer_paused(capture_dir):
         slow(1)
         started = time.monotonic()
         assert flush(timeout=0.1) is False
@@ -237,7 +246,7 @@ def test_full_queue_drops_and_counts_without_blocking(
         return i
 
     before = stats()["dropped"]
-    with CaptureProfiler() as profiler, writer_paused():
+    with CaptureProfiler() as profiler, writer_paused(capture_dir):
         started = time.monotonic()
         assert [flood(i) for i in range(10)] == list(range(10))
         assert time.monotonic() - started < 5  # nobody waited for the writer
@@ -412,7 +421,7 @@ def test_forked_child_gets_its_own_writer_and_not_the_parents_queue(capture_dir:
     def tagged(tag: str) -> str:
         return tag
 
-    with writer_paused():
+    with writer_paused(capture_dir):
         tagged("parent")  # still queued in the parent when it forks
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
@@ -584,7 +593,7 @@ def test_argument_mutated_after_the_call(
         return sum(items)
 
     items = [1, 2]
-    with writer_paused():
+    with writer_paused(capture_dir):
         assert total(items) == 3
         items.append(3)
     assert flush(timeout=30)
