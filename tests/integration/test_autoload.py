@@ -60,7 +60,7 @@ def test_autoload_is_silent_and_inactive_without_the_variable(tmp_path: Path) ->
     """No variable: nothing printed, no hook installed."""
     project(tmp_path)
     result = python(
-        "import snapy_capture.autoload, snapy_capture.hook._finder as h; "
+        "import snapy_capture.autoload, snapy_capture.hook as h; "
         f"{PROGRAM}; print(h.current())",
         tmp_path,
     )
