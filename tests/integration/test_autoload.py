@@ -60,8 +60,7 @@ def test_autoload_is_silent_and_inactive_without_the_variable(tmp_path: Path) ->
     """No variable: nothing printed, no hook installed."""
     project(tmp_path)
     result = python(
-        "import snapy_capture.autoload, snapy_capture.hook as h; "
-        f"{PROGRAM}; print(h.current())",
+        f"import snapy_capture.autoload, snapy_capture.hook as h; {PROGRAM}; print(h.current())",
         tmp_path,
     )
     assert (result.stdout, result.stderr) == ("42\nNone\n", "")
