@@ -179,11 +179,11 @@ def _capture_files(directory: Path) -> list[Path]:
     return [directory / name for name in names]
 
 
-def _delete_below(directory: str | Path, floor: int) -> None:
+def _delete_below(files: RetentionFiles, directory: str, floor: int) -> None:
     for name in os.listdir(directory):
         match = _CAPTURE_NAME.match(name)
         if match and int(match.group(1)) < floor:
-            _unlink_quiet(os.path.join(directory, name))
+            files.unlink(os.path.join(directory, name))
 
 
 def _retire(
@@ -200,7 +200,7 @@ def _retire(
     new_floor = floor if retention is None else max(floor, placed + 1 - retention)
     try:
         if new_floor - floor > _MAX_RANGE:
-            _delete_below(directory, new_floor)
+            _delete_below(files, directory, new_floor)
         else:
             for seq in range(floor, new_floor):
                 files.unlink(_capture_name(directory, seq))
