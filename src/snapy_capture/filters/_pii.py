@@ -182,11 +182,11 @@ _SSN_CLASSES: Final = bytes(
 )
 # The dashed form of ``_SSN`` alone, found from its first dash: in a long text without a spaced
 # SSN, an attempt at each "-" rather than at each digit (an SSN-dense text is mostly digits, and
-# an attempt costs the same whether it fails at once or not). A match starts at that dash, three
-# characters after the SSN it ends: ``Compiled._long_spans`` moves its start back. Dashed SSNs
+# an attempt costs the same whether it fails at once or not). A match starts at that dash; the
+# SSN starts at group 1, the three digits before it, captured by the look-behind. Dashed SSNs
 # need no check (``_valid_ssn``), and they never overlap one another, so these are exactly the
 # dashed matches of ``_SSN``.
-_SSN_DASHED: Final = r"-(?<=(?<![0-9])[0-9]{3}-)[0-9]{2}-[0-9]{4}(?![0-9])"
+_SSN_DASHED: Final = r"-(?<=(?<![0-9])([0-9]{3})-)[0-9]{2}-[0-9]{4}(?![0-9])"
 
 _CLEAN_CACHE_SIZE: Final = 4096
 _CLEAN_CACHE_LENGTH: Final = 256

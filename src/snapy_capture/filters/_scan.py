@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from itertools import compress
+from itertools import compress, repeat
 from typing import Final
 
 from snapy_capture.filters._pii import (
@@ -35,6 +35,8 @@ __all__ = ["Compiled"]
 # text dense with secrets).
 _GROUP: Final = re.Match.group
 _SPAN: Final = re.Match.span
+_START: Final = re.Match.start
+_END: Final = re.Match.end
 _SSN_DASHED_RE: Final = re.compile(_SSN_DASHED)
 
 
@@ -149,8 +151,8 @@ class Compiled:
                     b"0000s0000" in classes
                     or b"0000ss0000" in classes
                     or b"0000000000000" in classes
-                    or b"0000u" in classes
-                    or b"u0000" in classes
+                    # Only a non-ASCII text has "u" bytes (each test scans the whole text).
+                    or (len(data) != len(text) and (b"0000u" in classes or b"u0000" in classes))
                 ):
                     continue
             elif gate is not None:
@@ -187,8 +189,9 @@ class Compiled:
 
 def _dashed_ssns(text: str) -> list[tuple[int, int]]:
     """The spans of ``_SSN`` in a text without spaced SSNs (see ``_SSN_DASHED``)."""
-    # Moved back to the SSN's start; no check needed.
-    return [(start - 3, end) for start, end in map(_SPAN, _SSN_DASHED_RE.finditer(text))]
+    # From the start of the digits before the dash (group 1); no check needed.
+    matches = list(_SSN_DASHED_RE.finditer(text))
+    return list(zip(map(_START, matches, repeat(1)), map(_END, matches), strict=True))
 
 
 def _checked(
