@@ -3,22 +3,26 @@
 The reference is what the filter is specified to find: every default pattern run with
 ``finditer`` over the whole text (Unicode digits made ASCII first), each card and SSN candidate
 checked, no gate, no shortcut. ``Compiled`` skips patterns that cannot match and takes another
-road for long texts; neither may change a single span. With ``--old PATH`` the spans are also
-compared with those of another ``_pii.py`` (e.g. an older release's, from ``git show``).
+road for long texts; neither may change a single span. With ``--old DIR`` the spans are also
+compared with those of another version's ``Compiled``: DIR holds its ``_pii.py`` and, since
+the scanner has its own module, its ``_scan.py`` (e.g. ``git show REV:src/snapy_capture/
+filters/_scan.py``), which is loaded against that ``_pii.py``. The older single-module layout
+(a ``_pii.py`` defining ``Compiled``) is read as well.
 
-    python -m benchmarks.pii_differential [count] [--old PATH]
+    python -m benchmarks.pii_differential [count] [--old DIR]
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
 import re
 import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from snapy_capture.filters import _pii
+from snapy_capture.filters import ArgumentFilter, _pii
 from snapy_capture.filters._pii import PII_PATTERNS
 from snapy_capture.filters._scan import Compiled
 
@@ -100,6 +104,17 @@ PIECES = [
     "4111\u2013 1111 1111 1111",
     "4111.1111.1111.1111 123",
     "\uff14\uff11\uff11\uff11\u3000\uff11\uff11\uff11\uff11\u3000\uff11\uff11\uff11\uff11\u3000\uff11\uff11\uff11\uff11",
+    # Dense secrets side by side (dashed and spaced SSNs, cards with a CVV), and masks: a
+    # masked text is scanned again, where a mask's colon must not pass for an assignment's.
+    "4111 1111 1111 1111 123-45-6789 ",
+    "123-45-6789-",
+    "0123-45-6789",
+    "123-45-67890",
+    "123 45 6789 ",
+    "[FILTERED: pii]",
+    "[FILTERED: pii]:",
+    "token[FILTERED: pii]",
+    "-----END RSA PRIVATE KEY-----4111111111111111",
 ]
 
 
@@ -118,6 +133,21 @@ def reference(text: str) -> list[tuple[int, int]]:
     return found
 
 
+def reference_mask(text: str) -> str:
+    """The text with the reference spans masked, overlapping or touching ones as one mask."""
+    parts = []
+    position = -1
+    for start, end in sorted(reference(text)):
+        if start <= position:
+            position = max(position, end)
+            continue
+        parts.append(text[max(position, 0) : start])
+        parts.append(_pii.MASK)
+        position = end
+    parts.append(text[position:])
+    return "".join(parts) if position >= 0 else text
+
+
 def generate(rng: random.Random) -> str:
     """A text of pieces; one in three padded past the long-text threshold."""
     text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
@@ -129,8 +159,8 @@ def generate(rng: random.Random) -> str:
     return text
 
 
-def _load(path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_pii_other", path)
+def _load(path: str, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -138,19 +168,39 @@ def _load(path: str) -> ModuleType:
     return module
 
 
+def load_old(directory: str) -> ModuleType:
+    """The module holding the other version's ``Compiled`` and ``PII_PATTERNS``."""
+    old_pii = _load(os.path.join(directory, "_pii.py"), "_pii_other")
+    scan = os.path.join(directory, "_scan.py")
+    if hasattr(old_pii, "Compiled") or not os.path.exists(scan):
+        return old_pii
+    # The old scanner imports the patterns by their package name: it gets the old ones.
+    key = "snapy_capture.filters._pii"
+    current = sys.modules[key]
+    sys.modules[key] = old_pii
+    try:
+        old_scan = _load(scan, "_scan_other")
+    finally:
+        sys.modules[key] = current
+    old_scan.PII_PATTERNS = old_pii.PII_PATTERNS  # type: ignore[attr-defined]
+    return old_scan
+
+
 def differences(
     count: int, seed: int = 0, other: Callable[[str], list[tuple[int, int]]] | None = None
 ) -> list[str]:
-    """Texts on which ``Compiled.spans`` (and ``other``, if given) disagree with the reference."""
+    """Texts on which ``Compiled.spans`` (and ``other``, if given) disagree with the reference,
+    or ``ArgumentFilter.mask_pii`` with the reference spans masked."""
     rng = random.Random(seed)
     compiled = Compiled(tuple(PII_PATTERNS))
+    flt = ArgumentFilter()
     found = []
     for _ in range(count):
         text = generate(rng)
         expected = sorted(reference(text))
         ours = sorted(compiled.spans(text))
         theirs = expected if other is None else sorted(other(text))
-        if ours != expected or theirs != expected:
+        if ours != expected or theirs != expected or flt.mask_pii(text) != reference_mask(text):
             found.append(text)
     return found
 
@@ -159,7 +209,7 @@ def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv and not argv[0].startswith("-") else 200_000
     other = None
     if "--old" in argv:
-        old = _load(argv[argv.index("--old") + 1])
+        old = load_old(argv[argv.index("--old") + 1])
         other = old.Compiled(tuple(old.PII_PATTERNS)).spans
     bad = differences(count, other=other)
     for text in bad[:10]:

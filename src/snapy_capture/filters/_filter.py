@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import operator
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -39,6 +40,9 @@ from snapy_capture.filters._traverse import CARD_INT_MIN, filter_argument
 from snapy_capture.filters._unstorable import type_reason
 
 __all__ = ["ArgumentFilter", "FilterResult"]
+
+_FIRST: Final = operator.itemgetter(0)
+_SECOND: Final = operator.itemgetter(1)
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -230,13 +234,22 @@ class ArgumentFilter:
 
     def mask_pii(self, value: str) -> str:
         """Return ``value`` with every span matching ``pii_patterns`` masked, the rest kept."""
-        spans = sorted(self._compiled_pii().spans(value))
+        spans = self._compiled_pii().spans(value)
         if not spans:
             return value
+        spans.sort()
+        starts = list(map(_FIRST, spans))
+        ends = list(map(_SECOND, spans))
+        following = starts[1:]
+        if all(map(operator.lt, ends, following)):
+            # The usual case, spans apart: the text between them, joined by masks, in C loops
+            # (a text dense with secrets has thousands of spans).
+            kept = list(map(value.__getitem__, map(slice, ends, following)))
+            return MASK.join([value[: starts[0]], *kept, value[ends[-1] :]])
         parts = []
         position = -1
         for start, end in spans:
-            if start <= position:  # overlaps the span masked last: one mask for both
+            if start <= position:  # overlaps (or touches) the span masked last: one mask
                 position = max(position, end)
                 continue
             parts.append(value[max(position, 0) : start])

@@ -175,6 +175,19 @@ _DIGIT_CLASSES: Final = bytes(
     for byte in range(256)
 )
 
+# SSNs written with spaces or dashes, told apart in a text's bytes: ``_DIGIT_CLASSES`` would
+# mix them with the other separators.
+_SSN_CLASSES: Final = bytes(
+    ord("0") if 48 <= byte <= 57 else byte if byte in b" -" else ord("x") for byte in range(256)
+)
+# The dashed form of ``_SSN`` alone, found from its first dash: in a long text without a spaced
+# SSN, an attempt at each "-" rather than at each digit (an SSN-dense text is mostly digits, and
+# an attempt costs the same whether it fails at once or not). A match starts at that dash; the
+# SSN starts at group 1, the three digits before it, captured by the look-behind. Dashed SSNs
+# need no check (``_valid_ssn``), and they never overlap one another, so these are exactly the
+# dashed matches of ``_SSN``.
+_SSN_DASHED: Final = r"-(?<=(?<![0-9])([0-9]{3})-)[0-9]{2}-[0-9]{4}(?![0-9])"
+
 _CLEAN_CACHE_SIZE: Final = 4096
 _CLEAN_CACHE_LENGTH: Final = 256
 #: An e-mail address; not in :data:`PII_PATTERNS` by default (see there).

@@ -7,8 +7,12 @@ values cheap; :mod:`._pii` defines the patterns and checks it runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from itertools import compress, repeat
+from typing import Final
 
 from snapy_capture.filters._pii import (
+    _ASSIGNED,
     _CLEAN_CACHE_LENGTH,
     _CLEAN_CACHE_SIZE,
     _DIGIT_CLASSES,
@@ -17,12 +21,23 @@ from snapy_capture.filters._pii import (
     _LONG_TEXT,
     _ODD_DIGITS,
     _SHAPES,
+    _SSN_CLASSES,
+    _SSN_DASHED,
     _SSN_SHAPE,
     _VALIDATORS,
+    MASK,
     _ascii_digits,
 )
 
 __all__ = ["Compiled"]
+
+# Called through ``map``: a loop in C rather than bytecode per match (thousands of them in a
+# text dense with secrets).
+_GROUP: Final = re.Match.group
+_SPAN: Final = re.Match.span
+_START: Final = re.Match.start
+_END: Final = re.Match.end
+_SSN_DASHED_RE: Final = re.compile(_SSN_DASHED)
 
 
 class Compiled:
@@ -108,28 +123,36 @@ class Compiled:
         return found
 
     def _long_spans(self, text: str) -> list[tuple[int, int]]:
-        """What the loop of :meth:`spans` finds, for a long text: the same spans, in the same
-        order, with fewer whole-text scans (see ``_LONG_GATES``) and each card candidate
-        Luhn-checked once however often it repeats."""
+        """What the loop of :meth:`spans` finds, for a long text: the same spans, with fewer
+        whole-text scans (see ``_LONG_GATES``), SSNs found from their dashes when none is
+        written with spaces (``_SSN_DASHED``), and each distinct card candidate checked once
+        however often it repeats."""
         folded: str | None = None
         seen: dict[str, bool] = {}
+        data = b""
         classes = b""
         digits = -1
         found: list[tuple[int, int]] = []
         for regex, valid, shape, gate in self.long:
             if shape:
                 if digits < 0:
-                    classes = text.encode("utf-8", "surrogatepass").translate(_DIGIT_CLASSES)
+                    data = text.encode("utf-8", "surrogatepass")
+                    classes = data.translate(_DIGIT_CLASSES)
                     digits = classes.count(b"0")
                 if shape == _SSN_SHAPE:
                     if digits < 9 or b"000s00s0000" not in classes:
+                        continue
+                    separators = data.translate(_SSN_CLASSES)
+                    if b"000 00 0000" not in separators:
+                        if b"000-00-0000" in separators:
+                            found.extend(_dashed_ssns(text))
                         continue
                 elif digits < 13 or not (
                     b"0000s0000" in classes
                     or b"0000ss0000" in classes
                     or b"0000000000000" in classes
-                    or b"0000u" in classes
-                    or b"u0000" in classes
+                    # Only a non-ASCII text has "u" bytes (each test scans the whole text).
+                    or (len(data) != len(text) and (b"0000u" in classes or b"u0000" in classes))
                 ):
                     continue
             elif gate is not None:
@@ -140,11 +163,14 @@ class Compiled:
                         if hit is None:
                             if len(needle) == 1:  # punctuation: the same in the folded text
                                 hit = needle in text
+                                if needle == ":" and hit and regex.pattern == _ASSIGNED:
+                                    hit = _colon_outside_masks(text)
+                                else:
+                                    seen[needle] = hit
                             else:
                                 if folded is None:
                                     folded = text.casefold()
-                                hit = needle in folded
-                            seen[needle] = hit
+                                hit = seen[needle] = needle in folded
                         if hit:
                             break
                     else:
@@ -157,14 +183,41 @@ class Compiled:
                     match.span() for match in regex.finditer(text) if match.end() > match.start()
                 )
                 continue
-            # Card and SSN candidates are never empty. Checked once each per text (the dict
-            # dies with the call: no secret is kept).
-            checked: dict[str, bool] = {}
-            for match in regex.finditer(text):
-                candidate = match.group(0)
-                verdict = checked.get(candidate)
-                if verdict is None:
-                    verdict = checked[candidate] = valid(candidate)
-                if verdict:
-                    found.append(match.span())
+            found.extend(_checked(regex, valid, text))
         return found
+
+
+def _dashed_ssns(text: str) -> list[tuple[int, int]]:
+    """The spans of ``_SSN`` in a text without spaced SSNs (see ``_SSN_DASHED``)."""
+    # From the start of the digits before the dash (group 1); no check needed.
+    matches = list(_SSN_DASHED_RE.finditer(text))
+    return list(zip(map(_START, matches, repeat(1)), map(_END, matches), strict=True))
+
+
+def _checked(
+    regex: re.Pattern[str], valid: Callable[[str], bool], text: str
+) -> Iterable[tuple[int, int]]:
+    """The spans of the matches ``valid`` accepts (card and SSN candidates, never empty).
+
+    Each distinct candidate is checked once per text (the dict dies with the call: no secret
+    is kept), and the spans are taken in C loops: a text dense with secrets has thousands.
+    """
+    matches = list(regex.finditer(text))
+    if not matches:
+        return ()
+    candidates = list(map(_GROUP, matches))
+    verdicts = {candidate: valid(candidate) for candidate in set(candidates)}
+    if all(verdicts.values()):
+        return map(_SPAN, matches)
+    return compress(map(_SPAN, matches), map(verdicts.__getitem__, candidates))
+
+
+def _colon_outside_masks(text: str) -> bool:
+    """Whether ``text`` has a ":" that is not the one inside a :data:`MASK`.
+
+    ``_ASSIGNED`` needs a "=" or ":" after a secret-sounding name and the rest of its key; the
+    colon of a mask follows "[FILTERED", which holds no such name and is cut from anything
+    before it by the "[". So a text masked already (the fail-closed check of every masked
+    value scans it again) skips ``_ASSIGNED``'s name search unless it has another colon.
+    """
+    return text.count(":") > text.count(MASK)
