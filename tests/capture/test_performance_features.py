@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-import snapy_capture.capture._state as sitestate_mod
 import snapy_capture.storage as storage_mod
 from snapy_capture import (
     ArgumentFilter,
@@ -33,7 +32,7 @@ from snapy_capture import (
     load_capture_dict,
     set_global_config,
 )
-from snapy_capture.capture import seed_sampler, stats
+from snapy_capture.capture import Clock, seed_sampler, set_clock, stats
 from snapy_capture.config import reload_environment, resolve_config
 from snapy_capture.filters import Redacted
 from snapy_capture.storage import FileOperations
@@ -72,7 +71,7 @@ def writer_paused(capture_dir: Path) -> Iterator[None]:
 
 
 class _Clock:
-    """Stands in for ``time`` in the rate cap, with a settable ``monotonic()``."""
+    """A settable ``monotonic()`` for the rate cap."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -80,8 +79,13 @@ class _Clock:
     def monotonic(self) -> float:
         return self.now
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
+
+@pytest.fixture
+def clock() -> Iterator[_Clock]:
+    fake = _Clock()
+    previous = set_clock(Clock(monotonic=fake.monotonic))
+    yield fake
+    set_clock(previous)
 
 
 @pytest.fixture(autouse=True)
@@ -161,11 +165,7 @@ def test_seeded_sampler_picks_the_same_calls(capture_dir: Path) -> None:
 # --- rate cap ---------------------------------------------------------------------------------
 
 
-def test_rate_cap_keeps_at_most_n_per_second_per_function(
-    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = _Clock()
-    monkeypatch.setattr(sitestate_mod, "time", clock)
+def test_rate_cap_keeps_at_most_n_per_second_per_function(capture_dir: Path, clock: _Clock) -> None:
     set_global_config(CaptureConfig(max_per_second=3, retention=None))
 
     @capture_args()
@@ -188,6 +188,43 @@ def test_rate_cap_keeps_at_most_n_per_second_per_function(
     assert [a[0] for a in _args("busy")][:3] == [202, 201, 200]
     assert len(_args("busy")) == 6
     assert len(_args("other")) == 1  # the cap is per function
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="sync"),
+        pytest.param({"async_storage": True}, id="async"),
+        pytest.param({"async_storage": True, "lazy_serialization": True}, id="lazy"),
+        pytest.param({"async_storage": True, "record_result": True}, id="result"),
+    ],
+)
+def test_set_clock_dates_the_next_capture_of_a_function_already_called(
+    capture_dir: Path, options: dict[str, Any]
+) -> None:
+    """The clock is bound when a function's configuration is resolved: set_clock makes every
+    function resolve it again, so its very next capture is dated by the new clock."""
+
+    @capture_args(retention=None, **options)
+    def stamped(i: int) -> int:
+        return i
+
+    assert stamped(0) == 0  # resolved with the real clock
+    previous = set_clock(Clock(time=lambda: 1_000_000_000.25))
+    try:
+        assert stamped(1) == 1
+    finally:
+        set_clock(previous)
+    assert stamped(2) == 2
+    assert flush(timeout=30)
+    stamps = {r["args"][0]: r["timestamp"] for r in CaptureLoader().load_all("stamped")}
+    assert stamps[1] == "2001-09-09T01:46:40.250000Z"
+    assert "2001" not in (stamps[0][:4], stamps[2][:4])  # the real clock before and after
+
+
+def test_set_clock_takes_only_a_clock() -> None:
+    with pytest.raises(ValueError, match="set_clock expects a Clock or None, got 12"):
+        set_clock(12)  # type: ignore[arg-type]
 
 
 # --- background writer ------------------------------------------------------------------------

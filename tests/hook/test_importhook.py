@@ -21,9 +21,8 @@ from snapy_capture import (
     load_capture_dict,
     uninstall_import_hook,
 )
-from snapy_capture.capture import site_of
-from snapy_capture.hook import _finder as _importhook
-from snapy_capture.hook import _patch
+from snapy_capture.capture import site_of, wrap
+from snapy_capture.hook import ImportHook, current, install, parse_targets
 
 
 def is_captured(func: object) -> bool:
@@ -206,8 +205,8 @@ def test_already_imported_module_and_from_import_copies_are_wrapped_and_restored
     assert uninstall_import_hook()
     assert hooktest_d.charge_cash is original
     assert hooktest_d_user.charge_cash is original
-    assert _importhook.current() is None
-    assert not any(isinstance(f, _importhook.ImportHook) for f in sys.meta_path)
+    assert current() is None
+    assert not any(isinstance(f, ImportHook) for f in sys.meta_path)
 
 
 def test_copies_the_hook_cannot_rebind_are_named_in_a_warning(modules: Path) -> None:
@@ -287,20 +286,30 @@ def test_missing_targets_warn_naming_them_and_the_import_succeeds(modules: Path)
     assert hooktest_g.refund(1) == -1
 
 
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        # One target's failure is that target's warning.
+        (RuntimeError("hook bug"), r"could not wrap refund \(RuntimeError: hook bug\)"),
+        # What the per-target net lets through (a Warning: -W error made one of ours an error)
+        # is caught around the whole module.
+        (UserWarning("hook bug"), r"could not wrap the targets of hooktest_h \(UserWarning"),
+    ],
+)
 def test_an_error_inside_the_hook_never_breaks_the_import(
-    modules: Path, monkeypatch: pytest.MonkeyPatch
+    modules: Path, failure: BaseException, said: str
 ) -> None:
     """Whatever goes wrong while wrapping, the user's module imports and works."""
     make(modules, "hooktest_h")
 
-    def broken(*args: object) -> object:
-        raise RuntimeError("hook bug")
+    def broken(*args: object, **kwargs: object) -> object:
+        raise failure
 
-    monkeypatch.setattr(_importhook, "_resolve", broken)
-    install_import_hook({"targets": ["hooktest_h:refund"]})
-    with pytest.warns(SnapyCaptureWarning, match="could not wrap the targets of hooktest_h"):
+    install(parse_targets({"targets": ["hooktest_h:refund"]}), wrap=broken)
+    with pytest.warns(SnapyCaptureWarning, match=said):
         import hooktest_h  # type: ignore[import-not-found]
     assert hooktest_h.refund(3) == -3
+    assert not is_captured(hooktest_h.refund)
 
 
 def test_an_error_in_the_module_itself_still_raises(modules: Path) -> None:
@@ -382,7 +391,7 @@ def test_installing_twice_replaces_the_first_hook(modules: Path) -> None:
     original = hooktest_m.refund
     install_import_hook({"targets": ["hooktest_m:refund"]})
     install_import_hook({"targets": ["hooktest_m:refund"]})
-    assert sum(isinstance(f, _importhook.ImportHook) for f in sys.meta_path) == 1
+    assert sum(isinstance(f, ImportHook) for f in sys.meta_path) == 1
     assert hooktest_m.refund.__wrapped__ is original
     uninstall_import_hook()
     assert hooktest_m.refund is original
@@ -395,26 +404,35 @@ def test_installing_twice_replaces_the_first_hook(modules: Path) -> None:
 def test_targets_inside_snapy_capture_are_refused_and_the_rest_installed(modules: Path) -> None:
     """A warning per refused target; install_import_hook itself raises nothing."""
     make(modules, "hooktest_self")
+    asked: list[tuple[str | None, str | None]] = []
+
+    def recording(
+        func: Any, overrides: Any = None, *, module: Any = None, qualname: Any = None
+    ) -> Any:
+        asked.append((module, qualname))
+        return wrap(func, overrides, module=module, qualname=qualname)
+
+    spec = parse_targets(
+        {
+            "targets": [
+                "snapy_capture.capture._pipeline:*",
+                "snapy_capture.storage:CaptureStorage.*",
+                "hooktest_self:refund",
+            ]
+        }
+    )
     with pytest.warns(SnapyCaptureWarning) as caught:
-        install_import_hook(
-            {
-                "targets": [
-                    "snapy_capture.capture._pipeline:*",
-                    "snapy_capture.storage:CaptureStorage.*",
-                    "hooktest_self:refund",
-                ]
-            }
-        )
+        install(spec, wrap=recording)
     messages = [str(w.message) for w in caught]
     assert len(messages) == 2, messages
     assert all("snapy_capture's own capture machinery" in m for m in messages)
     import hooktest_self  # type: ignore[import-not-found]
 
     assert is_captured(hooktest_self.refund)
+    assert asked == [("hooktest_self", "refund")]  # nothing of ours was even offered to wrap
     from snapy_capture import storage
-    from snapy_capture.capture import _pipeline
 
-    assert not is_captured(_pipeline.wrap)
+    assert not is_captured(wrap)
     assert not is_captured(storage.CaptureStorage.save)
 
 
@@ -441,21 +459,19 @@ def test_snapy_capture_functions_reached_through_a_user_module_are_refused(
 
 @pytest.mark.parametrize("failure", [RecursionError, SystemExit, GeneratorExit, ValueError])
 def test_one_targets_failure_of_any_class_is_a_warning(
-    modules: Path, monkeypatch: pytest.MonkeyPatch, failure: type[BaseException]
+    modules: Path, failure: type[BaseException]
 ) -> None:
-    """Whatever wrapping one target raises, install_import_hook warns and wraps the others."""
+    """Whatever wrapping one target raises, installing the hook warns and wraps the others."""
     make(modules, "hooktest_fail")
     import hooktest_fail  # type: ignore[import-not-found]
 
-    real = _patch.wrap_one
-
-    def fail_on_refund(entry: Any, *args: Any, **kwargs: Any) -> None:
-        if entry.qualname == "refund":
+    def fail_on_refund(func: Any, overrides: Any = None, **names: Any) -> Any:
+        if names["qualname"] == "refund":
             raise failure("wrapping went wrong")
-        real(entry, *args, **kwargs)
+        return wrap(func, overrides, **names)
 
-    monkeypatch.setattr(_patch, "wrap_one", fail_on_refund)
+    spec = parse_targets({"targets": ["hooktest_fail:refund", "hooktest_fail:charge_cash"]})
     with pytest.warns(SnapyCaptureWarning, match=rf"could not wrap refund \({failure.__name__}"):
-        install_import_hook({"targets": ["hooktest_fail:refund", "hooktest_fail:charge_cash"]})
+        install(spec, wrap=fail_on_refund)
     assert is_captured(hooktest_fail.charge_cash)
     assert not is_captured(hooktest_fail.refund)

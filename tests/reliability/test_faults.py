@@ -28,7 +28,7 @@ import pytest
 
 import snapy_capture.storage as storage_mod
 from snapy_capture import CaptureLoader, CaptureStorage, capture_args, flush, load_capture
-from snapy_capture.capture import stats
+from snapy_capture.capture import Clock, set_clock, stats
 from snapy_capture.storage import FileOperations, function_dirname
 
 # --- helpers ------------------------------------------------------------------------------
@@ -652,8 +652,7 @@ def test_lock_held_by_stuck_process_does_not_hang_the_call(
 
 
 class _Clock(FileOperations):
-    """A settable clock: the storage's (max-age), and the ``time`` module of the pipeline
-    (record timestamps)."""
+    """A settable clock: the storage's (max-age), and the capture layer's (record timestamps)."""
 
     def __init__(self, now: float) -> None:
         super().__init__()
@@ -665,26 +664,21 @@ class _Clock(FileOperations):
     def time(self) -> float:
         return self.at
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
 
 @contextlib.contextmanager
-def _fake_clock(monkeypatch: pytest.MonkeyPatch, now: float) -> Iterator[_Clock]:
-    # The capture pipeline has no clock to give: its module's ``time`` is replaced.
-    import snapy_capture.capture._pipeline as pipeline_mod
-
+def _fake_clock(now: float) -> Iterator[_Clock]:
     clock = _Clock(now)
-    monkeypatch.setattr(pipeline_mod, "time", clock)
-    yield clock
+    previous = set_clock(Clock(time=clock.time))
+    try:
+        yield clock
+    finally:
+        set_clock(previous)
 
 
-def test_clock_going_backwards_keeps_order_and_retention(
-    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_clock_going_backwards_keeps_order_and_retention(capture_dir: Path) -> None:
     """Each call an hour 'earlier' than the last: newest-first is still the call order, and
     retention keeps the last calls made, not the ones with the latest timestamps."""
-    with _fake_clock(monkeypatch, time.time()) as clock:
+    with _fake_clock(time.time()) as clock:
 
         @capture_args(storage=CaptureStorage(capture_dir, files=clock), retention=4, max_age="1d")
         def tick(n: int) -> int:
@@ -699,13 +693,11 @@ def test_clock_going_backwards_keeps_order_and_retention(
     assert stamps == sorted(stamps)  # the timestamps did go backwards
 
 
-def test_clock_jumping_forward_then_back(
-    capture_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_clock_jumping_forward_then_back(capture_dir: Path) -> None:
     """A clock a day ahead expires older captures (they look old) but never the newest; when it
     comes back, captures are kept again and retention holds."""
     real = time.time()
-    with _fake_clock(monkeypatch, real) as clock:
+    with _fake_clock(real) as clock:
 
         @capture_args(storage=CaptureStorage(capture_dir, files=clock), retention=5, max_age=3600)
         def tock(n: int) -> int:

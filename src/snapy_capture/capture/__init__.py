@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast, overload
 
-from snapy_capture.capture._context import call_depth
+from snapy_capture.capture._context import Clock, call_depth, set_clock
 from snapy_capture.capture._context import own_code as own_code
 from snapy_capture.capture._pipeline import parse_overrides, seed_sampler
 from snapy_capture.capture._pipeline import site_of as site_of
@@ -23,7 +23,16 @@ from snapy_capture.filters import ArgumentFilter
 from snapy_capture.storage import CaptureStorage
 from snapy_capture.storage.serializers import Serializer
 
-__all__ = ["CaptureProfiler", "call_depth", "capture_args", "flush", "seed_sampler", "stats"]
+__all__ = [
+    "CaptureProfiler",
+    "Clock",
+    "call_depth",
+    "capture_args",
+    "flush",
+    "seed_sampler",
+    "set_clock",
+    "stats",
+]
 # For the layers above (the import hook, the runner), not public API: ``own_code``, ``site_of``
 # and ``wrap`` are imported from here too.
 

@@ -25,7 +25,6 @@ from snapy_capture.capture._writer import push
 __all__ = ["CallerSite", "call_through", "make_caller"]
 
 _perf_counter_ns = time.perf_counter_ns
-_time = time.time
 # Bound once: a method called on an imported name compiles to an attribute read, which makes
 # a bound method on every call (LOAD_ATTR, not LOAD_METHOD).
 _depth, _set_depth, _reset_depth = DEPTH.get, DEPTH.set, DEPTH.reset
@@ -61,6 +60,7 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
     snapshots = state.deferred and state.snapshots and not state.filter.custom_filters
     named, takes_cls = not state.config.minimal_capture, state.takes_cls
     records_result, plain = state.records_result, site.kind != "coroutine"
+    wall = state.clock.time  # the call's time, for the record the writer builds
 
     def captured_call(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -87,7 +87,7 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
                 thread = slot.thread.name if named else None  # now: it may be renamed later
                 size = 0 if lazy else len(payload)
                 # A QueuedCapture's fields, as a plain tuple: cheaper to build and to drop.
-                queued = (run_queued, size, site, state, depth, bound, payload, _time(), thread)
+                queued = (run_queued, size, site, state, depth, bound, payload, wall(), thread)
                 if records_result:
                     pending = Deferred(queued, size, site, state)
                 elif not push(queued, queue_size):

@@ -1,4 +1,4 @@
-"""The context a captured call runs in: its depth, its thread's slot, the process id.
+"""The context a captured call runs in: its depth, its thread's slot, the process id, the clock.
 
 The bottom of ``capture/``: every other module of the folder may read these, none of them is
 imported here.
@@ -10,12 +10,25 @@ import contextlib
 import os
 import pickle
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 from snapy_capture._forksafe import after_fork_in_child
+from snapy_capture.config import notify_changed
+from snapy_capture.errors import ConfigError
 
-__all__ = ["DEPTH", "PID", "Slot", "call_depth", "own_code", "per_thread"]
+__all__ = [
+    "CLOCK",
+    "DEPTH",
+    "PID",
+    "Clock",
+    "Slot",
+    "call_depth",
+    "own_code",
+    "per_thread",
+    "set_clock",
+]
 
 #: Captured calls active in this thread or asyncio task (contextvars give both).
 DEPTH: ContextVar[int] = ContextVar("snapy_capture_call_depth", default=0)
@@ -28,6 +41,45 @@ PID = [os.getpid()]
 @after_fork_in_child
 def _new_process() -> None:
     PID[0] = os.getpid()
+
+
+class Clock:
+    """Where capture reads the time: ``time()`` dates each record (seconds since the epoch, as
+    :func:`time.time`), ``monotonic()`` paces ``max_per_second`` (as :func:`time.monotonic`).
+
+    Give other functions to test what a clock going backwards or jumping does (see
+    :func:`set_clock`). They are attributes, not methods: a capture site binds them once when
+    it resolves its configuration, and the caller of an async capture calls the function
+    itself, a method call's lookup less per capture.
+    """
+
+    __slots__ = ("monotonic", "time")
+
+    def __init__(
+        self,
+        time: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.time = time
+        self.monotonic = monotonic
+
+
+#: The clock capture sites resolve with: ``CLOCK[0]`` (see :func:`set_clock`).
+CLOCK = [Clock()]
+
+
+def set_clock(clock: Clock | None) -> Clock:
+    """Read the time from ``clock`` from now on (``None``: the real clocks); returns the clock
+    it replaces.
+
+    For tests: every capture site resolves its configuration again on its next call, and
+    binds the new clock's functions then.
+    """
+    if clock is not None and not isinstance(clock, Clock):
+        raise ConfigError(f"set_clock expects a Clock or None, got {clock!r}")
+    previous, CLOCK[0] = CLOCK[0], clock if clock is not None else Clock()
+    notify_changed()
+    return previous
 
 
 def call_depth() -> int:

@@ -155,7 +155,7 @@ class CaptureSite:
         ``_caller.finish`` needs when the result is recorded."""
         names = self.param_names(len(args), bound=bound)
         filtered = self.filter_args(state, names, args, kwargs)
-        record = self.record(state.config, filtered, depth)
+        record = self.record(state.config, filtered, depth, now=state.clock.time())
         if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
             record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
@@ -169,11 +169,9 @@ class CaptureSite:
         filtered: FilterResult,
         depth: int,
         *,
-        now: float | None = None,
+        now: float,
         thread: str | None = None,
     ) -> dict[str, Any]:
-        if now is None:
-            now = time.time()
         metadata: dict[str, Any]
         if config.minimal_capture:
             metadata = {"call_depth": depth, "redactions": filtered.redactions}

@@ -36,7 +36,7 @@ class Site(Protocol):
         filtered: FilterResult,
         depth: int,
         *,
-        now: float | None = None,
+        now: float,
         thread: str | None = None,
     ) -> dict[str, Any]: ...
     def encode(self, state: State, record: dict[str, Any]) -> bytes | None: ...

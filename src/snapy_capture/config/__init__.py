@@ -35,6 +35,7 @@ from snapy_capture.config._parsers import SERIALIZER_NAMES, is_dotted_path
 from snapy_capture.config._resolve import (
     get_global_config,
     is_suspended,
+    notify_changed,
     reload_environment,
     resolve_config,
     set_global_config,
@@ -56,6 +57,7 @@ __all__ = [
     "invalid_option",
     "is_dotted_path",
     "is_suspended",
+    "notify_changed",
     "parse_option",
     "reload_environment",
     "resolve_config",

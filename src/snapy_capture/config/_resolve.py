@@ -80,6 +80,12 @@ def subscribe(subscriber: _Subscriber) -> None:
     _subscribers.add(subscriber)
 
 
+def notify_changed() -> None:
+    """Call every subscriber's ``invalidate()``: something they resolve with has changed (the
+    capture layer's clock, say), not only the configuration."""
+    _invalidate()
+
+
 def _invalidate() -> None:
     for subscriber in list(_subscribers):
         subscriber.invalidate()

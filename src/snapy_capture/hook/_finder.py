@@ -5,7 +5,7 @@ cost for every module that is not a target), and for target modules hands the im
 the real spec with its loader wrapped. After the real loader has run the module's body, the
 targets are looked up in the module's namespace (``vars()`` along the MRO for methods, so
 classmethod/staticmethod descriptors are wrapped and not the bound attribute) and replaced by
-the same :func:`snapy_capture.capture._pipeline.wrap` proxy the decorator builds. The lookup
+the same :func:`snapy_capture.capture.wrap` proxy the decorator builds. The lookup
 lives in :mod:`snapy_capture.hook._resolve` (shared with ``snapy-capture check``), the
 replacement in :mod:`snapy_capture.hook._patch`; this module decides when, and warns.
 
@@ -28,13 +28,11 @@ from importlib.machinery import ModuleSpec
 from typing import Any, cast
 
 from snapy_capture._forksafe import fork_safe
+from snapy_capture.capture import wrap as capture_wrap
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import SnapyCaptureWarning
-from snapy_capture.hook._patch import Patch, Replaced, Wrapping, absent_module, rebind_copies
-
-# Called through this module's namespace, so that a test can make finding a target fail.
-from snapy_capture.hook._resolve import TargetNotFoundError, members, selected
-from snapy_capture.hook._resolve import resolve as _resolve
+from snapy_capture.hook._patch import Patch, Replaced, Wrap, Wrapping, absent_module, rebind_copies
+from snapy_capture.hook._resolve import TargetNotFoundError, members, resolve, selected
 from snapy_capture.hook._targets import Target, TargetSpec, load_targets
 
 __all__ = [
@@ -93,11 +91,12 @@ def default_config_path() -> str:
     return os.environ.get(CONFIG_FILE_ENV) or "capture.yaml"
 
 
-def install(spec: TargetSpec) -> ImportHook:
+def install(spec: TargetSpec, *, wrap: Wrap = capture_wrap) -> ImportHook:
     """Install a hook for already validated targets (used by the runner and autoload).
 
     Targets the file named but :mod:`snapy_capture.hook._targets` refused (snapy_capture's own
-    functions) are one warning each; the others are installed.
+    functions) are one warning each; the others are installed. ``wrap`` builds each target's
+    wrapper (see :class:`ImportHook`).
     """
     global _hook  # noqa: PLW0603
     for message in spec.refusals():
@@ -105,7 +104,7 @@ def install(spec: TargetSpec) -> ImportHook:
     with _lock:
         if _hook is not None:
             _hook.remove()
-        _hook = hook = ImportHook(spec)
+        _hook = hook = ImportHook(spec, wrap=wrap)
         sys.meta_path.insert(0, hook)
         try:
             replaced: Replaced = {}
@@ -156,10 +155,15 @@ def _silent(message: str) -> None:
 
 
 class ImportHook:
-    """The ``sys.meta_path`` finder, and the record of every attribute it replaced."""
+    """The ``sys.meta_path`` finder, and the record of every attribute it replaced.
 
-    def __init__(self, spec: TargetSpec) -> None:
+    ``wrap`` builds a target's wrapper, with the arguments of :func:`snapy_capture.capture.wrap`
+    (the default): tests give one that fails, to see a failure while wrapping stay a warning.
+    """
+
+    def __init__(self, spec: TargetSpec, *, wrap: Wrap = capture_wrap) -> None:
         self.spec = spec
+        self.wrap = wrap
         self.modules: dict[str, tuple[Target, ...]] = dict(spec.by_module)
         self.patches: dict[tuple[int, str], Patch] = {}
         self.seen: set[str] = set()
@@ -259,13 +263,13 @@ class ImportHook:
         self.seen.update(names)
         targets = [t for name in names for t in self.modules.get(name, ())]
         report = _silent if quiet else functools.partial(_warn, strict=strict)
-        run = Wrapping(self.patches, record or module.__name__, report)
+        run = Wrapping(self.patches, record or module.__name__, report, self.wrap)
         # Exact names first: their options win over a pattern that also matches.
         for entry in targets:
             if entry.is_pattern or (first is not None and entry.qualname.split(".")[0] != first):
                 continue
             try:
-                member = _resolve(module, entry.qualname)
+                member = resolve(module, entry.qualname)
             except TargetNotFoundError as missing:
                 run.report(
                     f"snapy_capture: target {entry.name} ({entry.where}) not found: {missing}"

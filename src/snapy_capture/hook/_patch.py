@@ -15,15 +15,29 @@ import importlib.util
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
-from snapy_capture.capture import site_of, wrap
+from snapy_capture.capture import site_of
 from snapy_capture.hook._kinds import CALLABLE, CLASS, FUNCTION, PROPERTY
 from snapy_capture.hook._resolve import MISSING, Member
 from snapy_capture.hook._targets import Target, refusal, refused_module
 
 #: Module-level functions replaced: id(original) -> (original, wrapper, target name).
 Replaced: TypeAlias = dict[int, tuple[Any, Any, str]]
+
+
+class Wrap(Protocol):
+    """What builds a target's wrapper: :func:`snapy_capture.capture.wrap` (the hook's default),
+    or a stand-in a test gives to make wrapping fail."""
+
+    def __call__(
+        self,
+        func: Any,
+        overrides: dict[str, Any] | None = None,
+        *,
+        module: str | None = None,
+        qualname: str | None = None,
+    ) -> Any: ...
 
 
 class Patch:
@@ -58,8 +72,9 @@ def wrap_one(
     patches: dict[tuple[int, str], Patch],
     replaced: Replaced,
     report: Callable[[str], None],
+    wrap: Wrap,
 ) -> None:
-    """Replace ``member`` by its wrapper, noting the patch to undo."""
+    """Replace ``member`` by its wrapper (built by ``wrap``), noting the patch to undo."""
     owner, attr, raw, kind = member
     if site_of(raw) is not None:
         return  # wrapped already (an earlier target, a reload, or @capture_args)
@@ -112,10 +127,12 @@ class Wrapping:
         patches: dict[tuple[int, str], Patch],
         record: str,
         report: Callable[[str], None],
+        wrapper: Wrap,
     ) -> None:
         self.patches = patches
         self.record = record
         self.report = report
+        self.wrapper = wrapper
         self.replaced: Replaced = {}
 
     def wrap(self, entry: Target, qualname: str, member: Member) -> None:
@@ -133,6 +150,7 @@ class Wrapping:
                 patches=self.patches,
                 replaced=self.replaced,
                 report=self.report,
+                wrap=self.wrapper,
             )
         except (KeyboardInterrupt, Warning):
             raise
