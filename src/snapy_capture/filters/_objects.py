@@ -15,6 +15,7 @@ mean running its code with placeholders in it.
 
 from __future__ import annotations
 
+import abc
 import collections
 import copyreg
 import dataclasses
@@ -100,7 +101,7 @@ def _label(key: Any, index: int) -> str:
     return f"#{index}"
 
 
-class ObjectWalk:
+class ObjectWalk(abc.ABC):
     """The state of one walk over one argument, and the part of it that visits objects.
 
     ``_traverse._Walk`` adds the rest (names, strings, containers, keys): this part
@@ -120,15 +121,15 @@ class ObjectWalk:
         self.report.append({"path": render_path(path), "reason": reason})
         return Redacted(reason)
 
+    @abc.abstractmethod
     def visit(
         self, path: Path, name: str | None, value: Any, depth: int, custom: bool = True
     ) -> Any:
         """The filtered ``value`` (found at ``path`` under ``name``, ``depth`` levels down)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
         """The key to store (masked when secret-shaped) and the name its value is checked by."""
-        raise NotImplementedError
 
     # --- objects ----------------------------------------------------------------------------
 
