@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snapy_capture import ArgumentFilter, capture_args, flush, load_capture
-from snapy_capture.filters import PII_PATTERNS, SENSITIVE_PATTERNS, _pii
+from snapy_capture.filters import PII_PATTERNS, _pii
 from snapy_capture.filters._scan import Compiled
 
 FLT = ArgumentFilter()
@@ -486,22 +486,10 @@ def test_short_secret_names_do_not_match_inside_other_words(name: str) -> None:
 
 
 def test_the_seed_patterns_still_match_as_substrings() -> None:
-    """Adding whole-word names changed nothing for the existing ones."""
+    """Adding whole-word names changed nothing for the existing ones (their list is checked
+    in test_filters.py)."""
     for name in ["mypassword", "tokens_count", "secretive", "user_session_id", "xauthz"]:
         assert FLT.is_sensitive_name(name)
-    assert SENSITIVE_PATTERNS[:11] == [
-        "password",
-        "token",
-        "secret",
-        "key",
-        "auth",
-        "api_key",
-        "access_token",
-        "refresh_token",
-        "session_id",
-        "csrf_token",
-        "oauth_token",
-    ]
 
 
 def test_the_fast_path_lets_no_pair_or_new_name_through() -> None:
