@@ -50,7 +50,10 @@ logger = logging.getLogger("snapy_capture")
 
 _PYTHON: Final = platform.python_version()
 _sampler = random.Random()
-_OFF, _ON, _SAMPLED, _UNRESOLVED = 0, 1, 2, -1
+
+#: Points a ``functools.partial`` at another function, in place: ``(partial, (function, (),
+#: None, None))``. Its pickle protocol's method, one C call (so atomic under the GIL).
+_retarget: Any = vars(functools.partial)["__setstate__"]
 
 
 def seed_sampler(seed: int | None) -> None:
@@ -65,17 +68,17 @@ class CaptureSite:
         "__weakref__",
         "_names",
         "_names_cache",
+        "call",
         "func",
-        "handler",
+        "generation",
         "kind",
-        "mode",
         "module",
         "name",
         "overrides",
         "qualname",
-        "rate",
         "storage",
         "switch",
+        "unresolved",
         "warned",
     )
 
@@ -104,10 +107,16 @@ class CaptureSite:
         self.overrides = overrides
         self.storage = storage
         self.kind = callable_kind(target)
-        self.mode = _UNRESOLVED
-        self.rate = 1.0
-        # What a captured call runs (see ``wrap``): made for each state by ``make_caller``.
-        self.handler: Callable[..., Any] = call_through
+        # What wrapt calls for each captured call, ``(wrapped, instance, args, kwargs)``: a
+        # partial of the handler for the current state (``call_unresolved`` until the
+        # configuration is resolved, then the one ``make_caller`` made for it), pointed at
+        # the next one in place (``_retarget``). wrapt keeps its wrapper, and every method
+        # proxy bound from it copies it; a C partial adds no frame, nor (3.11) a recursion
+        # level, so the handler is the one frame of ours on the stack (see ``wrap``).
+        self.unresolved: Callable[..., Any] = self.call_unresolved  # one bound method, kept
+        self.call = functools.partial(self.unresolved)
+        # Counts invalidations: a resolution they overtook is not installed.
+        self.generation = 0
         self.warned = False
         # wrapt's ``enabled`` flag (see ``_proxies.proxy``): empty while capture is off.
         self.switch: list[bool] = [True]
@@ -117,29 +126,55 @@ class CaptureSite:
         subscribe(self)
 
     def invalidate(self) -> None:
-        self.mode = _UNRESOLVED
+        self.generation += 1
+        # The next call, through any proxy of this site, resolves the new configuration.
+        _retarget(self.call, (self.unresolved, (), None, None))
         if not self.switch:
-            self.switch.append(True)  # the next call resolves the new configuration
+            self.switch.append(True)
 
-    def resolve(self) -> int:
+    def resolve(self) -> None:
+        """Resolve the configuration, and install the handler made for it."""
+        generation = self.generation
+        off = False
+        handler: Callable[..., Any] = call_through
         try:
             config = resolve_config(self.overrides)
-            self.handler = make_caller(self, State(self, config))
-            self.rate = config.sample_rate
-            mode = (
-                _OFF
-                if not config.enabled or self.rate <= 0.0
-                else (_ON if self.rate >= 1.0 else _SAMPLED)
-            )
+            rate = config.sample_rate
+            state = State(self, config)
+            off = not config.enabled or rate <= 0.0
+            if not off:
+                handler = make_caller(self, state)
+                if rate < 1.0:
+                    handler = sampled(handler, rate)
         except Exception as exc:  # noqa: BLE001 - a bad configuration disables, never raises
             self.fail(exc, "configuration")
-            mode = _OFF
-        self.mode = mode
-        if mode == _OFF:
+            off = True
+        _retarget(self.call, (handler, (), None, None))
+        if generation != self.generation:
+            # Invalidated meanwhile: the next call resolves the newer configuration.
+            _retarget(self.call, (self.unresolved, (), None, None))
+            return
+        if off:
             self.switch.clear()  # calls go straight to the function, through wrapt's C code
-            if self.mode != _OFF:  # invalidated meanwhile: the next call must resolve again
+            if generation != self.generation:  # invalidated meanwhile: resolve again
                 self.switch.append(True)
-        return mode
+
+    def call_unresolved(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """The handler of a site whose configuration is not resolved (yet, or any more)."""
+        slot = per_thread.slot
+        if slot.capturing:  # see _context.Slot.capturing
+            _stats.record_skip()
+            return wrapped(*args, **kwargs)
+        # Resolving reads the configuration and may build a storage: under the guard, a
+        # target called from there (``os.fspath``...) is not captured, and does not recurse.
+        slot.capturing = True
+        try:
+            self.resolve()
+        finally:
+            slot.capturing = False
+        return self.call(wrapped, instance, args, kwargs)
 
     # --- building, encoding and storing a capture ------------------------------------
 
@@ -320,35 +355,35 @@ def wrap(
     site = CaptureSite(
         func, dict(overrides or {}), storage=storage, module=module, qualname=qualname
     )
-    sample = _sampler.random
-
-    def capture_wrapper(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        mode = site.mode
-        if mode == _OFF:
-            return wrapped(*args, **kwargs)
-        if mode == _SAMPLED:
-            if sample() >= site.rate:
-                return wrapped(*args, **kwargs)
-        elif mode == _UNRESOLVED:
-            slot = per_thread.slot
-            if slot.capturing:  # see _context.Slot.capturing
-                _stats.record_skip()
-                return wrapped(*args, **kwargs)
-            # Resolving reads the configuration and may build a storage: under the guard, a
-            # target called from there (``os.fspath``...) is not captured, and does not recurse.
-            slot.capturing = True
-            try:
-                site.resolve()
-            finally:
-                slot.capturing = False
-            return capture_wrapper(wrapped, instance, args, kwargs)
-        return site.handler(wrapped, instance, args, kwargs)
-
-    wrapper = proxy(func, hide_frame(capture_wrapper), site.switch)
+    # One frame of ours per captured call, the handler's (see CaptureSite.call); a second,
+    # say a dispatch between wrapt and the handler, would cost a recursive function a
+    # quarter of the depth it can reach. A disabled capture has none (see ``proxy``).
+    wrapper = proxy(func, site.call, site.switch)
     wrapper._self_capture_site = site
     return wrapper
+
+
+hide_frame(CaptureSite.call_unresolved)
+
+
+def sampled(captured: Callable[..., Any], fraction: float) -> Callable[..., Any]:
+    """The handler of a site that captures ``fraction`` of its calls, with ``captured``.
+
+    A call sampled out runs this frame of ours only; one sampled in runs ``captured`` too.
+    The draw is not made inside ``captured``: a capture handler's frame is large (its
+    settings are a dozen closure cells, copied into it on each call), and every call pays
+    for it, sampled in or not.
+    """
+    sample = _sampler.random  # ``seed_sampler`` reseeds this same generator
+
+    def sampled_call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if sample() < fraction:
+            return captured(wrapped, instance, args, kwargs)
+        return wrapped(*args, **kwargs)
+
+    return hide_frame(sampled_call)
 
 
 def site_of(func: Any) -> CaptureSite | None:
