@@ -357,7 +357,8 @@ def wrap(
     )
     # One frame of ours per captured call, the handler's (see CaptureSite.call); a second,
     # say a dispatch between wrapt and the handler, would cost a recursive function a
-    # quarter of the depth it can reach. A disabled capture has none (see ``proxy``).
+    # quarter (3.11) to a third (3.13) of the depth it can reach. A disabled capture has
+    # none (see ``proxy``).
     wrapper = proxy(func, site.call, site.switch)
     wrapper._self_capture_site = site
     return wrapper
@@ -370,9 +371,9 @@ def sampled(captured: Callable[..., Any], fraction: float) -> Callable[..., Any]
     """The handler of a site that captures ``fraction`` of its calls, with ``captured``.
 
     A call sampled out runs this frame of ours only; one sampled in runs ``captured`` too.
-    The draw is not made inside ``captured``: a capture handler's frame is large (its
-    settings are a dozen closure cells, copied into it on each call), and every call pays
-    for it, sampled in or not.
+    The draw is not made inside ``captured``: its frame is large (its settings are a dozen
+    closure cells, copied into the frame on each call), which would make every sampled-out
+    call pay for it.
     """
     sample = _sampler.random  # ``seed_sampler`` reseeds this same generator
 
