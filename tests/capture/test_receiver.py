@@ -31,6 +31,7 @@ from snapy_capture import (
     load_capture_dict,
     set_global_config,
 )
+from snapy_capture.config import reload_environment, resolve_config
 
 KEY = "sk-live-Zq8unlikelyKey41"
 PW = "Pw-unlikely-8841"
@@ -174,6 +175,8 @@ def test_capture_self_can_be_turned_off_by_the_environment(
     capture_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SNAP_CAPTURE_CAPTURE_SELF", "0")
+    reload_environment()
+    assert resolve_config().capture_self is False
     cls = _captured({}, "deposit")
     cls("dave").deposit(3)
     assert "self" not in load_capture_dict("Account.deposit", capture_dir)
@@ -241,8 +244,9 @@ def test_secrets_of_the_receiver_and_arguments_are_masked_in_results_and_self_af
 def test_classmethods_and_staticmethods_have_no_receiver(
     capture_dir: Path, options: dict[str, Any]
 ) -> None:
-    cls = _captured(options, "open", "fee")
+    cls = _captured(options, "open", "fee", "deposit")
     account = cls("hank")
+    account.deposit(1)  # beside them, a plain method's receiver is stored
     assert cls.open("x") == "x"
     assert account.open("y") == "y"
     assert cls.fee(30) == 3
@@ -255,6 +259,7 @@ def test_classmethods_and_staticmethods_have_no_receiver(
     for record in records:
         assert "self" not in record
         assert "self_after" not in record
+    assert load_capture_dict("Account.deposit", capture_dir)["self"].owner == "hank"
 
 
 @pytest.mark.parametrize("options", [{}, {"async_storage": True}])

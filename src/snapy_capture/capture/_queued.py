@@ -104,7 +104,7 @@ def run_queued(
             # Masks every secret the arguments held, wherever the result echoes it.
             echo_filter = result_filter(state.filter, names, args, kwargs, receiver)
             if after is not None:
-                _add_after(record, after, echo_filter, state.copy_limit)
+                _add_after(record, after, echo_filter)
             _add_result(record, result, echo_filter)
         data = site.encode(state, record)
     except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
@@ -154,8 +154,10 @@ class Deferred:
     def keep(self, value: Any, path: str) -> tuple[Any, ...]:
         """What the writer needs of ``value`` (the result, or the receiver after the call)."""
         state = self.state
-        if state.lazy:  # the arguments themselves were queued, not a snapshot
+        if state.lazy and path == "result":  # the arguments themselves were queued
             return ("value", value)
+        # The receiver is copied now even lazily: read later, it would show what later calls
+        # did to it (and hold their secrets, which this capture's filter does not know).
         frozen = freeze(value, state.snapshot_limit)
         if frozen is not None:
             self.size += len(frozen)
@@ -190,15 +192,8 @@ def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: A
     record["metadata"].setdefault("redactions", []).extend(report)
 
 
-def _add_after(
-    record: dict[str, Any], after: tuple[Any, ...], value_filter: Any, limit: int | None
-) -> None:
+def _add_after(record: dict[str, Any], after: tuple[Any, ...], value_filter: Any) -> None:
     kind, *rest = after
-    if kind == "value":  # lazily kept: the live instance, copied here
-        add_receiver(
-            record, "self_after", *receiver_state(value_filter, rest[0], "self_after", limit)
-        )
-        return
     add_receiver(record, "self_after", *_filtered(kind, rest, value_filter, "self_after"))
 
 
