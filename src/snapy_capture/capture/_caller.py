@@ -16,7 +16,12 @@ from snapy_capture._text import safe_str
 from snapy_capture.capture._context import DEPTH, per_thread
 from snapy_capture.capture._proxies import hide_frame
 from snapy_capture.capture._queued import Deferred, Site, run_queued
-from snapy_capture.capture._record import add_receiver, exception_result, receiver_state
+from snapy_capture.capture._record import (
+    add_receiver,
+    exception_result,
+    freeze_filtered,
+    receiver_state,
+)
 from snapy_capture.capture._snapshot import freeze
 from snapy_capture.capture._state import Pending, State
 from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip
@@ -93,7 +98,7 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             payload = (
                 call
                 if lazy and (len(call) == 2 or not records_result)
-                else freeze(call, limit, slot)
+                else (freeze(call, limit, slot) or freeze_filtered(call, state.filter, limit, slot))
                 if snapshots
                 else None
             )

@@ -68,7 +68,8 @@ class QueuedCapture(NamedTuple):
     #: Whether the call had a ``self``/``cls``, left out of ``payload``.
     bound: bool
     #: The ``(args, kwargs)`` as called, and a method's receiver third (``(args, kwargs,
-    #: self)``): a snapshot (bytes), or, lazily, the objects themselves.
+    #: self)``, and its redaction report fourth when the caller filtered it): a snapshot
+    #: (bytes), or, lazily, the objects themselves.
     payload: Any
     now: float
     #: The calling thread's name at the call (``None`` with ``minimal_capture``).
@@ -99,7 +100,10 @@ def run_queued(
         if receiver is not None:
             # Lazily queued, it is the live instance: copied here, its reducer run once.
             limit = None if snapshot else state.copy_limit
-            add_receiver(record, "self", *receiver_state(state.filter, receiver, "self", limit))
+            value, report = receiver_state(state.filter, receiver, "self", limit)
+            if len(call) > 3:  # filtered by the caller already (``freeze_filtered``)
+                report = [*call[3], *(item for item in report if item not in call[3])]
+            add_receiver(record, "self", value, report)
         if result is not None:
             # Masks every secret the arguments held, wherever the result echoes it.
             echo_filter = result_filter(state.filter, names, args, kwargs, receiver)

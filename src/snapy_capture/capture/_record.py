@@ -25,6 +25,7 @@ __all__ = [
     "degrade_receiver",
     "exception_result",
     "format_timestamp",
+    "freeze_filtered",
     "inert_copy",
     "read_signature",
     "receiver_of",
@@ -143,6 +144,21 @@ def receiver_state(
         if copy is not None:
             value = copy
     return value, report
+
+
+def freeze_filtered(
+    call: tuple[Any, ...], flt: ArgumentFilter, limit: int, slot: Any = None
+) -> bytes | None:
+    """A snapshot of ``call`` (``(args, kwargs, receiver)``) whose receiver did not pickle as
+    it is (an attribute holding a lock, a socket): the receiver filtered here, its
+    placeholders in place of what does not pickle, then frozen with its redaction report as a
+    fourth item; ``None`` if that does not pickle either (the caller filters it all then)."""
+    if len(call) < 3:
+        return None
+    receiver, report = receiver_state(flt, call[2], "self", None)
+    if receiver is call[2]:  # nothing replaced: it would fail again
+        return None
+    return freeze((call[0], call[1], receiver, report), limit, slot)
 
 
 def add_receiver(
