@@ -97,7 +97,7 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             # it would show the state the call left, as "self_after" does.
             payload = (
                 call
-                if lazy and (len(call) == 2 or not records_result)
+                if lazy and (not records_result or len(call) == 2)
                 else (freeze(call, limit, slot) or freeze_filtered(call, state.filter, limit, slot))
                 if snapshots
                 else None
