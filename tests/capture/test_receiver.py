@@ -33,7 +33,8 @@ from snapy_capture import (
 )
 from snapy_capture.config import reload_environment, resolve_config
 
-KEY = "sk-live-Zq8unlikelyKey41"
+#: Neither shaped like a secret: only their attribute names (api_key, password) tell.
+KEY = "Zq8-unlikely-value-41"
 PW = "Pw-unlikely-8841"
 
 MODES = [
@@ -221,14 +222,16 @@ def test_a_method_returning_self_stores_its_state_once(
     assert record["self"].balance == 10
 
 
+@pytest.mark.parametrize("locked", [False, True], ids=["plain", "locked"])
 @pytest.mark.parametrize("options", RESULT_MODES)
 def test_secrets_of_the_receiver_and_arguments_are_masked_in_results_and_self_after(
-    capture_dir: Path, options: dict[str, Any]
+    capture_dir: Path, options: dict[str, Any], locked: bool
 ) -> None:
     """The receiver's api_key echoed in a result, a password argument kept in self under a
-    harmless name: neither reaches the disk."""
+    harmless name: neither reaches the disk (also when the receiver holds a lock, which
+    does not pickle)."""
     cls = _captured({"record_result": True, **options}, "describe", "login")
-    account = cls("gina")
+    account = cls("gina", lock=threading.Lock()) if locked else cls("gina")
     assert account.describe() == f"gina uses {KEY}"
     account.login(PW)
     data = _files(capture_dir)

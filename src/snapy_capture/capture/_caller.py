@@ -98,7 +98,14 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             payload = (
                 call
                 if lazy and (not records_result or len(call) == 2)
-                else (freeze(call, limit, slot) or freeze_filtered(call, state.filter, limit, slot))
+                # (Not with the result recorded: the result's filter must see the receiver's
+                # secrets, which the one filtered here has lost.)
+                else (
+                    freeze(call, limit, slot)
+                    or (
+                        None if records_result else freeze_filtered(call, state.filter, limit, slot)
+                    )
+                )
                 if snapshots
                 else None
             )
