@@ -24,6 +24,7 @@ import pytest
 from snapy_capture import (
     CaptureConfig,
     CaptureLoader,
+    CaptureStorage,
     capture_args,
     cli,
     flush,
@@ -432,3 +433,23 @@ def test_show_prints_the_receiver_and_its_state_after(capture_dir: Path) -> None
     out = io.StringIO()
     assert cli.main(["show", "Account.chained"], stdout=out, stderr=err) == 0
     assert "result: returned self (its state is self_after)" in out.getvalue()
+
+
+def test_a_capture_of_a_method_from_before_receivers_still_loads(capture_dir: Path) -> None:
+    """Captures written before receivers were stored have no "self": they load as ever."""
+    old = {
+        "function_name": "deposit",
+        "module": "bank",
+        "qualname": "Account.deposit",
+        "timestamp": "2026-01-01T00:00:00.000000Z",
+        "args": [5],
+        "kwargs": {},
+        "metadata": {"call_depth": 0, "redactions": []},
+    }
+    CaptureStorage(capture_dir).save(old)
+    assert load_capture("bank:Account.deposit", capture_dir) == ((5,), {})
+    record = load_capture_dict("bank:Account.deposit", capture_dir)
+    assert "self" not in record
+    out = io.StringIO()
+    assert cli.main(["show", "bank:Account.deposit"], stdout=out, stderr=io.StringIO()) == 0
+    assert "self:" not in out.getvalue()
