@@ -271,3 +271,86 @@ def test_an_argument_hook_raising_base_exception_never_skips_the_call(
         assert handle(value) == "ok"
     assert flush(timeout=30)
     assert calls == [value]
+
+
+# --- a method's receiver (issue 17) ---------------------------------------------------------
+
+#: Each reading of a receiver's state by its own code (``__getstate__``, ``__reduce__``).
+READS: list[str] = []
+
+
+class Stateful:
+    """A receiver whose reading is counted and whose rebuilding would be visible."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Stateful:
+        RAN.append("Stateful.__new__")
+        return super().__new__(cls)
+
+    def __init__(self) -> None:
+        self.label = "main"
+        self.calls = 0
+        self.log: list[int] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        READS.append("Stateful.__getstate__")
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        RAN.append("Stateful.__setstate__")
+        self.__dict__.update(state)
+
+    def touch(self, n: int) -> int:
+        self.calls += n
+        self.log.append(n)
+        return n
+
+
+class Pooled:
+    """Pickles as its factory: rebuilding it would open a connection."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def __reduce__(self) -> Any:
+        READS.append("Pooled.__reduce__")
+        return (connect, (self.dsn,))
+
+    def ping(self, n: int) -> int:
+        return n
+
+
+@pytest.mark.parametrize("options", MODES)
+def test_a_receiver_is_read_as_a_plain_pickling_reads_it_and_never_rebuilt(
+    capture_dir: Path, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capturing ``self`` (and ``self_after``) runs the receiver's own reading code once per
+    state stored, as ``pickle.dumps`` would, no reconstruction code, and changes nothing."""
+    READS.clear()
+    for cls, name in ((Stateful, "touch"), (Pooled, "ping")):
+        wrapped = capture_args(retention=None, **options)(vars(cls)[name])
+        monkeypatch.setattr(cls, name, wrapped)
+    stateful, pooled = Stateful(), Pooled("db.internal")
+    pickle.dumps(stateful)
+    pickle.dumps(pooled)
+    plain = list(READS)  # what one plain pickling of each runs
+    READS.clear()
+    RAN.clear()
+
+    assert stateful.touch(3) == 3
+    assert pooled.ping(4) == 4
+    assert flush(timeout=30)
+    states = 2 if options.get("record_result") else 1  # self, and self_after
+    assert sorted(READS) == sorted(plain * states)
+    assert RAN == []
+    assert vars(stateful) == {"label": "main", "calls": 3, "log": [3]}
+    assert vars(pooled) == {"dsn": "db.internal"}
+
+    loader = CaptureLoader(capture_dir)
+    [touched] = loader.load_all("Stateful.touch")
+    assert touched["self"].label == "main"
+    # As called; lazily, as the writer found it (see lazy_serialization).
+    assert touched["self"].calls in ((0, 3) if options.get("lazy_serialization") else (0,))
+    if options.get("record_result"):
+        assert touched["self_after"].log == [3]
+    [pinged] = loader.load_all("Pooled.ping")
+    assert pinged["self"] == "connection to db.internal"  # rebuilt here, in the test process

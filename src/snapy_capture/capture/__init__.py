@@ -62,6 +62,7 @@ def capture_args(
     fallback_serializer: str | Serializer | None = None,
     ignore_serialization_errors: bool | None = None,
     record_result: bool | None = None,
+    capture_self: bool | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -82,6 +83,7 @@ def capture_args(
     fallback_serializer: str | Serializer | None = None,
     ignore_serialization_errors: bool | None = None,
     record_result: bool | None = None,
+    capture_self: bool | None = None,
 ) -> Any:
     """Capture the arguments of every call of the decorated function.
 
@@ -89,9 +91,13 @@ def capture_args(
     ``retention=N`` keeps the newest N captures per function; an explicit ``retention=None``
     keeps them all. ``ignore_args`` names are added to the default sensitive patterns.
 
-    Works on functions, methods (``self``/``cls`` are not stored), classmethods,
-    staticmethods, ``async def`` coroutines, generators and async generators; also as a plain
-    call: ``f = capture_args(...)(f)``, or bare: ``@capture_args``.
+    Works on functions, methods, classmethods, staticmethods, ``async def`` coroutines,
+    generators and async generators; also as a plain call: ``f = capture_args(...)(f)``, or
+    bare: ``@capture_args``. ``self``/``cls`` are never part of ``args``; a method's receiver
+    is stored beside them as the record's ``"self"`` (filtered like an argument, its attributes
+    under the path ``self.<name>``), and with ``record_result`` its state after the call as
+    ``"self_after"``; ``capture_self=False`` leaves both out. Classmethods and staticmethods
+    have no receiver; ``__init__`` only has ``"self_after"`` (the instance it built).
 
     Raises:
         ConfigError: (a ``ValueError``) naming the option when a value is invalid.
@@ -112,6 +118,7 @@ def capture_args(
         "fallback_serializer": fallback_serializer,
         "ignore_serialization_errors": ignore_serialization_errors,
         "record_result": record_result,
+        "capture_self": capture_self,
     }
     options = {name: value for name, value in given.items() if value is not None}
     if retention is not _NOT_GIVEN:

@@ -16,7 +16,12 @@ from snapy_capture._text import safe_str
 from snapy_capture.capture._context import DEPTH, per_thread
 from snapy_capture.capture._proxies import hide_frame
 from snapy_capture.capture._queued import Deferred, Site, run_queued
-from snapy_capture.capture._record import exception_result
+from snapy_capture.capture._record import (
+    add_receiver,
+    exception_result,
+    freeze_filtered,
+    receiver_state,
+)
 from snapy_capture.capture._snapshot import freeze
 from snapy_capture.capture._state import Pending, State
 from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip
@@ -43,6 +48,8 @@ class CallerSite(Site, Protocol):
         bound: bool,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        *,
+        instance: Any = None,
     ) -> Pending | None: ...
 
 
@@ -60,6 +67,7 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
     snapshots = state.deferred and state.snapshots and not state.filter.custom_filters
     named, takes_cls = not state.config.minimal_capture, state.takes_cls
     records_result, plain = state.records_result, site.kind != "coroutine"
+    before = state.self_before  # a method's receiver is queued with its arguments
     wall = state.clock.time  # the call's time, for the record the writer builds
 
     def captured_call(
@@ -79,17 +87,37 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             given, bound = args, instance is not None
             if takes_cls and not bound and args and isinstance(args[0], type):  # see State
                 given, bound = args[1:], True
-            call = (given, kwargs)
-            payload = call if lazy else freeze(call, limit, slot) if snapshots else None
+            # With the instance a method was called on (a classmethod's class is none).
+            call = (
+                (given, kwargs, instance)
+                if instance is not None and before and not issubclass(type(instance), type)
+                else (given, kwargs)
+            )
+            # Lazily queued as references, unless the receiver would be read after the call:
+            # it would show the state the call left, as "self_after" does.
+            payload = (
+                call
+                if lazy and (not records_result or len(call) == 2)
+                # (Not with the result recorded: the result's filter must see the receiver's
+                # secrets, which the one filtered here has lost.)
+                else (
+                    freeze(call, limit, slot)
+                    or (
+                        None if records_result else freeze_filtered(call, state.filter, limit, slot)
+                    )
+                )
+                if snapshots
+                else None
+            )
             if payload is None:  # synchronous, or no cheap snapshot: filtered here
-                pending = site.capture_here(state, depth, bound, given, kwargs)
+                pending = site.capture_here(state, depth, bound, given, kwargs, instance=instance)
             else:
                 thread = slot.thread.name if named else None  # now: it may be renamed later
-                size = 0 if lazy else len(payload)
+                size = 0 if payload is call else len(payload)
                 # A QueuedCapture's fields, as a plain tuple: cheaper to build and to drop.
                 queued = (run_queued, size, site, state, depth, bound, payload, wall(), thread)
                 if records_result:
-                    pending = Deferred(queued, size, site, state)
+                    pending = Deferred(queued, size, site, state, instance)
                 elif not push(queued, queue_size):
                     site.queue_full()
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
@@ -198,7 +226,13 @@ def finish(
             pending.set_result(result, exception)
             pending.submit()
             return
-        record = pending.record
+        record, receiver = pending.record, pending.receiver
+        if receiver is not None:
+            # Filtered like the result: a secret the call was given is masked there too.
+            after = receiver_state(
+                pending.result_filter, receiver, "self_after", pending.state.copy_limit
+            )
+            add_receiver(record, "self_after", *after)
         if exception is not None:
             kind = type(exception)
             exception_result(
@@ -208,6 +242,9 @@ def finish(
                 kind.__module__,
                 safe_str(exception),
             )
+        elif receiver is not None and result is receiver:
+            # ``return self``: the very object stored as self_after (pickle stores it once).
+            record["result"] = {"value": record["self_after"], "is_self": True}
         else:
             value, report = pending.result_filter.filter_value(result, "result")
             record["result"] = {"value": value}

@@ -29,9 +29,13 @@ from snapy_capture.capture._context import PID, per_thread
 from snapy_capture.capture._proxies import CaptureWrapper, hide_frame, proxy
 from snapy_capture.capture._record import (
     Signature,
+    add_receiver,
     callable_kind,
+    degrade_receiver,
     format_timestamp,
     read_signature,
+    receiver_of,
+    receiver_state,
     replace_unserializable,
     result_filter,
     shrink,
@@ -185,16 +189,26 @@ class CaptureSite:
         bound: bool,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        *,
+        instance: Any = None,
     ) -> Pending | None:
         """Filter and build the capture on the caller's thread, and store or queue it; what
-        ``_caller.finish`` needs when the result is recorded."""
+        ``_caller.finish`` needs when the result is recorded. ``instance``: what wrapt passed
+        (a method's receiver, a classmethod's class, or ``None``)."""
         names = self.param_names(len(args), bound=bound)
         filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth, now=state.clock.time())
+        receiver = receiver_of(instance)
+        before = receiver if state.self_before else None
+        if before is not None:
+            add_receiver(
+                record, "self", *receiver_state(state.filter, before, "self", state.copy_limit)
+            )
         if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
             record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
-            return Pending(state, record, result_filter(state.filter, names, args, kwargs))
+            echo = result_filter(state.filter, names, args, kwargs, before)
+            return Pending(state, record, echo, receiver if state.self_after else None)
         self.dispatch(state, record)
         return None
 
@@ -272,6 +286,11 @@ class CaptureSite:
                 with contextlib.suppress(Exception):  # the next step reports the first error
                     data = storage.encode(record, state.fallback)
                     used = state.fallback
+            if data is None and degrade_receiver(storage, record):
+                # The receiver held what the serializer cannot store: its placeholder, and
+                # the arguments, rather than no capture.
+                with contextlib.suppress(Exception):
+                    data = storage.encode(record)
             if data is None:
                 if not config.ignore_serialization_errors:
                     self.fail(first, "serialization")

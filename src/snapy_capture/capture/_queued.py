@@ -13,7 +13,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from snapy_capture._text import safe_str
-from snapy_capture.capture._record import exception_result, result_filter
+from snapy_capture.capture._record import (
+    add_receiver,
+    exception_result,
+    receiver_of,
+    receiver_state,
+    result_filter,
+)
 from snapy_capture.capture._snapshot import freeze
 from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push
@@ -61,32 +67,48 @@ class QueuedCapture(NamedTuple):
     depth: int
     #: Whether the call had a ``self``/``cls``, left out of ``payload``.
     bound: bool
-    #: The ``(args, kwargs)`` as called: a snapshot (bytes), or, lazily, the objects themselves.
+    #: The ``(args, kwargs)`` as called, and a method's receiver third (``(args, kwargs,
+    #: self)``, and its redaction report fourth when the caller filtered it): a snapshot
+    #: (bytes), or, lazily, the objects themselves.
     payload: Any
     now: float
     #: The calling thread's name at the call (``None`` with ``minimal_capture``).
     thread: str | None
 
 
-def run_queued(entry: Entry, result: tuple[Any, ...] | None = None) -> None:
+def run_queued(
+    entry: Entry, result: tuple[Any, ...] | None = None, after: tuple[Any, ...] | None = None
+) -> None:
     """Filter, build, encode and store a capture queued by the caller (on the writer's thread).
 
     ``entry`` holds a :class:`QueuedCapture`'s fields; a :class:`Deferred` adds the call's
-    ``result``.
+    ``result``, and the receiver's state ``after`` it.
     """
     capture = QueuedCapture._make(entry)
     site, state, payload = capture.site, capture.state, capture.payload
     try:
         # A snapshot is unpickled into inert copies: no host code runs on this thread.
-        args, kwargs = inert_loads(payload) if type(payload) is bytes else payload
+        snapshot = type(payload) is bytes
+        call = inert_loads(payload) if snapshot else payload
+        args, kwargs = call[0], call[1]
         names = site.param_names(len(args), bound=capture.bound)
         filtered = site.filter_args(state, names, args, kwargs)
         record = site.record(
             state.config, filtered, capture.depth, now=capture.now, thread=capture.thread
         )
+        receiver = call[2] if len(call) > 2 else None
+        if receiver is not None:
+            # Lazily queued, it is the live instance: copied here, its reducer run once.
+            limit = None if snapshot else state.copy_limit
+            value, report = receiver_state(state.filter, receiver, "self", limit)
+            if len(call) > 3:  # filtered by the caller already (``freeze_filtered``)
+                report = [*call[3], *(item for item in report if item not in call[3])]
+            add_receiver(record, "self", value, report)
         if result is not None:
             # Masks every secret the arguments held, wherever the result echoes it.
-            echo_filter = result_filter(state.filter, names, args, kwargs)
+            echo_filter = result_filter(state.filter, names, args, kwargs, receiver)
+            if after is not None:
+                _add_after(record, after, echo_filter)
             _add_result(record, result, echo_filter)
         data = site.encode(state, record)
     except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
@@ -105,31 +127,50 @@ class Deferred:
     result, the same way.
     """
 
-    __slots__ = ("entry", "result", "site", "size", "state")
+    __slots__ = ("after", "entry", "receiver", "result", "site", "size", "state")
 
-    def __init__(self, entry: Entry, size: int, site: Site, state: State) -> None:
+    def __init__(
+        self, entry: Entry, size: int, site: Site, state: State, instance: Any = None
+    ) -> None:
         # What a capture without its result would queue (a QueuedCapture's fields).
         self.entry = entry
         self.size = size
         self.site = site
         self.state = state
         self.result: tuple[Any, ...] | None = None
+        #: A method's receiver, whose state after the call is kept as ``after``.
+        self.receiver = receiver_of(instance) if state.self_after else None
+        self.after: tuple[Any, ...] | None = None
 
     def set_result(self, result: Any, exception: BaseException | None) -> None:
         """Keep the outcome of the call (on the caller's thread, as the call returns)."""
-        state = self.state
+        receiver, self.receiver = self.receiver, None  # not kept alive by the queue
+        if receiver is not None:
+            self.after = self.keep(receiver, "self_after")
         if exception is not None:
             kind = type(exception)
             self.result = ("exception", kind.__qualname__, kind.__module__, safe_str(exception))
-        elif state.lazy:  # the arguments themselves were queued, not a snapshot
-            self.result = ("value", result)
-        elif (frozen := freeze(result, state.snapshot_limit)) is not None:
-            self.result = ("frozen", frozen)
-            self.size += len(frozen)
+        elif receiver is not None and result is receiver:
+            self.result = ("self",)  # ``return self``: stored once, as self_after
         else:
-            # Unpicklable or huge: filtered here; the arguments' secrets are masked later.
-            value, report = state.filter.filter_value(result, "result")
-            self.result = ("filtered", value, report)
+            self.result = self.keep(result, "result")
+
+    def keep(self, value: Any, path: str) -> tuple[Any, ...]:
+        """What the writer needs of ``value`` (the result, or the receiver after the call)."""
+        state = self.state
+        if state.lazy and path == "result":  # the arguments themselves were queued
+            return ("value", value)
+        # The receiver is copied now even lazily: read later, it would show what later calls
+        # did to it (and hold their secrets, which this capture's filter does not know).
+        frozen = freeze(value, state.snapshot_limit)
+        if frozen is not None:
+            self.size += len(frozen)
+            return ("frozen", frozen)
+        # Unpicklable or huge: filtered here; the arguments' secrets are masked later.
+        if path == "result":
+            return ("filtered", *state.filter.filter_value(value, path))
+        limit = state.snapshot_limit
+        return ("filtered", *receiver_state(state.filter, value, path, limit, frozen=True))
 
     def submit(self) -> None:
         """Queue the capture, its result set."""
@@ -139,7 +180,7 @@ class Deferred:
 
 def _run_deferred(entry: Entry) -> None:
     deferred: Deferred = entry[2]
-    run_queued(deferred.entry, deferred.result)
+    run_queued(deferred.entry, deferred.result, deferred.after)
 
 
 def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: Any) -> None:
@@ -147,12 +188,27 @@ def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: A
     if kind == "exception":
         exception_result(value_filter, record, rest[0], rest[1], rest[2])
         return
-    if kind == "filtered":
-        value, report = rest
-        value, more = value_filter.filter_value(value, "result")
-        report = [*report, *more]
-    else:
-        raw = inert_loads(rest[0]) if kind == "frozen" else rest[0]
-        value, report = value_filter.filter_value(raw, "result")
+    if kind == "self":
+        record["result"] = {"value": record["self_after"], "is_self": True}
+        return
+    value, report = _filtered(kind, rest, value_filter, "result")
     record["result"] = {"value": value}
     record["metadata"].setdefault("redactions", []).extend(report)
+
+
+def _add_after(record: dict[str, Any], after: tuple[Any, ...], value_filter: Any) -> None:
+    kind, *rest = after
+    add_receiver(record, "self_after", *_filtered(kind, rest, value_filter, "self_after"))
+
+
+def _filtered(
+    kind: str, rest: list[Any], value_filter: Any, path: str
+) -> tuple[Any, list[dict[str, str]]]:
+    """A value :meth:`Deferred.keep` kept, filtered with the arguments' secrets masked."""
+    if kind == "filtered":
+        value, report = rest
+        value, more = value_filter.filter_value(value, path)
+        return value, [*report, *(item for item in more if item not in report)]
+    raw = inert_loads(rest[0]) if kind == "frozen" else rest[0]
+    filtered: tuple[Any, list[dict[str, str]]] = value_filter.filter_value(raw, path)
+    return filtered

@@ -11,21 +11,34 @@ import dataclasses
 import inspect
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names
+from snapy_capture.capture._snapshot import freeze
+from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names, inert_loads
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
+    "RECEIVER_KEYS",
     "Signature",
+    "add_receiver",
     "callable_kind",
+    "degrade_receiver",
     "exception_result",
     "format_timestamp",
+    "freeze_filtered",
+    "inert_copy",
     "read_signature",
+    "receiver_of",
+    "receiver_state",
     "replace_unserializable",
     "result_filter",
     "shrink",
 ]
+
+#: The record's keys holding a method's receiver: as called, and as the call left it.
+RECEIVER_KEYS: Final = ("self", "self_after")
+#: The reason of a receiver's placeholder starts so: ``[FILTERED: unstorable: ...]``.
+_UNSTORABLE: Final = "unstorable: "
 
 #: The second last formatted, in microseconds, and its timestamp with a ``%06d`` left for
 #: the microseconds: a one-entry cache, swapped whole (thread-safe).
@@ -86,8 +99,82 @@ def callable_kind(func: Any) -> str:
     return "function"
 
 
+def inert_copy(value: Any, limit: int) -> Any:
+    """An inert deep copy of ``value`` (pickled once, read back without running host code:
+    see ``_inert``), or ``None`` if it does not pickle within ``limit`` bytes."""
+    frozen = freeze(value, limit)
+    if frozen is None:
+        return None
+    try:
+        return inert_loads(frozen)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def receiver_of(instance: Any) -> Any:
+    """The receiver of a call wrapt passed ``instance`` for: a method's instance, or ``None``
+    (a plain function's, a staticmethod's; a classmethod's class, which replay calls it on)."""
+    # type(), not isinstance(): an instance's own __class__ is host code.
+    if instance is None or issubclass(type(instance), type):
+        return None
+    return instance
+
+
+def receiver_state(
+    flt: ArgumentFilter, receiver: Any, path: str, limit: int | None, *, frozen: bool = False
+) -> tuple[Any, list[dict[str, str]]]:
+    """A method's receiver as stored under ``path`` (``self``, ``self_after``): filtered like
+    an argument (an attribute named like a secret redacted as ``self.<attr>``, an unstorable
+    one replaced by a placeholder), and its redaction report.
+
+    With a ``limit``, the receiver is first copied (:func:`inert_copy`): its own
+    ``__reduce_ex__``/``__getstate__`` run once, as a plain pickling runs them, and the copy is
+    walked and encoded without running more host code, and shows the state as of now even if
+    the call changes it. A receiver that does not pickle (an attribute holding a lock, a
+    socket, a generator) is filtered as it is, then its filtered copy is copied: the
+    placeholders stand in for what did not pickle. ``frozen``: the caller tried already.
+    """
+    if limit is not None and not frozen:
+        copy = inert_copy(receiver, limit)
+        if copy is not None:
+            return flt.filter_value(copy, path)
+    value, report = flt.filter_value(receiver, path)
+    if limit is not None and value is not receiver:
+        copy = inert_copy(value, limit)
+        if copy is not None:
+            value = copy
+    return value, report
+
+
+def freeze_filtered(
+    call: tuple[Any, ...], flt: ArgumentFilter, limit: int, slot: Any = None
+) -> bytes | None:
+    """A snapshot of ``call`` (``(args, kwargs, receiver)``) whose receiver did not pickle as
+    it is (an attribute holding a lock, a socket): the receiver filtered here, its
+    placeholders in place of what does not pickle, then frozen with its redaction report as a
+    fourth item; ``None`` if that does not pickle either (the caller filters it all then)."""
+    if len(call) < 3:
+        return None
+    receiver, report = receiver_state(flt, call[2], "self", None)
+    if receiver is call[2]:  # nothing replaced: it would fail again
+        return None
+    return freeze((call[0], call[1], receiver, report), limit, slot)
+
+
+def add_receiver(
+    record: dict[str, Any], key: str, value: Any, report: list[dict[str, str]]
+) -> None:
+    """Store a receiver's filtered state under ``key`` (one of :data:`RECEIVER_KEYS`)."""
+    record[key] = value
+    record["metadata"].setdefault("redactions", []).extend(report)
+
+
 def result_filter(
-    flt: ArgumentFilter, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+    flt: ArgumentFilter,
+    names: Sequence[str],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    receiver: Any = None,
 ) -> ArgumentFilter:
     """The filter for a call's result: ``flt``, also masking every secret the call was given.
 
@@ -95,10 +182,14 @@ def result_filter(
     a field, at any depth) must not come back in a recorded return value or exception message
     (``f"bad password {password!r}"``, ``[host, password]``) under a harmless name. Secrets of
     3 characters or more are masked wherever they appear in text; a value equal to a secret
-    (``pin=739`` returned as ``739``) is replaced whatever its length.
+    (``pin=739`` returned as ``739``) is replaced whatever its length. A method's
+    ``receiver`` is searched too: its ``api_key`` must not come back in the result either.
     """
     found = _GivenSecrets(flt)
-    found.collect([*zip(names, args, strict=False), *kwargs.items()])
+    given = [*zip(names, args, strict=False), *kwargs.items()]
+    if receiver is not None:
+        given.append(("self", receiver))
+    found.collect(given)
     secrets = found.secrets
     if not secrets:
         return flt
@@ -292,28 +383,67 @@ def exception_result(
     record["metadata"].setdefault("redactions", []).extend(report)
 
 
-def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str]]:
-    """(container, key, path) of each argument (and the result value) in a record."""
-    slots: list[tuple[Any, Any, str]] = [
-        (record["args"], i, f"args[{i}]") for i in range(len(record["args"]))
+def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str, str]]:
+    """(container, key, path, placeholder prefix) of each argument, receiver and result
+    value in a record. A result that is the receiver (``is_self``) is not a slot of its own:
+    it follows ``self_after`` (see :func:`_follow_receiver`)."""
+    slots: list[tuple[Any, Any, str, str]] = [
+        (record["args"], i, f"args[{i}]", "") for i in range(len(record["args"]))
     ]
-    slots += [(record["kwargs"], key, key) for key in record["kwargs"]]
+    slots += [(record["kwargs"], key, key, "") for key in record["kwargs"]]
+    slots += [(record, key, key, _UNSTORABLE) for key in RECEIVER_KEYS if key in record]
     result = record.get("result")
-    if isinstance(result, dict) and "value" in result:
-        slots.append((result, "value", "result"))
+    if isinstance(result, dict) and "value" in result and not result.get("is_self"):
+        slots.append((result, "value", "result", ""))
     return slots
+
+
+def _follow_receiver(record: dict[str, Any]) -> None:
+    """A result that is the receiver stays the very object stored as ``self_after`` (pickle
+    stores it once), whatever replaced that."""
+    result = record.get("result")
+    if isinstance(result, dict) and result.get("is_self") and "self_after" in record:
+        result["value"] = record["self_after"]
+
+
+def degrade_receiver(
+    storage: CaptureStorage, record: dict[str, Any], serializer: Any = None
+) -> bool:
+    """Replace, in place, a receiver that ``serializer`` cannot encode on its own by
+    ``[FILTERED: unstorable: ...]``, rather than lose the whole capture; whether any was.
+
+    The reason names the class and the error's type, never its message (a ``__reduce__``
+    may put the state it failed on in there).
+    """
+    report = record["metadata"].setdefault("redactions", [])
+    replaced = False
+    for key in RECEIVER_KEYS:
+        if key not in record:
+            continue
+        value = record[key]
+        try:
+            storage.encode({"args": [value], "kwargs": {}}, serializer)
+        except Exception as exc:  # noqa: BLE001
+            cls = value.cls if type(value) is Inert else type(value)
+            name = getattr(cls, "__qualname__", "object")
+            record[key] = Redacted(f"{_UNSTORABLE}cannot serialize {name} ({type(exc).__name__})")
+            report.append({"path": key, "reason": "unserializable"})
+            replaced = True
+    _follow_receiver(record)
+    return replaced
 
 
 def replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> None:
     """Redact, in place, each value of ``record`` that ``storage`` cannot encode on its own."""
     report = record["metadata"].setdefault("redactions", [])
-    for container, key, path in _slots(record):
+    for container, key, path, prefix in _slots(record):
         value = container[key]
         try:
             storage.encode({"args": [value], "kwargs": {}})
         except Exception:  # noqa: BLE001
-            container[key] = Redacted(f"unserializable {type(value).__qualname__}")
+            container[key] = Redacted(f"{prefix}unserializable {type(value).__qualname__}")
             report.append({"path": path, "reason": "unserializable"})
+    _follow_receiver(record)
 
 
 def shrink(
@@ -323,18 +453,21 @@ def shrink(
 
     ``serializer`` is the one that encoded the record (a fallback, or ``None`` for the
     storage's own): every size is measured, and the result written, with that same one.
+    A receiver is one value here: it is replaced whole (a placeholder) before the capture is
+    lost.
     """
     sizes = []
-    for container, key, path in _slots(record):
+    for container, key, path, prefix in _slots(record):
         try:
             size = len(storage.encode({"args": [container[key]], "kwargs": {}}, serializer))
         except Exception:  # noqa: BLE001 - cannot be measured alone: give way first
             size = limit + 1
-        sizes.append((size, container, key, path))
+        sizes.append((size, container, key, path, prefix))
     report = record["metadata"].setdefault("redactions", [])
-    for size, container, key, path in sorted(sizes, key=lambda item: -item[0]):
-        container[key] = Redacted(f"too large ({size} bytes)")
+    for size, container, key, path, prefix in sorted(sizes, key=lambda item: -item[0]):
+        container[key] = Redacted(f"{prefix}too large ({size} bytes)")
         report.append({"path": path, "reason": "max_capture_size"})
+        _follow_receiver(record)
         data = storage.encode(record, serializer)
         if len(data) <= limit:
             return data

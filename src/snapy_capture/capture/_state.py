@@ -62,6 +62,8 @@ class SiteOptions(Protocol):
     def overrides(self) -> dict[str, Any]: ...
     @property
     def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
     def takes_cls(self) -> bool: ...
 
 
@@ -71,6 +73,7 @@ class State:
     __slots__ = (
         "clock",
         "config",
+        "copy_limit",
         "deferred",
         "fallback",
         "filter",
@@ -80,6 +83,8 @@ class State:
         "queue_size",
         "records_result",
         "retention",
+        "self_after",
+        "self_before",
         "snapshot_limit",
         "snapshots",
         "storage",
@@ -119,6 +124,10 @@ class State:
         self.queue_size = config.queue_size
         # Read once here rather than per call: a captured call's own cost is counted in ns.
         self.records_result = config.record_result and site.kind in ("function", "coroutine")
+        # A method's receiver: as called ("self"), and as the call left it ("self_after").
+        # ``__init__``'s is half-built when it is called: only what it built is stored.
+        self.self_before = config.capture_self and site.name != "__init__"
+        self.self_after = config.capture_self and self.records_result
         # Read once here: on 3.13+ a classmethod's class can arrive as the first argument.
         self.takes_cls = config.enabled and site.takes_cls()
         # Snapshots are unpickled as inert copies (``_inert``), which only the built-in
@@ -129,6 +138,10 @@ class State:
         )
         size = config.max_capture_size
         self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
+        # A receiver read on the caller's thread is copied first (``_record.receiver_state``):
+        # its reducer runs once, and the call cannot change what is stored. Not for a
+        # serializer given live values, unless the call may change them before encoding.
+        self.copy_limit = self.snapshot_limit if self.snapshots or self.records_result else None
 
 
 def _encodes_inert(serializer: Serializer) -> bool:
@@ -154,9 +167,13 @@ def _shared_storage(config: CaptureConfig) -> CaptureStorage:
 class Pending:
     """A record built at call time whose result is added when the call returns."""
 
-    __slots__ = ("record", "result_filter", "state")
+    __slots__ = ("receiver", "record", "result_filter", "state")
 
-    def __init__(self, state: State, record: dict[str, Any], result_filter: Any) -> None:
+    def __init__(
+        self, state: State, record: dict[str, Any], result_filter: Any, receiver: Any = None
+    ) -> None:
         self.state = state
         self.record = record
         self.result_filter = result_filter
+        #: The method's receiver, whose state after the call is recorded (``None``: none).
+        self.receiver = receiver

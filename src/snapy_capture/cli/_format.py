@@ -129,6 +129,9 @@ def format_record(record: Mapping[str, Any], *, name: str, index: int, file: str
     lines.extend(f"  [{i}] {_pretty(value, 6)}" for i, value in enumerate(args))
     lines.append("kwargs:" if kwargs else "kwargs: (none)")
     lines.extend(f"  {key} = {_pretty(value, 5 + len(str(key)))}" for key, value in kwargs.items())
+    for key in ("self", "self_after"):
+        if key in record:
+            lines.extend(_format_receiver(key, record[key]))
     metadata = dict(record.get("metadata") or {})
     redactions = metadata.pop("redactions", None) or []
     lines.append("metadata:" if metadata else "metadata: (none)")
@@ -146,6 +149,22 @@ def format_record(record: Mapping[str, Any], *, name: str, index: int, file: str
     return "\n".join(lines)
 
 
+def _format_receiver(key: str, value: object) -> list[str]:
+    """A method's receiver: its class and attributes (its repr says little: ``<C at 0x…>``)."""
+    if isinstance(value, str):  # a placeholder: why it could not be stored
+        return [f"{key}: {_pretty(value, len(key) + 2)}"]
+    kind = type(value)
+    try:
+        state = dict(vars(value))
+    except TypeError:  # no __dict__ (slots, a builtin type): as it prints
+        return [f"{key}: {_pretty(value, len(key) + 2)}"]
+    lines = [
+        f"{key}: {kind.__module__}.{kind.__qualname__}" + ("" if state else " (no attributes)")
+    ]
+    lines.extend(f"  .{name} = {_pretty(item, 6 + len(str(name)))}" for name, item in state.items())
+    return lines
+
+
 def _format_result(record: Mapping[str, Any]) -> list[str]:
     if "result" not in record:
         return ["result: not recorded (record_result is off)"]
@@ -156,6 +175,8 @@ def _format_result(record: Mapping[str, Any]) -> list[str]:
             where = f"{exc.get('module')}." if exc.get("module") not in (None, "builtins") else ""
             return [f"result: raised {where}{exc.get('type')}: {exc.get('message')}"]
         return [f"result: raised {safe_repr(exc, _REPR_LIMIT)}"]
+    if isinstance(result, Mapping) and result.get("is_self"):
+        return ["result: returned self (its state is self_after)"]
     if isinstance(result, Mapping) and "value" in result:
         return [f"result: returned {_pretty(result['value'], 17)}"]
     return [f"result: {_pretty(result, 8)}"]

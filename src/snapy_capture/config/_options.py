@@ -197,6 +197,12 @@ class CaptureConfig:
         "SNAP_CAPTURE_RECORD_RESULT",
         "store the return value or exception",
     )
+    capture_self: bool = _option(
+        True,
+        _parsers.boolean,
+        "SNAP_CAPTURE_CAPTURE_SELF",
+        "store a method's receiver (self) beside its arguments, filtered like them",
+    )
     serializer: str | Serializer = _option(  # noqa: RUF009 - a field() with its row
         SERIALIZER_NAMES[0],
         _parsers.serializer,
