@@ -171,7 +171,16 @@ class ObjectWalk(abc.ABC):
         changes = self.visit_attributes(path, value, names, depth) if names else {}
         if changes:
             shell = Inert.of(value)
-            shell.args = (shell.args[0], *tuple.__iter__(result))
+            items = tuple(tuple.__iter__(result))
+            # The items go back in the shape ``__getnewargs__`` gave them: one tuple for a plain
+            # subclass (``tuple.__getnewargs__``: ``(cls, items)``), one by one for a
+            # namedtuple's (``(cls, *items)``). Splatting both made ``cls.__new__(cls, a, b)``:
+            # a capture written but never loadable.
+            args = shell.args
+            if _items_as_one_tuple(args, value):
+                shell.args = (args[0], items)
+            else:
+                shell.args = (args[0], *items)
             _change_state(shell, changes)
             return shell
         return self.check_reduced(path, value, result, depth)
@@ -365,3 +374,11 @@ class ObjectWalk(abc.ABC):
             del self.report[mark:]
             return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
         return result
+
+
+def _items_as_one_tuple(args: tuple[Any, ...], value: tuple[Any, ...]) -> bool:
+    """Whether ``__newobj__`` arguments ``args`` hold ``value``'s items as one tuple."""
+    if len(args) != 2 or type(args[1]) is not tuple:
+        return False
+    held, own = args[1], tuple(tuple.__iter__(value))
+    return len(held) == len(own) and all(a is b for a, b in zip(held, own, strict=True))
