@@ -209,20 +209,45 @@ def test_already_imported_module_and_from_import_copies_are_wrapped_and_restored
     assert not any(isinstance(f, ImportHook) for f in sys.meta_path)
 
 
-def test_copies_the_hook_cannot_rebind_are_named_in_a_warning(modules: Path) -> None:
-    """A reference kept in a dict is left alone, and the warning says where."""
+def test_registries_of_importers_are_rebound_and_the_rest_named_in_a_warning(
+    modules: Path,
+) -> None:
+    """Install after import: a dict, a list of lists and a set of the importing module are
+    rebound (and put back on uninstall); a tuple and a dict held by an object are named."""
     make(modules, "hooktest_e")
     make(
         modules,
         "hooktest_e_registry",
-        "from hooktest_e import refund\nHANDLERS = {'refund_handler': refund}\n",
+        "from hooktest_e import refund\n"
+        "HANDLERS = {'refund_handler': refund}\n"
+        "CHAIN = [[refund]]\n"
+        "ONCE = {refund}\n"
+        "PAIR = ('x', refund)\n"
+        "class Box:\n"
+        "    def __init__(self):\n"
+        "        self.table = {'kept': refund}\n"
+        "BOX = Box()\n",
     )
-    import hooktest_e_registry  # type: ignore[import-not-found]
+    import hooktest_e_registry as registry  # type: ignore[import-not-found]
 
-    with pytest.warns(SnapyCaptureWarning, match=r"hooktest_e:refund .*'refund_handler'"):
+    original = registry.refund
+    with pytest.warns(SnapyCaptureWarning) as caught:
         install_import_hook({"targets": ["hooktest_e:refund"]})
-    assert is_captured(hooktest_e_registry.refund)
-    assert not is_captured(hooktest_e_registry.HANDLERS["refund_handler"])
+    assert [str(w.message) for w in caught] == [
+        "snapy_capture: references the hook cannot rebind still hold the unwrapped function "
+        "(calls through them are not captured): hooktest_e:refund in "
+        "hooktest_e_registry.PAIR[1], a dict under 'kept'"
+    ]
+    assert is_captured(registry.HANDLERS["refund_handler"])
+    assert is_captured(registry.CHAIN[0][0])
+    assert [is_captured(f) for f in registry.ONCE] == [True]
+    registry.HANDLERS["refund_handler"](5)
+    assert latest("hooktest_e:refund")["args"] == [5]
+
+    assert uninstall_import_hook()
+    assert registry.HANDLERS["refund_handler"] is original
+    assert registry.CHAIN[0][0] is original
+    assert [f is original for f in registry.ONCE] == [True]
 
 
 def test_reload_rewraps_without_double_wrapping(modules: Path) -> None:

@@ -65,31 +65,31 @@ _STAGES: Final = ("module not imported", "matched nothing", "never called", "not
 def collect(hook: Any) -> dict[str, Any]:
     """This process's counts, per target name (the hook's targets, in file order)."""
     targets: dict[str, Any] = {}
-    for module, entries in hook.modules.items():
-        for entry in entries:
-            functions: dict[str, Any] = {}
-            for qualname, wrapper in hook.sites.get(entry.name, ()):
-                site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
-                if site is None:
-                    continue
-                counts = site.counts
-                called = site.handler is not call_through or counts.dropped > 0
-                functions[f"{site.module}:{qualname}"] = {
-                    "called": called,
-                    "capture_off": called and site.mode == _pipeline._OFF,
-                    "captured": counts.captured,
-                    "dropped": counts.dropped,
-                    "drop_reasons": dict(counts.reasons),
-                    "redactions": dict(counts.redactions),
-                }
-            targets[entry.name] = {
-                "where": entry.where,
-                "module_imported": module in hook.seen,
-                "matched": entry.name in hook.matched or bool(functions),
-                "functions": functions,
-                "rebound": list(hook.rebound.get(entry.name, ())),
-                "held_unwrapped": list(hook.held.get(entry.name, ())),
+    for entry in hook.spec.targets:
+        functions: dict[str, Any] = {}
+        for qualname, wrapper in hook.sites.get(entry.name, ()):
+            site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
+            if site is None:
+                continue
+            counts = site.counts
+            # A site resolves its configuration on its first call (a failure is a drop).
+            called = site.handler is not call_through or counts.dropped > 0
+            functions[f"{site.module}:{qualname}"] = {
+                "called": called,
+                "capture_off": called and site.mode == _pipeline._OFF,
+                "captured": counts.captured,
+                "dropped": counts.dropped,
+                "drop_reasons": dict(counts.reasons),
+                "redactions": dict(counts.redactions),
             }
+        targets[entry.name] = {
+            "where": entry.where,
+            "module_imported": entry.module in hook.seen,
+            "matched": entry.name in hook.matched or bool(functions),
+            "functions": functions,
+            "rebound": list(hook.rebound.get(entry.name, ())),
+            "held_unwrapped": list(hook.held.get(entry.name, ())),
+        }
     return targets
 
 
