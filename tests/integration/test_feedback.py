@@ -166,7 +166,11 @@ def test_runner_says_which_targets_captured_nothing_and_reports_why(tmp_path: Pa
     assert big["functions"]["textfilters:big"]["drop_reasons"] == {"max_capture_size": 2}
     assert big["why"] == "called, but every capture was dropped: max_capture_size (2)"
     assert data["captured_nothing"] == [
-        {"target": "textfilters:whisper", "status": "never called", "why": "matched, but never called"},
+        {
+            "target": "textfilters:whisper",
+            "status": "never called",
+            "why": "matched, but never called",
+        },
         {
             "target": "textfilters:murmur",
             "status": "matched nothing",
@@ -245,7 +249,8 @@ def test_autoload_says_what_captured_nothing_and_writes_its_report(tmp_path: Pat
     assert report.name != "report-{pid}.json"
     assert (result.stdout, result.returncode) == ("", 0)
     assert result.stderr == (
-        f"{FROZEN_LINE}snapy_capture: 1 of 2 targets captured nothing: textfilters:whisper (see {report})\n"
+        f"{FROZEN_LINE}snapy_capture: 1 of 2 targets captured nothing: textfilters:whisper "
+        f"(see {report})\n"
     )
     data = json.loads(report.read_text(encoding="utf-8"))
     assert [(e["target"], e["status"], e["captured"]) for e in data["targets"]] == [
@@ -267,8 +272,8 @@ def test_pytest_under_the_runner_captures(tmp_path: Path, capture_dir: Path) -> 
         tmp_path,
         **{
             "calc.py": "def add(a, b):\n    return a + b\n",
-            "tests/test_calc.py": "import calc\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n",
-            "pytest.ini": "[pytest]\npythonpath = .\naddopts = -p no:cacheprovider -p no:randomly\n",
+            "tests/test_calc.py": "import calc\ndef test_add():\n    assert calc.add(2, 3) == 5\n",
+            "pytest.ini": "[pytest]\npythonpath = .\naddopts = -p no:cacheprovider\n",
         },
     )
     (tmp_path / "capture.yaml").write_text("targets: ['calc:add']\n", encoding="utf-8")
@@ -359,8 +364,7 @@ def test_check_suggests_the_name_meant(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
     assert (
-        "ERROR textfilters:shuot 'shuot' not found in textfilters (did you mean 'shout'?)"
-        in lines
+        "ERROR textfilters:shuot 'shuot' not found in textfilters (did you mean 'shout'?)" in lines
     )
     assert (
         "ERROR textfilter:shout module 'textfilter' not found or unreadable: no module named "

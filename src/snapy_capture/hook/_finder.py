@@ -35,7 +35,6 @@ from snapy_capture.hook._patch import (
     Replaced,
     Wrap,
     Wrapping,
-    absent_module,
     other_holders,
     rebind_copies,
 )
@@ -377,30 +376,6 @@ class ImportHook:
             )
         except Exception as exc:  # noqa: BLE001
             _warn(f"snapy_capture: could not wrap {self.script_name}:{name} ({exc!r})")
-
-    def unmatched(self) -> list[str]:
-        """Targets never found: their module does not exist, or the script lacked them.
-
-        A module that exists but was not imported is not reported: a child process may
-        well have imported it.
-        """
-        problems = []
-        for module, entries in self.modules.items():
-            for entry in entries:
-                if module not in self.seen:
-                    absent = absent_module(module)
-                    if absent is not None:
-                        problems.append(
-                            f"target {entry.name} ({entry.where}) not captured: "
-                            f"no module named {absent}"
-                        )
-                elif (
-                    self.script is not None
-                    and module in ("__main__", self.script_name)
-                    and entry.name not in self.matched
-                ):
-                    problems.append(f"target {entry.name} ({entry.where}) not found in the script")
-        return problems
 
     def remove(self) -> None:
         if self in sys.meta_path:

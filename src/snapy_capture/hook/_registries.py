@@ -42,6 +42,7 @@ MAX_ITEMS: Final = 1_000_000
 _MUTABLE: Final = frozenset({dict, list, set, collections.OrderedDict, collections.defaultdict})
 #: Containers that cannot be changed: a reference in them is reported.
 _FROZEN: Final = frozenset({tuple, frozenset})
+_CONTAINERS: Final = _MUTABLE | _FROZEN
 #: How deep registries are searched below a module or class attribute (``{"a": [f]}``).
 _DEPTH: Final = 1
 
@@ -89,6 +90,7 @@ class Rebinding:
         self.rebound: dict[str, list[str]] = {}
         self.held: dict[str, list[str]] = {}
         self._seen: set[int] = set()
+        self._ids = frozenset(replaced)
         self._budget = 0
 
     def modules(self, modules: Iterable[types.ModuleType], *, namespaces: bool = False) -> None:
@@ -136,6 +138,8 @@ class Rebinding:
         self._seen.add(id(cls))
         items = list(vars(cls).items())
         self._spend(len(items))
+        if self._nothing_in(value for _attr, value in items):
+            return
         qualname = cls.__qualname__
         for attr, value in items:
             swap = self._swap(value)
@@ -166,6 +170,8 @@ class Rebinding:
         else:
             pairs = list(enumerate(container))
         self._spend(len(pairs))
+        if self._nothing_in(value for _key, value in pairs):
+            return
         for key, value in pairs:
             swap = self._swap(value)
             if swap is None:
@@ -186,6 +192,15 @@ class Rebinding:
     def _patch(self, patch: ItemPatch, swap: Swap) -> None:
         self.patches[(id(patch.container), f"[{patch.attr}]")] = patch
         self._note(self.rebound, swap, patch.attr)
+
+    def _nothing_in(self, values: Iterable[Any]) -> bool:
+        """Whether ``values`` hold no original and nothing to search further: read at C
+        speed (``map``), so a large registry without a target costs little."""
+        values = list(values)
+        if not self._ids.isdisjoint(map(id, values)):
+            return False
+        kinds = set(map(type, values))
+        return kinds.isdisjoint(_CONTAINERS) and not any(issubclass(k, type) for k in kinds)
 
     def _swap(self, value: Any) -> Swap | None:
         swap = self.replaced.get(id(value))
