@@ -186,6 +186,48 @@ def test_runner_says_which_targets_captured_nothing_and_reports_why(tmp_path: Pa
     assert "hunter2" not in report.read_text(encoding="utf-8")
 
 
+ROUTER = """
+class App:
+    def __init__(self):
+        self.view_functions = {}
+
+    def route(self, path):
+        def register(view):
+            self.view_functions[path] = view
+            return view
+        return register
+
+app = App()
+
+@app.route("/")
+def index():
+    return "home"
+"""
+
+
+def test_a_target_called_only_through_a_reference_out_of_reach_is_explained(
+    tmp_path: Path,
+) -> None:
+    """A view filed in an object's dict as its module loads (Flask's app.view_functions) is
+    out of the hook's reach: the report says where the unwrapped function is still held."""
+    write(tmp_path, **{"views.py": ROUTER})
+    (tmp_path / "app.py").write_text(
+        "import views\nprint(views.app.view_functions['/']())\n", encoding="utf-8"
+    )
+    (tmp_path / "capture.yaml").write_text("targets: ['views:index']\n", encoding="utf-8")
+    report = tmp_path / "report.json"
+    result = run([*RUN, "--report", str(report), "app.py"], tmp_path)
+    assert (result.stdout, result.returncode) == ("home\n", 0)
+    assert result.stderr == (
+        f"snapy_capture: 1 of 1 targets captured nothing: views:index (see {report})\n"
+    )
+    (entry,) = json.loads(report.read_text(encoding="utf-8"))["targets"]
+    assert entry["held_unwrapped"] == ["a dict under '/'"]
+    assert entry["why"] == (
+        "matched, but never called through the wrapper; still held unwrapped in a dict under '/'"
+    )
+
+
 CHILDREN_WORK = """
 def square(x):
     return x * x

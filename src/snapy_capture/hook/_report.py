@@ -21,6 +21,7 @@ never a value.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -33,7 +34,7 @@ from snapy_capture.capture import _pipeline, _stats
 from snapy_capture.capture._caller import call_through
 from snapy_capture.capture._pipeline import site_of
 from snapy_capture.hook._display import one_line
-from snapy_capture.hook._patch import absent_module
+from snapy_capture.hook._patch import absent_module, label_key
 
 __all__ = [
     "COUNTS_ENV",
@@ -91,6 +92,58 @@ def collect(hook: Any) -> dict[str, Any]:
             "held_unwrapped": list(hook.held.get(entry.name, ())),
         }
     return targets
+
+
+def explain_uncalled(hook: Any, targets: dict[str, Any]) -> None:
+    """Add to ``held_unwrapped`` the places that still hold the unwrapped function of a
+    target never called: a registry the hook could not reach when it wrapped it (a dict on
+    an object, ``app.view_functions``; a module that imported it first), through which the
+    program may well have called it. One pass over the heap, at exit, and only when some
+    target needs explaining."""
+    functions: list[Any] = []
+    # id -> (index in functions, target name): no reference to a function but the list's.
+    wanted: dict[int, tuple[int, str]] = {}
+    for name in targets:
+        for _qualname, wrapper in hook.sites.get(name, ()):
+            site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
+            if site is not None and site.handler is call_through and not site.counts.dropped:
+                wanted[id(site.func)] = (len(functions), name)
+                functions.append(site.func)
+    if not functions:
+        return
+    modules = {}
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if isinstance(namespace, dict):
+            modules[id(namespace)] = namespace.get("__name__")
+
+    def target_of(value: Any) -> str | None:
+        hit = wanted.get(id(value))
+        return hit[1] if hit is not None and functions[hit[0]] is value else None
+
+    for referrer in gc.get_referrers(*functions):
+        kind = type(referrer)
+        if referrer is functions:
+            continue
+        if kind is dict:
+            for key, value in list(referrer.items()):
+                name = target_of(value)
+                if name is None or key == "__wrapped__":
+                    continue
+                module = modules.get(id(referrer))
+                where = f"{module}.{key}" if module else f"a dict under {label_key(key)}"
+                _note(targets[name], where)
+        elif kind in (list, tuple, set):
+            for value in list(referrer):
+                name = target_of(value)
+                if name is not None:
+                    _note(targets[name], f"a {kind.__name__}")
+
+
+def _note(entry: dict[str, Any], where: str) -> None:
+    held = entry.setdefault("held_unwrapped", [])
+    if where not in held:
+        held.append(where)
 
 
 def merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
@@ -170,6 +223,12 @@ def _status(name: str, entry: Mapping[str, Any], captured: int) -> tuple[str, st
         return _STAGES[1], f"no function {name.partition(':')[2]} in {module}"
     called = [f for f in functions.values() if f.get("called")]
     if not called:
+        held = entry.get("held_unwrapped") or []
+        if held:
+            return _STAGES[2], (
+                f"matched, but never called through the wrapper; still held unwrapped in "
+                f"{', '.join(held[:3])}{', ...' if len(held) > 3 else ''}"
+            )
         return _STAGES[2], "matched, but never called"
     if any(f.get("capture_off") for f in called) and not any(f.get("dropped") for f in called):
         return _STAGES[3], "called, but capture was off (enabled: false, or sample_rate)"
@@ -268,6 +327,7 @@ def finish(
     of the targets' modules, or a report was asked for: a process that has nothing to do
     with the targets says nothing)."""
     targets = collect(hook)
+    explain_uncalled(hook, targets)
     if not owner:
         if directory:
             leave_counts(directory, targets)
