@@ -111,7 +111,7 @@ def explain_uncalled(hook: Any, targets: dict[str, Any]) -> None:
                 functions.append(site.func)
     if not functions:
         return
-    modules = {}
+    modules: dict[int, object] = {}
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if isinstance(namespace, dict):
@@ -127,17 +127,17 @@ def explain_uncalled(hook: Any, targets: dict[str, Any]) -> None:
             continue
         if kind is dict:
             for key, value in list(referrer.items()):
-                name = target_of(value)
-                if name is None or key == "__wrapped__":
+                holder = target_of(value)
+                if holder is None or key == "__wrapped__":
                     continue
-                module = modules.get(id(referrer))
-                where = f"{module}.{key}" if module else f"a dict under {label_key(key)}"
-                _note(targets[name], where)
+                home = modules.get(id(referrer))
+                where = f"{home}.{key}" if home else f"a dict under {label_key(key)}"
+                _note(targets[holder], where)
         elif kind in (list, tuple, set):
             for value in list(referrer):
-                name = target_of(value)
-                if name is not None:
-                    _note(targets[name], f"a {kind.__name__}")
+                holder = target_of(value)
+                if holder is not None:
+                    _note(targets[holder], f"a {kind.__name__}")
 
 
 def _note(entry: dict[str, Any], where: str) -> None:
