@@ -5,6 +5,12 @@ environment's site-packages). When ``SNAP_CAPTURE_CONFIG`` names a target file, 
 is installed from it; when the variable is unset, nothing happens. A broken target file is a
 warning on stderr and the program runs uncaptured: autoload never stops a program.
 
+A target naming the script about to run (``app:summarize`` for ``python app.py``) is captured
+too (see :mod:`snapy_capture.hook._script`). At exit, a process that imported one of the
+targets' modules says in one line which targets captured nothing, and ``SNAP_CAPTURE_REPORT``
+names a JSON report to write (see :mod:`snapy_capture.hook._report`); in a child of the
+runner, the counts are left for the runner instead.
+
 The ``.pth`` line checks the variable itself, so an environment with autoload enabled pays
 nothing (not even ``import snapy_capture``) in processes that do not ask for capture.
 """

@@ -126,11 +126,21 @@ targets:
 
 REPORT_APP = """
 import textfilters
+import warnings
 for _ in range(3):
     textfilters.shout("a", password="hunter2")
 textfilters.big("b")
 textfilters.big("c")
+warnings.warn("the program's own warning")
 """
+
+
+def own_warning(root: Path) -> str:
+    """The program's own warning, shown as Python shows it (ours are one line, not this)."""
+    return (
+        f"{root / 'app.py'}:8: UserWarning: the program's own warning\n"
+        f'  warnings.warn("the program\'s own warning")\n'
+    )
 
 
 def test_runner_says_which_targets_captured_nothing_and_reports_why(tmp_path: Path) -> None:
@@ -150,6 +160,7 @@ def test_runner_says_which_targets_captured_nothing_and_reports_why(tmp_path: Pa
         f"{FROZEN_LINE}"
         f"snapy_capture: not capturing textfilters:big: a capture exceeded max_capture_size=1 "
         f"and was dropped; further problems with this function are only counted\n"
+        f"{own_warning(tmp_path)}"
         f"snapy_capture: 4 of 5 targets captured nothing: textfilters:whisper, "
         f"textfilters:murmur, nosuchmodule:f, textfilters:big (see {report})\n"
     )
@@ -291,8 +302,8 @@ def test_autoload_says_what_captured_nothing_and_writes_its_report(tmp_path: Pat
     assert report.name != "report-{pid}.json"
     assert (result.stdout, result.returncode) == ("", 0)
     assert result.stderr == (
-        f"{FROZEN_LINE}snapy_capture: 1 of 2 targets captured nothing: textfilters:whisper "
-        f"(see {report})\n"
+        f"{FROZEN_LINE}{own_warning(tmp_path)}"
+        f"snapy_capture: 1 of 2 targets captured nothing: textfilters:whisper (see {report})\n"
     )
     data = json.loads(report.read_text(encoding="utf-8"))
     assert [(e["target"], e["status"], e["captured"]) for e in data["targets"]] == [

@@ -17,9 +17,9 @@ types' own methods (exact types only; a subclass may override ``__setitem__``), 
 named without calling their ``__repr__``, and classes are read through ``vars()``.
 
 The cost is one pass over each module's namespace, its classes' namespaces and the
-containers held there, bounded by :data:`MAX_ITEMS` items per module (figures in the
-engineer's notes: about 1 ms for a module with 10,000 globals or a registry of 10,000
-entries).
+containers held there, bounded by :data:`MAX_ITEMS` items per module; a container holding no
+target is read at C speed. Measured: 2 to 3 ms for a module of 10,000 globals, or for a
+10,000-entry dict and a 10,000-item list that hold no target.
 """
 
 from __future__ import annotations
