@@ -17,6 +17,7 @@ import types
 from pathlib import Path
 
 import pytest
+from _pytester import pytest_ini
 
 from snapy_capture import CaptureLoader, capture_args
 
@@ -326,7 +327,8 @@ def test_pytest_under_the_runner_captures(tmp_path: Path, capture_dir: Path) -> 
         **{
             "calc.py": "def add(a, b):\n    return a + b\n",
             "tests/test_calc.py": "import calc\ndef test_add():\n    assert calc.add(2, 3) == 5\n",
-            "pytest.ini": "[pytest]\npythonpath = .\naddopts = -p no:cacheprovider\n",
+            # Warnings as errors: pytest must not warn that it cannot rewrite our package.
+            "pytest.ini": pytest_ini(),
         },
     )
     (tmp_path / "capture.yaml").write_text("targets: ['calc:add']\n", encoding="utf-8")
