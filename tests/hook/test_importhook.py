@@ -238,6 +238,7 @@ def test_registries_of_importers_are_rebound_and_the_rest_named_in_a_warning(
         "(calls through them are not captured): hooktest_e:refund in "
         "hooktest_e_registry.PAIR[1], a dict under 'kept'"
     ]
+    assert caught[0].filename == __file__  # the caller's line, not one of ours
     assert is_captured(registry.HANDLERS["refund_handler"])
     assert is_captured(registry.CHAIN[0][0])
     assert [is_captured(f) for f in registry.ONCE] == [True]

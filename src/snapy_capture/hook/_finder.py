@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.abc import Loader
 from importlib.machinery import ModuleSpec
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.capture import wrap as capture_wrap
@@ -148,13 +148,36 @@ def script_defined(name: str) -> None:
 
 
 def _warn(message: str, *, strict: bool = False) -> None:
+    level = _user_stacklevel()
     if strict:
-        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=level)
         return
     try:
-        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=level)
     except Exception:  # noqa: BLE001 - warnings turned into errors must not break an import
         logger.warning("%s", message)
+
+
+_OWN_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside snapy_capture (and outside importlib's
+    bootstrap, which ``warnings`` skips): the user's ``import`` statement or call, which is
+    where a warning shown in Python's own format (pytest's summary, ``install_import_hook``
+    in a program) should point, not at a line of ours."""
+    level = 2  # 1 is _warn itself
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if "importlib" in filename and "_bootstrap" in filename:
+            frame = frame.f_back  # not counted by warnings either
+            continue
+        if not filename.startswith(_OWN_DIR):
+            return level
+        level += 1
+        frame = frame.f_back
+    return 1
 
 
 def _silent(message: str) -> None:
