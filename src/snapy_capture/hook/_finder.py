@@ -167,7 +167,7 @@ def _user_stacklevel() -> int:
     where a warning shown in Python's own format (pytest's summary, ``install_import_hook``
     in a program) should point, not at a line of ours."""
     level = 2  # 1 is _warn itself
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
         if "importlib" in filename and "_bootstrap" in filename:
