@@ -65,6 +65,8 @@ def _start(path: str) -> None:
     if hook is None:
         return
     name = main_name()
+    if name is not None and f"{name}.__main__" in hook.modules:
+        name = f"{name}.__main__"  # python -m package runs the package's __main__
     if name is not None and (name in hook.modules or "__main__" in hook.modules):
         why = capture_script(hook, name)
         if why is not None:
