@@ -43,6 +43,7 @@ _MUTABLE: Final = frozenset({dict, list, set, collections.OrderedDict, collectio
 #: Containers that cannot be changed: a reference in them is reported.
 _FROZEN: Final = frozenset({tuple, frozenset})
 _CONTAINERS: Final = _MUTABLE | _FROZEN
+_GONE: Final = object()
 #: How deep registries are searched below a module or class attribute (``{"a": [f]}``).
 _DEPTH: Final = 1
 
@@ -186,6 +187,17 @@ class Rebinding:
                 set.add(container, swap.value)
                 self._patch(ItemPatch(container, None, value, swap.value, where), swap)
             else:
+                # Still there? Another thread may have changed it since it was read (and a
+                # defaultdict's own lookup would add a key it lost).
+                current = (
+                    dict.get(container, key, _GONE)
+                    if kind is not list
+                    else container[key]
+                    if key < len(container)
+                    else _GONE
+                )
+                if current is not value:
+                    continue
                 kind.__setitem__(container, key, swap.value)
                 self._patch(ItemPatch(container, key, value, swap.value, where), swap)
 
