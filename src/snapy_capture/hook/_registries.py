@@ -69,11 +69,11 @@ class ItemPatch:
                 set.discard(container, self.replacement)
                 set.add(container, self.original)
             return
-        try:
-            current = container[self.key]
-        except (LookupError, TypeError):
-            return  # the program removed it since; leave its choice alone
-        if current is self.replacement:
+        if isinstance(container, dict):
+            current = dict.get(container, self.key, _GONE)  # never a defaultdict's default
+        else:
+            current = container[self.key] if self.key < len(container) else _GONE
+        if current is self.replacement:  # else the program changed it since: its choice
             type(container).__setitem__(container, self.key, self.original)
 
 
