@@ -4,6 +4,11 @@ Importing the package is nearly free: each public name is loaded from its module
 use (PEP 562). That keeps ``import snapy_capture.autoload`` in a ``sitecustomize.py`` cheap
 for every process that does not ask for capture, and keeps pytest and yaml out of
 ``import snapy_capture`` altogether.
+
+PYTEST_DONT_REWRITE: the runner imports this package before it runs ``-m pytest``, and
+pytest warns about a plugin's package it can no longer rewrite (an error under
+``filterwarnings = error``) unless that marker is in the package's docstring; nothing here
+relies on assert rewriting.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@
 - options: ``--snapy-capture-path`` / ini ``snapy_capture_path`` (searched first by every
   loader given no path), ``--snapy-capture-enable`` / ini ``snapy_capture_enabled`` (capturing
   is *off* while tests run unless turned on, so replaying a decorated function never rewrites
-  the captures being replayed), ``--snapy-capture-require`` / ini ``snapy_capture_require``
+  the captures being replayed; ``SNAP_CAPTURE_CONFIG`` set, as under ``python -m
+  snapy_capture.run -m pytest``, turns it on),
+  ``--snapy-capture-require`` / ini ``snapy_capture_require``
   (a function without captures fails instead of being skipped, for CI).
 
 State lives in ``config.stash``; :func:`replay_cases` runs at collection time and only reads
@@ -24,7 +26,12 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from snapy_capture.capture import flush
-from snapy_capture.config import is_suspended, reload_environment, set_suspended
+from snapy_capture.config import (
+    CONFIG_FILE_ENV,
+    is_suspended,
+    reload_environment,
+    set_suspended,
+)
 from snapy_capture.errors import AmbiguousCaptureError, NoRecordedResultError
 from snapy_capture.replay import (
     Cases,
@@ -131,7 +138,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    enabled = _flag(config, "snapy_capture_enable", "snapy_capture_enabled")
+    # A target file named in the environment (the runner exports it, autoload reads it) is
+    # an explicit request to capture this run: the tests are the program being captured.
+    enabled = _flag(config, "snapy_capture_enable", "snapy_capture_enabled") or bool(
+        os.environ.get(CONFIG_FILE_ENV)
+    )
     require = _flag(config, "snapy_capture_require", "snapy_capture_require")
     path = _configured_path(config)
     added = path is not None and loader.add_search_path(path)
@@ -159,6 +170,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if state is None:
         return None
     mode = "on" if state.enabled else "off (replay only)"
+    if state.enabled and os.environ.get(CONFIG_FILE_ENV):
+        mode = f"on ({CONFIG_FILE_ENV} is set)"
     where = f", captures from {state.path}" if state.path else ""
     return f"snapy_capture: capturing {mode}{where}"
 

@@ -10,11 +10,14 @@ script run that way cannot be unpickled.)
 Targets come from ``--config``, else ``$SNAP_CAPTURE_CONFIG``, else ``./capture.yaml``. Child
 Python processes are captured too: the runner exports ``SNAP_CAPTURE_CONFIG`` and puts a
 bootstrap ``sitecustomize`` first on ``PYTHONPATH``.
+
+At exit, one line on stderr names the targets that captured nothing, in this process or its
+children; ``--report FILE`` writes what each target captured as JSON (see
+:mod:`snapy_capture.hook._report`). Our warnings read ``snapy_capture: <message>``.
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
 import importlib.machinery
 import importlib.util
@@ -27,12 +30,14 @@ from typing import Any, Final
 from snapy_capture.capture import flush, own_code
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import ConfigError
-from snapy_capture.hook import ImportHook, install, load_targets
+from snapy_capture.hook import ImportHook, _report, install, load_targets
+from snapy_capture.hook._display import one_line_warnings
+from snapy_capture.hook._script import instrumented
 
 __all__ = ["main"]
 
 PROG: Final = "python -m snapy_capture.run"
-USAGE: Final = f"usage: {PROG} [--config FILE] (script.py | -m module) [args...]"
+USAGE: Final = f"usage: {PROG} [--config FILE] [--report FILE] (script.py | -m module) [args...]"
 HELP: Final = f"""{USAGE}
 
 Run a Python program as the interpreter would, capturing the calls of the functions named
@@ -40,6 +45,8 @@ in a target file (no edit to the program's source).
 
 options:
   --config FILE  the YAML target file (default: $SNAP_CAPTURE_CONFIG, else ./capture.yaml)
+  --report FILE  write what each target captured (calls captured, dropped and why,
+                 filtered paths, targets that captured nothing) as JSON at exit
   -m module      run a module as a script, as 'python -m module' does
   -h, --help     show this help and exit
 """
@@ -64,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        config, module, target, program_args = _parse(args)
+        config, report, module, target, program_args = _parse(args)
     except _UsageError as exc:
         sys.stderr.write(f"{USAGE}\n{PROG}: error: {exc}\n")
         return 2
@@ -87,7 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for message in spec.refusals():
             sys.stderr.write(f"{PROG}: error: {message}\n")
         return 2
-    _export_to_children(path)
+    report = os.path.abspath(report) if report else None
+    one_line_warnings()
+    counts = _report.counts_dir()
+    _report.own_report()
+    pid = os.getpid()
+    _export_to_children(path, counts)
     with own_code():  # only the program's own calls are captured (see _execute)
         hook = install(spec)
         try:
@@ -95,40 +107,42 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run_module(target, program_args, hook)
             return _run_path(target, program_args, hook)
         finally:
-            _finish(hook)
+            _finish(hook, path, report, counts, owner=os.getpid() == pid)
 
 
-def _parse(args: list[str]) -> tuple[str | None, bool, str | None, list[str]]:
-    """(config, is_module, script or module name, program arguments); options end at the
-    script, as for the interpreter: everything after it belongs to the program."""
-    config = None
+def _parse(args: list[str]) -> tuple[str | None, str | None, bool, str | None, list[str]]:
+    """(config, report, is_module, script or module name, program arguments); options end at
+    the script, as for the interpreter: everything after it belongs to the program."""
+    options: dict[str, str | None] = {"--config": None, "--report": None}
     while args:
         arg = args.pop(0)
         if arg in ("-h", "--help"):
-            return config, False, None, []
-        if arg == "--config" or arg.startswith("--config="):
+            return options["--config"], options["--report"], False, None, []
+        option = arg.partition("=")[0]
+        if option in options:
             value = arg.partition("=")[2] if "=" in arg else (args.pop(0) if args else "")
             if not value:
-                raise _UsageError("--config needs a file name")
-            config = value
+                raise _UsageError(f"{option} needs a file name")
+            options[option] = value
         elif arg == "-m" or (arg.startswith("-m") and len(arg) > 2):
             name = arg[2:] or (args.pop(0) if args else "")
             if not name:
                 raise _UsageError("-m needs a module name")
-            return config, True, name, args
+            return options["--config"], options["--report"], True, name, args
         elif arg == "--":
             if not args:
                 raise _UsageError("no script given")
-            return config, False, args[0], args[1:]
+            return options["--config"], options["--report"], False, args[0], args[1:]
         elif arg.startswith("-") and arg != "-":
             raise _UsageError(f"unknown option {arg!r}")
         else:
-            return config, False, arg, args
+            return options["--config"], options["--report"], False, arg, args
     raise _UsageError("no script or -m module given")
 
 
-def _export_to_children(config_path: str) -> None:
+def _export_to_children(config_path: str, counts: str) -> None:
     os.environ[CONFIG_FILE_ENV] = config_path
+    os.environ[_report.COUNTS_ENV] = counts
     entries = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if BOOTSTRAP_DIR not in entries:
         os.environ["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *entries])
@@ -221,9 +235,9 @@ def _execute(
         code = (
             source
             if isinstance(source, types.CodeType)
-            else _compile(
-                source, filename, instrument="__main__" in hook.modules or name in hook.modules
-            )
+            else instrumented(source, filename)
+            if "__main__" in hook.modules or name in hook.modules
+            else compile(source, filename, "exec", dont_inherit=True)
         )
         with own_code(False):
             exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
@@ -234,42 +248,6 @@ def _execute(
         sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
         return 130 if isinstance(exc, KeyboardInterrupt) else 1
     return 0
-
-
-def _compile(source: bytes | str, filename: str, *, instrument: bool) -> types.CodeType:
-    if not instrument:
-        return compile(source, filename, "exec", dont_inherit=True)
-    tree = ast.parse(source, filename)
-    tree.body = _announce_definitions(tree.body)
-    return compile(ast.fix_missing_locations(tree), filename, "exec", dont_inherit=True)
-
-
-def _announce_definitions(body: list[ast.stmt]) -> list[ast.stmt]:
-    """After each module-level ``def``/``class``, tell the hook, so the script's own target
-    functions are wrapped before the script calls them (its body is the whole program)."""
-    statements: list[ast.stmt] = []
-    for statement in body:
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(statement, field, None)
-            if isinstance(inner, list) and not isinstance(
-                statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-            ):
-                setattr(statement, field, _announce_definitions(inner))
-        for handler in getattr(statement, "handlers", []):
-            handler.body = _announce_definitions(handler.body)
-        statements.append(statement)
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            call = ast.parse(
-                f"__import__('snapy_capture.hook', fromlist=('_',))"
-                f".script_defined({statement.name!r})"
-            ).body[0]
-            line = statement.end_lineno or statement.lineno
-            for node in ast.walk(call):
-                if isinstance(node, (ast.expr, ast.stmt)):
-                    node.lineno = node.end_lineno = line
-                    node.col_offset = node.end_col_offset = 0
-            statements.append(call)
-    return statements
 
 
 def _trim(traceback: types.TracebackType | None) -> types.TracebackType | None:
@@ -291,16 +269,20 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _finish(hook: ImportHook) -> None:
+def _finish(hook: ImportHook, config: str, report: str | None, counts: str, *, owner: bool) -> None:
+    """Flush, then say which targets captured nothing (a fork of the program that returned
+    here leaves its counts for the runner instead)."""
     try:
         if not flush(FLUSH_TIMEOUT):
             sys.stderr.write(
-                "snapy_capture: warning: some captures were still queued at exit and are lost\n"
+                "snapy_capture: some captures were still queued at exit and are lost\n"
             )
-        for problem in hook.unmatched():
-            sys.stderr.write(f"snapy_capture: warning: {problem}\n")
+        hint = f"see {report}" if report else "see --report"
+        _report.finish(
+            hook, config=config, hint=hint, report_path=report, directory=counts, owner=owner
+        )
     except Exception as exc:  # noqa: BLE001 - the program's exit code matters more
-        sys.stderr.write(f"snapy_capture: warning: could not finish capturing: {exc!r}\n")
+        sys.stderr.write(f"snapy_capture: could not finish capturing: {exc!r}\n")
 
 
 if __name__ == "__main__":

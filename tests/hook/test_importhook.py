@@ -209,20 +209,121 @@ def test_already_imported_module_and_from_import_copies_are_wrapped_and_restored
     assert not any(isinstance(f, ImportHook) for f in sys.meta_path)
 
 
-def test_copies_the_hook_cannot_rebind_are_named_in_a_warning(modules: Path) -> None:
-    """A reference kept in a dict is left alone, and the warning says where."""
+def test_registries_of_importers_are_rebound_and_the_rest_named_in_a_warning(
+    modules: Path,
+) -> None:
+    """Install after import: a dict, a list of lists and a set of the importing module are
+    rebound (and put back on uninstall); a tuple and a dict held by an object are named."""
     make(modules, "hooktest_e")
     make(
         modules,
         "hooktest_e_registry",
-        "from hooktest_e import refund\nHANDLERS = {'refund_handler': refund}\n",
+        "from hooktest_e import refund\n"
+        "HANDLERS = {'refund_handler': refund}\n"
+        "CHAIN = [[refund]]\n"
+        "ONCE = {refund}\n"
+        "PAIR = ('x', refund)\n"
+        "class Box:\n"
+        "    def __init__(self):\n"
+        "        self.table = {'kept': refund}\n"
+        "BOX = Box()\n",
     )
-    import hooktest_e_registry  # type: ignore[import-not-found]
+    import hooktest_e_registry as registry  # type: ignore[import-not-found]
 
-    with pytest.warns(SnapyCaptureWarning, match=r"hooktest_e:refund .*'refund_handler'"):
+    original = registry.refund
+    with pytest.warns(SnapyCaptureWarning) as caught:
         install_import_hook({"targets": ["hooktest_e:refund"]})
-    assert is_captured(hooktest_e_registry.refund)
-    assert not is_captured(hooktest_e_registry.HANDLERS["refund_handler"])
+    assert [str(w.message) for w in caught] == [
+        "snapy_capture: references the hook cannot rebind still hold the unwrapped function "
+        "(calls through them are not captured): hooktest_e:refund in "
+        "hooktest_e_registry.PAIR[1], a dict under 'kept'"
+    ]
+    assert caught[0].filename == __file__  # the caller's line, not one of ours
+    assert is_captured(registry.HANDLERS["refund_handler"])
+    assert is_captured(registry.CHAIN[0][0])
+    assert [is_captured(f) for f in registry.ONCE] == [True]
+    registry.HANDLERS["refund_handler"](5)
+    assert latest("hooktest_e:refund")["args"] == [5]
+
+    assert uninstall_import_hook()
+    assert registry.HANDLERS["refund_handler"] is original
+    assert registry.CHAIN[0][0] is original
+    assert [f is original for f in registry.ONCE] == [True]
+
+
+REGISTRIES = """
+import collections
+
+def shout(text):
+    return text.upper()
+
+FILTERS = {"shout": shout}
+ORDERED = collections.OrderedDict(s=shout)
+ROUTES = {"/": [shout]}
+ONCE = {shout}
+alias = shout
+
+class Representer:
+    handlers = {}
+
+    @classmethod
+    def add(cls, kind, handler):
+        cls.handlers = {**cls.handlers, kind: handler}
+
+    def represent(self, data):
+        return f"<{data}>"
+
+    same = represent
+
+class Child(Representer):
+    pass
+
+Representer.add(dict, Representer.represent)
+"""
+
+
+def test_registries_a_module_fills_as_it_loads_are_rebound_and_put_back(
+    modules: Path,
+) -> None:
+    """Functions filed in dicts, nested lists, sets, an alias and a class registry while
+    their module loads are captured through them; uninstall puts the originals back. An
+    inherited method is not rebound in the base class's registry."""
+    make(modules, "hooktest_reg", REGISTRIES)
+    make(modules, "hooktest_reg_child", REGISTRIES)
+    install_import_hook(
+        {
+            "targets": [
+                "hooktest_reg:shout",
+                "hooktest_reg:Representer.represent",
+                "hooktest_reg_child:Child.represent",
+            ]
+        }
+    )
+    import hooktest_reg as reg  # type: ignore[import-not-found]
+    import hooktest_reg_child as child  # type: ignore[import-not-found]
+
+    original = reg.FILTERS["shout"].__wrapped__
+    held = [reg.FILTERS["shout"], reg.ORDERED["s"], reg.ROUTES["/"][0], *reg.ONCE, reg.alias]
+    assert all(is_captured(f) for f in held)
+    assert is_captured(vars(reg.Representer)["same"])
+    handler = reg.Representer.handlers[dict]
+    assert is_captured(handler)
+    assert handler(reg.Representer(), "x") == "<x>"
+    assert latest("hooktest_reg:Representer.represent")["args"][-1] == "x"
+    # Wrapped on Child itself: the base class, and its registry, keep their own function.
+    assert is_captured(vars(child.Child)["represent"])
+    assert not is_captured(child.Representer.handlers[dict])
+    assert child.Representer.handlers[dict] is vars(child.Representer)["represent"]
+
+    plain_method = vars(reg.Representer)["represent"].__wrapped__
+    assert uninstall_import_hook()
+    assert reg.FILTERS["shout"] is original
+    assert reg.ORDERED["s"] is original
+    assert reg.ROUTES["/"][0] is original
+    assert [f is original for f in reg.ONCE] == [True]
+    assert reg.alias is original
+    assert reg.Representer.handlers[dict] is plain_method
+    assert vars(reg.Representer)["same"] is plain_method
 
 
 def test_reload_rewraps_without_double_wrapping(modules: Path) -> None:

@@ -34,7 +34,7 @@ def _bootstrap() -> None:
     except ImportError:
         pass  # another interpreter, without snapy_capture: nothing to capture there
     except Exception as exc:  # noqa: BLE001
-        sys.stderr.write(f"snapy_capture: warning: capture disabled in this process: {exc!r}\n")
+        sys.stderr.write(f"snapy_capture: capture disabled in this process: {exc!r}\n")
 
 
 def _report(exc: BaseException) -> None:

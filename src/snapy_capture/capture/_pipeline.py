@@ -73,6 +73,7 @@ class CaptureSite:
         "_names",
         "_names_cache",
         "call",
+        "counts",
         "func",
         "generation",
         "kind",
@@ -122,6 +123,8 @@ class CaptureSite:
         # Counts invalidations: a resolution they overtook is not installed.
         self.generation = 0
         self.warned = False
+        #: This site's own counters, for the import hook's report (see ``_stats.SiteCounts``).
+        self.counts = _stats.SiteCounts()
         # wrapt's ``enabled`` flag (see ``_proxies.proxy``): empty while capture is off.
         self.switch: list[bool] = [True]
         self._names: Signature | None = None
@@ -258,7 +261,7 @@ class CaptureSite:
             self.store(state, self.encode(state, record), timed=False)
 
     def queue_full(self) -> None:
-        _stats.record_drop(error=False)
+        _stats.record_drop(error=False, site=self.counts, reason="queue full")
         self.warn_once("the background writer's queue is full; captures are being dropped")
 
     def store(self, state: State, data: bytes | None, *, timed: bool) -> None:
@@ -271,11 +274,14 @@ class CaptureSite:
         except Exception as exc:  # noqa: BLE001
             self.fail(exc, "storage")
             return
-        _stats.record_stored(len(data), time.perf_counter_ns() - start if timed else 0)
+        _stats.record_stored(len(data), time.perf_counter_ns() - start if timed else 0, self.counts)
 
     def encode(self, state: State, record: dict[str, Any]) -> bytes | None:
         """The capture file's bytes, degrading argument by argument rather than losing it all."""
         storage, config = state.storage, state.config
+        redactions = record["metadata"].get("redactions")
+        if redactions:
+            _stats.count_redactions(self.counts, redactions)
         data: bytes | None
         used = None  # the serializer that produced ``data`` (None: the storage's own)
         try:
@@ -301,7 +307,7 @@ class CaptureSite:
         if data is not None and limit is not None and len(data) > limit:
             data = shrink(storage, record, limit, used)
             if data is None:
-                _stats.record_drop(error=False)
+                _stats.record_drop(error=False, site=self.counts, reason="max_capture_size")
                 self.warn_once(f"a capture exceeded max_capture_size={limit} and was dropped")
         return data
 
@@ -340,7 +346,9 @@ class CaptureSite:
     # --- failures ----------------------------------------------------------------------
 
     def fail(self, exc: BaseException, stage: str) -> None:
-        _stats.record_drop(error=True)
+        _stats.record_drop(
+            error=True, site=self.counts, reason=f"{stage} failed: {type(exc).__name__}"
+        )
         self.warn_once(f"{stage} failed ({type(exc).__name__}: {safe_str(exc)})", exc)
 
     def warn_once(self, message: str, exc: BaseException | None = None) -> None:

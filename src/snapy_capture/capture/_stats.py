@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.capture._writer import flush
 
 __all__ = [
+    "MAX_PATHS",
     "CaptureProfiler",
+    "SiteCounts",
     "active",
+    "count_redactions",
     "counters",
+    "on_first_capture",
     "record_caller_time",
     "record_drop",
     "record_skip",
@@ -36,6 +41,12 @@ counters = {
     "capture_ns": 0,
     "write_ns": 0,
 }
+#: The most distinct redaction paths one site counts; the rest are counted under ``...``.
+MAX_PATHS: Final = 100
+#: Called with a site's counters when it stores its first capture, outside the lock: a child
+#: process of the runner tells the runner at once, as it may be killed rather than exit.
+#: Must not raise.
+on_first_capture: list[Callable[[SiteCounts], None]] = []
 #: Profilers currently inside their ``with`` block; checked with a cheap truth test per capture.
 active: list[CaptureProfiler] = []
 
@@ -53,6 +64,43 @@ def stats() -> dict[str, int]:
     """
     with _lock:
         return dict(counters)
+
+
+class SiteCounts:
+    """One capture site's own counters, for the import hook's report of what each target
+    captured. Kept by the site and updated where the process-wide counters are (no other
+    per-call work): captures stored, captures dropped and why, and the paths filtered."""
+
+    __slots__ = ("captured", "dropped", "reasons", "redactions")
+
+    def __init__(self) -> None:
+        self.captured = 0
+        self.dropped = 0
+        #: Why captures were dropped: reason -> count.
+        self.reasons: dict[str, int] = {}
+        #: Redaction paths seen (``password``, ``self.api_key``) -> count.
+        self.redactions: dict[str, int] = {}
+
+    def reset(self) -> None:
+        """Forget the counts (a forked child reports its own captures, not its parent's)."""
+        self.captured = self.dropped = 0
+        self.reasons = {}
+        self.redactions = {}
+
+
+def count_redactions(counts: SiteCounts, redactions: list[dict[str, str]]) -> None:
+    """Count the paths filtered out of one capture (called only when there are some).
+
+    Takes no lock, as :func:`record_skip`: a statistic, and the filter's report is small.
+    """
+    seen = counts.redactions
+    for entry in redactions:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(path, str):
+            continue
+        if path not in seen and len(seen) >= MAX_PATHS:
+            path = "..."
+        seen[path] = seen.get(path, 0) + 1
 
 
 def record_caller_time(ns: int) -> None:
@@ -73,11 +121,16 @@ def record_caller_time(ns: int) -> None:
             profiler.capture_time_ms += ns / 1e6
 
 
-def record_stored(size: int, write_ns: int = 0) -> None:
-    """Count one capture file written: its size, and background time if written off-thread."""
+def record_stored(size: int, write_ns: int = 0, site: SiteCounts | None = None) -> None:
+    """Count one capture file written: its size, and background time if written off-thread
+    (and, given its site's counters, for that site too)."""
+    first = False
     _acquire()
     try:
         counters["captured"] += 1
+        if site is not None:
+            site.captured += 1
+            first = site.captured == 1
         counters["bytes"] += size
         counters["write_ns"] += write_ns
         if active:
@@ -87,13 +140,20 @@ def record_stored(size: int, write_ns: int = 0) -> None:
                 profiler.write_time_ms += write_ns / 1e6
     finally:
         _release()
+    if first and on_first_capture:
+        for callback in on_first_capture:
+            callback(site)  # type: ignore[arg-type]
 
 
-def record_drop(*, error: bool) -> None:
-    """Count one capture that was not stored (full queue, too large, or a failure)."""
+def record_drop(*, error: bool, site: SiteCounts | None = None, reason: str = "") -> None:
+    """Count one capture that was not stored (full queue, too large, or a failure); given
+    its site's counters, for that site too, under ``reason``."""
     with _lock:
         counters["dropped"] += 1
         counters["errors"] += int(error)
+        if site is not None:
+            site.dropped += 1
+            site.reasons[reason] = site.reasons.get(reason, 0) + 1
         for profiler in active:
             profiler.dropped += 1
 

@@ -25,13 +25,20 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.abc import Loader
 from importlib.machinery import ModuleSpec
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.capture import wrap as capture_wrap
 from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import SnapyCaptureWarning
-from snapy_capture.hook._patch import Patch, Replaced, Wrap, Wrapping, absent_module, rebind_copies
+from snapy_capture.hook._patch import (
+    Replaced,
+    Wrap,
+    Wrapping,
+    other_holders,
+    rebind_copies,
+)
+from snapy_capture.hook._registries import Rebinding
 from snapy_capture.hook._resolve import TargetNotFoundError, members, resolve, selected
 from snapy_capture.hook._targets import Target, TargetSpec, load_targets
 
@@ -141,13 +148,36 @@ def script_defined(name: str) -> None:
 
 
 def _warn(message: str, *, strict: bool = False) -> None:
+    level = _user_stacklevel()
     if strict:
-        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=level)
         return
     try:
-        warnings.warn(message, SnapyCaptureWarning, stacklevel=4)
+        warnings.warn(message, SnapyCaptureWarning, stacklevel=level)
     except Exception:  # noqa: BLE001 - warnings turned into errors must not break an import
         logger.warning("%s", message)
+
+
+_OWN_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside snapy_capture (and outside importlib's
+    bootstrap, which ``warnings`` skips): the user's ``import`` statement or call, which is
+    where a warning shown in Python's own format (pytest's summary, ``install_import_hook``
+    in a program) should point, not at a line of ours."""
+    level = 2  # 1 is _warn itself
+    frame: types.FrameType | None = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if "importlib" in filename and "_bootstrap" in filename:
+            frame = frame.f_back  # not counted by warnings either
+            continue
+        if not filename.startswith(_OWN_DIR):
+            return level
+        level += 1
+        frame = frame.f_back
+    return 1
 
 
 def _silent(message: str) -> None:
@@ -165,9 +195,16 @@ class ImportHook:
         self.spec = spec
         self.wrap = wrap
         self.modules: dict[str, tuple[Target, ...]] = dict(spec.by_module)
-        self.patches: dict[tuple[int, str], Patch] = {}
+        #: Every attribute or container item replaced (a ``Patch`` or an ``ItemPatch``).
+        self.patches: dict[tuple[int, str], Any] = {}
         self.seen: set[str] = set()
         self.matched: set[str] = set()
+        #: Per target name: (qualname, wrapper) of each function it wrapped, for the report.
+        self.sites: dict[str, list[tuple[str, Any]]] = {}
+        #: Per target name: the registries rebound to its wrappers, and the references
+        #: still holding the unwrapped function.
+        self.rebound: dict[str, list[str]] = {}
+        self.held: dict[str, list[str]] = {}
         self.script: types.ModuleType | None = None
         self.script_name = "__main__"
 
@@ -227,7 +264,10 @@ class ImportHook:
 
     def module_loaded(self, module: types.ModuleType) -> None:
         try:
-            self.apply(module)
+            replaced = self.apply(module)
+            if replaced:
+                # Registries the module's body filled with its own functions.
+                self.rebind(replaced, [module])
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - the import must go on (see _wrap)
@@ -278,8 +318,14 @@ class ImportHook:
             self.matched.add(entry.name)
             run.wrap(entry, entry.qualname, member)
         patterns = [entry for entry in targets if entry.is_pattern]
-        if patterns:
-            self._apply_patterns(module, patterns, first, run)
+        try:
+            if patterns:
+                self._apply_patterns(module, patterns, first, run)
+        finally:
+            for name, qualname, wrapper in run.wrapped:
+                found = self.sites.setdefault(name, [])
+                if all(held is not wrapper for _qualname, held in found):
+                    found.append((qualname, wrapper))
         return run.replaced
 
     def _apply_patterns(
@@ -299,14 +345,36 @@ class ImportHook:
             for qualname in hits:
                 run.wrap(entry, qualname, found[qualname])
 
-    def rebind(self, replaced: Replaced) -> None:
-        """Point ``from module import f`` copies in other loaded modules at the wrappers."""
-        for raw_id, held in rebind_copies(replaced, self.patches).items():
+    def rebind(self, replaced: Replaced, modules: list[types.ModuleType] | None = None) -> None:
+        """Point the references other code holds to the replaced functions at the wrappers.
+
+        Without ``modules`` (the hook installed after the targets' modules were imported):
+        ``from module import f`` copies in every loaded module, then the registries of the
+        targets' modules and of the modules that imported from them; what still holds an
+        original is found in one pass over the heap. With ``modules`` (a target module just
+        loaded): the registries in those modules. One warning names what could not be
+        rebound.
+        """
+        rebinding = Rebinding(replaced, self.patches)
+        if modules is None:
+            namespaces, importers = rebind_copies(replaced, self.patches)
+            rebinding.modules(importers)
+            held = rebinding.held
+            for name, keys in other_holders(replaced, namespaces).items():
+                places = held.setdefault(name, [])
+                places.extend(f"a dict under {key}" for key in keys if key not in places)
+        else:
+            rebinding.modules(modules, namespaces=True)
+            held = rebinding.held
+        for source, into in ((rebinding.rebound, self.rebound), (held, self.held)):
+            for name, places in source.items():
+                into.setdefault(name, []).extend(places)
+        if held:
+            listed = "; ".join(f"{name} in {', '.join(places)}" for name, places in held.items())
             _warn(
-                f"snapy_capture: {replaced[raw_id][2]} was imported before the hook and is "
-                f"still held unwrapped under {', '.join(held)}; calls through those "
-                f"references are not captured",
-                strict=True,
+                f"snapy_capture: references the hook cannot rebind still hold the unwrapped "
+                f"function (calls through them are not captured): {listed}",
+                strict=modules is None,
             )
 
     # --- the runner's script ------------------------------------------------------------
@@ -331,30 +399,6 @@ class ImportHook:
             )
         except Exception as exc:  # noqa: BLE001
             _warn(f"snapy_capture: could not wrap {self.script_name}:{name} ({exc!r})")
-
-    def unmatched(self) -> list[str]:
-        """Targets never found: their module does not exist, or the script lacked them.
-
-        A module that exists but was not imported is not reported: a child process may
-        well have imported it.
-        """
-        problems = []
-        for module, entries in self.modules.items():
-            for entry in entries:
-                if module not in self.seen:
-                    absent = absent_module(module)
-                    if absent is not None:
-                        problems.append(
-                            f"target {entry.name} ({entry.where}) not captured: "
-                            f"no module named {absent}"
-                        )
-                elif (
-                    self.script is not None
-                    and module in ("__main__", self.script_name)
-                    and entry.name not in self.matched
-                ):
-                    problems.append(f"target {entry.name} ({entry.where}) not found in the script")
-        return problems
 
     def remove(self) -> None:
         if self in sys.meta_path:

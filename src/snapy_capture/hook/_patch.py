@@ -2,7 +2,8 @@
 
 The targets are found by :mod:`snapy_capture.hook._resolve`, as the descriptors stored on
 their class. Module-level functions other modules copied with ``from module import function``
-are rebound here too.
+are rebound here too; references held in registries (dicts, lists and sets at module level or
+in a class) are rebound by :mod:`snapy_capture.hook._registries`.
 
 Nothing in this module warns: problems go to the ``report`` callable, or back to the caller as
 values, so that the hook decides how loudly to say them (and from which stack frame).
@@ -15,15 +16,29 @@ import importlib.util
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, Protocol, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 from snapy_capture.capture import site_of
 from snapy_capture.hook._kinds import CALLABLE, CLASS, FUNCTION, PROPERTY
 from snapy_capture.hook._resolve import MISSING, Member
 from snapy_capture.hook._targets import Target, refusal, refused_module
 
-#: Module-level functions replaced: id(original) -> (original, wrapper, target name).
-Replaced: TypeAlias = dict[int, tuple[Any, Any, str]]
+
+class Swap(NamedTuple):
+    """A function the hook replaced, as other places may hold it."""
+
+    #: The function object a copy or a registry holds (a method's plain function).
+    original: Any
+    #: What such a reference should hold instead (a method: the wrapper as read on its class).
+    value: Any
+    #: The target's name, ``module:qualname``.
+    name: str
+    #: What a class's own namespace should hold instead (``alias = method``), if anything.
+    descriptor: Any = None
+
+
+#: Functions replaced: id(original) -> its :class:`Swap`.
+Replaced: TypeAlias = dict[int, Swap]
 
 
 class Wrap(Protocol):
@@ -73,17 +88,21 @@ def wrap_one(
     replaced: Replaced,
     report: Callable[[str], None],
     wrap: Wrap,
-) -> None:
-    """Replace ``member`` by its wrapper (built by ``wrap``), noting the patch to undo."""
+) -> Any:
+    """Replace ``member`` by its wrapper (built by ``wrap``), noting the patch to undo.
+
+    Returns:
+        The function's wrapper now in place (ours, or one there already), else ``None``.
+    """
     owner, attr, raw, kind = member
     if site_of(raw) is not None:
-        return  # wrapped already (an earlier target, a reload, or @capture_args)
+        return raw  # wrapped already (an earlier target, a reload, or @capture_args)
     defined_in = _defined_in(raw)
     if defined_in is not None and refused_module(defined_in):
         # Reached through a module of the user's: a re-export, or a method inherited from a
         # class of ours (CaptureStorage, ArgumentFilter) and looked up along the MRO.
         report(f"snapy_capture: {refusal(f'{entry.module}:{qualname}', defined_in)}")
-        return
+        return None
     options = dict(entry.options)
     if kind == PROPERTY:
         if raw.fget is None or site_of(raw.fget) is not None:
@@ -92,14 +111,15 @@ def wrap_one(
                     f"snapy_capture: target {entry.name}: property {qualname} has no "
                     f"getter; not captured"
                 )
-            return
+                return None
+            return raw.fget
         new: Any = raw.getter(wrap(raw.fget, options, module=record, qualname=qualname))
     elif kind == CLASS:
         report(
             f"snapy_capture: target {entry.name} names the class {qualname}; name "
             f"its methods, or use '{entry.module}:{qualname}.*'"
         )
-        return
+        return None
     elif kind in (FUNCTION, CALLABLE):
         new = wrap(raw, options, module=record, qualname=qualname)
     else:
@@ -107,16 +127,29 @@ def wrap_one(
             f"snapy_capture: target {entry.name}: {qualname} is a "
             f"{type(raw).__name__}, not a function; not captured"
         )
-        return
+        return None
     had_own = attr in vars(owner)
     try:
         setattr(owner, attr, new)
     except (AttributeError, TypeError) as exc:
         report(f"snapy_capture: target {entry.name}: cannot replace {qualname} ({exc})")
-        return
+        return None
     patches[(id(owner), attr)] = Patch(owner, attr, raw, had_own, new)
+    name = f"{entry.module}:{qualname}"
     if isinstance(owner, types.ModuleType):
-        replaced[id(raw)] = (raw, new, f"{entry.module}:{qualname}")
+        replaced[id(raw)] = Swap(raw, new, name, new)
+    elif had_own and kind == FUNCTION and isinstance(owner, type):
+        # A method other code took from its class (``registry[dict] = C.method``) holds the
+        # plain function; the wrapper read on the class is what it would hold had we been
+        # first. Not an inherited method (the base class keeps its own), nor a classmethod
+        # (it is held as a bound method, a new object each time it is read).
+        function = raw.__func__ if isinstance(raw, staticmethod) else raw
+        if isinstance(function, types.FunctionType) and not isinstance(raw, classmethod):
+            value = new.__get__(None, owner)
+            replaced[id(function)] = Swap(
+                function, value, name, None if isinstance(raw, staticmethod) else new
+            )
+    return new
 
 
 class Wrapping:
@@ -134,6 +167,8 @@ class Wrapping:
         self.report = report
         self.wrapper = wrapper
         self.replaced: Replaced = {}
+        #: (target name, qualname, wrapper) of every function this pass wrapped or found wrapped.
+        self.wrapped: list[tuple[str, str, Any]] = []
 
     def wrap(self, entry: Target, qualname: str, member: Member) -> None:
         # One target's failure, whatever it is (a RecursionError from a target that captures
@@ -142,7 +177,7 @@ class Wrapping:
         # user's, and a warning raised here was made an error by the caller (-W error): both
         # propagate.
         try:
-            wrap_one(
+            new = wrap_one(
                 entry,
                 member,
                 record=self.record,
@@ -152,6 +187,8 @@ class Wrapping:
                 report=self.report,
                 wrap=self.wrapper,
             )
+            if new is not None:
+                self.wrapped.append((entry.name, qualname, new))
         except (KeyboardInterrupt, Warning):
             raise
         except BaseException as exc:  # noqa: BLE001
@@ -169,38 +206,50 @@ def _defined_in(raw: Any) -> str | None:
 
 
 def rebind_copies(
-    replaced: Replaced, patches: dict[tuple[int, str], Patch]
-) -> dict[int, list[str]]:
+    replaced: Replaced, patches: dict[tuple[int, str], Any]
+) -> tuple[set[int], list[types.ModuleType]]:
     """Point ``from module import f`` copies in loaded modules at the wrappers.
 
     Returns:
-        The originals still held elsewhere (not in a module namespace): id -> keys holding it.
+        The ids of the module namespaces, and the modules that imported from the targets'
+        modules (they held a copy, the module itself, or one of its classes): the ones whose
+        registries are searched next.
     """
     namespaces = set()
+    names = {swap.name.partition(":")[0] for swap in replaced.values()}
+    importers: list[types.ModuleType] = []
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
         namespaces.add(id(namespace))
+        imported = namespace.get("__name__") in names
         for attr, value in list(namespace.items()):
             found = replaced.get(id(value))
-            if found is not None and found[0] is value:
-                setattr(module, attr, found[1])
-                patches[(id(module), attr)] = Patch(module, attr, value, True, found[1])
-    return _other_holders(replaced, namespaces)
+            if found is not None and found.original is value:
+                setattr(module, attr, found.value)
+                patches[(id(module), attr)] = Patch(module, attr, value, True, found.value)
+                imported = True
+            elif not imported and isinstance(value, (type, types.ModuleType)):
+                key = "__name__" if isinstance(value, types.ModuleType) else "__module__"
+                imported = vars(value).get(key) in names
+        if imported:
+            importers.append(module)
+    return namespaces, importers
 
 
-def _other_holders(replaced: Replaced, module_namespaces: set[int]) -> dict[int, list[str]]:
-    """Keys under which dicts other than module namespaces still hold a replaced original."""
-    held: dict[int, list[str]] = {}
+def other_holders(replaced: Replaced, module_namespaces: set[int]) -> dict[str, list[str]]:
+    """Keys under which dicts other than module namespaces still hold a replaced original,
+    per target name (one pass over the heap)."""
+    held: dict[str, list[str]] = {}
     # One pass over the heap for all of them: get_referrers walks every tracked object.
-    for referrer in gc.get_referrers(*(raw for raw, _new, _name in replaced.values())):
+    for referrer in gc.get_referrers(*(swap.original for swap in replaced.values())):
         if type(referrer) is not dict or id(referrer) in module_namespaces:
             continue
         for key, value in list(referrer.items()):
             found = replaced.get(id(value))
-            if found is not None and found[0] is value and key != "__wrapped__":
-                held.setdefault(id(value), []).append(repr(key))
+            if found is not None and found.original is value and key != "__wrapped__":
+                held.setdefault(found.name, []).append(label_key(key))
     return held
 
 
@@ -221,3 +270,14 @@ def absent_module(name: str) -> str | None:
             return None
         return prefix if found is None else None
     return None
+
+
+def label_key(key: Any) -> str:
+    """How a report names a container's key, without running any of the host's code (a
+    ``__repr__`` of its own): the repr of a plain value, a class's name, else the key's type."""
+    if key is None or type(key) in (str, int, float, bool):
+        text = repr(key)
+        return text if len(text) <= 60 else f"{text[:57]}..."
+    if isinstance(key, type):
+        return f"<class {key.__qualname__}>"
+    return f"<{type(key).__name__}>"

@@ -13,13 +13,15 @@ the class (which is what must be wrapped and put back), not as the bound attribu
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import importlib.util
 import io
 import os
+import pkgutil
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -179,7 +181,12 @@ def _find(module: str, result: Resolution) -> tuple[str, SourceNames | types.Mod
                 return spec.name, read_source(handle.read(), spec.origin)
     except (ImportError, ValueError, OSError, SyntaxError) as exc:
         detail = " ".join(str(exc).split())
-        result.errors.append(f"module {module!r} not found or unreadable: {detail}")
+        hint = (
+            _did_you_mean(module, _module_names(module))
+            if isinstance(exc, ModuleNotFoundError)
+            else ""
+        )
+        result.errors.append(f"module {module!r} not found or unreadable: {detail}{hint}")
         return None
     sink = io.StringIO()
     try:
@@ -206,7 +213,9 @@ def _from_source(target: Target, names: SourceNames, result: Resolution) -> None
         return
     kind, elsewhere = names.lookup(target.qualname)
     if kind is None:
-        message = f"{target.qualname!r} not found in {target.module}"
+        message = f"{target.qualname!r} not found in {target.module}" + _did_you_mean(
+            target.qualname, (q for q, k in names.kinds.items() if k in EXACT_KINDS)
+        )
         if elsewhere:
             message += (
                 f" (if it is inherited from {', '.join(elsewhere)}, defined in another "
@@ -227,9 +236,33 @@ def _from_module(target: Target, module: types.ModuleType, result: Resolution) -
     try:
         member = resolve(module, target.qualname)
     except TargetNotFoundError as missing:
-        result.errors.append(str(missing))
+        names = (q for q, m in members(module).items() if m.kind in EXACT_KINDS)
+        result.errors.append(str(missing) + _did_you_mean(target.qualname, names))
         return
     _exact(target, member.kind, result)
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the names closest to a misspelled one, else ``""``."""
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=3, cutoff=0.75)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(name) for name in close)}?)"
+
+
+def _module_names(module: str) -> list[str]:
+    """The modules a misspelled ``module`` may have meant: its siblings, or the top-level
+    modules on ``sys.path``, found without importing anything new."""
+    parent, _dot, _last = module.rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        path = getattr(package, "__path__", None)
+        if path is None:
+            return []
+        found = [f"{parent}.{info.name}" for info in pkgutil.iter_modules(path)]
+    else:
+        found = [info.name for info in pkgutil.iter_modules()]
+    return found
 
 
 def _exact(target: Target, kind: str, result: Resolution) -> None:

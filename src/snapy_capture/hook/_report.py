@@ -1,0 +1,400 @@
+"""What each target captured: the line at exit and the JSON report.
+
+At exit, the runner (and autoload, in a process that asked for capture) says in one line on
+stderr which targets captured nothing, and ``--report FILE`` (``SNAP_CAPTURE_REPORT`` for
+autoload) writes, per target: the functions it matched, the calls captured, the captures
+dropped and why, the paths filtered out of them, the registries rebound and the references
+that could not be, or why it captured nothing (its module was never imported, it matched
+nothing, its functions were never called, capture was off).
+
+The counts come from each capture site's counters (``capture._stats.SiteCounts``: an int
+increment where the process-wide counters are updated, no other per-call work). A program
+the runner runs may capture in child processes too: each child (autoload, or a fork of the
+program) writes its counts to a private directory the runner names in
+``SNAP_CAPTURE_COUNTS_DIR``, and the runner adds them up, so a target captured only in a
+worker process is not reported as capturing nothing.
+
+The report holds names, counts and redaction *paths* (``password``, ``self.api_key``),
+never a value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from snapy_capture._forksafe import after_fork_in_child
+from snapy_capture.capture import _pipeline, _stats
+from snapy_capture.capture._caller import call_through
+from snapy_capture.capture._pipeline import site_of
+from snapy_capture.hook._display import one_line
+from snapy_capture.hook._patch import absent_module, label_key
+
+__all__ = [
+    "COUNTS_ENV",
+    "REPORT_ENV",
+    "REPORT_VERSION",
+    "collect",
+    "counts_dir",
+    "finish",
+    "gather",
+    "merge",
+    "summary",
+    "write_json",
+]
+
+#: The directory where child processes of the runner leave their counts (set by the runner).
+COUNTS_ENV: Final = "SNAP_CAPTURE_COUNTS_DIR"
+#: Where autoload writes its report at exit (``{pid}`` is replaced by the process id).
+REPORT_ENV: Final = "SNAP_CAPTURE_REPORT"
+REPORT_VERSION: Final = 1
+#: The process that reports (the runner); every other process with the variable set is a child.
+_owner: list[int] = []
+#: How many targets the line at exit names before "and N more".
+_NAMED: Final = 5
+
+#: Why a target captured nothing, most specific last (merging keeps the furthest stage).
+_STAGES: Final = ("module not imported", "matched nothing", "never called", "not captured")
+
+
+def collect(hook: Any) -> dict[str, Any]:
+    """This process's counts, per target name (the hook's targets, in file order)."""
+    targets: dict[str, Any] = {}
+    for entry in hook.spec.targets:
+        functions: dict[str, Any] = {}
+        for qualname, wrapper in hook.sites.get(entry.name, ()):
+            site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
+            if site is None:
+                continue
+            counts = site.counts
+            # A site resolves its configuration on its first call (a failure is a drop).
+            called = site.handler is not call_through or counts.dropped > 0
+            functions[f"{site.module}:{qualname}"] = {
+                "called": called,
+                "capture_off": called and site.mode == _pipeline._OFF,
+                "captured": counts.captured,
+                "dropped": counts.dropped,
+                "drop_reasons": dict(counts.reasons),
+                "redactions": dict(counts.redactions),
+            }
+        targets[entry.name] = {
+            "where": entry.where,
+            "module_imported": entry.module in hook.seen,
+            "matched": entry.name in hook.matched or bool(functions),
+            "functions": functions,
+            "rebound": list(hook.rebound.get(entry.name, ())),
+            "held_unwrapped": list(hook.held.get(entry.name, ())),
+        }
+    return targets
+
+
+def explain_uncalled(hook: Any, targets: dict[str, Any]) -> None:
+    """Add to ``held_unwrapped`` the places that still hold the unwrapped function of a
+    target never called: a registry the hook could not reach when it wrapped it (a dict on
+    an object, ``app.view_functions``; a module that imported it first), through which the
+    program may well have called it. One pass over the heap, at exit, and only when some
+    target needs explaining."""
+    functions: list[Any] = []
+    # id -> (index in functions, target name): no reference to a function but the list's.
+    wanted: dict[int, tuple[int, str]] = {}
+    for name in targets:
+        for _qualname, wrapper in hook.sites.get(name, ()):
+            site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
+            if site is not None and site.handler is call_through and not site.counts.dropped:
+                wanted[id(site.func)] = (len(functions), name)
+                functions.append(site.func)
+    if not functions:
+        return
+    modules: dict[int, object] = {}
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if isinstance(namespace, dict):
+            modules[id(namespace)] = namespace.get("__name__")
+
+    def target_of(value: Any) -> str | None:
+        hit = wanted.get(id(value))
+        return hit[1] if hit is not None and functions[hit[0]] is value else None
+
+    for referrer in gc.get_referrers(*functions):
+        kind = type(referrer)
+        if referrer is functions:
+            continue
+        if kind is dict:
+            for key, value in list(referrer.items()):
+                holder = target_of(value)
+                if holder is None or key == "__wrapped__":
+                    continue
+                home = modules.get(id(referrer))
+                where = f"{home}.{key}" if home else f"a dict under {label_key(key)}"
+                _note(targets[holder], where)
+        elif kind in (list, tuple, set):
+            for value in list(referrer):
+                holder = target_of(value)
+                if holder is not None:
+                    _note(targets[holder], f"a {kind.__name__}")
+
+
+def _note(entry: dict[str, Any], where: str) -> None:
+    held = entry.setdefault("held_unwrapped", [])
+    if where not in held:
+        held.append(where)
+
+
+def merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    """Add another process's counts (from :func:`collect`) to ``into``."""
+    for name, theirs in other.items():
+        mine = into.get(name)
+        if not isinstance(theirs, dict):
+            continue
+        if mine is None:
+            into[name] = theirs
+            continue
+        mine["module_imported"] = bool(mine.get("module_imported") or theirs.get("module_imported"))
+        mine["matched"] = bool(mine.get("matched") or theirs.get("matched"))
+        for key in ("rebound", "held_unwrapped"):
+            mine[key] = list(dict.fromkeys([*mine.get(key, []), *theirs.get(key, [])]))
+        functions = mine.setdefault("functions", {})
+        for function, counts in dict(theirs.get("functions") or {}).items():
+            have = functions.get(function)
+            if have is None:
+                functions[function] = counts
+                continue
+            have["called"] = bool(have.get("called") or counts.get("called"))
+            have["capture_off"] = bool(have.get("capture_off") or counts.get("capture_off"))
+            for key in ("captured", "dropped"):
+                have[key] = int(have.get(key, 0)) + int(counts.get(key, 0))
+            for key in ("drop_reasons", "redactions"):
+                bucket = have.setdefault(key, {})
+                for item, count in dict(counts.get(key) or {}).items():
+                    bucket[item] = int(bucket.get(item, 0)) + int(count)
+
+
+def report(targets: Mapping[str, Any], *, config: str, processes: int) -> dict[str, Any]:
+    """The JSON report: each target's counts and status, and the targets that captured
+    nothing, with why."""
+    listed = []
+    nothing = []
+    for name, entry in targets.items():
+        functions = entry.get("functions") or {}
+        captured = sum(int(f.get("captured", 0)) for f in functions.values())
+        dropped = sum(int(f.get("dropped", 0)) for f in functions.values())
+        status, why = _status(name, entry, captured)
+        listed.append(
+            {
+                "target": name,
+                "where": entry.get("where", ""),
+                "status": status,
+                **({"why": why} if why else {}),
+                "captured": captured,
+                "dropped": dropped,
+                "functions": functions,
+                "rebound": entry.get("rebound", []),
+                "held_unwrapped": entry.get("held_unwrapped", []),
+            }
+        )
+        if status != "captured":
+            nothing.append({"target": name, "status": status, "why": why})
+    return {
+        "version": REPORT_VERSION,
+        "config": config,
+        "processes": processes,
+        "targets": listed,
+        "captured_nothing": nothing,
+    }
+
+
+def _status(name: str, entry: Mapping[str, Any], captured: int) -> tuple[str, str]:
+    if captured:
+        return "captured", ""
+    module = name.partition(":")[0]
+    functions = entry.get("functions") or {}
+    if not entry.get("module_imported"):
+        absent = absent_module(module)
+        if absent is not None:
+            return _STAGES[0], f"no module named {absent}"
+        return _STAGES[0], f"the program never imported {module}"
+    if not entry.get("matched"):
+        return _STAGES[1], f"no function {name.partition(':')[2]} in {module}"
+    called = [f for f in functions.values() if f.get("called")]
+    if not called:
+        held = entry.get("held_unwrapped") or []
+        if held:
+            return _STAGES[2], (
+                f"matched, but never called through the wrapper; still held unwrapped in "
+                f"{', '.join(held[:3])}{', ...' if len(held) > 3 else ''}"
+            )
+        return _STAGES[2], "matched, but never called"
+    if any(f.get("capture_off") for f in called) and not any(f.get("dropped") for f in called):
+        return _STAGES[3], "called, but capture was off (enabled: false, or sample_rate)"
+    reasons: dict[str, int] = {}
+    for function in called:
+        for reason, count in dict(function.get("drop_reasons") or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(count)
+    if reasons:
+        detail = ", ".join(f"{reason} ({count})" for reason, count in reasons.items())
+        return _STAGES[3], f"called, but every capture was dropped: {detail}"
+    return _STAGES[3], "called, but not captured (sampled out, or the rate limit)"
+
+
+def summary(built: Mapping[str, Any], hint: str) -> str | None:
+    """The one line at exit, or ``None`` when every target captured something."""
+    nothing = [item["target"] for item in built["captured_nothing"]]
+    if not nothing:
+        return None
+    named = ", ".join(nothing[:_NAMED])
+    if len(nothing) > _NAMED:
+        named += f" and {len(nothing) - _NAMED} more"
+    return one_line(
+        f"{len(nothing)} of {len(built['targets'])} targets captured nothing: {named} ({hint})"
+    )
+
+
+def write_json(path: str, data: Mapping[str, Any]) -> None:
+    """Write ``data`` to ``path`` (private to the user: it names the program's functions)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        json.dump(data, stream, indent=2, sort_keys=False)
+        stream.write("\n")
+
+
+def counts_dir() -> str:
+    """A new private directory for child processes' counts."""
+    return tempfile.mkdtemp(prefix="snapy-capture-counts-")
+
+
+def leave_counts(directory: str, targets: Mapping[str, Any]) -> None:
+    """A child's counts, for the runner to add up (no error escapes: the runner may be gone)."""
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        write_json(os.path.join(directory, f"{os.getpid()}.json"), {"targets": targets})
+
+
+def gather(directory: str) -> Iterable[Mapping[str, Any]]:
+    """The counts the children left, read once; the directory is removed."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            if name.endswith(".json"):
+                with open(path, encoding="utf-8") as stream:
+                    data = json.load(stream)
+                if isinstance(data, dict) and isinstance(data.get("targets"), dict):
+                    found.append(data["targets"])
+        except (OSError, ValueError):
+            pass
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(directory)
+    return found
+
+
+def say(line: str) -> None:
+    """Write one line to stderr; a closed stderr loses it, not the program's exit."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(f"{line}\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def finish(
+    hook: Any,
+    *,
+    config: str,
+    hint: str,
+    report_path: str | None = None,
+    directory: str | None = None,
+    owner: bool = True,
+    only_if_used: bool = False,
+) -> None:
+    """At exit: a child leaves its counts in ``directory``; the process that reports adds up
+    what its children left there, writes the report to ``report_path`` and says in one line
+    which targets captured nothing (with ``only_if_used``, only if this process imported one
+    of the targets' modules, or a report was asked for: a process that has nothing to do
+    with the targets says nothing)."""
+    targets = collect(hook)
+    explain_uncalled(hook, targets)
+    if not owner:
+        if directory:
+            leave_counts(directory, targets)
+        return
+    processes = 1
+    if directory:
+        for other in gather(directory):
+            merge(targets, other)
+            processes += 1
+    built = report(targets, config=config, processes=processes)
+    if report_path:
+        try:
+            write_json(report_path, built)
+        except OSError as exc:
+            say(one_line(f"cannot write the report {report_path}: {exc.strerror or exc}"))
+    line = summary(built, hint)
+    used = any(entry.get("module_imported") for entry in targets.values())
+    if line is not None and (used or report_path or not only_if_used):
+        say(line)
+
+
+@after_fork_in_child
+def _forked() -> None:
+    """A forked child counts its own captures (its parent counts the ones made before the
+    fork), and leaves them for the runner when it exits, as the writer flushes (a child
+    that multiprocessing forked leaves through ``os._exit``, after its finalizers)."""
+    from snapy_capture.hook._finder import current  # noqa: PLC0415 - the finder imports us
+
+    hook = current()
+    if hook is None:
+        return
+    for sites in hook.sites.values():
+        for _qualname, wrapper in sites:
+            site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
+            if site is not None:
+                site.counts.reset()
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and os.environ.get(COUNTS_ENV):
+        _leave_at_child_exit(util)
+        # Registered in a registry multiprocessing clears while it sets the child up; its
+        # after-fork callbacks run after that.
+        util.register_after_fork(util, _leave_at_child_exit)
+
+
+def _leave_at_child_exit(util: Any) -> None:
+    util.Finalize(None, _leave_now, exitpriority=1)  # after the writer's flush (priority 100)
+
+
+def _leave_now() -> None:
+    from snapy_capture.hook._finder import current  # noqa: PLC0415
+
+    hook, directory = current(), os.environ.get(COUNTS_ENV)
+    if hook is not None and directory:
+        leave_counts(directory, collect(hook))
+
+
+def own_report() -> None:
+    """This process is the one that reports (the runner): it leaves no counts of its own."""
+    _owner[:] = [os.getpid()]
+
+
+def _first_capture(counts: _stats.SiteCounts) -> None:
+    """A child's first capture of a site: leave the counts now, in case it never exits."""
+    if _owner and _owner[0] == os.getpid():
+        return
+    with contextlib.suppress(Exception):  # a count lost, never the program's call
+        _leave_now()
+
+
+_stats.on_first_capture.append(_first_capture)
