@@ -381,6 +381,7 @@ def replay_and_compare(
 ) -> ReplayResult:
     """:func:`snapy_capture.replay.replay_and_compare`, skipping the test (with the reason)
     when the capture cannot be replayed."""
+    __tracebackhide__ = True
     try:
         return _replay_and_compare(
             func, record, substitutes=substitutes, deterministic=deterministic
@@ -416,6 +417,7 @@ def replay_outcome(
     """:func:`snapy_capture.replay.replay_outcome`: a value to compare with a snapshot
     (``assert replay_outcome(Owner.method, record) == snapshot``); the test is skipped,
     with the reason, when the capture cannot be replayed."""
+    __tracebackhide__ = True
     try:
         return _replay_outcome(func, record, substitutes=substitutes, deterministic=deterministic)
     except CannotReplayError as exc:

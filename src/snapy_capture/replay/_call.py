@@ -125,7 +125,7 @@ def prepare(
     args = list(copied(record.get("args", [])))
     kwargs = dict(copied(record.get("kwargs", {})))
     prepared = Prepared(func, (), {})
-    if not _is_bound(func) and wants_instance(func):
+    if not _is_bound(func) and wants_instance(func, record):
         prepared.instance = captured_instance(record, values)
         prepared.on_captured_instance = True
         prepared.func = _on(func, prepared.instance)
@@ -334,8 +334,15 @@ def _is_bound(func: Any) -> bool:
     return owner is not None and not isinstance(owner, types.ModuleType)
 
 
-def wants_instance(func: Any) -> bool:
-    """Whether ``func`` is an instance method taken from its class (``Owner.method``)."""
+def wants_instance(func: Any, record: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``func`` is an instance method taken from its class (``Owner.method``).
+
+    Decided by where ``func`` is defined, or else by where it is now: the captured
+    instance's class holding ``func`` under the captured method's name (a method patched
+    in from elsewhere, a wrapper without ``functools.wraps``).
+    """
+    if record is not None and _stored_on_captured_class(func, record):
+        return True
     if isinstance(func, (types.MethodDescriptorType, types.WrapperDescriptorType)):
         return True  # a C type's method taken from the type (OrderedDict.move_to_end)
     raw = inspect.unwrap(func) if callable(func) else func
@@ -357,6 +364,15 @@ def wants_instance(func: Any) -> bool:
     # A class defined in a function cannot be looked up: its methods name their receiver.
     params = list(inspect.signature(raw).parameters)
     return bool(params) and params[0] == "self"
+
+
+def _stored_on_captured_class(func: Any, record: Mapping[str, Any]) -> bool:
+    instance = record.get("self")
+    name = str(record.get("qualname", "")).rpartition(".")[2]
+    if instance is None or isinstance(instance, str) or not name:
+        return False
+    found = inspect.getattr_static(type(instance), name, None)
+    return found is not None and found is func and isinstance(func, types.FunctionType)
 
 
 def _on(func: Callable[..., Any], instance: Any) -> Callable[..., Any]:
