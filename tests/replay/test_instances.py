@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from snapy_capture import capture_args
 from snapy_capture.pytest_plugin import (
     assert_replay_matches,
     replay_and_compare,
@@ -146,3 +147,53 @@ def test_method_captured_without_its_instance_is_skipped_not_run_on_a_blank_one(
     # A function that is not a method still replays without an instance.
     plain = _record("dedent", ["  a\n  b"], result={"value": "a\nb"})
     assert_replay_matches(textwrap.dedent, plain)
+
+
+class Ledger:
+    """A decorated method, as the decorator and the import hook wrap it."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.entries: list[int] = []
+
+    @capture_args(record_result=True)
+    def add(self, amount: int) -> str:
+        self.entries.append(amount)
+        return f"{sum(self.entries)} {self.currency}"
+
+
+def test_a_decorated_method_replays_on_the_captured_instance(tmp_path: Path) -> None:
+    """Ledger.add (wrapped by capture_args) binds to record["self"], and self_after is checked."""
+    before = Ledger("EUR")
+    before.entries = [5]
+    after = Ledger("EUR")
+    after.entries = [5, 7]
+    record = _record(
+        "Ledger.add",
+        [7],
+        module=__name__,
+        self=before,
+        self_after=after,
+        result={"value": "12 EUR"},
+    )
+    assert_replay_matches(Ledger.add, record)
+    assert replay_outcome(Ledger.add, record) == "12 EUR"
+    wrong = {**record, "self_after": before}
+    with pytest.raises(AssertionError, match=r"first difference at len\(self\.entries\): 1 != 2"):
+        assert_replay_matches(Ledger.add, wrong)
+
+
+def test_filtered_instance_parts_do_not_block_a_bound_method_given() -> None:
+    """self.<attr> filtered matters only when the call runs on the captured instance."""
+    wrapper = textwrap.TextWrapper(width=20)
+    wrapper.placeholder = "[FILTERED: name:token]"
+    record = _record(
+        "TextWrapper.wrap",
+        [TEXT],
+        self=wrapper,
+        result={"value": textwrap.TextWrapper(width=20).wrap(TEXT)},
+        metadata={"redactions": [{"path": "self.placeholder", "reason": "name:token"}]},
+    )
+    with pytest.raises(pytest.skip.Exception, match=r"\(self\.placeholder\)"):
+        assert_replay_matches(textwrap.TextWrapper.wrap, record)
+    assert_replay_matches(textwrap.TextWrapper(width=20).wrap, record)

@@ -119,13 +119,19 @@ def prepare(
             no usable captured instance.
     """
     values = merged(substitutes, record)
-    missing = [path for path in input_redactions(record) if not covered(path, values)]
+    on_instance = not _is_bound(func) and wants_instance(func, record)
+    missing = [
+        path
+        for path in input_redactions(record)
+        # The captured instance's filtered parts matter only when the call runs on it.
+        if not covered(path, values) and (on_instance or not covered(path, ("self",)))
+    ]
     if missing:
         raise CannotReplayError(filtered_reason(record, missing))
     args = list(copied(record.get("args", [])))
     kwargs = dict(copied(record.get("kwargs", {})))
     prepared = Prepared(func, (), {})
-    if not _is_bound(func) and wants_instance(func, record):
+    if on_instance:
         prepared.instance = captured_instance(record, values)
         prepared.on_captured_instance = True
         prepared.func = _on(func, prepared.instance)
