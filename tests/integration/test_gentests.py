@@ -234,3 +234,22 @@ def test_bad_requests_raise_one_clear_error(project: pytest.Pytester) -> None:
     assert existing.read_text() == ""
     generate_test_module("total", output=existing, overwrite=True)
     assert "replay_records" in existing.read_text()
+
+
+def test_generated_imports_lint_clean_for_stdlib_installed_and_project_targets(
+    project: pytest.Pytester,
+) -> None:
+    """The target's import sits in isort's section for it: stdlib, installed, or the project."""
+    tests = project.path / "tests"
+    for name, file in (
+        ("textwrap:TextWrapper.wrap", "test_wrap.py"),
+        ("yaml:safe_load", "test_yaml.py"),
+        ("tgt_gen:total", "test_total.py"),
+    ):
+        generate_test_module(name, output=tests / file, path="captures")
+        linted = _ruff(tests / file)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert (
+        "from pathlib import Path\nfrom textwrap import TextWrapper\n"
+        in (tests / "test_wrap.py").read_text()
+    )
