@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from snapy_capture.replay._call import CannotReplayError, deterministic
+from snapy_capture.replay._call import CannotReplayError
 from snapy_capture.replay._cases import Case, Cases, Where, collect_cases
 from snapy_capture.replay._compare import (
     ReplayResult,
@@ -13,6 +13,7 @@ from snapy_capture.replay._compare import (
     replay_and_compare,
     replay_outcome,
 )
+from snapy_capture.replay._determinism import deterministic
 from snapy_capture.replay._gentests import generate_test_module
 from snapy_capture.replay._state import snapshot_state, state_view
 from snapy_capture.replay._substitutes import (

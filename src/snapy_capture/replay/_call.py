@@ -10,22 +10,17 @@
 - **The outcome.** Coroutines run to completion; generators and async generators are
   drained into a list; an exception, raised at once or mid-way through a generator, is
   part of the outcome rather than an error of the test.
-- **Determinism.** With ``deterministic=True`` the call sees the clock frozen at the
-  capture's timestamp (time-machine) and ``random`` seeded from the capture's identity.
+- **Determinism.** See :mod:`._determinism`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
-import datetime
-import hashlib
 import inspect
-import random
 import sys
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,16 +40,11 @@ __all__ = [
     "CannotReplayError",
     "Outcome",
     "captured_instance",
-    "deterministic",
     "label",
     "prepare",
 ]
 
 NO_INSTANCE = "captured without its instance (capture_self off or an old capture)"
-TIME_MACHINE_MISSING = (
-    "deterministic replay freezes the clock with time-machine, which is not installed "
-    "(pip install 'snapy-capture[time]')"
-)
 
 
 class CannotReplayError(SnapyCaptureError):
@@ -295,41 +285,6 @@ def _no_running_loop(coroutine: Any) -> None:
         "cannot replay a coroutine function inside a running event loop; "
         "await it yourself and compare with record['result']"
     )
-
-
-@contextlib.contextmanager
-def deterministic(record: Mapping[str, Any]) -> Iterator[None]:
-    """Freeze the clock at the capture's timestamp and seed ``random`` from the capture.
-
-    The seed comes from the function's name and the capture's timestamp, so each case has
-    its own, the same on every run; ``random``'s state is restored afterwards.
-
-    Raises:
-        CannotReplayError: time-machine is not installed, or the capture has no timestamp.
-    """
-    try:
-        import time_machine  # noqa: PLC0415 - an optional extra
-    except ImportError:
-        raise CannotReplayError(f"{label(record)}: {TIME_MACHINE_MISSING}") from None
-    when = _timestamp(record)
-    identity = f"{record.get('module')}:{record.get('qualname')}@{record.get('timestamp')}"
-    seed = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big")
-    saved = random.getstate()
-    random.seed(seed)
-    try:
-        with time_machine.travel(when, tick=False):
-            yield
-    finally:
-        random.setstate(saved)
-
-
-def _timestamp(record: Mapping[str, Any]) -> datetime.datetime:
-    text = record.get("timestamp")
-    if isinstance(text, str):
-        with contextlib.suppress(ValueError):
-            parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
-    raise CannotReplayError(f"{label(record)}: no readable timestamp to freeze the clock at")
 
 
 # --- binding --------------------------------------------------------------------------------

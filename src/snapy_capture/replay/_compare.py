@@ -17,8 +17,8 @@ from typing import Any
 
 from snapy_capture._text import safe_str
 from snapy_capture.errors import NoRecordedResultError
-from snapy_capture.replay._call import deterministic as frozen_clock
 from snapy_capture.replay._call import label, prepare, run
+from snapy_capture.replay._determinism import deterministic as frozen_clock
 from snapy_capture.replay._state import describe_difference, equal, state_view
 
 __all__ = ["ReplayResult", "assert_replay_matches", "replay_and_compare", "replay_outcome"]
