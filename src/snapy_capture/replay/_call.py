@@ -323,7 +323,10 @@ def wants_instance(func: Any, record: Mapping[str, Any] | None = None) -> bool:
             declared, (staticmethod, classmethod)
         )
     # A class defined in a function cannot be looked up: its methods name their receiver.
-    params = list(inspect.signature(raw).parameters)
+    try:
+        params = list(inspect.signature(raw).parameters)
+    except (TypeError, ValueError):
+        return False
     return bool(params) and params[0] == "self"
 
 
