@@ -3,6 +3,12 @@
 - fixture ``capture_loader``: a :class:`~snapy_capture.CaptureLoader` over the search paths;
 - :func:`replay_cases` / :func:`replay_records`: ``pytest.param`` entries, one per capture;
 - :func:`assert_replay_matches` / :func:`replay_and_compare`: compare with a recorded result;
+  :func:`replay_outcome`: a value to snapshot (the result's state, or the exception raised);
+  a case that cannot be replayed (filtered values without substitutes, no usable instance)
+  is skipped with the reason;
+- substitutes for filtered values: ``substitutes=`` on the helpers, and for a whole suite
+  ``--snapy-capture-substitutes FILE`` / ini ``snapy_capture_substitutes`` (a ``.py`` file
+  defining ``SUBSTITUTES``, or a JSON/YAML mapping; relative to the ini file);
 - options: ``--snapy-capture-path`` / ini ``snapy_capture_path`` (searched first by every
   loader given no path), ``--snapy-capture-enable`` / ini ``snapy_capture_enabled`` (capturing
   is *off* while tests run unless turned on, so replaying a decorated function never rewrites
@@ -19,9 +25,9 @@ workers and with the plugin disabled (``-p no:snapy_capture``).
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import pytest
 
@@ -32,16 +38,23 @@ from snapy_capture.config import (
     reload_environment,
     set_suspended,
 )
-from snapy_capture.errors import AmbiguousCaptureError, NoRecordedResultError
+from snapy_capture.errors import AmbiguousCaptureError, NoRecordedResultError, SnapyCaptureError
 from snapy_capture.replay import (
+    CannotReplayError,
     Cases,
     ReplayResult,
     Where,
-    assert_replay_matches,
+    clear_default_substitutes,
     collect_cases,
+    load_substitutes,
     loader,
-    replay_and_compare,
+    set_default_substitutes,
+    snapshot_state,
 )
+from snapy_capture.replay import assert_replay_matches as _assert_replay_matches
+from snapy_capture.replay import replay_and_compare as _replay_and_compare
+from snapy_capture.replay import replay_outcome as _replay_outcome
+from snapy_capture.replay._cases import case_arguments, skip_reason
 from snapy_capture.replay.loader import CaptureLoader
 
 if TYPE_CHECKING:
@@ -56,7 +69,9 @@ __all__ = [
     "capture_loader",
     "replay_and_compare",
     "replay_cases",
+    "replay_outcome",
     "replay_records",
+    "snapshot_state",
 ]
 
 #: Every "no captures" skip reason starts with this; ``--snapy-capture-require`` looks for it.
@@ -67,7 +82,7 @@ _MISSING_ID: Final = "no-captures"
 class _PluginState:
     """What the plugin changed in this process, to undo it at the end of the session."""
 
-    __slots__ = ("added_path", "enabled", "path", "require", "was_suspended")
+    __slots__ = ("added_path", "enabled", "path", "require", "substitutes", "was_suspended")
 
     def __init__(
         self,
@@ -77,7 +92,9 @@ class _PluginState:
         path: str | None,
         added_path: bool,
         was_suspended: bool,
+        substitutes: bool = False,
     ) -> None:
+        self.substitutes = substitutes
         self.enabled = enabled
         self.require = require
         self.path = path
@@ -117,6 +134,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail, instead of skip, replay tests of functions that have no captures (CI)",
     )
+    group.addoption(
+        "--snapy-capture-substitutes",
+        dest="snapy_capture_substitutes",
+        default=None,
+        metavar="FILE",
+        help="test values for what the filters removed from captures, keyed by redaction "
+        "path: a .py file defining SUBSTITUTES, or a JSON/YAML mapping",
+    )
+    parser.addini(
+        "snapy_capture_substitutes",
+        "substitutes file for filtered values (relative to the ini file); see "
+        "--snapy-capture-substitutes",
+        type="string",
+        default="",
+    )
     parser.addini(
         "snapy_capture_path",
         "capture directory searched first when loading captures (relative to the ini file)",
@@ -144,10 +176,22 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.get(CONFIG_FILE_ENV)
     )
     require = _flag(config, "snapy_capture_require", "snapy_capture_require")
-    path = _configured_path(config)
+    path = _configured_path(config, "snapy_capture_path")
+    substitutes = _configured_path(config, "snapy_capture_substitutes")
+    if substitutes is not None:
+        try:
+            # Before collection: replay_cases/replay_records read them at import time.
+            set_default_substitutes(load_substitutes(substitutes))
+        except SnapyCaptureError as exc:
+            raise pytest.UsageError(str(exc)) from None
     added = path is not None and loader.add_search_path(path)
     state = _PluginState(
-        enabled=enabled, require=require, path=path, added_path=added, was_suspended=is_suspended()
+        enabled=enabled,
+        require=require,
+        path=path,
+        added_path=added,
+        was_suspended=is_suspended(),
+        substitutes=substitutes is not None,
     )
     config.stash[_STATE] = state
     set_suspended(not enabled)
@@ -162,6 +206,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     set_suspended(state.was_suspended)
     if state.added_path and state.path is not None:
         loader.remove_search_path(state.path)
+    if state.substitutes:
+        clear_default_substitutes()
     del config.stash[_STATE]
 
 
@@ -235,11 +281,11 @@ def _flag(pytest_config: pytest.Config, option: str, ini: str) -> bool:
     return bool(pytest_config.getini(ini))
 
 
-def _configured_path(pytest_config: pytest.Config) -> str | None:
-    given = pytest_config.getoption("snapy_capture_path", None)
+def _configured_path(pytest_config: pytest.Config, name: str) -> str | None:
+    given = pytest_config.getoption(name, None)
     if given:
         return os.path.abspath(os.path.expanduser(str(given)))
-    ini = str(pytest_config.getini("snapy_capture_path") or "").strip()
+    ini = str(pytest_config.getini(name) or "").strip()
     if ini:
         base = pytest_config.inipath.parent if pytest_config.inipath else pytest_config.rootpath
         return os.path.abspath(base / Path(os.path.expanduser(ini)))
@@ -262,6 +308,7 @@ def replay_cases(
     limit: int | None = None,
     storage: CaptureStorage | None = None,
     where: Where | None = None,
+    substitutes: Mapping[str, Any] | None = None,
 ) -> list[ParameterSet]:
     """``pytest.param(args, kwargs, id=...)`` for each capture of ``name``, newest first.
 
@@ -270,6 +317,8 @@ def replay_cases(
     while the capture exists: snapshot names stay put as new captures arrive and retention
     drops old ones. With no captures, one entry is skipped (``no-captures``) with a reason
     naming the function and the paths searched; ``--snapy-capture-require`` fails it instead.
+    A capture whose arguments had values filtered out is skipped, naming them, unless
+    ``substitutes`` (or the suite's substitutes file) gives a value for each.
 
     Args:
         name: ``module:qualname``, a qualname, or a dotted suffix of one.
@@ -277,11 +326,21 @@ def replay_cases(
         limit: at most this many captures (the newest).
         storage: read with this storage (e.g. a ``CaptureStorage`` subclass).
         where: criteria (``{"thread_id": "MainThread"}``) or a predicate on the record.
+        substitutes: test values for filtered arguments, keyed by redaction path
+            (``{"password": "test-pw", "opts['token']": "t"}``).
     """
     found = _collect(name, path=path, limit=limit, storage=storage, where=where)
     if not found.cases:
         return [_missing(found, (None, None), where=where)]
-    return [pytest.param(case.args, case.kwargs, id=case.id) for case in found.cases]
+    entries = []
+    for case in found.cases:
+        try:
+            args, kwargs = case_arguments(case.record, substitutes)
+        except CannotReplayError as exc:
+            entries.append(_skipped((None, None), case.id, exc.reason))
+            continue
+        entries.append(pytest.param(args, kwargs, id=case.id))
+    return entries
 
 
 def replay_records(
@@ -292,12 +351,20 @@ def replay_records(
     storage: CaptureStorage | None = None,
     where: Where | None = None,
     with_result: bool = False,
+    substitutes: Mapping[str, Any] | None = None,
 ) -> list[ParameterSet]:
     """Like :func:`replay_cases`, but one whole record per entry (``parametrize("record", ...)``).
+
+    A capture whose arguments or instance had values filtered out, or whose instance could
+    not be stored, is skipped with the reason unless substitutes cover them; the record of a
+    case that runs carries its substitutes (``record["substitutes"]``) to the helpers
+    (:func:`replay_outcome`, :func:`assert_replay_matches`).
 
     Args:
         with_result: keep only captures that have a recorded result (``record_result=True``),
             for use with :func:`assert_replay_matches`.
+        substitutes: as for :func:`replay_cases`; ``"self.api_key"`` is an attribute of the
+            captured instance.
     """
     criteria = where
     if with_result:
@@ -305,36 +372,79 @@ def replay_records(
     found = _collect(name, path=path, limit=limit, storage=storage, where=criteria)
     if not found.cases:
         return [_missing(found, (None,), where=where, with_result=with_result)]
-    if not with_result:
-        return [pytest.param(case.record, id=case.id) for case in found.cases]
-    # A call whose arguments were filtered ran on values the replay does not have: its
-    # recorded result cannot be expected back, so the case is skipped, saying why.
-    return [
-        pytest.param(
-            case.record,
-            id=case.id,
-            marks=pytest.mark.skip(
-                reason=(
-                    f"snapy_capture: {case.id} had arguments filtered at capture time "
-                    f"({', '.join(redacted)}); its recorded result cannot be reproduced"
-                )
-            ),
+    entries = []
+    for case in found.cases:
+        reason = skip_reason(case.record, substitutes)
+        if reason is not None:
+            entries.append(_skipped((case.record,), case.id, reason))
+            continue
+        record = case.record
+        if substitutes:
+            record = {**record, "substitutes": dict(substitutes)}
+        entries.append(pytest.param(record, id=case.id))
+    return entries
+
+
+def replay_and_compare(
+    func: Callable[..., Any],
+    record: Mapping[str, Any],
+    *,
+    substitutes: Mapping[str, Any] | None = None,
+    deterministic: bool = False,
+) -> ReplayResult:
+    """:func:`snapy_capture.replay.replay_and_compare`, skipping the test (with the reason)
+    when the capture cannot be replayed."""
+    __tracebackhide__ = True
+    try:
+        return _replay_and_compare(
+            func, record, substitutes=substitutes, deterministic=deterministic
         )
-        if (redacted := _filtered_arguments(case.record))
-        else pytest.param(case.record, id=case.id)
-        for case in found.cases
-    ]
+    except CannotReplayError as exc:
+        _skip(exc)
 
 
-def _filtered_arguments(record: dict[str, Any]) -> list[str]:
-    """Paths of the arguments the filters changed (the redaction report; never values)."""
-    report = record.get("metadata", {}).get("redactions") or []
-    return sorted(
-        {
-            str(entry.get("path"))
-            for entry in report
-            if not str(entry.get("path", "")).startswith("result")
-        }
+def assert_replay_matches(
+    func: Callable[..., Any],
+    record: Mapping[str, Any],
+    *,
+    substitutes: Mapping[str, Any] | None = None,
+    deterministic: bool = False,
+) -> None:
+    """:func:`snapy_capture.replay.assert_replay_matches`: ``AssertionError`` with a diff
+    when the replay differs from the recorded result; the test is skipped, with the reason,
+    when the capture cannot be replayed."""
+    __tracebackhide__ = True
+    try:
+        _assert_replay_matches(func, record, substitutes=substitutes, deterministic=deterministic)
+    except CannotReplayError as exc:
+        _skip(exc)
+
+
+def replay_outcome(
+    func: Callable[..., Any],
+    record: Mapping[str, Any],
+    *,
+    substitutes: Mapping[str, Any] | None = None,
+    deterministic: bool = False,
+) -> Any:
+    """:func:`snapy_capture.replay.replay_outcome`: a value to compare with a snapshot
+    (``assert replay_outcome(Owner.method, record) == snapshot``); the test is skipped,
+    with the reason, when the capture cannot be replayed."""
+    __tracebackhide__ = True
+    try:
+        return _replay_outcome(func, record, substitutes=substitutes, deterministic=deterministic)
+    except CannotReplayError as exc:
+        _skip(exc)
+
+
+def _skip(exc: CannotReplayError) -> NoReturn:
+    __tracebackhide__ = True
+    pytest.skip(f"snapy_capture: {exc.reason}")
+
+
+def _skipped(values: tuple[Any, ...], case_id: str, reason: str) -> ParameterSet:
+    return pytest.param(
+        *values, id=case_id, marks=pytest.mark.skip(reason=f"snapy_capture: {reason}")
     )
 
 

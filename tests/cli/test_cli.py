@@ -868,8 +868,13 @@ def test_gen_tests_prints_a_test_module(shop: Path) -> None:
     result = run("gen-tests", "price", "--mode", "result", "--limit", "1")
     assert result.code == 0, result.err
     assert "from tgt_shop import price" in result.out
-    assert 'replay_records("tgt_shop:price", limit=1, with_result=True)' in result.out
+    assert (
+        'replay_records("tgt_shop:price", limit=1, with_result=True, substitutes=SUBSTITUTES)'
+        in result.out
+    )
     compile(result.out, "generated", "exec")
+    frozen = run("gen-tests", "price", "--deterministic")
+    assert "assert replay_outcome(price, record, deterministic=True) == snapshot" in frozen.out
 
 
 def test_gen_tests_output_file_and_force(shop: Path) -> None:

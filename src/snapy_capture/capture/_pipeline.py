@@ -81,6 +81,7 @@ class CaptureSite:
         "name",
         "overrides",
         "qualname",
+        "resolved",
         "storage",
         "switch",
         "unresolved",
@@ -122,6 +123,8 @@ class CaptureSite:
         self.call = functools.partial(self.unresolved)
         # Counts invalidations: a resolution they overtook is not installed.
         self.generation = 0
+        # Whether a call has resolved the configuration yet (the import hook's report).
+        self.resolved = False
         self.warned = False
         #: This site's own counters, for the import hook's report (see ``_stats.SiteCounts``).
         self.counts = _stats.SiteCounts()
@@ -142,6 +145,7 @@ class CaptureSite:
     def resolve(self) -> None:
         """Resolve the configuration, and install the handler made for it."""
         generation = self.generation
+        self.resolved = True
         off = False
         handler: Callable[..., Any] = call_through
         try:

@@ -255,6 +255,12 @@ def _setup_commands(commands_: _Commands) -> None:
         "captured in a script run as __main__)",
     )
     cmd.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    cmd.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="replay each case with the clock frozen at its capture's time and random "
+        "seeded per case (needs time-machine: pip install 'snapy-capture[time]')",
+    )
 
     for name, func, text in (
         (

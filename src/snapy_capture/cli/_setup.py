@@ -105,6 +105,7 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
         mode=args.mode,
         import_path=args.import_path,
         overwrite=args.force,
+        deterministic=args.deterministic,
     )
     if args.output is None or args.output == "-":
         ctx.out.write(source if source.endswith("\n") else source + "\n")

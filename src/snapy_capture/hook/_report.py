@@ -30,8 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from snapy_capture._forksafe import after_fork_in_child
-from snapy_capture.capture import _pipeline, _stats
-from snapy_capture.capture._caller import call_through
+from snapy_capture.capture import _stats
 from snapy_capture.capture._pipeline import site_of
 from snapy_capture.hook._display import one_line
 from snapy_capture.hook._patch import absent_module, label_key
@@ -74,10 +73,10 @@ def collect(hook: Any) -> dict[str, Any]:
                 continue
             counts = site.counts
             # A site resolves its configuration on its first call (a failure is a drop).
-            called = site.handler is not call_through or counts.dropped > 0
+            called = site.resolved or counts.dropped > 0
             functions[f"{site.module}:{qualname}"] = {
                 "called": called,
-                "capture_off": called and site.mode == _pipeline._OFF,
+                "capture_off": called and not site.switch,
                 "captured": counts.captured,
                 "dropped": counts.dropped,
                 "drop_reasons": dict(counts.reasons),
@@ -106,7 +105,7 @@ def explain_uncalled(hook: Any, targets: dict[str, Any]) -> None:
     for name in targets:
         for _qualname, wrapper in hook.sites.get(name, ()):
             site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
-            if site is not None and site.handler is call_through and not site.counts.dropped:
+            if site is not None and not site.resolved and not site.counts.dropped:
                 wanted[id(site.func)] = (len(functions), name)
                 functions.append(site.func)
     if not functions:

@@ -5,16 +5,22 @@
 
 from __future__ import annotations
 
-from snapy_capture.replay._cases import (
-    Case,
-    Cases,
+from snapy_capture.replay._call import CannotReplayError
+from snapy_capture.replay._cases import Case, Cases, Where, collect_cases
+from snapy_capture.replay._compare import (
     ReplayResult,
-    Where,
     assert_replay_matches,
-    collect_cases,
     replay_and_compare,
+    replay_outcome,
 )
+from snapy_capture.replay._determinism import deterministic
 from snapy_capture.replay._gentests import generate_test_module
+from snapy_capture.replay._state import snapshot_state, state_view
+from snapy_capture.replay._substitutes import (
+    clear_default_substitutes,
+    load_substitutes,
+    set_default_substitutes,
+)
 from snapy_capture.replay.loader import (
     CaptureLoader,
     has_capture,
@@ -23,16 +29,24 @@ from snapy_capture.replay.loader import (
 )
 
 __all__ = [
+    "CannotReplayError",
     "CaptureLoader",
     "Case",
     "Cases",
     "ReplayResult",
     "Where",
     "assert_replay_matches",
+    "clear_default_substitutes",
     "collect_cases",
+    "deterministic",
     "generate_test_module",
     "has_capture",
     "load_capture",
     "load_capture_dict",
+    "load_substitutes",
     "replay_and_compare",
+    "replay_outcome",
+    "set_default_substitutes",
+    "snapshot_state",
+    "state_view",
 ]

@@ -1,4 +1,4 @@
-"""Replaying captures: stable case ids for pytest, and recorded-result comparison.
+"""Replay cases: a function's captures, each with a stable id for pytest.
 
 Nothing here imports pytest; :mod:`snapy_capture.pytest_plugin` turns :class:`Case` lists into
 ``pytest.param`` entries.
@@ -12,45 +12,35 @@ Cases come newest first in storage's order, the loader's; where several storage 
 the function, a number two of them hold is told apart by the root's position in the search
 (``capture-3-root1``), the first root searched keeping the plain id.
 
-Replaying a method: captures do not store ``self``/``cls``. Pass the bound method of an
-instance you build for the test (``replay_and_compare(Service(cfg).charge, record)``), or the
-class attribute for a classmethod or staticmethod.
+Replaying a method: a capture holds the instance the method was called on
+(``record["self"]``, filtered like an argument); :attr:`Case.instance` gives a fresh copy of it,
+and the replay helpers (:mod:`._compare`) run ``Owner.method`` on one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import difflib
-import inspect
+import importlib
 import os
-import pprint
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from snapy_capture._text import safe_str
-from snapy_capture.errors import (
-    CaptureNotFoundError,
-    NoRecordedResultError,
-    SnapyCaptureError,
-    SnapyCaptureWarning,
+from snapy_capture.errors import CaptureNotFoundError, SnapyCaptureWarning
+from snapy_capture.hook import resolve
+from snapy_capture.replay._call import (
+    CannotReplayError,
+    captured_instance,
+    copied,
+    filtered_reason,
+    substituted,
 )
+from snapy_capture.replay._substitutes import covered, input_redactions, merged
 from snapy_capture.replay.loader import CaptureLoader, as_call, criterion_holds
 from snapy_capture.storage import CaptureStorage, FunctionInfo, newest_first
 
-__all__ = [
-    "Case",
-    "NoRecordedResultError",
-    "ReplayResult",
-    "assert_replay_matches",
-    "collect_cases",
-    "replay_and_compare",
-]
-
-_PLACEHOLDER: Final = re.compile(r"^\[FILTERED: .*\]$", re.DOTALL)
+__all__ = ["Case", "Cases", "Where", "case_arguments", "collect_cases", "skip_reason"]
 
 Where = Mapping[str, Any] | Callable[[dict[str, Any]], bool]
 
@@ -69,6 +59,18 @@ class Case:
     @property
     def kwargs(self) -> dict[str, Any]:
         return as_call(self.record)[1]
+
+    @property
+    def instance(self) -> Any:
+        """A fresh copy of the instance the captured method was called on (each access makes
+        one, so a mutating call leaves the next one untouched), suite-wide and attached
+        substitutes for its filtered attributes put in place.
+
+        Raises:
+            CannotReplayError: the capture holds no instance (a function, ``capture_self``
+                off, an old capture) or only a placeholder for it (it could not be stored).
+        """
+        return captured_instance(self.record, merged(None, self.record))
 
 
 @dataclass(frozen=True)
@@ -169,187 +171,61 @@ def _matches(record: dict[str, Any], where: Where) -> bool:
     return all(criterion_holds(record, key, want) for key, want in where.items())
 
 
-# --- result comparison ----------------------------------------------------------------------
+# --- what a case can replay -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReplayResult:
-    """The outcome of replaying one capture against the current code.
-
-    Attributes:
-        matches: whether the replay gave the recorded value (or raised the recorded exception).
-        expected: the recorded outcome, ``{"value": v}`` or ``{"exception": {...}}``.
-        value: what the replay returned (``None`` if it raised).
-        exception: what the replay raised, if anything.
-        diff: a readable explanation of the mismatch (empty when it matches).
-    """
-
-    record: dict[str, Any] = field(repr=False)
-    expected: dict[str, Any]
-    value: Any
-    exception: BaseException | None
-    matches: bool
-    diff: str
-
-    def assert_matches(self) -> None:
-        """Raise ``AssertionError`` with the diff unless the replay matched."""
-        __tracebackhide__ = True
-        if not self.matches:
-            raise AssertionError(self.diff)
+def skip_reason(
+    record: Mapping[str, Any],
+    substitutes: Mapping[str, Any] | None = None,
+    *,
+    arguments_only: bool = False,
+) -> str | None:
+    """Why ``record`` cannot be replayed as it is, or ``None``: values the filters removed
+    from its inputs that no substitute replaces (the instance's too, unless
+    ``arguments_only``), or an instance that could not be stored."""
+    values = merged(substitutes, record)
+    missing = [
+        path
+        for path in input_redactions(record)
+        if not covered(path, values) and not (arguments_only and covered(path, ("self",)))
+    ]
+    return filtered_reason(record, missing) if missing else None
 
 
-def replay_and_compare(func: Callable[..., Any], record: Mapping[str, Any]) -> ReplayResult:
-    """Call ``func`` with a capture's arguments and compare with the recorded result.
+def case_arguments(
+    record: Mapping[str, Any], substitutes: Mapping[str, Any] | None = None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``(args, kwargs)`` of ``record`` with the substitutes for filtered arguments in place.
 
-    A placeholder left by the filters in the recorded result (``[FILTERED: ...]``) matches
-    any value at that place. When plain equality fails, tuples and lists are compared as
-    equal, because text serializers (JSON) store tuples as lists.
-
-    Args:
-        func: the function to replay; for a method, the bound method of an instance you built
-            (captures do not store ``self``). Coroutine functions are run to completion.
-        record: a capture record (``load_capture_dict``, ``replay_records``, ``load_all``).
-
-    Returns:
-        A :class:`ReplayResult`.
+    Which positional argument a parameter name is comes from the captured function's
+    signature (imported through its module, when the module can be).
 
     Raises:
-        NoRecordedResultError: the capture has no recorded result.
+        CannotReplayError: a filtered argument has no substitute, or one cannot be placed.
     """
-    expected = record.get("result")
-    label = _label(record)
-    if not isinstance(expected, dict) or not ({"value", "exception"} & expected.keys()):
-        raise NoRecordedResultError(
-            f"{label} has no recorded result; capture with record_result=True "
-            "(or SNAP_CAPTURE_RECORD_RESULT=1) to compare results"
-        )
+    reason = skip_reason(record, substitutes, arguments_only=True)
+    if reason is not None:
+        raise CannotReplayError(reason)
     args, kwargs = as_call(record)
-    value: Any = None
-    raised: BaseException | None = None
-    try:
-        value = _call(func, args, kwargs)
-    except Exception as exc:  # noqa: BLE001 - the exception is the outcome being compared
-        raised = exc
-    diff = _compare(label, expected, value, raised)
-    return ReplayResult(dict(record), expected, value, raised, not diff, diff)
-
-
-def assert_replay_matches(func: Callable[..., Any], record: Mapping[str, Any]) -> None:
-    """Replay ``record`` through ``func``; ``AssertionError`` with a diff if the result differs.
-
-    See :func:`replay_and_compare` for the arguments and the comparison rules.
-    """
-    __tracebackhide__ = True
-    replay_and_compare(func, record).assert_matches()
-
-
-def _call(func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    result = func(*args, **kwargs)
-    if inspect.iscoroutine(result):
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(result)
-        result.close()
-        raise SnapyCaptureError(
-            "cannot replay a coroutine function inside a running event loop; "
-            "await it yourself and compare with record['result']"
-        )
-    return result
-
-
-def _label(record: Mapping[str, Any]) -> str:
-    name = f"{record.get('module', '?')}:{record.get('qualname', record.get('function_name', '?'))}"
-    return f"capture of {name} from {record.get('timestamp', 'an unknown time')}"
-
-
-def _compare(
-    label: str, expected: Mapping[str, Any], value: Any, raised: BaseException | None
-) -> str:
-    call = "replayed call"
-    if "exception" in expected:
-        want = expected["exception"] or {}
-        want_type = f"{want.get('module', '')}.{want.get('type', '?')}".lstrip(".")
-        if raised is None:
-            return (
-                f"{label}: the recorded call raised {want_type}: {want.get('message', '')}\n"
-                f"but the {call} returned:\n{_pformat(value)}"
-            )
-        got_type = f"{type(raised).__module__}.{type(raised).__qualname__}"
-        got_message = safe_str(raised)
-        want_message = str(want.get("message", ""))
-        if got_type != want_type:
-            return (
-                f"{label}: the recorded call raised {want_type}: {want_message}\n"
-                f"but the {call} raised {got_type}: {got_message}"
-            )
-        if not _is_placeholder(want_message) and got_message != want_message:
-            return f"{label}: {want_type} message differs\n" + _diff(want_message, got_message)
-        return ""
-    want_value = expected["value"]
-    if raised is not None:
-        return (
-            f"{label}: the recorded call returned:\n{_pformat(want_value)}\n"
-            f"but the {call} raised {type(raised).__module__}."
-            f"{type(raised).__qualname__}: {safe_str(raised)}"
-        )
-    masked = _mask(want_value, value)
-    if _equal(want_value, masked):
-        return ""
-    return f"{label}: the result differs (- recorded, + replayed)\n" + _diff(
-        _pformat(want_value), _pformat(masked)
+    values = merged(substitutes, record)
+    if not any(not key.startswith("self") for key in values):
+        return args, kwargs
+    func, skip_first = _captured_function(record)
+    return substituted(
+        func, record, values, list(copied(args)), dict(copied(kwargs)), skip_first=skip_first
     )
 
 
-def _equal(expected: Any, actual: Any) -> bool:
+def _captured_function(record: Mapping[str, Any]) -> tuple[Any, bool]:
+    """The function the capture is of, and whether its first parameter is the receiver."""
     try:
-        if bool(expected == actual):
-            return True
-        return bool(_lists(expected) == _lists(actual))
-    except Exception:  # noqa: BLE001 - an __eq__ that raises is a mismatch, not a crash
-        return False
-
-
-def _lists(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_lists(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _lists(item) for key, item in value.items()}
-    return value
-
-
-def _is_placeholder(value: Any) -> bool:
-    return isinstance(value, str) and bool(_PLACEHOLDER.match(value))
-
-
-def _mask(expected: Any, actual: Any) -> Any:
-    """``actual`` with the places where ``expected`` holds a filter placeholder copied over."""
-    if _is_placeholder(expected):
-        return expected
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        return {
-            key: _mask(expected[key], item) if key in expected else item
-            for key, item in actual.items()
-        }
-    if (
-        isinstance(expected, (list, tuple))
-        and isinstance(actual, (list, tuple))
-        and (len(expected) == len(actual))
-    ):
-        masked = [_mask(want, got) for want, got in zip(expected, actual, strict=True)]
-        return type(actual)(masked) if type(actual) in (list, tuple) else actual
-    return actual
-
-
-def _pformat(value: Any) -> str:
-    try:
-        return pprint.pformat(value, width=88, sort_dicts=True)
-    except Exception:  # noqa: BLE001
-        return f"<unprintable {type(value).__name__}>"
-
-
-def _diff(expected: str, actual: str) -> str:
-    lines = difflib.unified_diff(
-        expected.splitlines(), actual.splitlines(), "recorded", "replayed", lineterm="", n=3
-    )
-    return "\n".join(lines)
+        module = importlib.import_module(str(record.get("module")))
+        member = resolve(module, str(record.get("qualname")))
+    except Exception:  # noqa: BLE001 - unimportable: positional names stay unknown
+        return None, False
+    raw = member.raw
+    if isinstance(raw, staticmethod):
+        return raw.__func__, False
+    if isinstance(raw, classmethod):
+        return raw.__func__, True
+    return raw, isinstance(member.owner, type)

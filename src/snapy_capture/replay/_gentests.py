@@ -1,10 +1,16 @@
 """``snapy-capture gen-tests``: write a ready pytest module that replays a function's captures.
 
-The module imports the target, parametrizes one test over
-:func:`snapy_capture.pytest_plugin.replay_cases` and asserts against a syrupy ``snapshot``
-(``mode="snapshot"``), or over ``replay_records(..., with_result=True)`` with
-:func:`~snapy_capture.pytest_plugin.assert_replay_matches` (``mode="result"``, for captures
-recorded with ``record_result=True``).
+The module imports the target and parametrizes one test over
+:func:`snapy_capture.pytest_plugin.replay_records`. In ``mode="snapshot"`` each case
+compares :func:`~snapy_capture.pytest_plugin.replay_outcome` (the result's state, or the
+exception raised) with a syrupy ``snapshot``; in ``mode="result"`` (captures recorded with
+``record_result=True``) :func:`~snapy_capture.pytest_plugin.assert_replay_matches` compares
+with the recorded result. Either way a method runs on the instance captured with the call
+(the test passes ``Owner.method``; nothing to build by hand), and a case that cannot be
+replayed is skipped with the reason.
+
+The module opens with a ``SUBSTITUTES`` block listing the paths the filters removed from
+the captures' inputs, commented out, ready to be given test values.
 
 The target module is imported once, if it can be, to tell functions from methods and
 coroutines; when it cannot, the qualname decides (a dotted one is taken for a method).
@@ -13,15 +19,18 @@ coroutines; when it cannot, the qualname decides (a dotted one is taken for a me
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
 from snapy_capture.errors import CaptureNotFoundError, GenerateError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
+from snapy_capture.replay._substitutes import input_redactions
 from snapy_capture.replay.loader import CaptureLoader
 
 __all__ = ["GenerateError", "generate_test_module"]
@@ -32,19 +41,15 @@ _MODES: Final = ("snapshot", "result")
 _TAKEN: Final = frozenset(
     {
         "pytest",
-        "asyncio",
         "Path",
         "CAPTURES",
-        "replay_cases",
+        "SUBSTITUTES",
+        "replay_outcome",
         "replay_records",
         "assert_replay_matches",
         "snapshot",
-        "args",
-        "kwargs",
         "record",
-        "instance",
         "annotations",
-        "_drain",
     }
 )
 
@@ -58,6 +63,18 @@ class _Target:
     flavour: str  # plain, coroutine, generator, asyncgen
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Everything one generated module depends on."""
+
+    target: _Target
+    captures: str | None  # the CAPTURES expression, None to read the plugin's paths
+    limit: int | None
+    mode: str
+    filtered: dict[str, str]  # input redaction path -> reason, for the SUBSTITUTES block
+    deterministic: bool
+
+
 def generate_test_module(
     name: str,
     *,
@@ -67,6 +84,7 @@ def generate_test_module(
     mode: Mode | str = "snapshot",
     import_path: str | None = None,
     overwrite: bool = False,
+    deterministic: bool = False,
 ) -> str:
     """Return (and, with ``output``, write) the source of a pytest module replaying ``name``.
 
@@ -83,6 +101,8 @@ def generate_test_module(
         import_path: module to import the function from, when it differs from the captured
             module (required for functions captured in a script run as ``__main__``).
         overwrite: replace an existing ``output`` file.
+        deterministic: replay each case with the clock frozen at its capture's time and
+            ``random`` seeded per case (needs time-machine: ``snapy-capture[time]``).
 
     Returns:
         The module's source code.
@@ -105,7 +125,15 @@ def generate_test_module(
             f"{target.name} is a generator: results are not recorded for "
             "generators; use mode 'snapshot'"
         )
-    source = _render(target, _captures_expr(path, destination), limit, str(mode))
+    plan = _Plan(
+        target,
+        _captures_expr(path, destination),
+        limit,
+        str(mode),
+        _filtered_paths(target.name, path, limit),
+        deterministic,
+    )
+    source = _render(plan)
     if destination is not None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(source, encoding="utf-8")
@@ -183,107 +211,149 @@ def _literal(text: str) -> str:
     return json.dumps(text)  # a double-quoted string literal Python reads back unchanged
 
 
-def _render(target: _Target, captures: str | None, limit: int | None, mode: str) -> str:
+def _filtered_paths(
+    name: str, path: str | os.PathLike[str] | None, limit: int | None
+) -> dict[str, str]:
+    """The input paths the filters removed in the captures replayed, with their reasons."""
+    found: dict[str, str] = {}
+    try:
+        records = CaptureLoader(path).load_all(name, limit=limit)
+    except CaptureNotFoundError:
+        return found
+    for record in records:
+        report = record.get("metadata", {}).get("redactions") or []
+        reasons = {str(entry.get("path")): str(entry.get("reason", "")) for entry in report}
+        for filtered in input_redactions(record):
+            found.setdefault(filtered, reasons.get(filtered) or "could not be stored")
+    return dict(sorted(found.items()))
+
+
+def _render(plan: _Plan) -> str:
+    target, captures, mode = plan.target, plan.captures, plan.mode
     top = target.qualname.split(".")[0]
     alias = f"{top}_target" if top in _TAKEN else top
     attr = target.qualname.split(".", 1)[1] if "." in target.qualname else ""
     callee = f"{alias}.{attr}" if attr else alias
-    lines = _header(target, captures, mode, top, alias)
-    params = ["args", "kwargs", "snapshot"] if mode == "snapshot" else ["record"]
-    if target.kind == "method":
-        owner, _, method = callee.rpartition(".")
-        lines += [
-            "",
-            "@pytest.fixture",
-            "def instance():",
-            '    """The object the captured calls run on: captures do not store `self`."""',
-            f"    return {owner}()  # adjust if the constructor needs arguments",
-            "",
-        ]
-        callee = f"instance.{method}"
-        params.insert(0, "instance")
-    if target.flavour == "asyncgen":
-        lines += [
-            "",
-            "async def _drain(generator):",
-            "    return [item async for item in generator]",
-            "",
-        ]
-    options = "".join(
-        [
-            ", path=CAPTURES" if captures is not None else "",
-            f", limit={limit}" if limit is not None else "",
-            ", with_result=True" if mode == "result" else "",
-        ]
-    )
-    helper = "replay_cases" if mode == "snapshot" else "replay_records"
-    argnames = '("args", "kwargs")' if mode == "snapshot" else '"record"'
-    lines += [
+    lines = [
+        *_header(target, captures, mode, top, alias),
+        *_substitutes_block(plan.filtered),
         "",
-        "@pytest.mark.parametrize(",
-        f"    {argnames},",
-        f"    {helper}({_literal(target.name)}{options}),",
-        ")",
-        *_test_function(target, mode, callee, params),
+        *_parametrize(target, captures, plan.limit, mode),
+        *_test_function(target, mode, callee, plan.deterministic),
     ]
     return "\n".join(lines) + "\n"
 
 
 def _header(target: _Target, captures: str | None, mode: str, top: str, alias: str) -> list[str]:
     """The generated module's docstring and imports (and its CAPTURES directory)."""
-    stdlib = ["from __future__ import annotations", ""]
-    extra = ["import asyncio"] if target.flavour in ("coroutine", "asyncgen") else []
-    if captures is not None:
-        extra.append("from pathlib import Path")
-    if extra:
-        stdlib += [*extra, ""]
-    imports = "replay_cases" if mode == "snapshot" else "assert_replay_matches, replay_records"
+    imports = "replay_outcome" if mode == "snapshot" else "assert_replay_matches"
     target_import = f"from {target.module} import {top}" + (f" as {alias}" if alias != top else "")
+    # isort's sections, so that the module lints clean wherever its target comes from.
+    sections: dict[str, list[str]] = {
+        "stdlib": ["from pathlib import Path"] if captures is not None else [],
+        "thirdparty": [
+            "import pytest",
+            f"from snapy_capture.pytest_plugin import {imports}, replay_records",
+        ],
+        "firstparty": [],
+    }
+    sections[_section(target.module)].append(target_import)
+    imported = ["from __future__ import annotations", ""]
+    for section in sections.values():
+        if section:
+            imported += [*sorted(section, key=_isort_key), ""]
     lines = [
         f'"""Characterization tests for {target.name}, generated by `snapy-capture gen-tests`.',
         "",
         "Each case replays one captured call; its id is the capture's sequence number.",
+        *(_DOC_METHOD if target.kind == "method" else ()),
         *(_DOC_SNAPSHOT if mode == "snapshot" else _DOC_RESULT),
         '"""',
         "",
-        *stdlib,
-        "import pytest",
-        f"from snapy_capture.pytest_plugin import {imports}",
-        "",
-        target_import,
-        "",
+        *imported,
     ]
     if captures is not None:
         lines += [f"CAPTURES = {captures}", ""]
     return lines
 
 
-def _test_function(target: _Target, mode: str, callee: str, params: list[str]) -> list[str]:
-    """The parametrized test: it calls the target as each captured call did, and compares."""
-    slug = "_".join(part.lower() for part in target.qualname.split("."))
-    if mode != "snapshot":
-        return [
-            f"def test_{slug}_matches_recorded_results({', '.join(params)}):",
-            '    """Each captured call still gives the result recorded with it."""',
-            f"    assert_replay_matches({callee}, record)",
+def _section(module: str) -> str:
+    """Where isort files ``module``: the standard library, an installed package, or the
+    project (anything else, e.g. a module next to the tests)."""
+    top = module.partition(".")[0]
+    if top in sys.stdlib_module_names:
+        return "stdlib"
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return "firstparty"
+    origin = spec.origin if spec is not None else None
+    if origin and any(part in ("site-packages", "dist-packages") for part in Path(origin).parts):
+        return "thirdparty"
+    return "firstparty"
+
+
+def _isort_key(line: str) -> tuple[bool, str]:
+    """``import x`` lines before ``from x import y`` ones, each sorted by module."""
+    return line.startswith("from "), line.split()[1].lower()
+
+
+def _substitutes_block(filtered: dict[str, str]) -> list[str]:
+    """``SUBSTITUTES``: the filtered paths seen, commented out, ready for test values."""
+    lines = [
+        "# Test values for what the filters removed from the captures, keyed by redaction path",
+        "# (`snapy-capture show` lists them). A case runs once each of its filtered values has",
+        "# one here; until then it is skipped, naming them.",
+    ]
+    if not filtered:
+        lines[-1] += " None was filtered in the captures read."
+    lines.append("SUBSTITUTES: dict[str, object] = {")
+    lines += [f"    # {_literal(path)}: None,  # {reason}" for path, reason in filtered.items()]
+    lines.append("}")
+    return lines
+
+
+def _parametrize(target: _Target, captures: str | None, limit: int | None, mode: str) -> list[str]:
+    """The ``parametrize`` decorator: one case per capture (of those with a result)."""
+    options = "".join(
+        [
+            ", path=CAPTURES" if captures is not None else "",
+            f", limit={limit}" if limit is not None else "",
+            ", with_result=True" if mode == "result" else "",
+            ", substitutes=SUBSTITUTES",
         ]
-    call = f"{callee}(*args, **kwargs)"
-    if target.flavour == "coroutine":
-        call = f"asyncio.run({call})"
-    elif target.flavour == "generator":
-        call = f"list({call})"
-    elif target.flavour == "asyncgen":
-        call = f"asyncio.run(_drain({call}))"
+    )
     return [
-        f"def test_{slug}_replays_captured_calls({', '.join(params)}):",
-        '    """Each captured call still gives the result stored in its snapshot."""',
-        f"    assert {call} == snapshot",
+        "",
+        "@pytest.mark.parametrize(",
+        '    "record",',
+        f"    replay_records({_literal(target.name)}{options}),",
+        ")",
     ]
 
 
+def _test_function(target: _Target, mode: str, callee: str, deterministic: bool) -> list[str]:
+    """The parametrized test: it replays each captured call, and compares."""
+    slug = "_".join(part.lower() for part in target.qualname.split("."))
+    options = ", deterministic=True" if deterministic else ""
+    if mode != "snapshot":
+        return [
+            f"def test_{slug}_matches_recorded_results(record):",
+            '    """Each captured call still gives the result recorded with it."""',
+            f"    assert_replay_matches({callee}, record{options})",
+        ]
+    return [
+        f"def test_{slug}_replays_captured_calls(record, snapshot):",
+        '    """Each captured call still gives the outcome stored in its snapshot."""',
+        f"    assert replay_outcome({callee}, record{options}) == snapshot",
+    ]
+
+
+_DOC_METHOD: Final = ("Methods run on a copy of the instance captured with each call.",)
 _DOC_SNAPSHOT: Final = (
-    "Review the results, then record them with `pytest --snapshot-update`; from then on a",
-    "change in behaviour fails the test. New captures arrive as cases without a snapshot.",
+    "Review the outcomes (results, or the exceptions raised), then record them with",
+    "`pytest --snapshot-update`; from then on a change in behaviour fails the test. New",
+    "captures arrive as cases without a snapshot.",
 )
 _DOC_RESULT: Final = (
     "Each result is compared with the one recorded when the call was captured",

@@ -1,0 +1,379 @@
+"""One replayed call: what it runs on, with which values, under which clock, and its outcome.
+
+- **The instance.** A method passed unbound (``Owner.method``) runs on a fresh copy of the
+  instance captured with the call (``record["self"]``); a bound method passed explicitly
+  (``Owner(cfg).method``) runs as given; classmethods and staticmethods run on the class.
+  A capture without its instance, or whose instance could not be stored (a placeholder),
+  cannot be replayed through an unbound method: :class:`CannotReplayError` says why.
+- **Filtered values.** A capture whose inputs had values filtered out cannot be replayed
+  unless a substitute is given for each (see :mod:`._substitutes`).
+- **The outcome.** Coroutines run to completion; generators and async generators are
+  drained into a list; an exception, raised at once or mid-way through a generator, is
+  part of the outcome rather than an error of the test.
+- **Determinism.** See :mod:`._determinism`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import sys
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from snapy_capture._text import safe_str
+from snapy_capture.errors import SnapyCaptureError
+from snapy_capture.replay._state import qualified_name, snapshot_state
+from snapy_capture.replay._substitutes import (
+    covered,
+    input_redactions,
+    merged,
+    parse_path,
+    parse_steps,
+    place,
+)
+
+__all__ = [
+    "CannotReplayError",
+    "Outcome",
+    "captured_instance",
+    "label",
+    "prepare",
+]
+
+NO_INSTANCE = "captured without its instance (capture_self off or an old capture)"
+
+
+class CannotReplayError(SnapyCaptureError):
+    """A capture cannot be replayed as asked; ``reason`` says why (a test skips with it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason,)
+
+
+def label(record: Mapping[str, Any]) -> str:
+    """``capture of module:qualname from <timestamp>``: how messages name a capture."""
+    name = f"{record.get('module', '?')}:{record.get('qualname', record.get('function_name', '?'))}"
+    return f"capture of {name} from {record.get('timestamp', 'an unknown time')}"
+
+
+@dataclass
+class Prepared:
+    """A call ready to run: the callable, its arguments, and the captured instance it runs on
+    (``None`` when it runs on none of the capture's: a function, or a bound method given)."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    instance: Any = None
+    on_captured_instance: bool = False
+
+
+@dataclass
+class Outcome:
+    """What a replayed call did: its value (generators: the items), or what it raised."""
+
+    value: Any = None
+    raised: BaseException | None = None
+    items: list[Any] | None = field(default=None)
+
+    def snapshot(self) -> Any:
+        """A snapshot-stable value: the value's state view, or the exception's type and
+        message (with the items a generator yielded before it raised)."""
+        if self.raised is None:
+            return snapshot_state(self.value)
+        outcome: dict[str, Any] = {}
+        if self.items is not None:
+            outcome["items"] = snapshot_state(self.items)
+        outcome["raised"] = qualified_name(type(self.raised))
+        outcome["message"] = safe_str(self.raised)
+        return outcome
+
+
+def prepare(
+    func: Callable[..., Any],
+    record: Mapping[str, Any],
+    substitutes: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """The call of ``func`` that replays ``record``.
+
+    Raises:
+        CannotReplayError: filtered inputs without substitutes, or an unbound method and
+            no usable captured instance.
+    """
+    values = merged(substitutes, record)
+    on_instance = not _is_bound(func) and wants_instance(func, record)
+    missing = [
+        path
+        for path in input_redactions(record)
+        # The captured instance's filtered parts matter only when the call runs on it.
+        if not covered(path, values) and (on_instance or not covered(path, ("self",)))
+    ]
+    if missing:
+        raise CannotReplayError(filtered_reason(record, missing))
+    args = list(copied(record.get("args", [])))
+    kwargs = dict(copied(record.get("kwargs", {})))
+    prepared = Prepared(func, (), {})
+    if on_instance:
+        prepared.instance = captured_instance(record, values)
+        prepared.on_captured_instance = True
+        prepared.func = _on(func, prepared.instance)
+    prepared.args, prepared.kwargs = substituted(
+        func, record, values, args, kwargs, skip_first=prepared.on_captured_instance
+    )
+    return prepared
+
+
+def substituted(
+    func: Any,
+    record: Mapping[str, Any],
+    values: Mapping[str, Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    *,
+    skip_first: bool = False,
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments with each substitute for a filtered argument put in place.
+
+    ``func`` (``None`` if unknown) tells which positional argument a parameter name is.
+
+    Raises:
+        CannotReplayError: a substitute's path cannot be placed in the arguments.
+    """
+    filtered = input_redactions(record)
+    names: tuple[list[str], str | None] | None = None
+    for key in sorted(values):
+        if key == "self" or key.startswith(("self.", "self[")):
+            continue  # the instance's: see captured_instance
+        if not any(covered(path, (key,)) for path in filtered):
+            continue  # nothing filtered there: the captured value stands
+        root, _ = parse_path(key)
+        tail = key[len(root) :]
+        if root in kwargs:
+            kwargs[root] = place(kwargs[root], tail, values[key])
+            continue
+        if names is None:
+            names = positional_names(func, skip_first=skip_first) if func else ([], None)
+        positions = _positions(root, *names, len(args))
+        if not positions and not names[0]:
+            positions = _holding_placeholder(record, key, args, tail)
+        if not positions:
+            raise CannotReplayError(
+                f"{label(record)}: cannot tell which argument the substitute {key!r} is for"
+            )
+        for index in positions:
+            args[index] = place(args[index], tail, values[key])
+    return tuple(args), kwargs
+
+
+def _holding_placeholder(
+    record: Mapping[str, Any], key: str, args: list[Any], tail: str
+) -> list[int]:
+    """Without the signature: the one positional argument holding, at ``tail``, the
+    placeholder the filters left for ``key`` (``[FILTERED: <reason>]``)."""
+    metadata = record.get("metadata")
+    report = metadata.get("redactions") if isinstance(metadata, Mapping) else None
+    wanted = {
+        f"[FILTERED: {entry.get('reason')}]"
+        for entry in report or []
+        if isinstance(entry, Mapping) and entry.get("path") == key
+    }
+    steps = parse_steps(tail)
+    found = [index for index, value in enumerate(args) if _value_at(value, steps) in wanted]
+    return found if len(found) == 1 else []
+
+
+def _value_at(value: Any, steps: list[tuple[str, Any]]) -> Any:
+    try:
+        for how, key in steps:
+            value = getattr(value, key) if how == "." else value[key]
+    except Exception:  # noqa: BLE001 - not there: not the argument sought
+        return None
+    return value if isinstance(value, str) else None
+
+
+def filtered_reason(record: Mapping[str, Any], missing: list[str]) -> str:
+    """Why a capture with filtered inputs is skipped, naming the paths (never values)."""
+    instance = record.get("self")
+    if missing == ["self"] and isinstance(instance, str):
+        return f"{label(record)}: the instance could not be stored ({instance.strip('[]')})"
+    return (
+        f"{label(record)} had values filtered at capture time ({', '.join(missing)}); "
+        "give substitutes for these paths to replay it"
+    )
+
+
+def captured_instance(record: Mapping[str, Any], substitutes: Mapping[str, Any]) -> Any:
+    """A fresh copy of the instance captured with ``record``, substitutes put in place.
+
+    Raises:
+        CannotReplayError: no instance was captured, or it could not be stored.
+    """
+    if "self" in substitutes:
+        instance = copy.deepcopy(substitutes["self"])
+    elif "self" not in record:
+        raise CannotReplayError(f"{label(record)}: {NO_INSTANCE}")
+    else:
+        instance = copied(record["self"])
+        if isinstance(instance, str) and instance.startswith("[FILTERED: "):
+            raise CannotReplayError(filtered_reason(record, ["self"]))
+    filtered = input_redactions(record)
+    for key in sorted(substitutes):
+        # Only where something was filtered: elsewhere the captured value stands.
+        if key.startswith(("self.", "self[")) and any(covered(p, (key,)) for p in filtered):
+            instance = place(instance, key[len("self") :], substitutes[key])
+    return instance
+
+
+def run(prepared: Prepared) -> Outcome:
+    """Run the call; its value, or the exception it raised (drained if a generator)."""
+    try:
+        value = prepared.func(*prepared.args, **prepared.kwargs)
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome being replayed
+        return Outcome(raised=exc)
+    if inspect.iscoroutine(value):
+        return _awaited(value)
+    if inspect.isgenerator(value):
+        items: list[Any] = []
+        try:
+            items.extend(value)
+        except Exception as exc:  # noqa: BLE001 - raised mid-way: part of the outcome
+            return Outcome(items, exc, items)
+        return Outcome(items, None, items)
+    if inspect.isasyncgen(value):
+        return _drained(value)
+    return Outcome(value)
+
+
+def _awaited(coroutine: Any) -> Outcome:
+    _no_running_loop(coroutine)
+    try:
+        return Outcome(asyncio.run(coroutine))
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome being replayed
+        return Outcome(raised=exc)
+
+
+def _drained(generator: Any) -> Outcome:
+    items: list[Any] = []
+
+    async def drain() -> None:
+        async for item in generator:
+            items.append(item)  # noqa: PERF401 - the items before an exception are kept
+
+    _no_running_loop(drain_coroutine := drain())
+    try:
+        asyncio.run(drain_coroutine)
+    except Exception as exc:  # noqa: BLE001 - raised mid-way: part of the outcome
+        return Outcome(items, exc, items)
+    return Outcome(items, None, items)
+
+
+def _no_running_loop(coroutine: Any) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    coroutine.close()
+    raise SnapyCaptureError(
+        "cannot replay a coroutine function inside a running event loop; "
+        "await it yourself and compare with record['result']"
+    )
+
+
+# --- binding --------------------------------------------------------------------------------
+
+
+def _is_bound(func: Any) -> bool:
+    owner = getattr(func, "__self__", None)
+    return owner is not None and not isinstance(owner, types.ModuleType)
+
+
+def wants_instance(func: Any, record: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``func`` is an instance method taken from its class (``Owner.method``).
+
+    Decided by where ``func`` is defined, or else by where it is now: the captured
+    instance's class holding ``func`` under the captured method's name (a method patched
+    in from elsewhere, a wrapper without ``functools.wraps``).
+    """
+    if record is not None and _stored_on_captured_class(func, record):
+        return True
+    if isinstance(func, (types.MethodDescriptorType, types.WrapperDescriptorType)):
+        return True  # a C type's method taken from the type (OrderedDict.move_to_end)
+    raw = inspect.unwrap(func) if callable(func) else func
+    qualname = getattr(raw, "__qualname__", "")
+    parts = qualname.split(".")
+    if not isinstance(raw, types.FunctionType) or len(parts) < 2 or parts[-2] == "<locals>":
+        return False
+    owner: Any = sys.modules.get(raw.__module__)
+    for part in parts[:-1]:
+        owner = None if part == "<locals>" else getattr(owner, part, None)
+        if owner is None:
+            break
+    if isinstance(owner, type):
+        found = inspect.getattr_static(owner, parts[-1], None)
+        declared = getattr(found, "__wrapped__", found)
+        return not isinstance(found, (staticmethod, classmethod)) and not isinstance(
+            declared, (staticmethod, classmethod)
+        )
+    # A class defined in a function cannot be looked up: its methods name their receiver.
+    try:
+        params = list(inspect.signature(raw).parameters)
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0] == "self"
+
+
+def _stored_on_captured_class(func: Any, record: Mapping[str, Any]) -> bool:
+    instance = record.get("self")
+    name = str(record.get("qualname", "")).rpartition(".")[2]
+    if instance is None or isinstance(instance, str) or not name:
+        return False
+    found = inspect.getattr_static(type(instance), name, None)
+    return found is not None and found is func and isinstance(func, types.FunctionType)
+
+
+def _on(func: Callable[..., Any], instance: Any) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return func(instance, *args, **kwargs)
+
+    return call
+
+
+def positional_names(func: Any, *, skip_first: bool) -> tuple[list[str], str | None]:
+    """The parameter names positional arguments bind to, and the ``*args`` parameter's."""
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return [], None
+    if skip_first and parameters:
+        parameters = parameters[1:]
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [param.name for param in parameters if param.kind in kinds]
+    rest = [p.name for p in parameters if p.kind is inspect.Parameter.VAR_POSITIONAL]
+    return names, (rest[0] if rest else None)
+
+
+def _positions(root: str, names: list[str], rest: str | None, count: int) -> list[int]:
+    if root.startswith("args["):
+        index = int(root[len("args[") : -1])
+        return [index] if index < count else []
+    found = [index for index, name in enumerate(names[:count]) if name == root]
+    if found:
+        return found
+    # The overflow of *args is reported under the var-positional parameter's name.
+    return list(range(len(names), count)) if root == rest else []
+
+
+def copied(value: Any) -> Any:
+    """A deep copy, so that a replay that mutates its inputs leaves the record as it was."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - an object that cannot be copied is used as loaded
+        return value

@@ -1,0 +1,232 @@
+"""Replaying a capture and comparing: with its recorded result, or producing a snapshot value.
+
+Both modes replay the same way (:mod:`._call`): on the captured instance for a method taken
+from its class, skipping what cannot be replayed (:class:`CannotReplayError`), consuming
+generators into lists, an exception being part of the outcome. Values compare by state
+(:mod:`._state`): an object without its own ``__eq__`` equals another of its class holding
+the same state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from snapy_capture._text import safe_str
+from snapy_capture.errors import NoRecordedResultError
+from snapy_capture.replay._call import label, prepare, run
+from snapy_capture.replay._determinism import deterministic as frozen_clock
+from snapy_capture.replay._state import describe_difference, equal, state_view
+
+__all__ = ["ReplayResult", "assert_replay_matches", "replay_and_compare", "replay_outcome"]
+
+_PLACEHOLDER_START = "[FILTERED: "
+_INLINE = re.compile(r"\[FILTERED: [^\]]*\]")
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """The outcome of replaying one capture against the current code.
+
+    Attributes:
+        matches: whether the replay gave the recorded value (or raised the recorded
+            exception) and, when the capture holds it, left the instance in the recorded state.
+        expected: the recorded outcome, ``{"value": v}`` or ``{"exception": {...}}``.
+        value: what the replay returned (``None`` if it raised; a generator's items).
+        exception: what the replay raised, if anything.
+        diff: a readable explanation of the mismatch (empty when it matches).
+        instance: the copy of the captured instance the call ran on (``None`` if none).
+    """
+
+    record: dict[str, Any] = field(repr=False)
+    expected: dict[str, Any]
+    value: Any
+    exception: BaseException | None
+    matches: bool
+    diff: str
+    instance: Any = field(default=None, repr=False)
+
+    def assert_matches(self) -> None:
+        """Raise ``AssertionError`` with the diff unless the replay matched."""
+        __tracebackhide__ = True
+        if not self.matches:
+            raise AssertionError(self.diff)
+
+
+def replay_and_compare(
+    func: Callable[..., Any],
+    record: Mapping[str, Any],
+    *,
+    substitutes: Mapping[str, Any] | None = None,
+    deterministic: bool = False,
+) -> ReplayResult:
+    """Replay a capture through ``func`` and compare with the recorded result.
+
+    A placeholder left by the filters in the recorded result (``[FILTERED: ...]``) matches
+    any value at that place. Tuples and lists compare equal (JSON stores tuples as lists);
+    objects without their own ``__eq__`` compare by state. With ``record_result`` the
+    capture of a method also holds the instance's state after the call (``self_after``):
+    a replay on the captured instance must leave it in that state too.
+
+    Args:
+        func: the function; for a method, ``Owner.method`` runs on a fresh copy of the
+            captured instance, a bound method (``Owner(cfg).method``) on that instance.
+            Coroutine functions are run to completion; generators are drained into a list.
+        record: a capture record (``load_capture_dict``, ``replay_records``, ``load_all``).
+        substitutes: values for what the filters removed, keyed by redaction path.
+        deterministic: freeze the clock at the capture's time and seed ``random``.
+
+    Returns:
+        A :class:`ReplayResult`.
+
+    Raises:
+        NoRecordedResultError: the capture has no recorded result.
+        CannotReplayError: filtered values without substitutes, no usable instance, or
+            ``deterministic`` without time-machine.
+    """
+    expected = record.get("result")
+    if not isinstance(expected, dict) or not ({"value", "exception"} & expected.keys()):
+        raise NoRecordedResultError(
+            f"{label(record)} has no recorded result; capture with record_result=True "
+            "(or SNAP_CAPTURE_RECORD_RESULT=1) to compare results"
+        )
+    prepared = prepare(func, record, substitutes)
+    with frozen_clock(record) if deterministic else contextlib.nullcontext():
+        outcome = run(prepared)
+    diff = _compare(label(record), expected, outcome.value, outcome.raised)
+    if not diff and prepared.on_captured_instance and "self_after" in record:
+        diff = _compare_state(label(record), record["self_after"], prepared.instance)
+    return ReplayResult(
+        dict(record), expected, outcome.value, outcome.raised, not diff, diff, prepared.instance
+    )
+
+
+def assert_replay_matches(
+    func: Callable[..., Any],
+    record: Mapping[str, Any],
+    *,
+    substitutes: Mapping[str, Any] | None = None,
+    deterministic: bool = False,
+) -> None:
+    """Replay ``record`` through ``func``; ``AssertionError`` with a diff if the result differs.
+
+    See :func:`replay_and_compare` for the arguments and the comparison rules.
+    """
+    __tracebackhide__ = True
+    replay_and_compare(
+        func, record, substitutes=substitutes, deterministic=deterministic
+    ).assert_matches()
+
+
+def replay_outcome(
+    func: Callable[..., Any],
+    record: Mapping[str, Any],
+    *,
+    substitutes: Mapping[str, Any] | None = None,
+    deterministic: bool = False,
+) -> Any:
+    """Replay a capture through ``func`` and return a value to snapshot.
+
+    The value is the result's :func:`snapshot_state` (objects as their class and state, so
+    the snapshot is the same every run); a call that raised gives
+    ``{"raised": "ValueError", "message": "..."}`` (with ``"items"`` for what a generator
+    yielded first). ``func``, ``substitutes`` and ``deterministic`` are as for
+    :func:`replay_and_compare`.
+
+    Raises:
+        CannotReplayError: as for :func:`replay_and_compare`.
+    """
+    prepared = prepare(func, record, substitutes)
+    with frozen_clock(record) if deterministic else contextlib.nullcontext():
+        return run(prepared).snapshot()
+
+
+def _compare(
+    label: str, expected: Mapping[str, Any], value: Any, raised: BaseException | None
+) -> str:
+    call = "replayed call"
+    if "exception" in expected:
+        want = expected["exception"] or {}
+        want_type = f"{want.get('module', '')}.{want.get('type', '?')}".lstrip(".")
+        if raised is None:
+            return (
+                f"{label}: the recorded call raised {want_type}: {want.get('message', '')}\n"
+                f"but the {call} returned:\n{_shown(state_view(value))}"
+            )
+        got_type = f"{type(raised).__module__}.{type(raised).__qualname__}"
+        got_message = safe_str(raised)
+        want_message = str(want.get("message", ""))
+        if got_type != want_type:
+            return (
+                f"{label}: the recorded call raised {want_type}: {want_message}\n"
+                f"but the {call} raised {got_type}: {got_message}"
+            )
+        if not _is_placeholder(want_message) and got_message != want_message:
+            return f"{label}: {want_type} message differs\n" + describe_difference(
+                want_message, got_message, "message"
+            )
+        return ""
+    want_value = state_view(expected["value"])
+    if raised is not None:
+        return (
+            f"{label}: the recorded call returned:\n{_shown(want_value)}\n"
+            f"but the {call} raised {type(raised).__module__}."
+            f"{type(raised).__qualname__}: {safe_str(raised)}"
+        )
+    masked = _mask(want_value, state_view(value))
+    if equal(want_value, masked):
+        return ""
+    return f"{label}: the result differs (- recorded, + replayed)\n" + describe_difference(
+        want_value, masked
+    )
+
+
+def _compare_state(label: str, recorded: Any, instance: Any) -> str:
+    want = state_view(recorded)
+    masked = _mask(want, state_view(instance))
+    if equal(want, masked):
+        return ""
+    return (
+        f"{label}: the instance's state after the call differs (- recorded, + replayed)\n"
+        + describe_difference(want, masked, "self")
+    )
+
+
+def _shown(value: Any) -> str:
+    import pprint  # noqa: PLC0415 - only a failing comparison prints
+
+    try:
+        return pprint.pformat(value, width=88, sort_dicts=True)
+    except Exception:  # noqa: BLE001
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(_PLACEHOLDER_START) and value.endswith("]")
+
+
+def _mask(expected: Any, actual: Any) -> Any:
+    """``actual`` with the places where ``expected`` holds a filter placeholder copied over."""
+    if _is_placeholder(expected):
+        return expected
+    if isinstance(expected, str) and isinstance(actual, str) and _PLACEHOLDER_START in expected:
+        # A secret masked inside a longer text (the result echoed a filtered argument).
+        parts = _INLINE.split(expected)
+        pattern = "(?s:.*?)".join(re.escape(part) for part in parts)
+        return expected if re.fullmatch(pattern, actual) else actual
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return {
+            key: _mask(expected[key], item) if key in expected else item
+            for key, item in actual.items()
+        }
+    if (
+        isinstance(expected, (list, tuple))
+        and isinstance(actual, (list, tuple))
+        and (len(expected) == len(actual))
+    ):
+        masked = [_mask(want, got) for want, got in zip(expected, actual, strict=True)]
+        return type(actual)(masked) if type(actual) in (list, tuple) else actual
+    return actual

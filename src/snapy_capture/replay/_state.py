@@ -1,0 +1,295 @@
+"""Objects seen by their state: comparison of replayed results, and snapshot-stable values.
+
+An object whose class keeps ``object.__eq__`` is equal only to itself, so a result rebuilt
+from a capture never equals the one a replay returns, and its repr (``<Warehouse object at
+0x7f...>``) changes every run. Both are looked at through a *state view* instead:
+``{"__class__": "module.Qualname", **state}``, the state being the dataclass or attrs
+fields, else ``__dict__`` and ``__slots__``, viewed the same way recursively. Containers
+keep their type when nothing inside them changed (an ``OrderedDict`` of numbers stays
+one); objects with their own ``__eq__`` (``Fraction``, ``argparse.Namespace``) are kept as
+they are for comparison.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import pprint
+import types
+from collections.abc import Iterator
+from typing import Any, Final
+
+from snapy_capture._text import safe_repr
+
+__all__ = ["describe_difference", "snapshot_state", "state_view"]
+
+_ATOMS: Final = (str, bytes, bytearray, int, float, complex, type(None), range)
+_NAMED: Final = (
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.ModuleType,
+    types.MethodWrapperType,
+)
+#: How deep comparison looks; deeper parts are shown by a marker (and compared by it).
+COMPARE_DEPTH: Final = 64
+#: snapshot_state's defaults: a snapshot should stay readable.
+SNAPSHOT_DEPTH: Final = 12
+SNAPSHOT_ITEMS: Final = 500
+
+
+def state_view(value: Any, *, max_depth: int = COMPARE_DEPTH) -> Any:
+    """``value`` with every object that lacks its own ``__eq__`` replaced by its state view."""
+    return _Viewer(max_depth, None, by_repr=False).view(value, 0)
+
+
+def snapshot_state(
+    value: Any, *, max_depth: int = SNAPSHOT_DEPTH, max_items: int = SNAPSHOT_ITEMS
+) -> Any:
+    """A value to snapshot for ``value``: same data, and a repr that is the same every run.
+
+    Objects whose repr is ``object``'s (it holds an address) or that lack their own
+    ``__eq__`` become ``{"__class__": "module.Qualname", **state}``, recursively; functions
+    and classes become ``"<function module.qualname>"``. Beyond ``max_depth`` levels, or
+    ``max_items`` items in one container, a marker says what was left out.
+    """
+    return _Viewer(max_depth, max_items, by_repr=True).view(value, 0)
+
+
+def qualified_name(kind: type) -> str:
+    """``module.Qualname`` (just ``Qualname`` for builtins)."""
+    module = getattr(kind, "__module__", None)
+    name = getattr(kind, "__qualname__", kind.__name__)
+    return name if module in (None, "builtins") else f"{module}.{name}"
+
+
+class _Viewer:
+    __slots__ = ("by_repr", "in_progress", "max_depth", "max_items")
+
+    def __init__(self, max_depth: int, max_items: int | None, *, by_repr: bool) -> None:
+        self.max_depth = max_depth
+        self.max_items = max_items
+        self.by_repr = by_repr
+        self.in_progress: set[int] = set()
+
+    def view(self, value: Any, depth: int) -> Any:
+        if isinstance(value, _ATOMS) or value is Ellipsis:
+            return value
+        if isinstance(value, _NAMED):
+            return _named(value)
+        if depth >= self.max_depth:
+            return f"<{qualified_name(type(value))} deeper than {self.max_depth} levels>"
+        if id(value) in self.in_progress:
+            return f"<cycle: {qualified_name(type(value))}>"
+        self.in_progress.add(id(value))
+        try:
+            return self._inside(value, depth + 1)
+        finally:
+            self.in_progress.discard(id(value))
+
+    def _inside(self, value: Any, depth: int) -> Any:
+        if isinstance(value, dict):
+            return self._mapping(value, depth)
+        if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+            return self._sequence(value, depth, getattr(type(value), "_make"))  # noqa: B009
+        if isinstance(value, (list, tuple)):
+            return self._sequence(value, depth, type(value))
+        if isinstance(value, (set, frozenset)):
+            return self._set(value, depth)
+        if not self._by_state(value):
+            return value
+        view: dict[str, Any] = {"__class__": qualified_name(type(value))}
+        for name, item in _state(value):
+            view[name] = self.view(item, depth)
+        return view
+
+    def _by_state(self, value: Any) -> bool:
+        kind: Any = type(value)
+        if dataclasses.is_dataclass(kind) or hasattr(kind, "__attrs_attrs__"):
+            return True
+        if isinstance(value, BaseException):
+            return True
+        if kind.__eq__ is object.__eq__:
+            return True
+        return self.by_repr and kind.__repr__ is object.__repr__
+
+    def _mapping(self, value: dict[Any, Any], depth: int) -> Any:
+        changed = False
+        items = []
+        for index, (key, item) in enumerate(value.items()):
+            if self.max_items is not None and index >= self.max_items:
+                items.append(("...", f"<{len(value) - index} more items>"))
+                changed = True
+                break
+            new = self.view(item, depth)
+            changed = changed or new is not item
+            items.append((key, new))
+        if not changed:
+            return value
+        try:
+            return type(value)(items)
+        except Exception:  # noqa: BLE001 - a subclass whose constructor wants more (defaultdict)
+            return dict(items)
+
+    def _sequence(self, value: Any, depth: int, rebuild: Any) -> Any:
+        changed = False
+        items = []
+        for index, item in enumerate(value):
+            if self.max_items is not None and index >= self.max_items:
+                items.append(f"<{len(value) - index} more items>")
+                changed = True
+                break
+            new = self.view(item, depth)
+            changed = changed or new is not item
+            items.append(new)
+        if not changed:
+            return value
+        try:
+            return rebuild(items)
+        except Exception:  # noqa: BLE001 - a subclass or namedtuple that cannot be rebuilt
+            return type(value).__mro__[-2](items) if isinstance(value, tuple) else list(items)
+
+    def _set(self, value: set[Any] | frozenset[Any], depth: int) -> Any:
+        views = [self.view(item, depth) for item in value]
+        if all(new is old for new, old in zip(views, value, strict=True)):
+            return value
+        # Views of objects are dicts, which no set can hold: a list in a stable order.
+        return sorted(views, key=_sort_key)
+
+
+def _named(value: Any) -> str:
+    if isinstance(value, type):
+        return f"<class {qualified_name(value)}>"
+    if isinstance(value, types.ModuleType):
+        return f"<module {value.__name__}>"
+    owner = getattr(value, "__self__", None)
+    name = getattr(value, "__qualname__", getattr(value, "__name__", "?"))
+    module = getattr(value, "__module__", None)
+    if isinstance(owner, types.ModuleType) or owner is None:
+        full = name if module in (None, "builtins") else f"{module}.{name}"
+        return f"<function {full}>"
+    return f"<bound method {qualified_name(type(owner))}.{getattr(value, '__name__', '?')}>"
+
+
+def _state(value: Any) -> Iterator[tuple[str, Any]]:
+    """The (name, value) pairs that make up an object's state."""
+    kind = type(value)
+    if dataclasses.is_dataclass(kind):
+        for spec in dataclasses.fields(value):
+            if spec.compare:
+                yield spec.name, getattr(value, spec.name, "<unset>")
+        return
+    attrs_fields = getattr(kind, "__attrs_attrs__", None)
+    if attrs_fields is not None:
+        for spec in attrs_fields:
+            if getattr(spec, "eq", True):
+                yield spec.name, getattr(value, spec.name, "<unset>")
+        return
+    if isinstance(value, BaseException):
+        yield "args", value.args
+    instance_dict = getattr(value, "__dict__", None)
+    if isinstance(instance_dict, dict):
+        yield from ((str(name), item) for name, item in instance_dict.items())
+    for klass in kind.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            stored = name if not name.startswith("__") else f"_{klass.__name__}{name}"
+            try:
+                yield stored, object.__getattribute__(value, stored)
+            except AttributeError:
+                continue  # a slot never set is not part of the state
+
+
+def _sort_key(value: Any) -> str:
+    return _pformat(value)
+
+
+def _pformat(value: Any) -> str:
+    try:
+        return pprint.pformat(value, width=88, sort_dicts=True)
+    except Exception:  # noqa: BLE001 - a user's __repr__ may raise anything
+        return safe_repr(value)
+
+
+# --- differences ----------------------------------------------------------------------------
+
+
+def describe_difference(expected: Any, actual: Any, root: str = "result") -> str:
+    """Where two state views first differ, then a line diff (``-`` expected, ``+`` actual).
+
+    The diff is of the whole values' pretty-printed form, or, when the first difference is
+    between two multi-line strings, of those strings line by line.
+    """
+    found = first_difference(expected, actual, root)
+    lines = []
+    if found is not None:
+        path, want, got = found
+        if _multiline(want) and _multiline(got):
+            lines.append(f"first difference at {path}, by line:")
+            lines.append(_diff(want, got))
+            return "\n".join(lines)
+        lines.append(f"first difference at {path}: {safe_repr(want, 200)} != {safe_repr(got, 200)}")
+    lines.append(_diff(_pformat(expected), _pformat(actual)))
+    return "\n".join(lines)
+
+
+def first_difference(expected: Any, actual: Any, path: str) -> tuple[str, Any, Any] | None:
+    """``(path, expected part, actual part)`` of the first place where they differ."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        if expected.get("__class__") != actual.get("__class__"):
+            return f"{path}.__class__", expected.get("__class__"), actual.get("__class__")
+        for key in [*expected, *(key for key in actual if key not in expected)]:
+            if key == "__class__":
+                continue
+            step = f"{path}.{key}" if "__class__" in expected else f"{path}[{key!r}]"
+            if key not in actual:
+                return step, expected[key], "<missing>"
+            if key not in expected:
+                return step, "<missing>", actual[key]
+            found = first_difference(expected[key], actual[key], step)
+            if found is not None:
+                return found
+        return None
+    if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
+        for index, (want, got) in enumerate(zip(expected, actual, strict=False)):
+            found = first_difference(want, got, f"{path}[{index}]")
+            if found is not None:
+                return found
+        if len(expected) != len(actual):
+            return f"len({path})", len(expected), len(actual)
+        return None
+    if equal(expected, actual):
+        return None
+    return path, expected, actual
+
+
+def equal(expected: Any, actual: Any) -> bool:
+    """``==``, and tuples equal to lists (text serializers store tuples as lists)."""
+    try:
+        if bool(expected == actual):
+            return True
+        return bool(_lists(expected) == _lists(actual))
+    except Exception:  # noqa: BLE001 - an __eq__ that raises is a mismatch, not a crash
+        return False
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_lists(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _lists(item) for key, item in value.items()}
+    return value
+
+
+def _multiline(value: Any) -> bool:
+    return isinstance(value, str) and "\n" in value
+
+
+def _diff(expected: str, actual: str) -> str:
+    lines = difflib.unified_diff(
+        expected.splitlines(), actual.splitlines(), "recorded", "replayed", lineterm="", n=3
+    )
+    return "\n".join(lines)
