@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from snapy_capture.capture import flush
-from snapy_capture.config import is_suspended, reload_environment, set_suspended
+from snapy_capture.config import (
+    is_suspended,
+    is_url,
+    reload_environment,
+    set_suspended,
+    storage_root,
+)
 from snapy_capture.errors import AmbiguousCaptureError, NoRecordedResultError
 from snapy_capture.replay import (
     Cases,
@@ -225,8 +231,10 @@ def _flag(pytest_config: pytest.Config, option: str, ini: str) -> bool:
 def _configured_path(pytest_config: pytest.Config) -> str | None:
     given = pytest_config.getoption("snapy_capture_path", None)
     if given:
-        return os.path.abspath(os.path.expanduser(str(given)))
+        return storage_root(os.path.expanduser(str(given)))
     ini = str(pytest_config.getini("snapy_capture_path") or "").strip()
+    if is_url(ini):
+        return ini  # an object store: not relative to the ini file
     if ini:
         base = pytest_config.inipath.parent if pytest_config.inipath else pytest_config.rootpath
         return os.path.abspath(base / Path(os.path.expanduser(ini)))

@@ -27,7 +27,7 @@ from snapy_capture.cli._format import (
 from snapy_capture.config import resolve_config
 from snapy_capture.errors import CaptureFormatError, SnapyCaptureError
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage import CaptureStorage, FunctionInfo, is_temporary
+from snapy_capture.storage import CaptureStorage, FunctionInfo, StoredPath, is_temporary
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CliError", "Context"]
 
@@ -85,7 +85,7 @@ def _resolve(ctx: Context, name: str) -> FunctionInfo:
     raise CliError(f"no capture found for {name!r}; searched: {ctx.storage.path}")
 
 
-def problem(storage: CaptureStorage, path: Path) -> str | None:
+def problem(storage: CaptureStorage, path: StoredPath) -> str | None:
     """Why the capture file at ``path`` cannot be loaded, or ``None`` when it looks sound.
 
     Checks the envelope (header, signature) and the payload's structure without running
@@ -108,7 +108,7 @@ def problem(storage: CaptureStorage, path: Path) -> str | None:
     return None
 
 
-def _stat(path: Path) -> tuple[int, float] | None:
+def _stat(path: StoredPath) -> tuple[int, float] | None:
     try:
         result = path.stat()
     except OSError:
@@ -182,7 +182,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 # --- show / export ------------------------------------------------------------------------
 
 
-def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[Path, dict[str, Any]]]:
+def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[StoredPath, dict[str, Any]]]:
     """``(file, record)`` newest first; unreadable files are skipped with a note on stderr."""
     for item in ctx.storage.read_captures(info):
         path = item.ref.path
@@ -287,7 +287,7 @@ def _import_paths(paths: list[str]) -> Iterator[None]:
 # --- prune / clear ------------------------------------------------------------------------
 
 
-def _snapshot(storage: CaptureStorage) -> dict[Path, str]:
+def _snapshot(storage: CaptureStorage) -> dict[StoredPath, str]:
     return {path: info.name for info in storage.functions() for path in storage.stored_files(info)}
 
 
