@@ -311,6 +311,29 @@ class Signer:
         return b"".join((data[: slot.offset], mac, data[slot.offset + len(mac) :]))
 
 
+def unsigned(data: bytes) -> bytes:
+    """A signed (format-2) capture with its ``hmac`` back to the placeholder :func:`pack`
+    leaves, so that a storage signs it for the place it is copied to (``pull``/``push``,
+    after verifying it where it was). Other bytes are returned as they are."""
+    if not data.startswith(MAGIC):
+        return data
+    end = data.find(b"\n", 0, _MAX_HEADER)
+    if end < 0:
+        return data
+    try:
+        header = json.loads(data[len(MAGIC) : end])
+    except ValueError:
+        return data
+    mac = header.get("hmac") if isinstance(header, dict) else None
+    if header.get("format") != FORMAT_VERSION or not isinstance(mac, str) or len(mac) != 64:
+        return data
+    field = b'"hmac": "' + mac.encode() + b'"'
+    at = data.find(field, 0, end)
+    if at < 0:
+        return data
+    return data[:at] + _PLACEHOLDER_FIELD + data[at + len(field) :]
+
+
 def signer_for(key: bytes, data: bytes, function: str) -> Signer | None:
     """The :class:`Signer` of packed capture ``data`` of ``function`` (``None``: a format
     without a placeholder to fill in).

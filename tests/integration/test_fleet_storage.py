@@ -1,0 +1,202 @@
+"""A fleet of processes capturing into one object store (moto's S3 server on 127.0.0.1):
+nothing lost or overwritten without a lock server, retention converging to exactly N, a
+store going down and coming back, a missing bucket, pull/push and replay."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from _s3server import S3Server
+
+from snapy_capture import CaptureStorage, capture_args, flush, load_capture
+from snapy_capture.capture import stats
+from snapy_capture.cli import main
+
+HOST = textwrap.dedent(
+    """
+    import os, sys, threading
+    from snapy_capture import capture_args, flush
+    url, retention, calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+    @capture_args(path=url, retention=None if retention == "none" else int(retention))
+    def handle(host, thread, n):
+        return n
+
+    def work(thread):
+        for n in range(calls):
+            handle(os.getpid(), thread, n)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(2)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert flush(120)
+    """
+)
+
+
+def _fleet(url: str, retention: str, calls: int, tmp_path: Path, env: dict[str, str]) -> None:
+    """4 processes x 2 threads, each in its own working directory (its own "host": no
+    local state in common)."""
+    procs = []
+    for host in range(4):
+        home = tmp_path / f"host{host}"
+        home.mkdir()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", HOST, url, retention, str(calls)],
+                cwd=home,
+                env={**os.environ, **env, "SNAP_CAPTURE_DEFAULT_PATH": str(home / "local")},
+            )
+        )
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+
+
+def test_fleet_loses_and_overwrites_nothing(
+    s3_url: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    calls = 20
+    _fleet(s3_url, "none", calls, tmp_path, s3_server.env())
+    store = CaptureStorage(s3_url, retention=None)
+    records = [item.record for item in store.read_captures("__main__:handle")]
+    seen = {(r["args"][0], r["args"][1], r["args"][2]) for r in records if r}
+    assert len(records) == 4 * 2 * calls
+    assert len(seen) == 4 * 2 * calls  # every call, none written over another
+    assert len({pid for pid, _, _ in seen}) == 4
+    # Each writer's own captures come out in its own order (newest first) in every listing.
+    for pid in {pid for pid, _, _ in seen}:
+        for thread in (0, 1):
+            mine = [r["args"][2] for r in records if r and r["args"][:2] == [pid, thread]]
+            assert mine == sorted(mine, reverse=True)
+
+
+def test_fleet_retention_converges_to_exactly_n(
+    s3_url: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    _fleet(s3_url, "5", 15, tmp_path, s3_server.env())
+    store = CaptureStorage(s3_url)
+    assert len(list(store.captures("__main__:handle"))) == 5
+
+
+def test_store_killed_mid_run_drops_counts_warns_once_and_resumes(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("moto.server")
+    server = S3Server()
+    server.start()
+    try:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        bucket = server.bucket()
+        url = f"s3://{bucket}/captures"
+
+        @capture_args(path=url, retention=None)
+        def work(n: int) -> int:
+            return n * 2
+
+        caplog.set_level(logging.WARNING, logger="snapy_capture")
+        before = stats()
+        assert [work(n) for n in range(5)] == [0, 2, 4, 6, 8]
+        assert flush(60)
+        assert stats()["captured"] - before["captured"] == 5
+
+        server.stop()  # the store goes down
+        slowest = 0.0
+        for n in range(40):
+            start = time.perf_counter()
+            assert work(n) == n * 2  # the host is unaffected
+            slowest = max(slowest, time.perf_counter() - start)
+        assert flush(60)
+        after = stats()
+        assert after["dropped"] - before["dropped"] == 40
+        assert after["errors"] - before["errors"] == 40
+        assert slowest < 0.05  # never waits on the network
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]
+        assert f"cannot write to {url}" in warnings[0].getMessage()
+        assert "testing-secret" not in caplog.text
+
+        server.start()  # back (empty: moto keeps nothing), the bucket made again
+        server.client().create_bucket(Bucket=bucket)
+        deadline = time.monotonic() + 40  # the back-off is 1 s, doubling, 30 s at most
+        stored = 0
+        while time.monotonic() < deadline and not stored:
+            work(100)
+            assert flush(60)
+            stored = len(
+                list(CaptureStorage(url).captures(f"{work.__module__}:{work.__qualname__}"))
+            )
+            time.sleep(0.5)
+        assert stored >= 1  # writing resumed
+    finally:
+        server.stop()
+
+
+def test_a_missing_bucket_is_one_clear_line(s3_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    url = "s3://snapy-no-such-bucket/captures"
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["list", "--path", url], stdout=out, stderr=err) == 1
+    assert err.getvalue() == (
+        "snapy-capture: error: s3://snapy-no-such-bucket/captures: the bucket "
+        "'snapy-no-such-bucket' does not exist (create it, or fix the path)\n"
+    )
+
+    @capture_args(path=url)
+    def work(n: int) -> int:
+        return n
+
+    caplog.set_level(logging.WARNING, logger="snapy_capture")
+    for n in range(3):
+        assert work(n) == n
+    assert flush(60)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "the bucket 'snapy-no-such-bucket' does not exist" in warning
+
+
+def test_pull_and_push_keep_signatures_and_order_and_replay(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAP_CAPTURE_SIGNING_KEY", "fleet-key")
+
+    @capture_args(path=s3_url, retention=None)
+    def price(item: str, qty: int) -> int:
+        return qty
+
+    for qty in range(1, 4):
+        price("book", qty)
+    assert flush(60)
+    name = f"{price.__module__}:{price.__qualname__}"
+
+    local = tmp_path / "pulled"
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["pull", s3_url, str(local)], stdout=out, stderr=err) == 0, err.getvalue()
+    assert out.getvalue() == f"Pulled 3 capture(s) of 1 function(s) from {s3_url} to {local}.\n"
+    # Verified under the key at their new place, in the same order: the newest first.
+    assert load_capture(name, local) == (("book", 3), {})
+    store = CaptureStorage(local)
+    assert [item.record["args"][1] for item in store.read_captures(name) if item.record] == [
+        3,
+        2,
+        1,
+    ]
+    # Pulled again: nothing is copied twice.
+    out = io.StringIO()
+    assert main(["pull", s3_url, str(local)], stdout=out, stderr=err) == 0
+    assert "Pulled 0 capture(s)" in out.getvalue() and "3 already there" in out.getvalue()
+
+    # Pushed to another prefix: the remote copy verifies there too, order kept.
+    other = s3_url + "-copy"
+    out = io.StringIO()
+    assert main(["push", str(local), other], stdout=out, stderr=err) == 0, err.getvalue()
+    assert "Pushed 3 capture(s)" in out.getvalue()
+    assert load_capture(name, other) == (("book", 3), {})
+    out = io.StringIO()
+    assert main(["list", "--path", other], stdout=out, stderr=err) == 0
+    assert name in out.getvalue()
