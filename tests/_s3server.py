@@ -48,7 +48,7 @@ class S3Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()  # noqa: S310
                 return
             except OSError:
                 if self.process.poll() is not None:

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from _s3server import S3Server
 
+from _s3server import S3Server
 from snapy_capture import CaptureStorage, capture_args, flush, load_capture
 from snapy_capture.capture import stats
 from snapy_capture.cli import main
@@ -189,7 +189,8 @@ def test_pull_and_push_keep_signatures_and_order_and_replay(
     # Pulled again: nothing is copied twice.
     out = io.StringIO()
     assert main(["pull", s3_url, str(local)], stdout=out, stderr=err) == 0
-    assert "Pulled 0 capture(s)" in out.getvalue() and "3 already there" in out.getvalue()
+    assert "Pulled 0 capture(s)" in out.getvalue()
+    assert "3 already there" in out.getvalue()
 
     # Pushed to another prefix: the remote copy verifies there too, order kept.
     other = s3_url + "-copy"

@@ -152,7 +152,7 @@ def test_remote_paths_are_urls_and_written_roots_keep_them(root: str) -> None:
     if root.startswith(("s3://", "memory://")):
         assert store.remote
         assert str(store.path).endswith("/captures")
-        assert str(where).startswith(root.split("://")[0] + "://")
+        assert str(where).startswith(root.partition("://")[0] + "://")
         assert where.exists()
     else:
         assert not store.remote
