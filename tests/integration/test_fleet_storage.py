@@ -201,3 +201,61 @@ def test_pull_and_push_keep_signatures_and_order_and_replay(
     out = io.StringIO()
     assert main(["list", "--path", other], stdout=out, stderr=err) == 0
     assert name in out.getvalue()
+
+
+def test_a_target_file_with_an_s3_path_and_storage_options(
+    s3_url: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``path: s3://...`` in YAML (not made relative to the file) and the endpoint and keys
+    given in ``storage_options`` rather than the environment; none of them reaches a
+    capture, the process's output or a log line."""
+    (tmp_path / "tgt_fleet.py").write_text("def work(x):\n    return x + 1\n", encoding="utf-8")
+    config = tmp_path / "capture.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            version: 1
+            defaults:
+              path: {s3_url}
+              storage_options:
+                endpoint_url: {s3_server.endpoint}
+                key: testing
+                secret: yaml-secret-never-in-a-capture
+            targets: ['tgt_fleet:work']
+            """
+        ),
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SNAP_CAPTURE_"))}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import snapy_capture.autoload, logging; logging.basicConfig(level=logging.DEBUG); "
+            "import tgt_fleet; print(tgt_fleet.work(41))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**env, "SNAP_CAPTURE_CONFIG": str(config)},
+        timeout=120,
+        check=False,
+    )
+    assert (result.stdout, result.returncode) == ("42\n", 0), result.stderr
+    assert "yaml-secret" not in result.stderr
+    assert not (tmp_path / "s3:").exists()  # not a directory named after the URL
+    # SNAP_CAPTURE_DEFAULT_PATH names the store for the loader (the AWS environment here).
+    monkeypatch.setenv("SNAP_CAPTURE_DEFAULT_PATH", s3_url)
+    from snapy_capture import config as config_module
+
+    config_module.reload_environment()
+    store = CaptureStorage()
+    assert str(store.path) == s3_url
+    [item] = list(store.read_captures("tgt_fleet:work"))
+    assert item.record is not None
+    assert item.record["args"] == [41]
+    raw = item.ref.path.read_bytes()
+    assert b"yaml-secret" not in raw
+    assert b"testing" not in raw
+    assert load_capture("tgt_fleet:work") == ((41,), {})

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from snapy_capture._forksafe import fork_safe
+from snapy_capture.capture import _writer
 from snapy_capture.capture._context import CLOCK, Clock
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT
 from snapy_capture.config import CaptureConfig, thaw_options
@@ -118,6 +119,8 @@ class State:
         # A storage over a network (an object store) is always written in the background:
         # a caller never waits on a request.
         self.background = config.async_storage or self.storage.remote
+        if self.storage.remote:
+            _writer.flush_before_threads_stop()
         self.deferred = self.background or config.lazy_serialization
         self.lazy = config.lazy_serialization
         self.queue_size = config.queue_size

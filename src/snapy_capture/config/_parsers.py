@@ -168,6 +168,8 @@ def storage_options(value: object) -> tuple[tuple[str, Any], ...] | None:
     mapping's nested mappings too), so that a configuration stays hashable."""
     if value is None:
         return None
+    if isinstance(value, tuple):
+        value = thaw(value)  # parsed already (parsing again must give the same)
     if not isinstance(value, Mapping):
         raise ValueError(f"expected a mapping of fsspec options, got {type(value).__name__}")
     return _frozen(value)
