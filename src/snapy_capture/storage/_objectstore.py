@@ -111,6 +111,22 @@ def _ident(name: str) -> str | None:
 # --- the backend ------------------------------------------------------------------------
 
 
+# File system objects by URL and options, per process: a loader opens a storage per call, and
+# a new S3 client (its session, its connections) costs tens of milliseconds.
+_filesystems: dict[tuple[int, str, str], tuple[Any, str]] = {}
+
+
+def _url_to_fs(fsspec: Any, url: str, options: dict[str, Any]) -> tuple[Any, str]:
+    key = (os.getpid(), url, json.dumps(options, sort_keys=True, default=repr))
+    found = _filesystems.get(key)
+    if found is None:
+        fs, prefix = fsspec.core.url_to_fs(url, **options)
+        if hasattr(fs, "retries"):
+            fs.retries = 2  # s3fs retries 5 times with back-off; the writer drops instead
+        found = _filesystems[key] = (fs, prefix)
+    return found
+
+
 class ObjectStore(Backend):
     """Captures under an fsspec URL (see the module)."""
 
@@ -131,7 +147,7 @@ class ObjectStore(Backend):
         options: dict[str, Any] = {}
         if self.protocol in ("s3", "s3a"):
             options.update(_S3_DEFAULTS)
-            options["skip_instance_cache"] = True  # ours: its retries are set below
+            options["skip_instance_cache"] = True  # ours: its retries are set (_url_to_fs)
             options["use_listings_cache"] = False  # other hosts write: never list from memory
         options.update(storage_options or {})
         self._options = options
@@ -158,7 +174,7 @@ class ObjectStore(Backend):
         with self._lock:
             if self._pid != pid:
                 try:
-                    fs, prefix = self._fsspec.core.url_to_fs(self.url, **self._options)
+                    fs, prefix = _url_to_fs(self._fsspec, self.url, self._options)
                 except ImportError as exc:
                     raise ConfigError(
                         f"{self.url}: the package for {self.protocol}:// is missing ({exc}); "
@@ -166,8 +182,6 @@ class ObjectStore(Backend):
                     ) from None
                 except (TypeError, ValueError) as exc:
                     raise ConfigError(f"{self.url}: bad storage_options ({exc})") from None
-                if hasattr(fs, "retries"):
-                    fs.retries = 2  # s3fs retries 5 times with back-off; the writer drops
                 self._fs, self._prefix = fs, prefix.rstrip("/")
                 self._pid = pid
         return self._fs
