@@ -259,3 +259,18 @@ def test_a_target_file_with_an_s3_path_and_storage_options(
     assert b"yaml-secret" not in raw
     assert b"testing" not in raw
     assert load_capture("tgt_fleet:work") == ((41,), {})
+
+
+def test_gen_tests_from_an_object_store_names_its_url(s3_url: str, tmp_path: Path) -> None:
+    """The generated module reads the captures from the store's URL (not a local path made
+    from it)."""
+    (tmp_path / "tgt_gen.py").write_text("def total(qty):\n    return qty\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    import tgt_gen  # type: ignore[import-not-found]
+
+    capture_args(path=s3_url)(tgt_gen.total)(3)
+    assert flush(60)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["gen-tests", "tgt_gen:total", "--path", s3_url], stdout=out, stderr=err)
+    assert (code, err.getvalue()) == (0, "")
+    assert f'\nCAPTURES = "{s3_url}"\n' in out.getvalue()

@@ -208,6 +208,7 @@ class ObjectStore(Backend):
             f"(tried again after {self._backoff:g} s)"
         )
         self._down_until = time.monotonic() + self._backoff
+        self._dirs.clear()  # come back to an emptied store: write ``.function.json`` again
         self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
         return ObjectStoreError(self._down_reason)
 
