@@ -274,3 +274,44 @@ def test_gen_tests_from_an_object_store_names_its_url(s3_url: str, tmp_path: Pat
     code = main(["gen-tests", "tgt_gen:total", "--path", s3_url], stdout=out, stderr=err)
     assert (code, err.getvalue()) == (0, "")
     assert f'\nCAPTURES = "{s3_url}"\n' in out.getvalue()
+
+
+def test_the_pytest_plugin_replays_from_an_object_store(
+    s3_url: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--snapy-capture-path s3://...``: the replay suite reads the fleet's captures."""
+    from _pytester import pytest_ini
+
+    for name in list(os.environ):
+        if name.startswith("PYTEST_XDIST") or name == "PYTEST_ADDOPTS":
+            monkeypatch.delenv(name)
+    pytester.makefile(".ini", pytest=pytest_ini())
+    pytester.makepyfile(
+        tgt_fleetshop="def total(items):\n    return sum(items)\n",
+        test_replay=textwrap.dedent(
+            """
+            import pytest
+            from snapy_capture.pytest_plugin import replay_cases
+            from tgt_fleetshop import total
+
+            @pytest.mark.parametrize("args, kwargs", replay_cases("tgt_fleetshop:total"))
+            def test_total(args, kwargs):
+                assert total(*args, **kwargs) == sum(args[0])
+            """
+        ),
+    )
+    store = CaptureStorage(s3_url)
+    for items in ([1, 2], [3]):
+        store.save(
+            {
+                "module": "tgt_fleetshop",
+                "qualname": "total",
+                "function_name": "total",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "args": [items],
+                "kwargs": {},
+                "metadata": {},
+            }
+        )
+    result = pytester.runpytest_subprocess("--snapy-capture-path", s3_url, timeout=120)
+    result.assert_outcomes(passed=2)
