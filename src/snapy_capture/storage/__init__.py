@@ -128,6 +128,12 @@ class CaptureStorage(CaptureReader):
         return f"{type(self).__name__}({str(self.path)!r}, retention={self.retention!r})"
 
     @property
+    def _guard(self) -> Any:
+        """The lock guarding the backend's own bookkeeping (fork-safe; for tests that hold
+        it across a fork)."""
+        return self._backend._guard
+
+    @property
     def remote(self) -> bool:
         """Whether captures go over a network (an object store): the capture layer then
         always writes them on its background writer, never on the caller's thread."""

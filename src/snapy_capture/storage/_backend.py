@@ -36,6 +36,8 @@ class Backend(ABC):
     root: StoredPath
     #: Writes go over a network: the capture layer always writes them in the background.
     remote: bool = False
+    #: The lock of the backend's own bookkeeping: fork-safe (released in a fork child).
+    _guard: Any
 
     @abstractmethod
     def write(

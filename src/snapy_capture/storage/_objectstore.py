@@ -63,9 +63,10 @@ _BACKOFF_MAX: Final = 30.0
 #: background writer must not sit on one request for long (its queue fills meanwhile).
 _S3_DEFAULTS: Final[dict[str, Any]] = {
     "config_kwargs": {
-        "connect_timeout": 3,
-        "read_timeout": 10,
-        "retries": {"max_attempts": 2, "mode": "standard"},
+        "connect_timeout": 2,
+        "read_timeout": 5,
+        # s3fs retries (twice, see _url_to_fs); botocore's own retries would multiply them.
+        "retries": {"max_attempts": 1, "mode": "standard"},
     },
 }
 
@@ -151,7 +152,7 @@ class ObjectStore(Backend):
             options["use_listings_cache"] = False  # other hosts write: never list from memory
         options.update(storage_options or {})
         self._options = options
-        self._lock = fork_safe(threading.Lock())
+        self._guard = fork_safe(threading.Lock())
         self._pid = -1
         self._fs: Any = None
         self._prefix = ""
@@ -171,7 +172,7 @@ class ObjectStore(Backend):
         pid = os.getpid()
         if self._pid == pid:
             return self._fs
-        with self._lock:
+        with self._guard:
             if self._pid != pid:
                 try:
                     fs, prefix = _url_to_fs(self._fsspec, self.url, self._options)
