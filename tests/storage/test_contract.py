@@ -59,6 +59,20 @@ def test_written_captures_read_back_newest_first(root: str) -> None:
     assert [store.read(p)["args"][0] for p in store.capture_files("app", "f")] == _numbers(store)
     # Another storage on the same root (another process, another host) sees the same order.
     assert _numbers(CaptureStorage(root)) == list(range(11, -1, -1))
+    # In the store itself, seen through fsspec, not through our code (and not in a local
+    # directory named after the URL).
+    assert _objects_in_store(root) == (12 if "://" in root else None)
+    assert not any(Path.cwd().glob("s3:*"))
+    assert not any(Path.cwd().glob("memory:*"))
+
+
+def _objects_in_store(root: str) -> int | None:
+    if "://" not in root:
+        return None
+    import fsspec
+
+    fs, prefix = fsspec.core.url_to_fs(root, skip_instance_cache=True)
+    return sum(1 for key in fs.find(prefix) if key.endswith(".cap"))
 
 
 def test_functions_are_listed_with_their_names(root: str) -> None:
