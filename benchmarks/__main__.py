@@ -39,6 +39,7 @@ def main() -> None:
     print("\n".join(machine()))
     _section("Per-call cost", bench_calls.run)
     _section("Retention and loading with 10 vs 10,000 captures", bench_storage.run)
+    _section("An object store (S3 API, moto on 127.0.0.1)", bench_storage.run_object_store)
     for module, title in (
         ("bench_import", "Import cost with the hook installed"),
         ("bench_filters", "Filter cost"),

@@ -296,5 +296,203 @@ def _table(results: dict[str, list[tuple[list[float], list[float]]]]) -> list[st
     return lines
 
 
+# --- an object store (S3 API: moto's server on 127.0.0.1) --------------------------------
+
+#: Calls per burst of the paired caller rows; the queues are flushed (untimed) between bursts,
+#: so neither side ever finds its queue full (a dropped capture would cost less).
+BURST = 25
+BURSTS = 12
+WRITES = 150
+LOADS = 40
+#: A capture with an S3 path costs its caller what an async local capture does (both are a
+#: snapshot queued for the writer thread): equal within this noise.
+CALLER_GOAL = 1.25
+
+
+def _moto() -> tuple[Any, str] | None:
+    """A moto S3 server on a free port, or ``None`` when moto or s3fs is not installed."""
+    import importlib.util
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("s3fs") is None:
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()  # noqa: S310
+            return process, endpoint
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def _target(order: str, qty: int, note: str) -> int:
+    return qty
+
+
+def run_object_store() -> list[str]:
+    """Caller cost with an S3 path against a local async capture (paired), write throughput
+    to the local S3 server, and loading the newest among 10 vs 10,000 captures in S3."""
+    started = _moto()
+    if started is None:
+        return ["(skipped: moto[server] and s3fs are not installed: pip install -e '.[test]')"]
+    process, endpoint = started
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    base = Path(tempfile.mkdtemp(prefix="snapy-bench-s3-"))
+    try:
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+        return [
+            *_caller_rows(base, "s3://bench/caller"),
+            *_throughput_rows("s3://bench/throughput"),
+            *_load_rows("s3://bench/load"),
+        ]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        process.kill()
+        process.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _caller_rows(base: Path, url: str) -> list[str]:
+    from snapy_capture import capture_args, flush
+
+    local = capture_args(base / "async", retention=None, async_storage=True)(_target)
+    remote = capture_args(url, retention=None)(_target)
+    calls = (local, remote)
+    for func in calls:  # resolved, connected and warm before timing
+        func("order-1", 2, "x" * 40)
+    flush()
+    times: tuple[list[float], list[float]] = ([], [])
+    clock = time.perf_counter_ns
+    for _ in range(BURSTS):
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(BURST):
+                for slot in (0, 1) if i % 2 else (1, 0):
+                    start = clock()
+                    calls[slot]("order-1", 2, "x" * 40)
+                    times[slot].append(clock() - start)
+        finally:
+            gc.enable()
+        flush()
+    ratio = statistics.median(b / a for a, b in zip(*times, strict=True))
+    verdict = "ok" if ratio <= CALLER_GOAL else "MISSED"
+    cell = [f"{fmt_ns(min(t))} / {fmt_ns(statistics.median(t))}" for t in times]
+    return [
+        f"{'caller cost (min / median)':36s}{'local async':>22s}{'s3:// path':>22s}{'paired':>9s}",
+        f"{'one captured call':36s}{cell[0]:>22s}{cell[1]:>22s}{ratio:9.2f}"
+        f"  <= {CALLER_GOAL}  {verdict}",
+        f"  ({BURSTS} bursts of {BURST} calls each, alternating; queues flushed between bursts)",
+    ]
+
+
+def _throughput_rows(url: str) -> list[str]:
+    lines = []
+    for retention in (None, 10):
+        store = CaptureStorage(url + f"-{retention}", retention=retention)
+        data = store.encode(_record(1))
+        store.write(MODULE, QUALNAME, data)  # connected, the function's directory made
+        start = time.perf_counter()
+        for _ in range(WRITES):
+            store.write(MODULE, QUALNAME, data)
+        elapsed = time.perf_counter() - start
+        label = f"write throughput, retention={retention}"
+        lines.append(
+            f"{label:36s}{WRITES / elapsed:10.0f} captures/s per process "
+            f"({elapsed / WRITES * 1000:.1f} ms each, one writer thread)"
+        )
+    return lines
+
+
+def _load_rows(url: str) -> list[str]:
+    import fsspec
+
+    from snapy_capture.storage._objectstore import new_id
+
+    times: dict[int, list[float]] = {size: [] for size in SIZES}
+    fs = fsspec.filesystem("s3")
+    for size in SIZES:
+        store = CaptureStorage(f"{url}-{size}", retention=None)
+        store.write(MODULE, QUALNAME, store.encode(_record(1)))
+        directory = store.capture_files(MODULE, QUALNAME)[0].parent.key
+        data = store.encode(_record(1))
+        now = time.time() - 3600  # older than the newest, written below
+        # Put in bulk (concurrent requests): what 10,000 captures would leave behind.
+        batch = {f"{directory}/{new_id(now + i / 1000)}.cap": data for i in range(size - 2)}
+        fs.pipe(batch)
+        store.write(MODULE, QUALNAME, store.encode(_record(2)))
+        if len(store.stored_files(store.functions()[0])) != size:
+            raise RuntimeError(f"{url}-{size} does not hold {size} captures")
+    requests = _count_requests(type(fs))
+    for i in range(LOADS):
+        for size in SIZES if i % 2 else SIZES[::-1]:
+            requests[size] = requests.pop("now", {})
+            requests["now"] = requests[size] = {}
+            start = time.perf_counter_ns()
+            args, _ = load_capture(NAME, f"{url}-{size}")
+            times[size].append(time.perf_counter_ns() - start)
+            if args[0] != 2:
+                raise RuntimeError("load_capture did not return the newest capture")
+    per_load = {
+        size: ", ".join(f"{count} {method}" for method, count in sorted(requests[size].items()))
+        for size in SIZES
+    }
+    ratio = statistics.median(b / a for a, b in zip(times[SIZES[0]], times[SIZES[-1]], strict=True))
+    cells = "".join(
+        f"{fmt_ns(min(times[size])) + ' / ' + fmt_ns(statistics.median(times[size])):>22s}"
+        for size in SIZES
+    )
+    verdict = "ok" if ratio <= GOAL else "MISSED"
+    return [
+        f"{'load newest from S3 (min / median)':36s}{'10 kept':>22s}{'10,000 kept':>22s}"
+        f"{'paired':>9s}",
+        f"{'load_capture (newest)':36s}{cells}{ratio:9.2f}  <= {GOAL}  {verdict}",
+        f"  ({LOADS} loads each, alternating; requests per load: {SIZES[0]} kept: "
+        f"{per_load[SIZES[0]]}; {SIZES[-1]:,} kept: {per_load[SIZES[-1]]})",
+        "  the requests are the same whatever the count (the listing asks for the first keys,",
+        "  never all); the time is not: moto's server scans every key of the bucket to answer",
+        "  a listing, however few keys are asked for (S3 itself answers from an index)",
+    ]
+
+
+def _count_requests(cls: Any) -> dict[Any, dict[str, int]]:
+    """Count the S3 requests (by API call) made through s3fs while loading."""
+    counts: dict[Any, dict[str, int]] = {"now": {}}
+    original = cls._call_s3
+
+    async def counted(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        now = counts["now"]
+        now[method] = now.get(method, 0) + 1
+        return await original(self, method, *args, **kwargs)
+
+    cls._call_s3 = counted
+    return counts
+
+
 if __name__ == "__main__":
     print("\n".join(run()))
+    print("\n".join(run_object_store()))

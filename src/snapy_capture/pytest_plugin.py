@@ -35,8 +35,10 @@ from snapy_capture.capture import flush
 from snapy_capture.config import (
     CONFIG_FILE_ENV,
     is_suspended,
+    is_url,
     reload_environment,
     set_suspended,
+    storage_root,
 )
 from snapy_capture.errors import AmbiguousCaptureError, NoRecordedResultError, SnapyCaptureError
 from snapy_capture.replay import (
@@ -284,8 +286,10 @@ def _flag(pytest_config: pytest.Config, option: str, ini: str) -> bool:
 def _configured_path(pytest_config: pytest.Config, name: str) -> str | None:
     given = pytest_config.getoption(name, None)
     if given:
-        return os.path.abspath(os.path.expanduser(str(given)))
+        return storage_root(os.path.expanduser(str(given)))
     ini = str(pytest_config.getini(name) or "").strip()
+    if is_url(ini):
+        return ini  # an object store: not relative to the ini file
     if ini:
         base = pytest_config.inipath.parent if pytest_config.inipath else pytest_config.rootpath
         return os.path.abspath(base / Path(os.path.expanduser(ini)))

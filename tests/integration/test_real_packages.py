@@ -28,9 +28,6 @@ import pytest
 DATA = Path(__file__).parent / "realpkgs"
 TIMEOUT = 120
 MODES = ("snapshot", "result")
-NEEDS_ISSUE_17 = pytest.mark.xfail(
-    strict=True, reason="needs issue 17 replay features (lead removes on merge)"
-)
 # A project's own pytest.ini, as a user would have it; the cache would only add noise.
 PYTEST_INI = "[pytest]\naddopts = -p no:cacheprovider\n"
 # Runs each gen-tests command line of the list in one interpreter: the very argv a user types
@@ -316,7 +313,6 @@ def test_capture_leaves_the_program_alone_and_every_function_gets_a_suite(
         assert counts[f"test_snapshot_{_slug(name)}"] == count, name
 
 
-@NEEDS_ISSUE_17
 def test_generated_suites_green_twice_then_red_after_a_behaviour_change(
     project: Project,
 ) -> None:

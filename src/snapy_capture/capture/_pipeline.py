@@ -252,8 +252,7 @@ class CaptureSite:
 
     def dispatch(self, state: State, record: dict[str, Any]) -> None:
         # Lazy serialization never gets here: such captures are always queued (``_queued``).
-        config = state.config
-        if config.async_storage:
+        if state.background:  # async_storage, or an object store (never on the caller)
             data = self.encode(state, record)
             if data is None:
                 return

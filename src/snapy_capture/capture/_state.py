@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from snapy_capture._forksafe import fork_safe
+from snapy_capture.capture import _writer
 from snapy_capture.capture._context import CLOCK, Clock
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT
-from snapy_capture.config import CaptureConfig
+from snapy_capture.config import CaptureConfig, thaw_options
 from snapy_capture.filters import resolve_filter_spec
 from snapy_capture.storage import CaptureStorage, check_key
 from snapy_capture.storage.serializers import (
@@ -71,6 +72,7 @@ class State:
     """What a site resolved from the configuration; rebuilt when the configuration changes."""
 
     __slots__ = (
+        "background",
         "clock",
         "config",
         "copy_limit",
@@ -119,7 +121,12 @@ class State:
         rate = config.max_per_second
         self.limit = None if rate is None else _RateLimit(rate, self.clock.monotonic)
         # Off the caller's thread: filtering, building and encoding the record (see Deferred).
-        self.deferred = config.async_storage or config.lazy_serialization
+        # A storage over a network (an object store) is always written in the background:
+        # a caller never waits on a request.
+        self.background = config.async_storage or self.storage.remote
+        if self.storage.remote:
+            _writer.flush_before_threads_stop()
+        self.deferred = self.background or config.lazy_serialization
         self.lazy = config.lazy_serialization
         self.queue_size = config.queue_size
         # Read once here rather than per call: a captured call's own cost is counted in ns.
@@ -153,13 +160,18 @@ def _encodes_inert(serializer: Serializer) -> bool:
 def _shared_storage(config: CaptureConfig) -> CaptureStorage:
     # Sites writing to one root share a storage, and with it the lock objects per directory.
     serializer = get_serializer(config.serializer)
-    key = (config.path, id(serializer), config.signing_key)
+    key = (config.path, id(serializer), config.signing_key, config.storage_options)
     storage = _storages.get(key)
     if storage is None:
         with _storages_lock:
-            storage = _storages.setdefault(
+            storage = _storages.get(key) or _storages.setdefault(
                 key,
-                CaptureStorage(config.path, serializer=serializer, signing_key=config.signing_key),
+                CaptureStorage(
+                    config.path,
+                    serializer=serializer,
+                    signing_key=config.signing_key,
+                    storage_options=thaw_options(config.storage_options),
+                ),
             )
     return storage
 

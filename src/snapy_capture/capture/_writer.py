@@ -24,7 +24,15 @@ from typing import Any, Final
 from snapy_capture._forksafe import after_fork_in_child, fork_safe
 from snapy_capture.capture._context import per_thread
 
-__all__ = ["MAX_QUEUED_BYTES", "SMALL_JOB", "Entry", "flush", "push", "submit"]
+__all__ = [
+    "MAX_QUEUED_BYTES",
+    "SMALL_JOB",
+    "Entry",
+    "flush",
+    "flush_before_threads_stop",
+    "push",
+    "submit",
+]
 
 logger = logging.getLogger("snapy_capture")
 Job = Callable[[], None]
@@ -246,6 +254,38 @@ def _flush_at_exit() -> None:
             writer.pending(),
             time.monotonic() - start,
         )
+
+
+_early_flush = False
+
+
+def flush_before_threads_stop() -> None:
+    """Flush the queue at exit before the interpreter stops its thread pools, not after.
+
+    Object-store clients (aiobotocore) run part of a request on asyncio's default executor,
+    which refuses work once ``concurrent.futures`` shuts down, before ``atexit`` handlers run:
+    captures still queued then would all fail. For those storages the queue is drained first
+    (the ``atexit`` flush still takes what comes later). Called once a site writes to one.
+    """
+    global _early_flush  # noqa: PLW0603
+    register = getattr(threading, "_register_atexit", None)
+    if _early_flush or register is None:
+        return
+    # Imported before we register: registered after it, our flush runs before its shutdown.
+    import concurrent.futures.thread  # noqa: F401, PLC0415
+
+    with _lock:
+        try:
+            register(_flush_before_pools_stop)
+        except RuntimeError:  # the interpreter is shutting down already
+            return
+        _early_flush = True  # (two sites racing here register twice: a second flush is free)
+
+
+def _flush_before_pools_stop() -> None:
+    writer = _writer
+    if writer is not None and writer.thread.is_alive():
+        writer.flush(timeout=60.0)
 
 
 @after_fork_in_child

@@ -106,7 +106,8 @@ class _Commands:
             "--path",
             metavar="DIR",
             default=argparse.SUPPRESS,
-            help="capture directory (default: SNAP_CAPTURE_DEFAULT_PATH or ./captures)",
+            help="capture directory or object-store URL, e.g. s3://bucket/prefix "
+            "(default: SNAP_CAPTURE_DEFAULT_PATH or ./captures)",
         )
         # Reading pickle captures of your own classes needs your project importable; nothing
         # is added to sys.path unless you say so (a .py planted next to the captures must
@@ -155,6 +156,7 @@ def build_parser(out: IO[str]) -> argparse.ArgumentParser:
     )
     _reading_commands(commands_)
     _maintenance_commands(commands_)
+    _transfer_commands(commands_)
     _setup_commands(commands_)
     return parser
 
@@ -222,6 +224,25 @@ def _maintenance_commands(commands_: _Commands) -> None:
     cmd.add_argument("name", metavar="NAME", nargs="?", help="the function whose captures go")
     cmd.add_argument("--all", action="store_true", help="delete every capture under --path")
     cmd.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+def _transfer_commands(commands_: _Commands) -> None:
+    cmd = commands_.add(
+        "pull",
+        commands.cmd_pull,
+        "copy the captures of an object store (s3://bucket/prefix) into a local directory",
+        uses_path=False,
+    )
+    cmd.add_argument("source", metavar="URL", help="the object store, e.g. s3://bucket/prefix")
+    cmd.add_argument("destination", metavar="DIR", help="the local capture directory")
+    cmd = commands_.add(
+        "push",
+        commands.cmd_push,
+        "copy the captures of a local directory into an object store",
+        uses_path=False,
+    )
+    cmd.add_argument("source", metavar="DIR", help="the local capture directory")
+    cmd.add_argument("destination", metavar="URL", help="the object store, e.g. s3://bucket/p")
 
 
 def _setup_commands(commands_: _Commands) -> None:

@@ -27,7 +27,8 @@ from snapy_capture.cli._format import (
 from snapy_capture.config import resolve_config
 from snapy_capture.errors import CaptureFormatError, SnapyCaptureError
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage import CaptureStorage, FunctionInfo, is_temporary
+from snapy_capture.storage import CaptureStorage, FunctionInfo, StoredPath, is_temporary
+from snapy_capture.storage._transfer import copy_captures
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CliError", "Context"]
 
@@ -85,7 +86,7 @@ def _resolve(ctx: Context, name: str) -> FunctionInfo:
     raise CliError(f"no capture found for {name!r}; searched: {ctx.storage.path}")
 
 
-def problem(storage: CaptureStorage, path: Path) -> str | None:
+def problem(storage: CaptureStorage, path: StoredPath) -> str | None:
     """Why the capture file at ``path`` cannot be loaded, or ``None`` when it looks sound.
 
     Checks the envelope (header, signature) and the payload's structure without running
@@ -108,7 +109,7 @@ def problem(storage: CaptureStorage, path: Path) -> str | None:
     return None
 
 
-def _stat(path: Path) -> tuple[int, float] | None:
+def _stat(path: StoredPath) -> tuple[int, float] | None:
     try:
         result = path.stat()
     except OSError:
@@ -149,6 +150,8 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     if not rows:
         where = "" if storage.path.is_dir() else " (the directory does not exist)"
+        if storage.remote:
+            where = ""
         ctx.print(f"No captures in {storage.path}{where}.")
         ctx.print(
             "(Captures elsewhere? Pass --path DIR or set SNAP_CAPTURE_DEFAULT_PATH; a "
@@ -182,7 +185,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 # --- show / export ------------------------------------------------------------------------
 
 
-def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[Path, dict[str, Any]]]:
+def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[StoredPath, dict[str, Any]]]:
     """``(file, record)`` newest first; unreadable files are skipped with a note on stderr."""
     for item in ctx.storage.read_captures(info):
         path = item.ref.path
@@ -287,7 +290,7 @@ def _import_paths(paths: list[str]) -> Iterator[None]:
 # --- prune / clear ------------------------------------------------------------------------
 
 
-def _snapshot(storage: CaptureStorage) -> dict[Path, str]:
+def _snapshot(storage: CaptureStorage) -> dict[StoredPath, str]:
     return {path: info.name for info in storage.functions() for path in storage.stored_files(info)}
 
 
@@ -368,6 +371,45 @@ def cmd_clear(args: argparse.Namespace, ctx: Context) -> int:
         removed += storage.clear(info.module, info.qualname)
     ctx.print(f"Deleted {removed} capture file(s) from {storage.path}.")
     return EXIT_OK
+
+
+# --- pull / push ----------------------------------------------------------------------------
+
+
+def cmd_pull(args: argparse.Namespace, ctx: Context) -> int:
+    """Copy the captures of an object store (``s3://bucket/prefix``) into a local directory."""
+    return _transfer(ctx, args.source, args.destination, "Pulled")
+
+
+def cmd_push(args: argparse.Namespace, ctx: Context) -> int:
+    """Copy the captures of a local directory into an object store."""
+    return _transfer(ctx, args.source, args.destination, "Pushed")
+
+
+def _transfer(ctx: Context, source: str, destination: str, verb: str) -> int:
+    config = resolve_config()
+    origin = CaptureStorage(source, signing_key=config.signing_key, retention=None)
+    target = CaptureStorage(destination, signing_key=config.signing_key, retention=None)
+    report = copy_captures(origin, target)
+    for where, why in report.refused:
+        ctx.note(f"not copied: {where}: {why}")
+    if report.unverifiable:
+        ctx.note(
+            f"{report.unverifiable} signed capture(s) copied without a signing key: they "
+            f"verify only where they were written; set SNAP_CAPTURE_SIGNING_KEY to have them "
+            f"verified and signed again for their new place"
+        )
+    line = (
+        f"{verb} {report.copied} capture(s) of {len(report.functions)} function(s) "
+        f"from {origin.path} to {target.path}"
+    )
+    extra = []
+    if report.present:
+        extra.append(f"{report.present} already there")
+    if report.refused:
+        extra.append(f"{len(report.refused)} refused")
+    ctx.print(line + (f" ({', '.join(extra)})" if extra else "") + ".")
+    return EXIT_FAILED if report.refused else EXIT_OK
 
 
 def _confirm(ctx: Context, question: str) -> bool:

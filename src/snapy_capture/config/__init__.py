@@ -31,7 +31,9 @@ from snapy_capture.config._options import (
     invalid_option,
     parse_option,
 )
-from snapy_capture.config._parsers import SERIALIZER_NAMES, is_dotted_path
+from snapy_capture.config._parsers import SERIALIZER_NAMES, is_dotted_path, is_url
+from snapy_capture.config._parsers import root as storage_root
+from snapy_capture.config._parsers import thaw as thaw_options
 from snapy_capture.config._resolve import (
     get_global_config,
     is_suspended,
@@ -57,13 +59,16 @@ __all__ = [
     "invalid_option",
     "is_dotted_path",
     "is_suspended",
+    "is_url",
     "notify_changed",
     "parse_option",
     "reload_environment",
     "resolve_config",
     "set_global_config",
     "set_suspended",
+    "storage_root",
     "subscribe",
+    "thaw_options",
 ]
 
 #: The environment variable naming the YAML target file of the import hook.

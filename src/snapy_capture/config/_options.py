@@ -93,7 +93,21 @@ class CaptureConfig:
     """
 
     enabled: bool = _option(True, _parsers.boolean, "SNAP_CAPTURE_ENABLED", "capture at all")
-    path: str = _option(DEFAULT_PATH, _parsers.path, "SNAP_CAPTURE_DEFAULT_PATH", "storage root")
+    path: str = _option(
+        DEFAULT_PATH,
+        _parsers.path,
+        "SNAP_CAPTURE_DEFAULT_PATH",
+        "storage root: a directory, or an object-store URL (s3://bucket/prefix)",
+    )
+    # No environment variable (credentials come from the store's own: AWS_*), and never in
+    # a repr: these options may hold a secret (a key, a token) and a repr reaches logs.
+    storage_options: tuple[tuple[str, Any], ...] | None = _option(
+        None,
+        _parsers.storage_options,
+        None,
+        "keyword arguments for an object store's fsspec file system (endpoint, profile...)",
+        hidden=True,
+    )
     retention: int | None = _option(
         DEFAULT_RETENTION,
         _parsers.optional(_parsers.positive_int),

@@ -25,6 +25,7 @@ __all__ = [
     "boolean",
     "duration",
     "is_dotted_path",
+    "is_url",
     "names",
     "optional",
     "optional_serializer",
@@ -32,8 +33,11 @@ __all__ = [
     "positive_float",
     "positive_int",
     "rate",
+    "root",
     "serializer",
     "signing_key",
+    "storage_options",
+    "thaw",
 ]
 
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
@@ -133,7 +137,67 @@ def path(value: object) -> str:
         value = os.fspath(value)
     if not isinstance(value, str) or not value.strip() or "\0" in value:
         raise ValueError(f"expected a directory path, got {value!r}")
+    if is_url(value):
+        if value.startswith("file://"):
+            return os.path.expanduser(value[len("file://") :])
+        scheme, _, rest = value.strip().partition("://")
+        if not rest.strip("/"):
+            raise ValueError(f"expected a URL with a bucket or directory, got {value!r}")
+        # Lower-case scheme, no trailing slash: the one spelling storages are shared under.
+        return f"{scheme.lower()}://{rest.rstrip('/')}"
     return os.path.expanduser(value)
+
+
+#: ``scheme://``: a scheme of one letter is a Windows drive, not a URL.
+_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def is_url(value: object) -> bool:
+    """Whether a storage path names an object store (``s3://bucket/prefix``, ``memory://x``)
+    rather than a local directory (``file://`` URLs are local: :func:`path` strips them)."""
+    return isinstance(value, str) and _URL.match(value) is not None
+
+
+def root(value: str) -> str:
+    """A storage root as storages are keyed by: a URL as it is, a directory made absolute."""
+    return value if is_url(value) else os.path.abspath(value)
+
+
+def storage_options(value: object) -> tuple[tuple[str, Any], ...] | None:
+    """Keyword arguments for an object store's file system (fsspec), as sorted pairs (a
+    mapping's nested mappings too), so that a configuration stays hashable."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        value = thaw(value)  # parsed already (parsing again must give the same)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping of fsspec options, got {type(value).__name__}")
+    return _frozen(value)
+
+
+def _frozen(value: Mapping[Any, Any]) -> tuple[tuple[str, Any], ...]:
+    pairs = []
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise ValueError(f"option names are strings, got {key!r}")
+        frozen: Any = item
+        if isinstance(item, Mapping):
+            frozen = _frozen(item)
+        elif isinstance(item, list):
+            frozen = tuple(item)
+        elif item is not None and not isinstance(item, (str, int, float, bool)):
+            raise ValueError(f"{key}: expected a string, number or mapping")
+        pairs.append((key, frozen))
+    return tuple(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def thaw(value: Any) -> Any:
+    """A :func:`storage_options` value back as the dicts fsspec takes."""
+    if isinstance(value, tuple) and all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) for pair in value
+    ):
+        return {key: thaw(item) for key, item in value}
+    return value
 
 
 def serializer(value: object) -> object:

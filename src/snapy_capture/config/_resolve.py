@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from snapy_capture._forksafe import fork_safe
+from snapy_capture.config import _parsers
 from snapy_capture.config._options import NO_PROFILE, OPTIONS, CaptureConfig, option_named
 from snapy_capture.errors import ConfigError, SnapyCaptureWarning
 
@@ -134,7 +135,7 @@ def resolve_config(overrides: Mapping[str, Any] | None = None) -> CaptureConfig:
         option.name: _pick(option.name, overrides, env, glob, production=production)
         for option in OPTIONS
     }
-    values["path"] = os.path.abspath(values["path"])
+    values["path"] = _parsers.root(values["path"])
     if _suspended:
         values["enabled"] = False
     return CaptureConfig(**values)

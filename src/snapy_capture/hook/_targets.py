@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
-from snapy_capture.config import OPTIONS, parse_option
+from snapy_capture.config import OPTIONS, is_url, parse_option
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters import check_filter_spec
 from snapy_capture.hook._yaml import MAX_ALIASES, MAX_NODES, Lines, load_yaml
@@ -310,7 +310,7 @@ def _options(
             )
         except ConfigError as exc:
             raise ConfigError(f"{where}: {label}: {exc}") from None
-        if key == "path" and base_dir is not None:
+        if key == "path" and base_dir is not None and not is_url(parsed):
             # Relative to the target file, so child processes in other directories agree.
             parsed = os.path.join(base_dir, parsed)
         options[key] = parsed

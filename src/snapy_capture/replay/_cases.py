@@ -24,7 +24,6 @@ import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from snapy_capture.errors import CaptureNotFoundError, SnapyCaptureWarning
@@ -38,7 +37,7 @@ from snapy_capture.replay._call import (
 )
 from snapy_capture.replay._substitutes import covered, input_redactions, merged
 from snapy_capture.replay.loader import CaptureLoader, as_call, criterion_holds
-from snapy_capture.storage import CaptureStorage, FunctionInfo, newest_first
+from snapy_capture.storage import CaptureStorage, FunctionInfo, StoredPath, newest_first
 
 __all__ = ["Case", "Cases", "Where", "case_arguments", "collect_cases", "skip_reason"]
 
@@ -137,7 +136,7 @@ def collect_cases(
 
 def _case_ids(
     sources: Sequence[tuple[CaptureStorage, FunctionInfo]], roots: Sequence[CaptureStorage]
-) -> dict[Path, str]:
+) -> dict[StoredPath, str]:
     """The ids of captures whose number another capture directory of the function also
     holds (several roots): ``capture-<seq>`` stays with the first directory searched, the
     others add their root's position (``capture-<seq>-root<i>``).
@@ -149,7 +148,7 @@ def _case_ids(
     if len(sources) < 2:
         return {}
     position = {id(storage): index for index, storage in enumerate(roots)}
-    ids: dict[Path, str] = {}
+    ids: dict[StoredPath, str] = {}
     taken: set[str] = set()
     for storage, info in sources:
         for ref in storage.captures(info):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from snapy_capture.config import is_url
 from snapy_capture.errors import CaptureNotFoundError, GenerateError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay._substitutes import input_redactions
@@ -197,6 +198,8 @@ def _inspect(module: str, qualname: str) -> tuple[str, str]:
 def _captures_expr(path: str | os.PathLike[str] | None, destination: Path | None) -> str | None:
     if path is None:
         return None
+    if is_url(os.fspath(path)):
+        return _literal(os.fspath(path))  # an object store: the same URL from anywhere
     absolute = os.path.abspath(os.fspath(path))
     if destination is not None:
         try:

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from snapy_capture.config import resolve_config
+from snapy_capture.config import parse_option, resolve_config, storage_root
 from snapy_capture.errors import (
     AmbiguousCaptureError,
     CaptureIndexError,
@@ -51,7 +51,7 @@ _search_paths: dict[str, None] = {}
 
 def add_search_path(path: str | os.PathLike[str]) -> bool:
     """Search ``path`` too when a loader is given no path; ``False`` if it already was."""
-    key = os.path.abspath(os.fspath(path))
+    key = storage_root(parse_option("path", path))
     if key in _search_paths:
         return False
     _search_paths[key] = None
@@ -60,7 +60,7 @@ def add_search_path(path: str | os.PathLike[str]) -> bool:
 
 def remove_search_path(path: str | os.PathLike[str]) -> None:
     """Stop searching ``path`` (added with :func:`add_search_path`) by default."""
-    _search_paths.pop(os.path.abspath(os.fspath(path)), None)
+    _search_paths.pop(storage_root(parse_option("path", path)), None)
 
 
 def as_call(record: Mapping[str, Any]) -> Args:
@@ -88,7 +88,7 @@ class CaptureLoader:
                 if path is not None
                 else [config.path, *_search_paths, *written_roots()]
             )
-            unique = dict.fromkeys(os.path.abspath(root) for root in roots)
+            unique = dict.fromkeys(storage_root(parse_option("path", root)) for root in roots)
             self.storages = [
                 CaptureStorage(root, signing_key=config.signing_key) for root in unique
             ]

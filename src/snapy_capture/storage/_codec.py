@@ -58,7 +58,7 @@ class RecordCodec:
         return pack(raw, name, text=text, key=self.signing_key)
 
     def decode(
-        self, data: bytes, *, function: str | None = None, seq: int | None = None
+        self, data: bytes, *, function: str | None = None, seq: int | str | None = None
     ) -> dict[str, Any]:
         """Verify and deserialize the bytes of a capture file.
 

@@ -100,13 +100,14 @@ def _mac_v1(key: bytes, header: dict[str, Any], payload: bytes) -> str:
     return hmac.new(key, _canonical(header) + b"\n" + payload, hashlib.sha256).hexdigest()
 
 
-def signature(key: bytes, canonical: bytes, function: str, seq: int, digest: bytes) -> bytes:
+def signature(key: bytes, canonical: bytes, function: str, seq: int | str, digest: bytes) -> bytes:
     """The format-2 ``hmac`` (64 ASCII hex digits) of a capture.
 
     Args:
         canonical: the header without its ``hmac``, as :func:`_canonical` writes it.
         function: ``module:qualname`` of the directory the capture is written to.
-        seq: the capture's sequence number (its file name).
+        seq: the capture's sequence number (its file name); in an object store, the id in
+            its key (a string: no number can pass for it, nor it for a number).
         digest: SHA-256 of the payload.
     """
     bound = json.dumps([function, seq], ensure_ascii=True).encode()
@@ -191,7 +192,11 @@ def signing_slot(data: bytes) -> SigningSlot | None:
 
 
 def unpack(
-    data: bytes, *, key: bytes | None = None, function: str | None = None, seq: int | None = None
+    data: bytes,
+    *,
+    key: bytes | None = None,
+    function: str | None = None,
+    seq: int | str | None = None,
 ) -> Envelope:
     """Parse and (when ``key`` is set) verify a capture file, before anything is deserialized.
 
@@ -239,7 +244,11 @@ def unpack(
 
 
 def _verify(
-    key: bytes, header: dict[str, Any], payload: bytes, function: str | None, seq: int | None
+    key: bytes,
+    header: dict[str, Any],
+    payload: bytes,
+    function: str | None,
+    seq: int | str | None,
 ) -> None:
     mac = header.get("hmac")
     if not isinstance(mac, str):
@@ -294,6 +303,35 @@ class Signer:
             _write_all(named, mac)
         finally:
             os.close(named)
+
+    def signed(self, data: bytes, place: str) -> bytes:
+        """``data`` signed for ``place`` (an object store's key id): a copy, written whole."""
+        slot = self.slot
+        mac = signature(self.key, slot.canonical, self.function, place, slot.digest)
+        return b"".join((data[: slot.offset], mac, data[slot.offset + len(mac) :]))
+
+
+def unsigned(data: bytes) -> bytes:
+    """A signed (format-2) capture with its ``hmac`` back to the placeholder :func:`pack`
+    leaves, so that a storage signs it for the place it is copied to (``pull``/``push``,
+    after verifying it where it was). Other bytes are returned as they are."""
+    if not data.startswith(MAGIC):
+        return data
+    end = data.find(b"\n", 0, _MAX_HEADER)
+    if end < 0:
+        return data
+    try:
+        header = json.loads(data[len(MAGIC) : end])
+    except ValueError:
+        return data
+    mac = header.get("hmac") if isinstance(header, dict) else None
+    if header.get("format") != FORMAT_VERSION or not isinstance(mac, str) or len(mac) != 64:
+        return data
+    field = b'"hmac": "' + mac.encode() + b'"'
+    at = data.find(field, 0, end)
+    if at < 0:
+        return data
+    return data[:at] + _PLACEHOLDER_FIELD + data[at + len(field) :]
 
 
 def signer_for(key: bytes, data: bytes, function: str) -> Signer | None:

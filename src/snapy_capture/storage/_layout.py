@@ -35,6 +35,7 @@ from snapy_capture.storage._files import (
     _read_file,
     _unlink_quiet,
 )
+from snapy_capture.storage._objpath import StoredPath
 
 CAPTURE_SUFFIX: Final = ".cap"
 _CAPTURE_NAME: Final = re.compile(r"^(\d{12})\.cap$")
@@ -87,7 +88,7 @@ class FunctionInfo:
 
     module: str
     qualname: str
-    directory: Path
+    directory: StoredPath
 
     @property
     def name(self) -> str:
@@ -101,14 +102,15 @@ class CaptureRef:
     Attributes:
         root: the storage root it was found under.
         function: the ``module:qualname`` of its directory.
-        seq: its sequence number: higher is newer, within one function directory.
-        path: the file.
+        seq: its sequence number: higher is newer, within one function directory (in an
+            object store: the id in its key, a string; see :mod:`._objectstore`).
+        path: the file (in an object store: an :class:`~._objpath.ObjectPath`).
     """
 
-    root: Path
+    root: StoredPath
     function: str
-    seq: int
-    path: Path
+    seq: int | str
+    path: StoredPath
 
 
 def _check_bookkeeping(directory: str | Path) -> None:
@@ -265,6 +267,7 @@ def _capture_refs(root: Path, info: FunctionInfo) -> Iterator[CaptureRef]:
     only when the caller reads further back, or when the state cannot be trusted.
     """
     directory = info.directory
+    assert isinstance(directory, Path)  # noqa: S101 - a local backend's function
     function = info.name
     below: int | None = None  # captures numbered below this are left to the listing
     state = _read_state(directory)
@@ -297,7 +300,7 @@ def _stored_files(directory: Path) -> list[Path]:
     ]
 
 
-def is_temporary(path: Path) -> bool:
+def is_temporary(path: StoredPath) -> bool:
     """Whether ``path`` (from :meth:`CaptureStorage.stored_files`) is a temporary file."""
     return path.name.startswith(_TEMP_PREFIX)
 

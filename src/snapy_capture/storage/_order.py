@@ -16,6 +16,7 @@ import datetime as dt
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from snapy_capture.errors import CaptureFormatError
@@ -67,4 +68,10 @@ def _when(item: StoredCapture) -> float:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt.timezone.utc)
             return moment.timestamp()
-    return _mtime(item.ref.path)
+    path = item.ref.path
+    if isinstance(path, Path):
+        return _mtime(path)
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")

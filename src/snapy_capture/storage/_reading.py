@@ -1,27 +1,17 @@
-"""Finding and reading the captures under one storage root."""
+"""Finding and reading the captures under one storage root (through its backend)."""
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from snapy_capture.errors import CaptureFormatError
+from snapy_capture.storage._backend import Backend
 from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
-from snapy_capture.storage._files import _read_file
-from snapy_capture.storage._layout import (
-    CaptureRef,
-    FunctionInfo,
-    _capture_files,
-    _capture_refs,
-    _read_meta,
-    _seq_of,
-    _stored_files,
-    function_dirname,
-)
+from snapy_capture.storage._layout import CaptureRef, FunctionInfo
+from snapy_capture.storage._objpath import StoredPath
 from snapy_capture.storage._order import StoredCapture
 
 __all__ = ["CaptureReader"]
@@ -30,22 +20,12 @@ __all__ = ["CaptureReader"]
 class CaptureReader(RecordCodec):
     """The reading side of :class:`~snapy_capture.storage.CaptureStorage`."""
 
-    path: Path
+    path: StoredPath
+    _backend: Backend
 
     def functions(self) -> list[FunctionInfo]:
         """Every function with a capture directory under this root."""
-        found = []
-        try:
-            entries = sorted(os.scandir(self.path), key=lambda entry: entry.name)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        for entry in entries:
-            if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
-                continue
-            info = _read_meta(Path(entry.path))
-            if info is not None:
-                found.append(info)
-        return found
+        return self._backend.functions()
 
     def captures(self, function: FunctionInfo | str) -> Iterator[CaptureRef]:
         """The captures of one function, newest first, found lazily.
@@ -56,8 +36,8 @@ class CaptureReader(RecordCodec):
         """
         if isinstance(function, str):
             module, _, qualname = function.partition(":")
-            function = FunctionInfo(module, qualname, self._directory(module, qualname))
-        return _capture_refs(self.path, function)
+            function = self._backend.function(module, qualname)
+        return self._backend.captures(function)
 
     def read_captures(self, function: FunctionInfo | str) -> Iterator[StoredCapture]:
         """:meth:`captures`, each read (lazily): its record, or why it cannot be read."""
@@ -69,19 +49,18 @@ class CaptureReader(RecordCodec):
             else:
                 yield StoredCapture(ref, record)
 
-    def capture_files(self, module: str, qualname: str) -> list[Path]:
+    def capture_files(self, module: str, qualname: str) -> list[StoredPath]:
         """The capture files of one function, newest first."""
-        return _capture_files(self._directory(module, qualname))
+        return [ref.path for ref in self.captures(self._backend.function(module, qualname))]
 
-    def stored_files(self, function: FunctionInfo) -> list[Path]:
+    def stored_files(self, function: FunctionInfo) -> list[StoredPath]:
         """The capture files of one function and its temporary files, in no order
         (:func:`~snapy_capture.storage.is_temporary` tells them apart)."""
-        return _stored_files(function.directory)
+        return self._backend.stored_files(function)
 
-    def _directory(self, module: str, qualname: str) -> Path:
-        return self.path / function_dirname(module, qualname)
-
-    def read(self, path: str | os.PathLike[str], *, function: str | None = None) -> dict[str, Any]:
+    def read(
+        self, path: str | os.PathLike[str] | StoredPath, *, function: str | None = None
+    ) -> dict[str, Any]:
         """Read one capture file.
 
         Args:
@@ -96,7 +75,9 @@ class CaptureReader(RecordCodec):
         data, function, seq = self._read_bytes(path, function)
         return self.decode(data, function=function, seq=seq)
 
-    def unpack_file(self, path: str | os.PathLike[str], *, function: str | None = None) -> Envelope:
+    def unpack_file(
+        self, path: str | os.PathLike[str] | StoredPath, *, function: str | None = None
+    ) -> Envelope:
         """The verified envelope of one capture file, without deserializing its payload.
 
         Raises:
@@ -106,18 +87,7 @@ class CaptureReader(RecordCodec):
         return unpack(data, key=self.signing_key, function=function, seq=seq)
 
     def _read_bytes(
-        self, path: str | os.PathLike[str], function: str | None
-    ) -> tuple[bytes, str | None, int | None]:
+        self, path: str | os.PathLike[str] | StoredPath, function: str | None
+    ) -> tuple[bytes, str | None, int | str | None]:
         check_key(self.signing_key)  # before reading anything
-        path = Path(path)
-        try:
-            data = _read_file(path)
-        except OSError as exc:
-            reason = exc.strerror
-            if exc.errno == errno.ELOOP:
-                reason = "it is a symbolic link (refused)"
-            raise CaptureFormatError(f"cannot read {path}: {reason}") from None
-        if function is None:
-            info = _read_meta(path.parent)
-            function = None if info is None else info.name
-        return data, function, _seq_of(path)
+        return self._backend.read_bytes(path, function)

@@ -1,0 +1,327 @@
+"""The local-directory backend: one file per capture, atomic writes, retention across threads
+and processes (the :class:`~._backend.Backend` every local storage root uses).
+
+A capture is written to a temporary file in the same directory and then linked into place
+under the lock, so a reader never sees a partial capture. With a signing key, the capture is
+signed under the lock too, once its number is known: the signature binds it to its function
+and number (see :mod:`._envelope`). On Linux the temporary file has no
+name (``O_TMPFILE``), so a crash leaves nothing behind; elsewhere it is ``.tmp-<pid>-<n>``,
+which :meth:`LocalDirectory.prune` removes once stale. Retention deletes by sequence
+number, so its cost does not grow with the number of captures kept.
+
+Nothing here follows a symbolic link: the root and each function directory are checked before
+the first write to them (not a link, not writable by others: ``_files._check_directory``), and
+every file of ours is opened with ``O_NOFOLLOW``. Readers refuse a ``.cap`` that is a link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+from snapy_capture import _forksafe
+from snapy_capture.errors import CaptureFormatError
+from snapy_capture.storage import _envelope
+from snapy_capture.storage._backend import Backend
+from snapy_capture.storage._fileops import FileOperations, _TmpfileUnusable
+from snapy_capture.storage._files import _check_directory, _read_file, _write_all
+from snapy_capture.storage._layout import (
+    _META,
+    CaptureRef,
+    FunctionInfo,
+    _capture_name,
+    _capture_refs,
+    _check_bookkeeping,
+    _clear_directory,
+    _prune_directory,
+    _read_meta,
+    _read_state,
+    _retire,
+    _scan_state,
+    _seq_of,
+    _stored_files,
+    function_dirname,
+)
+from snapy_capture.storage._locks import DirectoryLocks
+from snapy_capture.storage._objpath import StoredPath
+
+__all__ = ["LocalDirectory"]
+
+_MAX_NUMBERING_ATTEMPTS: Final = 50
+#: Seconds ``prune`` and ``clear`` wait for a directory's writers' lock.
+_MAINTENANCE_TIMEOUT: Final = 300.0
+
+
+def _lock_timeout() -> float:
+    # ``snapy_capture.storage.LOCK_TIMEOUT`` is documented as tunable: read where it is set.
+    timeout: float = sys.modules["snapy_capture.storage"].LOCK_TIMEOUT
+    return timeout
+
+
+def _write_meta(
+    files: FileOperations, directory: str, meta: str, module: str, qualname: str
+) -> None:
+    """Write ``.function.json`` atomically; a copy another writer placed first is kept."""
+    fd, temp = files.open_temp(directory)
+    try:
+        _write_all(fd, json.dumps({"module": module, "qualname": qualname}).encode())
+        files.link(fd, temp, meta)
+    except BaseException as exc:
+        # A full disk fails every call: leave no temp file per attempt behind.
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        if not isinstance(exc, FileExistsError):  # same names, written by another writer
+            raise
+    finally:
+        os.close(fd)
+
+
+def _drop_state(files: FileOperations, directory: str, final: str) -> None:
+    """The state could not be recorded after ``final`` was placed: remove it.
+
+    Left behind, it would point at numbers that retention frees later, and a write would
+    reuse one below the floor. Without it, writers and loaders list the directory until a
+    write records it again. If even that fails, the capture goes too (files and state must
+    agree) and the error is reported.
+    """
+    try:
+        os.unlink(os.path.join(directory, ".seq"))
+    except FileNotFoundError:
+        pass
+    except OSError:
+        files.unlink(final)
+        raise
+
+
+def _local(path: StoredPath) -> Path:
+    if not isinstance(path, Path):
+        raise TypeError(f"not a local path: {path}")
+    return path
+
+
+class LocalDirectory(Backend):
+    """Captures in a local directory (see the module)."""
+
+    root: Path
+
+    def __init__(self, root: Path, files: FileOperations) -> None:
+        self.root = root
+        self._files = files
+        self._prepared: set[str] = set()
+        self._root_checked = False
+        # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
+        self._dirs: dict[tuple[str, str], str] = {}
+        self._guard = _forksafe.fork_safe(threading.Lock())
+        self._dir_locks = DirectoryLocks(self._guard)
+
+    # --- writing ----------------------------------------------------------------------
+
+    def write(
+        self,
+        module: str,
+        qualname: str,
+        data: bytes,
+        *,
+        signer: _envelope.Signer | None,
+        retention: int | None,
+        max_age: float | None,
+    ) -> str:
+        """Every captured call comes through here, so it is kept to the system calls: paths are
+        strings (a pathlib operation costs as much as a system call) and the temporary file
+        has no name on Linux (``O_TMPFILE``: no name to make up, none to unlink).
+        """
+        directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
+        files = self._files
+        try:
+            fd, temp = files.open_temp(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            directory = self._prepare_again(module, qualname, directory)
+            fd, temp = files.open_temp(directory)
+        try:
+            _write_all(fd, data)
+            if temp is not None:
+                # Named: the link below finds it by name. Forgotten before closing: if close
+                # raises (EIO on NFS, a signal), the number is already free and may be
+                # another file's by the time the ``finally`` below would close it again.
+                fd, named = -1, fd
+                os.close(named)
+            # Bounded: a process stopped while holding the lock (SIGSTOP, a debugger, a hung
+            # mount) must not hang every captured call; the capture is dropped instead.
+            # (acquire/release rather than ``with``: this runs once per captured call.)
+            lock = self._dir_locks.writers(directory)
+            state_fd = lock.acquire(_lock_timeout())
+            try:
+                final = self._place(
+                    directory,
+                    fd,
+                    temp,
+                    retention,
+                    max_age,
+                    files=files,
+                    state_fd=state_fd,
+                    signer=signer,
+                )
+            finally:
+                lock.release()
+        except _TmpfileUnusable:
+            # This system cannot link an unnamed file (no /proc, a filesystem without it):
+            # from now on temporary files have names (nothing was numbered yet).
+            return self.write(
+                module, qualname, data, signer=signer, retention=retention, max_age=max_age
+            )
+        except BaseException:
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+            raise
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        return final
+
+    def _place(
+        self,
+        directory: str,
+        fd: int,
+        temp: str | None,
+        retention: int | None,
+        max_age: float | None,
+        *,
+        files: FileOperations,
+        state_fd: int | None,
+        signer: _envelope.Signer | None = None,
+    ) -> str:
+        """Number the written temporary file (descriptor, name), sign it for that number when
+        signing, and link it into place."""
+        state = _read_state(directory, state_fd)
+        nxt, floor = _scan_state(directory) if state is None else state
+        for _ in range(_MAX_NUMBERING_ATTEMPTS):
+            final = _capture_name(directory, nxt)
+            if signer is not None:
+                signer.sign(fd, temp, nxt)
+            try:
+                files.link(fd, temp, final)
+                break
+            except FileExistsError:
+                # The state is behind the files: a writer died between placing its capture
+                # and recording it, or the lock file was deleted under live writers (nothing
+                # then keeps them apart). The files are the truth; a few dozen retries suffice.
+                nxt, floor = _scan_state(directory)
+        else:
+            raise OSError(errno.EEXIST, "cannot number the capture", directory)
+        # The state is written last, in one write: a crash before it leaves the state behind
+        # the files, which the next writer notices (its number is taken: it rescans) and so
+        # does the loader (it lists the directory). So numbers have no gaps, and retention
+        # keeps exactly the newest captures even after a crash.
+        new_floor = _retire(files, directory, nxt, floor, retention=retention, max_age=max_age)
+        try:
+            files.write_state(directory, nxt + 1, new_floor, state_fd)
+        except OSError:
+            _drop_state(files, directory, final)
+        return final
+
+    def _prepare_again(self, module: str, qualname: str, directory: str) -> str:
+        """The directory was removed since this process prepared it (a cleanup script,
+        ``rm -r captures``): make it again rather than fail every capture from now on.
+        (Replaced by a symbolic link: preparing it again refuses it.)"""
+        with self._guard:
+            self._prepared.discard(directory)
+            self._dirs.pop((module, qualname), None)
+            self._root_checked = False
+        return self._prepare(module, qualname)
+
+    def _prepare(self, module: str, qualname: str) -> str:
+        known = self._dirs.get((module, qualname))
+        if known is not None:
+            return known
+        path = self.root / function_dirname(module, qualname)
+        directory = str(path)
+        if directory in self._prepared:
+            return directory
+        root_unchecked = not self._root_checked
+        if root_unchecked:
+            _check_directory(self.root, "root")  # a link: mkdir below would follow it
+        self._files.make_dirs(path)
+        if root_unchecked:
+            _check_directory(self.root, "root")  # made by another process meanwhile?
+            self._root_checked = True
+        _check_directory(path, "directory")
+        _check_bookkeeping(path)
+        meta = path / _META
+        if not os.path.lexists(meta):
+            try:
+                _write_meta(self._files, directory, str(meta), module, qualname)
+            except _TmpfileUnusable:
+                # Now with a named file.
+                _write_meta(self._files, directory, str(meta), module, qualname)
+        with self._guard:
+            self._prepared.add(directory)
+            self._dirs[(module, qualname)] = directory
+        return directory
+
+    # --- reading ----------------------------------------------------------------------
+
+    def function(self, module: str, qualname: str) -> FunctionInfo:
+        return FunctionInfo(module, qualname, self.root / function_dirname(module, qualname))
+
+    def functions(self) -> list[FunctionInfo]:
+        found = []
+        try:
+            entries = sorted(os.scandir(self.root), key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
+                continue
+            info = _read_meta(Path(entry.path))
+            if info is not None:
+                found.append(info)
+        return found
+
+    def captures(self, info: FunctionInfo) -> Iterator[CaptureRef]:
+        return _capture_refs(self.root, info)
+
+    def stored_files(self, info: FunctionInfo) -> list[StoredPath]:
+        return list(_stored_files(_local(info.directory)))
+
+    def read_bytes(
+        self, path: Any, function: str | None
+    ) -> tuple[bytes, str | None, int | str | None]:
+        path = Path(path)
+        try:
+            data = _read_file(path)
+        except OSError as exc:
+            reason = exc.strerror
+            if exc.errno == errno.ELOOP:
+                reason = "it is a symbolic link (refused)"
+            raise CaptureFormatError(f"cannot read {path}: {reason}") from None
+        if function is None:
+            info = _read_meta(path.parent)
+            function = None if info is None else info.name
+        return data, function, _seq_of(path)
+
+    # --- maintenance --------------------------------------------------------------------
+
+    def prune(self, retention: int | None, max_age: float | None) -> int:
+        removed = 0
+        cutoff = None if max_age is None else self._files.now() - max_age
+        for info in self.functions():
+            directory = _local(info.directory)
+            with self._dir_locks.exclusive(directory, _MAINTENANCE_TIMEOUT):
+                removed += _prune_directory(directory, retention, cutoff)
+        return removed
+
+    def clear(self, info: FunctionInfo) -> int:
+        directory = _local(info.directory)
+        if directory.is_symlink() or not directory.is_dir():
+            return 0  # a link: never delete through it
+        with self._dir_locks.exclusive(directory, _MAINTENANCE_TIMEOUT):
+            return _clear_directory(directory)
