@@ -204,7 +204,7 @@ def test_custom_filter_still_sees_every_value() -> None:
         ({"max_depth": 1}, [("items[0]", "depth>1"), ("items[1]", "depth>1")]),
         ({"filter_types": [list]}, [("items", "type:list")]),
         ({"pii_patterns": ["sku"]}, [("items[0][0]", "pii"), ("items[1][0]", "pii")]),
-        ({"patterns": ["ref"]}, [("reference", "name:ref")]),
+        ({"patterns": ["reference"]}, [("reference", "name:reference")]),
     ],
 )
 def test_derived_filter_does_not_reuse_the_original_decisions(
