@@ -25,6 +25,7 @@ from snapy_capture.filters._names import (
     names_key,
     version,
 )
+from snapy_capture.filters._objects import Memo
 from snapy_capture.filters._pii import (
     CARD,
     MASK,
@@ -313,15 +314,18 @@ class ArgumentFilter:
         """
         quick = self._quick()
         report: list[dict[str, str]] = []
+        # One memo for the whole call: an object passed twice, or reached from two arguments,
+        # is stored once and loads back as one object.
+        memo: Memo = {}
         new_args = []
         named = len(param_names)
         for index, value in enumerate(args):
             name = param_names[index] if index < named else None
             path = name if name is not None else f"args[{index}]"
             if quick is not None:
-                new_args.append(quick.filter(path, name, value, report))
+                new_args.append(quick.filter(path, name, value, report, memo=memo))
             else:
-                new_args.append(filter_argument(self, path, name, value, report))
+                new_args.append(filter_argument(self, path, name, value, report, memo=memo))
         group = None
         if var_keyword is not None and self.sensitive_pattern(var_keyword) is not None:
             group = var_keyword
@@ -330,9 +334,9 @@ class ArgumentFilter:
             name = group if group is not None and key not in keyword_params else key
             path = key if isinstance(key, str) and len(key) <= 64 else "kwargs[...]"
             if quick is not None and type(key) is str:
-                new = quick.filter(path, name, value, report)
+                new = quick.filter(path, name, value, report, memo=memo)
             else:
-                new = filter_argument(self, path, name, value, report)
+                new = filter_argument(self, path, name, value, report, memo=memo)
             if quick is not None:
                 new_kwargs[quick.keyword(key, report)] = new
             else:
