@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
-import itertools
 import types
 import uuid
 from typing import Any, Final
@@ -133,8 +132,8 @@ def _forget(report: list[dict[str, str]], mark: int, memo: Memo, start: int) -> 
     """Undo a walk of one argument: its report, and what it memoized (never changed since:
     the memo is only added to, but for a cycle's own members)."""
     del report[mark:]
-    for key in list(itertools.islice(memo, start, None)):
-        del memo[key]
+    for _ in range(len(memo) - start):
+        memo.popitem()  # the last added first: only this argument's entries
 
 
 class _Walk(ObjectWalk):
@@ -219,6 +218,12 @@ class _Walk(ObjectWalk):
 
     def enter(self, path: Path, key: int, value: Any, depth: int) -> Any:
         """Visit a container or object not met before; resolve its cycle if it is the first."""
+        if not self.copying:  # copy-on-write: any cycle restarts the walk, nothing to resolve
+            self.open[key] = 0
+            result = self.visit_container(path, value, depth + 1)
+            del self.open[key]
+            self.memo[key] = (value, result)
+            return result
         index = self.counter
         self.counter += 1
         self.open[key] = index
@@ -229,10 +234,6 @@ class _Walk(ObjectWalk):
         result = self.visit_container(path, value, depth + 1)
         low = self.low
         self.low = outer_low
-        if not self.copying:
-            del self.open[key]
-            self.memo[key] = (value, result)
-            return result
         if low < index:
             # It leads back to an object above it, still open: resolved with that one.
             self.pending.append(key)
