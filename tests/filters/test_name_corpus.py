@@ -74,3 +74,34 @@ def test_the_old_substring_matches_on_the_corpus_were_mostly_false() -> None:
     flagged = [name for name in innocent if substring(name)]
     assert len(flagged) >= 30  # keyword_case, keys, tokens, author, monkey, sort_key...
     assert not [name for name in flagged if FLT.sensitive_pattern(name) is not None]
+
+
+def test_the_reason_names_the_word_or_compound_that_matched() -> None:
+    """name:password for a word, name:api_key for a compound in any spelling, name:<word>_key
+    for a key after a credential word."""
+    result = FLT.filter_call(
+        ["db_password", "X-API-KEY", "signingKey", "Authorization"], ("a", "b", "c", "d"), {}
+    )
+    assert [entry["reason"] for entry in result.redactions] == [
+        "name:password",
+        "name:api_key",
+        "name:signing_key",
+        "name:authorization",
+    ]
+
+
+def test_the_users_own_names_match_whole_words_without_exceptions() -> None:
+    """ignore_args: whole words or their plural, even where a default word has an exception."""
+    flt = ArgumentFilter(ignore_args=["iban", "key"])
+    assert flt.sensitive_pattern("user_iban") == "iban"
+    assert flt.sensitive_pattern("IBANs") == "iban"
+    assert flt.sensitive_pattern("ibanez") is None
+    assert flt.sensitive_pattern("sort_key") == "key"  # the default list would keep it
+    assert FLT.sensitive_pattern("sort_key") is None
+
+
+def test_a_users_name_that_is_also_a_default_keeps_the_default_reach() -> None:
+    """ignore_args=["password"] still catches PGPASSWORD (run-together) as the default does."""
+    flt = ArgumentFilter(ignore_args=["password"])
+    assert flt.sensitive_pattern("PGPASSWORD") == "password"
+    assert flt.sensitive_pattern("password_length") == "password"  # no exception for it

@@ -338,7 +338,7 @@ def names_key(patterns: Any, ignore: Any, allow: Any) -> Any:
 class _Entry:
     """How one listed name is matched (see :func:`match_name`)."""
 
-    __slots__ = ("last", "listed", "needs", "plain", "plural_needs")
+    __slots__ = ("last", "listed", "needs", "plain", "plural_needs", "positional")
 
     def __init__(self, listed: str, text: str, *, plain: bool) -> None:
         self.listed = listed
@@ -346,6 +346,7 @@ class _Entry:
         self.last = not plain and text in LAST_WORD
         self.needs = not plain and text in _NEEDS_CREDENTIAL_WORD
         self.plural_needs = not plain and text in _PLURAL_AFTER_CREDENTIAL
+        self.positional = not plain and text == "token"  # see NOT_CREDENTIAL_TOKENS
 
 
 class Vocabulary:
@@ -357,7 +358,8 @@ class Vocabulary:
         self.entries: dict[str, _Entry] = {}
         for listed, plain in [*((p, False) for p in patterns), *((p, True) for p in extra)]:
             text = "".join(word.lower() for word in _WORDS.findall(listed))
-            if text and text not in self.entries:
+            # A user's own name wins over a default one of the same words: it was asked for.
+            if text and (plain or text not in self.entries):
                 self.entries[text] = _Entry(listed, text, plain=plain)
         # Every beginning of a listed text (or of its plural): a run of words stops growing
         # as soon as it is none, so most words cost one set lookup.
@@ -367,10 +369,15 @@ class Vocabulary:
             for form in (text, text + "s")
             for size in range(1, len(form) + 1)
         }
+        # Of the listed defaults (a user's own name of the same words does not remove it).
+        defaults = {
+            "".join(word.lower() for word in _WORDS.findall(listed)): listed
+            for listed in patterns
+        }
         self.suffixes = tuple(
-            (text, entry)
-            for text, entry in self.entries.items()
-            if text in SUFFIXES and not entry.plain
+            (text, _Entry(defaults[text], text, plain=False))
+            for text in SUFFIXES
+            if text in defaults
         )
         self.endings = tuple(text for text, _ in self.suffixes)
 
@@ -428,7 +435,7 @@ class Vocabulary:
             if before in CREDENTIAL_WORDS:
                 return f"{before}_{entry.listed}" if entry.needs else entry.listed
             return None
-        if entry.plural_needs and before in NOT_CREDENTIAL_TOKENS:
+        if entry.positional and before in NOT_CREDENTIAL_TOKENS:
             return None  # ``pageToken``, ``eos_token``
         return entry.listed
 
