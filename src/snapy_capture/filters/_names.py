@@ -371,8 +371,7 @@ class Vocabulary:
         }
         # Of the listed defaults (a user's own name of the same words does not remove it).
         defaults = {
-            "".join(word.lower() for word in _WORDS.findall(listed)): listed
-            for listed in patterns
+            "".join(word.lower() for word in _WORDS.findall(listed)): listed for listed in patterns
         }
         self.suffixes = tuple(
             (text, _Entry(defaults[text], text, plain=False))
