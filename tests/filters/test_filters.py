@@ -111,11 +111,12 @@ def test_seed_patterns_are_all_default_patterns() -> None:
 
 
 def test_allow_list_keeps_a_falsely_matched_name_but_still_checks_its_value() -> None:
-    """allow_args un-filters `sort_key`; a secret-shaped value under it is still masked."""
-    flt = ArgumentFilter(allow_args=["sort_key"])
-    result = flt.filter_call(["sort_key", "cache_key"], ("name", "x"), {})
-    assert result.args == ("name", "[FILTERED: name:key]")
-    assert flt.filter_value("sk_live_" + "a" * 24, "sortKey")[0] == "[FILTERED: pii]"
+    """allow_args un-filters `signature` (an inspect.Signature, say); a secret-shaped value
+    under it is still masked."""
+    flt = ArgumentFilter(allow_args=["signature"])
+    result = flt.filter_call(["signature", "request_signature"], ("name", "x"), {})
+    assert result.args == ("name", "[FILTERED: name:signature]")
+    assert flt.filter_value("sk_live_" + "a" * 24, "Signature")[0] == "[FILTERED: pii]"
 
 
 def test_ignore_args_add_names_and_in_place_changes_take_effect() -> None:
@@ -587,7 +588,7 @@ def test_redaction_report_names_paths_and_reasons_never_values(capture_dir: Path
     assert record["metadata"]["redactions"] == [
         {"path": "card['number']", "reason": "pii"},
         {"path": "card['cvv']", "reason": "name:cvv"},
-        {"path": "api_key", "reason": "name:key"},
+        {"path": "api_key", "reason": "name:api_key"},
     ]
     assert "321" not in json.dumps(record["metadata"])
     assert "1111" not in str(record)

@@ -440,8 +440,11 @@ def replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> N
         value = container[key]
         try:
             storage.encode({"args": [value], "kwargs": {}})
-        except Exception:  # noqa: BLE001
-            container[key] = Redacted(f"{prefix}unserializable {type(value).__qualname__}")
+        except Exception as exc:  # noqa: BLE001
+            why = f"unserializable {type(value).__qualname__}"
+            if isinstance(exc, ValueError) and "reference cycle" in str(exc):
+                why += ": a reference cycle, which JSON cannot store"  # JSON has no references
+            container[key] = Redacted(f"{prefix}{why}")
             report.append({"path": path, "reason": "unserializable"})
     _follow_receiver(record)
 

@@ -4,7 +4,8 @@ Four kinds of filtering, applied together by :class:`ArgumentFilter`:
 
 * **name-based** — parameter names (bound through the signature, so a secret passed
   positionally is caught), dict keys, dataclass and namedtuple fields and object attributes,
-  at any depth, matched case- and separator-insensitively against :data:`SENSITIVE_PATTERNS`;
+  at any depth, matched by whole words and known compounds against :data:`SENSITIVE_PATTERNS`
+  (``db_password``, ``X-Api-Key``, ``apiKey``; not ``sort_key``, ``tokens``, ``author``);
 * **value-based** — :meth:`ArgumentFilter.contains_pii` over ``pii_patterns``; the matching
   span is masked and the rest of the string kept;
 * **type-based** — values that cannot or should not be stored (locks, sockets, open files,
@@ -13,7 +14,8 @@ Four kinds of filtering, applied together by :class:`ArgumentFilter`:
   ``ignore_large_objects`` / ``large_object_size`` set it).
 
 A filtered value is replaced *in place* by a :class:`Redacted` placeholder so that replay still
-binds. The traversal is copy-on-write: the caller's objects
+binds. Cycles and shared references are kept, not filtered: an object reached twice in one
+call is stored once. The traversal is copy-on-write: the caller's objects
 are never mutated, and an argument with nothing to filter is passed through as the same
 object. If filtering an argument fails in any way, the whole argument is redacted (fail closed).
 Most arguments never need the traversal: a fast path proves from the same caches that they

@@ -25,6 +25,7 @@ from snapy_capture.filters._names import (
     names_key,
     version,
 )
+from snapy_capture.filters._objects import Memo
 from snapy_capture.filters._pii import (
     CARD,
     MASK,
@@ -76,8 +77,11 @@ class ArgumentFilter:
     """Replaces sensitive, unstorable and oversized values in call arguments by placeholders.
 
     Args:
-        ignore_args: extra sensitive names, added to ``patterns`` (a list, or a comma string).
-        allow_args: names kept even though a pattern matches them (e.g. ``"sort_key"``);
+        ignore_args: extra sensitive names, added to ``patterns`` (a list, or a comma string):
+            they match as whole words of a name, or their plural (``"iban"`` matches
+            ``user_iban`` and ``IBANs``, not ``ibanez``), with none of the default names'
+            exceptions (see :meth:`sensitive_pattern`).
+        allow_args: names kept even though a pattern matches them (e.g. ``"session_key"``);
             compared whole, case- and separator-insensitively. Values kept this way are still
             checked for secret-shaped content.
         patterns: the sensitive name patterns; :data:`SENSITIVE_PATTERNS` by default.
@@ -183,16 +187,15 @@ class ArgumentFilter:
         return func
 
     def sensitive_pattern(self, name: str) -> str | None:
-        """Return the pattern that makes ``name`` sensitive, or ``None``.
+        """Return the listed name that makes ``name`` sensitive, or ``None``.
 
-        Names and patterns are compared lower-cased with everything but letters and digits
-        removed (``X-Api-Key``, ``apiKey`` and ``API_KEY`` are all ``apikey``). A pattern of
-        four or more characters matches anywhere in the name; a three-letter one (``key``,
-        ``pwd``, ``ssn``) must start or end a word of it (``monkey`` and ``key_id`` match,
-        ``business`` does not match ``ssn``); one of one or two characters (``pw``) must be
-        whole words. ``pass``, ``pin``, ``sid``, ``session``, ``dsn`` and ``creds`` must be the
-        last word (trailing digits aside): ``db_pass`` and ``userPin`` match, ``bypass``,
-        ``spinner`` and ``session_count`` do not. Names in ``allow_args`` never match.
+        Names are matched by words, not substrings: ``password`` matches ``db_password`` and
+        ``userPassword`` but ``secret`` does not match ``secretary`` nor ``token`` ``tokens``
+        (a lexer's); ``key`` and ``auth`` count only where they name a credential
+        (``api_key``, ``basic_auth``; not ``sort_key``, ``author``, ``auth_len``). The rules
+        are those of :func:`~snapy_capture.filters._names.match_name`. ``ignore_args`` match
+        as whole words (or their plural) with no exception; names in ``allow_args`` never
+        match. The result is what the redaction reason names (``name:api_key``).
         """
         cache = self._name_verdicts()
         if name in cache:
@@ -212,7 +215,7 @@ class ArgumentFilter:
         return cache
 
     def _match_name(self, name: str) -> str | None:
-        return match_name(name, (*self.patterns, *self.ignore_args), self.allow_args)
+        return match_name(name, self.patterns, self.allow_args, self.ignore_args)
 
     def is_sensitive_name(self, name: str) -> bool:
         """Whether a parameter, key or attribute called ``name`` must not be stored."""
@@ -311,15 +314,18 @@ class ArgumentFilter:
         """
         quick = self._quick()
         report: list[dict[str, str]] = []
+        # One memo for the whole call: an object passed twice, or reached from two arguments,
+        # is stored once and loads back as one object.
+        memo: Memo = {}
         new_args = []
         named = len(param_names)
         for index, value in enumerate(args):
             name = param_names[index] if index < named else None
             path = name if name is not None else f"args[{index}]"
             if quick is not None:
-                new_args.append(quick.filter(path, name, value, report))
+                new_args.append(quick.filter(path, name, value, report, memo=memo))
             else:
-                new_args.append(filter_argument(self, path, name, value, report))
+                new_args.append(filter_argument(self, path, name, value, report, memo=memo))
         group = None
         if var_keyword is not None and self.sensitive_pattern(var_keyword) is not None:
             group = var_keyword
@@ -328,9 +334,9 @@ class ArgumentFilter:
             name = group if group is not None and key not in keyword_params else key
             path = key if isinstance(key, str) and len(key) <= 64 else "kwargs[...]"
             if quick is not None and type(key) is str:
-                new = quick.filter(path, name, value, report)
+                new = quick.filter(path, name, value, report, memo=memo)
             else:
-                new = filter_argument(self, path, name, value, report)
+                new = filter_argument(self, path, name, value, report, memo=memo)
             if quick is not None:
                 new_kwargs[quick.keyword(key, report)] = new
             else:

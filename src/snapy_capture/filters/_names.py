@@ -15,7 +15,13 @@ from snapy_capture.errors import ConfigError
 from snapy_capture.filters._redacted import Redacted
 
 __all__ = [
+    "CREDENTIAL_WORDS",
+    "DESCRIBING",
+    "LAST_WORD",
+    "NOT_CREDENTIAL_TOKENS",
     "SENSITIVE_PATTERNS",
+    "SUFFIXES",
+    "Vocabulary",
     "Watched",
     "changed",
     "generation",
@@ -24,18 +30,17 @@ __all__ = [
     "names_key",
     "pair_key",
     "version",
+    "vocabulary",
 ]
 
 _NORMALIZE: Final = re.compile(r"[^a-z0-9]")
-_WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-#: Patterns that name a secret only as the last word of a name (digits aside): ``pin``,
-#: ``userPin``, ``db_pass``, ``pin2`` match; ``spinner``, ``pinned``, ``pin_count``, ``bypass``,
-#: ``passenger``, ``sidebar``, ``session_count`` do not. Read as substrings (or as the start of
-#: a word), these short words would match far too many ordinary names.
-LAST_WORD: Final = frozenset({"pass", "pin", "sid", "session", "dsn", "creds"})
+#: The words of a name: runs of capitals (``HTTP`` in ``HTTPHeader``), capitalized or lower-case
+#: runs, runs of digits; everything else (``_``, ``-``, ``.``, spaces) separates them. Linear:
+#: the capitals' look-ahead gives back at most one letter.
+_WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
-#: The default sensitive name patterns: the contract's minimum list first, then the names
-#: users expect to be caught too. Matching: see :meth:`ArgumentFilter.sensitive_pattern`.
+#: The default sensitive names: the seed's list first (the contract's minimum), then the names
+#: users expect to be caught too. How each is matched: see :func:`match_name`.
 SENSITIVE_PATTERNS: Final[list[str]] = [
     "password",
     "token",
@@ -53,7 +58,11 @@ SENSITIVE_PATTERNS: Final[list[str]] = [
     "pw",
     "passphrase",
     "private_key",
+    "secret_key",
+    "auth_token",
+    "id_token",
     "credential",
+    "creds",
     "cookie",
     "authorization",
     "jwt",
@@ -64,19 +73,194 @@ SENSITIVE_PATTERNS: Final[list[str]] = [
     "cvv",
     "cvc",
     "pin_code",
+    "pin_number",
     "card_number",
     "credit_card",
     "passcode",
     "mfa_code",
+    "dsn",
     "conn_str",
-    # Only as the last word of a name (see ``LAST_WORD``): "db_pass", not "bypass".
+    "connection_string",
+    "database_url",
+    "database_uri",
+    "db_url",
+    "csrfmiddlewaretoken",
+    # Only as the last word of a name (see ``LAST_WORD``): "db_pass", not "pass_count".
     "pass",
     "pin",
     "sid",
     "session",
-    "dsn",
-    "creds",
 ]
+
+#: Names a secret only as the last word of a name (digits aside), never in the plural: ``pin``,
+#: ``user_pin``, ``pin2``, ``basic_auth`` match; ``pin_memory``, ``pins``, ``auth_len``,
+#: ``auth_method``, ``session_count``, ``first_pass_count`` do not. ``auth``, ``session`` and
+#: ``pass`` first in a name usually qualify something else; last, they name what is held.
+LAST_WORD: Final = frozenset({"pass", "pin", "sid", "session", "auth"})
+
+#: ``key`` (and ``keys``) names a credential only after one of these: ``api_key``,
+#: ``signingKey``, ``AWS_SECRET_ACCESS_KEY``; never alone or after anything else (``key``,
+#: ``keys``, ``sort_key``, ``cache_key``, ``primary_key``, ``public_key``, ``key_func``).
+CREDENTIAL_WORDS: Final = frozenset(
+    {
+        "api",
+        "access",
+        "secret",
+        "private",
+        "signing",
+        "sign",
+        "encryption",
+        "decryption",
+        "encrypt",
+        "crypt",
+        "cipher",
+        "aes",
+        "hmac",
+        "master",
+        "client",
+        "consumer",
+        "app",
+        "shared",
+        "ssh",
+        "gpg",
+        "pgp",
+        "rsa",
+        "jwt",
+        "session",
+        "auth",
+        "license",
+        "licence",
+        "account",
+        "storage",
+        "service",
+        "deploy",
+        "webhook",
+        "bot",
+        "subscription",
+        "root",
+        # and, for ``tokens`` (see ``_PLURAL_AFTER_CREDENTIAL``)
+        "refresh",
+        "bearer",
+        "oauth",
+        "csrf",
+        "xsrf",
+        "id",
+        "personal",
+    }
+)
+#: Whose plural names a credential only after one of :data:`CREDENTIAL_WORDS`: ``tokens``
+#: alone (a lexer's), ``max_tokens``, ``num_tokens`` are not secrets; ``access_tokens`` are.
+_PLURAL_AFTER_CREDENTIAL: Final = frozenset({"token", "key"})
+_NEEDS_CREDENTIAL_WORD: Final = frozenset({"key"})
+
+#: ``token`` after one of these is a position in a text or a list, not a credential:
+#: ``pageToken``, ``NextToken``, ``eos_token``, ``pad_token_id``.
+NOT_CREDENTIAL_TOKENS: Final = frozenset(
+    {
+        "page",
+        "next",
+        "continuation",
+        "sync",
+        "cancel",
+        "cancellation",
+        "pagination",
+        "resume",
+        "cursor",
+        "start",
+        "end",
+        "stop",
+        "eos",
+        "bos",
+        "pad",
+        "unk",
+        "sep",
+        "cls",
+        "mask",
+        "special",
+        "prompt",
+        "completion",
+        "max",
+        "num",
+        "total",
+    }
+)
+
+#: A name whose last word, after the sensitive word, is one of these describes a secret
+#: instead of holding it: ``token_count``, ``password_length``, ``secret_name``, ``token_url``,
+#: ``private_key_path``, ``SESSION_COOKIE_AGE``, ``PASSWORD_RESET_TIMEOUT``.
+DESCRIBING: Final = frozenset(
+    {
+        "count",
+        "counts",
+        "num",
+        "len",
+        "length",
+        "size",
+        "type",
+        "types",
+        "kind",
+        "class",
+        "cls",
+        "index",
+        "idx",
+        "pos",
+        "position",
+        "offset",
+        "start",
+        "end",
+        "name",
+        "names",
+        "id",
+        "ids",
+        "field",
+        "label",
+        "prompt",
+        "policy",
+        "pattern",
+        "regex",
+        "format",
+        "min",
+        "max",
+        "ttl",
+        "expiry",
+        "expires",
+        "expiration",
+        "lifetime",
+        "timeout",
+        "age",
+        "url",
+        "uri",
+        "endpoint",
+        "path",
+        "file",
+        "filename",
+        "dir",
+        "env",
+        "var",
+        "required",
+        "enabled",
+        "prefix",
+        "stream",
+        "version",
+        "method",
+        "algorithm",
+        "alg",
+        "scheme",
+        "location",
+        "secure",
+        "httponly",
+        "samesite",
+        "domain",
+        "hasher",
+        "hashers",
+        "validator",
+        "validators",
+    }
+)
+
+#: Also matched at the end of a word written without separators (``PGPASSWORD``,
+#: ``mypassword``, ``csrftoken``, ``clientsecret``): long enough to mean only that there.
+SUFFIXES: Final = ("password", "passwd", "passphrase", "secret", "token")
 
 #: Bumped on every change to any watched list; a one-item list so importers share the counter.
 generation = [0]
@@ -151,42 +335,163 @@ def names_key(patterns: Any, ignore: Any, allow: Any) -> Any:
     return (tuple(patterns), tuple(ignore), tuple(allow))
 
 
-def match_name(name: str, patterns: Iterable[str], allow: Iterable[str]) -> str | None:
-    """The first of ``patterns`` that makes ``name`` sensitive, or ``None``.
+class _Entry:
+    """How one listed name is matched (see :func:`match_name`)."""
 
-    The rules are documented on :meth:`~snapy_capture.filters.ArgumentFilter.sensitive_pattern`.
+    __slots__ = ("last", "listed", "needs", "plain", "plural_needs", "positional")
+
+    def __init__(self, listed: str, text: str, *, plain: bool) -> None:
+        self.listed = listed
+        self.plain = plain  # an extra name of the user's: whole words, no exceptions
+        self.last = not plain and text in LAST_WORD
+        self.needs = not plain and text in _NEEDS_CREDENTIAL_WORD
+        self.plural_needs = not plain and text in _PLURAL_AFTER_CREDENTIAL
+        self.positional = not plain and text == "token"  # see NOT_CREDENTIAL_TOKENS
+
+
+class Vocabulary:
+    """Listed names, compiled for :func:`match_name`: each by the text of its words."""
+
+    __slots__ = ("endings", "entries", "prefixes", "suffixes")
+
+    def __init__(self, patterns: tuple[str, ...], extra: tuple[str, ...]) -> None:
+        self.entries: dict[str, _Entry] = {}
+        for listed, plain in [*((p, False) for p in patterns), *((p, True) for p in extra)]:
+            text = "".join(word.lower() for word in _WORDS.findall(listed))
+            # A user's own name wins over a default one of the same words: it was asked for.
+            if text and (plain or text not in self.entries):
+                self.entries[text] = _Entry(listed, text, plain=plain)
+        # Every beginning of a listed text (or of its plural): a run of words stops growing
+        # as soon as it is none, so most words cost one set lookup.
+        self.prefixes = {
+            form[:size]
+            for text in self.entries
+            for form in (text, text + "s")
+            for size in range(1, len(form) + 1)
+        }
+        # Of the listed defaults (a user's own name of the same words does not remove it).
+        defaults = {
+            "".join(word.lower() for word in _WORDS.findall(listed)): listed for listed in patterns
+        }
+        self.suffixes = tuple(
+            (text, _Entry(defaults[text], text, plain=False))
+            for text in SUFFIXES
+            if text in defaults
+        )
+        self.endings = tuple(text for text, _ in self.suffixes)
+
+    def match(self, words: list[str]) -> str | None:
+        """The listed name that makes a name of these (lower-case) words sensitive."""
+        count = len(words)
+        last = count - 1
+        while last > 0 and words[last].isdigit():
+            last -= 1
+        entries = self.entries
+        for start in range(count):
+            if words[start].isdigit():
+                continue
+            # Every run of words from here, the longest first: ``access_token`` is reported
+            # as itself rather than as ``access`` then ``token``.
+            runs = []
+            text = ""
+            for end in range(start, count):
+                text += words[end]
+                if text not in self.prefixes:
+                    break
+                runs.append((end, text))
+            for end, text in reversed(runs):
+                entry = entries.get(text)
+                plural = False
+                if entry is None and text.endswith("s"):
+                    entry = entries.get(text[:-1])
+                    plural = True
+                if entry is not None:
+                    found = self._accept(entry, words, start, end, last, plural=plural)
+                    if found is not None:
+                        return found
+            word = words[start]
+            if len(word) < 6 or not word.endswith(self.endings):
+                continue
+            for text, entry in self.suffixes:
+                if len(word) > len(text) and word.endswith(text):
+                    found = self._accept(entry, words, start, start, last, plural=False)
+                    if found is not None:
+                        return found
+        return None
+
+    @staticmethod
+    def _accept(
+        entry: _Entry, words: list[str], start: int, end: int, last: int, *, plural: bool
+    ) -> str | None:
+        if entry.plain:
+            return entry.listed
+        if end < last and words[last] in DESCRIBING:
+            return None  # ``token_count``: about a secret, not one
+        before = words[start - 1] if start > 0 else None
+        if entry.last:
+            return entry.listed if end == last and not plural else None
+        if entry.needs or (plural and entry.plural_needs):
+            if before in CREDENTIAL_WORDS:
+                return f"{before}_{entry.listed}" if entry.needs else entry.listed
+            return None
+        if entry.positional and before in NOT_CREDENTIAL_TOKENS:
+            return None  # ``pageToken``, ``eos_token``
+        return entry.listed
+
+
+_vocabularies: dict[tuple[tuple[str, ...], tuple[str, ...]], Vocabulary] = {}
+
+
+def vocabulary(patterns: Iterable[str], extra: Iterable[str] = ()) -> Vocabulary:
+    """The compiled form of these lists (kept for the few lists a process uses)."""
+    key = (tuple(patterns), tuple(extra))
+    found = _vocabularies.get(key)
+    if found is None:
+        found = Vocabulary(*key)
+        if len(_vocabularies) >= 64:
+            _vocabularies.clear()
+        _vocabularies[key] = found
+    return found
+
+
+def match_name(
+    name: str, patterns: Iterable[str], allow: Iterable[str], extra: Iterable[str] = ()
+) -> str | None:
+    """The listed name that makes ``name`` sensitive, or ``None``.
+
+    A name is read as words: lower-cased, split at ``_``, ``-``, ``.``, spaces and any other
+    sign, at camelCase and PascalCase boundaries and around digits (``X-Api-Key``, ``apiKey``
+    and ``API_KEY`` are all ``api key``; ``AWS_SECRET_ACCESS_KEY`` is ``aws secret access
+    key``). A listed name (one of ``patterns``) matches whole words of it, in order, written
+    apart or together (``api_key`` matches ``apikey``, ``x-api-key`` and ``ApiKey``; ``secret``
+    does not match ``secretary``), or their plural (``secrets``, ``api_keys``), except that:
+
+    * ``password``, ``passwd``, ``passphrase``, ``secret`` and ``token`` also match the end of
+      a word (``PGPASSWORD``, ``csrftoken``);
+    * ``key`` names a credential only after a word of :data:`CREDENTIAL_WORDS` (``api_key``,
+      ``signing_key``; not ``key``, ``keys``, ``sort_key``, ``primary_key``, ``public_key``);
+      ``tokens`` likewise (``access_tokens``; not ``tokens`` or ``max_tokens``), and ``token``
+      after a word of :data:`NOT_CREDENTIAL_TOKENS` is a position (``pageToken``);
+    * :data:`LAST_WORD` (``auth``, ``pass``, ``pin``, ``sid``, ``session``) match only as the
+      last word, never in the plural (``basic_auth``, ``user_pin``; not ``auth_len``,
+      ``pin_memory``, ``sessions``);
+    * a name that ends, after the match, with a word of :data:`DESCRIBING` describes a secret
+      and does not hold one (``token_count``, ``password_length``, ``secret_name``).
+
+    ``extra`` (the user's ``ignore_args``) match as whole words too, or their plural, with none
+    of these exceptions (``ignore_args=["key"]`` makes ``sort_key`` sensitive). A name equal
+    to one of ``allow`` (compared lower-cased with signs removed) never matches.
+
+    Returns:
+        The listed name as written, or ``<word>_key`` for ``key`` after a credential word.
     """
     normalized = _NORMALIZE.sub("", name.lower())
     if not normalized:
         return None
     if normalized in {_NORMALIZE.sub("", allowed.lower()) for allowed in allow}:
         return None
-    # Offsets in ``normalized`` where a word of ``name`` starts or ends: short patterns must
-    # line up with them, so ``ssn`` does not match ``business``.
-    bounds = {0}
-    words = _WORDS.findall(name)
-    for word in words:
-        bounds.add(max(bounds) + len(word))
-    last = next((word.lower() for word in reversed(words) if not word.isdigit()), None)
-    for pattern in patterns:
-        needle = _NORMALIZE.sub("", pattern.lower())
-        if not needle:
-            continue
-        if needle in LAST_WORD:
-            if needle == last:
-                return pattern
-            continue
-        start = normalized.find(needle)
-        while start >= 0:
-            end = start + len(needle)
-            if (
-                len(needle) >= 4
-                or (len(needle) == 3 and (start in bounds or end in bounds))
-                or (start in bounds and end in bounds)
-            ):
-                return pattern
-            start = normalized.find(needle, start + 1)
-    return None
+    words = [word.lower() for word in _WORDS.findall(name)]
+    return vocabulary(patterns, extra).match(words)
 
 
 def pair_key(value: Any, items: list[Any]) -> str | None:

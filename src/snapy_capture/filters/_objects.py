@@ -19,6 +19,7 @@ import abc
 import collections
 import copyreg
 import dataclasses
+from collections.abc import Collection
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
@@ -31,7 +32,7 @@ from snapy_capture.filters._pickled import (
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 
-__all__ = ["BUILTIN_CONTAINERS", "ObjectWalk", "Path", "render_path"]
+__all__ = ["BUILTIN_CONTAINERS", "NO_LOW", "Memo", "ObjectWalk", "Path", "render_path"]
 
 BUILTIN_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
 _STANDARD_DICTS: Final = frozenset(
@@ -40,6 +41,7 @@ _STANDARD_DICTS: Final = frozenset(
 
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
+_OPAQUE: Final = object()
 
 
 def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> None:
@@ -68,6 +70,11 @@ def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> N
         instance_dict[how if isinstance(how, str) else attr] = new
     inert.state = instance_dict if slots is None else (instance_dict, slots)
 
+
+#: What one call's walks share: id -> (the object, what is stored for it).
+Memo = dict[int, tuple[Any, Any]]
+#: ``ObjectWalk.low`` when nothing leads back to an open object.
+NO_LOW: Final = 1 << 62
 
 #: A report path, built lazily: the root's name, or ``(parent, how, what)``; only rendered to
 #: text when something is filtered, so clean arguments never pay for formatting it.
@@ -108,18 +115,77 @@ class ObjectWalk(abc.ABC):
     calls back into it through :meth:`visit` and :meth:`visit_key`.
     """
 
-    __slots__ = ("copying", "flt", "in_progress", "memo", "report")
+    __slots__ = (
+        "conflicts",
+        "copying",
+        "counter",
+        "everything",
+        "flt",
+        "handed",
+        "kept_leaning",
+        "leans",
+        "low",
+        "memo",
+        "open",
+        "pending",
+        "report",
+        "suspects",
+        "touched",
+    )
 
-    def __init__(self, flt: FilterQuestions, report: list[dict[str, str]], *, copying: bool):
+    def __init__(
+        self,
+        flt: FilterQuestions,
+        report: list[dict[str, str]],
+        memo: Memo,
+        *,
+        copying: bool,
+        suspects: Collection[int] = (),
+        everything: bool = False,
+    ) -> None:
         self.flt = flt
         self.report = report
+        #: id -> (object, what is stored for it): shared by every argument of one call, so
+        #: an object met twice is stored once and loads back as one object.
+        self.memo = memo
         self.copying = copying
-        self.memo: dict[int, tuple[Any, Any]] = {}
-        self.in_progress: set[int] = set()
+        #: Objects of cycles known to reach filtered data (found by an earlier walk of the
+        #: same argument): a back-reference to one counts as filtered data. ``everything``:
+        #: every back-reference does (the last resort, see ``_traverse``).
+        self.suspects = suspects
+        self.everything = everything
+        #: The objects of cycles that this walk found reaching filtered data through an
+        #: original it kept or handed out: the suspects of the next walk.
+        self.conflicts: set[int] = set()
+        #: Objects being visited, or in a cycle not resolved yet: id -> order of discovery.
+        self.open: dict[int, int] = {}
+        #: Finished objects of cycles still open (resolved with the first object of theirs).
+        self.pending: list[int] = []
+        #: Open objects whose original was handed to a back-reference (no copy of theirs yet).
+        self.handed: set[int] = set()
+        #: Back-references (and objects met again while their cycle is open) not counted as
+        #: filtered data; and how many parts kept whole were found clean counting on them.
+        self.leans = 0
+        self.kept_leaning = 0
+        self.counter = 0
+        #: The earliest open object the current one's parts lead back to.
+        self.low = NO_LOW
+        #: Counts every change made to the data (a redaction, a mask, a filtered object met
+        #: again): a visit that leaves it alone found nothing to filter in what it reached.
+        self.touched = 0
+
+    def suspect(self, key: int) -> bool:
+        """Whether a back-reference to the object with this id counts as filtered data."""
+        return self.everything or key in self.suspects
 
     def redact(self, path: Path, reason: str) -> Redacted:
-        self.report.append({"path": render_path(path), "reason": reason})
+        self.note(path, reason)
         return Redacted(reason)
+
+    def note(self, path: Path, reason: str) -> None:
+        """Report a change at ``path`` (never the value itself)."""
+        self.report.append({"path": render_path(path), "reason": reason})
+        self.touched += 1
 
     @abc.abstractmethod
     def visit(
@@ -236,6 +302,7 @@ class ObjectWalk(abc.ABC):
             self.memo[id(value) if key is None else key] = (value, out)
         cls = value.cls
         mark = len(self.report)
+        opaque = False
         if value.dictitems is not None:
             pairs = self.visit_pairs(path, value.dictitems, depth, attributes=False)
             if pairs is not None:
@@ -260,34 +327,39 @@ class ObjectWalk(abc.ABC):
                     out = out or value.copy()
                     out.args = (items,)
         else:
-            self.check_parts(path, args[1:] if value.func is _NEWOBJ else args, depth)
+            opaque = self.check_parts(path, args[1:] if value.func is _NEWOBJ else args, depth)
         state = value.state
         if state is not None:
             if cls is not None and plain_pickling(cls):
                 changed = self.visit_state(path, cls, state, depth)
-                if changed is not None:
+                if changed is _OPAQUE:
+                    opaque = True
+                elif changed is not None:
                     out = out or value.copy()
                     out.state = changed
             else:
-                self.check_parts(path, (state,), depth)
-        if self.opaque_filtered(mark):
+                opaque = self.check_parts(path, (state,), depth) or opaque
+        if opaque:
+            del self.report[mark:]
             return self.redact(path, f"opaque:{value.type_name()} holds filtered data")
         return value if out is None else out
 
-    def opaque_filtered(self, mark: int) -> bool:
-        """Whether a part filtered whole-or-nothing reported something since ``mark``."""
-        opaque = [entry for entry in self.report[mark:] if entry.get("opaque")]
-        if not opaque:
-            return False
-        del self.report[mark:]
-        return True
-
-    def check_parts(self, path: Path, parts: tuple[Any, ...], depth: int) -> None:
-        mark = len(self.report)
+    def check_parts(self, path: Path, parts: tuple[Any, ...], depth: int) -> bool:
+        """Visit parts kept whole or not at all; whether anything they reach is filtered."""
+        touched = self.touched
+        leans = self.leans
         for index, part in enumerate(parts):
             self.visit((path, "[]", index), None, part, depth)
-        for entry in self.report[mark:]:
-            entry["opaque"] = "1"
+        return self.kept_whole(touched, leans)
+
+    def kept_whole(self, touched: int, leans: int) -> bool:
+        """Whether what was checked since ``touched`` reached filtered data (then it is not
+        kept); a part kept while counting on an open cycle is remembered (see ``enter``)."""
+        if self.touched != touched:
+            return True
+        if self.leans != leans:
+            self.kept_leaning += 1
+        return False
 
     def visit_items(
         self, path: Path, items: list[Any], depth: int, fields: Any
@@ -319,7 +391,8 @@ class ObjectWalk(abc.ABC):
         return out if changed else None
 
     def visit_state(self, path: Path, cls: type, state: Any, depth: int) -> Any:
-        """The filtered state of a plainly pickled object, or ``None`` when unchanged."""
+        """The filtered state of a plainly pickled object, ``None`` when unchanged, or
+        ``_OPAQUE`` when a state kept whole or not at all holds filtered data."""
         if type(state) is dict:
             pairs = self.visit_pairs(path, state.items(), depth, attributes=True)
             return None if pairs is None else dict(pairs)
@@ -335,18 +408,21 @@ class ObjectWalk(abc.ABC):
         if type(state) is list and dataclasses.is_dataclass(cls):
             names = tuple(field.name for field in dataclasses.fields(cls))
             return self.visit_items(path, state, depth, names)
-        self.check_parts(path, (state,), depth)
-        return None
+        return _OPAQUE if self.check_parts(path, (state,), depth) else None
 
     def visit_opaque(
         self, path: Path, value: Any, names: list[tuple[str, bool]] | None, depth: int
     ) -> Any:
         """An object pickled by its own ``__reduce__``: kept whole, or replaced whole."""
         mark = len(self.report)
+        touched = self.touched
+        leans = self.leans
         if names:
             self.visit_attributes(path, value, names, depth)
         self.check_reduced(path, value, value, depth)
-        if len(self.report) > mark:
+        # Anything it reaches that is filtered, even an object met before or around a cycle:
+        # kept whole, it would be stored through it.
+        if self.kept_whole(touched, leans):
             del self.report[mark:]
             return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
         return value
@@ -366,9 +442,11 @@ class ObjectWalk(abc.ABC):
         if kind is Inert:
             return result
         mark = len(self.report)
+        touched = self.touched
+        leans = self.leans
         for index, part in enumerate(materialized(reduced)):
             self.visit((path, "[]", index), None, part, depth)
-        if len(self.report) > mark:
+        if self.kept_whole(touched, leans):
             # Rebuilding it would run its own code with placeholders inside: replace it whole.
             # (A result filtered already reports nothing here: placeholders are not refiltered.)
             del self.report[mark:]

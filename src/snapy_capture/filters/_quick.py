@@ -19,6 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
+from snapy_capture.filters._objects import Memo
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
@@ -92,7 +93,15 @@ class Quick:
             and lists[3] is flt.pii_patterns
         )
 
-    def filter(self, path: str, name: str | None, value: Any, report: list[dict[str, str]]) -> Any:
+    def filter(
+        self,
+        path: str,
+        name: str | None,
+        value: Any,
+        report: list[dict[str, str]],
+        *,
+        memo: Memo | None = None,
+    ) -> Any:
         """What :func:`~snapy_capture.filters._traverse.filter_argument` returns, the same, sooner.
 
         A clean value is returned as is, and one under a sensitive name is replaced as the
@@ -125,7 +134,7 @@ class Quick:
         except Exception:  # noqa: BLE001, S110 - e.g. a dict resized by another thread: walk it
             pass
         try:
-            return filter_argument(self.flt, path, name, value, report)
+            return filter_argument(self.flt, path, name, value, report, memo=memo)
         finally:
             self.release()
 

@@ -1,10 +1,23 @@
 """The traversal behind :class:`~snapy_capture.filters.ArgumentFilter`: one argument at a time.
 
 Copy-on-write: a value with nothing to filter is returned as the same object; a container
-with a filtered item is copied (shallowly, along the path to the item), never mutated. A cycle
-that reaches an object still being visited restarts the argument in copying mode, where every
-container is copied before its items are visited, so a back-reference can only ever lead to
-the copy, never to the unfiltered original.
+with a filtered item is copied (shallowly, along the path to the item), never mutated. The
+walks of one call share a memo, so an object reached twice (two arguments that are the same
+object, a node and its parent) is stored once and loads back as one object.
+
+Cycles are not filtered data. A cycle that reaches an object still being visited restarts the
+argument in copying mode, where every container is copied before its items are visited, so a
+back-reference leads to the copy, never to the unfiltered original. Objects in a cycle are
+resolved together when the first of them is finished (Tarjan's strongly connected
+components): if nothing any of them reaches was filtered, the originals are stored as they
+are (the serializer keeps their cycles); else the copies are. An object kept whole or not at
+all (its own ``__reduce__``) and an immutable tuple have no copy to hand a back-reference:
+that walk assumes they will be kept. If one of them, or an object kept whole, turns out to
+reach filtered data through its cycle, the argument is walked once more with the objects of
+that cycle as suspects: a back-reference to one counts as filtered data (so what is kept whole
+never reaches it; a tuple's back-reference becomes a ``cycle`` placeholder, the only one left).
+Four walks of an argument at most (the last, never expected, counts every back-reference):
+linear.
 
 Names, strings, bytes and the built-in containers are visited here; objects, and the pickled
 forms they are filtered through, in :mod:`._objects`.
@@ -21,7 +34,14 @@ from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import pair_key
-from snapy_capture.filters._objects import BUILTIN_CONTAINERS, ObjectWalk, Path, render_path
+from snapy_capture.filters._objects import (
+    BUILTIN_CONTAINERS,
+    NO_LOW,
+    Memo,
+    ObjectWalk,
+    Path,
+    render_path,
+)
 from snapy_capture.filters._pickled import type_name
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
@@ -61,29 +81,59 @@ class _Restart(Exception):
 
 
 def filter_argument(
-    flt: FilterQuestions, path: str, name: str | None, value: Any, report: list[dict[str, str]]
+    flt: FilterQuestions,
+    path: str,
+    name: str | None,
+    value: Any,
+    report: list[dict[str, str]],
+    *,
+    memo: Memo | None = None,
 ) -> Any:
-    """Filter one argument, appending to ``report``; never raises (fails closed)."""
+    """Filter one argument, appending to ``report``; never raises (fails closed).
+
+    ``memo`` is shared by the arguments of one call (see the module's docstring).
+    """
     kind = type(value)
     if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
         flt.custom_filters or (name is not None and flt.sensitive_pattern(name) is not None)
     ):
         return value  # the common case, without setting up a walk
+    if memo is None:
+        memo = {}
     mark = len(report)
+    start = len(memo)
     try:
         try:
-            return _Walk(flt, report, copying=False).visit(path, name, value, 0)
+            return _Walk(flt, report, memo, copying=False).visit(path, name, value, 0)
         except _Restart:
-            del report[mark:]
-            return _Walk(flt, report, copying=True).visit(path, name, value, 0)
+            _forget(report, mark, memo, start)
+        walk = _Walk(flt, report, memo, copying=True)
+        result = walk.visit(path, name, value, 0)
+        if walk.conflicts:
+            _forget(report, mark, memo, start)
+            walk = _Walk(flt, report, memo, copying=True, suspects=walk.conflicts)
+            result = walk.visit(path, name, value, 0)
+        if walk.conflicts:  # not expected (the graph changed under us?): count every cycle
+            _forget(report, mark, memo, start)
+            walk = _Walk(flt, report, memo, copying=True, everything=True)
+            result = walk.visit(path, name, value, 0)
+        return result
     except RecursionError as exc:
-        del report[mark:]
+        _forget(report, mark, memo, start)
         report.append({"path": path, "reason": f"error:{type(exc).__name__}"})
         return Redacted(f"could not be inspected: {type_name(value)}")
     except Exception as exc:  # noqa: BLE001 - fail closed: what we cannot inspect is not stored
-        del report[mark:]
+        _forget(report, mark, memo, start)
         report.append({"path": path, "reason": f"error:{type(exc).__name__}"})
         return Redacted(f"could not be inspected: {type_name(value)}")
+
+
+def _forget(report: list[dict[str, str]], mark: int, memo: Memo, start: int) -> None:
+    """Undo a walk of one argument: its report, and what it memoized (never changed since:
+    the memo is only added to, but for a cycle's own members)."""
+    del report[mark:]
+    for _ in range(len(memo) - start):
+        memo.popitem()  # the last added first: only this argument's entries
 
 
 class _Walk(ObjectWalk):
@@ -104,7 +154,7 @@ class _Walk(ObjectWalk):
             for func in flt.custom_filters:
                 replaced = func(render_path(path), name, value)
                 if replaced is not value:
-                    self.report.append({"path": render_path(path), "reason": "custom"})
+                    self.note(path, "custom")
                     if isinstance(replaced, Redacted):
                         return replaced
                     return self.visit(path, None, replaced, depth, custom=False)
@@ -131,19 +181,95 @@ class _Walk(ObjectWalk):
         if isinstance(value, (bytes, bytearray)):
             return self.visit_bytes(path, value)
         key = id(value)
-        if key in self.memo:
-            return self.memo[key][1]
-        if key in self.in_progress:
-            if not self.copying:
-                raise _Restart
-            # Containers and objects are memoized before their items are visited, so only an
-            # immutable container (a tuple) or an opaque object can be met again here.
+        known = self.memo.get(key)
+        if known is not None:
+            return self.revisit(key, known)
+        if key in self.open:
+            return self.back_reference(path, key, value)
+        return self.enter(path, key, value, depth)
+
+    # --- objects met again, and cycles ------------------------------------------------------
+
+    def revisit(self, key: int, known: tuple[Any, Any]) -> Any:
+        """What is stored for an object met before: the same, so it loads back as one."""
+        index = self.open.get(key)
+        if index is not None:  # its copy, while it (or its cycle) is still open
+            self.low = min(self.low, index)
+            if self.suspect(key):
+                self.touched += 1
+            else:
+                self.leans += 1
+        elif known[1] is not known[0]:
+            # Filtered: whatever holds it must not be kept whole (its original would be
+            # stored through it).
+            self.touched += 1
+        return known[1]
+
+    def back_reference(self, path: Path, key: int, value: Any) -> Any:
+        """An object still being visited, without a copy yet (a tuple, or one kept whole)."""
+        if not self.copying:
+            raise _Restart
+        self.low = min(self.low, self.open[key])
+        if self.suspect(key):
             return self.redact(path, "cycle")
-        self.in_progress.add(key)
-        try:
+        self.leans += 1
+        self.handed.add(key)  # checked when its cycle is resolved
+        return value
+
+    def enter(self, path: Path, key: int, value: Any, depth: int) -> Any:
+        """Visit a container or object not met before; resolve its cycle if it is the first."""
+        if not self.copying:  # copy-on-write: any cycle restarts the walk, nothing to resolve
+            self.open[key] = 0
             result = self.visit_container(path, value, depth + 1)
-        finally:
-            self.in_progress.discard(key)
+            del self.open[key]
+            self.memo[key] = (value, result)
+            return result
+        index = self.counter
+        self.counter += 1
+        self.open[key] = index
+        outer_low, self.low = self.low, NO_LOW
+        touched = self.touched
+        kept = self.kept_leaning
+        pending = len(self.pending)
+        result = self.visit_container(path, value, depth + 1)
+        low = self.low
+        self.low = outer_low
+        if low < index:
+            # It leads back to an object above it, still open: resolved with that one.
+            self.pending.append(key)
+            self.memo[key] = (value, result)
+            self.low = min(outer_low, low)
+            return result
+        members = self.pending[pending:]
+        del self.pending[pending:]
+        del self.open[key]
+        for member in members:
+            del self.open[member]
+        # Every part kept whole here counted on this cycle or on one inside it (resolved
+        # already): none outside it needs to hear of them.
+        leaned = self.kept_leaning != kept
+        self.kept_leaning = kept
+        if self.touched == touched:
+            # Nothing that this object or its cycle reaches is filtered: the originals are
+            # stored, cycles and shared references as they are.
+            for member in members:
+                original = self.memo[member][0]
+                self.memo[member] = (original, original)
+            result = value
+        elif not self.everything and (
+            leaned
+            or key in self.handed
+            or result is value
+            or any(
+                member in self.handed or self.memo[member][1] is self.memo[member][0]
+                for member in members
+            )
+        ):
+            # An original was handed out or kept whole (counting on this cycle being clean),
+            # and it reaches what was filtered through this cycle: the next walk counts
+            # back-references to its objects as filtered data.
+            self.conflicts.add(key)
+            self.conflicts.update(members)
         self.memo[key] = (value, result)
         return result
 
@@ -158,7 +284,7 @@ class _Walk(ObjectWalk):
         return value
 
     def masked(self, path: Path, text: str) -> str:
-        self.report.append({"path": render_path(path), "reason": "pii"})
+        self.note(path, "pii")
         masked = self.flt.mask_pii(text)
         # A subclass's contains_pii may see what pii_patterns cannot mask: fail closed.
         if masked == text or self.flt.contains_pii(masked):
