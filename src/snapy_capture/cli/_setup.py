@@ -95,6 +95,10 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
     # Imported on use: the generator pulls in what only test generation needs.
     from snapy_capture.replay import generate_test_module  # noqa: PLC0415
 
+    # The generator's own refusal speaks to Python callers (overwrite=True); a user of the
+    # command line is told the command line's word for it.
+    if args.output not in (None, "-") and not args.force and os.path.isfile(args.output):
+        raise CliError(f"{args.output} already exists (pass --force to replace it)")
     # Only an explicit --path is written into the test; otherwise the generated module
     # reads from wherever the pytest plugin looks (--snapy-capture-path or the default).
     source = generate_test_module(
