@@ -20,8 +20,8 @@ demo: $(STAMP)
 test: lint types pytest docs
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks examples docs/hooks
+	$(VENV)/bin/ruff format --check src tests benchmarks examples docs/hooks
 
 types: $(STAMP)
 	$(VENV)/bin/mypy

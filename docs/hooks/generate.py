@@ -14,6 +14,7 @@ marker fails the build. Nothing here touches the network.
 
 from __future__ import annotations
 
+import argparse
 import html
 import io
 import json
@@ -25,6 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from mkdocs.exceptions import PluginError
+
+from snapy_capture.cli import PROG, build_parser
+from snapy_capture.config import OPTIONS
+
+# The option table's own module: its "no production value" marker is not re-exported.
+from snapy_capture.config._options import NO_PROFILE
+from snapy_capture.run import HELP
 
 MARKER = re.compile(r"^<!-- snapy:([a-z-]+) -->$", re.MULTILINE)
 BENCH_JSON = Path("performance") / "bench.json"
@@ -52,10 +60,6 @@ def _help_width() -> None:
 
 
 def cli_reference(_docs: Path) -> str:
-    import argparse
-
-    from snapy_capture.cli import PROG, build_parser
-
     _help_width()
     parser = build_parser(io.StringIO())
     [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -84,8 +88,6 @@ def cli_reference(_docs: Path) -> str:
 
 
 def runner_reference(_docs: Path) -> str:
-    from snapy_capture.run import HELP
-
     return "```text\n" + HELP.rstrip() + "\n```"
 
 
@@ -97,9 +99,6 @@ def _value(value: Any) -> str:
 
 
 def options_table(_docs: Path) -> str:
-    from snapy_capture.config import OPTIONS
-    from snapy_capture.config._options import NO_PROFILE
-
     rows = [
         "| option | default | production | environment variable | meaning |",
         "|---|---|---|---|---|",
@@ -137,6 +136,7 @@ def _fmt_ns(ns: float) -> str:
 #: Rows of the chart: what a user weighs when choosing how to capture a hot function.
 CHART_ROWS = (
     "bare call",
+    "wrapt pass-through",
     "capture disabled",
     "sampled out",
     "async+lazy (caller)",
@@ -161,8 +161,8 @@ def _svg_bars(rows: list[tuple[str, float]], title: str) -> str:
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="{html.escape(title)}" '
-        'style="max-width:720px;font-family:sans-serif;font-size:12px">',
+        f'width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}" '
+        'style="max-width:100%;height:auto;font-family:sans-serif;font-size:12px">',
         f'<text x="0" y="16" font-weight="bold" fill="currentColor">{html.escape(title)}</text>',
     ]
     decade = low
@@ -188,8 +188,7 @@ def _svg_bars(rows: list[tuple[str, float]], title: str) -> str:
             f'height="{row_h - 8}" fill="#3f51b5"/>'
         )
         out.append(
-            f'<text x="{x(value) + 6:.1f}" y="{y + 15}" fill="currentColor">'
-            f"{_fmt_ns(value)}</text>"
+            f'<text x="{x(value) + 6:.1f}" y="{y + 15}" fill="currentColor">{_fmt_ns(value)}</text>'
         )
     out.append("</svg>")
     return "".join(out)
@@ -202,7 +201,7 @@ def bench_chart(docs: Path) -> str:
     if not rows:
         raise PluginError(f"{docs / BENCH_JSON}: no per-call rows to chart")
     svg = _svg_bars(rows, "Median time per call (log scale)")
-    return f'<figure markdown="span">\n{svg}\n</figure>'
+    return f'<div class="snapy-chart">\n{svg}\n</div>'
 
 
 def bench_tables(docs: Path) -> str:
@@ -233,7 +232,7 @@ def bench_tables(docs: Path) -> str:
             "|---|---|---|---|",
             *(
                 f"| {row['name']} | {row['paired']:.2f} | "
-                f"{min(row['spread']):.2f} – {max(row['spread']):.2f} | ≤ {row['goal']} |"
+                f"{min(row['spread']):.2f} to {max(row['spread']):.2f} | ≤ {row['goal']} |"
                 for row in storage
             ),
         ]
