@@ -9,6 +9,7 @@ import hook's own parser reads the file and its own resolver decides
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 
 from snapy_capture.cli._commands import EXIT_FAILED, EXIT_OK, CliError, Context
@@ -114,6 +115,12 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.write(source if source.endswith("\n") else source + "\n")
     else:
         ctx.print(f"Wrote {args.output}.")
+    if args.mode == "snapshot" and importlib.util.find_spec("syrupy") is None:
+        # Without it the module fails at collection with "fixture 'snapshot' not found".
+        ctx.note(
+            "syrupy is not installed here: the generated tests need its 'snapshot' fixture "
+            '(pip install "snapy-capture[pytest]", or --mode result)'
+        )
     return EXIT_OK
 
 
