@@ -1,12 +1,21 @@
-"""``python -m benchmarks`` (or ``make bench``): every benchmark, side by side in one run."""
+"""``python -m benchmarks`` (or ``make bench``): every benchmark, side by side in one run.
+
+``--json FILE`` also writes the figures (times in ns) as JSON: ``docs/performance/bench.json``
+is such a file, and the documentation's Performance chart is drawn from it at build time.
+"""
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import importlib
+import json
+import platform
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from ._timing import machine
+from ._timing import FIGURES, machine
 
 
 def _section(title: str, run: Callable[[], list[str]]) -> None:
@@ -31,8 +40,11 @@ def _optional(module: str) -> Callable[[], list[str]] | None:
     return run
 
 
-def main() -> None:
-    """Run every benchmark and print its table."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run every benchmark and print its table (``--json FILE``: also write the figures)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures here as JSON")
+    options = parser.parse_args(argv)
     from . import bench_calls, bench_storage
 
     print("# snapy_capture benchmarks")
@@ -49,6 +61,22 @@ def main() -> None:
             print(f"\n## {title}\n(skipped: benchmarks/{module}.py is not present)")
         else:
             _section(title, run)
+    if options.json:
+        _write_json(options.json)
+
+
+def _write_json(path: str) -> None:
+    document = {
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        **FIGURES,
+    }
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(document, stream, indent=1)
+        stream.write("\n")
+    print(f"\nfigures written to {path}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+#: Figures the benchmarks report besides their printed tables, by section, for
+#: ``python -m benchmarks --json FILE`` (the documentation's chart is drawn from that file).
+FIGURES: dict[str, dict[str, Any]] = {}
+
+
+def report(section: str, **figures: Any) -> None:
+    """Keep ``figures`` (plain JSON values, times in ns) under ``section`` for ``--json``."""
+    FIGURES.setdefault(section, {}).update(figures)
 
 
 @dataclass

@@ -30,7 +30,7 @@ import snapy_capture
 from snapy_capture import capture_args
 from snapy_capture.capture._proxies import proxy
 
-from ._timing import Timing, Variant, fmt_ns, interleaved, per_call
+from ._timing import Timing, Variant, fmt_ns, interleaved, per_call, report
 
 #: Arguments of the benchmarked call: small, typical values.
 ARGS: tuple[Any, ...] = (42, "order-1234")
@@ -278,10 +278,13 @@ def _table(results: dict[str, Timing]) -> list[str]:
         "tmpfs: raw pickle + atomic write",
         "tmpfs: synchronous capture",
     ]
-    lines += [
-        f"{t.name:34s} {fmt_ns(t.min):>10s} {fmt_ns(t.median):>10s}"
-        for t in (results[name] for name in order if name in results)
-    ]
+    shown = [results[name] for name in order if name in results]
+    lines += [f"{t.name:34s} {fmt_ns(t.min):>10s} {fmt_ns(t.median):>10s}" for t in shown]
+    report(
+        "per_call",
+        rows=[{"name": t.name.strip(), "min_ns": t.min, "median_ns": t.median} for t in shown],
+    )
+    ratios: list[dict[str, object]] = []
     # (label, numerator, denominator, goal). Judged on the median of the paired ratios: the
     # two rows' figures from the same round (or the same pair of calls), divided, then the
     # median over rounds. This machine's speed drifts twofold within a run; a ratio of two
@@ -347,11 +350,13 @@ def _table(results: dict[str, Timing]) -> list[str]:
         paired = statistics.median(
             x / y for x, y in zip(results[a].rounds, results[b].rounds, strict=True)
         )
+        ratios.append({"label": label, "paired": paired, "goal": goal})
         verdict = "" if goal is None else ("ok" if paired <= goal else "MISSED")
         target_text = "" if goal is None else f"<= {goal}"
         lines.append(
             f"{label:42s} {by_min:8.3f} {by_median:8.3f} {paired:8.3f} {target_text:>7s}  {verdict}"
         )
+    report("per_call", ratios=ratios)
     if "tmpfs: synchronous capture" in results:
         ours = results["tmpfs: synchronous capture"].median
         floor = results["tmpfs: raw pickle + atomic write"].median

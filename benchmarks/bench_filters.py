@@ -12,7 +12,7 @@ from typing import Any
 
 from snapy_capture import ArgumentFilter
 
-from ._timing import Variant, fmt_ns, interleaved, per_call
+from ._timing import Variant, fmt_ns, interleaved, per_call, report
 
 NAMES = ["order_id", "customer", "note", "quantity", "options"]
 #: Five ordinary arguments: ints, short strings, a small dict. Nothing to filter.
@@ -84,6 +84,10 @@ def run(rounds: int = 7, calls: int = 2000) -> list[str]:
     lines = ["| variant | min | median |", "|---|---|---|"]
     for name, timing in results.items():
         lines.append(f"| {name} | {fmt_ns(timing.min)} | {fmt_ns(timing.median)} |")
+    report(
+        "filters",
+        rows=[{"name": t.name, "min_ns": t.min, "median_ns": t.median} for t in results.values()],
+    )
     bare = results["bare call (5 args)"].min
     clean = results["filter_call, nothing to filter"].min
     lines.append("")

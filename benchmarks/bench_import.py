@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from snapy_capture.hook import _finder as _importhook
-from snapy_capture.hook._targets import TargetSpec, load_targets
+from snapy_capture.hook import ImportHook, TargetSpec, install, load_targets, uninstall_import_hook
 
-from ._timing import Timing, Variant, fmt_ns, interleaved
+from ._timing import Timing, Variant, fmt_ns, interleaved, report
 
 MODULES = 300
 ROUNDS = 15
@@ -88,10 +87,10 @@ def run() -> list[str]:
         variants = {
             "no hook": _import_all(names, lambda: None, lambda: None),
             "hook, no module a target": _import_all(
-                names, lambda: _importhook.install(misses), _importhook.uninstall_import_hook
+                names, lambda: install(misses), uninstall_import_hook
             ),
             "hook, every module a target": _import_all(
-                names, lambda: _importhook.install(hits), _importhook.uninstall_import_hook
+                names, lambda: install(hits), uninstall_import_hook
             ),
         }
         for variant in variants.values():  # warm up: bytecode caches written, code paths hot
@@ -107,12 +106,13 @@ def run() -> list[str]:
 
 def _miss_cost(misses: TargetSpec, import_ns: float) -> str:
     """The finder's own cost for a module that is not a target, timed directly."""
-    hook = _importhook._Hook(misses)
+    hook = ImportHook(misses)
     calls = 200_000
     start = time.perf_counter_ns()
     for _ in range(calls):
         hook.find_spec("json.decoder", None, None)
     per_call = (time.perf_counter_ns() - start) / calls
+    report("import_hook", finder_ns_per_non_target_import=per_call, module_import_ns=import_ns)
     return (
         f"the finder's own cost per non-target import: {fmt_ns(per_call)} "
         f"({per_call / import_ns * 100:.3f}% of one module import)"

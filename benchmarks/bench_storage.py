@@ -34,7 +34,7 @@ from typing import Any
 
 from snapy_capture import CaptureStorage, load_capture
 
-from ._timing import fmt_ns
+from ._timing import fmt_ns, report
 
 MODULE, QUALNAME = "bench_app.orders", "OrderService.place"
 NAME = f"{MODULE}:{QUALNAME}"
@@ -265,6 +265,7 @@ def _table(results: dict[str, list[tuple[list[float], list[float]]]]) -> list[st
         f"{'per operation (min / median)':30s}{head}"
         f"{'paired':>9s}{'pairs of dirs':>15s}{'goal':>8s}"
     ]
+    rows: list[dict[str, object]] = []
     for row in ROWS:
         pairs = results[row.key]
         small = [t for times, _ in pairs for t in times]
@@ -276,10 +277,12 @@ def _table(results: dict[str, list[tuple[list[float], list[float]]]]) -> list[st
         by_pair = sorted(_paired(*times) for times in pairs)
         paired = statistics.median(by_pair)
         spread = f"{by_pair[0]:.2f} - {by_pair[-1]:.2f}"
+        rows.append({"name": row.label, "paired": paired, "goal": GOAL, "spread": by_pair})
         verdict = "ok" if paired <= GOAL else "MISSED"
         lines.append(
             f"{row.label:30s}{cells}{paired:9.2f}{spread:>15s}{f'<= {GOAL}':>8s}  {verdict}"
         )
+    report("storage_10_vs_10000", rows=rows)
     lines += [
         f"min / median: of single calls, {len(results[ROWS[0].key])} pairs of directories of "
         f"{CALLS} calls each",

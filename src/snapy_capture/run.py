@@ -22,6 +22,7 @@ import builtins
 import importlib.machinery
 import importlib.util
 import os
+import signal
 import sys
 import types
 from collections.abc import Sequence
@@ -67,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the runner's arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The program's exit code; 2 for a bad command line or a broken target file.
+        The program's exit code; 2 for a bad command line or a broken target file;
+        ``-signal.SIGINT`` when the program ended by an uncaught ``KeyboardInterrupt`` (the
+        code ``subprocess`` reports for a ``python`` that did).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -246,7 +249,7 @@ def _execute(
     except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would
         traceback = _trim(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+        return -signal.SIGINT if isinstance(exc, KeyboardInterrupt) else 1
     return 0
 
 
@@ -285,5 +288,17 @@ def _finish(hook: ImportHook, config: str, report: str | None, counts: str, *, o
         sys.stderr.write(f"snapy_capture: could not finish capturing: {exc!r}\n")
 
 
+def _die_by_sigint() -> None:
+    """End as ``python`` ends on an uncaught Ctrl-C: the interpreter finishes exiting (atexit
+    handlers run), then kills itself with SIGINT, so a shell sees the signal (a loop stops).
+    Letting a KeyboardInterrupt leave ``-m`` makes the interpreter do exactly that; the
+    traceback was printed already, so the hook that would print it again is silenced."""
+    sys.excepthook = lambda *_: None
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _code = main()
+    if _code == -signal.SIGINT:
+        _die_by_sigint()
+    sys.exit(_code)

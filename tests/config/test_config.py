@@ -24,7 +24,6 @@ from snapy_capture.config import (
     DEFAULT_RETENTION,
     OPTIONS,
     SERIALIZER_NAMES,
-    Option,
     reload_environment,
     resolve_config,
 )
@@ -320,20 +319,6 @@ def test_the_option_table_is_the_config_dataclass() -> None:
     fields = [f for f in dataclasses.fields(CaptureConfig) if f.init]
     assert [option.name for option in OPTIONS] == [f.name for f in fields]
     assert [option.default for option in OPTIONS] == [f.default for f in fields]
-
-
-def test_the_readme_option_table_matches_the_option_table() -> None:
-    """Each README row names an option with its default, production value and variable."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    rows = {}
-    for line in readme.splitlines():
-        cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[0] in {option.name for option in OPTIONS}:
-            rows[cells[0]] = cells[1:4]
-    unset = next(f.default for f in dataclasses.fields(Option) if f.name == "production")
-    for option in OPTIONS:
-        production = "" if option.production is unset else repr(option.production)
-        assert rows.get(option.name) == [repr(option.default), production, option.env or "—"]
 
 
 def test_every_option_capture_args_takes_reaches_its_parser() -> None:

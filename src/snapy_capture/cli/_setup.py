@@ -9,6 +9,7 @@ import hook's own parser reads the file and its own resolver decides
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 
 from snapy_capture.cli._commands import EXIT_FAILED, EXIT_OK, CliError, Context
@@ -95,6 +96,10 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
     # Imported on use: the generator pulls in what only test generation needs.
     from snapy_capture.replay import generate_test_module  # noqa: PLC0415
 
+    # The generator's own refusal speaks to Python callers (overwrite=True); a user of the
+    # command line is told the command line's word for it.
+    if args.output not in (None, "-") and not args.force and os.path.isfile(args.output):
+        raise CliError(f"{args.output} already exists (pass --force to replace it)")
     # Only an explicit --path is written into the test; otherwise the generated module
     # reads from wherever the pytest plugin looks (--snapy-capture-path or the default).
     source = generate_test_module(
@@ -111,6 +116,12 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.write(source if source.endswith("\n") else source + "\n")
     else:
         ctx.print(f"Wrote {args.output}.")
+    if args.mode == "snapshot" and importlib.util.find_spec("syrupy") is None:
+        # Without it the module fails at collection with "fixture 'snapshot' not found".
+        ctx.note(
+            "syrupy is not installed here: the generated tests need its 'snapshot' fixture "
+            '(pip install "snapy-capture[pytest]", or --mode result)'
+        )
     return EXIT_OK
 
 
