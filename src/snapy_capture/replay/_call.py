@@ -108,8 +108,9 @@ def prepare(
         CannotReplayError: filtered inputs without substitutes, or an unbound method and
             no usable captured instance.
     """
-    if isinstance(func, property) and func.fget is not None:
-        func = func.fget  # ``Owner.prop`` as found on the class: its getter was captured
+    given: Any = func  # typed as a callable, but ``Owner.prop`` (a property) is not one
+    if isinstance(given, property) and given.fget is not None:
+        func = given.fget  # its getter is what was captured
     values = merged(substitutes, record)
     on_instance = not _is_bound(func) and wants_instance(func, record)
     missing = [
