@@ -43,6 +43,17 @@ REGRESSION = (
 SUMMARY = re.compile(r"^=*\s*(\d+ (passed|failed|skipped).*?)\s*=*$")
 
 
+# The venv's console script, as a user's shell finds it (its shebang is this interpreter);
+# `python -m snapy_capture` would differ: it puts the working directory on sys.path.
+_SCRIPT = Path(sys.executable).with_name("snapy-capture")
+PROGRAMS = {
+    "python": [sys.executable],
+    "snapy-capture": [str(_SCRIPT)]
+    if _SCRIPT.exists()
+    else [sys.executable, "-m", "snapy_capture"],
+}
+
+
 class StepFailed(Exception):
     """A step did not do what the demo expects; the message says what happened."""
 
@@ -90,8 +101,7 @@ class Shell:
     def run(self, command: str, *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         print(f"$ {command}" + (f" < {stdin}" if stdin else ""), flush=True)
         program, *args = shlex.split(command)
-        interpreter = {"python": [sys.executable], "snapy-capture": [sys.executable, "-m"]}
-        argv = [*interpreter[program], *(["snapy_capture"] if program != "python" else []), *args]
+        argv = [*PROGRAMS[program], *args]
         source = (self.cwd / stdin).open(encoding="utf-8") if stdin else None
         try:
             return subprocess.run(  # noqa: S603 - this interpreter, the demo's own commands
@@ -308,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     heading(f"Done in {time.perf_counter() - started:.0f} s: every step behaved as expected.")
     print(f"The copy stays in {shown(app)} to explore, e.g. from the repository root:")
-    print(f"$ cd {shown(app)} && snapy-capture show legacy_shop.orders:OrderService.add")
-    print(f"$ cd {shown(app)} && python -m pytest -q tests   # red until step 5 is undone")
+    cd = f"$ cd {shown(app)} &&"
+    print(f"{cd} snapy-capture show --import-path . legacy_shop.orders:OrderService.add")
+    print(f"{cd} python -m pytest -q tests   # red until step 5 is undone")
     print(f"Remove it with: rm -rf {shown(work)}")
     return 0
 
