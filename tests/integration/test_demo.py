@@ -31,7 +31,7 @@ def test_the_demo_walks_capture_gen_tests_green_then_a_change_caught(tmp_path: P
     assert done.stderr == ""
 
     # 1. plain and under the runner, from the copy, with the same output
-    app = tmp_path / "legacy_app"
+    app = tmp_path.resolve() / "legacy_app"
     assert f"$ cd {app}\n" in out
     assert "$ python app.py --discount 10 < orders.txt\n" in out
     assert (
