@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: capture a legacy program with no source edits, list its captures, replay them
+## demo: a legacy program captured with no edits, gen-tests, pytest green, a change caught (in demo_work/)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
@@ -60,4 +60,4 @@ stress: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow -p no:randomly
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* captures site
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* captures site demo_work

@@ -108,6 +108,9 @@ def prepare(
         CannotReplayError: filtered inputs without substitutes, or an unbound method and
             no usable captured instance.
     """
+    given: Any = func  # typed as a callable, but ``Owner.prop`` (a property) is not one
+    if isinstance(given, property) and given.fget is not None:
+        func = given.fget  # its getter is what was captured
     values = merged(substitutes, record)
     on_instance = not _is_bound(func) and wants_instance(func, record)
     missing = [
@@ -318,6 +321,9 @@ def wants_instance(func: Any, record: Mapping[str, Any] | None = None) -> bool:
             break
     if isinstance(owner, type):
         found = inspect.getattr_static(owner, parts[-1], None)
+        if isinstance(found, property):
+            # A getter's capture holds its instance as its one argument, unless stored apart.
+            return record is not None and "self" in record
         declared = getattr(found, "__wrapped__", found)
         return not isinstance(found, (staticmethod, classmethod)) and not isinstance(
             declared, (staticmethod, classmethod)
