@@ -106,7 +106,7 @@ def test_snapshot_suite_replays_methods_on_the_captured_instances(project: pytes
     changed = _run(project)
     changed.assert_outcomes(passed=1, failed=2)
     changed.stdout.fnmatch_lines(
-        ["E  *-   'The quick brown fox jumps over',", "E  *+   'THE QUICK BROWN FOX JUMPS OVER',"]
+        ["E  *-*'The quick brown fox jumps over',", "E  *+*'THE QUICK BROWN FOX JUMPS OVER',"]
     )
 
 

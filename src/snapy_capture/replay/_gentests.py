@@ -31,13 +31,14 @@ from typing import Final, Literal
 from snapy_capture.config import is_url
 from snapy_capture.errors import CaptureNotFoundError, GenerateError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
-from snapy_capture.replay._substitutes import input_redactions
+from snapy_capture.replay._substitutes import input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
 
 __all__ = ["GenerateError", "generate_test_module"]
 
 Mode = Literal["snapshot", "result"]
 _MODES: Final = ("snapshot", "result")
+_GENERATORS: Final = ("generator", "asyncgen")
 # Names the generated module defines or imports; a target called like one is aliased.
 _TAKEN: Final = frozenset(
     {
@@ -60,7 +61,7 @@ class _Target:
     module: str  # what the test imports from
     name: str  # module:qualname as stored in the captures
     qualname: str
-    kind: str  # function, method, static (staticmethod/classmethod), unknown
+    kind: str  # function, method, init (a class's __init__), static (static/classmethod)
     flavour: str  # plain, coroutine, generator, asyncgen
 
 
@@ -121,11 +122,6 @@ def generate_test_module(
     if destination is not None and destination.exists() and not overwrite:
         raise GenerateError(f"{destination} already exists (pass overwrite=True / --force)")
     target = _target(name, path, import_path)
-    if mode == "result" and target.flavour in ("generator", "asyncgen"):
-        raise GenerateError(
-            f"{target.name} is a generator: results are not recorded for "
-            "generators; use mode 'snapshot'"
-        )
     plan = _Plan(
         target,
         _captures_expr(path, destination),
@@ -165,6 +161,8 @@ def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | N
     if not all(part.isidentifier() for part in [*source_module.split("."), *qualname.split(".")]):
         raise GenerateError(f"cannot import {qualname!r} from {source_module!r}")
     kind, flavour = _inspect(source_module, qualname)
+    if kind == "method" and qualname.endswith(".__init__"):
+        kind = "init"  # replayed by building the instance: Owner(*args, **kwargs)
     return _Target(source_module, resolved, qualname, kind, flavour)
 
 
@@ -224,10 +222,11 @@ def _filtered_paths(
     except CaptureNotFoundError:
         return found
     for record in records:
-        report = record.get("metadata", {}).get("redactions") or []
-        reasons = {str(entry.get("path")): str(entry.get("reason", "")) for entry in report}
-        for filtered in input_redactions(record):
-            found.setdefault(filtered, reasons.get(filtered) or "could not be stored")
+        for filtered, reason in input_filtered(record).items():
+            shown = reason or "could not be stored"
+            if is_unstored(filtered, reason):
+                shown += " (optional: the case runs without it)"
+            found.setdefault(filtered, shown)
     return dict(sorted(found.items()))
 
 
@@ -236,6 +235,8 @@ def _render(plan: _Plan) -> str:
     top = target.qualname.split(".")[0]
     alias = f"{top}_target" if top in _TAKEN else top
     attr = target.qualname.split(".", 1)[1] if "." in target.qualname else ""
+    if target.kind == "init":
+        attr = attr.removesuffix("__init__").rstrip(".")
     callee = f"{alias}.{attr}" if attr else alias
     lines = [
         *_header(target, captures, mode, top, alias),
@@ -270,7 +271,9 @@ def _header(target: _Target, captures: str | None, mode: str, top: str, alias: s
         "",
         "Each case replays one captured call; its id is the capture's sequence number.",
         *(_DOC_METHOD if target.kind == "method" else ()),
+        *(_DOC_INIT if target.kind == "init" else ()),
         *(_DOC_SNAPSHOT if mode == "snapshot" else _DOC_RESULT),
+        *(_DOC_GENERATOR if mode == "result" and target.flavour in _GENERATORS else ()),
         '"""',
         "",
         *imported,
@@ -339,6 +342,19 @@ def _test_function(target: _Target, mode: str, callee: str, deterministic: bool)
     """The parametrized test: it replays each captured call, and compares."""
     slug = "_".join(part.lower() for part in target.qualname.split("."))
     options = ", deterministic=True" if deterministic else ""
+    if target.kind == "init":
+        slug = slug.removesuffix("___init__")
+        if mode != "snapshot":
+            return [
+                f"def test_{slug}_builds_the_recorded_instances(record):",
+                '    """Each captured construction builds an instance in the recorded state."""',
+                f"    assert_replay_matches({callee}, record{options})",
+            ]
+        return [
+            f"def test_{slug}_builds_captured_instances(record, snapshot):",
+            '    """Each captured construction builds the instance stored in its snapshot."""',
+            f"    assert replay_outcome({callee}, record{options}) == snapshot",
+        ]
     if mode != "snapshot":
         return [
             f"def test_{slug}_matches_recorded_results(record):",
@@ -352,7 +368,17 @@ def _test_function(target: _Target, mode: str, callee: str, deterministic: bool)
     ]
 
 
-_DOC_METHOD: Final = ("Methods run on a copy of the instance captured with each call.",)
+_DOC_METHOD: Final = (
+    "Methods run on a copy of the instance captured with each call; what they leave in it",
+    "is checked too.",
+)
+_DOC_INIT: Final = (
+    "Each case builds the instance from the captured arguments and checks its state.",
+)
+_DOC_GENERATOR: Final = (
+    "The function returns a generator, which capture never consumes: results hold no",
+    "items, so cases skip saying so unless the call raised. Use --mode snapshot for items.",
+)
 _DOC_SNAPSHOT: Final = (
     "Review the outcomes (results, or the exceptions raised), then record them with",
     "`pytest --snapshot-update`; from then on a change in behaviour fails the test. New",
