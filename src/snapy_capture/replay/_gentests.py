@@ -75,6 +75,7 @@ class _Plan:
     mode: str
     filtered: dict[str, str]  # input redaction path -> reason, for the SUBSTITUTES block
     deterministic: bool
+    returns_generator: bool = False  # a generator function, or its captures returned one
 
 
 def generate_test_module(
@@ -122,13 +123,15 @@ def generate_test_module(
     if destination is not None and destination.exists() and not overwrite:
         raise GenerateError(f"{destination} already exists (pass overwrite=True / --force)")
     target = _target(name, path, import_path)
+    filtered, returned_generator = _read_captures(target.name, path, limit)
     plan = _Plan(
         target,
         _captures_expr(path, destination),
         limit,
         str(mode),
-        _filtered_paths(target.name, path, limit),
+        filtered,
         deterministic,
+        returned_generator or target.flavour in _GENERATORS,
     )
     source = _render(plan)
     if destination is not None:
@@ -212,22 +215,29 @@ def _literal(text: str) -> str:
     return json.dumps(text)  # a double-quoted string literal Python reads back unchanged
 
 
-def _filtered_paths(
+def _read_captures(
     name: str, path: str | os.PathLike[str] | None, limit: int | None
-) -> dict[str, str]:
-    """The input paths the filters removed in the captures replayed, with their reasons."""
+) -> tuple[dict[str, str], bool]:
+    """The input paths the filters removed in the captures replayed, with their reasons; and
+    whether a recorded result is a generator (capture stores only a placeholder for it)."""
     found: dict[str, str] = {}
     try:
         records = CaptureLoader(path).load_all(name, limit=limit)
     except CaptureNotFoundError:
-        return found
+        return found, False
+    generator = False
     for record in records:
+        result = record.get("result")
+        value = result.get("value") if isinstance(result, dict) else None
+        generator = generator or (
+            isinstance(value, str) and value.startswith("[FILTERED: ") and "generator" in value
+        )
         for filtered, reason in input_filtered(record).items():
             shown = reason or "could not be stored"
             if is_unstored(filtered, reason):
                 shown += " (optional: the case runs without it)"
             found.setdefault(filtered, shown)
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), generator
 
 
 def _render(plan: _Plan) -> str:
@@ -239,7 +249,7 @@ def _render(plan: _Plan) -> str:
         attr = attr.removesuffix("__init__").rstrip(".")
     callee = f"{alias}.{attr}" if attr else alias
     lines = [
-        *_header(target, captures, mode, top, alias),
+        *_header(target, captures, mode, top, alias, generator=plan.returns_generator),
         *_substitutes_block(plan.filtered),
         "",
         *_parametrize(target, captures, plan.limit, mode),
@@ -248,7 +258,9 @@ def _render(plan: _Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _header(target: _Target, captures: str | None, mode: str, top: str, alias: str) -> list[str]:
+def _header(
+    target: _Target, captures: str | None, mode: str, top: str, alias: str, *, generator: bool
+) -> list[str]:
     """The generated module's docstring and imports (and its CAPTURES directory)."""
     imports = "replay_outcome" if mode == "snapshot" else "assert_replay_matches"
     target_import = f"from {target.module} import {top}" + (f" as {alias}" if alias != top else "")
@@ -273,7 +285,7 @@ def _header(target: _Target, captures: str | None, mode: str, top: str, alias: s
         *(_DOC_METHOD if target.kind == "method" else ()),
         *(_DOC_INIT if target.kind == "init" else ()),
         *(_DOC_SNAPSHOT if mode == "snapshot" else _DOC_RESULT),
-        *(_DOC_GENERATOR if mode == "result" and target.flavour in _GENERATORS else ()),
+        *(_DOC_GENERATOR if mode == "result" and generator else ()),
         '"""',
         "",
         *imported,
