@@ -149,7 +149,7 @@ def _compared(
             raise CannotReplayError(f"{name}: the instance built could not be stored ({after})")
         return _compare_state(name, after, outcome.value)
     recorded = expected.get("value") if "exception" not in expected else None
-    if _is_placeholder(recorded):
+    if isinstance(recorded, str) and _is_placeholder(recorded):
         return _unrecorded_result(prepared, record, recorded, outcome)
     diff = _compare(name, expected, outcome.value, outcome.raised)
     if not diff and prepared.on_captured_instance and "self_after" in record:
@@ -176,7 +176,7 @@ def _unrecorded_result(
             f"program's), so its items were not recorded ({recorded})"
         )
     else:
-        what = f"the recorded result could not be stored ({recorded})"
+        what = f"the recorded result is a placeholder ({recorded}): nothing was stored"
     checked = "the call returned"
     if outcome.raised is not None:
         checked += (
