@@ -245,3 +245,16 @@ def test_an_init_capture_replays_by_building_the_instance() -> None:
     without_state = {key: value for key, value in record.items() if key != "self_after"}
     with pytest.raises(pytest.skip.Exception, match="holds no state of the instance it built"):
         assert_replay_matches(Account, without_state)
+
+
+def test_a_long_list_of_unstorable_parts_is_cut_in_the_skip_reason() -> None:
+    """A method table can lose dozens of local functions: five are named, then a count."""
+    record = _render_record("strike", {"value": "<s>hi</s>"})
+    for index in range(7):
+        record["metadata"]["redactions"].append(
+            {"path": f"self.methods['x{index}']", "reason": "unstorable: local function"}
+        )
+    with pytest.raises(
+        pytest.skip.Exception, match=r"\['x3'\] \(unstorable: local function\) and 3 more; the call"
+    ):
+        replay_outcome(Renderer.render, record)

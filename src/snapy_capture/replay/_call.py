@@ -267,8 +267,14 @@ def check_unstored(prepared: Prepared, record: Mapping[str, Any], outcome: Outco
 
 
 def unstored_list(unstored: Mapping[str, str]) -> str:
-    """``path (reason), ...``: the parts a replay ran without."""
-    return ", ".join(f"{path} ({why})" for path, why in unstored.items())
+    """``path (reason), ...``: the parts a replay ran without (the first few: a method table
+    can lose dozens)."""
+    shown = [f"{path} ({why})" for path, why in list(unstored.items())[:_SHOWN]]
+    more = len(unstored) - _SHOWN
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+_SHOWN = 5
 
 
 def filtered_reason(record: Mapping[str, Any], missing: list[str]) -> str:
