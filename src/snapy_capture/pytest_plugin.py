@@ -478,6 +478,13 @@ def _missing(
             if on
         ]
         detail = f" ({' and '.join(wanted)})" if wanted else " (no readable capture)"
+        if with_result:
+            # Captured without record_result, or a generator function: capture records no
+            # result for those (it never consumes the program's generator).
+            detail += (
+                "; results are recorded with record_result, never for generator functions "
+                "(replay those in snapshot mode)"
+            )
     reason = f"{MISSING_PREFIX}{found.name}{detail}; searched: {searched}"
     return pytest.param(*values, id=_MISSING_ID, marks=pytest.mark.skip(reason=reason))
 

@@ -229,7 +229,7 @@ def test_skips_say_why_and_substitutes_let_cases_run(project: pytest.Pytester) -
     filled = _run(project, "--snapshot-update", "-rs")
     filled.assert_outcomes(passed=2, skipped=2)
     stored = (output.parent / "__snapshots__" / "test_fill.ambr").read_text()
-    assert "  * The quick brown fox\n  jumps over the lazy dog\n" in stored
+    assert "* The quick brown fox\n      jumps over the lazy dog\n" in stored
 
 
 def test_a_raising_call_is_snapshotted_as_its_exception(project: pytest.Pytester) -> None:
@@ -310,7 +310,7 @@ def test_suite_wide_substitutes_file_from_the_ini(project: pytest.Pytester) -> N
 
         @pytest.mark.parametrize("record", replay_records("Template.substitute", path="captures"))
         def test_substitute(record):
-            assert replay_outcome(string.Template.substitute, record) == "ann/test-pw"
+            assert replay_outcome(string.Template.substitute, record)["outcome"] == "ann/test-pw"
         """
     )
     _run(project).assert_outcomes(passed=1)

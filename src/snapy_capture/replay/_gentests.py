@@ -285,7 +285,7 @@ def _header(
         *(_DOC_METHOD if target.kind == "method" else ()),
         *(_DOC_INIT if target.kind == "init" else ()),
         *(_DOC_SNAPSHOT if mode == "snapshot" else _DOC_RESULT),
-        *(_DOC_GENERATOR if mode == "result" and generator else ()),
+        *(_doc_generator(target) if mode == "result" and generator else ()),
         '"""',
         "",
         *imported,
@@ -387,10 +387,22 @@ _DOC_METHOD: Final = (
 _DOC_INIT: Final = (
     "Each case builds the instance from the captured arguments and checks its state.",
 )
-_DOC_GENERATOR: Final = (
-    "The function returns a generator, which capture never consumes: results hold no",
-    "items, so cases skip saying so unless the call raised. Use --mode snapshot for items.",
-)
+
+
+def _doc_generator(target: _Target) -> tuple[str, ...]:
+    """Why a result-mode module of a generator has nothing (or little) to compare."""
+    if target.flavour in _GENERATORS:
+        return (
+            "It is a generator function: capture records no result for it (it never consumes",
+            "the program's generator), so its cases skip saying so. Use --mode snapshot to",
+            "characterize the items it yields.",
+        )
+    return (
+        "The function returns a generator, which capture never consumes: results hold no",
+        "items, so cases skip saying so unless the call raised. Use --mode snapshot for items.",
+    )
+
+
 _DOC_SNAPSHOT: Final = (
     "Review the outcomes (results, or the exceptions raised), then record them with",
     "`pytest --snapshot-update`; from then on a change in behaviour fails the test. New",
