@@ -322,7 +322,9 @@ def replay_cases(
     drops old ones. With no captures, one entry is skipped (``no-captures``) with a reason
     naming the function and the paths searched; ``--snapy-capture-require`` fails it instead.
     A capture whose arguments had values filtered out is skipped, naming them, unless
-    ``substitutes`` (or the suite's substitutes file) gives a value for each.
+    ``substitutes`` (or the suite's substitutes file) gives a value for each; an argument
+    that could not be stored (``unstorable: ...``, not a secret) is handed out as its
+    placeholder.
 
     Args:
         name: ``module:qualname``, a qualname, or a dotted suffix of one.
@@ -359,10 +361,11 @@ def replay_records(
 ) -> list[ParameterSet]:
     """Like :func:`replay_cases`, but one whole record per entry (``parametrize("record", ...)``).
 
-    A capture whose arguments or instance had values filtered out, or whose instance could
-    not be stored, is skipped with the reason unless substitutes cover them; the record of a
-    case that runs carries its substitutes (``record["substitutes"]``) to the helpers
-    (:func:`replay_outcome`, :func:`assert_replay_matches`).
+    A capture whose arguments or instance had secrets filtered out, or whose instance could
+    not be stored, is skipped with the reason unless substitutes cover them (parts of it that
+    could not be stored do not skip it: the helpers skip it if the call then raises); the
+    record of a case that runs carries its substitutes (``record["substitutes"]``) to the
+    helpers (:func:`replay_outcome`, :func:`assert_replay_matches`).
 
     Args:
         with_result: keep only captures that have a recorded result (``record_result=True``),
@@ -475,6 +478,13 @@ def _missing(
             if on
         ]
         detail = f" ({' and '.join(wanted)})" if wanted else " (no readable capture)"
+        if with_result:
+            # Captured without record_result, or a generator function: capture records no
+            # result for those (it never consumes the program's generator).
+            detail += (
+                "; results are recorded with record_result, never for generator functions "
+                "(replay those in snapshot mode)"
+            )
     reason = f"{MISSING_PREFIX}{found.name}{detail}; searched: {searched}"
     return pytest.param(*values, id=_MISSING_ID, marks=pytest.mark.skip(reason=reason))
 

@@ -106,7 +106,7 @@ def test_snapshot_suite_replays_methods_on_the_captured_instances(project: pytes
     changed = _run(project)
     changed.assert_outcomes(passed=1, failed=2)
     changed.stdout.fnmatch_lines(
-        ["E  *-   'The quick brown fox jumps over',", "E  *+   'THE QUICK BROWN FOX JUMPS OVER',"]
+        ["E  *-*'The quick brown fox jumps over',", "E  *+*'THE QUICK BROWN FOX JUMPS OVER',"]
     )
 
 
@@ -229,7 +229,7 @@ def test_skips_say_why_and_substitutes_let_cases_run(project: pytest.Pytester) -
     filled = _run(project, "--snapshot-update", "-rs")
     filled.assert_outcomes(passed=2, skipped=2)
     stored = (output.parent / "__snapshots__" / "test_fill.ambr").read_text()
-    assert "  * The quick brown fox\n  jumps over the lazy dog\n" in stored
+    assert "* The quick brown fox\n      jumps over the lazy dog\n" in stored
 
 
 def test_a_raising_call_is_snapshotted_as_its_exception(project: pytest.Pytester) -> None:
@@ -310,7 +310,7 @@ def test_suite_wide_substitutes_file_from_the_ini(project: pytest.Pytester) -> N
 
         @pytest.mark.parametrize("record", replay_records("Template.substitute", path="captures"))
         def test_substitute(record):
-            assert replay_outcome(string.Template.substitute, record) == "ann/test-pw"
+            assert replay_outcome(string.Template.substitute, record)["outcome"] == "ann/test-pw"
         """
     )
     _run(project).assert_outcomes(passed=1)
@@ -318,3 +318,171 @@ def test_suite_wide_substitutes_file_from_the_ini(project: pytest.Pytester) -> N
     broken = _run(project)
     assert broken.ret != 0
     broken.stderr.fnmatch_lines(["*substitutes file *subs.yaml: expected a mapping*"])
+
+
+# A project's legacy code in the shapes real packages have: a renderer's method table holding a
+# local function (mistune), a lexer whose get_tokens returns an inner generator (pygments), a
+# constructor worth checking (Class.* captures __init__).
+LEGACY = """
+def _strong(text):
+    return "<b>" + text + "</b>"
+
+
+class Renderer:
+    def __init__(self, escape=True):
+        self.escape = escape
+        self.methods = {"strong": _strong}
+        self.rendered = 0
+
+    def render(self, name, text):
+        out = self.methods[name](text)
+        self.rendered += 1
+        return out.replace("<", "&lt;") if self.escape else out
+
+
+class Lexer:
+    def __init__(self, lower=False):
+        self.lower = lower
+
+    def get_tokens(self, text):
+        def stream():
+            for word in text.split():
+                if word == "!":
+                    raise ValueError("bad token '!'")
+                yield ("word", word.lower() if self.lower else word)
+
+        return stream()
+"""
+
+
+def test_real_package_shapes_replay_green_then_red(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records shaped like the real packages' captures: an unstorable part of the instance runs
+    (skipped, naming it, only when the call needs it); a returned generator is drained in
+    snapshot mode and skipped with the reason in result mode (gen-tests no longer refuses);
+    __init__ builds the instance and checks its state; a method's snapshot holds the instance's
+    state after the call. Green twice, then red after a change."""
+    module = "legacy_rf"
+    project.makepyfile(**{module: LEGACY})
+    monkeypatch.syspath_prepend(str(project.path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    legacy = __import__(module)
+    try:
+        _save_legacy_records(project.path / "captures", legacy)
+    finally:
+        sys.modules.pop(module, None)
+    tests = project.path / "tests"
+    for name in ("Renderer.render", "Renderer.__init__", "Lexer.get_tokens"):
+        for mode in ("snapshot", "result"):
+            generate_test_module(
+                f"{module}:{name}",
+                path=project.path / "captures",
+                output=tests / f"test_{mode}_{name.replace('.', '_').lower()}.py",
+                mode=mode,
+            )
+    init = (tests / "test_result_renderer___init__.py").read_text()
+    assert "def test_renderer_builds_the_recorded_instances(record):" in init
+    assert "    assert_replay_matches(Renderer, record)\n" in init
+    assert "items, so cases skip" in (tests / "test_result_lexer_get_tokens.py").read_text()
+    render = (tests / "test_snapshot_renderer_render.py").read_text()
+    assert "unstorable: local function (optional: the case runs without it)" in render
+
+    update = _run(project, "--snapshot-update", "-rs")
+    # render: 1 runs, 1 fails without the lambda (skipped), 1 secret; init 1; tokens 2.
+    update.assert_outcomes(passed=1 + 1 + 2 + 2, skipped=2 + 2 + 2)
+    update.stdout.fnmatch_lines_random(
+        [
+            "SKIPPED*test_snapshot_renderer_render.py*could not be stored at capture time: "
+            "self.methods?'strike'? (unstorable: local function); the call failed without "
+            "them: TypeError: 'str' object is not callable",
+            "SKIPPED*test_snapshot_renderer_render.py*filtered at capture time (self.escape)*",
+            "SKIPPED*test_result_lexer_get_tokens.py*the call returned a generator, which "
+            "capture never consumes*",
+        ]
+    )
+    stored = (tests / "__snapshots__" / "test_snapshot_lexer_get_tokens.ambr").read_text()
+    assert "'hello'" in stored
+    assert "'raised': 'ValueError'" in stored
+    assert "generator object" not in stored
+    stored = (tests / "__snapshots__" / "test_snapshot_renderer___init__.ambr").read_text()
+    assert "'escape': False" in stored
+    stored = (tests / "__snapshots__" / "test_snapshot_renderer_render.ambr").read_text()
+    assert "'rendered': 1" in stored  # the instance's state after the call
+    for _ in range(2):
+        _run(project).assert_outcomes(passed=6, skipped=6)
+
+    project.makepyfile(
+        **{
+            module: LEGACY.replace("self.escape = escape", "self.escape = True")
+            .replace("word.lower()", "word.upper()")
+            .replace("self.rendered += 1", "self.rendered += 2")
+        }
+    )
+    changed = _run(project)
+    # init x2 (escape), render snapshot (rendered) + result (self_after), tokens snapshot x2.
+    changed.assert_outcomes(failed=6, skipped=6)
+    changed.stdout.fnmatch_lines_random(
+        [
+            "*first difference at self.escape: False != True",
+            "*first difference at self.rendered: 1 != 2",
+            "*-*'hello',",
+            "*+*'HELLO',",
+        ]
+    )
+
+
+def _save_legacy_records(root: Path, legacy: Any) -> None:
+    storage = CaptureStorage(root)
+    module = legacy.__name__
+
+    def renderer(**changes: Any) -> Any:
+        made = legacy.Renderer(escape=False)
+        made.methods["strike"] = "[FILTERED: unstorable: local function]"
+        made.__dict__.update(changes)
+        return made
+
+    lost = {"path": "self.methods['strike']", "reason": "unstorable: local function"}
+    for name, result in (("strong", "<b>hi</b>"), ("strike", "<s>hi</s>")):
+        storage.save(
+            _record(
+                module,
+                "Renderer.render",
+                [name, "hi"],
+                self=renderer(),
+                self_after=renderer(rendered=1),
+                result={"value": result},
+                redactions=[lost],
+            )
+        )
+    storage.save(
+        _record(
+            module,
+            "Renderer.render",
+            ["strong", "hi"],
+            self=renderer(escape="[FILTERED: name:key]"),
+            result={"value": "<b>hi</b>"},
+            redactions=[lost, {"path": "self.escape", "reason": "name:key"}],
+        )
+    )
+    storage.save(
+        _record(
+            module,
+            "Renderer.__init__",
+            [],
+            kwargs={"escape": False},
+            self_after=legacy.Renderer(escape=False),
+            result={"value": None},
+        )
+    )
+    for text in ("Hello World", "a ! b"):
+        storage.save(
+            _record(
+                module,
+                "Lexer.get_tokens",
+                [text],
+                self=legacy.Lexer(lower=True),
+                self_after=legacy.Lexer(lower=True),
+                result={"value": "[FILTERED: unstorable:generator]"},
+            )
+        )

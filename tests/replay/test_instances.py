@@ -50,7 +50,9 @@ def test_unbound_method_runs_on_the_captured_instance(capture_dir: Path) -> None
     (entry,) = replay_records("TextWrapper.wrap", with_result=True)
     record = entry.values[0]
     assert_replay_matches(textwrap.TextWrapper.wrap, record)
-    assert replay_outcome(textwrap.TextWrapper.wrap, record) == expected
+    snapshot = replay_outcome(textwrap.TextWrapper.wrap, record)
+    assert snapshot["outcome"] == expected
+    assert snapshot["self_after"]["width"] == 20
     assert expected != textwrap.TextWrapper().wrap(TEXT)  # a blank instance would differ
     (case,) = collect_cases("TextWrapper.wrap").cases
     assert case.instance.width == 20
@@ -177,7 +179,10 @@ def test_a_decorated_method_replays_on_the_captured_instance(tmp_path: Path) -> 
         result={"value": "12 EUR"},
     )
     assert_replay_matches(Ledger.add, record)
-    assert replay_outcome(Ledger.add, record) == "12 EUR"
+    assert replay_outcome(Ledger.add, record) == {
+        "outcome": "12 EUR",
+        "self_after": {"__class__": f"{__name__}.Ledger", "currency": "EUR", "entries": [5, 7]},
+    }
     wrong = {**record, "self_after": before}
     with pytest.raises(AssertionError, match=r"first difference at len\(self\.entries\): 1 != 2"):
         assert_replay_matches(Ledger.add, wrong)
@@ -197,3 +202,24 @@ def test_filtered_instance_parts_do_not_block_a_bound_method_given() -> None:
     with pytest.raises(pytest.skip.Exception, match=r"\(self\.placeholder\)"):
         assert_replay_matches(textwrap.TextWrapper.wrap, record)
     assert_replay_matches(textwrap.TextWrapper(width=20).wrap, record)
+
+
+def test_snapshot_mode_characterizes_what_a_method_did_to_its_instance() -> None:
+    """set_seq2 returns None: its snapshot holds the instance's state after the call, so a
+    change in what it stores is caught in snapshot mode too (before: just None)."""
+    record = _record(
+        "SequenceMatcher.set_seq2",
+        ["mitten"],
+        module="difflib",
+        self=difflib.SequenceMatcher(None, "kitten", "sitting"),
+    )
+    snapshot = replay_outcome(difflib.SequenceMatcher.set_seq2, record)
+    assert snapshot["outcome"] is None
+    assert snapshot["self_after"]["__class__"] == "difflib.SequenceMatcher"
+    assert snapshot["self_after"]["b"] == "mitten"
+    other = replay_outcome(difflib.SequenceMatcher.set_seq2, {**record, "args": ["smitten"]})
+    assert other != snapshot
+    # Functions, classmethods and bound methods given explicitly have no captured instance.
+    assert replay_outcome(fractions.Fraction.from_float, _record("Fraction.from_float", [0.5])) == (
+        fractions.Fraction(1, 2)
+    )

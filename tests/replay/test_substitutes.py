@@ -88,7 +88,7 @@ def test_substitutes_reach_the_instance_and_items_of_arguments() -> None:
         record,
         substitutes={"self.template": "$who:$password", "mapping['password']": "pw"},
     )
-    assert outcome == "ann:pw"
+    assert outcome["outcome"] == "ann:pw"
     assert record["self"].template.startswith("[FILTERED")  # the record is left as it was
     assert record["args"][0]["password"] == "[FILTERED: name:password]"
 
@@ -120,8 +120,9 @@ def test_substitutes_file_formats_and_errors(tmp_path: Path) -> None:
         load_substitutes(tmp_path / "subs.txt")
 
 
-def test_unstorable_argument_placeholder_is_skipped_too(tmp_path: Path) -> None:
-    """An argument the serializer could not store is a filtered input like any other."""
+def test_an_unstorable_argument_does_not_skip_the_case_by_itself(tmp_path: Path) -> None:
+    """An argument pickle could not store (a socket) is not a secret: the case is handed out
+    with its placeholder, and gen-tests' SUBSTITUTES block marks it optional."""
     CaptureStorage(tmp_path).save(
         {
             "module": "m",
@@ -132,4 +133,5 @@ def test_unstorable_argument_placeholder_is_skipped_too(tmp_path: Path) -> None:
         }
     )
     (entry,) = replay_cases("m:f", path=tmp_path)
-    assert "values filtered at capture time (conn)" in entry.marks[0].kwargs["reason"]
+    assert not entry.marks
+    assert entry.values == (("[FILTERED: unpicklable:socket]",), {})

@@ -5,10 +5,16 @@
   (``Owner(cfg).method``) runs as given; classmethods and staticmethods run on the class.
   A capture without its instance, or whose instance could not be stored (a placeholder),
   cannot be replayed through an unbound method: :class:`CannotReplayError` says why.
-- **Filtered values.** A capture whose inputs had values filtered out cannot be replayed
-  unless a substitute is given for each (see :mod:`._substitutes`).
-- **The outcome.** Coroutines run to completion; generators and async generators are
-  drained into a list; an exception, raised at once or mid-way through a generator, is
+- **Filtered values.** A capture whose inputs had secrets filtered out cannot be replayed
+  unless a substitute is given for each (see :mod:`._substitutes`). Parts that could not be
+  stored (``unstorable: ...``: a lock, a local function in a method table) do not stop it:
+  the call runs with their placeholders, and only if it then raises is the case skipped,
+  naming them (:func:`check_unstored`) -- unless the capture recorded that very exception.
+- **Constructors.** A capture of ``Owner.__init__`` replays by calling the class given
+  (``Owner``): the outcome is the instance built.
+- **The outcome.** Coroutines run to completion; generators and async generators, and the
+  generators and iterators a plain function returns, are drained into a list (at most
+  :data:`MAX_ITEMS` items); an exception, raised at once or mid-way through a generator, is
   part of the outcome rather than an error of the test.
 - **Determinism.** See :mod:`._determinism`.
 """
@@ -18,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import io
+import itertools
 import sys
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +42,7 @@ from snapy_capture.replay._substitutes import (
     parse_path,
     parse_steps,
     place,
+    split_filtered,
 )
 
 __all__ = [
@@ -45,6 +54,9 @@ __all__ = [
 ]
 
 NO_INSTANCE = "captured without its instance (capture_self off or an old capture)"
+#: Items drained from a returned generator or iterator before the replay stops reading it
+#: (an endless one would hang the test run).
+MAX_ITEMS = 10_000
 
 
 class CannotReplayError(SnapyCaptureError):
@@ -74,6 +86,17 @@ class Prepared:
     kwargs: dict[str, Any]
     instance: Any = None
     on_captured_instance: bool = False
+    #: Input paths that could not be stored at capture time (path -> reason): the call runs
+    #: with their placeholders.
+    unstored: dict[str, str] = field(default_factory=dict)
+    #: An ``__init__`` capture replayed by calling the class: the value is the instance built.
+    constructs: bool = False
+
+    def value_instance(self, outcome: Outcome) -> Any:
+        """The instance the replay ran on, or built (``__init__``); ``None`` if neither."""
+        if self.constructs:
+            return outcome.value if outcome.raised is None else None
+        return self.instance
 
 
 @dataclass
@@ -83,17 +106,22 @@ class Outcome:
     value: Any = None
     raised: BaseException | None = None
     items: list[Any] | None = field(default=None)
+    #: The items were cut at :data:`MAX_ITEMS` (the generator was not exhausted).
+    truncated: bool = False
 
     def snapshot(self) -> Any:
         """A snapshot-stable value: the value's state view, or the exception's type and
         message (with the items a generator yielded before it raised)."""
-        if self.raised is None:
+        if self.raised is None and not self.truncated:
             return snapshot_state(self.value)
         outcome: dict[str, Any] = {}
         if self.items is not None:
             outcome["items"] = snapshot_state(self.items)
-        outcome["raised"] = qualified_name(type(self.raised))
-        outcome["message"] = safe_str(self.raised)
+        if self.truncated:
+            outcome["truncated"] = f"stopped reading after {MAX_ITEMS} items"
+        if self.raised is not None:
+            outcome["raised"] = qualified_name(type(self.raised))
+            outcome["message"] = safe_str(self.raised)
         return outcome
 
 
@@ -112,18 +140,27 @@ def prepare(
     if isinstance(given, property) and given.fget is not None:
         func = given.fget  # its getter is what was captured
     values = merged(substitutes, record)
-    on_instance = not _is_bound(func) and wants_instance(func, record)
-    missing = [
-        path
-        for path in input_redactions(record)
+    constructs = is_init(record)
+    if constructs and not isinstance(func, type):
+        owner = str(record.get("qualname", "")).rpartition(".")[0] or "the class"
+        raise CannotReplayError(
+            f"{label(record)}: a capture of __init__ replays by building the instance: "
+            f"pass the class ({owner}), not {getattr(func, '__qualname__', func)!r}"
+        )
+    on_instance = not constructs and not _is_bound(func) and wants_instance(func, record)
+    blocking, unstored = split_filtered(record, values)
+
+    def concerns_call(path: str) -> bool:
         # The captured instance's filtered parts matter only when the call runs on it.
-        if not covered(path, values) and (on_instance or not covered(path, ("self",)))
-    ]
+        return on_instance or not covered(path, ("self",))
+
+    missing = [path for path in blocking if concerns_call(path)]
     if missing:
         raise CannotReplayError(filtered_reason(record, missing))
     args = list(copied(record.get("args", [])))
     kwargs = dict(copied(record.get("kwargs", {})))
-    prepared = Prepared(func, (), {})
+    prepared = Prepared(func, (), {}, constructs=constructs)
+    prepared.unstored = {path: why for path, why in unstored.items() if concerns_call(path)}
     if on_instance:
         prepared.instance = captured_instance(record, values)
         prepared.on_captured_instance = True
@@ -202,6 +239,47 @@ def _value_at(value: Any, steps: list[tuple[str, Any]]) -> Any:
     return value if isinstance(value, str) else None
 
 
+def is_init(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` is a capture of a class's ``__init__`` (it holds no ``self``: the
+    instance was half-built; ``self_after`` is the instance it built)."""
+    qualname = str(record.get("qualname", ""))
+    return qualname.endswith(".__init__") and "self" not in record
+
+
+def check_unstored(prepared: Prepared, record: Mapping[str, Any], outcome: Outcome) -> None:
+    """Skip a replay that ran without parts that could not be stored and then raised: the
+    failure says nothing about the code -- unless the capture recorded that the call raised
+    the same type of exception.
+
+    Raises:
+        CannotReplayError: naming the parts and the exception.
+    """
+    if not prepared.unstored or outcome.raised is None:
+        return
+    result = record.get("result")
+    recorded = result.get("exception") if isinstance(result, Mapping) else None
+    if isinstance(recorded, Mapping):
+        kind = type(outcome.raised)
+        if (recorded.get("type"), recorded.get("module")) == (kind.__qualname__, kind.__module__):
+            return
+    raise CannotReplayError(
+        f"{label(record)}: could not be stored at capture time: "
+        f"{unstored_list(prepared.unstored)}; the call failed without them: "
+        f"{qualified_name(type(outcome.raised))}: {safe_str(outcome.raised)}"
+    )
+
+
+def unstored_list(unstored: Mapping[str, str]) -> str:
+    """``path (reason), ...``: the parts a replay ran without (the first few: a method table
+    can lose dozens)."""
+    shown = [f"{path} ({why})" for path, why in list(unstored.items())[:_SHOWN]]
+    more = len(unstored) - _SHOWN
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+_SHOWN = 5
+
+
 def filtered_reason(record: Mapping[str, Any], missing: list[str]) -> str:
     """Why a capture with filtered inputs is skipped, naming the paths (never values)."""
     instance = record.get("self")
@@ -243,16 +321,31 @@ def run(prepared: Prepared) -> Outcome:
         return Outcome(raised=exc)
     if inspect.iscoroutine(value):
         return _awaited(value)
-    if inspect.isgenerator(value):
+    if _consumable(value):
+        # A generator function's generator, or one a plain function returns (a lexer's
+        # get_tokens): its items are the outcome, in both modes.
         items: list[Any] = []
         try:
-            items.extend(value)
+            items.extend(itertools.islice(value, MAX_ITEMS + 1))
         except Exception as exc:  # noqa: BLE001 - raised mid-way: part of the outcome
             return Outcome(items, exc, items)
+        if len(items) > MAX_ITEMS:
+            del items[MAX_ITEMS:]
+            return Outcome(items, None, items, truncated=True)
         return Outcome(items, None, items)
     if inspect.isasyncgen(value):
         return _drained(value)
     return Outcome(value)
+
+
+def _consumable(value: Any) -> bool:
+    """A generator or a one-shot iterator (``map``, ``iter(...)``, an iterator class), not a
+    container (lists, dicts, strings are values) nor a file (read by the caller, not here)."""
+    if inspect.isgenerator(value):
+        return True
+    if isinstance(value, (str, bytes, bytearray, Mapping, Sequence, Set, io.IOBase)):
+        return False
+    return isinstance(value, Iterator)
 
 
 def _awaited(coroutine: Any) -> Outcome:

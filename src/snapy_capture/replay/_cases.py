@@ -35,7 +35,7 @@ from snapy_capture.replay._call import (
     filtered_reason,
     substituted,
 )
-from snapy_capture.replay._substitutes import covered, input_redactions, merged
+from snapy_capture.replay._substitutes import covered, merged, split_filtered
 from snapy_capture.replay.loader import CaptureLoader, as_call, criterion_holds
 from snapy_capture.storage import CaptureStorage, FunctionInfo, StoredPath, newest_first
 
@@ -179,15 +179,12 @@ def skip_reason(
     *,
     arguments_only: bool = False,
 ) -> str | None:
-    """Why ``record`` cannot be replayed as it is, or ``None``: values the filters removed
+    """Why ``record`` cannot be replayed as it is, or ``None``: secrets the filters removed
     from its inputs that no substitute replaces (the instance's too, unless
-    ``arguments_only``), or an instance that could not be stored."""
-    values = merged(substitutes, record)
-    missing = [
-        path
-        for path in input_redactions(record)
-        if not covered(path, values) and not (arguments_only and covered(path, ("self",)))
-    ]
+    ``arguments_only``), or an instance that could not be stored. Parts that could not be
+    stored (``unstorable: ...``) do not count: the call runs without them (see ``_call``)."""
+    blocking, _unstored = split_filtered(record, merged(substitutes, record))
+    missing = [path for path in blocking if not (arguments_only and covered(path, ("self",)))]
     return filtered_reason(record, missing) if missing else None
 
 

@@ -17,13 +17,23 @@ from typing import Any
 
 from snapy_capture._text import safe_str
 from snapy_capture.errors import NoRecordedResultError
-from snapy_capture.replay._call import label, prepare, run
+from snapy_capture.replay._call import (
+    CannotReplayError,
+    Outcome,
+    Prepared,
+    check_unstored,
+    label,
+    prepare,
+    run,
+    unstored_list,
+)
 from snapy_capture.replay._determinism import deterministic as frozen_clock
-from snapy_capture.replay._state import describe_difference, equal, state_view
+from snapy_capture.replay._state import describe_difference, equal, snapshot_state, state_view
 
 __all__ = ["ReplayResult", "assert_replay_matches", "replay_and_compare", "replay_outcome"]
 
 _PLACEHOLDER_START = "[FILTERED: "
+_ABSENT: Any = object()
 _INLINE = re.compile(r"\[FILTERED: [^\]]*\]")
 
 
@@ -65,11 +75,16 @@ def replay_and_compare(
 ) -> ReplayResult:
     """Replay a capture through ``func`` and compare with the recorded result.
 
-    A placeholder left by the filters in the recorded result (``[FILTERED: ...]``) matches
-    any value at that place. Tuples and lists compare equal (JSON stores tuples as lists);
+    A placeholder left by the filters inside the recorded result (``[FILTERED: ...]``)
+    matches any value at that place; a recorded result that is a placeholder as a whole (a
+    generator, a closure: nothing was stored) cannot be compared: the case is skipped
+    saying so, once what can be checked (the call did not raise, the instance's state
+    after it) holds. Tuples and lists compare equal (JSON stores tuples as lists);
     objects without their own ``__eq__`` compare by state. With ``record_result`` the
     capture of a method also holds the instance's state after the call (``self_after``):
-    a replay on the captured instance must leave it in that state too.
+    a replay on the captured instance must leave it in that state too. An ``__init__``
+    capture is replayed through the class (``Owner``) and compares the instance built with
+    ``self_after``.
 
     Args:
         func: the function; for a method, ``Owner.method`` runs on a fresh copy of the
@@ -84,8 +99,9 @@ def replay_and_compare(
 
     Raises:
         NoRecordedResultError: the capture has no recorded result.
-        CannotReplayError: filtered values without substitutes, no usable instance, or
-            ``deterministic`` without time-machine.
+        CannotReplayError: filtered values without substitutes, no usable instance,
+            ``deterministic`` without time-machine, nothing recorded to compare with, or a
+            call that raised after running without parts that could not be stored.
     """
     expected = record.get("result")
     if not isinstance(expected, dict) or not ({"value", "exception"} & expected.keys()):
@@ -96,11 +112,81 @@ def replay_and_compare(
     prepared = prepare(func, record, substitutes)
     with frozen_clock(record) if deterministic else contextlib.nullcontext():
         outcome = run(prepared)
-    diff = _compare(label(record), expected, outcome.value, outcome.raised)
-    if not diff and prepared.on_captured_instance and "self_after" in record:
-        diff = _compare_state(label(record), record["self_after"], prepared.instance)
+    check_unstored(prepared, record, outcome)
+    diff = _compared(prepared, record, expected, outcome)
+    if diff and prepared.unstored:
+        diff += (
+            "\n(replayed without parts that could not be stored at capture time: "
+            f"{unstored_list(prepared.unstored)})"
+        )
+    instance = prepared.value_instance(outcome)
     return ReplayResult(
-        dict(record), expected, outcome.value, outcome.raised, not diff, diff, prepared.instance
+        dict(record), expected, outcome.value, outcome.raised, not diff, diff, instance
+    )
+
+
+def _compared(
+    prepared: Prepared, record: Mapping[str, Any], expected: Mapping[str, Any], outcome: Outcome
+) -> str:
+    """The mismatch between the replay and the record ("" if none).
+
+    Raises:
+        CannotReplayError: nothing recorded to compare the replay with (a result that could
+            not be stored, an ``__init__`` capture without the instance's state).
+    """
+    name = label(record)
+    if prepared.constructs and "exception" not in expected:
+        # __init__ returns None: what it did is the instance it built.
+        if outcome.raised is not None:
+            return _compare(name, {"value": None}, None, outcome.raised)
+        after = record.get("self_after", _ABSENT)
+        if after is _ABSENT:
+            raise CannotReplayError(
+                f"{name}: the capture of __init__ holds no state of the instance it built "
+                "(self_after: record_result with capture_self on)"
+            )
+        if _is_placeholder(after):
+            raise CannotReplayError(f"{name}: the instance built could not be stored ({after})")
+        return _compare_state(name, after, outcome.value)
+    recorded = expected.get("value") if "exception" not in expected else None
+    if isinstance(recorded, str) and _is_placeholder(recorded):
+        return _unrecorded_result(prepared, record, recorded, outcome)
+    diff = _compare(name, expected, outcome.value, outcome.raised)
+    if not diff and prepared.on_captured_instance and "self_after" in record:
+        diff = _compare_state(name, record["self_after"], prepared.instance)
+    return diff
+
+
+def _unrecorded_result(
+    prepared: Prepared, record: Mapping[str, Any], recorded: str, outcome: Outcome
+) -> str:
+    """A recorded result that is a placeholder (a generator, a closure, a secret) checks
+    only what can be checked: that the call returned rather than raised, and the instance's
+    state after it. The rest is not a pass: the case is skipped saying so."""
+    name = label(record)
+    if outcome.raised is not None and outcome.items is None:
+        return _compare(name, {"value": recorded}, None, outcome.raised)
+    if prepared.on_captured_instance and "self_after" in record:
+        diff = _compare_state(name, record["self_after"], prepared.instance)
+        if diff:
+            return diff
+    if outcome.items is not None:
+        what = (
+            "the call returned a generator, which capture never consumes (it is the "
+            f"program's), so its items were not recorded ({recorded})"
+        )
+    else:
+        what = f"the recorded result is a placeholder ({recorded}): nothing was stored"
+    checked = "the call returned"
+    if outcome.raised is not None:
+        checked += (
+            f" (replayed, its items then raised {type(outcome.raised).__qualname__}: "
+            f"{safe_str(outcome.raised)})"
+        )
+    if prepared.on_captured_instance and "self_after" in record:
+        checked += " and left the instance in the recorded state"
+    raise CannotReplayError(
+        f"{name}: {what}; only that {checked} was checked: snapshot mode characterizes it"
     )
 
 
@@ -133,15 +219,24 @@ def replay_outcome(
     The value is the result's :func:`snapshot_state` (objects as their class and state, so
     the snapshot is the same every run); a call that raised gives
     ``{"raised": "ValueError", "message": "..."}`` (with ``"items"`` for what a generator
-    yielded first). ``func``, ``substitutes`` and ``deterministic`` are as for
-    :func:`replay_and_compare`.
+    yielded first). A method run on the captured instance gives
+    ``{"outcome": <that>, "self_after": <the instance's state after the call>}``: what it
+    did to its instance is characterized too. An ``__init__`` capture replayed through the
+    class gives the state of the instance built. ``func``, ``substitutes`` and
+    ``deterministic`` are as for :func:`replay_and_compare`.
 
     Raises:
         CannotReplayError: as for :func:`replay_and_compare`.
     """
     prepared = prepare(func, record, substitutes)
     with frozen_clock(record) if deterministic else contextlib.nullcontext():
-        return run(prepared).snapshot()
+        outcome = run(prepared)
+    check_unstored(prepared, record, outcome)
+    if prepared.on_captured_instance:
+        # What a method did to its instance is part of its behaviour (one that returns
+        # None and mutates self is characterized by nothing else).
+        return {"outcome": outcome.snapshot(), "self_after": snapshot_state(prepared.instance)}
+    return outcome.snapshot()
 
 
 def _compare(

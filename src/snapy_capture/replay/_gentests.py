@@ -31,13 +31,14 @@ from typing import Final, Literal
 from snapy_capture.config import is_url
 from snapy_capture.errors import CaptureNotFoundError, GenerateError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
-from snapy_capture.replay._substitutes import input_redactions
+from snapy_capture.replay._substitutes import input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
 
 __all__ = ["GenerateError", "generate_test_module"]
 
 Mode = Literal["snapshot", "result"]
 _MODES: Final = ("snapshot", "result")
+_GENERATORS: Final = ("generator", "asyncgen")
 # Names the generated module defines or imports; a target called like one is aliased.
 _TAKEN: Final = frozenset(
     {
@@ -60,7 +61,9 @@ class _Target:
     module: str  # what the test imports from
     name: str  # module:qualname as stored in the captures
     qualname: str
-    kind: str  # function, method, static (staticmethod/classmethod), property, unknown
+    # function, method, init (a class's __init__), static (static/classmethod), property,
+    # unknown
+    kind: str
     flavour: str  # plain, coroutine, generator, asyncgen
 
 
@@ -74,6 +77,7 @@ class _Plan:
     mode: str
     filtered: dict[str, str]  # input redaction path -> reason, for the SUBSTITUTES block
     deterministic: bool
+    returns_generator: bool = False  # a generator function, or its captures returned one
 
 
 def generate_test_module(
@@ -121,18 +125,15 @@ def generate_test_module(
     if destination is not None and destination.exists() and not overwrite:
         raise GenerateError(f"{destination} already exists (pass overwrite=True / --force)")
     target = _target(name, path, import_path)
-    if mode == "result" and target.flavour in ("generator", "asyncgen"):
-        raise GenerateError(
-            f"{target.name} is a generator: results are not recorded for "
-            "generators; use mode 'snapshot'"
-        )
+    filtered, returned_generator = _read_captures(target.name, path, limit)
     plan = _Plan(
         target,
         _captures_expr(path, destination),
         limit,
         str(mode),
-        _filtered_paths(target.name, path, limit),
+        filtered,
         deterministic,
+        returned_generator or target.flavour in _GENERATORS,
     )
     source = _render(plan)
     if destination is not None:
@@ -165,6 +166,8 @@ def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | N
     if not all(part.isidentifier() for part in [*source_module.split("."), *qualname.split(".")]):
         raise GenerateError(f"cannot import {qualname!r} from {source_module!r}")
     kind, flavour = _inspect(source_module, qualname)
+    if kind == "method" and qualname.endswith(".__init__"):
+        kind = "init"  # replayed by building the instance: Owner(*args, **kwargs)
     return _Target(source_module, resolved, qualname, kind, flavour)
 
 
@@ -217,21 +220,29 @@ def _literal(text: str) -> str:
     return json.dumps(text)  # a double-quoted string literal Python reads back unchanged
 
 
-def _filtered_paths(
+def _read_captures(
     name: str, path: str | os.PathLike[str] | None, limit: int | None
-) -> dict[str, str]:
-    """The input paths the filters removed in the captures replayed, with their reasons."""
+) -> tuple[dict[str, str], bool]:
+    """The input paths the filters removed in the captures replayed, with their reasons; and
+    whether a recorded result is a generator (capture stores only a placeholder for it)."""
     found: dict[str, str] = {}
     try:
         records = CaptureLoader(path).load_all(name, limit=limit)
     except CaptureNotFoundError:
-        return found
+        return found, False
+    generator = False
     for record in records:
-        report = record.get("metadata", {}).get("redactions") or []
-        reasons = {str(entry.get("path")): str(entry.get("reason", "")) for entry in report}
-        for filtered in input_redactions(record):
-            found.setdefault(filtered, reasons.get(filtered) or "could not be stored")
-    return dict(sorted(found.items()))
+        result = record.get("result")
+        value = result.get("value") if isinstance(result, dict) else None
+        generator = generator or (
+            isinstance(value, str) and value.startswith("[FILTERED: ") and "generator" in value
+        )
+        for filtered, reason in input_filtered(record).items():
+            shown = reason or "could not be stored"
+            if is_unstored(filtered, reason):
+                shown += " (optional: the case runs without it)"
+            found.setdefault(filtered, shown)
+    return dict(sorted(found.items())), generator
 
 
 def _render(plan: _Plan) -> str:
@@ -239,15 +250,13 @@ def _render(plan: _Plan) -> str:
     top = target.qualname.split(".")[0]
     alias = f"{top}_target" if top in _TAKEN else top
     attr = target.qualname.split(".", 1)[1] if "." in target.qualname else ""
+    if target.kind == "init":
+        attr = attr.removesuffix("__init__").rstrip(".")
     callee = f"{alias}.{attr}" if attr else alias
     if target.kind == "property":
         callee += ".fget"
-    elif _constructs(target, mode):
-        # A constructor's capture has no instance yet (it was half-built): build one from the
-        # captured arguments, and snapshot what was built rather than __init__'s None.
-        callee = callee.removesuffix(".__init__")
     lines = [
-        *_header(target, captures, mode, top, alias),
+        *_header(target, captures, mode, top, alias, generator=plan.returns_generator),
         *_substitutes_block(plan.filtered),
         "",
         *_parametrize(target, captures, plan.limit, mode),
@@ -256,12 +265,9 @@ def _render(plan: _Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _constructs(target: _Target, mode: str) -> bool:
-    """Whether the test replays ``Owner.__init__`` by calling ``Owner`` (snapshot mode)."""
-    return mode == "snapshot" and target.kind == "method" and target.qualname.endswith(".__init__")
-
-
-def _header(target: _Target, captures: str | None, mode: str, top: str, alias: str) -> list[str]:
+def _header(
+    target: _Target, captures: str | None, mode: str, top: str, alias: str, *, generator: bool
+) -> list[str]:
     """The generated module's docstring and imports (and its CAPTURES directory)."""
     imports = "replay_outcome" if mode == "snapshot" else "assert_replay_matches"
     target_import = f"from {target.module} import {top}" + (f" as {alias}" if alias != top else "")
@@ -283,8 +289,9 @@ def _header(target: _Target, captures: str | None, mode: str, top: str, alias: s
         f'"""Characterization tests for {target.name}, generated by `snapy-capture gen-tests`.',
         "",
         "Each case replays one captured call; its id is the capture's sequence number.",
-        *_doc_kind(target, mode),
+        *_doc_kind(target),
         *(_DOC_SNAPSHOT if mode == "snapshot" else _DOC_RESULT),
+        *(_doc_generator(target) if mode == "result" and generator else ()),
         '"""',
         "",
         *imported,
@@ -353,6 +360,19 @@ def _test_function(target: _Target, mode: str, callee: str, deterministic: bool)
     """The parametrized test: it replays each captured call, and compares."""
     slug = "_".join(part.lower() for part in target.qualname.split("."))
     options = ", deterministic=True" if deterministic else ""
+    if target.kind == "init":
+        slug = slug.removesuffix("___init__")
+        if mode != "snapshot":
+            return [
+                f"def test_{slug}_builds_the_recorded_instances(record):",
+                '    """Each captured construction builds an instance in the recorded state."""',
+                f"    assert_replay_matches({callee}, record{options})",
+            ]
+        return [
+            f"def test_{slug}_builds_captured_instances(record, snapshot):",
+            '    """Each captured construction builds the instance stored in its snapshot."""',
+            f"    assert replay_outcome({callee}, record{options}) == snapshot",
+        ]
     if mode != "snapshot":
         return [
             f"def test_{slug}_matches_recorded_results(record):",
@@ -366,17 +386,38 @@ def _test_function(target: _Target, mode: str, callee: str, deterministic: bool)
     ]
 
 
-def _doc_kind(target: _Target, mode: str) -> tuple[str, ...]:
-    if _constructs(target, mode):
-        return _DOC_CONSTRUCTOR
-    return {"method": _DOC_METHOD, "property": _DOC_PROPERTY}.get(target.kind, ())
+def _doc_kind(target: _Target) -> tuple[str, ...]:
+    return {"method": _DOC_METHOD, "init": _DOC_INIT, "property": _DOC_PROPERTY}.get(
+        target.kind, ()
+    )
 
 
-_DOC_METHOD: Final = ("Methods run on a copy of the instance captured with each call.",)
-_DOC_CONSTRUCTOR: Final = (
-    "Each case builds the instance from the captured arguments; its state is the outcome.",
+_DOC_METHOD: Final = (
+    "Methods run on a copy of the instance captured with each call; what they leave in it",
+    "is checked too.",
 )
+_DOC_INIT: Final = (
+    "Each case builds the instance from the captured arguments and checks its state.",
+)
+
+
 _DOC_PROPERTY: Final = ("The property's getter runs on the instance captured with each call.",)
+
+
+def _doc_generator(target: _Target) -> tuple[str, ...]:
+    """Why a result-mode module of a generator has nothing (or little) to compare."""
+    if target.flavour in _GENERATORS:
+        return (
+            "It is a generator function: capture records no result for it (it never consumes",
+            "the program's generator), so its cases skip saying so. Use --mode snapshot to",
+            "characterize the items it yields.",
+        )
+    return (
+        "The function returns a generator, which capture never consumes: results hold no",
+        "items, so cases skip saying so unless the call raised. Use --mode snapshot for items.",
+    )
+
+
 _DOC_SNAPSHOT: Final = (
     "Review the outcomes (results, or the exceptions raised), then record them with",
     "`pytest --snapshot-update`; from then on a change in behaviour fails the test. New",

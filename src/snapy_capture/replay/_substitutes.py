@@ -30,11 +30,14 @@ from snapy_capture.errors import SnapyCaptureError
 __all__ = [
     "clear_default_substitutes",
     "covered",
+    "input_filtered",
     "input_redactions",
+    "is_unstored",
     "load_substitutes",
     "merged",
     "place",
     "set_default_substitutes",
+    "split_filtered",
 ]
 
 Step = tuple[str, Any]  # (".", name) | ("[]", key or index)
@@ -102,18 +105,57 @@ def input_redactions(record: Mapping[str, Any]) -> list[str]:
     Read from the redaction report (never from values); the result and the instance's
     state after the call are left out, as they are outputs.
     """
+    return sorted(input_filtered(record))
+
+
+def input_filtered(record: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`input_redactions` with each path's reason (the first one reported for it)."""
     metadata = record.get("metadata")
     report = metadata.get("redactions") if isinstance(metadata, Mapping) else None
-    paths = {
-        str(entry.get("path", ""))
-        for entry in report or []
-        if isinstance(entry, Mapping)
-        and not _under(str(entry.get("path", "")), "result")
-        and not _under(str(entry.get("path", "")), "self_after")
-    }
-    if _is_placeholder(record.get("self")):
-        paths.add("self")
-    return sorted(paths)
+    found: dict[str, str] = {}
+    for entry in report or []:
+        if not isinstance(entry, Mapping):
+            continue
+        path = str(entry.get("path", ""))
+        if not _under(path, "result") and not _under(path, "self_after"):
+            found.setdefault(path, str(entry.get("reason", "")))
+    instance = record.get("self")
+    if _is_placeholder(instance):
+        found.setdefault("self", str(instance)[len("[FILTERED: ") : -1])
+    return found
+
+
+def is_unstored(path: str, reason: str) -> bool:
+    """Whether what was filtered at ``path`` is a part pickle could not store (a lock, a
+    local function in a method table), not a secret: such a case runs without it.
+
+    The whole instance is never one: a method cannot run on a placeholder.
+    """
+    return path != "self" and reason.startswith(UNSTORED_REASONS)
+
+
+#: Reasons of parts that could not be stored (as opposed to secrets, and to values cut by a
+#: size, depth or cycle limit, which would replay as misleading text).
+UNSTORED_REASONS: Final = ("unstorable", "unpicklable", "unserializable")
+
+
+def split_filtered(
+    record: Mapping[str, Any], values: Iterable[str] = ()
+) -> tuple[list[str], dict[str, str]]:
+    """The input paths filtered in ``record`` that no key of ``values`` covers: those that
+    block a replay (secrets and cut values), and the parts that could not be stored (path ->
+    reason), which do not by themselves."""
+    keys = list(values)
+    blocking: list[str] = []
+    unstored: dict[str, str] = {}
+    for path, reason in sorted(input_filtered(record).items()):
+        if covered(path, keys):
+            continue
+        if is_unstored(path, reason):
+            unstored[path] = reason
+        else:
+            blocking.append(path)
+    return blocking, unstored
 
 
 def covered(path: str, substitutes: Iterable[str]) -> bool:
