@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _section("An object store (S3 API, moto on 127.0.0.1)", bench_storage.run_object_store)
     for module, title in (
         ("bench_import", "Import cost with the hook installed"),
+        ("bench_startup", "Start-up of the runner (paired process runs)"),
         ("bench_filters", "Filter cost"),
     ):
         run = _optional(module)

@@ -22,6 +22,8 @@ def isolated_capture_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             monkeypatch.delenv(name)
     default = tmp_path / "captures"
     monkeypatch.setenv("SNAP_CAPTURE_DEFAULT_PATH", str(default))
+    # The start-up cache of target files (hook._startup), per test: not the user's own.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     saved_modules = dict(sys.modules)
     saved_path = list(sys.path)
     saved_meta_path = list(sys.meta_path)

@@ -11,16 +11,20 @@ methods bound once stay valid), then runs the callbacks in the order they were r
 
 from __future__ import annotations
 
-import logging
 import os
 import weakref
-from collections.abc import Callable
-from typing import TypeVar
+
+# Not ``typing.TYPE_CHECKING``: the import hook imports this module at start-up of every
+# captured process, and typing, logging and collections.abc cost more than the rest.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    L = TypeVar("L")
+    C = TypeVar("C", bound=Callable[[], None])
 
 __all__ = ["after_fork_in_child", "fork_safe"]
-
-L = TypeVar("L")
-C = TypeVar("C", bound=Callable[[], None])
 
 # Weak: a lock dies with what holds it (a storage, the background writer).
 _locks: weakref.WeakSet[object] = weakref.WeakSet()
@@ -53,6 +57,8 @@ def _in_child() -> None:
         try:
             callback()
         except Exception:
+            import logging  # noqa: PLC0415 - see TYPE_CHECKING above
+
             logging.getLogger("snapy_capture").debug("snapy_capture: after-fork", exc_info=True)
 
 

@@ -80,8 +80,8 @@ def _at_exit(hook: Any, config: str, report: str | None, counts: str | None, pid
     """In a child of the runner, leave the counts for it; in a process of its own, report.
     A fork of this process says nothing (its parent reports)."""
     try:
-        from snapy_capture.capture import flush  # noqa: PLC0415
         from snapy_capture.hook._report import finish  # noqa: PLC0415
+        from snapy_capture.hook._startup import flush  # noqa: PLC0415
 
         flush(60.0)
         if counts:

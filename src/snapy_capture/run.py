@@ -22,18 +22,24 @@ import builtins
 import importlib.machinery
 import importlib.util
 import os
-import signal
 import sys
 import types
-from collections.abc import Sequence
-from typing import Any, Final
 
-from snapy_capture.capture import flush, own_code
-from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import ConfigError
-from snapy_capture.hook import ImportHook, _report, install, load_targets
+
+# Only the hook's start-up part: the capture layer, yaml and wrapt are imported when the
+# program imports a target module (see snapy_capture.hook._startup), and the script
+# instrumentation (ast) when the script itself is one. Nor typing (TYPE_CHECKING is not
+# typing's): it costs a few ms.
+from snapy_capture.hook import CONFIG_FILE_ENV, _report, flush, install, own_code, read_targets
 from snapy_capture.hook._display import one_line_warnings
-from snapy_capture.hook._script import instrumented
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, Final
+
+    from snapy_capture.hook import ImportHook
 
 __all__ = ["main"]
 
@@ -51,6 +57,9 @@ options:
   -m module      run a module as a script, as 'python -m module' does
   -h, --help     show this help and exit
 """
+#: ``signal.SIGINT`` (2 on every platform Python runs on), without the signal module, which
+#: imports enum: a few ms at every start.
+_SIGINT: Final = 2
 BOOTSTRAP_DIR: Final = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 _THIS_FILE: Final = os.path.normcase(os.path.abspath(__file__))
 #: How long the runner waits at exit for captures queued on the background writer.
@@ -89,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{path}: target file not found (pass --config FILE, set "
                 f"{CONFIG_FILE_ENV}, or create ./capture.yaml)"
             )
-        spec = load_targets(path)
+        spec = read_targets(path)
     except ConfigError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2
@@ -235,13 +244,15 @@ def _execute(
     try:
         if source is None:
             raise ImportError(f"no code object available for {name}")
-        code = (
-            source
-            if isinstance(source, types.CodeType)
-            else instrumented(source, filename)
-            if "__main__" in hook.modules or name in hook.modules
-            else compile(source, filename, "exec", dont_inherit=True)
-        )
+        if isinstance(source, types.CodeType):
+            code = source
+        elif "__main__" in hook.modules or name in hook.modules:
+            # ast, only for a script a target names (see the imports).
+            from snapy_capture.hook._script import instrumented  # noqa: PLC0415
+
+            code = instrumented(source, filename)
+        else:
+            code = compile(source, filename, "exec", dont_inherit=True)
         with own_code(False):
             exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
     except SystemExit as exc:
@@ -249,7 +260,7 @@ def _execute(
     except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would
         traceback = _trim(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
-        return -signal.SIGINT if isinstance(exc, KeyboardInterrupt) else 1
+        return -_SIGINT if isinstance(exc, KeyboardInterrupt) else 1
     return 0
 
 
@@ -299,6 +310,6 @@ def _die_by_sigint() -> None:
 
 if __name__ == "__main__":
     _code = main()
-    if _code == -signal.SIGINT:
+    if _code == -_SIGINT:
         _die_by_sigint()
     sys.exit(_code)

@@ -214,6 +214,48 @@ def test_show_reports_a_recorded_exception(capture_dir: Path) -> None:
     assert "result: raised ValueError: card declined" in out
 
 
+def test_show_cuts_long_values_and_full_prints_them_whole(capture_dir: Path) -> None:
+    """A huge argument is a few lines by default, saying how much is left out (not a line per
+    item: 6.25 million lines in issue 21); --full prints it all."""
+    big = list(range(200_000))
+    CaptureStorage(capture_dir).save(
+        record(
+            "load",
+            big,
+            "x" * 10_000,
+            kwargs={"rows": {f"k{i}": [i] * 3 for i in range(500)}, "small": [1, 2]},
+            result={"value": {"nested": [[[[[[[["deep"]]]]]]]]}},
+        )
+    )
+    short = run("show", "load")
+    assert short.code == 0, short.err
+    assert len(short.out.splitlines()) < 80
+    assert "... 199,980 more item(s)" in short.out
+    assert "... (9,700 more characters)" in short.out
+    assert "...: 480 more item(s)}" in short.out
+    assert "small = [1, 2]" in short.out
+    assert "<list of 1 item(s)>" in short.out
+    assert short.out.rstrip().endswith("(long values shortened; --full shows them whole)")
+
+    full = run("show", "load", "--full")
+    assert full.code == 0, full.err
+    assert len(full.out.splitlines()) > 200_000
+    assert "199999" in full.out
+    assert "x" * 10_000 in full.out
+    assert "more item(s)" not in full.out
+    assert "--full" not in full.out
+
+
+def test_show_says_nothing_about_shortening_when_nothing_was_cut(capture_dir: Path) -> None:
+    """Values within the limits print as before, with no note."""
+    CaptureStorage(capture_dir).save(record("login", ["a"] * 20, "b" * 300))
+    out = run("show", "login").out
+    assert out.count("'a'") == 20
+    assert f"'{'b' * 300}'" in out
+    assert "more" not in out
+    assert "shortened" not in out
+
+
 def test_show_without_result_says_it_was_not_recorded(capture_dir: Path) -> None:
     """When record_result was off, show says so instead of inventing a result."""
     save(capture_dir, "login", 1)

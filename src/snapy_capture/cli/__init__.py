@@ -20,6 +20,7 @@ from snapy_capture._version import __version__
 from snapy_capture.cli import _commands as commands
 from snapy_capture.cli import _setup as setup
 from snapy_capture.cli._commands import EXIT_FAILED, EXIT_USAGE, CliError, Context
+from snapy_capture.cli._format import SHOW_CHARS, SHOW_ITEMS
 from snapy_capture.config import parse_option
 from snapy_capture.errors import SnapyCaptureError
 
@@ -181,6 +182,12 @@ def _reading_commands(commands_: _Commands) -> None:
         default=0,
         metavar="I",
         help="which capture, 0 = newest (default 0)",
+    )
+    cmd.add_argument(
+        "--full",
+        action="store_true",
+        help=f"print long values whole (default: the first {SHOW_ITEMS} items of a list or "
+        f"mapping, {SHOW_CHARS} characters of a string; --json is always whole)",
     )
     cmd.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -217,7 +217,11 @@ def _show(ctx: Context, args: argparse.Namespace) -> int:
                     }
                 )
             else:
-                ctx.print(format_record(record, name=info.name, index=seen, file=str(path)))
+                ctx.print(
+                    format_record(
+                        record, name=info.name, index=seen, file=str(path), full=args.full
+                    )
+                )
             return EXIT_OK
         seen += 1
     if seen == 0:

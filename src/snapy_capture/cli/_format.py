@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import pprint
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -23,6 +24,12 @@ _JSON: Final = JSONSerializer()
 _MAX_DEPTH: Final = 64
 _REPR_LIMIT: Final = 2000
 _WIDTH: Final = 100
+#: What ``show`` prints of a value unless given ``--full``: items of a list, tuple, set or
+#: mapping, characters of a string or bytes, levels of nesting.
+SHOW_ITEMS: Final = 20
+SHOW_CHARS: Final = 300
+SHOW_DEPTH: Final = 6
+_CONTAINERS: Final = (list, tuple, dict, set, frozenset)
 
 
 def type_path(kind: type) -> str:
@@ -107,6 +114,73 @@ def format_table(
     return "\n".join(lines)
 
 
+class _Shown:
+    """Stands for what ``show`` left out of a value; its repr says how much."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _Shortener:
+    """A copy of a value cut to what ``show`` prints, built from the kept parts only: the time
+    is bounded by what is printed, never by the size of the value (issue 21)."""
+
+    def __init__(self) -> None:
+        self.cut = False
+
+    def __call__(self, value: object, depth: int = 0) -> object:
+        kind = type(value)
+        if kind in (str, bytes, bytearray):
+            return self._text(value)  # type: ignore[arg-type]
+        if kind in (int, float, complex, bool) or value is None:
+            return value
+        base = next((base for base in _CONTAINERS if isinstance(value, base)), None)
+        if base is None:  # any other object: its repr, cut
+            text = safe_repr(value)
+            if len(text) <= SHOW_CHARS:
+                return value
+            self.cut = True
+            return _Shown(f"{text[:SHOW_CHARS]}... ({len(text) - SHOW_CHARS:,} more characters)")
+        if kind is not base:  # a subclass (OrderedDict, a namedtuple...): as is while short
+            if len(value) <= SHOW_ITEMS:  # type: ignore[arg-type]
+                return value
+            return _Shown(f"{kind.__qualname__}({self._container(value, base, depth)!r})")
+        return self._container(value, base, depth)
+
+    def _container(self, value: Any, kind: type, depth: int) -> object:
+        size = len(value)
+        if depth >= SHOW_DEPTH and size:
+            self.cut = True
+            return _Shown(f"<{kind.__name__} of {size:,} item(s)>")
+        more = [_Shown(f"... {size - SHOW_ITEMS:,} more item(s)")] if size > SHOW_ITEMS else []
+        self.cut = self.cut or bool(more)
+        if kind is dict:
+            shown = {
+                self(key, depth + 1): self(item, depth + 1)
+                for key, item in itertools.islice(value.items(), SHOW_ITEMS)
+            }
+            if more:
+                shown[_Shown("...")] = _Shown(f"{size - SHOW_ITEMS:,} more item(s)")
+            return shown
+        items = [self(item, depth + 1) for item in itertools.islice(value, SHOW_ITEMS)]
+        if kind in (set, frozenset):
+            return kind(items + more)
+        return tuple(items + more) if kind is tuple else items + more
+
+    def _text(self, value: str | bytes | bytearray) -> object:
+        if len(value) <= SHOW_CHARS:
+            return value
+        self.cut = True
+        head = repr(value[:SHOW_CHARS])
+        unit = "character" if isinstance(value, str) else "byte"
+        return _Shown(f"{head}... ({len(value) - SHOW_CHARS:,} more {unit}s)")
+
+
 def _pretty(value: object, indent: int) -> str:
     try:
         text = pprint.pformat(value, width=max(40, _WIDTH - indent), sort_dicts=False)
@@ -116,8 +190,26 @@ def _pretty(value: object, indent: int) -> str:
     return text.replace("\n", "\n" + pad)
 
 
-def format_record(record: Mapping[str, Any], *, name: str, index: int, file: str) -> str:
-    """One capture as readable text: arguments, metadata, redaction report, result."""
+def format_record(
+    record: Mapping[str, Any], *, name: str, index: int, file: str, full: bool = False
+) -> str:
+    """One capture as readable text: arguments, metadata, redaction report, result.
+
+    Long values are cut (``SHOW_ITEMS`` items per container, ``SHOW_CHARS`` characters per
+    string, ``SHOW_DEPTH`` levels), saying how much was left out, unless ``full``.
+    """
+    shorten = _Shortener()
+    if not full:  # each argument on its own, however many there are
+        record = {
+            **record,
+            "args": [shorten(value) for value in record.get("args") or []],
+            "kwargs": {key: shorten(value) for key, value in (record.get("kwargs") or {}).items()},
+            **{
+                key: shorten(record[key])
+                for key in ("result", "self", "self_after")
+                if key in record
+            },
+        }
     lines = [
         f"{name}  capture #{index} (0 = newest)",
         f"  file:      {file}",
@@ -146,6 +238,8 @@ def format_record(record: Mapping[str, Any], *, name: str, index: int, file: str
     else:
         lines.append("redactions: none")
     lines.extend(_format_result(record))
+    if shorten.cut:
+        lines.append("(long values shortened; --full shows them whole)")
     return "\n".join(lines)
 
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
-from typing import Any
 
 from snapy_capture.errors import SnapyCaptureWarning
+
+TYPE_CHECKING = False  # not typing's: this module is imported at start-up (see _startup)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["PREFIX", "one_line", "one_line_warnings"]
 

@@ -15,32 +15,41 @@ stays as its author wrote it; a target that does not exist is a warning naming i
 
 from __future__ import annotations
 
-import functools
-import logging
+import _thread
 import os
 import sys
-import threading
 import types
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from importlib.abc import Loader
-from importlib.machinery import ModuleSpec
-from typing import Any, Final, cast
 
 from snapy_capture._forksafe import fork_safe
-from snapy_capture.capture import wrap as capture_wrap
-from snapy_capture.config import CONFIG_FILE_ENV
 from snapy_capture.errors import SnapyCaptureWarning
-from snapy_capture.hook._patch import (
-    Replaced,
-    Wrap,
-    Wrapping,
-    other_holders,
-    rebind_copies,
+from snapy_capture.hook._startup import (
+    CONFIG_FILE_ENV,
+    Deferred,
+    cached,
+    plain_document,
+    read_target_file,
+    remember,
+    sync_own_code,
 )
-from snapy_capture.hook._registries import Rebinding
-from snapy_capture.hook._resolve import TargetNotFoundError, members, resolve, selected
-from snapy_capture.hook._targets import Target, TargetSpec, load_targets
+
+# Start-up imports only the above (see _startup): the rest of the hook, the target file's
+# parser and the capture layer are imported when the first target module is
+# (``ImportHook._ready``). Not ``typing.TYPE_CHECKING``: typing itself costs a few ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from importlib.abc import Loader  # noqa: F401 - named in a cast below
+    from importlib.machinery import ModuleSpec
+    from typing import Any, Final, cast
+
+    from snapy_capture.hook._patch import Replaced, Wrap, Wrapping
+    from snapy_capture.hook._targets import Target, TargetSpec
+else:
+
+    def cast(_type: object, value: object) -> object:
+        return value
+
 
 __all__ = [
     "ImportHook",
@@ -52,9 +61,7 @@ __all__ = [
     "uninstall_import_hook",
 ]
 
-logger = logging.getLogger("snapy_capture")
-
-_lock = fork_safe(threading.RLock())
+_lock = fork_safe(_thread.RLock())
 _hook: ImportHook | None = None
 
 
@@ -74,12 +81,43 @@ def install_import_hook(
     Raises:
         ConfigError: one line naming the file (and line) and what is wrong in it.
     """
-    spec = (
-        config
-        if isinstance(config, TargetSpec)
-        else load_targets(config if config is not None else default_config_path())
-    )
+    if config is None or isinstance(config, (str, os.PathLike)):
+        spec: TargetSpec | Deferred = read_targets(
+            os.fspath(config) if config is not None else default_config_path()
+        )
+    else:
+        from snapy_capture.hook._targets import TargetSpec, load_targets  # noqa: PLC0415
+
+        spec = config if isinstance(config, TargetSpec) else load_targets(config)
     install(spec)
+
+
+def read_targets(path: str) -> TargetSpec | Deferred:
+    """The targets of the file at ``path``, parsed only if the start-up cache lacks them.
+
+    When the cache holds this file's targets for its current text, the file is not parsed
+    now (a :class:`Deferred`, parsed when the first target module is imported); otherwise it
+    is parsed, and its targets cached for the next process.
+
+    Raises:
+        ConfigError: one line naming the file (and line) and what is wrong in it.
+    """
+    text = read_target_file(path)
+    absolute = os.path.abspath(path)
+    base_dir = os.path.dirname(absolute)
+    found = cached(absolute, text)
+    if found is not None:
+        return Deferred(path, text, base_dir, *found)
+    # yaml, config and filters: what start-up spares when the cache has the file.
+    from snapy_capture.hook._targets import MAX_TARGETS, parse_targets  # noqa: PLC0415
+    from snapy_capture.hook._yaml import load_yaml  # noqa: PLC0415
+
+    data, lines = load_yaml(text, path, max_items=MAX_TARGETS)
+    spec = parse_targets(data, source=path, lines=lines, base_dir=base_dir)
+    if not spec.refused:  # refusals are said by every process: such a file is never cached
+        listed = tuple((t.module, t.qualname, t.where) for t in spec.targets)
+        remember(absolute, text, listed, plain_document(data, lines.dump()))
+    return spec
 
 
 def uninstall_import_hook() -> bool:
@@ -98,7 +136,7 @@ def default_config_path() -> str:
     return os.environ.get(CONFIG_FILE_ENV) or "capture.yaml"
 
 
-def install(spec: TargetSpec, *, wrap: Wrap = capture_wrap) -> ImportHook:
+def install(spec: TargetSpec | Deferred, *, wrap: Wrap | None = None) -> ImportHook:
     """Install a hook for already validated targets (used by the runner and autoload).
 
     Targets the file named but :mod:`snapy_capture.hook._targets` refused (snapy_capture's own
@@ -155,7 +193,9 @@ def _warn(message: str, *, strict: bool = False) -> None:
     try:
         warnings.warn(message, SnapyCaptureWarning, stacklevel=level)
     except Exception:  # noqa: BLE001 - warnings turned into errors must not break an import
-        logger.warning("%s", message)
+        import logging  # noqa: PLC0415 - not at start-up (see the imports above)
+
+        logging.getLogger("snapy_capture").warning("%s", message)
 
 
 _OWN_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -189,9 +229,14 @@ class ImportHook:
 
     ``wrap`` builds a target's wrapper, with the arguments of :func:`snapy_capture.capture.wrap`
     (the default): tests give one that fails, to see a failure while wrapping stay a warning.
+
+    Until the first target module is imported, the hook knows only the targets' names: the
+    targets are parsed (from a :class:`Deferred` spec) and the capture layer imported by
+    :meth:`_ready`, when a module is first to be wrapped. A program that imports no target
+    module never loads them.
     """
 
-    def __init__(self, spec: TargetSpec, *, wrap: Wrap = capture_wrap) -> None:
+    def __init__(self, spec: TargetSpec | Deferred, *, wrap: Wrap | None = None) -> None:
         self.spec = spec
         self.wrap = wrap
         self.modules: dict[str, tuple[Target, ...]] = dict(spec.by_module)
@@ -207,6 +252,14 @@ class ImportHook:
         self.held: dict[str, list[str]] = {}
         self.script: types.ModuleType | None = None
         self.script_name = "__main__"
+        # The lazy load (``_ready``): done, failed, or in progress (the thread's id), and the
+        # modules to wrap once it is done. The lock guards these alone: nothing is imported,
+        # and no other lock taken, while it is held.
+        self.loaded = False
+        self._failed = False
+        self._loading: int | None = None
+        self._pending: list[tuple[types.ModuleType, dict[str, Any], bool]] = []
+        self._state = fork_safe(_thread.allocate_lock())
 
     # --- the finder -------------------------------------------------------------------
 
@@ -248,7 +301,7 @@ class ImportHook:
         self.seen.add(fullname)
         if loader is None or not hasattr(loader, "exec_module"):
             # A namespace package has no body, so no functions of its own to wrap.
-            for entry in self.modules[fullname]:
+            for entry in self._entries(fullname):
                 _warn(
                     f"snapy_capture: target {entry.name} ({entry.where}) not found: "
                     f"{fullname} has no code of its own (a namespace package?)"
@@ -301,9 +354,19 @@ class ImportHook:
         """
         names = tuple(names) if names is not None else (module.__name__,)
         self.seen.update(names)
+        if not self._ready(
+            module,
+            {"names": names, "record": record, "first": first, "quiet": quiet, "strict": strict},
+        ):
+            return {}
+        import functools  # noqa: PLC0415 - see the imports above
+
+        from snapy_capture.hook._patch import Wrapping  # noqa: PLC0415
+        from snapy_capture.hook._resolve import TargetNotFoundError, resolve  # noqa: PLC0415
+
         targets = [t for name in names for t in self.modules.get(name, ())]
         report = _silent if quiet else functools.partial(_warn, strict=strict)
-        run = Wrapping(self.patches, record or module.__name__, report, self.wrap)
+        run = Wrapping(self.patches, record or module.__name__, report, cast("Wrap", self.wrap))
         # Exact names first: their options win over a pattern that also matches.
         for entry in targets:
             if entry.is_pattern or (first is not None and entry.qualname.split(".")[0] != first):
@@ -331,6 +394,8 @@ class ImportHook:
     def _apply_patterns(
         self, module: types.ModuleType, patterns: list[Target], first: str | None, run: Wrapping
     ) -> None:
+        from snapy_capture.hook._resolve import members, selected  # noqa: PLC0415
+
         found = members(module, first)
         kinds = {qualname: member.kind for qualname, member in found.items()}
         for entry in patterns:
@@ -355,6 +420,9 @@ class ImportHook:
         loaded): the registries in those modules. One warning names what could not be
         rebound.
         """
+        from snapy_capture.hook._patch import other_holders, rebind_copies  # noqa: PLC0415
+        from snapy_capture.hook._registries import Rebinding  # noqa: PLC0415
+
         rebinding = Rebinding(replaced, self.patches)
         if modules is None:
             namespaces, importers = rebind_copies(replaced, self.patches)
@@ -399,6 +467,100 @@ class ImportHook:
             )
         except Exception as exc:  # noqa: BLE001
             _warn(f"snapy_capture: could not wrap {self.script_name}:{name} ({exc!r})")
+
+    # --- the lazy load ------------------------------------------------------------------
+
+    def _ready(self, module: types.ModuleType, options: dict[str, Any]) -> bool:
+        """Whether the targets are parsed and the capture layer imported, so that ``module``
+        can be wrapped now; the first call loads them.
+
+        ``False`` while another call is loading them: ``module`` is wrapped by the loading
+        thread once it is done. That is a module the loading itself imports (wrapped, and
+        the copies others took of its functions rebound, as for a module imported before
+        the hook), or one another thread imports meanwhile (which does not wait: the loading
+        thread may need a module lock that thread holds). ``False`` too after the load
+        failed: the hook then stays idle, and has said why once.
+        """
+        with self._state:
+            if self.loaded:
+                return True
+            if self._failed:
+                return False
+            if self._loading is not None:
+                # Same thread: imported by the loading, maybe copied from by what imports it.
+                rebind = self._loading == _thread.get_ident()
+                self._pending.append((module, options, rebind))
+                return False
+            self._loading = _thread.get_ident()
+        try:
+            spec = self._parsed()
+            if self.wrap is None:
+                from snapy_capture.capture import wrap  # noqa: PLC0415
+
+                self.wrap = wrap
+            # The rest of the hook, and the exit report's count of first captures.
+            import snapy_capture.hook._registries  # noqa: F401, PLC0415
+            from snapy_capture.hook._report import watch_first_captures  # noqa: PLC0415
+
+            watch_first_captures()
+        except Exception as exc:  # noqa: BLE001 - the program runs on, uncaptured
+            with self._state:
+                self._failed = True
+                self._loading = None
+                self._pending.clear()
+            self.modules = {}
+            _warn(
+                f"snapy_capture: could not load the targets of {self.spec.source} ({exc!r}); "
+                f"the program runs uncaptured"
+            )
+            return False
+        self.spec = spec
+        self.modules = dict(spec.by_module)
+        with self._state:
+            self.loaded = True
+            self._loading = None
+            pending, self._pending = self._pending, []
+        sync_own_code()
+        replaced: Replaced = {}
+        for waiting, kwargs, rebind in pending:
+            done = self.apply(waiting, **kwargs)
+            if rebind:
+                replaced |= done
+            elif done:  # imported by another thread meanwhile: as module_loaded does
+                self.rebind(done, [waiting])
+        if replaced:
+            self.rebind(replaced)
+        return True
+
+    def _parsed(self) -> TargetSpec:
+        """The spec, parsed if it was deferred: from the cached document (no yaml to import)
+        if there is one, else from the text read at start-up (not the file, which may have
+        changed since)."""
+        spec = self.spec
+        if not isinstance(spec, Deferred):
+            return spec
+        from snapy_capture.hook._targets import parse_targets, parse_text  # noqa: PLC0415
+        from snapy_capture.hook._yaml import Lines  # noqa: PLC0415
+
+        if spec.document is not None:
+            data, lines = spec.document
+            try:
+                return parse_targets(
+                    data, source=spec.source, lines=Lines.restore(lines), base_dir=spec.base_dir
+                )
+            except ValueError:  # not what the cache should hold (ConfigError too): parse
+                pass
+        return parse_text(spec.text, spec.source, spec.base_dir)
+
+    def _entries(self, module: str) -> tuple[Target, ...]:
+        """The targets in ``module``, parsed for this if the hook has not loaded them."""
+        entries = self.modules.get(module, ())
+        if entries or self.loaded or not isinstance(self.spec, Deferred):
+            return entries
+        try:
+            return self._parsed().by_module.get(module, ())
+        except Exception:  # noqa: BLE001 - parsed fine before (it was cached): say nothing
+            return ()
 
     def remove(self) -> None:
         if self in sys.meta_path:

@@ -12,7 +12,6 @@ values, so that the hook decides how loudly to say them (and from which stack fr
 from __future__ import annotations
 
 import gc
-import importlib.util
 import sys
 import types
 from collections.abc import Callable
@@ -251,25 +250,6 @@ def other_holders(replaced: Replaced, module_namespaces: set[int]) -> dict[str, 
             if found is not None and found.original is value and key != "__wrapped__":
                 held.setdefault(found.name, []).append(label_key(key))
     return held
-
-
-def absent_module(name: str) -> str | None:
-    """The first missing package or module on the way to ``name``, found without importing
-    anything new (a package not imported yet is not searched: it may run code)."""
-    parts = name.split(".")
-    for index in range(len(parts)):
-        prefix = ".".join(parts[: index + 1])
-        if prefix in sys.modules:
-            continue
-        parent = ".".join(parts[:index])
-        if parent and parent not in sys.modules:
-            return None
-        try:
-            found = importlib.util.find_spec(prefix)
-        except Exception:  # noqa: BLE001 - unknowable without importing: say nothing
-            return None
-        return prefix if found is None else None
-    return None
 
 
 def label_key(key: Any) -> str:

@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
 
 from snapy_capture._forksafe import after_fork_in_child
-from snapy_capture.capture import _stats
-from snapy_capture.capture._pipeline import site_of
 from snapy_capture.hook._display import one_line
-from snapy_capture.hook._patch import absent_module, label_key
+from snapy_capture.hook._startup import absent_module
+
+# The runner imports this module at start; the capture layer (whose counts are read only when
+# it was loaded: a process that imported no target captured nothing), json and tempfile are
+# imported where used. Not ``typing.TYPE_CHECKING``: see _startup.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any, Final
+
+    from snapy_capture.capture import _stats
 
 __all__ = [
     "COUNTS_ENV",
@@ -45,6 +49,7 @@ __all__ = [
     "gather",
     "merge",
     "summary",
+    "watch_first_captures",
     "write_json",
 ]
 
@@ -55,6 +60,8 @@ REPORT_ENV: Final = "SNAP_CAPTURE_REPORT"
 REPORT_VERSION: Final = 1
 #: The process that reports (the runner); every other process with the variable set is a child.
 _owner: list[int] = []
+#: The name of a counts directory (:func:`counts_dir`) starts with this.
+_COUNTS_PREFIX: Final = "snapy-capture-counts-"
 #: How many targets the line at exit names before "and N more".
 _NAMED: Final = 5
 
@@ -65,6 +72,7 @@ _STAGES: Final = ("module not imported", "matched nothing", "never called", "not
 def collect(hook: Any) -> dict[str, Any]:
     """This process's counts, per target name (the hook's targets, in file order)."""
     targets: dict[str, Any] = {}
+    site_of = _site_reader(hook)
     for entry in hook.spec.targets:
         functions: dict[str, Any] = {}
         for qualname, wrapper in hook.sites.get(entry.name, ()):
@@ -102,6 +110,7 @@ def explain_uncalled(hook: Any, targets: dict[str, Any]) -> None:
     functions: list[Any] = []
     # id -> (index in functions, target name): no reference to a function but the list's.
     wanted: dict[int, tuple[int, str]] = {}
+    site_of = _site_reader(hook)
     for name in targets:
         for _qualname, wrapper in hook.sites.get(name, ()):
             site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
@@ -110,6 +119,8 @@ def explain_uncalled(hook: Any, targets: dict[str, Any]) -> None:
                 functions.append(site.func)
     if not functions:
         return
+    from snapy_capture.hook._patch import label_key  # noqa: PLC0415
+
     modules: dict[int, object] = {}
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
@@ -256,6 +267,8 @@ def summary(built: Mapping[str, Any], hint: str) -> str | None:
 
 def write_json(path: str, data: Mapping[str, Any]) -> None:
     """Write ``data`` to ``path`` (private to the user: it names the program's functions)."""
+    import json  # noqa: PLC0415 - see the imports
+
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     descriptor = os.open(path, flags, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
@@ -264,8 +277,29 @@ def write_json(path: str, data: Mapping[str, Any]) -> None:
 
 
 def counts_dir() -> str:
-    """A new private directory for child processes' counts."""
-    return tempfile.mkdtemp(prefix="snapy-capture-counts-")
+    """A new private directory for child processes' counts: what ``tempfile.mkdtemp`` makes
+    (mode 0700, a random name, never an existing directory), without importing tempfile
+    where it is not loaded yet (shutil, random, re: ~10 ms at every start of the runner)."""
+    if "tempfile" in sys.modules or os.name == "nt":
+        import tempfile  # noqa: PLC0415 - loaded already (or Windows' own directories)
+
+        return tempfile.mkdtemp(prefix=_COUNTS_PREFIX)
+    # tempfile's own candidates, in its order.
+    bases = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
+    error: OSError = FileNotFoundError("no usable temporary directory")
+    for base in [*filter(None, bases), "/tmp", "/var/tmp", "/usr/tmp", os.getcwd()]:  # noqa: S108
+        for _attempt in range(10):
+            path = os.path.join(os.path.abspath(base), f"{_COUNTS_PREFIX}{os.urandom(8).hex()}")
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError as exc:  # taken: another name
+                error = exc
+                continue
+            except OSError as exc:  # not usable: the next directory
+                error = exc
+                break
+            return path
+    raise error
 
 
 def leave_counts(directory: str, targets: Mapping[str, Any]) -> None:
@@ -280,6 +314,10 @@ def gather(directory: str) -> Iterable[Mapping[str, Any]]:
         names = sorted(os.listdir(directory))
     except OSError:
         return []
+    if not names:
+        return []
+    import json  # noqa: PLC0415 - see the imports
+
     found = []
     for name in names:
         path = os.path.join(directory, name)
@@ -358,6 +396,7 @@ def _forked() -> None:
     hook = current()
     if hook is None:
         return
+    site_of = _site_reader(hook)
     for sites in hook.sites.values():
         for _qualname, wrapper in sites:
             site = site_of(wrapper) or site_of(getattr(wrapper, "fget", None))
@@ -396,4 +435,20 @@ def _first_capture(counts: _stats.SiteCounts) -> None:
         _leave_now()
 
 
-_stats.on_first_capture.append(_first_capture)
+def watch_first_captures() -> None:
+    """Count a child's first captures (see :func:`_first_capture`): called by the hook when it
+    loads the capture layer (idempotent)."""
+    from snapy_capture.capture import _stats  # noqa: PLC0415
+
+    if _first_capture not in _stats.on_first_capture:
+        _stats.on_first_capture.append(_first_capture)
+
+
+def _site_reader(hook: Any) -> Any:
+    """``capture.site_of``, or, when the hook has wrapped nothing (so the capture layer may
+    never have been loaded), a stand-in that finds no site, without loading it."""
+    if not any(hook.sites.values()):
+        return lambda _wrapper: None
+    from snapy_capture.capture._pipeline import site_of  # noqa: PLC0415
+
+    return site_of

@@ -13,12 +13,10 @@ the class (which is what must be wrapped and put back), not as the bound attribu
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib
 import importlib.util
 import io
 import os
-import pkgutil
 import sys
 import types
 from collections.abc import Iterable, Iterator, Mapping
@@ -244,6 +242,8 @@ def _from_module(target: Target, module: types.ModuleType, result: Resolution) -
 
 def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the names closest to a misspelled one, else ``""``."""
+    import difflib  # noqa: PLC0415 - only for ``check`` (a process capturing never needs it)
+
     close = difflib.get_close_matches(word, sorted(set(candidates)), n=3, cutoff=0.75)
     if not close:
         return ""
@@ -253,6 +253,8 @@ def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
 def _module_names(module: str) -> list[str]:
     """The modules a misspelled ``module`` may have meant: its siblings, or the top-level
     modules on ``sys.path``, found without importing anything new."""
+    import pkgutil  # noqa: PLC0415 - as difflib above
+
     parent, _dot, _last = module.rpartition(".")
     if parent:
         package = sys.modules.get(parent)

@@ -19,11 +19,16 @@ hook cannot be removed: it returns at once on every other event).
 
 from __future__ import annotations
 
-import ast
 import os
 import sys
 import types
-from typing import Any, Final
+
+# ``ast`` is imported where used: autoload imports this module at start-up, and only a
+# script a target names is instrumented. Not typing's TYPE_CHECKING: see _startup.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ast
+    from typing import Any, Final
 
 __all__ = ["capture_script", "instrumented", "main_name"]
 
@@ -33,6 +38,8 @@ WORKAROUND: Final = "run it with 'python -m snapy_capture.run' instead"
 
 def instrumented(source: bytes | str, filename: str) -> types.CodeType:
     """``source`` compiled with a call to the hook after each module-level definition."""
+    import ast  # noqa: PLC0415 - see the imports
+
     tree = ast.parse(source, filename)
     tree.body = _announce_definitions(tree.body)
     return compile(ast.fix_missing_locations(tree), filename, "exec", dont_inherit=True)
@@ -41,6 +48,8 @@ def instrumented(source: bytes | str, filename: str) -> types.CodeType:
 def _announce_definitions(body: list[ast.stmt]) -> list[ast.stmt]:
     """After each module-level ``def``/``class``, tell the hook, so the script's own target
     functions are wrapped before the script calls them (its body is the whole program)."""
+    import ast  # noqa: PLC0415
+
     statements: list[ast.stmt] = []
     for statement in body:
         for field in ("body", "orelse", "finalbody"):

@@ -35,6 +35,7 @@ from typing import Any, Final
 from snapy_capture.config import OPTIONS, is_url, parse_option
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters import check_filter_spec
+from snapy_capture.hook._startup import MAX_FILE_BYTES, read_target_file
 from snapy_capture.hook._yaml import MAX_ALIASES, MAX_NODES, Lines, load_yaml
 
 __all__ = [
@@ -46,10 +47,9 @@ __all__ = [
     "TargetSpec",
     "load_targets",
     "parse_targets",
+    "parse_text",
 ]
 
-#: The largest target file read, in bytes (checked before reading it).
-MAX_FILE_BYTES: Final = 1 << 20
 #: The most targets one file (or mapping) may list.
 MAX_TARGETS: Final = 10_000
 #: Modules whose functions are never wrapped (a name here covers its submodules too): the
@@ -127,24 +127,22 @@ def load_targets(config: str | os.PathLike[str] | Mapping[str, Any]) -> TargetSp
     if not isinstance(config, (str, os.PathLike)):
         raise ConfigError(f"expected a target file path or a mapping, got {config!r}")
     path = os.fspath(config)
-    try:
-        with open(path, "rb") as stream:
-            # Checked before reading, and the read bounded, in case the file grows meanwhile.
-            size = os.fstat(stream.fileno()).st_size
-            raw = stream.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
-        if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:
-            raise ConfigError(
-                f"{path}: the target file is larger than {MAX_FILE_BYTES >> 20} MiB "
-                f"({max(size, len(raw))} bytes); refusing to read it"
-            )
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: target file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read target file: {exc}") from None
-    data, lines = load_yaml(text, path, max_items=MAX_TARGETS)
-    base = os.path.dirname(os.path.abspath(path))
-    return parse_targets(data, source=path, lines=lines, base_dir=base)
+    return parse_text(read_target_file(path), path, os.path.dirname(os.path.abspath(path)))
+
+
+def parse_text(text: str, source: str, base_dir: str) -> TargetSpec:
+    """Validate the YAML ``text`` of a target file (see :func:`load_targets`).
+
+    Args:
+        text: the file's content.
+        source: how messages name the file (its path).
+        base_dir: relative ``path`` options are resolved against this directory.
+
+    Raises:
+        ConfigError: one line naming the file (and line) and what is wrong.
+    """
+    data, lines = load_yaml(text, source, max_items=MAX_TARGETS)
+    return parse_targets(data, source=source, lines=lines, base_dir=base_dir)
 
 
 def parse_targets(

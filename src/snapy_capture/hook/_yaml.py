@@ -44,6 +44,32 @@ class Lines:
     def defaults(self) -> Lines:
         return self.sub("defaults")
 
+    def dump(self) -> tuple[Any, ...]:
+        """These line numbers as nested tuples (for the start-up cache, see :meth:`restore`)."""
+        return (
+            self.top,
+            tuple((key, lines.dump()) for key, lines in self.keys.items()),
+            tuple(child.dump() for child in self.children),
+        )
+
+    @classmethod
+    def restore(cls, dumped: Any) -> Lines:
+        """The line numbers :meth:`dump` gave.
+
+        Raises:
+            ValueError: ``dumped`` is not what :meth:`dump` gives.
+        """
+        try:
+            top, keys, children = dumped
+            if top is not None and type(top) is not int:
+                raise TypeError(top)
+            lines = cls(top)
+            lines.keys = {key: cls.restore(sub) for key, sub in keys}
+            lines.children = [cls.restore(child) for child in children]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not dumped line numbers: {exc!r}") from None
+        return lines
+
     @classmethod
     def of(cls, node: Any) -> Lines:
         import yaml  # noqa: PLC0415 - only target files need yaml

@@ -13,11 +13,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar, Final
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from snapy_capture._forksafe import after_fork_in_child
+
+if TYPE_CHECKING:
+    # Imported where used: only Windows needs it, and its import costs a captured process
+    # ~10 ms at start (issue 21).
+    from filelock import FileLock
 
 if sys.platform != "win32":  # Windows: writers use filelock's own locking
     import fcntl
@@ -254,6 +257,8 @@ class DirectoryLocks:
         key = str(directory)
         lock = self._filelocks.get(key)
         if lock is None:
+            from filelock import FileLock  # noqa: PLC0415 - see the imports
+
             with self._guard:
                 lock = self._filelocks.setdefault(
                     key, FileLock(os.path.join(key, ".lock"), mode=0o600)
