@@ -24,7 +24,11 @@ from typing import Any, Final
 
 from snapy_capture._text import safe_repr, safe_str
 from snapy_capture.capture import _stats, _writer
-from snapy_capture.capture._caller import call_through, make_caller
+from snapy_capture.capture._caller import (
+    call_after_interrupted_capture,
+    call_through,
+    make_caller,
+)
 from snapy_capture.capture._context import PID, per_thread
 from snapy_capture.capture._proxies import CaptureWrapper, hide_frame, proxy
 from snapy_capture.capture._record import (
@@ -173,11 +177,20 @@ class CaptureSite:
             return wrapped(*args, **kwargs)
         # Resolving reads the configuration and may build a storage: under the guard, a
         # target called from there (``os.fspath``...) is not captured, and does not recurse.
+        interrupted: BaseException | None = None
         slot.capturing = True
         try:
             self.resolve()
+        except BaseException as exc:  # noqa: BLE001 - Ctrl-C landing in our code, say
+            # Not resolved: the next call tries again.
+            _retarget(self.call, (self.unresolved, (), None, None))
+            interrupted = exc
         finally:
             slot.capturing = False
+        if interrupted is not None:
+            # Called all the same, as when a capture is interrupted: exactly once, and a
+            # KeyboardInterrupt is raised again after it.
+            return call_after_interrupted_capture(self, interrupted, wrapped, args, kwargs)
         return self.call(wrapped, instance, args, kwargs)
 
     # --- building, encoding and storing a capture ------------------------------------
