@@ -23,7 +23,7 @@ from snapy_capture.capture._record import (
     freeze_filtered,
     receiver_state,
 )
-from snapy_capture.capture._snapshot import freeze
+from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import Pending, State
 from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip
 from snapy_capture.capture._writer import push
@@ -51,6 +51,7 @@ class CallerSite(Site, Protocol):
         kwargs: dict[str, Any],
         *,
         instance: Any = None,
+        oversize: bool = False,
     ) -> Pending | None: ...
 
 
@@ -118,16 +119,10 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
                 else (given, kwargs)
             )
             # Lazily queued as references: the writer reads them later.
-            payload = (
-                (
-                    call
-                    if lazy
-                    else freeze(call, limit, slot) or freeze_filtered(call, flt, limit, slot)
-                )
-                if snapshots
-                else None
-            )
-            if payload is None:  # synchronous, or no cheap snapshot: filtered here
+            payload = (call if lazy else freeze(call, limit, slot)) if snapshots else None
+            if not payload and snapshots:  # did not pickle, or too large
+                payload = freeze_filtered(call, flt, limit, slot, payload)
+            if not payload:  # synchronous, or no snapshot within the limit: filtered here
                 site.capture_here(state, depth, bound, given, kwargs, instance=instance)
             else:
                 thread = slot.thread.name if named else None  # now: it may be renamed later
@@ -193,8 +188,12 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:
                 if snapshots
                 else None
             )
-            if payload is None:  # synchronous, or no cheap snapshot: filtered here
-                pending = site.capture_here(state, depth, bound, given, kwargs, instance=instance)
+            if not payload:  # synchronous, or no snapshot within the limit: filtered here
+                # Past the limit, with the arguments within it: the receiver is too large.
+                oversize = payload is TOO_LARGE and receiver and freeze(call[:2], limit, slot)
+                pending = site.capture_here(
+                    state, depth, bound, given, kwargs, instance=instance, oversize=bool(oversize)
+                )
             else:
                 thread = slot.thread.name if named else None  # now: it may be renamed later
                 size = 0 if payload is call else len(payload)

@@ -13,10 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from typing import Any
 
 from snapy_capture._forksafe import after_fork_in_child
 from snapy_capture.config import notify_changed
 from snapy_capture.errors import ConfigError
+from snapy_capture.filters._inert import snapshot_reduction, snapshot_reductions
+
+_reductions_get = snapshot_reductions.get  # one C call per object pickled
 
 __all__ = [
     "CLOCK",
@@ -24,6 +28,8 @@ __all__ = [
     "PID",
     "Clock",
     "Slot",
+    "SnapshotPickler",
+    "TooLargeError",
     "call_depth",
     "own_code",
     "per_thread",
@@ -87,7 +93,7 @@ def call_depth() -> int:
     return DEPTH.get()
 
 
-class _TooLargeError(Exception):
+class TooLargeError(Exception):
     """A pickle passed its sink's limit (``freeze`` returns ``None`` then)."""
 
 
@@ -104,9 +110,21 @@ class _BoundedSink:
         # The pickler writes once at the end, or once per 64 KiB frame of a large value.
         self.limit -= len(data)
         if self.limit < 0:
-            raise _TooLargeError
+            raise TooLargeError
         self.data = bytes(data) if self.data is None else self.data + data
         return len(data)
+
+
+class SnapshotPickler(pickle.Pickler):
+    """The pickler snapshots are taken with: ``pickle``'s, except that objects the filters
+    never store (locks, sockets, files, generators...) are written as stand-ins for their
+    class (``filters._inert.snapshot_reduction``) rather than failing the snapshot."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        # Called for every object but the built-in atoms and containers: one lookup.
+        kind = type(obj)
+        reduction = _reductions_get(kind)
+        return snapshot_reduction(kind) if reduction is None else reduction
 
 
 class Slot:
@@ -125,7 +143,7 @@ class Slot:
 
     def __init__(self) -> None:
         self.sink = _BoundedSink()
-        self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
+        self.pickler = SnapshotPickler(self.sink, pickle.HIGHEST_PROTOCOL)
         self.busy = False
         self.capturing = False
         # Its name is read per capture (a thread may rename itself); the object is found once.

@@ -43,6 +43,7 @@ from snapy_capture.capture._record import (
     replace_unserializable,
     result_filter,
     shrink,
+    too_large,
 )
 from snapy_capture.capture._snapshot import snapshot
 from snapy_capture.capture._state import Pending, State
@@ -204,19 +205,25 @@ class CaptureSite:
         kwargs: dict[str, Any],
         *,
         instance: Any = None,
+        oversize: bool = False,
     ) -> Pending | None:
         """Filter and build the capture on the caller's thread, and store or queue it; what
         ``_caller.finish`` needs when the result is recorded. ``instance``: what wrapt passed
-        (a method's receiver, a classmethod's class, or ``None``)."""
+        (a method's receiver, a classmethod's class, or ``None``); ``oversize``: the caller
+        found the receiver too large to copy (it is not tried again)."""
         names = self.param_names(len(args), bound=bound)
         filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth, now=state.clock.time())
         receiver = receiver_of(instance)
         before = receiver if state.self_before else None
         if before is not None:
-            add_receiver(
-                record, "self", *receiver_state(state.filter, before, "self", state.copy_limit)
+            limit = state.copy_limit
+            stored = (
+                too_large("self", limit)
+                if oversize and limit is not None
+                else receiver_state(state.filter, before, "self", limit)
             )
+            add_receiver(record, "self", *stored)
         if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
             record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])

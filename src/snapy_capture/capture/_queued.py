@@ -19,8 +19,9 @@ from snapy_capture.capture._record import (
     receiver_of,
     receiver_state,
     result_filter,
+    too_large,
 )
-from snapy_capture.capture._snapshot import freeze
+from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push
 from snapy_capture.config import CaptureConfig
@@ -162,14 +163,16 @@ class Deferred:
             return ("value", value)
         # The receiver is copied now even lazily: read later, it would show what later calls
         # did to it (and hold their secrets, which this capture's filter does not know).
-        frozen = freeze(value, state.snapshot_limit)
-        if frozen is not None:
+        limit = state.snapshot_limit
+        frozen = freeze(value, limit)
+        if frozen:
             self.size += len(frozen)
             return ("frozen", frozen)
         # Unpicklable or huge: filtered here; the arguments' secrets are masked later.
         if path == "result":
             return ("filtered", *state.filter.filter_value(value, path))
-        limit = state.snapshot_limit
+        if frozen is TOO_LARGE:
+            return ("filtered", *too_large(path, limit))
         return ("filtered", *receiver_state(state.filter, value, path, limit, frozen=True))
 
     def submit(self) -> None:

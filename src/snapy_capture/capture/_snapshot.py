@@ -9,22 +9,29 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from snapy_capture.capture._context import Slot, per_thread
+from snapy_capture.capture._context import Slot, TooLargeError, per_thread
 from snapy_capture.filters import inert_loads
 
-__all__ = ["SNAPSHOT_LIMIT", "freeze", "snapshot"]
+__all__ = ["SNAPSHOT_LIMIT", "TOO_LARGE", "freeze", "snapshot"]
 
 #: Arguments pickling to more than this are filtered on the caller's thread instead (see
 #: ``freeze``): the filters may drop a large value that a snapshot would copy in full.
 SNAPSHOT_LIMIT: Final = 1 << 20
 
+#: What :func:`freeze` returns for a value that pickles to more than its limit: empty (a
+#: pickle never is), so false like ``None``, for callers that need not tell the two apart.
+TOO_LARGE: Final = b""
+
 
 def freeze(value: Any, limit: int, slot: Slot | None = None) -> bytes | None:
-    """A pickle of ``value`` taken now, or ``None`` if it cannot be pickled within ``limit``.
+    """A pickle of ``value`` taken now; :data:`TOO_LARGE` if it passes ``limit`` bytes,
+    ``None`` if it cannot be pickled.
 
     Pickling stops as soon as the output passes ``limit`` (the pickler writes in frames of
     64 KiB), so a huge argument costs the caller little before it goes to the filters instead.
-    ``slot`` is this thread's (``per_thread.slot``), when the caller has it at hand.
+    Objects the filters never store (locks, sockets...) are pickled as stand-ins for their
+    class (``SnapshotPickler``). ``slot`` is this thread's (``per_thread.slot``), when the
+    caller has it at hand.
     """
     if slot is None:
         slot = per_thread.slot
@@ -36,6 +43,8 @@ def freeze(value: Any, limit: int, slot: Slot | None = None) -> bytes | None:
     try:
         slot.pickler.dump(value)
         return sink.data
+    except TooLargeError:
+        return TOO_LARGE
     except Exception:  # noqa: BLE001 - unpicklable or too large: the caller filters it instead
         return None
     # A BaseException from an argument's hook goes up: the capture is dropped, not retried.
