@@ -22,6 +22,7 @@ from snapy_capture.capture._record import (
     exception_result,
     freeze_filtered,
     receiver_state,
+    result_state,
 )
 from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import Pending, State
@@ -331,7 +332,8 @@ def finish(
             # ``return self``: the very object stored as self_after (pickle stores it once).
             record["result"] = {"value": record["self_after"], "is_self": True}
         else:
-            value, report = pending.result_filter.filter_value(result, "result")
+            limit = pending.state.snapshot_limit
+            value, report = result_state(pending.result_filter, result, limit)
             record["result"] = {"value": value}
             record["metadata"].setdefault("redactions", []).extend(report)
         site.dispatch(pending.state, record)

@@ -19,6 +19,7 @@ from snapy_capture.capture._record import (
     receiver_of,
     receiver_state,
     result_filter,
+    result_state,
     too_large,
 )
 from snapy_capture.capture._snapshot import TOO_LARGE, freeze
@@ -110,7 +111,7 @@ def run_queued(
             echo_filter = result_filter(state.filter, names, args, kwargs, receiver)
             if after is not None:
                 _add_after(record, after, echo_filter)
-            _add_result(record, result, echo_filter)
+            _add_result(record, result, echo_filter, state.snapshot_limit)
         data = site.encode(state, record)
     except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
         site.fail(exc, "capture")
@@ -169,10 +170,10 @@ class Deferred:
             self.size += len(frozen)
             return ("frozen", frozen)
         # Unpicklable or huge: filtered here; the arguments' secrets are masked later.
-        if path == "result":
-            return ("filtered", *state.filter.filter_value(value, path))
         if frozen is TOO_LARGE:
             return ("filtered", *too_large(path, limit))
+        if path == "result":
+            return ("filtered", *state.filter.filter_value(value, path))
         return ("filtered", *receiver_state(state.filter, value, path, limit, frozen=True))
 
     def submit(self) -> None:
@@ -186,7 +187,9 @@ def _run_deferred(entry: Entry) -> None:
     run_queued(deferred.entry, deferred.result, deferred.after)
 
 
-def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: Any) -> None:
+def _add_result(
+    record: dict[str, Any], result: tuple[Any, ...], value_filter: Any, limit: int
+) -> None:
     kind, *rest = result
     if kind == "exception":
         exception_result(value_filter, record, rest[0], rest[1], rest[2])
@@ -194,7 +197,10 @@ def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: A
     if kind == "self":
         record["result"] = {"value": record["self_after"], "is_self": True}
         return
-    value, report = _filtered(kind, rest, value_filter, "result")
+    if kind == "value":  # a lazy reference, read now: within the limit, as on the caller's
+        value, report = result_state(value_filter, rest[0], limit)
+    else:
+        value, report = _filtered(kind, rest, value_filter, "result")
     record["result"] = {"value": value}
     record["metadata"].setdefault("redactions", []).extend(report)
 

@@ -33,6 +33,7 @@ __all__ = [
     "receiver_state",
     "replace_unserializable",
     "result_filter",
+    "result_state",
     "shrink",
     "too_large",
 ]
@@ -121,10 +122,11 @@ TOO_LARGE_COPY: Final = object()
 
 
 def too_large(path: str, limit: int) -> tuple[Redacted, list[dict[str, str]]]:
-    """The placeholder of a receiver too large to copy, and its report: it was pickled up to
-    ``limit`` bytes, once, and is neither walked nor stored (what the walk and the encoding
-    of it would cost the caller grows with its size)."""
-    placeholder = Redacted(f"{_UNSTORABLE}too large (over {limit} bytes)")
+    """The placeholder of a receiver or a result too large to copy, and its report: it was
+    pickled up to ``limit`` bytes, once, and is neither walked nor stored (what the walk and
+    the encoding of it would cost the caller grows with its size)."""
+    prefix = "" if path == "result" else _UNSTORABLE  # as ``shrink`` words them
+    placeholder = Redacted(f"{prefix}too large (over {limit} bytes)")
     # A limit below the snapshots' own is 4x max_capture_size (``State.snapshot_limit``).
     reason = "snapshot_limit" if limit >= SNAPSHOT_LIMIT else "max_capture_size"
     return placeholder, [{"path": path, "reason": reason}]
@@ -169,6 +171,16 @@ def receiver_state(
         if copy is not None:
             value = copy
     return value, report
+
+
+def result_state(flt: ArgumentFilter, result: Any, limit: int) -> tuple[Any, list[dict[str, str]]]:
+    """A call's result as stored, filtered, and its report; a ``too large`` placeholder if it
+    pickles to more than ``limit`` bytes (the arguments' snapshot limit): found by one
+    pickling that stops there, before the filters walk it and the serializer encodes it."""
+    if freeze(result, limit) is TOO_LARGE:
+        return too_large("result", limit)
+    filtered: tuple[Any, list[dict[str, str]]] = flt.filter_value(result, "result")
+    return filtered
 
 
 def freeze_filtered(
