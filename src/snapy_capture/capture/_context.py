@@ -94,7 +94,7 @@ def call_depth() -> int:
 
 
 class TooLargeError(Exception):
-    """A pickle passed its sink's limit (``freeze`` returns ``None`` then)."""
+    """A pickle passed its sink's limit (``freeze`` returns ``TOO_LARGE`` then)."""
 
 
 class _BoundedSink:

@@ -59,7 +59,7 @@ def snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[s
     """An inert deep copy of filtered arguments (pickled, then unpickled without running any
     host code: see ``_inert``), or the originals if they do not pickle."""
     frozen = freeze((args, kwargs), SNAPSHOT_LIMIT)
-    if frozen is None:  # unpicklable or huge: the encoder degrades it later anyway
+    if not frozen:  # unpicklable or huge: the encoder degrades it later anyway
         return args, kwargs
     try:
         copied: tuple[list[Any], dict[str, Any]] = inert_loads(frozen)
