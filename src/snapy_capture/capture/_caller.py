@@ -114,13 +114,10 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
             if takes_cls and not bound and args and isinstance(args[0], type):  # see State
                 given, bound = args[1:], True
             # With the instance a method was called on (a classmethod's class is none).
-            call = (
-                (given, kwargs, instance)
-                if instance is not None and before and not issubclass(type(instance), type)
-                else (given, kwargs)
-            )
+            receiver = instance is not None and before and not issubclass(type(instance), type)
+            call = (given, kwargs, instance) if receiver else (given, kwargs)
             # Lazily queued as references: the writer reads them later.
-            payload = (call if lazy else freeze(call, limit, slot)) if snapshots else None
+            payload = (call if lazy else freeze(call, limit, slot, receiver)) if snapshots else None
             if not payload and snapshots:  # did not pickle, or too large
                 payload = freeze_filtered(call, flt, limit, slot, payload)
             if not payload:  # synchronous, or no snapshot within the limit: filtered here
@@ -185,7 +182,7 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             # when it does not pickle: the result's filter must see the receiver's secrets,
             # which the one filtered here has lost.
             payload = (
-                (call if lazy and not receiver else freeze(call, limit, slot))
+                (call if lazy and not receiver else freeze(call, limit, slot, receiver))
                 if snapshots
                 else None
             )

@@ -22,6 +22,15 @@ from snapy_capture.filters._inert import snapshot_reduction, snapshot_reductions
 
 _reductions_get = snapshot_reductions.get  # one C call per object pickled
 
+
+def _stand_in_reduction(obj: Any) -> Any:
+    """``SnapshotPickler.reducer_override``: called for every object but the built-in atoms
+    and containers, so one lookup, cached by type."""
+    kind = type(obj)
+    reduction = _reductions_get(kind)
+    return snapshot_reduction(kind) if reduction is None else reduction
+
+
 __all__ = [
     "CLOCK",
     "DEPTH",
@@ -116,15 +125,13 @@ class _BoundedSink:
 
 
 class SnapshotPickler(pickle.Pickler):
-    """The pickler snapshots are taken with: ``pickle``'s, except that objects the filters
-    never store (locks, sockets, files, generators...) are written as stand-ins for their
-    class (``filters._inert.snapshot_reduction``) rather than failing the snapshot."""
+    """A pickler for snapshots: ``pickle``'s, except that objects the filters never store
+    (locks, sockets, files, generators...) are written as stand-ins for their class
+    (``filters._inert.snapshot_reduction``) rather than failing the snapshot."""
 
-    def reducer_override(self, obj: Any) -> Any:
-        # Called for every object but the built-in atoms and containers: one lookup.
-        kind = type(obj)
-        reduction = _reductions_get(kind)
-        return snapshot_reduction(kind) if reduction is None else reduction
+    __slots__ = ()
+    # Static: ``dump`` looks this up on every call; a method would be bound each time.
+    reducer_override = staticmethod(_stand_in_reduction)
 
 
 class Slot:
@@ -139,11 +146,13 @@ class Slot:
     skipped: capturing it would wait on locks the interrupted code may hold, or recurse.
     """
 
-    __slots__ = ("busy", "capturing", "pickler", "sink", "thread")
+    __slots__ = ("busy", "capturing", "objects", "pickler", "sink", "thread")
 
     def __init__(self) -> None:
         self.sink = _BoundedSink()
-        self.pickler = SnapshotPickler(self.sink, pickle.HIGHEST_PROTOCOL)
+        self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
+        # For values holding objects (a receiver), or that ``pickler`` failed on.
+        self.objects = SnapshotPickler(self.sink, pickle.HIGHEST_PROTOCOL)
         self.busy = False
         self.capturing = False
         # Its name is read per capture (a thread may rename itself); the object is found once.

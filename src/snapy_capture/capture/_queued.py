@@ -165,7 +165,7 @@ class Deferred:
         # The receiver is copied now even lazily: read later, it would show what later calls
         # did to it (and hold their secrets, which this capture's filter does not know).
         limit = state.snapshot_limit
-        frozen = freeze(value, limit)
+        frozen = freeze(value, limit, objects=path != "result")
         if frozen:
             self.size += len(frozen)
             return ("frozen", frozen)

@@ -104,9 +104,9 @@ def callable_kind(func: Any) -> str:
 
 def inert_copy(value: Any, limit: int) -> Any:
     """An inert deep copy of ``value`` (pickled once, read back without running host code:
-    see ``_inert``); ``None`` if it does not pickle, :data:`TOO_LARGE_COPY` if it pickles to
-    more than ``limit`` bytes."""
-    frozen = freeze(value, limit)
+    see ``_inert``; with stand-ins for the unstorable objects it holds); ``None`` if it does not
+    pickle, :data:`TOO_LARGE_COPY` if it pickles to more than ``limit`` bytes."""
+    frozen = freeze(value, limit, objects=True)
     if frozen is TOO_LARGE:
         return TOO_LARGE_COPY
     if frozen is None:
@@ -203,11 +203,11 @@ def freeze_filtered(
     if len(call) < 3:
         return None
     if frozen is TOO_LARGE:
-        return freeze((call[0], call[1], *too_large("self", limit)), limit, slot)
+        return freeze((call[0], call[1], *too_large("self", limit)), limit, slot, objects=True)
     receiver, report = receiver_state(flt, call[2], "self", None)
     if receiver is call[2]:  # nothing replaced: it would fail again
         return None
-    return freeze((call[0], call[1], receiver, report), limit, slot)
+    return freeze((call[0], call[1], receiver, report), limit, slot, objects=True)
 
 
 def add_receiver(

@@ -23,15 +23,17 @@ SNAPSHOT_LIMIT: Final = 1 << 20
 TOO_LARGE: Final = b""
 
 
-def freeze(value: Any, limit: int, slot: Slot | None = None) -> bytes | None:
+def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = False) -> bytes | None:
     """A pickle of ``value`` taken now; :data:`TOO_LARGE` if it passes ``limit`` bytes,
     ``None`` if it cannot be pickled.
 
     Pickling stops as soon as the output passes ``limit`` (the pickler writes in frames of
     64 KiB), so a huge argument costs the caller little before it goes to the filters instead.
     Objects the filters never store (locks, sockets...) are pickled as stand-ins for their
-    class (``SnapshotPickler``). ``slot`` is this thread's (``per_thread.slot``), when the
-    caller has it at hand.
+    class (``SnapshotPickler``): at once when ``value`` holds ``objects`` (a receiver), else
+    when plain pickling fails (the stand-ins cost every pickling a few dozen ns; the plain
+    values of a function's arguments seldom need them). ``slot`` is this thread's
+    (``per_thread.slot``), when the caller has it at hand.
     """
     if slot is None:
         slot = per_thread.slot
@@ -39,18 +41,30 @@ def freeze(value: Any, limit: int, slot: Slot | None = None) -> bytes | None:
         slot = Slot()
     slot.busy = True
     sink = slot.sink
-    sink.limit = limit
     try:
-        slot.pickler.dump(value)
+        if not objects:
+            sink.limit = limit
+            try:
+                slot.pickler.dump(value)
+                return sink.data
+            except TooLargeError:
+                return TOO_LARGE
+            except Exception:  # noqa: BLE001, S110 - tried again with the stand-ins
+                pass
+            finally:
+                slot.pickler.clear_memo()
+            sink.data = None
+        sink.limit = limit
+        slot.objects.dump(value)
         return sink.data
     except TooLargeError:
         return TOO_LARGE
-    except Exception:  # noqa: BLE001 - unpicklable or too large: the caller filters it instead
+    except Exception:  # noqa: BLE001 - unpicklable: the caller filters it instead
         return None
     # A BaseException from an argument's hook goes up: the capture is dropped, not retried.
     finally:
         # Forget the value: the memo and the sink would keep it alive until the next call.
-        slot.pickler.clear_memo()
+        slot.objects.clear_memo()
         sink.data = None
         slot.busy = False
 
