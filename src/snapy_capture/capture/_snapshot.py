@@ -41,32 +41,23 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
         slot = Slot()
     slot.busy = True
     sink = slot.sink
+    sink.limit = limit
+    pickler = slot.objects if objects else slot.pickler
+    failed = False
     try:
-        if not objects:
-            sink.limit = limit
-            try:
-                slot.pickler.dump(value)
-                return sink.data
-            except TooLargeError:
-                return TOO_LARGE
-            except Exception:  # noqa: BLE001, S110 - tried again with the stand-ins
-                pass
-            finally:
-                slot.pickler.clear_memo()
-            sink.data = None
-        sink.limit = limit
-        slot.objects.dump(value)
+        pickler.dump(value)
         return sink.data
     except TooLargeError:
         return TOO_LARGE
     except Exception:  # noqa: BLE001 - unpicklable: the caller filters it instead
-        return None
+        failed = True
     # A BaseException from an argument's hook goes up: the capture is dropped, not retried.
     finally:
         # Forget the value: the memo and the sink would keep it alive until the next call.
-        slot.objects.clear_memo()
+        pickler.clear_memo()
         sink.data = None
         slot.busy = False
+    return freeze(value, limit, slot, objects=True) if failed and not objects else None
 
 
 def snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
