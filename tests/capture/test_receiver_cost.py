@@ -150,3 +150,26 @@ def test_large_arguments_with_a_small_receiver_keep_the_receiver(
     assert record["args"] == [rows]
     assert vars(record["self"])["items"] == [1, 2, 3]
     assert str(vars(record["self"])["lock"]) == "[FILTERED: unstorable:lock]"
+
+
+@pytest.mark.parametrize("options", MODES)
+def test_an_argument_holding_a_lock_is_stored_with_its_placeholder(
+    capture_dir: Path, guarded: type[Guarded], options: dict[str, Any]
+) -> None:
+    """A plain function's arguments are pickled plainly first, with the stand-ins only when
+    that fails: same capture as the live filtering gave (a guard: true before too)."""
+
+    @capture_args(retention=None, **options)
+    def serve(service: Guarded, n: int) -> int:
+        return n
+
+    assert serve(guarded(), 7) == 7
+    assert flush(timeout=30)
+    record = load_capture_dict("serve", capture_dir)
+    stored = vars(record["args"][0])
+    assert (str(stored["lock"]), stored["items"], record["args"][1]) == (
+        "[FILTERED: unstorable:lock]",
+        [1, 2, 3],
+        7,
+    )
+    assert {"path": "service.lock", "reason": "unstorable:lock"} in record["metadata"]["redactions"]
