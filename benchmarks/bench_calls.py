@@ -7,7 +7,9 @@ must compete with) are single calls paired with the raw write, in alternation, b
 disk's speed drifts several-fold from one second to the next; their figures are the min and
 the median of the calls. The async caller is judged against synchronous captures timed in
 its own rounds ("synchronous, same rounds"): two figures taken minutes apart on this machine
-can differ twofold. A tmpfs pair (``/dev/shm``) shows our own CPU cost without a disk.
+can differ twofold. A tmpfs pair (``/dev/shm``) shows our own CPU cost without a disk. With
+MonkeyType installed (the ``bench`` extra), its per-call tracing is timed in the same rounds as
+the async caller, which is judged against it too.
 """
 
 from __future__ import annotations
@@ -170,6 +172,47 @@ def _sync_variant(func: Callable[..., Any], root: Path, calls: int) -> Variant:
     return burst
 
 
+def _monkeytype_variant(calls: int) -> Variant | None:
+    """MonkeyType's per-call tracing, as ``monkeytype run`` sets it up (its default code
+    filter, its trace logger buffering the traces), in bursts timed in the same rounds as
+    the async caller; its flush to SQLite at the end of a run is left out, as the writer's
+    flush is left out of the async caller's row. ``None`` without MonkeyType (``pip install
+    -e '.[bench]'``)."""
+    try:
+        from monkeytype.config import DefaultConfig
+        from monkeytype.db.base import CallTraceStore, CallTraceStoreLogger
+        from monkeytype.tracing import trace_calls
+    except ImportError:
+        return None
+
+    class _Discarded(CallTraceStore):  # what SQLite would get at the end of the run
+        def add(self, traces: Any) -> None:
+            pass
+
+        def filter(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused
+            return []
+
+        @classmethod
+        def make_store(cls, connection_string: str) -> CallTraceStore:  # pragma: no cover
+            return cls()
+
+    config = DefaultConfig()
+    logger = CallTraceStoreLogger(_Discarded())
+    size, code_filter = config.max_typed_dict_size(), config.code_filter()
+
+    def burst(_round: int) -> float:
+        clock = time.perf_counter_ns
+        with trace_calls(logger, size, code_filter):
+            start = clock()
+            for _ in range(calls):
+                target(*ARGS, **KWARGS)
+            elapsed = clock() - start
+        return elapsed / calls
+
+    burst(0)  # MonkeyType's code filter caches its answer per code object
+    return burst
+
+
 def run(rounds: int = 40) -> list[str]:
     """Measure and return the table lines."""
     root = Path(tempfile.mkdtemp(prefix="snapy-bench-calls-"))
@@ -242,6 +285,9 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     variants["synchronous, same rounds"] = _sync_variant(in_rounds, root / "rounds", 25)
     variants["async capture (caller)"], async_flushed = _async_variant(queued, root / "async", 100)
     variants["async+lazy (caller)"], lazy_flushed = _async_variant(lazy, root / "lazy", 100)
+    monkeytype = _monkeytype_variant(100)
+    if monkeytype is not None:
+        variants["MonkeyType tracing"] = monkeytype
     results = interleaved(variants, rounds)
     results["  flush, per capture queued"] = Timing("  flush, per capture queued", async_flushed)
     results["  lazy flush, per capture"] = Timing("  lazy flush, per capture", lazy_flushed)
@@ -275,6 +321,7 @@ def _table(results: dict[str, Timing]) -> list[str]:
         "  flush, per capture queued",
         "async+lazy (caller)",
         "  lazy flush, per capture",
+        "MonkeyType tracing",
         "tmpfs: raw pickle + atomic write",
         "tmpfs: synchronous capture",
     ]
@@ -322,6 +369,18 @@ def _table(results: dict[str, Timing]) -> list[str]:
             0.05,
         ),
         (
+            "async caller / MonkeyType tracing",
+            "async capture (caller)",
+            "MonkeyType tracing",
+            0.5,
+        ),
+        (
+            "async+lazy caller / MonkeyType tracing",
+            "async+lazy (caller)",
+            "MonkeyType tracing",
+            None,
+        ),
+        (
             "synchronous / raw pickle + atomic write",
             "synchronous capture",
             "raw pickle + atomic write",
@@ -356,6 +415,8 @@ def _table(results: dict[str, Timing]) -> list[str]:
         lines.append(
             f"{label:42s} {by_min:8.3f} {by_median:8.3f} {paired:8.3f} {target_text:>7s}  {verdict}"
         )
+    if "MonkeyType tracing" not in results:
+        lines.append("MonkeyType rows skipped: not installed (pip install -e '.[bench]')")
     report("per_call", ratios=ratios)
     if "tmpfs: synchronous capture" in results:
         ours = results["tmpfs: synchronous capture"].median

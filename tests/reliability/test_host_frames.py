@@ -67,6 +67,12 @@ FRAME_MODES = [
     *MODES[:2],
     pytest.param({"async_storage": True, "lazy_serialization": True}, id="lazy"),
     pytest.param({"sample_rate": 1e-12}, id="sampled-out"),
+    pytest.param({"record_result": True}, id="result"),
+    pytest.param({"record_result": True, "async_storage": True}, id="result-async"),
+    pytest.param(
+        {"record_result": True, "async_storage": True, "lazy_serialization": True},
+        id="result-lazy",
+    ),
 ]
 
 
@@ -85,6 +91,33 @@ def test_a_captured_call_runs_one_frame_of_ours(capture_dir: Path, options: dict
     assert flush(timeout=30)
     if "sample_rate" not in options:
         assert load_capture("probe") == ((2,), {})
+
+
+class Counter:
+    """Picklable (module level): its state is stored as ``self`` and ``self_after``."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def bump(self, by: int) -> FrameType:
+        self.count += by
+        return sys._getframe()
+
+
+@pytest.mark.parametrize("options", FRAME_MODES[-3:])
+def test_a_method_recording_its_result_runs_one_frame_of_ours(
+    capture_dir: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    """With its receiver's state after the call and its result recorded too."""
+    captured = capture_args(retention=None, **options)(vars(Counter)["bump"])
+    monkeypatch.setattr(Counter, "bump", captured)
+    counter = Counter()
+    for by in range(1, 4):
+        between = _frames_between(counter.bump(by), sys._getframe())
+    assert len(between) == 1, between
+    assert flush(timeout=30)
+    [record] = [r for r in CaptureLoader().load_all("Counter.bump") if r["args"] == [3]]
+    assert (record["self"].count, record["self_after"].count) == (3, 6)
 
 
 def test_a_method_bound_before_its_first_call_runs_one_frame_of_ours(capture_dir: Path) -> None:

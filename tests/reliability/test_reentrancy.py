@@ -52,6 +52,47 @@ def _captures(root: Path, name: str) -> list[dict[str, Any]]:
         return CaptureLoader(root).load_all(name)
 
 
+# --- interrupted while resolving the configuration ---------------------------------------
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_call_interrupted_while_its_configuration_resolves_is_still_made_once(
+    capture_dir: Path, monkeypatch: pytest.MonkeyPatch, raised: type[BaseException], mode: str
+) -> None:
+    """Ctrl-C landing while the first call reads the configuration: the function is called
+    exactly once all the same (as when a capture is interrupted), a KeyboardInterrupt comes
+    out after it, and the next call resolves and captures."""
+    from snapy_capture.capture import _pipeline
+
+    real = _pipeline.resolve_config
+    interrupts = [raised]
+
+    def interrupted(overrides: dict[str, Any]) -> Any:
+        if interrupts:
+            raise interrupts.pop()()
+        return real(overrides)
+
+    monkeypatch.setattr(_pipeline, "resolve_config", interrupted)
+    calls = []
+
+    @capture_args(retention=None, async_storage=mode == "async")
+    def work(x: int) -> int:
+        calls.append(x)
+        return x * 2
+
+    if raised is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt):
+            work(1)
+    else:
+        assert work(1) == 2
+    assert calls == [1]
+    assert work(2) == 4
+    assert calls == [1, 2]
+    assert flush(timeout=30)
+    assert [r["args"] for r in CaptureLoader().load_all("work")] == [[2]]
+
+
 # --- signal handlers ----------------------------------------------------------------------
 
 SIGNAL_SCRIPT = """

@@ -1,9 +1,10 @@
 """The caller's side of a capture: what a captured call runs around the function, in its thread.
 
-One path for every capture (:func:`make_caller`): take the arguments (a snapshot queued for the
-writer, or filtered here), call the function one level deeper, and, when the result is
-recorded, complete the capture as the call returns. Nothing in here may change what the
-function does: a failure is reported through the site (``fail``) and the call goes on.
+One path for every capture (:func:`make_caller`, a handler per case): take the arguments (a
+snapshot queued for the writer, or filtered here), call the function one level deeper, and,
+when the result is recorded, complete the capture as the call returns. Nothing in here may
+change what the function does: a failure is reported through the site (``fail``) and the call
+goes on.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from snapy_capture.capture._record import (
     exception_result,
     freeze_filtered,
     receiver_state,
+    result_state,
 )
-from snapy_capture.capture._snapshot import freeze
+from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import Pending, State
 from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip
 from snapy_capture.capture._writer import push
@@ -50,6 +52,7 @@ class CallerSite(Site, Protocol):
         kwargs: dict[str, Any],
         *,
         instance: Any = None,
+        oversize: bool = False,
     ) -> Pending | None: ...
 
 
@@ -59,16 +62,101 @@ def call_through(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any
 
 
 def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
-    """What a call of ``site`` runs, ``(wrapped, instance, args, kwargs)``, under ``state``:
-    its settings bound as closure variables, since an attribute read or a Python call less is a
-    measurable part of what the caller of an async capture pays."""
-    lazy, limit, queue_size, rate = state.lazy, state.snapshot_limit, state.queue_size, state.limit
+    """What a call of ``site`` runs, ``(wrapped, instance, args, kwargs)``, under ``state``.
+
+    One handler per case, each the one frame of ours on the call's path (see
+    ``_pipeline.CaptureSite.call``): its settings bound as closure variables, since an
+    attribute read or a Python call less is a measurable part of what the caller of an async
+    capture pays, and only the branches its case needs.
+    """
+    if state.records_result:
+        return _result_caller(site, state)
+    return _caller(site, state)
+
+
+def _settings(state: State) -> tuple[Any, ...]:
+    """``(lazy, limit, rate, snapshots, named, takes_cls, before, wall)``, what every handler
+    reads per call."""
     # Queued as a snapshot for the writer to filter; a custom filter is given the live values.
     snapshots = state.deferred and state.snapshots and not state.filter.custom_filters
-    named, takes_cls = not state.config.minimal_capture, state.takes_cls
-    records_result, plain = state.records_result, site.kind != "coroutine"
-    before = state.self_before  # a method's receiver is queued with its arguments
-    wall = state.clock.time  # the call's time, for the record the writer builds
+    return (
+        state.lazy,
+        state.snapshot_limit,
+        state.limit,
+        snapshots,
+        not state.config.minimal_capture,  # the thread's name is recorded
+        state.takes_cls,
+        state.self_before,  # a method's receiver is queued with its arguments
+        state.clock.time,  # the call's time, for the record the writer builds
+    )
+
+
+def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
+    """The handler of a site that does not record results: the capture is taken (queued, or
+    stored) before the call, and the call is the handler's tail."""
+    lazy, limit, rate, snapshots, named, takes_cls, before, wall = _settings(state)
+    plain, flt, queue_size = site.kind != "coroutine", state.filter, state.queue_size
+
+    def captured_call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        slot = per_thread.slot
+        if slot.capturing:  # called by our own capture code on this thread (Slot.capturing)
+            return call_skipped(wrapped, args, kwargs)
+        if rate is not None and not rate.allow():  # not captured: not counted in call_depth
+            return wrapped(*args, **kwargs)
+        depth = _depth()
+        start = _perf_counter_ns()
+        interrupted: BaseException | None = None  # what ended the capture (Ctrl-C...)
+        slot.capturing = True
+        try:
+            given, bound = args, instance is not None
+            if takes_cls and not bound and args and isinstance(args[0], type):  # see State
+                given, bound = args[1:], True
+            # With the instance a method was called on (a classmethod's class is none).
+            receiver = instance is not None and before and not issubclass(type(instance), type)
+            call = (given, kwargs, instance) if receiver else (given, kwargs)
+            # Lazily queued as references: the writer reads them later.
+            payload = (call if lazy else freeze(call, limit, slot, receiver)) if snapshots else None
+            if not payload and snapshots:  # did not pickle, or too large
+                payload = freeze_filtered(call, flt, limit, slot, payload)
+            if not payload:  # synchronous, or no snapshot within the limit: filtered here
+                site.capture_here(state, depth, bound, given, kwargs, instance=instance)
+            else:
+                thread = slot.thread.name if named else None  # now: it may be renamed later
+                size = 0 if payload is call else len(payload)
+                # A QueuedCapture's fields, as a plain tuple: cheaper to build and to drop.
+                queued = (run_queued, size, site, state, depth, bound, payload, wall(), thread)
+                if not push(queued, queue_size):
+                    site.queue_full()
+        except Exception as exc:  # noqa: BLE001 - capture must never break the call
+            site.fail(exc, "capture")
+        except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
+            interrupted = exc
+        finally:
+            elapsed = _perf_counter_ns() - start
+            if active:
+                record_caller_time(elapsed)
+            else:
+                counters["capture_ns"] += elapsed  # see record_caller_time
+            slot.capturing = False
+        if interrupted is not None or not plain:
+            return call_and_finish(site, interrupted, wrapped, args, kwargs, depth=depth + 1)
+        token = _set_depth(depth + 1)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            _reset_depth(token)
+
+    return hide_frame(captured_call)
+
+
+def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:
+    """The handler of a site that records results: what the capture needs is taken before
+    the call (a snapshot, or a record built here), completed with the outcome as the call
+    returns (``finish``), in this same frame for a plain function."""
+    lazy, limit, rate, snapshots, named, takes_cls, before, wall = _settings(state)
+    plain = site.kind != "coroutine"
 
     def captured_call(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -87,39 +175,28 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             given, bound = args, instance is not None
             if takes_cls and not bound and args and isinstance(args[0], type):  # see State
                 given, bound = args[1:], True
-            # With the instance a method was called on (a classmethod's class is none).
-            call = (
-                (given, kwargs, instance)
-                if instance is not None and before and not issubclass(type(instance), type)
-                else (given, kwargs)
-            )
+            receiver = instance is not None and before and not issubclass(type(instance), type)
+            call = (given, kwargs, instance) if receiver else (given, kwargs)
             # Lazily queued as references, unless the receiver would be read after the call:
-            # it would show the state the call left, as "self_after" does.
+            # it would show the state the call left, as "self_after" does. Not filtered here
+            # when it does not pickle: the result's filter must see the receiver's secrets,
+            # which the one filtered here has lost.
             payload = (
-                call
-                if lazy and (not records_result or len(call) == 2)
-                # (Not with the result recorded: the result's filter must see the receiver's
-                # secrets, which the one filtered here has lost.)
-                else (
-                    freeze(call, limit, slot)
-                    or (
-                        None if records_result else freeze_filtered(call, state.filter, limit, slot)
-                    )
-                )
+                (call if lazy and not receiver else freeze(call, limit, slot, receiver))
                 if snapshots
                 else None
             )
-            if payload is None:  # synchronous, or no cheap snapshot: filtered here
-                pending = site.capture_here(state, depth, bound, given, kwargs, instance=instance)
+            if not payload:  # synchronous, or no snapshot within the limit: filtered here
+                # Past the limit, with the arguments within it: the receiver is too large.
+                oversize = payload is TOO_LARGE and receiver and freeze(call[:2], limit, slot)
+                pending = site.capture_here(
+                    state, depth, bound, given, kwargs, instance=instance, oversize=bool(oversize)
+                )
             else:
                 thread = slot.thread.name if named else None  # now: it may be renamed later
                 size = 0 if payload is call else len(payload)
-                # A QueuedCapture's fields, as a plain tuple: cheaper to build and to drop.
                 queued = (run_queued, size, site, state, depth, bound, payload, wall(), thread)
-                if records_result:
-                    pending = Deferred(queued, size, site, state, instance)
-                elif not push(queued, queue_size):
-                    site.queue_full()
+                pending = Deferred(queued, size, site, state, instance)
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
             site.fail(exc, "capture")
         except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
@@ -131,13 +208,19 @@ def make_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             else:
                 counters["capture_ns"] += elapsed  # see record_caller_time
             slot.capturing = False
-        if pending is not None or not plain:
+        if pending is None or not plain or isinstance(pending, BaseException):
             return call_and_finish(site, pending, wrapped, args, kwargs, depth=depth + 1)
+        # call_and_finish's own path, here: no second frame of ours above the function.
         token = _set_depth(depth + 1)
         try:
-            return wrapped(*args, **kwargs)
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            finish(site, pending, exception=exc)
+            raise
         finally:
             _reset_depth(token)
+        finish(site, pending, result=result)
+        return result
 
     return hide_frame(captured_call)
 
@@ -246,7 +329,8 @@ def finish(
             # ``return self``: the very object stored as self_after (pickle stores it once).
             record["result"] = {"value": record["self_after"], "is_self": True}
         else:
-            value, report = pending.result_filter.filter_value(result, "result")
+            limit = pending.state.snapshot_limit
+            value, report = result_state(pending.result_filter, result, limit)
             record["result"] = {"value": value}
             record["metadata"].setdefault("redactions", []).extend(report)
         site.dispatch(pending.state, record)

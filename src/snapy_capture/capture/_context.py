@@ -13,10 +13,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from typing import Any
 
 from snapy_capture._forksafe import after_fork_in_child
 from snapy_capture.config import notify_changed
 from snapy_capture.errors import ConfigError
+from snapy_capture.filters._inert import snapshot_reduction, snapshot_reductions
+
+_reductions_get = snapshot_reductions.get  # one C call per object pickled
+
+
+def _stand_in_reduction(obj: Any) -> Any:
+    """``SnapshotPickler.reducer_override``: called for every object but the built-in atoms
+    and containers, so one lookup, cached by type."""
+    kind = type(obj)
+    reduction = _reductions_get(kind)
+    return snapshot_reduction(kind) if reduction is None else reduction
+
 
 __all__ = [
     "CLOCK",
@@ -24,6 +37,8 @@ __all__ = [
     "PID",
     "Clock",
     "Slot",
+    "SnapshotPickler",
+    "TooLargeError",
     "call_depth",
     "own_code",
     "per_thread",
@@ -87,8 +102,8 @@ def call_depth() -> int:
     return DEPTH.get()
 
 
-class _TooLargeError(Exception):
-    """A pickle passed its sink's limit (``freeze`` returns ``None`` then)."""
+class TooLargeError(Exception):
+    """A pickle passed its sink's limit (``freeze`` returns ``TOO_LARGE`` then)."""
 
 
 class _BoundedSink:
@@ -104,9 +119,19 @@ class _BoundedSink:
         # The pickler writes once at the end, or once per 64 KiB frame of a large value.
         self.limit -= len(data)
         if self.limit < 0:
-            raise _TooLargeError
+            raise TooLargeError
         self.data = bytes(data) if self.data is None else self.data + data
         return len(data)
+
+
+class SnapshotPickler(pickle.Pickler):
+    """A pickler for snapshots: ``pickle``'s, except that objects the filters never store
+    (locks, sockets, files, generators...) are written as stand-ins for their class
+    (``filters._inert.snapshot_reduction``) rather than failing the snapshot."""
+
+    __slots__ = ()
+    # Static: ``dump`` looks this up on every call; a method would be bound each time.
+    reducer_override = staticmethod(_stand_in_reduction)
 
 
 class Slot:
@@ -121,11 +146,13 @@ class Slot:
     skipped: capturing it would wait on locks the interrupted code may hold, or recurse.
     """
 
-    __slots__ = ("busy", "capturing", "pickler", "sink", "thread")
+    __slots__ = ("busy", "capturing", "objects", "pickler", "sink", "thread")
 
     def __init__(self) -> None:
         self.sink = _BoundedSink()
         self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
+        # For values holding objects (a receiver), or that ``pickler`` failed on.
+        self.objects = SnapshotPickler(self.sink, pickle.HIGHEST_PROTOCOL)
         self.busy = False
         self.capturing = False
         # Its name is read per capture (a thread may rename itself); the object is found once.

@@ -24,7 +24,11 @@ from typing import Any, Final
 
 from snapy_capture._text import safe_repr, safe_str
 from snapy_capture.capture import _stats, _writer
-from snapy_capture.capture._caller import call_through, make_caller
+from snapy_capture.capture._caller import (
+    call_after_interrupted_capture,
+    call_through,
+    make_caller,
+)
 from snapy_capture.capture._context import PID, per_thread
 from snapy_capture.capture._proxies import CaptureWrapper, hide_frame, proxy
 from snapy_capture.capture._record import (
@@ -39,6 +43,7 @@ from snapy_capture.capture._record import (
     replace_unserializable,
     result_filter,
     shrink,
+    too_large,
 )
 from snapy_capture.capture._snapshot import snapshot
 from snapy_capture.capture._state import Pending, State
@@ -180,11 +185,20 @@ class CaptureSite:
             return wrapped(*args, **kwargs)
         # Resolving reads the configuration and may build a storage: under the guard, a
         # target called from there (``os.fspath``...) is not captured, and does not recurse.
+        interrupted: BaseException | None = None
         slot.capturing = True
         try:
             self.resolve()
+        except BaseException as exc:  # noqa: BLE001 - Ctrl-C landing in our code, say
+            # Not resolved: the next call tries again.
+            _retarget(self.call, (self.unresolved, (), None, None))
+            interrupted = exc
         finally:
             slot.capturing = False
+        if interrupted is not None:
+            # Called all the same, as when a capture is interrupted: exactly once, and a
+            # KeyboardInterrupt is raised again after it.
+            return call_after_interrupted_capture(self, interrupted, wrapped, args, kwargs)
         return self.call(wrapped, instance, args, kwargs)
 
     # --- building, encoding and storing a capture ------------------------------------
@@ -198,19 +212,25 @@ class CaptureSite:
         kwargs: dict[str, Any],
         *,
         instance: Any = None,
+        oversize: bool = False,
     ) -> Pending | None:
         """Filter and build the capture on the caller's thread, and store or queue it; what
         ``_caller.finish`` needs when the result is recorded. ``instance``: what wrapt passed
-        (a method's receiver, a classmethod's class, or ``None``)."""
+        (a method's receiver, a classmethod's class, or ``None``); ``oversize``: the caller
+        found the receiver too large to copy (it is not tried again)."""
         names = self.param_names(len(args), bound=bound)
         filtered = self.filter_args(state, names, args, kwargs)
         record = self.record(state.config, filtered, depth, now=state.clock.time())
         receiver = receiver_of(instance)
         before = receiver if state.self_before else None
         if before is not None:
-            add_receiver(
-                record, "self", *receiver_state(state.filter, before, "self", state.copy_limit)
+            limit = state.copy_limit
+            stored = (
+                too_large("self", limit)
+                if oversize and limit is not None
+                else receiver_state(state.filter, before, "self", limit)
             )
+            add_receiver(record, "self", *stored)
         if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
             record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])

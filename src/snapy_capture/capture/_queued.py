@@ -19,8 +19,10 @@ from snapy_capture.capture._record import (
     receiver_of,
     receiver_state,
     result_filter,
+    result_state,
+    too_large,
 )
-from snapy_capture.capture._snapshot import freeze
+from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push
 from snapy_capture.config import CaptureConfig
@@ -109,7 +111,7 @@ def run_queued(
             echo_filter = result_filter(state.filter, names, args, kwargs, receiver)
             if after is not None:
                 _add_after(record, after, echo_filter)
-            _add_result(record, result, echo_filter)
+            _add_result(record, result, echo_filter, state.snapshot_limit)
         data = site.encode(state, record)
     except Exception as exc:  # noqa: BLE001 - e.g. an argument mutated while read (lazy)
         site.fail(exc, "capture")
@@ -162,14 +164,16 @@ class Deferred:
             return ("value", value)
         # The receiver is copied now even lazily: read later, it would show what later calls
         # did to it (and hold their secrets, which this capture's filter does not know).
-        frozen = freeze(value, state.snapshot_limit)
-        if frozen is not None:
+        limit = state.snapshot_limit
+        frozen = freeze(value, limit, objects=path != "result")
+        if frozen:
             self.size += len(frozen)
             return ("frozen", frozen)
         # Unpicklable or huge: filtered here; the arguments' secrets are masked later.
+        if frozen is TOO_LARGE:
+            return ("filtered", *too_large(path, limit))
         if path == "result":
             return ("filtered", *state.filter.filter_value(value, path))
-        limit = state.snapshot_limit
         return ("filtered", *receiver_state(state.filter, value, path, limit, frozen=True))
 
     def submit(self) -> None:
@@ -183,7 +187,9 @@ def _run_deferred(entry: Entry) -> None:
     run_queued(deferred.entry, deferred.result, deferred.after)
 
 
-def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: Any) -> None:
+def _add_result(
+    record: dict[str, Any], result: tuple[Any, ...], value_filter: Any, limit: int
+) -> None:
     kind, *rest = result
     if kind == "exception":
         exception_result(value_filter, record, rest[0], rest[1], rest[2])
@@ -191,7 +197,10 @@ def _add_result(record: dict[str, Any], result: tuple[Any, ...], value_filter: A
     if kind == "self":
         record["result"] = {"value": record["self_after"], "is_self": True}
         return
-    value, report = _filtered(kind, rest, value_filter, "result")
+    if kind == "value":  # a lazy reference, read now: within the limit, as on the caller's
+        value, report = result_state(value_filter, rest[0], limit)
+    else:
+        value, report = _filtered(kind, rest, value_filter, "result")
     record["result"] = {"value": value}
     record["metadata"].setdefault("redactions", []).extend(report)
 

@@ -13,12 +13,13 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
-from snapy_capture.capture._snapshot import freeze
+from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
 from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names, inert_loads
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
     "RECEIVER_KEYS",
+    "TOO_LARGE_COPY",
     "Signature",
     "add_receiver",
     "callable_kind",
@@ -32,7 +33,9 @@ __all__ = [
     "receiver_state",
     "replace_unserializable",
     "result_filter",
+    "result_state",
     "shrink",
+    "too_large",
 ]
 
 #: The record's keys holding a method's receiver: as called, and as the call left it.
@@ -101,14 +104,32 @@ def callable_kind(func: Any) -> str:
 
 def inert_copy(value: Any, limit: int) -> Any:
     """An inert deep copy of ``value`` (pickled once, read back without running host code:
-    see ``_inert``), or ``None`` if it does not pickle within ``limit`` bytes."""
-    frozen = freeze(value, limit)
+    see ``_inert``; with stand-ins for the unstorable objects it holds); ``None`` if it does not
+    pickle, :data:`TOO_LARGE_COPY` if it pickles to more than ``limit`` bytes."""
+    frozen = freeze(value, limit, objects=True)
+    if frozen is TOO_LARGE:
+        return TOO_LARGE_COPY
     if frozen is None:
         return None
     try:
         return inert_loads(frozen)
     except Exception:  # noqa: BLE001
         return None
+
+
+#: :func:`inert_copy`'s answer for a value too large to copy.
+TOO_LARGE_COPY: Final = object()
+
+
+def too_large(path: str, limit: int) -> tuple[Redacted, list[dict[str, str]]]:
+    """The placeholder of a receiver or a result too large to copy, and its report: it was
+    pickled up to ``limit`` bytes, once, and is neither walked nor stored (what the walk and
+    the encoding of it would cost the caller grows with its size)."""
+    prefix = "" if path == "result" else _UNSTORABLE  # as ``shrink`` words them
+    placeholder = Redacted(f"{prefix}too large (over {limit} bytes)")
+    # A limit below the snapshots' own is 4x max_capture_size (``State.snapshot_limit``).
+    reason = "snapshot_limit" if limit >= SNAPSHOT_LIMIT else "max_capture_size"
+    return placeholder, [{"path": path, "reason": reason}]
 
 
 def receiver_of(instance: Any) -> Any:
@@ -131,34 +152,62 @@ def receiver_state(
     ``__reduce_ex__``/``__getstate__`` run once, as a plain pickling runs them, and the copy is
     walked and encoded without running more host code, and shows the state as of now even if
     the call changes it. A receiver that does not pickle (an attribute holding a lock, a
-    socket, a generator) is filtered as it is, then its filtered copy is copied: the
-    placeholders stand in for what did not pickle. ``frozen``: the caller tried already.
+    socket, a generator: see ``SnapshotPickler``... one the snapshot pickler does not know) is
+    filtered as it is, then its filtered copy is copied: the placeholders stand in for what
+    did not pickle. ``frozen``: the caller tried already. One pickling more than ``limit``
+    bytes makes it a ``too large`` placeholder.
     """
     if limit is not None and not frozen:
         copy = inert_copy(receiver, limit)
+        if copy is TOO_LARGE_COPY:
+            return too_large(path, limit)
         if copy is not None:
             return flt.filter_value(copy, path)
     value, report = flt.filter_value(receiver, path)
     if limit is not None and value is not receiver:
         copy = inert_copy(value, limit)
+        if copy is TOO_LARGE_COPY:
+            return too_large(path, limit)
         if copy is not None:
             value = copy
     return value, report
 
 
+def result_state(flt: ArgumentFilter, result: Any, limit: int) -> tuple[Any, list[dict[str, str]]]:
+    """A call's result as stored, filtered, and its report; a ``too large`` placeholder if it
+    pickles to more than ``limit`` bytes (the arguments' snapshot limit): found by one
+    pickling that stops there, before the filters walk it and the serializer encodes it."""
+    if freeze(result, limit) is TOO_LARGE:
+        return too_large("result", limit)
+    filtered: tuple[Any, list[dict[str, str]]] = flt.filter_value(result, "result")
+    return filtered
+
+
 def freeze_filtered(
-    call: tuple[Any, ...], flt: ArgumentFilter, limit: int, slot: Any = None
+    call: tuple[Any, ...],
+    flt: ArgumentFilter,
+    limit: int,
+    slot: Any = None,
+    frozen: bytes | None = None,
 ) -> bytes | None:
-    """A snapshot of ``call`` (``(args, kwargs, receiver)``) whose receiver did not pickle as
-    it is (an attribute holding a lock, a socket): the receiver filtered here, its
-    placeholders in place of what does not pickle, then frozen with its redaction report as a
-    fourth item; ``None`` if that does not pickle either (the caller filters it all then)."""
+    """A snapshot of ``call`` (``(args, kwargs, receiver)``) whose own snapshot failed
+    (``frozen``: ``None``, or ``TOO_LARGE``), with the receiver replaced, and its redaction
+    report as a fourth item; ``None`` (or ``TOO_LARGE``) if that fails too: the caller
+    filters it all then.
+
+    A receiver that did not pickle as it is (an object the snapshot pickler does not know
+    holding something pickle refuses) is filtered here, its placeholders in place of what
+    does not pickle. Past the limit, the receiver is tried as the part too large: one more
+    pickling, of the arguments only, rather than one of the receiver, as large as the limit.
+    """
     if len(call) < 3:
         return None
+    if frozen is TOO_LARGE:
+        return freeze((call[0], call[1], *too_large("self", limit)), limit, slot, objects=True)
     receiver, report = receiver_state(flt, call[2], "self", None)
     if receiver is call[2]:  # nothing replaced: it would fail again
         return None
-    return freeze((call[0], call[1], receiver, report), limit, slot)
+    return freeze((call[0], call[1], receiver, report), limit, slot, objects=True)
 
 
 def add_receiver(

@@ -34,16 +34,33 @@ import zoneinfo
 from typing import Any, Final
 
 from snapy_capture.filters._redacted import Redacted
+from snapy_capture.filters._unstorable import type_reason
 
-__all__ = ["SAFE", "Inert", "inert_loads"]
+__all__ = ["SAFE", "Inert", "inert_loads", "snapshot_reduction", "snapshot_reductions"]
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
 _NEWOBJ_EX: Final = copyreg.__newobj_ex__  # type: ignore[attr-defined]
+
+#: The classes a snapshot stands in for (see :func:`snapshot_reduction`), by ``id``: a
+#: snapshot is read back in the process that took it.
+_unstorable_kinds: dict[int, type] = {}
+
+
+def unstorable_copy(key: int) -> Any:
+    """What a snapshot's stand-in for an unstorable object reads back as: an :class:`Inert`
+    of its class and nothing else, which the filters replace by their ``unstorable``
+    placeholder (judging it by that class, as they judge the live object)."""
+    kind = _unstorable_kinds.get(key)
+    if kind is None:  # not taken by this process: cannot happen, but never guess a class
+        return Redacted("unstorable:object")
+    return Inert(_NEWOBJ, (kind,))
+
 
 #: Globals a snapshot may really call while it is unpickled: types whose construction runs
 #: only the interpreter's or the standard library's code, never the host's.
 SAFE: Final[frozenset[Any]] = frozenset(
     {
+        unstorable_copy,
         set,
         frozenset,
         bytearray,
@@ -73,6 +90,35 @@ SAFE: Final[frozenset[Any]] = frozenset(
     }
 )
 _SAFE_IDS: Final = {id(kind): kind for kind in SAFE}
+
+#: :func:`snapshot_reduction`'s answers by type; bounded (a program may make classes forever).
+snapshot_reductions: dict[type, Any] = {}
+_MAX_KINDS: Final = 4096
+
+
+def snapshot_reduction(kind: type) -> Any:
+    """How a snapshot pickles an object of type ``kind``: ``NotImplemented`` (as ``pickle``
+    would), or, for a type the filters never store (a lock, a socket, a file, a generator, a
+    module, a connection: ``_unstorable``), a reduction to :func:`unstorable_copy`.
+
+    A snapshot of an argument or a receiver holding one then pickles in one pass instead of
+    failing (pickle refuses most of these), and its object is never asked to pickle itself;
+    the filters, which would replace it by a placeholder anyway, see its class. For a
+    pickler's ``reducer_override``: cached by type, as that is called per object.
+    """
+    reduction = snapshot_reductions.get(kind)
+    if reduction is not None:
+        return reduction
+    reduction = NotImplemented
+    reason = type_reason(kind, ())
+    if reason is not None and reason.startswith("unstorable:"):
+        key = id(kind)
+        if _unstorable_kinds.get(key, kind) is kind and len(_unstorable_kinds) < _MAX_KINDS:
+            _unstorable_kinds[key] = kind  # kept alive: its id stays its own
+            reduction = (unstorable_copy, (key,))
+    if len(snapshot_reductions) < _MAX_KINDS:
+        snapshot_reductions[kind] = reduction
+    return reduction
 
 
 class Inert:
