@@ -53,6 +53,7 @@ docs-serve: $(STAMP)
 
 ## bench: the benchmark suite (not part of `make test`)
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'  # the peers it measures against (MonkeyType)
 	$(PY) -m benchmarks
 
 ## stress: the long variants of the reliability tests
