@@ -88,6 +88,18 @@ class CaptureReader(RecordCodec):
             metadata["calls"], metadata["last_seen"] = seen[0], _iso(seen[1])
         return record
 
+    def calls(self, path: str | os.PathLike[str] | StoredPath) -> tuple[int, str] | None:
+        """``(calls, last seen)`` of a deduplicated capture: the calls it stands for and the
+        time of the last (as ``metadata["calls"]``/``["last_seen"]`` when it is read), or
+        ``None`` (one call, or not deduplicated). Not covered by a signature.
+
+        Raises:
+            CaptureFormatError: the file cannot be read.
+        """
+        data, _, _ = self._backend.read_bytes(path, "")
+        seen = self._backend.calls(path, data)
+        return None if seen is None else (seen[0], _iso(seen[1]))
+
     def unpack_file(
         self, path: str | os.PathLike[str] | StoredPath, *, function: str | None = None
     ) -> Envelope:
