@@ -82,7 +82,7 @@ class CaptureReader(RecordCodec):
         data, function, seq = self._read_bytes(path, function)
         record = self.decode(data, function=function, seq=seq)
         seen = self._backend.calls(path, data)
-        metadata = record.get("metadata")
+        metadata = record.setdefault("metadata", {}) if seen is not None else None
         if seen is not None and isinstance(metadata, dict):
             # Deduplicated: the calls this capture stands for (kept beside it, unsigned).
             metadata["calls"], metadata["last_seen"] = seen[0], _iso(seen[1])
