@@ -192,13 +192,19 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     unprobed = proxy(target, lambda w, i, a, k: w(*a, **k), [True])
     disabled = capture_args(root / "off", enabled=False)(target)
     sampled = capture_args(root / "sampled", sample_rate=1e-12)(target)
-    sync = capture_args(root / "sync", retention=None)(target)
-    sync10 = capture_args(root / "sync10", retention=10)(target)
-    in_rounds = capture_args(root / "rounds", retention=None)(target)
-    queued = capture_args(root / "async", retention=None, async_storage=True)(target)
-    lazy = capture_args(root / "lazy", retention=None, async_storage=True, lazy_serialization=True)(
+    sync = capture_args(root / "sync", retention=None, dedupe=False)(target)
+    sync10 = capture_args(root / "sync10", retention=10, dedupe=False)(target)
+    in_rounds = capture_args(root / "rounds", retention=None, dedupe=False)(target)
+    queued = capture_args(root / "async", retention=None, async_storage=True, dedupe=False)(
         target
     )
+    lazy = capture_args(
+        root / "lazy",
+        retention=None,
+        async_storage=True,
+        lazy_serialization=True,
+        dedupe=False,
+    )(target)
     funcs = [disabled, sampled, sync, sync10, in_rounds, queued, lazy]
     comparisons = [
         (
@@ -217,7 +223,7 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
         ),
     ]
     if memory is not None:
-        in_memory = capture_args(memory / "sync", retention=None)(target)
+        in_memory = capture_args(memory / "sync", retention=None, dedupe=False)(target)
         funcs.append(in_memory)
         comparisons.append(
             (
@@ -255,7 +261,44 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
         )
         results[floor_name] = Timing(floor_name, floor.rounds)
         results[ours_name] = Timing(ours_name, ours.rounds)
+    results.update(_dedupe_rows(memory or root, pairs))
     return _table(results)
+
+
+def _dedupe_rows(root: Path, pairs: int) -> dict[str, Timing]:
+    """Deduplication's two goals, each a pair of synchronous captures called in alternation
+    (on tmpfs when there is one: without a disk's time our own cost shows most):
+
+    - distinct calls (a new order id each call) with dedupe on against off: the content hash
+      and the index are all that on adds (goal <= 1.05);
+    - the same call again with dedupe on (counted on the kept capture: no file written)
+      against the same call stored with dedupe off (goal <= 0.5).
+    """
+    count = iter(range(10**9))
+    distinct_on = capture_args(root / "distinct-on", retention=10)(target)
+    distinct_off = capture_args(root / "distinct-off", retention=10, dedupe=False)(target)
+    same_on = capture_args(root / "same-on", retention=10)(target)
+    same_off = capture_args(root / "same-off", retention=10, dedupe=False)(target)
+    for func in (distinct_on, distinct_off, same_on, same_off):
+        func(*ARGS, **KWARGS)
+    snapy_capture.flush()
+    rest = ARGS[1:]
+    pairs_of = {
+        ("distinct, dedupe on", "distinct, dedupe off"): (
+            lambda: distinct_on(next(count), *rest, **KWARGS),
+            lambda: distinct_off(next(count), *rest, **KWARGS),
+        ),
+        ("duplicate, dedupe on (counted)", "same call, dedupe off (stored)"): (
+            lambda: same_on(*ARGS, **KWARGS),
+            lambda: same_off(*ARGS, **KWARGS),
+        ),
+    }
+    results: dict[str, Timing] = {}
+    for (on_name, off_name), (on, off) in pairs_of.items():
+        off_times, on_times = _paired(off, on, pairs * 2, [])
+        results[on_name] = Timing(on_name, on_times.rounds)
+        results[off_name] = Timing(off_name, off_times.rounds)
+    return results
 
 
 def _table(results: dict[str, Timing]) -> list[str]:
@@ -277,6 +320,10 @@ def _table(results: dict[str, Timing]) -> list[str]:
         "  lazy flush, per capture",
         "tmpfs: raw pickle + atomic write",
         "tmpfs: synchronous capture",
+        "distinct, dedupe off",
+        "distinct, dedupe on",
+        "same call, dedupe off (stored)",
+        "duplicate, dedupe on (counted)",
     ]
     shown = [results[name] for name in order if name in results]
     lines += [f"{t.name:34s} {fmt_ns(t.min):>10s} {fmt_ns(t.median):>10s}" for t in shown]
@@ -332,6 +379,13 @@ def _table(results: dict[str, Timing]) -> list[str]:
             "synchronous, retention=10",
             "raw ... + unlink oldest",
             1.5,
+        ),
+        ("distinct calls: dedupe on / off", "distinct, dedupe on", "distinct, dedupe off", 1.05),
+        (
+            "duplicate (counted) / stored",
+            "duplicate, dedupe on (counted)",
+            "same call, dedupe off (stored)",
+            0.5,
         ),
         (
             "tmpfs: synchronous / raw (no disk)",

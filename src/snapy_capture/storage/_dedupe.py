@@ -27,6 +27,7 @@ one behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import mmap
 import os
@@ -47,7 +48,7 @@ _HEADER_SIZE: Final = 64
 # state, digest, number, calls, last seen, previous, next
 _SLOT: Final = struct.Struct("<B7x16sqqdii")
 _SLOT_SIZE: Final = 64
-_EMPTY, _LIVE, _DELETED = 0, 1, 2
+_EMPTY, _LIVE = 0, 1
 _MIN_CAPACITY: Final = 16
 _DIRTY: Final = 28
 #: Mappings let go of without closing them (see :meth:`DedupeIndex.abandon`).
@@ -91,6 +92,7 @@ class DedupeIndex:
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.path = os.path.join(directory, INDEX_NAME)
+        self.capture_name = _namer(directory)
         self.map: mmap.mmap | None = None
         # The writers' lock's (see ``_locks._WriteLock``) when the file was mapped: a lock
         # opened again means the directory may be another one now (removed and made again).
@@ -109,7 +111,7 @@ class DedupeIndex:
             self.close()
             self.generation, self.foreign = lock.generation, lock.foreign
             mapped = self._open(capture_name)
-        elif len(mapped) < _HEADER_SIZE + _SLOT_SIZE * _HEADER.unpack_from(mapped, 0)[1]:
+        elif len(mapped) < _HEADER_SIZE + _SLOT_SIZE * _U32.unpack_from(mapped, 8)[0]:
             mapped = self.remap()  # grown by another process
         if mapped[_DIRTY]:  # a writer died while changing it
             self.rebuild(capture_name)
@@ -153,44 +155,48 @@ class DedupeIndex:
     # --- lookups and changes (under the lock) -----------------------------------------
 
     def peek(self, digest: bytes) -> tuple[int, int] | None:
-        """``(slot, changes)`` of ``digest`` if the index holds it, read without the lock:
-        a hint, confirmed under the lock by :meth:`confirm` (``changes`` unchanged)."""
+        """``(slot, changes)``: where the index holds ``digest`` (slot -1: nowhere), read
+        without the lock: a hint, taken under the lock by :meth:`find` only if the index did
+        not change since (``changes``)."""
         mapped = self.map
         if mapped is None:
             return None
         try:
-            header = _HEADER.unpack_from(mapped, 0)
-            if len(mapped) < _HEADER_SIZE + _SLOT_SIZE * header[1]:
+            changes = _U64.unpack_from(mapped, _CHANGES)[0]
+            capacity = _U32.unpack_from(mapped, 8)[0]
+            if len(mapped) < _HEADER_SIZE + _SLOT_SIZE * capacity:
                 return None
-            slot = _find(mapped, header[1], digest)
-        except (ValueError, struct.error):  # closed or resized meanwhile
+            slot = _find(mapped, capacity, digest)
+        except (ValueError, IndexError, struct.error):  # closed or resized meanwhile
             return None
-        return None if slot < 0 else (slot, header[7])
+        return (slot, changes)
 
     def find(self, mapped: mmap.mmap, digest: bytes, hint: tuple[int, int] | None) -> int:
         """The slot holding ``digest`` (-1: none); ``hint`` from :meth:`peek` saves the
         search when nothing changed since."""
-        header = _HEADER.unpack_from(mapped, 0)
-        if hint is not None and hint[1] == header[7]:
+        if hint is not None and hint[1] == _U64.unpack_from(mapped, _CHANGES)[0]:
             return hint[0]
-        return _find(mapped, header[1], digest)
+        return _find(mapped, _U32.unpack_from(mapped, 8)[0], digest)
 
     def seq_of(self, mapped: mmap.mmap, slot: int) -> int:
-        seq: int = _SLOT.unpack_from(mapped, _offset(slot))[2]
+        seq: int = _Q64.unpack_from(mapped, (64 + 64 * slot) + 24)[0]
         return seq
 
     def seen(self, mapped: mmap.mmap, slot: int, now: float) -> None:
         """One more call of the content in ``slot``, at ``now``: it becomes the newest."""
-        with _changing(mapped):
-            state, digest, seq, calls, _, _, _ = _SLOT.unpack_from(mapped, _offset(slot))
+        mapped[_DIRTY] = 1
+        at = (64 + 64 * slot) + 32
+        _SEEN.pack_into(mapped, at, _SEEN.unpack_from(mapped, at)[0] + 1, now)
+        if _I32.unpack_from(mapped, _HEAD)[0] != slot:
             _unlink_slot(mapped, slot)
-            _SLOT.pack_into(mapped, _offset(slot), state, digest, seq, calls + 1, now, -1, -1)
             _push_head(mapped, slot)
+        _changed(mapped)
 
     def forget(self, mapped: mmap.mmap, slot: int) -> None:
         """Drop the entry in ``slot`` (its capture is gone: deleted by other means)."""
-        with _changing(mapped):
-            _remove(mapped, slot)
+        mapped[_DIRTY] = 1
+        _delete(mapped, slot)
+        _changed(mapped)
 
     def add(
         self,
@@ -198,17 +204,22 @@ class DedupeIndex:
         digest: bytes,
         seq: int,
         now: float,
-    ) -> mmap.mmap:
-        """Index capture ``seq`` (just placed) as the newest; returns the mapping (a new one
-        when the table grew)."""
-        _, capacity, live, deleted = _HEADER.unpack_from(mapped, 0)[:4]
-        if 2 * (live + deleted + 1) > capacity:
+        retention: int | None,
+        cutoff: float | None,
+    ) -> list[int]:
+        """Index capture ``seq`` (just placed) as the newest, then :meth:`evict`; returns
+        the numbers of the captures to delete."""
+        capacity, live = _COUNTS.unpack_from(mapped, 8)
+        if 2 * (live + 1) > capacity:
             self._relayout(_entries(mapped), _capacity_for(live + 1))
             mapped = self.remap()
-            capacity = _HEADER.unpack_from(mapped, 0)[1]
-        with _changing(mapped):
-            _insert(mapped, capacity, _Entry(digest, seq, 1, now))
-        return mapped
+            capacity = _U32.unpack_from(mapped, 8)[0]
+        mapped[_DIRTY] = 1
+        _insert(mapped, capacity, _Entry(digest, seq, 1, now))
+        if (retention is None or live + 1 <= retention) and cutoff is None:
+            _changed(mapped)
+            return []
+        return self.evict(mapped, retention, cutoff)
 
     def evict(
         self, mapped: mmap.mmap, retention: int | None, cutoff: float | None
@@ -216,20 +227,22 @@ class DedupeIndex:
         """Drop the least recently seen entries beyond ``retention`` or last seen before
         ``cutoff`` (never the newest); returns their capture numbers (to delete)."""
         evicted: list[int] = []
-        header = _HEADER.unpack_from(mapped, 0)
-        live, head, tail = header[2], header[4], header[5]
+        live = _U32.unpack_from(mapped, 12)[0]
         if (retention is None or live <= retention) and cutoff is None:
             return evicted
-        with _changing(mapped):
-            while tail != _NONE and tail != head:
-                slot = _SLOT.unpack_from(mapped, _offset(tail))
-                over = retention is not None and live > retention
-                if not over and (cutoff is None or slot[4] >= cutoff):
-                    break
-                evicted.append(slot[2])
-                _remove(mapped, tail)
-                live -= 1
-                tail = _HEADER.unpack_from(mapped, 0)[5]
+        mapped[_DIRTY] = 1
+        head, tail = _ENDS.unpack_from(mapped, _HEAD)
+        while tail != _NONE and tail != head:
+            offset = (64 + 64 * tail)
+            if not (retention is not None and live > retention) and (
+                cutoff is None or _F64.unpack_from(mapped, offset + 40)[0] >= cutoff
+            ):
+                break
+            evicted.append(_Q64.unpack_from(mapped, offset + 24)[0])
+            _delete(mapped, tail)
+            live -= 1
+            head, tail = _ENDS.unpack_from(mapped, _HEAD)
+        _changed(mapped)
         return evicted
 
     def entries(self, mapped: mmap.mmap) -> list[tuple[int, int, float]]:
@@ -299,22 +312,47 @@ class DedupeIndex:
 
 
 # --- the table ----------------------------------------------------------------------------
+# One field at a time (a struct call each): the hot path touches a handful of fields.
+# Slot fields at: state 0, digest 8, number 24, calls 32, last seen 40, previous 48, next 52.
 
 _Buffer = mmap.mmap | bytearray
+_I32: Final = struct.Struct("<i")
+_U32: Final = struct.Struct("<I")
+_Q64: Final = struct.Struct("<q")
+_F64: Final = struct.Struct("<d")
+_U64: Final = struct.Struct("<Q")
+_SEEN: Final = struct.Struct("<qd")  # calls, last seen
+_LINKS: Final = struct.Struct("<ii")  # previous, next
+_ENDS: Final = struct.Struct("<ii")  # head, tail
+_COUNTS: Final = struct.Struct("<II")  # capacity, live
+_HEAD: Final = 20
+_TAIL: Final = 24
+_CHANGES: Final = 32
+
+
+def _namer(directory: str) -> Callable[[int], str]:
+    from snapy_capture.storage._layout import _capture_name  # noqa: PLC0415 - no cycle
+
+    return functools.partial(_capture_name, directory)
 
 
 def _offset(slot: int) -> int:
     return _HEADER_SIZE + _SLOT_SIZE * slot
 
 
+def _changed(mapped: _Buffer) -> None:
+    _U64.pack_into(mapped, _CHANGES, _U64.unpack_from(mapped, _CHANGES)[0] + 1)
+    mapped[_DIRTY] = 0
+
+
 def _find(mapped: _Buffer, capacity: int, digest: bytes) -> int:
     mask = capacity - 1
     slot = _start(digest, capacity)
     for _ in range(capacity):
-        state, found = _SLOT.unpack_from(mapped, _offset(slot))[:2]
-        if state == _EMPTY:
+        offset = (64 + 64 * slot)
+        if mapped[offset] != _LIVE:
             return -1
-        if state == _LIVE and found == digest:
+        if mapped[offset + 8 : offset + 24] == digest:
             return slot
         slot = (slot + 1) & mask
     return -1
@@ -323,82 +361,80 @@ def _find(mapped: _Buffer, capacity: int, digest: bytes) -> int:
 def _insert(mapped: _Buffer, capacity: int, entry: _Entry) -> None:
     mask = capacity - 1
     slot = _start(entry.digest, capacity)
-    while mapped[_offset(slot)] == _LIVE:
+    while mapped[(64 + 64 * slot)] == _LIVE:
         slot = (slot + 1) & mask
-    reused = mapped[_offset(slot)] == _DELETED
     _SLOT.pack_into(
-        mapped, _offset(slot), _LIVE, entry.digest, entry.seq, entry.calls, entry.last_seen, -1, -1
+        mapped, (64 + 64 * slot), _LIVE, entry.digest, entry.seq, entry.calls, entry.last_seen, -1, -1
     )
-    magic, cap, live, deleted, head, tail, dirty, changes = _HEADER.unpack_from(mapped, 0)
-    _HEADER.pack_into(
-        mapped, 0, magic, cap, live + 1, deleted - reused, head, tail, dirty, changes
-    )
+    _U32.pack_into(mapped, 12, _U32.unpack_from(mapped, 12)[0] + 1)
     _push_head(mapped, slot)
 
 
-def _remove(mapped: _Buffer, slot: int) -> None:
+def _delete(mapped: _Buffer, slot: int) -> None:
+    """Remove ``slot``'s entry; the entries after it in its probe run move back into the
+    gap (no deleted markers: lookups stay short, and the table never fills with them)."""
     _unlink_slot(mapped, slot)
-    mapped[_offset(slot)] = _DELETED
-    magic, cap, live, deleted, head, tail, dirty, changes = _HEADER.unpack_from(mapped, 0)
-    _HEADER.pack_into(mapped, 0, magic, cap, live - 1, deleted + 1, head, tail, dirty, changes)
+    capacity = _U32.unpack_from(mapped, 8)[0]
+    mask = capacity - 1
+    gap = slot
+    probe = slot
+    while True:
+        probe = (probe + 1) & mask
+        offset = (64 + 64 * probe)
+        if mapped[offset] != _LIVE:
+            break
+        home = _start(bytes(mapped[offset + 8 : offset + 24]), capacity)
+        # The entry stays if its home lies cyclically in (gap, probe].
+        if (gap < probe and gap < home <= probe) or (gap > probe and (home > gap or home <= probe)):
+            continue
+        _move(mapped, probe, gap)
+        gap = probe
+    mapped[(64 + 64 * gap)] = _EMPTY
+    _U32.pack_into(mapped, 12, _U32.unpack_from(mapped, 12)[0] - 1)
 
 
-def _set_link(mapped: _Buffer, slot: int, prev: int | None, nxt: int | None) -> None:
-    offset = _offset(slot)
-    fields = list(_SLOT.unpack_from(mapped, offset))
-    if prev is not None:
-        fields[5] = prev
-    if nxt is not None:
-        fields[6] = nxt
-    _SLOT.pack_into(mapped, offset, *fields)
-
-
-def _set_ends(mapped: _Buffer, head: int | None, tail: int | None) -> None:
-    fields = list(_HEADER.unpack_from(mapped, 0))
-    if head is not None:
-        fields[4] = head
-    if tail is not None:
-        fields[5] = tail
-    _HEADER.pack_into(mapped, 0, *fields)
+def _move(mapped: _Buffer, source: int, target: int) -> None:
+    start, end = (64 + 64 * source), (64 + 64 * target)
+    mapped[end : end + _SLOT_SIZE] = mapped[start : start + _SLOT_SIZE]
+    prev, nxt = _LINKS.unpack_from(mapped, end + 48)
+    if prev != _NONE:
+        _I32.pack_into(mapped, (64 + 64 * prev) + 52, target)
+    else:
+        _I32.pack_into(mapped, _HEAD, target)
+    if nxt != _NONE:
+        _I32.pack_into(mapped, (64 + 64 * nxt) + 48, target)
+    else:
+        _I32.pack_into(mapped, _TAIL, target)
 
 
 def _unlink_slot(mapped: _Buffer, slot: int) -> None:
-    prev, nxt = _SLOT.unpack_from(mapped, _offset(slot))[5:7]
+    offset = (64 + 64 * slot)
+    prev, nxt = _LINKS.unpack_from(mapped, offset + 48)
     if prev != _NONE:
-        _set_link(mapped, prev, None, nxt)
+        _I32.pack_into(mapped, (64 + 64 * prev) + 52, nxt)
     else:
-        _set_ends(mapped, nxt, None)
+        _I32.pack_into(mapped, _HEAD, nxt)
     if nxt != _NONE:
-        _set_link(mapped, nxt, prev, None)
+        _I32.pack_into(mapped, (64 + 64 * nxt) + 48, prev)
     else:
-        _set_ends(mapped, None, prev)
-    _set_link(mapped, slot, _NONE, _NONE)
+        _I32.pack_into(mapped, _TAIL, prev)
+    _LINKS.pack_into(mapped, offset + 48, _NONE, _NONE)
 
 
 def _push_head(mapped: _Buffer, slot: int) -> None:
-    head = _HEADER.unpack_from(mapped, 0)[4]
-    _set_link(mapped, slot, _NONE, head)
+    head = _I32.unpack_from(mapped, _HEAD)[0]
+    _LINKS.pack_into(mapped, (64 + 64 * slot) + 48, _NONE, head)
     if head != _NONE:
-        _set_link(mapped, head, slot, None)
-        _set_ends(mapped, slot, None)
+        _I32.pack_into(mapped, (64 + 64 * head) + 48, slot)
     else:
-        _set_ends(mapped, slot, slot)
-
-
-@contextlib.contextmanager
-def _changing(mapped: mmap.mmap):  # type: ignore[no-untyped-def]
-    mapped[_DIRTY] = 1
-    yield
-    fields = list(_HEADER.unpack_from(mapped, 0))
-    fields[6] = 0
-    fields[7] += 1
-    _HEADER.pack_into(mapped, 0, *fields)
+        _I32.pack_into(mapped, _TAIL, slot)
+    _I32.pack_into(mapped, _HEAD, slot)
 
 
 def _slots(mapped: _Buffer) -> Iterable[_Entry]:
     capacity = _HEADER.unpack_from(mapped, 0)[1]
     for slot in range(capacity):
-        state, digest, seq, calls, last_seen = _SLOT.unpack_from(mapped, _offset(slot))[:5]
+        state, digest, seq, calls, last_seen = _SLOT.unpack_from(mapped, (64 + 64 * slot))[:5]
         if state == _LIVE:
             yield _Entry(digest, seq, calls, last_seen)
 
@@ -409,7 +445,7 @@ def _entries(mapped: _Buffer) -> list[_Entry]:
     header = _HEADER.unpack_from(mapped, 0)
     slot, capacity = header[5], header[1]
     while slot != _NONE and len(found) <= capacity:
-        state, digest, seq, calls, last_seen, prev, _ = _SLOT.unpack_from(mapped, _offset(slot))
+        state, digest, seq, calls, last_seen, prev, _ = _SLOT.unpack_from(mapped, (64 + 64 * slot))
         if state == _LIVE:
             found.append(_Entry(digest, seq, calls, last_seen))
         slot = prev
@@ -448,13 +484,13 @@ def calls_of(directory: str, seq: int, data: bytes) -> tuple[int, float] | None:
             return None
         slot = _start(digest, capacity)
         for _ in range(capacity):
-            raw = os.pread(fd, _SLOT.size, _offset(slot))
+            raw = os.pread(fd, _SLOT.size, (64 + 64 * slot))
             if len(raw) < _SLOT.size:
                 return None
             state, found, number, calls, last_seen = _SLOT.unpack_from(raw, 0)[:5]
-            if state == _EMPTY:
+            if state != _LIVE:
                 return None
-            if state == _LIVE and found == digest:
+            if found == digest:
                 return (calls, last_seen) if number == seq else None
             slot = (slot + 1) & (capacity - 1)
     except OSError:

@@ -160,15 +160,16 @@ class LocalDirectory(Backend):
         """
         directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
         files = self._files
-        index = None
+        index = hint = None
         digest = content_digest(data) if dedupe else None
         if digest is not None:
             index = self._indexes.get(directory) or self._index(directory)
             hint = index.peek(digest)
-            if hint is not None:
+            if hint is not None and hint[0] >= 0:
                 known = self._count_call(directory, index, digest, hint)
                 if known is not None:
                     return known
+                hint = None
         try:
             fd, temp = files.open_temp(directory)
         except (FileNotFoundError, NotADirectoryError):
@@ -190,8 +191,8 @@ class LocalDirectory(Backend):
             try:
                 dedupe_at = None
                 if index is not None and digest is not None:
-                    mapped = index.ready(lock, functools.partial(_capture_name, directory))
-                    known = self._seen(directory, index, mapped, index.find(mapped, digest, None))
+                    mapped = index.ready(lock, index.capture_name)
+                    known = self._seen(directory, index, mapped, index.find(mapped, digest, hint))
                     if known is not None:
                         # Stored by another writer since the hint: this copy is not placed.
                         if temp is not None:
@@ -243,7 +244,7 @@ class LocalDirectory(Backend):
         lock = self._dir_locks.writers(directory)
         lock.acquire(_lock_timeout())
         try:
-            mapped = index.ready(lock, functools.partial(_capture_name, directory))
+            mapped = index.ready(lock, index.capture_name)
             return self._seen(directory, index, mapped, index.find(mapped, digest, hint))
         finally:
             lock.release()
@@ -308,9 +309,8 @@ class LocalDirectory(Backend):
             index, mapped, digest = dedupe_at
             now = files.now()
             try:
-                mapped = index.add(mapped, digest, nxt, now)
                 cutoff = None if max_age is None else now - max_age
-                for seq in index.evict(mapped, retention, cutoff):
+                for seq in index.add(mapped, digest, nxt, now, retention, cutoff):
                     files.unlink(_capture_name(directory, seq))
             except OSError:
                 # Placed but not indexed: counted as distinct until the index is rebuilt.
