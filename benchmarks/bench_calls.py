@@ -195,9 +195,7 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     sync = capture_args(root / "sync", retention=None, dedupe=False)(target)
     sync10 = capture_args(root / "sync10", retention=10, dedupe=False)(target)
     in_rounds = capture_args(root / "rounds", retention=None, dedupe=False)(target)
-    queued = capture_args(root / "async", retention=None, async_storage=True, dedupe=False)(
-        target
-    )
+    queued = capture_args(root / "async", retention=None, async_storage=True, dedupe=False)(target)
     lazy = capture_args(
         root / "lazy",
         retention=None,

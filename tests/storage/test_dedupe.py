@@ -128,7 +128,7 @@ def test_dedupe_off_by_environment_variable(
     capture_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SNAP_CAPTURE_DEDUPE", "false")
-    from snapy_capture import config  # noqa: PLC0415
+    from snapy_capture import config
 
     config.reload_environment()
 
@@ -157,7 +157,8 @@ def test_retention_keeps_the_most_recently_seen_distinct_calls(capture_dir: Path
     tax("d")  # evicts b
     kept = {CaptureStorage(capture_dir).read(p)["args"][0]: p.name for p in _caps(directory)}
     assert sorted(kept) == ["a", "c", "d"]
-    assert kept["a"] == numbers["a"] and kept["c"] == numbers["c"]
+    assert kept["a"] == numbers["a"]
+    assert kept["c"] == numbers["c"]
     tax("c")
     tax("e")  # evicts a (seen before c, d)
     tax("f")  # evicts d
@@ -199,7 +200,8 @@ def test_a_capture_deleted_by_hand_is_stored_again(tmp_path: Path) -> None:
     path = storage.save(record, dedupe=True)
     Path(path).unlink()
     again = storage.save(record, dedupe=True)
-    assert Path(again).exists() and again != path
+    assert Path(again).exists()
+    assert again != path
     assert storage.read(again).get("metadata", {}).get("calls") in (None, 1)
 
 
@@ -294,7 +296,11 @@ def test_cli_list_and_show_print_the_calls(tmp_path: Path) -> None:
     assert "2 capture(s) standing for 13 call(s)" in listed.stdout
 
     shown = subprocess.run(
-        [*cli, "show", "app:f", "--index", "1"], capture_output=True, text=True, env=env, check=False
+        [*cli, "show", "app:f", "--index", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert shown.returncode == 0, shown.stderr
     assert "  calls:     12 (last seen " in shown.stdout

@@ -274,7 +274,12 @@ class CaptureSite:
         try:
             # The str-returning core of ``write``: every captured call pays for a Path otherwise.
             state.storage._write(
-                self.module, self.qualname, data, state.retention, state.max_age, state.config.dedupe
+                self.module,
+                self.qualname,
+                data,
+                state.retention,
+                state.max_age,
+                state.config.dedupe,
             )
         except Exception as exc:  # noqa: BLE001
             self.fail(exc, "storage")

@@ -184,7 +184,7 @@ class CaptureStorage(CaptureReader):
             return ObjectPath(self.path.protocol, where, self.path._fs)
         return Path(where)
 
-    def _write(
+    def _write(  # noqa: PLR0917 - every captured call: positional arguments cost less
         self,
         module: str,
         qualname: str,

@@ -204,6 +204,7 @@ class DedupeIndex:
         digest: bytes,
         seq: int,
         now: float,
+        *,
         retention: int | None,
         cutoff: float | None,
     ) -> list[int]:
@@ -221,9 +222,7 @@ class DedupeIndex:
             return []
         return self.evict(mapped, retention, cutoff)
 
-    def evict(
-        self, mapped: mmap.mmap, retention: int | None, cutoff: float | None
-    ) -> list[int]:
+    def evict(self, mapped: mmap.mmap, retention: int | None, cutoff: float | None) -> list[int]:
         """Drop the least recently seen entries beyond ``retention`` or last seen before
         ``cutoff`` (never the newest); returns their capture numbers (to delete)."""
         evicted: list[int] = []
@@ -232,8 +231,8 @@ class DedupeIndex:
             return evicted
         mapped[_DIRTY] = 1
         head, tail = _ENDS.unpack_from(mapped, _HEAD)
-        while tail != _NONE and tail != head:
-            offset = (64 + 64 * tail)
+        while tail not in (_NONE, head):
+            offset = 64 + 64 * tail
             if not (retention is not None and live > retention) and (
                 cutoff is None or _F64.unpack_from(mapped, offset + 40)[0] >= cutoff
             ):
@@ -349,7 +348,7 @@ def _find(mapped: _Buffer, capacity: int, digest: bytes) -> int:
     mask = capacity - 1
     slot = _start(digest, capacity)
     for _ in range(capacity):
-        offset = (64 + 64 * slot)
+        offset = 64 + 64 * slot
         if mapped[offset] != _LIVE:
             return -1
         if mapped[offset + 8 : offset + 24] == digest:
@@ -364,7 +363,15 @@ def _insert(mapped: _Buffer, capacity: int, entry: _Entry) -> None:
     while mapped[(64 + 64 * slot)] == _LIVE:
         slot = (slot + 1) & mask
     _SLOT.pack_into(
-        mapped, (64 + 64 * slot), _LIVE, entry.digest, entry.seq, entry.calls, entry.last_seen, -1, -1
+        mapped,
+        (64 + 64 * slot),
+        _LIVE,
+        entry.digest,
+        entry.seq,
+        entry.calls,
+        entry.last_seen,
+        -1,
+        -1,
     )
     _U32.pack_into(mapped, 12, _U32.unpack_from(mapped, 12)[0] + 1)
     _push_head(mapped, slot)
@@ -380,7 +387,7 @@ def _delete(mapped: _Buffer, slot: int) -> None:
     probe = slot
     while True:
         probe = (probe + 1) & mask
-        offset = (64 + 64 * probe)
+        offset = 64 + 64 * probe
         if mapped[offset] != _LIVE:
             break
         home = _start(bytes(mapped[offset + 8 : offset + 24]), capacity)
@@ -408,7 +415,7 @@ def _move(mapped: _Buffer, source: int, target: int) -> None:
 
 
 def _unlink_slot(mapped: _Buffer, slot: int) -> None:
-    offset = (64 + 64 * slot)
+    offset = 64 + 64 * slot
     prev, nxt = _LINKS.unpack_from(mapped, offset + 48)
     if prev != _NONE:
         _I32.pack_into(mapped, (64 + 64 * prev) + 52, nxt)

@@ -214,10 +214,8 @@ def signing_slot(data: bytes) -> SigningSlot | None:
     if end < 0:
         return None
     line = data[:end]
-    if line.endswith(b"}}"):  # a "call" field: a line of its own (not worth caching)
-        found = _slot_of_header.__wrapped__(line)
-    else:
-        found = _slot_of_header(line)  # cached: the same header line for every capture
+    # Cached: the same header line for every capture, but for one with a "call" field.
+    found = _slot_of_header.__wrapped__(line) if line.endswith(b"}}") else _slot_of_header(line)
     if found is None:
         return None
     digest = hashlib.sha256(memoryview(data)[end + 1 :]).digest()

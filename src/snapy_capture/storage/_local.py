@@ -310,7 +310,7 @@ class LocalDirectory(Backend):
             now = files.now()
             try:
                 cutoff = None if max_age is None else now - max_age
-                for seq in index.add(mapped, digest, nxt, now, retention, cutoff):
+                for seq in index.add(mapped, digest, nxt, now, retention=retention, cutoff=cutoff):
                     files.unlink(_capture_name(directory, seq))
             except OSError:
                 # Placed but not indexed: counted as distinct until the index is rebuilt.
@@ -415,7 +415,9 @@ class LocalDirectory(Backend):
                 removed += _prune_directory(directory, retention, cutoff)
         return removed
 
-    def _prune_deduplicated(self, directory: str, retention: int | None, cutoff: float | None) -> int:
+    def _prune_deduplicated(
+        self, directory: str, retention: int | None, cutoff: float | None
+    ) -> int:
         """Retention by last seen in a deduplicated directory; under its lock. The index is
         rebuilt first (it then holds exactly the captures there, counts kept)."""
         lock = self._dir_locks.writers(directory)
