@@ -310,3 +310,22 @@ def test_cli_list_and_show_print_the_calls(tmp_path: Path) -> None:
     )
     (function,) = json.loads(as_json.stdout)["functions"]
     assert (function["count"], function["calls"]) == (2, 13)
+
+
+def test_an_index_left_mid_change_is_rebuilt_from_the_captures(tmp_path: Path) -> None:
+    """A writer killed while changing the index leaves it marked: the next writer rebuilds
+    it from the files (counts of the entries that still match kept), never double-stores."""
+    storage = CaptureStorage(tmp_path, retention=None)
+    record = {"module": "m", "qualname": "f", "args": [1], "kwargs": {}}
+    for _ in range(3):
+        storage.save(record, dedupe=True)
+    storage.save({**record, "args": [2]}, dedupe=True)
+    index = tmp_path / function_dirname("m", "f") / ".dedupe"
+    raw = bytearray(index.read_bytes())
+    raw[28] = 1  # the dirty flag, as a writer killed mid-change leaves it
+    index.write_bytes(bytes(raw))
+    fresh = CaptureStorage(tmp_path, retention=None)  # another process's view
+    fresh.save(record, dedupe=True)
+    files = fresh.capture_files("m", "f")
+    assert [fresh.read(p)["args"][0] for p in files] == [2, 1]
+    assert fresh.read(files[1])["metadata"]["calls"] == 4
