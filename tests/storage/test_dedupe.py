@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -329,3 +330,28 @@ def test_an_index_left_mid_change_is_rebuilt_from_the_captures(tmp_path: Path) -
     files = fresh.capture_files("m", "f")
     assert [fresh.read(p)["args"][0] for p in files] == [2, 1]
     assert fresh.read(files[1])["metadata"]["calls"] == 4
+
+
+def test_the_index_grows_under_threads_and_keeps_every_count(tmp_path: Path) -> None:
+    """300 distinct contents, each called 3 times from 2 threads at once (the table grows
+    several times while the other thread looks up): 300 captures, 1800 calls."""
+    storage = CaptureStorage(tmp_path, retention=None)
+    datas = [
+        storage.encode({"module": "m", "qualname": "f", "args": [i], "kwargs": {}})
+        for i in range(300)
+    ]
+
+    def work() -> None:
+        for _ in range(3):
+            for data in datas:
+                storage._write("m", "f", data, None, None, True)
+
+    pool = [threading.Thread(target=work) for _ in range(2)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    files = storage.capture_files("m", "f")
+    assert len(files) == 300
+    counts = [storage.calls(p) for p in files]
+    assert all(c is not None and c[0] == 6 for c in counts)

@@ -297,12 +297,16 @@ class DedupeIndex:
             capacity *= 2  # the space is there anyway: fewer collisions
         if self.map is not None:
             self.map[_DIRTY] = 1  # dirty until laid out: a crash here means rebuild
-        table = bytearray(_HEADER_SIZE + _SLOT_SIZE * capacity)
-        _HEADER.pack_into(table, 0, _MAGIC, capacity, 0, 0, _NONE, _NONE, 0, 0)
-        for entry in entries:
-            _insert(table, capacity, entry)
         fd = os.open(self.path, os.O_RDWR | _O_CLOEXEC | _O_NOFOLLOW)
         try:
+            # The change counter goes on from the old table's: a hint (slot, counter) taken
+            # before must not pass for one of the new layout.
+            old = os.pread(fd, _HEADER_SIZE, 0)
+            changes = _U64.unpack_from(old, _CHANGES)[0] + 1 if len(old) == _HEADER_SIZE else 1
+            table = bytearray(_HEADER_SIZE + _SLOT_SIZE * capacity)
+            _HEADER.pack_into(table, 0, _MAGIC, capacity, 0, 0, _NONE, _NONE, 0, changes)
+            for entry in entries:
+                _insert(table, capacity, entry)
             if len(table) > size:
                 os.ftruncate(fd, len(table))
             os.pwrite(fd, table, 0)

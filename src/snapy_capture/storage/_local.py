@@ -211,9 +211,10 @@ class LocalDirectory(Backend):
                     dedupe_at=dedupe_at,
                 )
             finally:
-                lock.release()
+                # Unmapped under the lock: another thread may be about to use the mapping.
                 if index is not None and len(self._indexes) > _MAX_OPEN_INDEXES:
                     index.close()
+                lock.release()
         except _TmpfileUnusable:
             # This system cannot link an unnamed file (no /proc, a filesystem without it):
             # from now on temporary files have names (nothing was numbered yet).
@@ -247,9 +248,9 @@ class LocalDirectory(Backend):
             mapped = index.ready(lock, index.capture_name)
             return self._seen(directory, index, mapped, index.find(mapped, digest, hint))
         finally:
-            lock.release()
             if len(self._indexes) > _MAX_OPEN_INDEXES:
                 index.close()
+            lock.release()
 
     def _seen(self, directory: str, index: DedupeIndex, mapped: Any, slot: int) -> str | None:
         """Under the lock: the capture in index ``slot`` seen once more (its path), or
