@@ -259,13 +259,15 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
         )
         results[floor_name] = Timing(floor_name, floor.rounds)
         results[ours_name] = Timing(ours_name, ours.rounds)
-    results.update(_dedupe_rows(memory or root, pairs))
+    results.update(_dedupe_rows(root, pairs, "disk: "))
+    if memory is not None:
+        results.update(_dedupe_rows(memory, pairs, "tmpfs: "))
     return _table(results)
 
 
-def _dedupe_rows(root: Path, pairs: int) -> dict[str, Timing]:
+def _dedupe_rows(root: Path, pairs: int, where: str) -> dict[str, Timing]:
     """Deduplication's two goals, each a pair of synchronous captures called in alternation
-    (on tmpfs when there is one: without a disk's time our own cost shows most):
+    (on the disk, and on tmpfs where our own cost shows most, without a disk's time):
 
     - distinct calls (a new order id each call) with dedupe on against off: the content hash
       and the index are all that on adds (goal <= 1.05);
@@ -294,8 +296,8 @@ def _dedupe_rows(root: Path, pairs: int) -> dict[str, Timing]:
     results: dict[str, Timing] = {}
     for (on_name, off_name), (on, off) in pairs_of.items():
         off_times, on_times = _paired(off, on, pairs * 2, [])
-        results[on_name] = Timing(on_name, on_times.rounds)
-        results[off_name] = Timing(off_name, off_times.rounds)
+        results[where + on_name] = Timing(where + on_name, on_times.rounds)
+        results[where + off_name] = Timing(where + off_name, off_times.rounds)
     return results
 
 
@@ -318,10 +320,16 @@ def _table(results: dict[str, Timing]) -> list[str]:
         "  lazy flush, per capture",
         "tmpfs: raw pickle + atomic write",
         "tmpfs: synchronous capture",
-        "distinct, dedupe off",
-        "distinct, dedupe on",
-        "same call, dedupe off (stored)",
-        "duplicate, dedupe on (counted)",
+        *(
+            where + name
+            for where in ("disk: ", "tmpfs: ")
+            for name in (
+                "distinct, dedupe off",
+                "distinct, dedupe on",
+                "same call, dedupe off (stored)",
+                "duplicate, dedupe on (counted)",
+            )
+        ),
     ]
     shown = [results[name] for name in order if name in results]
     lines += [f"{t.name:34s} {fmt_ns(t.min):>10s} {fmt_ns(t.median):>10s}" for t in shown]
@@ -378,12 +386,23 @@ def _table(results: dict[str, Timing]) -> list[str]:
             "raw ... + unlink oldest",
             1.5,
         ),
-        ("distinct calls: dedupe on / off", "distinct, dedupe on", "distinct, dedupe off", 1.05),
-        (
-            "duplicate (counted) / stored",
-            "duplicate, dedupe on (counted)",
-            "same call, dedupe off (stored)",
-            0.5,
+        *(
+            goal
+            for where in ("disk: ", "tmpfs: ")
+            for goal in (
+                (
+                    f"{where}distinct: dedupe on / off",
+                    f"{where}distinct, dedupe on",
+                    f"{where}distinct, dedupe off",
+                    1.05,
+                ),
+                (
+                    f"{where}duplicate (counted) / stored",
+                    f"{where}duplicate, dedupe on (counted)",
+                    f"{where}same call, dedupe off (stored)",
+                    0.5,
+                ),
+            )
         ),
         (
             "tmpfs: synchronous / raw (no disk)",
