@@ -235,13 +235,17 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
     unprobed = proxy(target, lambda w, i, a, k: w(*a, **k), [True])
     disabled = capture_args(root / "off", enabled=False)(target)
     sampled = capture_args(root / "sampled", sample_rate=1e-12)(target)
-    sync = capture_args(root / "sync", retention=None)(target)
-    sync10 = capture_args(root / "sync10", retention=10)(target)
-    in_rounds = capture_args(root / "rounds", retention=None)(target)
-    queued = capture_args(root / "async", retention=None, async_storage=True)(target)
-    lazy = capture_args(root / "lazy", retention=None, async_storage=True, lazy_serialization=True)(
-        target
-    )
+    sync = capture_args(root / "sync", retention=None, dedupe=False)(target)
+    sync10 = capture_args(root / "sync10", retention=10, dedupe=False)(target)
+    in_rounds = capture_args(root / "rounds", retention=None, dedupe=False)(target)
+    queued = capture_args(root / "async", retention=None, async_storage=True, dedupe=False)(target)
+    lazy = capture_args(
+        root / "lazy",
+        retention=None,
+        async_storage=True,
+        lazy_serialization=True,
+        dedupe=False,
+    )(target)
     funcs = [disabled, sampled, sync, sync10, in_rounds, queued, lazy]
     comparisons = [
         (
@@ -260,7 +264,7 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
         ),
     ]
     if memory is not None:
-        in_memory = capture_args(memory / "sync", retention=None)(target)
+        in_memory = capture_args(memory / "sync", retention=None, dedupe=False)(target)
         funcs.append(in_memory)
         comparisons.append(
             (
@@ -301,7 +305,46 @@ def _run(root: Path, memory: Path | None, rounds: int) -> list[str]:
         )
         results[floor_name] = Timing(floor_name, floor.rounds)
         results[ours_name] = Timing(ours_name, ours.rounds)
+    results.update(_dedupe_rows(root, pairs, "disk: "))
+    if memory is not None:
+        results.update(_dedupe_rows(memory, pairs, "tmpfs: "))
     return _table(results)
+
+
+def _dedupe_rows(root: Path, pairs: int, where: str) -> dict[str, Timing]:
+    """Deduplication's two goals, each a pair of synchronous captures called in alternation
+    (on the disk, and on tmpfs where our own cost shows most, without a disk's time):
+
+    - distinct calls (a new order id each call) with dedupe on against off: the content hash
+      and the index are all that on adds (goal <= 1.05);
+    - the same call again with dedupe on (counted on the kept capture: no file written)
+      against the same call stored with dedupe off (goal <= 0.5).
+    """
+    count = iter(range(10**9))
+    distinct_on = capture_args(root / "distinct-on", retention=10)(target)
+    distinct_off = capture_args(root / "distinct-off", retention=10, dedupe=False)(target)
+    same_on = capture_args(root / "same-on", retention=10)(target)
+    same_off = capture_args(root / "same-off", retention=10, dedupe=False)(target)
+    for func in (distinct_on, distinct_off, same_on, same_off):
+        func(*ARGS, **KWARGS)
+    snapy_capture.flush()
+    rest = ARGS[1:]
+    pairs_of = {
+        ("distinct, dedupe on", "distinct, dedupe off"): (
+            lambda: distinct_on(next(count), *rest, **KWARGS),
+            lambda: distinct_off(next(count), *rest, **KWARGS),
+        ),
+        ("duplicate, dedupe on (counted)", "same call, dedupe off (stored)"): (
+            lambda: same_on(*ARGS, **KWARGS),
+            lambda: same_off(*ARGS, **KWARGS),
+        ),
+    }
+    results: dict[str, Timing] = {}
+    for (on_name, off_name), (on, off) in pairs_of.items():
+        off_times, on_times = _paired(off, on, pairs * 2, [])
+        results[where + on_name] = Timing(where + on_name, on_times.rounds)
+        results[where + off_name] = Timing(where + off_name, off_times.rounds)
+    return results
 
 
 def _table(results: dict[str, Timing]) -> list[str]:
@@ -324,6 +367,16 @@ def _table(results: dict[str, Timing]) -> list[str]:
         "MonkeyType tracing",
         "tmpfs: raw pickle + atomic write",
         "tmpfs: synchronous capture",
+        *(
+            where + name
+            for where in ("disk: ", "tmpfs: ")
+            for name in (
+                "distinct, dedupe off",
+                "distinct, dedupe on",
+                "same call, dedupe off (stored)",
+                "duplicate, dedupe on (counted)",
+            )
+        ),
     ]
     shown = [results[name] for name in order if name in results]
     lines += [f"{t.name:34s} {fmt_ns(t.min):>10s} {fmt_ns(t.median):>10s}" for t in shown]
@@ -391,6 +444,24 @@ def _table(results: dict[str, Timing]) -> list[str]:
             "synchronous, retention=10",
             "raw ... + unlink oldest",
             1.5,
+        ),
+        *(
+            goal
+            for where in ("disk: ", "tmpfs: ")
+            for goal in (
+                (
+                    f"{where}distinct: dedupe on / off",
+                    f"{where}distinct, dedupe on",
+                    f"{where}distinct, dedupe off",
+                    1.05,
+                ),
+                (
+                    f"{where}duplicate (counted) / stored",
+                    f"{where}duplicate, dedupe on (counted)",
+                    f"{where}same call, dedupe off (stored)",
+                    0.5,
+                ),
+            )
         ),
         (
             "tmpfs: synchronous / raw (no disk)",

@@ -360,7 +360,7 @@ EXIT_SCRIPT = textwrap.dedent(
     import atexit, sys
     from snapy_capture import capture_args
 
-    @capture_args(sys.argv[1], retention=None, async_storage=True)
+    @capture_args(sys.argv[1], retention=None, async_storage=True, dedupe=False)
     def work(i):
         return i
 
@@ -397,7 +397,7 @@ CHILDREN_SCRIPT = textwrap.dedent(
 
     from snapy_capture import capture_args
 
-    @capture_args(sys.argv[1], retention=None, async_storage=True)
+    @capture_args(sys.argv[1], retention=None, async_storage=True, dedupe=False)
     def work(i):
         return i
 
@@ -679,7 +679,8 @@ def test_production_mode_capture_is_small_and_minimal(
     assert record["args"][0] == {"user": 0} or record["args"][0]["user"] < 30
     assert isinstance(record["args"][1], Redacted)
     assert isinstance(record["args"][2], Redacted)
-    assert set(record["metadata"]) <= {"call_depth", "redactions"}
+    # No pid, thread or Python version; deduplication's count and last-seen time at most.
+    assert set(record["metadata"]) <= {"call_depth", "redactions", "calls", "last_seen"}
 
 
 def test_production_mode_never_raises_into_the_host(
@@ -711,7 +712,7 @@ def test_production_mode_never_raises_into_the_host(
 def test_profiler_counts_threads_started_in_the_block(
     capture_dir: Path, async_storage: bool
 ) -> None:
-    @capture_args(retention=None, async_storage=async_storage)
+    @capture_args(retention=None, async_storage=async_storage, dedupe=False)
     def work(i: int) -> int:
         return i
 

@@ -105,8 +105,9 @@ def test_list_shows_one_row_per_function_with_counts(capture_dir: Path) -> None:
     result = run("list")
     assert result.code == 0
     rows = {line.split()[0]: line.split() for line in result.out.splitlines()[2:-1]}
-    assert rows["app.auth:login"][1:3] == ["3", "0"]
-    assert rows["app.pay:Svc.charge"][1:3] == ["1", "0"]
+    # captures, calls, corrupt
+    assert rows["app.auth:login"][1:4] == ["3", "3", "0"]
+    assert rows["app.pay:Svc.charge"][1:4] == ["1", "1", "0"]
     assert result.out.splitlines()[0] == f"Captures in {capture_dir}:"
     assert result.out.splitlines()[-1] == "2 function(s), 4 capture(s)."
 

@@ -92,7 +92,7 @@ def test_functions_filed_in_registries_at_import_are_captured(
     (tmp_path / "textfilters.py").write_text(TEXTFILTERS, encoding="utf-8")
     (tmp_path / "app.py").write_text(REGISTRY_APP, encoding="utf-8")
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {retention: 100}\n"
+        "defaults: {retention: 100, dedupe: false}\n"
         "targets:\n"
         "  - yaml.representer:SafeRepresenter.represent_dict\n"
         "  - textfilters:shout\n",

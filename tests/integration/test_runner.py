@@ -176,7 +176,8 @@ def test_multiprocessing_fork_and_spawn_workers_are_captured(
     (tmp_path / "mp_work.py").write_text(MP_WORK, encoding="utf-8")
     (tmp_path / "mp_main.py").write_text(MP_SCRIPT, encoding="utf-8")
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {retention: 100}\ntargets: ['mp_work:square']\n", encoding="utf-8"
+        "defaults: {retention: 100, dedupe: false}\ntargets: ['mp_work:square']\n",
+        encoding="utf-8",
     )
     result = run([*RUN, "mp_main.py"], tmp_path)
     assert result.stdout == "fork [4, 9]\nspawn [4, 9]\n", result.stderr

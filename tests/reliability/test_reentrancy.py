@@ -103,7 +103,7 @@ SIGNAL_SCRIPT = """
 
     root, mode = sys.argv[1], sys.argv[2]
 
-    @capture_args(root, retention=None, async_storage=mode == "async")
+    @capture_args(root, retention=None, async_storage=mode == "async", dedupe=False)
     def work(i):
         return i * 2
 

@@ -43,15 +43,19 @@ def header_of(path: Path) -> dict[str, Any]:
 
 
 def test_header_describes_the_file(tmp_path: Path) -> None:
-    """Every capture names its format, serializer, library and Python versions."""
-    path = CaptureStorage(tmp_path).save(RECORD)
+    """Every capture names its format, serializer, library and Python versions; the call's
+    circumstances (here its depth) are in the header, not in the payload, and come back."""
+    storage = CaptureStorage(tmp_path)
+    path = storage.save(RECORD)
     header = header_of(path)
     assert header == {
         "format": _envelope.UNSIGNED_FORMAT,
         "serializer": "pickle",
         "library": __version__,
         "python": platform.python_version(),
+        "call": {"metadata": {"call_depth": 0}},
     }
+    assert storage.read(path) == RECORD
 
 
 def test_old_format_fixture_still_loads(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ def capture_args(
     ignore_serialization_errors: bool | None = None,
     record_result: bool | None = None,
     capture_self: bool | None = None,
+    dedupe: bool | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -84,6 +85,7 @@ def capture_args(
     ignore_serialization_errors: bool | None = None,
     record_result: bool | None = None,
     capture_self: bool | None = None,
+    dedupe: bool | None = None,
 ) -> Any:
     """Capture the arguments of every call of the decorated function.
 
@@ -98,6 +100,8 @@ def capture_args(
     under the path ``self.<name>``), and with ``record_result`` its state after the call as
     ``"self_after"``; ``capture_self=False`` leaves both out. Classmethods and staticmethods
     have no receiver; ``__init__`` only has ``"self_after"`` (the instance it built).
+    ``dedupe`` (on by default): a call whose capture would equal one kept for the function
+    counts on that capture instead of being stored again; ``dedupe=False``: one per call.
 
     Raises:
         ConfigError: (a ``ValueError``) naming the option when a value is invalid.
@@ -119,6 +123,7 @@ def capture_args(
         "ignore_serialization_errors": ignore_serialization_errors,
         "record_result": record_result,
         "capture_self": capture_self,
+        "dedupe": dedupe,
     }
     options = {name: value for name, value in given.items() if value is not None}
     if retention is not _NOT_GIVEN:

@@ -293,7 +293,14 @@ class CaptureSite:
         start = time.perf_counter_ns() if timed else 0
         try:
             # The str-returning core of ``write``: every captured call pays for a Path otherwise.
-            state.storage._write(self.module, self.qualname, data, state.retention, state.max_age)
+            state.storage._write(
+                self.module,
+                self.qualname,
+                data,
+                state.retention,
+                state.max_age,
+                state.config.dedupe,
+            )
         except Exception as exc:  # noqa: BLE001
             self.fail(exc, "storage")
             return

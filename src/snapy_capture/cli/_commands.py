@@ -109,6 +109,15 @@ def problem(storage: CaptureStorage, path: StoredPath) -> str | None:
     return None
 
 
+def _calls(storage: Any, path: StoredPath) -> int:
+    """The calls one capture stands for (1 unless deduplication counted more)."""
+    try:
+        seen = storage.calls(path)
+    except (CaptureFormatError, OSError):
+        return 1
+    return 1 if seen is None else seen[0]
+
+
 def _stat(path: StoredPath) -> tuple[int, float] | None:
     try:
         result = path.stat()
@@ -129,14 +138,18 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
         stats = [(path, st) for path in files if (st := _stat(path)) is not None]
         if not stats:
             continue  # cleared, or every file vanished meanwhile: nothing to show
-        corrupt = sum(1 for path, _ in stats if problem(storage, path) is not None)
+        broken = {path for path, _ in stats if problem(storage, path) is not None}
+        corrupt = len(broken)
         times = [st[1] for _, st in stats]
+        # Calls the captures stand for (deduplication counts repeats on a kept capture).
+        calls = sum(_calls(storage, path) for path, _ in stats if path not in broken)
         rows.append(
             {
                 "name": info.name,
                 "module": info.module,
                 "qualname": info.qualname,
                 "count": len(stats) - corrupt,
+                "calls": calls,
                 "corrupt": corrupt,
                 # When the newest and the oldest captures (storage's order) were written.
                 "newest": format_time(times[0]),
@@ -158,11 +171,12 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
             "`path:` in capture.yaml is relative to that file.)"
         )
         return EXIT_OK
-    headers = ("FUNCTION", "CAPTURES", "CORRUPT", "NEWEST", "OLDEST", "SIZE", "DIRECTORY")
+    headers = ("FUNCTION", "CAPTURES", "CALLS", "CORRUPT", "NEWEST", "OLDEST", "SIZE", "DIRECTORY")
     table = [
         (
             row["name"],
             str(row["count"]),
+            str(row["calls"]),
             str(row["corrupt"]),
             row["newest"],
             row["oldest"],
@@ -172,10 +186,13 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
         for row in rows
     ]
     ctx.print(f"Captures in {storage.path}:")
-    ctx.print(format_table(headers, table, right=frozenset({1, 2, 5})))
+    ctx.print(format_table(headers, table, right=frozenset({1, 2, 3, 6})))
     total = sum(row["count"] for row in rows)
     corrupt = sum(row["corrupt"] for row in rows)
     summary = f"{len(rows)} function(s), {total} capture(s)"
+    calls = sum(row["calls"] for row in rows)
+    if calls != total:
+        summary += f" standing for {calls} call(s) (equal calls are stored once)"
     if corrupt:
         summary += f", {corrupt} corrupt file(s) (see 'snapy-capture show NAME')"
     ctx.print(summary + ".")

@@ -215,6 +215,11 @@ def format_record(
         f"  file:      {file}",
         f"  timestamp: {record.get('timestamp', '-')}",
     ]
+    metadata = dict(record.get("metadata") or {})
+    if "calls" in metadata:
+        # Deduplicated: the calls this capture stands for, the first at ``timestamp``.
+        calls, last = metadata.pop("calls"), metadata.pop("last_seen", "-")
+        lines.append(f"  calls:     {calls} (last seen {last})")
     args = list(record.get("args") or [])
     kwargs = dict(record.get("kwargs") or {})
     lines.append("args:" if args else "args: (none)")
@@ -224,7 +229,6 @@ def format_record(
     for key in ("self", "self_after"):
         if key in record:
             lines.extend(_format_receiver(key, record[key]))
-    metadata = dict(record.get("metadata") or {})
     redactions = metadata.pop("redactions", None) or []
     lines.append("metadata:" if metadata else "metadata: (none)")
     lines.extend(f"  {key}: {_pretty(value, 4 + len(str(key)))}" for key, value in metadata.items())

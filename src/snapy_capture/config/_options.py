@@ -120,6 +120,13 @@ class CaptureConfig:
         "SNAP_CAPTURE_MAX_AGE",
         "drop captures older than this (seconds or '7d')",
     )
+    dedupe: bool = _option(
+        True,
+        _parsers.boolean,
+        "SNAP_CAPTURE_DEDUPE",
+        "a call equal to a kept capture counts on it instead of being stored again "
+        "(local directories)",
+    )
     ignore_args: tuple[str, ...] = _option(
         (),
         _parsers.names,

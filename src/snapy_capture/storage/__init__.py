@@ -142,13 +142,23 @@ class CaptureStorage(CaptureReader):
     # --- writing ----------------------------------------------------------------------
 
     def save(
-        self, record: dict[str, Any], *, retention: Any = _KEEP, max_age: Any = _KEEP
+        self,
+        record: dict[str, Any],
+        *,
+        retention: Any = _KEEP,
+        max_age: Any = _KEEP,
+        dedupe: bool = False,
     ) -> StoredPath:
         """Serialize and store one record; returns where the capture was stored."""
         module = str(record.get("module", "__unknown__"))
         qualname = str(record.get("qualname", record.get("function_name", "__unknown__")))
         return self.write(
-            module, qualname, self.encode(record), retention=retention, max_age=max_age
+            module,
+            qualname,
+            self.encode(record),
+            retention=retention,
+            max_age=max_age,
+            dedupe=dedupe,
         )
 
     def write(
@@ -159,15 +169,29 @@ class CaptureStorage(CaptureReader):
         *,
         retention: Any = _KEEP,
         max_age: Any = _KEEP,
+        dedupe: bool = False,
     ) -> StoredPath:
-        """Store the bytes of one capture atomically, then apply retention."""
-        where = self._write(module, qualname, data, retention, max_age)
+        """Store the bytes of one capture atomically, then apply retention.
+
+        With ``dedupe``, a capture whose content (its record but the call's time, thread,
+        pid and depth) equals one kept for the function is not stored again: that capture
+        counts one more call and becomes the most recently seen, so ``retention`` keeps the
+        most recently seen distinct captures. Local directories only (an object store
+        stores every call); the count is kept beside the capture, outside its signature.
+        """
+        where = self._write(module, qualname, data, retention, max_age, dedupe)
         if isinstance(self.path, ObjectPath):
             return ObjectPath(self.path.protocol, where, self.path._fs)
         return Path(where)
 
-    def _write(
-        self, module: str, qualname: str, data: bytes, retention: Any = _KEEP, max_age: Any = _KEEP
+    def _write(  # noqa: PLR0917 - every captured call: positional arguments cost less
+        self,
+        module: str,
+        qualname: str,
+        data: bytes,
+        retention: Any = _KEEP,
+        max_age: Any = _KEEP,
+        dedupe: bool = False,
     ) -> str:
         """:meth:`write`, returning where as a string (every captured call comes here)."""
         if retention is _KEEP:
@@ -178,7 +202,13 @@ class CaptureStorage(CaptureReader):
         # Hashed here, off the lock; the short HMAC is made once the capture's place is known.
         signer = None if key is None else _envelope.signer_for(key, data, f"{module}:{qualname}")
         final = self._backend.write(
-            module, qualname, data, signer=signer, retention=retention, max_age=max_age
+            module,
+            qualname,
+            data,
+            signer=signer,
+            retention=retention,
+            max_age=max_age,
+            dedupe=dedupe,
         )
         if self._root not in _written_roots:
             _written_roots[self._root] = None

@@ -49,9 +49,11 @@ class Backend(ABC):
         signer: Signer | None,
         retention: int | None,
         max_age: float | None,
+        dedupe: bool = False,
     ) -> str:
         """Store one capture's bytes (signed by ``signer`` for its place), then apply
-        retention; returns where it was stored."""
+        retention; returns where it was stored. ``dedupe``: a capture of content already
+        kept counts on that one instead (where the backend can tell: see each backend)."""
 
     @abstractmethod
     def function(self, module: str, qualname: str) -> FunctionInfo:
@@ -75,6 +77,12 @@ class Backend(ABC):
         Raises:
             CaptureFormatError: the capture cannot be read (one line saying why).
         """
+
+    def calls(self, path: Any, data: bytes) -> tuple[int, float] | None:
+        """``(calls, last seen)`` of a deduplicated capture (path, file bytes), or ``None``:
+        not deduplicated (one call), or not known here."""
+        del path, data
+        return None
 
     @abstractmethod
     def stored_files(self, info: FunctionInfo) -> list[StoredPath]:

@@ -8,14 +8,64 @@ from typing import Any
 
 from snapy_capture.config import SERIALIZER_NAMES
 from snapy_capture.errors import CaptureFormatError
-from snapy_capture.storage._envelope import Envelope, pack, unpack
+from snapy_capture.storage._envelope import Envelope, call_fields, pack, unpack
 from snapy_capture.storage.serializers import (
     Serializer,
     get_serializer,
     serializer_name,
 )
 
-__all__ = ["RecordCodec"]
+__all__ = ["RecordCodec", "content_of"]
+
+#: Metadata that says when, where and how deep a call was made, not what it was given: kept
+#: out of the payload (in the header's ``call`` field), so that equal calls have equal
+#: payloads (deduplication compares them).
+_CALL_METADATA = ("call_depth", "thread_id", "python_version", "pid")
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def content_of(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``record`` split into its content (what the payload stores) and its call's
+    circumstances (the header's ``call`` field: the timestamp and :data:`_CALL_METADATA`).
+
+    Only plain values move (a record saved by hand may hold anything there).
+    """
+    call: dict[str, Any] = {}
+    content = record
+    stamp = record.get("timestamp")
+    if stamp is not None and type(stamp) in _PLAIN:
+        content = dict(record)
+        call["timestamp"] = content.pop("timestamp")
+    metadata = record.get("metadata")
+    if type(metadata) is dict:
+        moved = {
+            key: metadata[key]
+            for key in _CALL_METADATA
+            if key in metadata and type(metadata[key]) in _PLAIN
+        }
+        if moved:
+            if content is record:
+                content = dict(record)
+            content["metadata"] = {k: v for k, v in metadata.items() if k not in moved}
+            call["metadata"] = moved
+    return content, call or None
+
+
+def _with_call(record: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
+    """:func:`content_of` undone: the record as it was captured (keys in their order)."""
+    stamp = call.get("timestamp")
+    moved = call.get("metadata")
+    if isinstance(moved, dict) and isinstance(record.get("metadata"), dict):
+        record["metadata"] = {**moved, **record["metadata"]}
+    if stamp is None or "timestamp" in record:
+        return record
+    merged: dict[str, Any] = {}
+    for key, value in record.items():
+        merged[key] = value
+        if key == "qualname":
+            merged["timestamp"] = stamp
+    merged.setdefault("timestamp", stamp)
+    return merged
 
 
 def _record_owner(record: dict[str, Any]) -> str:
@@ -44,18 +94,24 @@ class RecordCodec:
         return record
 
     def encode(self, record: dict[str, Any], serializer: Serializer | None = None) -> bytes:
-        """The bytes of a capture file for ``record`` (header, payload, signature)."""
+        """The bytes of a capture file for ``record`` (header, payload, signature).
+
+        The payload holds the record's content; its call's circumstances (timestamp, thread,
+        pid, depth) go in the header (see :func:`content_of`), so equal calls have equal
+        payloads.
+        """
+        content, call = content_of(record)
         if serializer is not None and serializer is not self.serializer:
-            payload: bytes | str = serializer.dumps(record)
+            payload: bytes | str = serializer.dumps(content)
             name = serializer_name(serializer)
         else:
-            payload = self.serialize_data(record)
+            payload = self.serialize_data(content)
             name = self._own_serializer_name()
         if type(payload) is bytes:
-            return pack(payload, name, key=self.signing_key)
+            return pack(payload, name, key=self.signing_key, call=call)
         text = isinstance(payload, str)
         raw = payload.encode("utf-8") if isinstance(payload, str) else payload
-        return pack(raw, name, text=text, key=self.signing_key)
+        return pack(raw, name, text=text, key=self.signing_key, call=call)
 
     def decode(
         self, data: bytes, *, function: str | None = None, seq: int | str | None = None
@@ -75,6 +131,9 @@ class RecordCodec:
         # unpack verifies the signature: nothing below runs on a file that fails it.
         envelope = unpack(data, key=self.signing_key, function=function, seq=seq)
         record = self._deserialize(envelope)
+        call = call_fields(envelope.header)
+        if call is not None:
+            record = _with_call(record, call)
         if function is not None and _record_owner(record) != function:
             raise CaptureFormatError(
                 f"holds a capture of {_record_owner(record)}, not of {function} (copied or "

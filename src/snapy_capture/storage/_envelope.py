@@ -21,6 +21,13 @@ Formats:
   writes a placeholder, and the writer fills it in with :func:`signature` (a SHA-256 of the
   payload is taken before the lock, so the lock is held for a short HMAC only).
 
+The header may carry the call's circumstances under ``"call"`` (``timestamp``, and the
+metadata ``call_depth``, ``thread_id``, ``pid``, ``python_version``): they are moved out of
+the payload so that two captures of the same call content have the same payload bytes (whose
+hash deduplication compares, see :mod:`._dedupe`), and put back into the record on reading.
+A signature covers them (they are part of the canonical header). Older readers ignore the
+field: they load the record without those keys.
+
 An empty signing key (``b""``: a variable set to nothing or to blanks) is neither "no key"
 nor a key: :func:`pack` and :func:`unpack` refuse it (:func:`check_key`).
 """
@@ -115,16 +122,38 @@ def signature(key: bytes, canonical: bytes, function: str, seq: int | str, diges
     return mac.hexdigest().encode()
 
 
-def pack(payload: bytes, serializer: str, *, text: bool = False, key: bytes | None = None) -> bytes:
+def pack(
+    payload: bytes,
+    serializer: str,
+    *,
+    text: bool = False,
+    key: bytes | None = None,
+    call: dict[str, Any] | None = None,
+) -> bytes:
     """Build the bytes of a capture file.
 
     With a key the ``hmac`` is a placeholder: the storage signs the capture once it knows the
-    capture's number (:func:`signing_slot`, :func:`signature`).
+    capture's number (:func:`signing_slot`, :func:`signature`). ``call``: the record's
+    fields that are not its content (see the module), put in the header.
     """
     if key is None:
-        return _unsigned_header(serializer, text) + payload
-    check_key(key)
-    return _signed_header(serializer, text) + payload
+        header = _unsigned_header(serializer, text)
+    else:
+        check_key(key)
+        header = _signed_header(serializer, text)
+    if call:
+        # After the fixed fields (the placeholder keeps its offset); one line, ASCII.
+        return b"".join((header[:-2], b', "call": ', _dumps(call).encode(), b"}\n", payload))
+    return header + payload
+
+
+_dumps = json.JSONEncoder(ensure_ascii=True).encode
+
+
+def call_fields(header: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``call`` fields of a parsed header (see the module), if any."""
+    call = header.get("call")
+    return call if isinstance(call, dict) else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -184,7 +213,9 @@ def signing_slot(data: bytes) -> SigningSlot | None:
     end = data.find(b"\n", 0, _MAX_HEADER)
     if end < 0:
         return None
-    found = _slot_of_header(data[:end])  # cached: the same header line for every capture
+    line = data[:end]
+    # Cached: the same header line for every capture, but for one with a "call" field.
+    found = _slot_of_header.__wrapped__(line) if line.endswith(b"}}") else _slot_of_header(line)
     if found is None:
         return None
     digest = hashlib.sha256(memoryview(data)[end + 1 :]).digest()

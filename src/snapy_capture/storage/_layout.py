@@ -44,7 +44,7 @@ _META: Final = ".function.json"
 _SEQ_WIDTH: Final = 12
 _STALE_TEMP_SECONDS: Final = 3600.0
 #: Our bookkeeping files: none may be a symbolic link.
-_BOOKKEEPING: Final = (".lock", ".seq", _META)
+_BOOKKEEPING: Final = (".lock", ".seq", ".dedupe", _META)
 #: Newest captures looked up by sequence number before the directory is listed (loading).
 _PROBES: Final = 8
 #: Beyond this many sequence numbers to delete on a write, scan the directory instead.

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
+import logging
 import os
 import sys
 import threading
@@ -30,6 +32,7 @@ from snapy_capture import _forksafe
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage import _envelope
 from snapy_capture.storage._backend import Backend
+from snapy_capture.storage._dedupe import INDEX_NAME, DedupeIndex, calls_of, content_digest
 from snapy_capture.storage._fileops import FileOperations, _TmpfileUnusable
 from snapy_capture.storage._files import _check_directory, _read_file, _write_all
 from snapy_capture.storage._layout import (
@@ -54,7 +57,11 @@ from snapy_capture.storage._objpath import StoredPath
 
 __all__ = ["LocalDirectory"]
 
+logger = logging.getLogger("snapy_capture")
+
 _MAX_NUMBERING_ATTEMPTS: Final = 50
+#: Deduplication indexes a storage keeps mapped; beyond, each write maps and unmaps its own.
+_MAX_OPEN_INDEXES: Final = 64
 #: Seconds ``prune`` and ``clear`` wait for a directory's writers' lock.
 _MAINTENANCE_TIMEOUT: Final = 300.0
 
@@ -121,6 +128,14 @@ class LocalDirectory(Backend):
         self._dirs: dict[tuple[str, str], str] = {}
         self._guard = _forksafe.fork_safe(threading.Lock())
         self._dir_locks = DirectoryLocks(self._guard)
+        self._indexes: dict[str, DedupeIndex] = {}
+
+    def _index(self, directory: str) -> DedupeIndex:
+        index = self._indexes.get(directory)
+        if index is None:
+            with self._guard:
+                index = self._indexes.setdefault(directory, DedupeIndex(directory))
+        return index
 
     # --- writing ----------------------------------------------------------------------
 
@@ -133,13 +148,28 @@ class LocalDirectory(Backend):
         signer: _envelope.Signer | None,
         retention: int | None,
         max_age: float | None,
+        dedupe: bool = False,
     ) -> str:
         """Every captured call comes through here, so it is kept to the system calls: paths are
         strings (a pathlib operation costs as much as a system call) and the temporary file
         has no name on Linux (``O_TMPFILE``: no name to make up, none to unlink).
+
+        With ``dedupe``, a capture whose content the directory's index already holds is not
+        written: the call counts on that capture (see :mod:`._dedupe`). The index is looked
+        at before writing (a hint, without the lock) and again under the lock.
         """
         directory = self._dirs.get((module, qualname)) or self._prepare(module, qualname)
         files = self._files
+        index = hint = None
+        digest = content_digest(data) if dedupe else None
+        if digest is not None:
+            index = self._indexes.get(directory) or self._index(directory)
+            hint = index.peek(digest)
+            if hint is not None and hint[0] >= 0:
+                known = self._count_call(directory, index, digest, hint)
+                if known is not None:
+                    return known
+                hint = None
         try:
             fd, temp = files.open_temp(directory)
         except (FileNotFoundError, NotADirectoryError):
@@ -159,6 +189,16 @@ class LocalDirectory(Backend):
             lock = self._dir_locks.writers(directory)
             state_fd = lock.acquire(_lock_timeout())
             try:
+                dedupe_at = None
+                if index is not None and digest is not None:
+                    mapped = index.ready(lock, index.capture_name)
+                    known = self._seen(directory, index, mapped, index.find(mapped, digest, hint))
+                    if known is not None:
+                        # Stored by another writer since the hint: this copy is not placed.
+                        if temp is not None:
+                            files.unlink(temp)
+                        return known
+                    dedupe_at = (index, mapped, digest)
                 final = self._place(
                     directory,
                     fd,
@@ -168,14 +208,24 @@ class LocalDirectory(Backend):
                     files=files,
                     state_fd=state_fd,
                     signer=signer,
+                    dedupe_at=dedupe_at,
                 )
             finally:
+                # Unmapped under the lock: another thread may be about to use the mapping.
+                if index is not None and len(self._indexes) > _MAX_OPEN_INDEXES:
+                    index.close()
                 lock.release()
         except _TmpfileUnusable:
             # This system cannot link an unnamed file (no /proc, a filesystem without it):
             # from now on temporary files have names (nothing was numbered yet).
             return self.write(
-                module, qualname, data, signer=signer, retention=retention, max_age=max_age
+                module,
+                qualname,
+                data,
+                signer=signer,
+                retention=retention,
+                max_age=max_age,
+                dedupe=dedupe,
             )
         except BaseException:
             if temp is not None:
@@ -185,6 +235,37 @@ class LocalDirectory(Backend):
         finally:
             if fd >= 0:
                 os.close(fd)
+        return final
+
+    def _count_call(
+        self, directory: str, index: DedupeIndex, digest: bytes, hint: tuple[int, int]
+    ) -> str | None:
+        """Count one more call on the capture ``hint`` found for ``digest``; its path, or
+        ``None`` if it is not there after all (then the call is stored)."""
+        lock = self._dir_locks.writers(directory)
+        lock.acquire(_lock_timeout())
+        try:
+            mapped = index.ready(lock, index.capture_name)
+            return self._seen(directory, index, mapped, index.find(mapped, digest, hint))
+        finally:
+            if len(self._indexes) > _MAX_OPEN_INDEXES:
+                index.close()
+            lock.release()
+
+    def _seen(self, directory: str, index: DedupeIndex, mapped: Any, slot: int) -> str | None:
+        """Under the lock: the capture in index ``slot`` seen once more (its path), or
+        ``None`` (no slot, or its capture was deleted by other means: forgotten)."""
+        if slot < 0:
+            return None
+        final = _capture_name(directory, index.seq_of(mapped, slot))
+        try:
+            # Its file time says when it was last seen (max_age, prune): one system call,
+            # which also tells whether it is still there.
+            os.utime(final, follow_symlinks=False)
+        except FileNotFoundError:
+            index.forget(mapped, slot)
+            return None
+        index.seen(mapped, slot, self._files.now())
         return final
 
     def _place(
@@ -198,6 +279,7 @@ class LocalDirectory(Backend):
         files: FileOperations,
         state_fd: int | None,
         signer: _envelope.Signer | None = None,
+        dedupe_at: tuple[DedupeIndex, Any, bytes] | None = None,
     ) -> str:
         """Number the written temporary file (descriptor, name), sign it for that number when
         signing, and link it into place."""
@@ -221,7 +303,19 @@ class LocalDirectory(Backend):
         # the files, which the next writer notices (its number is taken: it rescans) and so
         # does the loader (it lists the directory). So numbers have no gaps, and retention
         # keeps exactly the newest captures even after a crash.
-        new_floor = _retire(files, directory, nxt, floor, retention=retention, max_age=max_age)
+        if dedupe_at is None:
+            new_floor = _retire(files, directory, nxt, floor, retention=retention, max_age=max_age)
+        else:
+            new_floor = floor  # numbers are no longer retired in order: the floor stays below
+            index, mapped, digest = dedupe_at
+            now = files.now()
+            try:
+                cutoff = None if max_age is None else now - max_age
+                for seq in index.add(mapped, digest, nxt, now, retention=retention, cutoff=cutoff):
+                    files.unlink(_capture_name(directory, seq))
+            except OSError:
+                # Placed but not indexed: counted as distinct until the index is rebuilt.
+                logger.debug("snapy_capture: deduplication in %s failed", directory, exc_info=True)
         try:
             files.write_state(directory, nxt + 1, new_floor, state_fd)
         except OSError:
@@ -316,12 +410,43 @@ class LocalDirectory(Backend):
         for info in self.functions():
             directory = _local(info.directory)
             with self._dir_locks.exclusive(directory, _MAINTENANCE_TIMEOUT):
+                if os.path.exists(directory / INDEX_NAME):
+                    removed += self._prune_deduplicated(str(directory), retention, cutoff)
+                    retention = None  # applied: the least recently seen went first
                 removed += _prune_directory(directory, retention, cutoff)
         return removed
+
+    def _prune_deduplicated(
+        self, directory: str, retention: int | None, cutoff: float | None
+    ) -> int:
+        """Retention by last seen in a deduplicated directory; under its lock. The index is
+        rebuilt first (it then holds exactly the captures there, counts kept)."""
+        lock = self._dir_locks.writers(directory)
+        index = self._index(directory)
+        name = functools.partial(_capture_name, directory)
+        index.ready(lock, name)
+        index.rebuild(name)
+        mapped = index.remap()  # rebuilt: mapped again
+        doomed = index.evict(mapped, retention, cutoff)
+        return sum(self._files.unlink(name(seq)) for seq in doomed)
 
     def clear(self, info: FunctionInfo) -> int:
         directory = _local(info.directory)
         if directory.is_symlink() or not directory.is_dir():
             return 0  # a link: never delete through it
         with self._dir_locks.exclusive(directory, _MAINTENANCE_TIMEOUT):
-            return _clear_directory(directory)
+            removed = _clear_directory(directory)
+            if os.path.exists(directory / INDEX_NAME):
+                # Emptied in place: other writers have it mapped (a new file would be
+                # another table than theirs).
+                lock = self._dir_locks.writers(str(directory))
+                name = functools.partial(_capture_name, str(directory))
+                index = self._index(str(directory))
+                index.ready(lock, name)
+                index.rebuild(name)
+            return removed
+
+    def calls(self, path: Any, data: bytes) -> tuple[int, float] | None:
+        path = Path(path)
+        seq = _seq_of(path)
+        return None if seq is None else calls_of(str(path.parent), seq, data)

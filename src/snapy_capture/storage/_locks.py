@@ -7,6 +7,7 @@ is ``snapy_capture.storage.LOCK_TIMEOUT``, and it must keep working when set the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import threading
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 
 if sys.platform != "win32":  # Windows: writers use filelock's own locking
     import fcntl
+
+#: Numbers the opening of lock files: what was opened under an older one (deduplication's
+#: mapped index) is opened again, since the directory may have been removed and made again.
+_generations = itertools.count(1)
 
 #: Lock files a process keeps open for writing; beyond, each write opens and closes its own.
 _MAX_OPEN_LOCKS: Final = 64
@@ -59,6 +64,11 @@ class _WriteLock:
         # written or closed by us: a descriptor that is no longer our file is forgotten.
         self.identity = (0, 0)
         self.state_identity = (0, 0)
+        self.generation = 0
+        #: Counts descriptors found closed behind our back (a daemon's ``closerange``):
+        #: mappings made before must not be closed either (their descriptor may be another
+        #: file's by now).
+        self.foreign = 0
 
     @classmethod
     def of(cls, directory: str | Path) -> _WriteLock:
@@ -132,12 +142,14 @@ class _WriteLock:
                 return
             if status is _NOT_OURS:
                 self.state_fd = -1  # closed behind our back: forget, never close
+                self.foreign += 1
         self._reopen_state()
 
     def _open_files(self) -> None:
         self.fd = os.open(self.path, _FLAGS, 0o600)
         info = os.fstat(self.fd)
         self.identity = (info.st_dev, info.st_ino)
+        self.generation = next(_generations)
         with self._count_lock:
             _WriteLock._open += 1
 
@@ -168,6 +180,7 @@ class _WriteLock:
     def _forget(self) -> None:
         """Drop the lock file's descriptor, no longer our file, without closing it."""
         self.fd = -1
+        self.foreign += 1
         with self._count_lock:
             _WriteLock._open -= 1
 
@@ -211,6 +224,9 @@ def _forget_write_locks_in_child() -> None:
 
 class _PortableWriteLock:  # pragma: no cover - Windows
     """filelock's lock where ``fcntl`` is missing; the state is read and written by path."""
+
+    generation = 0
+    foreign = 0
 
     def __init__(self, lock: FileLock) -> None:
         self.lock = lock

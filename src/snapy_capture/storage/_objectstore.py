@@ -24,6 +24,14 @@ A write is one ``PUT`` of the whole capture: a reader never sees part of one. A 
 capture's signature binds its function and its key's id (the local backend's binds the
 number), so a capture copied to another key or function does not verify.
 
+Deduplication (the ``dedupe`` option) does not apply to an object store: every call is
+stored, and ``retention`` keeps the newest ``N`` calls, as with ``dedupe: false``. Counting
+calls on a kept capture needs a read-modify-write of shared state (a count, a last-seen
+order for retention) that several hosts would race on without a lock server; content-hash
+keys would make equal captures idempotent puts but lose the count and the order.
+``snapy-capture pull`` copies a content once per function (by payload hash), so a local copy
+holds each distinct capture once; the count of calls it stood for is not carried.
+
 A store that fails (down, slow, refusing) marks itself unavailable for a back-off period
 (1 s, doubling up to 30 s): writes fail at once, without a request, and the capture layer
 counts them as dropped; the first write after the period tries again, and writing resumes
@@ -243,7 +251,9 @@ class ObjectStore(Backend):
         signer: Signer | None,
         retention: int | None,
         max_age: float | None,
+        dedupe: bool = False,
     ) -> str:
+        del dedupe  # not here: see the module
         self._check_available()
         now = time.time()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,12 @@ from snapy_capture.storage._objpath import StoredPath
 from snapy_capture.storage._order import StoredCapture
 
 __all__ = ["CaptureReader"]
+
+
+def _iso(moment: float) -> str:
+    """``moment`` as the record's ``timestamp`` is written (UTC, microseconds)."""
+    when = dt.datetime.fromtimestamp(moment, dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class CaptureReader(RecordCodec):
@@ -73,7 +80,25 @@ class CaptureReader(RecordCodec):
             ConfigError: the signing key is set but empty.
         """
         data, function, seq = self._read_bytes(path, function)
-        return self.decode(data, function=function, seq=seq)
+        record = self.decode(data, function=function, seq=seq)
+        seen = self._backend.calls(path, data)
+        metadata = record.setdefault("metadata", {}) if seen is not None else None
+        if seen is not None and isinstance(metadata, dict):
+            # Deduplicated: the calls this capture stands for (kept beside it, unsigned).
+            metadata["calls"], metadata["last_seen"] = seen[0], _iso(seen[1])
+        return record
+
+    def calls(self, path: str | os.PathLike[str] | StoredPath) -> tuple[int, str] | None:
+        """``(calls, last seen)`` of a deduplicated capture: the calls it stands for and the
+        time of the last (as ``metadata["calls"]``/``["last_seen"]`` when it is read), or
+        ``None`` (one call, or not deduplicated). Not covered by a signature.
+
+        Raises:
+            CaptureFormatError: the file cannot be read.
+        """
+        data, _, _ = self._backend.read_bytes(path, "")
+        seen = self._backend.calls(path, data)
+        return None if seen is None else (seen[0], _iso(seen[1]))
 
     def unpack_file(
         self, path: str | os.PathLike[str] | StoredPath, *, function: str | None = None

@@ -1,0 +1,511 @@
+"""Deduplication's index of one local capture directory: which content is kept under which
+number, for how many calls, seen last when; in least-recently-seen order for retention.
+
+A capture's content is its payload (the envelope keeps the call's time, thread, pid and
+depth in the header: see :mod:`._envelope`); its key here is ``blake2b(payload)``, 16 bytes.
+A capture is never renumbered (a replay case's id is its number): a call whose content is
+already kept counts on that capture, which becomes the most recently seen.
+
+The file ``.dedupe`` in the function directory is an open-addressing hash table with a
+doubly linked list through its slots (most recently seen at the head), memory-mapped shared
+by every writer of the directory and changed only under the directory's writers' lock
+(``_locks``): a lookup, a count, a move to the head and an eviction each touch a few slots,
+whatever the number kept (retention stays O(1) per write). The table grows (and sheds its
+deleted slots) by relaying its live entries, amortized O(1). Layout::
+
+    header  64 bytes  magic, capacity, live entries, deleted slots, head, tail, dirty, changes
+    slots   64 bytes each: state, digest, number, calls, last seen, previous, next
+
+A writer that dies while changing the table leaves ``dirty`` set: the next writer rebuilds
+the index from the capture files (salvaging counts from the slots that still match a file).
+An index is built the same way the first time a directory is deduplicated (captures written
+before are indexed, oldest first; equal ones are merged into the newest). Readers
+(:func:`calls_of`) read it without the lock: a count read while a writer changes it may be
+one behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import mmap
+import os
+import struct
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from snapy_capture.storage._envelope import MAGIC
+from snapy_capture.storage._files import _O_CLOEXEC, _O_NOFOLLOW, _read_file
+
+__all__ = ["INDEX_NAME", "DedupeIndex", "calls_of", "content_digest"]
+
+INDEX_NAME: Final = ".dedupe"
+_MAGIC: Final = b"SNAPDDP1"
+# magic, capacity, live, deleted, head, tail, dirty, changes
+_HEADER: Final = struct.Struct("<8sIIIiiBxxxQ")
+_HEADER_SIZE: Final = 64
+# state, digest, number, calls, last seen, previous, next
+_SLOT: Final = struct.Struct("<B7x16sqqdii")
+_SLOT_SIZE: Final = 64
+_EMPTY, _LIVE = 0, 1
+_MIN_CAPACITY: Final = 16
+_DIRTY: Final = 28
+#: Mappings let go of without closing them (see :meth:`DedupeIndex.abandon`).
+_ABANDONED: list[mmap.mmap] = []  # the offset of the header's dirty flag
+_NONE: Final = -1
+
+
+def content_digest(data: bytes) -> bytes | None:
+    """The key of a capture file's content: ``blake2b`` of its payload (``None``: not a
+    capture with a header, never deduplicated)."""
+    if not data.startswith(MAGIC):
+        return None
+    end = data.find(b"\n")
+    if end < 0:
+        return None
+    return hashlib.blake2b(memoryview(data)[end + 1 :], digest_size=16).digest()
+
+
+def _start(digest: bytes, capacity: int) -> int:
+    return int.from_bytes(digest[:8], "little") & (capacity - 1)
+
+
+def _capacity_for(live: int) -> int:
+    capacity = _MIN_CAPACITY
+    while capacity < 4 * (live + 1):
+        capacity *= 2
+    return capacity
+
+
+class _Entry:
+    __slots__ = ("calls", "digest", "last_seen", "seq")
+
+    def __init__(self, digest: bytes, seq: int, calls: int, last_seen: float) -> None:
+        self.digest, self.seq, self.calls, self.last_seen = digest, seq, calls, last_seen
+
+
+class DedupeIndex:
+    """The index of one directory, as one process maps it. Every method but :meth:`peek`
+    runs under the directory's writers' lock."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, INDEX_NAME)
+        self.capture_name = _namer(directory)
+        self.map: mmap.mmap | None = None
+        # The writers' lock's (see ``_locks._WriteLock``) when the file was mapped: a lock
+        # opened again means the directory may be another one now (removed and made again).
+        self.generation = -1
+        self.foreign = 0
+
+    # --- opening ----------------------------------------------------------------------
+
+    def ready(self, lock: Any, capture_name: Callable[[int], str]) -> mmap.mmap:
+        """The mapped table, opened (built, repaired, remapped) as needed. Under ``lock``,
+        the directory's writers' lock."""
+        mapped = self.map
+        if mapped is None or lock.generation != self.generation:
+            if lock.foreign != self.foreign:
+                self.abandon()
+            self.close()
+            self.generation, self.foreign = lock.generation, lock.foreign
+            mapped = self._open(capture_name)
+        elif len(mapped) < _HEADER_SIZE + _SLOT_SIZE * _U32.unpack_from(mapped, 8)[0]:
+            mapped = self.remap()  # grown by another process
+        if mapped[_DIRTY]:  # a writer died while changing it
+            self.rebuild(capture_name)
+            mapped = self.remap()
+        return mapped
+
+    def _open(self, capture_name: Callable[[int], str]) -> mmap.mmap:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC | _O_NOFOLLOW, 0o600)
+        try:
+            fresh = os.fstat(fd).st_size < _HEADER_SIZE or os.pread(fd, 8, 0) != _MAGIC
+        finally:
+            os.close(fd)
+        if fresh:
+            self.rebuild(capture_name)  # new (or not ours): built from the captures there
+        return self.remap()
+
+    def remap(self) -> mmap.mmap:
+        self.close()
+        # No descriptor of ours stays open (mmap keeps its own, see ``abandon``).
+        fd = os.open(self.path, os.O_RDWR | _O_CLOEXEC | _O_NOFOLLOW)
+        try:
+            self.map = mmap.mmap(fd, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+        return self.map
+
+    def abandon(self) -> None:
+        """Let go of the mapping without closing it: descriptors were closed behind our
+        back (a daemon's ``closerange``), and the one the mapping holds may be another
+        file's now; closing it would close the host's file. Kept for the process's life."""
+        if self.map is not None:
+            _ABANDONED.append(self.map)
+            self.map = None
+
+    def close(self) -> None:
+        if self.map is not None:
+            with contextlib.suppress(BufferError, ValueError, OSError):
+                self.map.close()
+            self.map = None
+
+    # --- lookups and changes (under the lock) -----------------------------------------
+
+    def peek(self, digest: bytes) -> tuple[int, int] | None:
+        """``(slot, changes)``: where the index holds ``digest`` (slot -1: nowhere), read
+        without the lock: a hint, taken under the lock by :meth:`find` only if the index did
+        not change since (``changes``)."""
+        mapped = self.map
+        if mapped is None:
+            return None
+        try:
+            changes = _U64.unpack_from(mapped, _CHANGES)[0]
+            capacity = _U32.unpack_from(mapped, 8)[0]
+            if len(mapped) < _HEADER_SIZE + _SLOT_SIZE * capacity:
+                return None
+            slot = _find(mapped, capacity, digest)
+        except (ValueError, IndexError, struct.error):  # closed or resized meanwhile
+            return None
+        return (slot, changes)
+
+    def find(self, mapped: mmap.mmap, digest: bytes, hint: tuple[int, int] | None) -> int:
+        """The slot holding ``digest`` (-1: none); ``hint`` from :meth:`peek` saves the
+        search when nothing changed since."""
+        if hint is not None and hint[1] == _U64.unpack_from(mapped, _CHANGES)[0]:
+            return hint[0]
+        return _find(mapped, _U32.unpack_from(mapped, 8)[0], digest)
+
+    def seq_of(self, mapped: mmap.mmap, slot: int) -> int:
+        seq: int = _Q64.unpack_from(mapped, (64 + 64 * slot) + 24)[0]
+        return seq
+
+    def seen(self, mapped: mmap.mmap, slot: int, now: float) -> None:
+        """One more call of the content in ``slot``, at ``now``: it becomes the newest."""
+        mapped[_DIRTY] = 1
+        at = (64 + 64 * slot) + 32
+        _SEEN.pack_into(mapped, at, _SEEN.unpack_from(mapped, at)[0] + 1, now)
+        if _I32.unpack_from(mapped, _HEAD)[0] != slot:
+            _unlink_slot(mapped, slot)
+            _push_head(mapped, slot)
+        _changed(mapped)
+
+    def forget(self, mapped: mmap.mmap, slot: int) -> None:
+        """Drop the entry in ``slot`` (its capture is gone: deleted by other means)."""
+        mapped[_DIRTY] = 1
+        _delete(mapped, slot)
+        _changed(mapped)
+
+    def add(
+        self,
+        mapped: mmap.mmap,
+        digest: bytes,
+        seq: int,
+        now: float,
+        *,
+        retention: int | None,
+        cutoff: float | None,
+    ) -> list[int]:
+        """Index capture ``seq`` (just placed) as the newest, then :meth:`evict`; returns
+        the numbers of the captures to delete."""
+        capacity, live = _COUNTS.unpack_from(mapped, 8)
+        if 2 * (live + 1) > capacity:
+            self._relayout(_entries(mapped), _capacity_for(live + 1))
+            mapped = self.remap()
+            capacity = _U32.unpack_from(mapped, 8)[0]
+        mapped[_DIRTY] = 1
+        _insert(mapped, capacity, _Entry(digest, seq, 1, now))
+        if (retention is None or live + 1 <= retention) and cutoff is None:
+            _changed(mapped)
+            return []
+        return self.evict(mapped, retention, cutoff)
+
+    def evict(self, mapped: mmap.mmap, retention: int | None, cutoff: float | None) -> list[int]:
+        """Drop the least recently seen entries beyond ``retention`` or last seen before
+        ``cutoff`` (never the newest); returns their capture numbers (to delete)."""
+        evicted: list[int] = []
+        live = _U32.unpack_from(mapped, 12)[0]
+        if (retention is None or live <= retention) and cutoff is None:
+            return evicted
+        mapped[_DIRTY] = 1
+        head, tail = _ENDS.unpack_from(mapped, _HEAD)
+        while tail not in (_NONE, head):
+            offset = 64 + 64 * tail
+            if not (retention is not None and live > retention) and (
+                cutoff is None or _F64.unpack_from(mapped, offset + 40)[0] >= cutoff
+            ):
+                break
+            evicted.append(_Q64.unpack_from(mapped, offset + 24)[0])
+            _delete(mapped, tail)
+            live -= 1
+            head, tail = _ENDS.unpack_from(mapped, _HEAD)
+        _changed(mapped)
+        return evicted
+
+    def entries(self, mapped: mmap.mmap) -> list[tuple[int, int, float]]:
+        """``(number, calls, last seen)`` of every entry, least recently seen first."""
+        return [(e.seq, e.calls, e.last_seen) for e in _entries(mapped)]
+
+    # --- building ---------------------------------------------------------------------
+
+    def rebuild(self, capture_name: Callable[[int], str]) -> None:
+        """Index the captures in the directory, keeping what the slots say of those still
+        there (counts, last seen); equal contents are merged into the newest capture."""
+        salvaged: dict[bytes, _Entry] = {}
+        if self.map is not None:
+            with contextlib.suppress(ValueError, struct.error):
+                salvaged = {e.digest: e for e in _slots(self.map)}
+        entries: dict[bytes, _Entry] = {}
+        for seq in _capture_numbers(self.directory):
+            path = capture_name(seq)
+            try:
+                data = _read_file(path)
+                mtime = os.lstat(path).st_mtime
+            except OSError:
+                continue
+            digest = content_digest(data)
+            if digest is None:
+                continue  # format 0: left as it is (unindexed)
+            known = salvaged.get(digest)
+            older = entries.pop(digest, None)
+            entry = _Entry(digest, seq, 1, mtime)
+            if known is not None and known.seq == seq:
+                entry.calls, entry.last_seen = known.calls, known.last_seen
+            if older is not None:
+                # Two captures of one content (written before deduplication): one is kept.
+                entry.calls += older.calls
+                entry.last_seen = max(entry.last_seen, older.last_seen)
+                with contextlib.suppress(OSError):
+                    os.unlink(capture_name(older.seq))
+            entries[digest] = entry
+        ordered = sorted(entries.values(), key=lambda e: (e.last_seen, e.seq))
+        self._relayout(ordered, _capacity_for(len(ordered)))
+
+    def _relayout(self, entries: Iterable[_Entry], capacity: int) -> None:
+        """Write the table anew with ``entries`` (least recently seen first).
+
+        The file never shrinks: another process may have it mapped at its current size and
+        peek at it without the lock (a read past the end of a mapped file is SIGBUS).
+        """
+        try:
+            size = os.lstat(self.path).st_size
+        except FileNotFoundError:
+            size = 0
+        while _HEADER_SIZE + _SLOT_SIZE * capacity * 2 <= size:
+            capacity *= 2  # the space is there anyway: fewer collisions
+        if self.map is not None:
+            self.map[_DIRTY] = 1  # dirty until laid out: a crash here means rebuild
+        fd = os.open(self.path, os.O_RDWR | _O_CLOEXEC | _O_NOFOLLOW)
+        try:
+            # The change counter goes on from the old table's: a hint (slot, counter) taken
+            # before must not pass for one of the new layout.
+            old = os.pread(fd, _HEADER_SIZE, 0)
+            changes = _U64.unpack_from(old, _CHANGES)[0] + 1 if len(old) == _HEADER_SIZE else 1
+            table = bytearray(_HEADER_SIZE + _SLOT_SIZE * capacity)
+            _HEADER.pack_into(table, 0, _MAGIC, capacity, 0, 0, _NONE, _NONE, 0, changes)
+            for entry in entries:
+                _insert(table, capacity, entry)
+            if len(table) > size:
+                os.ftruncate(fd, len(table))
+            os.pwrite(fd, table, 0)
+        finally:
+            os.close(fd)
+
+
+# --- the table ----------------------------------------------------------------------------
+# One field at a time (a struct call each): the hot path touches a handful of fields.
+# Slot fields at: state 0, digest 8, number 24, calls 32, last seen 40, previous 48, next 52.
+
+_Buffer = mmap.mmap | bytearray
+_I32: Final = struct.Struct("<i")
+_U32: Final = struct.Struct("<I")
+_Q64: Final = struct.Struct("<q")
+_F64: Final = struct.Struct("<d")
+_U64: Final = struct.Struct("<Q")
+_SEEN: Final = struct.Struct("<qd")  # calls, last seen
+_LINKS: Final = struct.Struct("<ii")  # previous, next
+_ENDS: Final = struct.Struct("<ii")  # head, tail
+_COUNTS: Final = struct.Struct("<II")  # capacity, live
+_HEAD: Final = 20
+_TAIL: Final = 24
+_CHANGES: Final = 32
+
+
+def _namer(directory: str) -> Callable[[int], str]:
+    from snapy_capture.storage._layout import _capture_name  # noqa: PLC0415 - no cycle
+
+    return functools.partial(_capture_name, directory)
+
+
+def _offset(slot: int) -> int:
+    return _HEADER_SIZE + _SLOT_SIZE * slot
+
+
+def _changed(mapped: _Buffer) -> None:
+    _U64.pack_into(mapped, _CHANGES, _U64.unpack_from(mapped, _CHANGES)[0] + 1)
+    mapped[_DIRTY] = 0
+
+
+def _find(mapped: _Buffer, capacity: int, digest: bytes) -> int:
+    mask = capacity - 1
+    slot = _start(digest, capacity)
+    for _ in range(capacity):
+        offset = 64 + 64 * slot
+        if mapped[offset] != _LIVE:
+            return -1
+        if mapped[offset + 8 : offset + 24] == digest:
+            return slot
+        slot = (slot + 1) & mask
+    return -1
+
+
+def _insert(mapped: _Buffer, capacity: int, entry: _Entry) -> None:
+    mask = capacity - 1
+    slot = _start(entry.digest, capacity)
+    while mapped[(64 + 64 * slot)] == _LIVE:
+        slot = (slot + 1) & mask
+    _SLOT.pack_into(
+        mapped,
+        (64 + 64 * slot),
+        _LIVE,
+        entry.digest,
+        entry.seq,
+        entry.calls,
+        entry.last_seen,
+        -1,
+        -1,
+    )
+    _U32.pack_into(mapped, 12, _U32.unpack_from(mapped, 12)[0] + 1)
+    _push_head(mapped, slot)
+
+
+def _delete(mapped: _Buffer, slot: int) -> None:
+    """Remove ``slot``'s entry; the entries after it in its probe run move back into the
+    gap (no deleted markers: lookups stay short, and the table never fills with them)."""
+    _unlink_slot(mapped, slot)
+    capacity = _U32.unpack_from(mapped, 8)[0]
+    mask = capacity - 1
+    gap = slot
+    probe = slot
+    while True:
+        probe = (probe + 1) & mask
+        offset = 64 + 64 * probe
+        if mapped[offset] != _LIVE:
+            break
+        home = _start(bytes(mapped[offset + 8 : offset + 24]), capacity)
+        # The entry stays if its home lies cyclically in (gap, probe].
+        if (gap < probe and gap < home <= probe) or (gap > probe and (home > gap or home <= probe)):
+            continue
+        _move(mapped, probe, gap)
+        gap = probe
+    mapped[(64 + 64 * gap)] = _EMPTY
+    _U32.pack_into(mapped, 12, _U32.unpack_from(mapped, 12)[0] - 1)
+
+
+def _move(mapped: _Buffer, source: int, target: int) -> None:
+    start, end = (64 + 64 * source), (64 + 64 * target)
+    mapped[end : end + _SLOT_SIZE] = mapped[start : start + _SLOT_SIZE]
+    prev, nxt = _LINKS.unpack_from(mapped, end + 48)
+    if prev != _NONE:
+        _I32.pack_into(mapped, (64 + 64 * prev) + 52, target)
+    else:
+        _I32.pack_into(mapped, _HEAD, target)
+    if nxt != _NONE:
+        _I32.pack_into(mapped, (64 + 64 * nxt) + 48, target)
+    else:
+        _I32.pack_into(mapped, _TAIL, target)
+
+
+def _unlink_slot(mapped: _Buffer, slot: int) -> None:
+    offset = 64 + 64 * slot
+    prev, nxt = _LINKS.unpack_from(mapped, offset + 48)
+    if prev != _NONE:
+        _I32.pack_into(mapped, (64 + 64 * prev) + 52, nxt)
+    else:
+        _I32.pack_into(mapped, _HEAD, nxt)
+    if nxt != _NONE:
+        _I32.pack_into(mapped, (64 + 64 * nxt) + 48, prev)
+    else:
+        _I32.pack_into(mapped, _TAIL, prev)
+    _LINKS.pack_into(mapped, offset + 48, _NONE, _NONE)
+
+
+def _push_head(mapped: _Buffer, slot: int) -> None:
+    head = _I32.unpack_from(mapped, _HEAD)[0]
+    _LINKS.pack_into(mapped, (64 + 64 * slot) + 48, _NONE, head)
+    if head != _NONE:
+        _I32.pack_into(mapped, (64 + 64 * head) + 48, slot)
+    else:
+        _I32.pack_into(mapped, _TAIL, slot)
+    _I32.pack_into(mapped, _HEAD, slot)
+
+
+def _slots(mapped: _Buffer) -> Iterable[_Entry]:
+    capacity = _HEADER.unpack_from(mapped, 0)[1]
+    for slot in range(capacity):
+        state, digest, seq, calls, last_seen = _SLOT.unpack_from(mapped, (64 + 64 * slot))[:5]
+        if state == _LIVE:
+            yield _Entry(digest, seq, calls, last_seen)
+
+
+def _entries(mapped: _Buffer) -> list[_Entry]:
+    """The live entries, least recently seen first (following the list from its tail)."""
+    found: list[_Entry] = []
+    header = _HEADER.unpack_from(mapped, 0)
+    slot, capacity = header[5], header[1]
+    while slot != _NONE and len(found) <= capacity:
+        state, digest, seq, calls, last_seen, prev, _ = _SLOT.unpack_from(mapped, (64 + 64 * slot))
+        if state == _LIVE:
+            found.append(_Entry(digest, seq, calls, last_seen))
+        slot = prev
+    return found
+
+
+def _capture_numbers(directory: str) -> list[int]:
+    from snapy_capture.storage._layout import _CAPTURE_NAME  # noqa: PLC0415 - no cycle
+
+    numbers = [
+        int(m.group(1)) for name in os.listdir(directory) if (m := _CAPTURE_NAME.match(name))
+    ]
+    numbers.sort()
+    return numbers
+
+
+# --- reading (no lock) ----------------------------------------------------------------------
+
+
+def calls_of(directory: str, seq: int, data: bytes) -> tuple[int, float] | None:
+    """``(calls, last seen)`` of capture ``seq`` (file bytes ``data``) of ``directory``, if
+    the index holds it: a few reads, whatever the number kept."""
+    digest = content_digest(data)
+    if digest is None:
+        return None
+    try:
+        fd = os.open(os.path.join(directory, INDEX_NAME), os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        header = os.pread(fd, _HEADER_SIZE, 0)
+        if len(header) < _HEADER.size or header[:8] != _MAGIC:
+            return None
+        capacity = _HEADER.unpack_from(header, 0)[1]
+        if capacity <= 0 or capacity & (capacity - 1):
+            return None
+        slot = _start(digest, capacity)
+        for _ in range(capacity):
+            raw = os.pread(fd, _SLOT.size, (64 + 64 * slot))
+            if len(raw) < _SLOT.size:
+                return None
+            state, found, number, calls, last_seen = _SLOT.unpack_from(raw, 0)[:5]
+            if state != _LIVE:
+                return None
+            if found == digest:
+                return (calls, last_seen) if number == seq else None
+            slot = (slot + 1) & (capacity - 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None
