@@ -15,7 +15,7 @@ from snapy_capture import load_capture_dict
 RUN = [sys.executable, "-m", "snapy_capture.run"]
 
 PROGRAM = """
-import atexit, os, signal
+import atexit, os, signal, time
 
 def work(n):
     return n * 2
@@ -23,6 +23,9 @@ def work(n):
 atexit.register(lambda: print("atexit ran", flush=True))
 work(21)
 os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C at the terminal sends
+# The handler may run on another thread's delivery; waiting gives the main thread a moment
+# to see it, as an interactive program would (without it, the script could end first).
+time.sleep(30)
 """
 
 
