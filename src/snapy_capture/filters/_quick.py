@@ -23,7 +23,13 @@ from snapy_capture.filters._objects import Memo
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
-from snapy_capture.filters._traverse import ATOMIC, CARD_INT_MIN, LEAVES, filter_argument
+from snapy_capture.filters._traverse import (
+    ATOMIC,
+    CARD_INT_MIN,
+    LEAVES,
+    filter_argument,
+    redacts,
+)
 
 __all__ = ["Quick"]
 
@@ -109,10 +115,10 @@ class Quick:
         """
         try:
             if name is not None:
-                verdict = self.verdicts.get(name, _UNKNOWN)
+                verdict: Any = self.verdicts.get(name, _UNKNOWN)
                 if verdict is _UNKNOWN:
                     verdict = self.flt.sensitive_pattern(name)
-                if verdict is not None:
+                if redacts(verdict, value):
                     if type(value) is Redacted:
                         return value  # the walk never refilters a placeholder
                     redacted = Redacted(f"name:{verdict}")

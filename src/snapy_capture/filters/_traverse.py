@@ -33,7 +33,7 @@ import uuid
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._names import pair_key
+from snapy_capture.filters._names import AmbiguousName, pair_key
 from snapy_capture.filters._objects import (
     BUILTIN_CONTAINERS,
     NO_LOW,
@@ -46,7 +46,7 @@ from snapy_capture.filters._pickled import type_name
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 
-__all__ = ["ATOMIC", "CARD_INT_MIN", "LEAVES", "filter_argument"]
+__all__ = ["ATOMIC", "CARD_INT_MIN", "LEAVES", "filter_argument", "holds_scalar", "redacts"]
 
 #: Ints beyond this size are checked for card numbers; smaller ones cannot be one.
 CARD_INT_MIN: Final = 10**11
@@ -76,6 +76,39 @@ _BY_REFERENCE: Final = (
 )
 
 
+#: What a name that is only ambiguously a secret's (``token``) redacts: values whose
+#: whole content could be the credential itself.
+_SCALARS: Final = (str, bytes, bytearray, memoryview, int, float, complex, decimal.Decimal)
+
+
+def holds_scalar(value: Any) -> bool:
+    """Whether ``value`` is text, bytes, a number or another value with no parts of its own
+    (``None``, a date, a UUID), a subclass too; an async snapshot's copy by the class it
+    copies. Types only: no code of the value's runs."""
+    kind = type(value)
+    if kind is Inert:
+        kind = value.cls or Inert
+    return kind in ATOMIC or kind in LEAVES or issubclass(kind, _SCALARS)
+
+
+def redacts(pattern: str | None, value: Any) -> bool:
+    """Whether a name verdict ``pattern`` redacts ``value`` whole: a strong one always, an
+    ambiguous one (:class:`~._names.AmbiguousName`) only a scalar (:func:`holds_scalar`)."""
+    if pattern is None:
+        return False
+    return type(pattern) is not AmbiguousName or holds_scalar(value)
+
+
+def _bound_to_data(value: Any) -> bool:
+    """Whether ``value`` is a built-in method of an object (``settings.get``): pickle stores
+    that object with it (``getattr(obj, "get")``), so it is walked like any reduced object."""
+    if type(value) is not types.BuiltinFunctionType:
+        return False
+    owner = value.__self__
+    # type(), not isinstance(): an object's own ``__class__`` is host code.
+    return not (owner is None or issubclass(type(owner), (types.ModuleType, type)))
+
+
 class _Restart(Exception):
     """A cycle reached an object still being filtered: redo the argument in copying mode."""
 
@@ -95,7 +128,7 @@ def filter_argument(
     """
     kind = type(value)
     if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
-        flt.custom_filters or (name is not None and flt.sensitive_pattern(name) is not None)
+        flt.custom_filters or (name is not None and redacts(flt.sensitive_pattern(name), value))
     ):
         return value  # the common case, without setting up a walk
     if memo is None:
@@ -148,7 +181,7 @@ class _Walk(ObjectWalk):
         kind = type(value)
         if kind is Redacted:
             return value  # already a placeholder: keeps refiltering idempotent
-        if name is not None and (pattern := flt.sensitive_pattern(name)) is not None:
+        if name is not None and redacts(pattern := flt.sensitive_pattern(name), value):
             return self.redact(path, f"name:{pattern}")
         if custom and flt.custom_filters:
             for func in flt.custom_filters:
@@ -322,7 +355,7 @@ class _Walk(ObjectWalk):
             return self.too_big(path, value) or self.visit_sequence(path, value, depth)
         if kind is Inert:
             return self.visit_inert(path, value, depth)
-        if isinstance(value, _BY_REFERENCE):
+        if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
             return value
         if isinstance(value, tuple):
             result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
