@@ -201,3 +201,34 @@ def test_a_lexer_token_argument_reaches_the_disk_whole_and_its_secret_does_not(
     (given,), _ = load_capture("login", path=capture_dir)
     assert given == "[FILTERED: name:token]"
     assert HIDDEN.encode() not in _files(capture_dir)
+
+
+def test_an_object_stored_elsewhere_is_not_hidden_by_one_secret_name() -> None:
+    """sqlparse's keyword tables map ``AUTHORIZATION`` (a strong word) to the very token type
+    a hundred other keywords map to: redacting that one reference would hide nothing."""
+    keyword = LexToken("Keyword", "")
+    table = {"SELECT": keyword, "FROM": keyword, "AUTHORIZATION": keyword}
+    filtered, report = FLT.filter_value(table, "keywords")
+    assert filtered is table
+    assert report == []
+    result = FLT.filter_call(["first", "password"], (keyword, keyword), {})
+    assert result.args == (keyword, keyword)
+    assert result.redactions == []
+    # Met first under the secret name, it is redacted there (and stored where it is met next,
+    # as before); a scalar is never "the same object".
+    first = {"AUTHORIZATION": keyword, "SELECT": keyword}
+    assert FLT.filter_value(first)[0] == {
+        "AUTHORIZATION": "[FILTERED: name:authorization]",
+        "SELECT": keyword,
+    }
+    assert FLT.filter_call(["a", "password"], (HIDDEN, HIDDEN), {}).args[1] == (
+        "[FILTERED: name:password]"
+    )
+
+
+def test_the_sqlparse_lexer_filters_with_no_redactions() -> None:
+    lexer = pytest.importorskip("sqlparse.lexer")
+    instance = lexer.Lexer.get_default_instance()
+    filtered, report = FLT.filter_value(instance, "self")
+    assert report == []
+    assert filtered is instance

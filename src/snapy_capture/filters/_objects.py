@@ -286,7 +286,9 @@ class ObjectWalk(abc.ABC):
 
     def visit_object(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
-        if kind is types.MethodType and type(value.__func__) is types.FunctionType:
+        if (
+            kind is types.MethodType and type(value.__func__) is types.FunctionType
+        ) or kind is types.BuiltinMethodType:  # a built-in's here is bound to data (d.get)
             return self.visit_method(path, value, depth)
         names = attribute_names(value)
         if dataclasses.is_dataclass(value):
@@ -313,7 +315,9 @@ class ObjectWalk(abc.ABC):
         _change_state(duplicate, changes)
         return duplicate
 
-    def visit_method(self, path: Path, value: types.MethodType, depth: int) -> Any:
+    def visit_method(
+        self, path: Path, value: types.MethodType | types.BuiltinMethodType, depth: int
+    ) -> Any:
         """A bound method: pickle stores ``getattr(obj, name)``. The object is filtered like
         any other (the method of an object with a secret is the method of its filtered copy);
         a function or class it is bound to is stored by name."""
@@ -323,7 +327,9 @@ class ObjectWalk(abc.ABC):
             return value
         if type(new) is Redacted:
             return new  # reported at its own path
-        return Inert(getattr, (new, value.__func__.__name__))
+        # The names pickle's own reductions use (C attributes: no host code).
+        name = value.__func__.__name__ if type(value) is types.MethodType else value.__name__
+        return Inert(getattr, (new, name))
 
     # --- inert copies ---------------------------------------------------------------------
 

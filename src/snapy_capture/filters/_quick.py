@@ -121,6 +121,9 @@ class Quick:
                 if redacts(verdict, value):
                     if type(value) is Redacted:
                         return value  # the walk never refilters a placeholder
+                    known = None if memo is None else memo.get(id(value))
+                    if known is not None and known[0] is value and known[1] is value:
+                        return value  # stored already by an earlier argument (see the walk)
                     redacted = Redacted(f"name:{verdict}")
                     report.append({"path": path, "reason": redacted.reason})
                     return redacted

@@ -182,6 +182,11 @@ class _Walk(ObjectWalk):
         if kind is Redacted:
             return value  # already a placeholder: keeps refiltering idempotent
         if name is not None and redacts(pattern := flt.sensitive_pattern(name), value):
+            if self.stored_already(value):
+                # The same object is stored elsewhere in this capture (a keyword table's
+                # ``AUTHORIZATION: Keyword`` among a hundred ``...: Keyword``): redacting this
+                # one reference would hide nothing, and break the sharing.
+                return value
             return self.redact(path, f"name:{pattern}")
         if custom and flt.custom_filters:
             for func in flt.custom_filters:
@@ -220,6 +225,18 @@ class _Walk(ObjectWalk):
         if key in self.open:
             return self.back_reference(path, key, value)
         return self.enter(path, key, value, depth)
+
+    def stored_already(self, value: Any) -> bool:
+        """Whether ``value``, an object (not a scalar: equal scalars are not one object), was
+        met before in this call and is stored as itself, its walk finished."""
+        known = self.memo.get(id(value))
+        return (
+            known is not None
+            and known[0] is value
+            and known[1] is value
+            and id(value) not in self.open
+            and not holds_scalar(value)
+        )
 
     # --- objects met again, and cycles ------------------------------------------------------
 
