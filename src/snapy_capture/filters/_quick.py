@@ -118,7 +118,7 @@ class Quick:
                 verdict: Any = self.verdicts.get(name, _UNKNOWN)
                 if verdict is _UNKNOWN:
                     verdict = self.flt.sensitive_pattern(name)
-                if redacts(verdict, value):
+                if verdict is not None and redacts(verdict, value):
                     if type(value) is Redacted:
                         return value  # the walk never refilters a placeholder
                     known = None if memo is None else memo.get(id(value))

@@ -128,7 +128,12 @@ def filter_argument(
     """
     kind = type(value)
     if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
-        flt.custom_filters or (name is not None and redacts(flt.sensitive_pattern(name), value))
+        flt.custom_filters
+        or (
+            name is not None
+            and (pattern := flt.sensitive_pattern(name)) is not None
+            and redacts(pattern, value)
+        )
     ):
         return value  # the common case, without setting up a walk
     if memo is None:
@@ -181,7 +186,11 @@ class _Walk(ObjectWalk):
         kind = type(value)
         if kind is Redacted:
             return value  # already a placeholder: keeps refiltering idempotent
-        if name is not None and redacts(pattern := flt.sensitive_pattern(name), value):
+        if (
+            name is not None
+            and (pattern := flt.sensitive_pattern(name)) is not None
+            and redacts(pattern, value)
+        ):
             if self.stored_already(value):
                 # The same object is stored elsewhere in this capture (a keyword table's
                 # ``AUTHORIZATION: Keyword`` among a hundred ``...: Keyword``): redacting this
