@@ -93,10 +93,19 @@ def test_an_object_under_an_ambiguous_word_is_walked(name: str) -> None:
 
 def test_a_secret_shaped_value_inside_an_ambiguous_container_is_still_masked() -> None:
     pat = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
-    filtered, _ = FLT.filter_value([pat, "plain"], "token")
+    filtered, _ = FLT.filter_value({"raw": pat, "kind": "plain"}, "token")
     assert pat not in repr(filtered)
-    assert filtered[1] == "plain"
+    assert filtered["kind"] == "plain"
     assert FLT.filter_value(pat, "token")[0] == "[FILTERED: name:token]"
+
+
+def test_the_items_of_a_plain_sequence_are_checked_by_its_ambiguous_name() -> None:
+    """They have no names of their own: ``signature=[1, sig]`` hides the signature, while a
+    token dict inside a list is still walked by its keys."""
+    filtered, report = FLT.filter_value([1, HIDDEN, {"raw": "x"}], "signature")
+    assert filtered == ["[FILTERED: name:signature]", "[FILTERED: name:signature]", {"raw": "x"}]
+    assert [entry["path"] for entry in report] == ["signature[0]", "signature[1]"]
+    assert FLT.filter_value((HIDDEN,), "token")[0] == ("[FILTERED: name:token]",)
 
 
 @pytest.mark.parametrize(
@@ -124,9 +133,19 @@ def test_the_fast_path_agrees_with_the_walk() -> None:
     result = FLT.filter_call(
         ["token", "session", "pin"], ({"raw": "x"}, ["a", "b"], HIDDEN), {"token2": (1, 2)}
     )
-    assert result.args == ({"raw": "x"}, ["a", "b"], "[FILTERED: name:pin]")
-    assert result.kwargs == {"token2": (1, 2)}
-    assert result.redactions == [{"path": "pin", "reason": "name:pin"}]
+    assert result.args == (
+        {"raw": "x"},
+        ["[FILTERED: name:session]", "[FILTERED: name:session]"],
+        "[FILTERED: name:pin]",
+    )
+    assert result.kwargs == {"token2": ("[FILTERED: name:token]", "[FILTERED: name:token]")}
+    assert [entry["path"] for entry in result.redactions] == [
+        "session[0]",
+        "session[1]",
+        "pin",
+        "token2[0]",
+        "token2[1]",
+    ]
 
 
 def test_pairs_of_tokens_are_not_key_value_pairs() -> None:

@@ -289,12 +289,16 @@ class _GivenSecrets:
         """Record ``value`` if it is a secret; its parts to visit next, with their reason."""
         if depth > self.flt.max_depth:
             return []
+        inherit = None
         if reason is None and name is not None:
             pattern = self.flt.sensitive_pattern(name)
             # As the filter decides: a lexer's ``token`` dict is not a secret, its text is not
-            # masked in the result (a secret-named part of it still is).
-            if redacts(pattern, value):
+            # masked in the result (a secret-named part of it still is); the items of a plain
+            # list, tuple or set under it are checked by its name.
+            if pattern is not None and redacts(pattern, value):
                 reason = f"name:{pattern}"
+            elif pattern is not None and type(value) in (list, tuple, set, frozenset):
+                inherit = name
         plain = _plain_atom(value)
         if plain is not None:
             if reason is not None:
@@ -312,7 +316,7 @@ class _GivenSecrets:
             items = self.items(value)
         except Exception:  # noqa: BLE001 - a hostile container: what it hides was filtered whole
             return []
-        return [(item_name, item, reason) for item_name, item in items]
+        return [(inherit or item_name, item, reason) for item_name, item in items]
 
     def items(self, value: Any) -> list[tuple[str | None, Any]]:
         kind = type(value)

@@ -124,6 +124,7 @@ class ObjectWalk(abc.ABC):
         "everything",
         "flt",
         "handed",
+        "inherited",
         "kept_leaning",
         "leans",
         "low",
@@ -175,6 +176,9 @@ class ObjectWalk(abc.ABC):
         #: Counts every change made to the data (a redaction, a mask, a filtered object met
         #: again): a visit that leaves it alone found nothing to filter in what it reached.
         self.touched = 0
+        #: The ambiguous name (``signature``) a plain list, tuple or set is being entered
+        #: under: its items are checked by it (see ``_traverse._Walk.visit_sequence``).
+        self.inherited: str | None = None
 
     def opaque(self, path: Path, name: str, mark: int, touched: int) -> Redacted:
         """Replace an object kept whole or not at all, which reaches filtered data, by a

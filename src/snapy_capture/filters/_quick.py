@@ -44,6 +44,10 @@ BUDGET: Final = 4096
 _UNKNOWN: Final = object()
 
 
+class _Walk(Exception):
+    """Leave this argument to the walk."""
+
+
 class Quick:
     """Whether values would pass one filter unchanged, with nothing to report.
 
@@ -118,11 +122,18 @@ class Quick:
                 verdict: Any = self.verdicts.get(name, _UNKNOWN)
                 if verdict is _UNKNOWN:
                     verdict = self.flt.sensitive_pattern(name)
-                if verdict is not None and redacts(verdict, value):
+                if verdict is not None:
+                    if not redacts(verdict, value):
+                        raise _Walk  # an ambiguous word over a structure: the walk's rules
                     if type(value) is Redacted:
                         return value  # the walk never refilters a placeholder
                     known = None if memo is None else memo.get(id(value))
-                    if known is not None and known[0] is value and known[1] is value:
+                    if (
+                        known is not None
+                        and known[0] is value
+                        and known[1] is value
+                        and type(value) not in _CONTAINERS
+                    ):
                         return value  # stored already by an earlier argument (see the walk)
                     redacted = Redacted(f"name:{verdict}")
                     report.append({"path": path, "reason": redacted.reason})

@@ -99,6 +99,10 @@ def redacts(pattern: str | None, value: Any) -> bool:
     return type(pattern) is not AmbiguousName or holds_scalar(value)
 
 
+#: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
+_PLAIN_SEQUENCES: Final = frozenset({list, tuple, set, frozenset})
+
+
 def _bound_to_data(value: Any) -> bool:
     """Whether ``value`` is a built-in method of an object (``settings.get``): pickle stores
     that object with it (``getattr(obj, "get")``), so it is walked like any reduced object."""
@@ -186,17 +190,19 @@ class _Walk(ObjectWalk):
         kind = type(value)
         if kind is Redacted:
             return value  # already a placeholder: keeps refiltering idempotent
-        if (
-            name is not None
-            and (pattern := flt.sensitive_pattern(name)) is not None
-            and redacts(pattern, value)
-        ):
-            if self.stored_already(value):
+        inherited = None
+        if name is not None and (pattern := flt.sensitive_pattern(name)) is not None:
+            if not redacts(pattern, value):
+                # An ambiguous word over a structure: a plain sequence's items have no names
+                # of their own, so they are checked by this one (``signature=[1, sig]``).
+                inherited = name if kind in _PLAIN_SEQUENCES else None
+            elif self.stored_already(value):
                 # The same object is stored elsewhere in this capture (a keyword table's
                 # ``AUTHORIZATION: Keyword`` among a hundred ``...: Keyword``): redacting this
                 # one reference would hide nothing, and break the sharing.
                 return value
-            return self.redact(path, f"name:{pattern}")
+            else:
+                return self.redact(path, f"name:{pattern}")
         if custom and flt.custom_filters:
             for func in flt.custom_filters:
                 replaced = func(render_path(path), name, value)
@@ -233,11 +239,15 @@ class _Walk(ObjectWalk):
             return self.revisit(key, known)
         if key in self.open:
             return self.back_reference(path, key, value)
+        self.inherited = inherited
         return self.enter(path, key, value, depth)
 
     def stored_already(self, value: Any) -> bool:
-        """Whether ``value``, an object (not a scalar: equal scalars are not one object), was
-        met before in this call and is stored as itself, its walk finished."""
+        """Whether ``value``, an object (not a scalar: equal scalars are not one object; not a
+        built-in container: an empty tuple is everybody's), was met before in this call and is
+        stored as itself, its walk finished."""
+        if type(value) in BUILTIN_CONTAINERS:
+            return False
         known = self.memo.get(id(value))
         return (
             known is not None
@@ -440,8 +450,11 @@ class _Walk(ObjectWalk):
 
     def visit_sequence(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
+        inherited, self.inherited = self.inherited, None
         fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
         items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
+        if inherited is not None and kind in _PLAIN_SEQUENCES:
+            fields = (inherited,) * len(items)
         # ("password", pw): the second item of a pair is checked by the name the first gives.
         key = pair_key(value, items)
         if key is not None and self.flt.sensitive_pattern(key) is not None:
@@ -455,7 +468,8 @@ class _Walk(ObjectWalk):
         new_items = []
         for index, item in enumerate(items):
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
-            named = isinstance(name, str) and key is None  # a pair's items keep their index
+            # A pair's items, and items named after their sequence, keep their index.
+            named = isinstance(name, str) and key is None and inherited is None
             where = (path, ".", name) if named else (path, "[]", index)
             new = self.visit(where, name if isinstance(name, str) else None, item, depth)
             changed = changed or new is not item
