@@ -320,6 +320,22 @@ class Box:
         return label
 
 
+# At module level: an instance of a local class is unstorable by pickle's rules already.
+class JsonBound(Plain):
+    grow = capture_args(serializer="json", record_result=True, ignore_serialization_errors=False)(
+        Plain.grow
+    )
+
+
+class JsonBoundAsync(Plain):
+    grow = capture_args(
+        serializer="json",
+        async_storage=True,
+        record_result=True,
+        ignore_serialization_errors=False,
+    )(Plain.grow)
+
+
 @pytest.mark.parametrize("async_storage", [False, True])
 def test_json_stores_a_placeholder_for_a_receiver_it_cannot_store_and_keeps_the_capture(
     capture_dir: Path, async_storage: bool
@@ -327,20 +343,13 @@ def test_json_stores_a_placeholder_for_a_receiver_it_cannot_store_and_keeps_the_
     """JSON without a fallback: the instance degrades to "[FILTERED: unstorable: ...]" and the
     arguments and result are kept, even with ignore_serialization_errors off."""
 
-    class Bound(Plain):
-        grow = capture_args(
-            serializer="json",
-            async_storage=async_storage,
-            record_result=True,
-            ignore_serialization_errors=False,
-        )(Plain.grow)
-
-    assert Bound().grow(4) == 7
+    bound = JsonBoundAsync if async_storage else JsonBound
+    assert bound().grow(4) == 7
     assert KEY.encode() not in _files(capture_dir)
     record = load_capture_dict("Plain.grow", capture_dir)
     assert record["args"] == [4]
     assert record["self"].startswith("[FILTERED: unstorable: cannot serialize ")
-    assert record["self"].endswith(".Bound (TypeError)]")  # the class, never the error text
+    assert record["self"].endswith(f" {bound.__name__} (TypeError)]")  # never the error text
     assert record["self_after"].startswith("[FILTERED: unstorable: ")
     assert record["result"]["value"] == 7
 

@@ -530,23 +530,25 @@ class Hostile:
 def test_hostile_objects_never_crash_and_never_leak() -> None:
     """Raising dunders: the affected argument becomes a placeholder, the call is filtered."""
     hostile = Hostile()
-    result = FLT.filter_call(["a", "b"], ([hostile, "password=hunter22"], {"token": hostile}), {})
+    result = FLT.filter_call(["a", "b"], ([hostile, "password=hunter22"], {"secret": hostile}), {})
     assert b"hunter22" not in pickle.dumps(result.args)
-    assert result.args[1] == {"token": "[FILTERED: name:token]"}
+    assert result.args[1] == {"secret": "[FILTERED: name:secret]"}
     assert all("hunter22" not in entry["path"] for entry in result.redactions)
 
 
 def test_objects_pickled_by_reduce_are_inspected_through_it() -> None:
     """partial, bound methods, exceptions, deques: what pickle would store is checked."""
-    owner = Plain()
     values = [
         functools.partial(print, password="p"),
-        owner.__init__,
         ValueError(f"card {VISA}"),
         collections.deque([VISA]),
     ]
     result = clean(values)
     assert all(item.startswith("[FILTERED: opaque:") for item in result)
+    # A bound method is its object and a name: the method of the object's filtered copy.
+    method = pickle.loads(pickle.dumps(clean(Plain().__init__)))
+    assert method.__func__ is Plain.__init__
+    assert vars(method.__self__) == {"user": "bob", "secret": "[FILTERED: name:secret]"}
     harmless = [functools.partial(print, 1), ValueError("boom"), collections.deque([1])]
     assert all(a is b for a, b in zip(clean(harmless), harmless, strict=False))
 

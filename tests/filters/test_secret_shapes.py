@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import collections
 import decimal
 import json
 import re
@@ -420,11 +421,13 @@ def test_pairs_naming_a_secret_have_their_value_redacted() -> None:
     assert value["pair"] == ("password", "Tr0ub4dor")  # the caller's objects are unchanged
 
 
+# At module level: pickle stores a namedtuple by its class's name (a local one is unstorable).
+_TokenValue = collections.namedtuple("_TokenValue", "token value")
+
+
 def test_pairs_rule_leaves_other_shapes_alone() -> None:
     """Three items, a set, a namedtuple's fields, a non-text first item: no pair."""
-    import collections
-
-    point = collections.namedtuple("point", "token value")("password", "v")
+    point = _TokenValue("password", "v")
     values = [("password", "a", "b"), {"password", "x"}, (1, "password"), ["token"]]
     result, report = FLT.filter_value(values)
     assert result is values

@@ -54,7 +54,8 @@ CASES = [
 def test_filtered_attribute_of_a_tuple_subclass_loads_back(
     make: Any, filtered: str, capture_dir: Path
 ) -> None:
-    """The capture loads: same class, same items, the filtered attribute a placeholder."""
+    """The capture loads: same class, same items, the filtered attribute a placeholder (a
+    cycle through the tuple subclass kept as it is)."""
 
     @capture_args(path=capture_dir)
     def lookup(value: Any) -> None:
@@ -65,7 +66,10 @@ def test_filtered_attribute_of_a_tuple_subclass_loads_back(
     (loaded,), _kwargs = load_capture("lookup", path=capture_dir)
     assert type(loaded) is type(value)
     assert tuple(loaded) == tuple(value)
-    assert str(getattr(loaded, filtered)).startswith("[FILTERED: ")
+    if filtered == "parent":  # a cycle is not filtered data: it loads back as a cycle
+        assert loaded.parent is loaded
+    else:
+        assert str(getattr(loaded, filtered)).startswith("[FILTERED: ")
     assert b"hunter2-secret" not in b"".join(p.read_bytes() for p in capture_dir.rglob("*.cap"))
 
 

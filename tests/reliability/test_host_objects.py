@@ -241,7 +241,11 @@ def _hostile(hook: str, raised: type[BaseException]) -> Any:
     def explode(self: Any, *args: Any) -> Any:
         raise raised("from an argument's " + hook)
 
-    return type("Hostile", (), {hook: explode})()
+    # Findable by its name, as pickle needs: the filter would set aside an instance of a class
+    # pickle cannot find without asking the hook.
+    cls = type(f"Hostile{hook.strip('_')}{raised.__name__}", (), {hook: explode})
+    globals()[cls.__name__] = cls
+    return cls()
 
 
 HOOKS = ["__reduce_ex__", "__reduce__", "__getstate__"]

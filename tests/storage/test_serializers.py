@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import copyreg
 import dataclasses
 import datetime as dt
 import decimal
@@ -463,6 +464,18 @@ class Job:
         self.on_done = on_done
 
 
+class _Other:
+    pass
+
+
+class WrongClass:
+    """Pickle refuses it (its reduce names another class for ``__newobj__``); no filter rule
+    can tell without pickling it."""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return (copyreg.__newobj__, (_Other,), None)  # type: ignore[attr-defined]
+
+
 def test_one_unserializable_argument_becomes_a_placeholder(capture_dir: Path) -> None:
     """Only the bad argument is replaced, naming its type; the rest is kept."""
 
@@ -476,7 +489,15 @@ def test_one_unserializable_argument_becomes_a_placeholder(capture_dir: Path) ->
     assert record["kwargs"] == {"note": "rush"}
     placeholder = record["args"][1]
     assert isinstance(placeholder, Redacted)
-    assert placeholder.reason == "unserializable function"
+    # A lambda is known not to pickle (pickle stores functions by name): the filter says so.
+    reason = "unstorable:local function test_one_unserializable_argument_becomes_a_placeholder"
+    assert placeholder.reason == f"{reason}.<locals>.<lambda>"
+    assert {"path": "lock", "reason": placeholder.reason} in record["metadata"]["redactions"]
+    # One the filter cannot foresee is replaced when encoding fails, alone too.
+    assert handle(8, WrongClass(), note="later") == "8:later"
+    record = load_capture_dict("handle")
+    assert (record["args"][0], record["kwargs"]) == (8, {"note": "later"})
+    assert record["args"][1].reason == "unserializable WrongClass"
     assert {"path": "args[1]", "reason": "unserializable"} in record["metadata"]["redactions"]
 
 
@@ -491,8 +512,8 @@ def test_strict_mode_drops_the_capture_but_not_the_call(
 
     before = stats()
     with caplog.at_level(logging.WARNING, logger="snapy_capture"):
-        assert strict(lambda: None) == 42
-        assert strict(lambda: None) == 42
+        assert strict(WrongClass()) == 42
+        assert strict(WrongClass()) == 42
     after = stats()
     assert after["dropped"] - before["dropped"] == 2
     assert after["errors"] - before["errors"] == 2
@@ -514,13 +535,18 @@ def test_seed_fallback_serializer_example(capture_dir: Path) -> None:
 
     assert function_with_complex_objects(Job("nightly", lambda result: result)) == "NIGHTLY"
     (path,) = capture_dir.rglob("*.cap")
-    assert b'"serializer": "jsonpickle"' in path.read_bytes().split(b"\n", 1)[0]
+    # The lambda is a placeholder already (pickle cannot store it by name): pickle stores the
+    # rest, no fallback needed.
+    assert b'"serializer": "pickle"' in path.read_bytes().split(b"\n", 1)[0]
     (data,), kwargs = load_capture("function_with_complex_objects")
     assert kwargs == {}
     assert isinstance(data, Job)
     assert data.name == "nightly"
-    # jsonpickle cannot store a lambda: it is dropped (documented as approximate).
-    assert getattr(data, "on_done", None) is None
+    assert data.on_done.startswith("[FILTERED: unstorable:local function ")
+    # What pickle refuses and no filter foresees goes to the fallback.
+    assert function_with_complex_objects(Job("weekly", WrongClass())) == "WEEKLY"
+    newest = max(capture_dir.rglob("*.cap"), key=lambda p: p.name)
+    assert b'"serializer": "jsonpickle"' in newest.read_bytes().split(b"\n", 1)[0]
 
 
 def test_json_serializer_falls_back_per_argument(capture_dir: Path) -> None:
@@ -595,9 +621,10 @@ def test_jsonpickle_fallback_never_silently_drops_a_dict_key(capture_dir: Path) 
 
     assert configure({"f": lambda x: x, "n": 1}, 2) == 2
     record = load_capture_dict("configure")
-    assert record["args"][0].startswith("[FILTERED: unserializable")
+    # Recognised before any serializer runs: a placeholder in place, every key kept.
+    assert record["args"][0]["n"] == 1
+    assert record["args"][0]["f"].startswith("[FILTERED: unstorable:local function ")
     assert record["args"][1] == 2
-    assert {"path": "args[0]", "reason": "unserializable"} in record["metadata"]["redactions"]
 
 
 # --- loading imports nothing (issue 15, item 4) ---------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any, Final, NamedTuple
 
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
 from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names, inert_loads
+from snapy_capture.filters._pickled import plain_pickling
+from snapy_capture.filters._traverse import redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -336,10 +338,16 @@ class _GivenSecrets:
         """Record ``value`` if it is a secret; its parts to visit next, with their reason."""
         if depth > self.flt.max_depth:
             return []
+        inherit = None
         if reason is None and name is not None:
             pattern = self.flt.sensitive_pattern(name)
-            if pattern is not None:
+            # As the filter decides: a lexer's ``token`` dict is not a secret, its text is not
+            # masked in the result (a secret-named part of it still is); the items of a plain
+            # list, tuple or set under it are checked by its name.
+            if pattern is not None and redacts(pattern, value):
                 reason = f"name:{pattern}"
+            elif pattern is not None and type(value) in (list, tuple, set, frozenset):
+                inherit = name
         plain = _plain_atom(value)
         if plain is not None:
             if reason is not None:
@@ -357,7 +365,7 @@ class _GivenSecrets:
             items = self.items(value)
         except Exception:  # noqa: BLE001 - a hostile container: what it hides was filtered whole
             return []
-        return [(item_name, item, reason) for item_name, item in items]
+        return [(inherit or item_name, item, reason) for item_name, item in items]
 
     def items(self, value: Any) -> list[tuple[str | None, Any]]:
         kind = type(value)
@@ -473,25 +481,146 @@ def degrade_receiver(
         try:
             storage.encode({"args": [value], "kwargs": {}}, serializer)
         except Exception as exc:  # noqa: BLE001
-            cls = value.cls if type(value) is Inert else type(value)
-            name = getattr(cls, "__qualname__", "object")
-            record[key] = Redacted(f"{_UNSTORABLE}cannot serialize {name} ({type(exc).__name__})")
-            report.append({"path": key, "reason": "unserializable"})
+            # Only the parts it cannot store, when its state can be taken apart.
+            record[key] = _Degrade(storage, serializer, report).whole(key, value, exc)
             replaced = True
     _follow_receiver(record)
     return replaced
 
 
+#: How many levels below a value that fails to encode its parts are tried one by one
+#: (an attribute, then an item of a dict or list attribute, or an attribute of an object one).
+_DEGRADE_DEPTH: Final = 2
+
+
+class _Degrade:
+    """A value that ``serializer`` cannot encode, with only the parts that fail replaced by
+    ``[FILTERED: unstorable: cannot serialize <Class> (<ErrorType>)]``.
+
+    A part is tried alone; one that fails is taken apart in turn, up to
+    :data:`_DEGRADE_DEPTH` levels: an object by its pickled state (an inert copy, as the
+    filters make: no host object is changed, none rebuilt), a dict, list or tuple by its
+    items. Anything else that fails is replaced whole. Only on the error path: each part
+    costs one encoding of it.
+    """
+
+    __slots__ = ("report", "serializer", "storage")
+
+    def __init__(self, storage: CaptureStorage, serializer: Any, report: list[dict[str, str]]):
+        self.storage = storage
+        self.serializer = serializer
+        self.report = report
+
+    def whole(self, path: str, value: Any, error: Exception) -> Any:
+        """``value`` (which failed with ``error``) degraded part by part, or its placeholder."""
+        degraded = None if _cycle(error) else self.attempt(path, value)
+        if degraded is not None:
+            return degraded
+        self.report.append({"path": path, "reason": "unserializable"})
+        return _placeholder(value, error, _UNSTORABLE)
+
+    def attempt(self, path: str, value: Any) -> Any:
+        """``value`` degraded part by part so that it encodes, else ``None`` (nothing reported)."""
+        mark = len(self.report)
+        degraded = self.parts(path, value, _DEGRADE_DEPTH)
+        if degraded is not None:
+            try:
+                self.encode(degraded)
+            except Exception:  # noqa: BLE001, S110 - not by its parts: replaced whole
+                pass
+            else:
+                return degraded
+        del self.report[mark:]
+        return None
+
+    def encode(self, value: Any) -> None:
+        self.storage.encode({"args": [value], "kwargs": {}}, self.serializer)
+
+    def part(self, path: str, value: Any, depth: int) -> Any:
+        """``value`` itself when it encodes, else degraded (or replaced) below ``path``."""
+        try:
+            self.encode(value)
+        except Exception as exc:  # noqa: BLE001
+            degraded = self.parts(path, value, depth) if depth > 0 and not _cycle(exc) else None
+            if degraded is not None:
+                return degraded
+            self.report.append({"path": path, "reason": "unserializable"})
+            return _placeholder(value, exc, _UNSTORABLE)
+        return value
+
+    def parts(self, path: str, value: Any, depth: int) -> Any:
+        """A copy of ``value`` with each part through :meth:`part`; ``None`` when it has no
+        parts to try (or a part cannot be read without running its code)."""
+        kind = type(value)
+        depth -= 1
+        if kind is dict:
+            return {k: self.part(f"{path}[{_key_label(k)}]", v, depth) for k, v in value.items()}
+        if kind is list or kind is tuple:
+            items = [self.part(f"{path}[{i}]", v, depth) for i, v in enumerate(value)]
+            return items if kind is list else tuple(items)
+        if kind is Inert:
+            inert = value.copy()
+        elif kind in (set, frozenset) or kind is Redacted or not plain_pickling(kind):
+            return None  # a set's items are unordered, an opaque object is rebuilt by its code
+        else:
+            try:
+                inert = Inert.of(value)
+            except Exception:  # noqa: BLE001 - cannot be taken apart
+                return None
+        inert.state = self.state(path, inert.state, depth)
+        if inert.listitems is not None:
+            inert.listitems = [
+                self.part(f"{path}[{i}]", v, depth) for i, v in enumerate(inert.listitems)
+            ]
+        if inert.dictitems is not None:
+            inert.dictitems = [
+                (k, self.part(f"{path}[{_key_label(k)}]", v, depth)) for k, v in inert.dictitems
+            ]
+        return inert
+
+    def state(self, path: str, state: Any, depth: int) -> Any:
+        if type(state) is dict:
+            return {k: self.part(f"{path}.{k}", v, depth) for k, v in state.items()}
+        if type(state) is tuple and len(state) == 2:
+            return tuple(self.state(path, part, depth) for part in state)
+        if type(state) is list:  # a slotted dataclass's fields, by position
+            return [self.part(f"{path}[{i}]", v, depth) for i, v in enumerate(state)]
+        return state
+
+
+def _cycle(error: Exception) -> bool:
+    """Whether ``error`` is the JSON encoder's: "... cannot store a reference cycle"."""
+    return isinstance(error, ValueError) and "reference cycle" in str(error)
+
+
+def _key_label(key: Any) -> str:
+    return repr(key) if type(key) in (str, int, float, bool) else "#"
+
+
+def _placeholder(value: Any, error: Exception, prefix: str) -> Redacted:
+    """The reason names the class and the error's type, never its message (a ``__reduce__``
+    may put the state it failed on in there)."""
+    cls = value.cls if type(value) is Inert else type(value)
+    name = getattr(cls, "__qualname__", "object")
+    return Redacted(f"{prefix}cannot serialize {name} ({type(error).__name__})")
+
+
 def replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> None:
-    """Redact, in place, each value of ``record`` that ``storage`` cannot encode on its own."""
+    """Redact, in place, each value of ``record`` that ``storage`` cannot encode on its own:
+    only its parts that fail when it can be taken apart (see :class:`_Degrade`), else whole."""
     report = record["metadata"].setdefault("redactions", [])
     for container, key, path, prefix in _slots(record):
         value = container[key]
         try:
             storage.encode({"args": [value], "kwargs": {}})
         except Exception as exc:  # noqa: BLE001
+            # Only the parts it cannot store; not a cycle (taken apart, it would be unrolled).
+            degraded = None if _cycle(exc) else _Degrade(storage, None, report).attempt(path, value)
+            if degraded is not None:
+                container[key] = degraded
+                continue
             why = f"unserializable {type(value).__qualname__}"
-            if isinstance(exc, ValueError) and "reference cycle" in str(exc):
+            if _cycle(exc):
                 why += ": a reference cycle, which JSON cannot store"  # JSON has no references
             container[key] = Redacted(f"{prefix}{why}")
             report.append({"path": path, "reason": "unserializable"})

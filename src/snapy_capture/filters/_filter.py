@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import operator
+import types
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -38,11 +39,12 @@ from snapy_capture.filters._quick import Quick
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._scan import Compiled
 from snapy_capture.filters._traverse import CARD_INT_MIN, filter_argument
-from snapy_capture.filters._unstorable import type_reason
+from snapy_capture.filters._unstorable import reference_reason, type_reason
 
 __all__ = ["ArgumentFilter", "FilterResult"]
 
 _FIRST: Final = operator.itemgetter(0)
+_FUNCTION: Final = types.FunctionType
 _SECOND: Final = operator.itemgetter(1)
 
 
@@ -262,16 +264,26 @@ class ArgumentFilter:
         return "".join(parts)
 
     def unstorable_reason(self, value: Any) -> str | None:
-        """A placeholder reason when ``value``'s type must not be stored, else ``None``."""
+        """A placeholder reason when ``value`` must not or cannot be stored, else ``None``.
+
+        By its type (locks, sockets, generators, code objects, weak references...), and for
+        a function or class, which pickle stores by name, by that name: a lambda, a local
+        function or class, a decorated function's original (see
+        :func:`~snapy_capture.filters._unstorable.reference_reason`).
+        """
         kind = type(value)
         if kind is Inert:  # an async snapshot's copy: judged by the class it copies
             kind = value.cls or Inert
         cache = self._type_reasons()
         if kind in cache:
-            return cache[kind]
-        reason = self._type_reason(kind)
-        if len(cache) < 4096:
-            cache[kind] = reason
+            reason = cache[kind]
+        else:
+            reason = self._type_reason(kind)
+            if len(cache) < 4096:
+                cache[kind] = reason
+        if reason is None and (kind is _FUNCTION or issubclass(kind, type)):
+            # Stored by reference: whether pickle can find it again depends on the object.
+            return reference_reason(value)
         return reason
 
     def _type_reasons(self) -> dict[type, str | None]:

@@ -15,12 +15,14 @@ from snapy_capture.errors import ConfigError
 from snapy_capture.filters._redacted import Redacted
 
 __all__ = [
+    "AMBIGUOUS",
     "CREDENTIAL_WORDS",
     "DESCRIBING",
     "LAST_WORD",
     "NOT_CREDENTIAL_TOKENS",
     "SENSITIVE_PATTERNS",
     "SUFFIXES",
+    "AmbiguousName",
     "Vocabulary",
     "Watched",
     "changed",
@@ -97,6 +99,23 @@ SENSITIVE_PATTERNS: Final[list[str]] = [
 #: ``auth_method``, ``session_count``, ``first_pass_count`` do not. ``auth``, ``session`` and
 #: ``pass`` first in a name usually qualify something else; last, they name what is held.
 LAST_WORD: Final = frozenset({"pass", "pin", "sid", "session", "auth"})
+
+#: Listed words that also name structure in ordinary code: a lexer's or parser's ``token``
+#: (an object, a dict), a database or HTTP ``session`` object, ``inspect``'s ``signature``,
+#: a GPIO ``pin``, a compiler ``pass``, a security identifier ``sid`` object. Matched by one of
+#: these alone (not by a compound such as ``access_token``, ``session_id``, ``api_key``, nor a
+#: user's ``ignore_args``), a name redacts only a scalar value (text, bytes, a number; see
+#: ``_traverse.holds_scalar``): a container or object under it is walked like any other, its
+#: own names and value shapes filtering its contents. The credential these words name is a
+#: scalar; what is walked instead is a structure whose secret parts have names of their own.
+AMBIGUOUS: Final = frozenset({"token", "session", "signature", "pin", "pass", "sid"})
+
+
+class AmbiguousName(str):
+    """A verdict of :func:`match_name` reached through a word of :data:`AMBIGUOUS` alone."""
+
+    __slots__ = ()
+
 
 #: ``key`` (and ``keys``) names a credential only after one of these: ``api_key``,
 #: ``signingKey``, ``AWS_SECRET_ACCESS_KEY``; never alone or after anything else (``key``,
@@ -341,7 +360,8 @@ class _Entry:
     __slots__ = ("last", "listed", "needs", "plain", "plural_needs", "positional")
 
     def __init__(self, listed: str, text: str, *, plain: bool) -> None:
-        self.listed = listed
+        # A user's own name is strong whatever its words (it was asked for).
+        self.listed = AmbiguousName(listed) if not plain and text in AMBIGUOUS else listed
         self.plain = plain  # an extra name of the user's: whole words, no exceptions
         self.last = not plain and text in LAST_WORD
         self.needs = not plain and text in _NEEDS_CREDENTIAL_WORD
@@ -477,6 +497,10 @@ def match_name(
       ``pin_memory``, ``sessions``);
     * a name that ends, after the match, with a word of :data:`DESCRIBING` describes a secret
       and does not hold one (``token_count``, ``password_length``, ``secret_name``).
+
+    A verdict reached through a word of :data:`AMBIGUOUS` alone (``token``, ``session``...)
+    is an :class:`AmbiguousName`: it redacts a scalar value, while a container or object under
+    it is walked (a lexer's ``token`` dict, a database ``session``).
 
     ``extra`` (the user's ``ignore_args``) match as whole words too, or their plural, with none
     of these exceptions (``ignore_args=["key"]`` makes ``sort_key`` sensitive). A name equal

@@ -19,6 +19,7 @@ import abc
 import collections
 import copyreg
 import dataclasses
+import types
 from collections.abc import Collection
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from snapy_capture.filters._pickled import (
 )
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
+from snapy_capture.filters._unstorable import builtin_reason
 
 __all__ = ["BUILTIN_CONTAINERS", "NO_LOW", "Memo", "ObjectWalk", "Path", "render_path"]
 
@@ -122,6 +124,7 @@ class ObjectWalk(abc.ABC):
         "everything",
         "flt",
         "handed",
+        "inherited",
         "kept_leaning",
         "leans",
         "low",
@@ -173,6 +176,25 @@ class ObjectWalk(abc.ABC):
         #: Counts every change made to the data (a redaction, a mask, a filtered object met
         #: again): a visit that leaves it alone found nothing to filter in what it reached.
         self.touched = 0
+        #: The ambiguous name (``signature``) a plain list, tuple or set is being entered
+        #: under: its items are checked by it (see ``_traverse._Walk.visit_sequence``).
+        self.inherited: str | None = None
+
+    def opaque(self, path: Path, name: str, mark: int, touched: int) -> Redacted:
+        """Replace an object kept whole or not at all, which reaches filtered data, by a
+        placeholder; forget what was reported inside it (none of it is stored).
+
+        When all it reached that was filtered is unstorable (a lambda, a lock: no secret, no
+        filtered object met before), the reason says so (``unstorable:``): replay may then
+        run without it rather than treat it as a hidden secret."""
+        inside = self.report[mark:]
+        only_unstorable = len(inside) == self.touched - touched and all(
+            entry["reason"].startswith("unstorable:") for entry in inside
+        )
+        del self.report[mark:]
+        if only_unstorable:
+            return self.redact(path, f"unstorable:{name} holds an unstorable part")
+        return self.redact(path, f"opaque:{name} holds filtered data")
 
     def suspect(self, key: int) -> bool:
         """Whether a back-reference to the object with this id counts as filtered data."""
@@ -268,6 +290,10 @@ class ObjectWalk(abc.ABC):
 
     def visit_object(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
+        if (
+            kind is types.MethodType and type(value.__func__) is types.FunctionType
+        ) or kind is types.BuiltinMethodType:  # a built-in's here is bound to data (d.get)
+            return self.visit_method(path, value, depth)
         names = attribute_names(value)
         if dataclasses.is_dataclass(value):
             # Fields first, by name, even when they are not in __dict__ (slots, properties).
@@ -277,7 +303,9 @@ class ObjectWalk(abc.ABC):
         if not plain_pickling(kind):
             return self.visit_opaque(path, value, names, depth)
         if names is None:
-            return value  # pickle stores nothing but the class
+            # Pickle stores nothing but the class, or (a built-in type's state in C) fails.
+            reason = builtin_reason(value)
+            return value if reason is None else self.redact(path, reason)
         duplicate = None
         if self.copying:
             # Memoized before the attributes, so a back-reference leads to the copy.
@@ -291,6 +319,22 @@ class ObjectWalk(abc.ABC):
         _change_state(duplicate, changes)
         return duplicate
 
+    def visit_method(
+        self, path: Path, value: types.MethodType | types.BuiltinMethodType, depth: int
+    ) -> Any:
+        """A bound method: pickle stores ``getattr(obj, name)``. The object is filtered like
+        any other (the method of an object with a secret is the method of its filtered copy);
+        a function or class it is bound to is stored by name."""
+        owner = value.__self__
+        new = self.visit((path, ".", "__self__"), None, owner, depth)
+        if new is owner:
+            return value
+        if type(new) is Redacted:
+            return new  # reported at its own path
+        # The names pickle's own reductions use (C attributes: no host code).
+        name = value.__func__.__name__ if type(value) is types.MethodType else value.__name__
+        return Inert(getattr, (new, name))
+
     # --- inert copies ---------------------------------------------------------------------
 
     def visit_inert(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
@@ -301,7 +345,7 @@ class ObjectWalk(abc.ABC):
             out = value.copy()
             self.memo[id(value) if key is None else key] = (value, out)
         cls = value.cls
-        mark = len(self.report)
+        mark, touched = len(self.report), self.touched
         opaque = False
         if value.dictitems is not None:
             pairs = self.visit_pairs(path, value.dictitems, depth, attributes=False)
@@ -314,7 +358,12 @@ class ObjectWalk(abc.ABC):
                 out = out or value.copy()
                 out.listitems = items
         args = value.args
-        if value.func is _NEWOBJ and cls is not None and issubclass(cls, tuple):
+        if value.func is getattr and len(args) == 2 and type(args[1]) is str:
+            owner = self.visit_owner(path, args, depth)
+            if owner is not None:
+                out = out or value.copy()
+                out.args = (owner, args[1])
+        elif value.func is _NEWOBJ and cls is not None and issubclass(cls, tuple):
             fields = getattr(cls, "_fields", None)
             items = self.visit_items(path, list(args[1:]), depth, fields)
             if items is not None:
@@ -340,9 +389,14 @@ class ObjectWalk(abc.ABC):
             else:
                 opaque = self.check_parts(path, (state,), depth) or opaque
         if opaque:
-            del self.report[mark:]
-            return self.redact(path, f"opaque:{value.type_name()} holds filtered data")
+            return self.opaque(path, value.type_name(), mark, touched)
         return value if out is None else out
+
+    def visit_owner(self, path: Path, args: tuple[Any, ...], depth: int) -> Any:
+        """A bound method's object (``getattr(obj, "name")``), filtered like any other;
+        ``None`` when unchanged."""
+        owner = self.visit((path, ".", "__self__"), None, args[0], depth)
+        return None if owner is args[0] else owner
 
     def check_parts(self, path: Path, parts: tuple[Any, ...], depth: int) -> bool:
         """Visit parts kept whole or not at all; whether anything they reach is filtered."""
@@ -423,8 +477,7 @@ class ObjectWalk(abc.ABC):
         # Anything it reaches that is filtered, even an object met before or around a cycle:
         # kept whole, it would be stored through it.
         if self.kept_whole(touched, leans):
-            del self.report[mark:]
-            return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
+            return self.opaque(path, type_name(value), mark, touched)
         return value
 
     def check_reduced(self, path: Path, value: Any, result: Any, depth: int) -> Any:
@@ -449,8 +502,7 @@ class ObjectWalk(abc.ABC):
         if self.kept_whole(touched, leans):
             # Rebuilding it would run its own code with placeholders inside: replace it whole.
             # (A result filtered already reports nothing here: placeholders are not refiltered.)
-            del self.report[mark:]
-            return self.redact(path, f"opaque:{type_name(value)} holds filtered data")
+            return self.opaque(path, type_name(value), mark, touched)
         return result
 
 

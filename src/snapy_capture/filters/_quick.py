@@ -23,7 +23,13 @@ from snapy_capture.filters._objects import Memo
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
-from snapy_capture.filters._traverse import ATOMIC, CARD_INT_MIN, LEAVES, filter_argument
+from snapy_capture.filters._traverse import (
+    ATOMIC,
+    CARD_INT_MIN,
+    LEAVES,
+    filter_argument,
+    redacts,
+)
 
 __all__ = ["Quick"]
 
@@ -36,6 +42,10 @@ _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
 #: It also bounds the work wasted on a big argument that turns out to need the walk.
 BUDGET: Final = 4096
 _UNKNOWN: Final = object()
+
+
+class _Walk(Exception):
+    """Leave this argument to the walk."""
 
 
 class Quick:
@@ -109,12 +119,22 @@ class Quick:
         """
         try:
             if name is not None:
-                verdict = self.verdicts.get(name, _UNKNOWN)
+                verdict: Any = self.verdicts.get(name, _UNKNOWN)
                 if verdict is _UNKNOWN:
                     verdict = self.flt.sensitive_pattern(name)
                 if verdict is not None:
+                    if not redacts(verdict, value):
+                        raise _Walk  # an ambiguous word over a structure: the walk's rules
                     if type(value) is Redacted:
                         return value  # the walk never refilters a placeholder
+                    known = None if memo is None else memo.get(id(value))
+                    if (
+                        known is not None
+                        and known[0] is value
+                        and known[1] is value
+                        and type(value) not in _CONTAINERS
+                    ):
+                        return value  # stored already by an earlier argument (see the walk)
                     redacted = Redacted(f"name:{verdict}")
                     report.append({"path": path, "reason": redacted.reason})
                     return redacted

@@ -33,7 +33,7 @@ import uuid
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._names import pair_key
+from snapy_capture.filters._names import AmbiguousName, pair_key
 from snapy_capture.filters._objects import (
     BUILTIN_CONTAINERS,
     NO_LOW,
@@ -46,7 +46,7 @@ from snapy_capture.filters._pickled import type_name
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 
-__all__ = ["ATOMIC", "CARD_INT_MIN", "LEAVES", "filter_argument"]
+__all__ = ["ATOMIC", "CARD_INT_MIN", "LEAVES", "filter_argument", "holds_scalar", "redacts"]
 
 #: Ints beyond this size are checked for card numbers; smaller ones cannot be one.
 CARD_INT_MIN: Final = 10**11
@@ -76,6 +76,43 @@ _BY_REFERENCE: Final = (
 )
 
 
+#: What a name that is only ambiguously a secret's (``token``) redacts: values whose
+#: whole content could be the credential itself.
+_SCALARS: Final = (str, bytes, bytearray, memoryview, int, float, complex, decimal.Decimal)
+
+
+def holds_scalar(value: Any) -> bool:
+    """Whether ``value`` is text, bytes, a number or another value with no parts of its own
+    (``None``, a date, a UUID), a subclass too; an async snapshot's copy by the class it
+    copies. Types only: no code of the value's runs."""
+    kind = type(value)
+    if kind is Inert:
+        kind = value.cls or Inert
+    return kind in ATOMIC or kind in LEAVES or issubclass(kind, _SCALARS)
+
+
+def redacts(pattern: str | None, value: Any) -> bool:
+    """Whether a name verdict ``pattern`` redacts ``value`` whole: a strong one always, an
+    ambiguous one (:class:`~._names.AmbiguousName`) only a scalar (:func:`holds_scalar`)."""
+    if pattern is None:
+        return False
+    return type(pattern) is not AmbiguousName or holds_scalar(value)
+
+
+#: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
+_PLAIN_SEQUENCES: Final = frozenset({list, tuple, set, frozenset})
+
+
+def _bound_to_data(value: Any) -> bool:
+    """Whether ``value`` is a built-in method of an object (``settings.get``): pickle stores
+    that object with it (``getattr(obj, "get")``), so it is walked like any reduced object."""
+    if type(value) is not types.BuiltinFunctionType:
+        return False
+    owner = value.__self__
+    # type(), not isinstance(): an object's own ``__class__`` is host code.
+    return not (owner is None or issubclass(type(owner), (types.ModuleType, type)))
+
+
 class _Restart(Exception):
     """A cycle reached an object still being filtered: redo the argument in copying mode."""
 
@@ -95,7 +132,12 @@ def filter_argument(
     """
     kind = type(value)
     if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
-        flt.custom_filters or (name is not None and flt.sensitive_pattern(name) is not None)
+        flt.custom_filters
+        or (
+            name is not None
+            and (pattern := flt.sensitive_pattern(name)) is not None
+            and redacts(pattern, value)
+        )
     ):
         return value  # the common case, without setting up a walk
     if memo is None:
@@ -148,8 +190,19 @@ class _Walk(ObjectWalk):
         kind = type(value)
         if kind is Redacted:
             return value  # already a placeholder: keeps refiltering idempotent
+        inherited = None
         if name is not None and (pattern := flt.sensitive_pattern(name)) is not None:
-            return self.redact(path, f"name:{pattern}")
+            if not redacts(pattern, value):
+                # An ambiguous word over a structure: a plain sequence's items have no names
+                # of their own, so they are checked by this one (``signature=[1, sig]``).
+                inherited = name if kind in _PLAIN_SEQUENCES else None
+            elif self.stored_already(value):
+                # The same object is stored elsewhere in this capture (a keyword table's
+                # ``AUTHORIZATION: Keyword`` among a hundred ``...: Keyword``): redacting this
+                # one reference would hide nothing, and break the sharing.
+                return value
+            else:
+                return self.redact(path, f"name:{pattern}")
         if custom and flt.custom_filters:
             for func in flt.custom_filters:
                 replaced = func(render_path(path), name, value)
@@ -186,7 +239,23 @@ class _Walk(ObjectWalk):
             return self.revisit(key, known)
         if key in self.open:
             return self.back_reference(path, key, value)
+        self.inherited = inherited
         return self.enter(path, key, value, depth)
+
+    def stored_already(self, value: Any) -> bool:
+        """Whether ``value``, an object (not a scalar: equal scalars are not one object; not a
+        built-in container: an empty tuple is everybody's), was met before in this call and is
+        stored as itself, its walk finished."""
+        if type(value) in BUILTIN_CONTAINERS:
+            return False
+        known = self.memo.get(id(value))
+        return (
+            known is not None
+            and known[0] is value
+            and known[1] is value
+            and id(value) not in self.open
+            and not holds_scalar(value)
+        )
 
     # --- objects met again, and cycles ------------------------------------------------------
 
@@ -322,7 +391,7 @@ class _Walk(ObjectWalk):
             return self.too_big(path, value) or self.visit_sequence(path, value, depth)
         if kind is Inert:
             return self.visit_inert(path, value, depth)
-        if isinstance(value, _BY_REFERENCE):
+        if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
             return value
         if isinstance(value, tuple):
             result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
@@ -381,8 +450,11 @@ class _Walk(ObjectWalk):
 
     def visit_sequence(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
+        inherited, self.inherited = self.inherited, None
         fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
         items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
+        if inherited is not None and kind in _PLAIN_SEQUENCES:
+            fields = (inherited,) * len(items)
         # ("password", pw): the second item of a pair is checked by the name the first gives.
         key = pair_key(value, items)
         if key is not None and self.flt.sensitive_pattern(key) is not None:
@@ -396,7 +468,8 @@ class _Walk(ObjectWalk):
         new_items = []
         for index, item in enumerate(items):
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
-            named = isinstance(name, str) and key is None  # a pair's items keep their index
+            # A pair's items, and items named after their sequence, keep their index.
+            named = isinstance(name, str) and key is None and inherited is None
             where = (path, ".", name) if named else (path, "[]", index)
             new = self.visit(where, name if isinstance(name, str) else None, item, depth)
             changed = changed or new is not item

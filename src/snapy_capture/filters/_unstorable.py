@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import sys
 import types
+import weakref
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["type_reason"]
+__all__ = ["builtin_reason", "reference_reason", "type_reason"]
 
 # Types that cannot or should not be stored, named by "module.qualname" anywhere in the MRO so
 # that checking them imports nothing (sqlite3 or socket may never be loaded in the host).
@@ -57,6 +58,13 @@ _UNSTORABLE_NAMES: Final = frozenset(
         "sqlalchemy.engine.base.Connection",
         "sqlalchemy.engine.base.Engine",
         "sqlalchemy.orm.session.Session",
+        # What pickle cannot store at all: better a placeholder than a lost capture.
+        "_contextvars.Context",
+        "_contextvars.ContextVar",
+        "weakref.WeakValueDictionary",
+        "weakref.WeakKeyDictionary",
+        "_weakrefset.WeakSet",
+        "weakref.finalize",
     }
 )
 _UNSTORABLE_TYPES: Final = (
@@ -67,7 +75,25 @@ _UNSTORABLE_TYPES: Final = (
     types.FrameType,
     types.TracebackType,
     types.ModuleType,
+    types.CodeType,
+    types.CellType,
+    types.MappingProxyType,
+    types.GetSetDescriptorType,
+    weakref.ReferenceType,
+    weakref.ProxyType,
+    weakref.CallableProxyType,
+    memoryview,
+    property,
+    staticmethod,
+    classmethod,
 )
+_OBJECT_REDUCE_EX: Final = object.__reduce_ex__
+_OBJECT_REDUCE: Final = object.__reduce__
+_TYPE_FLAGS: Final = type.__dict__["__flags__"]
+_HEAPTYPE: Final = 1 << 9  # Py_TPFLAGS_HEAPTYPE
+_IMMUTABLETYPE: Final = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: built-in and C extension types
+#: The flags of a class made by a class statement (or ``type()``): a heap type, mutable.
+_PYTHON_CLASS: Final = _HEAPTYPE | _IMMUTABLETYPE
 #: In-memory streams are stored when their content passes the filters (parsers take them).
 _MEMORY_STREAMS: Final = (io.StringIO, io.BytesIO)
 
@@ -88,6 +114,16 @@ def type_reason(kind: type, filter_types: Iterable[type | str]) -> str | None:
         names_type(name, kind, names) for name in _UNSTORABLE_NAMES
     ):
         return f"unstorable:{kind.__qualname__}"
+    if (
+        _TYPE_FLAGS.__get__(kind) & _PYTHON_CLASS == _HEAPTYPE  # a class statement's
+        and getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
+        and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
+    ):
+        # Pickled by its class's name (``copyreg.__newobj__``): a local class cannot be.
+        # A class with its own ``__reduce__`` may store a factory instead: left to it.
+        reason = reference_reason(kind)
+        if reason is not None:
+            return f"unstorable:instance of {reason.removeprefix('unstorable:')}"
     return None
 
 
@@ -103,3 +139,87 @@ def names_type(spec: str, kind: type, names: set[str]) -> bool:
     module, _, attr = spec.rpartition(".")
     target = getattr(sys.modules.get(module), attr, None)
     return isinstance(target, type) and issubclass(kind, target)
+
+
+#: Types pickle stores by their name although no module holds them under it.
+_SPECIAL_TYPES: Final = (type(None), type(NotImplemented), type(Ellipsis))
+_TYPE_QUALNAME: Final = type.__dict__["__qualname__"]
+_TYPE_MODULE: Final = type.__dict__["__module__"]
+_TYPE_DICT: Final[Any] = type.__dict__["__dict__"]
+_MODULE_DICT: Final[Any] = vars(types.ModuleType)["__dict__"]
+
+
+def reference_reason(value: Any) -> str | None:
+    """Why pickle cannot store this function or class, which it stores by reference, else
+    ``None``.
+
+    Pickle stores a function or a class as its module and qualified name, and fails when that
+    name does not lead back to the very object: a lambda, a function or class defined inside
+    a function (``<locals>``), the original of a decorated function. This reads only the
+    object's own name fields and the ``__dict__`` of its module and enclosing classes, through
+    the base types' descriptors: no host code (a module's ``__getattr__``, a metaclass's
+    properties) runs, nothing is imported: a module not loaded counts as not found. A name
+    pickle would search every module for (``__module__`` not a string) gets ``None``.
+    """
+    # type(), not isinstance(): an object's own ``__class__`` is host code.
+    if issubclass(type(value), type):
+        if any(value is special for special in _SPECIAL_TYPES):
+            return None
+        qualname, module, what = _TYPE_QUALNAME.__get__(value), _TYPE_MODULE.__get__(value), "class"
+    elif type(value) is types.FunctionType:
+        qualname, module, what = value.__qualname__, value.__module__, "function"
+    else:
+        return None
+    if not isinstance(qualname, str):
+        return None
+    if "<locals>" in qualname or "<lambda>" in qualname:
+        return f"unstorable:local {what} {qualname}"
+    if not isinstance(module, str):
+        return None  # pickle searches every module for it: left to pickle
+    owner = sys.modules.get(module)
+    if owner is None:
+        # Pickle would import it (host code); jsonpickle writes a name no loader finds.
+        return f"unstorable:{what} {qualname} of a module not loaded ({module})"
+    found: Any = owner
+    for part in qualname.split("."):
+        if issubclass(type(found), type):
+            namespace: Any = _TYPE_DICT.__get__(found)
+        elif issubclass(type(found), types.ModuleType):
+            namespace = _MODULE_DICT.__get__(found)
+        else:
+            return None  # reached through an instance: not something to judge here
+        found = namespace.get(part) if type(namespace) in (dict, types.MappingProxyType) else None
+        if found is None:
+            return f"unstorable:{what} {qualname} is not found by its name"
+    if type(found) is staticmethod:
+        found = found.__func__
+    if found is not value:
+        return f"unstorable:{what} {qualname} is not the one its name leads to"
+    return None
+
+
+#: Built-in (C) types without state pickle can see, by whether pickle can store one: decided
+#: by the type's layout, so the first instance tells for all.
+_builtin_verdicts: dict[type, str | None] = {}
+
+
+def builtin_reason(value: Any) -> str | None:
+    """Why pickle cannot store ``value``, an instance of a built-in type that pickles by the
+    default protocol and has no ``__dict__`` or slots (``hashlib.sha256()``, a C extension's
+    handle), else ``None``. Such a type holds its state in C, where pickle refuses it; asking
+    pickle's own default reduction runs only the interpreter's code (C types are immutable;
+    a class statement's types get ``None``: what pickle stores of them, the filters walk)."""
+    kind = type(value)
+    if not _TYPE_FLAGS.__get__(kind) & _IMMUTABLETYPE:
+        return None
+    if kind in _builtin_verdicts:
+        return _builtin_verdicts[kind]
+    try:
+        _OBJECT_REDUCE_EX(value, 4)
+    except Exception:  # noqa: BLE001 - "cannot pickle 'HASH' object"
+        reason: str | None = f"unstorable:{kind.__qualname__}"
+    else:
+        reason = None
+    if len(_builtin_verdicts) < 1024:
+        _builtin_verdicts[kind] = reason
+    return reason
