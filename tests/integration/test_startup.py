@@ -93,7 +93,7 @@ def test_the_report_at_exit_is_the_same_with_the_cache(tmp_path: Path, capture_d
     (tmp_path / "tgt_used.py").write_text(WORK)
     (tmp_path / "prog.py").write_text("import tgt_used\ntgt_used.work(1)\n")
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {async_storage: false}\ntargets:\n"
+        "defaults: {async_storage: false, dedupe: false}\ntargets:\n"
         "  - tgt_never:work\n  - tgt_used:work\n  - tgt_used:nothing_*\n  - tgt_gone:work\n"
     )
     reports = []
@@ -140,7 +140,7 @@ def test_autoload_captures_the_script_with_the_cache_as_without(
         "def summarize(items):\n    return len(items)\n\nprint(summarize([1, 2, 3]))\n"
     )
     config = tmp_path / "capture.yaml"
-    config.write_text("defaults: {async_storage: false}\ntargets: ['app:summarize']\n")
+    config.write_text("defaults: {async_storage: false, dedupe: false}\ntargets: ['app:summarize']\n")
     env = {"PYTHONPATH": str(site), "SNAP_CAPTURE_CONFIG": str(config)}
     for runs in (1, 2, 3):
         done = run([sys.executable, "app.py"], tmp_path, **env)
@@ -180,7 +180,7 @@ def test_a_target_imported_late_is_captured_with_the_cache_as_without(
         "print(fnmatch.fnmatch('a.py', '*.py'))\n"
     )
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {async_storage: false}\ntargets: ['tgt_late:work', 'fnmatch:fnmatch']\n"
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work', 'fnmatch:fnmatch']\n"
     )
     for runs in (1, 2, 3):
         done = run([*RUN, "prog.py"], tmp_path)
@@ -201,7 +201,7 @@ def test_a_target_module_imported_with_the_cache_needs_no_yaml(
         "print(tgt_late.work(1), 'yaml' in sys.modules, 'filelock' in sys.modules)\n"
     )
     (tmp_path / "capture.yaml").write_text(
-        "version: 1\ndefaults: {async_storage: false, retention: 5}\n"
+        "version: 1\ndefaults: {async_storage: false, retention: 5, dedupe: false}\n"
         "targets:\n  - target: tgt_late:work\n    ignore_args: [token]\n"
     )
     outputs = [run([*RUN, "prog.py"], tmp_path).stdout for _ in range(2)]
@@ -234,7 +234,7 @@ def test_a_captured_function_is_an_instance_of_the_programs_wrapt_types(
     (tmp_path / "tgt_late.py").write_text(WORK)
     (tmp_path / "prog.py").write_text(program)
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {async_storage: false}\ntargets: ['tgt_late:work']\n"
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
     )
     for runs in (1, 2):
         done = run([*RUN, "prog.py"], tmp_path)
@@ -258,7 +258,7 @@ def test_the_runners_own_calls_stay_uncaptured_when_the_load_happens_at_install(
     program's, with the cache as without."""
     (tmp_path / "prog.py").write_text("import os.path\nprint(os.path.abspath('x') != 'x')\n")
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {async_storage: false}\ntargets: ['posixpath:abspath']\n"
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['posixpath:abspath']\n"
     )
     for runs in (1, 2):
         done = run([*RUN, "prog.py"], tmp_path)
@@ -273,9 +273,9 @@ def test_an_edited_target_file_is_parsed_again(tmp_path: Path, capture_dir: Path
     (tmp_path / "tgt_bbbb.py").write_text(WORK)
     (tmp_path / "prog.py").write_text("import tgt_bbbb\ntgt_bbbb.work(1)\n")
     config = tmp_path / "capture.yaml"
-    config.write_text("defaults: {async_storage: false}\ntargets: ['tgt_aaaa:work']\n")
+    config.write_text("defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_aaaa:work']\n")
     assert run([*RUN, "prog.py"], tmp_path).returncode == 0
-    config.write_text("defaults: {async_storage: false}\ntargets: ['tgt_bbbb:work']\n")
+    config.write_text("defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_bbbb:work']\n")
     assert run([*RUN, "prog.py"], tmp_path).returncode == 0
     assert list(CaptureLoader(capture_dir).functions()) == ["tgt_bbbb:work"]
 
@@ -366,7 +366,7 @@ def test_runner_ignores_a_planted_cache_entry(
     (tmp_path / "tgt_real.py").write_text(WORK)
     (tmp_path / "prog.py").write_text("import tgt_real\ntgt_real.work(1)\n")
     config = tmp_path / "capture.yaml"
-    text = "defaults: {async_storage: false}\ntargets: ['tgt_real:work']\n"
+    text = "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_real:work']\n"
     config.write_text(text)
     _startup.remember(str(config), text, (("tgt_decoy", "work", "capture.yaml:2"),), None)
     (entry,) = cache_root.iterdir()
@@ -383,7 +383,7 @@ def test_an_unusable_cache_directory_changes_nothing(tmp_path: Path, capture_dir
     (tmp_path / "tgt_real.py").write_text(WORK)
     (tmp_path / "prog.py").write_text("import tgt_real\ntgt_real.work(1)\n")
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {async_storage: false}\ntargets: ['tgt_real:work']\n"
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_real:work']\n"
     )
     for _ in range(2):
         done = run([*RUN, "prog.py"], tmp_path, XDG_CACHE_HOME=str(tmp_path / "blocked"))
