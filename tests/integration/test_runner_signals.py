@@ -15,7 +15,7 @@ from snapy_capture import load_capture_dict
 RUN = [sys.executable, "-m", "snapy_capture.run"]
 
 PROGRAM = """
-import atexit, os, signal, time
+import atexit, os, signal
 
 def work(n):
     return n * 2
@@ -23,15 +23,25 @@ def work(n):
 atexit.register(lambda: print("atexit ran", flush=True))
 work(21)
 os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C at the terminal sends
-# The handler may run on another thread's delivery; waiting gives the main thread a moment
-# to see it, as an interactive program would (without it, the script could end first).
-time.sleep(30)
 """
+
+
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+    # in children: Python would then install no handler and the kill would do nothing.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, env=dict(os.environ), timeout=60, check=False
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+        check=False,
+        preexec_fn=_default_sigint,
     )
 
 
