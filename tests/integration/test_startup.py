@@ -140,7 +140,9 @@ def test_autoload_captures_the_script_with_the_cache_as_without(
         "def summarize(items):\n    return len(items)\n\nprint(summarize([1, 2, 3]))\n"
     )
     config = tmp_path / "capture.yaml"
-    config.write_text("defaults: {async_storage: false, dedupe: false}\ntargets: ['app:summarize']\n")
+    config.write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['app:summarize']\n"
+    )
     env = {"PYTHONPATH": str(site), "SNAP_CAPTURE_CONFIG": str(config)}
     for runs in (1, 2, 3):
         done = run([sys.executable, "app.py"], tmp_path, **env)
@@ -180,7 +182,8 @@ def test_a_target_imported_late_is_captured_with_the_cache_as_without(
         "print(fnmatch.fnmatch('a.py', '*.py'))\n"
     )
     (tmp_path / "capture.yaml").write_text(
-        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work', 'fnmatch:fnmatch']\n"
+        "defaults: {async_storage: false, dedupe: false}\n"
+        "targets: ['tgt_late:work', 'fnmatch:fnmatch']\n"
     )
     for runs in (1, 2, 3):
         done = run([*RUN, "prog.py"], tmp_path)
@@ -273,9 +276,13 @@ def test_an_edited_target_file_is_parsed_again(tmp_path: Path, capture_dir: Path
     (tmp_path / "tgt_bbbb.py").write_text(WORK)
     (tmp_path / "prog.py").write_text("import tgt_bbbb\ntgt_bbbb.work(1)\n")
     config = tmp_path / "capture.yaml"
-    config.write_text("defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_aaaa:work']\n")
+    config.write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_aaaa:work']\n"
+    )
     assert run([*RUN, "prog.py"], tmp_path).returncode == 0
-    config.write_text("defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_bbbb:work']\n")
+    config.write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_bbbb:work']\n"
+    )
     assert run([*RUN, "prog.py"], tmp_path).returncode == 0
     assert list(CaptureLoader(capture_dir).functions()) == ["tgt_bbbb:work"]
 

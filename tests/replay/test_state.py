@@ -12,6 +12,7 @@ from collections import namedtuple
 from typing import Any
 
 import pytest
+from sqlparse import tokens  # a real package of the test extra (realpkgs)
 
 from snapy_capture.pytest_plugin import assert_replay_matches, replay_and_compare
 from snapy_capture.replay import snapshot_state
@@ -123,3 +124,11 @@ def test_snapshot_state_has_no_addresses_and_is_bounded() -> None:
 def test_plain_values_are_snapshotted_unchanged(value: Any) -> None:
     """Existing snapshots of plain values keep their exact form."""
     assert snapshot_state(value) is value
+
+
+def test_a_sequence_subclass_is_snapshotted_as_the_plain_sequence_it_is() -> None:
+    """sqlparse's token types are tuple subclasses whose ``__getattr__`` makes a new subtype
+    for any name asked (syrupy asks for ``_fields``): snapshotting them must not probe them."""
+    view = snapshot_state({"types": [tokens.Keyword.DML, tokens.Name]})
+    assert view == {"types": [("Keyword", "DML"), ("Name",)]}
+    assert [type(item) for item in view["types"]] == [tuple, tuple]

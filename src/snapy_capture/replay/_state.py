@@ -93,6 +93,12 @@ class _Viewer:
             return self._mapping(value, depth)
         if isinstance(value, tuple) and hasattr(type(value), "_fields"):
             return self._sequence(value, depth, getattr(type(value), "_make"))  # noqa: B009
+        if self.by_repr and type(value) not in (tuple, list) and isinstance(value, (tuple, list)):
+            # Snapshotted as the plain sequence it is: a serializer that probes the subclass
+            # (syrupy reads ``_fields``) could run its code, and a ``__getattr__`` that makes
+            # what it is asked for (sqlparse's token types) never lets it finish.
+            plain = tuple if isinstance(value, tuple) else list
+            return self._sequence(plain(plain.__iter__(value)), depth, plain)
         if isinstance(value, (list, tuple)):
             return self._sequence(value, depth, type(value))
         if isinstance(value, (set, frozenset)):
