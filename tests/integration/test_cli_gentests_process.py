@@ -10,7 +10,7 @@ from pathlib import Path
 APP = """
 from snapy_capture import capture_args
 
-@capture_args()
+@capture_args(record_result=True)
 def price(amount, rate=20):
     return amount * (100 + rate) / 100
 
@@ -63,9 +63,10 @@ HIDE_SYRUPY = (
 )
 
 
-def test_gen_tests_says_when_syrupy_is_missing(tmp_path: Path, capture_dir: Path) -> None:
-    """Snapshot tests without syrupy fail with "fixture 'snapshot' not found": gen-tests says
-    so when it writes them, and how to get it; with syrupy there, nothing is said."""
+def test_gen_tests_refuses_snapshot_mode_without_syrupy(tmp_path: Path, capture_dir: Path) -> None:
+    """Snapshot tests without syrupy fail with "fixture 'snapshot' not found": gen-tests
+    exits 1 with the install command and writes nothing (it used to write the module and
+    only note it); result mode and an installed syrupy are fine."""
     (tmp_path / "shop.py").write_text(APP, encoding="utf-8")
     subprocess.run([sys.executable, "shop.py"], cwd=tmp_path, env=dict(os.environ), check=True)
 
@@ -82,11 +83,126 @@ def test_gen_tests_says_when_syrupy_is_missing(tmp_path: Path, capture_dir: Path
         )
 
     missing = gen("gen-tests", "price", "-o", "test_a.py", hide=True)
-    assert missing.returncode == 0
-    assert missing.stdout == "Wrote test_a.py.\n"
-    assert missing.stderr.startswith("snapy-capture: note: syrupy is not installed here")
-    assert 'pip install "snapy-capture[pytest]"' in missing.stderr
+    assert missing.returncode == 1
+    assert missing.stdout == ""
+    [line] = missing.stderr.splitlines()
+    assert line.startswith("snapy-capture: error: syrupy is not installed here")
+    assert 'pip install "snapy-capture[pytest]"' in line
+    assert not (tmp_path / "test_a.py").exists()
     result_mode = gen("gen-tests", "price", "-o", "test_b.py", "--mode", "result", hide=True)
     assert (result_mode.returncode, result_mode.stderr) == (0, "")
     present = gen("gen-tests", "price", "-o", "test_c.py", hide=False)
     assert (present.returncode, present.stderr) == (0, "")
+
+
+def _one_error(done: subprocess.CompletedProcess[str], written: Path) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("snapy-capture: error: ")
+    assert not written.exists()
+    return line
+
+
+def test_gen_tests_refuses_a_module_it_cannot_import_naming_import_path(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """The captured module is gone (renamed): gen-tests used to write a test that then
+    failed with ModuleNotFoundError; now exit 1, naming the module and --import-path, and
+    --import-path with the new name works."""
+    (tmp_path / "shop.py").write_text(APP, encoding="utf-8")
+    subprocess.run([sys.executable, "shop.py"], cwd=tmp_path, env=dict(os.environ), check=True)
+    (tmp_path / "shop.py").rename(tmp_path / "store.py")
+    output = tmp_path / "test_price.py"
+
+    line = _one_error(_cli("gen-tests", "price", "-o", str(output), cwd=tmp_path), output)
+    assert "cannot import module 'shop' (ModuleNotFoundError" in line
+    assert "--import-path MODULE" in line
+    fixed = _cli("gen-tests", "price", "-o", str(output), "--import-path", "store", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "from store import price" in output.read_text(encoding="utf-8")
+
+
+def test_gen_tests_refuses_a_function_without_captures_naming_the_directories(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """module:qualname with no captures used to write a module whose one case skips (rc 0);
+    now exit 1 naming the directories searched."""
+    (tmp_path / "shop.py").write_text(APP, encoding="utf-8")
+    subprocess.run([sys.executable, "shop.py"], cwd=tmp_path, env=dict(os.environ), check=True)
+    (tmp_path / "shop.py").write_text(APP + "\ndef unused(x):\n    return x\n", encoding="utf-8")
+    output = tmp_path / "test_unused.py"
+
+    line = _one_error(_cli("gen-tests", "shop:unused", "-o", str(output), cwd=tmp_path), output)
+    assert line.startswith("snapy-capture: error: no captures of 'shop:unused'; searched: ")
+    assert str(capture_dir) in line
+
+
+LOGIN = """
+from snapy_capture import capture_args
+
+@capture_args()
+def login(user, password):
+    return f"{user}:{len(password)}"
+
+login("ann", "hunter2")
+login("bob", "pa55")
+"""
+
+
+def test_gen_tests_refuses_when_every_capture_needs_substitutes(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """Every capture had its password filtered: the module would only skip. gen-tests says
+    which paths need SUBSTITUTES; given with --substitutes, they are written into the module
+    and its cases run."""
+    (tmp_path / "auth.py").write_text(LOGIN, encoding="utf-8")
+    subprocess.run([sys.executable, "auth.py"], cwd=tmp_path, env=dict(os.environ), check=True)
+    tests = tmp_path / "tests"
+    output = tests / "test_login.py"
+
+    line = _one_error(_cli("gen-tests", "login", "-o", str(output), cwd=tmp_path), output)
+    assert "every capture of auth:login (2) would be skipped" in line
+    assert "the filters removed password; give SUBSTITUTES" in line
+    assert "hunter2" not in line
+    (tmp_path / "subs.json").write_text('{"password": "test-pw"}', encoding="utf-8")
+    given = _cli(
+        "gen-tests", "login", "-o", str(output), "--substitutes", "subs.json", cwd=tmp_path
+    )
+    assert given.returncode == 0, given.stderr
+    assert "    \"password\": 'test-pw',\n" in output.read_text(encoding="utf-8")
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "--snapshot-update",
+            str(output),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "2 passed" in ran.stdout
+    assert "'bob:7'" in (tests / "__snapshots__" / "test_login.ambr").read_text()
+
+
+def test_gen_tests_refuses_when_no_capture_loads(tmp_path: Path, capture_dir: Path) -> None:
+    """Every capture file is unreadable: exit 1 naming a file and why, nothing written."""
+    (tmp_path / "shop.py").write_text(APP, encoding="utf-8")
+    subprocess.run([sys.executable, "shop.py"], cwd=tmp_path, env=dict(os.environ), check=True)
+    [stored] = list(capture_dir.rglob("*.cap"))
+    stored.write_bytes(b"garbage")
+    output = tmp_path / "test_price.py"
+
+    line = _one_error(_cli("gen-tests", "price", "-o", str(output), cwd=tmp_path), output)
+    assert f"none of the 1 capture(s) of shop:price would run: cannot load {stored}: " in line

@@ -284,6 +284,12 @@ def _setup_commands(commands_: _Commands) -> None:
     )
     cmd.add_argument("--force", action="store_true", help="overwrite an existing --output")
     cmd.add_argument(
+        "--substitutes",
+        metavar="FILE",
+        help="test values for filtered inputs (.py defining SUBSTITUTES, .json or .yaml), "
+        "written into the module's SUBSTITUTES",
+    )
+    cmd.add_argument(
         "--deterministic",
         action="store_true",
         help="replay each case with the clock frozen at its capture's time and random "

@@ -9,7 +9,6 @@ import hook's own parser reads the file and its own resolver decides
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 
 from snapy_capture.cli._commands import EXIT_FAILED, EXIT_OK, CliError, Context
@@ -94,7 +93,7 @@ def _load(path: str) -> tuple[list[str], list[tuple[Target, Resolution]]]:
 def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
     """Write a pytest module that replays the captures of NAME."""
     # Imported on use: the generator pulls in what only test generation needs.
-    from snapy_capture.replay import generate_test_module  # noqa: PLC0415
+    from snapy_capture.replay import generate_test_module, load_substitutes  # noqa: PLC0415
 
     # The generator's own refusal speaks to Python callers (overwrite=True); a user of the
     # command line is told the command line's word for it.
@@ -111,17 +110,12 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
         import_path=args.import_path,
         overwrite=args.force,
         deterministic=args.deterministic,
+        substitutes=load_substitutes(args.substitutes) if args.substitutes else None,
     )
     if args.output is None or args.output == "-":
         ctx.out.write(source if source.endswith("\n") else source + "\n")
     else:
         ctx.print(f"Wrote {args.output}.")
-    if args.mode == "snapshot" and importlib.util.find_spec("syrupy") is None:
-        # Without it the module fails at collection with "fixture 'snapshot' not found".
-        ctx.note(
-            "syrupy is not installed here: the generated tests need its 'snapshot' fixture "
-            '(pip install "snapy-capture[pytest]", or --mode result)'
-        )
     return EXIT_OK
 
 
