@@ -206,3 +206,130 @@ def test_gen_tests_refuses_when_no_capture_loads(tmp_path: Path, capture_dir: Pa
 
     line = _one_error(_cli("gen-tests", "price", "-o", str(output), cwd=tmp_path), output)
     assert f"none of the 1 capture(s) of shop:price would run: cannot load {stored}: " in line
+
+
+SHOP = """
+def price(amount, rate=20):
+    return amount * (100 + rate) / 100
+
+
+def label(n):
+    return f"{n} items"
+
+
+def never(x):
+    return x
+
+
+class Cart:
+    def __init__(self, items):
+        self.items = items
+
+    def total(self):
+        return sum(self.items)
+
+    def count(self):
+        return len(self.items)
+"""
+
+TARGETS = """
+version: 1
+targets:
+  - target: shop:price
+    record_result: true
+  - shop:label
+  - shop:never
+  - shop:Cart.*
+"""
+
+DRIVER = """
+import shop
+
+shop.price(10)
+shop.price(5, rate=0)
+shop.label(3)
+cart = shop.Cart([1, 2])
+cart.total()
+cart.count()
+"""
+
+
+def test_gen_tests_for_a_whole_target_file(tmp_path: Path, capture_dir: Path) -> None:
+    """--config FILE -o DIR: one module per captured function of the file's targets (a glob
+    target gives one per method), result mode where results were recorded, one skip line
+    for a target without captures; the modules pass under pytest."""
+    (tmp_path / "shop.py").write_text(SHOP, encoding="utf-8")
+    (tmp_path / "driver.py").write_text(DRIVER, encoding="utf-8")
+    (tmp_path / "capture.yaml").write_text(TARGETS, encoding="utf-8")
+    ran = subprocess.run(
+        [sys.executable, "-m", "snapy_capture.run", "--config", "capture.yaml", "driver.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+
+    made = _cli(
+        "gen-tests",
+        "--config",
+        "capture.yaml",
+        "-o",
+        "tests/replay",
+        "--mode",
+        "result",
+        cwd=tmp_path,
+    )
+
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert made.stderr == ""
+    lines = made.stdout.splitlines()
+    replay = Path("tests/replay")
+    assert sorted(lines) == sorted(
+        [
+            f"wrote {replay / 'test_shop_price.py'} (result mode)",
+            f"wrote {replay / 'test_shop_label.py'} (snapshot mode, no recorded results)",
+            f"skip  shop:never: no captures (searched: {capture_dir})",
+            f"wrote {replay / 'test_shop_cart_init.py'} (snapshot mode, no recorded results)",
+            f"wrote {replay / 'test_shop_cart_count.py'} (snapshot mode, no recorded results)",
+            f"wrote {replay / 'test_shop_cart_total.py'} (snapshot mode, no recorded results)",
+        ]
+    )
+    written = sorted(p.name for p in (tmp_path / "tests" / "replay").glob("*.py"))
+    assert written == [
+        "test_shop_cart_count.py",
+        "test_shop_cart_init.py",
+        "test_shop_cart_total.py",
+        "test_shop_label.py",
+        "test_shop_price.py",
+    ]
+    assert "assert_replay_matches(price, record)" in (
+        tmp_path / "tests" / "replay" / "test_shop_price.py"
+    ).read_text(encoding="utf-8")
+    tested = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "--snapshot-update",
+            "tests/replay",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=120,
+        check=False,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "6 passed" in tested.stdout  # price 2, label, __init__, total, count
+    again = _cli("gen-tests", "--config", "capture.yaml", "-o", "tests/replay", cwd=tmp_path)
+    assert again.returncode == 1
+    assert f"error shop:price: {replay / 'test_shop_price.py'} already exists" in again.stdout

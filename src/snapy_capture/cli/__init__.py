@@ -267,13 +267,24 @@ def _setup_commands(commands_: _Commands) -> None:
         setup.cmd_gen_tests,
         "generate a pytest module replaying the captures of a function",
     )
-    cmd.add_argument("name", metavar="NAME", help="module:qualname, qualname or a suffix")
-    cmd.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    cmd.add_argument(
+        "name", metavar="NAME", nargs="?", help="module:qualname, qualname or a suffix"
+    )
+    cmd.add_argument(
+        "--config",
+        metavar="FILE",
+        help="instead of NAME: a module per captured function of this target file's "
+        "targets, written to the directory -o DIR (targets without captures are skipped)",
+    )
+    cmd.add_argument(
+        "--output", "-o", metavar="FILE", help="write here instead of stdout (--config: a DIR)"
+    )
     cmd.add_argument(
         "--mode",
         choices=("snapshot", "result"),
         default="snapshot",
-        help="compare with a syrupy snapshot, or with the recorded result",
+        help="compare with a syrupy snapshot, or with the recorded result (--config: for "
+        "the functions whose captures recorded results; the others use snapshot mode)",
     )
     cmd.add_argument("--limit", type=_positive, metavar="N", help="at most N captures")
     cmd.add_argument(

@@ -296,6 +296,11 @@ def _read_captures(
     return dict(sorted(found.items())), generator
 
 
+def has_results(name: str, path: str | os.PathLike[str] | None) -> bool:
+    """Whether a capture of ``name`` has a recorded result (result mode has cases)."""
+    return bool(collect_cases(name, path=path, limit=None, where=_has_result).cases)
+
+
 def _has_result(record: dict[str, Any]) -> bool:
     result = record.get("result")
     return isinstance(result, dict) and bool({"value", "exception"} & result.keys())
