@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,7 +171,7 @@ def test_gen_tests_refuses_when_every_capture_needs_substitutes(
         "gen-tests", "login", "-o", str(output), "--substitutes", "subs.json", cwd=tmp_path
     )
     assert given.returncode == 0, given.stderr
-    assert "    \"password\": 'test-pw',\n" in output.read_text(encoding="utf-8")
+    assert '    "password": "test-pw",\n' in output.read_text(encoding="utf-8")
     ran = subprocess.run(
         [
             sys.executable,
@@ -333,3 +334,71 @@ def test_gen_tests_for_a_whole_target_file(tmp_path: Path, capture_dir: Path) ->
     again = _cli("gen-tests", "--config", "capture.yaml", "-o", "tests/replay", cwd=tmp_path)
     assert again.returncode == 1
     assert f"error shop:price: {replay / 'test_shop_price.py'} already exists" in again.stdout
+
+
+PRICES = """
+import sys
+from snapy_capture import capture_args
+
+@capture_args()
+def price(amount, rate=20):
+    return amount * (100 + rate) / 100
+
+if __name__ == "__main__":
+    price(int(sys.argv[1]))
+"""
+
+
+def test_generated_suite_is_frozen_until_refreshed(tmp_path: Path, capture_dir: Path) -> None:
+    """The captures replayed are copied next to the module: the suite runs from another
+    directory, ignores new captures and a cleared capture directory, and --refresh (which
+    leaves the module as it is) brings the new captures in."""
+    (tmp_path / "shop.py").write_text(PRICES, encoding="utf-8")
+    env = dict(os.environ)
+
+    def program(amount: int) -> None:
+        subprocess.run([sys.executable, "shop.py", str(amount)], cwd=tmp_path, env=env, check=True)
+
+    def pytest_from(cwd: Path) -> str:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:randomly",
+                "-p",
+                "no:cacheprovider",
+                "--snapshot-update",
+                str(tmp_path / "tests" / "test_price.py"),
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env={**env, "PYTHONPATH": str(tmp_path)},
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    program(10)
+    module = tmp_path / "tests" / "test_price.py"
+    made = _cli("gen-tests", "price", "-o", "tests/test_price.py", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    source = module.read_text(encoding="utf-8")
+    assert 'CAPTURES = Path(__file__).parent / "snapy_captures"' in source
+    assert len(list((tmp_path / "tests" / "snapy_captures").rglob("*.cap"))) == 1
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert "1 passed" in pytest_from(elsewhere)
+
+    program(20)
+    assert "1 passed" in pytest_from(elsewhere)  # a new capture: the suite is unchanged
+    refreshed = _cli("gen-tests", "price", "-o", "tests/test_price.py", "--refresh", cwd=tmp_path)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert refreshed.stdout.endswith(": 2 capture(s).\n")
+    assert module.read_text(encoding="utf-8") == source
+    shutil.rmtree(capture_dir)  # as `snapy-capture clear` leaves it
+    assert "2 passed" in pytest_from(elsewhere)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,7 +147,8 @@ def test_snapshot_module_is_clean_passes_then_catches_a_change(project: pytest.P
     source = generate_test_module("describe", path=project.path / "captures", output=output)
     assert output.read_text() == source
     assert 'replay_records("tgt_gen:describe", path=CAPTURES, substitutes=SUBSTITUTES)' in source
-    assert 'CAPTURES = Path(__file__).parent / "../captures"' in source
+    # Frozen: the captures replayed are copied next to the module, which reads them there.
+    assert 'CAPTURES = Path(__file__).parent / "snapy_captures"' in source
     assert "    assert replay_outcome(describe, record) == snapshot\n" in source
     linted = _ruff(output)
     assert linted.returncode == 0, linted.stdout + linted.stderr
@@ -154,6 +156,10 @@ def test_snapshot_module_is_clean_passes_then_catches_a_change(project: pytest.P
     first = _run(project, "--snapshot-update", "-v")
     first.assert_outcomes(passed=2)
     first.stdout.fnmatch_lines(["*test_describe_replays_captured_calls?capture-1? PASSED*"])
+    _run(project).assert_outcomes(passed=2)
+    frozen = sorted((project.path / "tests" / "snapy_captures").rglob("*.cap"))
+    assert [p.parent.name for p in frozen] == ["tgt_gen%3Adescribe"] * 2
+    shutil.rmtree(project.path / "captures")  # `snapy-capture clear`: the suite is unchanged
     _run(project).assert_outcomes(passed=2)
     project.makepyfile(tgt_gen=SHOP.format(rate="3.0"))
     changed = _run(project)
@@ -197,7 +203,10 @@ def test_methods_static_methods_coroutines_and_generators(project: pytest.Pytest
     assert "assert replay_outcome(Cart.label, record) == snapshot" in static
     coroutine = generate_test_module("fetch", output=tests / "test_fetch.py", limit=5)
     assert "assert replay_outcome(fetch, record) == snapshot" in coroutine
-    assert 'replay_records("tgt_gen:fetch", limit=5, substitutes=SUBSTITUTES)' in coroutine
+    assert (
+        'replay_records("tgt_gen:fetch", path=CAPTURES, limit=5, substitutes=SUBSTITUTES)'
+        in coroutine
+    )
     generator = generate_test_module("countdown", output=tests / "test_countdown.py")
     assert "assert replay_outcome(countdown, record) == snapshot" in generator
     for path in tests.glob("test_*.py"):
@@ -252,7 +261,7 @@ def test_a_suite_whose_captures_stop_loading_fails_naming_each_file(
     "no captures" skip plus warnings; now each is a failing case naming its file and why."""
     generate_test_module("describe", output=project.path / "tests" / "test_describe.py")
     assert _run(project, "--snapshot-update").ret == 0
-    broken = sorted((project.path / "captures").rglob("*describe*/*.cap"))
+    broken = sorted((project.path / "tests" / "snapy_captures").rglob("*describe*/*.cap"))
     assert len(broken) == 2
     for stored in broken:
         stored.write_bytes(b"garbage")

@@ -295,6 +295,18 @@ def _setup_commands(commands_: _Commands) -> None:
     )
     cmd.add_argument("--force", action="store_true", help="overwrite an existing --output")
     cmd.add_argument(
+        "--refresh",
+        action="store_true",
+        help="replace the frozen captures of the module -o FILE with the current ones "
+        "(the module itself is left as it is)",
+    )
+    cmd.add_argument(
+        "--live",
+        action="store_true",
+        help="do not freeze: the module reads the capture directory as it is when the tests "
+        "run (default: the captures replayed are copied to snapy_captures/ next to it)",
+    )
+    cmd.add_argument(
         "--substitutes",
         metavar="FILE",
         help="test values for filtered inputs (.py defining SUBSTITUTES, .json or .yaml), "

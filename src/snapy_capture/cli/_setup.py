@@ -104,6 +104,8 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
     substitutes = load_substitutes(args.substitutes) if args.substitutes else None
     if args.config is not None:
         return _gen_tests_for_file(args, ctx, substitutes)
+    if args.refresh:
+        return _refresh(args, ctx)
     # The generator's own refusal speaks to Python callers (overwrite=True); a user of the
     # command line is told the command line's word for it.
     if args.output not in (None, "-") and not args.force and os.path.isfile(args.output):
@@ -120,6 +122,7 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
         overwrite=args.force,
         deterministic=args.deterministic,
         substitutes=substitutes,
+        freeze=not args.live,
     )
     if args.output is None or args.output == "-":
         ctx.out.write(source if source.endswith("\n") else source + "\n")
@@ -181,6 +184,7 @@ def _gen_tests_for_file(
                     overwrite=args.force,
                     deterministic=args.deterministic,
                     substitutes=substitutes,
+                    freeze=not args.live,
                 )
             except GenerateError as exc:
                 ctx.print(f"error {name}: {exc}")
@@ -192,6 +196,19 @@ def _gen_tests_for_file(
     if not written:
         raise CliError(f"no test module written for the targets of {args.config}")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _refresh(args: argparse.Namespace, ctx: Context) -> int:
+    """``gen-tests NAME -o FILE --refresh``: the frozen captures of FILE replaced by the
+    current ones; the module (its SUBSTITUTES, edits) stays as it is."""
+    from snapy_capture.replay._gentests import FROZEN_DIR, refresh_frozen  # noqa: PLC0415
+
+    if args.output in (None, "-"):
+        raise CliError("--refresh needs -o FILE, the generated module whose captures to refresh")
+    count = refresh_frozen(args.name, args.output, path=ctx.path, limit=args.limit, mode=args.mode)
+    where = Path(args.output).parent / FROZEN_DIR
+    ctx.print(f"Refreshed the captures of {args.output} in {where}: {count} capture(s).")
+    return EXIT_OK
 
 
 def _slug(name: str) -> str:

@@ -49,6 +49,8 @@ class Case:
 
     id: str
     record: dict[str, Any] = field(repr=False, compare=False)
+    source: Any = field(default=None, repr=False, compare=False)
+    """The capture file (a ``Path``, or an object store's path) the case was read from."""
     error: str | None = None
     """Why the capture file could not be loaded (its path and the reason); ``record`` is
     then empty. Such a case is reported, never dropped: a suite whose captures stopped
@@ -128,11 +130,12 @@ def collect_cases(
         case_id = ids.get(item.ref.path) or f"capture-{item.ref.seq}"
         if item.error is not None or item.record is None:
             reason = item.error or "no record in it"
-            cases.append(Case(case_id, {}, error=f"cannot load {item.ref.path}: {reason}"))
+            error = f"cannot load {item.ref.path}: {reason}"
+            cases.append(Case(case_id, {}, source=item.ref.path, error=error))
             continue
         if where is not None and not _matches(item.record, where):
             continue
-        cases.append(Case(case_id, item.record))
+        cases.append(Case(case_id, item.record, source=item.ref.path))
     return Cases(resolved, paths, tuple(cases), found=True)
 
 

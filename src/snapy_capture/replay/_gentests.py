@@ -28,6 +28,7 @@ import importlib.util
 import inspect
 import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,7 +42,10 @@ from snapy_capture.replay._cases import collect_cases, skip_reason
 from snapy_capture.replay._substitutes import input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
 
-__all__ = ["GenerateError", "generate_test_module"]
+__all__ = ["FROZEN_DIR", "GenerateError", "generate_test_module", "refresh_frozen"]
+
+#: The directory, next to a generated module, its frozen captures are copied to.
+FROZEN_DIR: Final = "snapy_captures"
 
 Mode = Literal["snapshot", "result"]
 _MODES: Final = ("snapshot", "result")
@@ -99,6 +103,7 @@ def generate_test_module(
     overwrite: bool = False,
     deterministic: bool = False,
     substitutes: Mapping[str, Any] | None = None,
+    freeze: bool = True,
 ) -> str:
     """Return (and, with ``output``, write) the source of a pytest module replaying ``name``.
 
@@ -119,6 +124,11 @@ def generate_test_module(
             ``random`` seeded per case (needs time-machine: ``snapy-capture[time]``).
         substitutes: test values for filtered inputs, keyed by redaction path, written into
             the module's ``SUBSTITUTES`` (each must be a Python literal).
+        freeze: with ``output``, copy the captures replayed into ``snapy_captures/`` next
+            to it (byte for byte: signed captures stay signed), and have the module read
+            them from there: the suite runs from any directory, survives ``clear`` and new
+            captures change it only through :func:`refresh_frozen` (``--refresh``). Captures
+            of one local directory only; others are read where they are.
 
     Returns:
         The module's source code.
@@ -147,9 +157,16 @@ def generate_test_module(
     filtered, returned_generator = _read_captures(
         target.name, path, limit, str(mode), dict(substitutes or {})
     )
+    captures = _captures_expr(path, destination)
+    if (
+        freeze
+        and destination is not None
+        and _freeze(target.name, path, limit, str(mode), destination)
+    ):
+        captures = f"Path(__file__).parent / {_literal(FROZEN_DIR)}"
     plan = _Plan(
         target,
-        _captures_expr(path, destination),
+        captures,
         limit,
         str(mode),
         filtered,
@@ -164,10 +181,73 @@ def generate_test_module(
     return source
 
 
-def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | None) -> _Target:
+def refresh_frozen(
+    name: str,
+    output: str | os.PathLike[str],
+    *,
+    path: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    mode: Mode | str = "snapshot",
+) -> int:
+    """Copy the current captures of ``name`` over the frozen ones of the module ``output``
+    (written by :func:`generate_test_module`), leaving the module itself as it is.
+
+    Returns:
+        How many captures the frozen directory now holds.
+
+    Raises:
+        GenerateError: no such module, or the captures cannot be frozen (several or remote
+            capture directories), or none would run (as for :func:`generate_test_module`).
+    """
+    destination = Path(output)
+    if not destination.is_file():
+        raise GenerateError(f"{destination} does not exist: generate it first (without --refresh)")
+    resolved = _target_name(name, path)
+    _read_captures(resolved, path, limit, str(mode), {})
+    copied = _freeze(resolved, path, limit, str(mode), destination)
+    if copied is None:
+        raise GenerateError(
+            f"the captures of {resolved} are not in one local directory: nothing to freeze"
+        )
+    return copied
+
+
+def _freeze(
+    name: str,
+    path: str | os.PathLike[str] | None,
+    limit: int | None,
+    mode: str,
+    destination: Path,
+) -> int | None:
+    """Copy the captures the module replays to ``<its directory>/snapy_captures/<function>/``
+    (the function's directory replaced); ``None`` when they are not all in one local
+    directory (then the module reads them where they are)."""
+    sources = CaptureLoader(path).locate(name)
+    if len(sources) != 1 or not isinstance(sources[0][1].directory, Path):
+        return None
+    directory = sources[0][1].directory
+    where = _has_result if mode == "result" else None
+    cases = collect_cases(name, path=path, limit=limit, where=where).cases
+    frozen = destination.parent / FROZEN_DIR / directory.name
+    staging = frozen.with_name(f".{frozen.name}.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    meta = directory / ".function.json"
+    if meta.is_file():
+        shutil.copyfile(meta, staging / meta.name)
+    for case in cases:
+        # The same name (sequence number) keeps each case's id, hence its snapshot's name;
+        # the same bytes keep a signature valid.
+        shutil.copyfile(case.source, staging / Path(case.source).name)
+    shutil.rmtree(frozen, ignore_errors=True)
+    staging.rename(frozen)
+    return len(cases)
+
+
+def _target_name(name: str, path: str | os.PathLike[str] | None) -> str:
     loader = CaptureLoader(path)
     try:
-        resolved = loader.resolve(name)
+        return loader.resolve(name)
     except CaptureNotFoundError:
         # A suite with nothing to replay only skips: refuse it, saying where we looked.
         searched = ", ".join(loader.paths) or "(no capture path)"
@@ -175,6 +255,10 @@ def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | N
             f"no captures of {name!r}; searched: {searched} "
             "(capture some first, or pass --path DIR)"
         ) from None
+
+
+def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | None) -> _Target:
+    resolved = _target_name(name, path)
     module, _, qualname = resolved.partition(":")
     if not module or not qualname:
         raise GenerateError(f"expected module:qualname, got {name!r}")
@@ -325,7 +409,7 @@ def _literals(substitutes: Mapping[str, Any]) -> dict[str, str]:
     """Each substitute as Python source the generated module can hold."""
     written: dict[str, str] = {}
     for key, value in substitutes.items():
-        text = repr(value)
+        text = _literal(value) if isinstance(value, str) else repr(value)
         try:
             same = ast.literal_eval(text) == value
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -385,6 +469,7 @@ def _header(
         "Each case replays one captured call; its id is the capture's sequence number.",
         *_doc_kind(target),
         *(_DOC_SNAPSHOT if mode == "snapshot" else _DOC_RESULT),
+        *(_doc_frozen(target) if captures is not None and FROZEN_DIR in captures else ()),
         *(_doc_generator(target) if mode == "result" and generator else ()),
         '"""',
         "",
@@ -519,9 +604,18 @@ def _doc_generator(target: _Target) -> tuple[str, ...]:
 
 _DOC_SNAPSHOT: Final = (
     "Review the outcomes (results, or the exceptions raised), then record them with",
-    "`pytest --snapshot-update`; from then on a change in behaviour fails the test. New",
-    "captures arrive as cases without a snapshot.",
+    "`pytest --snapshot-update`; from then on a change in behaviour fails the test.",
 )
+
+
+def _doc_frozen(target: _Target) -> tuple[str, ...]:
+    return (
+        f"The captures replayed are frozen in {FROZEN_DIR}/ next to this file (commit them",
+        "with it); new captures come in only with",
+        f"`snapy-capture gen-tests {target.name} -o <this file> --refresh`.",
+    )
+
+
 _DOC_RESULT: Final = (
     "Each result is compared with the one recorded when the call was captured",
     "(captured with record_result=True); a difference fails with a diff.",
