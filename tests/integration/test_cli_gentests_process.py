@@ -195,6 +195,10 @@ def test_gen_tests_refuses_when_every_capture_needs_substitutes(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "2 passed" in ran.stdout
     assert "'bob:7'" in (tests / "__snapshots__" / "test_login.ambr").read_text()
+    refresh = ("gen-tests", "login", "-o", str(output), "--refresh")
+    assert "give SUBSTITUTES" in _cli(*refresh, cwd=tmp_path).stderr
+    refreshed = _cli(*refresh, "--substitutes", "subs.json", cwd=tmp_path)
+    assert refreshed.returncode == 0, refreshed.stderr
 
 
 def test_gen_tests_refuses_when_no_capture_loads(tmp_path: Path, capture_dir: Path) -> None:

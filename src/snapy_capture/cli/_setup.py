@@ -105,7 +105,7 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
     if args.config is not None:
         return _gen_tests_for_file(args, ctx, substitutes)
     if args.refresh:
-        return _refresh(args, ctx)
+        return _refresh(args, ctx, substitutes)
     # The generator's own refusal speaks to Python callers (overwrite=True); a user of the
     # command line is told the command line's word for it.
     if args.output not in (None, "-") and not args.force and os.path.isfile(args.output):
@@ -198,14 +198,21 @@ def _gen_tests_for_file(
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _refresh(args: argparse.Namespace, ctx: Context) -> int:
+def _refresh(args: argparse.Namespace, ctx: Context, substitutes: dict[str, Any] | None) -> int:
     """``gen-tests NAME -o FILE --refresh``: the frozen captures of FILE replaced by the
     current ones; the module (its SUBSTITUTES, edits) stays as it is."""
     from snapy_capture.replay._gentests import FROZEN_DIR, refresh_frozen  # noqa: PLC0415
 
     if args.output in (None, "-"):
         raise CliError("--refresh needs -o FILE, the generated module whose captures to refresh")
-    count = refresh_frozen(args.name, args.output, path=ctx.path, limit=args.limit, mode=args.mode)
+    count = refresh_frozen(
+        args.name,
+        args.output,
+        path=ctx.path,
+        limit=args.limit,
+        mode=args.mode,
+        substitutes=substitutes,
+    )
     where = Path(args.output).parent / FROZEN_DIR
     ctx.print(f"Refreshed the captures of {args.output} in {where}: {count} capture(s).")
     return EXIT_OK

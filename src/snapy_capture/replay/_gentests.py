@@ -188,9 +188,13 @@ def refresh_frozen(
     path: str | os.PathLike[str] | None = None,
     limit: int | None = None,
     mode: Mode | str = "snapshot",
+    substitutes: Mapping[str, Any] | None = None,
 ) -> int:
     """Copy the current captures of ``name`` over the frozen ones of the module ``output``
     (written by :func:`generate_test_module`), leaving the module itself as it is.
+
+    ``substitutes`` are those the module holds (or ``--substitutes`` gave): with them, a
+    refresh whose every capture has filtered inputs is not refused.
 
     Returns:
         How many captures the frozen directory now holds.
@@ -203,7 +207,7 @@ def refresh_frozen(
     if not destination.is_file():
         raise GenerateError(f"{destination} does not exist: generate it first (without --refresh)")
     resolved = _target_name(name, path)
-    _read_captures(resolved, path, limit, str(mode), {})
+    _read_captures(resolved, path, limit, str(mode), dict(substitutes or {}))
     copied = _freeze(resolved, path, limit, str(mode), destination)
     if copied is None:
         raise GenerateError(
