@@ -79,6 +79,8 @@ __all__ = [
 #: Every "no captures" skip reason starts with this; ``--snapy-capture-require`` looks for it.
 MISSING_PREFIX: Final = "snapy_capture: no captures of "
 _MISSING_ID: Final = "no-captures"
+#: Marks a case whose capture file cannot be loaded; the plugin fails it (pytest_runtest_call).
+UNLOADABLE_MARK: Final = "snapy_capture_unloadable"
 
 
 class _PluginState:
@@ -196,6 +198,10 @@ def pytest_configure(config: pytest.Config) -> None:
         substitutes=substitutes is not None,
     )
     config.stash[_STATE] = state
+    config.addinivalue_line(
+        "markers",
+        f"{UNLOADABLE_MARK}(reason): a replay case whose capture cannot be loaded (it fails)",
+    )
     set_suspended(not enabled)
 
 
@@ -261,6 +267,9 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
+    unloadable = item.get_closest_marker(UNLOADABLE_MARK)
+    if unloadable is not None:
+        pytest.fail(f"snapy_capture: {unloadable.kwargs.get('reason', '')}", pytrace=False)
     reason = item.stash.get(_MISSING, None)
     if reason is not None:
         pytest.fail(
@@ -321,10 +330,11 @@ def replay_cases(
     while the capture exists: snapshot names stay put as new captures arrive and retention
     drops old ones. With no captures, one entry is skipped (``no-captures``) with a reason
     naming the function and the paths searched; ``--snapy-capture-require`` fails it instead.
-    A capture whose arguments had values filtered out is skipped, naming them, unless
-    ``substitutes`` (or the suite's substitutes file) gives a value for each; an argument
-    that could not be stored (``unstorable: ...``, not a secret) is handed out as its
-    placeholder.
+    A capture file that cannot be loaded is a failing case naming the file and the reason
+    (under this plugin). A capture whose arguments had values filtered out is skipped,
+    naming them, unless ``substitutes`` (or the suite's substitutes file) gives a value for
+    each; an argument that could not be stored (``unstorable: ...``, not a secret) is handed
+    out as its placeholder.
 
     Args:
         name: ``module:qualname``, a qualname, or a dotted suffix of one.
@@ -340,6 +350,9 @@ def replay_cases(
         return [_missing(found, (None, None), where=where)]
     entries = []
     for case in found.cases:
+        if case.error is not None:
+            entries.append(_unloadable((None, None), case.id, case.error))
+            continue
         try:
             args, kwargs = case_arguments(case.record, substitutes)
         except CannotReplayError as exc:
@@ -381,6 +394,9 @@ def replay_records(
         return [_missing(found, (None,), where=where, with_result=with_result)]
     entries = []
     for case in found.cases:
+        if case.error is not None:
+            entries.append(_unloadable((None,), case.id, case.error))
+            continue
         reason = skip_reason(case.record, substitutes)
         if reason is not None:
             entries.append(_skipped((case.record,), case.id, reason))
@@ -452,6 +468,14 @@ def _skip(exc: CannotReplayError) -> NoReturn:
 def _skipped(values: tuple[Any, ...], case_id: str, reason: str) -> ParameterSet:
     return pytest.param(
         *values, id=case_id, marks=pytest.mark.skip(reason=f"snapy_capture: {reason}")
+    )
+
+
+def _unloadable(values: tuple[Any, ...], case_id: str, reason: str) -> ParameterSet:
+    # A failure, not a skip: captures that stopped loading (a class moved in an upgrade, a
+    # bad signature) would otherwise shrink the suite without anyone noticing.
+    return pytest.param(
+        *values, id=case_id, marks=pytest.mark.snapy_capture_unloadable(reason=reason)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from _pytester import pytest_ini
 
 from snapy_capture import GenerateError
 from snapy_capture.replay import generate_test_module, load_capture_dict
+from snapy_capture.storage import CaptureStorage
 
 pytest_plugins = ["pytester"]
 
@@ -97,6 +99,24 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return pytester
 
 
+def _store(root: Path, *names: str) -> None:
+    """One capture of each ``module:qualname`` (``x`` as its one argument)."""
+    storage = CaptureStorage(root)
+    for name in names:
+        module, _, qualname = name.partition(":")
+        storage.save(
+            {
+                "module": module,
+                "qualname": qualname,
+                "function_name": qualname.rsplit(".", 1)[-1],
+                "timestamp": "2026-12-01T10:00:00.000000Z",
+                "args": ["x"],
+                "kwargs": {},
+                "metadata": {"redactions": []},
+            }
+        )
+
+
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(*args, timeout=120)
 
@@ -127,7 +147,8 @@ def test_snapshot_module_is_clean_passes_then_catches_a_change(project: pytest.P
     source = generate_test_module("describe", path=project.path / "captures", output=output)
     assert output.read_text() == source
     assert 'replay_records("tgt_gen:describe", path=CAPTURES, substitutes=SUBSTITUTES)' in source
-    assert 'CAPTURES = Path(__file__).parent / "../captures"' in source
+    # Frozen: the captures replayed are copied next to the module, which reads them there.
+    assert 'CAPTURES = Path(__file__).parent / "snapy_captures"' in source
     assert "    assert replay_outcome(describe, record) == snapshot\n" in source
     linted = _ruff(output)
     assert linted.returncode == 0, linted.stdout + linted.stderr
@@ -135,6 +156,10 @@ def test_snapshot_module_is_clean_passes_then_catches_a_change(project: pytest.P
     first = _run(project, "--snapshot-update", "-v")
     first.assert_outcomes(passed=2)
     first.stdout.fnmatch_lines(["*test_describe_replays_captured_calls?capture-1? PASSED*"])
+    _run(project).assert_outcomes(passed=2)
+    frozen = sorted((project.path / "tests" / "snapy_captures").rglob("*.cap"))
+    assert [p.parent.name for p in frozen] == ["tgt_gen%3Adescribe"] * 2
+    shutil.rmtree(project.path / "captures")  # `snapy-capture clear`: the suite is unchanged
     _run(project).assert_outcomes(passed=2)
     project.makepyfile(tgt_gen=SHOP.format(rate="3.0"))
     changed = _run(project)
@@ -178,7 +203,10 @@ def test_methods_static_methods_coroutines_and_generators(project: pytest.Pytest
     assert "assert replay_outcome(Cart.label, record) == snapshot" in static
     coroutine = generate_test_module("fetch", output=tests / "test_fetch.py", limit=5)
     assert "assert replay_outcome(fetch, record) == snapshot" in coroutine
-    assert 'replay_records("tgt_gen:fetch", limit=5, substitutes=SUBSTITUTES)' in coroutine
+    assert (
+        'replay_records("tgt_gen:fetch", path=CAPTURES, limit=5, substitutes=SUBSTITUTES)'
+        in coroutine
+    )
     generator = generate_test_module("countdown", output=tests / "test_countdown.py")
     assert "assert replay_outcome(countdown, record) == snapshot" in generator
     for path in tests.glob("test_*.py"):
@@ -200,46 +228,67 @@ def test_methods_static_methods_coroutines_and_generators(project: pytest.Pytest
     assert "'3 items'" in (tests / "__snapshots__" / "test_label.ambr").read_text()
 
 
-def test_result_mode_of_a_generator_function_generates_a_module_that_says_why_it_skips(
+def test_result_mode_of_a_generator_function_is_refused_saying_why(
     project: pytest.Pytester,
 ) -> None:
-    """gen-tests used to refuse --mode result for a generator (one error in a loop over
-    `snapy-capture list`); now the module is written and its case skips with the reason."""
+    """A generator function has no recorded results: a result-mode module would only skip
+    (it used to be written, its one case skipping), so nothing is written and the error says
+    why and what to use instead."""
     output = project.path / "tests" / "test_countdown.py"
-    source = generate_test_module("countdown", output=output, mode="result")
-    assert "It is a generator function: capture records no result for it" in source
-    linted = _ruff(output)
-    assert linted.returncode == 0, linted.stdout + linted.stderr
-    result = _run(project, "-rs")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*no captures of tgt_gen:countdown (with a recorded result); results are recorded "
-            "with record_result, never for generator functions (replay those in snapshot mode)*"
-        ]
-    )
+    with pytest.raises(
+        GenerateError,
+        match=r"no captures of tgt_gen:countdown with a recorded result .*never for generator "
+        r"functions: use --mode snapshot\); searched: ",
+    ):
+        generate_test_module("countdown", output=output, mode="result")
+    assert not output.exists()
 
 
-def test_target_without_captures_yet_generates_a_skipping_module(
+def test_target_without_captures_is_refused_naming_the_directories(
     project: pytest.Pytester,
 ) -> None:
-    """module:qualname with no captures still generates; its test skips until captures exist."""
-    generate_test_module(
-        "tgt_gen:untouched", output=project.path / "tests" / "test_new.py", path="captures"
+    """module:qualname with no captures used to generate a module that only skipped."""
+    output = project.path / "tests" / "test_new.py"
+    with pytest.raises(GenerateError, match=r"no captures of 'tgt_gen:untouched'; searched: .*"):
+        generate_test_module("tgt_gen:untouched", output=output, path="captures")
+    assert not output.exists()
+
+
+def test_a_suite_whose_captures_stop_loading_fails_naming_each_file(
+    project: pytest.Pytester,
+) -> None:
+    """Captures that no longer load (here: overwritten) used to turn the suite into one
+    "no captures" skip plus warnings; now each is a failing case naming its file and why."""
+    generate_test_module("describe", output=project.path / "tests" / "test_describe.py")
+    assert _run(project, "--snapshot-update").ret == 0
+    broken = sorted((project.path / "tests" / "snapy_captures").rglob("*describe*/*.cap"))
+    assert len(broken) == 2
+    for stored in broken:
+        stored.write_bytes(b"garbage")
+    result = _run(project, "-rfs")
+    result.assert_outcomes(failed=2)
+    assert "no captures" not in result.stdout.str()
+    result.stdout.fnmatch_lines_random(
+        [f"*snapy_capture: cannot load {stored}: cannot deserialize*" for stored in broken]
     )
-    result = _run(project, "-rs")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*no captures of tgt_gen:untouched; searched: *captures*"])
 
 
 def test_bad_requests_raise_one_clear_error(project: pytest.Pytester) -> None:
     """Unknown names, scripts' __main__, local functions, bad modes and existing files."""
-    with pytest.raises(GenerateError, match=r"no capture found for 'nothing'.*module:qualname"):
+    with pytest.raises(GenerateError, match=r"no captures of 'nothing'; searched: "):
         generate_test_module("nothing")
+    _store(
+        project.path / "captures",
+        "__main__:describe",
+        "tgt_gen:never",
+        "tgt_gen:outer.<locals>.inner",
+    )
     with pytest.raises(GenerateError, match=r"__main__.*import_path"):
-        generate_test_module("__main__:main")
-    source = generate_test_module("__main__:main", import_path="tgt_app")
-    assert "from tgt_app import main" in source
+        generate_test_module("__main__:describe")
+    with pytest.raises(GenerateError, match=r"cannot import module 'tgt_app'.*--import-path"):
+        generate_test_module("__main__:describe", import_path="tgt_app")
+    source = generate_test_module("__main__:describe", import_path="tgt_gen")
+    assert "from tgt_gen import describe" in source
     with pytest.raises(GenerateError, match="tgt_gen has no attribute 'never'"):
         generate_test_module("tgt_gen:never")
     with pytest.raises(GenerateError, match="defined inside a function"):
@@ -259,6 +308,7 @@ def test_generated_imports_lint_clean_for_stdlib_installed_and_project_targets(
 ) -> None:
     """The target's import sits in isort's section for it: stdlib, installed, or the project."""
     tests = project.path / "tests"
+    _store(project.path / "captures", "textwrap:TextWrapper.wrap", "yaml:safe_load")
     for name, file in (
         ("textwrap:TextWrapper.wrap", "test_wrap.py"),
         ("yaml:safe_load", "test_yaml.py"),

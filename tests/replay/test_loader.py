@@ -204,5 +204,7 @@ def test_an_unreadable_newest_capture_keeps_its_roots_order(
     newest.write_bytes(b"#snapy-capture {not json\n")
     with pytest.warns(SnapyCaptureWarning, match="skipping"):
         assert [r["args"][0] for r in CaptureLoader().load_all("twice_stored")] == [3, 2, 1]
-    with pytest.warns(SnapyCaptureWarning, match="skipping"):
-        assert [e.values[0][0] for e in replay_cases("twice_stored")] == [3, 2, 1]
+    # replay_cases keeps the unreadable one, as a failing case, in its place (newest).
+    entries = replay_cases("twice_stored")
+    assert [e.values[0] for e in entries] == [None, (3,), (2,), (1,)]
+    assert f"cannot load {newest}" in entries[0].marks[0].kwargs["reason"]

@@ -11,7 +11,6 @@ import pytest
 from snapy_capture import (
     AmbiguousCaptureError,
     NoRecordedResultError,
-    SnapyCaptureWarning,
     capture_args,
     flush,
 )
@@ -170,8 +169,9 @@ def test_ambiguous_name_fails_collection_with_one_line(capture_dir: Path) -> Non
         collect_cases("run")
 
 
-def test_corrupt_capture_is_skipped_with_a_warning(capture_dir: Path) -> None:
-    """An unreadable capture file is left out with a warning; the others still replay."""
+def test_corrupt_capture_is_a_failing_case_naming_the_file(capture_dir: Path) -> None:
+    """An unreadable capture file is a case of its own, marked to fail naming the file and
+    the reason (it used to be dropped with a warning); the others still replay."""
 
     @capture_args()
     def inc(x: int) -> int:
@@ -182,9 +182,11 @@ def test_corrupt_capture_is_skipped_with_a_warning(capture_dir: Path) -> None:
     flush()
     newest = next(iter(sorted(capture_dir.rglob("*.cap"))[-1:]))
     newest.write_bytes(b"garbage")
-    with pytest.warns(SnapyCaptureWarning, match="skipping"):
-        entries = replay_cases("inc")
-    assert [e.values for e in entries] == [((1,), {})]
+    entries = replay_cases("inc")
+    assert [e.values for e in entries] == [(None, None), ((1,), {})]
+    [mark] = entries[0].marks
+    assert mark.name == "snapy_capture_unloadable"
+    assert mark.kwargs["reason"].startswith(f"cannot load {newest}: ")
 
 
 # --- recorded results -------------------------------------------------------------------

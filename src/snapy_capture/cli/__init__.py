@@ -267,13 +267,24 @@ def _setup_commands(commands_: _Commands) -> None:
         setup.cmd_gen_tests,
         "generate a pytest module replaying the captures of a function",
     )
-    cmd.add_argument("name", metavar="NAME", help="module:qualname, qualname or a suffix")
-    cmd.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    cmd.add_argument(
+        "name", metavar="NAME", nargs="?", help="module:qualname, qualname or a suffix"
+    )
+    cmd.add_argument(
+        "--config",
+        metavar="FILE",
+        help="instead of NAME: a module per captured function of this target file's "
+        "targets, written to the directory -o DIR (targets without captures are skipped)",
+    )
+    cmd.add_argument(
+        "--output", "-o", metavar="FILE", help="write here instead of stdout (--config: a DIR)"
+    )
     cmd.add_argument(
         "--mode",
         choices=("snapshot", "result"),
         default="snapshot",
-        help="compare with a syrupy snapshot, or with the recorded result",
+        help="compare with a syrupy snapshot, or with the recorded result (--config: for "
+        "the functions whose captures recorded results; the others use snapshot mode)",
     )
     cmd.add_argument("--limit", type=_positive, metavar="N", help="at most N captures")
     cmd.add_argument(
@@ -283,6 +294,24 @@ def _setup_commands(commands_: _Commands) -> None:
         "captured in a script run as __main__)",
     )
     cmd.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    cmd.add_argument(
+        "--refresh",
+        action="store_true",
+        help="replace the frozen captures of the module -o FILE with the current ones "
+        "(the module itself is left as it is)",
+    )
+    cmd.add_argument(
+        "--live",
+        action="store_true",
+        help="do not freeze: the module reads the capture directory as it is when the tests "
+        "run (default: the captures replayed are copied to snapy_captures/ next to it)",
+    )
+    cmd.add_argument(
+        "--substitutes",
+        metavar="FILE",
+        help="test values for filtered inputs (.py defining SUBSTITUTES, .json or .yaml), "
+        "written into the module's SUBSTITUTES",
+    )
     cmd.add_argument(
         "--deterministic",
         action="store_true",

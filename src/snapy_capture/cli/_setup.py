@@ -9,12 +9,14 @@ import hook's own parser reads the file and its own resolver decides
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
+import re
+from pathlib import Path
+from typing import Any
 
-from snapy_capture.cli._commands import EXIT_FAILED, EXIT_OK, CliError, Context
+from snapy_capture.cli._commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, Context
 from snapy_capture.cli._format import format_table
-from snapy_capture.errors import ConfigError
+from snapy_capture.errors import ConfigError, GenerateError
 from snapy_capture.hook import (
     Resolution,
     Target,
@@ -92,10 +94,18 @@ def _load(path: str) -> tuple[list[str], list[tuple[Target, Resolution]]]:
 
 
 def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
-    """Write a pytest module that replays the captures of NAME."""
+    """Write a pytest module that replays the captures of NAME (or, with ``--config``, one
+    per captured function of the target file's targets)."""
     # Imported on use: the generator pulls in what only test generation needs.
-    from snapy_capture.replay import generate_test_module  # noqa: PLC0415
+    from snapy_capture.replay import generate_test_module, load_substitutes  # noqa: PLC0415
 
+    if (args.name is None) == (args.config is None):
+        raise CliError("give NAME or --config FILE (one of them)", EXIT_USAGE)
+    substitutes = load_substitutes(args.substitutes) if args.substitutes else None
+    if args.config is not None:
+        return _gen_tests_for_file(args, ctx, substitutes)
+    if args.refresh:
+        return _refresh(args, ctx, substitutes)
     # The generator's own refusal speaks to Python callers (overwrite=True); a user of the
     # command line is told the command line's word for it.
     if args.output not in (None, "-") and not args.force and os.path.isfile(args.output):
@@ -111,18 +121,106 @@ def cmd_gen_tests(args: argparse.Namespace, ctx: Context) -> int:
         import_path=args.import_path,
         overwrite=args.force,
         deterministic=args.deterministic,
+        substitutes=substitutes,
+        freeze=not args.live,
     )
     if args.output is None or args.output == "-":
         ctx.out.write(source if source.endswith("\n") else source + "\n")
     else:
         ctx.print(f"Wrote {args.output}.")
-    if args.mode == "snapshot" and importlib.util.find_spec("syrupy") is None:
-        # Without it the module fails at collection with "fixture 'snapshot' not found".
-        ctx.note(
-            "syrupy is not installed here: the generated tests need its 'snapshot' fixture "
-            '(pip install "snapy-capture[pytest]", or --mode result)'
-        )
     return EXIT_OK
+
+
+def _gen_tests_for_file(
+    args: argparse.Namespace, ctx: Context, substitutes: dict[str, Any] | None
+) -> int:
+    """``gen-tests --config FILE -o DIR``: a module per captured function of each target.
+
+    A target without captures is one ``skip`` line (not an error: a target file lists what
+    may be called, not what was). A function that cannot get a module (its module does not
+    import, every capture filtered...) is one ``error`` line, the others are still written,
+    and the exit status is 1; so it is when nothing at all was written.
+    """
+    from snapy_capture.replay import CaptureLoader, generate_test_module  # noqa: PLC0415
+    from snapy_capture.replay._gentests import has_results  # noqa: PLC0415
+
+    if args.output in (None, "-"):
+        raise CliError("--config needs -o DIR, the directory the modules are written to")
+    if args.import_path:
+        raise CliError("--import-path names one function's module: use it with NAME")
+    if not os.path.exists(args.config):
+        raise CliError(f"target file not found: {args.config}")
+    spec = load_targets(args.config)
+    directory = Path(args.output)
+    written = failed = 0
+    for target in spec.targets:
+        path = ctx.path or target.options.get("path")
+        loader = CaptureLoader(path)
+        functions = [
+            name
+            for name in loader.functions()
+            if name.partition(":")[0] == target.module and target.matches(name.partition(":")[2])
+        ]
+        if not functions:
+            searched = ", ".join(loader.paths) or "(no capture path)"
+            ctx.print(f"skip  {target.name}: no captures (searched: {searched})")
+            continue
+        for name in functions:
+            output = directory / f"test_{_slug(name)}.py"
+            mode = args.mode
+            if mode == "result" and not has_results(name, path):
+                mode = "snapshot"  # captured without record_result: nothing to compare with
+            if output.exists() and not args.force:
+                ctx.print(f"error {name}: {output} already exists (pass --force to replace it)")
+                failed += 1
+                continue
+            try:
+                generate_test_module(
+                    name,
+                    path=path,
+                    output=output,
+                    limit=args.limit,
+                    mode=mode,
+                    overwrite=args.force,
+                    deterministic=args.deterministic,
+                    substitutes=substitutes,
+                    freeze=not args.live,
+                )
+            except GenerateError as exc:
+                ctx.print(f"error {name}: {exc}")
+                failed += 1
+                continue
+            written += 1
+            why = ", no recorded results" if mode != args.mode else ""
+            ctx.print(f"wrote {output} ({mode} mode{why})")
+    if not written:
+        raise CliError(f"no test module written for the targets of {args.config}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _refresh(args: argparse.Namespace, ctx: Context, substitutes: dict[str, Any] | None) -> int:
+    """``gen-tests NAME -o FILE --refresh``: the frozen captures of FILE replaced by the
+    current ones; the module (its SUBSTITUTES, edits) stays as it is."""
+    from snapy_capture.replay._gentests import FROZEN_DIR, refresh_frozen  # noqa: PLC0415
+
+    if args.output in (None, "-"):
+        raise CliError("--refresh needs -o FILE, the generated module whose captures to refresh")
+    count = refresh_frozen(
+        args.name,
+        args.output,
+        path=ctx.path,
+        limit=args.limit,
+        mode=args.mode,
+        substitutes=substitutes,
+    )
+    where = Path(args.output).parent / FROZEN_DIR
+    ctx.print(f"Refreshed the captures of {args.output} in {where}: {count} capture(s).")
+    return EXIT_OK
+
+
+def _slug(name: str) -> str:
+    """``pkg.shop:Cart.price`` -> ``pkg_shop_cart_price``: a test module's name."""
+    return re.sub(r"[\W_]+", "_", name).strip("_").lower()
 
 
 def cmd_enable(args: argparse.Namespace, ctx: Context) -> int:

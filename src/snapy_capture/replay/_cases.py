@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import importlib
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapy_capture.errors import CaptureNotFoundError, SnapyCaptureWarning
+from snapy_capture.errors import CaptureNotFoundError
 from snapy_capture.hook import resolve
 from snapy_capture.replay._call import (
     CannotReplayError,
@@ -50,6 +49,12 @@ class Case:
 
     id: str
     record: dict[str, Any] = field(repr=False, compare=False)
+    source: Any = field(default=None, repr=False, compare=False)
+    """The capture file (a ``Path``, or an object store's path) the case was read from."""
+    error: str | None = None
+    """Why the capture file could not be loaded (its path and the reason); ``record`` is
+    then empty. Such a case is reported, never dropped: a suite whose captures stopped
+    loading (a dependency upgrade, a bad key) must fail, not shrink quietly."""
 
     @property
     def args(self) -> tuple[Any, ...]:
@@ -102,7 +107,8 @@ def collect_cases(
             for which this predicate on the record is true.
 
     Returns:
-        A :class:`Cases`; unreadable capture files are skipped with a warning.
+        A :class:`Cases`; a capture file that cannot be read is a case with
+        :attr:`Case.error` set (counted by ``limit``, not filtered by ``where``).
 
     Raises:
         AmbiguousCaptureError: ``name`` matches several captured functions.
@@ -121,16 +127,15 @@ def collect_cases(
     for item in newest_first([storage.read_captures(info) for storage, info in sources]):
         if limit is not None and len(cases) >= limit:
             break
+        case_id = ids.get(item.ref.path) or f"capture-{item.ref.seq}"
         if item.error is not None or item.record is None:
-            warnings.warn(
-                f"snapy_capture: skipping {item.ref.path}: {item.error}",
-                SnapyCaptureWarning,
-                stacklevel=2,
-            )
+            reason = item.error or "no record in it"
+            error = f"cannot load {item.ref.path}: {reason}"
+            cases.append(Case(case_id, {}, source=item.ref.path, error=error))
             continue
         if where is not None and not _matches(item.record, where):
             continue
-        cases.append(Case(ids.get(item.ref.path) or f"capture-{item.ref.seq}", item.record))
+        cases.append(Case(case_id, item.record, source=item.ref.path))
     return Cases(resolved, paths, tuple(cases), found=True)
 
 

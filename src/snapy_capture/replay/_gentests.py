@@ -12,29 +12,40 @@ replayed is skipped with the reason.
 The module opens with a ``SUBSTITUTES`` block listing the paths the filters removed from
 the captures' inputs, commented out, ready to be given test values.
 
-The target module is imported once, if it can be, to tell functions from methods and
-coroutines; when it cannot, the qualname decides (a dotted one is taken for a method).
+The target module is imported once, to tell functions from methods and coroutines; when it
+cannot be imported, nothing is written (the test could not import it either).
+
+No silent nothing: a suite that could only skip is refused with one line saying why (no
+captures, naming the directories searched; every capture unloadable, or skipped for filtered
+values without substitutes).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import inspect
 import json
 import os
+import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from snapy_capture.config import is_url
 from snapy_capture.errors import CaptureNotFoundError, GenerateError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
+from snapy_capture.replay._cases import collect_cases, skip_reason
 from snapy_capture.replay._substitutes import input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
 
-__all__ = ["GenerateError", "generate_test_module"]
+__all__ = ["FROZEN_DIR", "GenerateError", "generate_test_module", "refresh_frozen"]
+
+#: The directory, next to a generated module, its frozen captures are copied to.
+FROZEN_DIR: Final = "snapy_captures"
 
 Mode = Literal["snapshot", "result"]
 _MODES: Final = ("snapshot", "result")
@@ -76,6 +87,7 @@ class _Plan:
     limit: int | None
     mode: str
     filtered: dict[str, str]  # input redaction path -> reason, for the SUBSTITUTES block
+    substitutes: dict[str, str]  # redaction path -> the literal given for it
     deterministic: bool
     returns_generator: bool = False  # a generator function, or its captures returned one
 
@@ -90,6 +102,8 @@ def generate_test_module(
     import_path: str | None = None,
     overwrite: bool = False,
     deterministic: bool = False,
+    substitutes: Mapping[str, Any] | None = None,
+    freeze: bool = True,
 ) -> str:
     """Return (and, with ``output``, write) the source of a pytest module replaying ``name``.
 
@@ -108,13 +122,21 @@ def generate_test_module(
         overwrite: replace an existing ``output`` file.
         deterministic: replay each case with the clock frozen at its capture's time and
             ``random`` seeded per case (needs time-machine: ``snapy-capture[time]``).
+        substitutes: test values for filtered inputs, keyed by redaction path, written into
+            the module's ``SUBSTITUTES`` (each must be a Python literal).
+        freeze: with ``output``, copy the captures replayed into ``snapy_captures/`` next
+            to it (byte for byte: signed captures stay signed), and have the module read
+            them from there: the suite runs from any directory, survives ``clear`` and new
+            captures change it only through :func:`refresh_frozen` (``--refresh``). Captures
+            of one local directory only; others are read where they are.
 
     Returns:
         The module's source code.
 
     Raises:
-        GenerateError: bad arguments, a target that a test cannot import, or an existing
-            ``output`` without ``overwrite``.
+        GenerateError: bad arguments, a target that a test cannot import, an existing
+            ``output`` without ``overwrite``, syrupy missing for ``mode="snapshot"``, or a
+            suite that could only skip: no captures, or every one unloadable or skipped.
         AmbiguousCaptureError: ``name`` matches several captured functions.
     """
     if mode not in _MODES:
@@ -124,14 +146,31 @@ def generate_test_module(
     destination = None if output is None or os.fspath(output) == "-" else Path(output)
     if destination is not None and destination.exists() and not overwrite:
         raise GenerateError(f"{destination} already exists (pass overwrite=True / --force)")
+    if mode == "snapshot" and importlib.util.find_spec("syrupy") is None:
+        # Without it the module fails at collection with "fixture 'snapshot' not found".
+        raise GenerateError(
+            "syrupy is not installed here and snapshot tests need its 'snapshot' fixture: "
+            'pip install "snapy-capture[pytest]" (or use --mode result)'
+        )
+    given = _literals(substitutes or {})
     target = _target(name, path, import_path)
-    filtered, returned_generator = _read_captures(target.name, path, limit)
+    filtered, returned_generator = _read_captures(
+        target.name, path, limit, str(mode), dict(substitutes or {})
+    )
+    captures = _captures_expr(path, destination)
+    if (
+        freeze
+        and destination is not None
+        and _freeze(target.name, path, limit, str(mode), destination)
+    ):
+        captures = f"Path(__file__).parent / {_literal(FROZEN_DIR)}"
     plan = _Plan(
         target,
-        _captures_expr(path, destination),
+        captures,
         limit,
         str(mode),
         filtered,
+        given,
         deterministic,
         returned_generator or target.flavour in _GENERATORS,
     )
@@ -142,16 +181,88 @@ def generate_test_module(
     return source
 
 
-def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | None) -> _Target:
+def refresh_frozen(
+    name: str,
+    output: str | os.PathLike[str],
+    *,
+    path: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    mode: Mode | str = "snapshot",
+    substitutes: Mapping[str, Any] | None = None,
+) -> int:
+    """Copy the current captures of ``name`` over the frozen ones of the module ``output``
+    (written by :func:`generate_test_module`), leaving the module itself as it is.
+
+    ``substitutes`` are those the module holds (or ``--substitutes`` gave): with them, a
+    refresh whose every capture has filtered inputs is not refused.
+
+    Returns:
+        How many captures the frozen directory now holds.
+
+    Raises:
+        GenerateError: no such module, or the captures cannot be frozen (several or remote
+            capture directories), or none would run (as for :func:`generate_test_module`).
+    """
+    destination = Path(output)
+    if not destination.is_file():
+        raise GenerateError(f"{destination} does not exist: generate it first (without --refresh)")
+    resolved = _target_name(name, path)
+    _read_captures(resolved, path, limit, str(mode), dict(substitutes or {}))
+    copied = _freeze(resolved, path, limit, str(mode), destination)
+    if copied is None:
+        raise GenerateError(
+            f"the captures of {resolved} are not in one local directory: nothing to freeze"
+        )
+    return copied
+
+
+def _freeze(
+    name: str,
+    path: str | os.PathLike[str] | None,
+    limit: int | None,
+    mode: str,
+    destination: Path,
+) -> int | None:
+    """Copy the captures the module replays to ``<its directory>/snapy_captures/<function>/``
+    (the function's directory replaced); ``None`` when they are not all in one local
+    directory (then the module reads them where they are)."""
+    sources = CaptureLoader(path).locate(name)
+    if len(sources) != 1 or not isinstance(sources[0][1].directory, Path):
+        return None
+    directory = sources[0][1].directory
+    where = _has_result if mode == "result" else None
+    cases = collect_cases(name, path=path, limit=limit, where=where).cases
+    frozen = destination.parent / FROZEN_DIR / directory.name
+    staging = frozen.with_name(f".{frozen.name}.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    meta = directory / ".function.json"
+    if meta.is_file():
+        shutil.copyfile(meta, staging / meta.name)
+    for case in cases:
+        # The same name (sequence number) keeps each case's id, hence its snapshot's name;
+        # the same bytes keep a signature valid.
+        shutil.copyfile(case.source, staging / Path(case.source).name)
+    shutil.rmtree(frozen, ignore_errors=True)
+    staging.rename(frozen)
+    return len(cases)
+
+
+def _target_name(name: str, path: str | os.PathLike[str] | None) -> str:
+    loader = CaptureLoader(path)
     try:
-        resolved = CaptureLoader(path).resolve(name)
-    except CaptureNotFoundError as exc:
-        if ":" not in name:
-            raise GenerateError(
-                f"{exc} Name it as module:qualname to generate tests for a "
-                "function that has no captures yet."
-            ) from None
-        resolved = name
+        return loader.resolve(name)
+    except CaptureNotFoundError:
+        # A suite with nothing to replay only skips: refuse it, saying where we looked.
+        searched = ", ".join(loader.paths) or "(no capture path)"
+        raise GenerateError(
+            f"no captures of {name!r}; searched: {searched} "
+            "(capture some first, or pass --path DIR)"
+        ) from None
+
+
+def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | None) -> _Target:
+    resolved = _target_name(name, path)
     module, _, qualname = resolved.partition(":")
     if not module or not qualname:
         raise GenerateError(f"expected module:qualname, got {name!r}")
@@ -173,12 +284,16 @@ def _target(name: str, path: str | os.PathLike[str] | None, import_path: str | N
 
 def _inspect(module: str, qualname: str) -> tuple[str, str]:
     """(kind, flavour) of the target, from the imported object when it can be imported."""
-    fallback = ("method" if "." in qualname else "function", "plain")
     with project_on_path():
         try:
             imported = importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - user code may fail to import; the name still works
-            return fallback
+        except Exception as exc:  # noqa: BLE001 - the user's module: say why, in one line
+            # The generated test would fail at collection the same way.
+            raise GenerateError(
+                f"cannot import module {module!r} ({type(exc).__name__}: {exc}); run "
+                "gen-tests where the test will import it from, or name the module to import "
+                "the function from with --import-path MODULE"
+            ) from None
     try:
         # The import hook's own lookup: a staticmethod/classmethod is seen as what it is.
         owner, _attr, raw, _kind = resolve(imported, qualname)
@@ -221,28 +336,95 @@ def _literal(text: str) -> str:
 
 
 def _read_captures(
-    name: str, path: str | os.PathLike[str] | None, limit: int | None
+    name: str,
+    path: str | os.PathLike[str] | None,
+    limit: int | None,
+    mode: str,
+    substitutes: dict[str, Any],
 ) -> tuple[dict[str, str], bool]:
     """The input paths the filters removed in the captures replayed, with their reasons; and
-    whether a recorded result is a generator (capture stores only a placeholder for it)."""
+    whether a recorded result is a generator (capture stores only a placeholder for it).
+
+    Raises:
+        GenerateError: every case the module would hold is unloadable or skipped (or, in
+            result mode, no capture has a result).
+    """
     found: dict[str, str] = {}
-    try:
-        records = CaptureLoader(path).load_all(name, limit=limit)
-    except CaptureNotFoundError:
-        return found, False
+    where = _has_result if mode == "result" else None
+    cases = collect_cases(name, path=path, limit=limit, where=where).cases
+    if not cases:
+        searched = ", ".join(CaptureLoader(path).paths) or "(no capture path)"
+        raise GenerateError(
+            f"no captures of {name} with a recorded result (results are recorded with "
+            "record_result, never for generator functions: use --mode snapshot); searched: "
+            f"{searched}"
+        )
     generator = False
-    for record in records:
+    why: list[str] = []
+    for case in cases:
+        if case.error is not None:
+            why.append(case.error)
+            continue
+        record = case.record
+        reason = skip_reason(record, substitutes)
+        if reason is not None:
+            why.append(reason)
         result = record.get("result")
         value = result.get("value") if isinstance(result, dict) else None
         generator = generator or (
             isinstance(value, str) and value.startswith("[FILTERED: ") and "generator" in value
         )
-        for filtered, reason in input_filtered(record).items():
-            shown = reason or "could not be stored"
-            if is_unstored(filtered, reason):
+        for filtered, cause in input_filtered(record).items():
+            shown = cause or "could not be stored"
+            if is_unstored(filtered, cause):
                 shown += " (optional: the case runs without it)"
             found.setdefault(filtered, shown)
+    if len(why) == len(cases):
+        raise GenerateError(_nothing_runs(name, len(cases), why, found))
     return dict(sorted(found.items())), generator
+
+
+def has_results(name: str, path: str | os.PathLike[str] | None) -> bool:
+    """Whether a capture of ``name`` has a recorded result (result mode has cases)."""
+    return bool(collect_cases(name, path=path, limit=None, where=_has_result).cases)
+
+
+def _has_result(record: dict[str, Any]) -> bool:
+    result = record.get("result")
+    return isinstance(result, dict) and bool({"value", "exception"} & result.keys())
+
+
+def _nothing_runs(name: str, count: int, why: list[str], filtered: dict[str, str]) -> str:
+    """One line: why none of the ``count`` captures of ``name`` would run."""
+    blocking = [path for path, reason in filtered.items() if "(optional" not in reason]
+    if blocking and all("had values filtered" in reason for reason in why):
+        return (
+            f"every capture of {name} ({count}) would be skipped: the filters removed "
+            f"{', '.join(blocking)}; give SUBSTITUTES for these paths (--substitutes FILE)"
+        )
+    distinct = list(dict.fromkeys(why))
+    shown = "; ".join(distinct[:2]) + (
+        f"; and {len(distinct) - 2} more" if len(distinct) > 2 else ""
+    )
+    return f"none of the {count} capture(s) of {name} would run: {shown}"
+
+
+def _literals(substitutes: Mapping[str, Any]) -> dict[str, str]:
+    """Each substitute as Python source the generated module can hold."""
+    written: dict[str, str] = {}
+    for key, value in substitutes.items():
+        text = _literal(value) if isinstance(value, str) else repr(value)
+        try:
+            same = ast.literal_eval(text) == value
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            same = False
+        if not same:
+            raise GenerateError(
+                f"substitute {key!r} is not a Python literal; give it in the generated "
+                "module's SUBSTITUTES or in a suite-wide substitutes file instead"
+            )
+        written[key] = text
+    return written
 
 
 def _render(plan: _Plan) -> str:
@@ -257,7 +439,7 @@ def _render(plan: _Plan) -> str:
         callee += ".fget"
     lines = [
         *_header(target, captures, mode, top, alias, generator=plan.returns_generator),
-        *_substitutes_block(plan.filtered),
+        *_substitutes_block(plan.filtered, plan.substitutes),
         "",
         *_parametrize(target, captures, plan.limit, mode),
         *_test_function(target, mode, callee, plan.deterministic),
@@ -291,6 +473,7 @@ def _header(
         "Each case replays one captured call; its id is the capture's sequence number.",
         *_doc_kind(target),
         *(_DOC_SNAPSHOT if mode == "snapshot" else _DOC_RESULT),
+        *(_doc_frozen(target) if captures is not None and FROZEN_DIR in captures else ()),
         *(_doc_generator(target) if mode == "result" and generator else ()),
         '"""',
         "",
@@ -322,7 +505,7 @@ def _isort_key(line: str) -> tuple[bool, str]:
     return line.startswith("from "), line.split()[1].lower()
 
 
-def _substitutes_block(filtered: dict[str, str]) -> list[str]:
+def _substitutes_block(filtered: dict[str, str], given: dict[str, str]) -> list[str]:
     """``SUBSTITUTES``: the filtered paths seen, commented out, ready for test values."""
     lines = [
         "# Test values for what the filters removed from the captures, keyed by redaction path",
@@ -332,7 +515,12 @@ def _substitutes_block(filtered: dict[str, str]) -> list[str]:
     if not filtered:
         lines[-1] += " None was filtered in the captures read."
     lines.append("SUBSTITUTES: dict[str, object] = {")
-    lines += [f"    # {_literal(path)}: None,  # {reason}" for path, reason in filtered.items()]
+    lines += [f"    {_literal(path)}: {value}," for path, value in given.items()]
+    lines += [
+        f"    # {_literal(path)}: None,  # {reason}"
+        for path, reason in filtered.items()
+        if path not in given
+    ]
     lines.append("}")
     return lines
 
@@ -420,9 +608,18 @@ def _doc_generator(target: _Target) -> tuple[str, ...]:
 
 _DOC_SNAPSHOT: Final = (
     "Review the outcomes (results, or the exceptions raised), then record them with",
-    "`pytest --snapshot-update`; from then on a change in behaviour fails the test. New",
-    "captures arrive as cases without a snapshot.",
+    "`pytest --snapshot-update`; from then on a change in behaviour fails the test.",
 )
+
+
+def _doc_frozen(target: _Target) -> tuple[str, ...]:
+    return (
+        f"The captures replayed are frozen in {FROZEN_DIR}/ next to this file (commit them",
+        "with it); new captures come in only with",
+        f"`snapy-capture gen-tests {target.name} -o <this file> --refresh`.",
+    )
+
+
 _DOC_RESULT: Final = (
     "Each result is compared with the one recorded when the call was captured",
     "(captured with record_result=True); a difference fails with a diff.",
