@@ -97,8 +97,9 @@ class _Viewer:
             # Snapshotted as the plain sequence it is: a serializer that probes the subclass
             # (syrupy reads ``_fields``) could run its code, and a ``__getattr__`` that makes
             # what it is asked for (sqlparse's token types) never lets it finish.
-            plain = tuple if isinstance(value, tuple) else list
-            return self._sequence(plain(plain.__iter__(value)), depth, plain)
+            if isinstance(value, tuple):
+                return self._sequence(tuple(tuple.__iter__(value)), depth, tuple)
+            return self._sequence(list(list.__iter__(value)), depth, list)
         if isinstance(value, (list, tuple)):
             return self._sequence(value, depth, type(value))
         if isinstance(value, (set, frozenset)):
