@@ -391,9 +391,7 @@ def _forked() -> None:
     """A forked child counts its own captures (its parent counts the ones made before the
     fork), and leaves them for the runner when it exits, as the writer flushes (a child
     that multiprocessing forked leaves through ``os._exit``, after its finalizers)."""
-    from snapy_capture.hook._finder import current  # noqa: PLC0415 - the finder imports us
-
-    hook = current()
+    hook = _installed_hook()
     if hook is None:
         return
     site_of = _site_reader(hook)
@@ -410,14 +408,19 @@ def _forked() -> None:
         util.register_after_fork(util, _leave_at_child_exit)
 
 
+def _installed_hook() -> Any:
+    """The installed import hook, if any: the finder's module holds it (it imports this
+    module, so it is read where it is rather than imported: no hook without it loaded)."""
+    finder = sys.modules.get("snapy_capture.hook._finder")
+    return None if finder is None else finder.current()
+
+
 def _leave_at_child_exit(util: Any) -> None:
     util.Finalize(None, _leave_now, exitpriority=1)  # after the writer's flush (priority 100)
 
 
 def _leave_now() -> None:
-    from snapy_capture.hook._finder import current  # noqa: PLC0415
-
-    hook, directory = current(), os.environ.get(COUNTS_ENV)
+    hook, directory = _installed_hook(), os.environ.get(COUNTS_ENV)
     if hook is not None and directory:
         leave_counts(directory, collect(hook))
 

@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Final
 
-    from snapy_capture.hook._targets import Target
-
 __all__ = [
     "CONFIG_FILE_ENV",
     "MAX_FILE_BYTES",
@@ -123,7 +121,8 @@ class Deferred:
 
     __slots__ = ("base_dir", "by_module", "document", "source", "targets", "text")
 
-    refused: tuple[Target, ...] = ()
+    # Empty: no target is parsed yet (typed loosely: ``_targets`` imports this module).
+    refused: tuple[Any, ...] = ()
 
     def __init__(
         self,
@@ -138,7 +137,7 @@ class Deferred:
         #: Relative ``path`` options resolve against it: the file's directory at start-up.
         self.base_dir = base_dir
         self.targets = tuple(Listed(*entry) for entry in listed)
-        self.by_module: dict[str, tuple[Target, ...]] = dict.fromkeys(
+        self.by_module: dict[str, tuple[Any, ...]] = dict.fromkeys(
             (entry.module for entry in self.targets), ()
         )
         #: What the text parses to, as :func:`plain_document` gave it, if it was plain data.
