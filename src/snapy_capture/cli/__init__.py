@@ -232,6 +232,20 @@ def _maintenance_commands(commands_: _Commands) -> None:
     cmd.add_argument("--all", action="store_true", help="delete every capture under --path")
     cmd.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
+    cmd = commands_.add(
+        "migrate",
+        commands.cmd_migrate,
+        "rename class references in the pickled captures of one function (a class moved)",
+    )
+    cmd.add_argument("name", metavar="NAME", help="module:qualname, qualname or a suffix")
+    cmd.add_argument(
+        "--rename",
+        action="append",
+        required=True,
+        metavar="OLD=NEW",
+        help="old.module:OldClass=new.module:NewClass (repeatable); nothing is unpickled",
+    )
+
 
 def _transfer_commands(commands_: _Commands) -> None:
     cmd = commands_.add(

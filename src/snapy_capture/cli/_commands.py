@@ -25,9 +25,10 @@ from snapy_capture.cli._format import (
     to_jsonable,
 )
 from snapy_capture.config import resolve_config
-from snapy_capture.errors import CaptureFormatError, SnapyCaptureError
+from snapy_capture.errors import CaptureFormatError, ConfigError, SnapyCaptureError
 from snapy_capture.replay.loader import CaptureLoader
 from snapy_capture.storage import CaptureStorage, FunctionInfo, StoredPath, is_temporary
+from snapy_capture.storage._migrate import migrate_captures, parse_rename
 from snapy_capture.storage._transfer import copy_captures
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CliError", "Context"]
@@ -392,6 +393,26 @@ def cmd_clear(args: argparse.Namespace, ctx: Context) -> int:
         removed += storage.clear(info.module, info.qualname)
     ctx.print(f"Deleted {removed} capture file(s) from {storage.path}.")
     return EXIT_OK
+
+
+# --- migrate --------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace, ctx: Context) -> int:
+    """Rewrite the class references of NAME's pickled captures (``--rename OLD=NEW``)."""
+    try:
+        renames = dict(parse_rename(spec) for spec in args.rename)
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    info = _resolve(ctx, args.name)
+    report = migrate_captures(ctx.storage, info, renames)
+    for where, why in report.refused:
+        ctx.note(f"left {where} as it was: {why}")
+    ctx.print(
+        f"Rewrote {report.rewritten} capture(s) of {info.name}; {report.unchanged} did not "
+        f"refer to the renamed classes."
+    )
+    return EXIT_FAILED if report.refused else EXIT_OK
 
 
 # --- pull / push ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
+from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage._envelope import Signer
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
 from snapy_capture.storage._objpath import StoredPath
@@ -95,3 +96,8 @@ class Backend(ABC):
     @abstractmethod
     def clear(self, info: FunctionInfo) -> int:
         """Delete every capture of one function; the number removed."""
+
+    def replace_files(self, info: FunctionInfo, changes: list[tuple[StoredPath, bytes]]) -> None:
+        """Replace the bytes of existing capture files of ``info``, each atomically
+        (``snapy-capture migrate``). Not every backend can."""
+        raise CaptureFormatError(f"captures in {type(self).__name__} cannot be rewritten in place")

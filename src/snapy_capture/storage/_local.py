@@ -37,6 +37,7 @@ from snapy_capture.storage._fileops import FileOperations, _TmpfileUnusable
 from snapy_capture.storage._files import _check_directory, _read_file, _write_all
 from snapy_capture.storage._layout import (
     _META,
+    _TEMP_PREFIX,
     CaptureRef,
     FunctionInfo,
     _capture_name,
@@ -450,3 +451,26 @@ class LocalDirectory(Backend):
         path = Path(path)
         seq = _seq_of(path)
         return None if seq is None else calls_of(str(path.parent), seq, data)
+
+    def replace_files(self, info: FunctionInfo, changes: list[tuple[StoredPath, bytes]]) -> None:
+        directory = _local(info.directory)
+        with self._dir_locks.exclusive(directory, _MAINTENANCE_TIMEOUT):
+            for path, data in changes:
+                # A named temporary (prune removes it if we die): replaced over the capture,
+                # so a reader sees the old bytes or the new, never a mix.
+                temp = directory / f"{_TEMP_PREFIX}{os.getpid()}-migrate"
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                fd = os.open(temp, flags, 0o600)
+                try:
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(temp, _local(path))
+            if os.path.exists(directory / INDEX_NAME):
+                # The payloads changed: the index's digests are rebuilt from the files.
+                lock = self._dir_locks.writers(str(directory))
+                name = functools.partial(_capture_name, str(directory))
+                index = self._index(str(directory))
+                index.ready(lock, name)
+                index.rebuild(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from snapy_capture.storage._backend import Backend
 from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
+from snapy_capture.storage._migrate import MissingClassError
 from snapy_capture.storage._objpath import StoredPath
 from snapy_capture.storage._order import StoredCapture
 
@@ -80,13 +82,26 @@ class CaptureReader(RecordCodec):
             ConfigError: the signing key is set but empty.
         """
         data, function, seq = self._read_bytes(path, function)
-        record = self.decode(data, function=function, seq=seq)
+        try:
+            record = self.decode(data, function=function, seq=seq)
+        except MissingClassError as exc:
+            hint = self._migrate_hint(exc, function)
+            raise MissingClassError(f"{exc}; {hint}", exc.ref) from None
         seen = self._backend.calls(path, data)
         metadata = record.setdefault("metadata", {}) if seen is not None else None
         if seen is not None and isinstance(metadata, dict):
             # Deduplicated: the calls this capture stands for (kept beside it, unsigned).
             metadata["calls"], metadata["last_seen"] = seen[0], _iso(seen[1])
         return record
+
+    def _migrate_hint(self, exc: MissingClassError, function: str | None) -> str:
+        module, qualname = exc.ref
+        name = shlex.quote(function or "NAME")
+        where = shlex.quote(str(self.path))
+        return (
+            f"if it moved, rewrite the captures: snapy-capture migrate {name} --path {where} "
+            f"--rename {module}:{qualname}=NEW.MODULE:{qualname.rpartition('.')[2]}"
+        )
 
     def calls(self, path: str | os.PathLike[str] | StoredPath) -> tuple[int, str] | None:
         """``(calls, last seen)`` of a deduplicated capture: the calls it stands for and the

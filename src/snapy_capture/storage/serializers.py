@@ -27,6 +27,7 @@ from snapy_capture.errors import CaptureFormatError, ConfigError
 from snapy_capture.storage import _jsonpickle
 from snapy_capture.storage._jsontags import Codec, Decoder, Encoder
 from snapy_capture.storage._mainrefs import MainMappingPickler, find_global, guess_main_module_name
+from snapy_capture.storage._migrate import describe_missing
 
 __all__ = [
     "JSONPickleSerializer",
@@ -128,14 +129,21 @@ class PickleSerializer:
             main = sys.modules.get("__main__")
             text = str(exc)
             if "module '__main__'" not in text and (main is None or repr(main) not in text):
-                raise
+                raise _missing(data, exc) from None
             raise CaptureFormatError(
                 f"{exc}: the capture refers to a class defined in a script run as __main__; "
                 f"recapture with this version of snapy_capture, or move the class into a module"
             ) from None
+        except ImportError as exc:  # the module moved (ModuleNotFoundError) or fails
+            raise _missing(data, exc) from None
 
     def __repr__(self) -> str:
         return f"PickleSerializer(protocol={self.protocol})"
+
+
+def _missing(data: bytes, exc: BaseException) -> BaseException:
+    """The error naming the class a pickle could not find, else ``exc`` itself."""
+    return describe_missing(data, exc) or exc
 
 
 # --- JSON (the tagged encoding is in _jsontags) ---------------------------------------------
