@@ -15,7 +15,7 @@ from snapy_capture.replay._compare import (
 )
 from snapy_capture.replay._determinism import deterministic
 from snapy_capture.replay._gentests import generate_test_module
-from snapy_capture.replay._state import snapshot_state, state_view
+from snapy_capture.replay._state import Shown, SnapshotTooLarge, snapshot_state, state_view
 from snapy_capture.replay._substitutes import (
     clear_default_substitutes,
     load_substitutes,
@@ -34,6 +34,8 @@ __all__ = [
     "Case",
     "Cases",
     "ReplayResult",
+    "Shown",
+    "SnapshotTooLarge",
     "Where",
     "assert_replay_matches",
     "clear_default_substitutes",

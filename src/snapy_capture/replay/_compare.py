@@ -28,7 +28,13 @@ from snapy_capture.replay._call import (
     unstored_list,
 )
 from snapy_capture.replay._determinism import deterministic as frozen_clock
-from snapy_capture.replay._state import describe_difference, equal, snapshot_state, state_view
+from snapy_capture.replay._state import (
+    SnapshotTooLarge,
+    describe_difference,
+    equal,
+    snapshot_state,
+    state_view,
+)
 
 __all__ = ["ReplayResult", "assert_replay_matches", "replay_and_compare", "replay_outcome"]
 
@@ -225,18 +231,31 @@ def replay_outcome(
     class gives the state of the instance built. ``func``, ``substitutes`` and
     ``deterministic`` are as for :func:`replay_and_compare`.
 
+    The value is inert for a serializer (builtin containers and atoms, and
+    :class:`~snapy_capture.replay.Shown` texts for objects kept by their own ``__repr__``,
+    each cut at 10,000 characters) and bounded as a whole.
+
     Raises:
         CannotReplayError: as for :func:`replay_and_compare`.
+        SnapshotTooLarge: the value to snapshot is over the snapshot budget (100,000 items
+            or 10,000,000 characters of text): the case fails saying so.
     """
     prepared = prepare(func, record, substitutes)
     with frozen_clock(record) if deterministic else contextlib.nullcontext():
         outcome = run(prepared)
     check_unstored(prepared, record, outcome)
-    if prepared.on_captured_instance:
-        # What a method did to its instance is part of its behaviour (one that returns
-        # None and mutates self is characterized by nothing else).
-        return {"outcome": outcome.snapshot(), "self_after": snapshot_state(prepared.instance)}
-    return outcome.snapshot()
+    try:
+        if prepared.on_captured_instance:
+            # What a method did to its instance is part of its behaviour (one that returns
+            # None and mutates self is characterized by nothing else).
+            return {
+                "outcome": outcome.snapshot(),
+                "self_after": snapshot_state(prepared.instance),
+            }
+        return outcome.snapshot()
+    except SnapshotTooLarge as exc:
+        # This case fails, naming itself; the value is never handed to the serializer.
+        raise SnapshotTooLarge(f"{label(record)}: {exc}") from None
 
 
 def _compare(

@@ -8,20 +8,29 @@ fields, else ``__dict__`` and ``__slots__``, viewed the same way recursively. Co
 keep their type when nothing inside them changed (an ``OrderedDict`` of numbers stays
 one); objects with their own ``__eq__`` (``Fraction``, ``argparse.Namespace``) are kept as
 they are for comparison.
+
+A snapshot view (:func:`snapshot_state`) is inert for a serializer: it holds only builtin
+containers and atoms, state views, and :class:`Shown` texts standing for objects kept by
+their own ``__repr__`` (cut at ``SNAPSHOT_REPR`` characters), so syrupy runs none of the
+value's code; and it is bounded as a whole: past ``SNAPSHOT_SIZE`` items or
+``SNAPSHOT_CHARS`` characters it raises :class:`SnapshotTooLarge` rather than growing.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import difflib
+import functools
 import pprint
 import types
 from collections.abc import Iterator
 from typing import Any, Final
 
 from snapy_capture._text import safe_repr
+from snapy_capture.errors import SnapyCaptureError
 
-__all__ = ["describe_difference", "snapshot_state", "state_view"]
+__all__ = ["Shown", "SnapshotTooLarge", "describe_difference", "snapshot_state", "state_view"]
 
 _ATOMS: Final = (str, bytes, bytearray, int, float, complex, type(None), range)
 _NAMED: Final = (
@@ -37,6 +46,50 @@ COMPARE_DEPTH: Final = 64
 #: snapshot_state's defaults: a snapshot should stay readable.
 SNAPSHOT_DEPTH: Final = 12
 SNAPSHOT_ITEMS: Final = 500
+#: A snapshot's budget as a whole: items (every value viewed counts one) and characters of
+#: text (strings, bytes, reprs). A snapshot past it would be unreadable, and its serializing
+#: is what once drove ``pytest --snapshot-update`` to the OOM killer.
+SNAPSHOT_SIZE: Final = 100_000
+SNAPSHOT_CHARS: Final = 10_000_000
+#: How much of one object's repr a snapshot keeps.
+SNAPSHOT_REPR: Final = 10_000
+_EXACT_ATOMS: Final = frozenset(
+    {str, bytes, bytearray, int, float, complex, bool, type(None), range}
+)
+_KEPT_MAPPINGS: Final = frozenset(
+    {dict, collections.OrderedDict, collections.defaultdict, collections.Counter}
+)
+
+
+class SnapshotTooLarge(SnapyCaptureError, ValueError):
+    """A value's snapshot is over the budget (:data:`SNAPSHOT_SIZE` items or
+    :data:`SNAPSHOT_CHARS` characters): the case fails saying so instead of serializing it."""
+
+
+class Shown:
+    """An object kept by its own ``__repr__`` in a snapshot view: that repr's text, cut.
+
+    Serializers (syrupy's amber) write an unknown object as its repr, so a snapshot holds
+    the same text it held when the object itself was serialized, but computing it ran the
+    object's code once, here, bounded, and never again in the serializer.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to the object it stands for too: ``replay_outcome(f, r) == Fraction(1, 2)``.
+        if isinstance(other, Shown):
+            return other.text == self.text
+        return safe_repr(other, SNAPSHOT_REPR) == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
 
 
 def state_view(value: Any, *, max_depth: int = COMPARE_DEPTH) -> Any:
@@ -45,16 +98,29 @@ def state_view(value: Any, *, max_depth: int = COMPARE_DEPTH) -> Any:
 
 
 def snapshot_state(
-    value: Any, *, max_depth: int = SNAPSHOT_DEPTH, max_items: int = SNAPSHOT_ITEMS
+    value: Any,
+    *,
+    max_depth: int = SNAPSHOT_DEPTH,
+    max_items: int = SNAPSHOT_ITEMS,
+    max_size: int = SNAPSHOT_SIZE,
+    max_chars: int = SNAPSHOT_CHARS,
 ) -> Any:
     """A value to snapshot for ``value``: same data, and a repr that is the same every run.
 
     Objects whose repr is ``object``'s (it holds an address) or that lack their own
     ``__eq__`` become ``{"__class__": "module.Qualname", **state}``, recursively; functions
     and classes become ``"<function module.qualname>"``. Beyond ``max_depth`` levels, or
-    ``max_items`` items in one container, a marker says what was left out.
+    ``max_items`` items in one container, a marker says what was left out. Objects kept
+    by their own ``__repr__`` (``Fraction(1, 2)``) become :class:`Shown` texts of at most
+    ``SNAPSHOT_REPR`` characters, dict subclasses of other modules plain dicts of their class's
+    name, so a serializer runs none of the value's code.
+
+    Raises:
+        SnapshotTooLarge: the view is over ``max_size`` items or ``max_chars`` characters.
     """
-    return _Viewer(max_depth, max_items, by_repr=True).view(value, 0)
+    viewer = _Viewer(max_depth, max_items, by_repr=True)
+    viewer.budget, viewer.max_size, viewer.max_chars = True, max_size, max_chars
+    return viewer.view(value, 0)
 
 
 def qualified_name(kind: type) -> str:
@@ -65,15 +131,32 @@ def qualified_name(kind: type) -> str:
 
 
 class _Viewer:
-    __slots__ = ("by_repr", "in_progress", "max_depth", "max_items")
+    __slots__ = (
+        "budget",
+        "by_repr",
+        "chars",
+        "in_progress",
+        "max_chars",
+        "max_depth",
+        "max_items",
+        "max_size",
+        "size",
+    )
 
     def __init__(self, max_depth: int, max_items: int | None, *, by_repr: bool) -> None:
         self.max_depth = max_depth
         self.max_items = max_items
         self.by_repr = by_repr
         self.in_progress: set[int] = set()
+        self.budget = False  # snapshot_state's: counted against max_size and max_chars
+        self.max_size = 0
+        self.max_chars = 0
+        self.size = 0
+        self.chars = 0
 
     def view(self, value: Any, depth: int) -> Any:
+        if self.budget:
+            return self._counted(value, depth)
         if isinstance(value, _ATOMS) or value is Ellipsis:
             return value
         if isinstance(value, _NAMED):
@@ -87,6 +170,57 @@ class _Viewer:
             return self._inside(value, depth + 1)
         finally:
             self.in_progress.discard(id(value))
+
+    def _counted(self, value: Any, depth: int) -> Any:
+        """A snapshot's view of ``value``: inert for a serializer, and within the budget."""
+        self.size += 1
+        if self.size > self.max_size:
+            raise SnapshotTooLarge(
+                f"the snapshot is over {self.max_size} items (the snapshot size budget); "
+                "narrow the target or use --mode result"
+            )
+        kind = type(value)
+        if kind in _EXACT_ATOMS or value is Ellipsis:
+            if kind in (str, bytes, bytearray):
+                self._text(len(value))
+            return value
+        if isinstance(value, str):
+            # Kept as the text it is: a serializer writes a str by calling its methods.
+            return self._plain_str(value)
+        if isinstance(value, _ATOMS):
+            return self._shown(safe_repr(value, SNAPSHOT_REPR))
+        if isinstance(value, _NAMED):
+            return _named(value)
+        if depth >= self.max_depth:
+            return f"<{qualified_name(kind)} deeper than {self.max_depth} levels>"
+        if id(value) in self.in_progress:
+            return f"<cycle: {qualified_name(kind)}>"
+        self.in_progress.add(id(value))
+        try:
+            new = self._inside(value, depth + 1)
+        finally:
+            self.in_progress.discard(id(value))
+        if new is value and not _inert(value):
+            # Kept for its own ``__eq__`` and ``__repr__``: what a serializer would write.
+            return self._shown(safe_repr(value, SNAPSHOT_REPR))
+        return new
+
+    def _plain_str(self, value: str) -> str:
+        text = str.__str__(value)
+        self._text(len(text))
+        return text
+
+    def _shown(self, text: str) -> Shown:
+        self._text(len(text))
+        return Shown(text)
+
+    def _text(self, length: int) -> None:
+        self.chars += length
+        if self.chars > self.max_chars:
+            raise SnapshotTooLarge(
+                f"the snapshot is over {self.max_chars} characters of text (the snapshot "
+                "size budget); narrow the target or use --mode result"
+            )
 
     def _inside(self, value: Any, depth: int) -> Any:
         if isinstance(value, dict):
@@ -124,14 +258,20 @@ class _Viewer:
     def _mapping(self, value: dict[Any, Any], depth: int) -> Any:
         changed = False
         items = []
-        for index, (key, item) in enumerate(value.items()):
+        counted = self.budget
+        for index, (key, item) in enumerate(dict.items(value) if counted else value.items()):
             if self.max_items is not None and index >= self.max_items:
                 items.append(("...", f"<{len(value) - index} more items>"))
                 changed = True
                 break
+            new_key = self._key(key, depth) if counted else key
             new = self.view(item, depth)
-            changed = changed or new is not item
-            items.append((key, new))
+            changed = changed or new is not item or new_key is not key
+            items.append((new_key, new))
+        if counted and type(value) not in _KEPT_MAPPINGS:
+            # Another module's dict subclass: its methods are its code. A plain dict that
+            # bears its class's name is written the same way by syrupy.
+            return _plain_mapping(type(value).__name__)(items)
         if not changed:
             return value
         try:
@@ -157,12 +297,48 @@ class _Viewer:
         except Exception:  # noqa: BLE001 - a subclass or namedtuple that cannot be rebuilt
             return type(value).__mro__[-2](items) if isinstance(value, tuple) else list(items)
 
+    def _key(self, key: Any, depth: int) -> Any:
+        new = self.view(key, depth)
+        try:
+            hash(new)
+        except TypeError:
+            return self._shown(safe_repr(key, SNAPSHOT_REPR))
+        return new
+
     def _set(self, value: set[Any] | frozenset[Any], depth: int) -> Any:
         views = [self.view(item, depth) for item in value]
         if all(new is old for new, old in zip(views, value, strict=True)):
+            if self.budget and type(value) not in (set, frozenset):
+                return (frozenset if isinstance(value, frozenset) else set)(views)
             return value
+        if self.budget and all(_hashable(view) for view in views):
+            # Objects seen as their repr text still make a set, written as one.
+            return (frozenset if isinstance(value, frozenset) else set)(views)
         # Views of objects are dicts, which no set can hold: a list in a stable order.
         return sorted(views, key=_sort_key)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _inert(value: Any) -> bool:
+    """Whether a serializer may be given ``value`` as it is (a builtin container's code)."""
+    kind = type(value)
+    if kind in (list, tuple, set, frozenset) or kind in _KEPT_MAPPINGS:
+        return True
+    # A namedtuple's fields are read through the class's own properties.
+    return isinstance(value, tuple) and hasattr(kind, "_make") and hasattr(kind, "_fields")
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_mapping(name: str) -> type[dict[Any, Any]]:
+    """A plain ``dict`` class named ``name``: syrupy writes a mapping under its class's name."""
+    return type(name, (dict,), {"__slots__": ()})
 
 
 def _named(value: Any) -> str:
