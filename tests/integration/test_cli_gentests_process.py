@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 APP = """
 from snapy_capture import capture_args
 
@@ -406,3 +408,40 @@ def test_generated_suite_is_frozen_until_refreshed(tmp_path: Path, capture_dir: 
     assert module.read_text(encoding="utf-8") == source
     shutil.rmtree(capture_dir)  # as `snapy-capture clear` leaves it
     assert "2 passed" in pytest_from(elsewhere)
+
+
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+
+
+def test_a_frozen_suite_of_signed_captures_stays_signed(
+    tmp_path: Path, capture_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signed captures are frozen as they are: the suite replays them under the key, and a
+    run with another key refuses them (a failing case naming the file, never a silent pass)."""
+    monkeypatch.setenv("SNAP_CAPTURE_SIGNING_KEY", "k" * 32)
+    (tmp_path / "shop.py").write_text(PRICES, encoding="utf-8")
+    program = [sys.executable, "shop.py", "10"]
+    subprocess.run(program, cwd=tmp_path, env=dict(os.environ), check=True, timeout=60)
+    made = _cli("gen-tests", "price", "-o", "tests/test_price.py", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    frozen = list((tmp_path / "tests" / "snapy_captures").rglob("*.cap"))
+    stored = list(capture_dir.rglob("*.cap"))
+    assert [p.read_bytes() for p in frozen] == [p.read_bytes() for p in stored]
+
+    def pytest_with(key: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*PYTEST, "--snapshot-update", str(tmp_path / "tests" / "test_price.py")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(tmp_path), "SNAP_CAPTURE_SIGNING_KEY": key},
+            timeout=120,
+            check=False,
+        )
+
+    signed = pytest_with("k" * 32)
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert "1 passed" in signed.stdout
+    forged = pytest_with("x" * 32)
+    assert forged.returncode == 1, forged.stdout + forged.stderr
+    assert "cannot load" in forged.stdout
