@@ -21,6 +21,22 @@ price(10)
 """
 
 
+def _pytest_update(
+    target: str, *, cwd: Path, project: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``pytest --snapshot-update target`` in a subprocess, with ``project`` importable."""
+    options = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider", "--snapshot-update"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *options, target],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(project), **env},
+        timeout=120,
+        check=False,
+    )
+
+
 def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "snapy_capture", *argv],
@@ -174,26 +190,7 @@ def test_gen_tests_refuses_when_every_capture_needs_substitutes(
     )
     assert given.returncode == 0, given.stderr
     assert '    "password": "test-pw",\n' in output.read_text(encoding="utf-8")
-    ran = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            "--snapshot-update",
-            str(output),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        timeout=120,
-        check=False,
-    )
+    ran = _pytest_update(str(output), cwd=tmp_path, project=tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "2 passed" in ran.stdout
     assert "'bob:7'" in (tests / "__snapshots__" / "test_login.ambr").read_text()
@@ -315,26 +312,7 @@ def test_gen_tests_for_a_whole_target_file(tmp_path: Path, capture_dir: Path) ->
     assert "assert_replay_matches(price, record)" in (
         tmp_path / "tests" / "replay" / "test_shop_price.py"
     ).read_text(encoding="utf-8")
-    tested = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            "--snapshot-update",
-            "tests/replay",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        timeout=120,
-        check=False,
-    )
+    tested = _pytest_update("tests/replay", cwd=tmp_path, project=tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "6 passed" in tested.stdout  # price 2, label, __init__, total, count
     again = _cli("gen-tests", "--config", "capture.yaml", "-o", "tests/replay", cwd=tmp_path)
@@ -366,26 +344,7 @@ def test_generated_suite_is_frozen_until_refreshed(tmp_path: Path, capture_dir: 
         subprocess.run([sys.executable, "shop.py", str(amount)], cwd=tmp_path, env=env, check=True)
 
     def pytest_from(cwd: Path) -> str:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:randomly",
-                "-p",
-                "no:cacheprovider",
-                "--snapshot-update",
-                str(tmp_path / "tests" / "test_price.py"),
-            ],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            env={**env, "PYTHONPATH": str(tmp_path)},
-            timeout=120,
-            check=False,
-        )
+        done = _pytest_update(str(tmp_path / "tests" / "test_price.py"), cwd=cwd, project=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
@@ -410,9 +369,6 @@ def test_generated_suite_is_frozen_until_refreshed(tmp_path: Path, capture_dir: 
     assert "2 passed" in pytest_from(elsewhere)
 
 
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
-
-
 def test_a_frozen_suite_of_signed_captures_stays_signed(
     tmp_path: Path, capture_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -429,15 +385,8 @@ def test_a_frozen_suite_of_signed_captures_stays_signed(
     assert [p.read_bytes() for p in frozen] == [p.read_bytes() for p in stored]
 
     def pytest_with(key: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*PYTEST, "--snapshot-update", str(tmp_path / "tests" / "test_price.py")],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(tmp_path), "SNAP_CAPTURE_SIGNING_KEY": key},
-            timeout=120,
-            check=False,
-        )
+        module = str(tmp_path / "tests" / "test_price.py")
+        return _pytest_update(module, cwd=tmp_path, project=tmp_path, SNAP_CAPTURE_SIGNING_KEY=key)
 
     signed = pytest_with("k" * 32)
     assert signed.returncode == 0, signed.stdout + signed.stderr
