@@ -355,3 +355,114 @@ def test_the_index_grows_under_threads_and_keeps_every_count(tmp_path: Path) -> 
     assert len(files) == 300
     counts = [storage.calls(p) for p in files]
     assert all(c is not None and c[0] == 6 for c in counts)
+
+
+# --- a process's copy of the index's keys (issue 21) ---------------------------------------
+# A writer keeps the index's keys in a dict while the index's change counter is the one its
+# last change left. Another process's changes in between must be seen: a stale copy would
+# store a second capture of a content already kept, or count a call on the wrong capture.
+
+OTHER_PROCESS = textwrap.dedent(
+    """
+    import sys
+    from snapy_capture import CaptureStorage
+    root, action = sys.argv[1], sys.argv[2]
+    storage = CaptureStorage(root, retention=3)
+
+    def save(value):
+        storage.save({"module": "m", "qualname": "f", "args": [value], "kwargs": {}},
+                     dedupe=True)
+
+    if action == "write":
+        for value in [1, 1, 1, 1, 1, 4, 5]:
+            save(value)
+    elif action == "prune":
+        storage.prune(retention=1)
+    elif action == "clear":
+        storage.clear()
+    """
+)
+
+
+def _in_another_process(tmp_path: Path, action: str) -> None:
+    script = tmp_path / "other.py"
+    script.write_text(OTHER_PROCESS, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_CAPTURE_")}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "caps"), action],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def _counts(storage: CaptureStorage) -> dict[Any, int]:
+    """``{first argument: calls}`` of every capture of m:f (a content stored twice fails)."""
+    found: dict[Any, int] = {}
+    for path in storage.capture_files("m", "f"):
+        record = storage.read(path)
+        assert record["args"][0] not in found, f"{record['args'][0]} stored twice"
+        found[record["args"][0]] = record["metadata"].get("calls", 1)
+    return found
+
+
+def _save_all(storage: CaptureStorage, values: list[int]) -> None:
+    for value in values:
+        storage.save({"module": "m", "qualname": "f", "args": [value], "kwargs": {}}, dedupe=True)
+
+
+def test_writers_taking_turns_across_processes_count_every_call_once(tmp_path: Path) -> None:
+    """This process writes long enough to keep its copy of the keys, another process counts
+    and stores in between, then this one writes again: one capture per content, exact
+    counts, retention by last seen over both processes' calls."""
+    storage = CaptureStorage(tmp_path / "caps", retention=3)
+    _save_all(storage, [1, 2, 3] * 10)  # this process's copy is made and used
+    _in_another_process(tmp_path, "write")  # 1 x5 (counted), then 4 and 5 evict 2 and 3
+    _save_all(storage, [1, 4, 5, 4])
+    assert _counts(storage) == {1: 16, 4: 3, 5: 2}
+    _in_another_process(tmp_path, "write")
+    _save_all(storage, [5, 1])
+    assert _counts(storage) == {1: 22, 4: 4, 5: 4}
+
+
+@pytest.mark.parametrize("action", ["prune", "clear"])
+def test_a_writer_sees_another_process_prune_or_clear_the_index(
+    tmp_path: Path, action: str
+) -> None:
+    """Another process's ``prune`` (the index relaid) or ``clear`` (emptied) between two
+    writes of this process: its next calls count on the captures that are there, or are
+    stored anew, never on a capture gone or on another content's."""
+    storage = CaptureStorage(tmp_path / "caps", retention=3)
+    _save_all(storage, [1, 2, 3] * 10)  # 3 is the most recently seen
+    _in_another_process(tmp_path, action)
+    _save_all(storage, [3, 2, 2, 1])
+    if action == "prune":  # 3 kept with its 10 calls; 1 and 2 stored anew
+        assert _counts(storage) == {3: 11, 2: 2, 1: 1}
+    else:
+        assert _counts(storage) == {3: 1, 2: 2, 1: 1}
+    # The order of last calls holds too: retention lets go of the least recently seen.
+    _save_all(storage, [4, 2, 5])
+    assert _counts(storage) == {2: 3, 4: 1, 5: 1}
+
+
+def test_a_writer_with_its_keys_rebuilds_an_index_another_process_left_mid_change(
+    tmp_path: Path,
+) -> None:
+    """A writer killed mid-change elsewhere leaves the index marked, its counter unchanged:
+    a writer whose copy of the keys matches that counter still rebuilds it from the files."""
+    storage = CaptureStorage(tmp_path / "caps", retention=None)
+    _save_all(storage, [1, 2, 3] * 10)
+    index = tmp_path / "caps" / function_dirname("m", "f") / ".dedupe"
+    with index.open("r+b") as raw:  # in place: the writer's mapping is of this file
+        table = bytearray(raw.read())
+        table[28] = 1  # the dirty flag
+        for slot in range(64, len(table), 64):  # and a half-made change: entries lost
+            table[slot] = 0
+        raw.seek(0)
+        raw.write(table)
+    _save_all(storage, [1, 2])
+    # Nothing stored twice; the counts the lost entries held are gone, the files remain.
+    assert _counts(storage) == {1: 2, 2: 2, 3: 1}

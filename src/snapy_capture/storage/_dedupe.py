@@ -87,7 +87,16 @@ class _Entry:
 
 class DedupeIndex:
     """The index of one directory, as one process maps it. Every method but :meth:`peek`
-    runs under the directory's writers' lock."""
+    runs under the directory's writers' lock.
+
+    Lookups go through a dict of the table's keys (digest to slot, C speed) kept by this
+    process while the file's change counter is the one its last change left; every change
+    is made in the file (the shared truth) and in the dict alike. A change by another
+    process moves the counter on and the dict is dropped: lookups then probe the mapping.
+    The dict is made again (O(capacity)) only after ``capacity / 16`` changes in a row that
+    found the index as they left it, so writers taking turns never pay for a dict they
+    would drop at once.
+    """
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -98,6 +107,13 @@ class DedupeIndex:
         # opened again means the directory may be another one now (removed and made again).
         self.generation = -1
         self.foreign = 0
+        #: digest -> slot, valid while the file's change counter is ``changes``.
+        self.keys: dict[bytes, int] | None = None
+        self.changes = -1
+        # The change counter this process's last change left, and how many of its changes
+        # in a row found it so (see the class).
+        self.left = -1
+        self.quiet = 0
 
     # --- opening ----------------------------------------------------------------------
 
@@ -105,17 +121,30 @@ class DedupeIndex:
         """The mapped table, opened (built, repaired, remapped) as needed. Under ``lock``,
         the directory's writers' lock."""
         mapped = self.map
-        if mapped is None or lock.generation != self.generation:
+        if mapped is not None and lock.generation == self.generation:
+            if (
+                self.keys is not None
+                and _U64.unpack_from(mapped, _CHANGES)[0] == self.changes
+                and not mapped[_DIRTY]
+            ):
+                return mapped  # as this process left it: its keys hold
+            self.keys = None
+            if len(mapped) < _HEADER_SIZE + _SLOT_SIZE * _U32.unpack_from(mapped, 8)[0]:
+                mapped = self.remap()  # grown by another process
+        else:
+            self.keys = None
             if lock.foreign != self.foreign:
                 self.abandon()
             self.close()
             self.generation, self.foreign = lock.generation, lock.foreign
             mapped = self._open(capture_name)
-        elif len(mapped) < _HEADER_SIZE + _SLOT_SIZE * _U32.unpack_from(mapped, 8)[0]:
-            mapped = self.remap()  # grown by another process
         if mapped[_DIRTY]:  # a writer died while changing it
             self.rebuild(capture_name)
             mapped = self.remap()
+        changes = _U64.unpack_from(mapped, _CHANGES)[0]
+        self.quiet = self.quiet + 1 if changes == self.left else 0
+        if self.quiet > _U32.unpack_from(mapped, 8)[0] >> 4:
+            self.keys, self.changes = _keys_of(mapped), changes
         return mapped
 
     def _open(self, capture_name: Callable[[int], str]) -> mmap.mmap:
@@ -158,6 +187,11 @@ class DedupeIndex:
         """``(slot, changes)``: where the index holds ``digest`` (slot -1: nowhere), read
         without the lock: a hint, taken under the lock by :meth:`find` only if the index did
         not change since (``changes``)."""
+        keys = self.keys
+        if keys is not None:
+            # The counter first: a change under way meanwhile moves it on (hint refused).
+            changes = self.changes
+            return (keys.get(digest, _NONE), changes)
         mapped = self.map
         if mapped is None:
             return None
@@ -174,6 +208,9 @@ class DedupeIndex:
     def find(self, mapped: mmap.mmap, digest: bytes, hint: tuple[int, int] | None) -> int:
         """The slot holding ``digest`` (-1: none); ``hint`` from :meth:`peek` saves the
         search when nothing changed since."""
+        keys = self.keys
+        if keys is not None:
+            return keys.get(digest, _NONE)
         if hint is not None and hint[1] == _U64.unpack_from(mapped, _CHANGES)[0]:
             return hint[0]
         return _find(mapped, _U32.unpack_from(mapped, 8)[0], digest)
@@ -186,17 +223,33 @@ class DedupeIndex:
         """One more call of the content in ``slot``, at ``now``: it becomes the newest."""
         mapped[_DIRTY] = 1
         at = (64 + 64 * slot) + 32
-        _SEEN.pack_into(mapped, at, _SEEN.unpack_from(mapped, at)[0] + 1, now)
-        if _I32.unpack_from(mapped, _HEAD)[0] != slot:
-            _unlink_slot(mapped, slot)
-            _push_head(mapped, slot)
-        _changed(mapped)
+        calls, _, prev, nxt = _USE.unpack_from(mapped, at)
+        head, tail = _ENDS.unpack_from(mapped, _HEAD)
+        if head == slot:
+            _SEEN.pack_into(mapped, at, calls + 1, now)
+        else:
+            # Unlinked from its place, pushed at the head (``_unlink_slot``, ``_push_head``).
+            if prev != _NONE:
+                _I32.pack_into(mapped, (64 + 64 * prev) + 52, nxt)
+            else:
+                head = nxt
+            if nxt != _NONE:
+                _I32.pack_into(mapped, (64 + 64 * nxt) + 48, prev)
+            else:
+                tail = prev
+            _USE.pack_into(mapped, at, calls + 1, now, _NONE, head)
+            if head != _NONE:
+                _I32.pack_into(mapped, (64 + 64 * head) + 48, slot)
+            else:
+                tail = slot
+            _ENDS.pack_into(mapped, _HEAD, slot, tail)
+        self._changed(mapped)
 
     def forget(self, mapped: mmap.mmap, slot: int) -> None:
         """Drop the entry in ``slot`` (its capture is gone: deleted by other means)."""
         mapped[_DIRTY] = 1
-        _delete(mapped, slot)
-        _changed(mapped)
+        _delete(mapped, slot, self.keys)
+        self._changed(mapped)
 
     def add(
         self,
@@ -208,19 +261,54 @@ class DedupeIndex:
         retention: int | None,
         cutoff: float | None,
     ) -> list[int]:
-        """Index capture ``seq`` (just placed) as the newest, then :meth:`evict`; returns
-        the numbers of the captures to delete."""
-        capacity, live = _COUNTS.unpack_from(mapped, 8)
+        """Index capture ``seq`` (just placed) as the newest, then drop the least recently
+        seen entries beyond ``retention`` or last seen before ``cutoff`` (never the newest);
+        returns the numbers of the captures to delete. Once per stored capture: written out
+        in one piece, each field read and written once (issue 21)."""
+        capacity, live, _, head, tail = _TOP.unpack_from(mapped, 8)
         if 2 * (live + 1) > capacity:
+            rekey = self.keys is not None
             self._relayout(_entries(mapped), _capacity_for(live + 1))
             mapped = self.remap()
-            capacity = _U32.unpack_from(mapped, 8)[0]
+            if rekey:  # relaid: keyed again (amortized by the doubling)
+                self.keys, self.changes = _keys_of(mapped), _U64.unpack_from(mapped, _CHANGES)[0]
+            capacity, live, _, head, tail = _TOP.unpack_from(mapped, 8)
+        keys = self.keys
         mapped[_DIRTY] = 1
-        _insert(mapped, capacity, _Entry(digest, seq, 1, now))
-        if (retention is None or live + 1 <= retention) and cutoff is None:
-            _changed(mapped)
-            return []
-        return self.evict(mapped, retention, cutoff)
+        mask = capacity - 1
+        slot = int.from_bytes(digest[:8], "little") & mask
+        while mapped[64 + 64 * slot] == _LIVE:
+            slot = (slot + 1) & mask
+        _SLOT.pack_into(mapped, 64 + 64 * slot, _LIVE, digest, seq, 1, now, _NONE, head)
+        if head != _NONE:
+            _I32.pack_into(mapped, (64 + 64 * head) + 48, slot)
+        else:
+            tail = slot
+        head = slot
+        live += 1
+        if keys is not None:
+            keys[digest] = slot
+        evicted: list[int] = []
+        while tail != head and (retention is not None or cutoff is not None):
+            old, number, _, last_seen, newer, _ = _BODY.unpack_from(mapped, (64 + 64 * tail) + 8)
+            if not (retention is not None and live > retention) and (
+                cutoff is None or last_seen >= cutoff
+            ):
+                break
+            evicted.append(number)
+            # The tail's newer neighbour becomes the tail; the slot is emptied.
+            _I32.pack_into(mapped, (64 + 64 * newer) + 52, _NONE)
+            if keys is not None:
+                del keys[old]
+            _ENDS.pack_into(mapped, _HEAD, head, newer)
+            if _vacate(mapped, tail, mask, keys):
+                head, tail = _ENDS.unpack_from(mapped, _HEAD)  # moved back into the gap
+            else:
+                tail = newer
+            live -= 1
+        _LIVE_TO_TAIL.pack_into(mapped, 12, live, 0, head, tail)
+        self._changed(mapped)
+        return evicted
 
     def evict(self, mapped: mmap.mmap, retention: int | None, cutoff: float | None) -> list[int]:
         """Drop the least recently seen entries beyond ``retention`` or last seen before
@@ -238,11 +326,20 @@ class DedupeIndex:
             ):
                 break
             evicted.append(_Q64.unpack_from(mapped, offset + 24)[0])
-            _delete(mapped, tail)
+            _delete(mapped, tail, self.keys)
             live -= 1
             head, tail = _ENDS.unpack_from(mapped, _HEAD)
-        _changed(mapped)
+        self._changed(mapped)
         return evicted
+
+    def _changed(self, mapped: mmap.mmap) -> None:
+        """The end of a change: counted (the keys stay valid), marked clean."""
+        if self.keys is not None:
+            self.changes = changes = self.changes + 1
+        else:
+            self.left = changes = _U64.unpack_from(mapped, _CHANGES)[0] + 1
+        _U64.pack_into(mapped, _CHANGES, changes)
+        mapped[_DIRTY] = 0
 
     def entries(self, mapped: mmap.mmap) -> list[tuple[int, int, float]]:
         """``(number, calls, last seen)`` of every entry, least recently seen first."""
@@ -295,6 +392,7 @@ class DedupeIndex:
             size = 0
         while _HEADER_SIZE + _SLOT_SIZE * capacity * 2 <= size:
             capacity *= 2  # the space is there anyway: fewer collisions
+        self.keys = None
         if self.map is not None:
             self.map[_DIRTY] = 1  # dirty until laid out: a crash here means rebuild
         fd = os.open(self.path, os.O_RDWR | _O_CLOEXEC | _O_NOFOLLOW)
@@ -315,8 +413,9 @@ class DedupeIndex:
 
 
 # --- the table ----------------------------------------------------------------------------
-# One field at a time (a struct call each): the hot path touches a handful of fields.
+# A few fields at a time (a struct call each): the hot path touches a handful of fields.
 # Slot fields at: state 0, digest 8, number 24, calls 32, last seen 40, previous 48, next 52.
+# ``keys``: the index's dict of keys (see :class:`DedupeIndex`), kept in step when there.
 
 _Buffer = mmap.mmap | bytearray
 _I32: Final = struct.Struct("<i")
@@ -325,9 +424,14 @@ _Q64: Final = struct.Struct("<q")
 _F64: Final = struct.Struct("<d")
 _U64: Final = struct.Struct("<Q")
 _SEEN: Final = struct.Struct("<qd")  # calls, last seen
+_USE: Final = struct.Struct("<qdii")  # calls, last seen, previous, next
+_BODY: Final = struct.Struct("<16sqqdii")  # digest, number, calls, last seen, previous, next
 _LINKS: Final = struct.Struct("<ii")  # previous, next
 _ENDS: Final = struct.Struct("<ii")  # head, tail
-_COUNTS: Final = struct.Struct("<II")  # capacity, live
+_TOP: Final = struct.Struct("<IIIii")  # capacity, live, deleted (always 0), head, tail
+_LIVE_TO_TAIL: Final = struct.Struct("<IIii")  # live, deleted, head, tail
+#: A slot's state and digest, the slot's whole size (a table read in one pass: ``_keys_of``).
+_KEY: Final = struct.Struct("<B7x16s40x")
 _HEAD: Final = 20
 _TAIL: Final = 24
 _CHANGES: Final = 32
@@ -343,9 +447,12 @@ def _offset(slot: int) -> int:
     return _HEADER_SIZE + _SLOT_SIZE * slot
 
 
-def _changed(mapped: _Buffer) -> None:
-    _U64.pack_into(mapped, _CHANGES, _U64.unpack_from(mapped, _CHANGES)[0] + 1)
-    mapped[_DIRTY] = 0
+def _keys_of(mapped: _Buffer) -> dict[bytes, int]:
+    capacity = _U32.unpack_from(mapped, 8)[0]
+    raw = mapped[_HEADER_SIZE : _HEADER_SIZE + _SLOT_SIZE * capacity]
+    return {
+        digest: slot for slot, (state, digest) in enumerate(_KEY.iter_unpack(raw)) if state == _LIVE
+    }
 
 
 def _find(mapped: _Buffer, capacity: int, digest: bytes) -> int:
@@ -381,27 +488,37 @@ def _insert(mapped: _Buffer, capacity: int, entry: _Entry) -> None:
     _push_head(mapped, slot)
 
 
-def _delete(mapped: _Buffer, slot: int) -> None:
-    """Remove ``slot``'s entry; the entries after it in its probe run move back into the
-    gap (no deleted markers: lookups stay short, and the table never fills with them)."""
+def _delete(mapped: _Buffer, slot: int, keys: dict[bytes, int] | None) -> None:
+    """Remove ``slot``'s entry (see :func:`_vacate`)."""
     _unlink_slot(mapped, slot)
-    capacity = _U32.unpack_from(mapped, 8)[0]
-    mask = capacity - 1
-    gap = slot
-    probe = slot
+    if keys is not None:
+        del keys[bytes(mapped[(64 + 64 * slot) + 8 : (64 + 64 * slot) + 24])]
+    _vacate(mapped, slot, _U32.unpack_from(mapped, 8)[0] - 1, keys)
+    _U32.pack_into(mapped, 12, _U32.unpack_from(mapped, 12)[0] - 1)
+
+
+def _vacate(mapped: _Buffer, slot: int, mask: int, keys: dict[bytes, int] | None) -> bool:
+    """Empty ``slot`` (unlinked already); the entries after it in its probe run move back
+    into the gap (no deleted markers: lookups stay short, and the table never fills with
+    them). Whether any moved (the list's ends may have)."""
+    gap = probe = slot
+    moved = False
     while True:
         probe = (probe + 1) & mask
         offset = 64 + 64 * probe
         if mapped[offset] != _LIVE:
             break
-        home = _start(bytes(mapped[offset + 8 : offset + 24]), capacity)
+        home = int.from_bytes(mapped[offset + 8 : offset + 16], "little") & mask
         # The entry stays if its home lies cyclically in (gap, probe].
         if (gap < probe and gap < home <= probe) or (gap > probe and (home > gap or home <= probe)):
             continue
         _move(mapped, probe, gap)
+        if keys is not None:
+            keys[bytes(mapped[offset + 8 : offset + 24])] = gap
         gap = probe
+        moved = True
     mapped[(64 + 64 * gap)] = _EMPTY
-    _U32.pack_into(mapped, 12, _U32.unpack_from(mapped, 12)[0] - 1)
+    return moved
 
 
 def _move(mapped: _Buffer, source: int, target: int) -> None:
