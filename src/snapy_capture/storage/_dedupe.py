@@ -205,6 +205,23 @@ class DedupeIndex:
             return None
         return (slot, changes)
 
+    def lookup(
+        self, lock: Any, digest: bytes, hint: tuple[int, int] | None
+    ) -> tuple[mmap.mmap, int]:
+        """:meth:`ready`, then :meth:`find`: the mapping and the slot holding ``digest``
+        (-1: none). Once per deduplicated write: the common case in one call."""
+        mapped, keys = self.map, self.keys
+        if (
+            keys is not None
+            and mapped is not None
+            and lock.generation == self.generation
+            and _U64.unpack_from(mapped, _CHANGES)[0] == self.changes
+            and not mapped[_DIRTY]
+        ):
+            return mapped, keys.get(digest, _NONE)
+        mapped = self.ready(lock, self.capture_name)
+        return mapped, self.find(mapped, digest, hint)
+
     def find(self, mapped: mmap.mmap, digest: bytes, hint: tuple[int, int] | None) -> int:
         """The slot holding ``digest`` (-1: none); ``hint`` from :meth:`peek` saves the
         search when nothing changed since."""

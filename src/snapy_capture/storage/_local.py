@@ -192,9 +192,8 @@ class LocalDirectory(Backend):
             try:
                 dedupe_at = None
                 if index is not None and digest is not None:
-                    mapped = index.ready(lock, index.capture_name)
-                    known = self._seen(directory, index, mapped, index.find(mapped, digest, hint))
-                    if known is not None:
+                    mapped, slot = index.lookup(lock, digest, hint)
+                    if slot >= 0 and (known := self._seen(directory, index, mapped, slot)):
                         # Stored by another writer since the hint: this copy is not placed.
                         if temp is not None:
                             files.unlink(temp)
@@ -246,8 +245,8 @@ class LocalDirectory(Backend):
         lock = self._dir_locks.writers(directory)
         lock.acquire(_lock_timeout())
         try:
-            mapped = index.ready(lock, index.capture_name)
-            return self._seen(directory, index, mapped, index.find(mapped, digest, hint))
+            mapped, slot = index.lookup(lock, digest, hint)
+            return self._seen(directory, index, mapped, slot)
         finally:
             if len(self._indexes) > _MAX_OPEN_INDEXES:
                 index.close()
