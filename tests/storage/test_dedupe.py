@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from snapy_capture import CaptureStorage, capture_args, flush
 from snapy_capture.hook import install_import_hook, uninstall_import_hook
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage import function_dirname
+from snapy_capture.storage import FileOperations, function_dirname
 
 MODES = [
     pytest.param({}, id="sync"),
@@ -466,3 +467,60 @@ def test_a_writer_with_its_keys_rebuilds_an_index_another_process_left_mid_chang
     _save_all(storage, [1, 2])
     # Nothing stored twice; the counts the lost entries held are gone, the files remain.
     assert _counts(storage) == {1: 2, 2: 2, 3: 1}
+
+
+def test_a_capture_deleted_by_hand_while_counted_is_stored_again_after_the_recheck(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture counted again is checked at most once per ``_RECHECK_SECONDS``: deleted by
+    hand while its call repeats, the first call after that interval stores it again."""
+    from snapy_capture.storage import _local
+
+    monkeypatch.setattr(_local, "_RECHECK_SECONDS", 0.05)
+    storage = CaptureStorage(tmp_path, retention=None)
+    _save_all(storage, [1, 1])  # stored, then counted (checked: there)
+    (path,) = storage.capture_files("m", "f")
+    Path(path).unlink()
+    time.sleep(0.06)
+    _save_all(storage, [1])
+    (again,) = storage.capture_files("m", "f")
+    assert again != path
+    assert _counts(storage) == {1: 1}
+
+
+def test_prune_by_age_keeps_a_capture_seen_since_whose_file_time_lags(tmp_path: Path) -> None:
+    """A deduplicated capture's file time may lag its last call by up to a second (checked
+    at most once a second): ``prune --max-age`` goes by the last call the index holds."""
+
+    class Clock(FileOperations):
+        at = time.time()
+
+        def now(self) -> float:
+            return self.at
+
+    clock = Clock()
+    start = clock.at
+    storage = CaptureStorage(tmp_path, retention=None, files=clock)
+    clock.at = start - 3600
+    _save_all(storage, [1, 2])  # both last seen an hour ago
+    clock.at = start
+    _save_all(storage, [2])  # 2 seen again now
+    (two,) = [p for p in storage.capture_files("m", "f") if storage.read(p)["args"] == [2]]
+    os.utime(two, (start - 0.5, start - 0.5))  # its file time, lagging as it may
+    clock.at = start + 0.1
+    assert storage.prune(max_age=0.3) == 1  # 1, last seen an hour ago
+    assert _counts(storage) == {2: 2}
+
+
+def test_prune_applies_retention_to_every_function_after_a_deduplicated_one(
+    tmp_path: Path,
+) -> None:
+    """``prune(retention=1)`` keeps one capture in each function's directory, deduplicated
+    or not, in whatever order the directories come."""
+    storage = CaptureStorage(tmp_path, retention=None)
+    for value in [1, 2, 3]:
+        storage.save({"module": "a", "qualname": "f", "args": [value], "kwargs": {}}, dedupe=True)
+        storage.save({"module": "b", "qualname": "f", "args": [value], "kwargs": {}})
+    assert storage.prune(retention=1) == 4
+    assert len(storage.capture_files("a", "f")) == 1
+    assert len(storage.capture_files("b", "f")) == 1

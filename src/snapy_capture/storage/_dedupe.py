@@ -114,6 +114,8 @@ class DedupeIndex:
         # in a row found it so (see the class).
         self.left = -1
         self.quiet = 0
+        #: capture number -> when (``time.monotonic``) this process last found it there.
+        self.checked: dict[int, float] = {}
 
     # --- opening ----------------------------------------------------------------------
 

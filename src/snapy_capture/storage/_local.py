@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -63,6 +64,13 @@ logger = logging.getLogger("snapy_capture")
 _MAX_NUMBERING_ATTEMPTS: Final = 50
 #: Deduplication indexes a storage keeps mapped; beyond, each write maps and unmaps its own.
 _MAX_OPEN_INDEXES: Final = 64
+#: A kept capture counted again is checked (still there? its file time set to now) at most
+#: once in this many seconds by a process: a capture deleted by hand is stored again by the
+#: first call this long after its last check, and a file time may lag its last call by as
+#: much (``prune`` allows for it).
+_RECHECK_SECONDS: Final = 1.0
+#: Check times a deduplicated directory's index keeps (then forgotten at once).
+_MAX_CHECKED: Final = 256
 #: Seconds ``prune`` and ``clear`` wait for a directory's writers' lock.
 _MAINTENANCE_TIMEOUT: Final = 300.0
 
@@ -257,14 +265,23 @@ class LocalDirectory(Backend):
         ``None`` (no slot, or its capture was deleted by other means: forgotten)."""
         if slot < 0:
             return None
-        final = _capture_name(directory, index.seq_of(mapped, slot))
-        try:
-            # Its file time says when it was last seen (max_age, prune): one system call,
-            # which also tells whether it is still there.
-            os.utime(final, follow_symlinks=False)
-        except FileNotFoundError:
-            index.forget(mapped, slot)
-            return None
+        seq = index.seq_of(mapped, slot)
+        final = _capture_name(directory, seq)
+        checked, clock = index.checked, time.monotonic()
+        if clock - checked.get(seq, -_RECHECK_SECONDS) >= _RECHECK_SECONDS:
+            try:
+                # Its file time says when it was last seen (max_age, prune): one system
+                # call, which also tells whether it is still there (deleted by hand: the
+                # call is stored again). At most once a second per capture: on a hot call
+                # it is a tenth of a duplicate's cost (issue 21).
+                os.utime(final, follow_symlinks=False)
+            except FileNotFoundError:
+                checked.pop(seq, None)
+                index.forget(mapped, slot)
+                return None
+            if len(checked) >= _MAX_CHECKED:
+                checked.clear()
+            checked[seq] = clock
         index.seen(mapped, slot, self._files.now())
         return final
 
@@ -412,8 +429,12 @@ class LocalDirectory(Backend):
             with self._dir_locks.exclusive(directory, _MAINTENANCE_TIMEOUT):
                 if os.path.exists(directory / INDEX_NAME):
                     removed += self._prune_deduplicated(str(directory), retention, cutoff)
-                    retention = None  # applied: the least recently seen went first
-                removed += _prune_directory(directory, retention, cutoff)
+                    # Applied by last seen, from the index; file times lag it by up to
+                    # _RECHECK_SECONDS (captures the index does not hold: by file time).
+                    later = None if cutoff is None else cutoff - _RECHECK_SECONDS
+                    removed += _prune_directory(directory, None, later)
+                else:
+                    removed += _prune_directory(directory, retention, cutoff)
         return removed
 
     def _prune_deduplicated(
