@@ -251,7 +251,7 @@ class LocalDirectory(Backend):
         """Count one more call on the capture ``hint`` found for ``digest``; its path, or
         ``None`` if it is not there after all (then the call is stored)."""
         lock = self._dir_locks.writers(directory)
-        lock.acquire(_lock_timeout())
+        lock.acquire(_lock_timeout(), False)  # nothing numbered: .seq is not used
         try:
             mapped, slot = index.lookup(lock, digest, hint)
             return self._seen(directory, index, mapped, slot)

@@ -78,8 +78,10 @@ class _WriteLock:
             lock = cls._all.setdefault(key, cls(directory))
         return lock
 
-    def acquire(self, timeout: float) -> int:
-        """Take the lock, waiting at most ``timeout`` seconds; returns the ``.seq`` descriptor.
+    def acquire(self, timeout: float, state: bool = True) -> int:
+        """Take the lock, waiting at most ``timeout`` seconds; returns the ``.seq`` descriptor
+        (checked only with ``state``: a call counted on a kept capture does not number one,
+        and a system call is a tenth of its cost).
 
         The timeout is per call, not the lock's: threads share the lock. The common case
         (both files open, still ours and named, nobody holding the lock) is tried inline: it
@@ -93,7 +95,7 @@ class _WriteLock:
                 self._flock(time.monotonic() + timeout)
             try:
                 state_fd = self.state_fd
-                if state_fd < 0 or _status(state_fd, self.state_identity) is not _LIVE:
+                if state and (state_fd < 0 or _status(state_fd, self.state_identity) is not _LIVE):
                     self._check_state()
             except BaseException:
                 self._unlock()
@@ -231,7 +233,7 @@ class _PortableWriteLock:  # pragma: no cover - Windows
     def __init__(self, lock: FileLock) -> None:
         self.lock = lock
 
-    def acquire(self, timeout: float) -> None:
+    def acquire(self, timeout: float, state: bool = True) -> None:
         self.lock.acquire(timeout=timeout)
 
     def release(self) -> None:
