@@ -319,14 +319,21 @@ class DedupeIndex:
             _I32.pack_into(mapped, (64 + 64 * newer) + 52, _NONE)
             if keys is not None:
                 del keys[old]
-            _ENDS.pack_into(mapped, _HEAD, head, newer)
-            if _vacate(mapped, tail, mask, keys):
-                head, tail = _ENDS.unpack_from(mapped, _HEAD)  # moved back into the gap
-            else:
+            if mapped[64 + 64 * ((tail + 1) & mask)] != _LIVE:
+                mapped[64 + 64 * tail] = _EMPTY  # the end of its probe run: nothing moves
                 tail = newer
+            else:
+                _ENDS.pack_into(mapped, _HEAD, head, newer)
+                _vacate(mapped, tail, mask, keys)
+                head, tail = _ENDS.unpack_from(mapped, _HEAD)  # moved back into the gap
             live -= 1
         _LIVE_TO_TAIL.pack_into(mapped, 12, live, 0, head, tail)
-        self._changed(mapped)
+        if keys is not None:  # self._changed, inline
+            self.changes = changes = self.changes + 1
+        else:
+            self.left = changes = _U64.unpack_from(mapped, _CHANGES)[0] + 1
+        _U64.pack_into(mapped, _CHANGES, changes)
+        mapped[_DIRTY] = 0
         return evicted
 
     def evict(self, mapped: mmap.mmap, retention: int | None, cutoff: float | None) -> list[int]:
