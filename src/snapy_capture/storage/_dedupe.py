@@ -423,10 +423,14 @@ class DedupeIndex:
             self.map[_DIRTY] = 1  # dirty until laid out: a crash here means rebuild
         fd = os.open(self.path, os.O_RDWR | _O_CLOEXEC | _O_NOFOLLOW)
         try:
-            # The change counter goes on from the old table's: a hint (slot, counter) taken
-            # before must not pass for one of the new layout.
+            # The change counter goes on from the old table's: a hint (slot, counter) or a
+            # process's keys taken before must not pass for the new layout. A new file's
+            # starts anywhere, so that it is not one a process knew of a file removed since.
             old = os.pread(fd, _HEADER_SIZE, 0)
-            changes = _U64.unpack_from(old, _CHANGES)[0] + 1 if len(old) == _HEADER_SIZE else 1
+            if len(old) == _HEADER_SIZE and old[:8] == _MAGIC:
+                changes = _U64.unpack_from(old, _CHANGES)[0] + 1
+            else:
+                changes = int.from_bytes(os.urandom(6), "little")
             table = bytearray(_HEADER_SIZE + _SLOT_SIZE * capacity)
             _HEADER.pack_into(table, 0, _MAGIC, capacity, 0, 0, _NONE, _NONE, 0, changes)
             for entry in entries:
