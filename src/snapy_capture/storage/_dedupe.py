@@ -16,8 +16,11 @@ deleted slots) by relaying its live entries, amortized O(1). Layout::
     header  64 bytes  magic, capacity, live entries, deleted slots, head, tail, dirty, changes
     slots   64 bytes each: state, digest, number, calls, last seen, previous, next
 
-A writer that dies while changing the table leaves ``dirty`` set: the next writer rebuilds
-the index from the capture files (salvaging counts from the slots that still match a file).
+A writing process keeps the table's keys in a dict while the change counter is the one its
+own last change left (see :class:`DedupeIndex`): lookups at C speed, every change still made
+in the file. A writer that dies while changing the table leaves ``dirty`` set: the next
+writer rebuilds the index from the capture files (salvaging counts from the slots that
+still match a file).
 An index is built the same way the first time a directory is deduplicated (captures written
 before are indexed, oldest first; equal ones are merged into the newest). Readers
 (:func:`calls_of`) read it without the lock: a count read while a writer changes it may be
