@@ -17,6 +17,7 @@ from typing import Any
 
 from snapy_capture._text import safe_str
 from snapy_capture.errors import NoRecordedResultError
+from snapy_capture.replay._budget import time_budget
 from snapy_capture.replay._call import (
     CannotReplayError,
     Outcome,
@@ -219,6 +220,7 @@ def replay_outcome(
     *,
     substitutes: Mapping[str, Any] | None = None,
     deterministic: bool = False,
+    max_seconds: float | None = None,
 ) -> Any:
     """Replay a capture through ``func`` and return a value to snapshot.
 
@@ -233,29 +235,39 @@ def replay_outcome(
 
     The value is inert for a serializer (builtin containers and atoms, and
     :class:`~snapy_capture.replay.Shown` texts for objects kept by their own ``__repr__``,
-    each cut at 10,000 characters) and bounded as a whole.
+    each cut at 10,000 characters) and bounded as a whole. Building it runs some of the
+    value's own code (a ``__repr__``, an exception's ``__str__``): that has ``max_seconds``
+    (default: the snapshot time budget, 5 s, or ``--snapy-capture-snapshot-timeout``;
+    enforced in the main thread on POSIX).
 
     Raises:
         CannotReplayError: as for :func:`replay_and_compare`.
         SnapshotTooLarge: the value to snapshot is over the snapshot budget (100,000 items
             or 10,000,000 characters of text): the case fails saying so.
+        SnapshotTimeout: building the value took longer than ``max_seconds`` (a
+            ``__repr__`` that never returns): the case fails naming the value's type.
     """
     prepared = prepare(func, record, substitutes)
     with frozen_clock(record) if deterministic else contextlib.nullcontext():
         outcome = run(prepared)
     check_unstored(prepared, record, outcome)
     try:
-        if prepared.on_captured_instance:
-            # What a method did to its instance is part of its behaviour (one that returns
-            # None and mutates self is characterized by nothing else).
-            return {
-                "outcome": outcome.snapshot(),
-                "self_after": snapshot_state(prepared.instance),
-            }
-        return outcome.snapshot()
+        with time_budget(label(record), max_seconds):
+            return _snapshot_of(prepared, outcome)
     except SnapshotTooLarge as exc:
         # This case fails, naming itself; the value is never handed to the serializer.
         raise SnapshotTooLarge(f"{label(record)}: {exc}") from None
+
+
+def _snapshot_of(prepared: Prepared, outcome: Outcome) -> Any:
+    if prepared.on_captured_instance:
+        # What a method did to its instance is part of its behaviour (one that returns
+        # None and mutates self is characterized by nothing else).
+        return {
+            "outcome": outcome.snapshot(),
+            "self_after": snapshot_state(prepared.instance),
+        }
+    return outcome.snapshot()
 
 
 def _compare(
