@@ -58,8 +58,9 @@ PACKAGES = {
         "3.1.4",
         ("mistune.util:*", "mistune.helpers:*"),
     ),
-    # SQL parser: the keyword lexer's and the utilities' module functions (not TokenList
-    # methods: their receiver is a whole token tree, see docs/storage.md).
+    # SQL parser, module functions only. Slow: utils.imt (77,000 calls) is given a token,
+    # whose ``parent`` links carry the whole statement's tree into every capture; each
+    # captured run took 7-10 minutes on 2 shared cores (the figures in docs/storage.md).
     "sqlparse": Package(
         "sqlparse",
         "0.5.3",
@@ -235,6 +236,11 @@ def table(package: Package, runs: dict[str, list[Run]]) -> list[str]:
         + ("yes, for every function" if not problems else "NO")
     )
     lines.extend(f"  {problem}" for problem in problems)
+    lines.append(
+        "bytes in the capture files (disk counts whole blocks, and the .dedupe index): "
+        f"{_size(sum(row['size_bytes'] for row in rows_off.values()))} off, "
+        f"{_size(sum(row['size_bytes'] for row in rows_on.values()))} on"
+    )
     lines.append("")
     bare = [run.seconds for run in runs["bare"]]
     lines.append(f"wall time of the test run, median of {len(bare)} alternating rounds:")
@@ -249,6 +255,9 @@ def table(package: Package, runs: dict[str, list[Run]]) -> list[str]:
             )
         )
         lines.append(f"  {mode:<11} {statistics.median(seconds):7.2f} s{ratio}")
+    paired = zip(runs["dedupe on"], runs["dedupe off"], strict=True)
+    on_off = statistics.median(with_.seconds / without.seconds for with_, without in paired)
+    lines.append(f"  dedupe on / dedupe off: x{on_off:.2f} (median of paired ratios)")
     if problems:
         lines.append("FAILED: the counts do not add up")
     return lines
