@@ -20,7 +20,12 @@ from typing import Any
 import pytest
 
 from snapy_capture.cli import main as cli_main
-from snapy_capture.replay import SnapshotTimeout, replay_outcome, snapshot_state
+from snapy_capture.replay import (
+    SnapshotTimeout,
+    replay_and_compare,
+    replay_outcome,
+    snapshot_state,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -89,7 +94,7 @@ def test_a_repr_that_never_returns_fails_naming_the_type_and_the_budget(
         replay_outcome(forever, _record(), max_seconds=0.3)
     message = str(raised.value)
     assert message.startswith("capture of m:f from 2026-12-01")
-    assert "took longer than 0.3 s (the snapshot time budget)" in message
+    assert "building the snapshot took longer than 0.3 s (the snapshot time budget)" in message
     assert f"the code of a {__name__}.Forever value did not return" in message
     assert "stopped in Forever.__repr__" in message
     assert "--snapy-capture-snapshot-timeout" in message
@@ -302,3 +307,14 @@ def test_a_bad_budget_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         ["*--snapy-capture-snapshot-timeout: expected a number of seconds >= 0, got 'soon'*"]
     )
+
+
+def test_a_result_mode_diff_of_a_value_that_never_prints_fails_within_the_budget(
+    alarm_restored: None,
+) -> None:
+    """Result mode shows a mismatch by the values' reprs: the same budget holds there."""
+    record = {**_record(), "result": {"value": 1}}
+    with pytest.raises(SnapshotTimeout) as raised:
+        replay_and_compare(forever, record, max_seconds=0.3)
+    assert "comparing with the recorded result took longer than 0.3 s" in str(raised.value)
+    assert f"{__name__}.Forever" in str(raised.value)

@@ -72,7 +72,9 @@ def get_snapshot_seconds() -> float | None:
 
 
 @contextlib.contextmanager
-def time_budget(what: str, seconds: float | None = None) -> Iterator[None]:
+def time_budget(
+    what: str, seconds: float | None = None, *, doing: str = "building the snapshot"
+) -> Iterator[None]:
     """Raise :class:`SnapshotTimeout` if the block runs longer than ``seconds``.
 
     ``seconds=None`` uses :func:`get_snapshot_seconds`. ``what`` starts the message (the
@@ -95,13 +97,13 @@ def time_budget(what: str, seconds: float | None = None) -> Iterator[None]:
     try:
         yield
     except _Expired as exc:
-        raise SnapshotTimeout(_message(what, limit, exc.__traceback__)) from None
+        raise SnapshotTimeout(_message(what, doing, limit, exc.__traceback__)) from None
     finally:
         _Settings.guarding = False
         alarm.restore()
     if alarm.expired:
         # The value's code caught the alarm and returned after all: still over the budget.
-        raise SnapshotTimeout(_message(what, limit, None))
+        raise SnapshotTimeout(_message(what, doing, limit, None))
 
 
 def _can_guard() -> bool:
@@ -170,15 +172,15 @@ class _Alarm:
             signal.setitimer(signal.ITIMER_REAL, remaining, self.outer_interval)
 
 
-def _message(what: str, limit: float, trace: types.TracebackType | None) -> str:
+def _message(what: str, doing: str, limit: float, trace: types.TracebackType | None) -> str:
     value_type, stuck = _where(trace)
     whose = f"the code of a {value_type} value" if value_type else "the value's code"
     at = f" (stopped in {stuck})" if stuck else ""
+    mode = " or use --mode result" if doing == "building the snapshot" else ""
     return (
-        f"{what}: building the snapshot took longer than {limit:g} s (the snapshot time "
-        f"budget): {whose} did not return{at}; fix that code, narrow the target or use "
-        "--mode result, or raise the budget (--snapy-capture-snapshot-timeout SECONDS, "
-        "ini snapy_capture_snapshot_timeout)"
+        f"{what}: {doing} took longer than {limit:g} s (the snapshot time budget): {whose} "
+        f"did not return{at}; fix that code, narrow the target{mode}, or raise the budget "
+        "(--snapy-capture-snapshot-timeout SECONDS, ini snapy_capture_snapshot_timeout)"
     )
 
 

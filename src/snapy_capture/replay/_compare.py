@@ -79,6 +79,7 @@ def replay_and_compare(
     *,
     substitutes: Mapping[str, Any] | None = None,
     deterministic: bool = False,
+    max_seconds: float | None = None,
 ) -> ReplayResult:
     """Replay a capture through ``func`` and compare with the recorded result.
 
@@ -100,6 +101,8 @@ def replay_and_compare(
         record: a capture record (``load_capture_dict``, ``replay_records``, ``load_all``).
         substitutes: values for what the filters removed, keyed by redaction path.
         deterministic: freeze the clock at the capture's time and seed ``random``.
+        max_seconds: time budget of the comparison, which runs the values' own code
+            (``__eq__``, ``__repr__`` for the diff); default: the snapshot time budget.
 
     Returns:
         A :class:`ReplayResult`.
@@ -109,6 +112,7 @@ def replay_and_compare(
         CannotReplayError: filtered values without substitutes, no usable instance,
             ``deterministic`` without time-machine, nothing recorded to compare with, or a
             call that raised after running without parts that could not be stored.
+        SnapshotTimeout: the comparison took longer than ``max_seconds``.
     """
     expected = record.get("result")
     if not isinstance(expected, dict) or not ({"value", "exception"} & expected.keys()):
@@ -120,7 +124,8 @@ def replay_and_compare(
     with frozen_clock(record) if deterministic else contextlib.nullcontext():
         outcome = run(prepared)
     check_unstored(prepared, record, outcome)
-    diff = _compared(prepared, record, expected, outcome)
+    with time_budget(label(record), max_seconds, doing="comparing with the recorded result"):
+        diff = _compared(prepared, record, expected, outcome)
     if diff and prepared.unstored:
         diff += (
             "\n(replayed without parts that could not be stored at capture time: "
