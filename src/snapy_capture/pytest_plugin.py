@@ -51,11 +51,13 @@ from snapy_capture.replay import (
     load_substitutes,
     loader,
     set_default_substitutes,
+    set_snapshot_seconds,
     snapshot_state,
 )
 from snapy_capture.replay import assert_replay_matches as _assert_replay_matches
 from snapy_capture.replay import replay_and_compare as _replay_and_compare
 from snapy_capture.replay import replay_outcome as _replay_outcome
+from snapy_capture.replay._budget import SNAPSHOT_SECONDS
 from snapy_capture.replay._cases import case_arguments, skip_reason
 from snapy_capture.replay.loader import CaptureLoader
 
@@ -146,6 +148,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="test values for what the filters removed from captures, keyed by redaction "
         "path: a .py file defining SUBSTITUTES, or a JSON/YAML mapping",
     )
+    group.addoption(
+        "--snapy-capture-snapshot-timeout",
+        dest="snapy_capture_snapshot_timeout",
+        default=None,
+        metavar="SECONDS",
+        help="time budget of building one case's snapshot value, which runs the value's own "
+        f"code (a __repr__); past it the case fails (default {SNAPSHOT_SECONDS:g}; 0: none; "
+        "enforced in the main thread on POSIX)",
+    )
+    parser.addini(
+        "snapy_capture_snapshot_timeout",
+        "time budget in seconds of building one case's snapshot value; see "
+        "--snapy-capture-snapshot-timeout",
+        type="string",
+        default="",
+    )
     parser.addini(
         "snapy_capture_substitutes",
         "substitutes file for filtered values (relative to the ini file); see "
@@ -188,6 +206,7 @@ def pytest_configure(config: pytest.Config) -> None:
             set_default_substitutes(load_substitutes(substitutes))
         except SnapyCaptureError as exc:
             raise pytest.UsageError(str(exc)) from None
+    set_snapshot_seconds(_snapshot_seconds(config))
     added = path is not None and loader.add_search_path(path)
     state = _PluginState(
         enabled=enabled,
@@ -216,6 +235,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         loader.remove_search_path(state.path)
     if state.substitutes:
         clear_default_substitutes()
+    set_snapshot_seconds(SNAPSHOT_SECONDS)
     del config.stash[_STATE]
 
 
@@ -290,6 +310,23 @@ def _flag(pytest_config: pytest.Config, option: str, ini: str) -> bool:
     if given is not None:
         return bool(given)
     return bool(pytest_config.getini(ini))
+
+
+def _snapshot_seconds(pytest_config: pytest.Config) -> float | None:
+    given = pytest_config.getoption("snapy_capture_snapshot_timeout", None)
+    where = "--snapy-capture-snapshot-timeout"
+    if given is None:
+        given = str(pytest_config.getini("snapy_capture_snapshot_timeout") or "").strip()
+        where = "ini snapy_capture_snapshot_timeout"
+        if not given:
+            return SNAPSHOT_SECONDS
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise pytest.UsageError(f"{where}: expected a number of seconds >= 0, got {given!r}")
+    return seconds or None
 
 
 def _configured_path(pytest_config: pytest.Config, name: str) -> str | None:
@@ -449,13 +486,20 @@ def replay_outcome(
     *,
     substitutes: Mapping[str, Any] | None = None,
     deterministic: bool = False,
+    max_seconds: float | None = None,
 ) -> Any:
     """:func:`snapy_capture.replay.replay_outcome`: a value to compare with a snapshot
     (``assert replay_outcome(Owner.method, record) == snapshot``); the test is skipped,
     with the reason, when the capture cannot be replayed."""
     __tracebackhide__ = True
     try:
-        return _replay_outcome(func, record, substitutes=substitutes, deterministic=deterministic)
+        return _replay_outcome(
+            func,
+            record,
+            substitutes=substitutes,
+            deterministic=deterministic,
+            max_seconds=max_seconds,
+        )
     except CannotReplayError as exc:
         _skip(exc)
 

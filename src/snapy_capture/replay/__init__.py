@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from snapy_capture.replay._budget import SnapshotTimeout, set_snapshot_seconds
 from snapy_capture.replay._call import CannotReplayError
 from snapy_capture.replay._cases import Case, Cases, Where, collect_cases
 from snapy_capture.replay._compare import (
@@ -35,6 +36,7 @@ __all__ = [
     "Cases",
     "ReplayResult",
     "Shown",
+    "SnapshotTimeout",
     "SnapshotTooLarge",
     "Where",
     "assert_replay_matches",
@@ -49,6 +51,7 @@ __all__ = [
     "replay_and_compare",
     "replay_outcome",
     "set_default_substitutes",
+    "set_snapshot_seconds",
     "snapshot_state",
     "state_view",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 from snapy_capture._text import safe_str
 from snapy_capture.errors import NoRecordedResultError
+from snapy_capture.replay._budget import time_budget
 from snapy_capture.replay._call import (
     CannotReplayError,
     Outcome,
@@ -78,6 +79,7 @@ def replay_and_compare(
     *,
     substitutes: Mapping[str, Any] | None = None,
     deterministic: bool = False,
+    max_seconds: float | None = None,
 ) -> ReplayResult:
     """Replay a capture through ``func`` and compare with the recorded result.
 
@@ -99,6 +101,8 @@ def replay_and_compare(
         record: a capture record (``load_capture_dict``, ``replay_records``, ``load_all``).
         substitutes: values for what the filters removed, keyed by redaction path.
         deterministic: freeze the clock at the capture's time and seed ``random``.
+        max_seconds: time budget of the comparison, which runs the values' own code
+            (``__eq__``, ``__repr__`` for the diff); default: the snapshot time budget.
 
     Returns:
         A :class:`ReplayResult`.
@@ -108,6 +112,7 @@ def replay_and_compare(
         CannotReplayError: filtered values without substitutes, no usable instance,
             ``deterministic`` without time-machine, nothing recorded to compare with, or a
             call that raised after running without parts that could not be stored.
+        SnapshotTimeout: the comparison took longer than ``max_seconds``.
     """
     expected = record.get("result")
     if not isinstance(expected, dict) or not ({"value", "exception"} & expected.keys()):
@@ -119,7 +124,8 @@ def replay_and_compare(
     with frozen_clock(record) if deterministic else contextlib.nullcontext():
         outcome = run(prepared)
     check_unstored(prepared, record, outcome)
-    diff = _compared(prepared, record, expected, outcome)
+    with time_budget(label(record), max_seconds, doing="comparing with the recorded result"):
+        diff = _compared(prepared, record, expected, outcome)
     if diff and prepared.unstored:
         diff += (
             "\n(replayed without parts that could not be stored at capture time: "
@@ -219,6 +225,7 @@ def replay_outcome(
     *,
     substitutes: Mapping[str, Any] | None = None,
     deterministic: bool = False,
+    max_seconds: float | None = None,
 ) -> Any:
     """Replay a capture through ``func`` and return a value to snapshot.
 
@@ -233,29 +240,39 @@ def replay_outcome(
 
     The value is inert for a serializer (builtin containers and atoms, and
     :class:`~snapy_capture.replay.Shown` texts for objects kept by their own ``__repr__``,
-    each cut at 10,000 characters) and bounded as a whole.
+    each cut at 10,000 characters) and bounded as a whole. Building it runs some of the
+    value's own code (a ``__repr__``, an exception's ``__str__``): that has ``max_seconds``
+    (default: the snapshot time budget, 5 s, or ``--snapy-capture-snapshot-timeout``;
+    enforced in the main thread on POSIX).
 
     Raises:
         CannotReplayError: as for :func:`replay_and_compare`.
         SnapshotTooLarge: the value to snapshot is over the snapshot budget (100,000 items
             or 10,000,000 characters of text): the case fails saying so.
+        SnapshotTimeout: building the value took longer than ``max_seconds`` (a
+            ``__repr__`` that never returns): the case fails naming the value's type.
     """
     prepared = prepare(func, record, substitutes)
     with frozen_clock(record) if deterministic else contextlib.nullcontext():
         outcome = run(prepared)
     check_unstored(prepared, record, outcome)
     try:
-        if prepared.on_captured_instance:
-            # What a method did to its instance is part of its behaviour (one that returns
-            # None and mutates self is characterized by nothing else).
-            return {
-                "outcome": outcome.snapshot(),
-                "self_after": snapshot_state(prepared.instance),
-            }
-        return outcome.snapshot()
+        with time_budget(label(record), max_seconds):
+            return _snapshot_of(prepared, outcome)
     except SnapshotTooLarge as exc:
         # This case fails, naming itself; the value is never handed to the serializer.
         raise SnapshotTooLarge(f"{label(record)}: {exc}") from None
+
+
+def _snapshot_of(prepared: Prepared, outcome: Outcome) -> Any:
+    if prepared.on_captured_instance:
+        # What a method did to its instance is part of its behaviour (one that returns
+        # None and mutates self is characterized by nothing else).
+        return {
+            "outcome": outcome.snapshot(),
+            "self_after": snapshot_state(prepared.instance),
+        }
+    return outcome.snapshot()
 
 
 def _compare(

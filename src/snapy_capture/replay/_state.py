@@ -13,7 +13,8 @@ A snapshot view (:func:`snapshot_state`) is inert for a serializer: it holds onl
 containers and atoms, state views, and :class:`Shown` texts standing for objects kept by
 their own ``__repr__`` (cut at ``SNAPSHOT_REPR`` characters), so syrupy runs none of the
 value's code; and it is bounded as a whole: past ``SNAPSHOT_SIZE`` items or
-``SNAPSHOT_CHARS`` characters it raises :class:`SnapshotTooLarge` rather than growing.
+``SNAPSHOT_CHARS`` characters it raises :class:`SnapshotTooLarge` rather than growing, and
+past a time budget (code of the value's own that never returns) :class:`SnapshotTimeout`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import dataclasses
 import difflib
 import functools
 import pprint
+import sys
 import types
 from collections.abc import Iterator
 from typing import Any, Final
 
 from snapy_capture._text import safe_repr
 from snapy_capture.errors import SnapyCaptureError
+from snapy_capture.replay._budget import time_budget
 
 __all__ = ["Shown", "SnapshotTooLarge", "describe_difference", "snapshot_state", "state_view"]
 
@@ -86,6 +89,10 @@ class Shown:
         # Equal to the object it stands for too: ``replay_outcome(f, r) == Fraction(1, 2)``.
         if isinstance(other, Shown):
             return other.text == self.text
+        if _is_snapshot(other):
+            # ``replay_outcome(f, r) == snapshot`` of an outcome shown as a whole: syrupy's
+            # reflected __eq__ is what compares (and records) it.
+            return NotImplemented
         return safe_repr(other, SNAPSHOT_REPR) == self.text
 
     def __hash__(self) -> int:
@@ -104,6 +111,7 @@ def snapshot_state(
     max_items: int = SNAPSHOT_ITEMS,
     max_size: int = SNAPSHOT_SIZE,
     max_chars: int = SNAPSHOT_CHARS,
+    max_seconds: float | None = None,
 ) -> Any:
     """A value to snapshot for ``value``: same data, and a repr that is the same every run.
 
@@ -115,12 +123,19 @@ def snapshot_state(
     ``SNAPSHOT_REPR`` characters, dict subclasses of other modules plain dicts of their class's
     name, so a serializer runs none of the value's code.
 
+    The value's own code that building the view runs (a ``__repr__``, properties of
+    attrs/dataclass fields) has ``max_seconds`` (default: the snapshot time budget, 5 s, or
+    the pytest plugin's ``--snapy-capture-snapshot-timeout``); enforced in the main thread on
+    POSIX only (see :mod:`snapy_capture.replay._budget`).
+
     Raises:
         SnapshotTooLarge: the view is over ``max_size`` items or ``max_chars`` characters.
+        SnapshotTimeout: building it took longer than ``max_seconds``.
     """
     viewer = _Viewer(max_depth, max_items, by_repr=True)
     viewer.budget, viewer.max_size, viewer.max_chars = True, max_size, max_chars
-    return viewer.view(value, 0)
+    with time_budget("snapshot_state", max_seconds):
+        return viewer.view(value, 0)
 
 
 def qualified_name(kind: type) -> str:
@@ -316,6 +331,13 @@ class _Viewer:
             return (frozenset if isinstance(value, frozenset) else set)(views)
         # Views of objects are dicts, which no set can hold: a list in a stable order.
         return sorted(views, key=_sort_key)
+
+
+def _is_snapshot(value: object) -> bool:
+    """Whether ``value`` is syrupy's snapshot fixture (imported already if it is one)."""
+    assertion = sys.modules.get("syrupy.assertion")
+    kind = getattr(assertion, "SnapshotAssertion", None)
+    return isinstance(kind, type) and isinstance(value, kind)
 
 
 def _hashable(value: Any) -> bool:
