@@ -24,13 +24,11 @@ import collections
 import copyreg
 import datetime
 import decimal
-import fractions
 import io
 import pathlib
 import pickle
 import sys
-import uuid
-import zoneinfo
+import types
 from typing import Any, Final
 
 from snapy_capture.filters._redacted import Redacted
@@ -57,7 +55,8 @@ def unstorable_copy(key: int) -> Any:
 
 
 #: Globals a snapshot may really call while it is unpickled: types whose construction runs
-#: only the interpreter's or the standard library's code, never the host's.
+#: only the interpreter's or the standard library's code, never the host's (and those of
+#: :data:`_LATE_SAFE`, once their modules are imported).
 SAFE: Final[frozenset[Any]] = frozenset(
     {
         unstorable_copy,
@@ -77,19 +76,26 @@ SAFE: Final[frozenset[Any]] = frozenset(
         datetime.timedelta,
         datetime.timezone,
         decimal.Decimal,
-        fractions.Fraction,
-        uuid.UUID,
         pathlib.PurePath,
         pathlib.PurePosixPath,
         pathlib.PureWindowsPath,
         pathlib.Path,
         pathlib.PosixPath,
         pathlib.WindowsPath,
-        zoneinfo.ZoneInfo,
         Redacted,
     }
 )
 _SAFE_IDS: Final = {id(kind): kind for kind in SAFE}
+#: Safe types of modules this one does not import (``uuid.UUID``, ``fractions.Fraction``,
+#: ``zoneinfo.ZoneInfo``: they cost a capturing process's start-up ~3 ms), with the methods
+#: of theirs their own pickles call (see :data:`_SAFE_ATTRIBUTES`). A snapshot names only
+#: globals of modules imported already, so each is as safe as the others once its module is
+#: imported, and joins :data:`_SAFE_IDS` then (:func:`_late_safe`).
+_LATE_SAFE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "uuid": ("UUID", ()),
+    "fractions": ("Fraction", ()),
+    "zoneinfo": ("ZoneInfo", ("_unpickle",)),
+}
 
 #: :func:`snapshot_reduction`'s answers by type; bounded (a program may make classes forever).
 snapshot_reductions: dict[type, Any] = {}
@@ -265,13 +271,29 @@ class _Global(type):
 
 
 def _is_safe(value: Any) -> bool:
+    return _SAFE_IDS.get(id(value)) is value or (bool(_LATE_SAFE) and _late_safe(value))
+
+
+def _late_safe(value: Any) -> bool:
+    """:func:`_is_safe`, after adding the types of :data:`_LATE_SAFE` imported since (read
+    from the modules' dicts: no code of theirs, nor an import, runs)."""
+    for module_name, (name, methods) in list(_LATE_SAFE.items()):
+        module = sys.modules.get(module_name)
+        if type(module) is not types.ModuleType:
+            continue
+        found = vars(module).get(name)
+        if isinstance(found, type):
+            _SAFE_ATTRIBUTES.update((found, method) for method in methods)
+            _SAFE_IDS[id(found)] = found
+            _LATE_SAFE.pop(module_name, None)
     return _SAFE_IDS.get(id(value)) is value
 
 
-#: Methods of standard types that their own pickles call (``getattr(ZoneInfo, "_unpickle")``).
-#: Any other attribute stays a recorded call: ``getattr(Path, "unlink")`` is a real function
-#: that REDUCE would then call with the snapshot's arguments.
-_SAFE_ATTRIBUTES: Final = frozenset({(zoneinfo.ZoneInfo, "_unpickle")})
+#: Methods of standard types that their own pickles call (``getattr(ZoneInfo, "_unpickle")``,
+#: added with ZoneInfo by :func:`_late_safe`). Any other attribute stays a recorded call:
+#: ``getattr(Path, "unlink")`` is a real function that REDUCE would then call with the
+#: snapshot's arguments.
+_SAFE_ATTRIBUTES: Final[set[tuple[type, str]]] = set()
 
 
 def _safe_attribute(args: tuple[Any, ...]) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,11 +12,22 @@ from snapy_capture.storage._backend import Backend
 from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
-from snapy_capture.storage._migrate import MissingClassError
 from snapy_capture.storage._objpath import StoredPath
 from snapy_capture.storage._order import StoredCapture
 
-__all__ = ["CaptureReader"]
+__all__ = ["CaptureReader", "MissingClassError"]
+
+
+class MissingClassError(CaptureFormatError):
+    """A pickled capture refers to a class (or function) that cannot be found any more.
+
+    Here rather than in :mod:`._migrate`, which raises it: reading needs the class, and
+    ``_migrate`` (with :mod:`pickletools`) is loaded only once a pickle lacks a class.
+    """
+
+    def __init__(self, message: str, ref: tuple[str, str]) -> None:
+        super().__init__(message)
+        self.ref = ref
 
 
 def _iso(moment: float) -> str:
@@ -95,6 +105,8 @@ class CaptureReader(RecordCodec):
         return record
 
     def _migrate_hint(self, exc: MissingClassError, function: str | None) -> str:
+        import shlex  # noqa: PLC0415 - only for this hint (start-up: see MissingClassError)
+
         module, qualname = exc.ref
         name = shlex.quote(function or "NAME")
         where = shlex.quote(str(self.path))
