@@ -24,7 +24,8 @@ NOT_AT_IMPORT = (
     *("json", "hashlib", "hmac", "_hashlib", "_blake2", "mmap", "shlex", "pickletools"),
     *("platform", "sysconfig", "uuid", "zoneinfo", "fractions", "yaml"),
     *("snapy_capture.storage._jsontags", "snapy_capture.storage._jsonpickle"),
-    *("snapy_capture.storage._migrate", "snapy_capture.hook._source"),
+    *("snapy_capture.storage._migrate", "snapy_capture.storage._order"),
+    "snapy_capture.hook._source",
 )
 WORK = "def work(x, token=None, other=None):\n    return x + 1\n"
 

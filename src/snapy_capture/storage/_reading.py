@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage._backend import Backend
@@ -13,7 +13,9 @@ from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
 from snapy_capture.storage._objpath import StoredPath
-from snapy_capture.storage._order import StoredCapture
+
+if TYPE_CHECKING:  # imported by the readers of captures (a capturing process need not)
+    from snapy_capture.storage._order import StoredCapture
 
 __all__ = ["CaptureReader", "MissingClassError"]
 
@@ -60,6 +62,8 @@ class CaptureReader(RecordCodec):
 
     def read_captures(self, function: FunctionInfo | str) -> Iterator[StoredCapture]:
         """:meth:`captures`, each read (lazily): its record, or why it cannot be read."""
+        from snapy_capture.storage._order import StoredCapture  # noqa: PLC0415
+
         for ref in self.captures(function):
             try:
                 record = self.read(ref.path, function=ref.function)
