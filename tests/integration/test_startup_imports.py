@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
+import uuid
+import zoneinfo
 from pathlib import Path
 
 import pytest
 
 from snapy_capture import CaptureLoader
+from snapy_capture._version import python_version
 
 RUN = [sys.executable, "-m", "snapy_capture.run"]
 #: Loaded only when a capture is written, read, or in a format or command not in use.
@@ -34,12 +38,12 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     # Not measured by coverage (``make test`` measures children): coverage would load json,
     # platform and more in the child.
     plain = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
-    return subprocess.run(  # noqa: S603 - our interpreter, our arguments
+    return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, env=plain, timeout=120, check=False
     )
 
 
-def _probe(tmp_path: Path, first: str) -> str:
+def _probe(first: str) -> str:
     """A program that imports ``first`` then prints which of NOT_AT_IMPORT are loaded."""
     return (
         f"import sys\n{first}\n"
@@ -58,10 +62,8 @@ def test_importing_a_target_module_loads_no_module_capture_needs_only_to_capture
     (tmp_path / "capture.yaml").write_text(
         "version: 1\ndefaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_imp:work']\n"
     )
-    (tmp_path / "floor.py").write_text(_probe(tmp_path, "import wrapt, tgt_imp"))
-    (tmp_path / "prog.py").write_text(
-        _probe(tmp_path, "import tgt_imp") + "print(tgt_imp.work(1))\n"
-    )
+    (tmp_path / "floor.py").write_text(_probe("import wrapt, tgt_imp"))
+    (tmp_path / "prog.py").write_text(_probe("import tgt_imp") + "print(tgt_imp.work(1))\n")
     floor = run([sys.executable, "floor.py"], tmp_path)
     assert floor.returncode == 0, floor.stderr
     baseline = set(json.loads(floor.stdout.replace("'", '"')))
@@ -90,8 +92,8 @@ def test_types_of_modules_the_program_imports_after_capture_are_filtered_as_befo
 ) -> None:
     """uuid, fractions and zoneinfo are imported by the program after the capture layer:
     a UUID or Fraction under a secret-ish name is still redacted whole (a scalar), and a
-    ZoneInfo and a UUID in a list under a plain name are stored as themselves (async: rebuilt from the
-    snapshot as the real types, not as recorded calls)."""
+    ZoneInfo and a UUID in a list under a plain name are stored as themselves (async:
+    rebuilt from the snapshot as the real types, not as recorded calls)."""
     (tmp_path / "tgt_imp.py").write_text(WORK)
     (tmp_path / "capture.yaml").write_text(
         f"version: 1\ndefaults: {{async_storage: {str(async_storage).lower()}, dedupe: false,"
@@ -106,7 +108,9 @@ def test_types_of_modules_the_program_imports_after_capture_are_filtered_as_befo
     )
     tokens = [record["kwargs"]["token"] for record in records[:2]]
     assert tokens[0] == tokens[1] == "[FILTERED: name:token]"
-    import uuid  # noqa: PLC0415 - after the child ran: the values are compared here
-    import zoneinfo  # noqa: PLC0415
-
     assert records[2]["kwargs"]["other"] == [zoneinfo.ZoneInfo("UTC"), uuid.UUID(int=8)]
+
+
+def test_the_python_version_recorded_is_platforms() -> None:
+    """Captures record ``platform.python_version()``, read without importing platform."""
+    assert python_version() == platform.python_version()
