@@ -272,10 +272,12 @@ def _startup_table(startup: dict[str, Any]) -> list[str]:
     plain = rows[0]
     parts = [
         "",
-        f"| start-up (`bench_startup`, {startup['rounds']} rounds, load {startup['load']}): "
-        f"ms over plain `python` ({plain['wall_ns'] / 1e6:.1f} ms wall, "
-        f"{plain['cpu_ns'] / 1e6:.1f} ms CPU), medians of paired differences | wall | CPU "
-        "| goal (wall) |",
+        f"Start-up (`benchmarks/bench_startup.py`, {startup['rounds']} rounds of fresh "
+        f"processes, load average {startup['load']}): ms over plain `python` (itself "
+        f"{plain['wall_ns'] / 1e6:.1f} ms wall, {plain['cpu_ns'] / 1e6:.1f} ms CPU), medians of "
+        "the paired differences; the last row is the capture layer's share, over wrapt's row.",
+        "",
+        "| start-up | wall | CPU | goal (wall) |",
         "|---|---|---|---|",
     ]
     for row in rows[1:]:
