@@ -3,6 +3,7 @@ serializer's payload, and the serializer a file names when it is read."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from snapy_capture.config import SERIALIZER_NAMES
@@ -141,8 +142,6 @@ class RecordCodec:
         return record
 
     def _deserialize(self, envelope: Envelope) -> dict[str, Any]:
-        import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
         name = envelope.serializer
         try:
             payload: bytes | str = envelope.payload

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import mmap
 import os
 import struct
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from snapy_capture.storage._envelope import MAGIC
 from snapy_capture.storage._files import _O_CLOEXEC, _O_NOFOLLOW, _read_file
@@ -57,8 +59,6 @@ _NONE: Final = -1
 def content_digest(data: bytes) -> bytes | None:
     """The key of a capture file's content: ``blake2b`` of its payload (``None``: not a
     capture with a header, never deduplicated)."""
-    import hashlib  # noqa: PLC0415 - not at start-up: first used by a capture
-
     if not data.startswith(MAGIC):
         return None
     end = data.find(b"\n")
@@ -133,8 +133,6 @@ class DedupeIndex:
         # No descriptor of ours stays open (mmap keeps its own, see ``abandon``).
         fd = os.open(self.path, os.O_RDWR | _O_CLOEXEC | _O_NOFOLLOW)
         try:
-            import mmap  # noqa: PLC0415 - see _Buffer
-
             self.map = mmap.mmap(fd, os.fstat(fd).st_size)
         finally:
             os.close(fd)
@@ -320,10 +318,7 @@ class DedupeIndex:
 # One field at a time (a struct call each): the hot path touches a handful of fields.
 # Slot fields at: state 0, digest 8, number 24, calls 32, last seen 40, previous 48, next 52.
 
-if TYPE_CHECKING:  # mmap is imported where a table is mapped: not at a capturing start-up
-    import mmap
-
-    _Buffer = mmap.mmap | bytearray
+_Buffer = mmap.mmap | bytearray
 _I32: Final = struct.Struct("<i")
 _U32: Final = struct.Struct("<I")
 _Q64: Final = struct.Struct("<q")

@@ -35,8 +35,14 @@ nor a key: :func:`pack` and :func:`unpack` refuse it (:func:`check_key`).
 from __future__ import annotations
 
 import functools
+
+# hashlib, hmac and json stay imported with the capture layer, not where first used: a fork
+# while another thread imports one would leave the child a half-imported module, and the
+# child's first capture waiting for ever (tests/reliability/test_reentrancy.py).
+import hashlib
+import hmac
+import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -96,16 +102,11 @@ def empty_key_message() -> str:
 
 
 def _canonical(header: dict[str, Any]) -> bytes:
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     unsigned = {key: value for key, value in header.items() if key != "hmac"}
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _mac_v1(key: bytes, header: dict[str, Any], payload: bytes) -> str:
-    import hashlib  # noqa: PLC0415 - not at start-up: first used by a capture
-    import hmac  # noqa: PLC0415 - not at start-up: first used by a capture
-
     return hmac.new(key, _canonical(header) + b"\n" + payload, hashlib.sha256).hexdigest()
 
 
@@ -119,10 +120,6 @@ def signature(key: bytes, canonical: bytes, function: str, seq: int | str, diges
             its key (a string: no number can pass for it, nor it for a number).
         digest: SHA-256 of the payload.
     """
-    import hashlib  # noqa: PLC0415 - not at start-up: first used by a capture
-    import hmac  # noqa: PLC0415 - not at start-up: first used by a capture
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     bound = json.dumps([function, seq], ensure_ascii=True).encode()
     mac = hmac.new(key, canonical + b"\n" + bound + b"\n" + digest, hashlib.sha256)
     return mac.hexdigest().encode()
@@ -153,17 +150,7 @@ def pack(
     return header + payload
 
 
-_encoders: list[Callable[[Any], str]] = []
-
-
-def _dumps(value: Any) -> str:
-    # One encoder, made at the first capture: json (like hashlib and hmac) is imported where
-    # first used, not at a capturing process's start-up (~2.5 ms together).
-    if not _encoders:
-        import json  # noqa: PLC0415
-
-        _encoders.append(json.JSONEncoder(ensure_ascii=True).encode)
-    return _encoders[0](value)
+_dumps = json.JSONEncoder(ensure_ascii=True).encode
 
 
 def call_fields(header: dict[str, Any]) -> dict[str, Any] | None:
@@ -175,15 +162,11 @@ def call_fields(header: dict[str, Any]) -> dict[str, Any] | None:
 @functools.lru_cache(maxsize=64)
 def _unsigned_header(serializer: str, text: bool) -> bytes:
     # The same bytes for every capture of a serializer: built once, not per capture.
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     return MAGIC + json.dumps(_header(serializer, text), sort_keys=True).encode() + b"\n"
 
 
 @functools.lru_cache(maxsize=64)
 def _signed_header(serializer: str, text: bool) -> bytes:
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     header = _header(serializer, text)
     header["format"] = FORMAT_VERSION
     header["hmac"] = PLACEHOLDER
@@ -213,8 +196,6 @@ class SigningSlot:
 
 @functools.lru_cache(maxsize=64)
 def _slot_of_header(line: bytes) -> tuple[int, bytes] | None:
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     field = line.find(_PLACEHOLDER_FIELD)
     if field < 0:
         return None
@@ -230,8 +211,6 @@ def _slot_of_header(line: bytes) -> tuple[int, bytes] | None:
 def signing_slot(data: bytes) -> SigningSlot | None:
     """The placeholder of a capture packed with a key, or ``None`` (unsigned, already signed,
     or not made by :func:`pack`: such bytes are written as they are)."""
-    import hashlib  # noqa: PLC0415 - not at start-up: first used by a capture
-
     if not data.startswith(MAGIC):
         return None
     end = data.find(b"\n", 0, _MAX_HEADER)
@@ -264,8 +243,6 @@ def unpack(
         CaptureFormatError: empty, truncated header, newer format, unsigned or bad signature.
         ConfigError: ``key`` is empty (see :func:`check_key`).
     """
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     check_key(key)
     if not data:
         raise CaptureFormatError("empty file")
@@ -307,9 +284,6 @@ def _verify(
     function: str | None,
     seq: int | str | None,
 ) -> None:
-    import hashlib  # noqa: PLC0415 - not at start-up: first used by a capture
-    import hmac  # noqa: PLC0415 - not at start-up: first used by a capture
-
     mac = header.get("hmac")
     if not isinstance(mac, str):
         raise CaptureFormatError("unsigned capture refused (a signing key is set)")
@@ -375,8 +349,6 @@ def unsigned(data: bytes) -> bytes:
     """A signed (format-2) capture with its ``hmac`` back to the placeholder :func:`pack`
     leaves, so that a storage signs it for the place it is copied to (``pull``/``push``,
     after verifying it where it was). Other bytes are returned as they are."""
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     if not data.startswith(MAGIC):
         return data
     end = data.find(b"\n", 0, _MAX_HEADER)

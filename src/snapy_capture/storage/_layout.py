@@ -16,6 +16,8 @@ files with :data:`_TEMP_PREFIX`); retention on a write (:func:`_retire`) deletes
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -68,9 +70,6 @@ def function_dirname(module: str, qualname: str) -> str:
     place. (Versions up to 0.1 left ``~`` as it was; only names containing ``~`` differ, and
     the loader finds directories by their ``.function.json``, not by this name.)
     """
-    import hashlib  # noqa: PLC0415 - not at start-up: first used by a capture
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     name = quote(f"{module}:{qualname}", safe="._-").replace("~", "%7E")
     if name.startswith("."):
         name = "%2E" + name[1:]  # dot-names are our bookkeeping (and hidden): never use one
@@ -243,8 +242,6 @@ def _remove_stale_temps(directory: Path, older_than: float = _STALE_TEMP_SECONDS
 
 def _read_meta(directory: Path) -> FunctionInfo | None:
     """The function of a capture directory, from ``.function.json`` or its name."""
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     try:
         meta = json.loads(_read_file(directory / _META).decode("utf-8"))
         return FunctionInfo(str(meta["module"]), str(meta["qualname"]), directory)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import json
 import logging
 import os
 import sys
@@ -76,8 +77,6 @@ def _write_meta(
     files: FileOperations, directory: str, meta: str, module: str, qualname: str
 ) -> None:
     """Write ``.function.json`` atomically; a copy another writer placed first is kept."""
-    import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
     fd, temp = files.open_temp(directory)
     try:
         _write_all(fd, json.dumps({"module": module, "qualname": qualname}).encode())

@@ -14,21 +14,19 @@ to fix it.
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.config import SERIALIZER_NAMES, Serializer
 from snapy_capture.errors import CaptureFormatError, ConfigError
+from snapy_capture.storage import _jsonpickle
+from snapy_capture.storage._jsontags import Codec, Decoder, Encoder
 from snapy_capture.storage._mainrefs import MainMappingPickler, find_global, guess_main_module_name
-
-# The JSON formats' code (_jsontags, _jsonpickle) and _migrate's are imported where used: a
-# process capturing with pickle, the default, never needs them (they cost its start-up ~3 ms).
-if TYPE_CHECKING:
-    from snapy_capture.storage._jsontags import Codec
 
 __all__ = [
     "JSONPickleSerializer",
@@ -144,6 +142,8 @@ class PickleSerializer:
 
 def _missing(data: bytes, exc: BaseException) -> BaseException:
     """The error naming the class a pickle could not find, else ``exc`` itself."""
+    # Only when a pickle fails to load: _migrate (and pickletools) stay out of a capturing
+    # process's start-up.
     from snapy_capture.storage._migrate import describe_missing  # noqa: PLC0415
 
     return describe_missing(data, exc) or exc
@@ -209,8 +209,6 @@ class JSONSerializer:
             raise ConfigError(f"JSONSerializer.register expects a class, got {kind!r}")
         if not isinstance(tag, str) or not tag:
             raise ConfigError(f"JSONSerializer.register expects a non-empty tag, got {tag!r}")
-        from snapy_capture.storage._jsontags import Codec  # noqa: PLC0415
-
         with cls._codecs_lock:
             cls._codecs = {**cls._codecs, tag: Codec(kind, tag, encode, decode)}
 
@@ -252,8 +250,6 @@ class JSONSerializer:
         Raises:
             TypeError: an unsupported type; ValueError: a reference cycle.
         """
-        import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
         tree = self.to_jsonable(obj)
         text = json.dumps(tree, indent=self.indent, ensure_ascii=False, allow_nan=False)
         try:
@@ -267,8 +263,6 @@ class JSONSerializer:
         Raises:
             CaptureFormatError: an unknown tag, or a type that cannot be found.
         """
-        import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
         return self.from_jsonable(json.loads(data))
 
     def to_jsonable(self, obj: Any) -> Any:
@@ -277,8 +271,6 @@ class JSONSerializer:
         Raises:
             TypeError: an unsupported type; ValueError: a reference cycle.
         """
-        from snapy_capture.storage._jsontags import Encoder  # noqa: PLC0415
-
         return Encoder(list(self._codecs.values()), main_module_name).encode(obj)
 
     def from_jsonable(self, tree: Any) -> Any:
@@ -287,8 +279,6 @@ class JSONSerializer:
         Raises:
             CaptureFormatError: an unknown tag, or a type that cannot be found.
         """
-        from snapy_capture.storage._jsontags import Decoder  # noqa: PLC0415
-
         return Decoder(self._codecs, main_module_name, self._may_import).decode(tree)
 
     def __repr__(self) -> str:
@@ -324,10 +314,6 @@ class JSONPickleSerializer:
 
     def dumps(self, obj: Any) -> bytes:
         """Encode ``obj`` with jsonpickle (non-string dict keys kept)."""
-        import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
-        from snapy_capture.storage import _jsonpickle  # noqa: PLC0415
-
         # flatten + json directly: jsonpickle.encode would try other backends (yaml) on a
         # failure, with a DeprecationWarning, instead of reporting it.
         flat = _jsonpickle.pickler()(keys=True).flatten(obj)
@@ -350,12 +336,8 @@ class JSONPickleSerializer:
         Raises:
             CaptureFormatError: a class named in the file cannot be found.
         """
-        import json  # noqa: PLC0415 - not at start-up: first used by a capture
-
         from jsonpickle.errors import ClassNotFoundError  # noqa: PLC0415
         from jsonpickle.unpickler import Unpickler  # noqa: PLC0415
-
-        from snapy_capture.storage import _jsonpickle  # noqa: PLC0415
 
         tree = json.loads(data)
         # jsonpickle imports every module the file names (loadclass, py/mod): resolve them
