@@ -32,7 +32,7 @@ import types
 from typing import Any, Final
 
 from snapy_capture.filters._redacted import Redacted
-from snapy_capture.filters._unstorable import type_reason
+from snapy_capture.filters._unstorable import _TYPE_MODULE, type_reason
 
 __all__ = ["SAFE", "Inert", "inert_loads", "snapshot_reduction", "snapshot_reductions"]
 
@@ -275,25 +275,31 @@ def _is_safe(value: Any) -> bool:
 
 
 def _late_safe(value: Any) -> bool:
-    """:func:`_is_safe`, after adding the types of :data:`_LATE_SAFE` imported since (read
-    from the modules' dicts: no code of theirs, nor an import, runs)."""
-    for module_name, (name, methods) in list(_LATE_SAFE.items()):
-        module = sys.modules.get(module_name)
-        if type(module) is not types.ModuleType:
-            continue
-        found = vars(module).get(name)
-        if isinstance(found, type):
-            _SAFE_ATTRIBUTES.update((found, method) for method in methods)
-            _SAFE_IDS[id(found)] = found
-            _LATE_SAFE.pop(module_name, None)
-    return _SAFE_IDS.get(id(value)) is value
+    """Whether ``value``, not in :data:`_SAFE_IDS`, is a type of :data:`_LATE_SAFE` (then
+    added). Read through the base types' descriptors and the module's dict: no code of the
+    host's or of the module's runs, nothing is imported."""
+    if not issubclass(type(value), type):  # type(), not isinstance(): __class__ is host code
+        return False
+    try:
+        module_name = _TYPE_MODULE.__get__(value)
+    except AttributeError:
+        return False
+    if type(module_name) is not str or (late := _LATE_SAFE.get(module_name)) is None:
+        return False
+    module = sys.modules.get(module_name)
+    if type(module) is not types.ModuleType or vars(module).get(late[0]) is not value:
+        return False
+    _SAFE_ATTRIBUTES.update((value, method) for method in late[1])
+    _SAFE_IDS[id(value)] = value
+    _LATE_SAFE.pop(module_name, None)
+    return True
 
 
 #: Methods of standard types that their own pickles call (``getattr(ZoneInfo, "_unpickle")``,
 #: added with ZoneInfo by :func:`_late_safe`). Any other attribute stays a recorded call:
 #: ``getattr(Path, "unlink")`` is a real function that REDUCE would then call with the
 #: snapshot's arguments.
-_SAFE_ATTRIBUTES: Final[set[tuple[type, str]]] = set()
+_SAFE_ATTRIBUTES: Final[set[tuple[Any, str]]] = set()
 
 
 def _safe_attribute(args: tuple[Any, ...]) -> bool:

@@ -44,6 +44,7 @@ from snapy_capture.filters._objects import (
 from snapy_capture.filters._pickled import type_name
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
+from snapy_capture.filters._unstorable import _TYPE_MODULE
 
 __all__ = [
     "ATOMIC",
@@ -80,21 +81,24 @@ LEAF_SETS: Final[list[set[type]]] = [LEAVES]
 
 
 def late_leaf(kind: type) -> bool:
-    """Whether ``kind`` is a leaf, after adding those of :data:`_LATE_LEAVES` imported since.
+    """Whether ``kind``, not in :data:`LEAVES`, is one of :data:`_LATE_LEAVES` (then added).
 
-    Called only while some are missing, for a type not in :data:`LEAVES`: the modules'
-    dicts are read, no code of theirs (nor an import) runs.
+    Called only while some are missing. Read through the base types' descriptors and the
+    module's dict: no code of the host's or of the module's runs, nothing is imported.
     """
-    for module_name, name in list(_LATE_LEAVES.items()):
-        module = sys.modules.get(module_name)
-        if type(module) is not types.ModuleType:
-            continue
-        found = vars(module).get(name)
-        if isinstance(found, type):
-            for leaves in LEAF_SETS:
-                leaves.add(found)
-            _LATE_LEAVES.pop(module_name, None)
-    return kind in LEAVES
+    try:
+        module_name = _TYPE_MODULE.__get__(kind)
+    except AttributeError:
+        return False
+    if type(module_name) is not str or (name := _LATE_LEAVES.get(module_name)) is None:
+        return False
+    module = sys.modules.get(module_name)
+    if type(module) is not types.ModuleType or vars(module).get(name) is not kind:
+        return False
+    for leaves in LEAF_SETS:
+        leaves.add(kind)
+    _LATE_LEAVES.pop(module_name, None)
+    return True
 
 
 #: Stored by reference (a qualified name), so nothing of their state reaches the disk.
@@ -259,7 +263,7 @@ class _Walk(ObjectWalk):
             return self.visit_bytes(path, value)
         if kind is decimal.Decimal and flt.filter_pii and flt.contains_pii(value):
             return self.redact(path, "pii")  # a card number held in a Decimal
-        if kind in LEAVES or (_LATE_LEAVES and late_leaf(kind)):
+        if kind in LEAVES or (_LATE_LEAVES and kind not in BUILTIN_CONTAINERS and late_leaf(kind)):
             return value
         if depth >= flt.max_depth:
             return self.redact(path, f"depth>{flt.max_depth}")
