@@ -51,10 +51,10 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
-## bench: the benchmark suite (not part of `make test`)
+## bench: the benchmark suite (not part of `make test`); its figures go to the docs' JSON
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'  # the peers it measures against (MonkeyType)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --json docs/performance/bench.json
 
 ## stress: the long variants of the reliability tests
 stress: $(STAMP)

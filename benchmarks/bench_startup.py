@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ._timing import report
+
 ROUNDS = 25
 #: Goals per variant, in ms over plain python (None: shown for scale only).
 GOALS: dict[str, float | None] = {
@@ -34,6 +36,9 @@ GOALS: dict[str, float | None] = {
     "runner, target imported and called once": None,
     "plain python importing wrapt (the floor)": None,
 }
+#: The capture layer's own share: a target module imported, less wrapt's import (paired).
+OURS = "ours beyond wrapt (target module imported)"
+FLOOR = "plain python importing wrapt (the floor)"
 CONFIG = """\
 version: 1
 defaults:
@@ -119,6 +124,13 @@ def run() -> list[str]:
 
 def _table(times: dict[str, list[tuple[float, float]]]) -> list[str]:
     plain = times["plain python noop.py"]
+    rows: list[dict[str, object]] = [
+        {
+            "name": "plain python noop.py",
+            "wall_ns": _ns(_median(plain, 0)),
+            "cpu_ns": _ns(_median(plain, 1)),
+        }
+    ]
     lines = [
         f"{ROUNDS} rounds, each variant a fresh process per round; ms, median of the rounds;",
         "'+plain': median of the paired differences with plain python in the same round",
@@ -129,11 +141,24 @@ def _table(times: dict[str, list[tuple[float, float]]]) -> list[str]:
         if runs is plain:
             lines.append(row + f"{'':>7} {_median(runs, 1):>7.1f}")
             continue
-        wall = statistics.median(mine[0] - base[0] for mine, base in zip(runs, plain, strict=True))
-        cpu = statistics.median(mine[1] - base[1] for mine, base in zip(runs, plain, strict=True))
+        wall, cpu = _paired(runs, plain)
         goal = GOALS[name]
         verdict = "" if goal is None else f"<= +{goal:.0f} " + ("ok" if wall <= goal else "MISS")
         lines.append(row + f"{wall:>+7.1f} {_median(runs, 1):>7.1f} {cpu:>+7.1f} {verdict:>13}")
+        rows.append(
+            {
+                "name": name,
+                "wall_ns": _ns(_median(runs, 0)),
+                "cpu_ns": _ns(_median(runs, 1)),
+                "over_plain_wall_ns": _ns(wall),
+                "over_plain_cpu_ns": _ns(cpu),
+                "goal_ns": None if goal is None else _ns(goal),
+            }
+        )
+    wall, cpu = _paired(times["runner, target module imported"], times[FLOOR])
+    lines.append(f"{OURS:<42} {'':>7} {wall:>+7.1f} {'':>7} {cpu:>+7.1f}  (over wrapt's row)")
+    rows.append({"name": OURS, "over_floor_wall_ns": _ns(wall), "over_floor_cpu_ns": _ns(cpu)})
+    report("startup", rounds=ROUNDS, load=_load(), rows=rows)
     lines.append(
         "(on a loaded machine every figure grows: compare the cpu columns, and plain python's "
         "own time, with an idle machine's ~10 ms)"
@@ -143,6 +168,29 @@ def _table(times: dict[str, list[tuple[float, float]]]) -> list[str]:
 
 def _median(runs: list[tuple[float, float]], index: int) -> float:
     return statistics.median(run[index] for run in runs)
+
+
+def _paired(
+    runs: list[tuple[float, float]], base: list[tuple[float, float]]
+) -> tuple[float, float]:
+    """Wall and CPU ms of ``runs`` over ``base``: medians of the same rounds' differences."""
+    pairs = list(zip(runs, base, strict=True))
+    return (
+        statistics.median(mine[0] - other[0] for mine, other in pairs),
+        statistics.median(mine[1] - other[1] for mine, other in pairs),
+    )
+
+
+def _ns(ms: float) -> float:
+    return round(ms * 1e6)
+
+
+def _load() -> str:
+    try:
+        one, five, _ = os.getloadavg()
+    except (AttributeError, OSError):
+        return "unknown"
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ PIECES = [
 
 def reference(text: str) -> list[tuple[int, int]]:
     """Every default pattern over the whole text, its candidates checked: the specification."""
-    if not text.isascii() and _pii._ODD_DIGITS.search(text) is not None:
+    if not text.isascii() and _pii.odd_digits().search(text) is not None:
         text = text.translate(_pii._DIGIT_TABLE)
     found: list[tuple[int, int]] = []
     for pattern in PII_PATTERNS:

@@ -117,3 +117,18 @@ def test_the_chart_is_drawn_from_the_committed_figures(tmp_path: Path) -> None:
     assert "987.7 µs" in after[0]
     assert "987.7 µs" in after[1]
     assert after[0].count("<rect") == before[0].count("<rect") > 3
+
+
+def test_the_start_up_rows_are_shown_from_the_committed_figures() -> None:
+    """``make bench`` writes bench_startup's rows to the JSON; the tables show each of them
+    (ms over plain python, the capture layer's share over wrapt's row)."""
+    hooks = _hooks()
+    data = json.loads((DOCS / "performance" / "bench.json").read_text(encoding="utf-8"))
+    rows = data["startup"]["rows"]
+    tables = hooks.bench_tables(DOCS)
+    names = [row["name"] for row in rows]
+    assert "runner, target module imported" in names
+    assert "plain python importing wrapt (the floor)" in names
+    for row in rows[1:]:
+        wall = row.get("over_plain_wall_ns", row.get("over_floor_wall_ns"))
+        assert f"| {row['name']} | {wall / 1e6:+.1f} |" in tables

@@ -256,7 +256,40 @@ def bench_tables(docs: Path) -> str:
                 for row in filters
             ),
         ]
+    parts += _startup_table(data.get("startup", {}))
     return "\n".join(parts)
+
+
+def _startup_table(startup: dict[str, Any]) -> list[str]:
+    """``benchmarks/bench_startup.py``'s rows: whole processes, in ms over plain python."""
+    rows = startup.get("rows", [])
+    if not rows:
+        return []
+
+    def ms(ns: float) -> str:
+        return f"{ns / 1e6:+.1f}"
+
+    plain = rows[0]
+    parts = [
+        "",
+        f"Start-up (`benchmarks/bench_startup.py`, {startup['rounds']} rounds of fresh "
+        f"processes, load average {startup['load']}): ms over plain `python` (itself "
+        f"{plain['wall_ns'] / 1e6:.1f} ms wall, {plain['cpu_ns'] / 1e6:.1f} ms CPU), medians of "
+        "the paired differences; the last row is the capture layer's share, over wrapt's row.",
+        "",
+        "| start-up | wall | CPU | goal (wall) |",
+        "|---|---|---|---|",
+    ]
+    for row in rows[1:]:
+        if "over_floor_wall_ns" in row:  # the capture layer's share: over wrapt's row
+            wall, cpu, goal = row["over_floor_wall_ns"], row["over_floor_cpu_ns"], None
+        else:
+            wall, cpu, goal = row["over_plain_wall_ns"], row["over_plain_cpu_ns"], row["goal_ns"]
+        verdict = (
+            "" if goal is None else f"≤ {ms(goal)} " + ("ok" if wall <= goal else "**missed**")
+        )
+        parts.append(f"| {row['name']} | {ms(wall)} | {ms(cpu)} | {verdict} |")
+    return parts
 
 
 GENERATORS: dict[str, Callable[[Path], str]] = {

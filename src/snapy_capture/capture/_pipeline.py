@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import platform
 import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from snapy_capture._text import safe_repr, safe_str
+from snapy_capture._version import python_version
 from snapy_capture.capture import _stats, _writer
 from snapy_capture.capture._caller import (
     call_after_interrupted_capture,
@@ -57,7 +57,7 @@ __all__ = ["CaptureSite", "CaptureWrapper", "parse_overrides", "seed_sampler", "
 
 logger = logging.getLogger("snapy_capture")
 
-_PYTHON: Final = platform.python_version()
+_PYTHON: Final = python_version()
 _sampler = random.Random()
 
 #: Points a ``functools.partial`` at another function, in place: ``(partial, (function, (),

@@ -24,17 +24,15 @@ import collections
 import copyreg
 import datetime
 import decimal
-import fractions
 import io
 import pathlib
 import pickle
 import sys
-import uuid
-import zoneinfo
+import types
 from typing import Any, Final
 
 from snapy_capture.filters._redacted import Redacted
-from snapy_capture.filters._unstorable import type_reason
+from snapy_capture.filters._unstorable import _TYPE_MODULE, type_reason
 
 __all__ = ["SAFE", "Inert", "inert_loads", "snapshot_reduction", "snapshot_reductions"]
 
@@ -57,7 +55,8 @@ def unstorable_copy(key: int) -> Any:
 
 
 #: Globals a snapshot may really call while it is unpickled: types whose construction runs
-#: only the interpreter's or the standard library's code, never the host's.
+#: only the interpreter's or the standard library's code, never the host's (and those of
+#: :data:`_LATE_SAFE`, once their modules are imported).
 SAFE: Final[frozenset[Any]] = frozenset(
     {
         unstorable_copy,
@@ -77,19 +76,26 @@ SAFE: Final[frozenset[Any]] = frozenset(
         datetime.timedelta,
         datetime.timezone,
         decimal.Decimal,
-        fractions.Fraction,
-        uuid.UUID,
         pathlib.PurePath,
         pathlib.PurePosixPath,
         pathlib.PureWindowsPath,
         pathlib.Path,
         pathlib.PosixPath,
         pathlib.WindowsPath,
-        zoneinfo.ZoneInfo,
         Redacted,
     }
 )
 _SAFE_IDS: Final = {id(kind): kind for kind in SAFE}
+#: Safe types of modules this one does not import (``uuid.UUID``, ``fractions.Fraction``,
+#: ``zoneinfo.ZoneInfo``: they cost a capturing process's start-up ~3 ms), with the methods
+#: of theirs their own pickles call (see :data:`_SAFE_ATTRIBUTES`). A snapshot names only
+#: globals of modules imported already, so each is as safe as the others once its module is
+#: imported, and joins :data:`_SAFE_IDS` then (:func:`_late_safe`).
+_LATE_SAFE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "uuid": ("UUID", ()),
+    "fractions": ("Fraction", ()),
+    "zoneinfo": ("ZoneInfo", ("_unpickle",)),
+}
 
 #: :func:`snapshot_reduction`'s answers by type; bounded (a program may make classes forever).
 snapshot_reductions: dict[type, Any] = {}
@@ -265,13 +271,35 @@ class _Global(type):
 
 
 def _is_safe(value: Any) -> bool:
-    return _SAFE_IDS.get(id(value)) is value
+    return _SAFE_IDS.get(id(value)) is value or (bool(_LATE_SAFE) and _late_safe(value))
 
 
-#: Methods of standard types that their own pickles call (``getattr(ZoneInfo, "_unpickle")``).
-#: Any other attribute stays a recorded call: ``getattr(Path, "unlink")`` is a real function
-#: that REDUCE would then call with the snapshot's arguments.
-_SAFE_ATTRIBUTES: Final = frozenset({(zoneinfo.ZoneInfo, "_unpickle")})
+def _late_safe(value: Any) -> bool:
+    """Whether ``value``, not in :data:`_SAFE_IDS`, is a type of :data:`_LATE_SAFE` (then
+    added). Read through the base types' descriptors and the module's dict: no code of the
+    host's or of the module's runs, nothing is imported."""
+    if not issubclass(type(value), type):  # type(), not isinstance(): __class__ is host code
+        return False
+    try:
+        module_name = _TYPE_MODULE.__get__(value)
+    except AttributeError:
+        return False
+    if type(module_name) is not str or (late := _LATE_SAFE.get(module_name)) is None:
+        return False
+    module = sys.modules.get(module_name)
+    if type(module) is not types.ModuleType or vars(module).get(late[0]) is not value:
+        return False
+    _SAFE_ATTRIBUTES.update((value, method) for method in late[1])
+    _SAFE_IDS[id(value)] = value
+    _LATE_SAFE.pop(module_name, None)
+    return True
+
+
+#: Methods of standard types that their own pickles call (``getattr(ZoneInfo, "_unpickle")``,
+#: added with ZoneInfo by :func:`_late_safe`). Any other attribute stays a recorded call:
+#: ``getattr(Path, "unlink")`` is a real function that REDUCE would then call with the
+#: snapshot's arguments.
+_SAFE_ATTRIBUTES: Final[set[tuple[Any, str]]] = set()
 
 
 def _safe_attribute(args: tuple[Any, ...]) -> bool:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import decimal
+import functools
 import re
 from collections.abc import Callable
 from typing import Final
@@ -195,11 +196,18 @@ EMAIL_PATTERN: Final = r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"
 MASK: Final = "[FILTERED: pii]"
 
 # Card numbers as ints: issuer prefixes (IIN ranges) keep ids and ns timestamps from matching.
-CARD_INT: Final = re.compile(
+# This and _ODD_DIGIT_CLASS are compiled on first use (``_card_int``, ``odd_digits``): compiling
+# them costs a capturing process's start-up ~0.8 ms, and a process may never filter.
+_CARD_INT: Final = (
     r"^(?:4\d{12}(?:\d{3}){0,2}|5[1-5]\d{14}|2(?:2[2-9]|[3-6]\d|7[01])\d{13}|2720\d{12}"
     r"|3[47]\d{13}|3(?:0[0-5]|[68]\d)\d{11,16}|6(?:011|5\d\d|4[4-9]\d)\d{12,15}"
     r"|35(?:2[89]|[3-8]\d)\d{12,15}|62\d{14,17}|(?:5[06-9]|6\d)\d{10,17})$"
 )
+
+
+@functools.cache
+def _card_int() -> re.Pattern[str]:
+    return re.compile(_CARD_INT)
 
 
 # What doubling adds to a digit, mod 10 (2d or 2d - 9, minus d): the Luhn sum is the sum of
@@ -258,7 +266,7 @@ _SHAPES: Final = {_SSN: _SSN_SHAPE, CARD: _CARD_SHAPE}
 def is_card_int(value: int) -> bool:
     """Whether an int is a payment card number (issuer prefix, length and Luhn check)."""
     digits = str(abs(value))
-    return CARD_INT.match(digits) is not None and _luhn(digits)
+    return _card_int().match(digits) is not None and _luhn(digits)
 
 
 def is_card_decimal(value: decimal.Decimal) -> bool:
@@ -292,11 +300,19 @@ _DIGIT_TABLE: Final[dict[int, int | str]] = {
 }
 # Whether a text has such digits: the BMP blocks exactly, and the astral ones as one range
 # that leaves out emoji (a class of 65 ranges scans ten times slower than this one).
-_ODD_DIGITS: Final = re.compile(
+_ODD_DIGIT_CLASS: Final = (
     "["
     + "".join(f"{chr(zero)}-{chr(zero + 9)}" for zero in _DIGIT_ZEROS if zero < 0x10000)
     + "\U000104a0-\U0001e959\U0001fbf0-\U0001fbf9]"
 )
+
+
+@functools.cache
+def odd_digits() -> re.Pattern[str]:
+    """:data:`_ODD_DIGIT_CLASS` compiled (see ``_card_int``); a filter holds it from its start."""
+    return re.compile(_ODD_DIGIT_CLASS)
+
+
 # The zero of the block of each such digit; the separators the table maps too.
 _ZERO_OF: Final = {zero + step: zero for zero in _DIGIT_ZEROS for step in range(10)}
 _WIDE_SEPARATORS: Final = (("\u3000", " "), ("\uff0d", "-"), ("\uff0e", "."))
@@ -308,7 +324,7 @@ _MAX_BLOCKS: Final = 32
 def _ascii_digits(text: str, first: re.Match[str]) -> str:
     """``text.translate(_DIGIT_TABLE)``, the same string, sooner.
 
-    ``first`` is the first match of ``_ODD_DIGITS``. ``str.translate`` with a dict costs about
+    ``first`` is the first match of :func:`odd_digits`. ``str.translate`` with a dict costs about
     40 ns a character (4 ms for 100 KB); a text uses digits of one or two scripts, so ten
     ``str.replace`` per block found (a few microseconds each) do the same work.
     """
@@ -318,7 +334,7 @@ def _ascii_digits(text: str, first: re.Match[str]) -> str:
         if zero is not None:
             for step in range(10):
                 text = text.replace(chr(zero + step), chr(48 + step))
-        match = _ODD_DIGITS.search(text, position + 1)
+        match = first.re.search(text, position + 1)
         if match is None:
             for wide, narrow in _WIDE_SEPARATORS:
                 text = text.replace(wide, narrow)

@@ -26,6 +26,7 @@ from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._traverse import (
     ATOMIC,
     CARD_INT_MIN,
+    LEAF_SETS,
     LEAVES,
     filter_argument,
     redacts,
@@ -35,7 +36,8 @@ __all__ = ["Quick"]
 
 #: Left as they are by the walk, at any depth and under any name but a sensitive one (a
 #: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
-_ATOMS: Final = ATOMIC | (LEAVES - {Decimal})
+_ATOMS: Final[set[type]] = set(ATOMIC | (LEAVES - {Decimal}))
+LEAF_SETS.append(_ATOMS)  # leaves whose module is imported later join it (late_leaf)
 _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
 #: Items (and keys) one argument may cost before the walk is cheaper: the walk memoizes shared
 #: objects and this check does not, so a value full of repeated references must not blow up.

@@ -19,7 +19,6 @@ from snapy_capture.filters._pii import (
     _GATES,
     _LONG_GATES,
     _LONG_TEXT,
-    _ODD_DIGITS,
     _SHAPES,
     _SSN_CLASSES,
     _SSN_DASHED,
@@ -27,6 +26,7 @@ from snapy_capture.filters._pii import (
     _VALIDATORS,
     MASK,
     _ascii_digits,
+    odd_digits,
 )
 
 __all__ = ["Compiled"]
@@ -44,11 +44,12 @@ class Compiled:
     """The compiled form of one ``pii_patterns`` list (a new list gets a new one, swapped in
     atomically); only its caches change."""
 
-    __slots__ = ("clean", "each", "held", "key", "long")
+    __slots__ = ("clean", "each", "held", "key", "long", "odd")
 
     def __init__(self, key: tuple[str, ...]) -> None:
         self.key = key
         self.each = [(re.compile(p), _VALIDATORS.get(p), _GATES.get(p)) for p in key]
+        self.odd = odd_digits()
         self.long = [
             (regex, valid, _SHAPES.get(pattern, 0), _LONG_GATES.get(pattern))
             for pattern, (regex, valid, _gate) in zip(key, self.each, strict=True)
@@ -83,7 +84,7 @@ class Compiled:
             return list(held[1])
         original = text
         if not text.isascii():
-            odd = _ODD_DIGITS.search(text)
+            odd = self.odd.search(text)
             if odd is not None:
                 text = _ascii_digits(text, odd)  # one character for one: same offsets
         if len(text) >= _LONG_TEXT:  # longer than the cache's strings: nothing to cache

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import fractions
+import sys
 import types
-import uuid
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
@@ -45,27 +44,63 @@ from snapy_capture.filters._objects import (
 from snapy_capture.filters._pickled import type_name
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
+from snapy_capture.filters._unstorable import _TYPE_MODULE
 
-__all__ = ["ATOMIC", "CARD_INT_MIN", "LEAVES", "filter_argument", "holds_scalar", "redacts"]
+__all__ = [
+    "ATOMIC",
+    "CARD_INT_MIN",
+    "LEAF_SETS",
+    "LEAVES",
+    "filter_argument",
+    "holds_scalar",
+    "late_leaf",
+    "redacts",
+]
 
 #: Ints beyond this size are checked for card numbers; smaller ones cannot be one.
 CARD_INT_MIN: Final = 10**11
-ATOMIC: Final = frozenset({float, complex, bool, type(None), type(Ellipsis)})
+ATOMIC: Final[frozenset[type]] = frozenset({float, complex, bool, type(None), type(Ellipsis)})
 #: Types whose pickled form is their value and holds nothing a name or pattern could match.
-LEAVES: Final = frozenset(
-    {
-        datetime.datetime,
-        datetime.date,
-        datetime.time,
-        datetime.timedelta,
-        datetime.timezone,
-        decimal.Decimal,
-        fractions.Fraction,
-        uuid.UUID,
-        range,
-        slice,
-    }
-)
+#: It grows: the types of :data:`_LATE_LEAVES` join it (see :func:`late_leaf`).
+LEAVES: Final[set[type]] = {
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.timezone,
+    decimal.Decimal,
+    range,
+    slice,
+}
+#: Leaves of modules this one does not import (they cost a capturing process's start-up
+#: ~2 ms, uuid pulling in platform): a value of one cannot exist before its module is
+#: imported, so each joins the sets in :data:`LEAF_SETS` once it is, met by the walk.
+_LATE_LEAVES: Final = {"uuid": "UUID", "fractions": "Fraction"}
+#: The sets holding every leaf, kept up to date by :func:`late_leaf` (``_quick`` adds its own).
+LEAF_SETS: Final[list[set[type]]] = [LEAVES]
+
+
+def late_leaf(kind: type) -> bool:
+    """Whether ``kind``, not in :data:`LEAVES`, is one of :data:`_LATE_LEAVES` (then added).
+
+    Called only while some are missing. Read through the base types' descriptors and the
+    module's dict: no code of the host's or of the module's runs, nothing is imported.
+    """
+    try:
+        module_name = _TYPE_MODULE.__get__(kind)
+    except AttributeError:
+        return False
+    if type(module_name) is not str or (name := _LATE_LEAVES.get(module_name)) is None:
+        return False
+    module = sys.modules.get(module_name)
+    if type(module) is not types.ModuleType or vars(module).get(name) is not kind:
+        return False
+    for leaves in LEAF_SETS:
+        leaves.add(kind)
+    _LATE_LEAVES.pop(module_name, None)
+    return True
+
+
 #: Stored by reference (a qualified name), so nothing of their state reaches the disk.
 _BY_REFERENCE: Final = (
     type,
@@ -88,7 +123,12 @@ def holds_scalar(value: Any) -> bool:
     kind = type(value)
     if kind is Inert:
         kind = value.cls or Inert
-    return kind in ATOMIC or kind in LEAVES or issubclass(kind, _SCALARS)
+    return (
+        kind in ATOMIC
+        or kind in LEAVES
+        or issubclass(kind, _SCALARS)
+        or (bool(_LATE_LEAVES) and late_leaf(kind))
+    )
 
 
 def redacts(pattern: str | None, value: Any) -> bool:
@@ -223,7 +263,7 @@ class _Walk(ObjectWalk):
             return self.visit_bytes(path, value)
         if kind is decimal.Decimal and flt.filter_pii and flt.contains_pii(value):
             return self.redact(path, "pii")  # a card number held in a Decimal
-        if kind in LEAVES:
+        if kind in LEAVES or (_LATE_LEAVES and kind not in BUILTIN_CONTAINERS and late_leaf(kind)):
             return value
         if depth >= flt.max_depth:
             return self.redact(path, f"depth>{flt.max_depth}")

@@ -21,11 +21,13 @@ import sys
 import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from snapy_capture.hook._kinds import CLASS, EXACT_KINDS, kind_of, selects
-from snapy_capture.hook._source import SourceNames, read_source
 from snapy_capture.hook._targets import Target
+
+if TYPE_CHECKING:  # imported by check alone (a capturing process never reads source)
+    from snapy_capture.hook._source import SourceNames
 
 __all__ = [
     "Member",
@@ -156,6 +158,8 @@ def resolve_statically(target: Target) -> Resolution:
         found = _find(target.module, result)
     if found is None:
         return result
+    from snapy_capture.hook._source import SourceNames  # noqa: PLC0415 - see the imports
+
     real, names = found
     if real != target.module:
         # os.path is posixpath: the hook finds it under the name given, and the captures
@@ -175,6 +179,8 @@ def _find(module: str, result: Resolution) -> tuple[str, SourceNames | types.Mod
         if spec is None:
             raise ModuleNotFoundError(f"no module named {module!r}")
         if spec.origin and spec.origin.endswith(".py"):
+            from snapy_capture.hook._source import read_source  # noqa: PLC0415
+
             with open(spec.origin, "rb") as handle:
                 return spec.name, read_source(handle.read(), spec.origin)
     except (ImportError, ValueError, OSError, SyntaxError) as exc:

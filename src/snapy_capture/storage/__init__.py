@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapy_capture.config import is_url, parse_option, thaw_options
 from snapy_capture.errors import ConfigError
@@ -32,7 +32,6 @@ from snapy_capture.storage._layout import (
 )
 from snapy_capture.storage._local import LocalDirectory
 from snapy_capture.storage._objpath import ObjectPath, StoredPath
-from snapy_capture.storage._order import StoredCapture, newest_first
 from snapy_capture.storage._reading import CaptureReader
 from snapy_capture.storage.serializers import Serializer, get_serializer
 
@@ -58,6 +57,21 @@ LOCK_TIMEOUT = 10.0
 
 # Every storage root this process wrote to, in order: the loader searches them by default.
 _written_roots: dict[str, None] = {}
+
+# The order of stored captures is for the processes that read them: a capturing process
+# does not load it (issue 21, start-up).
+if TYPE_CHECKING:
+    from snapy_capture.storage._order import StoredCapture, newest_first
+
+
+def __getattr__(name: str) -> Any:  # PEP 562
+    if name in ("StoredCapture", "newest_first"):
+        from snapy_capture.storage import _order  # noqa: PLC0415
+
+        return getattr(_order, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _KEEP: Any = object()
 
 

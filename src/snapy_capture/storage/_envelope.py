@@ -35,15 +35,18 @@ nor a key: :func:`pack` and :func:`unpack` refuse it (:func:`check_key`).
 from __future__ import annotations
 
 import functools
+
+# hashlib, hmac and json stay imported with the capture layer, not where first used: a fork
+# while another thread imports one would leave the child a half-imported module, and the
+# child's first capture waiting for ever (tests/reliability/test_reentrancy.py).
 import hashlib
 import hmac
 import json
 import os
-import platform
 from dataclasses import dataclass
 from typing import Any, Final
 
-from snapy_capture._version import __version__
+from snapy_capture._version import __version__, python_version
 from snapy_capture.errors import CaptureFormatError, ConfigError
 from snapy_capture.storage._files import _O_CLOEXEC, _O_NOFOLLOW, _write_all
 
@@ -57,7 +60,7 @@ PLACEHOLDER: Final = "0" * 64
 _PLACEHOLDER_FIELD: Final = b'"hmac": "' + PLACEHOLDER.encode() + b'"'
 MAGIC: Final = b"#snapy-capture "
 _MAX_HEADER: Final = 1 << 16  # a header is a few hundred bytes; do not scan a huge payload
-_PYTHON: Final = platform.python_version()
+_PYTHON: Final = python_version()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import json
 import math
 import pathlib
 import sys
-import uuid
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
@@ -199,6 +199,8 @@ class Encoder:
         if simple is not None:
             tag, encode = simple
             return {TAG: tag, **encode(obj)}
+        if _is_uuid(kind):
+            return {TAG: "uuid", "value": str(obj)}
         if kind is complex:
             return {TAG: "complex", "real": self.encode(obj.real), "imag": self.encode(obj.imag)}
         if kind.__name__ in _PATH_TYPES and _PATH_TYPES[kind.__name__] is kind:
@@ -280,8 +282,15 @@ _SIMPLE: Final[dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]] = {
     dt.time: ("time", lambda v: {"iso": v.isoformat(), "fold": v.fold}),
     dt.timedelta: ("timedelta", _timedelta_fields),
     decimal.Decimal: ("decimal", lambda v: {"value": str(v)}),
-    uuid.UUID: ("uuid", lambda v: {"value": str(v)}),
 }
+
+
+def _is_uuid(kind: type) -> bool:
+    """Whether ``kind`` is ``uuid.UUID``, read from ``sys.modules``: importing uuid (with
+    platform) would cost a capturing process's start-up ~2.5 ms, and a UUID cannot exist
+    before its module is imported."""
+    module = sys.modules.get("uuid")
+    return type(module) is types.ModuleType and vars(module).get("UUID") is kind
 
 
 class Decoder:
@@ -375,6 +384,12 @@ def _decode_path(decoder: Decoder, data: dict[str, Any]) -> pathlib.PurePath:
     return kind(data["value"])
 
 
+def _uuid(value: str) -> Any:
+    import uuid  # noqa: PLC0415 - loading a capture (see _is_uuid)
+
+    return uuid.UUID(value)
+
+
 _DECODERS: Final[dict[str, Callable[[Decoder, dict[str, Any]], Any]]] = {
     "tuple": lambda d, data: tuple(d._items(data)),
     "set": lambda d, data: set(d._items(data)),
@@ -390,7 +405,7 @@ _DECODERS: Final[dict[str, Callable[[Decoder, dict[str, Any]], Any]]] = {
     "time": lambda d, data: dt.time.fromisoformat(data["iso"]).replace(fold=data.get("fold", 0)),
     "timedelta": _decode_timedelta,
     "decimal": lambda d, data: decimal.Decimal(data["value"]),
-    "uuid": lambda d, data: uuid.UUID(data["value"]),
+    "uuid": lambda d, data: _uuid(data["value"]),
     "path": _decode_path,
     "complex": lambda d, data: complex(d.decode(data["real"]), d.decode(data["imag"])),
     "redacted": _decode_redacted,

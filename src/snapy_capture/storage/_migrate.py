@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from snapy_capture.errors import CaptureFormatError, ConfigError
 from snapy_capture.storage._envelope import signature, signing_slot, unpack, unsigned
+from snapy_capture.storage._reading import MissingClassError
 
 if TYPE_CHECKING:
     from snapy_capture.storage import CaptureStorage
@@ -40,14 +41,6 @@ _STRINGS: Final = frozenset(
 )
 _GETS: Final = frozenset({"GET", "BINGET", "LONG_BINGET"})
 _PUTS: Final = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
-
-
-class MissingClassError(CaptureFormatError):
-    """A pickled capture refers to a class (or function) that cannot be found any more."""
-
-    def __init__(self, message: str, ref: Ref) -> None:
-        super().__init__(message)
-        self.ref = ref
 
 
 def _walk(data: bytes) -> list[tuple[str, Ref | None, int, int]]:

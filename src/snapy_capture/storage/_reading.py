@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shlex
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage._backend import Backend
 from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
-from snapy_capture.storage._migrate import MissingClassError
 from snapy_capture.storage._objpath import StoredPath
-from snapy_capture.storage._order import StoredCapture
 
-__all__ = ["CaptureReader"]
+if TYPE_CHECKING:  # imported by the readers of captures (a capturing process need not)
+    from snapy_capture.storage._order import StoredCapture
+
+__all__ = ["CaptureReader", "MissingClassError"]
+
+
+class MissingClassError(CaptureFormatError):
+    """A pickled capture refers to a class (or function) that cannot be found any more.
+
+    Here rather than in :mod:`._migrate`, which raises it: reading needs the class, and
+    ``_migrate`` (with :mod:`pickletools`) is loaded only once a pickle lacks a class.
+    """
+
+    def __init__(self, message: str, ref: tuple[str, str]) -> None:
+        super().__init__(message)
+        self.ref = ref
 
 
 def _iso(moment: float) -> str:
@@ -50,6 +62,8 @@ class CaptureReader(RecordCodec):
 
     def read_captures(self, function: FunctionInfo | str) -> Iterator[StoredCapture]:
         """:meth:`captures`, each read (lazily): its record, or why it cannot be read."""
+        from snapy_capture.storage._order import StoredCapture  # noqa: PLC0415
+
         for ref in self.captures(function):
             try:
                 record = self.read(ref.path, function=ref.function)
@@ -95,6 +109,8 @@ class CaptureReader(RecordCodec):
         return record
 
     def _migrate_hint(self, exc: MissingClassError, function: str | None) -> str:
+        import shlex  # noqa: PLC0415 - only for this hint (start-up: see MissingClassError)
+
         module, qualname = exc.ref
         name = shlex.quote(function or "NAME")
         where = shlex.quote(str(self.path))

@@ -1,0 +1,115 @@
+"""What importing a target module loads into the program (issue 21, start-up): the capture
+layer and wrapt, but none of the standard modules capturing never needs (platform, uuid...),
+nor the modules of reading captures and of ``check``.
+
+Types of modules that capture no longer imports (uuid.UUID, fractions.Fraction,
+zoneinfo.ZoneInfo) are still known to the filters once the program imports them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import uuid
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from snapy_capture import CaptureLoader
+from snapy_capture._version import python_version
+
+RUN = [sys.executable, "-m", "snapy_capture.run"]
+#: Never needed by capturing: only by reading captures or by ``check``. (What a capture needs,
+#: json and hashlib say, is imported with the capture layer: imported at the first capture,
+#: a fork while another thread imports it would leave the child a half-imported module.)
+NOT_AT_IMPORT = (
+    *("platform", "sysconfig", "uuid", "zoneinfo", "fractions", "yaml", "shlex"),
+    *("pickletools", "snapy_capture.storage._migrate", "snapy_capture.storage._order"),
+    "snapy_capture.hook._source",
+)
+WORK = "def work(x, token=None, other=None):\n    return x + 1\n"
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Not measured by coverage (``make test`` measures children): coverage would load json,
+    # platform and more in the child.
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, env=plain, timeout=120, check=False
+    )
+
+
+def _probe(first: str) -> str:
+    """A program that imports ``first`` then prints which of NOT_AT_IMPORT are loaded."""
+    return (
+        f"import sys\n{first}\n"
+        f"print(sorted(name for name in {NOT_AT_IMPORT!r} if name in sys.modules))\n"
+    )
+
+
+def test_importing_a_target_module_loads_no_module_capture_needs_only_to_capture(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """The runner, the target file's parse cached (the second run): once the program has
+    imported a target module, none of these is loaded that ``import wrapt`` and the module
+    alone would not load (they cost its start-up ~5 ms, issue 21); the first call captures."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "capture.yaml").write_text(
+        "version: 1\ndefaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_imp:work']\n"
+    )
+    (tmp_path / "floor.py").write_text(_probe("import wrapt, tgt_imp"))
+    (tmp_path / "prog.py").write_text(_probe("import tgt_imp") + "print(tgt_imp.work(1))\n")
+    floor = run([sys.executable, "floor.py"], tmp_path)
+    assert floor.returncode == 0, floor.stderr
+    baseline = set(json.loads(floor.stdout.replace("'", '"')))
+    runs = [run([*RUN, "--config", "capture.yaml", "prog.py"], tmp_path) for _ in range(2)]
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+    loaded, result = runs[1].stdout.splitlines()
+    assert sorted(set(json.loads(loaded.replace("'", '"'))) - baseline) == []
+    assert result == "2"
+    assert len(CaptureLoader(capture_dir).load_all("tgt_imp:work")) == 2
+
+
+LATE_TYPES = """
+import tgt_imp
+import fractions, uuid, zoneinfo
+print(tgt_imp.work(1, token=uuid.UUID(int=7)))
+print(tgt_imp.work(2, token=fractions.Fraction(3, 4)))
+print(tgt_imp.work(3, other=[zoneinfo.ZoneInfo("UTC"), uuid.UUID(int=8)]))
+"""
+
+
+@pytest.mark.parametrize("async_storage", [False, True], ids=["caller", "writer"])
+def test_types_of_modules_the_program_imports_after_capture_are_filtered_as_before(
+    tmp_path: Path, capture_dir: Path, async_storage: bool
+) -> None:
+    """uuid, fractions and zoneinfo are imported by the program after the capture layer:
+    a UUID or Fraction under a secret-ish name is still redacted whole (a scalar), and a
+    ZoneInfo and a UUID in a list under a plain name are stored as themselves (async:
+    rebuilt from the snapshot as the real types, not as recorded calls)."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "capture.yaml").write_text(
+        f"version: 1\ndefaults: {{async_storage: {str(async_storage).lower()}, dedupe: false,"
+        f" retention: 10}}\ntargets: ['tgt_imp:work']\n"
+    )
+    (tmp_path / "prog.py").write_text(LATE_TYPES)
+    done = run([*RUN, "--config", "capture.yaml", "prog.py"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "3", "4"]
+    records = sorted(
+        CaptureLoader(capture_dir).load_all("tgt_imp:work"), key=lambda r: r["args"][0]
+    )
+    tokens = [record["kwargs"]["token"] for record in records[:2]]
+    assert tokens[0] == tokens[1] == "[FILTERED: name:token]"
+    assert records[2]["kwargs"]["other"] == [zoneinfo.ZoneInfo("UTC"), uuid.UUID(int=8)]
+
+
+def test_the_python_version_recorded_is_platforms() -> None:
+    """Captures record ``platform.python_version()``, read without importing platform."""
+    assert python_version() == platform.python_version()
