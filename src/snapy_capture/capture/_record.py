@@ -129,8 +129,8 @@ def too_large(path: str, limit: int) -> tuple[Redacted, list[dict[str, str]]]:
     the encoding of it would cost the caller grows with its size)."""
     prefix = "" if path == "result" else _UNSTORABLE  # as ``shrink`` words them
     placeholder = Redacted(f"{prefix}too large (over {limit} bytes)")
-    # A limit below the snapshots' own is 4x max_capture_size (``State.snapshot_limit``).
-    reason = "snapshot_limit" if limit >= SNAPSHOT_LIMIT else "max_capture_size"
+    # Any other limit is 4x max_capture_size (``State.snapshot_limit``).
+    reason = "snapshot_limit" if limit == SNAPSHOT_LIMIT else "max_capture_size"
     return placeholder, [{"path": path, "reason": reason}]
 
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 from snapy_capture.capture._context import Slot, TooLargeError, per_thread
 from snapy_capture.filters import inert_loads
 
-__all__ = ["SNAPSHOT_LIMIT", "TOO_LARGE", "freeze", "snapshot"]
+__all__ = ["SNAPSHOT_LIMIT", "TOO_LARGE", "freeze", "long_text", "snapshot"]
 
 #: Arguments pickling to more than this are filtered on the caller's thread instead (see
 #: ``freeze``): the filters may drop a large value that a snapshot would copy in full.
@@ -60,10 +60,27 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
     return freeze(value, limit, slot, objects=True) if failed and not objects else None
 
 
-def snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+def long_text(args: tuple[Any, ...], kwargs: dict[str, Any], limit: int) -> bool:
+    """Whether an argument is a string longer than ``limit``: pickling one encodes a copy of
+    it whole before the sink can refuse it (50 MB cost 28 ms), so such a call is not
+    snapshot but filtered on the caller's thread, where the size budget stops at its length.
+    Only the arguments themselves: one level, a few dozen ns an argument."""
+    for value in args:
+        if type(value) is str and len(value) > limit:
+            return True
+    if kwargs:
+        for value in kwargs.values():
+            if type(value) is str and len(value) > limit:
+                return True
+    return False
+
+
+def snapshot(
+    args: list[Any], kwargs: dict[str, Any], limit: int = SNAPSHOT_LIMIT
+) -> tuple[list[Any], dict[str, Any]]:
     """An inert deep copy of filtered arguments (pickled, then unpickled without running any
-    host code: see ``_inert``), or the originals if they do not pickle."""
-    frozen = freeze((args, kwargs), SNAPSHOT_LIMIT)
+    host code: see ``_inert``), or the originals if they do not pickle within ``limit``."""
+    frozen = freeze((args, kwargs), limit)
     if not frozen:  # unpicklable or huge: the encoder degrades it later anyway
         return args, kwargs
     try:

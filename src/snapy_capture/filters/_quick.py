@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
-from snapy_capture.filters._objects import Memo
+from snapy_capture.filters._objects import ITEM_COST, UNLIMITED, Memo
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
@@ -27,6 +27,7 @@ from snapy_capture.filters._traverse import (
     ATOMIC,
     CARD_INT_MIN,
     LEAVES,
+    Budget,
     filter_argument,
     redacts,
 )
@@ -37,10 +38,15 @@ __all__ = ["Quick"]
 #: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
 _ATOMS: Final = ATOMIC | (LEAVES - {Decimal})
 _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
-#: Items (and keys) one argument may cost before the walk is cheaper: the walk memoizes shared
-#: objects and this check does not, so a value full of repeated references must not blow up.
-#: It also bounds the work wasted on a big argument that turns out to need the walk.
-BUDGET: Final = 4096
+#: What one argument may cost before the walk is cheaper, counted as the walk counts a call's
+#: size budget (``_traverse.Budget``): 4096 items (and keys), and 64 KiB of text. The walk
+#: memoizes shared objects and this check does not, so a value full of repeated references
+#: must not blow up. It also bounds the work wasted on a big argument that turns out to need
+#: the walk.
+BUDGET: Final = 4096 * ITEM_COST + (64 << 10)
+#: The longest strings the filter's cache of clean strings holds (``_pii._CLEAN_CACHE_LENGTH``):
+#: a longer one is not looked up, which would hash it whole.
+_CACHED: Final = 256
 _UNKNOWN: Final = object()
 
 
@@ -111,11 +117,12 @@ class Quick:
         report: list[dict[str, str]],
         *,
         memo: Memo | None = None,
+        budget: Budget | None = None,
     ) -> Any:
         """What :func:`~snapy_capture.filters._traverse.filter_argument` returns, the same, sooner.
 
-        A clean value is returned as is, and one under a sensitive name is replaced as the
-        walk would replace it; anything else takes the walk.
+        A clean value is returned as is (its cost taken from ``budget``), and one under a
+        sensitive name is replaced as the walk would replace it; anything else takes the walk.
         """
         try:
             if name is not None:
@@ -140,21 +147,30 @@ class Quick:
                     return redacted
             kind = type(value)
             # The commonest arguments without a call: atoms, small ints, strings found clean.
-            if (
-                kind in _ATOMS
-                or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)
-                or (
-                    kind is str
+            if kind in _ATOMS or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN):
+                return value
+            room = UNLIMITED if budget is None else budget.left
+            if kind is str:
+                size = len(value)  # before a lookup, which would hash a long one whole
+                if (
+                    size <= _CACHED
+                    and size <= room
                     and value in self.clean
-                    and (self.max_size is None or len(value) <= self.max_size)
-                )
-                or self.value(value, 0, BUDGET) >= 0
-            ):
+                    and (self.max_size is None or size <= self.max_size)
+                ):
+                    if budget is not None:
+                        budget.left = room - size
+                    return value
+            start = room if room < BUDGET else BUDGET
+            left = self.value(value, 0, start)
+            if left >= 0:
+                if budget is not None:
+                    budget.left = room - (start - left)
                 return value
         except Exception:  # noqa: BLE001, S110 - e.g. a dict resized by another thread: walk it
             pass
         try:
-            return filter_argument(self.flt, path, name, value, report, memo=memo)
+            return filter_argument(self.flt, path, name, value, report, memo=memo, budget=budget)
         finally:
             self.release()
 
@@ -182,7 +198,10 @@ class Quick:
             self.compiled.release()
 
     def value(self, value: Any, depth: int, budget: int) -> int:
-        """What is left of ``budget`` once ``value`` (at ``depth``) is found clean, or -1."""
+        """What is left of ``budget`` once ``value`` (at ``depth``) is found clean, or -1.
+
+        Counted as the walk counts a call's size budget, and before anything is read: a
+        string's length before it is scanned, a container's items before they are."""
         kind = type(value)
         if kind in _ATOMS:
             return budget
@@ -190,8 +209,10 @@ class Quick:
             clean = -CARD_INT_MIN < value < CARD_INT_MIN or self.compiled is None
             return budget if clean else -1
         if kind is str:
+            size = len(value)
+            budget -= size if value.isascii() else 2 * size
             limit = self.max_size
-            clean = (limit is None or len(value) <= limit) and self.text(value)
+            clean = budget >= 0 and (limit is None or size <= limit) and self.text(value)
             return budget if clean else -1
         if kind in _CONTAINERS:
             return self.container(value, depth, budget)
@@ -209,7 +230,7 @@ class Quick:
         reason = self.reasons.get(kind, _UNKNOWN)
         if reason is _UNKNOWN:
             reason = self.flt.unstorable_reason(value)
-        budget -= size
+        budget -= size * ITEM_COST
         if reason is not None or budget < 0:
             return -1
         depth += 1
@@ -238,15 +259,20 @@ class Quick:
             kind = type(item)
             if kind in _ATOMS or (kind is int and -CARD_INT_MIN < item < CARD_INT_MIN):
                 continue
-            if kind is str and item in clean and (limit is None or len(item) <= limit):
-                continue
+            if kind is str:
+                size = len(item)  # before a lookup, which would hash a long one whole
+                if size <= _CACHED and item in clean:
+                    budget -= size  # checked at the end: nothing is scanned meanwhile
+                    if limit is None or size <= limit:
+                        continue
+                    return -1
             if kind in _CONTAINERS:
                 budget = self.container(item, depth, budget)
             else:
                 budget = self.value(item, depth, budget)
             if budget < 0:
                 return -1
-        return budget
+        return budget if budget >= 0 else -1
 
     def mapping(self, value: dict[Any, Any], depth: int, budget: int) -> int:
         verdicts = self.verdicts
@@ -254,7 +280,8 @@ class Quick:
             kind = type(key)
             if kind is str:
                 # The walk masks a secret-shaped key, and checks the item by the key's name.
-                if not self.text(key):
+                budget -= len(key)  # before it is scanned
+                if budget < 0 or not self.text(key):
                     return -1
                 verdict = verdicts.get(key, _UNKNOWN)
                 if verdict is _UNKNOWN:
