@@ -24,7 +24,7 @@ from snapy_capture.capture._record import (
     receiver_state,
     result_state,
 )
-from snapy_capture.capture._snapshot import TOO_LARGE, freeze, long_text
+from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import Pending, State
 from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip
 from snapy_capture.capture._writer import push
@@ -96,7 +96,6 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
     stored) before the call, and the call is the handler's tail."""
     lazy, limit, rate, snapshots, named, takes_cls, before, wall = _settings(state)
     plain, flt, queue_size = site.kind != "coroutine", state.filter, state.queue_size
-    frozen = snapshots and not lazy
 
     def captured_call(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -117,13 +116,14 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
             # With the instance a method was called on (a classmethod's class is none).
             receiver = instance is not None and before and not issubclass(type(instance), type)
             call = (given, kwargs, instance) if receiver else (given, kwargs)
-            payload = None
-            # Lazily queued as references: the writer reads them later. A string argument
-            # past the limit is not pickled (see long_text): filtered here, it costs nothing.
-            if snapshots and not (frozen and long_text(given, kwargs, limit)):
-                payload = call if lazy else freeze(call, limit, slot, receiver)
-                if not payload:  # did not pickle, or too large
-                    payload = freeze_filtered(call, flt, limit, slot, payload)
+            # Lazily queued as references: the writer reads them later.
+            payload = (
+                (call if lazy else freeze(call, limit, slot, receiver, call=True))
+                if snapshots
+                else None
+            )
+            if not payload and snapshots:  # did not pickle, or too large
+                payload = freeze_filtered(call, flt, limit, slot, payload)
             if not payload:  # synchronous, or no snapshot within the limit: filtered here
                 site.capture_here(state, depth, bound, given, kwargs, instance=instance)
             else:
@@ -186,13 +186,15 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             # when it does not pickle: the result's filter must see the receiver's secrets,
             # which the one filtered here has lost.
             payload = (
-                (call if lazy and not receiver else freeze(call, limit, slot, receiver))
-                if snapshots and ((lazy and not receiver) or not long_text(given, kwargs, limit))
+                (call if lazy and not receiver else freeze(call, limit, slot, receiver, call=True))
+                if snapshots
                 else None
             )
             if not payload:  # synchronous, or no snapshot within the limit: filtered here
                 # Past the limit, with the arguments within it: the receiver is too large.
-                oversize = payload is TOO_LARGE and receiver and freeze(call[:2], limit, slot)
+                oversize = (
+                    payload is TOO_LARGE and receiver and freeze(call[:2], limit, slot, call=True)
+                )
                 pending = site.capture_here(
                     state, depth, bound, given, kwargs, instance=instance, oversize=bool(oversize)
                 )

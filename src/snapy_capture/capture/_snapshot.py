@@ -12,7 +12,7 @@ from typing import Any, Final
 from snapy_capture.capture._context import Slot, TooLargeError, per_thread
 from snapy_capture.filters import inert_loads
 
-__all__ = ["SNAPSHOT_LIMIT", "TOO_LARGE", "freeze", "long_text", "snapshot"]
+__all__ = ["SNAPSHOT_LIMIT", "TOO_LARGE", "freeze", "snapshot"]
 
 #: Arguments pickling to more than this are filtered on the caller's thread instead (see
 #: ``freeze``): the filters may drop a large value that a snapshot would copy in full.
@@ -23,7 +23,9 @@ SNAPSHOT_LIMIT: Final = 1 << 20
 TOO_LARGE: Final = b""
 
 
-def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = False) -> bytes | None:
+def freeze(
+    value: Any, limit: int, slot: Slot | None = None, objects: bool = False, *, call: bool = False
+) -> bytes | None:
     """A pickle of ``value`` taken now; :data:`TOO_LARGE` if it passes ``limit`` bytes,
     ``None`` if it cannot be pickled.
 
@@ -34,7 +36,21 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
     when plain pickling fails (the stand-ins cost every pickling a few dozen ns; the plain
     values of a function's arguments seldom need them). ``slot`` is this thread's
     (``per_thread.slot``), when the caller has it at hand.
+
+    ``call``: ``value`` is a call, ``(args, kwargs, ...)``, one of whose arguments may be a
+    string longer than ``limit``: it is :data:`TOO_LARGE` unpickled, since pickle encodes a
+    copy of a string whole before the sink can refuse it (50 MB cost 28 ms); the filters'
+    size budget stops at its length instead. Only the arguments themselves are looked at,
+    a few dozen ns each.
     """
+    if call:
+        for argument in value[0]:
+            if type(argument) is str and len(argument) > limit:
+                return TOO_LARGE
+        if value[1]:
+            for argument in value[1].values():
+                if type(argument) is str and len(argument) > limit:
+                    return TOO_LARGE
     if slot is None:
         slot = per_thread.slot
     if slot.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own
@@ -58,21 +74,6 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
         sink.data = None
         slot.busy = False
     return freeze(value, limit, slot, objects=True) if failed and not objects else None
-
-
-def long_text(args: tuple[Any, ...], kwargs: dict[str, Any], limit: int) -> bool:
-    """Whether an argument is a string longer than ``limit``: pickling one encodes a copy of
-    it whole before the sink can refuse it (50 MB cost 28 ms), so such a call is not
-    snapshot but filtered on the caller's thread, where the size budget stops at its length.
-    Only the arguments themselves: one level, a few dozen ns an argument."""
-    for value in args:
-        if type(value) is str and len(value) > limit:
-            return True
-    if kwargs:
-        for value in kwargs.values():
-            if type(value) is str and len(value) > limit:
-                return True
-    return False
 
 
 def snapshot(

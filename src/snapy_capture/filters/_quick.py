@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
-from snapy_capture.filters._objects import ITEM_COST, UNLIMITED, Memo
+from snapy_capture.filters._objects import ITEM_COST, Memo
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
@@ -64,6 +64,7 @@ class Quick:
     """
 
     __slots__ = (
+        "cached",
         "clean",
         "compiled",
         "filter_pii",
@@ -87,6 +88,9 @@ class Quick:
         self.filter_pii = flt.filter_pii
         self.max_size: int | None = flt.max_size
         self.max_depth: int = flt.max_depth
+        # The longest string looked up in ``clean`` (a longer one would be hashed whole):
+        # no longer than max_size either, so a string found there needs no other check.
+        self.cached = _CACHED if self.max_size is None else min(_CACHED, self.max_size)
         self.flt = flt
         self.verdicts = flt._name_verdicts()
         self.reasons = flt._type_reasons()
@@ -149,24 +153,23 @@ class Quick:
             # The commonest arguments without a call: atoms, small ints, strings found clean.
             if kind in _ATOMS or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN):
                 return value
-            room = UNLIMITED if budget is None else budget.left
             if kind is str:
                 size = len(value)  # before a lookup, which would hash a long one whole
-                if (
-                    size <= _CACHED
-                    and size <= room
-                    and value in self.clean
-                    and (self.max_size is None or size <= self.max_size)
-                ):
+                if size <= self.cached and value in self.clean:
                     if budget is not None:
-                        budget.left = room - size
+                        # May pass it by that string at most: an estimate, not worth a test.
+                        budget.left -= size
                     return value
-            start = room if room < BUDGET else BUDGET
-            left = self.value(value, 0, start)
-            if left >= 0:
-                if budget is not None:
-                    budget.left = room - (start - left)
-                return value
+            if budget is None:
+                if self.value(value, 0, BUDGET) >= 0:
+                    return value
+            else:
+                room = budget.left
+                start = room if room < BUDGET else BUDGET
+                left = self.value(value, 0, start)
+                if left >= 0:
+                    budget.left = room - start + left
+                    return value
         except Exception:  # noqa: BLE001, S110 - e.g. a dict resized by another thread: walk it
             pass
         try:
@@ -248,6 +251,7 @@ class Quick:
             elif isinstance(key, str):
                 return -1  # a str subclass: the walk reads it safely
         clean = self.clean
+        cached = self.cached
         previous: Any = _UNKNOWN
         for item in value:
             if item is previous:
@@ -261,11 +265,9 @@ class Quick:
                 continue
             if kind is str:
                 size = len(item)  # before a lookup, which would hash a long one whole
-                if size <= _CACHED and item in clean:
+                if size <= cached and item in clean:
                     budget -= size  # checked at the end: nothing is scanned meanwhile
-                    if limit is None or size <= limit:
-                        continue
-                    return -1
+                    continue
             if kind in _CONTAINERS:
                 budget = self.container(item, depth, budget)
             else:
