@@ -56,6 +56,7 @@ __all__ = [
     "CARD_INT_MIN",
     "LEAVES",
     "Budget",
+    "estimate",
     "filter_argument",
     "holds_scalar",
     "redacts",
@@ -160,14 +161,14 @@ class Budget:
         return Redacted(f"too large (over {self.limit} bytes): {what}")
 
 
-#: Containers of this many items or more are sampled before they are walked (``_estimate``).
+#: Containers of this many items or more are sampled before they are walked (``estimate``).
 _SAMPLED: Final = 512
 #: Items sampled per container, and levels of containers sampled below the first.
 _SAMPLES: Final = 16
 _SAMPLE_DEPTH: Final = 3
 
 
-def _estimate(value: Any, depth: int = 0) -> int:
+def estimate(value: Any, depth: int = 0) -> int:
     """A guess of what ``value`` costs the budget, from at most :data:`_SAMPLES` items of each
     container (evenly spaced in a list or tuple, the first ones of a dict or set) and
     :data:`_SAMPLE_DEPTH` levels: a few dozen values read, whatever its size.
@@ -199,7 +200,7 @@ def _estimate(value: Any, depth: int = 0) -> int:
         sample = list(itertools.islice(value, _SAMPLES))
     elif kind is Inert:
         state = value.state
-        return OBJECT_COST + (_estimate(state, depth - 1) if type(state) is dict else 0)
+        return OBJECT_COST + (estimate(state, depth - 1) if type(state) is dict else 0)
     elif plain_pickling(kind):
         try:
             attributes = object.__getattribute__(value, "__dict__")
@@ -207,13 +208,13 @@ def _estimate(value: Any, depth: int = 0) -> int:
             return OBJECT_COST
         if type(attributes) is not dict:
             return OBJECT_COST
-        return OBJECT_COST + _estimate(attributes, depth - 1)
+        return OBJECT_COST + estimate(attributes, depth - 1)
     else:
         return OBJECT_COST
     if not sample:
         return 0
     items = size * (2 if kind is dict else 1)
-    guessed = sum(_estimate(item, depth) for item in sample) * items // len(sample)
+    guessed = sum(estimate(item, depth) for item in sample) * items // len(sample)
     return ITEM_COST * items + guessed
 
 
@@ -518,7 +519,7 @@ class _Walk(ObjectWalk):
         kind = type(value)
         if kind is dict or kind in BUILTIN_CONTAINERS:
             size = len(value)
-            if size >= _SAMPLED and _estimate(value) > 2 * self.room:
+            if size >= _SAMPLED and estimate(value) > 2 * self.room:
                 raise OverBudget
             self.spend(ITEM_COST * size)  # before its items are copied out
             if kind is dict:
