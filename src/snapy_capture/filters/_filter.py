@@ -38,7 +38,7 @@ from snapy_capture.filters._questions import CustomFilter
 from snapy_capture.filters._quick import Quick
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._scan import Compiled
-from snapy_capture.filters._traverse import CARD_INT_MIN, Budget, filter_argument
+from snapy_capture.filters._traverse import CARD_INT_MIN, filter_argument
 from snapy_capture.filters._unstorable import reference_reason, type_reason
 
 __all__ = ["ArgumentFilter", "FilterResult"]
@@ -339,7 +339,7 @@ class ArgumentFilter:
         # One memo for the whole call: an object passed twice, or reached from two arguments,
         # is stored once and loads back as one object.
         memo: Memo = {}
-        limit = None if budget is None else Budget(budget, budget_reason)
+        limit = None if budget is None else [budget, budget, budget_reason]  # _traverse.Budget
         new_args = []
         named = len(param_names)
         for index, value in enumerate(args):

@@ -158,17 +158,17 @@ class Quick:
                 if size <= self.cached and value in self.clean:
                     if budget is not None:
                         # May pass it by that string at most: an estimate, not worth a test.
-                        budget.left -= size
+                        budget[0] -= size
                     return value
             if budget is None:
                 if self.value(value, 0, BUDGET) >= 0:
                     return value
             else:
-                room = budget.left
+                room = budget[0]
                 start = room if room < BUDGET else BUDGET
                 left = self.value(value, 0, start)
                 if left >= 0:
-                    budget.left = room - start + left
+                    budget[0] = room - start + left
                     return value
         except Exception:  # noqa: BLE001, S110 - e.g. a dict resized by another thread: walk it
             pass

@@ -31,7 +31,7 @@ import fractions
 import itertools
 import types
 import uuid
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import AmbiguousName, pair_key
@@ -131,34 +131,29 @@ class _Restart(Exception):
     """A cycle reached an object still being filtered: redo the argument in copying mode."""
 
 
-class Budget:
-    """The size budget of one call's arguments: an estimate of the bytes stored, counted as
-    the walks go (text and bytes by their length, containers by their items, objects by their
-    attributes; an object met again costs nothing). An argument that would pass what is left
-    is not walked further: it is stored as ``too large (over <limit> bytes): <what>``, reported
-    with ``reason``, and costs nothing; the others are kept."""
+#: The size budget of one call's arguments: ``[left, limit, reason]``, an estimate of the
+#: bytes stored, counted as the walks go (text and bytes by their length, containers by their
+#: items, objects by their attributes; an object met again costs nothing). An argument that
+#: would pass what is ``left`` is not walked further: it is stored as ``too large (over
+#: <limit> bytes): <what>``, reported with ``reason``, and costs nothing; the others are kept.
+#: A list, not an object: one is made per captured call (a third of the cost).
+Budget: TypeAlias = list[Any]
 
-    __slots__ = ("left", "limit", "reason")
 
-    def __init__(self, limit: int, reason: str) -> None:
-        self.limit = limit
-        self.left = limit
-        self.reason = reason
-
-    def too_large(self, path: str, value: Any, report: list[dict[str, str]]) -> Redacted:
-        """The placeholder of an argument past the budget, named by its size where it is
-        known without reading it (the built-in types' own lengths), else by its type."""
-        kind = type(value)
-        if kind is str:
-            what = f"str of {len(value)} characters"
-        elif kind is bytes or kind is bytearray:
-            what = f"{kind.__name__} of {len(value)} bytes"
-        elif kind in BUILTIN_CONTAINERS:
-            what = f"{kind.__name__} of {len(value)} items"
-        else:
-            what = type_name(value)
-        report.append({"path": path, "reason": self.reason})
-        return Redacted(f"too large (over {self.limit} bytes): {what}")
+def too_large(budget: Budget, path: str, value: Any, report: list[dict[str, str]]) -> Redacted:
+    """The placeholder of an argument past ``budget``, named by its size where it is known
+    without reading it (the built-in types' own lengths), else by its type."""
+    kind = type(value)
+    if kind is str:
+        what = f"str of {len(value)} characters"
+    elif kind is bytes or kind is bytearray:
+        what = f"{kind.__name__} of {len(value)} bytes"
+    elif kind in BUILTIN_CONTAINERS:
+        what = f"{kind.__name__} of {len(value)} items"
+    else:
+        what = type_name(value)
+    report.append({"path": path, "reason": budget[2]})
+    return Redacted(f"too large (over {budget[1]} bytes): {what}")
 
 
 #: Containers of this many items or more are sampled before they are walked (``estimate``).
@@ -242,7 +237,7 @@ def filter_argument(
 
     ``memo`` is shared by the arguments of one call (see the module's docstring), and so is
     ``budget``: what this argument is found to cost is taken from it; one that would pass it
-    is replaced (see :class:`Budget`).
+    is replaced (see :data:`Budget`).
     """
     kind = type(value)
     if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
@@ -258,7 +253,7 @@ def filter_argument(
         memo = {}
     mark = len(report)
     start = len(memo)
-    room = UNLIMITED if budget is None else budget.left
+    room = UNLIMITED if budget is None else budget[0]
     try:
         try:
             walk = _Walk(flt, report, memo, copying=False, room=room)
@@ -276,14 +271,14 @@ def filter_argument(
                 walk = _Walk(flt, report, memo, copying=True, everything=True, room=room)
                 result = walk.visit(path, name, value, 0)
         if budget is not None:
-            budget.left = walk.room
+            budget[0] = walk.room
         return result
     except OverBudget:
         _forget(report, mark, memo, start)
         if budget is None:  # a walk given no budget never raises it: fail closed all the same
             report.append({"path": path, "reason": "error:OverBudget"})
             return Redacted(f"could not be inspected: {type_name(value)}")
-        return budget.too_large(path, value, report)
+        return too_large(budget, path, value, report)
     except RecursionError as exc:
         _forget(report, mark, memo, start)
         report.append({"path": path, "reason": f"error:{type(exc).__name__}"})
