@@ -81,7 +81,7 @@ def _peak(call: Callable[[], object]) -> int:
 
 def run(pairs: int = 9) -> list[str]:
     lines = [
-        f"{'argument':<26}{'bare':>10}{'+ sync':>11}{'+ async':>11}{'peak':>10}{'file':>8}",
+        f"{'argument':<26}{'bare':>10}{'+ sync':>12}{'+ async':>12}{'peak':>11}{'file':>10}",
     ]
     rows = []
     with tempfile.TemporaryDirectory() as root:
@@ -124,8 +124,8 @@ def run(pairs: int = 9) -> list[str]:
             )
             mark = "" if max(sync_ns, async_ns) <= GOAL_NS else "  (over the 20 ms goal)"
             lines.append(
-                f"{name:<26}{fmt_ns(bare_ns):>10}{fmt_ns(sync_ns):>11}{fmt_ns(async_ns):>11}"
-                f"{peak / 1024:>8.0f} K{size:>8}{mark}"
+                f"{name:<26}{fmt_ns(bare_ns):>10}{fmt_ns(sync_ns):>12}{fmt_ns(async_ns):>12}"
+                f"{peak / 1024:>9.0f} K{size:>10}{mark}"
             )
             del value, sync, deferred
             gc.collect()

@@ -10,6 +10,7 @@ argument that would pass what is left becomes ``[FILTERED: too large (over N byt
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,30 @@ def test_without_a_budget_nothing_changes() -> None:
     """``filter_call`` without ``budget`` (the default) keeps what it is given."""
     value = list(range(1_000_000))
     assert ArgumentFilter().filter_call(["rows"], [value], {}).args[0] is value
+
+
+@pytest.mark.parametrize("kind", ["str", "result"])
+def test_a_long_string_is_refused_by_its_length_not_copied(capture_dir: Path, kind: str) -> None:
+    """A snapshot (async storage; a recorded result) refuses a string past the limit from the
+    length pickle writes before it, rather than after pickle encoded a copy of it whole (what
+    the caller allocates does not grow with the string: 20 MB before)."""
+    text = "w" * (20 << 20)
+
+    @capture_args(retention=None, async_storage=True, record_result=kind == "result")
+    def echo(text: str) -> str:
+        return text if kind == "result" else "ok"
+
+    echo("warm")  # resolves the configuration, starts the writer
+    assert flush(timeout=30)
+    tracemalloc.start()
+    try:
+        echo(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert flush(timeout=30)
+    assert peak < 1 << 20
+    record = load_capture_dict("echo", capture_dir)
+    assert str(record["args"][0]).startswith("[FILTERED: too large (over 1048576 bytes)")
+    if kind == "result":
+        assert str(record["result"]["value"]) == "[FILTERED: too large (over 1048576 bytes)]"

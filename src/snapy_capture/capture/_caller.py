@@ -117,11 +117,7 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
             receiver = instance is not None and before and not issubclass(type(instance), type)
             call = (given, kwargs, instance) if receiver else (given, kwargs)
             # Lazily queued as references: the writer reads them later.
-            payload = (
-                (call if lazy else freeze(call, limit, slot, receiver, call=True))
-                if snapshots
-                else None
-            )
+            payload = (call if lazy else freeze(call, limit, slot, receiver)) if snapshots else None
             if not payload and snapshots:  # did not pickle, or too large
                 payload = freeze_filtered(call, flt, limit, slot, payload)
             if not payload:  # synchronous, or no snapshot within the limit: filtered here
@@ -186,15 +182,13 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:
             # when it does not pickle: the result's filter must see the receiver's secrets,
             # which the one filtered here has lost.
             payload = (
-                (call if lazy and not receiver else freeze(call, limit, slot, receiver, call=True))
+                (call if lazy and not receiver else freeze(call, limit, slot, receiver))
                 if snapshots
                 else None
             )
             if not payload:  # synchronous, or no snapshot within the limit: filtered here
                 # Past the limit, with the arguments within it: the receiver is too large.
-                oversize = (
-                    payload is TOO_LARGE and receiver and freeze(call[:2], limit, slot, call=True)
-                )
+                oversize = payload is TOO_LARGE and receiver and freeze(call[:2], limit, slot)
                 pending = site.capture_here(
                     state, depth, bound, given, kwargs, instance=instance, oversize=bool(oversize)
                 )

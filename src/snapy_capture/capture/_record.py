@@ -179,9 +179,8 @@ def receiver_state(
 def result_state(flt: ArgumentFilter, result: Any, limit: int) -> tuple[Any, list[dict[str, str]]]:
     """A call's result as stored, filtered, and its report; a ``too large`` placeholder if it
     pickles to more than ``limit`` bytes (the arguments' snapshot limit): found by one
-    pickling that stops there, before the filters walk it and the serializer encodes it (a
-    string by its length: pickle would encode a copy of it whole first)."""
-    if (type(result) is str and len(result) > limit) or freeze(result, limit) is TOO_LARGE:
+    pickling that stops there, before the filters walk it and the serializer encodes it."""
+    if freeze(result, limit) is TOO_LARGE:
         return too_large("result", limit)
     filtered: tuple[Any, list[dict[str, str]]] = flt.filter_value(result, "result")
     return filtered
@@ -207,12 +206,11 @@ def freeze_filtered(
     if len(call) < 3:
         return None
     if frozen is TOO_LARGE:
-        placeholder = (call[0], call[1], *too_large("self", limit))
-        return freeze(placeholder, limit, slot, objects=True, call=True)
+        return freeze((call[0], call[1], *too_large("self", limit)), limit, slot, objects=True)
     receiver, report = receiver_state(flt, call[2], "self", None)
     if receiver is call[2]:  # nothing replaced: it would fail again
         return None
-    return freeze((call[0], call[1], receiver, report), limit, slot, objects=True, call=True)
+    return freeze((call[0], call[1], receiver, report), limit, slot, objects=True)
 
 
 def add_receiver(
