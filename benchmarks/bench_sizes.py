@@ -11,6 +11,7 @@ captured call, the argument itself not counted).
 
 from __future__ import annotations
 
+import datetime
 import gc
 import statistics
 import tempfile
@@ -129,7 +130,8 @@ def run(pairs: int = 9) -> list[str]:
             )
             del value, sync, deferred
             gc.collect()
-    report("huge_arguments", rows=rows)
+    generated = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    report("huge_arguments", rows=rows, generated=generated)
     lines.append(
         "(+: median of paired differences with the bare call; peak: memory allocated during "
         "one synchronous capture; file: its size in bytes)"
