@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ("bench_import", "Import cost with the hook installed"),
         ("bench_startup", "Start-up of the runner (paired process runs)"),
         ("bench_filters", "Filter cost"),
+        ("bench_sizes", "Huge arguments (50 MB, paired with the bare call)"),
     ):
         run = _optional(module)
         if run is None:

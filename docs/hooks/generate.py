@@ -256,6 +256,20 @@ def bench_tables(docs: Path) -> str:
                 for row in filters
             ),
         ]
+    huge = data.get("huge_arguments", {})
+    if huge.get("rows"):
+        parts += [
+            "",
+            f"| a 50 MB argument (measured {huge.get('generated', data['generated'])}) | bare "
+            "call | + synchronous | + async_storage | allocated | capture file |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {row['name']} | {_fmt_ns(row['bare_ns'])} | {_fmt_ns(row['sync_extra_ns'])} "
+                f"| {_fmt_ns(row['async_extra_ns'])} | {row['peak_bytes'] / 1024:.0f} KiB "
+                f"| {row['capture_bytes']} B |"
+                for row in huge["rows"]
+            ),
+        ]
     parts += _startup_table(data.get("startup", {}))
     return "\n".join(parts)
 

@@ -115,14 +115,17 @@ def test_captures_too_large_to_snapshot_count_their_encoded_size(
     capture_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Arguments past the snapshot limit are filtered and encoded on the caller's thread and
-    queued encoded: those bytes count against MAX_QUEUED_BYTES too (they counted 1 KiB)."""
+    queued encoded: those bytes count against MAX_QUEUED_BYTES too (they counted 1 KiB).
+
+    The arguments' size budget is an estimate (an item 4 bytes; a float pickles to 9): distinct
+    floats pass the 1 MiB snapshot limit pickled and stay within the budget, stored whole."""
     monkeypatch.setattr(_writer, "MAX_QUEUED_BYTES", 4 * 1024 * 1024)
 
     @capture_args(retention=None, async_storage=True)
-    def bulky(i: int, blob: str) -> int:
+    def bulky(i: int, blob: list[float]) -> int:
         return i
 
-    blob = "z" * (1536 * 1024)  # past the 1 MiB snapshot limit
+    blob = [i + 0.5 for i in range(170_000)]  # 1.5 MiB pickled, past the snapshot limit
     asleep = _AsleepWriter()
     monkeypatch.setattr(_writer, "_writer", asleep)
     before = stats()["dropped"]
@@ -144,13 +147,13 @@ def test_a_capture_larger_than_the_whole_bound_still_goes_into_an_empty_queue(
     monkeypatch.setattr(_writer, "MAX_QUEUED_BYTES", 1024 * 1024)
 
     @capture_args(retention=None, async_storage=True)
-    def oversized(i: int, blob: str) -> int:
+    def oversized(i: int, blob: list[float]) -> int:
         return i
 
     asleep = _AsleepWriter()
     monkeypatch.setattr(_writer, "_writer", asleep)
     before = stats()["dropped"]
-    blob = "o" * (1536 * 1024)
+    blob = [i + 0.5 for i in range(170_000)]  # 1.5 MiB pickled, within the size budget
     assert [oversized(i, blob) for i in range(3)] == [0, 1, 2]
     assert len(asleep.jobs) == 1
     assert stats()["dropped"] - before == 2

@@ -437,22 +437,32 @@ def test_huge_string_becomes_placeholder_with_ignore_large_objects(
     ],
 )
 def test_huge_string_without_limit_is_written_or_dropped(capture_dir: Path, size: int) -> None:
-    """Without ``ignore_large_objects`` a huge string is stored whole (or dropped and counted),
-    never a crash."""
+    """Without ``ignore_large_objects`` a huge string is stored whole when ``max_capture_size``
+    allows it (or dropped and counted), never a crash; by default, past the 1 MiB size limit,
+    as a placeholder."""
     text = "x" * size
 
-    @capture_args(retention=None)
+    @capture_args(retention=None, max_capture_size=size + 1024)
     def swallow(text: str) -> int:
+        return len(text)
+
+    @capture_args(retention=None)
+    def by_default(text: str) -> int:
         return len(text)
 
     before = stats()
     assert swallow(text) == size
-    _stored_or_dropped(before, 1)
+    assert by_default(text) == size
+    _stored_or_dropped(before, 2)
     records = (
         _load_quiet(capture_dir, "swallow") if stats()["captured"] > before["captured"] else []
     )
     if records:
         assert records[0]["args"][0] == text
+    [record] = _load_quiet(capture_dir, "by_default")
+    assert str(record["args"][0]) == (
+        f"[FILTERED: too large (over 1048576 bytes): str of {size} characters]"
+    )
 
 
 @pytest.mark.parametrize(

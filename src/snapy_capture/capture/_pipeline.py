@@ -233,7 +233,9 @@ class CaptureSite:
             add_receiver(record, "self", *stored)
         if state.records_result:
             # Arguments are recorded as called: keep a copy the body cannot mutate.
-            record["args"], record["kwargs"] = snapshot(record["args"], record["kwargs"])
+            record["args"], record["kwargs"] = snapshot(
+                record["args"], record["kwargs"], state.snapshot_limit
+            )
             echo = result_filter(state.filter, names, args, kwargs, before)
             return Pending(state, record, echo, receiver if state.self_after else None)
         self.dispatch(state, record)
@@ -357,7 +359,13 @@ class CaptureSite:
         """Filter one call's arguments, knowing which keywords ``**kwargs`` collected."""
         signature = self.signature()
         return state.filter.filter_call(
-            names, args, kwargs, var_keyword=signature.var_keyword, keyword_params=signature.keyword
+            names,
+            args,
+            kwargs,
+            var_keyword=signature.var_keyword,
+            keyword_params=signature.keyword,
+            budget=state.snapshot_limit,
+            budget_reason=state.budget_reason,
         )
 
     def param_names(self, count: int, *, bound: bool) -> Sequence[str]:

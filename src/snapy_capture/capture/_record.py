@@ -11,6 +11,7 @@ import dataclasses
 import inspect
 import time
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any, Final, NamedTuple
 
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
@@ -129,8 +130,8 @@ def too_large(path: str, limit: int) -> tuple[Redacted, list[dict[str, str]]]:
     the encoding of it would cost the caller grows with its size)."""
     prefix = "" if path == "result" else _UNSTORABLE  # as ``shrink`` words them
     placeholder = Redacted(f"{prefix}too large (over {limit} bytes)")
-    # A limit below the snapshots' own is 4x max_capture_size (``State.snapshot_limit``).
-    reason = "snapshot_limit" if limit >= SNAPSHOT_LIMIT else "max_capture_size"
+    # Any other limit is 4x max_capture_size (``State.snapshot_limit``).
+    reason = "snapshot_limit" if limit == SNAPSHOT_LIMIT else "max_capture_size"
     return placeholder, [{"path": path, "reason": reason}]
 
 
@@ -370,16 +371,18 @@ class _GivenSecrets:
     def items(self, value: Any) -> list[tuple[str | None, Any]]:
         kind = type(value)
         # Types, not isinstance(): an object's own __class__ is not asked; the base types'
-        # own iterators: a subclass's __iter__ is host code.
+        # own iterators: a subclass's __iter__ is host code. No more items than the budget
+        # can visit: a huge argument costs no more than a small one.
+        room = self.budget
         if issubclass(kind, dict):
-            return [(_key_name(k), v) for k, v in list(dict.items(value))]
+            return [(_key_name(k), v) for k, v in islice(dict.items(value), room)]
         if issubclass(kind, tuple):
-            return self.sequence(kind, list(tuple.__iter__(value)))
+            return self.sequence(kind, list(islice(tuple.__iter__(value), room)))
         if issubclass(kind, list):
-            return self.sequence(kind, list(list.__iter__(value)))
+            return self.sequence(kind, list(islice(list.__iter__(value), room)))
         if issubclass(kind, (set, frozenset)):
             iterate = set.__iter__ if issubclass(kind, set) else frozenset.__iter__
-            return [(None, item) for item in list(iterate(value))]
+            return [(None, item) for item in islice(iterate(value), room)]
         if kind is Inert:
             return self.inert_items(value)
         parts: list[tuple[str | None, Any]] = []

@@ -33,7 +33,8 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
     class (``SnapshotPickler``): at once when ``value`` holds ``objects`` (a receiver), else
     when plain pickling fails (the stand-ins cost every pickling a few dozen ns; the plain
     values of a function's arguments seldom need them). ``slot`` is this thread's
-    (``per_thread.slot``), when the caller has it at hand.
+    (``per_thread.slot``), when the caller has it at hand. A long string is refused by the
+    length its header gives, before pickle encodes a copy of it (see ``_BoundedSink``).
     """
     if slot is None:
         slot = per_thread.slot
@@ -60,10 +61,12 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
     return freeze(value, limit, slot, objects=True) if failed and not objects else None
 
 
-def snapshot(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+def snapshot(
+    args: list[Any], kwargs: dict[str, Any], limit: int = SNAPSHOT_LIMIT
+) -> tuple[list[Any], dict[str, Any]]:
     """An inert deep copy of filtered arguments (pickled, then unpickled without running any
-    host code: see ``_inert``), or the originals if they do not pickle."""
-    frozen = freeze((args, kwargs), SNAPSHOT_LIMIT)
+    host code: see ``_inert``), or the originals if they do not pickle within ``limit``."""
+    frozen = freeze((args, kwargs), limit)
     if not frozen:  # unpicklable or huge: the encoder degrades it later anyway
         return args, kwargs
     try:

@@ -73,6 +73,7 @@ class State:
 
     __slots__ = (
         "background",
+        "budget_reason",
         "clock",
         "config",
         "copy_limit",
@@ -144,7 +145,12 @@ class State:
             self.fallback is None or _encodes_inert(self.fallback)
         )
         size = config.max_capture_size
-        self.snapshot_limit = SNAPSHOT_LIMIT if size is None else min(SNAPSHOT_LIMIT, 4 * size)
+        # The size limit of a call's arguments (together, their budget in ``filter_call``), of
+        # a receiver and of a result (each pickled up to it): 1 MiB, or 4x max_capture_size
+        # when that is set (either way: a larger one is how to store larger values); past
+        # it, a placeholder reported under the option that set it.
+        self.snapshot_limit = SNAPSHOT_LIMIT if size is None else 4 * size
+        self.budget_reason = "snapshot_limit" if size is None else "max_capture_size"
         # A receiver read on the caller's thread is copied first (``_record.receiver_state``):
         # its reducer runs once, and the call cannot change what is stored. Not for a
         # serializer given live values, unless the call may change them before encoding.

@@ -308,6 +308,8 @@ class ArgumentFilter:
         *,
         var_keyword: str | None = None,
         keyword_params: Collection[str] = (),
+        budget: int | None = None,
+        budget_reason: str = "budget",
     ) -> FilterResult:
         """Filter one call's arguments.
 
@@ -320,6 +322,14 @@ class ArgumentFilter:
                 that are not in ``keyword_params`` belong to it, so a sensitive name there
                 (``**credentials``) filters them all.
             keyword_params: the parameters that can be passed by keyword.
+            budget: about how many bytes the arguments may take, stored, together
+                (``None``: no limit). Each argument's size is estimated as it is walked (text
+                and bytes by length, containers by items, objects by attributes), before its
+                parts are read; one that would pass what the arguments before it left is
+                replaced by ``[FILTERED: too large (over <budget> bytes): <what>]`` and
+                reported with ``budget_reason``, after a walk that stopped there: what it
+                costs grows with the budget, never with the argument beyond it.
+            budget_reason: the reason reported for such an argument.
 
         Returns:
             The filtered arguments (same positions and keys) and the redaction report.
@@ -329,15 +339,18 @@ class ArgumentFilter:
         # One memo for the whole call: an object passed twice, or reached from two arguments,
         # is stored once and loads back as one object.
         memo: Memo = {}
+        limit = None if budget is None else [budget, budget, budget_reason]  # _traverse.Budget
         new_args = []
         named = len(param_names)
         for index, value in enumerate(args):
             name = param_names[index] if index < named else None
             path = name if name is not None else f"args[{index}]"
             if quick is not None:
-                new_args.append(quick.filter(path, name, value, report, memo=memo))
+                new_args.append(quick.filter(path, name, value, report, memo=memo, budget=limit))
             else:
-                new_args.append(filter_argument(self, path, name, value, report, memo=memo))
+                new_args.append(
+                    filter_argument(self, path, name, value, report, memo=memo, budget=limit)
+                )
         group = None
         if var_keyword is not None and self.sensitive_pattern(var_keyword) is not None:
             group = var_keyword
@@ -346,9 +359,9 @@ class ArgumentFilter:
             name = group if group is not None and key not in keyword_params else key
             path = key if isinstance(key, str) and len(key) <= 64 else "kwargs[...]"
             if quick is not None and type(key) is str:
-                new = quick.filter(path, name, value, report, memo=memo)
+                new = quick.filter(path, name, value, report, memo=memo, budget=limit)
             else:
-                new = filter_argument(self, path, name, value, report, memo=memo)
+                new = filter_argument(self, path, name, value, report, memo=memo, budget=limit)
             if quick is not None:
                 new_kwargs[quick.keyword(key, report)] = new
             else:

@@ -19,6 +19,7 @@ import abc
 import collections
 import copyreg
 import dataclasses
+import itertools
 import types
 from collections.abc import Collection
 from typing import Any, Final
@@ -34,7 +35,18 @@ from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import builtin_reason
 
-__all__ = ["BUILTIN_CONTAINERS", "NO_LOW", "Memo", "ObjectWalk", "Path", "render_path"]
+__all__ = [
+    "BUILTIN_CONTAINERS",
+    "ITEM_COST",
+    "NO_LOW",
+    "OBJECT_COST",
+    "UNLIMITED",
+    "Memo",
+    "ObjectWalk",
+    "OverBudget",
+    "Path",
+    "render_path",
+]
 
 BUILTIN_CONTAINERS: Final = frozenset({dict, list, tuple, set, frozenset})
 _STANDARD_DICTS: Final = frozenset(
@@ -77,6 +89,18 @@ def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> N
 Memo = dict[int, tuple[Any, Any]]
 #: ``ObjectWalk.low`` when nothing leads back to an open object.
 NO_LOW: Final = 1 << 62
+#: ``ObjectWalk.room`` of a walk without a size budget.
+UNLIMITED: Final = 1 << 62
+#: What one item of a container, or one attribute, counts against the size budget besides
+#: its own text: about what pickle writes for a small int (2 to 5 bytes) or a reference.
+ITEM_COST: Final = 4
+#: What an object entered counts besides its attributes: its class's reference and framing.
+OBJECT_COST: Final = 16
+
+
+class OverBudget(Exception):
+    """The argument being walked would pass what is left of its call's size budget."""
+
 
 #: A report path, built lazily: the root's name, or ``(parent, how, what)``; only rendered to
 #: text when something is filtered, so clean arguments never pay for formatting it.
@@ -132,6 +156,7 @@ class ObjectWalk(abc.ABC):
         "open",
         "pending",
         "report",
+        "room",
         "suspects",
         "touched",
     )
@@ -145,8 +170,13 @@ class ObjectWalk(abc.ABC):
         copying: bool,
         suspects: Collection[int] = (),
         everything: bool = False,
+        room: int = UNLIMITED,
     ) -> None:
         self.flt = flt
+        #: What is left of the call's size budget (an estimate of the bytes stored): each
+        #: part is counted before it is read further, so a walk stops there (``OverBudget``)
+        #: and what it costs grows with the budget, not with the argument.
+        self.room = room
         self.report = report
         #: id -> (object, what is stored for it): shared by every argument of one call, so
         #: an object met twice is stored once and loads back as one object.
@@ -200,6 +230,12 @@ class ObjectWalk(abc.ABC):
         """Whether a back-reference to the object with this id counts as filtered data."""
         return self.everything or key in self.suspects
 
+    def spend(self, cost: int) -> None:
+        """Count ``cost`` estimated bytes against the budget; raise ``OverBudget`` past it."""
+        self.room -= cost
+        if self.room < 0:
+            raise OverBudget
+
     def redact(self, path: Path, reason: str) -> Redacted:
         self.note(path, reason)
         return Redacted(reason)
@@ -229,6 +265,7 @@ class ObjectWalk(abc.ABC):
         Each change is ``(True, new)`` for a slot, ``(False, new)`` for an instance-dict
         attribute, or ``(new_name, new)`` for one whose name itself had to be masked.
         """
+        self.spend(OBJECT_COST + ITEM_COST * len(names))
         try:
             instance_dict = object.__getattribute__(value, "__dict__")
         except AttributeError:
@@ -420,6 +457,7 @@ class ObjectWalk(abc.ABC):
     ) -> list[Any] | None:
         """Filtered items of a list, a set or a tuple subclass (``fields``: a namedtuple's
         names), or ``None`` when none changed."""
+        self.spend(ITEM_COST * len(items))
         new_items = []
         changed = False
         for index, item in enumerate(items):
@@ -434,6 +472,7 @@ class ObjectWalk(abc.ABC):
         self, path: Path, pairs: Any, depth: int, *, attributes: bool
     ) -> list[tuple[Any, Any]] | None:
         """Filtered key/value pairs (a dict's items, or attributes), ``None`` if unchanged."""
+        self.spend(ITEM_COST * len(pairs))
         out: list[tuple[Any, Any]] = []
         changed = False
         for index, (key, item) in enumerate(pairs):
@@ -497,6 +536,9 @@ class ObjectWalk(abc.ABC):
         mark = len(self.report)
         touched = self.touched
         leans = self.leans
+        if len(reduced) > 3:
+            # Its items (iterators: a deque's, a custom container's) read only up to the budget.
+            reduced = (*reduced[:3], *map(self.take, reduced[3:5]), *reduced[5:])
         for index, part in enumerate(materialized(reduced)):
             self.visit((path, "[]", index), None, part, depth)
         if self.kept_whole(touched, leans):
@@ -504,6 +546,17 @@ class ObjectWalk(abc.ABC):
             # (A result filtered already reports nothing here: placeholders are not refiltered.)
             return self.opaque(path, type_name(value), mark, touched)
         return result
+
+    def take(self, items: Any) -> Any:
+        """The first items of an iterable of items (``None`` stays ``None``) as a list, as
+        many as the budget may hold: one more raises ``OverBudget`` before it is read."""
+        if items is None:
+            return None
+        room = self.room // ITEM_COST
+        taken = list(itertools.islice(items, room + 1))
+        if len(taken) > room:
+            raise OverBudget
+        return taken
 
 
 def _items_as_one_tuple(args: tuple[Any, ...], value: tuple[Any, ...]) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
-from snapy_capture.filters._objects import Memo
+from snapy_capture.filters._objects import ITEM_COST, Memo
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
@@ -28,6 +28,7 @@ from snapy_capture.filters._traverse import (
     CARD_INT_MIN,
     LEAF_SETS,
     LEAVES,
+    Budget,
     filter_argument,
     redacts,
 )
@@ -39,10 +40,15 @@ __all__ = ["Quick"]
 _ATOMS: Final[set[type]] = set(ATOMIC | (LEAVES - {Decimal}))
 LEAF_SETS.append(_ATOMS)  # leaves whose module is imported later join it (late_leaf)
 _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
-#: Items (and keys) one argument may cost before the walk is cheaper: the walk memoizes shared
-#: objects and this check does not, so a value full of repeated references must not blow up.
-#: It also bounds the work wasted on a big argument that turns out to need the walk.
-BUDGET: Final = 4096
+#: What one argument may cost before the walk is cheaper, counted as the walk counts a call's
+#: size budget (``_traverse.Budget``): 4096 items (and keys), and 64 KiB of text. The walk
+#: memoizes shared objects and this check does not, so a value full of repeated references
+#: must not blow up. It also bounds the work wasted on a big argument that turns out to need
+#: the walk.
+BUDGET: Final = 4096 * ITEM_COST + (64 << 10)
+#: The longest strings the filter's cache of clean strings holds (``_pii._CLEAN_CACHE_LENGTH``):
+#: a longer one is not looked up, which would hash it whole.
+_CACHED: Final = 256
 _UNKNOWN: Final = object()
 
 
@@ -60,6 +66,7 @@ class Quick:
     """
 
     __slots__ = (
+        "cached",
         "clean",
         "compiled",
         "filter_pii",
@@ -83,6 +90,9 @@ class Quick:
         self.filter_pii = flt.filter_pii
         self.max_size: int | None = flt.max_size
         self.max_depth: int = flt.max_depth
+        # The longest string looked up in ``clean`` (a longer one would be hashed whole):
+        # no longer than max_size either, so a string found there needs no other check.
+        self.cached = _CACHED if self.max_size is None else min(_CACHED, self.max_size)
         self.flt = flt
         self.verdicts = flt._name_verdicts()
         self.reasons = flt._type_reasons()
@@ -113,11 +123,12 @@ class Quick:
         report: list[dict[str, str]],
         *,
         memo: Memo | None = None,
+        budget: Budget | None = None,
     ) -> Any:
         """What :func:`~snapy_capture.filters._traverse.filter_argument` returns, the same, sooner.
 
-        A clean value is returned as is, and one under a sensitive name is replaced as the
-        walk would replace it; anything else takes the walk.
+        A clean value is returned as is (its cost taken from ``budget``), and one under a
+        sensitive name is replaced as the walk would replace it; anything else takes the walk.
         """
         try:
             if name is not None:
@@ -142,21 +153,29 @@ class Quick:
                     return redacted
             kind = type(value)
             # The commonest arguments without a call: atoms, small ints, strings found clean.
-            if (
-                kind in _ATOMS
-                or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)
-                or (
-                    kind is str
-                    and value in self.clean
-                    and (self.max_size is None or len(value) <= self.max_size)
-                )
-                or self.value(value, 0, BUDGET) >= 0
-            ):
+            if kind in _ATOMS or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN):
                 return value
+            if kind is str:
+                size = len(value)  # before a lookup, which would hash a long one whole
+                if size <= self.cached and value in self.clean:
+                    if budget is not None:
+                        # May pass it by that string at most: an estimate, not worth a test.
+                        budget[0] -= size
+                    return value
+            if budget is None:
+                if self.value(value, 0, BUDGET) >= 0:
+                    return value
+            else:
+                room = budget[0]
+                start = room if room < BUDGET else BUDGET
+                left = self.value(value, 0, start)
+                if left >= 0:
+                    budget[0] = room - start + left
+                    return value
         except Exception:  # noqa: BLE001, S110 - e.g. a dict resized by another thread: walk it
             pass
         try:
-            return filter_argument(self.flt, path, name, value, report, memo=memo)
+            return filter_argument(self.flt, path, name, value, report, memo=memo, budget=budget)
         finally:
             self.release()
 
@@ -184,7 +203,10 @@ class Quick:
             self.compiled.release()
 
     def value(self, value: Any, depth: int, budget: int) -> int:
-        """What is left of ``budget`` once ``value`` (at ``depth``) is found clean, or -1."""
+        """What is left of ``budget`` once ``value`` (at ``depth``) is found clean, or -1.
+
+        Counted as the walk counts a call's size budget, and before anything is read: a
+        string's length before it is scanned, a container's items before they are."""
         kind = type(value)
         if kind in _ATOMS:
             return budget
@@ -192,8 +214,10 @@ class Quick:
             clean = -CARD_INT_MIN < value < CARD_INT_MIN or self.compiled is None
             return budget if clean else -1
         if kind is str:
+            size = len(value)
+            budget -= size if value.isascii() else 2 * size
             limit = self.max_size
-            clean = (limit is None or len(value) <= limit) and self.text(value)
+            clean = budget >= 0 and (limit is None or size <= limit) and self.text(value)
             return budget if clean else -1
         if kind in _CONTAINERS:
             return self.container(value, depth, budget)
@@ -211,7 +235,7 @@ class Quick:
         reason = self.reasons.get(kind, _UNKNOWN)
         if reason is _UNKNOWN:
             reason = self.flt.unstorable_reason(value)
-        budget -= size
+        budget -= size * ITEM_COST
         if reason is not None or budget < 0:
             return -1
         depth += 1
@@ -229,6 +253,7 @@ class Quick:
             elif isinstance(key, str):
                 return -1  # a str subclass: the walk reads it safely
         clean = self.clean
+        cached = self.cached
         previous: Any = _UNKNOWN
         for item in value:
             if item is previous:
@@ -240,15 +265,18 @@ class Quick:
             kind = type(item)
             if kind in _ATOMS or (kind is int and -CARD_INT_MIN < item < CARD_INT_MIN):
                 continue
-            if kind is str and item in clean and (limit is None or len(item) <= limit):
-                continue
+            if kind is str:
+                size = len(item)  # before a lookup, which would hash a long one whole
+                if size <= cached and item in clean:
+                    budget -= size  # checked at the end: nothing is scanned meanwhile
+                    continue
             if kind in _CONTAINERS:
                 budget = self.container(item, depth, budget)
             else:
                 budget = self.value(item, depth, budget)
             if budget < 0:
                 return -1
-        return budget
+        return budget if budget >= 0 else -1
 
     def mapping(self, value: dict[Any, Any], depth: int, budget: int) -> int:
         verdicts = self.verdicts
@@ -256,7 +284,8 @@ class Quick:
             kind = type(key)
             if kind is str:
                 # The walk masks a secret-shaped key, and checks the item by the key's name.
-                if not self.text(key):
+                budget -= len(key)  # before it is scanned
+                if budget < 0 or not self.text(key):
                     return -1
                 verdict = verdicts.get(key, _UNKNOWN)
                 if verdict is _UNKNOWN:

@@ -27,21 +27,26 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import itertools
 import sys
 import types
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import AmbiguousName, pair_key
 from snapy_capture.filters._objects import (
     BUILTIN_CONTAINERS,
+    ITEM_COST,
     NO_LOW,
+    OBJECT_COST,
+    UNLIMITED,
     Memo,
     ObjectWalk,
+    OverBudget,
     Path,
     render_path,
 )
-from snapy_capture.filters._pickled import type_name
+from snapy_capture.filters._pickled import plain_pickling, type_name
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import _TYPE_MODULE
@@ -51,6 +56,8 @@ __all__ = [
     "CARD_INT_MIN",
     "LEAF_SETS",
     "LEAVES",
+    "Budget",
+    "estimate",
     "filter_argument",
     "holds_scalar",
     "late_leaf",
@@ -157,6 +164,98 @@ class _Restart(Exception):
     """A cycle reached an object still being filtered: redo the argument in copying mode."""
 
 
+#: The size budget of one call's arguments: ``[left, limit, reason]``, an estimate of the
+#: bytes stored, counted as the walks go (text and bytes by their length, containers by their
+#: items, objects by their attributes; an object met again costs nothing). An argument that
+#: would pass what is ``left`` is not walked further: it is stored as ``too large (over
+#: <limit> bytes): <what>``, reported with ``reason``, and costs nothing; the others are kept.
+#: A list, not an object: one is made per captured call (a third of the cost).
+Budget: TypeAlias = list[Any]
+
+
+def too_large(budget: Budget, path: str, value: Any, report: list[dict[str, str]]) -> Redacted:
+    """The placeholder of an argument past ``budget``, named by its size where it is known
+    without reading it (the built-in types' own lengths), else by its type."""
+    kind = type(value)
+    if kind is str:
+        what = f"str of {len(value)} characters"
+    elif kind is bytes or kind is bytearray:
+        what = f"{kind.__name__} of {len(value)} bytes"
+    elif kind in BUILTIN_CONTAINERS:
+        what = f"{kind.__name__} of {len(value)} items"
+    else:
+        what = type_name(value)
+    report.append({"path": path, "reason": budget[2]})
+    return Redacted(f"too large (over {budget[1]} bytes): {what}")
+
+
+#: Containers of this many items or more are sampled before they are walked (``estimate``).
+_SAMPLED: Final = 512
+#: Items sampled per container, and levels of containers sampled below the first.
+_SAMPLES: Final = 16
+_SAMPLE_DEPTH: Final = 3
+
+
+def estimate(value: Any, depth: int = 0) -> int:
+    """A guess of what ``value`` costs the budget, from at most :data:`_SAMPLES` items of each
+    container (evenly spaced in a list or tuple, the first ones of a dict or set) and
+    :data:`_SAMPLE_DEPTH` levels: a few dozen values read, whatever its size.
+
+    A big container whose guess passes twice what is left of the budget is not walked: the
+    walk's own count, exact but spent item by item, would find it too large only after as
+    much work as the budget allows (a megabyte of small objects is a tenth of a second).
+    One that fits by the guess is walked and counted all the same.
+    """
+    kind = type(value)
+    if kind is str:
+        size = len(value)
+        return size if value.isascii() else 2 * size
+    if kind is bytes or kind is bytearray:
+        return len(value)
+    if depth >= _SAMPLE_DEPTH or kind in ATOMIC or kind is int:
+        return 0
+    depth += 1
+    size = 0
+    sample: list[Any]
+    if kind is list or kind is tuple:
+        size = len(value)
+        sample = list(value[:: max(size // _SAMPLES, 1)][:_SAMPLES])
+    elif kind is dict:
+        size = len(value)
+        sample = [part for pair in itertools.islice(value.items(), _SAMPLES) for part in pair]
+    elif kind is set or kind is frozenset:
+        size = len(value)
+        sample = list(itertools.islice(value, _SAMPLES))
+    elif kind is Inert:
+        state = value.state
+        return OBJECT_COST + (estimate(state, depth - 1) if type(state) is dict else 0)
+    elif plain_pickling(kind):
+        try:
+            attributes = object.__getattribute__(value, "__dict__")
+        except Exception:  # noqa: BLE001 - no instance dict: its slots are not guessed
+            return OBJECT_COST
+        if type(attributes) is not dict:
+            return OBJECT_COST
+        return OBJECT_COST + estimate(attributes, depth - 1)
+    else:
+        return OBJECT_COST
+    if not sample:
+        return 0
+    items = size * (2 if kind is dict else 1)
+    guessed = sum(estimate(item, depth) for item in sample) * items // len(sample)
+    return ITEM_COST * items + guessed
+
+
+def _length(value: Any) -> int:
+    """The number of items of a dict, list, set or frozenset subclass, by the base type's own
+    ``__len__`` (a subclass's is host code)."""
+    base: Any
+    for base in (dict, list, set, frozenset):
+        if isinstance(value, base):
+            return int(base.__len__(value))
+    return 0
+
+
 def filter_argument(
     flt: FilterQuestions,
     path: str,
@@ -165,10 +264,13 @@ def filter_argument(
     report: list[dict[str, str]],
     *,
     memo: Memo | None = None,
+    budget: Budget | None = None,
 ) -> Any:
     """Filter one argument, appending to ``report``; never raises (fails closed).
 
-    ``memo`` is shared by the arguments of one call (see the module's docstring).
+    ``memo`` is shared by the arguments of one call (see the module's docstring), and so is
+    ``budget``: what this argument is found to cost is taken from it; one that would pass it
+    is replaced (see :data:`Budget`).
     """
     kind = type(value)
     if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
@@ -184,22 +286,32 @@ def filter_argument(
         memo = {}
     mark = len(report)
     start = len(memo)
+    room = UNLIMITED if budget is None else budget[0]
     try:
         try:
-            return _Walk(flt, report, memo, copying=False).visit(path, name, value, 0)
+            walk = _Walk(flt, report, memo, copying=False, room=room)
+            result = walk.visit(path, name, value, 0)
         except _Restart:
             _forget(report, mark, memo, start)
-        walk = _Walk(flt, report, memo, copying=True)
-        result = walk.visit(path, name, value, 0)
-        if walk.conflicts:
-            _forget(report, mark, memo, start)
-            walk = _Walk(flt, report, memo, copying=True, suspects=walk.conflicts)
+            walk = _Walk(flt, report, memo, copying=True, room=room)
             result = walk.visit(path, name, value, 0)
-        if walk.conflicts:  # not expected (the graph changed under us?): count every cycle
-            _forget(report, mark, memo, start)
-            walk = _Walk(flt, report, memo, copying=True, everything=True)
-            result = walk.visit(path, name, value, 0)
+            if walk.conflicts:
+                _forget(report, mark, memo, start)
+                walk = _Walk(flt, report, memo, copying=True, suspects=walk.conflicts, room=room)
+                result = walk.visit(path, name, value, 0)
+            if walk.conflicts:  # not expected (the graph changed under us?): count every cycle
+                _forget(report, mark, memo, start)
+                walk = _Walk(flt, report, memo, copying=True, everything=True, room=room)
+                result = walk.visit(path, name, value, 0)
+        if budget is not None:
+            budget[0] = walk.room
         return result
+    except OverBudget:
+        _forget(report, mark, memo, start)
+        if budget is None:  # a walk given no budget never raises it: fail closed all the same
+            report.append({"path": path, "reason": "error:OverBudget"})
+            return Redacted(f"could not be inspected: {type_name(value)}")
+        return too_large(budget, path, value, report)
     except RecursionError as exc:
         _forget(report, mark, memo, start)
         report.append({"path": path, "reason": f"error:{type(exc).__name__}"})
@@ -254,7 +366,10 @@ class _Walk(ObjectWalk):
         if kind in ATOMIC:
             return value
         if kind is int:
-            if -CARD_INT_MIN < value < CARD_INT_MIN or not flt.filter_pii:
+            if -CARD_INT_MIN < value < CARD_INT_MIN:
+                return value
+            self.spend(value.bit_length() >> 3)  # before it is turned into digits
+            if not flt.filter_pii:
                 return value
             return self.redact(path, "pii") if flt.contains_pii(value) else value
         if kind is str:
@@ -386,7 +501,11 @@ class _Walk(ObjectWalk):
 
     def visit_str(self, path: Path, value: str) -> Any:
         flt = self.flt
-        if flt.max_size is not None and len(value) > flt.max_size:
+        size = str.__len__(value)
+        # Counted before it is scanned: a text past the budget is never read. UTF-8 takes one
+        # byte for an ASCII character, two to four for others (isascii is a flag: O(1)).
+        self.spend(size if str.isascii(value) else 2 * size)
+        if flt.max_size is not None and size > flt.max_size:
             return self.redact(path, f"size:str of {len(value)} characters")
         if flt.filter_pii and flt.contains_pii(value):
             return self.masked(path, value)
@@ -402,6 +521,7 @@ class _Walk(ObjectWalk):
 
     def visit_bytes(self, path: Path, value: bytes | bytearray) -> Any:
         flt = self.flt
+        self.spend(len(value))  # before it is scanned
         if flt.max_size is not None and len(value) > flt.max_size:
             return self.redact(path, f"size:{type(value).__name__} of {len(value)} bytes")
         if flt.filter_pii:
@@ -425,20 +545,27 @@ class _Walk(ObjectWalk):
 
     def visit_container(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
-        if kind is dict:
-            return self.too_big(path, value) or self.visit_dict(path, value, depth)
-        if kind in BUILTIN_CONTAINERS:
+        if kind is dict or kind in BUILTIN_CONTAINERS:
+            size = len(value)
+            if size >= _SAMPLED and estimate(value) > 2 * self.room:
+                raise OverBudget
+            self.spend(ITEM_COST * size)  # before its items are copied out
+            if kind is dict:
+                return self.too_big(path, value) or self.visit_dict(path, value, depth)
             return self.too_big(path, value) or self.visit_sequence(path, value, depth)
         if kind is Inert:
             return self.visit_inert(path, value, depth)
         if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
             return value
         if isinstance(value, tuple):
+            self.spend(ITEM_COST * tuple.__len__(value))
             result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
             if isinstance(result, Redacted):
                 return result
             return self.visit_extra(path, value, result, depth)
         if isinstance(value, (dict, list, set, frozenset)):
+            if ITEM_COST * _length(value) > self.room:  # its items are counted when walked
+                raise OverBudget
             # Filtered through its pickled form: a copy as its own class would run its code.
             return self.too_big(path, value) or self.visit_reduced(path, value, depth)
         return self.visit_object(path, value, depth)
@@ -448,6 +575,8 @@ class _Walk(ObjectWalk):
         flt = self.flt
         if isinstance(key, (str, bytes)):
             is_text = isinstance(key, str)
+            # Counted before it is read: a key is stored, and scanned, like a value.
+            self.spend(str.__len__(key) if isinstance(key, str) else bytes.__len__(key))
             if isinstance(key, str):
                 text = name = str.__str__(key)
             else:
