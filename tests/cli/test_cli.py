@@ -247,6 +247,28 @@ def test_show_cuts_long_values_and_full_prints_them_whole(capture_dir: Path) -> 
     assert "--full" not in full.out
 
 
+def test_show_cuts_the_attributes_of_the_instance_too(capture_dir: Path) -> None:
+    """The receiver's attributes are cut like arguments (a Markdown instance's 58 block-level
+    tags printed one per line); --full prints them whole."""
+    import argparse
+
+    instance = argparse.Namespace(tags=[f"tag{i}" for i in range(58)], text="y" * 1_000)
+    CaptureStorage(capture_dir).save(
+        record("Svc.convert", "x", self=instance, self_after=instance, result={"value": 1})
+    )
+    short = run("show", "Svc.convert")
+    assert short.code == 0, short.err
+    assert short.out.count("... 38 more item(s)") == 2  # self and self_after
+    assert short.out.count("... (700 more characters)") == 2
+    assert "'tag57'" not in short.out
+    assert "  .tags = ['tag0'," in short.out
+    assert short.out.rstrip().endswith("(long values shortened; --full shows them whole)")
+
+    full = run("show", "Svc.convert", "--full")
+    assert full.out.count("'tag57'") == 2
+    assert "more item(s)" not in full.out
+
+
 def test_show_says_nothing_about_shortening_when_nothing_was_cut(capture_dir: Path) -> None:
     """Values within the limits print as before, with no note."""
     CaptureStorage(capture_dir).save(record("login", ["a"] * 20, "b" * 300))
