@@ -269,6 +269,40 @@ def test_show_cuts_the_attributes_of_the_instance_too(capture_dir: Path) -> None
     assert "more item(s)" not in full.out
 
 
+def test_a_project_in_the_working_directory_is_named_when_its_classes_cannot_be_loaded(
+    capture_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run where the project is, show and export name it and say ``--import-path .`` (the
+    working directory is never imported from by default); export of nothing readable is an
+    error (exit 1), not an empty list."""
+    project = tmp_path / "project"
+    (project / "blogapp").mkdir(parents=True)
+    (project / "blogapp" / "__init__.py").write_text("")
+    (project / "blogapp" / "publisher.py").write_text("class Publisher:\n    site = 'x'\n")
+    sys.path.insert(0, str(project))
+    try:
+        from blogapp.publisher import Publisher  # type: ignore[import-not-found]
+
+        CaptureStorage(capture_dir).save(record("Publisher.render", "text", self=Publisher()))
+    finally:
+        sys.path.remove(str(project))
+        for name in ("blogapp", "blogapp.publisher"):
+            sys.modules.pop(name, None)
+    monkeypatch.chdir(project)
+    for command in ("show", "export"):
+        failed = run(command, "Publisher.render")
+        assert failed.code == 1, (command, failed.out)
+        assert failed.out == ""
+        last = failed.err.strip().splitlines()[-1]
+        assert "blogapp is in the working directory" in last
+        assert "--import-path ." in last
+    try:
+        assert run("export", "Publisher.render", "--import-path", ".").code == 0
+    finally:
+        for name in ("blogapp", "blogapp.publisher"):
+            sys.modules.pop(name, None)
+
+
 def test_show_says_nothing_about_shortening_when_nothing_was_cut(capture_dir: Path) -> None:
     """Values within the limits print as before, with no note."""
     CaptureStorage(capture_dir).save(record("login", ["a"] * 20, "b" * 300))
