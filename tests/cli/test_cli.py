@@ -247,6 +247,62 @@ def test_show_cuts_long_values_and_full_prints_them_whole(capture_dir: Path) -> 
     assert "--full" not in full.out
 
 
+def test_show_cuts_the_attributes_of_the_instance_too(capture_dir: Path) -> None:
+    """The receiver's attributes are cut like arguments (a Markdown instance's 58 block-level
+    tags printed one per line); --full prints them whole."""
+    import argparse
+
+    instance = argparse.Namespace(tags=[f"tag{i}" for i in range(58)], text="y" * 1_000)
+    CaptureStorage(capture_dir).save(
+        record("Svc.convert", "x", self=instance, self_after=instance, result={"value": 1})
+    )
+    short = run("show", "Svc.convert")
+    assert short.code == 0, short.err
+    assert short.out.count("... 38 more item(s)") == 2  # self and self_after
+    assert short.out.count("... (700 more characters)") == 2
+    assert "'tag57'" not in short.out
+    assert "  .tags = ['tag0'," in short.out
+    assert short.out.rstrip().endswith("(long values shortened; --full shows them whole)")
+
+    full = run("show", "Svc.convert", "--full")
+    assert full.out.count("'tag57'") == 2
+    assert "more item(s)" not in full.out
+
+
+def test_a_project_in_the_working_directory_is_named_when_its_classes_cannot_be_loaded(
+    capture_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run where the project is, show and export name it and say ``--import-path .`` (the
+    working directory is never imported from by default); export of nothing readable is an
+    error (exit 1), not an empty list."""
+    project = tmp_path / "project"
+    (project / "blogapp").mkdir(parents=True)
+    (project / "blogapp" / "__init__.py").write_text("")
+    (project / "blogapp" / "publisher.py").write_text("class Publisher:\n    site = 'x'\n")
+    sys.path.insert(0, str(project))
+    try:
+        from blogapp.publisher import Publisher  # type: ignore[import-not-found]
+
+        CaptureStorage(capture_dir).save(record("Publisher.render", "text", self=Publisher()))
+    finally:
+        sys.path.remove(str(project))
+        for name in ("blogapp", "blogapp.publisher"):
+            sys.modules.pop(name, None)
+    monkeypatch.chdir(project)
+    for command in ("show", "export"):
+        failed = run(command, "Publisher.render")
+        assert failed.code == 1, (command, failed.out)
+        assert failed.out == ""
+        last = failed.err.strip().splitlines()[-1]
+        assert "blogapp is in the working directory" in last
+        assert "--import-path ." in last
+    try:
+        assert run("export", "Publisher.render", "--import-path", ".").code == 0
+    finally:
+        for name in ("blogapp", "blogapp.publisher"):
+            sys.modules.pop(name, None)
+
+
 def test_show_says_nothing_about_shortening_when_nothing_was_cut(capture_dir: Path) -> None:
     """Values within the limits print as before, with no note."""
     CaptureStorage(capture_dir).save(record("login", ["a"] * 20, "b" * 300))

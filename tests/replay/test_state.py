@@ -132,3 +132,41 @@ def test_a_sequence_subclass_is_snapshotted_as_the_plain_sequence_it_is() -> Non
     view = snapshot_state({"types": [tokens.Keyword.DML, tokens.Name]})
     assert view == {"types": [("Keyword", "DML"), ("Name",)]}
     assert [type(item) for item in view["types"]] == [tuple, tuple]
+
+
+class _Node:
+    """Hashed and compared by identity, with object's repr (an address): a typical dict key."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+
+def _parent_map() -> dict[str, Any]:
+    # Python-Markdown keeps such a map (ElementTree nodes, keyed by identity) in its state.
+    import xml.etree.ElementTree as etree
+
+    root = etree.Element("p")
+    child = etree.SubElement(root, "em")
+    return {"parents": {child: root, _Node("a"): 1, _Node("a"): 2, ("t", _Node("b")): 3}}
+
+
+def test_objects_as_dict_keys_snapshot_the_same_every_run_without_addresses() -> None:
+    """A dict keyed by objects gives the same snapshot for equal state: no address, no key lost."""
+    first, second = snapshot_state(_parent_map()), snapshot_state(_stored(_parent_map()))
+    assert "0x" not in repr(first)
+    assert repr(first) == repr(second)
+    assert len(first["parents"]) == 4  # two keys of equal state are both kept
+
+
+def test_objects_as_dict_keys_compare_by_state() -> None:
+    """A replay rebuilds the keys: equal state matches, a changed key is a difference."""
+    assert_replay_matches(_parent_map, _record(_stored(_parent_map())))
+
+    def changed() -> dict[str, Any]:
+        value = _parent_map()
+        next(key for key in value["parents"] if isinstance(key, _Node)).tag = "z"
+        return value
+
+    outcome = replay_and_compare(changed, _record(_stored(_parent_map())))
+    assert not outcome.matches
+    assert "0x" not in outcome.diff

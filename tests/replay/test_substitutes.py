@@ -135,3 +135,32 @@ def test_an_unstorable_argument_does_not_skip_the_case_by_itself(tmp_path: Path)
     (entry,) = replay_cases("m:f", path=tmp_path)
     assert not entry.marks
     assert entry.values == (("[FILTERED: unpicklable:socket]",), {})
+
+
+def test_a_result_mismatch_names_the_substitutes_the_replay_ran_with(capture_dir: Path) -> None:
+    """A recorded failed login replayed with the test password succeeds: the failure says the
+    case ran with a test value for password (a substitute replaces every capture's value)."""
+    from snapy_capture.pytest_plugin import replay_and_compare
+
+    @capture_args(record_result=True)
+    def login(user: str, password: str) -> str:
+        if password != "test-pw":
+            raise PermissionError(f"bad password for {user}")
+        return user
+
+    with pytest.raises(PermissionError):
+        login("mallory", "wrong-pw-123")
+    (record,) = replay_records("login", with_result=True, substitutes={"password": "test-pw"})
+    outcome = replay_and_compare(login, record.values[0], substitutes={"password": "test-pw"})
+    assert not outcome.matches
+    assert "replayed with test values (substitutes) for: password" in outcome.diff
+    assert "wrong-pw-123" not in outcome.diff
+    assert "test-pw" not in outcome.diff  # the paths are named, not the values
+
+    @capture_args(record_result=True)
+    def greet(user: str, password: str) -> str:
+        return user
+
+    greet("ada", "pw-123-secret")
+    (same,) = replay_records("greet", with_result=True)
+    assert_replay_matches(greet, same.values[0], substitutes={"password": "x"})

@@ -203,15 +203,47 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 # --- show / export ------------------------------------------------------------------------
 
 
-def _readable(ctx: Context, info: FunctionInfo) -> Iterator[tuple[StoredPath, dict[str, Any]]]:
-    """``(file, record)`` newest first; unreadable files are skipped with a note on stderr."""
+def _readable(
+    ctx: Context, info: FunctionInfo, missing: set[str] | None = None
+) -> Iterator[tuple[StoredPath, dict[str, Any]]]:
+    """``(file, record)`` newest first; unreadable files are skipped with a note on stderr.
+    ``missing`` collects the top-level modules that skipped files name but could not load."""
     for item in ctx.storage.read_captures(info):
         path = item.ref.path
         if item.record is None:
             if path.exists():
                 ctx.note(f"skipping {path}: {item.error}")
+                ref = getattr(item.error, "ref", None)
+                if missing is not None and isinstance(ref, tuple) and ref:
+                    missing.add(str(ref[0]).partition(".")[0])
             continue
         yield path, item.record
+
+
+def _nothing_readable(ctx: Context, info: FunctionInfo, missing: set[str]) -> CliError:
+    """The one-line error when captures exist but none could be loaded: names the project
+    found in the working directory (never imported from by default) when that is why."""
+    hint = ""
+    if next(ctx.storage.captures(info), None) is not None:
+        here = sorted(
+            name
+            for name in missing
+            if name.isidentifier()
+            and (os.path.isdir(name) or os.path.isfile(f"{name}.py"))
+            and os.path.abspath(os.curdir) not in sys.path
+        )
+        if here:
+            hint = (
+                f" ({', '.join(here)} {'is' if len(here) == 1 else 'are'} in the working "
+                "directory, which is not imported from unless asked: if it is your project, "
+                "add --import-path .)"
+            )
+        else:
+            hint = (
+                " (see the notes above; if they name your project's modules, give its "
+                "directory with --import-path DIR)"
+            )
+    return CliError(f"{info.name} has no readable capture in {ctx.storage.path}{hint}")
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
@@ -223,7 +255,8 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
 def _show(ctx: Context, args: argparse.Namespace) -> int:
     info = _resolve(ctx, args.name)
     seen = 0
-    for path, record in _readable(ctx, info):
+    missing: set[str] = set()
+    for path, record in _readable(ctx, info, missing):
         if seen == args.index:
             if args.json:
                 ctx.json(
@@ -243,13 +276,7 @@ def _show(ctx: Context, args: argparse.Namespace) -> int:
             return EXIT_OK
         seen += 1
     if seen == 0:
-        hint = ""
-        if next(ctx.storage.captures(info), None) is not None:
-            hint = (
-                " (see the notes above; if they name your project's modules, give its "
-                "directory with --import-path DIR)"
-            )
-        raise CliError(f"{info.name} has no readable capture in {ctx.storage.path}{hint}")
+        raise _nothing_readable(ctx, info, missing)
     raise CliError(
         f"{info.name} has {seen} readable capture(s); index {args.index} is out of "
         f"range (0 = newest, {seen - 1} = oldest)"
@@ -265,10 +292,13 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 def _export(ctx: Context, args: argparse.Namespace) -> int:
     info = _resolve(ctx, args.name)
     records: list[Any] = []
-    for _, record in _readable(ctx, info):
+    missing: set[str] = set()
+    for _, record in _readable(ctx, info, missing):
         if args.limit is not None and len(records) >= args.limit:
             break
         records.append(to_jsonable(record))
+    if not records and args.limit != 0:
+        raise _nothing_readable(ctx, info, missing)  # exit 1, as show: not an empty export
     if args.format == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
     else:

@@ -204,11 +204,7 @@ def format_record(
             **record,
             "args": [shorten(value) for value in record.get("args") or []],
             "kwargs": {key: shorten(value) for key, value in (record.get("kwargs") or {}).items()},
-            **{
-                key: shorten(record[key])
-                for key in ("result", "self", "self_after")
-                if key in record
-            },
+            **({"result": shorten(record["result"])} if "result" in record else {}),
         }
     lines = [
         f"{name}  capture #{index} (0 = newest)",
@@ -228,7 +224,7 @@ def format_record(
     lines.extend(f"  {key} = {_pretty(value, 5 + len(str(key)))}" for key, value in kwargs.items())
     for key in ("self", "self_after"):
         if key in record:
-            lines.extend(_format_receiver(key, record[key]))
+            lines.extend(_format_receiver(key, record[key], None if full else shorten))
     redactions = metadata.pop("redactions", None) or []
     lines.append("metadata:" if metadata else "metadata: (none)")
     lines.extend(f"  {key}: {_pretty(value, 4 + len(str(key)))}" for key, value in metadata.items())
@@ -247,19 +243,26 @@ def format_record(
     return "\n".join(lines)
 
 
-def _format_receiver(key: str, value: object) -> list[str]:
-    """A method's receiver: its class and attributes (its repr says little: ``<C at 0x…>``)."""
+def _format_receiver(key: str, value: object, shorten: _Shortener | None) -> list[str]:
+    """A method's receiver: its class and attributes (its repr says little: ``<C at 0x…>``),
+    each cut like an argument unless ``shorten`` is None (``--full``)."""
+
+    def cut(item: object) -> object:
+        return item if shorten is None else shorten(item)
+
     if isinstance(value, str):  # a placeholder: why it could not be stored
-        return [f"{key}: {_pretty(value, len(key) + 2)}"]
+        return [f"{key}: {_pretty(cut(value), len(key) + 2)}"]
     kind = type(value)
     try:
         state = dict(vars(value))
     except TypeError:  # no __dict__ (slots, a builtin type): as it prints
-        return [f"{key}: {_pretty(value, len(key) + 2)}"]
+        return [f"{key}: {_pretty(cut(value), len(key) + 2)}"]
     lines = [
         f"{key}: {kind.__module__}.{kind.__qualname__}" + ("" if state else " (no attributes)")
     ]
-    lines.extend(f"  .{name} = {_pretty(item, 6 + len(str(name)))}" for name, item in state.items())
+    lines.extend(
+        f"  .{name} = {_pretty(cut(item), 6 + len(str(name)))}" for name, item in state.items()
+    )
     return lines
 
 

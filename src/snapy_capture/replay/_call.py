@@ -91,6 +91,9 @@ class Prepared:
     unstored: dict[str, str] = field(default_factory=dict)
     #: An ``__init__`` capture replayed by calling the class: the value is the instance built.
     constructs: bool = False
+    #: Keys of the substitutes put in place of filtered inputs: the call runs with test
+    #: values, so a result that differs from production's may be theirs.
+    substituted: list[str] = field(default_factory=list)
 
     def value_instance(self, outcome: Outcome) -> Any:
         """The instance the replay ran on, or built (``__init__``); ``None`` if neither."""
@@ -161,6 +164,10 @@ def prepare(
     kwargs = dict(copied(record.get("kwargs", {})))
     prepared = Prepared(func, (), {}, constructs=constructs)
     prepared.unstored = {path: why for path, why in unstored.items() if concerns_call(path)}
+    filtered = [path for path in input_redactions(record) if concerns_call(path)]
+    prepared.substituted = sorted(
+        key for key in values if any(covered(path, (key,)) for path in filtered)
+    )
     if on_instance:
         prepared.instance = captured_instance(record, values)
         prepared.on_captured_instance = True

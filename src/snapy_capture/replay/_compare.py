@@ -126,6 +126,11 @@ def replay_and_compare(
     check_unstored(prepared, record, outcome)
     with time_budget(label(record), max_seconds, doing="comparing with the recorded result"):
         diff = _compared(prepared, record, expected, outcome)
+    if diff and prepared.substituted:
+        diff += (
+            "\n(replayed with test values (substitutes) for: "
+            f"{', '.join(prepared.substituted)}; production's values were filtered out)"
+        )
     if diff and prepared.unstored:
         diff += (
             "\n(replayed without parts that could not be stored at capture time: "

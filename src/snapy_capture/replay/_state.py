@@ -274,12 +274,13 @@ class _Viewer:
         changed = False
         items = []
         counted = self.budget
+        shown_keys: dict[str, int] = {}
         for index, (key, item) in enumerate(dict.items(value) if counted else value.items()):
             if self.max_items is not None and index >= self.max_items:
                 items.append(("...", f"<{len(value) - index} more items>"))
                 changed = True
                 break
-            new_key = self._key(key, depth) if counted else key
+            new_key = self._key(key, depth, shown_keys)
             new = self.view(item, depth)
             changed = changed or new is not item or new_key is not key
             items.append((new_key, new))
@@ -312,13 +313,20 @@ class _Viewer:
         except Exception:  # noqa: BLE001 - a subclass or namedtuple that cannot be rebuilt
             return type(value).__mro__[-2](items) if isinstance(value, tuple) else list(items)
 
-    def _key(self, key: Any, depth: int) -> Any:
+    def _key(self, key: Any, depth: int, shown_keys: dict[str, int]) -> Any:
         new = self.view(key, depth)
-        try:
-            hash(new)
-        except TypeError:
-            return self._shown(safe_repr(key, SNAPSHOT_REPR))
-        return new
+        if _hashable(new):
+            return new
+        # An object compared by its state (its view is a dict): hashed by identity, so the
+        # key of a replay is never the recorded one, and its repr holds an address. It is
+        # shown as the text of its view, the same every run; keys of equal state get a
+        # number, in the dict's order, so that none is lost.
+        text = _pformat(new)
+        seen = shown_keys.get(text, 0) + 1
+        shown_keys[text] = seen
+        if seen > 1:
+            text = f"{text} #{seen}"
+        return self._shown(text) if self.budget else Shown(text)
 
     def _set(self, value: set[Any] | frozenset[Any], depth: int) -> Any:
         views = [self.view(item, depth) for item in value]
