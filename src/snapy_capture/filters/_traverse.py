@@ -384,10 +384,13 @@ class _Walk(ObjectWalk):
             return self.redact(path, f"depth>{flt.max_depth}")
         if (reason := flt.unstorable_reason(value)) is not None:
             return self.redact(path, reason)
-        if isinstance(value, str):
-            return self.visit_str(path, value)
-        if isinstance(value, (bytes, bytearray)):
-            return self.visit_bytes(path, value)
+        if kind is not Inert:
+            # A subclass of text. An async snapshot's copy of one claims the class too, but
+            # is no text: its reduction (the plain text, the state) is walked as an object's.
+            if isinstance(value, str):
+                return self.visit_str(path, value)
+            if isinstance(value, (bytes, bytearray)):
+                return self.visit_bytes(path, value)
         key = id(value)
         known = self.memo.get(key)
         if known is not None:
