@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["safe_repr", "safe_str"]
+__all__ = ["qualified_name", "safe_repr", "safe_str"]
 
 
 def safe_str(value: object) -> str:
@@ -22,3 +22,10 @@ def safe_repr(value: object, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = f"{text[:limit]}... ({len(text) - limit} more characters)"
     return text
+
+
+def qualified_name(kind: type) -> str:
+    """``module.Qualname`` (just ``Qualname`` for builtins)."""
+    module = getattr(kind, "__module__", None)
+    name = getattr(kind, "__qualname__", kind.__name__)
+    return name if module in (None, "builtins") else f"{module}.{name}"

@@ -81,3 +81,11 @@ def test_a_card_number_in_a_text_subclass_never_reaches_the_disk(tmp_path: Path,
     assert "4111" not in str(stored.data)
     on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
     assert b"4111" not in on_disk
+
+
+def test_a_placeholder_names_the_class_an_inert_copy_stands_for() -> None:
+    """Placeholders and skip messages name the program's class, never our stand-in's."""
+    from snapy_capture.filters._inert import Inert
+    from snapy_capture.filters._pickled import type_name
+
+    assert type_name(Inert.of(Holder(Atomic("a"), Blob(b"b")))) == "Holder"

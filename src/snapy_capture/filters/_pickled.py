@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any, Final
 
+from snapy_capture.filters._inert import Inert
+
 __all__ = [
     "attribute_names",
     "materialized",
@@ -35,8 +37,12 @@ DATACLASS_GETSTATE: Final = getattr(_SlottedFrozen, "__getstate__", None)
 
 
 def type_name(value: Any) -> str:
+    """The name of ``value``'s class (of the class an async snapshot's copy stands for)."""
+    kind = type(value)
+    if kind is Inert:
+        return str(value.type_name())
     try:
-        return str(type.__getattribute__(type(value), "__qualname__"))
+        return str(type.__getattribute__(kind, "__qualname__"))
     except Exception:  # noqa: BLE001 - a hostile metaclass gets a generic name
         return "object"
 

@@ -17,6 +17,7 @@ is called then, as it would have been, and its exception (the test's timeout) wi
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -24,6 +25,8 @@ import types
 from collections.abc import Iterator
 from typing import Any, Final
 
+from snapy_capture import _text
+from snapy_capture._text import qualified_name
 from snapy_capture.errors import SnapyCaptureError
 
 __all__ = [
@@ -186,8 +189,6 @@ def _message(what: str, doing: str, limit: float, trace: types.TracebackType | N
 
 def _where(trace: types.TracebackType | None) -> tuple[str, str]:
     """The type of the value the snapshot view was at, and the innermost running function."""
-    from snapy_capture.replay._state import qualified_name  # noqa: PLC0415 - import cycle
-
     value_type = stuck = ""
     viewers = _viewer_files()
     while trace is not None:
@@ -204,7 +205,5 @@ def _where(trace: types.TracebackType | None) -> tuple[str, str]:
 
 def _viewer_files() -> frozenset[str]:
     """Files whose frames hold the value being viewed in a local named ``value``."""
-    from snapy_capture import _text  # noqa: PLC0415 - _state imports this module
-    from snapy_capture.replay import _state  # noqa: PLC0415
-
-    return frozenset({_state.__file__, _text.__file__})
+    # _state's file is named, not imported: _state imports this module.
+    return frozenset({os.path.join(os.path.dirname(__file__), "_state.py"), _text.__file__})

@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapy_capture._text import safe_str
+from snapy_capture._text import qualified_name, safe_str
 from snapy_capture.errors import SnapyCaptureError
-from snapy_capture.replay._state import qualified_name, snapshot_state
+from snapy_capture.replay._state import snapshot_state
 from snapy_capture.replay._substitutes import (
     covered,
     input_redactions,

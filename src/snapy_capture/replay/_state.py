@@ -29,7 +29,7 @@ import types
 from collections.abc import Iterator
 from typing import Any, Final
 
-from snapy_capture._text import safe_repr
+from snapy_capture._text import qualified_name, safe_repr
 from snapy_capture.errors import SnapyCaptureError
 from snapy_capture.replay._budget import time_budget
 
@@ -136,13 +136,6 @@ def snapshot_state(
     viewer.budget, viewer.max_size, viewer.max_chars = True, max_size, max_chars
     with time_budget("snapshot_state", max_seconds):
         return viewer.view(value, 0)
-
-
-def qualified_name(kind: type) -> str:
-    """``module.Qualname`` (just ``Qualname`` for builtins)."""
-    module = getattr(kind, "__module__", None)
-    name = getattr(kind, "__qualname__", kind.__name__)
-    return name if module in (None, "builtins") else f"{module}.{name}"
 
 
 class _Viewer:

@@ -12,24 +12,13 @@ from snapy_capture.storage._backend import Backend
 from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
+from snapy_capture.storage._missing import MissingClassError
 from snapy_capture.storage._objpath import StoredPath
 
 if TYPE_CHECKING:  # imported by the readers of captures (a capturing process need not)
     from snapy_capture.storage._order import StoredCapture
 
 __all__ = ["CaptureReader", "MissingClassError"]
-
-
-class MissingClassError(CaptureFormatError):
-    """A pickled capture refers to a class (or function) that cannot be found any more.
-
-    Here rather than in :mod:`._migrate`, which raises it: reading needs the class, and
-    ``_migrate`` (with :mod:`pickletools`) is loaded only once a pickle lacks a class.
-    """
-
-    def __init__(self, message: str, ref: tuple[str, str]) -> None:
-        super().__init__(message)
-        self.ref = ref
 
 
 def _iso(moment: float) -> str:

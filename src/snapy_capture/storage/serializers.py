@@ -27,6 +27,7 @@ from snapy_capture.errors import CaptureFormatError, ConfigError
 from snapy_capture.storage import _jsonpickle
 from snapy_capture.storage._jsontags import Codec, Decoder, Encoder
 from snapy_capture.storage._mainrefs import MainMappingPickler, find_global, guess_main_module_name
+from snapy_capture.storage._missing import describe_missing
 
 __all__ = [
     "JSONPickleSerializer",
@@ -142,10 +143,6 @@ class PickleSerializer:
 
 def _missing(data: bytes, exc: BaseException) -> BaseException:
     """The error naming the class a pickle could not find, else ``exc`` itself."""
-    # Only when a pickle fails to load: _migrate (and pickletools) stay out of a capturing
-    # process's start-up.
-    from snapy_capture.storage._migrate import describe_missing  # noqa: PLC0415
-
     return describe_missing(data, exc) or exc
 
 
