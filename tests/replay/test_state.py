@@ -170,3 +170,30 @@ def test_objects_as_dict_keys_compare_by_state() -> None:
     outcome = replay_and_compare(changed, _record(_stored(_parent_map())))
     assert not outcome.matches
     assert "0x" not in outcome.diff
+
+
+def _page(word: str) -> Any:
+    from xml.etree import ElementTree  # state kept in C (Python-Markdown's trees)
+
+    page = ElementTree.Element("p", {"class": "x"})
+    page.text = "see "
+    ElementTree.SubElement(page, "em").text = word
+    return page
+
+
+def test_a_type_keeping_its_state_in_c_is_snapshotted_by_what_it_gives_pickle() -> None:
+    """An ElementTree node has no __dict__: its snapshot is its tag, attributes, text and
+    children (what its __getstate__ gives), not only its class name."""
+    view = snapshot_state(_page("word"))
+    assert view["tag"] == "p"
+    assert view["attrib"] == {"class": "x"}
+    assert [child["text"] for child in view["_children"]] == ["word"]
+    assert snapshot_state(_page("word")) == view
+    assert snapshot_state(_page("other")) != view
+
+
+def test_a_change_inside_such_a_type_is_a_difference_named_by_its_path() -> None:
+    assert_replay_matches(lambda: _page("word"), _record(_stored(_page("word"))))
+    outcome = replay_and_compare(lambda: _page("other"), _record(_stored(_page("word"))))
+    assert not outcome.matches
+    assert "_children[0].text: 'word' != 'other'" in outcome.diff

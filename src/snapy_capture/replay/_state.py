@@ -394,9 +394,12 @@ def _state(value: Any) -> Iterator[tuple[str, Any]]:
         return
     if isinstance(value, BaseException):
         yield "args", value.args
+    found = False
     instance_dict = getattr(value, "__dict__", None)
     if isinstance(instance_dict, dict):
-        yield from ((str(name), item) for name, item in instance_dict.items())
+        for name, item in instance_dict.items():
+            found = True
+            yield str(name), item
     for klass in kind.__mro__:
         slots = klass.__dict__.get("__slots__", ())
         for name in (slots,) if isinstance(slots, str) else slots:
@@ -404,9 +407,34 @@ def _state(value: Any) -> Iterator[tuple[str, Any]]:
                 continue
             stored = name if not name.startswith("__") else f"_{klass.__name__}{name}"
             try:
-                yield stored, object.__getattribute__(value, stored)
+                item = object.__getattribute__(value, stored)
             except AttributeError:
                 continue  # a slot never set is not part of the state
+            found = True
+            yield stored, item
+    if not found:
+        # A type keeping its state in C (ElementTree's Element: tag, attributes, text,
+        # children) says what it is through its own __getstate__, as it does to pickle.
+        yield from _given_state(value)
+
+
+def _given_state(value: Any) -> Iterator[tuple[str, Any]]:
+    """The state an object's own ``__getstate__`` gives (when its class defines one), as
+    (name, value) pairs; nothing when it gives none or no mapping."""
+    getstate = getattr(type(value), "__getstate__", None)
+    if getstate is None or getstate is getattr(object, "__getstate__", None):
+        return
+    try:
+        state = getstate(value)
+    except Exception:  # noqa: BLE001 - its own code: a state it cannot give is not shown
+        return
+    if isinstance(state, tuple) and len(state) == 2:  # (__dict__, slots) as pickle takes it
+        parts = [part for part in state if isinstance(part, dict)]
+    else:
+        parts = [state] if isinstance(state, dict) else []
+    for part in parts:
+        for name, item in part.items():
+            yield str(name), item
 
 
 def _sort_key(value: Any) -> str:
