@@ -316,6 +316,21 @@ def test_autoload_says_what_captured_nothing_and_writes_its_report(tmp_path: Pat
     assert (unrelated.stdout, unrelated.stderr) == ("hi\n", "")
 
 
+def test_autoload_names_only_the_targets_whose_module_the_process_imported(
+    tmp_path: Path,
+) -> None:
+    """A fleet's target file names modules of several programs: a process that imported one
+    and captured its target says nothing of the others' modules it never imported."""
+    write(tmp_path, **{"textfilters.py": TEXTFILTERS, "app.py": REPORT_APP})
+    (tmp_path / "billing.py").write_text("def charge(amount):\n    return amount\n")
+    config = tmp_path / "capture.yaml"
+    config.write_text("targets: ['textfilters:shout', 'billing:charge']\n", encoding="utf-8")
+    env = {"PYTHONPATH": str(autoload_site(tmp_path)), "SNAP_CAPTURE_CONFIG": str(config)}
+    result = run([sys.executable, "app.py"], tmp_path, **env)
+    assert (result.stdout, result.returncode) == ("", 0)
+    assert result.stderr == f"{FROZEN_LINE}{own_warning(tmp_path)}"
+
+
 # --- capture under pytest -------------------------------------------------------------------
 
 

@@ -360,9 +360,9 @@ def finish(
 ) -> None:
     """At exit: a child leaves its counts in ``directory``; the process that reports adds up
     what its children left there, writes the report to ``report_path`` and says in one line
-    which targets captured nothing (with ``only_if_used``, only if this process imported one
-    of the targets' modules, or a report was asked for: a process that has nothing to do
-    with the targets says nothing)."""
+    which targets captured nothing (with ``only_if_used`` and no report asked for: only the
+    targets whose module this process imported, so a process that has nothing to do with
+    the targets says nothing)."""
     targets = collect(hook)
     explain_uncalled(hook, targets)
     if not owner:
@@ -380,9 +380,15 @@ def finish(
             write_json(report_path, built)
         except OSError as exc:
             say(one_line(f"cannot write the report {report_path}: {exc.strerror or exc}"))
-    line = summary(built, hint)
-    used = any(entry.get("module_imported") for entry in targets.values())
-    if line is not None and (used or report_path or not only_if_used):
+    if only_if_used and not report_path:
+        # Autoload, in any process the variable reaches: a target whose module this process
+        # never imported says nothing about it (a fleet's target file names modules of
+        # other programs); none imported, no line at all.
+        imported = {name: entry for name, entry in targets.items() if entry.get("module_imported")}
+        line = summary(report(imported, config=config, processes=processes), hint)
+    else:
+        line = summary(built, hint)
+    if line is not None:
         say(line)
 
 
