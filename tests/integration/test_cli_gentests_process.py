@@ -184,12 +184,17 @@ def test_gen_tests_refuses_when_every_capture_needs_substitutes(
     assert "every capture of auth:login (2) would be skipped" in line
     assert "the filters removed password; give SUBSTITUTES" in line
     assert "hunter2" not in line
-    (tmp_path / "subs.json").write_text('{"password": "test-pw"}', encoding="utf-8")
+    # A suite-wide file: the other functions' test values stay out of this module.
+    subs = '{"password": "test-pw", "self.api_key": "test-key", "card": "4000"}'
+    (tmp_path / "subs.json").write_text(subs, encoding="utf-8")
     given = _cli(
         "gen-tests", "login", "-o", str(output), "--substitutes", "subs.json", cwd=tmp_path
     )
     assert given.returncode == 0, given.stderr
-    assert '    "password": "test-pw",\n' in output.read_text(encoding="utf-8")
+    module = output.read_text(encoding="utf-8")
+    assert '    "password": "test-pw",\n' in module
+    assert "test-key" not in module
+    assert "4000" not in module
     ran = _pytest_update(str(output), cwd=tmp_path, project=tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "2 passed" in ran.stdout

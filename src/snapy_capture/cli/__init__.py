@@ -324,7 +324,7 @@ def _setup_commands(commands_: _Commands) -> None:
         "--substitutes",
         metavar="FILE",
         help="test values for filtered inputs (.py defining SUBSTITUTES, .json or .yaml), "
-        "written into the module's SUBSTITUTES",
+        "written into the module's SUBSTITUTES (only those its captures need)",
     )
     cmd.add_argument(
         "--deterministic",

@@ -39,7 +39,7 @@ from snapy_capture.config import is_url
 from snapy_capture.errors import CaptureNotFoundError, GenerateError
 from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay._cases import collect_cases, skip_reason
-from snapy_capture.replay._substitutes import input_filtered, is_unstored
+from snapy_capture.replay._substitutes import covered, input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
 
 __all__ = ["FROZEN_DIR", "GenerateError", "generate_test_module", "refresh_frozen"]
@@ -157,6 +157,9 @@ def generate_test_module(
     filtered, returned_generator = _read_captures(
         target.name, path, limit, str(mode), dict(substitutes or {})
     )
+    # Only the test values this function's captures need: a suite-wide file's others (the
+    # login's password in the slugify module) stay out of it.
+    given = {key: value for key, value in given.items() if any(covered(p, [key]) for p in filtered)}
     captures = _captures_expr(path, destination)
     if (
         freeze
