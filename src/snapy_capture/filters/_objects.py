@@ -40,11 +40,13 @@ __all__ = [
     "ITEM_COST",
     "NO_LOW",
     "OBJECT_COST",
+    "UNKNOWN",
     "UNLIMITED",
     "Memo",
     "ObjectWalk",
     "OverBudget",
     "Path",
+    "Tables",
     "render_path",
 ]
 
@@ -98,6 +100,17 @@ ITEM_COST: Final = 4
 OBJECT_COST: Final = 16
 
 
+#: What a cache lookup returns for a key it does not hold (``dict.get(key, UNKNOWN)``).
+UNKNOWN: Final = object()
+#: The filter's own caches a walk may read directly, ``(name verdicts, clean strings, type
+#: reasons)``: handed over by the fast path (``_quick.Quick``), which exists only while the
+#: filter answers with its built-in methods and no custom filter (its ``current`` check
+#: validates them once per call). A hit is then one dict lookup instead of three calls; a miss
+#: asks the filter, which fills the cache. ``None``: ask the filter every time (a subclass's
+#: questions, custom filters).
+Tables = tuple[dict[str, Any], dict[str, None] | None, dict[type, Any]]
+
+
 class OverBudget(Exception):
     """The argument being walked would pass what is left of its call's size budget."""
 
@@ -142,6 +155,7 @@ class ObjectWalk(abc.ABC):
     """
 
     __slots__ = (
+        "clean",
         "conflicts",
         "copying",
         "counter",
@@ -155,10 +169,12 @@ class ObjectWalk(abc.ABC):
         "memo",
         "open",
         "pending",
+        "reasons",
         "report",
         "room",
         "suspects",
         "touched",
+        "verdicts",
     )
 
     def __init__(
@@ -171,8 +187,15 @@ class ObjectWalk(abc.ABC):
         suspects: Collection[int] = (),
         everything: bool = False,
         room: int = UNLIMITED,
+        tables: Tables | None = None,
     ) -> None:
         self.flt = flt
+        #: The filter's caches read directly (see :data:`Tables`), or ``None``.
+        self.verdicts: dict[str, Any] | None = None
+        self.clean: dict[str, None] | None = None
+        self.reasons: dict[type, Any] | None = None
+        if tables is not None:
+            self.verdicts, self.clean, self.reasons = tables
         #: What is left of the call's size budget (an estimate of the bytes stored): each
         #: part is counted before it is read further, so a walk stops there (``OverBudget``)
         #: and what it costs grows with the budget, not with the argument.
