@@ -239,6 +239,8 @@ class ArgumentFilter:
 
     def mask_pii(self, value: str) -> str:
         """Return ``value`` with every span matching ``pii_patterns`` masked, the rest kept."""
+        if type(value) is not str:
+            value = str.__str__(value)  # a subclass's own slicing is not run
         spans = self._compiled_pii().spans(value)
         if not spans:
             return value

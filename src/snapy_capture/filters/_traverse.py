@@ -552,12 +552,11 @@ class _Walk(ObjectWalk):
         self.spend(size if str.isascii(value) else 2 * size)
         if flt.max_size is not None and size > flt.max_size:
             return self.redact(path, f"size:str of {len(value)} characters")
-        if (
-            flt.filter_pii
-            and not (type(value) is str and self.clean_text(value))
-            and flt.contains_pii(value)
-        ):
-            return self.masked(path, value)
+        if flt.filter_pii and not (type(value) is str and self.clean_text(value)):
+            # A subclass's text as an exact str: its own __eq__ and slicing are not run.
+            text = value if type(value) is str else str.__str__(value)
+            if flt.contains_pii(text):
+                return self.masked(path, text)
         return value
 
     def masked(self, path: Path, text: str) -> str:
@@ -657,7 +656,8 @@ class _Walk(ObjectWalk):
         items = list(value.items())
         for index, (key, item) in enumerate(items):
             new_key, name = self.visit_key(path, key, index, depth)
-            new = self.visit((path, new_key, index), name, item, depth)
+            settled = self.settled(name, item)
+            new = item if settled else self.visit((path, new_key, index), name, item, depth)
             if out is None and (new is not item or new_key is not key):
                 out = self.empty_like(value)
                 for done_key, done_item in items[:index]:
@@ -692,9 +692,14 @@ class _Walk(ObjectWalk):
         for index, item in enumerate(items):
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
             # A pair's items, and items named after their sequence, keep their index.
-            named = isinstance(name, str) and key is None and inherited is None
+            if not isinstance(name, str):
+                name = None
+            if self.settled(name, item):
+                new_items.append(item)
+                continue
+            named = name is not None and key is None and inherited is None
             where = (path, ".", name) if named else (path, "[]", index)
-            new = self.visit(where, name if isinstance(name, str) else None, item, depth)
+            new = self.visit(where, name, item, depth)
             changed = changed or new is not item
             new_items.append(new)
         if early is not None:
