@@ -9,6 +9,7 @@ change: a receiver or a class that changed, settings that changed, a str subclas
 
 from __future__ import annotations
 
+import pickle
 import sys
 import types
 from collections.abc import Iterator
@@ -255,3 +256,66 @@ def test_a_str_subclass_is_scanned_by_its_text_not_its_own_equality(where: str) 
     assert stored == "card [FILTERED: pii]"
     assert [r["reason"] for r in report] == ["pii"]
     assert Sneaky.asked == []
+
+
+class Kind(tuple):  # type: ignore[type-arg]
+    """A tuple with attributes linking it to its parent and children, like sqlparse's token
+    types (``Token.Keyword.DML``): pickled by the default protocol."""
+
+    def child(self, name: str) -> Kind:
+        new = Kind((*self, name))
+        new.parent = self  # type: ignore[attr-defined]
+        setattr(self, name, new)
+        return new
+
+
+def _kinds() -> Kind:
+    root = Kind()
+    for name in ("Keyword", "Name", "Literal"):
+        node = root.child(name)
+        for sub in ("A", "B"):
+            node.child(sub)
+    return root
+
+
+def test_a_tuple_subclass_pickled_by_default_is_walked_once_by_its_parts(
+    visits: list[Any],
+) -> None:
+    """Its items and attributes are visited; its reduce tuple (``copyreg.__newobj__``, its
+    class, the same items and attributes again) is not. Before: each visited twice."""
+    import copyreg
+
+    root = _kinds()
+    flt = ArgumentFilter()
+    value, report = flt.filter_value(root.Keyword.A, "kind")  # type: ignore[attr-defined]
+    assert value is root.Keyword.A  # type: ignore[attr-defined]
+    assert report == []
+    assert [v for v in visits if v is Kind or v is copyreg.__newobj__] == []  # type: ignore[attr-defined]
+    # Secrets in it are found all the same (a back-reference to a tuple of a cycle holding
+    # filtered data is a ``cycle`` placeholder: see ``_traverse``).
+    root.Name.password = "hunter2-hunter2"  # type: ignore[attr-defined]
+    root.Literal.B.note = f"card {CARD}"  # type: ignore[attr-defined]
+    value, report = flt.filter_value(root.Keyword.A, "kind")  # type: ignore[attr-defined]
+    reasons = {r["path"]: r["reason"] for r in report}
+    assert reasons["kind.parent.parent.Name.password"] == "name:password"
+    assert reasons["kind.parent.parent.Literal.B.note"] == "pii"
+    data = pickle.dumps(value)
+    assert b"hunter2" not in data
+    assert b"4111" not in data
+
+
+def test_a_tuple_subclass_given_a_reducer_later_is_read_through_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whether a class pickles by default is not remembered: given a ``__reduce__`` after a
+    first capture, what that reducer hands pickle is what is filtered."""
+    kind = Kind(("x",))
+    flt = ArgumentFilter()
+    assert flt.filter_value(kind, "kind") == (kind, [])
+    monkeypatch.setattr(
+        Kind, "__reduce__", lambda self: (Kind, ((f"card {CARD}",),)), raising=False
+    )
+    value, report = flt.filter_value(kind, "kind")
+    # Before it is stored, pickle would call the reducer and write the card number.
+    assert str(value) == "[FILTERED: opaque:Kind holds filtered data]"
+    assert report == [{"path": "kind", "reason": "opaque:Kind holds filtered data"}]

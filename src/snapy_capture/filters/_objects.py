@@ -29,6 +29,7 @@ from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
     plain_pickling,
+    plain_tuple,
     type_name,
 )
 from snapy_capture.filters._questions import FilterQuestions
@@ -591,8 +592,8 @@ class ObjectWalk(abc.ABC):
     def check_reduced(self, path: Path, value: Any, result: Any, depth: int) -> Any:
         """Visit what pickle would store for ``result``; every filtered part is reported."""
         kind = type(value)
-        if kind in BUILTIN_CONTAINERS or plain_pickling(kind):
-            return result
+        if kind in BUILTIN_CONTAINERS or plain_pickling(kind) or plain_tuple(kind):
+            return result  # its parts are the ones visited already
         try:
             reducer = copyreg.dispatch_table.get(kind)
             reduced = reducer(result) if reducer is not None else result.__reduce_ex__(4)
