@@ -161,11 +161,15 @@ def receiver_state(
     bytes makes it a ``too large`` placeholder.
     """
     if limit is not None and not frozen:
-        copy = inert_copy(receiver, limit)
-        if copy is TOO_LARGE_COPY:
+        data = freeze(receiver, limit, objects=True)
+        if data is TOO_LARGE:
             return too_large(path, limit)
-        if copy is not None:
-            return flt.filter_value(copy, path)
+        if data is not None:
+            try:
+                # inert_copy's copy, filtered; or what was stored for the same snapshot.
+                return flt._filter_snapshot(data, path)
+            except Exception:  # noqa: BLE001, S110 - did not load: as if it did not pickle
+                pass
     value, report = flt.filter_value(receiver, path)
     if limit is not None and value is not receiver:
         copy = inert_copy(value, limit)

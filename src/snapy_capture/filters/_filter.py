@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from snapy_capture.errors import ConfigError
-from snapy_capture.filters._inert import Inert
+from snapy_capture.filters._inert import Inert, inert_loads
 from snapy_capture.filters._names import (
     SENSITIVE_PATTERNS,
     Watched,
@@ -239,6 +239,8 @@ class ArgumentFilter:
 
     def mask_pii(self, value: str) -> str:
         """Return ``value`` with every span matching ``pii_patterns`` masked, the rest kept."""
+        if type(value) is not str:
+            value = str.__str__(value)  # a subclass's own slicing is not run
         spans = self._compiled_pii().spans(value)
         if not spans:
             return value
@@ -409,6 +411,14 @@ class ArgumentFilter:
         if quick is not None:
             return quick.filter(name or "value", name, value, report), report
         return filter_argument(self, name or "value", name, value, report), report
+
+    def _filter_snapshot(self, data: bytes, name: str) -> tuple[Any, list[dict[str, str]]]:
+        """:meth:`filter_value` of the inert copy ``data`` loads as (``_inert.inert_loads``;
+        raises if it does not load), remembered by the fast path (see ``Quick.snapshot``)."""
+        quick = self._quick()
+        if quick is not None:
+            return quick.snapshot(data, name)
+        return self.filter_value(inert_loads(data), name)
 
     def _compiled_pii(self) -> Compiled:
         patterns = self.pii_patterns

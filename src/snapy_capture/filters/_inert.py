@@ -29,12 +29,20 @@ import pathlib
 import pickle
 import sys
 import types
+from collections.abc import Iterable
 from typing import Any, Final
 
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import _TYPE_MODULE, type_reason
 
-__all__ = ["SAFE", "Inert", "inert_loads", "snapshot_reduction", "snapshot_reductions"]
+__all__ = [
+    "SAFE",
+    "Inert",
+    "inert_loads",
+    "resolves_as",
+    "snapshot_reduction",
+    "snapshot_reductions",
+]
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
 _NEWOBJ_EX: Final = copyreg.__newobj_ex__  # type: ignore[attr-defined]
@@ -358,20 +366,35 @@ def _resolve_loaded(module: str, qualname: str) -> Any:
 
 
 class _InertUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, resolved: list[tuple[str, str, Any]] | None) -> None:
         super().__init__(io.BytesIO(data))
         self.stand_ins = False
+        self.resolved = resolved
 
     def find_class(self, module: str, name: str) -> Any:
         # Every global, standard types too: a call of one is tried in ``_Global.__call__``,
         # where its failure can still be recorded instead.
         self.stand_ins = True
-        return _stand_in(_resolve_loaded(module, name))
+        real = _resolve_loaded(module, name)
+        if self.resolved is not None:
+            self.resolved.append((module, name, real))
+        return _stand_in(real)
 
 
-def inert_loads(data: bytes) -> Any:
-    """Unpickle a snapshot taken in this process without running any of the host's code."""
-    unpickler = _InertUnpickler(data)
+def resolves_as(resolved: Iterable[tuple[str, str, Any]]) -> bool:
+    """Whether each ``(module, qualname, global)`` that :func:`inert_loads` noted still names
+    that very object (a module's attribute may be rebound: a class redefined, say), read as
+    loading reads it: then the same snapshot loads as the same copy."""
+    try:
+        return all(_resolve_loaded(module, name) is real for module, name, real in resolved)
+    except Exception:  # noqa: BLE001 - not found any more: it would not load as before
+        return False
+
+
+def inert_loads(data: bytes, resolved: list[tuple[str, str, Any]] | None = None) -> Any:
+    """Unpickle a snapshot taken in this process without running any of the host's code;
+    each global it names is appended to ``resolved`` as ``(module, qualname, global)``."""
+    unpickler = _InertUnpickler(data, resolved)
     value = unpickler.load()
     if unpickler.stand_ins:
         value = _Realize().value(value)
@@ -380,7 +403,11 @@ def inert_loads(data: bytes) -> Any:
 
 class _Realize:
     """Replaces the stand-ins left as values (a class or function passed as an argument) by
-    the real globals, in the containers the unpickler just built (they are ours to change)."""
+    the real globals, in the containers the unpickler just built (they are ours to change).
+
+    Only stand-ins and containers are visited (the ``type(x) in visited`` tests inline): the
+    text, numbers and other leaves that make up most of a copy are passed over without a
+    call."""
 
     __slots__ = ("memo",)
 
@@ -397,35 +424,51 @@ class _Realize:
         if key in self.memo:
             return self.memo[key]
         self.memo[key] = value
+        visit, visited = self.value, _VISITED
         if kind is list:
             for index, item in enumerate(value):
-                value[index] = self.value(item)
+                if type(item) in visited:
+                    value[index] = visit(item)
             return value
         if kind in _DICTS:
             # A dict, or a standard dict built for real (``SAFE``): its own methods are the
             # standard library's. Item by item: ``Counter.update`` would count the pairs.
-            pairs = [(self.value(k), self.value(v)) for k, v in value.items()]
+            pairs = [
+                (
+                    visit(k) if type(k) in visited else k,
+                    visit(v) if type(v) in visited else v,
+                )
+                for k, v in value.items()
+            ]
             if any(type(k) is not type(old) for (k, _), old in zip(pairs, value, strict=True)):
                 value.clear()  # a stand-in class as a key: rebuilt with the real one
-            for pair_key, item in pairs:
-                value[pair_key] = item
+                for pair_key, item in pairs:
+                    value[pair_key] = item
+                return value
+            for (pair_key, item), old in zip(pairs, value.values(), strict=True):
+                if item is not old:
+                    value[pair_key] = item
             return value
         if kind is collections.deque:
             for index, item in enumerate(list(value)):
-                value[index] = self.value(item)
+                value[index] = visit(item)
             return value
         if kind is Inert:
-            value.func = self.value(value.func)
-            value.args = self.value(value.args)
-            value.state = self.value(value.state)
+            value.func = visit(value.func)
+            value.args = visit(value.args)
+            value.state = visit(value.state)
             if value.listitems is not None:
-                value.listitems = self.value(value.listitems)
+                value.listitems = visit(value.listitems)
             if value.dictitems is not None:
                 value.dictitems = [
-                    (self.value(item_key), self.value(item)) for item_key, item in value.dictitems
+                    (
+                        visit(item_key) if type(item_key) in visited else item_key,
+                        visit(item) if type(item) in visited else item,
+                    )
+                    for item_key, item in value.dictitems
                 ]
             return value
-        new = [self.value(item) for item in value]
+        new = [visit(item) if type(item) in visited else item for item in value]
         if all(a is b for a, b in zip(new, value, strict=True)):
             return value
         rebuilt = tuple(new) if kind is tuple else kind(new)
@@ -436,3 +479,5 @@ class _Realize:
 _DICTS: Final = frozenset({dict, collections.OrderedDict, collections.Counter})
 # The built-in containers, and the standard ones in ``SAFE`` that hold other objects.
 _WALKED: Final = frozenset({list, tuple, set, frozenset, Inert, collections.deque, *_DICTS})
+#: What ``_Realize`` visits: those, and the stand-ins.
+_VISITED: Final = frozenset({*_WALKED, _Global})

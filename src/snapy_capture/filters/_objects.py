@@ -29,6 +29,7 @@ from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
     plain_pickling,
+    plain_tuple,
     type_name,
 )
 from snapy_capture.filters._questions import FilterQuestions
@@ -40,11 +41,13 @@ __all__ = [
     "ITEM_COST",
     "NO_LOW",
     "OBJECT_COST",
+    "UNKNOWN",
     "UNLIMITED",
     "Memo",
     "ObjectWalk",
     "OverBudget",
     "Path",
+    "Tables",
     "render_path",
 ]
 
@@ -98,6 +101,24 @@ ITEM_COST: Final = 4
 OBJECT_COST: Final = 16
 
 
+#: Values kept as they are under any name but a sensitive one (``_traverse.ATOMIC``).
+KEPT: Final[frozenset[type]] = frozenset({float, complex, bool, type(None), type(Ellipsis)})
+#: Ints from this size on are checked for card numbers (``_traverse.CARD_INT_MIN``).
+_CARD_INT_MIN: Final = 10**11
+#: The longest text :meth:`ObjectWalk.settled` looks up among the clean strings (the cache's
+#: own bound, ``_pii._CLEAN_CACHE_LENGTH``: a longer one is not there, and would be hashed).
+_CLEAN_LENGTH: Final = 256
+#: What a cache lookup returns for a key it does not hold (``dict.get(key, UNKNOWN)``).
+UNKNOWN: Final = object()
+#: The filter's own caches a walk may read directly, ``(name verdicts, clean strings, type
+#: reasons)``: handed over by the fast path (``_quick.Quick``), which exists only while the
+#: filter answers with its built-in methods and no custom filter (its ``current`` check
+#: validates them once per call). A hit is then one dict lookup instead of three calls; a miss
+#: asks the filter, which fills the cache. ``None``: ask the filter every time (a subclass's
+#: questions, custom filters).
+Tables = tuple[dict[str, Any], dict[str, None] | None, dict[type, Any]]
+
+
 class OverBudget(Exception):
     """The argument being walked would pass what is left of its call's size budget."""
 
@@ -142,6 +163,7 @@ class ObjectWalk(abc.ABC):
     """
 
     __slots__ = (
+        "clean",
         "conflicts",
         "copying",
         "counter",
@@ -155,10 +177,12 @@ class ObjectWalk(abc.ABC):
         "memo",
         "open",
         "pending",
+        "reasons",
         "report",
         "room",
         "suspects",
         "touched",
+        "verdicts",
     )
 
     def __init__(
@@ -171,8 +195,15 @@ class ObjectWalk(abc.ABC):
         suspects: Collection[int] = (),
         everything: bool = False,
         room: int = UNLIMITED,
+        tables: Tables | None = None,
     ) -> None:
         self.flt = flt
+        #: The filter's caches read directly (see :data:`Tables`), or ``None``.
+        self.verdicts: dict[str, Any] | None = None
+        self.clean: dict[str, None] | None = None
+        self.reasons: dict[type, Any] | None = None
+        if tables is not None:
+            self.verdicts, self.clean, self.reasons = tables
         #: What is left of the call's size budget (an estimate of the bytes stored): each
         #: part is counted before it is read further, so a walk stops there (``OverBudget``)
         #: and what it costs grows with the budget, not with the argument.
@@ -236,6 +267,33 @@ class ObjectWalk(abc.ABC):
         if self.room < 0:
             raise OverBudget
 
+    def settled(self, name: str | None, item: Any) -> bool:
+        """Whether ``item``, found under ``name``, is kept as it is with nothing to report,
+        known from the filter's caches alone (a number, ``None``, a short string found clean
+        before, under a name known not to be sensitive): what :meth:`visit` decides, without
+        a visit. A string's size is counted against the budget, as the visit counts it."""
+        verdicts = self.verdicts
+        if verdicts is None or self.flt.custom_filters:
+            return False
+        # An exact str only: a subclass's own __hash__ and __eq__ would run in the lookup.
+        if name is not None and (type(name) is not str or verdicts.get(name, UNKNOWN) is not None):
+            return False
+        kind = type(item)
+        if kind in KEPT:
+            return True
+        if kind is int:
+            return bool(-_CARD_INT_MIN < item < _CARD_INT_MIN)
+        if kind is not str:
+            return False
+        size = str.__len__(item)
+        limit = self.flt.max_size
+        if size > _CLEAN_LENGTH or (limit is not None and size > limit):
+            return False
+        if self.flt.filter_pii and not (self.clean is not None and item in self.clean):
+            return False
+        self.spend(size if str.isascii(item) else 2 * size)
+        return True
+
     def redact(self, path: Path, reason: str) -> Redacted:
         self.note(path, reason)
         return Redacted(reason)
@@ -277,6 +335,8 @@ class ObjectWalk(abc.ABC):
                     item = object.__getattribute__(value, attr)
                 except AttributeError:
                     continue  # an unset slot is not stored either
+                if self.settled(attr, item):
+                    continue
                 new = self.visit((path, ".", attr), attr, item, depth)
                 if new is not item:
                     changes[attr] = (True, new)
@@ -284,6 +344,8 @@ class ObjectWalk(abc.ABC):
             item = instance_dict[attr]
             # __dict__ keys are stored like dict keys: a secret-shaped one is masked (renamed).
             new_name, _ = self.visit_key(path, attr, index, depth)
+            if new_name is attr and self.settled(attr, item):
+                continue
             where = (path, ".", new_name)
             new = self.visit(where, attr, item, depth)
             if new is not item or new_name is not attr:
@@ -462,8 +524,13 @@ class ObjectWalk(abc.ABC):
         changed = False
         for index, item in enumerate(items):
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
-            where = (path, ".", name) if isinstance(name, str) else (path, "[]", index)
-            new = self.visit(where, name if isinstance(name, str) else None, item, depth)
+            if not isinstance(name, str):
+                name = None
+            if self.settled(name, item):
+                new_items.append(item)
+                continue
+            where = (path, ".", name) if name is not None else (path, "[]", index)
+            new = self.visit(where, name, item, depth)
             changed = changed or new is not item
             new_items.append(new)
         return new_items if changed else None
@@ -477,8 +544,11 @@ class ObjectWalk(abc.ABC):
         changed = False
         for index, (key, item) in enumerate(pairs):
             new_key, name = self.visit_key(path, key, index, depth)
-            where = (path, ".", new_key) if attributes else (path, new_key, index)
-            new = self.visit(where, name, item, depth)
+            if self.settled(name, item):
+                new = item
+            else:
+                where = (path, ".", new_key) if attributes else (path, new_key, index)
+                new = self.visit(where, name, item, depth)
             changed = changed or new is not item or new_key is not key
             out.append((new_key, new))
         return out if changed else None
@@ -522,8 +592,8 @@ class ObjectWalk(abc.ABC):
     def check_reduced(self, path: Path, value: Any, result: Any, depth: int) -> Any:
         """Visit what pickle would store for ``result``; every filtered part is reported."""
         kind = type(value)
-        if kind in BUILTIN_CONTAINERS or plain_pickling(kind):
-            return result
+        if kind in BUILTIN_CONTAINERS or plain_pickling(kind) or plain_tuple(kind):
+            return result  # its parts are the ones visited already
         try:
             reducer = copyreg.dispatch_table.get(kind)
             reduced = reducer(result) if reducer is not None else result.__reduce_ex__(4)

@@ -17,6 +17,7 @@ __all__ = [
     "attribute_names",
     "materialized",
     "plain_pickling",
+    "plain_tuple",
     "type_name",
 ]
 
@@ -24,6 +25,7 @@ _OBJECT_GETSTATE: Final = getattr(object, "__getstate__", None)
 _OBJECT_REDUCE_EX: Final = object.__reduce_ex__
 _OBJECT_REDUCE: Final = object.__reduce__
 _plain_cache: dict[type, bool] = {}
+_TUPLE_GETNEWARGS: Final = vars(tuple)["__getnewargs__"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,6 +65,24 @@ def plain_pickling(kind: type) -> bool:
         if len(_plain_cache) < 4096:
             _plain_cache[kind] = plain
     return plain
+
+
+def plain_tuple(kind: type) -> bool:
+    """Whether pickle stores instances of ``kind``, a tuple subclass, by the default protocol:
+    ``copyreg.__newobj__(kind, items)`` and the instance's ``__dict__``/``__slots__``, all
+    read in C (``tuple.__getnewargs__``, ``object.__getstate__``). Its reduce tuple then holds
+    nothing but its items, its attributes and its class, which the walk visits as such (the
+    class is judged by name with its instance: ``_unstorable.type_reason``)."""
+    # Not cached: a class given a ``__reduce__`` later pickles by it from then on.
+    return (
+        issubclass(kind, tuple)
+        and getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
+        and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
+        and getattr(kind, "__getstate__", _OBJECT_GETSTATE) is _OBJECT_GETSTATE
+        and getattr(kind, "__getnewargs_ex__", None) is None
+        and getattr(kind, "__getnewargs__", None) is _TUPLE_GETNEWARGS
+        and kind not in copyreg.dispatch_table
+    )
 
 
 def attribute_names(value: Any) -> list[tuple[str, bool]] | None:

@@ -16,10 +16,12 @@ see every value): see ``ArgumentFilter._quick`` (in :mod:`._filter`).
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any, Final
 
-from snapy_capture.filters._objects import ITEM_COST, Memo
+from snapy_capture.filters._inert import inert_loads, resolves_as
+from snapy_capture.filters._objects import ITEM_COST, Memo, Tables
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
@@ -50,6 +52,48 @@ BUDGET: Final = 4096 * ITEM_COST + (64 << 10)
 #: a longer one is not looked up, which would hash it whole.
 _CACHED: Final = 256
 _UNKNOWN: Final = object()
+#: Bounds of a snapshot cache (:meth:`Quick.snapshot`): the total size of the snapshots whose
+#: filtered copies it holds (the copies take some times more, as objects), and of one.
+_SNAPSHOT_TOTAL: Final = 2 << 20
+_SNAPSHOT_BYTES: Final = 64 << 10
+
+
+class _Snapshots:
+    """Filtered snapshots by ``(digest, name)``: ``(globals named, what was stored, report)``."""
+
+    __slots__ = ("entries", "size")
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[bytes, str], tuple[Any, Any, list[dict[str, str]]]] = {}
+        self.size = 0
+
+
+#: The snapshot caches of each set of filter settings (see :func:`_snapshot_cache`).
+_shared: dict[Any, _Snapshots] = {}
+
+
+def _snapshot_cache(flt: CachedQuestions, lists: tuple[list[str], ...]) -> _Snapshots:
+    """The cache of filtered snapshots for ``flt``'s settings, shared by the filters with the
+    same ones (each captured function has its own filter, often with the same settings and the
+    same receivers); its own when its ``filter_types`` hold classes (compared by name only
+    when they are names)."""
+    types = flt.filter_types
+    if not all(type(kind) is str for kind in types):
+        return _Snapshots()
+    key = (
+        type(flt),
+        tuple(tuple(items) for items in lists),
+        types,
+        flt.filter_pii,
+        flt.max_size,
+        flt.max_depth,
+    )
+    cache = _shared.get(key)
+    if cache is None:
+        if len(_shared) >= 16:
+            _shared.clear()
+        cache = _shared[key] = _Snapshots()
+    return cache
 
 
 class _Walk(Exception):
@@ -77,6 +121,8 @@ class Quick:
         "max_depth",
         "max_size",
         "reasons",
+        "snapshots",
+        "tables",
         "verdicts",
     )
 
@@ -98,6 +144,11 @@ class Quick:
         self.reasons = flt._type_reasons()
         self.compiled = flt._compiled_pii() if self.filter_pii else None
         self.clean: dict[str, None] = {} if self.compiled is None else self.compiled.clean
+        # What the walk reads directly (``_objects.Tables``).
+        self.tables: Tables = (self.verdicts, self.clean, self.reasons)
+        #: (digest of a snapshot, name) -> (the globals it named, what was stored, report):
+        #: see :meth:`snapshot`. Tied to these settings (``_snapshot_cache``).
+        self.snapshots = _snapshot_cache(flt, self.lists)
 
     def current(self, flt: CachedQuestions, generation: int) -> bool:
         """Whether this was made for ``flt`` as it is now (``generation``: the change counter)."""
@@ -175,9 +226,41 @@ class Quick:
         except Exception:  # noqa: BLE001, S110 - e.g. a dict resized by another thread: walk it
             pass
         try:
-            return filter_argument(self.flt, path, name, value, report, memo=memo, budget=budget)
+            return filter_argument(
+                self.flt, path, name, value, report, memo=memo, budget=budget, tables=self.tables
+            )
         finally:
             self.release()
+
+    def snapshot(self, data: bytes, name: str) -> tuple[Any, list[dict[str, str]]]:
+        """What :meth:`filter` returns for the inert copy that ``data``, a snapshot taken in
+        this process (``_inert``), loads as, and the report; raises if it does not load.
+
+        A receiver is snapshotted on every call of its methods, and mostly unchanged from one
+        call to the next: one seen before is not loaded and walked again. The same bytes load
+        as the same copy when the globals they name still resolve to the same objects (a class
+        redefined under its name does not), and the copy is filtered the same under the same
+        settings (shared by the filters with equal ones; a Quick is rebuilt when they change;
+        never with custom filters, which see every value). Kept by a digest, not the bytes
+        (no unfiltered data is held), with the filtered value, which is shared by the records
+        given it: nothing changes a record's values in place (they are replaced whole).
+        """
+        key = (hashlib.blake2b(data, digest_size=32).digest(), name)
+        known = self.snapshots.entries.get(key)
+        if known is not None and resolves_as(known[0]):
+            return known[1], [dict(entry) for entry in known[2]]
+        resolved: list[tuple[str, str, Any]] = []
+        copy = inert_loads(data, resolved)
+        report: list[dict[str, str]] = []
+        value = self.filter(name, name, copy, report)
+        if len(data) <= _SNAPSHOT_BYTES:
+            cache = self.snapshots
+            if cache.size + len(data) > _SNAPSHOT_TOTAL:
+                cache.entries = {}  # swapped whole: a lookup meanwhile reads the old one
+                cache.size = 0
+            cache.size += len(data)  # may be off under threads: a bound, not an account
+            cache.entries[key] = (tuple(resolved), value, [dict(entry) for entry in report])
+        return value, report
 
     def keyword(self, key: Any, report: list[dict[str, str]]) -> Any:
         """What the filter stores for a ``**kwargs`` key: the key itself, when it is clean."""

@@ -76,6 +76,10 @@ class Compiled:
         self.held = None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
+        if type(text) is not str:
+            # A subclass's own __hash__ and __eq__ would answer the lookups below (one equal
+            # to a clean string would pass unscanned): its text, as an exact str, is scanned.
+            text = str.__str__(text)
         clean = self.clean
         if text in clean:
             return []

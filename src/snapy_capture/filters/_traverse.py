@@ -39,17 +39,19 @@ from snapy_capture.filters._objects import (
     ITEM_COST,
     NO_LOW,
     OBJECT_COST,
+    UNKNOWN,
     UNLIMITED,
     Memo,
     ObjectWalk,
     OverBudget,
     Path,
+    Tables,
     render_path,
 )
 from snapy_capture.filters._pickled import plain_pickling, type_name
 from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
-from snapy_capture.filters._unstorable import _TYPE_MODULE
+from snapy_capture.filters._unstorable import _TYPE_MODULE, reference_reason
 
 __all__ = [
     "ATOMIC",
@@ -265,12 +267,14 @@ def filter_argument(
     *,
     memo: Memo | None = None,
     budget: Budget | None = None,
+    tables: Tables | None = None,
 ) -> Any:
     """Filter one argument, appending to ``report``; never raises (fails closed).
 
     ``memo`` is shared by the arguments of one call (see the module's docstring), and so is
     ``budget``: what this argument is found to cost is taken from it; one that would pass it
-    is replaced (see :data:`Budget`).
+    is replaced (see :data:`Budget`). ``tables``: the filter's caches, read directly (see
+    :data:`~._objects.Tables`).
     """
     kind = type(value)
     if (kind in ATOMIC or (kind is int and -CARD_INT_MIN < value < CARD_INT_MIN)) and not (
@@ -289,19 +293,29 @@ def filter_argument(
     room = UNLIMITED if budget is None else budget[0]
     try:
         try:
-            walk = _Walk(flt, report, memo, copying=False, room=room)
+            walk = _Walk(flt, report, memo, copying=False, room=room, tables=tables)
             result = walk.visit(path, name, value, 0)
         except _Restart:
             _forget(report, mark, memo, start)
-            walk = _Walk(flt, report, memo, copying=True, room=room)
+            walk = _Walk(flt, report, memo, copying=True, room=room, tables=tables)
             result = walk.visit(path, name, value, 0)
             if walk.conflicts:
                 _forget(report, mark, memo, start)
-                walk = _Walk(flt, report, memo, copying=True, suspects=walk.conflicts, room=room)
+                walk = _Walk(
+                    flt,
+                    report,
+                    memo,
+                    copying=True,
+                    suspects=walk.conflicts,
+                    room=room,
+                    tables=tables,
+                )
                 result = walk.visit(path, name, value, 0)
             if walk.conflicts:  # not expected (the graph changed under us?): count every cycle
                 _forget(report, mark, memo, start)
-                walk = _Walk(flt, report, memo, copying=True, everything=True, room=room)
+                walk = _Walk(
+                    flt, report, memo, copying=True, everything=True, room=room, tables=tables
+                )
                 result = walk.visit(path, name, value, 0)
         if budget is not None:
             budget[0] = walk.room
@@ -343,7 +357,7 @@ class _Walk(ObjectWalk):
         if kind is Redacted:
             return value  # already a placeholder: keeps refiltering idempotent
         inherited = None
-        if name is not None and (pattern := flt.sensitive_pattern(name)) is not None:
+        if name is not None and (pattern := self.name_verdict(name)) is not None:
             if not redacts(pattern, value):
                 # An ambiguous word over a structure: a plain sequence's items have no names
                 # of their own, so they are checked by this one (``signature=[1, sig]``).
@@ -382,7 +396,7 @@ class _Walk(ObjectWalk):
             return value
         if depth >= flt.max_depth:
             return self.redact(path, f"depth>{flt.max_depth}")
-        if (reason := flt.unstorable_reason(value)) is not None:
+        if (reason := self.unstorable(value, kind)) is not None:
             return self.redact(path, reason)
         if kind is not Inert:
             # A subclass of text. An async snapshot's copy of one claims the class too, but
@@ -399,6 +413,37 @@ class _Walk(ObjectWalk):
             return self.back_reference(path, key, value)
         self.inherited = inherited
         return self.enter(path, key, value, depth)
+
+    def name_verdict(self, name: str) -> str | None:
+        """:meth:`~.ArgumentFilter.sensitive_pattern`, from its cache when the walk holds it."""
+        verdicts = self.verdicts
+        # An exact str only: a subclass's own __hash__ and __eq__ would run in the lookup.
+        if verdicts is not None and type(name) is str:
+            verdict = verdicts.get(name, UNKNOWN)
+            if verdict is not UNKNOWN:
+                return verdict  # type: ignore[no-any-return]
+        return self.flt.sensitive_pattern(name)
+
+    def unstorable(self, value: Any, kind: type) -> str | None:
+        """:meth:`~.ArgumentFilter.unstorable_reason`, from its cache when the walk holds it
+        (the same steps: an inert copy judged by its class, a function or a class by name)."""
+        reasons = self.reasons
+        if reasons is not None:
+            if kind is Inert:
+                kind = value.cls or Inert
+            reason = reasons.get(kind, UNKNOWN)
+            if reason is not UNKNOWN:
+                if reason is None and (kind is types.FunctionType or issubclass(kind, type)):
+                    return reference_reason(value)
+                return reason  # type: ignore[no-any-return]
+        return self.flt.unstorable_reason(value)
+
+    def clean_text(self, text: str) -> bool:
+        """Whether ``text`` (an exact str) is known clean without a scan: the filter's cache
+        of clean strings, when the walk holds it (a long string is hashed by the lookup, as
+        the scan's own lookup would)."""
+        clean = self.clean
+        return clean is not None and text in clean
 
     def stored_already(self, value: Any) -> bool:
         """Whether ``value``, an object (not a scalar: equal scalars are not one object; not a
@@ -510,8 +555,11 @@ class _Walk(ObjectWalk):
         self.spend(size if str.isascii(value) else 2 * size)
         if flt.max_size is not None and size > flt.max_size:
             return self.redact(path, f"size:str of {len(value)} characters")
-        if flt.filter_pii and flt.contains_pii(value):
-            return self.masked(path, value)
+        if flt.filter_pii and not (type(value) is str and self.clean_text(value)):
+            # A subclass's text as an exact str: its own __eq__ and slicing are not run.
+            text = value if type(value) is str else str.__str__(value)
+            if flt.contains_pii(text):
+                return self.masked(path, text)
         return value
 
     def masked(self, path: Path, text: str) -> str:
@@ -576,10 +624,15 @@ class _Walk(ObjectWalk):
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
         """The key to store (masked when secret-shaped) and the name its value is checked by."""
         flt = self.flt
+        if type(key) is str:
+            self.spend(str.__len__(key))  # as below: counted before it is read
+            if not flt.filter_pii or self.clean_text(key):
+                return key, key
         if isinstance(key, (str, bytes)):
             is_text = isinstance(key, str)
             # Counted before it is read: a key is stored, and scanned, like a value.
-            self.spend(str.__len__(key) if isinstance(key, str) else bytes.__len__(key))
+            if type(key) is not str:  # counted already
+                self.spend(str.__len__(key) if isinstance(key, str) else bytes.__len__(key))
             if isinstance(key, str):
                 text = name = str.__str__(key)
             else:
@@ -606,7 +659,8 @@ class _Walk(ObjectWalk):
         items = list(value.items())
         for index, (key, item) in enumerate(items):
             new_key, name = self.visit_key(path, key, index, depth)
-            new = self.visit((path, new_key, index), name, item, depth)
+            settled = self.settled(name, item)
+            new = item if settled else self.visit((path, new_key, index), name, item, depth)
             if out is None and (new is not item or new_key is not key):
                 out = self.empty_like(value)
                 for done_key, done_item in items[:index]:
@@ -641,9 +695,14 @@ class _Walk(ObjectWalk):
         for index, item in enumerate(items):
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
             # A pair's items, and items named after their sequence, keep their index.
-            named = isinstance(name, str) and key is None and inherited is None
+            if not isinstance(name, str):
+                name = None
+            if self.settled(name, item):
+                new_items.append(item)
+                continue
+            named = name is not None and key is None and inherited is None
             where = (path, ".", name) if named else (path, "[]", index)
-            new = self.visit(where, name if isinstance(name, str) else None, item, depth)
+            new = self.visit(where, name, item, depth)
             changed = changed or new is not item
             new_items.append(new)
         if early is not None:
