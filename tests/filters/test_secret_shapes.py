@@ -240,6 +240,29 @@ def test_100_kb_of_any_family_is_filtered_within_a_few_milliseconds() -> None:
     assert total < 0.2, f"{total * 1000:.0f} ms for the {len(FAMILIES + WORST_FAMILIES)} families"
 
 
+@pytest.mark.parametrize("size", [1 * KB, 100 * KB, 1000 * KB])
+def test_a_text_with_secrets_is_scanned_once_to_find_them_and_once_to_check_the_mask(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding the spans and masking them share one scan, whatever the text's length (a long
+    text skipped by the fast path was scanned three times, a third of the filter's time)."""
+    scanned: list[int] = []
+    real = Compiled.spans
+
+    def counting(self: Compiled, text: str) -> list[tuple[int, int]]:
+        held = self.held
+        if not (held is not None and held[0] is text) and text not in self.clean:
+            scanned.append(len(text))
+        return real(self, text)
+
+    monkeypatch.setattr(Compiled, "spans", counting)
+    text = _text("", "123-45-6789 ", size)
+    masked, report = ArgumentFilter().filter_value(text, "note")
+    assert report == [{"path": "note", "reason": "pii"}]
+    assert "123-45-6789" not in masked
+    assert len(scanned) == 2, scanned  # the text, then its masked copy
+
+
 def _reference_spans(text: str) -> list[tuple[int, int]]:
     """What the default patterns find, the plain way: each over the whole text, no gate."""
     if not text.isascii() and _pii.odd_digits().search(text) is not None:

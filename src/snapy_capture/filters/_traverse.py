@@ -30,7 +30,7 @@ import decimal
 import itertools
 import sys
 import types
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, cast
 
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import AmbiguousName, pair_key
@@ -49,7 +49,7 @@ from snapy_capture.filters._objects import (
     render_path,
 )
 from snapy_capture.filters._pickled import plain_pickling, type_name
-from snapy_capture.filters._questions import FilterQuestions
+from snapy_capture.filters._questions import CachedQuestions, FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import _TYPE_MODULE, reference_reason
 
@@ -558,6 +558,16 @@ class _Walk(ObjectWalk):
         if flt.filter_pii and not (type(value) is str and self.clean_text(value)):
             # A subclass's text as an exact str: its own __eq__ and slicing are not run.
             text = value if type(value) is str else str.__str__(value)
+            if self.clean is not None:
+                # The fast path's filter (its scanner not overridden): the spans found here
+                # are held for the masking, which would otherwise scan the text again.
+                compiled = cast("CachedQuestions", flt)._compiled_pii()
+                if compiled.hold(text):
+                    return value
+                try:
+                    return self.masked(path, text)
+                finally:
+                    compiled.release()
             if flt.contains_pii(text):
                 return self.masked(path, text)
         return value
