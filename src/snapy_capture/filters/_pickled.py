@@ -52,6 +52,18 @@ def type_name(value: Any) -> str:
 def plain_pickling(kind: type) -> bool:
     """Whether pickle stores instances of ``kind`` as their ``__dict__``/``__slots__``."""
     plain = _plain_cache.get(kind)
+    if plain:
+        # A class can be given a reducer after it was judged (an assignment, copyreg.pickle):
+        # pickle uses it from then on, and what it returns would not have been filtered. The
+        # hooks that exist on every class are read again (a ~0.15 µs a visit); a
+        # __getnewargs__ added later is not noticed (reading a missing name costs 3x more).
+        return (
+            getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
+            and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
+            and getattr(kind, "__getstate__", _OBJECT_GETSTATE)
+            in (_OBJECT_GETSTATE, DATACLASS_GETSTATE)
+            and kind not in copyreg.dispatch_table
+        )
     if plain is None:
         plain = (
             getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
