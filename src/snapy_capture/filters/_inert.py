@@ -28,12 +28,11 @@ import io
 import pathlib
 import pickle
 import sys
-import types
 from collections.abc import Iterable
 from typing import Any, Final
 
 from snapy_capture.filters._redacted import Redacted
-from snapy_capture.filters._unstorable import _TYPE_MODULE, type_reason
+from snapy_capture.filters._unstorable import imported_type, type_reason
 
 __all__ = [
     "SAFE",
@@ -288,16 +287,11 @@ def _late_safe(value: Any) -> bool:
     host's or of the module's runs, nothing is imported."""
     if not issubclass(type(value), type):  # type(), not isinstance(): __class__ is host code
         return False
-    try:
-        module_name = _TYPE_MODULE.__get__(value)
-    except AttributeError:
+    module_name = imported_type(value, _LATE_SAFE)
+    if module_name is None:
         return False
-    if type(module_name) is not str or (late := _LATE_SAFE.get(module_name)) is None:
-        return False
-    module = sys.modules.get(module_name)
-    if type(module) is not types.ModuleType or vars(module).get(late[0]) is not value:
-        return False
-    _SAFE_ATTRIBUTES.update((value, method) for method in late[1])
+    late = _LATE_SAFE.get(module_name)  # another thread may have added it meanwhile
+    _SAFE_ATTRIBUTES.update((value, method) for method in (late[1] if late else ()))
     _SAFE_IDS[id(value)] = value
     _LATE_SAFE.pop(module_name, None)
     return True

@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import itertools
-import sys
 import types
 from typing import Any, Final, TypeAlias, cast
 
@@ -51,7 +50,7 @@ from snapy_capture.filters._objects import (
 from snapy_capture.filters._pickled import plain_pickling, type_name
 from snapy_capture.filters._questions import CachedQuestions, FilterQuestions
 from snapy_capture.filters._redacted import Redacted
-from snapy_capture.filters._unstorable import _TYPE_MODULE, reference_reason
+from snapy_capture.filters._unstorable import imported_type, reference_reason
 
 __all__ = [
     "ATOMIC",
@@ -95,14 +94,8 @@ def late_leaf(kind: type) -> bool:
     Called only while some are missing. Read through the base types' descriptors and the
     module's dict: no code of the host's or of the module's runs, nothing is imported.
     """
-    try:
-        module_name = _TYPE_MODULE.__get__(kind)
-    except AttributeError:
-        return False
-    if type(module_name) is not str or (name := _LATE_LEAVES.get(module_name)) is None:
-        return False
-    module = sys.modules.get(module_name)
-    if type(module) is not types.ModuleType or vars(module).get(name) is not kind:
+    module_name = imported_type(kind, _LATE_LEAVES)
+    if module_name is None:
         return False
     for leaves in LEAF_SETS:
         leaves.add(kind)

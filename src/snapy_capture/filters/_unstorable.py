@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any, Final
 
-__all__ = ["builtin_reason", "reference_reason", "type_reason"]
+__all__ = ["builtin_reason", "imported_type", "reference_reason", "type_reason"]
 
 # Types that cannot or should not be stored, named by "module.qualname" anywhere in the MRO so
 # that checking them imports nothing (sqlite3 or socket may never be loaded in the host).
@@ -147,6 +147,24 @@ _TYPE_QUALNAME: Final = type.__dict__["__qualname__"]
 _TYPE_MODULE: Final = type.__dict__["__module__"]
 _TYPE_DICT: Final[Any] = type.__dict__["__dict__"]
 _MODULE_DICT: Final[Any] = vars(types.ModuleType)["__dict__"]
+
+
+def imported_type(kind: Any, names: dict[str, Any]) -> str | None:
+    """The module name of ``kind`` when it is a class that ``names`` lists for its module and
+    that module, imported already, holds under that name (``names[module]`` is the name, or a
+    tuple whose first item is); else ``None``. Read through the base types' descriptors and
+    the module's dict: no code of the host's or of the module's runs, nothing is imported."""
+    try:
+        module_name = _TYPE_MODULE.__get__(kind)
+    except (AttributeError, TypeError):  # not a class
+        return None
+    if type(module_name) is not str or (entry := names.get(module_name)) is None:
+        return None
+    name = entry[0] if type(entry) is tuple else entry
+    module = sys.modules.get(module_name)
+    if type(module) is not types.ModuleType or vars(module).get(name) is not kind:
+        return None
+    return module_name
 
 
 def reference_reason(value: Any) -> str | None:

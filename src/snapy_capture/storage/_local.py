@@ -457,14 +457,9 @@ class LocalDirectory(Backend):
             return 0  # a link: never delete through it
         with self._dir_locks.exclusive(directory, _MAINTENANCE_TIMEOUT):
             removed = _clear_directory(directory)
-            if os.path.exists(directory / INDEX_NAME):
-                # Emptied in place: other writers have it mapped (a new file would be
-                # another table than theirs).
-                lock = self._dir_locks.writers(str(directory))
-                name = functools.partial(_capture_name, str(directory))
-                index = self._index(str(directory))
-                index.ready(lock, name)
-                index.rebuild(name)
+            # Emptied in place: other writers have the index mapped (a new file would be
+            # another table than theirs).
+            self._rebuild_index(directory)
             return removed
 
     def calls(self, path: Any, data: bytes) -> tuple[int, float] | None:
@@ -487,10 +482,15 @@ class LocalDirectory(Backend):
                 finally:
                     os.close(fd)
                 os.replace(temp, _local(path))
-            if os.path.exists(directory / INDEX_NAME):
-                # The payloads changed: the index's digests are rebuilt from the files.
-                lock = self._dir_locks.writers(str(directory))
-                name = functools.partial(_capture_name, str(directory))
-                index = self._index(str(directory))
-                index.ready(lock, name)
-                index.rebuild(name)
+            # The payloads changed: the index's digests are rebuilt from the files.
+            self._rebuild_index(directory)
+
+    def _rebuild_index(self, directory: Path) -> None:
+        """Rebuild a deduplicated directory's index from its files, in place (the caller
+        holds the directory's exclusive lock); nothing when it has no index."""
+        if os.path.exists(directory / INDEX_NAME):
+            lock = self._dir_locks.writers(str(directory))
+            name = functools.partial(_capture_name, str(directory))
+            index = self._index(str(directory))
+            index.ready(lock, name)
+            index.rebuild(name)
