@@ -16,16 +16,11 @@ from typing import Any
 
 import pytest
 
+from _modes import CAPTURE_MODES
 from snapy_capture import ArgumentFilter, Redacted, capture_args, flush, load_capture_dict
 from snapy_capture.filters import _scan, _traverse
 
-MODES = [
-    pytest.param({}, id="sync"),
-    pytest.param({"async_storage": True}, id="async"),
-    pytest.param({"async_storage": True, "lazy_serialization": True}, id="lazy"),
-    pytest.param({"record_result": True}, id="sync-result"),
-    pytest.param({"async_storage": True, "record_result": True}, id="async-result"),
-]
+MODES = CAPTURE_MODES
 
 LIMIT = 1 << 20
 CARD = "4111 1111 1111 1111"

@@ -19,15 +19,10 @@ from typing import Any
 
 import pytest
 
+from _modes import CAPTURE_MODES
 from snapy_capture import CaptureLoader, capture_args, flush, load_capture_dict
 
-MODES = [
-    pytest.param({}, id="sync"),
-    pytest.param({"async_storage": True}, id="async"),
-    pytest.param({"async_storage": True, "lazy_serialization": True}, id="lazy"),
-    pytest.param({"record_result": True}, id="sync-result"),
-    pytest.param({"async_storage": True, "record_result": True}, id="async-result"),
-]
+MODES = CAPTURE_MODES
 
 READS: list[str] = []
 

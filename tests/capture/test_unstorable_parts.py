@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from _modes import CAPTURE_MODES
 from snapy_capture import CaptureStorage, Redacted, capture_args, flush, load_capture_dict
 from snapy_capture.capture._record import degrade_receiver, replace_unserializable
 
@@ -26,11 +27,7 @@ KEY = "Zq8-unlikely-value-41"
 PW = "Pw-unlikely-8841"
 
 MODES = [
-    pytest.param({}, id="sync"),
-    pytest.param({"async_storage": True}, id="async"),
-    pytest.param({"async_storage": True, "lazy_serialization": True}, id="lazy"),
-    pytest.param({"record_result": True}, id="sync-result"),
-    pytest.param({"async_storage": True, "record_result": True}, id="async-result"),
+    *CAPTURE_MODES,
     pytest.param({"serializer": "jsonpickle"}, id="jsonpickle"),
     pytest.param({"serializer": "jsonpickle", "async_storage": True}, id="jsonpickle-async"),
 ]

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from _modes import CAPTURE_MODES
 from snapy_capture import CaptureLoader, capture_args, flush
 
 #: Host code run by building copies: (what ran, on which object).
@@ -108,11 +109,7 @@ class Color(enum.Enum):
 Point = collections.namedtuple("Point", "x y")
 
 MODES = [
-    pytest.param({}, id="sync"),
-    pytest.param({"async_storage": True}, id="async"),
-    pytest.param({"async_storage": True, "lazy_serialization": True}, id="lazy"),
-    pytest.param({"record_result": True}, id="sync-result"),
-    pytest.param({"async_storage": True, "record_result": True}, id="async-result"),
+    *CAPTURE_MODES,
     pytest.param({"serializer": "json", "fallback_serializer": "pickle"}, id="json"),
     pytest.param(
         {"serializer": "json", "fallback_serializer": "pickle", "async_storage": True},
