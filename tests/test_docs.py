@@ -121,14 +121,14 @@ def test_the_chart_is_drawn_from_the_committed_figures(tmp_path: Path) -> None:
 
 def test_the_start_up_rows_are_shown_from_the_committed_figures() -> None:
     """``make bench`` writes bench_startup's rows to the JSON; the tables show each of them
-    (ms over plain python, the capture layer's share over wrapt's row)."""
+    (ms over plain python, the capture layer's share over the floor's row)."""
     hooks = _hooks()
     data = json.loads((DOCS / "performance" / "bench.json").read_text(encoding="utf-8"))
     rows = data["startup"]["rows"]
     tables = hooks.bench_tables(DOCS)
     names = [row["name"] for row in rows]
     assert "runner, target module imported" in names
-    assert "plain python importing wrapt (the floor)" in names
+    assert "plain python loading wrapt's C extension (the floor)" in names
     for row in rows[1:]:
         wall = row.get("over_plain_wall_ns", row.get("over_floor_wall_ns"))
         assert f"| {row['name']} | {wall / 1e6:+.1f} |" in tables

@@ -289,13 +289,13 @@ def _startup_table(startup: dict[str, Any]) -> list[str]:
         f"Start-up (`benchmarks/bench_startup.py`, {startup['rounds']} rounds of fresh "
         f"processes, load average {startup['load']}): ms over plain `python` (itself "
         f"{plain['wall_ns'] / 1e6:.1f} ms wall, {plain['cpu_ns'] / 1e6:.1f} ms CPU), medians of "
-        "the paired differences; the last row is the capture layer's share, over wrapt's row.",
+        "the paired differences; the last row is the capture layer's share, over the floor's row.",
         "",
         "| start-up | wall | CPU | goal (wall) |",
         "|---|---|---|---|",
     ]
     for row in rows[1:]:
-        if "over_floor_wall_ns" in row:  # the capture layer's share: over wrapt's row
+        if "over_floor_wall_ns" in row:  # the capture layer's share: over the floor's row
             wall, cpu, goal = row["over_floor_wall_ns"], row["over_floor_cpu_ns"], None
         else:
             wall, cpu, goal = row["over_plain_wall_ns"], row["over_plain_cpu_ns"], row["goal_ns"]

@@ -221,6 +221,31 @@ def test_changed_names_apply_to_the_attributes_of_an_argument_walked_before() ->
     assert {r["path"] for r in result.redactions} >= {"node.label", "node.children[0].label"}
 
 
+def _slotted(monkeypatch: pytest.MonkeyPatch, *slots: str) -> Any:
+    """A class made by the same code each time, under one name in this module (where pickle
+    finds it), with the slots given."""
+    made = type("Slotted", (), {"__slots__": slots, "__module__": __name__})
+    monkeypatch.setattr(sys.modules[__name__], "Slotted", made, raising=False)
+    return made
+
+
+def test_classes_of_one_name_are_walked_by_their_own_slots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The walk reads a class's slot names once, by the class itself: another class made
+    under the same name (a factory, a reloaded module) has its own, and a slot only it has
+    is still filtered."""
+    flt = ArgumentFilter()
+    old = _slotted(monkeypatch, "label")()
+    old.label = "plain"
+    assert flt.filter_call(["node"], [old], {}).redactions == []
+    new = _slotted(monkeypatch, "label", "password")()
+    new.label, new.password = "plain", "hunter2-but-longer"
+    result = flt.filter_call(["node"], [new], {})
+    assert result.redactions == [{"path": "node.password", "reason": "name:password"}]
+    assert pickle.dumps(result.args[0]).find(b"hunter2") < 0
+
+
 class Sneaky(str):
     """A str subclass whose own hash and equality claim to be any string."""
 

@@ -219,32 +219,95 @@ def test_a_target_module_imported_with_the_cache_needs_no_yaml(
 
 WRAPT_LATE = """
 import sys, tgt_late
-print(tgt_late.work(1))
-import wrapt
+print(tgt_late.work(1), "wrapt" in sys.modules, "asyncio" in sys.modules)
+import wrapt, wrapt.exceptions
+def double(wrapped, instance, args, kwargs):
+    return 2 * wrapped(*args, **kwargs)
+print(wrapt.FunctionWrapper(tgt_late.work, double)(2), wrapt.exceptions.__name__,
+      wrapt.exceptions.WrapperNotFoundError is wrapt.WrapperNotFoundError,
+      getattr(wrapt, "_wrappers", None) is sys.modules.get("wrapt._wrappers"))
 print(isinstance(tgt_late.work, wrapt.FunctionWrapper))
 """
 WRAPT_EARLY = """
 import wrapt, tgt_late
-print(tgt_late.work(1))
+print(tgt_late.work(1), "wrapt" in sys.modules, "asyncio" in sys.modules)
 print(isinstance(tgt_late.work, wrapt.FunctionWrapper))
+""".replace("import wrapt", "import sys, wrapt")
+WRAPT_AFTER_UNINSTALL = """
+import sys, tgt_late, snapy_capture
+print(tgt_late.work(1), "wrapt" in sys.modules, "asyncio" in sys.modules)
+snapy_capture.uninstall_import_hook()
+import wrapt.exceptions
+print(wrapt.exceptions.__name__, wrapt._wrappers is sys.modules["wrapt._wrappers"])
 """
+LATE = "6 wrapt.exceptions True True\nTrue\n"
 
 
-@pytest.mark.parametrize("program", [WRAPT_LATE, WRAPT_EARLY], ids=["wrapt after", "before"])
+@pytest.mark.parametrize(
+    ("program", "env", "expected", "calls"),
+    [
+        (WRAPT_LATE, {}, "2 False False\n" + LATE, 2),
+        (WRAPT_EARLY, {}, "2 True True\nTrue\n", 1),
+        (WRAPT_LATE, {"WRAPT_DISABLE_EXTENSIONS": "1"}, "2 True True\n" + LATE, 2),
+        (WRAPT_AFTER_UNINSTALL, {}, "2 False False\nwrapt.exceptions True\n", 1),
+    ],
+    ids=["wrapt after", "before", "without its C extension", "after the hook is gone"],
+)
 def test_a_captured_function_is_an_instance_of_the_programs_wrapt_types(
-    tmp_path: Path, capture_dir: Path, program: str
+    tmp_path: Path,
+    capture_dir: Path,
+    program: str,
+    env: dict[str, str],
+    expected: str,
+    calls: int,
 ) -> None:
-    """The hook loads wrapt lazily but as the package, whenever the program imports wrapt:
-    its wrapt types are the ones capture uses (APM agents check ``isinstance``), not a second
-    copy (issue 21: loading wrapt's C extension alone was rejected for this)."""
+    """The hook loads wrapt's C extension alone (not asyncio, importlib.metadata: issue 21),
+    registered as the package would register it: a program importing wrapt later gets the
+    whole package, with the very types capture wraps with (APM agents check ``isinstance``)
+    and its submodules bound as attributes; one that imported wrapt before shares it."""
     (tmp_path / "tgt_late.py").write_text(WORK)
     (tmp_path / "prog.py").write_text(program)
     (tmp_path / "capture.yaml").write_text(
         "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
     )
     for runs in (1, 2):
+        done = run([*RUN, "prog.py"], tmp_path, **env)
+        assert (done.returncode, done.stderr, done.stdout) == (0, "", expected)
+        assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == calls * runs
+
+
+WRAPT_RACE = """
+import sys, threading, time
+seen = []
+def other(delay):
+    time.sleep(delay)
+    import wrapt, wrapt.exceptions
+    seen.append(hasattr(wrapt, "FunctionWrapper") and hasattr(wrapt.exceptions, "__name__"))
+threads = [threading.Thread(target=other, args=(d / 2000,)) for d in range(8)]
+for t in threads:
+    t.start()
+import tgt_late
+for t in threads:
+    t.join()
+import wrapt
+print(seen, isinstance(tgt_late.work, wrapt.FunctionWrapper), tgt_late.work(1))
+"""
+
+
+def test_threads_importing_wrapt_while_the_hook_loads_it_get_the_whole_package(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """Threads importing wrapt while the first target module loads its C extension wait for
+    it (wrapt's import lock), then get the package, sharing its types with capture."""
+    (tmp_path / "tgt_late.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(WRAPT_RACE)
+    (tmp_path / "capture.yaml").write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
+    )
+    for runs in range(1, 6):
         done = run([*RUN, "prog.py"], tmp_path)
-        assert (done.returncode, done.stderr, done.stdout) == (0, "", "2\nTrue\n")
+        assert (done.returncode, done.stderr) == (0, "")
+        assert done.stdout == f"{[True] * 8} True 2\n"
         assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == runs
 
 

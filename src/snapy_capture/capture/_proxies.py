@@ -24,9 +24,14 @@ from __future__ import annotations
 import linecache
 import types
 from collections.abc import Callable
-from typing import Any, Final, SupportsIndex, TypeVar
+from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeVar
 
-import wrapt
+if TYPE_CHECKING:
+    import wrapt
+else:  # the package, or its C extension alone (the import hook's start-up, issue 21)
+    from snapy_capture._wrapt import wrapt_types
+
+    wrapt = wrapt_types()
 
 __all__ = ["CaptureWrapper", "hide_frame", "proxy"]
 

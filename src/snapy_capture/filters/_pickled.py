@@ -25,6 +25,9 @@ _OBJECT_GETSTATE: Final = getattr(object, "__getstate__", None)
 _OBJECT_REDUCE_EX: Final = object.__reduce_ex__
 _OBJECT_REDUCE: Final = object.__reduce__
 _plain_cache: dict[type, bool] = {}
+#: Classes whose slots are known, by identity (the class is kept: its id stays its own).
+_slot_cache: dict[int, tuple[type, tuple[tuple[str, bool], ...]]] = {}
+_MAX_CACHED_CLASSES: Final = 4096
 _TUPLE_GETNEWARGS: Final = vars(tuple)["__getnewargs__"]
 
 
@@ -99,15 +102,34 @@ def plain_tuple(kind: type) -> bool:
 
 def attribute_names(value: Any) -> list[tuple[str, bool]] | None:
     """``(name, is_slot)`` of the instance attributes pickle stores, ``None`` for opaque ones."""
-    names: list[tuple[str, bool]] = []
     try:
         instance_dict = object.__getattribute__(value, "__dict__")
     except AttributeError:
         instance_dict = None
-    if isinstance(instance_dict, dict):
-        names.extend((key, False) for key in list(instance_dict) if isinstance(key, str))
-    seen = {name for name, _ in names}
-    for klass in type(value).__mro__:
+    slots = slot_names(type(value))
+    if not isinstance(instance_dict, dict):
+        names = list(slots)
+    else:
+        names = [(key, False) for key in list(instance_dict) if isinstance(key, str)]
+        if slots:
+            seen = {name for name, _ in names}
+            names.extend(slot for slot in slots if slot[0] not in seen)
+    return names if names or instance_dict is not None else None
+
+
+def slot_names(kind: type) -> tuple[tuple[str, bool], ...]:
+    """``(name, True)`` for each slot of ``kind`` pickle stores, its bases' too.
+
+    Read once per class: a class's slots are fixed when it is made (pickle caches them on the
+    class likewise, as ``__slotnames__``). Kept by the class's identity, never its hash: a
+    metaclass's ``__hash__``/``__eq__`` is host code.
+    """
+    entry = _slot_cache.get(id(kind))
+    if entry is not None and entry[0] is kind:
+        return entry[1]
+    names: list[tuple[str, bool]] = []
+    seen: set[str] = set()
+    for klass in kind.__mro__:
         slots = klass.__dict__.get("__slots__", ())
         for declared in (slots,) if isinstance(slots, str) else slots:
             if not isinstance(declared, str) or declared in ("__dict__", "__weakref__"):
@@ -118,7 +140,10 @@ def attribute_names(value: Any) -> list[tuple[str, bool]] | None:
             if slot not in seen:
                 seen.add(slot)
                 names.append((slot, True))
-    return names if names or instance_dict is not None else None
+    if len(_slot_cache) >= _MAX_CACHED_CLASSES:
+        _slot_cache.clear()
+    found = _slot_cache[id(kind)] = (kind, tuple(names))
+    return found[1]
 
 
 def materialized(parts: tuple[Any, ...]) -> Iterator[Any]:

@@ -84,6 +84,9 @@ LEAVES: Final[set[type]] = {
 #: ~2 ms, uuid pulling in platform): a value of one cannot exist before its module is
 #: imported, so each joins the sets in :data:`LEAF_SETS` once it is, met by the walk.
 _LATE_LEAVES: Final = {"uuid": "UUID", "fractions": "Fraction"}
+#: Classes found not to be one of them, by identity (kept: their ids stay their own).
+_NOT_LATE: Final[dict[int, type]] = {}
+_MAX_NOT_LATE: Final = 4096
 #: The sets holding every leaf, kept up to date by :func:`late_leaf` (``_quick`` adds its own).
 LEAF_SETS: Final[list[set[type]]] = [LEAVES]
 
@@ -94,8 +97,15 @@ def late_leaf(kind: type) -> bool:
     Called only while some are missing. Read through the base types' descriptors and the
     module's dict: no code of the host's or of the module's runs, nothing is imported.
     """
+    if _NOT_LATE.get(id(kind)) is kind:
+        return False
     module_name = imported_type(kind, _LATE_LEAVES)
     if module_name is None:
+        # For good: a class becomes none of them later (each is its module's own class,
+        # which exists once the module is imported, before any value of it can).
+        if len(_NOT_LATE) >= _MAX_NOT_LATE:
+            _NOT_LATE.clear()
+        _NOT_LATE[id(kind)] = kind
         return False
     for leaves in LEAF_SETS:
         leaves.add(kind)

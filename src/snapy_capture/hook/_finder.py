@@ -21,6 +21,7 @@ import sys
 import types
 import warnings
 
+from snapy_capture import _wrapt
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.errors import SnapyCaptureWarning
 from snapy_capture.hook._startup import (
@@ -38,7 +39,7 @@ from snapy_capture.hook._startup import (
 # (``ImportHook._ready``). Not ``typing.TYPE_CHECKING``: typing itself costs a few ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from importlib.abc import Loader  # noqa: F401 - named in a cast below
     from importlib.machinery import ModuleSpec
     from typing import Any, Final, cast
@@ -270,6 +271,8 @@ class ImportHook:
         target: types.ModuleType | None = None,
     ) -> ModuleSpec | None:
         if fullname not in self.modules:
+            if fullname == "wrapt" and _wrapt.alone():
+                return self._find_wrapt(path, target)
             return None
         try:
             return self._find(fullname, path, target)
@@ -280,7 +283,7 @@ class ImportHook:
             )
             return None
 
-    def _find(
+    def _elsewhere(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None
     ) -> ModuleSpec | None:
         # Ask the finders after us directly, as importlib's own _find_spec does: asking
@@ -294,8 +297,27 @@ class ImportHook:
                 continue
             spec: ModuleSpec | None = find(fullname, path, target)
             if spec is not None:
-                break
-        else:
+                return spec
+        return None
+
+    def _find_wrapt(
+        self, path: Sequence[str] | None, target: types.ModuleType | None
+    ) -> ModuleSpec | None:
+        """The program imports wrapt after capture loaded its C extension alone: the package
+        as usual, given the modules registered already as its attributes (see _wrapt)."""
+        try:
+            spec = self._elsewhere("wrapt", path, target)
+            if spec is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = cast("Loader", _WrappingLoader(spec.loader, _wrapt.bind))
+            return spec
+        except Exception:  # noqa: BLE001 - the import goes on as if we were not there
+            return None
+
+    def _find(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None
+    ) -> ModuleSpec | None:
+        spec = self._elsewhere(fullname, path, target)
+        if spec is None:
             return None
         loader = spec.loader
         self.seen.add(fullname)
@@ -307,7 +329,7 @@ class ImportHook:
                     f"{fullname} has no code of its own (a namespace package?)"
                 )
             return spec
-        spec.loader = cast("Loader", _WrappingLoader(loader, self))
+        spec.loader = cast("Loader", _WrappingLoader(loader, self.module_loaded))
         return spec
 
     def invalidate_caches(self) -> None:
@@ -495,7 +517,8 @@ class ImportHook:
         try:
             spec = self._parsed()
             if self.wrap is None:
-                from snapy_capture.capture import wrap  # noqa: PLC0415
+                _wrapt.prefer_extension()  # wrapt's C types without its package, if the
+                from snapy_capture.capture import wrap  # noqa: PLC0415 - program has none yet
 
                 self.wrap = wrap
             # The rest of the hook, and the exit report's count of first captures.
@@ -565,6 +588,7 @@ class ImportHook:
     def remove(self) -> None:
         if self in sys.meta_path:
             sys.meta_path.remove(self)
+        _wrapt.forget()
         for patch in reversed(list(self.patches.values())):
             try:
                 patch.undo()
@@ -574,11 +598,12 @@ class ImportHook:
 
 
 class _WrappingLoader:
-    """Delegates to the real loader; wraps the targets once the module's body has run."""
+    """Delegates to the real loader; once the module's body has run, hands the module to
+    ``loaded`` (the hook wraps its targets)."""
 
-    def __init__(self, loader: Any, hook: ImportHook) -> None:
+    def __init__(self, loader: Any, loaded: Callable[[types.ModuleType], None]) -> None:
         self._snapy_loader = loader
-        self._snapy_hook = hook
+        self._snapy_loaded = loaded
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._snapy_loader, name)
@@ -595,4 +620,4 @@ class _WrappingLoader:
         except Exception:  # noqa: BLE001, S110 - a read-only module: our loader still works
             pass
         loader.exec_module(module)
-        self._snapy_hook.module_loaded(sys.modules.get(module.__name__, module))
+        self._snapy_loaded(sys.modules.get(module.__name__, module))
