@@ -57,6 +57,7 @@ _DIRTY: Final = 28
 #: Mappings let go of without closing them (see :meth:`DedupeIndex.abandon`).
 _ABANDONED: list[mmap.mmap] = []  # the offset of the header's dirty flag
 _NONE: Final = -1
+_blake2b: Final = hashlib.blake2b
 #: Payloads shorter than this are sliced (copied) to be hashed, longer ones viewed.
 _COPY_BELOW: Final = 1 << 16
 
@@ -72,7 +73,7 @@ def content_digest(data: bytes) -> bytes | None:
     # A small payload hashed as a copy: a memoryview and its slice cost more than copying a
     # few hundred bytes (every deduplicated call comes here, issue 21).
     payload = data[end + 1 :] if len(data) < _COPY_BELOW else memoryview(data)[end + 1 :]
-    return hashlib.blake2b(payload, digest_size=16).digest()
+    return _blake2b(payload, digest_size=16).digest()
 
 
 def _start(digest: bytes, capacity: int) -> int:

@@ -173,7 +173,9 @@ class LocalDirectory(Backend):
         digest = content_digest(data) if dedupe else None
         if digest is not None:
             index = self._indexes.get(directory) or self._index(directory)
-            hint = index.peek(digest)
+            # ``peek``'s common case inline: the counter read first (see ``peek``).
+            changes, keys = index.changes, index.keys
+            hint = index.peek(digest) if keys is None else (keys.get(digest, -1), changes)
             if hint is not None and hint[0] >= 0:
                 known = self._count_call(directory, index, digest, hint)
                 if known is not None:
