@@ -524,3 +524,26 @@ def test_prune_applies_retention_to_every_function_after_a_deduplicated_one(
     assert storage.prune(retention=1) == 4
     assert len(storage.capture_files("a", "f")) == 1
     assert len(storage.capture_files("b", "f")) == 1
+
+
+def test_a_content_stored_between_the_unlocked_look_and_the_lock_is_counted(
+    tmp_path: Path,
+) -> None:
+    """A writer looks the content up without the lock, then writes its temporary file; if
+    another thread of the process stores that content meanwhile, the look under the lock
+    sees it: one capture, counted twice, never a second copy."""
+    interleaved: list[int] = []
+
+    class Meanwhile(FileOperations):
+        def open_temp(self, directory: str) -> tuple[int, str | None]:
+            if interleaved == [1]:  # after the first write's unlocked look, before its lock
+                interleaved.append(2)
+                _save_all(storage, [5])
+            return super().open_temp(directory)
+
+    storage = CaptureStorage(tmp_path, retention=None, files=Meanwhile())
+    _save_all(storage, [1, 2, 3] * 8)  # this storage keeps its dict of the keys
+    interleaved.append(1)
+    _save_all(storage, [5])
+    assert interleaved == [1, 2]
+    assert _counts(storage) == {1: 8, 2: 8, 3: 8, 5: 2}

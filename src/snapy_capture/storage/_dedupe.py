@@ -57,6 +57,9 @@ _DIRTY: Final = 28
 #: Mappings let go of without closing them (see :meth:`DedupeIndex.abandon`).
 _ABANDONED: list[mmap.mmap] = []  # the offset of the header's dirty flag
 _NONE: Final = -1
+_blake2b: Final = hashlib.blake2b
+#: Payloads shorter than this are sliced (copied) to be hashed, longer ones viewed.
+_COPY_BELOW: Final = 1 << 16
 
 
 def content_digest(data: bytes) -> bytes | None:
@@ -67,7 +70,10 @@ def content_digest(data: bytes) -> bytes | None:
     end = data.find(b"\n")
     if end < 0:
         return None
-    return hashlib.blake2b(memoryview(data)[end + 1 :], digest_size=16).digest()
+    # A small payload hashed as a copy: a memoryview and its slice cost more than copying a
+    # few hundred bytes (every deduplicated call comes here, issue 21).
+    payload = data[end + 1 :] if len(data) < _COPY_BELOW else memoryview(data)[end + 1 :]
+    return _blake2b(payload, digest_size=16).digest()
 
 
 def _start(digest: bytes, capacity: int) -> int:
@@ -210,22 +216,22 @@ class DedupeIndex:
             return None
         return (slot, changes)
 
-    def lookup(
-        self, lock: Any, digest: bytes, hint: tuple[int, int] | None
-    ) -> tuple[mmap.mmap, int]:
-        """:meth:`ready`, then :meth:`find`: the mapping and the slot holding ``digest``
-        (-1: none). Once per deduplicated write: the common case in one call."""
+    def lookup(self, lock: Any, digest: bytes, hint: tuple[int, int] | None) -> int:
+        """:meth:`ready`, then :meth:`find`: the slot holding ``digest`` (-1: none); the
+        mapping is :attr:`map` until the lock is let go. Once per deduplicated write: the
+        common case (this process's keys hold, nothing changed since the hint) in one call."""
         mapped, keys = self.map, self.keys
         if (
             keys is not None
             and mapped is not None
             and lock.generation == self.generation
-            and _U64.unpack_from(mapped, _CHANGES)[0] == self.changes
-            and not mapped[_DIRTY]
+            and _STATUS.unpack_from(mapped, _DIRTY) == (0, self.changes)
         ):
-            return mapped, keys.get(digest, _NONE)
+            if hint is not None and hint[1] == self.changes:
+                return hint[0]  # as the unlocked look found it: nothing changed since
+            return keys.get(digest, _NONE)
         mapped = self.ready(lock, self.capture_name)
-        return mapped, self.find(mapped, digest, hint)
+        return self.find(mapped, digest, hint)
 
     def find(self, mapped: mmap.mmap, digest: bytes, hint: tuple[int, int] | None) -> int:
         """The slot holding ``digest`` (-1: none); ``hint`` from :meth:`peek` saves the
@@ -275,11 +281,9 @@ class DedupeIndex:
 
     def add(
         self,
-        mapped: mmap.mmap,
         digest: bytes,
         seq: int,
         now: float,
-        *,
         retention: int | None,
         cutoff: float | None,
     ) -> list[int]:
@@ -287,8 +291,10 @@ class DedupeIndex:
         seen entries beyond ``retention`` or last seen before ``cutoff`` (never the newest);
         returns the numbers of the captures to delete. Once per stored capture: written out
         in one piece, each field read and written once (issue 21)."""
+        mapped = self.map
+        assert mapped is not None  # noqa: S101 - under the lock, after lookup
         capacity, live, _, head, tail = _TOP.unpack_from(mapped, 8)
-        if 2 * (live + 1) > capacity:
+        if 2 * live + 2 > capacity:
             rekey = self.keys is not None
             self._relayout(_entries(mapped), _capacity_for(live + 1))
             mapped = self.remap()
@@ -298,12 +304,12 @@ class DedupeIndex:
         keys = self.keys
         mapped[_DIRTY] = 1
         mask = capacity - 1
-        slot = int.from_bytes(digest[:8], "little") & mask
+        slot = _U64.unpack_from(digest)[0] & mask
         while mapped[64 + 64 * slot] == _LIVE:
             slot = (slot + 1) & mask
         _SLOT.pack_into(mapped, 64 + 64 * slot, _LIVE, digest, seq, 1, now, _NONE, head)
         if head != _NONE:
-            _I32.pack_into(mapped, (64 + 64 * head) + 48, slot)
+            _I32.pack_into(mapped, 112 + 64 * head, slot)
         else:
             tail = slot
         head = slot
@@ -311,15 +317,15 @@ class DedupeIndex:
         if keys is not None:
             keys[digest] = slot
         evicted: list[int] = []
-        while tail != head and (retention is not None or cutoff is not None):
-            old, number, _, last_seen, newer, _ = _BODY.unpack_from(mapped, (64 + 64 * tail) + 8)
-            if not (retention is not None and live > retention) and (
-                cutoff is None or last_seen >= cutoff
-            ):
-                break
+        # Beyond the retention: no need to read the tail to know it goes.
+        while tail != head and (
+            (retention is not None and live > retention)
+            or (cutoff is not None and _F64.unpack_from(mapped, 104 + 64 * tail)[0] < cutoff)
+        ):
+            old, number, newer = _EVICTED.unpack_from(mapped, 72 + 64 * tail)
             evicted.append(number)
             # The tail's newer neighbour becomes the tail; the slot is emptied.
-            _I32.pack_into(mapped, (64 + 64 * newer) + 52, _NONE)
+            _I32.pack_into(mapped, 116 + 64 * newer, _NONE)
             if keys is not None:
                 del keys[old]
             if mapped[64 + 64 * ((tail + 1) & mask)] != _LIVE:
@@ -330,12 +336,12 @@ class DedupeIndex:
                 _vacate(mapped, tail, mask, keys)
                 head, tail = _ENDS.unpack_from(mapped, _HEAD)  # moved back into the gap
             live -= 1
-        _LIVE_TO_TAIL.pack_into(mapped, 12, live, 0, head, tail)
         if keys is not None:  # self._changed, inline
             self.changes = changes = self.changes + 1
         else:
             self.left = changes = _U64.unpack_from(mapped, _CHANGES)[0] + 1
-        _U64.pack_into(mapped, _CHANGES, changes)
+        # The header and the counter in one write, the dirty flag cleared after it.
+        _CLOSE.pack_into(mapped, 12, live, 0, head, tail, 1, changes)
         mapped[_DIRTY] = 0
         return evicted
 
@@ -458,11 +464,14 @@ _F64: Final = struct.Struct("<d")
 _U64: Final = struct.Struct("<Q")
 _SEEN: Final = struct.Struct("<qd")  # calls, last seen
 _USE: Final = struct.Struct("<qdii")  # calls, last seen, previous, next
-_BODY: Final = struct.Struct("<16sqqdii")  # digest, number, calls, last seen, previous, next
+_EVICTED: Final = struct.Struct("<16sq16xi")  # digest, number, previous (at the digest)
 _LINKS: Final = struct.Struct("<ii")  # previous, next
 _ENDS: Final = struct.Struct("<ii")  # head, tail
+#: The dirty flag and the change counter (at ``_DIRTY``): whether the keys hold, in one read.
+_STATUS: Final = struct.Struct("<B3xQ")
 _TOP: Final = struct.Struct("<IIIii")  # capacity, live, deleted (always 0), head, tail
-_LIVE_TO_TAIL: Final = struct.Struct("<IIii")  # live, deleted, head, tail
+#: live, deleted, head, tail, dirty, changes: the end of a change but the dirty flag.
+_CLOSE: Final = struct.Struct("<IIiiBxxxQ")
 #: A slot's state and digest, the slot's whole size (a table read in one pass: ``_keys_of``).
 _KEY: Final = struct.Struct("<B7x16s40x")
 _HEAD: Final = 20
@@ -541,9 +550,8 @@ def _vacate(mapped: _Buffer, slot: int, mask: int, keys: dict[bytes, int] | None
         offset = 64 + 64 * probe
         if mapped[offset] != _LIVE:
             break
-        home = int.from_bytes(mapped[offset + 8 : offset + 16], "little") & mask
         # The entry stays if its home lies cyclically in (gap, probe].
-        if (gap < probe and gap < home <= probe) or (gap > probe and (home > gap or home <= probe)):
+        if (probe - (_U64.unpack_from(mapped, offset + 8)[0] & mask)) & mask < (probe - gap) & mask:
             continue
         _move(mapped, probe, gap)
         if keys is not None:

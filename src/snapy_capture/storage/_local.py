@@ -173,7 +173,9 @@ class LocalDirectory(Backend):
         digest = content_digest(data) if dedupe else None
         if digest is not None:
             index = self._indexes.get(directory) or self._index(directory)
-            hint = index.peek(digest)
+            # ``peek``'s common case inline: the counter read first (see ``peek``).
+            changes, keys = index.changes, index.keys
+            hint = index.peek(digest) if keys is None else (keys.get(digest, -1), changes)
             if hint is not None and hint[0] >= 0:
                 known = self._count_call(directory, index, digest, hint)
                 if known is not None:
@@ -200,13 +202,13 @@ class LocalDirectory(Backend):
             try:
                 dedupe_at = None
                 if index is not None and digest is not None:
-                    mapped, slot = index.lookup(lock, digest, hint)
-                    if slot >= 0 and (known := self._seen(directory, index, mapped, slot)):
+                    slot = index.lookup(lock, digest, hint)
+                    if slot >= 0 and (known := self._seen(directory, index, slot)):
                         # Stored by another writer since the hint: this copy is not placed.
                         if temp is not None:
                             files.unlink(temp)
                         return known
-                    dedupe_at = (index, mapped, digest)
+                    dedupe_at = (index, digest)
                 final = self._place(
                     directory,
                     fd,
@@ -253,18 +255,20 @@ class LocalDirectory(Backend):
         lock = self._dir_locks.writers(directory)
         lock.acquire(_lock_timeout(), False)  # nothing numbered: .seq is not used
         try:
-            mapped, slot = index.lookup(lock, digest, hint)
-            return self._seen(directory, index, mapped, slot)
+            return self._seen(directory, index, index.lookup(lock, digest, hint))
         finally:
             if len(self._indexes) > _MAX_OPEN_INDEXES:
                 index.close()
             lock.release()
 
-    def _seen(self, directory: str, index: DedupeIndex, mapped: Any, slot: int) -> str | None:
-        """Under the lock: the capture in index ``slot`` seen once more (its path), or
-        ``None`` (no slot, or its capture was deleted by other means: forgotten)."""
+    def _seen(self, directory: str, index: DedupeIndex, slot: int) -> str | None:
+        """Under the lock, after ``index.lookup``: the capture in index ``slot`` seen once
+        more (its path), or ``None`` (no slot, or its capture was deleted by other means:
+        forgotten)."""
         if slot < 0:
             return None
+        mapped = index.map
+        assert mapped is not None  # noqa: S101 - mapped by the lookup, under the lock
         seq = index.seq_of(mapped, slot)
         final = _capture_name(directory, seq)
         checked, clock = index.checked, time.monotonic()
@@ -296,7 +300,7 @@ class LocalDirectory(Backend):
         files: FileOperations,
         state_fd: int | None,
         signer: _envelope.Signer | None = None,
-        dedupe_at: tuple[DedupeIndex, Any, bytes] | None = None,
+        dedupe_at: tuple[DedupeIndex, bytes] | None = None,
     ) -> str:
         """Number the written temporary file (descriptor, name), sign it for that number when
         signing, and link it into place."""
@@ -324,11 +328,11 @@ class LocalDirectory(Backend):
             new_floor = _retire(files, directory, nxt, floor, retention=retention, max_age=max_age)
         else:
             new_floor = floor  # numbers are no longer retired in order: the floor stays below
-            index, mapped, digest = dedupe_at
+            index, digest = dedupe_at
             now = files.now()
             try:
                 cutoff = None if max_age is None else now - max_age
-                for seq in index.add(mapped, digest, nxt, now, retention=retention, cutoff=cutoff):
+                for seq in index.add(digest, nxt, now, retention, cutoff):
                     files.unlink(_capture_name(directory, seq))
             except OSError:
                 # Placed but not indexed: counted as distinct until the index is rebuilt.
