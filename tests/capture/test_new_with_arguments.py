@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _modes import CAPTURE_MODES
 
+from _modes import CAPTURE_MODES
 from snapy_capture import capture_args, flush, load_capture, load_capture_dict
 
 

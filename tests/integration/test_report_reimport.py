@@ -27,6 +27,9 @@ importlib.reload(again)  # and once more, never called
 """
 
 
+RUN = (sys.executable, "-m", "snapy_capture.run", "--config", "capture.yaml")
+
+
 def test_calls_before_a_reimport_still_count(tmp_path: Path) -> None:
     (tmp_path / "tgt_geometry.py").write_text(MODULE, encoding="utf-8")
     (tmp_path / "app.py").write_text(APP, encoding="utf-8")
@@ -37,8 +40,7 @@ def test_calls_before_a_reimport_still_count(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_CAPTURE_")}
     env["SNAP_CAPTURE_DEFAULT_PATH"] = str(tmp_path / "captures")
     result = subprocess.run(
-        [sys.executable, "-m", "snapy_capture.run", "--config", "capture.yaml"]
-        + ["--report", str(report), "app.py"],
+        [*RUN, "--report", str(report), "app.py"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -50,6 +52,7 @@ def test_calls_before_a_reimport_still_count(tmp_path: Path) -> None:
     # Only the target that is not there is named, not the one called three times.
     assert "1 of 2 targets captured nothing: tgt_geometry:volume " in result.stderr
     area = json.loads(report.read_text(encoding="utf-8"))["targets"][0]
-    assert (area["target"], area["status"], area["captured"]) == ("tgt_geometry:area", "captured", 3)
+    assert (area["target"], area["status"]) == ("tgt_geometry:area", "captured")
+    assert area["captured"] == 3
     assert area["functions"]["tgt_geometry:area"]["called"] is True
     assert area["functions"]["tgt_geometry:area"]["captured"] == 3
