@@ -24,8 +24,14 @@ def main() -> None:
     for number, customer in enumerate(["ada lovelace", "gRACE hOPPER"], start=1000):
         print(subject.render(number=number, customer=customer))
         page = env.get_template("invoice.html")
-        print(page.render(customer=customer, note="<b>VIP</b> & friend", terms=TERMS,
-                          lines=[{"item": "blue widget", "qty": 2}, {"item": "GADGET", "qty": 1}]))
+        print(
+            page.render(
+                customer=customer,
+                note="<b>VIP</b> & friend",
+                terms=TERMS,
+                lines=[{"item": "blue widget", "qty": 2}, {"item": "GADGET", "qty": 1}],
+            )
+        )
 
 
 if __name__ == "__main__":
