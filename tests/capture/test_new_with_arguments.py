@@ -11,6 +11,7 @@ rest of the capture loads.
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import pytest
@@ -79,3 +80,25 @@ def test_a_method_of_such_a_class_keeps_its_arguments_and_result() -> None:
     assert record["self"] == PLACEHOLDER
     assert record["args"] == ["bob"] or tuple(record["args"]) == ("bob",)
     assert record["result"]["value"] == "Hi bob"
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_classes_made_by_a_metaclass_whose_new_needs_arguments_are_kept(
+    options: dict[str, Any],
+) -> None:
+    """An Enum member and an Enum class: EnumType.__new__ wants arguments, but classes are
+    pickled by name, not made again."""
+
+    @capture_args(**options)
+    def paint(color: Color, palette: type[Color]) -> str:
+        return color.name
+
+    assert paint(Color.RED, Color) == "RED"
+    assert flush(timeout=30)
+    (color, palette), _kwargs = load_capture("paint")
+    assert (color, palette) == (Color.RED, Color)
+    assert load_capture_dict("paint")["metadata"].get("redactions", []) == []

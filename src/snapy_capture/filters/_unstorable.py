@@ -138,7 +138,9 @@ def _new_needs_arguments(kind: type) -> bool:
     it calls ``kind.__new__(kind)`` (no ``__getnewargs__``), and ``kind``'s ``__new__`` is a
     Python function requiring more. Read from the class dicts and the function's code: no
     code of the host runs."""
-    if kind in copyreg.dispatch_table:  # pickled by a reducer registered for it
+    if issubclass(kind, type) or kind in copyreg.dispatch_table:
+        # A metaclass's instances are classes, pickled by name (an EnumType's __new__ wants
+        # arguments, an Enum is no less storable); a registered reducer pickles the others.
         return False
     for attr in ("__getnewargs_ex__", "__getnewargs__"):
         if _lookup(kind, attr) is not None:
