@@ -19,7 +19,7 @@ from snapy_capture import capture_args, cli, flush
 
 @capture_args()
 def pick(options: list[str]) -> str:
-    return random.choice(options)  # noqa: S311 - what a legacy function does
+    return random.choice(options)
 
 
 def gen(*argv: str) -> tuple[int, str, str]:
