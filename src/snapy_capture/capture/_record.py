@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import inspect
+import pickle
 import time
 from collections.abc import Sequence
 from itertools import islice
@@ -167,6 +168,8 @@ def receiver_state(
         if data is not None:
             try:
                 # inert_copy's copy, filtered; or what was stored for the same snapshot.
+                if flt.custom_filters:  # the result filter of a call given secrets, maybe
+                    return _masked_snapshot(flt, data, path)
                 return flt._filter_snapshot(data, path)
             except Exception:  # noqa: BLE001, S110 - did not load: as if it did not pickle
                 pass
@@ -281,7 +284,52 @@ def result_filter(
         return value if masked == plain else masked
 
     derived.add_filter(mask_given_secrets)
+    if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
+        # Secrets that are all text: what _masked_snapshot needs, kept on the function (the
+        # derived filter's last custom filter), as a pickle holds them (UTF-8, raw bytes).
+        mask_given_secrets.__dict__[_TEXT_SECRETS] = (
+            flt,
+            tuple(
+                key.encode("utf-8", "surrogatepass") if type(key) is str else key
+                for key in secrets
+                if type(key) is not tuple
+            ),
+        )
     return derived
+
+
+#: The attribute of :func:`result_filter`'s masking function holding, when the secrets are
+#: all text, ``(the filter it derives from, the secrets' bytes)``.
+_TEXT_SECRETS: Final = "_snapy_text_secrets"
+
+
+def _masked_snapshot(
+    flt: ArgumentFilter, data: bytes, path: str
+) -> tuple[Any, list[dict[str, str]]]:
+    """``flt._filter_snapshot(data, path)`` for a filter masking secrets that are all text,
+    without its cost when it would change nothing.
+
+    A receiver holding a secret (``self.api_key``) made every recorded call walk the whole
+    instance after the call with the derived filter: no fast path, no cache, a custom filter
+    per value (7.5 ms instead of 1.7 ms a call for a 200-row table). The filter it derives from
+    decides the same for every value the masking leaves alone (names are judged before custom
+    filters, so the attribute itself is redacted ``name:`` either way); and masking leaves
+    alone a value in which no secret's text appears. So: the base filter's answer (fast path,
+    cached snapshots), pickled once (C speed) to look for the secrets' text in everything it
+    stores; only if one is there, the derived filter's walk, as before.
+    """
+    shortcut = getattr(flt.custom_filters[-1], "__dict__", {}).get(_TEXT_SECRETS)
+    if shortcut is None:  # a user's custom filter, or secrets that are not all text
+        return flt._filter_snapshot(data, path)
+    base, needles = shortcut
+    value, report = base._filter_snapshot(data, path)
+    try:
+        stored = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - not picklable as filtered: the derived walk decides
+        stored = None
+    if stored is not None and not any(needle in stored for needle in needles):
+        return value, report
+    return flt._filter_snapshot(data, path)
 
 
 _ATOMS = (int, float, str, bytes)

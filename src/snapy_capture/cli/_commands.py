@@ -208,16 +208,27 @@ def _readable(
 ) -> Iterator[tuple[StoredPath, dict[str, Any]]]:
     """``(file, record)`` newest first; unreadable files are skipped with a note on stderr.
     ``missing`` collects the top-level modules that skipped files name but could not load."""
+    # One note per reason: a class that cannot be loaded makes every capture of a method
+    # unreadable, and the same advice repeated hides the line that says what to do.
+    repeats: dict[str, int] = {}
     for item in ctx.storage.read_captures(info):
         path = item.ref.path
         if item.record is None:
             if path.exists():
-                ctx.note(f"skipping {path}: {item.error}")
+                reason = str(item.error)
+                if reason in repeats:
+                    repeats[reason] += 1
+                else:
+                    repeats[reason] = 0
+                    ctx.note(f"skipping {path}: {reason}")
                 ref = getattr(item.error, "ref", None)
                 if missing is not None and isinstance(ref, tuple) and ref:
                     missing.add(str(ref[0]).partition(".")[0])
             continue
         yield path, item.record
+    for count in repeats.values():
+        if count:
+            ctx.note(f"{count} more capture(s) skipped for the same reason")
 
 
 def _nothing_readable(ctx: Context, info: FunctionInfo, missing: set[str]) -> CliError:

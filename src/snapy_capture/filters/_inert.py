@@ -335,10 +335,13 @@ def _stand_in(real: Any) -> type:
     known = _stand_ins.get(id(real))
     if known is not None and known[0] is real:
         return known[1]
+    # staticmethod: read as ``cls.__real__``, a descriptor stored as a class attribute would
+    # be bound (a wrapt proxy, a captured function among them, to a bound proxy of no instance
+    # that pickles as ``getattr(None, name)``); a staticmethod gives back ``real`` itself.
     stand_in = _Global(
         "StandIn",
         (),
-        {"__real__": real, "__new__": _new_inert, "__slots__": ()},
+        {"__real__": staticmethod(real), "__new__": _new_inert, "__slots__": ()},
     )
     if len(_stand_ins) < 4096:
         _stand_ins[id(real)] = (real, stand_in)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import io
 import sys
 import types
@@ -124,6 +125,48 @@ def type_reason(kind: type, filter_types: Iterable[type | str]) -> str | None:
         reason = reference_reason(kind)
         if reason is not None:
             return f"unstorable:instance of {reason.removeprefix('unstorable:')}"
+        if _new_needs_arguments(kind):
+            # Loading calls ``kind.__new__(kind)``: it would raise, and take the whole
+            # capture with it (jinja2's Template). Judged once per class (the filter caches it).
+            qualname = _TYPE_QUALNAME.__get__(kind)
+            return f"unstorable:{qualname}.__new__ needs arguments that pickle does not pass"
+    return None
+
+
+def _new_needs_arguments(kind: type) -> bool:
+    """Whether unpickling could not make an instance of ``kind``, a class pickled by default:
+    it calls ``kind.__new__(kind)`` (no ``__getnewargs__``), and ``kind``'s ``__new__`` is a
+    Python function requiring more. Read from the class dicts and the function's code: no
+    code of the host runs."""
+    if issubclass(kind, type) or kind in copyreg.dispatch_table:
+        # A metaclass's instances are classes, pickled by name (an EnumType's __new__ wants
+        # arguments, an Enum is no less storable); a registered reducer pickles the others.
+        return False
+    for attr in ("__getnewargs_ex__", "__getnewargs__"):
+        if _lookup(kind, attr) is not None:
+            return False
+    new = _lookup(kind, "__new__")
+    if type(new) is staticmethod:
+        new = new.__func__
+    if type(new) is not types.FunctionType:  # object.__new__, a C type's, or none
+        return False
+    code = new.__code__
+    defaults = new.__defaults__ or ()
+    keyword_defaults = new.__kwdefaults__ or {}
+    required_keywords = code.co_varnames[
+        code.co_argcount : code.co_argcount + code.co_kwonlyargcount
+    ]
+    return code.co_argcount - len(defaults) > 1 or any(
+        name not in keyword_defaults for name in required_keywords
+    )
+
+
+def _lookup(kind: type, name: str) -> Any:
+    """``name`` as stored in the dict of the first class of ``kind``'s MRO that has it."""
+    for klass in _TYPE_MRO.__get__(kind):
+        namespace = _TYPE_DICT.__get__(klass)
+        if name in namespace:
+            return namespace[name]
     return None
 
 
@@ -146,6 +189,7 @@ _SPECIAL_TYPES: Final = (type(None), type(NotImplemented), type(Ellipsis))
 _TYPE_QUALNAME: Final = type.__dict__["__qualname__"]
 _TYPE_MODULE: Final = type.__dict__["__module__"]
 _TYPE_DICT: Final[Any] = type.__dict__["__dict__"]
+_TYPE_MRO: Final[Any] = type.__dict__["__mro__"]
 _MODULE_DICT: Final[Any] = vars(types.ModuleType)["__dict__"]
 
 

@@ -82,7 +82,7 @@ def collect(hook: Any) -> dict[str, Any]:
             counts = site.counts
             # A site resolves its configuration on its first call (a failure is a drop).
             called = site.resolved or counts.dropped > 0
-            functions[f"{site.module}:{qualname}"] = {
+            mine = {
                 "called": called,
                 "capture_off": called and not site.switch,
                 "captured": counts.captured,
@@ -90,6 +90,13 @@ def collect(hook: Any) -> dict[str, Any]:
                 "drop_reasons": dict(counts.reasons),
                 "redactions": dict(counts.redactions),
             }
+            key = f"{site.module}:{qualname}"
+            if key in functions:
+                # The module imported again (reload, a test clearing sys.modules): a new
+                # wrapper, a new site; the calls of the old one still count.
+                _add_counts(functions[key], mine)
+            else:
+                functions[key] = mine
         targets[entry.name] = {
             "where": entry.where,
             "module_imported": entry.module in hook.seen,
@@ -175,14 +182,19 @@ def merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
             if have is None:
                 functions[function] = counts
                 continue
-            have["called"] = bool(have.get("called") or counts.get("called"))
-            have["capture_off"] = bool(have.get("capture_off") or counts.get("capture_off"))
-            for key in ("captured", "dropped"):
-                have[key] = int(have.get(key, 0)) + int(counts.get(key, 0))
-            for key in ("drop_reasons", "redactions"):
-                bucket = have.setdefault(key, {})
-                for item, count in dict(counts.get(key) or {}).items():
-                    bucket[item] = int(bucket.get(item, 0)) + int(count)
+            _add_counts(have, counts)
+
+
+def _add_counts(have: dict[str, Any], counts: Mapping[str, Any]) -> None:
+    """Add one function's counts (another process's, or another site's) to ``have``."""
+    have["called"] = bool(have.get("called") or counts.get("called"))
+    have["capture_off"] = bool(have.get("capture_off") or counts.get("capture_off"))
+    for key in ("captured", "dropped"):
+        have[key] = int(have.get(key, 0)) + int(counts.get(key, 0))
+    for key in ("drop_reasons", "redactions"):
+        bucket = have.setdefault(key, {})
+        for item, count in dict(counts.get(key) or {}).items():
+            bucket[item] = int(bucket.get(item, 0)) + int(count)
 
 
 def report(targets: Mapping[str, Any], *, config: str, processes: int) -> dict[str, Any]:

@@ -166,7 +166,7 @@ def resolve_statically(target: Target) -> Resolution:
         # are recorded under the module's own name, as for any function.
         result.note = f"{target.module} is the module {real}: captured as {real}:{target.qualname}"
     if isinstance(names, SourceNames):
-        _from_source(target, names, result)
+        _from_source(target, names, result, real)
     else:
         _from_module(target, names, result)
     return result
@@ -209,13 +209,17 @@ def _find(module: str, result: Resolution) -> tuple[str, SourceNames | types.Mod
         return None
 
 
-def _from_source(target: Target, names: SourceNames, result: Resolution) -> None:
+def _from_source(target: Target, names: SourceNames, result: Resolution, real: str) -> None:
     if target.is_pattern:
         result.matches = selected(target, names.kinds)
         if not result.matches:
             result.errors.append(f"pattern {target.qualname!r} matches nothing in {target.module}")
         return
     kind, elsewhere = names.lookup(target.qualname)
+    if kind is None and names.stars:
+        # ``from .tz import *`` (dateutil.tz): the live module has what the hook will find.
+        with project_on_path():
+            kind = _star_kind(real, names, target.qualname, {real})
     if kind is None:
         message = f"{target.qualname!r} not found in {target.module}" + _did_you_mean(
             target.qualname, (q for q, k in names.kinds.items() if k in EXACT_KINDS)
@@ -228,6 +232,62 @@ def _from_source(target: Target, names: SourceNames, result: Resolution) -> None
         result.errors.append(message)
     else:
         _exact(target, kind, result)
+
+
+def _star_kind(module: str, names: SourceNames, qualname: str, seen: set[str]) -> str | None:
+    """The kind of ``qualname`` as ``module``'s ``from X import *`` lines bring it in, read
+    from the source of each X (and of its own star imports). Nothing is imported: X is found
+    along the path, without running its packages (one of them may be ``module`` itself)."""
+    from snapy_capture.hook._source import SourceNames, read_source  # noqa: PLC0415
+
+    first = qualname.partition(".")[0]
+    package = module if names.package else module.rpartition(".")[0]
+    for written in names.stars:
+        try:
+            source = importlib.util.resolve_name(written, package)
+        except (ImportError, ValueError):
+            continue
+        if source in seen:
+            continue
+        seen.add(source)
+        origin = _source_file(source)
+        if origin is None:
+            continue
+        try:
+            with open(origin, "rb") as handle:
+                inner = read_source(handle.read(), origin)
+        except (OSError, ValueError, SyntaxError):
+            continue
+        if not isinstance(inner, SourceNames) or (
+            first not in inner.exports if inner.exports is not None else first.startswith("_")
+        ):
+            continue
+        kind, _elsewhere = inner.lookup(qualname)
+        if kind is None and inner.stars:
+            kind = _star_kind(source, inner, qualname, seen)
+        if kind is not None:
+            return kind
+    return None
+
+
+def _source_file(module: str) -> str | None:
+    """The ``.py`` file of ``module``, found along ``sys.path`` without importing its packages
+    (``importlib.util.find_spec`` would run them); ``None`` when it is not a plain file."""
+    import importlib.machinery  # noqa: PLC0415 - as difflib below
+
+    path: list[str] | None = None
+    spec = None
+    parts = module.split(".")
+    for index in range(len(parts)):
+        if index and path is None:
+            return None  # a module, not a package, cannot hold the next part
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: index + 1]), path)
+        if spec is None:
+            return None
+        path = list(spec.submodule_search_locations or []) or None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return spec.origin
 
 
 def _from_module(target: Target, module: types.ModuleType, result: Resolution) -> None:

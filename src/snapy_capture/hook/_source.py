@@ -11,6 +11,7 @@ taken for a function, and a name defined in any branch is taken as defined.
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -33,6 +34,12 @@ class SourceNames:
     kinds: dict[str, str] = field(default_factory=dict)
     #: class qualname -> its bases as written (``Base``, ``abc.ABC``).
     bases: dict[str, list[str]] = field(default_factory=dict)
+    #: The modules of its ``from X import *`` lines, as written (``.tz``, ``pkg.mod``).
+    stars: list[str] = field(default_factory=list)
+    #: Its ``__all__`` when a literal list of names (what ``import *`` of it brings in).
+    exports: list[str] | None = None
+    #: Whether it is a package's ``__init__`` (relative imports are relative to itself).
+    package: bool = False
 
     def lookup(self, qualname: str) -> tuple[str | None, list[str]]:
         """The kind of ``qualname``, looked up along the base classes defined in this source
@@ -65,7 +72,7 @@ def read_source(source: bytes, filename: str) -> SourceNames:
     Raises:
         SyntaxError: the source does not parse.
     """
-    names = SourceNames()
+    names = SourceNames(package=os.path.basename(filename) == "__init__.py")
     _walk(ast.parse(source, filename=filename).body, "", names)
     return names
 
@@ -86,14 +93,27 @@ def _walk(body: list[ast.stmt], prefix: str, names: SourceNames) -> None:
             for name in targets:
                 if isinstance(name, ast.Name):
                     kinds.setdefault(prefix + name.id, kind)
+                    if name.id == "__all__" and not prefix:
+                        names.exports = _literal_names(node.value)
         elif isinstance(node, (ast.Import, ast.ImportFrom)) and not prefix:
             for alias in node.names:
-                kinds.setdefault(alias.asname or alias.name.split(".")[0], UNKNOWN)
+                if alias.name == "*" and isinstance(node, ast.ImportFrom):
+                    names.stars.append("." * node.level + (node.module or ""))
+                else:
+                    kinds.setdefault(alias.asname or alias.name.split(".")[0], UNKNOWN)
         else:  # definitions under if/try/with/for at this level still define names here
             for field_name in ("body", "orelse", "finalbody", "handlers"):
                 for child in getattr(node, field_name, None) or []:
                     inner = child.body if isinstance(child, ast.ExceptHandler) else [child]
                     _walk(inner, prefix, names)
+
+
+def _literal_names(value: ast.expr | None) -> list[str] | None:
+    if isinstance(value, (ast.List, ast.Tuple)) and all(
+        isinstance(item, ast.Constant) and isinstance(item.value, str) for item in value.elts
+    ):
+        return [item.value for item in value.elts]  # type: ignore[attr-defined]
+    return None
 
 
 def _def_kind(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:

@@ -152,6 +152,12 @@ def generate_test_module(
             "syrupy is not installed here and snapshot tests need its 'snapshot' fixture: "
             'pip install "snapy-capture[pytest]" (or use --mode result)'
         )
+    if deterministic and importlib.util.find_spec("time_machine") is None:
+        # Every case would skip saying so: a suite that could only skip is refused.
+        raise GenerateError(
+            "--deterministic replays freeze the clock with time-machine, which is not "
+            "installed here: pip install 'snapy-capture[time]' (or leave --deterministic out)"
+        )
     given = _literals(substitutes or {})
     target = _target(name, path, import_path)
     filtered, returned_generator = _read_captures(

@@ -23,15 +23,18 @@ import collections
 import dataclasses
 import difflib
 import functools
+import itertools
 import pprint
+import re
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 from snapy_capture._text import qualified_name, safe_repr
 from snapy_capture.errors import SnapyCaptureError
-from snapy_capture.replay._budget import time_budget
+from snapy_capture.replay._budget import SnapshotTimeout, time_budget
 
 __all__ = ["Shown", "SnapshotTooLarge", "describe_difference", "snapshot_state", "state_view"]
 
@@ -59,6 +62,8 @@ SNAPSHOT_REPR: Final = 10_000
 _EXACT_ATOMS: Final = frozenset(
     {str, bytes, bytearray, int, float, complex, bool, type(None), range}
 )
+#: A repr showing where an object lives (``<function f at 0x7f...>``): never the same twice.
+_ADDRESS: Final = re.compile(r"\bat 0x[0-9a-fA-F]+")
 _KEPT_MAPPINGS: Final = frozenset(
     {dict, collections.OrderedDict, collections.defaultdict, collections.Counter}
 )
@@ -206,12 +211,43 @@ class _Viewer:
         self.in_progress.add(id(value))
         try:
             new = self._inside(value, depth + 1)
+            if new is value and not _inert(value):
+                # Kept for its own ``__eq__`` and ``__repr__``: what a serializer would write,
+                # unless that shows an address (a ChainMap of functions): it would differ
+                # on every run, so the content is shown instead.
+                text = safe_repr(value, SNAPSHOT_REPR)
+                if _ADDRESS.search(text) is None:
+                    return self._shown(text)
+                return self._content(value, depth + 1, text)
         finally:
             self.in_progress.discard(id(value))
-        if new is value and not _inert(value):
-            # Kept for its own ``__eq__`` and ``__repr__``: what a serializer would write.
-            return self._shown(safe_repr(value, SNAPSHOT_REPR))
         return new
+
+    def _content(self, value: Any, depth: int, text: str) -> Any:
+        """The view of an object kept by its own ``__eq__`` whose repr shows an address: its
+        items under its class's name (a mapping, a sequence or a set, of any class), else its
+        state; its repr when it has neither."""
+        name = type(value).__name__
+        limit = self.max_items
+        try:
+            if isinstance(value, Mapping):
+                shown_keys: dict[str, int] = {}
+                pairs = [
+                    (self._key(key, depth, shown_keys), self.view(item, depth))
+                    for key, item in itertools.islice(value.items(), limit)
+                ]
+                return _plain_mapping(name)(pairs)
+            if isinstance(value, (Sequence, AbstractSet, collections.deque)):
+                items = [self.view(item, depth) for item in itertools.islice(value, limit)]
+                return _plain_sequence(name)(items)
+        except (SnapshotTooLarge, SnapshotTimeout):
+            raise
+        except Exception:  # noqa: BLE001, S110 - its own iteration failed: its state, or repr
+            pass
+        view: dict[str, Any] = {"__class__": qualified_name(type(value))}
+        for attr, item in _state(value):
+            view[attr] = self.view(item, depth)
+        return view if len(view) > 1 else self._shown(text)
 
     def _plain_str(self, value: str) -> str:
         text = str.__str__(value)
@@ -362,6 +398,12 @@ def _inert(value: Any) -> bool:
 def _plain_mapping(name: str) -> type[dict[Any, Any]]:
     """A plain ``dict`` class named ``name``: syrupy writes a mapping under its class's name."""
     return type(name, (dict,), {"__slots__": ()})
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_sequence(name: str) -> type[list[Any]]:
+    """A plain ``list`` class named ``name``, written by syrupy under that name."""
+    return type(name, (list,), {"__slots__": ()})
 
 
 def _named(value: Any) -> str:
