@@ -19,17 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from snapy_capture import CaptureLoader
+from snapy_capture import CaptureLoader, CaptureStorage
 from snapy_capture._version import python_version
+from snapy_capture.errors import SnapyCaptureWarning
 
 RUN = [sys.executable, "-m", "snapy_capture.run"]
-#: Never needed by capturing: only by reading captures or by ``check``. (What a capture needs,
-#: json and hashlib say, is imported with the capture layer: imported at the first capture,
-#: a fork while another thread imports it would leave the child a half-imported module.)
+#: Never needed by capturing: only by reading captures or by ``check``; hashlib and hmac
+#: (which load OpenSSL) only by signing. (What a capture needs, json says, is imported with
+#: the capture layer: imported at the first capture, a fork while another thread imports it
+#: would leave the child a half-imported module.)
 NOT_AT_IMPORT = (
     *("platform", "sysconfig", "uuid", "zoneinfo", "fractions", "yaml", "shlex"),
     *("pickletools", "snapy_capture.storage._migrate", "snapy_capture.storage._order"),
     "snapy_capture.hook._source",
+    *("hashlib", "_hashlib", "hmac"),
 )
 WORK = "def work(x, token=None, other=None):\n    return x + 1\n"
 
@@ -113,3 +116,35 @@ def test_types_of_modules_the_program_imports_after_capture_are_filtered_as_befo
 def test_the_python_version_recorded_is_platforms() -> None:
     """Captures record ``platform.python_version()``, read without importing platform."""
     assert python_version() == platform.python_version()
+
+
+SIGNED_LATER = """
+import sys
+from snapy_capture import CaptureConfig, capture_args, flush, set_global_config
+
+@capture_args(retention=5)
+def work(x):
+    return x + 1
+
+work(1)
+flush(10)
+before = "hmac" in sys.modules
+set_global_config(CaptureConfig(signing_key="k3y"))
+print(before, "hmac" in sys.modules, work(2))
+"""
+
+
+def test_signing_is_loaded_where_the_key_is_given_and_signs(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """Unsigned capturing never imports hmac (nor hashlib: OpenSSL's start-up); a key given
+    in code imports it there, not at the capture, and the next capture is signed with it:
+    it verifies with the key, and the unsigned one made before is refused with it."""
+    (tmp_path / "prog.py").write_text(SIGNED_LATER)
+    done = run([sys.executable, "prog.py"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "3"]
+    signed = CaptureStorage(capture_dir, signing_key="k3y")
+    with pytest.warns(SnapyCaptureWarning, match="unsigned capture refused"):
+        records = CaptureLoader(storage=signed).load_all("prog:work")
+    assert [record["args"] for record in records] == [[2]]

@@ -16,7 +16,6 @@ files with :data:`_TEMP_PREFIX`); retention on a write (:func:`_retire`) deletes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Final, Protocol
 from urllib.parse import quote, unquote
 
+from snapy_capture._digests import sha256
 from snapy_capture.errors import UnsafeStorageError
 from snapy_capture.storage._files import (
     _O_NOFOLLOW,
@@ -77,7 +77,7 @@ def function_dirname(module: str, qualname: str) -> str:
         # "a:b" + "c" and "a" + "b:c" quote alike: then the pair itself is hashed (a module
         # name with a colon is no importable module; only records saved by hand carry one).
         hashed = name if ":" not in module else json.dumps([module, qualname])
-        digest = hashlib.sha256(hashed.encode()).hexdigest()[:16]
+        digest = sha256(hashed.encode()).hexdigest()[:16]
         name = f"{name[:120]}~{digest}"
     return name
 
