@@ -8,6 +8,7 @@ zoneinfo.ZoneInfo) are still known to the filters once the program imports them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ import pytest
 from snapy_capture import CaptureLoader, CaptureStorage
 from snapy_capture._version import python_version
 from snapy_capture.errors import SnapyCaptureWarning
+from snapy_capture.filters import _pickled
 
 RUN = [sys.executable, "-m", "snapy_capture.run"]
 #: Never needed by capturing: only by reading captures or by ``check``; hashlib and hmac
@@ -148,3 +150,15 @@ def test_signing_is_loaded_where_the_key_is_given_and_signs(
     with pytest.warns(SnapyCaptureWarning, match="unsigned capture refused"):
         records = CaptureLoader(storage=signed).load_all("prog:work")
     assert [record["args"] for record in records] == [[2]]
+
+
+def test_the_getstate_of_frozen_slotted_dataclasses_is_known_without_making_one() -> None:
+    """The filters recognise the ``__getstate__`` dataclasses give frozen slotted classes
+    (pickled by field position); it is read from dataclasses, not from a class made at
+    start-up for it."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Frozen:
+        field: int = 0
+
+    assert getattr(Frozen, "__getstate__", None) is _pickled.DATACLASS_GETSTATE

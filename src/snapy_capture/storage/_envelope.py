@@ -42,7 +42,6 @@ import functools
 # loads OpenSSL: ~2 ms of start-up) only where a key is set: see load_signing.
 import json
 import os
-from dataclasses import dataclass
 from typing import Any, Final
 
 from snapy_capture._version import __version__, python_version
@@ -79,12 +78,16 @@ if os.environ.get(KEY_VARIABLE) is not None:
     load_signing()
 
 
-@dataclass(frozen=True)
+# Envelope and SigningSlot: plain classes, not dataclasses, which cost ~0.5 ms each to create
+# at start-up (their methods are compiled from source then); nothing compares or prints them.
 class Envelope:
     """A parsed capture file."""
 
-    header: dict[str, Any]
-    payload: bytes
+    __slots__ = ("header", "payload")
+
+    def __init__(self, header: dict[str, Any], payload: bytes) -> None:
+        self.header = header
+        self.payload = payload
 
     @property
     def serializer(self) -> str:
@@ -205,13 +208,15 @@ def _header(serializer: str, text: bool) -> dict[str, Any]:
     return header
 
 
-@dataclass(frozen=True)
 class SigningSlot:
     """Where and over what a packed capture's signature goes (see :func:`signing_slot`)."""
 
-    offset: int  # of the placeholder's first hex digit in the file
-    canonical: bytes
-    digest: bytes  # SHA-256 of the payload
+    __slots__ = ("canonical", "digest", "offset")
+
+    def __init__(self, offset: int, canonical: bytes, digest: bytes) -> None:
+        self.offset = offset  # of the placeholder's first hex digit in the file
+        self.canonical = canonical
+        self.digest = digest  # SHA-256 of the payload
 
 
 @functools.lru_cache(maxsize=64)
