@@ -19,12 +19,15 @@ else:
         from _blake2 import blake2b
     except ImportError:  # a Python built without it: hashlib's is OpenSSL's
         from hashlib import blake2b
+    import sys
+
+    # Named by version: a module looked for and not found costs a search of sys.path.
     try:
-        from _sha2 import sha256  # 3.12+
+        if sys.version_info >= (3, 12):
+            from _sha2 import sha256
+        else:
+            from _sha256 import sha256
     except ImportError:
-        try:
-            from _sha256 import sha256  # 3.10, 3.11
-        except ImportError:
-            from hashlib import sha256
+        from hashlib import sha256
 
 __all__ = ["blake2b", "sha256"]
