@@ -162,3 +162,32 @@ def test_the_getstate_of_frozen_slotted_dataclasses_is_known_without_making_one(
         field: int = 0
 
     assert getattr(Frozen, "__getstate__", None) is _pickled.DATACLASS_GETSTATE
+
+
+HIDDEN_FRAMES = """
+import linecache, sys, traceback
+from snapy_capture import capture_args
+
+@capture_args(sys.argv[1], async_storage=False)
+def boom(x):
+    raise ValueError(x)
+
+ours = [key for key in linecache.cache if "a snapy_capture call frame" in key]
+print(all(len(linecache.cache[key]) == 1 for key in ours))  # not read yet
+try:
+    boom(1)
+except ValueError:
+    print(traceback.format_exc())
+"""
+
+
+def test_our_call_frames_show_their_source_lines_read_when_first_shown(tmp_path: Path) -> None:
+    """A traceback through a captured call shows our frames' source lines, as before; the
+    files are read when a traceback first shows them, not as the capture layer loads."""
+    (tmp_path / "prog.py").write_text(HIDDEN_FRAMES)
+    done = run([sys.executable, "prog.py", str(tmp_path / "caps")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    lazy, shown = done.stdout.split("\n", 1)
+    assert lazy == "True"
+    assert "a snapy_capture call frame, skipped like importlib._bootstrap" in shown
+    assert "    return wrapped(*args, **kwargs)\n" in shown
