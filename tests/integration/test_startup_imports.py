@@ -9,6 +9,8 @@ zoneinfo.ZoneInfo) are still known to the filters once the program imports them.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import platform
@@ -20,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from snapy_capture import CaptureLoader, CaptureStorage
+from snapy_capture import CaptureLoader, CaptureStorage, _digests
 from snapy_capture._version import python_version
 from snapy_capture.errors import SnapyCaptureWarning
 from snapy_capture.filters import _pickled
+from snapy_capture.storage import _envelope
 
 RUN = [sys.executable, "-m", "snapy_capture.run"]
 #: Never needed by capturing: only by reading captures or by ``check``; hashlib and hmac
@@ -191,3 +194,19 @@ def test_our_call_frames_show_their_source_lines_read_when_first_shown(tmp_path:
     assert lazy == "True"
     assert "a snapy_capture call frame, skipped like importlib._bootstrap" in shown
     assert "    return wrapped(*args, **kwargs)\n" in shown
+
+
+def test_signatures_are_the_hmac_sha256_they_were() -> None:
+    """hmac is imported where used now: the format-2 signature is still HMAC-SHA256 over the
+    canonical header, the function and number, and the payload's SHA-256 (computed here with
+    hashlib's, as the code did); the digests of _digests are hashlib's."""
+    key, canonical, payload = b"k3y", b'{"format":2}', b"payload" * 100
+    digest = hashlib.sha256(payload).digest()
+    expected = hmac.new(
+        key, canonical + b"\n" + b'["m:f", 7]' + b"\n" + digest, hashlib.sha256
+    ).hexdigest()
+    assert _envelope.signature(key, canonical, "m:f", 7, digest) == expected.encode()
+    assert _digests.sha256(payload).digest() == digest
+    assert _digests.blake2b(payload, digest_size=16).digest() == (
+        hashlib.blake2b(payload, digest_size=16).digest()
+    )
