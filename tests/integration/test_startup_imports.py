@@ -210,3 +210,35 @@ def test_signatures_are_the_hmac_sha256_they_were() -> None:
     assert _digests.blake2b(payload, digest_size=16).digest() == (
         hashlib.blake2b(payload, digest_size=16).digest()
     )
+
+
+EXIT_PASSES = """
+import gc, sys
+from snapy_capture.hook import _report, install_import_hook
+
+walks = []
+walk = gc.get_referrers
+gc.get_referrers = lambda *objects: walks.append(len(objects)) or walk(*objects)
+install_import_hook({"version": 1, "targets": ["tgt_imp:work"]})
+import tgt_imp  # never called
+
+_report.finish(_report._installed_hook(), config="c.yaml", hint="x", owner=True)
+print(walks)
+_report.finish(
+    _report._installed_hook(), config="c.yaml", hint="x", owner=True, report_path=sys.argv[1]
+)
+print(walks)
+"""
+
+
+def test_the_exit_line_alone_walks_no_heap_for_targets_never_called(tmp_path: Path) -> None:
+    """Where a never-called target's function is still held unwrapped is only in the report
+    (test_feedback checks what it says): with no report to write, the process that reports
+    does not walk the heap for it (~2 ms of its exit); with one, it does."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(EXIT_PASSES)
+    done = run([sys.executable, "prog.py", str(tmp_path / "report.json")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "[1]"]
+    (entry,) = json.loads((tmp_path / "report.json").read_text())["captured_nothing"]
+    assert (entry["target"], entry["status"]) == ("tgt_imp:work", "never called")
