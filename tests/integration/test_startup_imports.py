@@ -124,8 +124,9 @@ def test_the_python_version_recorded_is_platforms() -> None:
 
 
 SIGNED_LATER = """
-import sys
+import os, sys
 from snapy_capture import CaptureConfig, capture_args, flush, set_global_config
+from snapy_capture.config import reload_environment
 
 @capture_args(retention=5)
 def work(x):
@@ -134,19 +135,25 @@ def work(x):
 work(1)
 flush(10)
 before = "hmac" in sys.modules
-set_global_config(CaptureConfig(signing_key="k3y"))
+if sys.argv[1] == "code":
+    set_global_config(CaptureConfig(signing_key="k3y"))
+else:
+    os.environ["SNAP_CAPTURE_SIGNING_KEY"] = "k3y"
+    reload_environment()
 print(before, "hmac" in sys.modules, work(2))
 """
 
 
+@pytest.mark.parametrize("given", ["code", "variable"])
 def test_signing_is_loaded_where_the_key_is_given_and_signs(
-    tmp_path: Path, capture_dir: Path
+    tmp_path: Path, capture_dir: Path, given: str
 ) -> None:
     """Unsigned capturing never imports hmac (nor hashlib: OpenSSL's start-up); a key given
-    in code imports it there, not at the capture, and the next capture is signed with it:
-    it verifies with the key, and the unsigned one made before is refused with it."""
+    in code, or in the variable then reloaded, imports it there, not at the capture, and
+    the next capture is signed with it: it verifies with the key, and the unsigned one
+    made before is refused with it."""
     (tmp_path / "prog.py").write_text(SIGNED_LATER)
-    done = run([sys.executable, "prog.py"], tmp_path)
+    done = run([sys.executable, "prog.py", given], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True", "3"]
     signed = CaptureStorage(capture_dir, signing_key="k3y")
