@@ -3,7 +3,6 @@ from the code (docs/hooks/generate.py) so that they cannot drift from it."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import re
@@ -79,7 +78,7 @@ def test_configuration_reference_has_every_option_of_the_table() -> None:
     for line in table.splitlines():
         cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
         rows[cells[0]] = cells[1:4]
-    unset = next(f.default for f in dataclasses.fields(Option) if f.name == "production")
+    unset = Option._field_defaults["production"]
     for option in OPTIONS:
         production = "" if option.production is unset else repr(option.production)
         assert rows.get(option.name) == [repr(option.default), production, option.env or "—"]

@@ -8,6 +8,9 @@ zoneinfo.ZoneInfo) are still known to the filters once the program imports them.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import platform
@@ -19,17 +22,22 @@ from pathlib import Path
 
 import pytest
 
-from snapy_capture import CaptureLoader
+from snapy_capture import CaptureLoader, CaptureStorage, _digests
 from snapy_capture._version import python_version
+from snapy_capture.errors import SnapyCaptureWarning
+from snapy_capture.filters import _pickled
+from snapy_capture.storage import _envelope
 
 RUN = [sys.executable, "-m", "snapy_capture.run"]
-#: Never needed by capturing: only by reading captures or by ``check``. (What a capture needs,
-#: json and hashlib say, is imported with the capture layer: imported at the first capture,
-#: a fork while another thread imports it would leave the child a half-imported module.)
+#: Never needed by capturing: only by reading captures or by ``check``; hashlib and hmac
+#: (which load OpenSSL) only by signing. (What a capture needs, json says, is imported with
+#: the capture layer: imported at the first capture, a fork while another thread imports it
+#: would leave the child a half-imported module.)
 NOT_AT_IMPORT = (
     *("platform", "sysconfig", "uuid", "zoneinfo", "fractions", "yaml", "shlex"),
     *("pickletools", "snapy_capture.storage._migrate", "snapy_capture.storage._order"),
     "snapy_capture.hook._source",
+    *("hashlib", "_hashlib", "hmac"),
 )
 WORK = "def work(x, token=None, other=None):\n    return x + 1\n"
 
@@ -113,3 +121,131 @@ def test_types_of_modules_the_program_imports_after_capture_are_filtered_as_befo
 def test_the_python_version_recorded_is_platforms() -> None:
     """Captures record ``platform.python_version()``, read without importing platform."""
     assert python_version() == platform.python_version()
+
+
+SIGNED_LATER = """
+import os, sys
+from snapy_capture import CaptureConfig, capture_args, flush, set_global_config
+from snapy_capture.config import reload_environment
+
+@capture_args(retention=5)
+def work(x):
+    return x + 1
+
+work(1)
+flush(10)
+before = "hmac" in sys.modules
+if sys.argv[1] == "code":
+    set_global_config(CaptureConfig(signing_key="k3y"))
+else:
+    os.environ["SNAP_CAPTURE_SIGNING_KEY"] = "k3y"
+    reload_environment()
+print(before, "hmac" in sys.modules, work(2))
+"""
+
+
+@pytest.mark.parametrize("given", ["code", "variable"])
+def test_signing_is_loaded_where_the_key_is_given_and_signs(
+    tmp_path: Path, capture_dir: Path, given: str
+) -> None:
+    """Unsigned capturing never imports hmac (nor hashlib: OpenSSL's start-up); a key given
+    in code, or in the variable then reloaded, imports it there, not at the capture, and
+    the next capture is signed with it: it verifies with the key, and the unsigned one
+    made before is refused with it."""
+    (tmp_path / "prog.py").write_text(SIGNED_LATER)
+    done = run([sys.executable, "prog.py", given], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "3"]
+    signed = CaptureStorage(capture_dir, signing_key="k3y")
+    with pytest.warns(SnapyCaptureWarning, match="unsigned capture refused"):
+        records = CaptureLoader(storage=signed).load_all("prog:work")
+    assert [record["args"] for record in records] == [[2]]
+
+
+def test_the_getstate_of_frozen_slotted_dataclasses_is_known_without_making_one() -> None:
+    """The filters recognise the ``__getstate__`` dataclasses give frozen slotted classes
+    (pickled by field position); it is read from dataclasses, not from a class made at
+    start-up for it."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Frozen:
+        field: int = 0
+
+    assert getattr(Frozen, "__getstate__", None) is _pickled.DATACLASS_GETSTATE
+
+
+HIDDEN_FRAMES = """
+import linecache, sys, traceback
+from snapy_capture import capture_args
+
+@capture_args(sys.argv[1], async_storage=False)
+def boom(x):
+    raise ValueError(x)
+
+ours = [key for key in linecache.cache if "a snapy_capture call frame" in key]
+print(all(len(linecache.cache[key]) == 1 for key in ours))  # not read yet
+try:
+    boom(1)
+except ValueError:
+    print(traceback.format_exc())
+"""
+
+
+def test_our_call_frames_show_their_source_lines_read_when_first_shown(tmp_path: Path) -> None:
+    """A traceback through a captured call shows our frames' source lines, as before; the
+    files are read when a traceback first shows them, not as the capture layer loads."""
+    (tmp_path / "prog.py").write_text(HIDDEN_FRAMES)
+    done = run([sys.executable, "prog.py", str(tmp_path / "caps")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    lazy, shown = done.stdout.split("\n", 1)
+    assert lazy == "True"
+    assert "a snapy_capture call frame, skipped like importlib._bootstrap" in shown
+    assert "    return wrapped(*args, **kwargs)\n" in shown
+
+
+def test_signatures_are_the_hmac_sha256_they_were() -> None:
+    """hmac is imported where used now: the format-2 signature is still HMAC-SHA256 over the
+    canonical header, the function and number, and the payload's SHA-256 (computed here with
+    hashlib's, as the code did); the digests of _digests are hashlib's."""
+    key, canonical, payload = b"k3y", b'{"format":2}', b"payload" * 100
+    digest = hashlib.sha256(payload).digest()
+    expected = hmac.new(
+        key, canonical + b"\n" + b'["m:f", 7]' + b"\n" + digest, hashlib.sha256
+    ).hexdigest()
+    assert _envelope.signature(key, canonical, "m:f", 7, digest) == expected.encode()
+    assert _digests.sha256(payload).digest() == digest
+    assert _digests.blake2b(payload, digest_size=16).digest() == (
+        hashlib.blake2b(payload, digest_size=16).digest()
+    )
+
+
+EXIT_PASSES = """
+import gc, sys
+from snapy_capture.hook import _report, install_import_hook
+
+walks = []
+walk = gc.get_referrers
+gc.get_referrers = lambda *objects: walks.append(len(objects)) or walk(*objects)
+install_import_hook({"version": 1, "targets": ["tgt_imp:work"]})
+import tgt_imp  # never called
+
+_report.finish(_report._installed_hook(), config="c.yaml", hint="x", owner=True)
+print(walks)
+_report.finish(
+    _report._installed_hook(), config="c.yaml", hint="x", owner=True, report_path=sys.argv[1]
+)
+print(walks)
+"""
+
+
+def test_the_exit_line_alone_walks_no_heap_for_targets_never_called(tmp_path: Path) -> None:
+    """Where a never-called target's function is still held unwrapped is only in the report
+    (test_feedback checks what it says): with no report to write, the process that reports
+    does not walk the heap for it (~2 ms of its exit); with one, it does."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(EXIT_PASSES)
+    done = run([sys.executable, "prog.py", str(tmp_path / "report.json")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "[1]"]
+    (entry,) = json.loads((tmp_path / "report.json").read_text())["captured_nothing"]
+    assert (entry["target"], entry["status"]) == ("tgt_imp:work", "never called")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from snapy_capture import CaptureLoader, CaptureProfiler, capture_args, flush
+from snapy_capture import CaptureLoader, CaptureProfiler, CaptureStorage, capture_args, flush
 from snapy_capture.capture import stats
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -316,6 +316,30 @@ def test_children_forked_while_threads_capture_capture_too(tmp_path: Path, mode:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [0] * 50
+
+
+@needs_fork
+def test_children_forked_while_threads_sign_captures_sign_theirs(tmp_path: Path) -> None:
+    """With a signing key (whose modules, hmac and OpenSSL's hashlib, are imported as the
+    capture layer loads when the variable is set, not at a first capture), children forked
+    while threads capture and sign capture and sign too; every capture verifies."""
+    path = tmp_path / "fork_script.py"
+    path.write_text(textwrap.dedent(FORK_WHILE_CAPTURING), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(path), str(tmp_path / "captures"), "sync", "30"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "SNAP_CAPTURE_SIGNING_KEY": "fork-k3y"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [0] * 30
+    signed = CaptureStorage(tmp_path / "captures", signing_key="fork-k3y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one refused (unsigned, altered) would warn
+        records = CaptureLoader(storage=signed).load_all("fork_script:work")
+    assert records
 
 
 FORK_WHILE_HELD = """

@@ -21,6 +21,7 @@ a function that has one when it is wrapped gets wrapt's own proxy.)
 
 from __future__ import annotations
 
+import functools
 import linecache
 import types
 from collections.abc import Callable
@@ -146,9 +147,14 @@ def hide_frame(func: F) -> F:
         _hidden[code] = hidden
         if name not in linecache.cache:
             # Tracebacks still show our source lines: the name is not a file linecache
-            # could read, so give it the real file's lines (an entry without an mtime is
-            # never checked against the disk).
-            lines = linecache.getlines(code.co_filename)
-            linecache.cache[name] = (sum(map(len, lines)), None, lines, name)
+            # could read, so give it the real file's lines. A lazy entry (a 1-tuple holding
+            # what returns the text): linecache reads them when first asked for, and keeps
+            # them without an mtime, never checked against the disk. Read here, two files
+            # would cost every capturing process's start-up ~0.25 ms.
+            linecache.cache[name] = (functools.partial(_source, code.co_filename),)
     func.__code__ = hidden
     return func
+
+
+def _source(filename: str) -> str:
+    return "".join(linecache.getlines(filename))

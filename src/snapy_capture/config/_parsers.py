@@ -220,11 +220,15 @@ def signing_key(value: object) -> bytes | None:
     # refuses to read or write anything (``_envelope.check_key``): never silently "no key".
     if value is None:
         return None
+    if not isinstance(value, (str, bytes)):
+        raise ValueError("expected a string or bytes key")
+    # What signing needs is imported where a key is given, not at the first capture (see
+    # storage._envelope.load_signing; not imported from there: the storage layer is above).
+    import hmac  # noqa: F401, PLC0415
+
     if isinstance(value, str):
         return value.encode() if value.strip() else b""
-    if isinstance(value, bytes):
-        return value if value.strip() else b""
-    raise ValueError("expected a string or bytes key")
+    return value if value.strip() else b""
 
 
 def is_dotted_path(text: str) -> bool:

@@ -61,6 +61,9 @@ def reload_environment() -> None:
     global _env_cache  # noqa: PLW0603
     with _lock:
         _env_cache = None
+    # A signing key the variables now hold is parsed at the next capture: what signing needs
+    # is imported here instead, not in that capture (see storage._envelope.load_signing).
+    _parsers.signing_key(os.environ.get(option_named("signing_key").env or ""))
     _invalidate()
 
 

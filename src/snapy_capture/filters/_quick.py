@@ -16,10 +16,10 @@ see every value): see ``ArgumentFilter._quick`` (in :mod:`._filter`).
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from typing import Any, Final
 
+from snapy_capture._digests import blake2b
 from snapy_capture.filters._inert import inert_loads, resolves_as
 from snapy_capture.filters._objects import ITEM_COST, Memo, Tables
 from snapy_capture.filters._pii import is_card_decimal
@@ -245,7 +245,7 @@ class Quick:
         (no unfiltered data is held), with the filtered value, which is shared by the records
         given it: nothing changes a record's values in place (they are replaced whole).
         """
-        key = (hashlib.blake2b(data, digest_size=32).digest(), name)
+        key = (blake2b(data, digest_size=32).digest(), name)
         known = self.snapshots.entries.get(key)
         if known is not None and resolves_as(known[0]):
             return known[1], [dict(entry) for entry in known[2]]

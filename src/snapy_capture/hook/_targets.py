@@ -28,9 +28,9 @@ import os
 import re
 import reprlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 from snapy_capture.config import OPTIONS, is_url, parse_option
 from snapy_capture.errors import ConfigError
@@ -63,13 +63,14 @@ _QUALNAME = re.compile(r"^[\w*?\[\]!\-]+(\.[\w*?\[\]!\-]+)*$")
 _ADDITIVE: Final = frozenset(option.name for option in OPTIONS if option.additive)
 
 
-@dataclass(frozen=True)
-class Target:
+# Target and TargetSpec are not dataclasses: creating one costs every process that imports a
+# target module ~0.5 ms at start-up (its methods are compiled from source then).
+class Target(NamedTuple):
     """One entry of ``targets:``: a module, a qualified name (maybe a glob) and its options."""
 
     module: str
     qualname: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = MappingProxyType({})
     where: str = ""
 
     @property
@@ -89,21 +90,28 @@ class Target:
         return fnmatchcase(qualname, self.qualname)
 
 
-@dataclass(frozen=True)
 class TargetSpec:
     """A parsed target file: the targets grouped by module name, for one dict lookup per import."""
 
-    targets: tuple[Target, ...]
-    source: str = "<mapping>"
-    #: Targets refused (inside :data:`REFUSED_MODULES`); not in ``targets``.
-    refused: tuple[Target, ...] = ()
-    by_module: Mapping[str, tuple[Target, ...]] = field(init=False, repr=False)
+    __slots__ = ("by_module", "refused", "source", "targets")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        targets: tuple[Target, ...],
+        source: str = "<mapping>",
+        refused: tuple[Target, ...] = (),
+    ) -> None:
+        self.targets = targets
+        self.source = source
+        #: Targets refused (inside :data:`REFUSED_MODULES`); not in ``targets``.
+        self.refused = refused
         grouped: dict[str, list[Target]] = {}
-        for target in self.targets:
+        for target in targets:
             grouped.setdefault(target.module, []).append(target)
-        object.__setattr__(self, "by_module", {k: tuple(v) for k, v in grouped.items()})
+        self.by_module: Mapping[str, tuple[Target, ...]] = {k: tuple(v) for k, v in grouped.items()}
+
+    def __repr__(self) -> str:
+        return f"TargetSpec({self.targets!r}, source={self.source!r}, refused={self.refused!r})"
 
     def refusals(self) -> list[str]:
         """One line per refused target, naming the file and line."""

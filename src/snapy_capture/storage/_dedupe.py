@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import mmap
 import os
 import struct
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from snapy_capture import _digests as hashlib  # its blake2b, without OpenSSL's start-up
 from snapy_capture.storage._envelope import MAGIC
 from snapy_capture.storage._files import _O_CLOEXEC, _O_NOFOLLOW, _read_file
 

@@ -36,14 +36,12 @@ from __future__ import annotations
 
 import functools
 
-# hashlib, hmac and json stay imported with the capture layer, not where first used: a fork
-# while another thread imports one would leave the child a half-imported module, and the
-# child's first capture waiting for ever (tests/reliability/test_reentrancy.py).
-import hashlib
-import hmac
+# json stays imported with the capture layer, not where first used: a fork while another
+# thread imports it would leave the child a half-imported module, and the child's first
+# capture waiting for ever (tests/reliability/test_reentrancy.py). hmac (and hashlib, which
+# loads OpenSSL: ~2 ms of start-up) only where a key is set: see load_signing.
 import json
 import os
-from dataclasses import dataclass
 from typing import Any, Final
 
 from snapy_capture._version import __version__, python_version
@@ -63,12 +61,33 @@ _MAX_HEADER: Final = 1 << 16  # a header is a few hundred bytes; do not scan a h
 _PYTHON: Final = python_version()
 
 
-@dataclass(frozen=True)
+def load_signing() -> None:
+    """Import what signing and verifying need: :mod:`hmac`, and with it :mod:`hashlib`.
+
+    Imported where a key can come from, never by a capture: as this module loads when
+    ``SNAP_CAPTURE_SIGNING_KEY`` is set, and wherever a key is parsed (the global
+    configuration, a storage, a target file's options: ``config._parsers.signing_key``).
+    The functions below import them again (a dictionary lookup, then): a key that reaches a
+    capture by another way (the variable set by the program after the capture layer loaded)
+    still signs, importing them at that capture.
+    """
+    import hmac  # noqa: F401, PLC0415
+
+
+if os.environ.get(KEY_VARIABLE) is not None:
+    load_signing()
+
+
+# Envelope and SigningSlot: plain classes, not dataclasses, which cost ~0.5 ms each to create
+# at start-up (their methods are compiled from source then); nothing compares or prints them.
 class Envelope:
     """A parsed capture file."""
 
-    header: dict[str, Any]
-    payload: bytes
+    __slots__ = ("header", "payload")
+
+    def __init__(self, header: dict[str, Any], payload: bytes) -> None:
+        self.header = header
+        self.payload = payload
 
     @property
     def serializer(self) -> str:
@@ -107,7 +126,9 @@ def _canonical(header: dict[str, Any]) -> bytes:
 
 
 def _mac_v1(key: bytes, header: dict[str, Any], payload: bytes) -> str:
-    return hmac.new(key, _canonical(header) + b"\n" + payload, hashlib.sha256).hexdigest()
+    import hmac  # noqa: PLC0415 - see load_signing
+
+    return hmac.new(key, _canonical(header) + b"\n" + payload, "sha256").hexdigest()
 
 
 def signature(key: bytes, canonical: bytes, function: str, seq: int | str, digest: bytes) -> bytes:
@@ -120,8 +141,10 @@ def signature(key: bytes, canonical: bytes, function: str, seq: int | str, diges
             its key (a string: no number can pass for it, nor it for a number).
         digest: SHA-256 of the payload.
     """
+    import hmac  # noqa: PLC0415 - see load_signing
+
     bound = json.dumps([function, seq], ensure_ascii=True).encode()
-    mac = hmac.new(key, canonical + b"\n" + bound + b"\n" + digest, hashlib.sha256)
+    mac = hmac.new(key, canonical + b"\n" + bound + b"\n" + digest, "sha256")
     return mac.hexdigest().encode()
 
 
@@ -185,13 +208,15 @@ def _header(serializer: str, text: bool) -> dict[str, Any]:
     return header
 
 
-@dataclass(frozen=True)
 class SigningSlot:
     """Where and over what a packed capture's signature goes (see :func:`signing_slot`)."""
 
-    offset: int  # of the placeholder's first hex digit in the file
-    canonical: bytes
-    digest: bytes  # SHA-256 of the payload
+    __slots__ = ("canonical", "digest", "offset")
+
+    def __init__(self, offset: int, canonical: bytes, digest: bytes) -> None:
+        self.offset = offset  # of the placeholder's first hex digit in the file
+        self.canonical = canonical
+        self.digest = digest  # SHA-256 of the payload
 
 
 @functools.lru_cache(maxsize=64)
@@ -221,6 +246,8 @@ def signing_slot(data: bytes) -> SigningSlot | None:
     found = _slot_of_header.__wrapped__(line) if line.endswith(b"}}") else _slot_of_header(line)
     if found is None:
         return None
+    import hashlib  # noqa: PLC0415 - OpenSSL's (see load_signing): payloads can be large
+
     digest = hashlib.sha256(memoryview(data)[end + 1 :]).digest()
     return SigningSlot(found[0], found[1], digest)
 
@@ -284,6 +311,9 @@ def _verify(
     function: str | None,
     seq: int | str | None,
 ) -> None:
+    import hashlib  # noqa: PLC0415 - see load_signing
+    import hmac  # noqa: PLC0415
+
     mac = header.get("hmac")
     if not isinstance(mac, str):
         raise CaptureFormatError("unsigned capture refused (a signing key is set)")
