@@ -18,6 +18,7 @@ children; ``--report FILE`` writes what each target captured as JSON (see
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import importlib.machinery
 import importlib.util
@@ -114,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _export_to_children(path, counts)
     with own_code():  # only the program's own calls are captured (see _execute)
         hook = install(spec)
+        # Registered before the program runs, so it runs after the program's own handlers.
+        atexit.register(hook.forget_program)
         try:
             if module:
                 return _run_module(target, program_args, hook)
