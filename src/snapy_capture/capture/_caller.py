@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from snapy_capture._text import safe_str
 from snapy_capture.capture._context import DEPTH, per_thread
 from snapy_capture.capture._proxies import hide_frame
 from snapy_capture.capture._queued import Deferred, Site, run_queued
 from snapy_capture.capture._record import (
     add_receiver,
+    exception_message,
     exception_result,
     freeze_filtered,
     receiver_state,
@@ -323,7 +323,7 @@ def finish(
                 record,
                 kind.__qualname__,
                 kind.__module__,
-                safe_str(exception),
+                exception_message(exception, pending.state.snapshot_limit),
             )
         elif receiver is not None and result is receiver:
             # ``return self``: the very object stored as self_after (pickle stores it once).
