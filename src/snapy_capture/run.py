@@ -249,20 +249,32 @@ def _execute(
             raise ImportError(f"no code object available for {name}")
         if isinstance(source, types.CodeType):
             code = source
-        elif "__main__" in hook.modules or name in hook.modules:
-            # ast, only for a script a target names (see the imports).
-            from snapy_capture.hook._script import instrumented  # noqa: PLC0415
-
-            code = instrumented(source, filename)
         else:
-            code = compile(source, filename, "exec", dont_inherit=True)
+            try:
+                if "__main__" in hook.modules or name in hook.modules:
+                    # ast, only for a script a target names (see the imports).
+                    from snapy_capture.hook._script import instrumented  # noqa: PLC0415
+
+                    code = instrumented(source, filename)
+                else:
+                    code = compile(source, filename, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                if module.__spec__ is not None:  # python -m shows runpy's frames: ours are
+                    raise
+                # A script that does not compile: the interpreter shows no traceback.
+                sys.excepthook(type(exc), exc.with_traceback(None), None)
+                return 1
         with own_code(False):
             exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
     except SystemExit as exc:
         return _exit_code(exc)
     except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would
-        traceback = _trim(exc.__traceback__)
-        sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
+        exc.with_traceback(_trim(exc.__traceback__))
+        if "snapy_capture.capture._proxies" in sys.modules:  # frames of ours can be there
+            from snapy_capture.hook._script import as_without_capture  # noqa: PLC0415
+
+            as_without_capture(exc)
+        sys.excepthook(type(exc), exc, exc.__traceback__)
         return -_SIGINT if isinstance(exc, KeyboardInterrupt) else 1
     return 0
 
