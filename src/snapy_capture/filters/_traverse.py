@@ -675,6 +675,18 @@ class _Walk(ObjectWalk):
                     return Redacted(f"key #{index}"), name
                 return (masked if is_text else masked.encode("latin-1")), name
             return key, name
+        if type(key) is Inert:
+            copied = key.text()
+            if copied is not None:
+                # An async copy of a str subclass key (multidict's istr): named, counted and
+                # scanned by its text, as the live key is above.
+                self.spend(len(copied))
+                if flt.filter_pii and flt.contains_pii(copied):
+                    masked = self.masked((path, "#", index), copied)
+                    if isinstance(masked, Redacted):
+                        return Redacted(f"key #{index}"), copied
+                    return masked, copied
+                return key, copied
         new = self.visit((path, "#", index), None, key, depth)
         if new is not key:
             try:
@@ -715,6 +727,8 @@ class _Walk(ObjectWalk):
             fields = (inherited,) * len(items)
         # ("password", pw): the second item of a pair is checked by the name the first gives.
         key = pair_key(value, items)
+        if key is None and len(items) == 2 and type(items[0]) is Inert:
+            key = pair_key(value, [items[0].text(), items[1]])  # a copy of a str subclass
         if key is not None and self.flt.sensitive_pattern(key) is not None:
             fields = (None, key)
         early: list[Any] | None = None
