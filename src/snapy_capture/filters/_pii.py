@@ -274,8 +274,15 @@ _CARD_SHAPE: Final = 2
 _SHAPES: Final = {_SSN: _SSN_SHAPE, CARD: _CARD_SHAPE}
 
 
+#: Card numbers have at most 19 digits: a larger int is none, and is never turned into digits
+#: (which costs time quadratic in its size, or raises past ``sys.get_int_max_str_digits()``).
+_CARD_INT_MAX: Final = 10**19
+
+
 def is_card_int(value: int) -> bool:
     """Whether an int is a payment card number (issuer prefix, length and Luhn check)."""
+    if not -_CARD_INT_MAX < value < _CARD_INT_MAX:
+        return False
     digits = str(abs(value))
     return _card_int().match(digits) is not None and _luhn(digits)
 
