@@ -219,6 +219,8 @@ class Quick:
                         # May pass it by that string at most: an estimate, not worth a test.
                         budget[0] -= size
                     return value
+            elif kind is _DATETIME and (value.tzinfo is None or value.tzinfo is _UTC):
+                return value  # a leaf (see ``value``), without the call
             if budget is None:
                 if self.value(value, 0, BUDGET) >= 0:
                     return value

@@ -414,8 +414,10 @@ class _Walk(ObjectWalk):
             return self.redact(path, "pii")  # a card number held in a Decimal
         if kind in LEAVES or (_LATE_LEAVES and kind not in BUILTIN_CONTAINERS and late_leaf(kind)):
             return value
-        if kind in HOLDERS and plain_holder(value):
-            return value
+        if kind in HOLDERS and (
+            (kind is datetime.datetime and value.tzinfo is None) or plain_holder(value)
+        ):
+            return value  # a naive datetime, the commonest, without the call
         if depth >= flt.max_depth:
             return self.redact(path, f"depth>{flt.max_depth}")
         if (reason := self.unstorable(value, kind)) is not None:
