@@ -578,8 +578,9 @@ class ImportHook:
         if self.loaded:
             from snapy_capture.capture._pipeline import site_of  # noqa: PLC0415
 
-            for found in self.sites.values():
-                for _qualname, wrapper in found:
+            # list(): a daemon thread may still be importing (and wrapping) meanwhile.
+            for found in list(self.sites.values()):
+                for _qualname, wrapper in list(found):
                     site = site_of(wrapper)
                     if site is not None:
                         site.switch.clear()
