@@ -174,8 +174,10 @@ def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
         )
         return 2
     name = os.path.splitext(os.path.basename(path))[0]
-    # Set before anything imports, exactly as the interpreter does for a script.
-    sys.path[0] = os.path.dirname(path)
+    # Set before anything imports, exactly as the interpreter does for a script: the
+    # directory of the file a symbolic link leads to (a script linked into ~/bin imports
+    # its own modules from where it really is).
+    sys.path[0] = os.path.dirname(os.path.realpath(path))
     sys.argv = [script, *args]
     module = _main_module(path, importlib.machinery.SourceFileLoader("__main__", path), None)
     return _execute(module, source, path, name, hook)
