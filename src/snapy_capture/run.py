@@ -165,6 +165,8 @@ def _export_to_children(config_path: str, counts: str) -> None:
 
 def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
     path = os.path.abspath(script)
+    if os.path.isdir(path) or _is_zip(path):
+        return _run_main_of(script, args, hook)
     try:
         with open(path, "rb") as stream:
             source = stream.read()
@@ -181,6 +183,42 @@ def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
     sys.argv = [script, *args]
     module = _main_module(path, importlib.machinery.SourceFileLoader("__main__", path), None)
     return _execute(module, source, path, name, hook)
+
+
+def _is_zip(path: str) -> bool:
+    """Whether ``path`` is a zip the interpreter would run (``python app.pyz``): one that
+    zipimport opens (frozen, imported at start-up already). A ``.py`` file is not tried."""
+    if path.endswith(".py") or not os.path.isfile(path):
+        return False
+    import zipimport  # noqa: PLC0415 - frozen and loaded already: costs a dict lookup
+
+    try:
+        zipimport.zipimporter(path)
+    except (zipimport.ZipImportError, OSError):
+        return False
+    return True
+
+
+def _run_main_of(script: str, args: list[str], hook: ImportHook) -> int:
+    """``python DIR`` or ``python app.pyz``: the ``__main__`` module found in it, with it first
+    on ``sys.path``, as the interpreter runs it (``runpy._run_module_as_main``)."""
+    path = script if os.path.isabs(script) else os.path.join(os.getcwd(), script)
+    sys.path[0] = path
+    sys.argv = [script, *args]
+    spec = importlib.machinery.PathFinder.find_spec("__main__", [path])
+    if spec is None or spec.loader is None:
+        sys.stderr.write(f"{sys.executable}: can't find '__main__' module in {path!r}\n")
+        return 1
+    loader: Any = spec.loader
+    origin = spec.origin or path
+    try:
+        source = loader.get_source("__main__") if hasattr(loader, "get_source") else None
+        code = None if source is not None else loader.get_code("__main__")
+    except Exception as exc:  # noqa: BLE001 - reported as the interpreter reports it
+        sys.stderr.write(f"{sys.executable}: can't find '__main__' module in {path!r} ({exc})\n")
+        return 1
+    module = _main_module(origin, loader, spec)
+    return _execute(module, source if source is not None else code, origin, "__main__", hook)
 
 
 def _run_module(name: str, args: list[str], hook: ImportHook) -> int:
