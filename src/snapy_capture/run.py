@@ -164,6 +164,8 @@ def _export_to_children(config_path: str, counts: str) -> None:
 
 
 def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
+    if script == "-":
+        return _run_stdin(args, hook)
     path = os.path.abspath(script)
     if os.path.isdir(path) or _is_zip(path):
         return _run_main_of(script, args, hook)
@@ -183,6 +185,15 @@ def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
     sys.argv = [script, *args]
     module = _main_module(path, importlib.machinery.SourceFileLoader("__main__", path), None)
     return _execute(module, source, path, name, hook)
+
+
+def _run_stdin(args: list[str], hook: ImportHook) -> int:
+    """``python -``: the program read from stdin, run as the interpreter runs it."""
+    sys.path[0] = ""
+    sys.argv = ["-", *args]
+    source = sys.stdin.read()
+    module = _main_module("<stdin>", importlib.machinery.BuiltinImporter, None)
+    return _execute(module, source, "<stdin>", "__main__", hook)
 
 
 def _is_zip(path: str) -> bool:

@@ -61,3 +61,31 @@ def test_a_directory_without_a_main_module_is_reported_as_the_interpreter_does(
     captured = _run([sys.executable, "-m", "snapy_capture.run", "empty"], tmp_path)
     assert plain.returncode == captured.returncode == 1
     assert captured.stderr.splitlines()[0] == plain.stderr.splitlines()[0]
+
+
+def test_a_program_read_from_stdin_runs_as_the_interpreter_runs_it(tmp_path: Path) -> None:
+    """``python - args``: the runner said "can't open file '-'" (exit 2)."""
+    program = "import sys\n\ndef greet(name):\n    return f'hello {name}'\n\n"
+    program += "print(greet(sys.argv[1]), sys.argv[0], repr(sys.path[0]), __file__)\n"
+    (tmp_path / "capture.yaml").write_text(CONFIG, encoding="utf-8")
+    plain = subprocess.run(
+        [sys.executable, "-", "ada"],
+        cwd=tmp_path,
+        input=program,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    captured = subprocess.run(
+        [sys.executable, "-m", "snapy_capture.run", "-", "ada"],
+        cwd=tmp_path,
+        input=program,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (plain.stdout, plain.returncode) == ("hello ada - '' <stdin>\n", 0)
+    assert (captured.stdout, captured.returncode) == (plain.stdout, 0), captured.stderr
+    assert (tmp_path / "captures" / "__main__%3Agreet").is_dir()
