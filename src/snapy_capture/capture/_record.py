@@ -393,7 +393,7 @@ class _GivenSecrets:
         if kind is Inert:
             return self.inert_items(value)
         parts: list[tuple[str | None, Any]] = []
-        for attr, _ in attribute_names(value) or ():
+        for attr, _ in attribute_names(value, room) or ():
             try:
                 parts.append((attr, object.__getattribute__(value, attr)))
             except AttributeError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
@@ -97,15 +98,21 @@ def plain_tuple(kind: type) -> bool:
     )
 
 
-def attribute_names(value: Any) -> list[tuple[str, bool]] | None:
-    """``(name, is_slot)`` of the instance attributes pickle stores, ``None`` for opaque ones."""
+def attribute_names(value: Any, limit: int | None = None) -> list[tuple[str, bool]] | None:
+    """``(name, is_slot)`` of the instance attributes pickle stores, ``None`` for opaque ones;
+    past ``limit`` instance-dict keys, only the first ``limit`` (a caller whose budget cannot
+    hold more need not list half a million of them to find that out)."""
     names: list[tuple[str, bool]] = []
     try:
         instance_dict = object.__getattribute__(value, "__dict__")
     except AttributeError:
         instance_dict = None
     if isinstance(instance_dict, dict):
-        names.extend((key, False) for key in list(instance_dict) if isinstance(key, str))
+        if limit is None or len(instance_dict) <= limit:
+            keys = list(instance_dict)
+        else:
+            keys = list(islice(instance_dict, limit))
+        names.extend((key, False) for key in keys if isinstance(key, str))
     seen = {name for name, _ in names}
     for klass in type(value).__mro__:
         slots = klass.__dict__.get("__slots__", ())
