@@ -92,6 +92,11 @@ def _at_exit(hook: Any, config: str, report: str | None, counts: str | None, pid
             finish(hook, config=config, hint=hint, report_path=path, only_if_used=True)
     except Exception as exc:  # noqa: BLE001 - the program's exit matters more
         _warn(f"snapy_capture: could not finish capturing: {exc!r}")
+    try:
+        # Last of the atexit handlers (registered before the program ran): see forget_program.
+        hook.forget_program()
+    except Exception as exc:  # noqa: BLE001
+        _warn(f"snapy_capture: could not finish capturing: {exc!r}")
 
 
 def _warn(message: str) -> None:

@@ -18,6 +18,7 @@ children; ``--report FILE`` writes what each target captured as JSON (see
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import importlib.machinery
 import importlib.util
@@ -114,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _export_to_children(path, counts)
     with own_code():  # only the program's own calls are captured (see _execute)
         hook = install(spec)
+        # Registered before the program runs, so it runs after the program's own handlers.
+        atexit.register(hook.forget_program)
         try:
             if module:
                 return _run_module(target, program_args, hook)
@@ -161,7 +164,11 @@ def _export_to_children(config_path: str, counts: str) -> None:
 
 
 def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
+    if script == "-":
+        return _run_stdin(args, hook)
     path = os.path.abspath(script)
+    if os.path.isdir(path) or _is_zip(path):
+        return _run_main_of(script, args, hook)
     try:
         with open(path, "rb") as stream:
             source = stream.read()
@@ -171,11 +178,58 @@ def _run_path(script: str, args: list[str], hook: ImportHook) -> int:
         )
         return 2
     name = os.path.splitext(os.path.basename(path))[0]
-    # Set before anything imports, exactly as the interpreter does for a script.
-    sys.path[0] = os.path.dirname(path)
+    # Set before anything imports, exactly as the interpreter does for a script: the
+    # directory of the file a symbolic link leads to (a script linked into ~/bin imports
+    # its own modules from where it really is).
+    sys.path[0] = os.path.dirname(os.path.realpath(path))
     sys.argv = [script, *args]
     module = _main_module(path, importlib.machinery.SourceFileLoader("__main__", path), None)
     return _execute(module, source, path, name, hook)
+
+
+def _run_stdin(args: list[str], hook: ImportHook) -> int:
+    """``python -``: the program read from stdin, run as the interpreter runs it."""
+    sys.path[0] = ""
+    sys.argv = ["-", *args]
+    source = sys.stdin.read()
+    module = _main_module("<stdin>", importlib.machinery.BuiltinImporter, None)
+    return _execute(module, source, "<stdin>", "__main__", hook)
+
+
+def _is_zip(path: str) -> bool:
+    """Whether ``path`` is a zip the interpreter would run (``python app.pyz``): one that
+    zipimport opens (frozen, imported at start-up already). A ``.py`` file is not tried."""
+    if path.endswith(".py") or not os.path.isfile(path):
+        return False
+    import zipimport  # noqa: PLC0415 - frozen and loaded already: costs a dict lookup
+
+    try:
+        zipimport.zipimporter(path)
+    except (zipimport.ZipImportError, OSError):
+        return False
+    return True
+
+
+def _run_main_of(script: str, args: list[str], hook: ImportHook) -> int:
+    """``python DIR`` or ``python app.pyz``: the ``__main__`` module found in it, with it first
+    on ``sys.path``, as the interpreter runs it (``runpy._run_module_as_main``)."""
+    path = script if os.path.isabs(script) else os.path.join(os.getcwd(), script)
+    sys.path[0] = path
+    sys.argv = [script, *args]
+    spec = importlib.machinery.PathFinder.find_spec("__main__", [path])
+    if spec is None or spec.loader is None:
+        sys.stderr.write(f"{sys.executable}: can't find '__main__' module in {path!r}\n")
+        return 1
+    loader: Any = spec.loader
+    origin = spec.origin or path
+    try:
+        source = loader.get_source("__main__") if hasattr(loader, "get_source") else None
+        code = None if source is not None else loader.get_code("__main__")
+    except Exception as exc:  # noqa: BLE001 - reported as the interpreter reports it
+        sys.stderr.write(f"{sys.executable}: can't find '__main__' module in {path!r} ({exc})\n")
+        return 1
+    module = _main_module(origin, loader, spec)
+    return _execute(module, source if source is not None else code, origin, "__main__", hook)
 
 
 def _run_module(name: str, args: list[str], hook: ImportHook) -> int:
@@ -246,20 +300,32 @@ def _execute(
             raise ImportError(f"no code object available for {name}")
         if isinstance(source, types.CodeType):
             code = source
-        elif "__main__" in hook.modules or name in hook.modules:
-            # ast, only for a script a target names (see the imports).
-            from snapy_capture.hook._script import instrumented  # noqa: PLC0415
-
-            code = instrumented(source, filename)
         else:
-            code = compile(source, filename, "exec", dont_inherit=True)
+            try:
+                if "__main__" in hook.modules or name in hook.modules:
+                    # ast, only for a script a target names (see the imports).
+                    from snapy_capture.hook._script import instrumented  # noqa: PLC0415
+
+                    code = instrumented(source, filename)
+                else:
+                    code = compile(source, filename, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                if module.__spec__ is not None:  # python -m shows runpy's frames: ours are
+                    raise
+                # A script that does not compile: the interpreter shows no traceback.
+                sys.excepthook(type(exc), exc.with_traceback(None), None)
+                return 1
         with own_code(False):
             exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
     except SystemExit as exc:
         return _exit_code(exc)
     except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would
-        traceback = _trim(exc.__traceback__)
-        sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
+        exc.with_traceback(_trim(exc.__traceback__))
+        if "snapy_capture.capture._proxies" in sys.modules:  # frames of ours can be there
+            from snapy_capture.hook._script import as_without_capture  # noqa: PLC0415
+
+            as_without_capture(exc)
+        sys.excepthook(type(exc), exc, exc.__traceback__)
         return -_SIGINT if isinstance(exc, KeyboardInterrupt) else 1
     return 0
 

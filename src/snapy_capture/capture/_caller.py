@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from snapy_capture._text import safe_str
 from snapy_capture.capture._context import DEPTH, per_thread
 from snapy_capture.capture._proxies import hide_frame
 from snapy_capture.capture._queued import Deferred, Site, run_queued
 from snapy_capture.capture._record import (
     add_receiver,
+    exception_message,
     exception_result,
     freeze_filtered,
     receiver_state,
@@ -32,6 +32,10 @@ from snapy_capture.capture._writer import push
 __all__ = ["CallerSite", "call_through", "make_caller"]
 
 _perf_counter_ns = time.perf_counter_ns
+#: _NEAR_THE_LIMIT: a call made a few frames short of the recursion limit can have its
+#: capture fail with RecursionError, and then the report of that failure too (logging is
+#: deep): that second one is dropped where it is caught, or it would skip the call, or lose
+#: a result the call returned, which a program without capture would have had.
 # Bound once: a method called on an imported name compiles to an attribute read, which makes
 # a bound method on every call (LOAD_ATTR, not LOAD_METHOD).
 _depth, _set_depth, _reset_depth = DEPTH.get, DEPTH.set, DEPTH.reset
@@ -91,7 +95,7 @@ def _settings(state: State) -> tuple[Any, ...]:
     )
 
 
-def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
+def _caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noqa: PLR0915
     """The handler of a site that does not record results: the capture is taken (queued, or
     stored) before the call, and the call is the handler's tail."""
     lazy, limit, rate, snapshots, named, takes_cls, before, wall = _settings(state)
@@ -130,16 +134,22 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
                 if not push(queued, queue_size):
                     site.queue_full()
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
-            site.fail(exc, "capture")
+            try:  # noqa: SIM105 - suppress() is a call: near the limit it fails too
+                site.fail(exc, "capture")
+            except RecursionError:
+                pass  # near the recursion limit even saying so fails (see _NEAR_THE_LIMIT)
         except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
             interrupted = exc
         finally:
-            elapsed = _perf_counter_ns() - start
-            if active:
-                record_caller_time(elapsed)
-            else:
-                counters["capture_ns"] += elapsed  # see record_caller_time
             slot.capturing = False
+            elapsed = _perf_counter_ns() - start
+            if not active:
+                counters["capture_ns"] += elapsed  # see record_caller_time
+            else:
+                try:  # noqa: SIM105 - see _NEAR_THE_LIMIT
+                    record_caller_time(elapsed)
+                except RecursionError:
+                    pass
         if interrupted is not None or not plain:
             return call_and_finish(site, interrupted, wrapped, args, kwargs, depth=depth + 1)
         token = _set_depth(depth + 1)
@@ -151,14 +161,14 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:
     return hide_frame(captured_call)
 
 
-def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:
+def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noqa: PLR0915
     """The handler of a site that records results: what the capture needs is taken before
     the call (a snapshot, or a record built here), completed with the outcome as the call
     returns (``finish``), in this same frame for a plain function."""
     lazy, limit, rate, snapshots, named, takes_cls, before, wall = _settings(state)
     plain = site.kind != "coroutine"
 
-    def captured_call(
+    def captured_call(  # noqa: PLR0915
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         slot = per_thread.slot
@@ -198,28 +208,37 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:
                 queued = (run_queued, size, site, state, depth, bound, payload, wall(), thread)
                 pending = Deferred(queued, size, site, state, instance)
         except Exception as exc:  # noqa: BLE001 - capture must never break the call
-            site.fail(exc, "capture")
+            try:  # noqa: SIM105 - suppress() is a call: near the limit it fails too
+                site.fail(exc, "capture")
+            except RecursionError:
+                pass  # near the recursion limit even saying so fails (see _NEAR_THE_LIMIT)
         except BaseException as exc:  # noqa: BLE001 - a hook raised SystemExit, Ctrl-C...
             pending = exc
         finally:
-            elapsed = _perf_counter_ns() - start
-            if active:
-                record_caller_time(elapsed)
-            else:
-                counters["capture_ns"] += elapsed  # see record_caller_time
             slot.capturing = False
-        if pending is None or not plain or isinstance(pending, BaseException):
+            elapsed = _perf_counter_ns() - start
+            if not active:
+                counters["capture_ns"] += elapsed  # see record_caller_time
+            else:
+                try:  # noqa: SIM105 - see _NEAR_THE_LIMIT
+                    record_caller_time(elapsed)
+                except RecursionError:
+                    pass
+        if not plain or isinstance(pending, BaseException):
             return call_and_finish(site, pending, wrapped, args, kwargs, depth=depth + 1)
-        # call_and_finish's own path, here: no second frame of ours above the function.
+        # call_and_finish's own path, here: no second frame of ours above the function (also
+        # when the capture failed: near the recursion limit, that frame is what fails next).
         token = _set_depth(depth + 1)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            finish(site, pending, exception=exc)
+            if pending is not None:
+                finish(site, pending, exception=exc)
             raise
         finally:
             _reset_depth(token)
-        finish(site, pending, result=result)
+        if pending is not None:
+            finish(site, pending, result=result)
         return result
 
     return hide_frame(captured_call)
@@ -323,7 +342,7 @@ def finish(
                 record,
                 kind.__qualname__,
                 kind.__module__,
-                safe_str(exception),
+                exception_message(exception, pending.state.snapshot_limit),
             )
         elif receiver is not None and result is receiver:
             # ``return self``: the very object stored as self_after (pickle stores it once).
@@ -334,10 +353,11 @@ def finish(
             record["result"] = {"value": value}
             record["metadata"].setdefault("redactions", []).extend(report)
         site.dispatch(pending.state, record)
-    except Exception as exc:  # noqa: BLE001
-        site.fail(exc, "capture")
-    except BaseException as exc:  # the result's hook raised it: the call has returned
-        site.fail(exc, "capture")
+    except BaseException as exc:  # the result's hook raised it, or Ctrl-C
+        try:  # noqa: SIM105 - suppress() is a call: near the limit it fails too
+            site.fail(exc, "capture")
+        except RecursionError:
+            pass  # see _NEAR_THE_LIMIT: the call has returned, its result is the host's
         if isinstance(exc, KeyboardInterrupt):
             raise
     finally:
@@ -352,7 +372,10 @@ def call_after_interrupted_capture(
     or a Ctrl-C landing while capture code ran. The capture is dropped and counted; a
     ``KeyboardInterrupt`` is raised again once the call has returned, so Ctrl-C is delayed by
     one call, never lost."""
-    site.fail(exc, "capture")
+    try:  # noqa: SIM105 - suppress() is a call: near the limit it fails too
+        site.fail(exc, "capture")
+    except RecursionError:
+        pass  # see _NEAR_THE_LIMIT
     token = DEPTH.set(DEPTH.get() + 1)
     try:
         result = wrapped(*args, **kwargs)

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -391,6 +392,11 @@ class CaptureSite:
 
     def warn_once(self, message: str, exc: BaseException | None = None) -> None:
         if self.warned:
+            return
+        if sys.is_finalizing():
+            # A finalizer called a target while the interpreter tears its modules down:
+            # nothing can be captured then (pickle finds no module), and a line the program
+            # would not print is not ours to add at its exit. Still counted.
             return
         self.warned = True
         logger.warning(

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from snapy_capture._text import safe_str
 from snapy_capture.capture._record import (
     add_receiver,
+    exception_message,
     exception_result,
     receiver_of,
     receiver_state,
@@ -151,7 +151,9 @@ class Deferred:
             self.after = self.keep(receiver, "self_after")
         if exception is not None:
             kind = type(exception)
-            self.result = ("exception", kind.__qualname__, kind.__module__, safe_str(exception))
+            message = exception_message(exception, self.state.snapshot_limit)
+            self.size += len(message)
+            self.result = ("exception", kind.__qualname__, kind.__module__, message)
         elif receiver is not None and result is receiver:
             self.result = ("self",)  # ``return self``: stored once, as self_after
         else:

@@ -6,6 +6,7 @@ the background writer (deferred capture) build and shrink records the same way.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import dataclasses
 import inspect
@@ -15,10 +16,11 @@ from collections.abc import Sequence
 from itertools import islice
 from typing import Any, Final, NamedTuple
 
+from snapy_capture._text import safe_str
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
 from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names, inert_loads
 from snapy_capture.filters._pickled import plain_pickling
-from snapy_capture.filters._traverse import redacts
+from snapy_capture.filters._traverse import LEAVES, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "add_receiver",
     "callable_kind",
     "degrade_receiver",
+    "exception_message",
     "exception_result",
     "format_timestamp",
     "freeze_filtered",
@@ -438,7 +441,7 @@ class _GivenSecrets:
         if kind is Inert:
             return self.inert_items(value)
         parts: list[tuple[str | None, Any]] = []
-        for attr, _ in attribute_names(value) or ():
+        for attr, _ in attribute_names(value, room) or ():
             try:
                 parts.append((attr, object.__getattribute__(value, attr)))
             except AttributeError:
@@ -489,10 +492,95 @@ class _GivenSecrets:
 def exception_result(
     flt: ArgumentFilter, record: dict[str, Any], qualname: str, module: str, message: str
 ) -> None:
-    """Record a raised exception as the call's result, its message filtered like a value."""
-    masked, report = flt.filter_value(message, "result.exception")
+    """Record a raised exception as the call's result, its message filtered like a value
+    (a placeholder from :func:`exception_message` is stored as it is)."""
+    if isinstance(message, Redacted):
+        reason = message.reason
+        if reason.startswith("too large"):
+            reason = "snapshot_limit" if f"over {SNAPSHOT_LIMIT} " in reason else "max_capture_size"
+        else:
+            reason = "unstorable:message"
+        masked, report = message, [{"path": "result.exception", "reason": reason}]
+    else:
+        masked, report = flt.filter_value(message, "result.exception")
     record["result"] = {"exception": {"type": qualname, "module": module, "message": masked}}
     record["metadata"].setdefault("redactions", []).extend(report)
+
+
+#: Every built-in exception class: their own ``__str__`` (C) reads only the fields below.
+_BUILTIN_EXCEPTIONS: Final = frozenset(
+    kind
+    for kind in vars(builtins).values()
+    if isinstance(kind, type) and issubclass(kind, BaseException)
+)
+#: What a built-in exception's ``__str__`` formats besides ``args`` (OSError, SyntaxError,
+#: ImportError, the Unicode errors), read through the built-in class's own descriptors.
+_MESSAGE_FIELDS: Final = (
+    "errno",
+    "strerror",
+    "filename",
+    "filename2",
+    "msg",
+    "reason",
+    "encoding",
+    "object",
+)
+_ARGS: Final = BaseException.__dict__["args"]
+_GROUP: Final = getattr(builtins, "BaseExceptionGroup", None)  # Python 3.11+
+#: Values whose ``str()``/``repr()`` runs no code of the program's and costs their length.
+_MESSAGE_SCALARS: Final = frozenset({str, bytes, int, float, complex, bool, type(None)})
+
+
+def exception_message(exception: BaseException, limit: int) -> str:
+    """``str(exception)``, when it can be had without running code of the program's and
+    within ``limit`` characters; else a placeholder (``Redacted``).
+
+    A built-in exception's own ``__str__`` formats its ``args`` (a ``KeyError`` the
+    ``repr`` of its key) and a few fields of its own: read when they are all built-in scalars
+    (text, bytes, numbers, ``None``, dates...) or tuples of them, whose length bounds the
+    cost. A message made by a class's own ``__str__``, or by the ``__str__``/``__repr__`` of
+    another object (``KeyError(order)``), is the program's code, which may do anything (an
+    ORM object's ``repr`` may query its database): not run. Replay then compares the
+    exception's type, not its message.
+    """
+    kind = type(exception)
+    owner: type | None = None
+    for klass in type.__dict__["__mro__"].__get__(kind):
+        if "__str__" in type.__dict__["__dict__"].__get__(klass):
+            owner = klass
+            break
+    if owner not in _BUILTIN_EXCEPTIONS:
+        return Redacted(f"unstorable: the message of {_type_name(kind)} would run its own code")
+    # A group's message is its own text and a count of what it holds (not their messages).
+    group = owner is _GROUP
+    values: list[Any] = [] if group else list(_ARGS.__get__(exception))
+    for name in ("message",) if group else _MESSAGE_FIELDS:
+        for klass in owner.__mro__:  # built-in classes: their descriptors are C
+            descriptor = klass.__dict__.get(name)
+            if descriptor is not None:
+                values.append(descriptor.__get__(exception, klass))
+                break
+    size = 0
+    for value in values:
+        items = value if type(value) is tuple else (value,)
+        for item in items:
+            kind_of = type(item)
+            if kind_of not in _MESSAGE_SCALARS and kind_of not in LEAVES:
+                return Redacted(
+                    f"unstorable: the message of {_type_name(kind)} would run code of "
+                    f"{_type_name(kind_of)}"
+                )
+            if kind_of is str or kind_of is bytes:
+                size += len(item)
+    if size > limit:
+        return Redacted(f"too large (over {limit} bytes): message of {size} characters")
+    return safe_str(exception)
+
+
+def _type_name(kind: type) -> str:
+    """A class's name, read through ``type``'s own descriptor (not a metaclass's)."""
+    name = type.__dict__["__qualname__"].__get__(kind)
+    return name if isinstance(name, str) else "?"
 
 
 def _slots(record: dict[str, Any]) -> list[tuple[Any, Any, str, str]]:

@@ -190,6 +190,21 @@ class Inert:
         func = self.func
         return func if isinstance(func, type) else None
 
+    def text(self) -> str | None:
+        """The text of a copy of a ``str`` subclass (``multidict.istr``, ``Password(str)``),
+        which names a key or a pair as the live one does; ``None`` for anything else."""
+        kind = self.cls
+        if kind is None or not issubclass(kind, str):
+            return None
+        args = self.args
+        if self.func is _NEWOBJ and len(args) == 2:
+            text = args[1]
+        elif self.func is kind and len(args) == 1:
+            text = args[0]
+        else:
+            return None
+        return text if type(text) is str else None
+
     def type_name(self) -> str:
         kind = self.cls
         if kind is not None:

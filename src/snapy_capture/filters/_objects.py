@@ -393,7 +393,9 @@ class ObjectWalk(abc.ABC):
             kind is types.MethodType and type(value.__func__) is types.FunctionType
         ) or kind is types.BuiltinMethodType:  # a built-in's here is bound to data (d.get)
             return self.visit_method(path, value, depth)
-        names = attribute_names(value)
+        # No more names than the budget can pay for (visit_attributes spends ITEM_COST each
+        # first): one more is over it, whatever the object's size.
+        names = attribute_names(value, self.room // ITEM_COST + 1)
         if dataclasses.is_dataclass(value):
             # Fields first, by name, even when they are not in __dict__ (slots, properties).
             known = dict(names or ())

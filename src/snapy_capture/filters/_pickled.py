@@ -9,6 +9,7 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
@@ -108,8 +109,10 @@ def plain_tuple(kind: type) -> bool:
     )
 
 
-def attribute_names(value: Any) -> list[tuple[str, bool]] | None:
-    """``(name, is_slot)`` of the instance attributes pickle stores, ``None`` for opaque ones."""
+def attribute_names(value: Any, limit: int | None = None) -> list[tuple[str, bool]] | None:
+    """``(name, is_slot)`` of the instance attributes pickle stores, ``None`` for opaque ones;
+    past ``limit`` instance-dict keys, only the first ``limit`` (a caller whose budget cannot
+    hold more need not list half a million of them to find that out)."""
     try:
         instance_dict = object.__getattribute__(value, "__dict__")
     except AttributeError:
@@ -118,7 +121,11 @@ def attribute_names(value: Any) -> list[tuple[str, bool]] | None:
     if not isinstance(instance_dict, dict):
         names = list(slots)
     else:
-        names = [(key, False) for key in list(instance_dict) if isinstance(key, str)]
+        if limit is None or len(instance_dict) <= limit:
+            keys = list(instance_dict)
+        else:
+            keys = list(islice(instance_dict, limit))
+        names = [(key, False) for key in keys if isinstance(key, str)]
         if slots:
             seen = {name for name, _ in names}
             names.extend(slot for slot in slots if slot[0] not in seen)

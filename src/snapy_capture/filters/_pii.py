@@ -62,6 +62,14 @@ _URL: Final = (
     r"(?:[^/\s]{1,256}(?=@)"
     r"|(?:(?!://)[^\s\"'<>]){1,256}(?=@[\w.-]{1,253}(?::[0-9]{0,5})?(?:[/?#\s\"'<>]|$)))"
 )
+# A URL's network location alone, as a whole text (``urlsplit(url).netloc``, yarl's state,
+# "admin:pw@db:5432"): its user and password. Not "mailto:bob@example.com" and the like, nor
+# "nginx:1.25@sha256:..." (a host and an optional port must follow the "@", to the end).
+# Anchored: the engine tries it at the start only, whatever the text's length.
+_NETLOC: Final = (
+    r"\A(?!(?i:mailto|sips?|xmpp|tel|im|pres):)[^/\s:@\[]{1,256}:"
+    r"[^/\s]{1,256}(?=@[\w.-]{1,253}(?::[0-9]{1,5})?\Z)"
+)
 # Secret-sounding names in free text ("password=..."), by first letter. Each alternative of
 # ``_ASSIGNED`` starts with a plain letter, in either case, so the engine skips from one
 # candidate letter to the next and tries only the alternatives that start with it.
@@ -110,6 +118,7 @@ PII_PATTERNS: Final[list[str]] = [
     _REGISTRY,  # npm and PyPI tokens
     _HEADER,  # Authorization header values: "Bearer ...", "Basic ...", "token ..."
     _URL,  # user:password in a URL
+    _NETLOC,  # user:password@host, a URL's network location alone
     _QUERY,  # ?password=..., &token=...: secret-sounding query parameters
     _ASSIGNED,  # password=..., "api_key": "...": the value after a secret-sounding name
 ]
@@ -132,6 +141,7 @@ _GATES: Final[dict[str, tuple[int, tuple[tuple[str, ...], ...]]]] = {
     _REGISTRY: (0, (("npm_", "pypi-"),)),
     _HEADER: (0, (("bearer", "basic", "token"),)),
     _URL: (0, (("://",), ("@",))),
+    _NETLOC: (0, ((":",), ("@",))),
     _QUERY: (0, (("?", "&"), ("=",), ("pass", "pwd", "secret", "token", "key", "auth"))),
     _ASSIGNED: (0, (("pass", "pwd", "secret", "token", "key", "auth"), ("=", ":"))),
 }
@@ -157,6 +167,7 @@ _LONG_GATES: Final[dict[str, tuple[tuple[str, ...], ...] | None]] = {
     _REGISTRY: (("_", "-"), ("npm_", "pypi-")),
     _HEADER: (("bearer", "basic", "token"),),
     _URL: (("@",), ("://",)),
+    _NETLOC: None,
     _QUERY: (("=",), ("?", "&"), ("pass", "pwd", "secret", "token", "key", "auth")),
     _ASSIGNED: (("=", ":"), ("pass", "pwd", "secret", "token", "key", "auth")),
 }
@@ -263,8 +274,15 @@ _CARD_SHAPE: Final = 2
 _SHAPES: Final = {_SSN: _SSN_SHAPE, CARD: _CARD_SHAPE}
 
 
+#: Card numbers have at most 19 digits: a larger int is none, and is never turned into digits
+#: (which costs time quadratic in its size, or raises past ``sys.get_int_max_str_digits()``).
+_CARD_INT_MAX: Final = 10**19
+
+
 def is_card_int(value: int) -> bool:
     """Whether an int is a payment card number (issuer prefix, length and Luhn check)."""
+    if not -_CARD_INT_MAX < value < _CARD_INT_MAX:
+        return False
     digits = str(abs(value))
     return _card_int().match(digits) is not None and _luhn(digits)
 

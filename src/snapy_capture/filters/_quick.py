@@ -16,6 +16,7 @@ see every value): see ``ArgumentFilter._quick`` (in :mod:`._filter`).
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -28,14 +29,19 @@ from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._traverse import (
     ATOMIC,
     CARD_INT_MIN,
+    HOLDERS,
     LEAF_SETS,
     LEAVES,
     Budget,
     filter_argument,
+    plain_holder,
     redacts,
 )
 
 __all__ = ["Quick"]
+
+_DATETIME: Final = datetime.datetime
+_UTC: Final = datetime.timezone.utc
 
 #: Left as they are by the walk, at any depth and under any name but a sensitive one (a
 #: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
@@ -213,6 +219,8 @@ class Quick:
                         # May pass it by that string at most: an estimate, not worth a test.
                         budget[0] -= size
                     return value
+            elif kind is _DATETIME and (value.tzinfo is None or value.tzinfo is _UTC):
+                return value  # a leaf (see ``value``), without the call
             if budget is None:
                 if self.value(value, 0, BUDGET) >= 0:
                     return value
@@ -306,6 +314,10 @@ class Quick:
             return self.container(value, depth, budget)
         if kind is Decimal:
             return budget if self.compiled is None or not is_card_decimal(value) else -1
+        if kind is _DATETIME and (value.tzinfo is None or value.tzinfo is _UTC):
+            return budget  # the commonest holders, without a call
+        if kind in HOLDERS:
+            return budget if plain_holder(value) else -1
         return -1
 
     def container(self, value: Any, depth: int, budget: int) -> int:
@@ -355,6 +367,8 @@ class Quick:
                     continue
             if kind in _CONTAINERS:
                 budget = self.container(item, depth, budget)
+            elif kind is _DATETIME and (item.tzinfo is None or item.tzinfo is _UTC):
+                continue  # as ``value`` clears it, without the call (rows of timestamps)
             else:
                 budget = self.value(item, depth, budget)
             if budget < 0:
@@ -375,7 +389,10 @@ class Quick:
                     verdict = self.flt.sensitive_pattern(key)
                 if verdict is not None:
                     return -1
-            elif not (kind in _ATOMS or kind is int) or self.value(key, depth, 0) < 0:
+            elif (
+                not (kind in _ATOMS or kind is int or kind in HOLDERS)
+                or self.value(key, depth, 0) < 0
+            ):
                 return -1
             budget = self.value(item, depth, budget)
             if budget < 0:

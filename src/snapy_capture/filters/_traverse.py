@@ -55,6 +55,7 @@ from snapy_capture.filters._unstorable import imported_type, reference_reason
 __all__ = [
     "ATOMIC",
     "CARD_INT_MIN",
+    "HOLDERS",
     "LEAF_SETS",
     "LEAVES",
     "Budget",
@@ -62,6 +63,7 @@ __all__ = [
     "filter_argument",
     "holds_scalar",
     "late_leaf",
+    "plain_holder",
     "redacts",
 ]
 
@@ -71,15 +73,39 @@ ATOMIC: Final[frozenset[type]] = frozenset({float, complex, bool, type(None), ty
 #: Types whose pickled form is their value and holds nothing a name or pattern could match.
 #: It grows: the types of :data:`_LATE_LEAVES` join it (see :func:`late_leaf`).
 LEAVES: Final[set[type]] = {
-    datetime.datetime,
     datetime.date,
-    datetime.time,
     datetime.timedelta,
-    datetime.timezone,
     decimal.Decimal,
     range,
-    slice,
 }
+#: Leaves when what they hold is (:func:`plain_holder`): a slice's bounds, a datetime's or a
+#: time's ``tzinfo`` and a timezone's name can be any object or text, which pickle stores.
+HOLDERS: Final[frozenset[type]] = frozenset(
+    {datetime.datetime, datetime.time, datetime.timezone, slice}
+)
+_TIMEZONE_ARGS: Final = datetime.timezone.__dict__["__getinitargs__"]
+
+
+def plain_holder(value: Any) -> bool:
+    """Whether ``value``, exactly of a type in :data:`HOLDERS`, holds nothing a name or a
+    pattern could match: a slice of small ints or ``None``; a datetime or a time without a
+    zone, or in a fixed offset without a name, or a ``zoneinfo.ZoneInfo`` (stored by its
+    key, a zone's name); an unnamed timezone. Read through C getters: no code of the host's."""
+    kind = type(value)
+    if kind is slice:
+        return all(
+            part is None or (type(part) is int and -CARD_INT_MIN < part < CARD_INT_MIN)
+            for part in (value.start, value.stop, value.step)
+        )
+    zone = value if kind is datetime.timezone else value.tzinfo
+    if zone is None:
+        return True
+    zone_kind = type(zone)
+    if zone_kind is datetime.timezone:
+        return len(_TIMEZONE_ARGS(zone)) == 1
+    return zone_kind.__module__ == "zoneinfo" and zone_kind.__qualname__ == "ZoneInfo"
+
+
 #: Leaves of modules this one does not import (they cost a capturing process's start-up
 #: ~2 ms, uuid pulling in platform): a value of one cannot exist before its module is
 #: imported, so each joins the sets in :data:`LEAF_SETS` once it is, met by the walk.
@@ -138,6 +164,7 @@ def holds_scalar(value: Any) -> bool:
     return (
         kind in ATOMIC
         or kind in LEAVES
+        or kind in HOLDERS
         or issubclass(kind, _SCALARS)
         or (bool(_LATE_LEAVES) and late_leaf(kind))
     )
@@ -397,6 +424,10 @@ class _Walk(ObjectWalk):
             return self.redact(path, "pii")  # a card number held in a Decimal
         if kind in LEAVES or (_LATE_LEAVES and kind not in BUILTIN_CONTAINERS and late_leaf(kind)):
             return value
+        if kind in HOLDERS and (
+            (kind is datetime.datetime and value.tzinfo is None) or plain_holder(value)
+        ):
+            return value  # a naive datetime, the commonest, without the call
         if depth >= flt.max_depth:
             return self.redact(path, f"depth>{flt.max_depth}")
         if (reason := self.unstorable(value, kind)) is not None:
@@ -656,6 +687,18 @@ class _Walk(ObjectWalk):
                     return Redacted(f"key #{index}"), name
                 return (masked if is_text else masked.encode("latin-1")), name
             return key, name
+        if type(key) is Inert:
+            copied = key.text()
+            if copied is not None:
+                # An async copy of a str subclass key (multidict's istr): named, counted and
+                # scanned by its text, as the live key is above.
+                self.spend(len(copied))
+                if flt.filter_pii and flt.contains_pii(copied):
+                    masked = self.masked((path, "#", index), copied)
+                    if isinstance(masked, Redacted):
+                        return Redacted(f"key #{index}"), copied
+                    return masked, copied
+                return key, copied
         new = self.visit((path, "#", index), None, key, depth)
         if new is not key:
             try:
@@ -696,6 +739,8 @@ class _Walk(ObjectWalk):
             fields = (inherited,) * len(items)
         # ("password", pw): the second item of a pair is checked by the name the first gives.
         key = pair_key(value, items)
+        if key is None and len(items) == 2 and type(items[0]) is Inert:
+            key = pair_key(value, [items[0].text(), items[1]])  # a copy of a str subclass
         if key is not None and self.flt.sensitive_pattern(key) is not None:
             fields = (None, key)
         early: list[Any] | None = None

@@ -585,6 +585,34 @@ class ImportHook:
         except Exception:  # noqa: BLE001 - parsed fine before (it was cached): say nothing
             return ()
 
+    def forget_program(self) -> None:
+        """At exit, once the program's own ``atexit`` handlers have run: let go of its
+        modules, classes and functions, and send every call of a wrapper straight to its
+        function (wrapt's C code, no code of ours).
+
+        Plain ``python`` frees a script's ``__main__``, and every module nothing else holds,
+        in its last garbage collection, globals intact: that is when the program's objects
+        are finalized (``__del__``, ``weakref.finalize``). Held here, those modules would
+        outlive it and be torn down as leftovers are, their globals (and ours) set to
+        ``None`` first: a finalizer would fail on its own globals, or on ours by calling a
+        target. Nothing can be captured then anyway (pickle finds no module), nor the hook
+        be uninstalled.
+        """
+        if self.loaded:
+            from snapy_capture.capture._pipeline import site_of  # noqa: PLC0415
+
+            # list(): a daemon thread may still be importing (and wrapping) meanwhile.
+            for found in list(self.sites.values()):
+                for _qualname, wrapper in list(found):
+                    site = site_of(wrapper)
+                    if site is not None:
+                        site.switch.clear()
+        self.script = None
+        self.patches.clear()
+        self.sites.clear()
+        with self._state:
+            self._pending.clear()
+
     def remove(self) -> None:
         if self in sys.meta_path:
             sys.meta_path.remove(self)

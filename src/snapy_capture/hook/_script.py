@@ -75,6 +75,40 @@ def _announce_definitions(body: list[ast.stmt]) -> list[ast.stmt]:
     return statements
 
 
+#: What ``capture._proxies.hide_frame`` appends to the file name of our frames on a captured
+#: call's path (repeated: this module does not import the capture layer).
+_OWN_FRAME: Final = " (a snapy_capture call frame, skipped like importlib._bootstrap)"
+
+
+def as_without_capture(exc: BaseException) -> None:
+    """Leave our captured-call frames out of the tracebacks of ``exc`` and of the exceptions
+    it chains or groups, so that it prints as the program's own exception would without
+    capture: the program is ending on it, and nothing else reads those tracebacks."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = _without_own_frames(current.__traceback__)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        pending.extend(getattr(current, "exceptions", None) or ())
+
+
+def _without_own_frames(first: types.TracebackType | None) -> types.TracebackType | None:
+    nodes: list[types.TracebackType] = []
+    node = first
+    while node is not None:
+        nodes.append(node)
+        node = node.tb_next
+    kept = [n for n in nodes if not n.tb_frame.f_code.co_filename.endswith(_OWN_FRAME)]
+    if len(kept) == len(nodes):
+        return first
+    for index, node in enumerate(kept):
+        node.tb_next = kept[index + 1] if index + 1 < len(kept) else None
+    return kept[0] if kept else None
+
+
 def main_name() -> str | None:
     """The importable name of the script this interpreter is about to run (``app`` for
     ``python app.py``, ``pkg.tool`` for ``python -m pkg.tool``), read from its command line
@@ -145,8 +179,9 @@ class _Takeover:
             raise  # the interpreter's own handling (exit by SIGINT)
         except BaseException as exc:  # noqa: BLE001 - shown as the interpreter shows it
             traceback = exc.__traceback__
-            traceback = traceback.tb_next if traceback is not None else None
-            sys.excepthook(type(exc), exc.with_traceback(traceback), traceback)
+            exc.with_traceback(traceback.tb_next if traceback is not None else None)
+            as_without_capture(exc)
+            sys.excepthook(type(exc), exc, exc.__traceback__)
             raise SystemExit(1) from None
         # The script ran to its end: end the interpreter's own run of it, as it would end.
         raise SystemExit(0)
