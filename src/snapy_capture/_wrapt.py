@@ -99,30 +99,61 @@ def _extension_alone() -> Any:
     exceptions = _load(
         importlib.machinery.SourceFileLoader(_EXCEPTIONS, os.path.join(directory, "exceptions.py"))
     )
-    # The extension's initialization imports wrapt.exceptions, hence wrapt (Python's C import
-    # returns the top-level package): for that instant the package is one not executed,
-    # marked as being imported, under wrapt's own import lock, held here as importing wrapt
-    # would hold it. Another thread importing wrapt meanwhile waits for that lock, then finds
-    # the package gone and imports it as usual, with what is registered.
-    package = importlib.util.module_from_spec(spec)
-    spec._initializing = True  # type: ignore[attr-defined]
+    # Under wrapt's own import lock, as importing wrapt would hold it: a thread importing
+    # wrapt (or one of its modules: the package comes first) meanwhile waits for it, then
+    # imports the package as usual, with what is registered; one that began first has it
+    # when we get the lock, and is used.
     with _ModuleLockManager("wrapt"):
         if not {"wrapt", _EXTENSION, _EXCEPTIONS}.isdisjoint(sys.modules):
             raise ImportError("wrapt is imported already")
-        sys.modules["wrapt"] = package
         sys.modules[_EXCEPTIONS] = exceptions
         try:
-            module = _load(importlib.machinery.ExtensionFileLoader(_EXTENSION, extension))
+            module = _load_extension(extension)
+            if not {"wrapt", _EXTENSION}.isdisjoint(sys.modules):
+                raise ImportError("wrapt was imported while its extension loaded")
         except BaseException:
             if sys.modules.get(_EXCEPTIONS) is exceptions:
                 del sys.modules[_EXCEPTIONS]
             raise
-        finally:
-            if sys.modules.get("wrapt") is package:
-                del sys.modules["wrapt"]
         sys.modules[_EXTENSION] = module
         _alone.update({_EXCEPTIONS: exceptions, _EXTENSION: module})
     return module
+
+
+def _load_extension(path: str) -> Any:
+    import _imp  # noqa: PLC0415
+    import importlib.machinery  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+
+    loader = importlib.machinery.ExtensionFileLoader(_EXTENSION, path)
+    spec = importlib.util.spec_from_file_location(_EXTENSION, path, loader=loader)
+    # The extension's initialization imports wrapt.exceptions with PyImport_ImportModule:
+    # the ``__import__`` of the calling frame's builtins, which, given no fromlist, returns,
+    # hence imports, the top-level package. Run from a frame whose builtins answer that
+    # from sys.modules: no wrapt package, not even a placeholder, is ever in sys.modules for
+    # another thread's ``import wrapt`` to take (a placeholder removed after was one empty
+    # module such a thread kept for good).
+    namespace = {
+        "__builtins__": {"__import__": _import_in_extension},
+        "create": _imp.create_dynamic,
+        "execute": _imp.exec_dynamic,
+        "spec": spec,
+    }
+    exec(_RUN_EXTENSION, namespace)  # noqa: S102 - our constant code, for its frame's builtins
+    return namespace["module"]
+
+
+_RUN_EXTENSION = "module = create(spec)\nexecute(module)\n"
+
+
+def _import_in_extension(
+    name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+) -> Any:
+    if name == _EXCEPTIONS and not level and name in sys.modules:
+        return sys.modules[name]  # what PyImport_ImportModule returns (it reads sys.modules)
+    import builtins  # noqa: PLC0415
+
+    return builtins.__import__(name, globals, locals, fromlist, level)
 
 
 def _load(loader: Any) -> Any:

@@ -311,6 +311,48 @@ def test_threads_importing_wrapt_while_the_hook_loads_it_get_the_whole_package(
         assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == runs
 
 
+WRAPT_MID_LOAD = """
+import _imp, sys, threading, time
+inside = threading.Event()
+def pause(frame, event, arg):
+    # A thread switch just as wrapt's C extension initializes, made certain.
+    if (event == "c_call" and arg is _imp.exec_dynamic and not inside.is_set()
+            and "wrapt.exceptions" in sys.modules and "wrapt._wrappers" not in sys.modules):
+        inside.set()
+        time.sleep(0.3)
+seen = []
+def other():
+    inside.wait(10)
+    import wrapt
+    seen.append(hasattr(wrapt, "FunctionWrapper"))
+thread = threading.Thread(target=other)
+thread.start()
+sys.setprofile(pause)
+import tgt_late
+sys.setprofile(None)
+inside.set()
+thread.join()
+import wrapt
+print(seen, isinstance(tgt_late.work, wrapt.FunctionWrapper), tgt_late.work(1))
+"""
+
+
+def test_a_thread_importing_wrapt_as_its_extension_initializes_gets_the_package(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """A thread that imports wrapt at the instant the hook's load of wrapt's C extension
+    initializes it gets the whole package, as without capture (an empty placeholder package
+    registered for that instant was what its ``import wrapt`` kept)."""
+    (tmp_path / "tgt_late.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(WRAPT_MID_LOAD)
+    (tmp_path / "capture.yaml").write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
+    )
+    done = run([*RUN, "prog.py"], tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "[True] True 2\n")
+    assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == 1
+
+
 def test_a_document_that_is_not_plain_data_is_not_cached() -> None:
     """A YAML value marshal would not give back as is (a date) keeps the document out."""
     import datetime
