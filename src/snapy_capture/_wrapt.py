@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
-__all__ = ["alone", "bind", "forget", "prefer_extension", "wrapt_types"]
+__all__ = ["alone", "bind", "forget", "prefer_extension", "shares", "wrapt_types"]
 
 _prefer_extension = False
 _EXTENSION = "wrapt._wrappers"
@@ -53,6 +53,19 @@ def alone() -> dict[str, ModuleType]:
     """wrapt's modules registered without the package, by name, while the program has not
     imported it (the import hook binds them to the package when it does)."""
     return _alone
+
+
+def shares(locations: list[str] | None) -> bool:
+    """Whether the wrapt package found at ``locations`` (its spec's) is the one whose modules
+    were registered alone: not a copy earlier on a path the program changed since."""
+    exceptions = _alone.get(_EXCEPTIONS)
+    origin = getattr(exceptions, "__file__", None)
+    if not locations or len(locations) != 1 or origin is None:
+        return False
+    try:
+        return os.path.samefile(locations[0], os.path.dirname(origin))
+    except OSError:
+        return False
 
 
 def forget() -> None:
@@ -127,6 +140,9 @@ def _load_extension(path: str) -> Any:
 
     loader = importlib.machinery.ExtensionFileLoader(_EXTENSION, path)
     spec = importlib.util.spec_from_file_location(_EXTENSION, path, loader=loader)
+    if spec is None:
+        raise ImportError(_EXTENSION)
+    module = importlib.util.module_from_spec(spec)  # created (and given __file__...), not run
     # The extension's initialization imports wrapt.exceptions with PyImport_ImportModule:
     # the ``__import__`` of the calling frame's builtins, which, given no fromlist, returns,
     # hence imports, the top-level package. Run from a frame whose builtins answer that
@@ -135,15 +151,11 @@ def _load_extension(path: str) -> Any:
     # module such a thread kept for good).
     namespace = {
         "__builtins__": {"__import__": _import_in_extension},
-        "create": _imp.create_dynamic,
         "execute": _imp.exec_dynamic,
-        "spec": spec,
+        "module": module,
     }
-    exec(_RUN_EXTENSION, namespace)  # noqa: S102 - our constant code, for its frame's builtins
-    return namespace["module"]
-
-
-_RUN_EXTENSION = "module = create(spec)\nexecute(module)\n"
+    exec("execute(module)", namespace)  # noqa: S102 - our constant code, for its frame's builtins
+    return module
 
 
 def _import_in_extension(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -333,7 +334,8 @@ sys.setprofile(None)
 inside.set()
 thread.join()
 import wrapt
-print(seen, isinstance(tgt_late.work, wrapt.FunctionWrapper), tgt_late.work(1))
+print(seen, isinstance(tgt_late.work, wrapt.FunctionWrapper), tgt_late.work(1),
+      wrapt._wrappers.__spec__.origin == wrapt._wrappers.__file__)
 """
 
 
@@ -349,7 +351,41 @@ def test_a_thread_importing_wrapt_as_its_extension_initializes_gets_the_package(
         "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
     )
     done = run([*RUN, "prog.py"], tmp_path)
-    assert (done.returncode, done.stderr, done.stdout) == (0, "", "[True] True 2\n")
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "[True] True 2 True\n")
+    assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == 1
+
+
+WRAPT_VENDORED = """
+import os, sys, tgt_late
+sys.path.insert(0, os.path.abspath("vendored"))
+import wrapt, wrapt.exceptions, wrapt._wrappers
+here = os.path.dirname(wrapt.__file__)
+print(here == os.path.abspath("vendored/wrapt"),
+      [os.path.dirname(m.__file__) == here for m in (wrapt._wrappers, wrapt.exceptions)],
+      wrapt.FunctionWrapper is wrapt._wrappers.FunctionWrapper, tgt_late.work(1))
+"""
+
+
+def test_a_program_putting_its_own_wrapt_first_gets_all_of_it(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """A program that puts its own copy of wrapt first on sys.path after the hook loaded
+    wrapt's C extension alone imports that copy whole, as without capture: its own C
+    extension and exceptions, not those the hook registered from the installed wrapt."""
+    import wrapt
+
+    shutil.copytree(
+        Path(wrapt.__file__).parent,
+        tmp_path / "vendored" / "wrapt",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (tmp_path / "tgt_late.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(WRAPT_VENDORED)
+    (tmp_path / "capture.yaml").write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
+    )
+    done = run([*RUN, "prog.py"], tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "True [True, True] True 2\n")
     assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == 1
 
 
