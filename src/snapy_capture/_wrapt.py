@@ -42,11 +42,28 @@ _EXCEPTIONS = "wrapt.exceptions"
 _alone: dict[str, ModuleType] = {}
 
 
+#: The modules of :data:`_alone` a hook that went left unregistered (see :func:`forget`).
+_forgotten: dict[str, ModuleType] = {}
+
+
 def prefer_extension() -> None:
     """Load wrapt's C extension alone, when the capture layer is imported from now on, if the
-    program has not imported wrapt (called by the import hook; see the module's doc)."""
+    program has not imported wrapt (called by the import hook; see the module's doc).
+
+    A hook installed after another went finds the capture layer imported already, its types
+    those of the modules the first registered: registered again (if the program has not
+    imported wrapt since), so that a program importing wrapt now gets those types, as it
+    would have with the first hook, not a second copy of the extension's."""
     global _prefer_extension  # noqa: PLW0603
     _prefer_extension = True
+    if _forgotten:
+        from importlib._bootstrap import _ModuleLockManager  # type: ignore[attr-defined]  # noqa: PLC0415
+
+        with _ModuleLockManager("wrapt"):
+            if {"wrapt", *_forgotten}.isdisjoint(sys.modules):
+                sys.modules.update(_forgotten)
+                _alone.update(_forgotten)
+            _forgotten.clear()
 
 
 def alone() -> dict[str, ModuleType]:
@@ -75,6 +92,7 @@ def forget() -> None:
         for name, module in _alone.items():
             if sys.modules.get(name) is module:
                 del sys.modules[name]
+                _forgotten[name] = module
     _alone.clear()
 
 

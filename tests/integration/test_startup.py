@@ -389,6 +389,33 @@ def test_a_program_putting_its_own_wrapt_first_gets_all_of_it(
     assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == 1
 
 
+WRAPT_REINSTALLED = """
+import sys
+from snapy_capture.hook import install_import_hook, uninstall_import_hook
+install_import_hook({"version": 1, "targets": ["tgt_late:work"]})
+import tgt_late
+uninstall_import_hook()
+install_import_hook({"version": 1, "targets": ["tgt_again:work"]})
+import tgt_again, wrapt
+print("wrapt" in sys.modules, isinstance(tgt_again.work, wrapt.FunctionWrapper),
+      wrapt._wrappers is sys.modules["wrapt._wrappers"], tgt_again.work(1))
+"""
+
+
+def test_a_hook_installed_again_shares_wrapt_with_a_program_importing_it_then(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """A hook installed after another was removed (a test suite's fixtures) wraps with the
+    types the program's ``import wrapt`` then gets, as the first hook would have, not with
+    those of a second copy of wrapt's C extension (APM agents check ``isinstance``)."""
+    (tmp_path / "tgt_late.py").write_text(WORK)
+    (tmp_path / "tgt_again.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(WRAPT_REINSTALLED)
+    done = run([sys.executable, "prog.py"], tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "True True True 2\n")
+    assert len(CaptureLoader(capture_dir).load_all("tgt_again:work")) == 1
+
+
 def test_a_document_that_is_not_plain_data_is_not_cached() -> None:
     """A YAML value marshal would not give back as is (a date) keeps the document out."""
     import datetime
