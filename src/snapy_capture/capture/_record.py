@@ -18,7 +18,7 @@ from typing import Any, Final, NamedTuple
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
 from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names, inert_loads
 from snapy_capture.filters._pickled import plain_pickling
-from snapy_capture.filters._traverse import redacts
+from snapy_capture.filters._traverse import KEY_MASK, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -268,6 +268,12 @@ def result_filter(
     def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
         plain = _plain_atom(value)  # a str subclass (``class Password(str)``) too
         if plain is None:
+            if type(value) is bytearray:  # stored as its bytes are: masked as bytes
+                data = bytes(value)
+                masked = mask_given_secrets(path, name, data)
+                if masked is data:
+                    return value
+                return bytearray(masked) if type(masked) is bytes else masked
             return value
         whole = secrets.get((type(plain), plain))
         if whole is not None:
@@ -283,6 +289,7 @@ def result_filter(
                     masked = masked.replace(data, f"[FILTERED: {reason}]".encode())
         return value if masked == plain else masked
 
+    mask_given_secrets.__dict__[KEY_MASK] = True  # a secret as a dict key is stored too
     derived.add_filter(mask_given_secrets)
     if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
         # Secrets that are all text: what _masked_snapshot needs, kept on the function (the

@@ -1,0 +1,61 @@
+"""A secret a call was given never reaches the disk as a dict key, in one, or in a bytearray
+of its result or of its receiver after the call.
+
+The masking of a call's secrets (``result_filter``) ran on values only: ``{password: user}``
+returned, or a bytearray holding the password, was stored as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from snapy_capture import capture_args, flush, load_capture_dict
+
+SECRET = "correct-horse-battery-staple-42"
+
+
+def _on_disk(capture_dir: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in capture_dir.rglob("*") if path.is_file())
+
+
+@capture_args(record_result=True, async_storage=False, dedupe=False)
+def login(user: str, password: str) -> dict[Any, Any]:
+    return {password: user, f"seen:{password}": 1, "raw": bytearray(password.encode())}
+
+
+class Session:
+    def __init__(self) -> None:
+        self.users: dict[Any, Any] = {}
+        self.buffer = bytearray()
+
+    @capture_args(record_result=True, async_storage=False, dedupe=False)
+    def open(self, password: str) -> int:
+        self.users = {password: "alice", password.encode(): "bob"}
+        self.buffer = bytearray(b"auth " + password.encode())
+        return 1
+
+
+def test_a_secret_as_a_key_or_in_a_bytearray_of_the_result_is_masked(capture_dir: Path) -> None:
+    assert login("alice", SECRET)[SECRET] == "alice"  # the caller's own result is untouched
+    assert flush(10)
+    assert SECRET.encode() not in _on_disk(capture_dir)
+    result = load_capture_dict("login", capture_dir)["result"]["value"]
+    assert result == {
+        "[FILTERED: key #0]": "alice",
+        "seen:[FILTERED: name:password]": 1,
+        "raw": bytearray(b"[FILTERED: name:password]"),
+    }
+
+
+def test_a_secret_as_a_key_or_in_a_bytearray_of_the_receiver_after_is_masked(
+    capture_dir: Path,
+) -> None:
+    session = Session()
+    session.open(SECRET)
+    assert session.users[SECRET] == "alice"
+    assert flush(10)
+    assert SECRET.encode() not in _on_disk(capture_dir)
+    after = load_capture_dict("Session.open", capture_dir)["self_after"]
+    assert after.users == {"[FILTERED: key #0]": "alice", b"[FILTERED: name:password]": "bob"}
+    assert after.buffer == bytearray(b"auth [FILTERED: name:password]")
