@@ -262,7 +262,7 @@ def result_filter(
         key=lambda item: len(item[0]),
         reverse=True,
     )
-    raw = [(text.encode(), reason) for text, reason in texts]
+    raw = [(text.encode("utf-8", "surrogatepass"), reason) for text, reason in texts]
     raw += [(b, r) for b, r in secrets.items() if isinstance(b, bytes) and len(b) >= 3]
 
     def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
