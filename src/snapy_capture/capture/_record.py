@@ -262,7 +262,7 @@ def result_filter(
         key=lambda item: len(item[0]),
         reverse=True,
     )
-    raw = [(text.encode("utf-8", "surrogatepass"), reason) for text, reason in texts]
+    raw = [(data, reason) for text, reason in texts for data in _encoded(text)]
     raw += [(b, r) for b, r in secrets.items() if isinstance(b, bytes) and len(b) >= 3]
 
     def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
@@ -297,12 +297,26 @@ def result_filter(
         mask_given_secrets.__dict__[_TEXT_SECRETS] = (
             flt,
             tuple(
-                key.encode("utf-8", "surrogatepass") if type(key) is str else key
+                data
                 for key in secrets
                 if type(key) is not tuple
+                for data in (_encoded(key) if type(key) is str else (key,))
             ),
         )
     return derived
+
+
+def _encoded(text: str) -> list[bytes]:
+    """The bytes ``text`` is found as: UTF-8, a lone surrogate as pickle writes it, and (a
+    text read with ``surrogateescape``: a file name, an environment variable) its bytes."""
+    found = [text.encode("utf-8", "surrogatepass")]
+    try:
+        escaped = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return found
+    if escaped != found[0]:
+        found.append(escaped)
+    return found
 
 
 #: The attribute of :func:`result_filter`'s masking function holding, when the secrets are
