@@ -62,8 +62,9 @@ def test_a_secret_as_a_key_or_in_a_bytearray_of_the_receiver_after_is_masked(
 
 
 @capture_args(record_result=True, async_storage=False, dedupe=False)
-def unlock(password: str) -> list[Any]:
-    return [f"unlocked with {password}", b"key=" + password.encode("utf-8", "surrogateescape")]
+def unlock(password: str) -> dict[str, Any]:
+    as_bytes = password.encode("utf-8", "surrogateescape")
+    return {"message": f"unlocked with {password}", "blob": b"key=" + as_bytes}
 
 
 def test_a_secret_holding_a_lone_surrogate_is_masked_and_the_call_captured(
@@ -72,13 +73,13 @@ def test_a_secret_holding_a_lone_surrogate_is_masked_and_the_call_captured(
     """A password read with ``surrogateescape`` (a file name, an environment variable of bytes
     that are not UTF-8): the call was not captured at all (``capture failed`` warning)."""
     secret = b"pa\xffss-word".decode("utf-8", "surrogateescape")
-    assert unlock(secret)[0] == f"unlocked with {secret}"
+    assert unlock(secret)["message"] == f"unlocked with {secret}"
     assert flush(10)
     stored = _on_disk(capture_dir)
     for errors in ("surrogateescape", "surrogatepass", "backslashreplace"):
         assert secret.encode("utf-8", errors) not in stored
     record = load_capture_dict("unlock", capture_dir)
-    assert record["result"]["value"] == [
-        "unlocked with [FILTERED: name:password]",
-        b"key=[FILTERED: name:password]",
-    ]
+    assert record["result"]["value"] == {
+        "message": "unlocked with [FILTERED: name:password]",
+        "blob": b"key=[FILTERED: name:password]",
+    }
