@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
-__all__ = ["alone", "bind", "forget", "prefer_extension", "wrapt_types"]
+__all__ = ["alone", "bind", "forget", "prefer_extension", "shares", "wrapt_types"]
 
 _prefer_extension = False
 _EXTENSION = "wrapt._wrappers"
@@ -42,17 +42,47 @@ _EXCEPTIONS = "wrapt.exceptions"
 _alone: dict[str, ModuleType] = {}
 
 
+#: The modules of :data:`_alone` a hook that went left unregistered (see :func:`forget`).
+_forgotten: dict[str, ModuleType] = {}
+
+
 def prefer_extension() -> None:
     """Load wrapt's C extension alone, when the capture layer is imported from now on, if the
-    program has not imported wrapt (called by the import hook; see the module's doc)."""
+    program has not imported wrapt (called by the import hook; see the module's doc).
+
+    A hook installed after another went finds the capture layer imported already, its types
+    those of the modules the first registered: registered again (if the program has not
+    imported wrapt since), so that a program importing wrapt now gets those types, as it
+    would have with the first hook, not a second copy of the extension's."""
     global _prefer_extension  # noqa: PLW0603
     _prefer_extension = True
+    if _forgotten:
+        from importlib._bootstrap import _ModuleLockManager  # type: ignore[attr-defined]  # noqa: PLC0415
+
+        with _ModuleLockManager("wrapt"):
+            if {"wrapt", *_forgotten}.isdisjoint(sys.modules):
+                sys.modules.update(_forgotten)
+                _alone.update(_forgotten)
+            _forgotten.clear()
 
 
 def alone() -> dict[str, ModuleType]:
     """wrapt's modules registered without the package, by name, while the program has not
     imported it (the import hook binds them to the package when it does)."""
     return _alone
+
+
+def shares(locations: list[str] | None) -> bool:
+    """Whether the wrapt package found at ``locations`` (its spec's) is the one whose modules
+    were registered alone: not a copy earlier on a path the program changed since."""
+    exceptions = _alone.get(_EXCEPTIONS)
+    origin = getattr(exceptions, "__file__", None)
+    if not locations or len(locations) != 1 or origin is None:
+        return False
+    try:
+        return os.path.samefile(locations[0], os.path.dirname(origin))
+    except OSError:
+        return False
 
 
 def forget() -> None:
@@ -62,6 +92,7 @@ def forget() -> None:
         for name, module in _alone.items():
             if sys.modules.get(name) is module:
                 del sys.modules[name]
+                _forgotten[name] = module
     _alone.clear()
 
 
@@ -99,30 +130,60 @@ def _extension_alone() -> Any:
     exceptions = _load(
         importlib.machinery.SourceFileLoader(_EXCEPTIONS, os.path.join(directory, "exceptions.py"))
     )
-    # The extension's initialization imports wrapt.exceptions, hence wrapt (Python's C import
-    # returns the top-level package): for that instant the package is one not executed,
-    # marked as being imported, under wrapt's own import lock, held here as importing wrapt
-    # would hold it. Another thread importing wrapt meanwhile waits for that lock, then finds
-    # the package gone and imports it as usual, with what is registered.
-    package = importlib.util.module_from_spec(spec)
-    spec._initializing = True  # type: ignore[attr-defined]
+    # Under wrapt's own import lock, as importing wrapt would hold it: a thread importing
+    # wrapt (or one of its modules: the package comes first) meanwhile waits for it, then
+    # imports the package as usual, with what is registered; one that began first has it
+    # when we get the lock, and is used.
     with _ModuleLockManager("wrapt"):
         if not {"wrapt", _EXTENSION, _EXCEPTIONS}.isdisjoint(sys.modules):
             raise ImportError("wrapt is imported already")
-        sys.modules["wrapt"] = package
         sys.modules[_EXCEPTIONS] = exceptions
         try:
-            module = _load(importlib.machinery.ExtensionFileLoader(_EXTENSION, extension))
+            module = _load_extension(extension)
+            if not {"wrapt", _EXTENSION}.isdisjoint(sys.modules):
+                raise ImportError("wrapt was imported while its extension loaded")
         except BaseException:
             if sys.modules.get(_EXCEPTIONS) is exceptions:
                 del sys.modules[_EXCEPTIONS]
             raise
-        finally:
-            if sys.modules.get("wrapt") is package:
-                del sys.modules["wrapt"]
         sys.modules[_EXTENSION] = module
         _alone.update({_EXCEPTIONS: exceptions, _EXTENSION: module})
     return module
+
+
+def _load_extension(path: str) -> Any:
+    import _imp  # noqa: PLC0415
+    import importlib.machinery  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+
+    loader = importlib.machinery.ExtensionFileLoader(_EXTENSION, path)
+    spec = importlib.util.spec_from_file_location(_EXTENSION, path, loader=loader)
+    if spec is None:
+        raise ImportError(_EXTENSION)
+    module = importlib.util.module_from_spec(spec)  # created (and given __file__...), not run
+    # The extension's initialization imports wrapt.exceptions with PyImport_ImportModule:
+    # the ``__import__`` of the calling frame's builtins, which, given no fromlist, returns,
+    # hence imports, the top-level package. Run from a frame whose builtins answer that
+    # from sys.modules: no wrapt package, not even a placeholder, is ever in sys.modules for
+    # another thread's ``import wrapt`` to take (a placeholder removed after was one empty
+    # module such a thread kept for good).
+    namespace = {
+        "__builtins__": {"__import__": _import_in_extension},
+        "execute": _imp.exec_dynamic,
+        "module": module,
+    }
+    exec("execute(module)", namespace)  # noqa: S102 - our constant code, for its frame's builtins
+    return module
+
+
+def _import_in_extension(
+    name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+) -> Any:
+    if name == _EXCEPTIONS and not level and name in sys.modules:
+        return sys.modules[name]  # what PyImport_ImportModule returns (it reads sys.modules)
+    import builtins  # noqa: PLC0415
+
+    return builtins.__import__(name, globals, locals, fromlist, level)
 
 
 def _load(loader: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -309,6 +310,110 @@ def test_threads_importing_wrapt_while_the_hook_loads_it_get_the_whole_package(
         assert (done.returncode, done.stderr) == (0, "")
         assert done.stdout == f"{[True] * 8} True 2\n"
         assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == runs
+
+
+WRAPT_MID_LOAD = """
+import _imp, sys, threading, time
+inside = threading.Event()
+def pause(frame, event, arg):
+    # A thread switch just as wrapt's C extension initializes, made certain.
+    if (event == "c_call" and arg is _imp.exec_dynamic and not inside.is_set()
+            and "wrapt.exceptions" in sys.modules and "wrapt._wrappers" not in sys.modules):
+        inside.set()
+        time.sleep(0.3)
+seen = []
+def other():
+    inside.wait(10)
+    import wrapt
+    seen.append(hasattr(wrapt, "FunctionWrapper"))
+thread = threading.Thread(target=other)
+thread.start()
+sys.setprofile(pause)
+import tgt_late
+sys.setprofile(None)
+inside.set()
+thread.join()
+import wrapt
+print(seen, isinstance(tgt_late.work, wrapt.FunctionWrapper), tgt_late.work(1),
+      wrapt._wrappers.__spec__.origin == wrapt._wrappers.__file__)
+"""
+
+
+def test_a_thread_importing_wrapt_as_its_extension_initializes_gets_the_package(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """A thread that imports wrapt at the instant the hook's load of wrapt's C extension
+    initializes it gets the whole package, as without capture (an empty placeholder package
+    registered for that instant was what its ``import wrapt`` kept)."""
+    (tmp_path / "tgt_late.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(WRAPT_MID_LOAD)
+    (tmp_path / "capture.yaml").write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
+    )
+    done = run([*RUN, "prog.py"], tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "[True] True 2 True\n")
+    assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == 1
+
+
+WRAPT_VENDORED = """
+import os, sys, tgt_late
+sys.path.insert(0, os.path.abspath("vendored"))
+import wrapt, wrapt.exceptions, wrapt._wrappers
+here = os.path.dirname(wrapt.__file__)
+print(here == os.path.abspath("vendored/wrapt"),
+      [os.path.dirname(m.__file__) == here for m in (wrapt._wrappers, wrapt.exceptions)],
+      wrapt.FunctionWrapper is wrapt._wrappers.FunctionWrapper, tgt_late.work(1))
+"""
+
+
+def test_a_program_putting_its_own_wrapt_first_gets_all_of_it(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """A program that puts its own copy of wrapt first on sys.path after the hook loaded
+    wrapt's C extension alone imports that copy whole, as without capture: its own C
+    extension and exceptions, not those the hook registered from the installed wrapt."""
+    import wrapt
+
+    shutil.copytree(
+        Path(wrapt.__file__).parent,
+        tmp_path / "vendored" / "wrapt",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (tmp_path / "tgt_late.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(WRAPT_VENDORED)
+    (tmp_path / "capture.yaml").write_text(
+        "defaults: {async_storage: false, dedupe: false}\ntargets: ['tgt_late:work']\n"
+    )
+    done = run([*RUN, "prog.py"], tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "True [True, True] True 2\n")
+    assert len(CaptureLoader(capture_dir).load_all("tgt_late:work")) == 1
+
+
+WRAPT_REINSTALLED = """
+import sys
+from snapy_capture.hook import install_import_hook, uninstall_import_hook
+install_import_hook({"version": 1, "targets": ["tgt_late:work"]})
+import tgt_late
+uninstall_import_hook()
+install_import_hook({"version": 1, "targets": ["tgt_again:work"]})
+import tgt_again, wrapt
+print("wrapt" in sys.modules, isinstance(tgt_again.work, wrapt.FunctionWrapper),
+      wrapt._wrappers is sys.modules["wrapt._wrappers"], tgt_again.work(1))
+"""
+
+
+def test_a_hook_installed_again_shares_wrapt_with_a_program_importing_it_then(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """A hook installed after another was removed (a test suite's fixtures) wraps with the
+    types the program's ``import wrapt`` then gets, as the first hook would have, not with
+    those of a second copy of wrapt's C extension (APM agents check ``isinstance``)."""
+    (tmp_path / "tgt_late.py").write_text(WORK)
+    (tmp_path / "tgt_again.py").write_text(WORK)
+    (tmp_path / "prog.py").write_text(WRAPT_REINSTALLED)
+    done = run([sys.executable, "prog.py"], tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "True True True 2\n")
+    assert len(CaptureLoader(capture_dir).load_all("tgt_again:work")) == 1
 
 
 def test_a_document_that_is_not_plain_data_is_not_cached() -> None:

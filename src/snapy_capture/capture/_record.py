@@ -20,7 +20,7 @@ from snapy_capture._text import safe_str
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
 from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names, inert_loads
 from snapy_capture.filters._pickled import plain_pickling
-from snapy_capture.filters._traverse import LEAVES, redacts
+from snapy_capture.filters._traverse import KEY_MASK, LEAVES, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -265,12 +265,18 @@ def result_filter(
         key=lambda item: len(item[0]),
         reverse=True,
     )
-    raw = [(text.encode(), reason) for text, reason in texts]
+    raw = [(data, reason) for text, reason in texts for data in _encoded(text)]
     raw += [(b, r) for b, r in secrets.items() if isinstance(b, bytes) and len(b) >= 3]
 
     def mask_given_secrets(path: str, name: str | None, value: Any) -> Any:
         plain = _plain_atom(value)  # a str subclass (``class Password(str)``) too
         if plain is None:
+            if type(value) is bytearray:  # stored as its bytes are: masked as bytes
+                data = bytes(value)
+                masked = mask_given_secrets(path, name, data)
+                if masked is data:
+                    return value
+                return bytearray(masked) if type(masked) is bytes else masked
             return value
         whole = secrets.get((type(plain), plain))
         if whole is not None:
@@ -286,6 +292,7 @@ def result_filter(
                     masked = masked.replace(data, f"[FILTERED: {reason}]".encode())
         return value if masked == plain else masked
 
+    mask_given_secrets.__dict__[KEY_MASK] = True  # a secret as a dict key is stored too
     derived.add_filter(mask_given_secrets)
     if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
         # Secrets that are all text: what _masked_snapshot needs, kept on the function (the
@@ -293,12 +300,26 @@ def result_filter(
         mask_given_secrets.__dict__[_TEXT_SECRETS] = (
             flt,
             tuple(
-                key.encode("utf-8", "surrogatepass") if type(key) is str else key
+                data
                 for key in secrets
                 if type(key) is not tuple
+                for data in (_encoded(key) if type(key) is str else (key,))
             ),
         )
     return derived
+
+
+def _encoded(text: str) -> list[bytes]:
+    """The bytes ``text`` is found as: UTF-8, a lone surrogate as pickle writes it, and (a
+    text read with ``surrogateescape``: a file name, an environment variable) its bytes."""
+    found = [text.encode("utf-8", "surrogatepass")]
+    try:
+        escaped = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return found
+    if escaped != found[0]:
+        found.append(escaped)
+    return found
 
 
 #: The attribute of :func:`result_filter`'s masking function holding, when the secrets are

@@ -56,6 +56,7 @@ __all__ = [
     "ATOMIC",
     "CARD_INT_MIN",
     "HOLDERS",
+    "KEY_MASK",
     "LEAF_SETS",
     "LEAVES",
     "Budget",
@@ -66,6 +67,11 @@ __all__ = [
     "plain_holder",
     "redacts",
 ]
+
+#: The attribute (true) of a custom filter that dict keys and attribute names go through too:
+#: the masking of a call's secrets in its result (``capture._record.result_filter``); a
+#: user's custom filters see values only, as documented.
+KEY_MASK: Final = "_snapy_masks_keys"
 
 #: Ints beyond this size are checked for card numbers; smaller ones cannot be one.
 CARD_INT_MIN: Final = 10**11
@@ -668,6 +674,10 @@ class _Walk(ObjectWalk):
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
         """The key to store (masked when secret-shaped) and the name its value is checked by."""
         flt = self.flt
+        if flt.custom_filters and isinstance(key, (str, bytes)):
+            masked = self.masked_key(path, key, index)
+            if masked is not key:
+                return masked, str.__str__(key) if isinstance(key, str) else None
         if type(key) is str:
             self.spend(str.__len__(key))  # as below: counted before it is read
             if not flt.filter_pii or self.clean_text(key):
@@ -706,6 +716,19 @@ class _Walk(ObjectWalk):
             except TypeError:
                 return Redacted(f"key #{index}"), None
         return new, None
+
+    def masked_key(self, path: Path, key: str | bytes, index: int) -> Any:
+        """``key`` as the key masks (:data:`KEY_MASK`) leave it: a call's secret is no safer
+        as a dict key (``{password: user}``) or in one than as a value."""
+        where = (path, "#", index)
+        for func in self.flt.custom_filters:
+            if not getattr(func, KEY_MASK, False):
+                continue
+            replaced = func(render_path(where), None, key)
+            if replaced is not key:
+                self.note(where, "custom")
+                return Redacted(f"key #{index}") if isinstance(replaced, Redacted) else replaced
+        return key
 
     def visit_dict(self, path: Path, value: dict[Any, Any], depth: int) -> Any:
         out: dict[Any, Any] | None = None

@@ -307,7 +307,13 @@ class ImportHook:
         as usual, given the modules registered already as its attributes (see _wrapt)."""
         try:
             spec = self._elsewhere("wrapt", path, target)
-            if spec is not None and hasattr(spec.loader, "exec_module"):
+            if spec is None:
+                return None
+            if not _wrapt.shares(spec.submodule_search_locations):
+                # Another wrapt (a copy the program put first on sys.path): its own modules,
+                # as without capture, not ours mixed in.
+                _wrapt.forget()
+            elif hasattr(spec.loader, "exec_module"):
                 spec.loader = cast("Loader", _WrappingLoader(spec.loader, _wrapt.bind))
             return spec
         except Exception:  # noqa: BLE001 - the import goes on as if we were not there
