@@ -389,7 +389,7 @@ def _read_captures(
                 shown += " (optional: the case runs without it)"
             found.setdefault(filtered, shown)
     if len(why) == len(cases):
-        raise GenerateError(_nothing_runs(name, len(cases), why, found))
+        raise GenerateError(_nothing_runs(name, len(cases), why, found, substitutes))
     return dict(sorted(found.items())), generator
 
 
@@ -403,13 +403,26 @@ def _has_result(record: dict[str, Any]) -> bool:
     return isinstance(result, dict) and bool({"value", "exception"} & result.keys())
 
 
-def _nothing_runs(name: str, count: int, why: list[str], filtered: dict[str, str]) -> str:
+def _nothing_runs(
+    name: str,
+    count: int,
+    why: list[str],
+    filtered: dict[str, str],
+    substitutes: Mapping[str, Any],
+) -> str:
     """One line: why none of the ``count`` captures of ``name`` would run."""
     blocking = [path for path, reason in filtered.items() if "(optional" not in reason]
     if blocking and all("had values filtered" in reason for reason in why):
+        # The paths still without a test value: naming the given ones again reads as if the
+        # substitutes file had been ignored.
+        given = [path for path in blocking if path in substitutes]
+        missing = [path for path in blocking if path not in substitutes]
+        if not missing:
+            missing, given = blocking, []
+        shown = f" (test values given for {', '.join(given)})" if given else ""
         return (
             f"every capture of {name} ({count}) would be skipped: the filters removed "
-            f"{', '.join(blocking)}; give SUBSTITUTES for these paths (--substitutes FILE)"
+            f"{', '.join(missing)}{shown}; give SUBSTITUTES for these paths (--substitutes FILE)"
         )
     distinct = list(dict.fromkeys(why))
     shown = "; ".join(distinct[:2]) + (
