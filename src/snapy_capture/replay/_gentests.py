@@ -437,7 +437,7 @@ def _literals(substitutes: Mapping[str, Any]) -> dict[str, str]:
     for key, value in substitutes.items():
         text = _literal(value) if isinstance(value, str) else repr(value)
         try:
-            same = ast.literal_eval(text) == value
+            same = _same_literal(ast.literal_eval(text), value)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             same = False
         if not same:
@@ -447,6 +447,23 @@ def _literals(substitutes: Mapping[str, Any]) -> dict[str, str]:
             )
         written[key] = text
     return written
+
+
+def _same_literal(read: Any, value: Any) -> bool:
+    """Whether ``read`` (a literal read back) is ``value``: equal, and of the same types all
+    the way down. A dict subclass equal to its items (tomlkit's document) would otherwise be
+    written as a plain dict, and the case would replay on something else than was given."""
+    if type(read) is not type(value):
+        return False
+    if type(read) is dict:
+        return read.keys() == value.keys() and all(
+            _same_literal(item, value[key]) for key, item in read.items()
+        )
+    if type(read) in (list, tuple):
+        return len(read) == len(value) and all(
+            _same_literal(a, b) for a, b in zip(read, value, strict=True)
+        )
+    return bool(read == value)
 
 
 def _render(plan: _Plan) -> str:
