@@ -323,6 +323,9 @@ def finish(
         record_skip()
         return
     slot.capturing = True
+    # Counted with the part before the call: with a receiver, as much work again (its state
+    # after the call), and synchronously the encoding and storing too.
+    start = _perf_counter_ns()
     try:
         if isinstance(pending, Deferred):
             pending.set_result(result, exception)
@@ -361,6 +364,11 @@ def finish(
         if isinstance(exc, KeyboardInterrupt):
             raise
     finally:
+        elapsed = _perf_counter_ns() - start
+        if active:
+            record_caller_time(elapsed)
+        else:
+            counters["capture_ns"] += elapsed  # see record_caller_time
         slot.capturing = False
 
 

@@ -14,9 +14,9 @@ call does not probe. Everything else still sees ``"function"``: the ``_self_bind
 attribute that wrapt's Python code, outer wrappers (``wrapt.lru_cache`` of our proxy...) and
 users read, and the bound proxy made when one is bound as a method (assigned to a class
 attribute), which therefore binds and calls exactly as wrapt would have. (One difference is
-left: a ``__self__`` attribute set on the function after it is wrapped is not passed as the
-instance, as wrapt would pass it. Setting one is how a function pretends to be a bound method;
-a function that has one when it is wrapped gets wrapt's own proxy.)
+left: wrapt passes a function's ``__self__`` attribute as the instance, these do not. A
+function object is never given that attribute as an argument, so it is no receiver to capture:
+networkx sets it on every algorithm, and the capture took the dispatcher for ``self``.)
 """
 
 from __future__ import annotations
@@ -117,10 +117,12 @@ def proxy(func: Any, wrapper: Any, switch: list[bool]) -> CaptureWrapper:
     function itself, with no frame or call of ours in between (a disabled capture costs a
     recursive function half its depth instead of two thirds).
     """
-    if _C_BINDING and type(func) is types.FunctionType and "__self__" not in func.__dict__:
+    if _C_BINDING and type(func) is types.FunctionType:
         outer, _, _ = func.__qualname__.rpartition(".")
-        if not outer or outer.endswith("<locals>"):
-            # Not defined in a class body: almost always called as a plain function.
+        if not outer or outer.endswith("<locals>") or "__self__" in func.__dict__:
+            # Not defined in a class body: almost always called as a plain function. A
+            # ``__self__`` attribute (networkx's algorithms carry their dispatcher) is never
+            # passed to a function object: the capture must not take it for a receiver.
             return _PlainCaptureWrapper(func, wrapper, switch)
     return CaptureWrapper(func, wrapper, enabled=switch)  # type: ignore[arg-type]
 

@@ -228,6 +228,11 @@ def _from_source(target: Target, names: SourceNames, result: Resolution, real: s
         # ``from .tz import *`` (dateutil.tz): the live module has what the hook will find.
         with project_on_path():
             kind = _star_kind(real, names, target.qualname, {real})
+    if kind is None and elsewhere:
+        # ``class Array(Item, _CustomList)`` with the base imported (tomlkit): the hook finds
+        # the method along the live MRO; here the bases' modules are read in its stead.
+        with project_on_path():
+            kind = _inherited_kind(real, names, target.qualname.rpartition(".")[2], elsewhere)
     if kind is None:
         message = f"{target.qualname!r} not found in {target.module}" + _did_you_mean(
             target.qualname, (q for q, k in names.kinds.items() if k in EXACT_KINDS)
@@ -276,6 +281,96 @@ def _star_kind(module: str, names: SourceNames, qualname: str, seen: set[str]) -
         if kind is not None:
             return kind
     return None
+
+
+#: How many modules a base class may be re-exported through before check gives up on it.
+_REEXPORTS: Final = 8
+
+
+def _inherited_kind(module: str, names: SourceNames, attr: str, bases: list[str]) -> str | None:
+    """The kind of ``attr`` as one of ``bases`` (written in ``module``'s source, defined in
+    other modules) or their own bases have it, read from their sources, breadth first."""
+    pending = [(module, names, base) for base in bases]
+    seen: set[tuple[str, str]] = set()
+    read: dict[str, SourceNames | None] = {}
+    while pending:
+        where, source, written = pending.pop(0)
+        found = _class_source(where, source, written, read, _REEXPORTS)
+        if found is None or (found[0], found[2]) in seen:
+            continue
+        seen.add((found[0], found[2]))
+        defined_in, inner, qualname = found
+        kind, elsewhere = inner.lookup(f"{qualname}.{attr}")
+        if kind is not None:
+            return kind
+        pending.extend((defined_in, inner, base) for base in elsewhere)
+    return None
+
+
+def _class_source(
+    module: str,
+    names: SourceNames,
+    written: str,
+    read: dict[str, SourceNames | None],
+    hops: int,
+) -> tuple[str, SourceNames, str] | None:
+    """Where the class ``written`` in ``module``'s source is defined: the module, its names
+    and the class's qualname there, following imports and re-exports (``hops`` at most)."""
+    if names.kinds.get(written) == CLASS:
+        return module, names, written
+    if hops <= 0:
+        return None
+    head, _, rest = written.partition(".")
+    package = module if names.package else module.rpartition(".")[0]
+    candidates: list[tuple[str, str]] = []  # (module, qualname in it), the likeliest first
+    stars: list[str] = []
+    try:
+        if head in names.imported:
+            origin, name = names.imported[head]
+            source = importlib.util.resolve_name(origin, package) if origin else name
+            if rest:  # ``from pkg import mod`` then ``mod.Cls``, or ``Cls.Inner``
+                candidates.append((f"{source}.{name}", rest))
+            candidates.append((source, f"{name}.{rest}" if rest else name))
+        elif head in names.modules and rest:
+            parts = [names.modules[head], *rest.split(".")]
+            # ``import a.b`` then ``a.b.Cls``: the longest prefix naming a module holds it.
+            candidates.extend(
+                (".".join(parts[:cut]), ".".join(parts[cut:]))
+                for cut in range(len(parts) - 1, 0, -1)
+            )
+        else:
+            stars = [importlib.util.resolve_name(star, package) for star in names.stars]
+            candidates.extend((star, written) for star in stars)
+    except (ImportError, ValueError):
+        return None
+    for where, qualname in candidates:
+        inner = _read_module(where, read)
+        if inner is None:
+            continue
+        if where in stars and (
+            head not in inner.exports if inner.exports is not None else head.startswith("_")
+        ):
+            continue  # not what ``import *`` of it brings in
+        found = _class_source(where, inner, qualname, read, hops - 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _read_module(module: str, read: dict[str, SourceNames | None]) -> SourceNames | None:
+    """``module``'s names read from its source, found without importing it (cached)."""
+    if module not in read:
+        from snapy_capture.hook._source import read_source  # noqa: PLC0415 - see the imports
+
+        origin = _source_file(module)
+        read[module] = None
+        if origin is not None:
+            try:
+                with open(origin, "rb") as handle:
+                    read[module] = read_source(handle.read(), origin)
+            except (OSError, ValueError, SyntaxError):
+                pass
+    return read[module]
 
 
 def _source_file(module: str) -> str | None:

@@ -40,6 +40,10 @@ class SourceNames:
     exports: list[str] | None = None
     #: Whether it is a package's ``__init__`` (relative imports are relative to itself).
     package: bool = False
+    #: Names bound by ``from X import N [as A]``: A -> (X as written, ``.base``, N).
+    imported: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Names bound by ``import a.b [as A]``: A (else ``a``) -> the module it names.
+    modules: dict[str, str] = field(default_factory=dict)
 
     def lookup(self, qualname: str) -> tuple[str | None, list[str]]:
         """The kind of ``qualname``, looked up along the base classes defined in this source
@@ -99,8 +103,14 @@ def _walk(body: list[ast.stmt], prefix: str, names: SourceNames) -> None:
             for alias in node.names:
                 if alias.name == "*" and isinstance(node, ast.ImportFrom):
                     names.stars.append("." * node.level + (node.module or ""))
+                    continue
+                local = alias.asname or alias.name.split(".")[0]
+                kinds.setdefault(local, UNKNOWN)
+                if isinstance(node, ast.ImportFrom):  # where a base class may come from
+                    written = "." * node.level + (node.module or "")
+                    names.imported.setdefault(local, (written, alias.name))
                 else:
-                    kinds.setdefault(alias.asname or alias.name.split(".")[0], UNKNOWN)
+                    names.modules.setdefault(local, alias.name if alias.asname else local)
         else:  # definitions under if/try/with/for at this level still define names here
             for field_name in ("body", "orelse", "finalbody", "handlers"):
                 for child in getattr(node, field_name, None) or []:

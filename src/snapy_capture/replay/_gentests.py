@@ -389,7 +389,7 @@ def _read_captures(
                 shown += " (optional: the case runs without it)"
             found.setdefault(filtered, shown)
     if len(why) == len(cases):
-        raise GenerateError(_nothing_runs(name, len(cases), why, found))
+        raise GenerateError(_nothing_runs(name, len(cases), why, found, substitutes))
     return dict(sorted(found.items())), generator
 
 
@@ -403,13 +403,26 @@ def _has_result(record: dict[str, Any]) -> bool:
     return isinstance(result, dict) and bool({"value", "exception"} & result.keys())
 
 
-def _nothing_runs(name: str, count: int, why: list[str], filtered: dict[str, str]) -> str:
+def _nothing_runs(
+    name: str,
+    count: int,
+    why: list[str],
+    filtered: dict[str, str],
+    substitutes: Mapping[str, Any],
+) -> str:
     """One line: why none of the ``count`` captures of ``name`` would run."""
     blocking = [path for path, reason in filtered.items() if "(optional" not in reason]
     if blocking and all("had values filtered" in reason for reason in why):
+        # The paths still without a test value: naming the given ones again reads as if the
+        # substitutes file had been ignored.
+        given = [path for path in blocking if path in substitutes]
+        missing = [path for path in blocking if path not in substitutes]
+        if not missing:
+            missing, given = blocking, []
+        shown = f" (test values given for {', '.join(given)})" if given else ""
         return (
             f"every capture of {name} ({count}) would be skipped: the filters removed "
-            f"{', '.join(blocking)}; give SUBSTITUTES for these paths (--substitutes FILE)"
+            f"{', '.join(missing)}{shown}; give SUBSTITUTES for these paths (--substitutes FILE)"
         )
     distinct = list(dict.fromkeys(why))
     shown = "; ".join(distinct[:2]) + (
@@ -424,7 +437,7 @@ def _literals(substitutes: Mapping[str, Any]) -> dict[str, str]:
     for key, value in substitutes.items():
         text = _literal(value) if isinstance(value, str) else repr(value)
         try:
-            same = ast.literal_eval(text) == value
+            same = _same_literal(ast.literal_eval(text), value)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             same = False
         if not same:
@@ -434,6 +447,23 @@ def _literals(substitutes: Mapping[str, Any]) -> dict[str, str]:
             )
         written[key] = text
     return written
+
+
+def _same_literal(read: Any, value: Any) -> bool:
+    """Whether ``read`` (a literal read back) is ``value``: equal, and of the same types all
+    the way down. A dict subclass equal to its items (tomlkit's document) would otherwise be
+    written as a plain dict, and the case would replay on something else than was given."""
+    if type(read) is not type(value):
+        return False
+    if type(read) is dict:
+        return read.keys() == value.keys() and all(
+            _same_literal(item, value[key]) for key, item in read.items()
+        )
+    if type(read) in (list, tuple):
+        return len(read) == len(value) and all(
+            _same_literal(a, b) for a, b in zip(read, value, strict=True)
+        )
+    return bool(read == value)
 
 
 def _render(plan: _Plan) -> str:
