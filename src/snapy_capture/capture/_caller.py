@@ -26,7 +26,13 @@ from snapy_capture.capture._record import (
 )
 from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import Pending, State
-from snapy_capture.capture._stats import active, counters, record_caller_time, record_skip
+from snapy_capture.capture._stats import (
+    SiteCounts,
+    active,
+    counters,
+    record_caller_time,
+    record_skip,
+)
 from snapy_capture.capture._writer import push
 
 __all__ = ["CallerSite", "call_through", "make_caller"]
@@ -46,6 +52,8 @@ class CallerSite(Site, Protocol):
 
     @property
     def kind(self) -> str: ...
+    @property
+    def counts(self) -> SiteCounts: ...
     def dispatch(self, state: State, record: dict[str, Any]) -> None: ...
     def capture_here(
         self,
@@ -100,6 +108,7 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noqa: PLR0
     stored) before the call, and the call is the handler's tail."""
     lazy, limit, rate, snapshots, named, takes_cls, before, wall = _settings(state)
     plain, flt, queue_size = site.kind != "coroutine", state.filter, state.queue_size
+    counts = site.counts  # the site's own share of capture_ns, for the runner's report
 
     def captured_call(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -143,6 +152,7 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noqa: PLR0
         finally:
             slot.capturing = False
             elapsed = _perf_counter_ns() - start
+            counts.spent += elapsed
             if not active:
                 counters["capture_ns"] += elapsed  # see record_caller_time
             else:
@@ -167,6 +177,7 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noq
     returns (``finish``), in this same frame for a plain function."""
     lazy, limit, rate, snapshots, named, takes_cls, before, wall = _settings(state)
     plain = site.kind != "coroutine"
+    counts = site.counts  # the site's own share of capture_ns, for the runner's report
 
     def captured_call(  # noqa: PLR0915
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -217,6 +228,7 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noq
         finally:
             slot.capturing = False
             elapsed = _perf_counter_ns() - start
+            counts.spent += elapsed
             if not active:
                 counters["capture_ns"] += elapsed  # see record_caller_time
             else:
@@ -365,6 +377,7 @@ def finish(
             raise
     finally:
         elapsed = _perf_counter_ns() - start
+        site.counts.spent += elapsed
         if active:
             record_caller_time(elapsed)
         else:

@@ -71,11 +71,14 @@ class SiteCounts:
     captured. Kept by the site and updated where the process-wide counters are (no other
     per-call work): captures stored, captures dropped and why, and the paths filtered."""
 
-    __slots__ = ("captured", "dropped", "reasons", "redactions")
+    __slots__ = ("captured", "dropped", "reasons", "redactions", "spent")
 
     def __init__(self) -> None:
         self.captured = 0
         self.dropped = 0
+        #: Nanoseconds the program's threads spent capturing this site's calls (what a call
+        #: waited for; a background writer's work is not in it).
+        self.spent = 0
         #: Why captures were dropped: reason -> count.
         self.reasons: dict[str, int] = {}
         #: Redaction paths seen (``password``, ``self.api_key``) -> count.
@@ -83,7 +86,7 @@ class SiteCounts:
 
     def reset(self) -> None:
         """Forget the counts (a forked child reports its own captures, not its parent's)."""
-        self.captured = self.dropped = 0
+        self.captured = self.dropped = self.spent = 0
         self.reasons = {}
         self.redactions = {}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import _thread
 import os
 import sys
+import time
 import types
 import warnings
 
@@ -240,6 +241,8 @@ class ImportHook:
     def __init__(self, spec: TargetSpec | Deferred, *, wrap: Wrap | None = None) -> None:
         self.spec = spec
         self.wrap = wrap
+        #: When capture was set up: the exit's report compares capture's cost with the run.
+        self.started = time.perf_counter()
         self.modules: dict[str, tuple[Target, ...]] = dict(spec.by_module)
         #: Every attribute or container item replaced (a ``Patch`` or an ``ItemPatch``).
         self.patches: dict[tuple[int, str], Any] = {}

@@ -24,6 +24,7 @@ import contextlib
 import gc
 import os
 import sys
+import time
 
 from snapy_capture._forksafe import after_fork_in_child
 from snapy_capture.hook._display import one_line
@@ -44,6 +45,7 @@ __all__ = [
     "REPORT_ENV",
     "REPORT_VERSION",
     "collect",
+    "costly",
     "counts_dir",
     "finish",
     "gather",
@@ -64,6 +66,11 @@ _owner: list[int] = []
 _COUNTS_PREFIX: Final = "snapy-capture-counts-"
 #: How many targets the line at exit names before "and N more".
 _NAMED: Final = 5
+#: The line naming costly targets: when capturing took this many seconds, and this share of
+#: the run, at least; it names at most this many targets, each with that share of the cost.
+_COSTLY_SECONDS: Final = 1.0
+_COSTLY_SHARE: Final = 0.2
+_NAMED_COSTLY: Final = 3
 
 #: Why a target captured nothing, most specific last (merging keeps the furthest stage).
 _STAGES: Final = ("module not imported", "matched nothing", "never called", "not captured")
@@ -89,6 +96,7 @@ def collect(hook: Any) -> dict[str, Any]:
                 "dropped": counts.dropped,
                 "drop_reasons": dict(counts.reasons),
                 "redactions": dict(counts.redactions),
+                "capture_ns": counts.spent,
             }
             key = f"{site.module}:{qualname}"
             if key in functions:
@@ -189,7 +197,7 @@ def _add_counts(have: dict[str, Any], counts: Mapping[str, Any]) -> None:
     """Add one function's counts (another process's, or another site's) to ``have``."""
     have["called"] = bool(have.get("called") or counts.get("called"))
     have["capture_off"] = bool(have.get("capture_off") or counts.get("capture_off"))
-    for key in ("captured", "dropped"):
+    for key in ("captured", "dropped", "capture_ns"):
         have[key] = int(have.get(key, 0)) + int(counts.get(key, 0))
     for key in ("drop_reasons", "redactions"):
         bucket = have.setdefault(key, {})
@@ -206,6 +214,7 @@ def report(targets: Mapping[str, Any], *, config: str, processes: int) -> dict[s
         functions = entry.get("functions") or {}
         captured = sum(int(f.get("captured", 0)) for f in functions.values())
         dropped = sum(int(f.get("dropped", 0)) for f in functions.values())
+        spent = sum(int(f.get("capture_ns", 0)) for f in functions.values())
         status, why = _status(name, entry, captured)
         listed.append(
             {
@@ -215,6 +224,7 @@ def report(targets: Mapping[str, Any], *, config: str, processes: int) -> dict[s
                 **({"why": why} if why else {}),
                 "captured": captured,
                 "dropped": dropped,
+                "capture_ms": round(spent / 1e6, 1),
                 "functions": functions,
                 "rebound": entry.get("rebound", []),
                 "held_unwrapped": entry.get("held_unwrapped", []),
@@ -226,6 +236,7 @@ def report(targets: Mapping[str, Any], *, config: str, processes: int) -> dict[s
         "version": REPORT_VERSION,
         "config": config,
         "processes": processes,
+        "capture_ms": round(sum(item["capture_ms"] for item in listed), 1),
         "targets": listed,
         "captured_nothing": nothing,
     }
@@ -274,6 +285,30 @@ def summary(built: Mapping[str, Any], hint: str) -> str | None:
         named += f" and {len(nothing) - _NAMED} more"
     return one_line(
         f"{len(nothing)} of {len(built['targets'])} targets captured nothing: {named} ({hint})"
+    )
+
+
+def costly(built: Mapping[str, Any], elapsed: float) -> str | None:
+    """The line at exit naming the targets whose capture made the program slow, or ``None``:
+    only when the program's threads spent at least :data:`_COSTLY_SECONDS` capturing and at
+    least :data:`_COSTLY_SHARE` of the ``elapsed`` seconds since capture was set up (a
+    user sees which target to bound, where the cost is otherwise silent)."""
+    total = float(built.get("capture_ms", 0)) / 1000
+    if total < _COSTLY_SECONDS or total < _COSTLY_SHARE * elapsed:
+        return None
+    ranked = sorted(built["targets"], key=lambda item: -float(item.get("capture_ms", 0)))
+    parts = []
+    for item in ranked[:_NAMED_COSTLY]:
+        seconds = float(item.get("capture_ms", 0)) / 1000
+        if seconds < _COSTLY_SHARE * total:
+            break
+        calls = int(item.get("captured", 0)) + int(item.get("dropped", 0))
+        each = f", {seconds * 1000 / calls:.1f} ms each" if calls else ""
+        parts.append(f"{item['target']} {seconds:.1f} s ({calls} calls{each})")
+    return one_line(
+        f"capturing took {total:.1f} s of the program's {elapsed:.1f} s: {'; '.join(parts)}; "
+        "bound it with capture_self: false, sample_rate or max_per_second on such targets "
+        "(see the performance guide)"
     )
 
 
@@ -406,6 +441,11 @@ def finish(
         line = summary(built, hint)
     if line is not None:
         say(line)
+    started = getattr(hook, "started", None)
+    if started is not None:
+        cost = costly(built, time.perf_counter() - started)
+        if cost is not None:
+            say(cost)
 
 
 @after_fork_in_child
