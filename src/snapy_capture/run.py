@@ -91,6 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if target is None:
         sys.stdout.write(HELP)
         return 0
+    if report and not os.path.isdir(os.path.dirname(os.path.abspath(report))):
+        # Said now: found out at exit, after the program ran (for hours, perhaps), it is lost.
+        sys.stderr.write(
+            f"{PROG}: error: --report {report}: the directory "
+            f"{os.path.dirname(os.path.abspath(report))} does not exist\n"
+        )
+        return 2
     given = config or os.environ.get(CONFIG_FILE_ENV)
     path = os.path.abspath(given or "capture.yaml")
     try:

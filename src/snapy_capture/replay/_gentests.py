@@ -296,7 +296,7 @@ def _inspect(module: str, qualname: str) -> tuple[str, str]:
     with project_on_path():
         try:
             imported = importlib.import_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's module: say why, in one line
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module: say why
             # The generated test would fail at collection the same way.
             raise GenerateError(
                 f"cannot import module {module!r} ({type(exc).__name__}: {exc}); run "

@@ -89,7 +89,7 @@ def load_substitutes(path: str | os.PathLike[str]) -> dict[str, Any]:
             )
     except SnapyCaptureError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the user's file: say which and why, in one line
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's file: which and why
         raise SnapyCaptureError(f"substitutes file {where}: {type(exc).__name__}: {exc}") from None
     if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
         raise SnapyCaptureError(
