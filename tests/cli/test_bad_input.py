@@ -217,3 +217,47 @@ def test_runner_report_check_does_not_stop_a_good_report(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ran\n"
     assert (tmp_path / "report.json").exists()
+
+
+def _json_dumps_capture(root: Path) -> None:
+    CaptureStorage(root, retention=None).save(
+        {
+            "function_name": "dumps",
+            "module": "json",
+            "qualname": "dumps",
+            "timestamp": "2026-01-01T00:00:00.000000Z",
+            "args": ["x"],
+            "kwargs": {},
+            "metadata": {"call_depth": 0, "thread_id": "MainThread", "pid": 1},
+        }
+    )
+
+
+def test_gen_tests_into_a_directory_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """`gen-tests NAME -o DIR --force` froze the captures next to DIR, then failed to write
+    the module ("IsADirectoryError: Is a directory"): a suite's captures with no module."""
+    _json_dumps_capture(tmp_path / "captures")
+    out = tmp_path / "tests" / "test_dumps.py"
+    out.mkdir(parents=True)
+    code, _out, err = run(
+        "gen-tests", "json:dumps", "--path", str(tmp_path / "captures"), "-o", str(out), "--force"
+    )
+    assert code == 1, err
+    assert f"{out} is a directory" in one_error_line(err)
+    assert sorted(p.name for p in (tmp_path / "tests").iterdir()) == ["test_dumps.py"]
+
+
+def test_gen_tests_under_a_file_names_that_file(tmp_path: Path) -> None:
+    """An output path under a file named a temporary file of ours
+    (``.../snapy_captures/.json%3Adumps.new``); now the file in the way."""
+    _json_dumps_capture(tmp_path / "captures")
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("")
+    out = blocker / "tests" / "test_dumps.py"
+    code, _out, err = run(
+        "gen-tests", "json:dumps", "--path", str(tmp_path / "captures"), "-o", str(out)
+    )
+    assert code == 1, err
+    line = one_error_line(err)
+    assert f"{blocker} is not a directory" in line
+    assert ".new" not in line

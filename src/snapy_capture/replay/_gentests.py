@@ -144,6 +144,8 @@ def generate_test_module(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise GenerateError(f"limit must be a positive integer, got {limit!r}")
     destination = None if output is None or os.fspath(output) == "-" else Path(output)
+    if destination is not None:
+        _check_destination(destination)
     if destination is not None and destination.exists() and not overwrite:
         raise GenerateError(f"{destination} already exists (pass overwrite=True / --force)")
     if mode == "snapshot" and importlib.util.find_spec("syrupy") is None:
@@ -188,6 +190,18 @@ def generate_test_module(
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(source, encoding="utf-8")
     return source
+
+
+def _check_destination(destination: Path) -> None:
+    """Refuse now an output that cannot be written, before the captures are frozen next to
+    it (which would leave them there with no module)."""
+    if destination.is_dir():
+        raise GenerateError(f"{destination} is a directory: name the test module file to write")
+    ancestor = destination.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise GenerateError(f"cannot write {destination}: {ancestor} is not a directory")
 
 
 def refresh_frozen(
