@@ -261,3 +261,26 @@ def test_gen_tests_under_a_file_names_that_file(tmp_path: Path) -> None:
     line = one_error_line(err)
     assert f"{blocker} is not a directory" in line
     assert ".new" not in line
+
+
+@pytest.mark.parametrize("command", ["push", "pull"])
+def test_transfer_from_a_missing_directory_is_an_error(command: str, tmp_path: Path) -> None:
+    """`push DIR URL` (or pull) from a mistyped local directory said "Pushed 0 capture(s) of
+    0 function(s)" and exited 0."""
+    missing = tmp_path / "captrues"
+    code, out, err = run(command, str(missing), str(tmp_path / "copy"))
+    assert code == 1, out
+    assert f"{missing}: no such capture directory" in one_error_line(err)
+    assert out == ""
+    assert not (tmp_path / "copy").exists()
+
+
+def test_list_of_a_file_says_it_is_a_file(tmp_path: Path) -> None:
+    """`list --path FILE` said the directory "does not exist", though it is there: a file."""
+    target = tmp_path / "captures.tar"
+    target.write_text("")
+    code, out, _err = run("list", "--path", str(target))
+    assert code == 0
+    assert (
+        out.splitlines()[0] == f"No captures in {target} (it is a file, not a capture directory)."
+    )
