@@ -284,3 +284,26 @@ def test_list_of_a_file_says_it_is_a_file(tmp_path: Path) -> None:
     assert (
         out.splitlines()[0] == f"No captures in {target} (it is a file, not a capture directory)."
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_gen_tests_freezes_only_regular_capture_files(tmp_path: Path) -> None:
+    """A named pipe among the capture files made gen-tests fail ("SpecialFileError: ... is a
+    named pipe"); a link would have been followed by the copy. Now only regular files are
+    frozen, read without following links, and the suite is written."""
+    root = tmp_path / "captures"
+    _json_dumps_capture(root)
+    (directory,) = [p for p in root.iterdir() if p.is_dir()]
+    os.mkfifo(directory / "000000000009.cap")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    (directory / "000000000008.cap").symlink_to(secret)
+    assert run("prune", "--path", str(root))[0] == 0
+    out = tmp_path / "tests" / "test_dumps.py"
+    code, _out, err = run("gen-tests", "json:dumps", "--path", str(root), "-o", str(out))
+    assert code == 0, err
+    frozen = out.parent / "snapy_captures" / directory.name
+    names = sorted(p.name for p in frozen.iterdir())
+    assert names == [".function.json", "000000000000.cap"]
+    for path in frozen.iterdir():
+        assert b"TOP-SECRET-VALUE" not in path.read_bytes()

@@ -41,6 +41,7 @@ from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay._cases import collect_cases, skip_reason
 from snapy_capture.replay._substitutes import covered, input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
+from snapy_capture.storage._files import _read_file
 
 __all__ = ["FROZEN_DIR", "GenerateError", "generate_test_module", "refresh_frozen"]
 
@@ -259,13 +260,16 @@ def _freeze(
     staging = frozen.with_name(f".{frozen.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    meta = directory / ".function.json"
-    if meta.is_file():
-        shutil.copyfile(meta, staging / meta.name)
-    for case in cases:
+    for source in [directory / ".function.json", *(Path(case.source) for case in cases)]:
+        try:
+            # Never through a link, never a pipe (a planted link to /etc/shadow, a FIFO
+            # that blocks or fails the copy): what is not a regular file is left behind.
+            data = _read_file(source)
+        except OSError:
+            continue
         # The same name (sequence number) keeps each case's id, hence its snapshot's name;
         # the same bytes keep a signature valid.
-        shutil.copyfile(case.source, staging / Path(case.source).name)
+        (staging / source.name).write_bytes(data)
     shutil.rmtree(frozen, ignore_errors=True)
     staging.rename(frozen)
     return len(cases)
