@@ -150,8 +150,12 @@ def _runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize(
+    ("report_name", "why"),
+    [("missing/report.json", "does not exist"), ("reports", "is a directory")],
+)
 def test_runner_refuses_a_report_it_could_not_write_before_the_program_runs(
-    tmp_path: Path,
+    tmp_path: Path, report_name: str, why: str
 ) -> None:
     """--report into a directory that does not exist was found out only at exit, after the
     program had run (perhaps for hours): the report was lost. Now it is a usage error (exit
@@ -159,13 +163,15 @@ def test_runner_refuses_a_report_it_could_not_write_before_the_program_runs(
     (tmp_path / "capture.yaml").write_text("version: 1\ntargets: ['tgt_none:f']\n")
     marker = tmp_path / "RAN"
     (tmp_path / "app.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    report = tmp_path / "missing" / "report.json"
+    (tmp_path / "reports").mkdir()
+    report = tmp_path / report_name
     result = _runner("--report", str(report), "app.py", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert not marker.exists()
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("python -m snapy_capture.run: error: --report")
     assert str(report) in lines[-1]
+    assert why in lines[-1]
     assert "Traceback" not in result.stderr
 
 
