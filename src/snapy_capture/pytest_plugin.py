@@ -81,6 +81,7 @@ __all__ = [
 #: Every "no captures" skip reason starts with this; ``--snapy-capture-require`` looks for it.
 MISSING_PREFIX: Final = "snapy_capture: no captures of "
 _MISSING_ID: Final = "no-captures"
+_UNREADABLE_ID: Final = "captures-unreadable"
 #: Marks a case whose capture file cannot be loaded; the plugin fails it (pytest_runtest_call).
 UNLOADABLE_MARK: Final = "snapy_capture_unloadable"
 
@@ -309,7 +310,10 @@ def _flag(pytest_config: pytest.Config, option: str, ini: str) -> bool:
     given = pytest_config.getoption(option, None)
     if given is not None:
         return bool(given)
-    return bool(pytest_config.getini(ini))
+    try:
+        return bool(pytest_config.getini(ini))
+    except (ValueError, pytest.UsageError) as exc:  # "invalid truth value 'x'" names no key
+        raise pytest.UsageError(f"ini {ini}: {exc}") from None
 
 
 def _snapshot_seconds(pytest_config: pytest.Config) -> float | None:
@@ -383,6 +387,8 @@ def replay_cases(
             (``{"password": "test-pw", "opts['token']": "t"}``).
     """
     found = _collect(name, path=path, limit=limit, storage=storage, where=where)
+    if isinstance(found, str):
+        return [_unloadable((None, None), _UNREADABLE_ID, found)]
     if not found.cases:
         return [_missing(found, (None, None), where=where)]
     entries = []
@@ -427,6 +433,8 @@ def replay_records(
     if with_result:
         criteria = _with_result(where)
     found = _collect(name, path=path, limit=limit, storage=storage, where=criteria)
+    if isinstance(found, str):
+        return [_unloadable((None,), _UNREADABLE_ID, found)]
     if not found.cases:
         return [_missing(found, (None,), where=where, with_result=with_result)]
     entries = []
@@ -523,12 +531,18 @@ def _unloadable(values: tuple[Any, ...], case_id: str, reason: str) -> Parameter
     )
 
 
-def _collect(name: str, **options: Any) -> Cases:
+def _collect(name: str, **options: Any) -> Cases | str:
+    """The cases, or why the captures cannot be read at all."""
     try:
         return collect_cases(name, **options)
-    except (AmbiguousCaptureError, ValueError) as exc:
-        # At collection time: one line naming the problem, not a traceback into this module.
+    except (AmbiguousCaptureError, ValueError, TypeError) as exc:
+        # A mistake in the test module: one line at collection, not a traceback into ours.
         pytest.fail(f"snapy_capture: {exc}", pytrace=False)
+    except (SnapyCaptureError, OSError) as exc:
+        # The captures cannot be read (an object store that does not answer, a directory
+        # this user may not list): this test fails saying so; the session goes on (a
+        # collection error would stop it, and showed a traceback through this module).
+        return f"cannot read the captures of {name!r}: {' '.join(str(exc).split())}"
 
 
 def _missing(

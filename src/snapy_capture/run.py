@@ -91,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if target is None:
         sys.stdout.write(HELP)
         return 0
+    unwritable = report and _unwritable(report)
+    if unwritable:
+        # Said now: found out at exit, after the program ran (for hours, perhaps), it is lost.
+        sys.stderr.write(f"{PROG}: error: --report {report}: {unwritable}\n")
+        return 2
     given = config or os.environ.get(CONFIG_FILE_ENV)
     path = os.path.abspath(given or "capture.yaml")
     try:
@@ -153,6 +158,16 @@ def _parse(args: list[str]) -> tuple[str | None, str | None, bool, str | None, l
         else:
             return options["--config"], options["--report"], False, arg, args
     raise _UsageError("no script or -m module given")
+
+
+def _unwritable(report: str) -> str | None:
+    """Why the report file cannot be written at exit, or ``None``."""
+    path = os.path.abspath(report)
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isdir(os.path.dirname(path)):
+        return f"the directory {os.path.dirname(path)} does not exist"
+    return None
 
 
 def _export_to_children(config_path: str, counts: str) -> None:

@@ -1006,6 +1006,7 @@ def test_gen_tests_bad_input(shop: Path) -> None:
 def test_enable_then_disable_the_autoload_switch(tmp_path: Path) -> None:
     """enable writes the .pth switch into --site-dir; disable removes it, once."""
     site = tmp_path / "site-packages"
+    site.mkdir()  # a --site-dir that does not exist is refused (tests/cli/test_bad_input.py)
     enabled = run("enable", "--site-dir", str(site))
     assert enabled.code == 0, enabled.err
     (pth,) = site.iterdir()

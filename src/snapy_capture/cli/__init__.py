@@ -406,6 +406,17 @@ def _run(func: Command, args: argparse.Namespace, ctx: Context, debug: bool) -> 
             if debug:
                 traceback.print_exc(file=err)
             return _fail(err, _one_line(exc), EXIT_FAILED)
+        except SystemExit as exc:
+            # Our commands return their exit code; only the user's code a command runs (a
+            # module imported to unpickle or inspect) raises this. Not a silent exit.
+            if debug:
+                traceback.print_exc(file=err)
+            return _fail(
+                err,
+                f"code run by '{args.command}' called sys.exit({exc.code!r}); "
+                "rerun with --debug to see where",
+                EXIT_FAILED,
+            )
         except KeyboardInterrupt:
             return _fail(err, "interrupted", 130)
         except Exception as exc:  # noqa: BLE001 - a user never sees our traceback unasked

@@ -164,6 +164,8 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     if not rows:
         where = "" if storage.path.is_dir() else " (the directory does not exist)"
+        if storage.path.exists() and not storage.path.is_dir():
+            where = " (it is a file, not a capture directory)"
         if storage.remote:
             where = ""
         ctx.print(f"No captures in {storage.path}{where}.")
@@ -472,6 +474,9 @@ def cmd_push(args: argparse.Namespace, ctx: Context) -> int:
 def _transfer(ctx: Context, source: str, destination: str, verb: str) -> int:
     config = resolve_config()
     origin = CaptureStorage(source, signing_key=config.signing_key, retention=None)
+    if not origin.remote and not origin.path.is_dir():
+        # A mistyped source copied nothing and said so as a success.
+        raise CliError(f"{origin.path}: no such capture directory")
     target = CaptureStorage(destination, signing_key=config.signing_key, retention=None)
     report = copy_captures(origin, target)
     for where, why in report.refused:

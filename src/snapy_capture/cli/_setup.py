@@ -225,6 +225,9 @@ def _slug(name: str) -> str:
 
 def cmd_enable(args: argparse.Namespace, ctx: Context) -> int:
     """Install the switch that captures processes started with SNAP_CAPTURE_CONFIG set."""
+    if args.site_dir is not None and not os.path.isdir(args.site_dir):
+        # A typo must not create a directory no interpreter reads and report success.
+        raise CliError(f"--site-dir {args.site_dir}: no such directory")
     where = enable_autoload(site_dir=args.site_dir)
     ctx.print(f"Enabled: wrote {where}.")
     ctx.print(

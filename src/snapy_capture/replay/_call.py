@@ -128,6 +128,26 @@ class Outcome:
         return outcome
 
 
+def check_record(record: object) -> None:
+    """Refuse, naming it, what is not a capture record (rather than an AttributeError from
+    deep inside the replay)."""
+    args, kwargs = (
+        (record.get("args", ()), record.get("kwargs", {}))
+        if isinstance(record, Mapping)
+        else (None, None)
+    )
+    if not isinstance(args, (list, tuple)) or not isinstance(kwargs, Mapping):
+        got = (
+            f"a mapping whose 'args' is {type(args).__name__} and 'kwargs' {type(kwargs).__name__}"
+            if isinstance(record, Mapping)
+            else type(record).__name__
+        )
+        raise TypeError(
+            "record must be a capture record (a mapping with an 'args' list and a 'kwargs' "
+            f"dict, as load_capture_dict or replay_records give), got {got}"
+        )
+
+
 def prepare(
     func: Callable[..., Any],
     record: Mapping[str, Any],
@@ -138,7 +158,9 @@ def prepare(
     Raises:
         CannotReplayError: filtered inputs without substitutes, or an unbound method and
             no usable captured instance.
+        TypeError: ``record`` is not a capture record.
     """
+    check_record(record)
     given: Any = func  # typed as a callable, but ``Owner.prop`` (a property) is not one
     if isinstance(given, property) and given.fget is not None:
         func = given.fget  # its getter is what was captured

@@ -22,6 +22,7 @@ from snapy_capture.replay._call import (
     CannotReplayError,
     Outcome,
     Prepared,
+    check_record,
     check_unstored,
     label,
     prepare,
@@ -114,6 +115,7 @@ def replay_and_compare(
             call that raised after running without parts that could not be stored.
         SnapshotTimeout: the comparison took longer than ``max_seconds``.
     """
+    check_record(record)
     expected = record.get("result")
     if not isinstance(expected, dict) or not ({"value", "exception"} & expected.keys()):
         raise NoRecordedResultError(

@@ -41,6 +41,7 @@ from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay._cases import collect_cases, skip_reason
 from snapy_capture.replay._substitutes import covered, input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
+from snapy_capture.storage._files import _read_file
 
 __all__ = ["FROZEN_DIR", "GenerateError", "generate_test_module", "refresh_frozen"]
 
@@ -144,6 +145,8 @@ def generate_test_module(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise GenerateError(f"limit must be a positive integer, got {limit!r}")
     destination = None if output is None or os.fspath(output) == "-" else Path(output)
+    if destination is not None:
+        _check_destination(destination)
     if destination is not None and destination.exists() and not overwrite:
         raise GenerateError(f"{destination} already exists (pass overwrite=True / --force)")
     if mode == "snapshot" and importlib.util.find_spec("syrupy") is None:
@@ -188,6 +191,18 @@ def generate_test_module(
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(source, encoding="utf-8")
     return source
+
+
+def _check_destination(destination: Path) -> None:
+    """Refuse now an output that cannot be written, before the captures are frozen next to
+    it (which would leave them there with no module)."""
+    if destination.is_dir():
+        raise GenerateError(f"{destination} is a directory: name the test module file to write")
+    ancestor = destination.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise GenerateError(f"cannot write {destination}: {ancestor} is not a directory")
 
 
 def refresh_frozen(
@@ -245,13 +260,16 @@ def _freeze(
     staging = frozen.with_name(f".{frozen.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    meta = directory / ".function.json"
-    if meta.is_file():
-        shutil.copyfile(meta, staging / meta.name)
-    for case in cases:
+    for source in [directory / ".function.json", *(Path(case.source) for case in cases)]:
+        try:
+            # Never through a link, never a pipe (a planted link to /etc/shadow, a FIFO
+            # that blocks or fails the copy): what is not a regular file is left behind.
+            data = _read_file(source)
+        except OSError:
+            continue
         # The same name (sequence number) keeps each case's id, hence its snapshot's name;
         # the same bytes keep a signature valid.
-        shutil.copyfile(case.source, staging / Path(case.source).name)
+        (staging / source.name).write_bytes(data)
     shutil.rmtree(frozen, ignore_errors=True)
     staging.rename(frozen)
     return len(cases)
@@ -296,7 +314,7 @@ def _inspect(module: str, qualname: str) -> tuple[str, str]:
     with project_on_path():
         try:
             imported = importlib.import_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's module: say why, in one line
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module: say why
             # The generated test would fail at collection the same way.
             raise GenerateError(
                 f"cannot import module {module!r} ({type(exc).__name__}: {exc}); run "

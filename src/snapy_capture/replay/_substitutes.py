@@ -89,8 +89,12 @@ def load_substitutes(path: str | os.PathLike[str]) -> dict[str, Any]:
             )
     except SnapyCaptureError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the user's file: say which and why, in one line
-        raise SnapyCaptureError(f"substitutes file {where}: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's file: which and why
+        # One line: a YAML error spans several (the pytest plugin shows it as it is).
+        detail = " ".join(str(exc).split())
+        raise SnapyCaptureError(
+            f"substitutes file {where}: {type(exc).__name__}: {detail}"
+        ) from None
     if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
         raise SnapyCaptureError(
             f"substitutes file {where}: expected a mapping of redaction paths to values"

@@ -24,6 +24,7 @@ from snapy_capture.errors import (
     AmbiguousCaptureError,
     CaptureIndexError,
     CaptureNotFoundError,
+    ConfigError,
     SnapyCaptureWarning,
 )
 from snapy_capture.storage import (
@@ -80,11 +81,16 @@ class CaptureLoader:
         self, path: str | os.PathLike[str] | None = None, *, storage: CaptureStorage | None = None
     ) -> None:
         if storage is not None:
+            if not isinstance(storage, CaptureStorage):
+                raise ConfigError(
+                    f"invalid value for option 'storage': expected a CaptureStorage, "
+                    f"got {storage!r}"
+                )
             self.storages = [storage]
         else:
             config = resolve_config()
             roots = (
-                [os.fspath(path)]
+                [parse_option("path", path)]
                 if path is not None
                 else [config.path, *_search_paths, *written_roots()]
             )
@@ -157,6 +163,8 @@ class CaptureLoader:
             CaptureIndexError: (a ``CaptureNotFoundError`` and an ``IndexError``) when
                 ``name`` has fewer captures.
         """
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError(f"index must be an integer (0 = newest), got {index!r}")
         if index < 0:
             raise CaptureIndexError(name, self.paths, f"index {index} is negative")
         seen = 0
@@ -204,6 +212,12 @@ class CaptureLoader:
             CaptureNotFoundError: no captured function matches.
             AmbiguousCaptureError: several do.
         """
+        if not isinstance(name, str):
+            # Said here, not as "'int' object has no attribute 'partition'" from below.
+            raise TypeError(
+                f"name must be a string ('module:qualname', a qualname or a suffix of one), "
+                f"got {name!r}"
+            )
         found = [(storage, info) for storage in self.storages for info in storage.functions()]
         exact, suffix = _match(name, found)
         chosen = exact or suffix

@@ -166,7 +166,9 @@ class RecordCodec:
                 )
         except CaptureFormatError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure: an unreadable file
+            # SystemExit too: unpickling imports the classes' modules, and one that calls
+            # sys.exit() at import must not end the reader (the CLI, a test session).
             raise CaptureFormatError(f"cannot deserialize ({type(exc).__name__}: {exc})") from None
         if (
             not isinstance(record, dict)
