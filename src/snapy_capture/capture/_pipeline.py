@@ -37,6 +37,7 @@ from snapy_capture.capture._record import (
     add_receiver,
     callable_kind,
     degrade_receiver,
+    echoes_masked,
     format_timestamp,
     read_signature,
     receiver_of,
@@ -361,7 +362,7 @@ class CaptureSite:
     ) -> FilterResult:
         """Filter one call's arguments, knowing which keywords ``**kwargs`` collected."""
         signature = self.signature()
-        return state.filter.filter_call(
+        filtered = state.filter.filter_call(
             names,
             args,
             kwargs,
@@ -370,6 +371,20 @@ class CaptureSite:
             budget=state.snapshot_limit,
             budget_reason=state.budget_reason,
         )
+        for entry in filtered.redactions:
+            if entry["reason"].startswith("name:"):
+                # A secret redacted by its name may be passed again under a harmless one:
+                # marshmallow's ``_deserialize(value, attr, data)`` gets the password as
+                # ``value`` and in ``data["password"]``. Masked as in a recorded result; only
+                # calls holding such a secret pay for it.
+                options = {
+                    "var_keyword": signature.var_keyword,
+                    "keyword_params": signature.keyword,
+                    "budget": state.snapshot_limit,
+                    "budget_reason": state.budget_reason,
+                }
+                return echoes_masked(state.filter, names, args, kwargs, filtered, options=options)
+        return filtered
 
     def param_names(self, count: int, *, bound: bool) -> Sequence[str]:
         key = ~count if bound else count  # an int, not a tuple: hashed without being built

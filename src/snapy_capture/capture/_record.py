@@ -18,7 +18,14 @@ from typing import Any, Final, NamedTuple
 
 from snapy_capture._text import safe_str
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
-from snapy_capture.filters import ArgumentFilter, Inert, Redacted, attribute_names, inert_loads
+from snapy_capture.filters import (
+    ArgumentFilter,
+    FilterResult,
+    Inert,
+    Redacted,
+    attribute_names,
+    inert_loads,
+)
 from snapy_capture.filters._pickled import plain_pickling
 from snapy_capture.filters._traverse import KEY_MASK, LEAVES, redacts
 from snapy_capture.storage import CaptureStorage
@@ -30,6 +37,7 @@ __all__ = [
     "add_receiver",
     "callable_kind",
     "degrade_receiver",
+    "echoes_masked",
     "exception_message",
     "exception_result",
     "format_timestamp",
@@ -307,6 +315,41 @@ def result_filter(
             ),
         )
     return derived
+
+
+def echoes_masked(
+    flt: ArgumentFilter,
+    names: Sequence[str],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    filtered: FilterResult,
+    *,
+    options: dict[str, Any],
+) -> FilterResult:
+    """``filtered`` (the arguments as ``flt`` filtered them), with every secret held under a
+    sensitive name in the arguments also masked where another argument holds it."""
+    found = _GivenSecrets(flt)
+    found.collect([*zip(names, args, strict=False), *kwargs.items()])
+    secrets = found.secrets
+    if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
+        # Usually no secret is passed twice: the filtered arguments, pickled once (C speed),
+        # tell it without the masking walk (which has no fast path: 10x the call's cost).
+        needles = [data for key in secrets if type(key) is str for data in _encoded(key)]
+        needles += [key for key in secrets if type(key) is bytes]
+        try:
+            stored = pickle.dumps((filtered.args, filtered.kwargs), pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - not picklable as filtered: the walk decides
+            stored = None
+        if stored is not None and not any(needle in stored for needle in needles):
+            return filtered
+    echo = result_filter(flt, names, args, kwargs)
+    if echo is flt:
+        return filtered
+    again = echo.filter_call(names, filtered.args, filtered.kwargs, **options)
+    report = filtered.redactions
+    return FilterResult(
+        again.args, again.kwargs, [*report, *(e for e in again.redactions if e not in report)]
+    )
 
 
 def _encoded(text: str) -> list[bytes]:

@@ -68,6 +68,37 @@ class FilterResult:
         fields["redactions"] = redactions
 
 
+#: Parameters whose argument is the name of a field, an attribute, a key or a header: the
+#: value beside it is judged by that name (``setitem(key, value)``).
+_NAMING: Final = frozenset(
+    {
+        "key",
+        "name",
+        "attr",
+        "attribute",
+        "attr_name",
+        "field",
+        "field_name",
+        "fieldname",
+        "header",
+        "option",
+        "setting",
+        "varname",
+        "var",
+    }
+)
+#: Longer text is not a name.
+_NAME_LENGTH: Final = 64
+_UNSEEN: Final = object()
+
+
+def _secret_scalar(value: Any) -> bool:
+    """Whether ``value`` could be a secret stored whole: text, bytes or an int (exact types;
+    ``None`` and booleans hold none)."""
+    kind = type(value)
+    return kind is str or kind is bytes or kind is bytearray or (kind is int)
+
+
 # The attributes held in watched lists (see ``__setattr__``).
 _WATCHED: Final = frozenset({"patterns", "ignore_args", "allow_args", "pii_patterns"})
 # The questions the traversal asks the filter, which the fast path (``_quick``) answers from
@@ -344,9 +375,16 @@ class ArgumentFilter:
         limit = None if budget is None else [budget, budget, budget_reason]  # _traverse.Budget
         new_args = []
         named = len(param_names)
+        # ``setitem("password", pw)``, ``setattr(obj, "api_key", key)``: a parameter that names
+        # a field (``key``, ``attr``...) gives the scalar beside it that name.
+        given = (
+            None if _NAMING.isdisjoint(param_names) else self._named_by(param_names, args, quick)
+        )
         for index, value in enumerate(args):
             name = param_names[index] if index < named else None
             path = name if name is not None else f"args[{index}]"
+            if given is not None:
+                name = given.get(index, name)
             if quick is not None:
                 new_args.append(quick.filter(path, name, value, report, memo=memo, budget=limit))
             else:
@@ -369,6 +407,31 @@ class ArgumentFilter:
             else:
                 new_kwargs[self._safe_keyword(key, report)] = new
         return FilterResult(tuple(new_args), new_kwargs, report)
+
+    def _named_by(
+        self, param_names: Sequence[str], args: Sequence[Any], quick: Quick | None
+    ) -> dict[int, str] | None:
+        """Positions of scalars named by a naming argument beside them: the next argument,
+        else the one before (marshmallow's ``_deserialize(value, attr, data)``)."""
+        verdicts = self._name_verdicts() if quick is None else quick.verdicts
+        given: dict[int, str] = {}
+        count = len(args)
+        for index, param in enumerate(param_names[:count]):
+            label = args[index]
+            if param not in _NAMING or type(label) is not str or len(label) > _NAME_LENGTH:
+                continue
+            pattern = verdicts.get(label, _UNSEEN)
+            if pattern is _UNSEEN:
+                pattern = self.sensitive_pattern(label)
+            if pattern is None:
+                continue
+            for near in (index + 1, index - 1):
+                if 0 <= near < count and _secret_scalar(args[near]):
+                    own = param_names[near] if near < len(param_names) else None
+                    if own is None or self.sensitive_pattern(own) is None:
+                        given[near] = label
+                    break
+        return given or None
 
     def _quick(self) -> Quick | None:
         """The fast path for this call, or ``None`` when every value must take the full walk."""

@@ -194,6 +194,8 @@ class Quick:
                     verdict = self.flt.sensitive_pattern(name)
                 if verdict is not None:
                     if not redacts(verdict, value):
+                        if value is None or value is True or value is False:
+                            return value  # nothing secret in it (see ``redacts``)
                         raise _Walk  # an ambiguous word over a structure: the walk's rules
                     if type(value) is Redacted:
                         return value  # the walk never refilters a placeholder

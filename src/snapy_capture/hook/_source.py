@@ -146,6 +146,9 @@ def _value_kind(value: ast.expr | None, prefix: str, kinds: dict[str, str]) -> s
 
 
 def _base(node: ast.expr, prefix: str, kinds: dict[str, str]) -> str:
+    while isinstance(node, ast.Subscript):
+        # A generic base (``Number[int]``, ``Generic[T]``): the class is what is subscripted.
+        node = node.value
     written = ast.unparse(node)
     # In a class body, a name is looked up in that body first, then at module level.
     return prefix + written if kinds.get(prefix + written) == CLASS else written

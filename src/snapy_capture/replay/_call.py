@@ -26,6 +26,7 @@ import copy
 import inspect
 import io
 import itertools
+import pickle
 import sys
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
@@ -500,7 +501,17 @@ def _positions(root: str, names: list[str], rest: str | None, count: int) -> lis
 
 
 def copied(value: Any) -> Any:
-    """A deep copy, so that a replay that mutates its inputs leaves the record as it was."""
+    """A deep copy, so that a replay that mutates its inputs leaves the record as it was.
+
+    Made as loading the capture again would make it (pickled and unpickled), not by
+    ``copy.deepcopy``, which runs a class's own ``__deepcopy__``: marshmallow's fields copy
+    themselves shallowly, so a deep-copied schema's fields still point at the original schema
+    (``field.parent``), and the replayed call saw another object than the one captured.
+    """
+    try:
+        return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # noqa: BLE001, S110 - e.g. a JSON capture's value pickle cannot store
+        pass
     try:
         return copy.deepcopy(value)
     except Exception:  # noqa: BLE001 - an object that cannot be copied is used as loaded
