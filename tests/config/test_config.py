@@ -352,6 +352,23 @@ def test_a_bad_arg_filter_mapping_given_to_capture_args_fails_at_decoration() ->
         capture_args(arg_filter={"max_size": -1})
 
 
+@pytest.mark.parametrize("spec", ["x", "filters", "a..b", "pkg.mod:", ".mod:f", "pkg.mod."])
+def test_an_arg_filter_string_naming_no_module_fails_at_decoration(spec: str) -> None:
+    """A string that cannot name ``package.module:name`` is refused where it is given (it was
+    accepted, and every call warned "Empty module name" instead)."""
+    with pytest.raises(ConfigError) as refused:
+        capture_args(arg_filter=spec)
+    assert str(refused.value) == (
+        "invalid value for option 'arg_filter': expected 'package.module:name' for arg_filter, "
+        f"got {spec!r}"
+    )
+
+
+@pytest.mark.parametrize("spec", ["pkg.mod:name", "pkg.mod.name", "mod:Cls.attr", "a:b"])
+def test_an_arg_filter_string_naming_a_module_is_kept_for_first_use(spec: str) -> None:
+    assert CaptureConfig(arg_filter=spec).arg_filter == spec
+
+
 def test_a_mapping_arg_filter_in_the_global_config_filters_what_it_names(
     capture_dir: Path,
 ) -> None:

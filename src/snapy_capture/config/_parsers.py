@@ -47,7 +47,12 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 #: The built-in serializers' names: what the ``serializer`` option accepts as a string, and
 #: the names ``storage.serializers`` registers its classes under.
 SERIALIZER_NAMES: Final = ("pickle", "json", "jsonpickle")
-_DOTTED: Final = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?$")
+#: ``module:name`` (each side dotted names), or ``package.module.name`` (a dot at least: a bare
+#: word names no module to import the name from).
+_IDENT: Final = r"[A-Za-z_]\w*"
+_DOTTED: Final = re.compile(
+    rf"^(?:{_IDENT}(?:\.{_IDENT})*:{_IDENT}(?:\.{_IDENT})*|{_IDENT}(?:\.{_IDENT})+)$"
+)
 
 
 def boolean(value: object) -> bool:
