@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import pprint
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from snapy_capture._text import safe_repr
+from snapy_capture.replay._budget import SnapshotTimeout, time_budget
 from snapy_capture.storage.serializers import JSONSerializer
 
 __all__ = ["format_record", "format_size", "format_table", "format_time", "to_jsonable"]
@@ -141,7 +142,9 @@ class _Shortener:
             return value
         base = next((base for base in _CONTAINERS if isinstance(value, base)), None)
         if base is None:  # any other object: its repr, cut
-            text = safe_repr(value)
+            text = _bounded(safe_repr, value)
+            if text is None:
+                return _Shown(_no_repr(value))
             if len(text) <= SHOW_CHARS:
                 return value
             self.cut = True
@@ -181,13 +184,45 @@ class _Shortener:
         return _Shown(f"{head}... ({len(value) - SHOW_CHARS:,} more {unit}s)")
 
 
+#: How long showing one value may run its own ``__repr__`` (a loaded capture's object runs
+#: the program's code there) before it is shown as a placeholder: ``show`` never hangs.
+REPR_SECONDS = 5.0
+
+
 def _pretty(value: object, indent: int) -> str:
-    try:
-        text = pprint.pformat(value, width=max(40, _WIDTH - indent), sort_dicts=False)
-    except Exception:  # noqa: BLE001 - pprint calls the object's __repr__
-        text = safe_repr(value, _REPR_LIMIT)
+    text = _bounded(_pformat, value, indent)
+    if text is None:
+        text = _no_repr(value)
     pad = " " * indent
     return text.replace("\n", "\n" + pad)
+
+
+def _pformat(value: object, indent: int) -> str:
+    try:
+        return pprint.pformat(value, width=max(40, _WIDTH - indent), sort_dicts=False)
+    except Exception:  # noqa: BLE001 - pprint calls the object's __repr__
+        return safe_repr(value, _REPR_LIMIT)
+
+
+def _bounded(show: Callable[..., str], value: object, *args: Any) -> str | None:
+    """``show(value, *args)``, or ``None`` when the value's own code (its ``__repr__``) ran
+    past :data:`REPR_SECONDS`: ``show`` never hangs on a loaded object."""
+    try:
+        with time_budget("show", REPR_SECONDS, doing="showing a value"):
+            return show(value, *args)
+    except SnapshotTimeout:
+        return None
+
+
+def _no_repr(value: object) -> str:
+    return f"<a {_class_name(value)} whose repr did not return within {REPR_SECONDS:g} s>"
+
+
+def _class_name(value: object) -> str:
+    try:
+        return str(type.__dict__["__qualname__"].__get__(type(value)))
+    except Exception:  # noqa: BLE001 - a hostile metaclass: a generic name
+        return "object"
 
 
 def format_record(
