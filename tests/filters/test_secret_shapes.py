@@ -112,8 +112,9 @@ def _check_linear(
     assert small < budget / 2, f"{label}: {small * 1000:.1f} ms for 50 KB of {prefix + unit!r}..."
     large = _seconds(lambda: run(_text(prefix, unit, 200 * KB)))
     assert large < budget * 2, f"{label}: {large * 1000:.1f} ms for 200 KB of {prefix + unit!r}..."
-    # 4x the text may cost 4x the time, with slack for timer noise, never the 16x of a quadratic.
-    assert large < 6 * small + 0.002, (
+    # 4x the text may cost 4x the time, with slack for noise (a loaded CI machine under
+    # coverage measured 7.2x once: 2.3 ms, then 16.6 ms), never the 16x of a quadratic.
+    assert large < 8 * small + 0.004, (
         f"{label}: {small * 1000:.1f} ms for 50 KB, {large * 1000:.1f} ms for 200 KB "
         f"of {prefix + unit!r}...: not linear"
     )
