@@ -251,10 +251,9 @@ def _star_kind(module: str, names: SourceNames, qualname: str, seen: set[str]) -
     """The kind of ``qualname`` as ``module``'s ``from X import *`` lines bring it in, read
     from the source of each X (and of its own star imports). Nothing is imported: X is found
     along the path, without running its packages (one of them may be ``module`` itself)."""
-    from snapy_capture.hook._source import SourceNames, read_source  # noqa: PLC0415
-
     first = qualname.partition(".")[0]
     package = module if names.package else module.rpartition(".")[0]
+    read: dict[str, SourceNames | None] = {}
     for written in names.stars:
         try:
             source = importlib.util.resolve_name(written, package)
@@ -263,17 +262,8 @@ def _star_kind(module: str, names: SourceNames, qualname: str, seen: set[str]) -
         if source in seen:
             continue
         seen.add(source)
-        origin = _source_file(source)
-        if origin is None:
-            continue
-        try:
-            with open(origin, "rb") as handle:
-                inner = read_source(handle.read(), origin)
-        except (OSError, ValueError, SyntaxError):
-            continue
-        if not isinstance(inner, SourceNames) or (
-            first not in inner.exports if inner.exports is not None else first.startswith("_")
-        ):
+        inner = _read_module(source, read)
+        if inner is None or not _star_brings(inner, first):
             continue
         kind, _elsewhere = inner.lookup(qualname)
         if kind is None and inner.stars:
@@ -281,6 +271,12 @@ def _star_kind(module: str, names: SourceNames, qualname: str, seen: set[str]) -
         if kind is not None:
             return kind
     return None
+
+
+def _star_brings(names: SourceNames, name: str) -> bool:
+    """Whether ``from <that module> import *`` brings in ``name``: its ``__all__``, else
+    every name not starting with an underscore."""
+    return name in names.exports if names.exports is not None else not name.startswith("_")
 
 
 #: How many modules a base class may be re-exported through before check gives up on it.
@@ -347,9 +343,7 @@ def _class_source(
         inner = _read_module(where, read)
         if inner is None:
             continue
-        if where in stars and (
-            head not in inner.exports if inner.exports is not None else head.startswith("_")
-        ):
+        if where in stars and not _star_brings(inner, head):
             continue  # not what ``import *`` of it brings in
         found = _class_source(where, inner, qualname, read, hops - 1)
         if found is not None:
