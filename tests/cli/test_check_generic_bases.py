@@ -8,13 +8,10 @@ and exited 1, while ``Number`` is defined in that very module: ``class Integer(N
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import pytest
-
-from snapy_capture.cli import main
+from _check import check
 
 BASE = """
 import typing
@@ -69,11 +66,6 @@ def test_methods_inherited_through_generic_bases_resolve(project: Path) -> None:
         "tgt_gen.fields:Imported.fetch",
         "tgt_gen.fields:ByModule.fetch",
     ]
-    config = project / "capture.yaml"
-    config.write_text("version: 1\ntargets:\n" + "".join(f"  - '{t}'\n" for t in targets))
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["check", str(config), "--json"], stdout=out, stderr=err, stdin=io.StringIO())
-    data = json.loads(out.getvalue())
-    errors = {t["target"]: " ".join(t["errors"]) for t in data["targets"]}
+    code, errors = check(project, *targets)
     assert errors == dict.fromkeys(targets, "")
     assert code == 0

@@ -10,13 +10,10 @@ their imports (``from m import C``, ``import m``, relative ones, star imports), 
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import pytest
-
-from snapy_capture.cli import main
+from _check import check
 
 BASE = """
 __import__("pathlib").Path({marker!r}).write_text("ran")  # must never run under check
@@ -84,16 +81,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (package / "star.py").write_text("from .base import _Base as Again\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def check(root: Path, *targets: str) -> tuple[int, dict[str, str]]:
-    config = root / "capture.yaml"
-    config.write_text("version: 1\ntargets:\n" + "".join(f"  - '{t}'\n" for t in targets))
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["check", str(config), "--json"], stdout=out, stderr=err, stdin=io.StringIO())
-    assert out.getvalue(), err.getvalue()
-    data = json.loads(out.getvalue())
-    return code, {t["target"]: " ".join(t["errors"]) for t in data["targets"]}
 
 
 def test_methods_inherited_from_other_modules_resolve(project: Path) -> None:

@@ -8,14 +8,11 @@ target file that works. Check still runs none of the modules it reads.
 
 from __future__ import annotations
 
-import io
-import json
 import sys
 from pathlib import Path
 
 import pytest
-
-from snapy_capture.cli import main
+from _check import check
 
 IMPL = """
 __import__("pathlib").Path({marker!r}).write_text("ran")  # must never run under check
@@ -56,16 +53,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (chain / "loop.py").write_text("from .loop import *\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def check(root: Path, *targets: str) -> tuple[int, dict[str, str]]:
-    config = root / "capture.yaml"
-    config.write_text("version: 1\ntargets:\n" + "".join(f"  - '{t}'\n" for t in targets))
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["check", str(config), "--json"], stdout=out, stderr=err, stdin=io.StringIO())
-    assert out.getvalue(), err.getvalue()
-    data = json.loads(out.getvalue())
-    return code, {t["target"]: " ".join(t["errors"]) for t in data["targets"]}
 
 
 def test_names_a_star_import_brings_in_resolve(project: Path) -> None:
