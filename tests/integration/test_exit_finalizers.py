@@ -9,14 +9,11 @@ finalizers failed on their globals, or on ours when they called a target.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from snapy_capture.run import BOOTSTRAP_DIR
+from _process import captured_by, run
 
 HELPER = """\
 import sys
@@ -91,34 +88,13 @@ def _project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("how", ["runner", "autoload"])
 def test_module_level_finalizers_run_at_exit_as_without_capture(tmp_path: Path, how: str) -> None:
     project = _project(tmp_path)
-    plain = _run([sys.executable, "app.py"], project)
+    plain = run([sys.executable, "app.py"], project)
     assert plain.returncode == 0, plain.stderr
     assert plain.stderr == ""
-    if how == "runner":
-        captured = _run([sys.executable, "-m", "snapy_capture.run", "app.py"], project)
-    else:
-        pythonpath = os.pathsep.join([BOOTSTRAP_DIR, os.environ.get("PYTHONPATH", "")])
-        captured = _run(
-            [sys.executable, "app.py"],
-            project,
-            SNAP_CAPTURE_CONFIG=str(project / "capture.yaml"),
-            PYTHONPATH=pythonpath,
-        )
+    captured = captured_by(how, ["app.py"], project)
     # The collector's order among the finalizers is its own: the same lines, no error.
     assert sorted(captured.stdout.splitlines()) == sorted(plain.stdout.splitlines())
     assert "app buffer 1 lines 3 8" in captured.stdout
@@ -161,8 +137,8 @@ def test_a_target_called_by_a_finalizer_at_exit_adds_no_line(tmp_path: Path, mod
     module): the call is made, counted as dropped, and no warning is added to the program's
     exit."""
     (tmp_path / "prog.py").write_text(DECORATED, encoding="utf-8")
-    plain = _run([sys.executable, "prog.py", mode], tmp_path, SNAP_CAPTURE_ENABLED="false")
-    captured = _run([sys.executable, "prog.py", mode], tmp_path)
+    plain = run([sys.executable, "prog.py", mode], tmp_path, SNAP_CAPTURE_ENABLED="false")
+    captured = run([sys.executable, "prog.py", mode], tmp_path)
     assert plain.stdout.splitlines() == ["result 2", "finalized 18", "finalized 22"]
     assert (captured.stdout, captured.stderr, captured.returncode) == (plain.stdout, "", 0)
     assert [path.name for path in (tmp_path / "captures").iterdir()] == ["prog%3Adouble"]

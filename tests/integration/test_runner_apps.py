@@ -6,12 +6,11 @@ The runner opened the path as a script: a directory was "can't open file ... Is 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipapp
 from pathlib import Path
 
 import pytest
+from _process import plain_and_captured
 
 MAIN = """\
 import sys
@@ -27,10 +26,6 @@ print(greet(sys.argv[1]), sys.argv[0], sys.path[0] == sys.argv[2], __name__, __p
 CONFIG = 'defaults:\n  path: captures\ntargets:\n  - "__main__:greet"\n'
 
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
-
-
 @pytest.mark.parametrize("kind", ["directory", "zipapp"])
 def test_a_directory_or_a_zipapp_runs_its_main_module(tmp_path: Path, kind: str) -> None:
     source = tmp_path / "app"
@@ -42,10 +37,7 @@ def test_a_directory_or_a_zipapp_runs_its_main_module(tmp_path: Path, kind: str)
         zipapp.create_archive(source, tmp_path / "app.pyz")
         target = "app.pyz"
     expected_path0 = str(tmp_path / target)
-    plain = _run([sys.executable, target, "ada", expected_path0], tmp_path)
-    captured = _run(
-        [sys.executable, "-m", "snapy_capture.run", target, "ada", expected_path0], tmp_path
-    )
+    plain, captured = plain_and_captured([target, "ada", expected_path0], tmp_path)
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout == f"hello ada {target} True __main__ \n"
     assert (captured.stdout, captured.returncode) == (plain.stdout, 0), captured.stderr
@@ -57,8 +49,7 @@ def test_a_directory_without_a_main_module_is_reported_as_the_interpreter_does(
 ) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "capture.yaml").write_text(CONFIG, encoding="utf-8")
-    plain = _run([sys.executable, "empty"], tmp_path)
-    captured = _run([sys.executable, "-m", "snapy_capture.run", "empty"], tmp_path)
+    plain, captured = plain_and_captured(["empty"], tmp_path)
     assert plain.returncode == captured.returncode == 1
     assert captured.stderr.splitlines()[0] == plain.stderr.splitlines()[0]
 
@@ -68,24 +59,7 @@ def test_a_program_read_from_stdin_runs_as_the_interpreter_runs_it(tmp_path: Pat
     program = "import sys\n\ndef greet(name):\n    return f'hello {name}'\n\n"
     program += "print(greet(sys.argv[1]), sys.argv[0], repr(sys.path[0]), __file__)\n"
     (tmp_path / "capture.yaml").write_text(CONFIG, encoding="utf-8")
-    plain = subprocess.run(
-        [sys.executable, "-", "ada"],
-        cwd=tmp_path,
-        input=program,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    captured = subprocess.run(
-        [sys.executable, "-m", "snapy_capture.run", "-", "ada"],
-        cwd=tmp_path,
-        input=program,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    plain, captured = plain_and_captured(["-", "ada"], tmp_path, stdin=program)
     assert (plain.stdout, plain.returncode) == ("hello ada - '' <stdin>\n", 0)
     assert (captured.stdout, captured.returncode) == (plain.stdout, 0), captured.stderr
     assert (tmp_path / "captures" / "__main__%3Agreet").is_dir()

@@ -8,11 +8,10 @@ link's own directory there, so such a program failed with ``ModuleNotFoundError`
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _process import plain_and_captured
 
 TOOL = """\
 import sys
@@ -41,22 +40,7 @@ def test_a_linked_script_imports_from_where_it_really_is(tmp_path: Path) -> None
         'defaults:\n  path: captures\ntargets:\n  - "tool:run"\n', encoding="utf-8"
     )
     expected = str(project.resolve())
-    plain = subprocess.run(
-        [sys.executable, "tool.py", expected],
-        cwd=bin_dir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    captured = subprocess.run(
-        [sys.executable, "-m", "snapy_capture.run", "tool.py", expected],
-        cwd=bin_dir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    plain, captured = plain_and_captured(["tool.py", expected], bin_dir)
     assert (plain.stdout, plain.returncode) == ("True 42\n", 0)
     assert (captured.stdout, captured.returncode) == (plain.stdout, 0), captured.stderr
     assert (bin_dir / "captures" / "tool%3Arun").is_dir()

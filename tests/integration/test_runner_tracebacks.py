@@ -7,14 +7,11 @@ compile (``ast.parse``) in front of the interpreter's report.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from snapy_capture.run import BOOTSTRAP_DIR
+from _process import captured_by, run
 
 CHAINED = """\
 def ratio(total, count):
@@ -47,18 +44,6 @@ targets:
 """
 
 
-def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-
-
 def _program_lines(stderr: str) -> list[str]:
     """stderr without the runner's own summary (``snapy_capture: ...`` lines)."""
     return [line for line in stderr.splitlines() if not line.startswith("snapy_capture:")]
@@ -71,18 +56,9 @@ def test_an_uncaught_exception_prints_as_without_capture(
 ) -> None:
     (tmp_path / "app.py").write_text(source, encoding="utf-8")
     (tmp_path / "capture.yaml").write_text(CONFIG, encoding="utf-8")
-    plain = _run([sys.executable, "app.py"], tmp_path)
+    plain = run([sys.executable, "app.py"], tmp_path)
     assert plain.returncode == 1
-    if how == "runner":
-        captured = _run([sys.executable, "-m", "snapy_capture.run", "app.py"], tmp_path)
-    else:
-        pythonpath = os.pathsep.join([BOOTSTRAP_DIR, os.environ.get("PYTHONPATH", "")])
-        captured = _run(
-            [sys.executable, "app.py"],
-            tmp_path,
-            SNAP_CAPTURE_CONFIG=str(tmp_path / "capture.yaml"),
-            PYTHONPATH=pythonpath,
-        )
+    captured = captured_by(how, ["app.py"], tmp_path)
     assert (captured.stdout, captured.returncode) == (plain.stdout, plain.returncode)
     assert _program_lines(captured.stderr) == plain.stderr.splitlines()
     if source is CHAINED:
