@@ -112,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for message in spec.refusals():
             sys.stderr.write(f"{PROG}: error: {message}\n")
         return 2
+    if not spec.by_module:
+        # Not a mistake (emptying the list is a way to stop capturing), but not silent: the
+        # line at exit names targets that captured nothing, and there are none to name.
+        sys.stderr.write(f"{PROG}: warning: {path} names no targets: nothing will be captured\n")
     report = os.path.abspath(report) if report else None
     one_line_warnings()
     counts = _report.counts_dir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -313,3 +314,23 @@ def test_gen_tests_freezes_only_regular_capture_files(tmp_path: Path) -> None:
     assert names == [".function.json", "000000000000.cap"]
     for path in frozen.iterdir():
         assert b"TOP-SECRET-VALUE" not in path.read_bytes()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_gen_tests_freezes_captures_private_as_they_were(tmp_path: Path) -> None:
+    """The frozen copies were written with the umask's mode (0644 under 022): production data
+    readable by every user, where the captures they copy are 0600 in 0700 directories."""
+    root = tmp_path / "captures"
+    _json_dumps_capture(root)
+    out = tmp_path / "tests" / "test_dumps.py"
+    old = os.umask(0o022)
+    try:
+        code, _out, err = run("gen-tests", "json:dumps", "--path", str(root), "-o", str(out))
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    (frozen,) = (out.parent / "snapy_captures").iterdir()
+    assert stat.S_IMODE(frozen.stat().st_mode) == 0o700
+    files = list(frozen.iterdir())
+    assert {p.name for p in files} >= {".function.json", "000000000000.cap"}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}

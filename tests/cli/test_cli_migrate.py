@@ -105,3 +105,27 @@ def test_migrate_bad_rename_is_a_usage_error(project: Path) -> None:
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "expected old.module:OldClass=new.module:NewClass" in lines[0]
+
+
+def test_migrate_two_new_names_for_one_class_is_a_usage_error(project: Path) -> None:
+    """``--rename a:B=c:D --rename a:B=e:F``: refused in one line, no capture rewritten."""
+    caps = project / "caps"
+    before = {p: p.read_bytes() for p in caps.rglob("*") if p.is_file()}
+    bad = _run(
+        project,
+        "-m",
+        "snapy_capture",
+        "migrate",
+        "total",
+        "--rename",
+        "shop.orders:Order=shop.orders:Purchase",
+        "--rename",
+        "shop.orders:Order=shop.orders:Basket",
+    )
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert lines == [
+        "snapy-capture: error: --rename 'shop.orders:Order=shop.orders:Basket': shop.orders:Order "
+        "is already renamed to shop.orders:Purchase (one new name per class)"
+    ]
+    assert {p: p.read_bytes() for p in caps.rglob("*") if p.is_file()} == before

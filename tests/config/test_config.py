@@ -400,3 +400,17 @@ def test_a_bad_arg_filter_mapping_in_the_global_config_warns_and_the_host_runs(
     assert pay("x") == "x"
     assert "unknown arg_filter option(s) ['bogus']" in caplog.text
     assert not [path for path in capture_dir.rglob("*") if path.is_file()]
+
+
+def test_an_empty_file_url_is_refused_by_every_entry_point(tmp_path) -> None:
+    """``path="file://"`` names no directory: the decorator took it (its captures then went
+    to the current directory) while load_capture refused it. Now both refuse it, in one line;
+    ``file:///dir`` is still the local directory ``/dir``."""
+    for refuse in (
+        lambda: capture_args(path="file://"),
+        lambda: load_capture("m:f", path="file://"),
+        lambda: CaptureConfig(path="file://  "),
+    ):
+        with pytest.raises(ConfigError, match=r"expected a URL with a directory, got 'file://"):
+            refuse()
+    assert CaptureConfig(path=f"file://{tmp_path}").path == str(tmp_path)

@@ -104,6 +104,8 @@ targets:
         ),
         ("targets:\n  - m:f\n  - [unclosed\n", 4, "invalid YAML"),
         ("targets:\n  - 42\n", 2, "expected 'module:function'"),
+        ("defaults:\n  signing_key: ''\ntargets: []\n", 2, "defaults: signing_key is empty"),
+        ("targets:\n  - target: m:f\n    signing_key: ' '\n", 3, "signing_key is empty"),
     ],
 )
 def test_mistakes_are_one_line_naming_file_line_and_problem(

@@ -156,6 +156,23 @@ def test_broken_config_is_one_line_naming_the_file_and_exit_2(tmp_path: Path) ->
     assert missing.stderr.strip().endswith("nope.yaml: target file not found")
 
 
+@pytest.mark.parametrize("targets", ["targets:\n", "targets: []\n"])
+def test_a_target_file_naming_no_targets_is_said_and_the_program_runs(
+    tmp_path: Path, targets: str
+) -> None:
+    """``targets:`` left empty ran the program capturing nothing, saying nothing (and the line
+    at exit names targets that captured nothing: there were none). One warning now; the
+    program runs as ever (emptying the list is a way to stop capturing)."""
+    config = tmp_path / "capture.yaml"
+    config.write_text(f"version: 1\n{targets}", encoding="utf-8")
+    (tmp_path / "prog.py").write_text("print('ran')\n", encoding="utf-8")
+    result = run([*RUN, "prog.py"], tmp_path)
+    assert (result.returncode, result.stdout) == (0, "ran\n")
+    assert result.stderr.splitlines() == [
+        f"python -m snapy_capture.run: warning: {config} names no targets: nothing will be captured"
+    ]
+
+
 MP_WORK = "def square(x):\n    return x * x\n"
 MP_SCRIPT = """
 import multiprocessing, sys

@@ -18,6 +18,7 @@ from snapy_capture.storage._migrate import (
     class_references,
     migrate_captures,
     parse_rename,
+    parse_renames,
     rename_classes,
 )
 
@@ -152,3 +153,13 @@ def test_parse_rename() -> None:
     for bad in ("a:B", "a=B", "a:B=c", "a b:C=d:E", "a:B=:C"):
         with pytest.raises(ConfigError, match=r"expected old\.module:OldClass"):
             parse_rename(bad)
+
+
+def test_a_class_given_two_new_names_is_refused() -> None:
+    """Which of two names its captures should get cannot be guessed: one line names both."""
+    assert parse_renames(["a:B=c:D", "a:B=c:D", "x:Y=c:D"]) == {
+        ("a", "B"): ("c", "D"),
+        ("x", "Y"): ("c", "D"),
+    }
+    with pytest.raises(ConfigError, match=r"a:B is already renamed to c:D \(one new name"):
+        parse_renames(["a:B=c:D", "a:B=e:F"])

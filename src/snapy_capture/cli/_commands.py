@@ -28,7 +28,8 @@ from snapy_capture.config import resolve_config
 from snapy_capture.errors import CaptureFormatError, ConfigError, SnapyCaptureError
 from snapy_capture.replay.loader import CaptureLoader
 from snapy_capture.storage import CaptureStorage, FunctionInfo, StoredPath, is_temporary
-from snapy_capture.storage._migrate import migrate_captures, parse_rename
+from snapy_capture.storage._files import _write_private
+from snapy_capture.storage._migrate import migrate_captures, parse_renames
 from snapy_capture.storage._transfer import copy_captures
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CliError", "Context"]
@@ -325,20 +326,6 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` readable by its owner only (0600), whether the file is new
-    or replaced: captures are filtered, not public. (``> FILE`` keeps the umask's mode.)"""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def _import_paths(paths: list[str]) -> Iterator[None]:
     """``--import-path``: the directories the user named on ``sys.path`` while loading, and
@@ -444,7 +431,7 @@ def cmd_clear(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_migrate(args: argparse.Namespace, ctx: Context) -> int:
     """Rewrite the class references of NAME's pickled captures (``--rename OLD=NEW``)."""
     try:
-        renames = dict(parse_rename(spec) for spec in args.rename)
+        renames = parse_renames(args.rename)
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     info = _resolve(ctx, args.name)

@@ -144,7 +144,12 @@ def path(value: object) -> str:
         raise ValueError(f"expected a directory path, got {value!r}")
     if is_url(value):
         if value.startswith("file://"):
-            return os.path.expanduser(value[len("file://") :])
+            local = value[len("file://") :]
+            if not local.strip():
+                # Else '' reached the storage: the current directory for one caller, an
+                # error for another (the decorator took it, load_capture refused it).
+                raise ValueError(f"expected a URL with a directory, got {value!r}")
+            return os.path.expanduser(local)
         scheme, _, rest = value.strip().partition("://")
         if not rest.strip("/"):
             raise ValueError(f"expected a URL with a bucket or directory, got {value!r}")

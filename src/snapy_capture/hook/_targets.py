@@ -316,6 +316,13 @@ def _options(
             )
         except ConfigError as exc:
             raise ConfigError(f"{where}: {label}: {exc}") from None
+        if key == "signing_key" and parsed == b"":
+            # From the environment, blank means a CI secret missing (kept: it refuses every
+            # capture); written in the file, it is a mistake to stop at, like any other here.
+            raise ConfigError(
+                f"{where}: {label}: signing_key is empty (set a key, or remove the option to "
+                "work without signatures)"
+            )
         if key == "path" and base_dir is not None and not is_url(parsed):
             # Relative to the target file, so child processes in other directories agree.
             parsed = os.path.join(base_dir, parsed)

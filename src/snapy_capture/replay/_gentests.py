@@ -41,7 +41,7 @@ from snapy_capture.hook import TargetNotFoundError, project_on_path, resolve
 from snapy_capture.replay._cases import collect_cases, skip_reason
 from snapy_capture.replay._substitutes import covered, input_filtered, is_unstored
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage._files import _read_file
+from snapy_capture.storage._files import _make_private_dirs, _read_file, _write_private
 
 __all__ = ["FROZEN_DIR", "GenerateError", "generate_test_module", "refresh_frozen"]
 
@@ -259,7 +259,8 @@ def _freeze(
     frozen = destination.parent / FROZEN_DIR / directory.name
     staging = frozen.with_name(f".{frozen.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    # Private like the captures they copy (0700, 0600): production data, filtered.
+    _make_private_dirs(staging)
     for source in [directory / ".function.json", *(Path(case.source) for case in cases)]:
         try:
             # Never through a link, never a pipe (a planted link to /etc/shadow, a FIFO
@@ -269,7 +270,7 @@ def _freeze(
             continue
         # The same name (sequence number) keeps each case's id, hence its snapshot's name;
         # the same bytes keep a signature valid.
-        (staging / source.name).write_bytes(data)
+        _write_private(staging / source.name, data)
     shutil.rmtree(frozen, ignore_errors=True)
     staging.rename(frozen)
     return len(cases)

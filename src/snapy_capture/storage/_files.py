@@ -114,6 +114,18 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
 
 
+def _write_private(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600), whether the file is new
+    or replaced: captures are filtered, not public. (``> FILE`` keeps the umask's mode.)"""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_CLOEXEC, 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime

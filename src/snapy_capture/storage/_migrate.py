@@ -22,6 +22,8 @@ from snapy_capture.storage._missing import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from snapy_capture.storage import CaptureStorage
     from snapy_capture.storage._layout import FunctionInfo
 
@@ -32,6 +34,7 @@ __all__ = [
     "migrate_captures",
     "missing_class",
     "parse_rename",
+    "parse_renames",
     "rename_classes",
 ]
 
@@ -55,6 +58,25 @@ def parse_rename(spec: str) -> tuple[Ref, Ref]:
             )
         pairs.append((module, qualname))
     return pairs[0], pairs[1]
+
+
+def parse_renames(specs: Iterable[str]) -> dict[Ref, Ref]:
+    """Every ``--rename`` given, as one mapping.
+
+    Raises:
+        ConfigError: one line, for a spec of the wrong shape or a class given two new names
+            (which of them its captures should get cannot be guessed).
+    """
+    renames: dict[Ref, Ref] = {}
+    for spec in specs:
+        old, new = parse_rename(spec)
+        known = renames.setdefault(old, new)
+        if known != new:
+            raise ConfigError(
+                f"--rename {spec!r}: {old[0]}:{old[1]} is already renamed to "
+                f"{known[0]}:{known[1]} (one new name per class)"
+            )
+    return renames
 
 
 def _renamed(ref: Ref, renames: dict[Ref, Ref]) -> Ref | None:
