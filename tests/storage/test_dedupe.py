@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -19,7 +20,8 @@ import pytest
 from snapy_capture import CaptureStorage, capture_args, flush
 from snapy_capture.hook import install_import_hook, uninstall_import_hook
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage import FileOperations, function_dirname
+from snapy_capture.storage import FileOperations, _envelope, function_dirname
+from snapy_capture.storage._dedupe import content_digest
 
 MODES = [
     pytest.param({}, id="sync"),
@@ -547,3 +549,35 @@ def test_a_content_stored_between_the_unlocked_look_and_the_lock_is_counted(
     _save_all(storage, [5])
     assert interleaved == [1, 2]
     assert _counts(storage) == {1: 8, 2: 8, 3: 8, 5: 2}
+
+
+def test_the_key_is_blake2b_of_the_payload_whatever_its_size_and_thread() -> None:
+    """The index's key is ``blake2b(payload, digest_size=16)``, the call's fields (header)
+    left out: writers of other versions share the index file, so it must stay that, for a
+    payload viewed (64 KiB and more) as for one copied, and with threads hashing at once
+    (each copies one shared, never updated, set-up hasher)."""
+
+    def expected(payload: bytes) -> bytes:
+        return hashlib.blake2b(payload, digest_size=16).digest()
+
+    for size in (0, 1, 300, (1 << 16) - 1, 1 << 16, 200_000):
+        payload = os.urandom(size)
+        plain = _envelope.pack(payload, "json")
+        with_call = _envelope.pack(payload, "json", call={"pid": 7, "thread": "T"})
+        assert content_digest(plain) == content_digest(with_call) == expected(payload)
+    assert content_digest(b"not a capture") is None
+
+    wrong: list[int] = []
+
+    def hash_many(seed: int) -> None:
+        for n in range(300):
+            payload = f"{seed}-{n}".encode() * (1 + n % 50)
+            if content_digest(_envelope.pack(payload, "json")) != expected(payload):
+                wrong.append(n)
+
+    threads = [threading.Thread(target=hash_many, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
