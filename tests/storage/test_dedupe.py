@@ -20,7 +20,7 @@ import pytest
 from snapy_capture import CaptureStorage, capture_args, flush
 from snapy_capture.hook import install_import_hook, uninstall_import_hook
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage import FileOperations, _envelope, function_dirname
+from snapy_capture.storage import FileOperations, _dedupe, _envelope, function_dirname
 from snapy_capture.storage._dedupe import content_digest
 
 MODES = [
@@ -581,3 +581,29 @@ def test_the_key_is_blake2b_of_the_payload_whatever_its_size_and_thread() -> Non
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_child_hashes_with_a_set_up_hasher_of_its_own() -> None:
+    """The set-up hasher every digest copies is made anew in a fork child (where a hasher has
+    a lock, a copy under way in another thread at the fork would leave it held for ever),
+    and the child's keys are the parent's."""
+    payload = b"order-1234" * 30
+    data = _envelope.pack(payload, "json")
+    inherited = _dedupe._BLAKE2B_16  # kept alive: the child's new one cannot reuse its id
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            own = _dedupe._BLAKE2B_16 is not inherited
+            os.write(write_end, (b"1" if own else b"0") + (content_digest(data) or b""))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        reply = os.read(read_end, 64)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    assert reply == b"1" + hashlib.blake2b(payload, digest_size=16).digest()
+    assert _dedupe._BLAKE2B_16 is inherited  # the parent's stays
