@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -19,7 +20,8 @@ import pytest
 from snapy_capture import CaptureStorage, capture_args, flush
 from snapy_capture.hook import install_import_hook, uninstall_import_hook
 from snapy_capture.replay.loader import CaptureLoader
-from snapy_capture.storage import FileOperations, function_dirname
+from snapy_capture.storage import FileOperations, _dedupe, _envelope, function_dirname
+from snapy_capture.storage._dedupe import content_digest
 
 MODES = [
     pytest.param({}, id="sync"),
@@ -547,3 +549,61 @@ def test_a_content_stored_between_the_unlocked_look_and_the_lock_is_counted(
     _save_all(storage, [5])
     assert interleaved == [1, 2]
     assert _counts(storage) == {1: 8, 2: 8, 3: 8, 5: 2}
+
+
+def test_the_key_is_blake2b_of_the_payload_whatever_its_size_and_thread() -> None:
+    """The index's key is ``blake2b(payload, digest_size=16)``, the call's fields (header)
+    left out: writers of other versions share the index file, so it must stay that, for a
+    payload viewed (64 KiB and more) as for one copied, and with threads hashing at once
+    (each copies one shared, never updated, set-up hasher)."""
+
+    def expected(payload: bytes) -> bytes:
+        return hashlib.blake2b(payload, digest_size=16).digest()
+
+    for size in (0, 1, 300, (1 << 16) - 1, 1 << 16, 200_000):
+        payload = os.urandom(size)
+        plain = _envelope.pack(payload, "json")
+        with_call = _envelope.pack(payload, "json", call={"pid": 7, "thread": "T"})
+        assert content_digest(plain) == content_digest(with_call) == expected(payload)
+    assert content_digest(b"not a capture") is None
+
+    wrong: list[int] = []
+
+    def hash_many(seed: int) -> None:
+        for n in range(300):
+            payload = f"{seed}-{n}".encode() * (1 + n % 50)
+            if content_digest(_envelope.pack(payload, "json")) != expected(payload):
+                wrong.append(n)
+
+    threads = [threading.Thread(target=hash_many, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_child_hashes_with_a_set_up_hasher_of_its_own() -> None:
+    """The set-up hasher every digest copies is made anew in a fork child (where a hasher has
+    a lock, a copy under way in another thread at the fork would leave it held for ever),
+    and the child's keys are the parent's."""
+    payload = b"order-1234" * 30
+    data = _envelope.pack(payload, "json")
+    inherited = _dedupe._BLAKE2B_16  # kept alive: the child's new one cannot reuse its id
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            own = _dedupe._BLAKE2B_16 is not inherited
+            os.write(write_end, (b"1" if own else b"0") + (content_digest(data) or b""))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        reply = os.read(read_end, 64)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    assert reply == b"1" + hashlib.blake2b(payload, digest_size=16).digest()
+    assert _dedupe._BLAKE2B_16 is inherited  # the parent's stays
