@@ -17,7 +17,6 @@ files with :data:`_TEMP_PREFIX`); retention on a write (:func:`_retire`) deletes
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Final, NamedTuple, Protocol
 from urllib.parse import quote, unquote
 
+from snapy_capture import _logger as logger
 from snapy_capture._digests import sha256
 from snapy_capture.errors import UnsafeStorageError
 from snapy_capture.storage._files import (
@@ -48,8 +48,6 @@ _BOOKKEEPING: Final = (".lock", ".seq", ".dedupe", _META)
 _PROBES: Final = 8
 #: Beyond this many sequence numbers to delete on a write, scan the directory instead.
 _MAX_RANGE: Final = 4096
-
-logger = logging.getLogger("snapy_capture")
 
 
 class RetentionFiles(Protocol):
