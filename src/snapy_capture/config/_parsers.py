@@ -16,8 +16,9 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
 from typing import Any, Final
+
+from snapy_capture._stdtypes import datetime
 
 __all__ = [
     "SERIALIZER_NAMES",
@@ -89,7 +90,7 @@ def optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
 
 def duration(value: object) -> float:
     """Seconds from a number, a ``timedelta`` or a string such as ``"90s"``, ``"12h"``, ``"7d"``."""
-    if isinstance(value, timedelta):
+    if isinstance(value, datetime.timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import collections
 import copyreg
-import datetime
 import decimal
 import io
 import pathlib
@@ -31,6 +30,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, Final
 
+from snapy_capture._stdtypes import datetime
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, type_reason
 

@@ -16,11 +16,11 @@ see every value): see ``ArgumentFilter._quick`` (in :mod:`._filter`).
 
 from __future__ import annotations
 
-import datetime
 from decimal import Decimal
 from typing import Any, Final
 
 from snapy_capture._digests import blake2b
+from snapy_capture._stdtypes import datetime
 from snapy_capture.filters._inert import inert_loads, resolves_as
 from snapy_capture.filters._objects import ITEM_COST, Memo, Tables
 from snapy_capture.filters._pii import is_card_decimal

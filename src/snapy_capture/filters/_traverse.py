@@ -25,12 +25,12 @@ forms they are filtered through, in :mod:`._objects`.
 
 from __future__ import annotations
 
-import datetime
 import decimal
 import itertools
 import types
 from typing import Any, Final, TypeAlias, cast
 
+from snapy_capture._stdtypes import datetime
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import AmbiguousName, pair_key
 from snapy_capture.filters._objects import (

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as dt
 import decimal
 import enum
 import importlib
@@ -28,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
+from snapy_capture._stdtypes import datetime as dt
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.filters import Inert
 from snapy_capture.storage._mainrefs import MAIN_MODULES, MainName, lookup
