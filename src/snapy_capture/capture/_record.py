@@ -27,7 +27,7 @@ from snapy_capture.filters import (
     inert_loads,
 )
 from snapy_capture.filters._pickled import plain_pickling
-from snapy_capture.filters._traverse import KEY_MASK, LEAVES, redacts
+from snapy_capture.filters._traverse import KEY_MASK, LEAVES, late_leaf, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -629,7 +629,11 @@ def exception_message(exception: BaseException, limit: int) -> str:
         items = value if type(value) is tuple else (value,)
         for item in items:
             kind_of = type(item)
-            if kind_of not in _MESSAGE_SCALARS and kind_of not in LEAVES:
+            if (
+                kind_of not in _MESSAGE_SCALARS
+                and kind_of not in LEAVES
+                and not late_leaf(kind_of)  # a Decimal, once decimal is imported
+            ):
                 return Redacted(
                     f"unstorable: the message of {_type_name(kind)} would run code of "
                     f"{_type_name(kind_of)}"
