@@ -14,8 +14,9 @@ import pickle
 import time
 from collections.abc import Sequence
 from itertools import islice
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+from snapy_capture._records import Record
 from snapy_capture._text import safe_str
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
 from snapy_capture.filters import (
@@ -78,7 +79,7 @@ def format_timestamp(now: float) -> str:
     return pattern % (micros - start)
 
 
-class Signature(NamedTuple):
+class Signature(Record):
     """What filtering needs to know of a function's parameters."""
 
     positional: list[str]
