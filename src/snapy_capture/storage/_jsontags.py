@@ -13,7 +13,7 @@ it names would run that module (a ``.py`` planted beside the captures, for one).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import dataclasses
 import enum
 import importlib
@@ -282,13 +282,19 @@ def _dataclass_values(names: list[str], state: Any) -> dict[str, Any] | None:
     return None
 
 
+def _base64(value: bytes | bytearray) -> dict[str, Any]:
+    # What base64.b64encode returns, from binascii as it does: base64 (and its import's
+    # cost) only where a capture is read back.
+    return {"b64": binascii.b2a_base64(value, newline=False).decode("ascii")}
+
+
 def _timedelta_fields(value: dt.timedelta) -> dict[str, Any]:
     return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
 
 
 _SIMPLE: Final[dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]] = {
-    bytes: ("bytes", lambda v: {"b64": base64.b64encode(v).decode("ascii")}),
-    bytearray: ("bytearray", lambda v: {"b64": base64.b64encode(v).decode("ascii")}),
+    bytes: ("bytes", _base64),
+    bytearray: ("bytearray", _base64),
     dt.datetime: ("datetime", lambda v: {"iso": v.isoformat(), "fold": v.fold}),
     dt.date: ("date", lambda v: {"iso": v.isoformat()}),
     dt.time: ("time", lambda v: {"iso": v.isoformat(), "fold": v.fold}),
@@ -393,6 +399,12 @@ def _uuid(value: str) -> Any:
     return uuid.UUID(value)
 
 
+def _b64decode(text: str) -> bytes:
+    import base64  # noqa: PLC0415 - loading a capture (see _SIMPLE)
+
+    return base64.b64decode(text, validate=True)
+
+
 def _decimal(value: str) -> Any:
     import decimal  # noqa: PLC0415 - loading a capture (see Encoder._other)
 
@@ -405,8 +417,8 @@ _DECODERS: Final[dict[str, Callable[[Decoder, dict[str, Any]], Any]]] = {
     "frozenset": lambda d, data: frozenset(d._items(data)),
     "int": lambda d, data: int(data["hex"], 16),
     "float": _decode_float,
-    "bytes": lambda d, data: base64.b64decode(data["b64"], validate=True),
-    "bytearray": lambda d, data: bytearray(base64.b64decode(data["b64"], validate=True)),
+    "bytes": lambda d, data: _b64decode(data["b64"]),
+    "bytearray": lambda d, data: bytearray(_b64decode(data["b64"])),
     "datetime": lambda d, data: dt.datetime.fromisoformat(data["iso"]).replace(
         fold=data.get("fold", 0)
     ),
