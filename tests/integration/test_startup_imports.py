@@ -13,12 +13,14 @@ import hashlib
 import hmac
 import json
 import os
+import pickle
 import platform
 import subprocess
 import sys
 import uuid
 import zoneinfo
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -358,3 +360,56 @@ def test_capture_warnings_read_as_before_with_or_without_logging_imported(
     prefix = "LOG snapy_capture WARNING " if first else ""
     assert done.stderr.splitlines()[0] == prefix + line
     assert done.stdout == ("True\n" if first else "False\n")
+
+
+def _declared(base: Any) -> Any:
+    """One named tuple declared on ``base`` (``typing.NamedTuple`` or ``Record``)."""
+
+    class Point(base):  # type: ignore[misc]
+        """A point."""
+
+        x: int
+        y: int = 0
+        label: str | None = None
+
+        def norm(self) -> int:
+            return abs(self.x) + abs(self.y)
+
+    return Point
+
+
+def test_records_are_the_named_tuples_typing_makes() -> None:
+    """A named tuple declared on ``_records.Record`` (the capture layer's, which skips the
+    compile of every annotation string at import) has what typing.NamedTuple gives it:
+    fields, defaults, docstring, methods, annotations, equality, pickling, ``_replace``; a
+    field without a default after one with is refused, as typing refuses it."""
+    from typing import NamedTuple
+
+    from snapy_capture._records import Record
+
+    ours, typings = _declared(Record), _declared(NamedTuple)
+    for kind in (ours, typings):
+        assert kind.__bases__ == (tuple,)
+        assert (kind._fields, kind._field_defaults) == (
+            ("x", "y", "label"),
+            {"y": 0, "label": None},
+        )
+        assert (kind.__doc__, kind.__qualname__.rsplit(".", 1)[-1]) == ("A point.", "Point")
+        assert list(kind.__annotations__) == ["x", "y", "label"]
+        point = kind(3, -4)
+        assert (point, point.norm(), repr(point)) == (
+            (3, -4, None),
+            7,
+            "Point(x=3, y=-4, label=None)",
+        )
+        assert point._replace(label="a") == (3, -4, "a")
+    assert ours(1) == typings(1)
+    from snapy_capture.storage import CaptureRef
+
+    ref = CaptureRef(Path("/r"), "m:f", 3, Path("/r/m/f/000000000003.cap"))
+    assert pickle.loads(pickle.dumps(ref)) == ref
+    with pytest.raises(TypeError, match="Non-default namedtuple field"):
+
+        class Bad(Record):
+            a: int = 0
+            b: int  # type: ignore[misc]
