@@ -258,7 +258,7 @@ def test_the_exit_line_alone_walks_no_heap_for_targets_never_called(tmp_path: Pa
 #: and what it imports): ~4 ms of a capturing process's start-up (issue 21).
 NOT_LOADED_BY_CAPTURE = (
     *("logging", "traceback", "textwrap", "string"),
-    *("datetime", "decimal", "_decimal", "_pydecimal", "numbers"),
+    *("datetime", "decimal", "_decimal", "_pydecimal", "numbers", "base64"),
 )
 VALUES_AFTER = """
 import sys
@@ -272,7 +272,8 @@ class Money(decimal.Decimal):
 print(loaded)
 print(tgt_imp.work(1, other=[decimal.Decimal("1.25"), datetime.date(2020, 1, 2),
     datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
-    datetime.timedelta(days=2, seconds=3), pathlib.PurePosixPath("/srv/data")]))
+    datetime.timedelta(days=2, seconds=3), pathlib.PurePosixPath("/srv/data"),
+    b"\\x00\\xffab", bytearray(b"xyz")]))
 print(tgt_imp.work(2, other=decimal.Decimal("4111111111111111")))
 print(tgt_imp.work(3, other=[1, {{"k": decimal.Decimal("4111111111111111")}}]))
 print(tgt_imp.work(4, token=Money("12.5")))
@@ -286,8 +287,9 @@ def test_decimal_datetime_and_logging_are_not_loaded_and_their_values_are_captur
     tmp_path: Path, capture_dir: Path, async_storage: bool, serializer: str
 ) -> None:
     """Importing a target module under the runner loads neither logging (with traceback,
-    textwrap, string) nor datetime.py nor decimal (with numbers). The program imports them
-    after the capture layer: a Decimal, dates and times and a path are stored as themselves
+    textwrap, string) nor datetime.py nor decimal (with numbers) nor base64. The program
+    imports them after the capture layer: a Decimal, dates and times, a path and bytes are
+    stored as themselves
     and load back equal; a Decimal holding a card number is masked as a PII (whole, and
     inside containers, on the first call that meets one); a Decimal, or a subclass, under a
     secret-ish name is redacted whole."""
@@ -318,6 +320,8 @@ def test_decimal_datetime_and_logging_are_not_loaded_and_their_values_are_captur
         datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
         datetime.timedelta(days=2, seconds=3),
         pathlib.PurePosixPath("/srv/data"),
+        b"\x00\xffab",
+        bytearray(b"xyz"),
     ]
     assert records[1]["kwargs"]["other"] == "[FILTERED: pii]"
     assert records[2]["kwargs"]["other"] == [1, {"k": "[FILTERED: pii]"}]
