@@ -13,12 +13,14 @@ import hashlib
 import hmac
 import json
 import os
+import pickle
 import platform
 import subprocess
 import sys
 import uuid
 import zoneinfo
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,3 +251,169 @@ def test_the_exit_line_alone_walks_no_heap_for_targets_never_called(tmp_path: Pa
     assert done.stdout.split("\n")[:2] == ["[]", "[1]"]
     (entry,) = json.loads((tmp_path / "report.json").read_text())["captured_nothing"]
     assert (entry["target"], entry["status"]) == ("tgt_imp:work", "never called")
+
+
+#: What the capture layer reads from the modules the program imported instead of importing
+#: them itself (decimal; datetime's classes come from _datetime), or does without (logging,
+#: and what it imports): ~4 ms of a capturing process's start-up (issue 21).
+NOT_LOADED_BY_CAPTURE = (
+    *("logging", "traceback", "textwrap", "string"),
+    *("datetime", "decimal", "_decimal", "_pydecimal", "numbers", "base64"),
+)
+VALUES_AFTER = """
+import sys
+import tgt_imp
+loaded = sorted(name for name in {names!r} if name in sys.modules)
+import datetime, decimal, pathlib
+
+class Money(decimal.Decimal):
+    pass
+
+print(loaded)
+print(tgt_imp.work(1, other=[decimal.Decimal("1.25"), datetime.date(2020, 1, 2),
+    datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+    datetime.timedelta(days=2, seconds=3), pathlib.PurePosixPath("/srv/data"),
+    b"\\x00\\xffab", bytearray(b"xyz")]))
+print(tgt_imp.work(2, other=decimal.Decimal("4111111111111111")))
+print(tgt_imp.work(3, other=[1, {{"k": decimal.Decimal("4111111111111111")}}]))
+print(tgt_imp.work(4, token=Money("12.5")))
+print(tgt_imp.work(5, token=decimal.Decimal("7")))
+"""
+
+
+@pytest.mark.parametrize("serializer", ["pickle", "json"])
+@pytest.mark.parametrize("async_storage", [False, True], ids=["caller", "writer"])
+def test_decimal_datetime_and_logging_are_not_loaded_and_their_values_are_captured_as_before(
+    tmp_path: Path, capture_dir: Path, async_storage: bool, serializer: str
+) -> None:
+    """Importing a target module under the runner loads neither logging (with traceback,
+    textwrap, string) nor datetime.py nor decimal (with numbers) nor base64. The program
+    imports them after the capture layer: a Decimal, dates and times, a path and bytes are
+    stored as themselves
+    and load back equal; a Decimal holding a card number is masked as a PII (whole, and
+    inside containers, on the first call that meets one); a Decimal, or a subclass, under a
+    secret-ish name is redacted whole."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "capture.yaml").write_text(
+        f"version: 1\ndefaults: {{async_storage: {str(async_storage).lower()}, dedupe: false,"
+        f" retention: 10, serializer: {serializer}}}\ntargets: ['tgt_imp:work']\n"
+    )
+    (tmp_path / "prog.py").write_text(VALUES_AFTER.format(names=NOT_LOADED_BY_CAPTURE))
+    (tmp_path / "noop.py").write_text("")
+    # The target file parsed once (yaml imports datetime), then read from the start-up cache.
+    assert run([*RUN, "--config", "capture.yaml", "noop.py"], tmp_path).returncode == 0
+    done = run([*RUN, "--config", "capture.yaml", "prog.py"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.split("\n") == ["[]", "2", "3", "4", "5", "6", ""]
+    records = sorted(
+        CaptureLoader(capture_dir).load_all("tgt_imp:work"), key=lambda r: r["args"][0]
+    )
+    assert [record["args"] for record in records] == [[1], [2], [3], [4], [5]]
+    import datetime
+    import decimal
+    import pathlib
+
+    assert records[0]["kwargs"]["other"] == [
+        decimal.Decimal("1.25"),
+        datetime.date(2020, 1, 2),
+        datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+        datetime.timedelta(days=2, seconds=3),
+        pathlib.PurePosixPath("/srv/data"),
+        b"\x00\xffab",
+        bytearray(b"xyz"),
+    ]
+    assert records[1]["kwargs"]["other"] == "[FILTERED: pii]"
+    assert records[2]["kwargs"]["other"] == [1, {"k": "[FILTERED: pii]"}]
+    assert records[3]["kwargs"]["token"] == records[4]["kwargs"]["token"]
+    assert records[4]["kwargs"]["token"] == "[FILTERED: name:token]"
+
+
+WARNS = """
+import sys
+{first}
+import tgt_imp
+tgt_imp.work(1)
+print("logging" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["", "import logging; logging.basicConfig(format='LOG %(name)s %(levelname)s %(message)s')"],
+    ids=["unconfigured", "configured"],
+)
+def test_capture_warnings_read_as_before_with_or_without_logging_imported(
+    tmp_path: Path, capture_dir: Path, first: str
+) -> None:
+    """A capture's warning, in a program that never imports logging, is the line logging's
+    last resort wrote (the message alone, on stderr), and logging is still not loaded; in a
+    program that configured logging it goes through the ``snapy_capture`` logger."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "capture.yaml").write_text(
+        "version: 1\ndefaults: {async_storage: false, max_capture_size: 1}\n"
+        "targets: ['tgt_imp:work']\n"
+    )
+    (tmp_path / "prog.py").write_text(WARNS.format(first=first))
+    done = run([*RUN, "--config", "capture.yaml", "prog.py"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    line = (
+        "snapy_capture: not capturing tgt_imp:work: a capture exceeded max_capture_size=1 and"
+        " was dropped; further problems with this function are only counted"
+    )
+    prefix = "LOG snapy_capture WARNING " if first else ""
+    assert done.stderr.splitlines()[0] == prefix + line
+    assert done.stdout == ("True\n" if first else "False\n")
+
+
+def _declared(base: Any) -> Any:
+    """One named tuple declared on ``base`` (``typing.NamedTuple`` or ``Record``)."""
+
+    class Point(base):  # type: ignore[misc]
+        """A point."""
+
+        x: int
+        y: int = 0
+        label: str | None = None
+
+        def norm(self) -> int:
+            return abs(self.x) + abs(self.y)
+
+    return Point
+
+
+def test_records_are_the_named_tuples_typing_makes() -> None:
+    """A named tuple declared on ``_records.Record`` (the capture layer's, which skips the
+    compile of every annotation string at import) has what typing.NamedTuple gives it:
+    fields, defaults, docstring, methods, annotations, equality, pickling, ``_replace``; a
+    field without a default after one with is refused, as typing refuses it."""
+    from typing import NamedTuple
+
+    from snapy_capture._records import Record
+
+    ours, typings = _declared(Record), _declared(NamedTuple)
+    for kind in (ours, typings):
+        assert kind.__bases__ == (tuple,)
+        assert (kind._fields, kind._field_defaults) == (
+            ("x", "y", "label"),
+            {"y": 0, "label": None},
+        )
+        assert (kind.__doc__, kind.__qualname__.rsplit(".", 1)[-1]) == ("A point.", "Point")
+        assert list(kind.__annotations__) == ["x", "y", "label"]
+        point = kind(3, -4)
+        assert (point, point.norm(), repr(point)) == (
+            (3, -4, None),
+            7,
+            "Point(x=3, y=-4, label=None)",
+        )
+        assert point._replace(label="a") == (3, -4, "a")
+    assert ours(1) == typings(1)
+    from snapy_capture.storage import CaptureRef
+
+    ref = CaptureRef(Path("/r"), "m:f", 3, Path("/r/m/f/000000000003.cap"))
+    assert pickle.loads(pickle.dumps(ref)) == ref
+    with pytest.raises(TypeError, match="Non-default namedtuple field"):
+
+        class Bad(Record):
+            a: int = 0
+            b: int  # type: ignore[misc]

@@ -16,12 +16,12 @@ from __future__ import annotations
 import _random
 import contextlib
 import functools
-import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from snapy_capture import _logger as logger
 from snapy_capture._text import safe_repr, safe_str
 from snapy_capture._version import python_version
 from snapy_capture.capture import _stats, _writer
@@ -56,8 +56,6 @@ from snapy_capture.storage import CaptureStorage
 from snapy_capture.storage.serializers import main_module_name
 
 __all__ = ["CaptureSite", "CaptureWrapper", "parse_overrides", "seed_sampler", "site_of", "wrap"]
-
-logger = logging.getLogger("snapy_capture")
 
 _PYTHON: Final = python_version()
 # The C generator random.Random is built on (the same sequence for a seed), without importing

@@ -10,8 +10,9 @@ result waits in a :class:`Deferred` until the call returns.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
+from snapy_capture._records import Record
 from snapy_capture.capture._record import (
     add_receiver,
     exception_message,
@@ -53,7 +54,7 @@ class Site(Protocol):
     def fail(self, exc: BaseException, stage: str) -> None: ...
 
 
-class QueuedCapture(NamedTuple):
+class QueuedCapture(Record):
     """The fields of a capture the caller queued (a writer's :data:`~._writer.Entry`).
 
     The caller queues them as a plain tuple in this order (``_caller.make_caller``, the one

@@ -14,8 +14,9 @@ import pickle
 import time
 from collections.abc import Sequence
 from itertools import islice
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+from snapy_capture._records import Record
 from snapy_capture._text import safe_str
 from snapy_capture.capture._snapshot import SNAPSHOT_LIMIT, TOO_LARGE, freeze
 from snapy_capture.filters import (
@@ -27,7 +28,7 @@ from snapy_capture.filters import (
     inert_loads,
 )
 from snapy_capture.filters._pickled import plain_pickling
-from snapy_capture.filters._traverse import KEY_MASK, LEAVES, redacts
+from snapy_capture.filters._traverse import KEY_MASK, LEAVES, late_leaf, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -78,7 +79,7 @@ def format_timestamp(now: float) -> str:
     return pattern % (micros - start)
 
 
-class Signature(NamedTuple):
+class Signature(Record):
     """What filtering needs to know of a function's parameters."""
 
     positional: list[str]
@@ -629,7 +630,11 @@ def exception_message(exception: BaseException, limit: int) -> str:
         items = value if type(value) is tuple else (value,)
         for item in items:
             kind_of = type(item)
-            if kind_of not in _MESSAGE_SCALARS and kind_of not in LEAVES:
+            if (
+                kind_of not in _MESSAGE_SCALARS
+                and kind_of not in LEAVES
+                and not late_leaf(kind_of)  # a Decimal, once decimal is imported
+            ):
                 return Redacted(
                     f"unstorable: the message of {_type_name(kind)} would run code of "
                     f"{_type_name(kind_of)}"

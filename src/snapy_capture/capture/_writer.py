@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import atexit
 import collections
-import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from snapy_capture import _logger as logger
 from snapy_capture._forksafe import after_fork_in_child, fork_safe
 from snapy_capture.capture._context import per_thread
 
@@ -34,7 +34,6 @@ __all__ = [
     "submit",
 ]
 
-logger = logging.getLogger("snapy_capture")
 Job = Callable[[], None]
 #: A queued job as a plain tuple: ``(run, size, *data)``; the writer calls ``run(entry)``.
 #: ``size`` is the bytes the entry holds in memory (see :data:`MAX_QUEUED_BYTES`). A tuple, not
@@ -96,7 +95,7 @@ class _Writer:
             self.running = 1
             try:
                 entry[0](entry)
-            except BaseException:  # jobs report their own failures; the writer survives any
+            except BaseException:  # noqa: BLE001 - jobs report their own failures; writer survives
                 logger.debug("snapy_capture: background job failed", exc_info=True)
             finally:
                 if entry[1] > SMALL_JOB:

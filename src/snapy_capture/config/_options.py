@@ -11,8 +11,9 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
+from snapy_capture._records import Record
 from snapy_capture.config import _parsers
 from snapy_capture.config._parsers import SERIALIZER_NAMES
 from snapy_capture.errors import ConfigError
@@ -56,7 +57,7 @@ class Filter(Protocol):
     def filter_call(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
-class Option(NamedTuple):
+class Option(Record):
     """One row of the option table: a :class:`CaptureConfig` field and how it is read.
 
     (A named tuple: a frozen dataclass costs every capturing process ~0.7 ms at start-up.)

@@ -9,12 +9,12 @@ which this module calls; name matching is in :mod:`._names`, the secret-shaped v
 from __future__ import annotations
 
 import dataclasses
-import decimal
 import operator
 import types
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from snapy_capture._stdtypes import imported
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters._inert import Inert, inert_loads
 from snapy_capture.filters._names import (
@@ -264,7 +264,7 @@ class ArgumentFilter:
             return bool(self._compiled_pii().spans(value))
         if type(value) is int and not -CARD_INT_MIN < value < CARD_INT_MIN:
             return CARD in self.pii_patterns and is_card_int(value)
-        if type(value) is decimal.Decimal:
+        if type(value) is imported("decimal", "Decimal"):
             return CARD in self.pii_patterns and is_card_decimal(value)
         return False
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import collections
 import copyreg
-import datetime
-import decimal
 import io
 import pathlib
 import pickle
@@ -31,6 +29,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, Final
 
+from snapy_capture._stdtypes import datetime
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, type_reason
 
@@ -82,7 +81,6 @@ SAFE: Final[frozenset[Any]] = frozenset(
         datetime.time,
         datetime.timedelta,
         datetime.timezone,
-        decimal.Decimal,
         pathlib.PurePath,
         pathlib.PurePosixPath,
         pathlib.PureWindowsPath,
@@ -93,12 +91,14 @@ SAFE: Final[frozenset[Any]] = frozenset(
     }
 )
 _SAFE_IDS: Final = {id(kind): kind for kind in SAFE}
-#: Safe types of modules this one does not import (``uuid.UUID``, ``fractions.Fraction``,
-#: ``zoneinfo.ZoneInfo``: they cost a capturing process's start-up ~3 ms), with the methods
+#: Safe types of modules this one does not import (``decimal.Decimal``, ``uuid.UUID``,
+#: ``fractions.Fraction``, ``zoneinfo.ZoneInfo``: they cost a capturing process's start-up
+#: ~4 ms), with the methods
 #: of theirs their own pickles call (see :data:`_SAFE_ATTRIBUTES`). A snapshot names only
 #: globals of modules imported already, so each is as safe as the others once its module is
 #: imported, and joins :data:`_SAFE_IDS` then (:func:`_late_safe`).
 _LATE_SAFE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "decimal": ("Decimal", ()),
     "uuid": ("UUID", ()),
     "fractions": ("Fraction", ()),
     "zoneinfo": ("ZoneInfo", ("_unpickle",)),

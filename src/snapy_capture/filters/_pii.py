@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-import decimal
 import functools
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import decimal
 
 __all__ = ["EMAIL_PATTERN", "MASK", "PII_PATTERNS", "is_card_decimal", "is_card_int"]
 

@@ -16,11 +16,10 @@ see every value): see ``ArgumentFilter._quick`` (in :mod:`._filter`).
 
 from __future__ import annotations
 
-import datetime
-from decimal import Decimal
 from typing import Any, Final
 
 from snapy_capture._digests import blake2b
+from snapy_capture._stdtypes import datetime
 from snapy_capture.filters._inert import inert_loads, resolves_as
 from snapy_capture.filters._objects import ITEM_COST, Memo, Tables
 from snapy_capture.filters._pii import is_card_decimal
@@ -29,6 +28,7 @@ from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._traverse import (
     ATOMIC,
     CARD_INT_MIN,
+    CARD_LEAVES,
     HOLDERS,
     LEAF_SETS,
     LEAVES,
@@ -45,7 +45,7 @@ _UTC: Final = datetime.timezone.utc
 
 #: Left as they are by the walk, at any depth and under any name but a sensitive one (a
 #: Decimal too, unless it holds a card number: see :meth:`Quick.value`).
-_ATOMS: Final[set[type]] = set(ATOMIC | (LEAVES - {Decimal}))
+_ATOMS: Final[set[type]] = set(ATOMIC | (LEAVES - CARD_LEAVES))
 LEAF_SETS.append(_ATOMS)  # leaves whose module is imported later join it (late_leaf)
 _CONTAINERS: Final = frozenset({list, tuple, set, frozenset, dict})
 #: What one argument may cost before the walk is cheaper, counted as the walk counts a call's
@@ -314,7 +314,7 @@ class Quick:
             return budget if clean else -1
         if kind in _CONTAINERS:
             return self.container(value, depth, budget)
-        if kind is Decimal:
+        if kind in CARD_LEAVES:
             return budget if self.compiled is None or not is_card_decimal(value) else -1
         if kind is _DATETIME and (value.tzinfo is None or value.tzinfo is _UTC):
             return budget  # the commonest holders, without a call

@@ -25,12 +25,11 @@ forms they are filtered through, in :mod:`._objects`.
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import itertools
 import types
 from typing import Any, Final, TypeAlias, cast
 
+from snapy_capture._stdtypes import datetime, imported
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import AmbiguousName, pair_key
 from snapy_capture.filters._objects import (
@@ -55,6 +54,7 @@ from snapy_capture.filters._unstorable import imported_type, reference_reason
 __all__ = [
     "ATOMIC",
     "CARD_INT_MIN",
+    "CARD_LEAVES",
     "HOLDERS",
     "KEY_MASK",
     "LEAF_SETS",
@@ -81,7 +81,6 @@ ATOMIC: Final[frozenset[type]] = frozenset({float, complex, bool, type(None), ty
 LEAVES: Final[set[type]] = {
     datetime.date,
     datetime.timedelta,
-    decimal.Decimal,
     range,
 }
 #: Leaves when what they hold is (:func:`plain_holder`): a slice's bounds, a datetime's or a
@@ -113,9 +112,13 @@ def plain_holder(value: Any) -> bool:
 
 
 #: Leaves of modules this one does not import (they cost a capturing process's start-up
-#: ~2 ms, uuid pulling in platform): a value of one cannot exist before its module is
-#: imported, so each joins the sets in :data:`LEAF_SETS` once it is, met by the walk.
-_LATE_LEAVES: Final = {"uuid": "UUID", "fractions": "Fraction"}
+#: ~3 ms, uuid pulling in platform): a value of one cannot exist before its module is
+#: imported, so each joins the sets in :data:`LEAF_SETS` once it is, met by the walk
+#: (``Decimal`` joins :data:`LEAVES` and :data:`CARD_LEAVES` only).
+_LATE_LEAVES: Final = {"decimal": "Decimal", "uuid": "UUID", "fractions": "Fraction"}
+#: The leaves that may hold a payment card number (``Decimal("4111111111111111")``), which
+#: the walk checks with the PII patterns.
+CARD_LEAVES: Final[set[type]] = set()
 #: Classes found not to be one of them, by identity (kept: their ids stay their own).
 _NOT_LATE: Final[dict[int, type]] = {}
 _MAX_NOT_LATE: Final = 4096
@@ -139,8 +142,14 @@ def late_leaf(kind: type) -> bool:
             _NOT_LATE.clear()
         _NOT_LATE[id(kind)] = kind
         return False
-    for leaves in LEAF_SETS:
-        leaves.add(kind)
+    if module_name == "decimal":
+        # Never one of _quick's atoms, which skip the walk's checks; a card leaf first, so
+        # that another thread finding it in LEAVES checks it.
+        CARD_LEAVES.add(kind)
+        LEAVES.add(kind)
+    else:
+        for leaves in LEAF_SETS:
+            leaves.add(kind)
     _LATE_LEAVES.pop(module_name, None)
     return True
 
@@ -157,7 +166,7 @@ _BY_REFERENCE: Final = (
 
 #: What a name that is only ambiguously a secret's (``token``) redacts: values whose
 #: whole content could be the credential itself.
-_SCALARS: Final = (str, bytes, bytearray, memoryview, int, float, complex, decimal.Decimal)
+_SCALARS: Final = (str, bytes, bytearray, memoryview, int, float, complex)
 
 
 def holds_scalar(value: Any) -> bool:
@@ -173,7 +182,14 @@ def holds_scalar(value: Any) -> bool:
         or kind in HOLDERS
         or issubclass(kind, _SCALARS)
         or (bool(_LATE_LEAVES) and late_leaf(kind))
+        or _is_decimal(kind)
     )
+
+
+def _is_decimal(kind: type) -> bool:
+    """Whether ``kind`` is ``Decimal`` or a subclass (of a decimal the program imported)."""
+    decimal = imported("decimal", "Decimal")
+    return type(decimal) is type and issubclass(kind, decimal)
 
 
 def redacts(pattern: str | None, value: Any) -> bool:
@@ -428,9 +444,9 @@ class _Walk(ObjectWalk):
             return self.visit_str(path, value)
         if kind is bytes or kind is bytearray:
             return self.visit_bytes(path, value)
-        if kind is decimal.Decimal and flt.filter_pii and flt.contains_pii(value):
-            return self.redact(path, "pii")  # a card number held in a Decimal
         if kind in LEAVES or (_LATE_LEAVES and kind not in BUILTIN_CONTAINERS and late_leaf(kind)):
+            if kind in CARD_LEAVES and flt.filter_pii and flt.contains_pii(value):
+                return self.redact(path, "pii")  # a card number held in a Decimal
             return value
         if kind in HOLDERS and (
             (kind is datetime.datetime and value.tzinfo is None) or plain_holder(value)

@@ -195,9 +195,9 @@ def _warn(message: str, *, strict: bool = False) -> None:
     try:
         warnings.warn(message, SnapyCaptureWarning, stacklevel=level)
     except Exception:  # noqa: BLE001 - warnings turned into errors must not break an import
-        import logging  # noqa: PLC0415 - not at start-up (see the imports above)
+        from snapy_capture import _logger  # noqa: PLC0415 - not at start-up (see the imports above)
 
-        logging.getLogger("snapy_capture").warning("%s", message)
+        _logger.warning("%s", message)
 
 
 _OWN_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

@@ -15,15 +15,16 @@ import gc
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
+from snapy_capture._records import Record
 from snapy_capture.capture import site_of
 from snapy_capture.hook._kinds import CALLABLE, CLASS, FUNCTION, PROPERTY
 from snapy_capture.hook._resolve import MISSING, Member
 from snapy_capture.hook._targets import Target, refusal, refused_module
 
 
-class Swap(NamedTuple):
+class Swap(Record):
     """A function the hook replaced, as other places may hold it."""
 
     #: The function object a copy or a registry holds (a method's plain function).

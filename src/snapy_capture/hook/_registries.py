@@ -25,16 +25,14 @@ target is read at C speed. Measured: 2 to 3 ms for a module of 10,000 globals, o
 from __future__ import annotations
 
 import collections
-import logging
 import types
 from collections.abc import Iterable
 from typing import Any, Final
 
+from snapy_capture import _logger as logger
 from snapy_capture.hook._patch import Patch, Replaced, Swap, label_key
 
 __all__ = ["MAX_ITEMS", "ItemPatch", "Rebinding"]
-
-logger = logging.getLogger("snapy_capture")
 
 #: The most items (namespace entries and container items) read in one module's pass.
 MAX_ITEMS: Final = 1_000_000

@@ -20,8 +20,9 @@ import os
 import sys
 import types
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
+from snapy_capture._records import Record
 from snapy_capture.hook._kinds import CLASS, EXACT_KINDS, kind_of, selects
 from snapy_capture.hook._targets import Target
 
@@ -46,7 +47,7 @@ class TargetNotFoundError(Exception):
     """A target not found; internal control flow, never escapes the hook."""
 
 
-class Member(NamedTuple):
+class Member(Record):
     """A name found in a live module: where it is stored, the raw object and its kind."""
 
     owner: Any

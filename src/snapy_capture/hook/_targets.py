@@ -30,8 +30,9 @@ import reprlib
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+from snapy_capture._records import Record
 from snapy_capture.config import OPTIONS, is_url, parse_option
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters import check_filter_spec
@@ -65,7 +66,7 @@ _ADDITIVE: Final = frozenset(option.name for option in OPTIONS if option.additiv
 
 # Target and TargetSpec are not dataclasses: creating one costs every process that imports a
 # target module ~0.5 ms at start-up (its methods are compiled from source then).
-class Target(NamedTuple):
+class Target(Record):
     """One entry of ``targets:``: a module, a qualified name (maybe a glob) and its options."""
 
     module: str

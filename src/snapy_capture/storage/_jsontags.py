@@ -13,21 +13,20 @@ it names would run that module (a ``.py`` planted beside the captures, for one).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import dataclasses
-import datetime as dt
-import decimal
 import enum
 import importlib
 import json
 import math
 import pathlib
 import sys
-import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
+from snapy_capture._stdtypes import datetime as dt
+from snapy_capture._stdtypes import imported
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.filters import Inert
 from snapy_capture.storage._mainrefs import MAIN_MODULES, MainName, lookup
@@ -208,7 +207,11 @@ class Encoder:
         if simple is not None:
             tag, encode = simple
             return {TAG: tag, **encode(obj)}
-        if _is_uuid(kind):
+        # Read from the modules the program imported: importing uuid (with platform) or
+        # decimal would cost a capturing process's start-up ~2.5 ms and ~1 ms.
+        if kind is imported("decimal", "Decimal"):
+            return {TAG: "decimal", "value": str(obj)}
+        if kind is imported("uuid", "UUID"):
             return {TAG: "uuid", "value": str(obj)}
         if kind is complex:
             return {TAG: "complex", "real": self.encode(obj.real), "imag": self.encode(obj.imag)}
@@ -279,27 +282,24 @@ def _dataclass_values(names: list[str], state: Any) -> dict[str, Any] | None:
     return None
 
 
+def _base64(value: bytes | bytearray) -> dict[str, Any]:
+    # What base64.b64encode returns, from binascii as it does: base64 (and its import's
+    # cost) only where a capture is read back.
+    return {"b64": binascii.b2a_base64(value, newline=False).decode("ascii")}
+
+
 def _timedelta_fields(value: dt.timedelta) -> dict[str, Any]:
     return {"days": value.days, "seconds": value.seconds, "microseconds": value.microseconds}
 
 
 _SIMPLE: Final[dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]] = {
-    bytes: ("bytes", lambda v: {"b64": base64.b64encode(v).decode("ascii")}),
-    bytearray: ("bytearray", lambda v: {"b64": base64.b64encode(v).decode("ascii")}),
+    bytes: ("bytes", _base64),
+    bytearray: ("bytearray", _base64),
     dt.datetime: ("datetime", lambda v: {"iso": v.isoformat(), "fold": v.fold}),
     dt.date: ("date", lambda v: {"iso": v.isoformat()}),
     dt.time: ("time", lambda v: {"iso": v.isoformat(), "fold": v.fold}),
     dt.timedelta: ("timedelta", _timedelta_fields),
-    decimal.Decimal: ("decimal", lambda v: {"value": str(v)}),
 }
-
-
-def _is_uuid(kind: type) -> bool:
-    """Whether ``kind`` is ``uuid.UUID``, read from ``sys.modules``: importing uuid (with
-    platform) would cost a capturing process's start-up ~2.5 ms, and a UUID cannot exist
-    before its module is imported."""
-    module = sys.modules.get("uuid")
-    return type(module) is types.ModuleType and vars(module).get("UUID") is kind
 
 
 class Decoder:
@@ -394,9 +394,21 @@ def _decode_path(decoder: Decoder, data: dict[str, Any]) -> pathlib.PurePath:
 
 
 def _uuid(value: str) -> Any:
-    import uuid  # noqa: PLC0415 - loading a capture (see _is_uuid)
+    import uuid  # noqa: PLC0415 - loading a capture (see Encoder._other)
 
     return uuid.UUID(value)
+
+
+def _b64decode(text: str) -> bytes:
+    import base64  # noqa: PLC0415 - loading a capture (see _SIMPLE)
+
+    return base64.b64decode(text, validate=True)
+
+
+def _decimal(value: str) -> Any:
+    import decimal  # noqa: PLC0415 - loading a capture (see Encoder._other)
+
+    return decimal.Decimal(value)
 
 
 _DECODERS: Final[dict[str, Callable[[Decoder, dict[str, Any]], Any]]] = {
@@ -405,15 +417,15 @@ _DECODERS: Final[dict[str, Callable[[Decoder, dict[str, Any]], Any]]] = {
     "frozenset": lambda d, data: frozenset(d._items(data)),
     "int": lambda d, data: int(data["hex"], 16),
     "float": _decode_float,
-    "bytes": lambda d, data: base64.b64decode(data["b64"], validate=True),
-    "bytearray": lambda d, data: bytearray(base64.b64decode(data["b64"], validate=True)),
+    "bytes": lambda d, data: _b64decode(data["b64"]),
+    "bytearray": lambda d, data: bytearray(_b64decode(data["b64"])),
     "datetime": lambda d, data: dt.datetime.fromisoformat(data["iso"]).replace(
         fold=data.get("fold", 0)
     ),
     "date": lambda d, data: dt.date.fromisoformat(data["iso"]),
     "time": lambda d, data: dt.time.fromisoformat(data["iso"]).replace(fold=data.get("fold", 0)),
     "timedelta": _decode_timedelta,
-    "decimal": lambda d, data: decimal.Decimal(data["value"]),
+    "decimal": lambda d, data: _decimal(data["value"]),
     "uuid": lambda d, data: _uuid(data["value"]),
     "path": _decode_path,
     "complex": lambda d, data: complex(d.decode(data["real"]), d.decode(data["imag"])),

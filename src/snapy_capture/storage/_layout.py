@@ -17,16 +17,17 @@ files with :data:`_TEMP_PREFIX`); retention on a write (:func:`_retire`) deletes
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final, NamedTuple, Protocol
+from typing import Final, Protocol
 from urllib.parse import quote, unquote
 
+from snapy_capture import _logger as logger
 from snapy_capture._digests import sha256
+from snapy_capture._records import Record
 from snapy_capture.errors import UnsafeStorageError
 from snapy_capture.storage._files import (
     _O_NOFOLLOW,
@@ -48,8 +49,6 @@ _BOOKKEEPING: Final = (".lock", ".seq", ".dedupe", _META)
 _PROBES: Final = 8
 #: Beyond this many sequence numbers to delete on a write, scan the directory instead.
 _MAX_RANGE: Final = 4096
-
-logger = logging.getLogger("snapy_capture")
 
 
 class RetentionFiles(Protocol):
@@ -83,7 +82,7 @@ def function_dirname(module: str, qualname: str) -> str:
 
 # FunctionInfo and CaptureRef: named tuples (immutable, compared and printed as the frozen
 # dataclasses they were), as a dataclass costs every capturing process ~0.5 ms to create.
-class FunctionInfo(NamedTuple):
+class FunctionInfo(Record):
     """A function that has a capture directory under a storage root."""
 
     module: str
@@ -95,7 +94,7 @@ class FunctionInfo(NamedTuple):
         return f"{self.module}:{self.qualname}"
 
 
-class CaptureRef(NamedTuple):
+class CaptureRef(Record):
     """One capture file, as the layers above see it.
 
     Attributes:

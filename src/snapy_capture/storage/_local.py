@@ -20,7 +20,6 @@ import contextlib
 import errno
 import functools
 import json
-import logging
 import os
 import sys
 import threading
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from snapy_capture import _forksafe
+from snapy_capture import _logger as logger
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage import _envelope
 from snapy_capture.storage._backend import Backend
@@ -59,7 +59,6 @@ from snapy_capture.storage._objpath import StoredPath
 
 __all__ = ["LocalDirectory"]
 
-logger = logging.getLogger("snapy_capture")
 
 _MAX_NUMBERING_ATTEMPTS: Final = 50
 #: Deduplication indexes a storage keeps mapped; beyond, each write maps and unmaps its own.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from snapy_capture._stdtypes import datetime as dt
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage._backend import Backend
 from snapy_capture.storage._codec import RecordCodec
