@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from snapy_capture.errors import SnapyCaptureError
+from snapy_capture.filters._redacted import UNSTORED_REASONS
 
 __all__ = [
     "clear_default_substitutes",
@@ -136,11 +137,6 @@ def is_unstored(path: str, reason: str) -> bool:
     The whole instance is never one: a method cannot run on a placeholder.
     """
     return path != "self" and reason.startswith(UNSTORED_REASONS)
-
-
-#: Reasons of parts that could not be stored (as opposed to secrets, and to values cut by a
-#: size, depth or cycle limit, which would replay as misleading text).
-UNSTORED_REASONS: Final = ("unstorable", "unpicklable", "unserializable")
 
 
 def split_filtered(
