@@ -68,6 +68,29 @@ class RealPackage:
 
 PACKAGES = (
     RealPackage(
+        # attrs' code is in the ``attr`` package (``attrs`` re-exports it).
+        "attr",
+        frozenset(
+            {
+                "attr._make:evolve",
+                "attr._next_gen:asdict",
+                "attr.validators:_InValidator.__call__",
+            }
+        ),
+        Regression(
+            "validators.py",
+            "msg = f\"'{attr.name}' must be in {self._original_options!r} (got {value!r})\"",
+            "msg = f\"'{attr.name}' must be one of {self._original_options!r} (got {value!r})\"",
+            ("must be in", "must be one of"),
+            "the in_ validator words its refusal differently",
+        ),
+        # evolve's instance is a slotted @define class holding a lock: pickled through the
+        # __getstate__ attrs writes, it was once replaced whole (an unstorable "Ledger"), so
+        # evolve ran on a placeholder; the validator's Attribute, which pickles (its
+        # __getstate__ stores its mappingproxy as a dict), was once called unstorable.
+        frozenset({"attr._make:evolve", "attr.validators:_InValidator.__call__"}),
+    ),
+    RealPackage(
         "jinja2",
         frozenset(
             {

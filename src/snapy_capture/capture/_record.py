@@ -27,7 +27,7 @@ from snapy_capture.filters import (
     attribute_names,
     inert_loads,
 )
-from snapy_capture.filters._pickled import plain_pickling
+from snapy_capture.filters._pickled import plain_pickling, type_name
 from snapy_capture.filters._traverse import KEY_MASK, LEAVES, late_leaf, redacts
 from snapy_capture.storage import CaptureStorage
 
@@ -831,7 +831,7 @@ def replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> N
             if degraded is not None:
                 container[key] = degraded
                 continue
-            why = f"unserializable {type(value).__qualname__}"
+            why = f"unserializable {type_name(value)}"  # an Inert copy's: its class's
             if _cycle(exc):
                 why += ": a reference cycle, which JSON cannot store"  # JSON has no references
             container[key] = Redacted(f"{prefix}{why}")

@@ -7,8 +7,10 @@ host's class (that would run its ``__new__``, ``__setitem__`` or ``__del__``): t
 :class:`~._inert.Inert`, its pickled form with the filtered parts, which pickles
 as the object would have. Inert copies unpickled from an async snapshot are filtered the same
 way as the live objects they copy.
+An object pickled by default with the state its own ``__getstate__`` chooses (attrs' slotted
+classes) is filtered item by item when that state is a dict of attributes.
 For any other object (``functools.partial``, bound methods, exceptions, ``deque``, classes
-with ``__reduce__`` or ``__getstate__``...) the reduced form is inspected too, and if anything
+with ``__reduce__``...) the reduced form is inspected too, and if anything
 in it would be filtered the whole object is replaced by a placeholder: rebuilding it would
 mean running its code with placeholders in it.
 """
@@ -30,6 +32,7 @@ from snapy_capture.filters._pickled import (
     materialized,
     plain_pickling,
     plain_tuple,
+    state_pickling,
     type_name,
 )
 from snapy_capture.filters._questions import FilterQuestions
@@ -257,6 +260,18 @@ class ObjectWalk(abc.ABC):
             return self.redact(path, f"unstorable:{name} holds an unstorable part")
         return self.redact(path, f"opaque:{name} holds filtered data")
 
+    def forget_unstorable(self, mark: int, touched: int) -> None:
+        """Forget what was found since ``mark`` when all of it is unstorable (a lock, a
+        lambda): used after judging attributes that pickle does not store as they are, which
+        matter only for a secret they might pass on in another shape; what pickle does store
+        is judged on its own (an unstorable part of it is found there again)."""
+        inside = self.report[mark:]
+        if len(inside) == self.touched - touched and all(
+            entry["reason"].startswith("unstorable:") for entry in inside
+        ):
+            del self.report[mark:]
+            self.touched = touched
+
     def suspect(self, key: int) -> bool:
         """Whether a back-reference to the object with this id counts as filtered data."""
         return self.everything or key in self.suspects
@@ -402,6 +417,8 @@ class ObjectWalk(abc.ABC):
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
             names = fields + [item for item in names or () if item[0] not in dict(fields)]
         if not plain_pickling(kind):
+            if state_pickling(kind):
+                return self.visit_by_state(path, value, names, depth)
             return self.visit_opaque(path, value, names, depth)
         if names is None:
             # Pickle stores nothing but the class, or (a built-in type's state in C) fails.
@@ -419,6 +436,44 @@ class ObjectWalk(abc.ABC):
             duplicate = Inert.of(value)
         _change_state(duplicate, changes)
         return duplicate
+
+    def visit_by_state(
+        self, path: Path, value: Any, names: list[tuple[str, bool]] | None, depth: int
+    ) -> Any:
+        """An object pickled as its class and the state its own ``__getstate__`` returns:
+        a state of attributes is filtered item by item (an :class:`Inert` with the filtered
+        state, which loads through the class's ``__setstate__``); any other state is kept
+        whole or replaced whole, as for an opaque object."""
+        try:
+            inert = Inert.of(value)  # what pickle itself calls: the class's __getstate__
+        except Exception:  # noqa: BLE001 - pickle would fail on it too: do not store it
+            return self.redact(path, f"unpicklable:{type_name(value)}")
+        state = inert.state
+        stored = state if type(state) is dict else None
+        if (
+            type(state) is tuple
+            and len(state) == 2
+            and all(part is None or type(part) is dict for part in state)
+        ):
+            stored = {**(state[0] or {}), **(state[1] or {})}
+        if stored is None:
+            return self.visit_opaque(path, value, names, depth)
+        mark, touched, leans = len(self.report), self.touched, self.leans
+        # An attribute the state does not hold as itself (left out, renamed, encoded) is
+        # still judged by its name, as for an opaque object: a secret it holds may be stored
+        # in another shape, so finding one replaces the object whole.
+        missing = [
+            (attr, is_slot)
+            for attr, is_slot in names or ()
+            if not (attr in stored and stored[attr] is _attribute(value, attr, is_slot))
+        ]
+        if missing:
+            self.visit_attributes(path, value, missing, depth)
+            self.forget_unstorable(mark, touched)  # a lock it leaves out is not stored
+            if self.kept_whole(touched, leans):
+                return self.opaque(path, type_name(value), mark, touched)
+        result = self.visit_inert(path, inert, depth, key=id(value))
+        return value if result is inert else result
 
     def visit_method(
         self, path: Path, value: types.MethodType | types.BuiltinMethodType, depth: int
@@ -480,7 +535,7 @@ class ObjectWalk(abc.ABC):
             opaque = self.check_parts(path, args[1:] if value.func is _NEWOBJ else args, depth)
         state = value.state
         if state is not None:
-            if cls is not None and plain_pickling(cls):
+            if cls is not None and (plain_pickling(cls) or state_pickling(cls)):
                 changed = self.visit_state(path, cls, state, depth)
                 if changed is _OPAQUE:
                     opaque = True
@@ -584,6 +639,10 @@ class ObjectWalk(abc.ABC):
         leans = self.leans
         if names:
             self.visit_attributes(path, value, names, depth)
+            # Judged for a secret they may pass on to the reduced form in another shape; an
+            # unstorable one (attrs' Attribute.metadata, a mappingproxy its __getstate__ turns
+            # into a dict) matters only if the reduced form holds it, checked just below.
+            self.forget_unstorable(mark, touched)
         self.check_reduced(path, value, value, depth)
         # Anything it reaches that is filtered, even an object met before or around a cycle:
         # kept whole, it would be stored through it.
@@ -629,6 +688,17 @@ class ObjectWalk(abc.ABC):
         if len(taken) > room:
             raise OverBudget
         return taken
+
+
+def _attribute(value: Any, name: str, is_slot: bool) -> Any:
+    """The attribute ``name`` as pickle's default would read it (no host code), or a marker
+    no state holds when it is unset."""
+    try:
+        if is_slot:
+            return object.__getattribute__(value, name)
+        return object.__getattribute__(value, "__dict__")[name]
+    except (AttributeError, KeyError, TypeError):
+        return _OPAQUE
 
 
 def _items_as_one_tuple(args: tuple[Any, ...], value: tuple[Any, ...]) -> bool:

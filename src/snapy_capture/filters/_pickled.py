@@ -19,6 +19,7 @@ __all__ = [
     "materialized",
     "plain_pickling",
     "plain_tuple",
+    "state_pickling",
     "type_name",
 ]
 
@@ -89,6 +90,25 @@ def plain_pickling(kind: type) -> bool:
         if len(_plain_cache) < 4096:
             _plain_cache[kind] = plain
     return plain
+
+
+def state_pickling(kind: type) -> bool:
+    """Whether pickle stores instances of ``kind`` as ``copyreg.__newobj__(kind)`` plus the
+    state its own ``__getstate__`` returns (attrs' slotted classes, a class that leaves a
+    cache out): the default reduction, with only the state chosen by the class. Loading it
+    hands that state to the class's ``__setstate__``, as for a plainly pickled class that
+    defines one, so a state of attributes (a dict) can be filtered item by item."""
+    # Not cached: like plain_tuple, a class given a reducer later pickles by it from then on.
+    getstate = getattr(kind, "__getstate__", _OBJECT_GETSTATE)
+    return (
+        getstate is not _OBJECT_GETSTATE
+        and getstate is not DATACLASS_GETSTATE
+        and getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
+        and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
+        and getattr(kind, "__getnewargs_ex__", None) is None
+        and getattr(kind, "__getnewargs__", None) is None
+        and kind not in copyreg.dispatch_table
+    )
 
 
 def plain_tuple(kind: type) -> bool:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Final
 
-__all__ = ["Redacted"]
+__all__ = ["UNSTORED_REASONS", "Redacted"]
+
+#: Reasons of parts that could not be stored (as opposed to secrets, and to values cut by a
+#: size, depth or cycle limit, which would replay as misleading text).
+UNSTORED_REASONS: Final = ("unstorable", "unpicklable", "unserializable")
 
 
 class Redacted(str):
@@ -27,6 +32,18 @@ class Redacted(str):
 
     def __repr__(self) -> str:
         return str.__repr__(str(self))
+
+    def __iter__(self) -> Iterator[str]:
+        # A part that could not be stored (a generator, a file, a lock) replays as this
+        # placeholder: iterated as text, it would hand a replayed ``ilen(gen)`` or
+        # ``chunked(gen, 3)`` the placeholder's characters, a plausible but wrong outcome.
+        # Raising instead makes the case skip, naming the part (replay's check_unstored).
+        if self.reason.startswith(UNSTORED_REASONS):
+            raise TypeError(
+                f"{str.__str__(self)} stands for a value that could not be stored at capture "
+                "time: it cannot be iterated"
+            )
+        return str.__iter__(self)
 
 
 # Pickles refer to the public home, so captures do not depend on this private module's name.

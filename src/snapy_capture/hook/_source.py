@@ -5,7 +5,8 @@
 syntax tree, and each is given the kind :mod:`snapy_capture.hook._resolve` would give the live
 object, for the same rule to select among them. What only running can tell (what an unknown
 decorator returns, which branch of an ``if`` defines a name) is guessed: a decorated ``def`` is
-taken for a function, and a name defined in any branch is taken as defined.
+taken for a function, a name defined in any branch is taken as defined, and a class decorated
+by ``dataclass`` or attrs (``define``, ``frozen``, ``attr.s``...) has the ``__init__`` they write.
 """
 
 from __future__ import annotations
@@ -25,6 +26,29 @@ _ACCESSOR_SUFFIXES: Final = (".setter", ".getter", ".deleter")
 #: Decorators whose result is neither a function nor a property: not captured.
 _VALUE_DECORATORS: Final = frozenset({"cached_property", "functools.cached_property"})
 _LITERALS: Final = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.JoinedStr)
+#: Class decorators that give the class an ``__init__`` of their own making (dataclasses and
+#: the attrs family, as written after ``import``/``from ... import``): not in the source,
+#: yet the hook finds it on the class and a ``Cls.*`` pattern selects it.
+_INIT_MAKERS: Final = frozenset(
+    {
+        "dataclass",
+        "dataclasses.dataclass",
+        "pydantic.dataclasses.dataclass",
+        "attr.s",
+        "attr.attrs",
+        "attrs",
+        "attr.dataclass",
+        "define",
+        "frozen",
+        "mutable",
+        "attr.define",
+        "attr.frozen",
+        "attr.mutable",
+        "attrs.define",
+        "attrs.frozen",
+        "attrs.mutable",
+    }
+)
 
 
 @dataclass
@@ -91,6 +115,8 @@ def _walk(body: list[ast.stmt], prefix: str, names: SourceNames) -> None:
             kinds[qualname] = CLASS
             names.bases[qualname] = [_base(base, prefix, kinds) for base in node.bases]
             _walk(node.body, f"{qualname}.", names)
+            if any(_makes_init(decorator) for decorator in node.decorator_list):
+                kinds.setdefault(f"{qualname}.__init__", FUNCTION)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             kind = _value_kind(node.value, prefix, kinds)
@@ -116,6 +142,20 @@ def _walk(body: list[ast.stmt], prefix: str, names: SourceNames) -> None:
                 for child in getattr(node, field_name, None) or []:
                     inner = child.body if isinstance(child, ast.ExceptHandler) else [child]
                     _walk(inner, prefix, names)
+
+
+def _makes_init(decorator: ast.expr) -> bool:
+    """Whether a class decorator is one that writes the class's ``__init__`` (``@dataclass``,
+    ``@attrs.define``), not called with ``init=False``."""
+    call = decorator if isinstance(decorator, ast.Call) else None
+    if ast.unparse(call.func if call else decorator) not in _INIT_MAKERS:
+        return False
+    return not any(
+        keyword.arg == "init"
+        and isinstance(keyword.value, ast.Constant)
+        and keyword.value.value is False
+        for keyword in (call.keywords if call else ())
+    )
 
 
 def _literal_names(value: ast.expr | None) -> list[str] | None:

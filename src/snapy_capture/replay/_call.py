@@ -52,6 +52,7 @@ __all__ = [
     "captured_instance",
     "label",
     "prepare",
+    "recorded_items",
 ]
 
 NO_INSTANCE = "captured without its instance (capture_self off or an old capture)"
@@ -376,6 +377,19 @@ def _consumable(value: Any) -> bool:
     if isinstance(value, (str, bytes, bytearray, Mapping, Sequence, Set, io.IOBase)):
         return False
     return isinstance(value, Iterator)
+
+
+def recorded_items(value: Any) -> list[Any] | None:
+    """The items of a recorded result that is a one-shot iterator (``iter(("abc",))``, a
+    ``map``: pickled as they stood when the call returned, unconsumed), read from a copy as
+    a replayed one is drained (at most :data:`MAX_ITEMS`); ``None`` for any other value, or
+    when reading it fails."""
+    if not _consumable(value):
+        return None
+    try:
+        return list(itertools.islice(copied(value), MAX_ITEMS))
+    except Exception:  # noqa: BLE001 - compared as it was loaded
+        return None
 
 
 def _awaited(coroutine: Any) -> Outcome:

@@ -26,6 +26,7 @@ from snapy_capture.replay._call import (
     check_unstored,
     label,
     prepare,
+    recorded_items,
     run,
     unstored_list,
 )
@@ -170,6 +171,13 @@ def _compared(
     recorded = expected.get("value") if "exception" not in expected else None
     if isinstance(recorded, str) and _is_placeholder(recorded):
         return _unrecorded_result(prepared, record, recorded, outcome)
+    if outcome.items is not None:
+        # The replay's iterator was drained: so is the recorded one (more_itertools'
+        # always_iterable returns iter(...), which pickles with its items), else its items
+        # were compared with the iterator object and never matched.
+        items = recorded_items(recorded)
+        if items is not None:
+            expected = {**expected, "value": items}
     diff = _compare(name, expected, outcome.value, outcome.raised)
     if not diff and prepared.on_captured_instance and "self_after" in record:
         diff = _compare_state(name, record["self_after"], prepared.instance)

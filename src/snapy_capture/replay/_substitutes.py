@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from snapy_capture.errors import SnapyCaptureError
+from snapy_capture.filters._redacted import UNSTORED_REASONS, Redacted
 
 __all__ = [
     "clear_default_substitutes",
@@ -138,11 +139,6 @@ def is_unstored(path: str, reason: str) -> bool:
     return path != "self" and reason.startswith(UNSTORED_REASONS)
 
 
-#: Reasons of parts that could not be stored (as opposed to secrets, and to values cut by a
-#: size, depth or cycle limit, which would replay as misleading text).
-UNSTORED_REASONS: Final = ("unstorable", "unpicklable", "unserializable")
-
-
 def split_filtered(
     record: Mapping[str, Any], values: Iterable[str] = ()
 ) -> tuple[list[str], dict[str, str]]:
@@ -240,6 +236,11 @@ def _closing(text: str, start: int) -> int:
 def _place(target: Any, steps: list[Step], value: Any, shown: str) -> Any:
     if not steps:
         return value
+    if isinstance(target, Redacted) and target.reason.startswith(UNSTORED_REASONS):
+        # The value holding that part was not stored at all (a serializer could not encode
+        # it, after the filters had redacted the part): nothing to put the test value into.
+        # The case runs with the placeholder and is skipped, naming it, if the call fails.
+        return target
     (how, key), rest = steps[0], steps[1:]
     try:
         if how == ".":
