@@ -256,7 +256,7 @@ def result_filter(
     ``receiver`` is searched too: its ``api_key`` must not come back in the result either.
     """
     found = _GivenSecrets(flt)
-    given = [*zip(names, args, strict=False), *kwargs.items()]
+    given = _arguments(flt, names, args, kwargs)
     if receiver is not None:
         given.append(("self", receiver))
     found.collect(given)
@@ -329,7 +329,7 @@ def echoes_masked(
     """``filtered`` (the arguments as ``flt`` filtered them), with every secret held under a
     sensitive name in the arguments also masked where another argument holds it."""
     found = _GivenSecrets(flt)
-    found.collect([*zip(names, args, strict=False), *kwargs.items()])
+    found.collect(_arguments(flt, names, args, kwargs))
     secrets = found.secrets
     if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
         # Usually no secret is passed twice: the filtered arguments, pickled once (C speed),
@@ -350,6 +350,21 @@ def echoes_masked(
     return FilterResult(
         again.args, again.kwargs, [*report, *(e for e in again.redactions if e not in report)]
     )
+
+
+def _arguments(
+    flt: ArgumentFilter, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+) -> list[tuple[Any, Any]]:
+    """``(name, value)`` of each argument, a value named by a naming argument beside it
+    (``set(key="password", value=pw)``) by that name, as the filter judged it."""
+    named = flt.named_by(names, args, kwargs)
+    if not named:
+        return [*zip(names, args, strict=False), *kwargs.items()]
+    positional = enumerate(zip(names, args, strict=False))
+    return [
+        *((named.get(index, name), value) for index, (name, value) in positional),
+        *((named.get(key, key), value) for key, value in kwargs.items()),
+    ]
 
 
 def _encoded(text: str) -> list[bytes]:
