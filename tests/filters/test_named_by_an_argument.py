@@ -133,5 +133,6 @@ def test_a_naming_argument_with_a_harmless_name_changes_nothing(capture_dir: Pat
         "value": "min 12 characters",
         "name": "user",
     }
-    assert second["args"] == ["theme"] and second["kwargs"] == {"value": "dark"}
+    assert second["args"] == ["theme"]
+    assert second["kwargs"] == {"value": "dark"}
     assert "redactions" not in first["metadata"] or not first["metadata"]["redactions"]

@@ -26,8 +26,9 @@ from snapy_capture.filters import (
     attribute_names,
     inert_loads,
 )
+from snapy_capture.filters._names import structural_name
 from snapy_capture.filters._pickled import plain_pickling
-from snapy_capture.filters._traverse import KEY_MASK, LEAVES, redacts
+from snapy_capture.filters._traverse import KEY_MASK, LEAVES, named_pairs, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -442,6 +443,12 @@ def _key_name(key: Any) -> str | None:
     return plain if type(plain) is str else None
 
 
+class _PairName(str):
+    """The name a pair's first item gives its second: no attribute's or key's (it is data)."""
+
+    __slots__ = ()
+
+
 class _GivenSecrets:
     """The values held under sensitive names anywhere in a call's arguments (reading only).
 
@@ -474,15 +481,37 @@ class _GivenSecrets:
         if depth > self.flt.max_depth:
             return []
         inherit = None
-        if reason is None and name is not None:
+        if name is not None:
             pattern = self.flt.sensitive_pattern(name)
-            # As the filter decides: a lexer's ``token`` dict is not a secret, its text is not
-            # masked in the result (a secret-named part of it still is); the items of a plain
-            # list, tuple or set under it are checked by its name.
-            if pattern is not None and redacts(pattern, value):
-                reason = f"name:{pattern}"
-            elif pattern is not None and type(value) in (list, tuple, set, frozenset):
-                inherit = name
+            if (
+                reason is not None
+                and pattern is None
+                and type(name) is str  # an attribute's or a key's, not a pair's (_PairName)
+                and structural_name(name)
+            ):
+                # Below a sensitive name, an ``auth`` object's ``username``, a cookie's
+                # ``domain``, a field's ``name`` describe the secret: as the filter keeps an
+                # ambiguous word's structure, only what holds the secret counts (their own
+                # parts are still judged by their names).
+                reason = None
+            if reason is None:
+                # As the filter decides: a lexer's ``token`` dict is not a secret, its text is
+                # not masked in the result (a secret-named part of it still is); the items of
+                # a plain list, tuple or set under it are checked by its name.
+                if pattern is not None and redacts(pattern, value):
+                    reason = f"name:{pattern}"
+                elif pattern is not None and type(value) in (list, tuple, set, frozenset):
+                    inherit = name
+            if reason is not None and (type(value) is tuple or type(value) is list):
+                # ("Authorization", "Basic ...") under "authorization", header pairs: the
+                # filter keeps the pairs' names, which are no secrets then.
+                pairs = named_pairs(self.flt.sensitive_pattern, name, pattern or "", value)
+                if pairs is not None and id(value) not in self.seen:
+                    self.seen.add(id(value))
+                    return [
+                        (None, second, f"name:{verdict}" if verdict else reason)
+                        for (_, second), verdict in zip(pairs[0], pairs[1], strict=True)
+                    ]
         plain = _plain_atom(value)
         if plain is not None:
             if reason is not None:
@@ -535,8 +564,9 @@ class _GivenSecrets:
         )
         if isinstance(fields, tuple):
             return [(_key_name(f), v) for f, v in zip(fields, items, strict=False)]
-        if len(items) == 2 and _key_name(items[0]) is not None:
-            return [(None, items[0]), (_key_name(items[0]), items[1])]  # a ("password", value) pair
+        label = _key_name(items[0]) if len(items) == 2 else None
+        if label is not None:
+            return [(None, items[0]), (_PairName(label), items[1])]  # a ("password", value) pair
         return [(None, item) for item in items]
 
     def inert_items(self, value: Inert) -> list[tuple[str | None, Any]]:

@@ -31,6 +31,7 @@ __all__ = [
     "name_list",
     "names_key",
     "pair_key",
+    "structural_name",
     "version",
     "vocabulary",
 ]
@@ -531,3 +532,44 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
     if not isinstance(key, str) or type(key) is Redacted:
         return None
     return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it
+
+
+#: Last words of an attribute or key naming what describes or locates a credential, never the
+#: credential itself: an ``auth`` object's ``username``, a cookie's ``domain`` and ``path``, a
+#: field's ``name`` and ``error_messages`` (:data:`DESCRIBING` and these). Not ``id``, ``var``,
+#: ``env``, ``stream``: a cookie called ``id``, a variable, a stream can hold the secret itself.
+_STRUCTURE: Final = (DESCRIBING - {"id", "ids", "var", "env", "stream"}) | frozenset(
+    {
+        "user",
+        "username",
+        "login",
+        "host",
+        "hostname",
+        "port",
+        "realm",
+        "message",
+        "messages",
+        "error",
+        "errors",
+        "comment",
+        "description",
+        "title",
+        "help",
+    }
+)
+_structural: dict[str, bool] = {}
+
+
+def structural_name(name: str) -> bool:
+    """Whether an attribute or a dict key called ``name`` holds what describes a credential
+    (``username``, ``domain``, ``name``, ``error_messages``), judged by its last word: found
+    below a sensitive name, its value is no secret (its own parts still are, by their names).
+    A sensitive name is never structural: ask :func:`match_name` first."""
+    known = _structural.get(name)
+    if known is None:
+        words = _WORDS.findall(name[:128])
+        known = bool(words) and words[-1].lower() in _STRUCTURE
+        if len(_structural) >= 4096:
+            _structural.clear()
+        _structural[name] = known
+    return known

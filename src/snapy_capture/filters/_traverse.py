@@ -28,7 +28,9 @@ from __future__ import annotations
 import datetime
 import decimal
 import itertools
+import re
 import types
+from collections.abc import Callable
 from typing import Any, Final, TypeAlias, cast
 
 from snapy_capture.filters._inert import Inert
@@ -64,6 +66,7 @@ __all__ = [
     "filter_argument",
     "holds_scalar",
     "late_leaf",
+    "named_pairs",
     "plain_holder",
     "redacts",
 ]
@@ -185,6 +188,62 @@ def redacts(pattern: str | None, value: Any) -> bool:
         return False
     return type(pattern) is not AmbiguousName or holds_scalar(value)
 
+
+#: A list of more pairs than this under a sensitive name is redacted whole (:func:`named_pairs`).
+_MAX_PAIRS: Final = 256
+#: What a pair's first item looks like to be taken for a name in a list of pairs: an
+#: identifier, a header or a cookie name (linear: one character class, bounded).
+_NAME_LIKE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+_SIGNS: Final = re.compile(r"[^a-z0-9]")
+
+
+def named_pairs(
+    verdict_of: Callable[[str], str | None], name: str, pattern: str, value: Any
+) -> tuple[list[Any], list[str | None], bool] | None:
+    """The ``(name, value)`` pairs ``value`` is made of, found under ``name`` whose verdict
+    ``pattern`` redacts it, with each pair's own verdict, and whether ``value`` is one pair;
+    ``None`` when it is not made of pairs (then it is redacted whole).
+
+    Pairs are: one pair whose first item is ``name`` itself (compared lower-case, signs
+    removed: requests' ``{"authorization": ("Authorization", "Basic ...")}``), so nothing is
+    shown that the name does not show; or a list or tuple of pairs whose first items all look
+    like names (an identifier, a header or cookie name) and one at least is a sensitive name
+    (header pairs, ``dict.items()``). Not ``auth=("bob", pw)`` nor ``password=("old-pw",
+    "new-pw")``: a pair's first item may be a secret too. Only exact lists and tuples of exact
+    2-item lists and tuples whose first item is an exact str: nothing else is read.
+    """
+    kind = type(value)
+    if kind is not tuple and kind is not list:
+        return None
+    size = len(value)
+    pairs: list[Any]
+    verdicts: list[str | None]
+    if size == 2 and type(value[0]) is str:
+        if _label(value[0]) != _label(name):
+            return None
+        return [value], [pattern], True
+    if not 0 < size <= _MAX_PAIRS:
+        return None
+    pairs = list(value)
+    verdicts = []
+    for pair in pairs:
+        pair_kind = type(pair)
+        if not (
+            (pair_kind is tuple or pair_kind is list)
+            and len(pair) == 2
+            and type(pair[0]) is str
+            and _NAME_LIKE.fullmatch(pair[0]) is not None
+        ):
+            return None
+        verdicts.append(verdict_of(pair[0]))
+    if all(verdict is None for verdict in verdicts):
+        return None
+    return pairs, verdicts, False
+
+
+def _label(name: str) -> str:
+    """``name`` lower-cased without signs: ``X-Api-Key`` and ``x_api_key`` are one name."""
+    return _SIGNS.sub("", name[:128].lower())
 
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
 _PLAIN_SEQUENCES: Final = frozenset({list, tuple, set, frozenset})
@@ -406,6 +465,10 @@ class _Walk(ObjectWalk):
                 # one reference would hide nothing, and break the sharing.
                 return value
             else:
+                if kind is tuple or kind is list:
+                    pairs = self.named_pairs(path, name, pattern, value, depth)
+                    if pairs is not None:
+                        return pairs
                 return self.redact(path, f"name:{pattern}")
         if custom and flt.custom_filters:
             for func in flt.custom_filters:
@@ -455,6 +518,30 @@ class _Walk(ObjectWalk):
             return self.back_reference(path, key, value)
         self.inherited = inherited
         return self.enter(path, key, value, depth)
+
+    def named_pairs(self, path: Path, name: str, pattern: str, value: Any, depth: int) -> Any:
+        """``value``, found under ``name``, which redacts it (``pattern``), with its shape and
+        its names kept when it is made of ``(name, value)`` pairs (:func:`named_pairs`);
+        ``None`` for anything else, which is redacted whole. Every pair's second item is
+        redacted (by its own name when that is sensitive, else by ``pattern``), its first
+        kept (and scanned as any text)."""
+        found = named_pairs(self.name_verdict, name, pattern, value)
+        if found is None:
+            return None
+        pairs, verdicts, single = found
+        size = len(value)
+        self.spend(ITEM_COST * (size + 2 * len(pairs)))
+        new_pairs = []
+        for index, (pair, verdict) in enumerate(zip(pairs, verdicts, strict=True)):
+            where: Path = path if single else (path, "[]", index)
+            first, second = pair
+            new_first = self.visit((where, "[]", 0), None, first, depth + 1)
+            if second is not None and second is not True and second is not False:
+                second = self.redact((where, "[]", 1), f"name:{verdict or pattern}")
+            new_pairs.append((new_first, second) if type(pair) is tuple else [new_first, second])
+        if single:
+            return new_pairs[0]
+        return new_pairs if type(value) is list else tuple(new_pairs)
 
     def name_verdict(self, name: str) -> str | None:
         """:meth:`~.ArgumentFilter.sensitive_pattern`, from its cache when the walk holds it."""
