@@ -416,6 +416,8 @@ def _masked_snapshot(
 
 
 _ATOMS = (int, float, str, bytes)
+#: Ints of more bits than this (about 3,900 digits) are not looked for in text.
+_TEXT_BITS: Final = 13_000
 #: How many values of the arguments are looked at for secrets given by name.
 _SECRET_BUDGET = 10_000
 
@@ -519,8 +521,11 @@ class _GivenSecrets:
                 self.secrets[(kind, plain)] = reason
                 if kind is str or kind is bytes:
                     self.secrets[plain] = reason
-                else:
+                elif kind is float or plain.bit_length() <= _TEXT_BITS:
                     self.secrets.setdefault(str(plain), reason)
+                # A bigger int is masked where it is a value, not in text: its digits would
+                # pass ``sys.get_int_max_str_digits()`` (str() raises and the capture was
+                # lost), or, that limit lifted, cost seconds to write out.
             return []
         if id(value) in self.seen:
             return []

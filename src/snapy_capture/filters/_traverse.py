@@ -69,6 +69,7 @@ __all__ = [
     "named_pairs",
     "plain_holder",
     "redacts",
+    "wide_text",
 ]
 
 #: The attribute (true) of a custom filter that dict keys and attribute names go through too:
@@ -239,6 +240,48 @@ def named_pairs(
     if all(verdict is None for verdict in verdicts):
         return None
     return pairs, verdicts, False
+
+
+def wide_text(data: bytes | bytearray) -> str | None:
+    """``data`` decoded, when it looks like text in UTF-16 or UTF-32 (either byte order, a
+    byte-order mark or not: ``array("u", ...)`` pickles as UTF-32, Windows and Java text is
+    UTF-16); else ``None``.
+
+    Told by where its zero bytes are: text of ASCII and Latin letters puts one in every
+    other byte (UTF-16) or three in every four (UTF-32), at the same offsets. A few counts
+    over the data (C loops) and at most one decoding: linear, and nothing for bytes with
+    few zeros (most binary data, all UTF-8 text). Text mostly of other scripts (CJK in
+    UTF-16) is not recognised: no byte is zero there."""
+    size = len(data)
+    if size < 16 or data.count(0) * 3 < size:
+        return None
+    quarter = size // 4
+    zeros = [data[offset : quarter * 4 : 4].count(0) for offset in range(4)]
+    most = quarter * 9 // 10
+    if zeros[1] >= most and zeros[2] >= most and zeros[3] >= most:
+        encoding = "utf-32-le"
+    elif zeros[0] >= most and zeros[1] >= most and zeros[2] >= most:
+        encoding = "utf-32-be"
+    elif zeros[1] + zeros[3] >= 2 * most:
+        encoding = "utf-16-le"
+    elif zeros[0] + zeros[2] >= 2 * most:
+        encoding = "utf-16-be"
+    else:
+        return None
+    return bytes(data).decode(encoding, "replace")
+
+
+def _key_lines(line: str | bytes) -> bool | None:
+    """Whether ``line`` (an item of a list of lines) opens a PEM private key that goes on in
+    the next items (``True``: the last ``-----BEGIN ... PRIVATE KEY`` in it has no ``-----END``
+    after it), ends one (``False``: it holds an ``-----END``), or neither (``None``).
+    Substring searches only: linear."""
+    text = line.decode("latin-1") if type(line) is bytes else str(line)
+    begin = text.rfind("-----BEGIN ")
+    end = text.rfind("-----END ")
+    if begin > end and text.find("PRIVATE KEY", begin) != -1:
+        return True
+    return False if end != -1 else None
 
 
 def _label(name: str) -> str:
@@ -723,6 +766,11 @@ class _Walk(ObjectWalk):
                     return masked
                 data = masked.encode("latin-1")
                 return bytearray(data) if isinstance(value, bytearray) else data
+            wide = wide_text(value)
+            if wide is not None and flt.contains_pii(wide):
+                # Text in UTF-16 or UTF-32 (``array("u", ...)``, ``s.encode("utf-16")``): its
+                # spans do not map back byte for byte, the whole value goes.
+                return self.redact(path, "pii")
         return value
 
     # --- containers and objects -----------------------------------------------------------
@@ -862,7 +910,15 @@ class _Walk(ObjectWalk):
             self.memo[id(value)] = (value, early)
         changed = False
         new_items = []
+        in_key = False  # between a private key's BEGIN line and its END line
         for index, item in enumerate(items):
+            if in_key and (type(item) is str or type(item) is bytes):
+                # A PEM private key given as its lines (``pem.splitlines()``, ``readlines()``):
+                # the BEGIN line was masked, the base64 lines after it are the key.
+                new_items.append(self.redact((path, "[]", index), "pii"))
+                changed = True
+                in_key = _key_lines(item) is not False
+                continue
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
             # A pair's items, and items named after their sequence, keep their index.
             if not isinstance(name, str):
@@ -873,7 +929,10 @@ class _Walk(ObjectWalk):
             named = name is not None and key is None and inherited is None
             where = (path, ".", name) if named else (path, "[]", index)
             new = self.visit(where, name, item, depth)
-            changed = changed or new is not item
+            if new is not item:
+                changed = True
+                # Only an item found secret-shaped can open a key: a clean list costs nothing.
+                in_key = (type(item) is str or type(item) is bytes) and _key_lines(item) is True
             new_items.append(new)
         if early is not None:
             list.extend(early, new_items)
