@@ -434,24 +434,40 @@ class ArgumentFilter:
         """
         verdicts = self._name_verdicts() if quick is None else quick.verdicts
         count = len(args)
-        params: list[str | None] = list(param_names[:count])
-        params += [None] * (count - len(params))
-        values = list(args)
+        # The naming arguments whose text is a sensitive name, found first: usually none
+        # (``d.get(key="colour")``), and nothing more is done.
+        naming: list[tuple[int | str, str]] = []
+        for index, param in enumerate(param_names[:count]):
+            if param in _NAMING:
+                naming.append((index, args[index]))
         if kwargs:
-            for key, value in kwargs.items():
-                params.append(key if type(key) is str else None)
-                values.append(value)
-        given: dict[int | str, str] = {}
-        total = len(values)
-        for index, param in enumerate(params):
-            label = values[index]
-            if param not in _NAMING or type(label) is not str or len(label) > _NAME_LENGTH:
+            for key, label in kwargs.items():
+                if key in _NAMING:
+                    naming.append((key, label))
+        found: list[tuple[int | str, str]] = []
+        for slot, label in naming:
+            if type(label) is not str or len(label) > _NAME_LENGTH:
                 continue
             pattern = verdicts.get(label, _UNSEEN)
             if pattern is _UNSEEN:
                 pattern = self.sensitive_pattern(label)
-            if pattern is None:
-                continue
+            if pattern is not None:
+                found.append((slot, label))
+        if not found:
+            return None
+        params: list[str | None] = list(param_names[:count])
+        params += [None] * (count - len(params))
+        values = list(args)
+        slots: dict[int | str, int] = {}
+        if kwargs:
+            for key, value in kwargs.items():
+                slots[key] = len(params)
+                params.append(key if type(key) is str else None)
+                values.append(value)
+        given: dict[int | str, str] = {}
+        total = len(values)
+        for slot, label in found:
+            index = slot if type(slot) is int else slots[slot]
             near = next(
                 (
                     other

@@ -257,14 +257,17 @@ def wide_text(data: bytes | bytearray) -> str | None:
         return None
     quarter = size // 4
     zeros = [data[offset : quarter * 4 : 4].count(0) for offset in range(4)]
+    # Mostly zeros where the letters' high bytes are, hardly any where the letters are
+    # (zero-filled buffers, arrays of small ints are no text).
     most = quarter * 9 // 10
-    if zeros[1] >= most and zeros[2] >= most and zeros[3] >= most:
+    few = quarter // 10
+    if zeros[0] <= few and zeros[1] >= most and zeros[2] >= most and zeros[3] >= most:
         encoding = "utf-32-le"
-    elif zeros[0] >= most and zeros[1] >= most and zeros[2] >= most:
+    elif zeros[3] <= few and zeros[0] >= most and zeros[1] >= most and zeros[2] >= most:
         encoding = "utf-32-be"
-    elif zeros[1] + zeros[3] >= 2 * most:
+    elif zeros[0] + zeros[2] <= 2 * few and zeros[1] + zeros[3] >= 2 * most:
         encoding = "utf-16-le"
-    elif zeros[0] + zeros[2] >= 2 * most:
+    elif zeros[1] + zeros[3] <= 2 * few and zeros[0] + zeros[2] >= 2 * most:
         encoding = "utf-16-be"
     else:
         return None
