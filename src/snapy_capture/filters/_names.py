@@ -26,6 +26,7 @@ __all__ = [
     "Vocabulary",
     "Watched",
     "changed",
+    "format_names",
     "generation",
     "match_name",
     "name_list",
@@ -573,3 +574,37 @@ def structural_name(name: str) -> bool:
             _structural.clear()
         _structural[name] = known
     return known
+
+
+#: A ``%`` conversion of a format string (``%s``, ``%-8.3f``, ``%(name)s``, ``%%``).
+_CONVERSION: Final = re.compile(
+    r"%(?:\([^)]{0,64}\))?[#0 +-]{0,8}(\*|[0-9]{0,8})(?:\.(\*|[0-9]{0,8}))?[hlL]?[a-zA-Z%]"
+)
+#: What names the value a conversion formats: ``password=%s``, ``token: %r``, ``"key": '%s'``
+#: (at the end of the text before it; read from its last 80 characters only).
+_LABEL: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?\Z")
+
+
+def format_names(text: str, count: int) -> tuple[str | None, ...] | None:
+    """The name each of ``count`` arguments of the ``%`` format string ``text`` is written
+    under (``"login %s password=%s"`` -> ``(None, "password")``), ``None`` for none named.
+
+    logging keeps a message and its arguments apart (``LogRecord.msg``, ``.args``): a secret
+    passed as ``log.info("password=%s", pw)`` is an unnamed item of a tuple. Linear: one
+    scan for conversions; each name is looked for in the 80 characters before its own."""
+    names: list[str | None] = []
+    start = 0
+    for match in _CONVERSION.finditer(text):
+        if match.group().endswith("%") and match.end() - match.start() == 2:
+            start = match.end()
+            continue  # "%%"
+        # A "*" width or precision takes an argument of its own, before the value.
+        names.extend([None] * ((match.group(1) == "*") + (match.group(2) == "*")))
+        label = _LABEL.search(text, max(start, match.start() - 80), match.start())
+        names.append(label.group(1) if label is not None else None)
+        start = match.end()
+        if len(names) >= count:
+            break
+    if not any(names):
+        return None
+    return tuple(names[:count])

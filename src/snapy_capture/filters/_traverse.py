@@ -896,10 +896,13 @@ class _Walk(ObjectWalk):
     def visit_sequence(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
         inherited, self.inherited = self.inherited, None
+        given, self.given_names = self.given_names, None
         fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
         items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
         if inherited is not None and kind in _PLAIN_SEQUENCES:
             fields = (inherited,) * len(items)
+        elif given is not None and kind is tuple:
+            fields = given  # a format string's arguments, named by it (``format_args``)
         # ("password", pw): the second item of a pair is checked by the name the first gives.
         key = pair_key(value, items)
         if key is None and len(items) == 2 and type(items[0]) is Inert:
@@ -929,7 +932,7 @@ class _Walk(ObjectWalk):
             if self.settled(name, item):
                 new_items.append(item)
                 continue
-            named = name is not None and key is None and inherited is None
+            named = name is not None and key is None and inherited is None and given is None
             where = (path, ".", name) if named else (path, "[]", index)
             new = self.visit(where, name, item, depth)
             if new is not item:
