@@ -437,13 +437,12 @@ class ArgumentFilter:
         # The naming arguments whose text is a sensitive name, found first: usually none
         # (``d.get(key="colour")``), and nothing more is done.
         naming: list[tuple[int | str, str]] = []
-        for index, param in enumerate(param_names[:count]):
-            if param in _NAMING:
-                naming.append((index, args[index]))
+        if count and not _NAMING.isdisjoint(param_names):
+            for index, param in enumerate(param_names[:count]):
+                if param in _NAMING:
+                    naming.append((index, args[index]))
         if kwargs:
-            for key, label in kwargs.items():
-                if key in _NAMING:
-                    naming.append((key, label))
+            naming += [(key, kwargs[key]) for key in _NAMING.intersection(kwargs)]
         found: list[tuple[int | str, str]] = []
         for slot, label in naming:
             if type(label) is not str or len(label) > _NAME_LENGTH:

@@ -242,21 +242,33 @@ def named_pairs(
     return pairs, verdicts, False
 
 
+#: How many bytes at the start of a value tell whether it is UTF-16 or UTF-32 text.
+_WIDE_SAMPLE: Final = 4096
+
+
 def wide_text(data: bytes | bytearray) -> str | None:
     """``data`` decoded, when it looks like text in UTF-16 or UTF-32 (either byte order, a
     byte-order mark or not: ``array("u", ...)`` pickles as UTF-32, Windows and Java text is
     UTF-16); else ``None``.
 
-    Told by where its zero bytes are: text of ASCII and Latin letters puts one in every
-    other byte (UTF-16) or three in every four (UTF-32), at the same offsets. A few counts
-    over the data (C loops) and at most one decoding: linear, and nothing for bytes with
-    few zeros (most binary data, all UTF-8 text). Text mostly of other scripts (CJK in
-    UTF-16) is not recognised: no byte is zero there."""
-    size = len(data)
-    if size < 16 or data.count(0) * 3 < size:
+    Told by the zero bytes of its first :data:`_WIDE_SAMPLE` bytes: text of ASCII and Latin
+    letters has one in every other byte (UTF-16) or three in every four (UTF-32), at the same
+    offsets; binary data and UTF-8 text have few, a zero-filled buffer nothing else. A few
+    counts over that sample, then at most one decoding: linear. Not recognised: text mostly
+    of other scripts (no byte is zero in CJK UTF-16), and text after a binary header of 4 KB
+    or more. An array of small ints looks
+    like UTF-32 and is scanned (a false match masks it whole)."""
+    if len(data) < 16:
+        return None
+    sample = data[:_WIDE_SAMPLE]
+    size = len(sample)
+    zeros_in_all = sample.count(0)
+    # UTF-16 text of Latin letters is half zeros, UTF-32 three quarters: not a zero-filled
+    # buffer, not bytes with few zeros (this count decides most values).
+    if zeros_in_all * 3 < size or zeros_in_all * 5 > size * 4:
         return None
     quarter = size // 4
-    zeros = [data[offset : quarter * 4 : 4].count(0) for offset in range(4)]
+    zeros = [sample[offset : quarter * 4 : 4].count(0) for offset in range(4)]
     # Mostly zeros where the letters' high bytes are, hardly any where the letters are
     # (zero-filled buffers, arrays of small ints are no text).
     most = quarter * 9 // 10
