@@ -303,6 +303,7 @@ def _label(name: str) -> str:
     """``name`` lower-cased without signs: ``X-Api-Key`` and ``x_api_key`` are one name."""
     return _SIGNS.sub("", name[:128].lower())
 
+
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
 _PLAIN_SEQUENCES: Final = frozenset({list, tuple, set, frozenset})
 
