@@ -432,7 +432,6 @@ class ArgumentFilter:
         ``_deserialize(value, attr, data)``), keywords following the positional arguments in
         the order they were passed. A sibling with a sensitive name of its own keeps it.
         """
-        verdicts = self._name_verdicts() if quick is None else quick.verdicts
         count = len(args)
         # The naming arguments whose text is a sensitive name, found first: usually none
         # (``d.get(key="colour")``), and nothing more is done.
@@ -443,6 +442,9 @@ class ArgumentFilter:
                     naming.append((index, args[index]))
         if kwargs:
             naming += [(key, kwargs[key]) for key in _NAMING.intersection(kwargs)]
+        if not naming:
+            return None
+        verdicts = self._name_verdicts() if quick is None else quick.verdicts
         found: list[tuple[int | str, str]] = []
         for slot, label in naming:
             if type(label) is not str or len(label) > _NAME_LENGTH:

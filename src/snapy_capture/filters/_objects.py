@@ -247,12 +247,12 @@ class ObjectWalk(abc.ABC):
         #: :meth:`format_args`), consumed by ``_traverse._Walk.visit_sequence``.
         self.given_names: tuple[str | None, ...] | None = None
 
-    def format_args(self, attr: Any, item: Any, siblings: Any) -> None:
-        """Before ``item``, the attribute ``attr`` of an object whose attributes (or pickled
-        state) are ``siblings``, is visited: when it is the ``args`` tuple of a ``msg`` format
-        string (``logging.LogRecord``, and anything holding a message the same way), its items
-        are named by what the string writes before each (``"password=%s"``)."""
-        if attr == "args" and type(item) is tuple and item and type(siblings) is dict:
+    def format_args(self, item: Any, siblings: Any) -> None:
+        """Before ``item``, the ``args`` attribute of an object whose attributes (or pickled
+        state) are ``siblings``, is visited: when it is the tuple of a ``msg`` format string
+        (``logging.LogRecord``, and anything holding a message the same way), its items are
+        named by what the string writes before each (``"password=%s"``)."""
+        if type(item) is tuple and item and type(siblings) is dict:
             message = siblings.get("msg")
             if type(message) is str:
                 self.given_names = format_names(message, len(item))
@@ -363,7 +363,8 @@ class ObjectWalk(abc.ABC):
             if new_name is attr and self.settled(attr, item):
                 continue
             where = (path, ".", new_name)
-            self.format_args(attr, item, instance_dict)
+            if attr == "args":
+                self.format_args(item, instance_dict)
             new = self.visit(where, attr, item, depth)
             self.given_names = None
             if new is not item or new_name is not attr:
@@ -569,8 +570,8 @@ class ObjectWalk(abc.ABC):
                 new = item
             else:
                 where = (path, ".", new_key) if attributes else (path, new_key, index)
-                if state is not None:
-                    self.format_args(key, item, state)
+                if state is not None and key == "args":
+                    self.format_args(item, state)
                 new = self.visit(where, name, item, depth)
                 self.given_names = None
             changed = changed or new is not item or new_key is not key
