@@ -585,7 +585,28 @@ _CONVERSION: Final = re.compile(
 _LABEL: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?\Z")
 
 
+#: ``format_names`` answers by (format string, count): a program logs with a few constant
+#: format strings; longer ones are not kept (nor hashed whole for the lookup).
+_FORMATS: dict[tuple[str, int], tuple[str | None, ...] | None] = {}
+_FORMAT_LENGTH: Final = 512
+
+
 def format_names(text: str, count: int) -> tuple[str | None, ...] | None:
+    """:func:`_format_names`, remembered for the short format strings met before."""
+    if len(text) > _FORMAT_LENGTH:
+        return _format_names(text, count)
+    key = (text, count)
+    known = _FORMATS.get(key, _FORMATS)
+    if known is not _FORMATS:
+        return known  # type: ignore[return-value]
+    names = _format_names(text, count)
+    if len(_FORMATS) >= 1024:
+        _FORMATS.clear()
+    _FORMATS[key] = names
+    return names
+
+
+def _format_names(text: str, count: int) -> tuple[str | None, ...] | None:
     """The name each of ``count`` arguments of the ``%`` format string ``text`` is written
     under (``"login %s password=%s"`` -> ``(None, "password")``), ``None`` for none named.
 

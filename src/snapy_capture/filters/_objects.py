@@ -365,8 +365,10 @@ class ObjectWalk(abc.ABC):
             where = (path, ".", new_name)
             if attr == "args":
                 self.format_args(item, instance_dict)
-            new = self.visit(where, attr, item, depth)
-            self.given_names = None
+                new = self.visit(where, attr, item, depth)
+                self.given_names = None
+            else:
+                new = self.visit(where, attr, item, depth)
             if new is not item or new_name is not attr:
                 changes[attr] = (False, new) if new_name is attr else (str(new_name), new)
         return changes
@@ -572,8 +574,10 @@ class ObjectWalk(abc.ABC):
                 where = (path, ".", new_key) if attributes else (path, new_key, index)
                 if state is not None and key == "args":
                     self.format_args(item, state)
-                new = self.visit(where, name, item, depth)
-                self.given_names = None
+                    new = self.visit(where, name, item, depth)
+                    self.given_names = None
+                else:
+                    new = self.visit(where, name, item, depth)
             changed = changed or new is not item or new_key is not key
             out.append((new_key, new))
         return out if changed else None
