@@ -435,25 +435,24 @@ class ArgumentFilter:
         count = len(args)
         # The naming arguments whose text is a sensitive name, found first: usually none
         # (``d.get(key="colour")``), and nothing more is done.
-        naming: list[tuple[int | str, str]] = []
+        naming: list[tuple[int | str, Any]] = []
         if count and not _NAMING.isdisjoint(param_names):
-            for index, param in enumerate(param_names[:count]):
-                if param in _NAMING:
-                    naming.append((index, args[index]))
+            naming = [
+                (index, args[index])
+                for index, param in enumerate(param_names[:count])
+                if param in _NAMING
+            ]
         if kwargs:
             naming += [(key, kwargs[key]) for key in _NAMING.intersection(kwargs)]
-        if not naming:
-            return None
         verdicts = self._name_verdicts() if quick is None else quick.verdicts
         found: list[tuple[int | str, str]] = []
         for slot, label in naming:
-            if type(label) is not str or len(label) > _NAME_LENGTH:
-                continue
-            pattern = verdicts.get(label, _UNSEEN)
-            if pattern is _UNSEEN:
-                pattern = self.sensitive_pattern(label)
-            if pattern is not None:
-                found.append((slot, label))
+            if type(label) is str and len(label) <= _NAME_LENGTH:
+                pattern = verdicts.get(label, _UNSEEN)
+                if pattern is _UNSEEN:
+                    pattern = self.sensitive_pattern(label)
+                if pattern is not None:
+                    found.append((slot, label))
         if not found:
             return None
         params: list[str | None] = list(param_names[:count])
