@@ -435,15 +435,15 @@ class ArgumentFilter:
         count = len(args)
         # The naming arguments whose text is a sensitive name, found first: usually none
         # (``d.get(key="colour")``), and nothing more is done.
+        # Plain loops: a comprehension is a function call of its own (3.10/3.11).
         naming: list[tuple[int | str, Any]] = []
         if count and not _NAMING.isdisjoint(param_names):
-            naming = [
-                (index, args[index])
-                for index, param in enumerate(param_names[:count])
-                if param in _NAMING
-            ]
+            for index, param in enumerate(param_names[:count]):
+                if param in _NAMING:
+                    naming.append((index, args[index]))
         if kwargs:
-            naming += [(key, kwargs[key]) for key in _NAMING.intersection(kwargs)]
+            for key in _NAMING.intersection(kwargs):
+                naming.append((key, kwargs[key]))  # noqa: PERF401 - see above
         verdicts = self._name_verdicts() if quick is None else quick.verdicts
         found: list[tuple[int | str, str]] = []
         for slot, label in naming:
