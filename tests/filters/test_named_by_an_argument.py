@@ -125,14 +125,16 @@ def test_a_naming_argument_with_a_harmless_name_changes_nothing(capture_dir: Pat
 
     set_item(key="password_policy", value="min 12 characters", name="user")
     set_item("theme", value="dark")
-    (first, second) = sorted(
-        CaptureLoader(capture_dir).load_all("set_item"), key=lambda r: len(r["args"])
+    # A value parameter holding nothing: no other argument is taken for the secret.
+    set_item(key="password", value=None, name="hunter-label")
+    records = CaptureLoader(capture_dir).load_all("set_item")
+    stored = sorted(repr((r["args"], r["kwargs"])) for r in records)
+    assert stored == sorted(
+        repr(call)
+        for call in [
+            ([], {"key": "password_policy", "value": "min 12 characters", "name": "user"}),
+            (["theme"], {"value": "dark"}),
+            ([], {"key": "password", "value": None, "name": "hunter-label"}),
+        ]
     )
-    assert first["kwargs"] == {
-        "key": "password_policy",
-        "value": "min 12 characters",
-        "name": "user",
-    }
-    assert second["args"] == ["theme"]
-    assert second["kwargs"] == {"value": "dark"}
-    assert "redactions" not in first["metadata"] or not first["metadata"]["redactions"]
+    assert all(not r["metadata"].get("redactions") for r in records)

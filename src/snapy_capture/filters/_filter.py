@@ -427,10 +427,11 @@ class ArgumentFilter:
         position or keyword: ``{2: "password"}``, ``{"value": "api_key"}``; ``None`` if none.
 
         A naming argument whose text is a sensitive name gives that name to one scalar sibling
-        (text, bytes, an int): the one whose parameter holds values (``value``, ``val``,
-        ``data``...), else the next argument, else the one before (marshmallow's
-        ``_deserialize(value, attr, data)``), keywords following the positional arguments in
-        the order they were passed. A sibling with a sensitive name of its own keeps it.
+        (text, bytes, an int): when the call has parameters holding values (``value``,
+        ``val``, ``data``...), the first of them holding one; else the next argument, else the
+        one before (marshmallow's ``_deserialize(value, attr, data)``), keywords following the
+        positional arguments in the order they were passed. A sibling with a sensitive name of
+        its own keeps it.
         """
         count = len(args)
         # The naming arguments whose text is a sensitive name, found first: usually none
@@ -468,23 +469,14 @@ class ArgumentFilter:
         total = len(values)
         for slot, label in found:
             index = slot if type(slot) is int else slots[slot]
-            near = next(
-                (
-                    other
-                    for other, own in enumerate(params)
-                    if own in _VALUES and other != index and _secret_scalar(values[other])
-                ),
-                None,
-            )
-            if near is None:
-                near = next(
-                    (
-                        other
-                        for other in (index + 1, index - 1)
-                        if 0 <= other < total and _secret_scalar(values[other])
-                    ),
-                    None,
-                )
+            holders = [
+                other for other, own in enumerate(params) if own in _VALUES and other != index
+            ]
+            if not holders:
+                holders = [other for other in (index + 1, index - 1) if 0 <= other < total]
+            # The first that holds a scalar (a value parameter holding None names nothing,
+            # and then no other argument is taken for it).
+            near = next((other for other in holders if _secret_scalar(values[other])), None)
             if near is None:
                 continue
             own = params[near]
