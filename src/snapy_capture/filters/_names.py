@@ -612,13 +612,14 @@ def _format_names(text: str, count: int) -> tuple[str | None, ...] | None:
 
     logging keeps a message and its arguments apart (``LogRecord.msg``, ``.args``): a secret
     passed as ``log.info("password=%s", pw)`` is an unnamed item of a tuple. Linear: one
-    scan for conversions; each name is looked for in the 80 characters before its own."""
+    scan for conversions, stopped after ``count``; each name is looked for in the 80
+    characters before its own."""
     names: list[str | None] = []
     start = 0
+    # "%%" formats nothing: gone first (in C), so each conversion met below is an argument's
+    # and the loop stops after ``count`` of them.
+    text = text.replace("%%", "")
     for match in _CONVERSION.finditer(text):
-        if match.group().endswith("%") and match.end() - match.start() == 2:
-            start = match.end()
-            continue  # "%%"
         # A "*" width or precision takes an argument of its own, before the value.
         names.extend([None] * ((match.group(1) == "*") + (match.group(2) == "*")))
         label = _LABEL.search(text, max(start, match.start() - 80), match.start())
