@@ -576,10 +576,9 @@ def structural_name(name: str) -> bool:
     return known
 
 
-#: A ``%`` conversion of a format string (``%s``, ``%-8.3f``, ``%(name)s``, ``%%``).
-_CONVERSION: Final = re.compile(
-    r"%(?:\([^)]{0,64}\))?[#0 +-]{0,8}(\*|[0-9]{0,8})(?:\.(\*|[0-9]{0,8}))?[hlL]?[a-zA-Z%]"
-)
+#: A ``%`` conversion of a format string formatting a tuple (``%s``, ``%-8.3f``, ``%*d``);
+#: ``%(name)s`` formats a mapping, whose keys name its values already.
+_CONVERSION: Final = re.compile(r"%[#0 +-]{0,8}(\*|[0-9]{0,8})(?:\.(\*|[0-9]{0,8}))?[hlL]?[a-zA-Z]")
 #: What names the value a conversion formats: ``password=%s``, ``token: %r``, ``"key": '%s'``
 #: (at the end of the text before it; read from its last 80 characters only).
 _LABEL: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?\Z")
