@@ -571,7 +571,11 @@ class _GivenSecrets:
             return [(_key_name(f), v) for f, v in zip(fields, items, strict=False)]
         label = _key_name(items[0]) if len(items) == 2 else None
         if label is not None:
-            return [(None, items[0]), (_PairName(label), items[1])]  # a ("password", value) pair
+            # A ("password", value) pair. Its first item is data, not an attribute's name: it
+            # does not exempt the second as an attribute called so would (see ``visit``).
+            if structural_name(label):
+                label = _PairName(label)
+            return [(None, items[0]), (label, items[1])]
         return [(None, item) for item in items]
 
     def inert_items(self, value: Inert) -> list[tuple[str | None, Any]]:

@@ -442,9 +442,11 @@ class ArgumentFilter:
             for index, param in enumerate(param_names[:count]):
                 if param in _NAMING:
                     naming.append((index, args[index]))
-        if kwargs:
+        if kwargs and not _NAMING.isdisjoint(kwargs):
             for key in _NAMING.intersection(kwargs):
                 naming.append((key, kwargs[key]))  # noqa: PERF401 - see above
+        if not naming:
+            return None
         verdicts = self._name_verdicts() if quick is None else quick.verdicts
         found: list[tuple[int | str, str]] = []
         for slot, label in naming:
