@@ -92,6 +92,9 @@ def test_what_describes_a_secret_is_kept_and_the_secret_masked(
     [described] = loader.load_all("Client.describe")
     # On base: "[FILTERED: name:auth] at http://[FILTERED: name:cookie]:8080/items".
     assert described["result"]["value"] == "ops-admin at http://127.0.0.1:8080/items"
+    # Replayed on the stored instance, the call gives the recorded result (on base it could not).
+    original = Client.__dict__["describe"].__wrapped__
+    assert original(described["self"], *described["args"]) == described["result"]["value"]
     after = described["self_after"]
     assert after.username == "ops-admin"
     assert after.base_url == "http://127.0.0.1:8080"
