@@ -59,3 +59,24 @@ def test_log_record_arguments_are_named_by_the_message(
     ]
     # The stored record still formats (what a replay of the handler does).
     assert records[0].getMessage() == "login bob password=[FILTERED: name:password]"
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES[3:])  # the modes recording results
+def test_a_log_record_argument_formatted_into_the_result_is_masked(
+    capture_dir: Path, options: dict[str, Any]
+) -> None:
+    """A formatter's ``format(record)`` returns the message with the secret in it: masked as
+    every secret the call was given by name is (a text no value pattern knows)."""
+
+    @capture_args(retention=None, **options)
+    def render(record: logging.LogRecord) -> str:
+        return record.getMessage()
+
+    record = logging.LogRecord(
+        "app", logging.INFO, "app.py", 1, "user %s, credentials: %s", ("bob", PW), None
+    )
+    assert render(record) == f"user bob, credentials: {PW}"
+
+    assert PW.encode() not in _on_disk(capture_dir)
+    [stored] = CaptureLoader(capture_dir).load_all("render")
+    assert stored["result"]["value"] == "user bob, credentials: [FILTERED: name:credential]"

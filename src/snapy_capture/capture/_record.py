@@ -26,7 +26,7 @@ from snapy_capture.filters import (
     attribute_names,
     inert_loads,
 )
-from snapy_capture.filters._names import structural_name
+from snapy_capture.filters._names import format_names, structural_name
 from snapy_capture.filters._pickled import plain_pickling
 from snapy_capture.filters._traverse import KEY_MASK, LEAVES, named_pairs, redacts
 from snapy_capture.storage import CaptureStorage
@@ -445,6 +445,23 @@ def _key_name(key: Any) -> str | None:
     return plain if type(plain) is str else None
 
 
+def _format_parts(parts: list[tuple[str | None, Any]]) -> list[tuple[str | None, Any]]:
+    """``parts`` (an object's attributes), with the items of an ``args`` tuple beside a
+    ``msg`` format string also under the names the string gives them (a ``LogRecord``'s
+    ``"password=%s"``), as the filter names them (``ObjectWalk.format_args``)."""
+    found = dict.fromkeys(("msg", "args"))
+    for name, part in parts:
+        if name in found:
+            found[name] = part
+    message, args = found["msg"], found["args"]
+    if type(message) is not str or type(args) is not tuple or not args:
+        return parts
+    names = format_names(message, len(args))
+    if names is None:
+        return parts
+    return [*parts, *((name, item) for name, item in zip(names, args, strict=False) if name)]
+
+
 class _PairName(str):
     """The name a pair's first item gives its second: no attribute's or key's (it is data)."""
 
@@ -552,14 +569,14 @@ class _GivenSecrets:
             iterate = set.__iter__ if issubclass(kind, set) else frozenset.__iter__
             return [(None, item) for item in islice(iterate(value), room)]
         if kind is Inert:
-            return self.inert_items(value)
+            return _format_parts(self.inert_items(value))
         parts: list[tuple[str | None, Any]] = []
         for attr, _ in attribute_names(value, room) or ():
             try:
                 parts.append((attr, object.__getattribute__(value, attr)))
             except AttributeError:
                 continue  # an unset slot
-        return parts
+        return _format_parts(parts)
 
     @staticmethod
     def sequence(kind: type, items: list[Any]) -> list[tuple[str | None, Any]]:
