@@ -34,3 +34,22 @@ def test_ints_too_long_for_a_card_are_stored_whole(
     assert record["args"][:2] == [BIG, -(10**40)]
     assert record["args"][2] == "[FILTERED: pii]"  # a card number is still one
     assert [r["path"] for r in record["metadata"]["redactions"]] == ["modulus"]
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_a_huge_int_under_a_secret_name_is_masked_and_the_capture_kept(
+    capture_dir: Path, options: dict[str, Any]
+) -> None:
+    """Looking for the call's secrets in its result turned every secret int into text:
+    past 4,300 digits that raised, and the whole capture was dropped with a warning."""
+
+    @capture_args(retention=None, **options)
+    def sign(message: str, private_exponent: int, secret_key: int) -> str:
+        return message.upper()
+
+    sign("hello", BIG, BIG + 2)
+    assert flush(timeout=30)
+    [record] = CaptureLoader(capture_dir).load_all("sign")
+    assert record["args"] == ["hello", BIG, "[FILTERED: name:secret_key]"]
+    if "result" in record:
+        assert record["result"]["value"] == "HELLO"

@@ -27,8 +27,9 @@ from snapy_capture.filters import (
     attribute_names,
     inert_loads,
 )
+from snapy_capture.filters._names import format_names, structural_name
 from snapy_capture.filters._pickled import plain_pickling, type_name
-from snapy_capture.filters._traverse import KEY_MASK, LEAVES, late_leaf, redacts
+from snapy_capture.filters._traverse import KEY_MASK, LEAVES, late_leaf, named_pairs, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -257,7 +258,7 @@ def result_filter(
     ``receiver`` is searched too: its ``api_key`` must not come back in the result either.
     """
     found = _GivenSecrets(flt)
-    given = [*zip(names, args, strict=False), *kwargs.items()]
+    given = _arguments(flt, names, args, kwargs)
     if receiver is not None:
         given.append(("self", receiver))
     found.collect(given)
@@ -330,7 +331,7 @@ def echoes_masked(
     """``filtered`` (the arguments as ``flt`` filtered them), with every secret held under a
     sensitive name in the arguments also masked where another argument holds it."""
     found = _GivenSecrets(flt)
-    found.collect([*zip(names, args, strict=False), *kwargs.items()])
+    found.collect(_arguments(flt, names, args, kwargs))
     secrets = found.secrets
     if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
         # Usually no secret is passed twice: the filtered arguments, pickled once (C speed),
@@ -351,6 +352,21 @@ def echoes_masked(
     return FilterResult(
         again.args, again.kwargs, [*report, *(e for e in again.redactions if e not in report)]
     )
+
+
+def _arguments(
+    flt: ArgumentFilter, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+) -> list[tuple[Any, Any]]:
+    """``(name, value)`` of each argument, a value named by a naming argument beside it
+    (``set(key="password", value=pw)``) by that name, as the filter judged it."""
+    named = flt.named_by(names, args, kwargs)
+    if not named:
+        return [*zip(names, args, strict=False), *kwargs.items()]
+    positional = enumerate(zip(names, args, strict=False))
+    return [
+        *((named.get(index, name), value) for index, (name, value) in positional),
+        *((named.get(key, key), value) for key, value in kwargs.items()),
+    ]
 
 
 def _encoded(text: str) -> list[bytes]:
@@ -401,6 +417,8 @@ def _masked_snapshot(
 
 
 _ATOMS = (int, float, str, bytes)
+#: Ints of more bits than this (about 3,900 digits) are not looked for in text.
+_TEXT_BITS: Final = 13_000
 #: How many values of the arguments are looked at for secrets given by name.
 _SECRET_BUDGET = 10_000
 
@@ -426,6 +444,29 @@ def _plain_atom(value: Any) -> Any:
 def _key_name(key: Any) -> str | None:
     plain = _plain_atom(key)
     return plain if type(plain) is str else None
+
+
+def _format_parts(parts: list[tuple[str | None, Any]]) -> list[tuple[str | None, Any]]:
+    """``parts`` (an object's attributes), with the items of an ``args`` tuple beside a
+    ``msg`` format string also under the names the string gives them (a ``LogRecord``'s
+    ``"password=%s"``), as the filter names them (``ObjectWalk.format_args``)."""
+    found = dict.fromkeys(("msg", "args"))
+    for name, part in parts:
+        if name in found:
+            found[name] = part
+    message, args = found["msg"], found["args"]
+    if type(message) is not str or type(args) is not tuple or not args:
+        return parts
+    names = format_names(message, len(args))
+    if names is None:
+        return parts
+    return [*parts, *((name, item) for name, item in zip(names, args, strict=False) if name)]
+
+
+class _PairName(str):
+    """The name a pair's first item gives its second: no attribute's or key's (it is data)."""
+
+    __slots__ = ()
 
 
 class _GivenSecrets:
@@ -460,15 +501,37 @@ class _GivenSecrets:
         if depth > self.flt.max_depth:
             return []
         inherit = None
-        if reason is None and name is not None:
+        if name is not None:
             pattern = self.flt.sensitive_pattern(name)
-            # As the filter decides: a lexer's ``token`` dict is not a secret, its text is not
-            # masked in the result (a secret-named part of it still is); the items of a plain
-            # list, tuple or set under it are checked by its name.
-            if pattern is not None and redacts(pattern, value):
-                reason = f"name:{pattern}"
-            elif pattern is not None and type(value) in (list, tuple, set, frozenset):
-                inherit = name
+            if (
+                reason is not None
+                and pattern is None
+                and type(name) is str  # an attribute's or a key's, not a pair's (_PairName)
+                and structural_name(name)
+            ):
+                # Below a sensitive name, an ``auth`` object's ``username``, a cookie's
+                # ``domain``, a field's ``name`` describe the secret: as the filter keeps an
+                # ambiguous word's structure, only what holds the secret counts (their own
+                # parts are still judged by their names).
+                reason = None
+            if reason is None:
+                # As the filter decides: a lexer's ``token`` dict is not a secret, its text is
+                # not masked in the result (a secret-named part of it still is); the items of
+                # a plain list, tuple or set under it are checked by its name.
+                if pattern is not None and redacts(pattern, value):
+                    reason = f"name:{pattern}"
+                elif pattern is not None and type(value) in (list, tuple, set, frozenset):
+                    inherit = name
+            if reason is not None and (type(value) is tuple or type(value) is list):
+                # ("Authorization", "Basic ...") under "authorization", header pairs: the
+                # filter keeps the pairs' names, which are no secrets then.
+                pairs = named_pairs(self.flt.sensitive_pattern, name, pattern or "", value)
+                if pairs is not None and id(value) not in self.seen:
+                    self.seen.add(id(value))
+                    return [
+                        (None, second, f"name:{verdict}" if verdict else reason)
+                        for (_, second), verdict in zip(pairs[0], pairs[1], strict=True)
+                    ]
         plain = _plain_atom(value)
         if plain is not None:
             if reason is not None:
@@ -476,8 +539,11 @@ class _GivenSecrets:
                 self.secrets[(kind, plain)] = reason
                 if kind is str or kind is bytes:
                     self.secrets[plain] = reason
-                else:
+                elif kind is float or plain.bit_length() <= _TEXT_BITS:
                     self.secrets.setdefault(str(plain), reason)
+                # A bigger int is masked where it is a value, not in text: its digits would
+                # pass ``sys.get_int_max_str_digits()`` (str() raises and the capture was
+                # lost), or, that limit lifted, cost seconds to write out.
             return []
         if id(value) in self.seen:
             return []
@@ -504,14 +570,14 @@ class _GivenSecrets:
             iterate = set.__iter__ if issubclass(kind, set) else frozenset.__iter__
             return [(None, item) for item in islice(iterate(value), room)]
         if kind is Inert:
-            return self.inert_items(value)
+            return _format_parts(self.inert_items(value))
         parts: list[tuple[str | None, Any]] = []
         for attr, _ in attribute_names(value, room) or ():
             try:
                 parts.append((attr, object.__getattribute__(value, attr)))
             except AttributeError:
                 continue  # an unset slot
-        return parts
+        return _format_parts(parts)
 
     @staticmethod
     def sequence(kind: type, items: list[Any]) -> list[tuple[str | None, Any]]:
@@ -521,8 +587,13 @@ class _GivenSecrets:
         )
         if isinstance(fields, tuple):
             return [(_key_name(f), v) for f, v in zip(fields, items, strict=False)]
-        if len(items) == 2 and _key_name(items[0]) is not None:
-            return [(None, items[0]), (_key_name(items[0]), items[1])]  # a ("password", value) pair
+        label = _key_name(items[0]) if len(items) == 2 else None
+        if label is not None:
+            # A ("password", value) pair. Its first item is data, not an attribute's name: it
+            # does not exempt the second as an attribute called so would (see ``visit``).
+            if structural_name(label):
+                label = _PairName(label)
+            return [(None, items[0]), (label, items[1])]
         return [(None, item) for item in items]
 
     def inert_items(self, value: Inert) -> list[tuple[str | None, Any]]:

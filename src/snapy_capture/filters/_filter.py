@@ -69,24 +69,28 @@ class FilterResult:
 
 
 #: Parameters whose argument is the name of a field, an attribute, a key or a header: the
-#: value beside it is judged by that name (``setitem(key, value)``).
-_NAMING: Final = frozenset(
-    {
-        "key",
-        "name",
-        "attr",
-        "attribute",
-        "attr_name",
-        "field",
-        "field_name",
-        "fieldname",
-        "header",
-        "option",
-        "setting",
-        "varname",
-        "var",
-    }
+#: value beside it is judged by that name (``setitem(key, value)``, ``set(key=..., value=...)``).
+#: A leading underscore (``def add(self, _key, _value)``) is the same parameter.
+_NAMING_WORDS: Final = (
+    "key",
+    "name",
+    "attr",
+    "attribute",
+    "attr_name",
+    "field",
+    "field_name",
+    "fieldname",
+    "header",
+    "option",
+    "setting",
+    "varname",
+    "var",
 )
+_NAMING: Final = frozenset(_NAMING_WORDS + tuple("_" + word for word in _NAMING_WORDS))
+#: Parameters that hold the value a naming argument names: preferred over the argument next to
+#: it (``put(name, label, value)``: ``value`` is the named one, not ``label``).
+_VALUE_WORDS: Final = ("value", "val", "v", "data", "content", "payload", "new_value", "secret")
+_VALUES: Final = frozenset(_VALUE_WORDS + tuple("_" + word for word in _VALUE_WORDS))
 #: Longer text is not a name.
 _NAME_LENGTH: Final = 64
 _UNSEEN: Final = object()
@@ -375,10 +379,12 @@ class ArgumentFilter:
         limit = None if budget is None else [budget, budget, budget_reason]  # _traverse.Budget
         new_args = []
         named = len(param_names)
-        # ``setitem("password", pw)``, ``setattr(obj, "api_key", key)``: a parameter that names
-        # a field (``key``, ``attr``...) gives the scalar beside it that name.
+        # ``setitem("password", pw)``, ``set(key="password", value=pw)``: a parameter that
+        # names a field (``key``, ``attr``...) gives the scalar beside it that name.
         given = (
-            None if _NAMING.isdisjoint(param_names) else self._named_by(param_names, args, quick)
+            None
+            if _NAMING.isdisjoint(param_names) and (not kwargs or _NAMING.isdisjoint(kwargs))
+            else self.named_by(param_names, args, kwargs, quick)
         )
         for index, value in enumerate(args):
             name = param_names[index] if index < named else None
@@ -397,6 +403,8 @@ class ArgumentFilter:
         new_kwargs: dict[str, Any] = {}
         for key, value in kwargs.items():
             name = group if group is not None and key not in keyword_params else key
+            if given is not None and type(key) is str:
+                name = given.get(key, name)
             path = key if isinstance(key, str) and len(key) <= 64 else "kwargs[...]"
             if quick is not None and type(key) is str:
                 new = quick.filter(path, name, value, report, memo=memo, budget=limit)
@@ -408,29 +416,77 @@ class ArgumentFilter:
                 new_kwargs[self._safe_keyword(key, report)] = new
         return FilterResult(tuple(new_args), new_kwargs, report)
 
-    def _named_by(
-        self, param_names: Sequence[str], args: Sequence[Any], quick: Quick | None
-    ) -> dict[int, str] | None:
-        """Positions of scalars named by a naming argument beside them: the next argument,
-        else the one before (marshmallow's ``_deserialize(value, attr, data)``)."""
-        verdicts = self._name_verdicts() if quick is None else quick.verdicts
-        given: dict[int, str] = {}
+    def named_by(
+        self,
+        param_names: Sequence[str],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        quick: Quick | None = None,
+    ) -> dict[int | str, str] | None:
+        """The arguments named by a naming argument beside them (``key``, ``attr``...), by
+        position or keyword: ``{2: "password"}``, ``{"value": "api_key"}``; ``None`` if none.
+
+        A naming argument whose text is a sensitive name gives that name to one scalar sibling
+        (text, bytes, an int): when the call has parameters holding values (``value``,
+        ``val``, ``data``...), the first of them holding one; else the next argument, else the
+        one before (marshmallow's ``_deserialize(value, attr, data)``), keywords following the
+        positional arguments in the order they were passed. A sibling with a sensitive name of
+        its own keeps it.
+        """
         count = len(args)
-        for index, param in enumerate(param_names[:count]):
-            label = args[index]
-            if param not in _NAMING or type(label) is not str or len(label) > _NAME_LENGTH:
+        # The naming arguments whose text is a sensitive name, found first: usually none
+        # (``d.get(key="colour")``), and nothing more is done.
+        # Plain loops: a comprehension is a function call of its own (3.10/3.11).
+        naming: list[tuple[int | str, Any]] = []
+        if count and not _NAMING.isdisjoint(param_names):
+            for index, param in enumerate(param_names[:count]):
+                if param in _NAMING:
+                    naming.append((index, args[index]))
+        if kwargs and not _NAMING.isdisjoint(kwargs):
+            for key in _NAMING.intersection(kwargs):
+                naming.append((key, kwargs[key]))  # noqa: PERF401 - see above
+        if not naming:
+            return None
+        verdicts = self._name_verdicts() if quick is None else quick.verdicts
+        found: list[tuple[int | str, str]] = []
+        for slot, label in naming:
+            if type(label) is str and len(label) <= _NAME_LENGTH:
+                pattern = verdicts.get(label, _UNSEEN)
+                if pattern is _UNSEEN:
+                    pattern = self.sensitive_pattern(label)
+                if pattern is not None:
+                    found.append((slot, label))
+        if not found:
+            return None
+        params: list[str | None] = list(param_names[:count])
+        params += [None] * (count - len(params))
+        values = list(args)
+        slots: dict[int | str, int] = {}
+        if kwargs:
+            for key, value in kwargs.items():
+                slots[key] = len(params)
+                params.append(key if type(key) is str else None)
+                values.append(value)
+        given: dict[int | str, str] = {}
+        total = len(values)
+        for slot, label in found:
+            index = slot if type(slot) is int else slots[slot]
+            holders = [
+                other for other, own in enumerate(params) if own in _VALUES and other != index
+            ]
+            if not holders:
+                holders = [other for other in (index + 1, index - 1) if 0 <= other < total]
+            # The first that holds a scalar (a value parameter holding None names nothing,
+            # and then no other argument is taken for it).
+            near = next((other for other in holders if _secret_scalar(values[other])), None)
+            if near is None:
                 continue
-            pattern = verdicts.get(label, _UNSEEN)
-            if pattern is _UNSEEN:
-                pattern = self.sensitive_pattern(label)
-            if pattern is None:
-                continue
-            for near in (index + 1, index - 1):
-                if 0 <= near < count and _secret_scalar(args[near]):
-                    own = param_names[near] if near < len(param_names) else None
-                    if own is None or self.sensitive_pattern(own) is None:
-                        given[near] = label
-                    break
+            own = params[near]
+            if near < count:
+                if own is None or self.sensitive_pattern(own) is None:
+                    given[near] = label
+            elif own is not None and self.sensitive_pattern(own) is None:
+                given[own] = label
         return given or None
 
     def _quick(self) -> Quick | None:

@@ -26,11 +26,13 @@ __all__ = [
     "Vocabulary",
     "Watched",
     "changed",
+    "format_names",
     "generation",
     "match_name",
     "name_list",
     "names_key",
     "pair_key",
+    "structural_name",
     "version",
     "vocabulary",
 ]
@@ -531,3 +533,99 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
     if not isinstance(key, str) or type(key) is Redacted:
         return None
     return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it
+
+
+#: Last words of an attribute or key naming what describes or locates a credential, never the
+#: credential itself: an ``auth`` object's ``username``, a cookie's ``domain`` and ``path``, a
+#: field's ``name`` and ``error_messages`` (:data:`DESCRIBING` and these). Not ``id``, ``var``,
+#: ``env``, ``stream``: a cookie called ``id``, a variable, a stream can hold the secret itself.
+_STRUCTURE: Final = (DESCRIBING - {"id", "ids", "var", "env", "stream"}) | frozenset(
+    {
+        "user",
+        "username",
+        "login",
+        "host",
+        "hostname",
+        "port",
+        "realm",
+        "message",
+        "messages",
+        "error",
+        "errors",
+        "comment",
+        "description",
+        "title",
+        "help",
+    }
+)
+_structural: dict[str, bool] = {}
+
+
+def structural_name(name: str) -> bool:
+    """Whether an attribute or a dict key called ``name`` holds what describes a credential
+    (``username``, ``domain``, ``name``, ``error_messages``), judged by its last word: found
+    below a sensitive name, its value is no secret (its own parts still are, by their names).
+    A sensitive name is never structural: ask :func:`match_name` first."""
+    known = _structural.get(name)
+    if known is None:
+        words = _WORDS.findall(name[:128])
+        known = bool(words) and words[-1].lower() in _STRUCTURE
+        if len(_structural) >= 4096:
+            _structural.clear()
+        _structural[name] = known
+    return known
+
+
+#: A ``%`` conversion of a format string formatting a tuple (``%s``, ``%-8.3f``, ``%*d``);
+#: ``%(name)s`` formats a mapping, whose keys name its values already.
+_CONVERSION: Final = re.compile(r"%[#0 +-]{0,8}(\*|[0-9]{0,8})(?:\.(\*|[0-9]{0,8}))?[hlL]?[a-zA-Z]")
+#: What names the value a conversion formats: ``password=%s``, ``token: %r``, ``"key": '%s'``
+#: (at the end of the text before it; read from its last 80 characters only).
+_LABEL: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?\Z")
+
+
+#: ``format_names`` answers by (format string, count): a program logs with a few constant
+#: format strings; longer ones are not kept (nor hashed whole for the lookup).
+_FORMATS: dict[tuple[str, int], tuple[str | None, ...] | None] = {}
+_FORMAT_LENGTH: Final = 512
+
+
+def format_names(text: str, count: int) -> tuple[str | None, ...] | None:
+    """:func:`_format_names`, remembered for the short format strings met before."""
+    if len(text) > _FORMAT_LENGTH:
+        return _format_names(text, count)
+    key = (text, count)
+    known = _FORMATS.get(key, _FORMATS)
+    if known is not _FORMATS:
+        return known  # type: ignore[return-value]
+    names = _format_names(text, count)
+    if len(_FORMATS) >= 1024:
+        _FORMATS.clear()
+    _FORMATS[key] = names
+    return names
+
+
+def _format_names(text: str, count: int) -> tuple[str | None, ...] | None:
+    """The name each of ``count`` arguments of the ``%`` format string ``text`` is written
+    under (``"login %s password=%s"`` -> ``(None, "password")``), ``None`` for none named.
+
+    logging keeps a message and its arguments apart (``LogRecord.msg``, ``.args``): a secret
+    passed as ``log.info("password=%s", pw)`` is an unnamed item of a tuple. Linear: one
+    scan for conversions, stopped after ``count``; each name is looked for in the 80
+    characters before its own."""
+    names: list[str | None] = []
+    start = 0
+    # "%%" formats nothing: gone first (in C), so each conversion met below is an argument's
+    # and the loop stops after ``count`` of them.
+    text = text.replace("%%", "")
+    for match in _CONVERSION.finditer(text):
+        # A "*" width or precision takes an argument of its own, before the value.
+        names.extend([None] * ((match.group(1) == "*") + (match.group(2) == "*")))
+        label = _LABEL.search(text, max(start, match.start() - 80), match.start())
+        names.append(label.group(1) if label is not None else None)
+        start = match.end()
+        if len(names) >= count:
+            break
+    if not any(names):
+        return None
+    return tuple(names[:count])

@@ -27,6 +27,7 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
+from snapy_capture.filters._names import format_names
 from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
@@ -172,6 +173,7 @@ class ObjectWalk(abc.ABC):
         "counter",
         "everything",
         "flt",
+        "given_names",
         "handed",
         "inherited",
         "kept_leaning",
@@ -243,6 +245,20 @@ class ObjectWalk(abc.ABC):
         #: The ambiguous name (``signature``) a plain list, tuple or set is being entered
         #: under: its items are checked by it (see ``_traverse._Walk.visit_sequence``).
         self.inherited: str | None = None
+        #: The names the items of the next tuple entered are written under in a format
+        #: string beside it (a ``LogRecord``'s ``args``, named by its ``msg``: see
+        #: :meth:`format_args`), consumed by ``_traverse._Walk.visit_sequence``.
+        self.given_names: tuple[str | None, ...] | None = None
+
+    def format_args(self, item: Any, siblings: Any) -> None:
+        """Before ``item``, the ``args`` attribute of an object whose attributes (or pickled
+        state) are ``siblings``, is visited: when it is the tuple of a ``msg`` format string
+        (``logging.LogRecord``, and anything holding a message the same way), its items are
+        named by what the string writes before each (``"password=%s"``)."""
+        if type(item) is tuple and item and type(siblings) is dict:
+            message = siblings.get("msg")
+            if type(message) is str:
+                self.given_names = format_names(message, len(item))
 
     def opaque(self, path: Path, name: str, mark: int, touched: int) -> Redacted:
         """Replace an object kept whole or not at all, which reaches filtered data, by a
@@ -362,7 +378,12 @@ class ObjectWalk(abc.ABC):
             if new_name is attr and self.settled(attr, item):
                 continue
             where = (path, ".", new_name)
-            new = self.visit(where, attr, item, depth)
+            if attr == "args":
+                self.format_args(item, instance_dict)
+                new = self.visit(where, attr, item, depth)
+                self.given_names = None
+            else:
+                new = self.visit(where, attr, item, depth)
             if new is not item or new_name is not attr:
                 changes[attr] = (False, new) if new_name is attr else (str(new_name), new)
         return changes
@@ -593,9 +614,10 @@ class ObjectWalk(abc.ABC):
         return new_items if changed else None
 
     def visit_pairs(
-        self, path: Path, pairs: Any, depth: int, *, attributes: bool
+        self, path: Path, pairs: Any, depth: int, *, attributes: bool, state: Any = None
     ) -> list[tuple[Any, Any]] | None:
-        """Filtered key/value pairs (a dict's items, or attributes), ``None`` if unchanged."""
+        """Filtered key/value pairs (a dict's items, or attributes: those of ``state``, a
+        pickled state dict), ``None`` if unchanged."""
         self.spend(ITEM_COST * len(pairs))
         out: list[tuple[Any, Any]] = []
         changed = False
@@ -605,7 +627,12 @@ class ObjectWalk(abc.ABC):
                 new = item
             else:
                 where = (path, ".", new_key) if attributes else (path, new_key, index)
-                new = self.visit(where, name, item, depth)
+                if state is not None and key == "args":
+                    self.format_args(item, state)
+                    new = self.visit(where, name, item, depth)
+                    self.given_names = None
+                else:
+                    new = self.visit(where, name, item, depth)
             changed = changed or new is not item or new_key is not key
             out.append((new_key, new))
         return out if changed else None
@@ -614,7 +641,7 @@ class ObjectWalk(abc.ABC):
         """The filtered state of a plainly pickled object, ``None`` when unchanged, or
         ``_OPAQUE`` when a state kept whole or not at all holds filtered data."""
         if type(state) is dict:
-            pairs = self.visit_pairs(path, state.items(), depth, attributes=True)
+            pairs = self.visit_pairs(path, state.items(), depth, attributes=True, state=state)
             return None if pairs is None else dict(pairs)
         if type(state) is tuple and len(state) == 2:
             parts = list(state)

@@ -199,6 +199,8 @@ class Quick:
                         raise _Walk  # an ambiguous word over a structure: the walk's rules
                     if type(value) is Redacted:
                         return value  # the walk never refilters a placeholder
+                    if type(value) is tuple or type(value) is list:
+                        raise _Walk  # maybe (name, value) pairs, whose shape the walk keeps
                     known = None if memo is None else memo.get(id(value))
                     if (
                         known is not None

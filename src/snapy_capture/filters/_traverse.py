@@ -26,7 +26,9 @@ forms they are filtered through, in :mod:`._objects`.
 from __future__ import annotations
 
 import itertools
+import re
 import types
+from collections.abc import Callable
 from typing import Any, Final, TypeAlias, cast
 
 from snapy_capture._stdtypes import datetime, imported
@@ -64,8 +66,10 @@ __all__ = [
     "filter_argument",
     "holds_scalar",
     "late_leaf",
+    "named_pairs",
     "plain_holder",
     "redacts",
+    "wide_text",
 ]
 
 #: The attribute (true) of a custom filter that dict keys and attribute names go through too:
@@ -200,6 +204,120 @@ def redacts(pattern: str | None, value: Any) -> bool:
         # ran; a placeholder there made the replay skip, or differ from the recorded result.
         return False
     return type(pattern) is not AmbiguousName or holds_scalar(value)
+
+
+#: A list of more pairs than this under a sensitive name is redacted whole (:func:`named_pairs`).
+_MAX_PAIRS: Final = 256
+#: What a pair's first item looks like to be taken for a name in a list of pairs: an
+#: identifier, a header or a cookie name (linear: one character class, bounded).
+_NAME_LIKE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+_SIGNS: Final = re.compile(r"[^a-z0-9]")
+
+
+def named_pairs(
+    verdict_of: Callable[[str], str | None], name: str, pattern: str, value: Any
+) -> tuple[list[Any], list[str | None], bool] | None:
+    """The ``(name, value)`` pairs ``value`` is made of, found under ``name`` whose verdict
+    ``pattern`` redacts it, with each pair's own verdict, and whether ``value`` is one pair;
+    ``None`` when it is not made of pairs (then it is redacted whole).
+
+    Pairs are: one pair whose first item is ``name`` itself (compared lower-case, signs
+    removed: requests' ``{"authorization": ("Authorization", "Basic ...")}``), so nothing is
+    shown that the name does not show; or a list or tuple of pairs whose first items all look
+    like names (an identifier, a header or cookie name) and one at least is a sensitive name
+    (header pairs, ``dict.items()``). Not ``auth=("bob", pw)`` nor ``password=("old-pw",
+    "new-pw")``: a pair's first item may be a secret too. Only exact lists and tuples of exact
+    2-item lists and tuples whose first item is an exact str: nothing else is read.
+    """
+    kind = type(value)
+    if kind is not tuple and kind is not list:
+        return None
+    size = len(value)
+    pairs: list[Any]
+    verdicts: list[str | None]
+    if size == 2 and type(value[0]) is str:
+        if _label(value[0]) != _label(name):
+            return None
+        return [value], [pattern], True
+    if not 0 < size <= _MAX_PAIRS:
+        return None
+    pairs = list(value)
+    verdicts = []
+    for pair in pairs:
+        pair_kind = type(pair)
+        if not (
+            (pair_kind is tuple or pair_kind is list)
+            and len(pair) == 2
+            and type(pair[0]) is str
+            and _NAME_LIKE.fullmatch(pair[0]) is not None
+        ):
+            return None
+        verdicts.append(verdict_of(pair[0]))
+    if all(verdict is None for verdict in verdicts):
+        return None
+    return pairs, verdicts, False
+
+
+#: How many bytes at the start of a value tell whether it is UTF-16 or UTF-32 text.
+_WIDE_SAMPLE: Final = 4096
+
+
+def wide_text(data: bytes | bytearray) -> str | None:
+    """``data`` decoded, when it looks like text in UTF-16 or UTF-32 (either byte order, a
+    byte-order mark or not: ``array("u", ...)`` pickles as UTF-32, Windows and Java text is
+    UTF-16); else ``None``.
+
+    Told by the zero bytes of its first :data:`_WIDE_SAMPLE` bytes: text of ASCII and Latin
+    letters has one in every other byte (UTF-16) or three in every four (UTF-32), at the same
+    offsets; binary data and UTF-8 text have few, a zero-filled buffer nothing else. A few
+    counts over that sample, then at most one decoding: linear. Not recognised: text mostly
+    of other scripts (no byte is zero in CJK UTF-16), and text after a binary header of 4 KB
+    or more. An array of small ints looks
+    like UTF-32 and is scanned (a false match masks it whole)."""
+    if len(data) < 16:
+        return None
+    sample = data[:_WIDE_SAMPLE]
+    size = len(sample)
+    zeros_in_all = sample.count(0)
+    # UTF-16 text of Latin letters is half zeros, UTF-32 three quarters: not a zero-filled
+    # buffer, not bytes with few zeros (this count decides most values).
+    if zeros_in_all * 3 < size or zeros_in_all * 5 > size * 4:
+        return None
+    quarter = size // 4
+    zeros = [sample[offset : quarter * 4 : 4].count(0) for offset in range(4)]
+    # Mostly zeros where the letters' high bytes are, hardly any where the letters are
+    # (zero-filled buffers, arrays of small ints are no text).
+    most = quarter * 9 // 10
+    few = quarter // 10
+    if zeros[0] <= few and zeros[1] >= most and zeros[2] >= most and zeros[3] >= most:
+        encoding = "utf-32-le"
+    elif zeros[3] <= few and zeros[0] >= most and zeros[1] >= most and zeros[2] >= most:
+        encoding = "utf-32-be"
+    elif zeros[0] + zeros[2] <= 2 * few and zeros[1] + zeros[3] >= 2 * most:
+        encoding = "utf-16-le"
+    elif zeros[1] + zeros[3] <= 2 * few and zeros[0] + zeros[2] >= 2 * most:
+        encoding = "utf-16-be"
+    else:
+        return None
+    return bytes(data).decode(encoding, "replace")
+
+
+def _key_lines(line: str | bytes) -> bool | None:
+    """Whether ``line`` (an item of a list of lines) opens a PEM private key that goes on in
+    the next items (``True``: the last ``-----BEGIN ... PRIVATE KEY`` in it has no ``-----END``
+    after it), ends one (``False``: it holds an ``-----END``), or neither (``None``).
+    Substring searches only: linear."""
+    text = line.decode("latin-1") if type(line) is bytes else str(line)
+    begin = text.rfind("-----BEGIN ")
+    end = text.rfind("-----END ")
+    if begin > end and text.find("PRIVATE KEY", begin) != -1:
+        return True
+    return False if end != -1 else None
+
+
+def _label(name: str) -> str:
+    """``name`` lower-cased without signs: ``X-Api-Key`` and ``x_api_key`` are one name."""
+    return _SIGNS.sub("", name[:128].lower())
 
 
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
@@ -422,6 +540,10 @@ class _Walk(ObjectWalk):
                 # one reference would hide nothing, and break the sharing.
                 return value
             else:
+                if kind is tuple or kind is list:
+                    pairs = self.named_pairs(path, name, pattern, value, depth)
+                    if pairs is not None:
+                        return pairs
                 return self.redact(path, f"name:{pattern}")
         if custom and flt.custom_filters:
             for func in flt.custom_filters:
@@ -471,6 +593,30 @@ class _Walk(ObjectWalk):
             return self.back_reference(path, key, value)
         self.inherited = inherited
         return self.enter(path, key, value, depth)
+
+    def named_pairs(self, path: Path, name: str, pattern: str, value: Any, depth: int) -> Any:
+        """``value``, found under ``name``, which redacts it (``pattern``), with its shape and
+        its names kept when it is made of ``(name, value)`` pairs (:func:`named_pairs`);
+        ``None`` for anything else, which is redacted whole. Every pair's second item is
+        redacted (by its own name when that is sensitive, else by ``pattern``), its first
+        kept (and scanned as any text)."""
+        found = named_pairs(self.name_verdict, name, pattern, value)
+        if found is None:
+            return None
+        pairs, verdicts, single = found
+        size = len(value)
+        self.spend(ITEM_COST * (size + 2 * len(pairs)))
+        new_pairs = []
+        for index, (pair, verdict) in enumerate(zip(pairs, verdicts, strict=True)):
+            where: Path = path if single else (path, "[]", index)
+            first, second = pair
+            new_first = self.visit((where, "[]", 0), None, first, depth + 1)
+            if second is not None and second is not True and second is not False:
+                second = self.redact((where, "[]", 1), f"name:{verdict or pattern}")
+            new_pairs.append((new_first, second) if type(pair) is tuple else [new_first, second])
+        if single:
+            return new_pairs[0]
+        return new_pairs if type(value) is list else tuple(new_pairs)
 
     def name_verdict(self, name: str) -> str | None:
         """:meth:`~.ArgumentFilter.sensitive_pattern`, from its cache when the walk holds it."""
@@ -652,6 +798,11 @@ class _Walk(ObjectWalk):
                     return masked
                 data = masked.encode("latin-1")
                 return bytearray(data) if isinstance(value, bytearray) else data
+            wide = wide_text(value)
+            if wide is not None and flt.contains_pii(wide):
+                # Text in UTF-16 or UTF-32 (``array("u", ...)``, ``s.encode("utf-16")``): its
+                # spans do not map back byte for byte, the whole value goes.
+                return self.redact(path, "pii")
         return value
 
     # --- containers and objects -----------------------------------------------------------
@@ -774,10 +925,13 @@ class _Walk(ObjectWalk):
     def visit_sequence(self, path: Path, value: Any, depth: int) -> Any:
         kind = type(value)
         inherited, self.inherited = self.inherited, None
+        given, self.given_names = self.given_names, None
         fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
         items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
         if inherited is not None and kind in _PLAIN_SEQUENCES:
             fields = (inherited,) * len(items)
+        elif given is not None and kind is tuple:
+            fields = given  # a format string's arguments, named by it (``format_args``)
         # ("password", pw): the second item of a pair is checked by the name the first gives.
         key = pair_key(value, items)
         if key is None and len(items) == 2 and type(items[0]) is Inert:
@@ -791,7 +945,15 @@ class _Walk(ObjectWalk):
             self.memo[id(value)] = (value, early)
         changed = False
         new_items = []
+        in_key = False  # between a private key's BEGIN line and its END line
         for index, item in enumerate(items):
+            if in_key and (type(item) is str or type(item) is bytes):
+                # A PEM private key given as its lines (``pem.splitlines()``, ``readlines()``):
+                # the BEGIN line was masked, the base64 lines after it are the key.
+                new_items.append(self.redact((path, "[]", index), "pii"))
+                changed = True
+                in_key = _key_lines(item) is not False
+                continue
             name = fields[index] if isinstance(fields, tuple) and index < len(fields) else None
             # A pair's items, and items named after their sequence, keep their index.
             if not isinstance(name, str):
@@ -799,10 +961,13 @@ class _Walk(ObjectWalk):
             if self.settled(name, item):
                 new_items.append(item)
                 continue
-            named = name is not None and key is None and inherited is None
+            named = name is not None and key is None and inherited is None and given is None
             where = (path, ".", name) if named else (path, "[]", index)
             new = self.visit(where, name, item, depth)
-            changed = changed or new is not item
+            if new is not item:
+                changed = True
+                # Only an item found secret-shaped can open a key: a clean list costs nothing.
+                in_key = (type(item) is str or type(item) is bytes) and _key_lines(item) is True
             new_items.append(new)
         if early is not None:
             list.extend(early, new_items)
