@@ -120,14 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _export_to_children(path, counts)
     with own_code():  # only the program's own calls are captured (see _execute)
         hook = install(spec)
-        # Registered before the program runs, so it runs after the program's own handlers.
+        # Registered before the program runs, so both run after the program's own handlers
+        # (atexit runs the last registered first: the report, then forget_program), and
+        # after the interpreter has waited for the program's threads, as python does before
+        # atexit: a worker still running when the script's last line returns captures on.
         atexit.register(hook.forget_program)
-        try:
-            if module:
-                return _run_module(target, program_args, hook)
-            return _run_path(target, program_args, hook)
-        finally:
-            _finish(hook, path, report, counts, owner=os.getpid() == pid)
+        atexit.register(_finish, hook, path, report, counts, pid)
+        if module:
+            return _run_module(target, program_args, hook)
+        return _run_path(target, program_args, hook)
 
 
 def _parse(args: list[str]) -> tuple[str | None, str | None, bool, str | None, list[str]]:
@@ -364,20 +365,26 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _finish(hook: ImportHook, config: str, report: str | None, counts: str, *, owner: bool) -> None:
-    """Flush, then say which targets captured nothing (a fork of the program that returned
-    here leaves its counts for the runner instead)."""
+def _finish(hook: ImportHook, config: str, report: str | None, counts: str, pid: int) -> None:
+    """At exit: flush, then say which targets captured nothing (a fork of the program leaves
+    its counts for the runner instead)."""
     try:
-        if not flush(FLUSH_TIMEOUT):
-            sys.stderr.write(
-                "snapy_capture: some captures were still queued at exit and are lost\n"
+        with own_code():  # a target the report's own calls reach (json...) is not captured
+            if not flush(FLUSH_TIMEOUT):
+                _report.say("snapy_capture: some captures were still queued at exit and are lost")
+            hint = f"see {report}" if report else "see --report"
+            _report.finish(
+                hook,
+                config=config,
+                hint=hint,
+                report_path=report,
+                directory=counts,
+                owner=os.getpid() == pid,
             )
-        hint = f"see {report}" if report else "see --report"
-        _report.finish(
-            hook, config=config, hint=hint, report_path=report, directory=counts, owner=owner
-        )
+    except KeyboardInterrupt:  # Ctrl-C while waiting on the queue: one line, no traceback
+        _report.say("snapy_capture: interrupted at exit; captures still queued are lost")
     except Exception as exc:  # noqa: BLE001 - the program's exit code matters more
-        sys.stderr.write(f"snapy_capture: could not finish capturing: {exc!r}\n")
+        _report.say(f"snapy_capture: could not finish capturing: {exc!r}")
 
 
 def _die_by_sigint() -> None:
