@@ -81,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         The program's exit code; 2 for a bad command line or a broken target file;
         ``-signal.SIGINT`` when the program ended by an uncaught ``KeyboardInterrupt`` (the
         code ``subprocess`` reports for a ``python`` that did).
+
+    Raises:
+        SystemExit: the program's own, when it exited with a message or any object other
+            than an int (``sys.exit("bad input")``), for the interpreter to print and exit 1.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -334,7 +338,12 @@ def _execute(
         with own_code(False):
             exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
     except SystemExit as exc:
-        return _exit_code(exc)
+        if exc.code is None or isinstance(exc.code, int):
+            return 0 if exc.code is None else exc.code
+        # sys.exit("message"), or any other object: the interpreter prints it as it would
+        # for the program (to sys.stderr, or its own stderr when that is None or closed; an
+        # object whose __str__ fails as a blank line), and exits 1.
+        raise
     except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would
         exc.with_traceback(_trim(exc.__traceback__))
         if "snapy_capture.capture._proxies" in sys.modules:  # frames of ours can be there
@@ -353,16 +362,6 @@ def _trim(traceback: types.TracebackType | None) -> types.TracebackType | None:
     ):
         traceback = traceback.tb_next
     return traceback
-
-
-def _exit_code(exc: SystemExit) -> int:
-    code = exc.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    sys.stderr.write(f"{code}\n")
-    return 1
 
 
 def _finish(hook: ImportHook, config: str, report: str | None, counts: str, pid: int) -> None:

@@ -16,12 +16,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from _process import RUNNER, plain_and_captured
+from _process import run as run_process
 
 from snapy_capture import run
 from snapy_capture.capture import _writer
-
-from _process import RUNNER
-from _process import run as run_process
 
 MODULE = """
 def handle(x):
@@ -133,3 +132,32 @@ def test_ctrl_c_while_the_writer_drains_at_exit_is_one_line(
     assert [r.getMessage() for r in caplog.records] == [
         "snapy_capture: interrupted at exit; 3 queued captures are lost"
     ]
+
+
+EXIT_WITH = {
+    "a message, stderr closed": "sys.stderr.close()\nsys.exit('bye')",
+    "a message, stderr None": "sys.stderr = None\nsys.exit('bye')",
+    "an object whose str fails": (
+        "class Code:\n    def __str__(self):\n        raise ValueError\nsys.exit(Code())"
+    ),
+    "a message": "sys.exit('bye')",
+}
+
+
+@pytest.mark.parametrize("how", list(EXIT_WITH))
+def test_sys_exit_with_a_message_ends_as_under_python(tmp_path: Path, how: str) -> None:
+    """The interpreter prints a non-int exit code itself (to its own stderr when sys.stderr
+    is None, nothing when it is closed, a blank line when str() fails); the runner printed
+    it with its own code: "lost sys.stderr" (a fatal error dump), nothing, a traceback."""
+    (tmp_path / "work.py").write_text(MODULE, encoding="utf-8")
+    (tmp_path / "app.py").write_text(
+        f"import sys, work\nwork.handle(1)\n{EXIT_WITH[how]}\n", encoding="utf-8"
+    )
+    (tmp_path / "capture.yaml").write_text("targets: ['work:handle']\n", encoding="utf-8")
+    plain, captured = plain_and_captured(["app.py"], tmp_path)
+    assert plain.returncode == 1
+    assert (captured.stdout, captured.stderr, captured.returncode) == (
+        plain.stdout,
+        plain.stderr,
+        plain.returncode,
+    )
