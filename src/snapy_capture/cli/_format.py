@@ -39,7 +39,9 @@ def type_path(kind: type) -> str:
 
 
 def _fallback(obj: object) -> dict[str, str]:
-    return {"__repr__": safe_repr(obj, _REPR_LIMIT), "__type__": type_path(type(obj))}
+    # The object's own __repr__, under show's time budget (show --json and export too).
+    text = _bounded(safe_repr, obj, _REPR_LIMIT)
+    return {"__repr__": _no_repr(obj) if text is None else text, "__type__": type_path(type(obj))}
 
 
 def to_jsonable(obj: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
@@ -204,13 +206,23 @@ def _pformat(value: object, indent: int) -> str:
         return safe_repr(value, _REPR_LIMIT)
 
 
+#: Classes a value of which ran past the budget: their other values are not tried (an export
+#: of a thousand such values would otherwise take a thousand budgets).
+_stuck: set[type] = set()
+
+
 def _bounded(show: Callable[..., str], value: object, *args: Any) -> str | None:
     """``show(value, *args)``, or ``None`` when the value's own code (its ``__repr__``) ran
-    past :data:`REPR_SECONDS`: ``show`` never hangs on a loaded object."""
+    past :data:`REPR_SECONDS`, or a value of its class did: ``show`` and ``export`` never
+    hang on a loaded object."""
+    kind = type(value)
+    if kind in _stuck:
+        return None
     try:
         with time_budget("show", REPR_SECONDS, doing="showing a value"):
             return show(value, *args)
     except SnapshotTimeout:
+        _stuck.add(kind)
         return None
 
 
