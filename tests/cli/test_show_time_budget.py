@@ -8,8 +8,8 @@ hung the command for ever. The value is shown as a placeholder naming its class 
 from __future__ import annotations
 
 import faulthandler
-import json
 import io
+import json
 import sys
 import time
 from pathlib import Path
