@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from snapy_capture.hook import _report
+
 MODULE = '''
 class Ledger:
     """A receiver that is costly to capture: thousands of objects read on every call."""
@@ -104,3 +106,16 @@ def test_no_line_when_capture_cost_little(tmp_path: Path) -> None:
     data = json.loads(report.read_text(encoding="utf-8"))
     assert 0 < data["targets"][1]["capture_ms"] < 1000
     assert data["targets"][0]["capture_ms"] == 0
+
+
+def test_the_line_gives_the_cost_of_a_cheap_but_frequent_capture() -> None:
+    """A target costing a few µs a call, called a million times: the line said "0.0 ms each"."""
+    built = {
+        "capture_ms": 6000.0,
+        "targets": [
+            {"target": "app:tick", "capture_ms": 6000.0, "captured": 980_000, "dropped": 0}
+        ],
+    }
+    line = _report.costly(built, 10.0)
+    assert line is not None
+    assert "app:tick 6.0 s (980000 calls, 0.00612 ms each)" in line

@@ -303,7 +303,9 @@ def costly(built: Mapping[str, Any], elapsed: float) -> str | None:
         if seconds < _COSTLY_SHARE * total:
             break
         calls = int(item.get("captured", 0)) + int(item.get("dropped", 0))
-        each = f", {seconds * 1000 / calls:.1f} ms each" if calls else ""
+        # Three significant digits: a cheap capture made costly by its number of calls
+        # reads "0.00612 ms each", not "0.0 ms each".
+        each = f", {seconds * 1000 / calls:.3g} ms each" if calls else ""
         parts.append(f"{item['target']} {seconds:.1f} s ({calls} calls{each})")
     return one_line(
         f"capturing took {total:.1f} s of the program's {elapsed:.1f} s: {'; '.join(parts)}; "
