@@ -119,3 +119,18 @@ def test_the_line_gives_the_cost_of_a_cheap_but_frequent_capture() -> None:
     line = _report.costly(built, 10.0)
     assert line is not None
     assert "app:tick 6.0 s (980000 calls, 0.00612 ms each)" in line
+
+
+def test_the_line_says_when_the_time_was_spent_in_several_processes() -> None:
+    """Children's capture time adds up past the run's: say so rather than "12.0 s of the
+    program's 5.0 s"."""
+    built = {
+        "processes": 4,
+        "capture_ms": 12000.0,
+        "targets": [{"target": "app:work", "capture_ms": 12000.0, "captured": 400, "dropped": 0}],
+    }
+    line = _report.costly(built, 5.0)
+    assert line is not None
+    assert line.startswith(
+        "snapy_capture: capturing took 12.0 s in 4 processes (the program ran 5.0 s): "
+    )

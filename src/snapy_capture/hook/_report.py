@@ -308,10 +308,19 @@ def costly(built: Mapping[str, Any], elapsed: float) -> str | None:
         each = f", {seconds * 1000 / calls:.3g} ms each" if calls else ""
         parts.append(f"{item['target']} {seconds:.1f} s ({calls} calls{each})")
     return one_line(
-        f"capturing took {total:.1f} s of the program's {elapsed:.1f} s: {'; '.join(parts)}; "
+        f"capturing took {total:.1f} s {_of_the_run(built, elapsed)}: {'; '.join(parts)}; "
         "bound it with capture_self: false, sample_rate or max_per_second on such targets "
         "(see the performance guide)"
     )
+
+
+def _of_the_run(built: Mapping[str, Any], elapsed: float) -> str:
+    # Children's capture time is added to the runner's: with several processes at work, more
+    # than the program ran ("12.0 s of the program's 5.0 s"), which must not read as a slip.
+    processes = int(built.get("processes", 1) or 1)
+    if processes > 1:
+        return f"in {processes} processes (the program ran {elapsed:.1f} s)"
+    return f"of the program's {elapsed:.1f} s"
 
 
 def write_json(path: str, data: Mapping[str, Any]) -> None:
