@@ -25,7 +25,6 @@ from snapy_capture.capture._record import (
 from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push
-from snapy_capture.config import CaptureConfig
 from snapy_capture.filters import FilterResult, inert_loads
 
 __all__ = ["Deferred", "QueuedCapture", "Site", "run_queued"]
@@ -40,7 +39,7 @@ class Site(Protocol):
     ) -> FilterResult: ...
     def record(
         self,
-        config: CaptureConfig,
+        state: State,
         filtered: FilterResult,
         depth: int,
         *,
@@ -95,9 +94,7 @@ def run_queued(
         args, kwargs = call[0], call[1]
         names = site.param_names(len(args), bound=capture.bound)
         filtered = site.filter_args(state, names, args, kwargs)
-        record = site.record(
-            state.config, filtered, capture.depth, now=capture.now, thread=capture.thread
-        )
+        record = site.record(state, filtered, capture.depth, now=capture.now, thread=capture.thread)
         receiver = call[2] if len(call) > 2 else None
         if receiver is not None:
             # Lazily queued, it is the live instance: copied here, its reducer run once.
