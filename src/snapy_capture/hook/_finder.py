@@ -29,6 +29,9 @@ from snapy_capture.hook._startup import (
     CONFIG_FILE_ENV,
     Deferred,
     cached,
+    forget,
+    holds_secret,
+    may_hold_secret,
     plain_document,
     read_target_file,
     remember,
@@ -110,7 +113,7 @@ def read_targets(path: str) -> TargetSpec | Deferred:
     text = read_target_file(path)
     absolute = os.path.abspath(path)
     base_dir = os.path.dirname(absolute)
-    found = cached(absolute, text)
+    found = None if may_hold_secret(text) else cached(absolute, text)
     if found is not None:
         return Deferred(path, text, base_dir, *found)
     # yaml, config and filters: what start-up spares when the cache has the file.
@@ -119,7 +122,11 @@ def read_targets(path: str) -> TargetSpec | Deferred:
 
     data, lines = load_yaml(text, path, max_items=MAX_TARGETS)
     spec = parse_targets(data, source=path, lines=lines, base_dir=base_dir)
-    if not spec.refused:  # refusals are said by every process: such a file is never cached
+    # Refusals are said by every process, and a secret is copied nowhere: such files are
+    # never cached.
+    if holds_secret(data):
+        forget(absolute)  # an entry an earlier version wrote holds it
+    elif not spec.refused:
         listed = tuple((t.module, t.qualname, t.where) for t in spec.targets)
         remember(absolute, text, listed, plain_document(data, lines.dump()))
     return spec
