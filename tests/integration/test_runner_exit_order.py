@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,30 @@ def test_sys_exit_with_a_message_ends_as_under_python(tmp_path: Path, how: str) 
         plain.stderr,
         plain.returncode,
     )
+
+
+def test_ctrl_c_while_autoload_finishes_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Autoload's exit handler waits on the queue too (60 s at most): Ctrl-C there was
+    "Exception ignored in atexit callback" and a traceback of ours."""
+    from snapy_capture import autoload
+    from snapy_capture.hook import _startup
+
+    def interrupted(timeout: float | None = None) -> bool:
+        raise KeyboardInterrupt
+
+    class Hook:
+        forgotten = False
+
+        def forget_program(self) -> None:
+            Hook.forgotten = True
+
+    monkeypatch.setattr(_startup, "flush", interrupted)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        autoload._at_exit(Hook(), "capture.yaml", None, None, os.getpid())
+    assert [str(w.message) for w in caught] == [
+        "snapy_capture: interrupted at exit; captures still queued are lost"
+    ]
+    assert Hook.forgotten  # the program's modules are still let go of
