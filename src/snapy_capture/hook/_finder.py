@@ -69,8 +69,9 @@ __all__ = [
 _lock = fork_safe(_thread.RLock())
 _hook: ImportHook | None = None
 #: How long a thread importing a target module waits for another thread loading the capture
-#: layer (tens of ms; see ImportHook._ready).
-_LOAD_WAIT: Final = 2.0
+#: layer (which takes tens of ms; see ImportHook._ready). Also the one delay such a thread
+#: sees if the load needs a module it is importing (a target in a module capture imports too).
+_LOAD_WAIT: Final = 1.0
 
 
 def install_import_hook(
