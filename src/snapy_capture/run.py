@@ -63,9 +63,6 @@ options:
 _SIGINT: Final = 2
 BOOTSTRAP_DIR: Final = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 _THIS_FILE: Final = os.path.normcase(os.path.abspath(__file__))
-#: How every report this runner writes begins (``json.dump(..., indent=2)`` of a dict whose
-#: first key is ``version``).
-_REPORT_START: Final = b'{\n  "version": '
 #: How long the runner waits at exit for captures queued on the background writer.
 FLUSH_TIMEOUT: Final = 60.0
 
@@ -175,24 +172,11 @@ def _unwritable(report: str) -> str | None:
         return "is a directory"
     if not os.path.isdir(os.path.dirname(path)):
         return f"the directory {os.path.dirname(path)} does not exist"
-    if not _replaceable(path):
+    if not _report.replaceable(path):
         # ``--report capture.yaml app.py``: the target file (or the script, a data file)
         # would be overwritten at exit.
         return "exists and is not a report of ours; refusing to overwrite it"
     return None
-
-
-def _replaceable(path: str) -> bool:
-    """Whether the report may be written at ``path``: nothing there, an empty file, or a
-    report an earlier run wrote (what :func:`_report.write_json` starts with)."""
-    if not os.path.isfile(path):  # nothing there, or /dev/null, a pipe (never read here)
-        return True
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(len(_REPORT_START))
-    except OSError:
-        return True  # not readable: the write at exit says why, as before
-    return head in (b"", _REPORT_START)
 
 
 def _export_to_children(config_path: str, counts: str) -> None:

@@ -23,6 +23,7 @@ from _process import run as run_process
 
 from snapy_capture import run
 from snapy_capture.capture import _writer
+from snapy_capture.run import BOOTSTRAP_DIR
 
 MODULE = """
 def handle(x):
@@ -190,3 +191,25 @@ def test_ctrl_c_while_autoload_finishes_is_one_line(
         "snapy_capture: interrupted at exit; captures still queued are lost"
     ]
     assert Hook.forgotten  # the program's modules are still let go of
+
+
+def test_autoload_does_not_overwrite_a_users_file_named_as_its_report(tmp_path: Path) -> None:
+    """``SNAP_CAPTURE_REPORT=capture.yaml``: autoload cannot refuse to start (it never stops
+    a program), so at exit it says it did not write the report, and the file is intact."""
+    (tmp_path / "work.py").write_text(MODULE, encoding="utf-8")
+    target_file = "targets: ['work:handle']\n"
+    (tmp_path / "capture.yaml").write_text(target_file, encoding="utf-8")
+    result = run_process(
+        [sys.executable, "-c", "import work; work.handle(1)"],
+        tmp_path,
+        SNAP_CAPTURE_CONFIG=str(tmp_path / "capture.yaml"),
+        SNAP_CAPTURE_REPORT="capture.yaml",
+        SNAP_CAPTURE_DEFAULT_PATH=str(tmp_path / "captures"),
+        PYTHONPATH=os.pathsep.join([BOOTSTRAP_DIR, os.environ.get("PYTHONPATH", "")]),
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "capture.yaml").read_text(encoding="utf-8") == target_file
+    assert result.stderr == (
+        "snapy_capture: cannot write the report capture.yaml: exists and is not a report of "
+        "ours; not overwritten\n"
+    )

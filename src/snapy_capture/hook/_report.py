@@ -323,6 +323,25 @@ def _of_the_run(built: Mapping[str, Any], elapsed: float) -> str:
     return f"of the program's {elapsed:.1f} s"
 
 
+#: How every report begins (``json.dump(..., indent=2)`` of a dict whose first key is
+#: ``version``): what :func:`replaceable` recognizes.
+_REPORT_START: Final = b'{\n  "version": '
+
+
+def replaceable(path: str) -> bool:
+    """Whether a report may be written at ``path``: nothing there, an empty file, a file
+    that is not a regular one (``/dev/null``), or a report an earlier run wrote; not a file
+    of the user's (``--report capture.yaml``: the target file would be overwritten)."""
+    if not os.path.isfile(path):  # never opened for reading here: a pipe would block
+        return True
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(len(_REPORT_START))
+    except OSError:
+        return True  # not readable: the write says why
+    return head in (b"", _REPORT_START)
+
+
 def write_json(path: str, data: Mapping[str, Any]) -> None:
     """Write ``data`` to ``path`` (private to the user: it names the program's functions)."""
     import json  # noqa: PLC0415 - see the imports
@@ -439,6 +458,9 @@ def finish(
     built = report(targets, config=config, processes=processes)
     if report_path:
         try:
+            if not replaceable(report_path):
+                # SNAP_CAPTURE_REPORT=capture.yaml (autoload cannot refuse it at start).
+                raise OSError("exists and is not a report of ours; not overwritten")
             write_json(report_path, built)
         except OSError as exc:
             say(one_line(f"cannot write the report {report_path}: {exc.strerror or exc}"))
