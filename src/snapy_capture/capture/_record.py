@@ -334,10 +334,12 @@ def echoes_masked(
     if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
         # Usually no secret is passed twice: the filtered arguments, pickled once (C speed),
         # tell it without the masking walk (which has no fast path: 10x the call's cost).
+        # The redactions' paths too: one names the dict keys on the way to what it redacted.
         needles = [data for key in secrets if type(key) is str for data in _encoded(key)]
         needles += [key for key in secrets if type(key) is bytes]
+        paths = [entry.get("path") for entry in filtered.redactions]
         try:
-            stored = pickle.dumps((filtered.args, filtered.kwargs), pickle.HIGHEST_PROTOCOL)
+            stored = pickle.dumps((filtered.args, filtered.kwargs, paths), pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - not picklable as filtered: the walk decides
             stored = None
         if stored is not None and not any(needle in stored for needle in needles):
@@ -346,10 +348,22 @@ def echoes_masked(
     if echo is flt:
         return filtered
     again = echo.filter_call(names, filtered.args, filtered.kwargs, **options)
-    report = filtered.redactions
+    # A path through a dict key that is a secret given under another name
+    # (``opts['hunter2']['token']``) names it: masked as the key itself is.
+    report = [_masked_path(echo, entry) for entry in filtered.redactions]
     return FilterResult(
         again.args, again.kwargs, [*report, *(e for e in again.redactions if e not in report)]
     )
+
+
+def _masked_path(echo: ArgumentFilter, entry: dict[str, str]) -> dict[str, str]:
+    """A redaction ``entry`` with the call's secrets masked in its path (``echo``'s last custom
+    filter, :func:`result_filter`'s masking, does it to text)."""
+    path = entry.get("path")
+    if type(path) is not str:
+        return entry
+    masked = echo.custom_filters[-1]("", None, path)
+    return entry if masked is path else {**entry, "path": str(masked)}
 
 
 def _encoded(text: str) -> list[bytes]:
