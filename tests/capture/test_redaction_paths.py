@@ -38,3 +38,42 @@ def test_a_path_through_a_key_that_is_a_given_secret_is_masked(
     paths = [entry["path"] for entry in record["metadata"]["redactions"]]
     assert "opts['[FILTERED: name:password]']['token']" in paths
     assert "opts['plain']['api_key']" in paths  # other paths as they were
+
+
+class Sessions:
+    def __init__(self) -> None:
+        self.sessions: dict[str, dict[str, int]] = {}
+
+    def login(self, password: str) -> bool:
+        self.sessions[password] = {"token": 1}
+        return True
+
+
+#: One class per mode, at module level: a receiver is stored only when its class is found by
+#: its name (a class local to the test would be an "unstorable" placeholder).
+SERVICES = {}
+for _number, _mode in enumerate(CAPTURE_MODES):
+    _name = f"Service{_number}"
+    SERVICES[_mode.id] = globals()[_name] = type(
+        _name,
+        (Sessions,),
+        {
+            "__module__": __name__,
+            "login": capture_args(retention=None, dedupe=False, **_mode.values[0])(Sessions.login),
+        },
+    )
+
+
+@pytest.mark.parametrize("mode", list(SERVICES))
+def test_a_given_secret_in_the_receiver_as_called_is_masked(capture_dir: Path, mode: str) -> None:
+    """The receiver as called (``self``) was filtered without the call's secrets: a second
+    ``login(password)`` stored ``self.sessions['<the password>']`` (key and path)."""
+    service = SERVICES[mode]()
+    service.login(PASSWORD)
+    service.login(PASSWORD)
+    assert PASSWORD.encode() not in _on_disk(capture_dir)
+    records = CaptureLoader(capture_dir).load_all("Sessions.login")
+    assert len(records) == 2
+    assert all(
+        not isinstance(record["self"], str) for record in records
+    )  # stored, not a placeholder

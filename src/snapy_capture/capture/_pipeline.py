@@ -40,6 +40,7 @@ from snapy_capture.capture._record import (
     echoes_masked,
     format_timestamp,
     read_signature,
+    receiver_mask,
     receiver_of,
     receiver_state,
     replace_unserializable,
@@ -232,7 +233,13 @@ class CaptureSite:
             stored = (
                 too_large("self", limit)
                 if oversize and limit is not None
-                else receiver_state(state.filter, before, "self", limit)
+                else receiver_state(
+                    state.filter,
+                    before,
+                    "self",
+                    limit,
+                    mask=receiver_mask(state.filter, names, args, kwargs, filtered.redactions),
+                )
             )
             add_receiver(record, "self", *stored)
         if state.records_result:

@@ -16,6 +16,8 @@ from snapy_capture.capture._record import (
     add_receiver,
     exception_message,
     exception_result,
+    masked_path,
+    receiver_mask,
     receiver_of,
     receiver_state,
     result_filter,
@@ -99,9 +101,14 @@ def run_queued(
         if receiver is not None:
             # Lazily queued, it is the live instance: copied here, its reducer run once.
             limit = None if snapshot else state.copy_limit
-            value, report = receiver_state(state.filter, receiver, "self", limit)
+            mask = receiver_mask(state.filter, names, args, kwargs, filtered.redactions)
+            value, report = receiver_state(state.filter, receiver, "self", limit, mask=mask)
             if len(call) > 3:  # filtered by the caller already (``freeze_filtered``)
-                report = [*call[3], *(item for item in report if item not in call[3])]
+                earlier = call[3]
+                if mask is not None:  # the call's secrets, masked in those paths too
+                    echo = mask.filter(state.filter)
+                    earlier = [masked_path(echo, item) for item in earlier]
+                report = [*earlier, *(item for item in report if item not in earlier)]
             add_receiver(record, "self", value, report)
         if result is not None:
             # Masks every secret the arguments held, wherever the result echoes it.
