@@ -226,6 +226,17 @@ def _bounded(show: Callable[..., str], value: object, *args: Any) -> str | None:
         return None
 
 
+def _printable(value: object) -> str:
+    """``value`` as text a terminal shows as it is: control characters (an escape sequence
+    in an exception's message or a dict key, captured from what a program was sent: a
+    screen clear, a clipboard write, a forged line) written as their escapes, as a repr
+    writes them. Everything else ``show`` prints of a capture is a repr already."""
+    text = value if type(value) is str else safe_repr(value, _REPR_LIMIT)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def _no_repr(value: object) -> str:
     return f"<a {_class_name(value)} whose repr did not return within {REPR_SECONDS:g} s>"
 
@@ -256,30 +267,37 @@ def format_record(
     lines = [
         f"{name}  capture #{index} (0 = newest)",
         f"  file:      {file}",
-        f"  timestamp: {record.get('timestamp', '-')}",
+        f"  timestamp: {_printable(record.get('timestamp', '-'))}",
     ]
     metadata = dict(record.get("metadata") or {})
     if "calls" in metadata:
         # Deduplicated: the calls this capture stands for, the first at ``timestamp``.
         calls, last = metadata.pop("calls"), metadata.pop("last_seen", "-")
-        lines.append(f"  calls:     {calls} (last seen {last})")
+        lines.append(f"  calls:     {_printable(calls)} (last seen {_printable(last)})")
     args = list(record.get("args") or [])
     kwargs = dict(record.get("kwargs") or {})
     lines.append("args:" if args else "args: (none)")
     lines.extend(f"  [{i}] {_pretty(value, 6)}" for i, value in enumerate(args))
     lines.append("kwargs:" if kwargs else "kwargs: (none)")
-    lines.extend(f"  {key} = {_pretty(value, 5 + len(str(key)))}" for key, value in kwargs.items())
+    lines.extend(
+        f"  {_printable(key)} = {_pretty(value, 5 + len(_printable(key)))}"
+        for key, value in kwargs.items()
+    )
     for key in ("self", "self_after"):
         if key in record:
             lines.extend(_format_receiver(key, record[key], None if full else shorten))
     redactions = metadata.pop("redactions", None) or []
     lines.append("metadata:" if metadata else "metadata: (none)")
-    lines.extend(f"  {key}: {_pretty(value, 4 + len(str(key)))}" for key, value in metadata.items())
+    lines.extend(
+        f"  {_printable(key)}: {_pretty(value, 4 + len(_printable(key)))}"
+        for key, value in metadata.items()
+    )
     if redactions:
         lines.append(f"redactions: {len(redactions)} value(s) filtered before storing")
         for item in redactions:
             if isinstance(item, Mapping):
-                lines.append(f"  {item.get('path', '?')}: {item.get('reason', '?')}")
+                path, reason = item.get("path", "?"), item.get("reason", "?")
+                lines.append(f"  {_printable(path)}: {_printable(reason)}")
             else:
                 lines.append(f"  {safe_repr(item, _REPR_LIMIT)}")
     else:
@@ -305,10 +323,12 @@ def _format_receiver(key: str, value: object, shorten: _Shortener | None) -> lis
     except TypeError:  # no __dict__ (slots, a builtin type): as it prints
         return [f"{key}: {_pretty(cut(value), len(key) + 2)}"]
     lines = [
-        f"{key}: {kind.__module__}.{kind.__qualname__}" + ("" if state else " (no attributes)")
+        f"{key}: {_printable(f'{kind.__module__}.{kind.__qualname__}')}"
+        + ("" if state else " (no attributes)")
     ]
     lines.extend(
-        f"  .{name} = {_pretty(cut(item), 6 + len(str(name)))}" for name, item in state.items()
+        f"  .{_printable(name)} = {_pretty(cut(item), 6 + len(_printable(name)))}"
+        for name, item in state.items()
     )
     return lines
 
@@ -321,7 +341,8 @@ def _format_result(record: Mapping[str, Any]) -> list[str]:
         exc = result["exception"]
         if isinstance(exc, Mapping):
             where = f"{exc.get('module')}." if exc.get("module") not in (None, "builtins") else ""
-            return [f"result: raised {where}{exc.get('type')}: {exc.get('message')}"]
+            raised = f"{where}{exc.get('type')}: {exc.get('message')}"
+            return [f"result: raised {_printable(raised)}"]
         return [f"result: raised {safe_repr(exc, _REPR_LIMIT)}"]
     if isinstance(result, Mapping) and result.get("is_self"):
         return ["result: returned self (its state is self_after)"]
