@@ -13,6 +13,8 @@ import io
 import types
 from pathlib import Path
 
+import pytest
+
 from snapy_capture import CaptureStorage, cli
 
 HOSTILE = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\r\nresult: returned True"
@@ -57,3 +59,36 @@ def test_show_escapes_control_characters_of_captured_text(capture_dir: Path) -> 
     assert f"  key{escaped} = 1" in shown
     assert f"  .attr{escaped} = 1" in shown
     assert f"  opts['{escaped}']['token']: name:token" in shown
+
+
+def _raises_key_error(text: str) -> None:
+    raise KeyError(text)
+
+
+def _returns(text: str) -> str:
+    return text
+
+
+def test_replay_failures_escape_control_characters_of_recorded_text() -> None:
+    """A replay that does not match quotes the recorded message (and a multi-line text's
+    lines) in the failure pytest prints: as a terminal shows them too."""
+    from snapy_capture.pytest_plugin import assert_replay_matches
+
+    base = {"module": "m", "qualname": "f", "timestamp": "2026-01-01T00:00:00.000000Z"}
+    raised = {
+        **base,
+        "args": ["x"],
+        "kwargs": {},
+        "metadata": {},
+        "result": {"exception": {"type": "ValueError", "module": "builtins", "message": HOSTILE}},
+    }
+    with pytest.raises(AssertionError) as failed:
+        assert_replay_matches(_raises_key_error, raised)
+    assert not any(char in str(failed.value) for char in "\x1b\x07\r"), str(failed.value)
+    assert r"ValueError: \x1b]52;c;cHduZWQ=\x07\x1b[2J" in str(failed.value)
+
+    lines = {**base, "args": ["a\nb\nc"], "kwargs": {}, "metadata": {}}
+    lines["result"] = {"value": f"a\n{HOSTILE}\nc"}
+    with pytest.raises(AssertionError) as failed:
+        assert_replay_matches(_returns, lines)
+    assert not any(char in str(failed.value) for char in "\x1b\x07"), str(failed.value)

@@ -14,6 +14,7 @@ import pprint
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from snapy_capture._text import printable as _printable
 from snapy_capture._text import safe_repr
 from snapy_capture.replay._budget import SnapshotTimeout, time_budget
 from snapy_capture.storage.serializers import JSONSerializer
@@ -224,17 +225,6 @@ def _bounded(show: Callable[..., str], value: object, *args: Any) -> str | None:
     except SnapshotTimeout:
         _stuck.add(kind)
         return None
-
-
-def _printable(value: object) -> str:
-    """``value`` as text a terminal shows as it is: control characters (an escape sequence
-    in an exception's message or a dict key, captured from what a program was sent: a
-    screen clear, a clipboard write, a forged line) written as their escapes, as a repr
-    writes them. Everything else ``show`` prints of a capture is a repr already."""
-    text = value if type(value) is str else safe_repr(value, _REPR_LIMIT)
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _no_repr(value: object) -> str:
