@@ -507,7 +507,9 @@ class ArgumentFilter:
         """A thread's ``name`` as a capture's metadata stores it: what ``pii_patterns``
         match masked, as in a value (a thread named after the DSN or the token it serves).
         Remembered per name: one dict lookup per capture."""
-        labels = self._labels
+        labels = self.__dict__.get("_labels")
+        if labels is None:  # a subclass that set itself up without ArgumentFilter.__init__
+            labels = self._labels = {}
         label = labels.get(name)
         if label is None:
             label = self.mask_pii(name) if self.filter_pii else name
