@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["qualified_name", "safe_repr", "safe_str"]
+__all__ = ["printable", "qualified_name", "safe_repr", "safe_str"]
 
 
 def safe_str(value: object) -> str:
@@ -29,3 +29,14 @@ def qualified_name(kind: type) -> str:
     module = getattr(kind, "__module__", None)
     name = getattr(kind, "__qualname__", kind.__name__)
     return name if module in (None, "builtins") else f"{module}.{name}"
+
+
+def printable(value: object, limit: int = 2000) -> str:
+    """``value`` as text a terminal shows as it is: control characters (an escape sequence
+    in an exception's message or a dict key, captured from what a program was sent: a
+    screen clear, a clipboard write, a forged line) written as their escapes, as a repr
+    writes them; not text: its repr (cut past ``limit`` characters)."""
+    text = value if type(value) is str else safe_repr(value, limit)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)

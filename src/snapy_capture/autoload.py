@@ -90,6 +90,8 @@ def _at_exit(hook: Any, config: str, report: str | None, counts: str | None, pid
             path = report.replace("{pid}", str(pid)) if report else None
             hint = f"see {path}" if path else f"set {'SNAP_CAPTURE_REPORT'}=FILE for details"
             finish(hook, config=config, hint=hint, report_path=path, only_if_used=True)
+    except KeyboardInterrupt:  # Ctrl-C while waiting on the queue: one line, no traceback
+        _warn("snapy_capture: interrupted at exit; captures still queued are lost")
     except Exception as exc:  # noqa: BLE001 - the program's exit matters more
         _warn(f"snapy_capture: could not finish capturing: {exc!r}")
     try:

@@ -81,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         The program's exit code; 2 for a bad command line or a broken target file;
         ``-signal.SIGINT`` when the program ended by an uncaught ``KeyboardInterrupt`` (the
         code ``subprocess`` reports for a ``python`` that did).
+
+    Raises:
+        SystemExit: the program's own, when it exited with a message or any object other
+            than an int (``sys.exit("bad input")``), for the interpreter to print and exit 1.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -124,14 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _export_to_children(path, counts)
     with own_code():  # only the program's own calls are captured (see _execute)
         hook = install(spec)
-        # Registered before the program runs, so it runs after the program's own handlers.
+        # Registered before the program runs, so both run after the program's own handlers
+        # (atexit runs the last registered first: the report, then forget_program), and
+        # after the interpreter has waited for the program's threads, as python does before
+        # atexit: a worker still running when the script's last line returns captures on.
         atexit.register(hook.forget_program)
-        try:
-            if module:
-                return _run_module(target, program_args, hook)
-            return _run_path(target, program_args, hook)
-        finally:
-            _finish(hook, path, report, counts, owner=os.getpid() == pid)
+        atexit.register(_finish, hook, path, report, counts, pid)
+        if module:
+            return _run_module(target, program_args, hook)
+        return _run_path(target, program_args, hook)
 
 
 def _parse(args: list[str]) -> tuple[str | None, str | None, bool, str | None, list[str]]:
@@ -171,6 +176,10 @@ def _unwritable(report: str) -> str | None:
         return "is a directory"
     if not os.path.isdir(os.path.dirname(path)):
         return f"the directory {os.path.dirname(path)} does not exist"
+    if not _report.replaceable(path):
+        # ``--report capture.yaml app.py``: the target file (or the script, a data file)
+        # would be overwritten at exit.
+        return "exists and is not a report of ours; refusing to overwrite it"
     return None
 
 
@@ -337,7 +346,12 @@ def _execute(
         with own_code(False):
             exec(code, module.__dict__)  # noqa: S102 - running the user's program is the point
     except SystemExit as exc:
-        return _exit_code(exc)
+        if exc.code is None or isinstance(exc.code, int):
+            return 0 if exc.code is None else exc.code
+        # sys.exit("message"), or any other object: the interpreter prints it as it would
+        # for the program (to sys.stderr, or its own stderr when that is None or closed; an
+        # object whose __str__ fails as a blank line), and exits 1.
+        raise
     except BaseException as exc:  # noqa: BLE001 - reported the way the interpreter would
         exc.with_traceback(_trim(exc.__traceback__))
         if "snapy_capture.capture._proxies" in sys.modules:  # frames of ours can be there
@@ -358,30 +372,26 @@ def _trim(traceback: types.TracebackType | None) -> types.TracebackType | None:
     return traceback
 
 
-def _exit_code(exc: SystemExit) -> int:
-    code = exc.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    sys.stderr.write(f"{code}\n")
-    return 1
-
-
-def _finish(hook: ImportHook, config: str, report: str | None, counts: str, *, owner: bool) -> None:
-    """Flush, then say which targets captured nothing (a fork of the program that returned
-    here leaves its counts for the runner instead)."""
+def _finish(hook: ImportHook, config: str, report: str | None, counts: str, pid: int) -> None:
+    """At exit: flush, then say which targets captured nothing (a fork of the program leaves
+    its counts for the runner instead)."""
     try:
-        if not flush(FLUSH_TIMEOUT):
-            sys.stderr.write(
-                "snapy_capture: some captures were still queued at exit and are lost\n"
+        with own_code():  # a target the report's own calls reach (json...) is not captured
+            if not flush(FLUSH_TIMEOUT):
+                _report.say("snapy_capture: some captures were still queued at exit and are lost")
+            hint = f"see {report}" if report else "see --report"
+            _report.finish(
+                hook,
+                config=config,
+                hint=hint,
+                report_path=report,
+                directory=counts,
+                owner=os.getpid() == pid,
             )
-        hint = f"see {report}" if report else "see --report"
-        _report.finish(
-            hook, config=config, hint=hint, report_path=report, directory=counts, owner=owner
-        )
+    except KeyboardInterrupt:  # Ctrl-C while waiting on the queue: one line, no traceback
+        _report.say("snapy_capture: interrupted at exit; captures still queued are lost")
     except Exception as exc:  # noqa: BLE001 - the program's exit code matters more
-        sys.stderr.write(f"snapy_capture: could not finish capturing: {exc!r}\n")
+        _report.say(f"snapy_capture: could not finish capturing: {exc!r}")
 
 
 def _die_by_sigint() -> None:

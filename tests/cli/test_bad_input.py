@@ -176,6 +176,33 @@ def test_runner_refuses_a_report_it_could_not_write_before_the_program_runs(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("report_name", ["capture.yaml", "app.py", "data.csv"])
+def test_runner_refuses_a_report_that_would_overwrite_a_file_of_the_users(
+    tmp_path: Path, report_name: str
+) -> None:
+    """``--report capture.yaml app.py`` (or the script's own name) overwrote the target file
+    (the script) with the JSON report at exit: the user's file was lost. A file that is not a
+    report of ours is now refused, before the program runs; an earlier report is replaced."""
+    files = {
+        "capture.yaml": "version: 1\ntargets: ['tgt_none:f']\n",
+        "app.py": "open('RAN', 'w').close()\n",
+        "data.csv": "id,amount\n1,20\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = _runner("--report", report_name, "app.py", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"python -m snapy_capture.run: error: --report {report_name}: exists and is not a "
+        "report of ours; refusing to overwrite it\n"
+    )
+    assert not (tmp_path / "RAN").exists()
+    assert {name: (tmp_path / name).read_text() for name in files} == files
+    # A report written by an earlier run is replaced, as before.
+    assert _runner("--report", "report.json", "app.py", cwd=tmp_path).returncode == 0
+    assert _runner("--report", "report.json", "app.py", cwd=tmp_path).returncode == 0
+
+
 def test_enable_refuses_a_site_dir_that_does_not_exist(tmp_path: Path) -> None:
     """`enable --site-dir TYPO` created the directory and said processes "are now captured",
     though no interpreter reads a .pth there."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import faulthandler
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -71,4 +72,70 @@ def test_a_value_whose_repr_never_returns_is_shown_as_a_placeholder(
     shown = out.getvalue()
     assert "[0] <a Looping whose repr did not return within 0.3 s>" in shown
     assert "[1] 3" in shown  # the other arguments are shown as usual
+    sys.modules.pop("loopmod", None)
+
+
+COUNTING = """
+class Looping:
+    entered = 0
+
+    def __repr__(self):
+        Looping.entered += 1
+        while True:
+            pass
+
+
+def handle(item, count):
+    return count
+"""
+
+
+@pytest.mark.parametrize("command", [["show", "--json"], ["export"]])
+def test_json_output_never_hangs_on_such_a_value_either(
+    capture_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """``show --json`` and ``export`` fell back to the object's repr with no budget: they hung
+    for ever. Once one value of a class ran past the budget, the others of that class are not
+    tried: an export of many such values costs one budget, not one each."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "loopmod.py").write_text(COUNTING, encoding="utf-8")
+    sys.path.insert(0, str(project))
+    try:
+        from loopmod import Looping
+
+        storage = CaptureStorage(capture_dir, retention=None)
+        for count in range(3):
+            storage.save(
+                {
+                    "function_name": "handle",
+                    "module": "loopmod",
+                    "qualname": "handle",
+                    "timestamp": f"2026-01-01T00:00:0{count}.000000Z",
+                    "args": [Looping(), count],
+                    "kwargs": {},
+                    "metadata": {"call_depth": 0, "thread_id": "MainThread", "pid": 1},
+                }
+            )
+    finally:
+        sys.path.remove(str(project))
+        sys.modules.pop("loopmod", None)
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(_format, "REPR_SECONDS", 0.3)
+    out, err = io.StringIO(), io.StringIO()
+    argv = [command[0], "loopmod:handle", *command[1:], "--import-path", "."]
+    faulthandler.dump_traceback_later(60, exit=True)  # it used to hang: end, do not hang
+    try:
+        code = cli.main(argv, stdout=out, stderr=err, stdin=io.StringIO())
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert code == 0, err.getvalue()
+    data = json.loads(out.getvalue())
+    captures = [data["capture"]] if command[0] == "show" else data
+    placeholder = {
+        "__repr__": "<a Looping whose repr did not return within 0.3 s>",
+        "__type__": "loopmod:Looping",
+    }
+    assert [c["args"][0] for c in captures] == [placeholder] * len(captures)
+    assert sys.modules["loopmod"].Looping.entered == 1
     sys.modules.pop("loopmod", None)

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from snapy_capture.hook import _report
+
 MODULE = '''
 class Ledger:
     """A receiver that is costly to capture: thousands of objects read on every call."""
@@ -104,3 +106,31 @@ def test_no_line_when_capture_cost_little(tmp_path: Path) -> None:
     data = json.loads(report.read_text(encoding="utf-8"))
     assert 0 < data["targets"][1]["capture_ms"] < 1000
     assert data["targets"][0]["capture_ms"] == 0
+
+
+def test_the_line_gives_the_cost_of_a_cheap_but_frequent_capture() -> None:
+    """A target costing a few µs a call, called a million times: the line said "0.0 ms each"."""
+    built = {
+        "capture_ms": 6000.0,
+        "targets": [
+            {"target": "app:tick", "capture_ms": 6000.0, "captured": 980_000, "dropped": 0}
+        ],
+    }
+    line = _report.costly(built, 10.0)
+    assert line is not None
+    assert "app:tick 6.0 s (980000 calls, 0.00612 ms each)" in line
+
+
+def test_the_line_says_when_the_time_was_spent_in_several_processes() -> None:
+    """Children's capture time adds up past the run's: say so rather than "12.0 s of the
+    program's 5.0 s"."""
+    built = {
+        "processes": 4,
+        "capture_ms": 12000.0,
+        "targets": [{"target": "app:work", "capture_ms": 12000.0, "captured": 400, "dropped": 0}],
+    }
+    line = _report.costly(built, 5.0)
+    assert line is not None
+    assert line.startswith(
+        "snapy_capture: capturing took 12.0 s in 4 processes (the program ran 5.0 s): "
+    )

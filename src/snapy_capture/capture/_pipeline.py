@@ -40,6 +40,7 @@ from snapy_capture.capture._record import (
     echoes_masked,
     format_timestamp,
     read_signature,
+    receiver_mask,
     receiver_of,
     receiver_state,
     replace_unserializable,
@@ -49,7 +50,7 @@ from snapy_capture.capture._record import (
 )
 from snapy_capture.capture._snapshot import snapshot
 from snapy_capture.capture._state import Pending, State
-from snapy_capture.config import CaptureConfig, parse_option, resolve_config, subscribe
+from snapy_capture.config import parse_option, resolve_config, subscribe
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters import FilterResult, check_filter_spec
 from snapy_capture.storage import CaptureStorage
@@ -222,7 +223,7 @@ class CaptureSite:
         found the receiver too large to copy (it is not tried again)."""
         names = self.param_names(len(args), bound=bound)
         filtered = self.filter_args(state, names, args, kwargs)
-        record = self.record(state.config, filtered, depth, now=state.clock.time())
+        record = self.record(state, filtered, depth, now=state.clock.time())
         receiver = receiver_of(instance)
         before = receiver if state.self_before else None
         if before is not None:
@@ -230,7 +231,13 @@ class CaptureSite:
             stored = (
                 too_large("self", limit)
                 if oversize and limit is not None
-                else receiver_state(state.filter, before, "self", limit)
+                else receiver_state(
+                    state.filter,
+                    before,
+                    "self",
+                    limit,
+                    mask=receiver_mask(state.filter, names, args, kwargs, filtered.redactions),
+                )
             )
             add_receiver(record, "self", *stored)
         if state.records_result:
@@ -245,7 +252,7 @@ class CaptureSite:
 
     def record(
         self,
-        config: CaptureConfig,
+        state: State,
         filtered: FilterResult,
         depth: int,
         *,
@@ -253,13 +260,14 @@ class CaptureSite:
         thread: str | None = None,
     ) -> dict[str, Any]:
         metadata: dict[str, Any]
-        if config.minimal_capture:
+        if state.config.minimal_capture:
             metadata = {"call_depth": depth, "redactions": filtered.redactions}
         else:
             metadata = {
                 "call_depth": depth,
-                # This thread's name (on the writer's thread, the caller's is given).
-                "thread_id": thread or per_thread.slot.thread.name,
+                # This thread's name (on the writer's thread, the caller's is given), which
+                # is data of the program's too: filtered like a value.
+                "thread_id": state.filter.thread_label(thread or per_thread.slot.thread.name),
                 "python_version": _PYTHON,
                 "pid": PID[0],
                 "redactions": filtered.redactions,

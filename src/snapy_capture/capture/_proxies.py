@@ -66,11 +66,15 @@ class _BoundCaptureWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg
 
 
 class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-    """A wrapt proxy that captures calls; pickles and copies like the function it wraps."""
+    """A wrapt proxy that captures calls; pickles and copies like the function it wraps.
 
-    __bound_function_wrapper__: type[_BoundCaptureWrapper] = _BoundCaptureWrapper
+    (No annotated attribute in these class bodies: a class's own ``__annotations__`` would
+    hide the proxy's, which are the function's: see :class:`_FunctionsAnnotations`.)
+    """
+
+    __bound_function_wrapper__ = _BoundCaptureWrapper  # type: type[_BoundCaptureWrapper]
     #: The ``_pipeline.CaptureSite`` (typed loosely: it lives in a module above this one).
-    _self_capture_site: object
+    _self_capture_site = None  # type: object
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> str:
         # A string means "the global of that name in __module__": resolves to this wrapper.
@@ -108,6 +112,37 @@ class _PlainCaptureWrapper(CaptureWrapper):
     @_self_binding.setter
     def _self_binding(self, value: str) -> None:
         raise AttributeError("_self_binding is read-only")  # as wrapt's own
+
+
+class _FunctionsAnnotations(dict[str, Any]):
+    """``__annotations__`` of a proxy: the function's, as wrapt's proxies give them; of the
+    proxy class itself: none (an empty dict).
+
+    Set in each proxy class's own dict. Without it, a class body with an annotation, or
+    Python the first time a class's ``__annotations__`` is read (it stores an empty dict in
+    the class then), gives the class a dict that answers for every proxy of the class:
+    ``typing.get_type_hints(f)`` failed on our own names, and frameworks reading a function's
+    annotations (validation, dependency injection, CLI parsers) saw none. A dict, so that what
+    reads a class's annotations from its ``__dict__`` (``inspect.get_annotations``,
+    ``typing.get_type_hints``) finds an empty one; a data descriptor, so that a proxy's are
+    the function's.
+    """
+
+    __slots__ = ()
+
+    def __get__(self, proxy: Any, owner: Any = None) -> Any:
+        return self if proxy is None else proxy.__wrapped__.__annotations__
+
+    def __set__(self, proxy: Any, value: Any) -> None:
+        proxy.__wrapped__.__annotations__ = value
+
+    def __delete__(self, proxy: Any) -> None:
+        del proxy.__wrapped__.__annotations__
+
+
+for _kind in (_BoundCaptureWrapper, CaptureWrapper, _RebindingCaptureWrapper, _PlainCaptureWrapper):
+    _kind.__annotations__ = _FunctionsAnnotations()
+del _kind
 
 
 def proxy(func: Any, wrapper: Any, switch: list[bool]) -> CaptureWrapper:

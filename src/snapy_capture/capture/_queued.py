@@ -17,6 +17,8 @@ from snapy_capture.capture._record import (
     add_receiver,
     exception_message,
     exception_result,
+    masked_path,
+    receiver_mask,
     receiver_of,
     receiver_state,
     result_filter,
@@ -26,7 +28,6 @@ from snapy_capture.capture._record import (
 from snapy_capture.capture._snapshot import TOO_LARGE, freeze
 from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push
-from snapy_capture.config import CaptureConfig
 from snapy_capture.filters import FilterResult, inert_loads
 
 __all__ = ["Deferred", "QueuedCapture", "Site", "run_queued"]
@@ -41,7 +42,7 @@ class Site(Protocol):
     ) -> FilterResult: ...
     def record(
         self,
-        config: CaptureConfig,
+        state: State,
         filtered: FilterResult,
         depth: int,
         *,
@@ -96,16 +97,19 @@ def run_queued(
         args, kwargs = call[0], call[1]
         names = site.param_names(len(args), bound=capture.bound)
         filtered = site.filter_args(state, names, args, kwargs)
-        record = site.record(
-            state.config, filtered, capture.depth, now=capture.now, thread=capture.thread
-        )
+        record = site.record(state, filtered, capture.depth, now=capture.now, thread=capture.thread)
         receiver = call[2] if len(call) > 2 else None
         if receiver is not None:
             # Lazily queued, it is the live instance: copied here, its reducer run once.
             limit = None if snapshot else state.copy_limit
-            value, report = receiver_state(state.filter, receiver, "self", limit)
+            mask = receiver_mask(state.filter, names, args, kwargs, filtered.redactions)
+            value, report = receiver_state(state.filter, receiver, "self", limit, mask=mask)
             if len(call) > 3:  # filtered by the caller already (``freeze_filtered``)
-                report = [*call[3], *(item for item in report if item not in call[3])]
+                earlier = call[3]
+                if mask is not None:  # the call's secrets, masked in those paths too
+                    echo = mask.filter(state.filter)
+                    earlier = [masked_path(echo, item) for item in earlier]
+                report = [*earlier, *(item for item in report if item not in earlier)]
             add_receiver(record, "self", value, report)
         if result is not None:
             # Masks every secret the arguments held, wherever the result echoes it.

@@ -35,6 +35,7 @@ from snapy_capture.storage import CaptureStorage
 __all__ = [
     "RECEIVER_KEYS",
     "TOO_LARGE_COPY",
+    "ReceiverMask",
     "Signature",
     "add_receiver",
     "callable_kind",
@@ -45,7 +46,9 @@ __all__ = [
     "format_timestamp",
     "freeze_filtered",
     "inert_copy",
+    "masked_path",
     "read_signature",
+    "receiver_mask",
     "receiver_of",
     "receiver_state",
     "replace_unserializable",
@@ -159,7 +162,13 @@ def receiver_of(instance: Any) -> Any:
 
 
 def receiver_state(
-    flt: ArgumentFilter, receiver: Any, path: str, limit: int | None, *, frozen: bool = False
+    flt: ArgumentFilter,
+    receiver: Any,
+    path: str,
+    limit: int | None,
+    *,
+    frozen: bool = False,
+    mask: ReceiverMask | None = None,
 ) -> tuple[Any, list[dict[str, str]]]:
     """A method's receiver as stored under ``path`` (``self``, ``self_after``): filtered like
     an argument (an attribute named like a secret redacted as ``self.<attr>``, an unstorable
@@ -172,7 +181,8 @@ def receiver_state(
     socket, a generator: see ``SnapshotPickler``... one the snapshot pickler does not know) is
     filtered as it is, then its filtered copy is copied: the placeholders stand in for what
     did not pickle. ``frozen``: the caller tried already. One pickling more than ``limit``
-    bytes makes it a ``too large`` placeholder.
+    bytes makes it a ``too large`` placeholder. ``mask``: the call's secrets, masked too
+    (:func:`receiver_mask`); only when the snapshot holds one, if it is known.
     """
     if limit is not None and not frozen:
         data = freeze(receiver, limit, objects=True)
@@ -180,12 +190,18 @@ def receiver_state(
             return too_large(path, limit)
         if data is not None:
             try:
+                if mask is not None and (
+                    mask.needles is None or any(needle in data for needle in mask.needles)
+                ):
+                    flt = mask.filter(flt)
                 # inert_copy's copy, filtered; or what was stored for the same snapshot.
                 if flt.custom_filters:  # the result filter of a call given secrets, maybe
                     return _masked_snapshot(flt, data, path)
                 return flt._filter_snapshot(data, path)
             except Exception:  # noqa: BLE001, S110 - did not load: as if it did not pickle
                 pass
+    if mask is not None:
+        flt = mask.filter(flt)
     value, report = flt.filter_value(receiver, path)
     if limit is not None and value is not receiver:
         copy = inert_copy(value, limit)
@@ -319,6 +335,49 @@ def result_filter(
     return derived
 
 
+class ReceiverMask(Record):
+    """The secrets a call was given, to mask in its receiver as called (``self``): their
+    bytes as a snapshot holds them (``None``: not all text, always masked), and the call."""
+
+    needles: tuple[bytes, ...] | None
+    names: Sequence[str]
+    args: Sequence[Any]
+    kwargs: dict[str, Any]
+
+    def filter(self, flt: ArgumentFilter) -> ArgumentFilter:
+        return result_filter(flt, self.names, self.args, self.kwargs)
+
+
+def receiver_mask(
+    flt: ArgumentFilter,
+    names: Sequence[str],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    redactions: Sequence[dict[str, str]],
+) -> ReceiverMask | None:
+    """What :func:`receiver_state` masks in a call's receiver as called, besides what ``flt``
+    filters: the secrets the call was given when its arguments held one (``redactions`` has
+    a ``name:`` entry), as :func:`echoes_masked` masks them in the other arguments (a
+    ``login(password)`` whose instance keeps ``self.sessions[password]`` stored it there).
+    ``None``: nothing (most calls: no loop beyond their redactions)."""
+    if not any(entry["reason"].startswith("name:") for entry in redactions):
+        return None
+    found = _GivenSecrets(flt)
+    found.collect([*zip(names, args, strict=False), *kwargs.items()])
+    secrets = found.secrets
+    if not secrets:
+        return None
+    needles: tuple[bytes, ...] | None = None
+    if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
+        needles = tuple(
+            data
+            for key in secrets
+            for data in (_encoded(key) if type(key) is str else (key,))
+            if type(key) in (str, bytes)
+        )
+    return ReceiverMask(needles, names, args, kwargs)
+
+
 def echoes_masked(
     flt: ArgumentFilter,
     names: Sequence[str],
@@ -336,10 +395,12 @@ def echoes_masked(
     if all((key[0] if type(key) is tuple else type(key)) in (str, bytes) for key in secrets):
         # Usually no secret is passed twice: the filtered arguments, pickled once (C speed),
         # tell it without the masking walk (which has no fast path: 10x the call's cost).
+        # The redactions' paths too: one names the dict keys on the way to what it redacted.
         needles = [data for key in secrets if type(key) is str for data in _encoded(key)]
         needles += [key for key in secrets if type(key) is bytes]
+        paths = [entry.get("path") for entry in filtered.redactions]
         try:
-            stored = pickle.dumps((filtered.args, filtered.kwargs), pickle.HIGHEST_PROTOCOL)
+            stored = pickle.dumps((filtered.args, filtered.kwargs, paths), pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - not picklable as filtered: the walk decides
             stored = None
         if stored is not None and not any(needle in stored for needle in needles):
@@ -348,7 +409,9 @@ def echoes_masked(
     if echo is flt:
         return filtered
     again = echo.filter_call(names, filtered.args, filtered.kwargs, **options)
-    report = filtered.redactions
+    # A path through a dict key that is a secret given under another name
+    # (``opts['hunter2']['token']``) names it: masked as the key itself is.
+    report = [masked_path(echo, entry) for entry in filtered.redactions]
     return FilterResult(
         again.args, again.kwargs, [*report, *(e for e in again.redactions if e not in report)]
     )
@@ -367,6 +430,16 @@ def _arguments(
         *((named.get(index, name), value) for index, (name, value) in positional),
         *((named.get(key, key), value) for key, value in kwargs.items()),
     ]
+
+
+def masked_path(echo: ArgumentFilter, entry: dict[str, str]) -> dict[str, str]:
+    """A redaction ``entry`` with the call's secrets masked in its path (``echo``'s last custom
+    filter, :func:`result_filter`'s masking, does it to text)."""
+    path = entry.get("path")
+    if type(path) is not str:
+        return entry
+    masked = echo.custom_filters[-1]("", None, path)
+    return entry if masked is path else {**entry, "path": str(masked)}
 
 
 def _encoded(text: str) -> list[bytes]:
@@ -406,9 +479,16 @@ def _masked_snapshot(
     if shortcut is None:  # a user's custom filter, or secrets that are not all text
         return flt._filter_snapshot(data, path)
     base, needles = shortcut
+    if not any(needle in data for needle in needles):
+        # No secret's text anywhere in the snapshot (which holds text as the store does):
+        # the base filter's answer is the masking one's, without a pickling to check it.
+        plain: tuple[Any, list[dict[str, str]]] = base._filter_snapshot(data, path)
+        return plain
     value, report = base._filter_snapshot(data, path)
     try:
-        stored = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        # The report's paths too: they name the keys on the way to what was redacted.
+        paths = [entry.get("path") for entry in report]
+        stored = pickle.dumps((value, paths), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - not picklable as filtered: the derived walk decides
         stored = None
     if stored is not None and not any(needle in stored for needle in needles):

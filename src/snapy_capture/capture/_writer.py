@@ -247,7 +247,14 @@ def _flush_at_exit() -> None:
     if writer is None or not writer.thread.is_alive():
         return
     start = time.monotonic()
-    if not writer.flush(timeout=60.0):
+    try:
+        drained = writer.flush(timeout=60.0)
+    except KeyboardInterrupt:  # Ctrl-C while the program waits on us at exit: no traceback
+        logger.warning(
+            "snapy_capture: interrupted at exit; %d queued captures are lost", writer.pending()
+        )
+        return
+    if not drained:
         logger.warning(
             "snapy_capture: %d captures were still queued after %.0f s at exit; they are lost",
             writer.pending(),

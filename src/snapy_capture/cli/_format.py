@@ -14,6 +14,7 @@ import pprint
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from snapy_capture._text import printable as _printable
 from snapy_capture._text import safe_repr
 from snapy_capture.replay._budget import SnapshotTimeout, time_budget
 from snapy_capture.storage.serializers import JSONSerializer
@@ -39,7 +40,9 @@ def type_path(kind: type) -> str:
 
 
 def _fallback(obj: object) -> dict[str, str]:
-    return {"__repr__": safe_repr(obj, _REPR_LIMIT), "__type__": type_path(type(obj))}
+    # The object's own __repr__, under show's time budget (show --json and export too).
+    text = _bounded(safe_repr, obj, _REPR_LIMIT)
+    return {"__repr__": _no_repr(obj) if text is None else text, "__type__": type_path(type(obj))}
 
 
 def to_jsonable(obj: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
@@ -204,13 +207,23 @@ def _pformat(value: object, indent: int) -> str:
         return safe_repr(value, _REPR_LIMIT)
 
 
+#: Classes a value of which ran past the budget: their other values are not tried (an export
+#: of a thousand such values would otherwise take a thousand budgets).
+_stuck: set[type] = set()
+
+
 def _bounded(show: Callable[..., str], value: object, *args: Any) -> str | None:
     """``show(value, *args)``, or ``None`` when the value's own code (its ``__repr__``) ran
-    past :data:`REPR_SECONDS`: ``show`` never hangs on a loaded object."""
+    past :data:`REPR_SECONDS`, or a value of its class did: ``show`` and ``export`` never
+    hang on a loaded object."""
+    kind = type(value)
+    if kind in _stuck:
+        return None
     try:
         with time_budget("show", REPR_SECONDS, doing="showing a value"):
             return show(value, *args)
     except SnapshotTimeout:
+        _stuck.add(kind)
         return None
 
 
@@ -244,30 +257,37 @@ def format_record(
     lines = [
         f"{name}  capture #{index} (0 = newest)",
         f"  file:      {file}",
-        f"  timestamp: {record.get('timestamp', '-')}",
+        f"  timestamp: {_printable(record.get('timestamp', '-'))}",
     ]
     metadata = dict(record.get("metadata") or {})
     if "calls" in metadata:
         # Deduplicated: the calls this capture stands for, the first at ``timestamp``.
         calls, last = metadata.pop("calls"), metadata.pop("last_seen", "-")
-        lines.append(f"  calls:     {calls} (last seen {last})")
+        lines.append(f"  calls:     {_printable(calls)} (last seen {_printable(last)})")
     args = list(record.get("args") or [])
     kwargs = dict(record.get("kwargs") or {})
     lines.append("args:" if args else "args: (none)")
     lines.extend(f"  [{i}] {_pretty(value, 6)}" for i, value in enumerate(args))
     lines.append("kwargs:" if kwargs else "kwargs: (none)")
-    lines.extend(f"  {key} = {_pretty(value, 5 + len(str(key)))}" for key, value in kwargs.items())
+    lines.extend(
+        f"  {_printable(key)} = {_pretty(value, 5 + len(_printable(key)))}"
+        for key, value in kwargs.items()
+    )
     for key in ("self", "self_after"):
         if key in record:
             lines.extend(_format_receiver(key, record[key], None if full else shorten))
     redactions = metadata.pop("redactions", None) or []
     lines.append("metadata:" if metadata else "metadata: (none)")
-    lines.extend(f"  {key}: {_pretty(value, 4 + len(str(key)))}" for key, value in metadata.items())
+    lines.extend(
+        f"  {_printable(key)}: {_pretty(value, 4 + len(_printable(key)))}"
+        for key, value in metadata.items()
+    )
     if redactions:
         lines.append(f"redactions: {len(redactions)} value(s) filtered before storing")
         for item in redactions:
             if isinstance(item, Mapping):
-                lines.append(f"  {item.get('path', '?')}: {item.get('reason', '?')}")
+                path, reason = item.get("path", "?"), item.get("reason", "?")
+                lines.append(f"  {_printable(path)}: {_printable(reason)}")
             else:
                 lines.append(f"  {safe_repr(item, _REPR_LIMIT)}")
     else:
@@ -293,10 +313,12 @@ def _format_receiver(key: str, value: object, shorten: _Shortener | None) -> lis
     except TypeError:  # no __dict__ (slots, a builtin type): as it prints
         return [f"{key}: {_pretty(cut(value), len(key) + 2)}"]
     lines = [
-        f"{key}: {kind.__module__}.{kind.__qualname__}" + ("" if state else " (no attributes)")
+        f"{key}: {_printable(f'{kind.__module__}.{kind.__qualname__}')}"
+        + ("" if state else " (no attributes)")
     ]
     lines.extend(
-        f"  .{name} = {_pretty(cut(item), 6 + len(str(name)))}" for name, item in state.items()
+        f"  .{_printable(name)} = {_pretty(cut(item), 6 + len(_printable(name)))}"
+        for name, item in state.items()
     )
     return lines
 
@@ -309,7 +331,8 @@ def _format_result(record: Mapping[str, Any]) -> list[str]:
         exc = result["exception"]
         if isinstance(exc, Mapping):
             where = f"{exc.get('module')}." if exc.get("module") not in (None, "builtins") else ""
-            return [f"result: raised {where}{exc.get('type')}: {exc.get('message')}"]
+            raised = f"{where}{exc.get('type')}: {exc.get('message')}"
+            return [f"result: raised {_printable(raised)}"]
         return [f"result: raised {safe_repr(exc, _REPR_LIMIT)}"]
     if isinstance(result, Mapping) and result.get("is_self"):
         return ["result: returned self (its state is self_after)"]

@@ -197,6 +197,7 @@ class ArgumentFilter:
         self._pii: tuple[Any, Any, Compiled | None] = (None, None, None)
         self._types: tuple[tuple[Any, ...], dict[type, str | None]] = ((), {})
         self._quick_cache: Quick | None = None
+        self._labels: dict[str, str] = {}
 
     def derive(self, **changes: Any) -> ArgumentFilter:
         """A copy (same class, same custom filters) with ``changes`` applied to its attributes."""
@@ -555,8 +556,26 @@ class ArgumentFilter:
         if compiled is None or source is not patterns or cached_version != current:
             compiled = Compiled(tuple(patterns))
             self._pii = (patterns, current, compiled)
+            self._labels = {}
         return compiled
 
+    def thread_label(self, name: str) -> str:
+        """A thread's ``name`` as a capture's metadata stores it: what ``pii_patterns``
+        match masked, as in a value (a thread named after the DSN or the token it serves).
+        Remembered per name: one dict lookup per capture."""
+        labels = self.__dict__.get("_labels")
+        if labels is None:  # a subclass that set itself up without ArgumentFilter.__init__
+            labels = self._labels = {}
+        label = labels.get(name)
+        if label is None:
+            label = self.mask_pii(name) if self.filter_pii else name
+            if len(labels) < _MAX_LABELS:  # thread names numbered per task need no memory
+                labels[name] = label
+        return label
+
+
+#: Thread names a filter remembers the stored form of (see ``thread_label``).
+_MAX_LABELS: Final = 256
 
 # Compared by identity in ``_quick``: a subclass's or a patched method turns the fast path off.
 _BUILTIN_METHODS: Final = tuple(ArgumentFilter.__dict__[name] for name in _QUICK_METHODS)

@@ -29,6 +29,9 @@ from snapy_capture.hook._startup import (
     CONFIG_FILE_ENV,
     Deferred,
     cached,
+    forget,
+    holds_secret,
+    may_hold_secret,
     plain_document,
     read_target_file,
     remember,
@@ -65,6 +68,10 @@ __all__ = [
 
 _lock = fork_safe(_thread.RLock())
 _hook: ImportHook | None = None
+#: How long a thread importing a target module waits for another thread loading the capture
+#: layer (which takes tens of ms; see ImportHook._ready). Also the one delay such a thread
+#: sees if the load needs a module it is importing (a target in a module capture imports too).
+_LOAD_WAIT: Final = 1.0
 
 
 def install_import_hook(
@@ -107,7 +114,7 @@ def read_targets(path: str) -> TargetSpec | Deferred:
     text = read_target_file(path)
     absolute = os.path.abspath(path)
     base_dir = os.path.dirname(absolute)
-    found = cached(absolute, text)
+    found = None if may_hold_secret(text) else cached(absolute, text)
     if found is not None:
         return Deferred(path, text, base_dir, *found)
     # yaml, config and filters: what start-up spares when the cache has the file.
@@ -116,7 +123,11 @@ def read_targets(path: str) -> TargetSpec | Deferred:
 
     data, lines = load_yaml(text, path, max_items=MAX_TARGETS)
     spec = parse_targets(data, source=path, lines=lines, base_dir=base_dir)
-    if not spec.refused:  # refusals are said by every process: such a file is never cached
+    # Refusals are said by every process, and a secret is copied nowhere: such files are
+    # never cached.
+    if holds_secret(data):
+        forget(absolute)  # an entry an earlier version wrote holds it
+    elif not spec.refused:
         listed = tuple((t.module, t.qualname, t.where) for t in spec.targets)
         remember(absolute, text, listed, plain_document(data, lines.dump()))
     return spec
@@ -264,6 +275,8 @@ class ImportHook:
         self._loading: int | None = None
         self._pending: list[tuple[types.ModuleType, dict[str, Any], bool]] = []
         self._state = fork_safe(_thread.allocate_lock())
+        #: Held by the loading thread while it loads: what another thread waits on.
+        self._load_done = fork_safe(_thread.allocate_lock())
 
     # --- the finder -------------------------------------------------------------------
 
@@ -505,24 +518,28 @@ class ImportHook:
         """Whether the targets are parsed and the capture layer imported, so that ``module``
         can be wrapped now; the first call loads them.
 
-        ``False`` while another call is loading them: ``module`` is wrapped by the loading
-        thread once it is done. That is a module the loading itself imports (wrapped, and
-        the copies others took of its functions rebound, as for a module imported before
-        the hook), or one another thread imports meanwhile (which does not wait: the loading
-        thread may need a module lock that thread holds). ``False`` too after the load
-        failed: the hook then stays idle, and has said why once.
+        Another thread importing a target module meanwhile waits for the load, at most
+        :data:`_LOAD_WAIT` seconds, then wraps its module itself: a program whose threads
+        import their modules and call them at once (workers started together) has those
+        calls captured. Past that (the loading thread may need a module lock that thread
+        holds: a wait without bound could be a deadlock), and for a module the loading itself
+        imports, ``False``: ``module`` is wrapped by the loading thread once it is done (and,
+        imported by the loading, the copies others took of its functions rebound, as for a
+        module imported before the hook). ``False`` too after the load failed: the hook then
+        stays idle, and has said why once.
         """
+        me = _thread.get_ident()
         with self._state:
             if self.loaded:
                 return True
             if self._failed:
                 return False
-            if self._loading is not None:
-                # Same thread: imported by the loading, maybe copied from by what imports it.
-                rebind = self._loading == _thread.get_ident()
-                self._pending.append((module, options, rebind))
-                return False
-            self._loading = _thread.get_ident()
+            loading = self._loading
+            if loading is None:
+                self._loading = me
+                self._load_done.acquire()  # free: taken only here, under _state
+        if loading is not None:
+            return self._wait_for_load(module, options, same_thread=loading == me)
         try:
             spec = self._parsed()
             if self.wrap is None:
@@ -535,11 +552,18 @@ class ImportHook:
             from snapy_capture.hook._report import watch_first_captures  # noqa: PLC0415
 
             watch_first_captures()
-        except Exception as exc:  # noqa: BLE001 - the program runs on, uncaptured
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # Ctrl-C...: the next target import loads
+                with self._state:
+                    self._loading = None
+                self._load_done.release()
+                raise
+            # The program runs on, uncaptured.
             with self._state:
                 self._failed = True
                 self._loading = None
                 self._pending.clear()
+            self._load_done.release()
             self.modules = {}
             _warn(
                 f"snapy_capture: could not load the targets of {self.spec.source} ({exc!r}); "
@@ -552,6 +576,7 @@ class ImportHook:
             self.loaded = True
             self._loading = None
             pending, self._pending = self._pending, []
+        self._load_done.release()
         sync_own_code()
         replaced: Replaced = {}
         for waiting, kwargs, rebind in pending:
@@ -563,6 +588,20 @@ class ImportHook:
         if replaced:
             self.rebind(replaced)
         return True
+
+    def _wait_for_load(
+        self, module: types.ModuleType, options: dict[str, Any], *, same_thread: bool
+    ) -> bool:
+        """``_ready`` while a load is under way: wait for it (see there), or leave ``module``
+        to the loading thread."""
+        if not same_thread and self._load_done.acquire(True, _LOAD_WAIT):
+            self._load_done.release()
+        with self._state:
+            if self.loaded or self._failed:
+                return self.loaded
+            # Same thread: imported by the loading, maybe copied from by what imports it.
+            self._pending.append((module, options, same_thread))
+            return False
 
     def _parsed(self) -> TargetSpec:
         """The spec, parsed if it was deferred: from the cached document (no yaml to import)

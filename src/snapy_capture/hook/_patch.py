@@ -11,6 +11,7 @@ values, so that the hook decides how loudly to say them (and from which stack fr
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import types
@@ -255,10 +256,25 @@ def other_holders(replaced: Replaced, module_namespaces: set[int]) -> dict[str, 
 
 def label_key(key: Any) -> str:
     """How a report names a container's key, without running any of the host's code (a
-    ``__repr__`` of its own): the repr of a plain value, a class's name, else the key's type."""
+    ``__repr__`` of its own): the repr of a plain value, a class's name, else the key's type.
+    A text key is data of the program's (a webhook route holding its token): what the
+    default ``pii_patterns`` match is masked, as in a captured value."""
     if key is None or type(key) in (str, int, float, bool):
+        if type(key) is str:
+            key = _default_filter().mask_pii(key[:_KEY_TEXT])
         text = repr(key)
         return text if len(text) <= 60 else f"{text[:57]}..."
     if isinstance(key, type):
         return f"<class {key.__qualname__}>"
     return f"<{type(key).__name__}>"
+
+
+#: Characters of a text key a label looks at (masked, then cut to 60 in all).
+_KEY_TEXT = 1000
+
+
+@functools.cache
+def _default_filter() -> Any:
+    from snapy_capture.filters import ArgumentFilter  # noqa: PLC0415 - loaded with capture
+
+    return ArgumentFilter()

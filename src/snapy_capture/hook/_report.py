@@ -303,13 +303,43 @@ def costly(built: Mapping[str, Any], elapsed: float) -> str | None:
         if seconds < _COSTLY_SHARE * total:
             break
         calls = int(item.get("captured", 0)) + int(item.get("dropped", 0))
-        each = f", {seconds * 1000 / calls:.1f} ms each" if calls else ""
+        # Three significant digits: a cheap capture made costly by its number of calls
+        # reads "0.00612 ms each", not "0.0 ms each".
+        each = f", {seconds * 1000 / calls:.3g} ms each" if calls else ""
         parts.append(f"{item['target']} {seconds:.1f} s ({calls} calls{each})")
     return one_line(
-        f"capturing took {total:.1f} s of the program's {elapsed:.1f} s: {'; '.join(parts)}; "
+        f"capturing took {total:.1f} s {_of_the_run(built, elapsed)}: {'; '.join(parts)}; "
         "bound it with capture_self: false, sample_rate or max_per_second on such targets "
         "(see the performance guide)"
     )
+
+
+def _of_the_run(built: Mapping[str, Any], elapsed: float) -> str:
+    # Children's capture time is added to the runner's: with several processes at work, more
+    # than the program ran ("12.0 s of the program's 5.0 s"), which must not read as a slip.
+    processes = int(built.get("processes", 1) or 1)
+    if processes > 1:
+        return f"in {processes} processes (the program ran {elapsed:.1f} s)"
+    return f"of the program's {elapsed:.1f} s"
+
+
+#: How every report begins (``json.dump(..., indent=2)`` of a dict whose first key is
+#: ``version``): what :func:`replaceable` recognizes.
+_REPORT_START: Final = b'{\n  "version": '
+
+
+def replaceable(path: str) -> bool:
+    """Whether a report may be written at ``path``: nothing there, an empty file, a file
+    that is not a regular one (``/dev/null``), or a report an earlier run wrote; not a file
+    of the user's (``--report capture.yaml``: the target file would be overwritten)."""
+    if not os.path.isfile(path):  # never opened for reading here: a pipe would block
+        return True
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(len(_REPORT_START))
+    except OSError:
+        return True  # not readable: the write says why
+    return head in (b"", _REPORT_START)
 
 
 def write_json(path: str, data: Mapping[str, Any]) -> None:
@@ -428,6 +458,9 @@ def finish(
     built = report(targets, config=config, processes=processes)
     if report_path:
         try:
+            if not replaceable(report_path):
+                # SNAP_CAPTURE_REPORT=capture.yaml (autoload cannot refuse it at start).
+                raise OSError("exists and is not a report of ours; not overwritten")
             write_json(report_path, built)
         except OSError as exc:
             say(one_line(f"cannot write the report {report_path}: {exc.strerror or exc}"))

@@ -17,7 +17,9 @@ data), so that even the process that imports a target module does not import yam
 The cache is only read from a directory and a file that this user owns and nobody else may
 write (checked on the opened descriptors, no symlink followed); any problem with it (missing,
 foreign, corrupt, unwritable) means parsing the file, silently, as without a cache. The entry
-holds no secret: a target file's own text, what it parses to and its targets' names.
+holds no secret: a target file's own text, what it parses to and its targets' names; a file
+that holds one (a signing key, an object store's options, a URL with a password) is not
+cached (:func:`holds_secret`): it is parsed by every process.
 
 The runner's two calls into the capture layer (:func:`own_code`, :func:`flush`) are here too,
 as stand-ins that reach the capture layer only once it is loaded.
@@ -204,6 +206,39 @@ def plain_document(data: object, lines: object) -> tuple[object, object] | None:
     return data, lines
 
 
+#: Options whose values are secrets (an object store's options hold its credentials).
+_SECRET_OPTIONS: Final = frozenset({"signing_key", "storage_options"})
+
+
+def may_hold_secret(text: str) -> bool:
+    """Whether a target file's ``text`` may hold what :func:`holds_secret` finds: such a file
+    is parsed, never taken from the cache (whose entry, an earlier version's, may hold it)."""
+    return any(name in text for name in _SECRET_OPTIONS) or ("://" in text and "@" in text)
+
+
+def holds_secret(data: object) -> bool:
+    """Whether the YAML document ``data`` holds a secret the cache must not copy: a signing
+    key, an object store's options, or a URL with a password (``sftp://user:pw@host/dir``)."""
+    pending = [data]
+    seen: set[int] = set()
+    while pending:
+        value = pending.pop()
+        if type(value) is dict or type(value) is list:
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if type(value) is dict:
+                if not _SECRET_OPTIONS.isdisjoint(value):
+                    return True
+                pending.extend(value.values())
+            pending.extend(value)
+        elif isinstance(value, str) and "://" in value:
+            authority = value.partition("://")[2].partition("/")[0]
+            if ":" in authority.rpartition("@")[0]:
+                return True
+    return False
+
+
 def remember(
     path: str,
     text: str,
@@ -246,6 +281,23 @@ def remember(
             os.close(directory)
     except (OSError, ValueError):
         pass
+
+
+def forget(path: str) -> None:
+    """Remove the cache's entry for the target file at ``path`` (absolute), if any: one an
+    earlier version wrote for a file that holds a secret, or that another path shares."""
+    try:
+        directory = _open_cache_dir(create=False)
+    except OSError:
+        return
+    if directory is None:
+        return
+    try:
+        os.unlink(_entry_name(path), dir_fd=directory)
+    except OSError:
+        pass
+    finally:
+        os.close(directory)
 
 
 def _cache_root() -> str | None:

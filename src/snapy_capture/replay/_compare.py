@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapy_capture._text import safe_str
+from snapy_capture._text import printable, safe_str
 from snapy_capture.errors import NoRecordedResultError
 from snapy_capture.replay._budget import time_budget
 from snapy_capture.replay._call import (
@@ -298,17 +298,21 @@ def _compare(
         want = expected["exception"] or {}
         want_type = f"{want.get('module', '')}.{want.get('type', '?')}".lstrip(".")
         if raised is None:
+            recorded = printable(f"{want_type}: {want.get('message', '')}")
             return (
-                f"{label}: the recorded call raised {want_type}: {want.get('message', '')}\n"
+                f"{label}: the recorded call raised {recorded}\n"
                 f"but the {call} returned:\n{_shown(state_view(value))}"
             )
         got_type = f"{type(raised).__module__}.{type(raised).__qualname__}"
         got_message = safe_str(raised)
         want_message = str(want.get("message", ""))
         if got_type != want_type:
+            # Messages as a terminal shows them: a captured one holds what the program was
+            # sent (an escape sequence would act on the terminal pytest writes to).
+            recorded = printable(f"{want_type}: {want_message}")
             return (
-                f"{label}: the recorded call raised {want_type}: {want_message}\n"
-                f"but the {call} raised {got_type}: {got_message}"
+                f"{label}: the recorded call raised {recorded}\n"
+                f"but the {call} raised {printable(f'{got_type}: {got_message}')}"
             )
         if not _is_placeholder(want_message) and got_message != want_message:
             return f"{label}: {want_type} message differs\n" + describe_difference(

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
-from snapy_capture._text import qualified_name, safe_repr
+from snapy_capture._text import printable, qualified_name, safe_repr
 from snapy_capture.errors import SnapyCaptureError
 from snapy_capture.replay._budget import SnapshotTimeout, time_budget
 
@@ -505,7 +505,8 @@ def describe_difference(expected: Any, actual: Any, root: str = "result") -> str
         path, want, got = found
         if _multiline(want) and _multiline(got):
             lines.append(f"first difference at {path}, by line:")
-            lines.append(_diff(want, got))
+            # The texts' own lines, as a terminal shows them (no escape sequence acts).
+            lines.extend(printable(line) for line in _diff(want, got).split("\n"))
             return "\n".join(lines)
         lines.append(f"first difference at {path}: {safe_repr(want, 200)} != {safe_repr(got, 200)}")
     lines.append(_diff(_pformat(expected), _pformat(actual)))
