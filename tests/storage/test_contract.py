@@ -171,3 +171,32 @@ def test_remote_paths_are_urls_and_written_roots_keep_them(root: str) -> None:
     else:
         assert not store.remote
         assert isinstance(where, Path)
+
+
+def test_only_names_of_ascii_digits_are_captures(root: str) -> None:
+    """A name of other digits (Arabic-Indic: ``\\d`` took them, int() read them) or ending in a
+    newline (``$`` allowed one) planted beside the captures is not read as a capture."""
+    store = CaptureStorage(root, retention=None)
+    store.save(_record(1))
+    [path] = store.capture_files("app", "f")
+    planted = store.read(path)
+    arabic = "\u0660" * 11 + "\u0661"
+    if "://" in root:
+        import fsspec
+
+        fs, prefix = fsspec.core.url_to_fs(root, skip_instance_cache=True)
+        [real] = [key for key in fs.find(prefix) if key.endswith(".cap")]
+        folder = real.rsplit("/", 1)[0]
+        data = fs.cat(real)
+        names = [f"{arabic}0000-{'0' * 16}.cap"]
+        if root.startswith("memory://"):
+            names.append(f"{'0' * 16}-{'0' * 16}.cap\n")  # (S3 refuses such a key)
+        for name in names:
+            fs.pipe(f"{folder}/{name}", data)
+    else:
+        folder = Path(path).parent
+        for name in (f"{arabic}.cap", f"{'0' * 11}9.cap\n"):
+            (folder / name).write_bytes(Path(path).read_bytes())
+    assert planted["args"] == [1]
+    assert _numbers(store) == [1]
+    assert len(store.capture_files("app", "f")) == 1

@@ -38,7 +38,9 @@ from snapy_capture.storage._files import (
 from snapy_capture.storage._objpath import StoredPath
 
 CAPTURE_SUFFIX: Final = ".cap"
-_CAPTURE_NAME: Final = re.compile(r"^(\d{12})\.cap$")
+#: ASCII digits and the very end (``\d`` takes Arabic-Indic digits, ``$`` a trailing newline:
+#: names planted in the directory would pass for captures, int() reading them as numbers).
+_CAPTURE_NAME: Final = re.compile(r"([0-9]{12})\.cap\Z")
 _TEMP_PREFIX: Final = ".tmp-"
 _META: Final = ".function.json"
 _SEQ_WIDTH: Final = 12

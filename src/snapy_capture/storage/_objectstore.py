@@ -62,7 +62,7 @@ __all__ = ["ObjectStore", "ObjectStoreError"]
 
 logger = logging.getLogger("snapy_capture")
 _INVERT: Final = 10**16 - 1
-_KEY: Final = re.compile(r"^(\d{16})-([0-9a-f]{16})\.cap$")
+_KEY: Final = re.compile(r"([0-9]{16})-([0-9a-f]{16})\.cap\Z")
 #: Keys asked for to find the newest captures (a loader reads the newest, rarely more).
 _FIRST_PAGE: Final = 8
 _BACKOFF_FIRST: Final = 1.0
