@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from snapy_capture.errors import ConfigError
+from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._redacted import Redacted
 
 __all__ = [
@@ -528,6 +529,10 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
     if len(items) != 2 or not isinstance(value, (list, tuple)) or hasattr(type(value), "_fields"):
         return None
     key = items[0]
+    if type(key) is Inert:
+        # An async snapshot's copy of a str subclass claims the class but is no text: its
+        # text is read from its parts (reading it as a str raised, and lost the argument).
+        return key.text()
     if not isinstance(key, str) or type(key) is Redacted:
         return None
     return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it

@@ -30,6 +30,7 @@ from snapy_capture.filters._pickled import (
     materialized,
     plain_pickling,
     plain_tuple,
+    text_state,
     type_name,
 )
 from snapy_capture.filters._questions import FilterQuestions
@@ -480,7 +481,7 @@ class ObjectWalk(abc.ABC):
             opaque = self.check_parts(path, args[1:] if value.func is _NEWOBJ else args, depth)
         state = value.state
         if state is not None:
-            if cls is not None and plain_pickling(cls):
+            if cls is not None and (plain_pickling(cls) or text_state(cls)):
                 changed = self.visit_state(path, cls, state, depth)
                 if changed is _OPAQUE:
                     opaque = True
@@ -490,8 +491,21 @@ class ObjectWalk(abc.ABC):
             else:
                 opaque = self.check_parts(path, (state,), depth) or opaque
         if opaque:
-            return self.opaque(path, value.type_name(), mark, touched)
+            return self.opaque_copy(path, value, out, mark, touched)
         return value if out is None else out
+
+    def opaque_copy(
+        self, path: Path, value: Inert, out: Inert | None, mark: int, touched: int
+    ) -> Redacted:
+        """:meth:`opaque` for an inert copy, whose own copy may be handed out already."""
+        placeholder = self.opaque(path, value.type_name(), mark, touched)
+        if self.copying and out is not None:
+            # The copy memoized first may be held already by a back-reference (a text node's
+            # parent's children): it holds the parts as they were, so it is made to store as
+            # the placeholder too, wherever it went.
+            out.func, out.args = Redacted, (placeholder.reason,)
+            out.state = out.listitems = out.dictitems = None
+        return placeholder
 
     def visit_owner(self, path: Path, args: tuple[Any, ...], depth: int) -> Any:
         """A bound method's object (``getattr(obj, "name")``), filtered like any other;

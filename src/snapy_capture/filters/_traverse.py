@@ -47,7 +47,7 @@ from snapy_capture.filters._objects import (
     Tables,
     render_path,
 )
-from snapy_capture.filters._pickled import plain_pickling, type_name
+from snapy_capture.filters._pickled import plain_pickling, text_with_state, type_name
 from snapy_capture.filters._questions import CachedQuestions, FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, reference_reason
@@ -440,13 +440,17 @@ class _Walk(ObjectWalk):
             return self.redact(path, f"depth>{flt.max_depth}")
         if (reason := self.unstorable(value, kind)) is not None:
             return self.redact(path, reason)
-        if kind is not Inert:
-            # A subclass of text. An async snapshot's copy of one claims the class too, but
-            # is no text: its reduction (the plain text, the state) is walked as an object's.
+        # A subclass of text. An async snapshot's copy of one claims the class too, but is no
+        # text: its reduction (the plain text, the state) is walked as an object's. So is one
+        # that pickle stores with attributes (in visit_container).
+        if (
+            kind is not Inert
+            and isinstance(value, (str, bytes, bytearray))
+            and not text_with_state(value, kind)
+        ):
             if isinstance(value, str):
                 return self.visit_str(path, value)
-            if isinstance(value, (bytes, bytearray)):
-                return self.visit_bytes(path, value)
+            return self.visit_bytes(path, value)
         key = id(value)
         known = self.memo.get(key)
         if known is not None:
@@ -660,6 +664,9 @@ class _Walk(ObjectWalk):
             return self.visit_inert(path, value, depth)
         if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
             return value
+        if isinstance(value, (str, bytes, bytearray)):
+            # Text with attributes (see visit): its pickled form, the text and the state.
+            return self.visit_reduced(path, value, depth)
         if isinstance(value, tuple):
             self.spend(ITEM_COST * tuple.__len__(value))
             result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
