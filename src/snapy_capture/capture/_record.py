@@ -27,7 +27,7 @@ from snapy_capture.filters import (
     inert_loads,
 )
 from snapy_capture.filters._pickled import plain_pickling
-from snapy_capture.filters._traverse import KEY_MASK, LEAVES, redacts
+from snapy_capture.filters._traverse import KEY_MASK, LEAVES, enum_member, redacts
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -456,7 +456,9 @@ class _GivenSecrets:
         self, name: str | None, value: Any, depth: int, reason: str | None
     ) -> list[tuple[str | None, Any, str | None]]:
         """Record ``value`` if it is a secret; its parts to visit next, with their reason."""
-        if depth > self.flt.max_depth:
+        if depth > self.flt.max_depth or enum_member(value):
+            # An Enum member is a constant of the program's source, no secret given to this
+            # call: its value (a small int, often) looked for elsewhere masked every equal one.
             return []
         inherit = None
         if reason is None and name is not None:

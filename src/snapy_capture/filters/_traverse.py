@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import enum
 import itertools
 import types
 from typing import Any, Final, TypeAlias, cast
@@ -183,7 +184,20 @@ def redacts(pattern: str | None, value: Any) -> bool:
         # No secret is in these: ``auth=None`` kept as it was replays (and compares) as it
         # ran; a placeholder there made the replay skip, or differ from the recorded result.
         return False
+    if enum_member(value):
+        # Nor in a constant the program's source defines (click's ``ParameterSource`` of a
+        # ``token`` option); its value is still judged by its shape, as a part of it.
+        return False
     return type(pattern) is not AmbiguousName or holds_scalar(value)
+
+
+def enum_member(value: Any) -> bool:
+    """Whether ``value`` is an Enum member (or an async snapshot's copy of one); type()
+    only: an object's own ``__class__`` is not asked."""
+    kind = type(value)
+    if kind is Inert:
+        kind = value.cls or Inert
+    return issubclass(type(kind), enum.EnumMeta)
 
 
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
