@@ -26,6 +26,7 @@ from snapy_capture.filters import (
     attribute_names,
     inert_loads,
 )
+from snapy_capture.filters._names import VALUE_KEYS, naming_entry
 from snapy_capture.filters._pickled import plain_pickling
 from snapy_capture.filters._traverse import KEY_MASK, LEAVES, enum_member, redacts
 from snapy_capture.storage import CaptureStorage
@@ -496,7 +497,7 @@ class _GivenSecrets:
         # can visit: a huge argument costs no more than a small one.
         room = self.budget
         if issubclass(kind, dict):
-            return [(_key_name(k), v) for k, v in islice(dict.items(value), room)]
+            return self.pairs(list(islice(dict.items(value), room)))
         if issubclass(kind, tuple):
             return self.sequence(kind, list(islice(tuple.__iter__(value), room)))
         if issubclass(kind, list):
@@ -542,8 +543,16 @@ class _GivenSecrets:
         else:
             parts += self.state_items(state)
         parts += [(None, item) for item in value.listitems or ()]
-        parts += [(_key_name(k), v) for k, v in value.dictitems or ()]
+        parts += self.pairs(list(value.dictitems or ()))
         return parts
+
+    def pairs(self, pairs: list[tuple[Any, Any]]) -> list[tuple[str | None, Any]]:
+        """A dict's items by their keys' names; a value entry named by a naming entry
+        (``{"name": "password", "value": pw}``) by that name, as the filter judges it."""
+        text = naming_entry(pairs)
+        if text is None or self.flt.sensitive_pattern(text) is None:
+            return [(_key_name(k), v) for k, v in pairs]
+        return [(text if k in VALUE_KEYS else _key_name(k), v) for k, v in pairs]
 
     def state_items(self, state: Any) -> list[tuple[str | None, Any]]:
         parts: list[tuple[str | None, Any]] = []

@@ -20,9 +20,12 @@ __all__ = [
     "CREDENTIAL_WORDS",
     "DESCRIBING",
     "LAST_WORD",
+    "NAME_LENGTH",
+    "NAMING_KEYS",
     "NOT_CREDENTIAL_TOKENS",
     "SENSITIVE_PATTERNS",
     "SUFFIXES",
+    "VALUE_KEYS",
     "AmbiguousName",
     "Vocabulary",
     "Watched",
@@ -31,6 +34,7 @@ __all__ = [
     "match_name",
     "name_list",
     "names_key",
+    "naming_entry",
     "pair_key",
     "version",
     "vocabulary",
@@ -536,3 +540,31 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
     if not isinstance(key, str) or type(key) is Redacted:
         return None
     return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it
+
+
+def _spellings(*words: str) -> frozenset[str]:
+    return frozenset(spelling for word in words for spelling in (word, word.title(), word.upper()))
+
+
+#: Dict keys whose value names another entry's: ``{"name": "DB_PASSWORD", "value": pw}`` (a
+#: Kubernetes env var, an HTML input's attributes, an SSM parameter, a HAR header).
+NAMING_KEYS: Final = _spellings("name", "key", "field", "header", "param", "parameter", "var")
+#: The entries such a name names (``content``: an HTML ``<meta name=... content=...>``).
+VALUE_KEYS: Final = _spellings("value", "content", "val", "data")
+#: Longer text is not a name.
+NAME_LENGTH: Final = 64
+
+
+def naming_entry(pairs: Iterable[tuple[Any, Any]]) -> str | None:
+    """The text of a dict's naming entry (``"DB_PASSWORD"`` in ``{"name": "DB_PASSWORD",
+    "value": pw}``), by which its :data:`VALUE_KEYS` entries are judged; ``None`` if it has
+    none. Exact str keys and values only: no subclass's ``__eq__`` or ``__hash__`` runs."""
+    for key, item in pairs:
+        if (
+            type(key) is str
+            and key in NAMING_KEYS
+            and type(item) is str
+            and len(item) <= NAME_LENGTH
+        ):
+            return item
+    return None

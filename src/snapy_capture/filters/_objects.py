@@ -25,6 +25,7 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
+from snapy_capture.filters._names import VALUE_KEYS, naming_entry
 from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
@@ -310,6 +311,12 @@ class ObjectWalk(abc.ABC):
     ) -> Any:
         """The filtered ``value`` (found at ``path`` under ``name``, ``depth`` levels down)."""
 
+    def named_values(self, pairs: list[tuple[Any, Any]]) -> str | None:
+        """The sensitive name a dict's naming entry gives its value entries (``"password"``
+        in ``{"name": "password", "value": pw}``), else ``None``."""
+        text = naming_entry(pairs)
+        return text if text is not None and self.flt.sensitive_pattern(text) is not None else None
+
     @abc.abstractmethod
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
         """The key to store (masked when secret-shaped) and the name its value is checked by."""
@@ -558,8 +565,11 @@ class ObjectWalk(abc.ABC):
         self.spend(ITEM_COST * len(pairs))
         out: list[tuple[Any, Any]] = []
         changed = False
+        named = None if attributes else self.named_values(pairs)
         for index, (key, item) in enumerate(pairs):
             new_key, name = self.visit_key(path, key, index, depth)
+            if named is not None and name in VALUE_KEYS:
+                name = named
             if self.settled(name, item):
                 new = item
             else:

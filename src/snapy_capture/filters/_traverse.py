@@ -33,7 +33,7 @@ import types
 from typing import Any, Final, TypeAlias, cast
 
 from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._names import AmbiguousName, pair_key
+from snapy_capture.filters._names import VALUE_KEYS, AmbiguousName, pair_key
 from snapy_capture.filters._objects import (
     BUILTIN_CONTAINERS,
     ITEM_COST,
@@ -759,8 +759,11 @@ class _Walk(ObjectWalk):
             out = self.empty_like(value)
             self.memo[id(value)] = (value, out)
         items = list(value.items())
+        named = self.named_values(items)
         for index, (key, item) in enumerate(items):
             new_key, name = self.visit_key(path, key, index, depth)
+            if named is not None and name in VALUE_KEYS:
+                name = named  # {"name": "password", "value": pw}: judged as a password
             settled = self.settled(name, item)
             new = item if settled else self.visit((path, new_key, index), name, item, depth)
             if out is None and (new is not item or new_key is not key):
