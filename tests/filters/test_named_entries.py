@@ -88,3 +88,21 @@ def test_a_named_secret_never_reaches_the_disk(tmp_path: Path, options: dict[str
         {"name": "MODE", "value": "blue"},
         {"name": "DB_PASSWORD", "value": "[FILTERED: name:password]"},
     ]
+
+
+@pytest.mark.parametrize("options", [{}, {"async_storage": True}])
+def test_a_named_secret_returned_is_masked_in_the_result(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    """bs4's ``tag.get("value")`` of a password input: the result is that secret."""
+
+    @capture_args(path=tmp_path, record_result=True, **options)
+    def field_value(attrs: dict[str, str]) -> str:
+        return attrs["value"]
+
+    assert field_value({"name": "password", "value": SECRET}) == SECRET
+    flush()
+    on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+    assert SECRET.encode() not in on_disk
+    record = load_capture_dict("field_value", path=tmp_path)
+    assert record["result"]["value"] == "[FILTERED: name:password]"
