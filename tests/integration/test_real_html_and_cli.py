@@ -115,5 +115,5 @@ def test_a_click_option_source_masks_nothing_and_main_replays_its_exit(tmp_path:
         "kwargs": {"args": ["-e", "X=1"], "standalone_mode": True},  # no --token: usage error
         "metadata": {},
     }
-    outcome = replay_outcome(lambda **kw: deploy.main(**kw), main_record)
+    outcome = replay_outcome(deploy.main, main_record)
     assert outcome == {"raised": "SystemExit", "message": "2"}
