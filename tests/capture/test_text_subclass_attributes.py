@@ -116,3 +116,18 @@ def test_a_secret_shaped_text_node_in_a_cycle_never_reaches_the_disk(
     assert stored == "\n"
     assert stored.next == stored.parent.contents[1]
     assert str(stored.next).startswith("[FILTERED: ")
+
+
+def test_json_captures_name_the_text_class_they_cannot_store(tmp_path: Path) -> None:
+    """JSON stores no str subclass with attributes: the placeholder names the program's class
+    (not our inert copy's), and the secret stays off the disk."""
+
+    @capture_args(path=tmp_path, serializer="json")
+    def shout(text: str) -> str:
+        return text.upper()
+
+    _, label = _tree()
+    shout(label)
+    assert SECRET.encode() not in _on_disk(tmp_path)
+    (stored,) = load_capture_dict("shout", path=tmp_path)["args"]
+    assert stored == "[FILTERED: unserializable Text]"

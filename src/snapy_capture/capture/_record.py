@@ -27,7 +27,7 @@ from snapy_capture.filters import (
     inert_loads,
 )
 from snapy_capture.filters._names import VALUE_KEYS, naming_entry
-from snapy_capture.filters._pickled import plain_pickling
+from snapy_capture.filters._pickled import plain_pickling, type_name
 from snapy_capture.filters._traverse import KEY_MASK, LEAVES, enum_member, redacts
 from snapy_capture.storage import CaptureStorage
 
@@ -837,7 +837,7 @@ def replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> N
             if degraded is not None:
                 container[key] = degraded
                 continue
-            why = f"unserializable {type(value).__qualname__}"
+            why = f"unserializable {type_name(value)}"  # an inert copy: the class it copies
             if _cycle(exc):
                 why += ": a reference cycle, which JSON cannot store"  # JSON has no references
             container[key] = Redacted(f"{prefix}{why}")
