@@ -19,6 +19,7 @@ import abc
 import collections
 import copyreg
 import dataclasses
+import functools
 import itertools
 import types
 from collections.abc import Collection
@@ -50,6 +51,7 @@ __all__ = [
     "OverBudget",
     "Path",
     "Tables",
+    "partial_parts",
     "render_path",
 ]
 
@@ -409,6 +411,9 @@ class ObjectWalk(abc.ABC):
             known = dict(names or ())
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
             names = fields + [item for item in names or () if item[0] not in dict(fields)]
+        if kind is functools.partial:
+            parts = (value.func, value.args, value.keywords, value.__dict__ if names else None)
+            return self.visit_partial(path, value, parts, depth)
         if not plain_pickling(kind):
             return self.visit_opaque(path, value, names, depth)
         if names is None:
@@ -427,6 +432,29 @@ class ObjectWalk(abc.ABC):
             duplicate = Inert.of(value)
         _change_state(duplicate, changes)
         return duplicate
+
+    def visit_partial(self, path: Path, value: Any, parts: tuple[Any, ...], depth: int) -> Any:
+        """A ``functools.partial`` (or an inert copy of one), rebuilt from its function,
+        arguments, keywords and ``__dict__`` filtered one by one: pickle rebuilds it as
+        ``partial(func)`` and C ``__setstate__``, which run none of the program's code.
+        transitions keeps ``partial(event.trigger, model)`` on each model: replaced whole, every
+        model method was refused. Replaced whole still when a part cannot be put back."""
+        mark, touched = len(self.report), self.touched
+        new = tuple(
+            self.visit((path, ".", label), None, part, depth)
+            for label, part in zip(("func", "args", "keywords", "__dict__"), parts, strict=True)
+        )
+        if all(a is b for a, b in zip(new, parts, strict=True)):
+            return value
+        func, args, keywords, extra = new
+        if (
+            type(func) is Redacted
+            or type(args) is not tuple
+            or type(keywords) not in (dict, type(None))
+            or type(extra) not in (dict, type(None))
+        ):
+            return self.opaque(path, "partial", mark, touched)
+        return Inert(functools.partial, (func,), (func, args, keywords or None, extra or None))
 
     def visit_method(
         self, path: Path, value: types.MethodType | types.BuiltinMethodType, depth: int
@@ -653,6 +681,15 @@ class ObjectWalk(abc.ABC):
         if len(taken) > room:
             raise OverBudget
         return taken
+
+
+def partial_parts(value: Inert) -> tuple[Any, ...] | None:
+    """The parts of an inert copy of a ``functools.partial`` (its state: function, arguments,
+    keywords, ``__dict__``), ``None`` for any other."""
+    state = value.state
+    if value.func is functools.partial and type(state) is tuple and len(state) == 4:
+        return state
+    return None
 
 
 def _items_as_one_tuple(args: tuple[Any, ...], value: tuple[Any, ...]) -> bool:

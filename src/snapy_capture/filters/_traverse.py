@@ -46,6 +46,7 @@ from snapy_capture.filters._objects import (
     OverBudget,
     Path,
     Tables,
+    partial_parts,
     render_path,
 )
 from snapy_capture.filters._pickled import plain_pickling, text_with_state, type_name
@@ -675,6 +676,8 @@ class _Walk(ObjectWalk):
                 return self.too_big(path, value) or self.visit_dict(path, value, depth)
             return self.too_big(path, value) or self.visit_sequence(path, value, depth)
         if kind is Inert:
+            if (parts := partial_parts(value)) is not None:  # an async copy of a partial
+                return self.visit_partial(path, value, parts, depth)
             return self.visit_inert(path, value, depth)
         if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
             return value
