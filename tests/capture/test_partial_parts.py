@@ -86,3 +86,34 @@ def test_a_partial_whose_function_is_filtered_is_still_replaced(tmp_path: Path) 
     (stored,) = load_capture_dict("call", path=tmp_path)["args"]
     assert str(stored).startswith("[FILTERED: ")
     assert TOKEN.encode() not in _on_disk(tmp_path)
+
+
+class Event:
+    """transitions' Event, whose ``trigger`` is itself a capture target."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    @capture_args(path=None)
+    def trigger(self, *args: Any) -> bool:
+        return True
+
+
+def test_a_captured_method_held_as_a_callback_is_its_filtered_owner(tmp_path: Path) -> None:
+    """``obj.method`` of a captured method is our bound proxy, which pickles as
+    ``getattr(obj, name)``: walked like a bound method, not replaced whole."""
+
+    @capture_args(path=tmp_path)
+    def advance(order: Any) -> str:
+        return str(order.state)
+
+    order = Order(TOKEN)
+    event = Event(order)
+    order.pay = functools.partial(event.trigger, order)  # a bound capture proxy
+    assert advance(order) == "new"
+    assert TOKEN.encode() not in _on_disk(tmp_path)
+    record = load_capture_dict("advance", path=tmp_path)
+    (stored,) = record["args"]
+    assert {entry["path"] for entry in record["metadata"]["redactions"]} == {"order.card_token"}
+    assert stored.pay.args == (stored,)
+    assert stored.pay.func.__self__.model is stored

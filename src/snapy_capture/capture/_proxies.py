@@ -34,6 +34,8 @@ else:  # the package, or its C extension alone (the import hook's start-up, issu
 
     wrapt = wrapt_types()
 
+from snapy_capture.filters._objects import reduces_to_getattr
+
 __all__ = ["CaptureWrapper", "hide_frame", "proxy"]
 
 #: The binding of :class:`_PlainCaptureWrapper` in wrapt's C field: one that wrapt's call does
@@ -63,6 +65,9 @@ class _BoundCaptureWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _BoundCaptureWrapper:
         return self
+
+
+reduces_to_getattr(_BoundCaptureWrapper)
 
 
 class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]

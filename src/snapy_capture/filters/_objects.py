@@ -52,6 +52,7 @@ __all__ = [
     "Path",
     "Tables",
     "partial_parts",
+    "reduces_to_getattr",
     "render_path",
 ]
 
@@ -63,6 +64,19 @@ _STANDARD_DICTS: Final = frozenset(
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
 _OPAQUE: Final = object()
+
+
+#: Classes whose instances pickle as ``getattr(owner, name)``, walked like a bound method: a
+#: captured method bound to its instance (capture registers its proxy's class, so that filters
+#: need not import capture). Replaced whole, a callback held as ``obj.method`` (transitions'
+#: ``partial(event.trigger, model)`` with ``Event.trigger`` a target) hid its whole owner.
+_BOUND_BY_NAME: tuple[type, ...] = ()
+
+
+def reduces_to_getattr(kind: type) -> None:
+    """Register ``kind``, whose ``__reduce_ex__`` is ``(getattr, (owner, name))``."""
+    global _BOUND_BY_NAME  # noqa: PLW0603 - registered once, at import
+    _BOUND_BY_NAME = (*_BOUND_BY_NAME, kind)
 
 
 def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> None:
@@ -411,6 +425,13 @@ class ObjectWalk(abc.ABC):
             known = dict(names or ())
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
             names = fields + [item for item in names or () if item[0] not in dict(fields)]
+        if _BOUND_BY_NAME and issubclass(kind, _BOUND_BY_NAME):
+            # Ours: (getattr, (owner, name)), as a bound method's.
+            owner, name = value.__reduce_ex__(4)[1]
+            new = self.visit((path, ".", "__self__"), None, owner, depth)
+            if new is owner or type(new) is Redacted:
+                return value if new is owner else new
+            return Inert(getattr, (new, name))
         if kind is functools.partial:
             parts = (value.func, value.args, value.keywords, value.__dict__ if names else None)
             return self.visit_partial(path, value, parts, depth)
