@@ -67,9 +67,6 @@ class _BoundCaptureWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg
         return self
 
 
-reduces_to_getattr(_BoundCaptureWrapper)
-
-
 class CaptureWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
     """A wrapt proxy that captures calls; pickles and copies like the function it wraps."""
 
@@ -94,6 +91,11 @@ class _RebindingCaptureWrapper(_BoundCaptureWrapper):
     def __init__(self, wrapped: Any, instance: Any, wrapper: Any, *rest: Any) -> None:
         enabled, _binding, *parent_owner = rest
         _init_function_wrapper(self, wrapped, instance, wrapper, enabled, "function", *parent_owner)
+
+
+# Both pickle as getattr(instance, name): the filters walk them as bound methods.
+reduces_to_getattr(_BoundCaptureWrapper)
+reduces_to_getattr(_RebindingCaptureWrapper)
 
 
 class _PlainCaptureWrapper(CaptureWrapper):

@@ -70,13 +70,13 @@ _OPAQUE: Final = object()
 #: captured method bound to its instance (capture registers its proxy's class, so that filters
 #: need not import capture). Replaced whole, a callback held as ``obj.method`` (transitions'
 #: ``partial(event.trigger, model)`` with ``Event.trigger`` a target) hid its whole owner.
-_BOUND_BY_NAME: tuple[type, ...] = ()
+#: Exact classes: a set lookup per object walked.
+_BOUND_BY_NAME: set[type] = set()
 
 
 def reduces_to_getattr(kind: type) -> None:
     """Register ``kind``, whose ``__reduce_ex__`` is ``(getattr, (owner, name))``."""
-    global _BOUND_BY_NAME  # noqa: PLW0603 - registered once, at import
-    _BOUND_BY_NAME = (*_BOUND_BY_NAME, kind)
+    _BOUND_BY_NAME.add(kind)
 
 
 def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> None:
@@ -425,7 +425,7 @@ class ObjectWalk(abc.ABC):
             known = dict(names or ())
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
             names = fields + [item for item in names or () if item[0] not in dict(fields)]
-        if _BOUND_BY_NAME and issubclass(kind, _BOUND_BY_NAME):
+        if kind in _BOUND_BY_NAME:
             # Ours: (getattr, (owner, name)), as a bound method's.
             owner, name = value.__reduce_ex__(4)[1]
             new = self.visit((path, ".", "__self__"), None, owner, depth)
