@@ -34,6 +34,8 @@ else:  # the package, or its C extension alone (the import hook's start-up, issu
 
     wrapt = wrapt_types()
 
+from snapy_capture.filters._objects import reduces_to_getattr
+
 __all__ = ["CaptureWrapper", "hide_frame", "proxy"]
 
 #: The binding of :class:`_PlainCaptureWrapper` in wrapt's C field: one that wrapt's call does
@@ -93,6 +95,11 @@ class _RebindingCaptureWrapper(_BoundCaptureWrapper):
     def __init__(self, wrapped: Any, instance: Any, wrapper: Any, *rest: Any) -> None:
         enabled, _binding, *parent_owner = rest
         _init_function_wrapper(self, wrapped, instance, wrapper, enabled, "function", *parent_owner)
+
+
+# Both pickle as getattr(instance, name): the filters walk them as bound methods.
+reduces_to_getattr(_BoundCaptureWrapper)
+reduces_to_getattr(_RebindingCaptureWrapper)
 
 
 class _PlainCaptureWrapper(CaptureWrapper):

@@ -27,9 +27,16 @@ from snapy_capture.filters import (
     attribute_names,
     inert_loads,
 )
-from snapy_capture.filters._names import format_names, structural_name
+from snapy_capture.filters._names import VALUE_KEYS, format_names, naming_entry, structural_name
 from snapy_capture.filters._pickled import plain_pickling, type_name
-from snapy_capture.filters._traverse import KEY_MASK, LEAVES, late_leaf, named_pairs, redacts
+from snapy_capture.filters._traverse import (
+    KEY_MASK,
+    LEAVES,
+    enum_member,
+    late_leaf,
+    named_pairs,
+    redacts,
+)
 from snapy_capture.storage import CaptureStorage
 
 __all__ = [
@@ -578,7 +585,9 @@ class _GivenSecrets:
         self, name: str | None, value: Any, depth: int, reason: str | None
     ) -> list[tuple[str | None, Any, str | None]]:
         """Record ``value`` if it is a secret; its parts to visit next, with their reason."""
-        if depth > self.flt.max_depth:
+        if depth > self.flt.max_depth or enum_member(value):
+            # An Enum member is a constant of the program's source, no secret given to this
+            # call: its value (a small int, often) looked for elsewhere masked every equal one.
             return []
         inherit = None
         if name is not None:
@@ -641,7 +650,7 @@ class _GivenSecrets:
         # can visit: a huge argument costs no more than a small one.
         room = self.budget
         if issubclass(kind, dict):
-            return [(_key_name(k), v) for k, v in islice(dict.items(value), room)]
+            return self.pairs(list(islice(dict.items(value), room)))
         if issubclass(kind, tuple):
             return self.sequence(kind, list(islice(tuple.__iter__(value), room)))
         if issubclass(kind, list):
@@ -692,8 +701,16 @@ class _GivenSecrets:
         else:
             parts += self.state_items(state)
         parts += [(None, item) for item in value.listitems or ()]
-        parts += [(_key_name(k), v) for k, v in value.dictitems or ()]
+        parts += self.pairs(list(value.dictitems or ()))
         return parts
+
+    def pairs(self, pairs: list[tuple[Any, Any]]) -> list[tuple[str | None, Any]]:
+        """A dict's items by their keys' names; a value entry named by a naming entry
+        (``{"name": "password", "value": pw}``) by that name, as the filter judges it."""
+        text = naming_entry(pairs)
+        if text is None or self.flt.sensitive_pattern(text) is None:
+            return [(_key_name(k), v) for k, v in pairs]
+        return [(text if k in VALUE_KEYS else _key_name(k), v) for k, v in pairs]
 
     def state_items(self, state: Any) -> list[tuple[str | None, Any]]:
         parts: list[tuple[str | None, Any]] = []
@@ -982,7 +999,7 @@ def replace_unserializable(storage: CaptureStorage, record: dict[str, Any]) -> N
             if degraded is not None:
                 container[key] = degraded
                 continue
-            why = f"unserializable {type_name(value)}"  # an Inert copy's: its class's
+            why = f"unserializable {type_name(value)}"  # an inert copy: the class it copies
             if _cycle(exc):
                 why += ": a reference cycle, which JSON cannot store"  # JSON has no references
             container[key] = Redacted(f"{prefix}{why}")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from snapy_capture.errors import ConfigError
+from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._redacted import Redacted
 
 __all__ = [
@@ -19,9 +20,12 @@ __all__ = [
     "CREDENTIAL_WORDS",
     "DESCRIBING",
     "LAST_WORD",
+    "NAME_LENGTH",
+    "NAMING_KEYS",
     "NOT_CREDENTIAL_TOKENS",
     "SENSITIVE_PATTERNS",
     "SUFFIXES",
+    "VALUE_KEYS",
     "AmbiguousName",
     "Vocabulary",
     "Watched",
@@ -31,6 +35,7 @@ __all__ = [
     "match_name",
     "name_list",
     "names_key",
+    "naming_entry",
     "pair_key",
     "structural_name",
     "version",
@@ -530,6 +535,10 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
     if len(items) != 2 or not isinstance(value, (list, tuple)) or hasattr(type(value), "_fields"):
         return None
     key = items[0]
+    if type(key) is Inert:
+        # An async snapshot's copy of a str subclass claims the class but is no text: its
+        # text is read from its parts (reading it as a str raised, and lost the argument).
+        return key.text()
     if not isinstance(key, str) or type(key) is Redacted:
         return None
     return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it
@@ -629,3 +638,31 @@ def _format_names(text: str, count: int) -> tuple[str | None, ...] | None:
     if not any(names):
         return None
     return tuple(names[:count])
+
+
+def _spellings(*words: str) -> frozenset[str]:
+    return frozenset(spelling for word in words for spelling in (word, word.title(), word.upper()))
+
+
+#: Dict keys whose value names another entry's: ``{"name": "DB_PASSWORD", "value": pw}`` (a
+#: Kubernetes env var, an HTML input's attributes, an SSM parameter, a HAR header).
+NAMING_KEYS: Final = _spellings("name", "key", "field", "header", "param", "parameter", "var")
+#: The entries such a name names (``content``: an HTML ``<meta name=... content=...>``).
+VALUE_KEYS: Final = _spellings("value", "content", "val", "data")
+#: Longer text is not a name.
+NAME_LENGTH: Final = 64
+
+
+def naming_entry(pairs: Iterable[tuple[Any, Any]]) -> str | None:
+    """The text of a dict's naming entry (``"DB_PASSWORD"`` in ``{"name": "DB_PASSWORD",
+    "value": pw}``), by which its :data:`VALUE_KEYS` entries are judged; ``None`` if it has
+    none. Exact str keys and values only: no subclass's ``__eq__`` or ``__hash__`` runs."""
+    for key, item in pairs:
+        if (
+            type(key) is str
+            and key in NAMING_KEYS
+            and type(item) is str
+            and len(item) <= NAME_LENGTH
+        ):
+            return item
+    return None

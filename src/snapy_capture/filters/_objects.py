@@ -21,19 +21,21 @@ import abc
 import collections
 import copyreg
 import dataclasses
+import functools
 import itertools
 import types
 from collections.abc import Collection
 from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._names import format_names
+from snapy_capture.filters._names import VALUE_KEYS, format_names, naming_entry
 from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
     plain_pickling,
     plain_tuple,
     state_pickling,
+    text_state,
     type_name,
 )
 from snapy_capture.filters._questions import FilterQuestions
@@ -52,6 +54,8 @@ __all__ = [
     "OverBudget",
     "Path",
     "Tables",
+    "partial_parts",
+    "reduces_to_getattr",
     "render_path",
 ]
 
@@ -63,6 +67,19 @@ _STANDARD_DICTS: Final = frozenset(
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
 _OPAQUE: Final = object()
+
+
+#: Classes whose instances pickle as ``getattr(owner, name)``, walked like a bound method: a
+#: captured method bound to its instance (capture registers its proxy's class, so that filters
+#: need not import capture). Replaced whole, a callback held as ``obj.method`` (transitions'
+#: ``partial(event.trigger, model)`` with ``Event.trigger`` a target) hid its whole owner.
+#: Exact classes: a set lookup per object walked.
+_BOUND_BY_NAME: set[type] = set()
+
+
+def reduces_to_getattr(kind: type) -> None:
+    """Register ``kind``, whose ``__reduce_ex__`` is ``(getattr, (owner, name))``."""
+    _BOUND_BY_NAME.add(kind)
 
 
 def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> None:
@@ -340,6 +357,12 @@ class ObjectWalk(abc.ABC):
     ) -> Any:
         """The filtered ``value`` (found at ``path`` under ``name``, ``depth`` levels down)."""
 
+    def named_values(self, pairs: list[tuple[Any, Any]]) -> str | None:
+        """The sensitive name a dict's naming entry gives its value entries (``"password"``
+        in ``{"name": "password", "value": pw}``), else ``None``."""
+        text = naming_entry(pairs)
+        return text if text is not None and self.flt.sensitive_pattern(text) is not None else None
+
     @abc.abstractmethod
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
         """The key to store (masked when secret-shaped) and the name its value is checked by."""
@@ -437,6 +460,16 @@ class ObjectWalk(abc.ABC):
             known = dict(names or ())
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
             names = fields + [item for item in names or () if item[0] not in dict(fields)]
+        if kind in _BOUND_BY_NAME:
+            # Ours: (getattr, (owner, name)), as a bound method's.
+            owner, name = value.__reduce_ex__(4)[1]
+            new = self.visit((path, ".", "__self__"), None, owner, depth)
+            if new is owner or type(new) is Redacted:
+                return value if new is owner else new
+            return Inert(getattr, (new, name))
+        if kind is functools.partial:
+            parts = (value.func, value.args, value.keywords, value.__dict__ if names else None)
+            return self.visit_partial(path, value, parts, depth)
         if not plain_pickling(kind):
             if state_pickling(kind):
                 return self.visit_by_state(path, value, names, depth)
@@ -495,6 +528,29 @@ class ObjectWalk(abc.ABC):
                 return self.opaque(path, type_name(value), mark, touched)
         result = self.visit_inert(path, inert, depth, key=id(value))
         return value if result is inert else result
+
+    def visit_partial(self, path: Path, value: Any, parts: tuple[Any, ...], depth: int) -> Any:
+        """A ``functools.partial`` (or an inert copy of one), rebuilt from its function,
+        arguments, keywords and ``__dict__`` filtered one by one: pickle rebuilds it as
+        ``partial(func)`` and C ``__setstate__``, which run none of the program's code.
+        transitions keeps ``partial(event.trigger, model)`` on each model: replaced whole, every
+        model method was refused. Replaced whole still when a part cannot be put back."""
+        mark, touched = len(self.report), self.touched
+        new = tuple(
+            self.visit((path, ".", label), None, part, depth)
+            for label, part in zip(("func", "args", "keywords", "__dict__"), parts, strict=True)
+        )
+        if all(a is b for a, b in zip(new, parts, strict=True)):
+            return value
+        func, args, keywords, extra = new
+        if (
+            type(func) is Redacted
+            or type(args) is not tuple
+            or type(keywords) not in (dict, type(None))
+            or type(extra) not in (dict, type(None))
+        ):
+            return self.opaque(path, "partial", mark, touched)
+        return Inert(functools.partial, (func,), (func, args, keywords or None, extra or None))
 
     def visit_method(
         self, path: Path, value: types.MethodType | types.BuiltinMethodType, depth: int
@@ -556,7 +612,7 @@ class ObjectWalk(abc.ABC):
             opaque = self.check_parts(path, args[1:] if value.func is _NEWOBJ else args, depth)
         state = value.state
         if state is not None:
-            if cls is not None and (plain_pickling(cls) or state_pickling(cls)):
+            if cls is not None and (plain_pickling(cls) or state_pickling(cls) or text_state(cls)):
                 changed = self.visit_state(path, cls, state, depth)
                 if changed is _OPAQUE:
                     opaque = True
@@ -566,8 +622,21 @@ class ObjectWalk(abc.ABC):
             else:
                 opaque = self.check_parts(path, (state,), depth) or opaque
         if opaque:
-            return self.opaque(path, value.type_name(), mark, touched)
+            return self.opaque_copy(path, value, out, mark, touched)
         return value if out is None else out
+
+    def opaque_copy(
+        self, path: Path, value: Inert, out: Inert | None, mark: int, touched: int
+    ) -> Redacted:
+        """:meth:`opaque` for an inert copy, whose own copy may be handed out already."""
+        placeholder = self.opaque(path, value.type_name(), mark, touched)
+        if self.copying and out is not None:
+            # The copy memoized first may be held already by a back-reference (a text node's
+            # parent's children): it holds the parts as they were, so it is made to store as
+            # the placeholder too, wherever it went.
+            out.func, out.args = Redacted, (placeholder.reason,)
+            out.state = out.listitems = out.dictitems = None
+        return placeholder
 
     def visit_owner(self, path: Path, args: tuple[Any, ...], depth: int) -> Any:
         """A bound method's object (``getattr(obj, "name")``), filtered like any other;
@@ -621,8 +690,11 @@ class ObjectWalk(abc.ABC):
         self.spend(ITEM_COST * len(pairs))
         out: list[tuple[Any, Any]] = []
         changed = False
+        named = None if attributes else self.named_values(pairs)
         for index, (key, item) in enumerate(pairs):
             new_key, name = self.visit_key(path, key, index, depth)
+            if named is not None and name in VALUE_KEYS:
+                name = named
             if self.settled(name, item):
                 new = item
             else:
@@ -726,6 +798,15 @@ def _attribute(value: Any, name: str, is_slot: bool) -> Any:
         return object.__getattribute__(value, "__dict__")[name]
     except (AttributeError, KeyError, TypeError):
         return _OPAQUE
+
+
+def partial_parts(value: Inert) -> tuple[Any, ...] | None:
+    """The parts of an inert copy of a ``functools.partial`` (its state: function, arguments,
+    keywords, ``__dict__``), ``None`` for any other."""
+    state = value.state
+    if value.func is functools.partial and type(state) is tuple and len(state) == 4:
+        return state
+    return None
 
 
 def _items_as_one_tuple(args: tuple[Any, ...], value: tuple[Any, ...]) -> bool:

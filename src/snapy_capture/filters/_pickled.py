@@ -20,6 +20,8 @@ __all__ = [
     "plain_pickling",
     "plain_tuple",
     "state_pickling",
+    "text_state",
+    "text_with_state",
     "type_name",
 ]
 
@@ -31,6 +33,7 @@ _plain_cache: dict[type, bool] = {}
 _slot_cache: dict[int, tuple[type, tuple[tuple[str, bool], ...]]] = {}
 _MAX_CACHED_CLASSES: Final = 4096
 _TUPLE_GETNEWARGS: Final = vars(tuple)["__getnewargs__"]
+_TEXT_GETNEWARGS: Final = (vars(str)["__getnewargs__"], vars(bytes)["__getnewargs__"])
 
 
 def _dataclass_getstate() -> object:
@@ -109,6 +112,44 @@ def state_pickling(kind: type) -> bool:
         and getattr(kind, "__getnewargs__", None) is None
         and kind not in copyreg.dispatch_table
     )
+
+
+def text_state(kind: type) -> bool:
+    """Whether ``kind``, a str or bytes subclass, pickles its state as the default protocol
+    does: the instance's ``__dict__``/``__slots__`` (its own ``__getnewargs__`` only changes
+    the arguments it is rebuilt from, which are judged as parts of their own)."""
+    return (
+        issubclass(kind, (str, bytes))
+        and getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
+        and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
+        and getattr(kind, "__getstate__", _OBJECT_GETSTATE) is _OBJECT_GETSTATE
+        and getattr(kind, "__getnewargs_ex__", None) is None
+        and kind not in copyreg.dispatch_table
+    )
+
+
+def text_with_state(value: Any, kind: type) -> bool:
+    """Whether pickle stores more than the text of ``value``, an instance of ``kind``, a str,
+    bytes or bytearray subclass: attributes (BeautifulSoup's ``NavigableString`` holds its
+    ``parent``, and through it the whole document), or what its own reduction adds. Such a
+    value is filtered through its pickled form, not as text only."""
+    if not issubclass(kind, bytearray) and (
+        getattr(kind, "__getnewargs__", None) not in _TEXT_GETNEWARGS or not text_state(kind)
+    ):
+        return True
+    try:
+        instance_dict = object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        instance_dict = None
+    if instance_dict:
+        return True
+    for name, _ in slot_names(kind):
+        try:
+            object.__getattribute__(value, name)
+        except AttributeError:
+            continue  # an unset slot is not stored
+        return True
+    return False
 
 
 def plain_tuple(kind: type) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, Final
 from snapy_capture._digests import blake2b
 from snapy_capture._stdtypes import datetime
 from snapy_capture.filters._inert import inert_loads, resolves_as
+from snapy_capture.filters._names import NAME_LENGTH, NAMING_KEYS
 from snapy_capture.filters._objects import ITEM_COST, Memo, Tables
 from snapy_capture.filters._pii import is_card_decimal
 from snapy_capture.filters._questions import CachedQuestions
@@ -324,6 +325,15 @@ class Quick:
             return budget if plain_holder(value) else -1
         return -1
 
+    def names_secret(self, item: Any) -> bool:
+        """Whether ``item``, a dict's naming entry (``"name"``), is a sensitive name."""
+        if type(item) is not str or len(item) > NAME_LENGTH:
+            return False
+        verdict = self.verdicts.get(item, _UNKNOWN)
+        if verdict is _UNKNOWN:
+            verdict = self.flt.sensitive_pattern(item)
+        return verdict is not None
+
     def container(self, value: Any, depth: int, budget: int) -> int:
         """:meth:`value` for a built-in container (an exact list, tuple, set, frozenset, dict)."""
         size = len(value)
@@ -391,8 +401,8 @@ class Quick:
                 verdict = verdicts.get(key, _UNKNOWN)
                 if verdict is _UNKNOWN:
                     verdict = self.flt.sensitive_pattern(key)
-                if verdict is not None:
-                    return -1
+                if verdict is not None or (key in NAMING_KEYS and self.names_secret(item)):
+                    return -1  # {"name": "password", "value": pw}: the walk judges the pair
             elif (
                 not (kind in _ATOMS or kind is int or kind in HOLDERS)
                 or self.value(key, depth, 0) < 0

@@ -25,6 +25,7 @@ forms they are filtered through, in :mod:`._objects`.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import re
 import types
@@ -33,7 +34,7 @@ from typing import Any, Final, TypeAlias, cast
 
 from snapy_capture._stdtypes import datetime, imported
 from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._names import AmbiguousName, pair_key
+from snapy_capture.filters._names import VALUE_KEYS, AmbiguousName, pair_key
 from snapy_capture.filters._objects import (
     BUILTIN_CONTAINERS,
     ITEM_COST,
@@ -46,9 +47,10 @@ from snapy_capture.filters._objects import (
     OverBudget,
     Path,
     Tables,
+    partial_parts,
     render_path,
 )
-from snapy_capture.filters._pickled import plain_pickling, type_name
+from snapy_capture.filters._pickled import plain_pickling, text_with_state, type_name
 from snapy_capture.filters._questions import CachedQuestions, FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, reference_reason
@@ -203,6 +205,10 @@ def redacts(pattern: str | None, value: Any) -> bool:
         # No secret is in these: ``auth=None`` kept as it was replays (and compares) as it
         # ran; a placeholder there made the replay skip, or differ from the recorded result.
         return False
+    if enum_member(value):
+        # Nor in a constant the program's source defines (click's ``ParameterSource`` of a
+        # ``token`` option); its value is still judged by its shape, as a part of it.
+        return False
     return type(pattern) is not AmbiguousName or holds_scalar(value)
 
 
@@ -318,6 +324,15 @@ def _key_lines(line: str | bytes) -> bool | None:
 def _label(name: str) -> str:
     """``name`` lower-cased without signs: ``X-Api-Key`` and ``x_api_key`` are one name."""
     return _SIGNS.sub("", name[:128].lower())
+
+
+def enum_member(value: Any) -> bool:
+    """Whether ``value`` is an Enum member (or an async snapshot's copy of one); type()
+    only: an object's own ``__class__`` is not asked."""
+    kind = type(value)
+    if kind is Inert:
+        kind = value.cls or Inert
+    return issubclass(type(kind), enum.EnumMeta)
 
 
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
@@ -578,13 +593,17 @@ class _Walk(ObjectWalk):
             return self.redact(path, f"depth>{flt.max_depth}")
         if (reason := self.unstorable(value, kind)) is not None:
             return self.redact(path, reason)
-        if kind is not Inert:
-            # A subclass of text. An async snapshot's copy of one claims the class too, but
-            # is no text: its reduction (the plain text, the state) is walked as an object's.
+        # A subclass of text. An async snapshot's copy of one claims the class too, but is no
+        # text: its reduction (the plain text, the state) is walked as an object's. So is one
+        # that pickle stores with attributes (in visit_container).
+        if (
+            kind is not Inert
+            and isinstance(value, (str, bytes, bytearray))
+            and not text_with_state(value, kind)
+        ):
             if isinstance(value, str):
                 return self.visit_str(path, value)
-            if isinstance(value, (bytes, bytearray)):
-                return self.visit_bytes(path, value)
+            return self.visit_bytes(path, value)
         key = id(value)
         known = self.memo.get(key)
         if known is not None:
@@ -824,9 +843,14 @@ class _Walk(ObjectWalk):
                 return self.too_big(path, value) or self.visit_dict(path, value, depth)
             return self.too_big(path, value) or self.visit_sequence(path, value, depth)
         if kind is Inert:
+            if (parts := partial_parts(value)) is not None:  # an async copy of a partial
+                return self.visit_partial(path, value, parts, depth)
             return self.visit_inert(path, value, depth)
         if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
             return value
+        if isinstance(value, (str, bytes, bytearray)):
+            # Text with attributes (see visit): its pickled form, the text and the state.
+            return self.visit_reduced(path, value, depth)
         if isinstance(value, tuple):
             self.spend(ITEM_COST * tuple.__len__(value))
             result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
@@ -905,8 +929,11 @@ class _Walk(ObjectWalk):
             out = self.empty_like(value)
             self.memo[id(value)] = (value, out)
         items = list(value.items())
+        named = self.named_values(items)
         for index, (key, item) in enumerate(items):
             new_key, name = self.visit_key(path, key, index, depth)
+            if named is not None and name in VALUE_KEYS:
+                name = named  # {"name": "password", "value": pw}: judged as a password
             settled = self.settled(name, item)
             new = item if settled else self.visit((path, new_key, index), name, item, depth)
             if out is None and (new is not item or new_key is not key):

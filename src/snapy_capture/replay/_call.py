@@ -31,7 +31,7 @@ import sys
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from snapy_capture._text import qualified_name, safe_str
 from snapy_capture.errors import SnapyCaptureError
@@ -344,11 +344,17 @@ def captured_instance(record: Mapping[str, Any], substitutes: Mapping[str, Any])
     return instance
 
 
+#: What a replayed call may raise as its outcome: ``SystemExit`` too (a command-line entry
+#: point, argparse's usage error: capture records it as the call's exception). Not
+#: KeyboardInterrupt: a Ctrl-C stops the test run.
+_OUTCOMES: Final = (Exception, SystemExit)
+
+
 def run(prepared: Prepared) -> Outcome:
     """Run the call; its value, or the exception it raised (drained if a generator)."""
     try:
         value = prepared.func(*prepared.args, **prepared.kwargs)
-    except Exception as exc:  # noqa: BLE001 - the exception is the outcome being replayed
+    except _OUTCOMES as exc:
         return Outcome(raised=exc)
     if inspect.iscoroutine(value):
         return _awaited(value)
@@ -358,7 +364,7 @@ def run(prepared: Prepared) -> Outcome:
         items: list[Any] = []
         try:
             items.extend(itertools.islice(value, MAX_ITEMS + 1))
-        except Exception as exc:  # noqa: BLE001 - raised mid-way: part of the outcome
+        except _OUTCOMES as exc:
             return Outcome(items, exc, items)
         if len(items) > MAX_ITEMS:
             del items[MAX_ITEMS:]
@@ -396,7 +402,7 @@ def _awaited(coroutine: Any) -> Outcome:
     _no_running_loop(coroutine)
     try:
         return Outcome(asyncio.run(coroutine))
-    except Exception as exc:  # noqa: BLE001 - the exception is the outcome being replayed
+    except _OUTCOMES as exc:
         return Outcome(raised=exc)
 
 
@@ -410,7 +416,7 @@ def _drained(generator: Any) -> Outcome:
     _no_running_loop(drain_coroutine := drain())
     try:
         asyncio.run(drain_coroutine)
-    except Exception as exc:  # noqa: BLE001 - raised mid-way: part of the outcome
+    except _OUTCOMES as exc:
         return Outcome(items, exc, items)
     return Outcome(items, None, items)
 

@@ -1,0 +1,57 @@
+"""An Enum member under a sensitive name (click's ``Context._parameter_source['token']``,
+the IntEnum ``ParameterSource.ENVIRONMENT``) is a constant of the program's source, not a
+secret.
+
+It used to be redacted by the name, and its value (a small int) was then taken for a secret
+given to the call: every equal int elsewhere in the arguments and the result (a depth, a
+count of replicas) was masked, and no replay could run without substitutes that are not
+literals.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _modes import CAPTURE_MODES
+from snapy_capture import capture_args, flush, load_capture_dict
+
+
+class Source(enum.IntEnum):
+    COMMANDLINE = enum.auto()
+    ENVIRONMENT = enum.auto()
+    DEFAULT = enum.auto()
+
+
+class Context:
+    def __init__(self) -> None:
+        self.depth = 2
+        self.params = {"token": "tok-Zq8v-hunter2", "replicas": 2, "retries": 3}
+        self.sources = {"token": Source.ENVIRONMENT, "replicas": Source.COMMANDLINE}
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_an_enum_member_under_a_secret_name_is_kept_and_masks_nothing(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    @capture_args(path=tmp_path, **options)
+    def invoke(ctx: Context) -> dict[str, Any]:
+        return {"replicas": ctx.params["replicas"], "token_source": ctx.sources["token"]}
+
+    invoke(Context())
+    flush()
+    record = load_capture_dict("invoke", path=tmp_path)
+    (ctx,) = record["args"]
+    assert ctx.params == {"token": "[FILTERED: name:token]", "replicas": 2, "retries": 3}
+    assert ctx.sources == {"token": Source.ENVIRONMENT, "replicas": Source.COMMANDLINE}
+    assert ctx.depth == 2
+    assert record["metadata"]["redactions"] == [
+        {"path": "ctx.params['token']", "reason": "name:token"}
+    ]
+    if "result" in record:
+        assert record["result"]["value"] == {"replicas": 2, "token_source": Source.ENVIRONMENT}
+    on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+    assert b"hunter2" not in on_disk
