@@ -13,9 +13,9 @@ from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
 from snapy_capture.storage._missing import MissingClassError
-from snapy_capture.storage._objpath import StoredPath
 
 if TYPE_CHECKING:  # imported by the readers of captures (a capturing process need not)
+    from snapy_capture.storage._objpath import StoredPath
     from snapy_capture.storage._order import StoredCapture
 
 __all__ = ["CaptureReader", "MissingClassError"]
@@ -30,8 +30,16 @@ def _iso(moment: float) -> str:
 class CaptureReader(RecordCodec):
     """The reading side of :class:`~snapy_capture.storage.CaptureStorage`."""
 
-    path: StoredPath
     _backend: Backend
+
+    @property
+    def path(self) -> StoredPath:
+        """The storage root: a ``Path``, or an :class:`ObjectPath` for an object store.
+
+        (A local root's ``Path`` is made where first asked for: a capturing process works
+        on strings and does not import pathlib, issue 21.)
+        """
+        return self._backend.root
 
     def functions(self) -> list[FunctionInfo]:
         """Every function with a capture directory under this root."""
