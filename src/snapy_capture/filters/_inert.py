@@ -26,11 +26,14 @@ import io
 import pickle
 import sys
 from collections.abc import Iterable
-from typing import Any, Final
 
 from snapy_capture._stdtypes import datetime, is_path_type
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, type_reason
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = [
     "SAFE",

@@ -22,7 +22,6 @@ import dataclasses
 import itertools
 import types
 from collections.abc import Collection
-from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._pickled import (
@@ -32,9 +31,14 @@ from snapy_capture.filters._pickled import (
     plain_tuple,
     type_name,
 )
-from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import builtin_reason
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
+
+    from snapy_capture.filters._questions import FilterQuestions
 
 __all__ = [
     "BUILTIN_CONTAINERS",
@@ -89,7 +93,7 @@ def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> N
 
 
 #: What one call's walks share: id -> (the object, what is stored for it).
-Memo = dict[int, tuple[Any, Any]]
+Memo: TypeAlias = "dict[int, tuple[Any, Any]]"  # strings: Any is typing's
 #: ``ObjectWalk.low`` when nothing leads back to an open object.
 NO_LOW: Final = 1 << 62
 #: ``ObjectWalk.room`` of a walk without a size budget.
@@ -116,7 +120,7 @@ UNKNOWN: Final = object()
 #: validates them once per call). A hit is then one dict lookup instead of three calls; a miss
 #: asks the filter, which fills the cache. ``None``: ask the filter every time (a subclass's
 #: questions, custom filters).
-Tables = tuple[dict[str, Any], dict[str, None] | None, dict[type, Any]]
+Tables: TypeAlias = "tuple[dict[str, Any], dict[str, None] | None, dict[type, Any]]"
 
 
 class OverBudget(Exception):
@@ -125,7 +129,7 @@ class OverBudget(Exception):
 
 #: A report path, built lazily: the root's name, or ``(parent, how, what)``; only rendered to
 #: text when something is filtered, so clean arguments never pay for formatting it.
-Path = str | tuple[Any, Any, Any]
+Path: TypeAlias = "str | tuple[Any, Any, Any]"
 
 
 def render_path(path: Path) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Redacted"]
 

@@ -15,7 +15,6 @@ signing and everything above are the same for both.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from snapy_capture.config import is_url, parse_option, thaw_options
 from snapy_capture.errors import ConfigError
@@ -32,7 +31,7 @@ from snapy_capture.storage._layout import (
 from snapy_capture.storage._local import LocalDirectory
 from snapy_capture.storage._objpath import ObjectPath
 from snapy_capture.storage._reading import CaptureReader
-from snapy_capture.storage.serializers import Serializer, get_serializer
+from snapy_capture.storage.serializers import get_serializer
 
 __all__ = [
     "Backend",
@@ -57,12 +56,16 @@ LOCK_TIMEOUT = 10.0
 # Every storage root this process wrote to, in order: the loader searches them by default.
 _written_roots: dict[str, None] = {}
 
-# The order of stored captures is for the processes that read them, and ``StoredPath``
-# (a ``Union`` of ``Path``) for annotations: a capturing process loads neither (issue 21,
-# start-up).
+# The order of stored captures is for the processes that read them; ``StoredPath`` (a
+# ``Union`` of ``Path``) and ``Serializer`` (a protocol) are for annotations: a capturing
+# process loads none of them (issue 21, start-up).
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
+    from typing import Any
+
     from snapy_capture.storage._objpath import StoredPath
     from snapy_capture.storage._order import StoredCapture, newest_first
+    from snapy_capture.storage.serializers import Serializer
 
 
 def __getattr__(name: str) -> Any:  # PEP 562
@@ -74,6 +77,10 @@ def __getattr__(name: str) -> Any:  # PEP 562
         from snapy_capture.storage import _objpath  # noqa: PLC0415
 
         return _objpath.StoredPath
+    if name == "Serializer":  # see snapy_capture.config._protocols
+        from snapy_capture.config import _protocols  # noqa: PLC0415
+
+        return _protocols.Serializer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any
 
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage._envelope import Signer
@@ -28,6 +27,8 @@ from snapy_capture.storage._layout import CaptureRef, FunctionInfo
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
+    from typing import Any
+
     from snapy_capture.storage._objpath import StoredPath
 
 __all__ = ["Backend"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Final
 
 from snapy_capture.errors import UnsafeStorageError
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Final
 
 #: 0 where the platform has no such flag (Windows): there, files are opened without it.
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)

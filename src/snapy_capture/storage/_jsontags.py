@@ -22,7 +22,6 @@ import math
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Final
 
 from snapy_capture._stdtypes import PATH_TYPES, imported, is_path_type
 from snapy_capture._stdtypes import datetime as dt
@@ -33,6 +32,7 @@ from snapy_capture.storage._mainrefs import MAIN_MODULES, MainName, lookup
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from pathlib import PurePath
+    from typing import Any, Final
 
 #: Says whether a module that is not imported yet may be imported to resolve a type reference.
 MayImport = Callable[[str], bool]

@@ -21,7 +21,6 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from typing import Final, Protocol
 
 from snapy_capture import _logger as logger
 from snapy_capture._digests import sha256
@@ -38,6 +37,7 @@ from snapy_capture.storage._objpath import ObjectPath
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Final, Protocol
 
     from snapy_capture.storage._objpath import StoredPath
 
@@ -61,12 +61,14 @@ _UNQUOTED: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 _QUOTE: Final = {byte: f"%{byte:02X}" for byte in range(256) if byte not in _UNQUOTED}
 
 
-class RetentionFiles(Protocol):
-    """What retention on a write needs of :class:`._fileops.FileOperations` (below it)."""
+if TYPE_CHECKING:  # protocols: annotations only
 
-    def unlink(self, path: str) -> int: ...
+    class RetentionFiles(Protocol):
+        """What retention on a write needs of :class:`._fileops.FileOperations` (below it)."""
 
-    def now(self) -> float: ...
+        def unlink(self, path: str) -> int: ...
+
+        def now(self) -> float: ...
 
 
 def function_dirname(module: str, qualname: str) -> str:

@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Final
 
 from snapy_capture import _forksafe
 from snapy_capture import _logger as logger
@@ -63,6 +62,7 @@ from snapy_capture.storage._locks import DirectoryLocks
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, Final
 
     from snapy_capture.storage._objpath import StoredPath
 

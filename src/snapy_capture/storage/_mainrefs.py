@@ -15,9 +15,12 @@ import pickle
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
 
 from snapy_capture.errors import CaptureFormatError
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
 
 __all__ = [
     "MAIN_MODULES",

@@ -10,12 +10,11 @@ of the store it was found in; it imports nothing of fsspec itself.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
 
 __all__ = ["ObjectPath", "StoredPath"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from snapy_capture._stdtypes import datetime as dt
 from snapy_capture.errors import CaptureFormatError
@@ -14,7 +13,10 @@ from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
 from snapy_capture.storage._missing import MissingClassError
 
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:  # imported by the readers of captures (a capturing process need not)
+    from typing import Any
+
     from snapy_capture.storage._objpath import StoredPath
     from snapy_capture.storage._order import StoredCapture
 
