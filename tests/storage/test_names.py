@@ -92,3 +92,21 @@ def test_a_subclass_make_dirs_is_given_a_path(tmp_path: pathlib.Path) -> None:
     assert storage.path == tmp_path / "caps"
     assert type(storage.path) is type(directory)
     assert os.stat(directory).st_mode & 0o777 == 0o700
+
+
+def test_the_storage_path_is_assignable_as_it_was(tmp_path: pathlib.Path) -> None:
+    """``CaptureStorage.path`` (made where first read) can still be assigned, by a subclass
+    or a program: it reads what was assigned; the constructor sets the root, and captures
+    still go under it."""
+
+    class Labelled(CaptureStorage):
+        def __init__(self, path: pathlib.Path) -> None:
+            self.path = pathlib.Path("/before/init")  # replaced by the constructor, as before
+            super().__init__(path)
+
+    storage = Labelled(tmp_path / "caps")
+    assert storage.path == tmp_path / "caps"
+    storage.path = pathlib.Path("/elsewhere")
+    assert storage.path == pathlib.Path("/elsewhere")
+    stored = storage.save({"module": "app", "qualname": "pay", "args": [], "kwargs": {}})
+    assert stored.parent.parent == tmp_path / "caps"

@@ -142,6 +142,7 @@ class CaptureStorage(CaptureReader):
             # capture must never be written, nor read, where signatures are required.
             signing_key = resolved.signing_key if signing_key is None else signing_key
         self._backend = open_backend(parse_option("path", path), files, storage_options)
+        self._path = None  # ``path`` reads the backend's root (made where first asked for)
         self._root = self._backend.root_name  # for written_roots(), on every write
         self._own_name: tuple[object, str] = (None, "")
         self.retention: int | None = parse_option("retention", retention)

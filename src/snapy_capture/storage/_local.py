@@ -149,7 +149,7 @@ class LocalDirectory(Backend):
         # A subclass's ``make_dirs`` is given a ``Path``, as documented: pathlib is imported
         # by the storage it was given to, not by a capture.
         self._make_dirs: Callable[[str], None] = _make_private_dirs
-        if type(files).make_dirs is not FileOperations.make_dirs:
+        if getattr(type(files), "make_dirs", None) is not FileOperations.make_dirs:
             from pathlib import Path  # noqa: PLC0415
 
             self._make_dirs = lambda directory: files.make_dirs(Path(directory))

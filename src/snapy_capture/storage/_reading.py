@@ -33,6 +33,7 @@ class CaptureReader(RecordCodec):
     """The reading side of :class:`~snapy_capture.storage.CaptureStorage`."""
 
     _backend: Backend
+    _path: StoredPath | None = None  # assigned to ``path``; None: the backend's root
 
     @property
     def path(self) -> StoredPath:
@@ -41,7 +42,13 @@ class CaptureReader(RecordCodec):
         (A local root's ``Path`` is made where first asked for: a capturing process works
         on strings and does not import pathlib, issue 21.)
         """
-        return self._backend.root
+        return self._backend.root if self._path is None else self._path
+
+    @path.setter
+    def path(self, value: StoredPath) -> None:
+        # Assignable, as the attribute it was (a subclass may set it): what it reads, never
+        # where captures go.
+        self._path = value
 
     def functions(self) -> list[FunctionInfo]:
         """Every function with a capture directory under this root."""
