@@ -26,9 +26,10 @@ from snapy_capture.hook._kinds import CLASS, EXACT_KINDS, kind_of, selects
 from snapy_capture.hook._targets import Target
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
-if TYPE_CHECKING:  # imported by check alone (a capturing process never reads source)
+if TYPE_CHECKING:
     from typing import Any, Final
 
+    # Imported by check alone (a capturing process never reads source).
     from snapy_capture.hook._source import SourceNames
 
 __all__ = [

@@ -14,10 +14,12 @@ from snapy_capture.storage._layout import CaptureRef, FunctionInfo
 from snapy_capture.storage._missing import MissingClassError
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
-if TYPE_CHECKING:  # imported by the readers of captures (a capturing process need not)
+if TYPE_CHECKING:
     from typing import Any
 
     from snapy_capture.storage._objpath import StoredPath
+
+    # Imported by the readers of captures (a capturing process need not).
     from snapy_capture.storage._order import StoredCapture
 
 __all__ = ["CaptureReader", "MissingClassError"]
