@@ -417,3 +417,110 @@ def test_records_are_the_named_tuples_typing_makes() -> None:
         class Bad(Record):
             a: int = 0
             b: int  # type: ignore[misc]
+
+
+#: pathlib (with urllib.parse and ipaddress, which it imports): storage writes on strings and
+#: quotes directory names itself, and the filters and the JSON format read pathlib's
+#: classes from the pathlib the program imported; typing: our modules name its types in
+#: annotations only. ~5 ms of start-up (issue 21).
+NOT_LOADED_FOR_PATHS = ("pathlib", "urllib.parse", "ipaddress", "typing")
+PATHS = """
+import sys
+{first}
+import tgt_imp
+loaded = sorted(name for name in {names!r} if name in sys.modules)
+import ipaddress, pathlib
+print(loaded)
+print(tgt_imp.work(1, other=[pathlib.Path("/srv/a"), pathlib.PurePosixPath("rel/b"),
+    pathlib.PureWindowsPath("C:/x/y"), pathlib.PosixPath("/p")]))
+print(tgt_imp.work(2, other={{"ip": ipaddress.IPv4Address("10.1.2.3")}}))
+print(tgt_imp.work(3, other=pathlib.PurePosixPath("/cards/4111111111111111")))
+from snapy_capture.capture import flush
+flush(30)
+print("typing" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("serializer", ["pickle", "json"])
+@pytest.mark.parametrize("async_storage", [False, True], ids=["caller", "writer"])
+@pytest.mark.parametrize("first", ["", "import ipaddress, pathlib"], ids=["after", "before"])
+def test_pathlib_and_typing_are_not_loaded_and_paths_are_captured_as_before(
+    tmp_path: Path, capture_dir: Path, async_storage: bool, serializer: str, first: str
+) -> None:
+    """Importing a target module under the runner loads neither pathlib nor urllib.parse nor
+    ipaddress nor typing; calling it (every capture written) loads no typing. Paths and an
+    IPv4 address the program made, its pathlib imported before the capture layer or after,
+    are stored as before: paths load back equal, of their own classes, in both formats;
+    the address too with pickle (the JSON format stores no address: a placeholder, as
+    before); a path holding a card number is replaced whole."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "capture.yaml").write_text(
+        f"version: 1\ndefaults: {{async_storage: {str(async_storage).lower()}, dedupe: false,"
+        f" retention: 10, serializer: {serializer}}}\ntargets: ['tgt_imp:work']\n"
+    )
+    (tmp_path / "prog.py").write_text(PATHS.format(first=first, names=NOT_LOADED_FOR_PATHS))
+    (tmp_path / "noop.py").write_text("")
+    # The target file parsed once, then read from the start-up cache (as a program's would).
+    assert run([*RUN, "--config", "capture.yaml", "noop.py"], tmp_path).returncode == 0
+    done = run([*RUN, "--config", "capture.yaml", "prog.py"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    loaded = [] if not first else ["ipaddress", "pathlib", "urllib.parse"]
+    assert done.stdout.split("\n") == [str(loaded), "2", "3", "4", "False", ""]
+    records = sorted(
+        CaptureLoader(capture_dir).load_all("tgt_imp:work"), key=lambda r: r["args"][0]
+    )
+    import ipaddress
+    import pathlib
+
+    assert [record["args"] for record in records] == [[1], [2], [3]]
+    paths = records[0]["kwargs"]["other"]
+    assert paths == [
+        pathlib.Path("/srv/a"),
+        pathlib.PurePosixPath("rel/b"),
+        pathlib.PureWindowsPath("C:/x/y"),
+        pathlib.PosixPath("/p"),
+    ]
+    assert [type(path) for path in paths] == [
+        pathlib.PosixPath,
+        pathlib.PurePosixPath,
+        pathlib.PureWindowsPath,
+        pathlib.PosixPath,
+    ]
+    if serializer == "pickle":
+        assert records[1]["kwargs"]["other"] == {"ip": ipaddress.IPv4Address("10.1.2.3")}
+    elif async_storage:
+        assert records[1]["kwargs"]["other"] == "[FILTERED: unserializable dict]"
+    else:
+        assert records[1]["kwargs"]["other"] == {
+            "ip": "[FILTERED: unstorable: cannot serialize IPv4Address (TypeError)]"
+        }
+    assert records[2]["kwargs"]["other"] == "[FILTERED: opaque:PurePosixPath holds filtered data]"
+
+
+def test_the_public_protocols_and_aliases_are_typings_at_run_time() -> None:
+    """The capture layer loads them where first asked for (not typing at start-up), and
+    they are what they were: ``Serializer`` a runtime-checkable protocol, one class
+    wherever it is imported from, ``Filter`` a protocol, ``CustomFilter`` and
+    ``StoredPath`` the aliases they were."""
+    import typing
+    from collections.abc import Callable
+
+    from snapy_capture import config, filters, storage
+    from snapy_capture.config import _options
+    from snapy_capture.storage import ObjectPath, serializers
+
+    assert config.Serializer is _options.Serializer is serializers.Serializer is storage.Serializer
+    assert isinstance(serializers.PickleSerializer(), config.Serializer)
+    assert not isinstance(object(), config.Serializer)
+    with pytest.raises(TypeError, match="non-method members"):
+        issubclass(serializers.PickleSerializer, config.Serializer)
+    assert config.Filter is _options.Filter
+    assert typing.Protocol in config.Filter.__mro__
+    with pytest.raises(TypeError, match="runtime_checkable"):
+        isinstance(object(), config.Filter)
+    assert filters.CustomFilter == Callable[[str, "str | None", typing.Any], typing.Any]
+    assert storage.StoredPath == typing.Union[Path, ObjectPath]  # noqa: UP007
+    for module in (config, filters, storage, serializers):
+        for name in module.__all__:
+            assert getattr(module, name) is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast, overload
 
 from snapy_capture.capture._context import Clock, call_depth, set_clock
 from snapy_capture.capture._context import own_code as own_code
@@ -21,7 +20,19 @@ from snapy_capture.capture._writer import flush
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters import ArgumentFilter
 from snapy_capture.storage import CaptureStorage
-from snapy_capture.storage.serializers import Serializer
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, TypeVar, cast, overload
+
+    from snapy_capture.storage.serializers import Serializer
+
+    F = TypeVar("F", bound=Callable[..., Any])
+else:
+
+    def cast(_type: object, value: object) -> object:  # typing's, at run time
+        return value
+
 
 __all__ = [
     "CaptureProfiler",
@@ -36,35 +47,35 @@ __all__ = [
 # For the layers above (the import hook, the runner), not public API: ``own_code``, ``site_of``
 # and ``wrap`` are imported from here too.
 
-F = TypeVar("F", bound=Callable[..., Any])
 _NOT_GIVEN: Any = type("_NotGiven", (), {"__repr__": lambda self: "<not given>"})()
 
 
-@overload
-def capture_args(path: F) -> F: ...
+if TYPE_CHECKING:  # the decorator's two forms, for type checkers
 
+    @overload
+    def capture_args(path: F) -> F: ...
 
-@overload
-def capture_args(
-    path: str | os.PathLike[str] | None = None,
-    retention: int | None = ...,
-    ignore_args: Iterable[str] | None = None,
-    *,
-    enabled: bool | None = None,
-    max_age: float | str | None = None,
-    sample_rate: float | None = None,
-    async_storage: bool | None = None,
-    lazy_serialization: bool | None = None,
-    max_capture_size: int | None = None,
-    arg_filter: ArgumentFilter | None = None,
-    storage: CaptureStorage | None = None,
-    serializer: str | Serializer | None = None,
-    fallback_serializer: str | Serializer | None = None,
-    ignore_serialization_errors: bool | None = None,
-    record_result: bool | None = None,
-    capture_self: bool | None = None,
-    dedupe: bool | None = None,
-) -> Callable[[F], F]: ...
+    @overload
+    def capture_args(
+        path: str | os.PathLike[str] | None = None,
+        retention: int | None = ...,
+        ignore_args: Iterable[str] | None = None,
+        *,
+        enabled: bool | None = None,
+        max_age: float | str | None = None,
+        sample_rate: float | None = None,
+        async_storage: bool | None = None,
+        lazy_serialization: bool | None = None,
+        max_capture_size: int | None = None,
+        arg_filter: ArgumentFilter | None = None,
+        storage: CaptureStorage | None = None,
+        serializer: str | Serializer | None = None,
+        fallback_serializer: str | Serializer | None = None,
+        ignore_serialization_errors: bool | None = None,
+        record_result: bool | None = None,
+        capture_self: bool | None = None,
+        dedupe: bool | None = None,
+    ) -> Callable[[F], F]: ...
 
 
 def capture_args(
@@ -133,7 +144,7 @@ def capture_args(
 
     def decorator(func: F) -> F:
         # The proxy behaves as ``func`` (wrapt), so it is typed as ``func``.
-        return cast(F, wrap(func, overrides, storage=storage))
+        return cast("F", wrap(func, overrides, storage=storage))
 
     return decorator
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
 
 from snapy_capture.capture._context import DEPTH, per_thread
 from snapy_capture.capture._proxies import hide_frame
-from snapy_capture.capture._queued import Deferred, Site, run_queued
+from snapy_capture.capture._queued import Deferred, run_queued
 from snapy_capture.capture._record import (
     add_receiver,
     exception_message,
@@ -35,6 +34,12 @@ from snapy_capture.capture._stats import (
 )
 from snapy_capture.capture._writer import push
 
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    from snapy_capture.capture._queued import Site
+
 __all__ = ["CallerSite", "call_through", "make_caller"]
 
 _perf_counter_ns = time.perf_counter_ns
@@ -47,25 +52,27 @@ _perf_counter_ns = time.perf_counter_ns
 _depth, _set_depth, _reset_depth = DEPTH.get, DEPTH.set, DEPTH.reset
 
 
-class CallerSite(Site, Protocol):
-    """What the caller's side needs from its capture site (``_pipeline.CaptureSite``)."""
+if TYPE_CHECKING:  # a protocol: annotations only
 
-    @property
-    def kind(self) -> str: ...
-    @property
-    def counts(self) -> SiteCounts: ...
-    def dispatch(self, state: State, record: dict[str, Any]) -> None: ...
-    def capture_here(
-        self,
-        state: State,
-        depth: int,
-        bound: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        *,
-        instance: Any = None,
-        oversize: bool = False,
-    ) -> Pending | None: ...
+    class CallerSite(Site, Protocol):
+        """What the caller's side needs from its capture site (``_pipeline.CaptureSite``)."""
+
+        @property
+        def kind(self) -> str: ...
+        @property
+        def counts(self) -> SiteCounts: ...
+        def dispatch(self, state: State, record: dict[str, Any]) -> None: ...
+        def capture_here(
+            self,
+            state: State,
+            depth: int,
+            bound: bool,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            *,
+            instance: Any = None,
+            oversize: bool = False,
+        ) -> Pending | None: ...
 
 
 def call_through(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:

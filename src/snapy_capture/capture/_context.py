@@ -13,12 +13,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any
 
 from snapy_capture._forksafe import after_fork_in_child
 from snapy_capture.config import notify_changed
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters._inert import snapshot_reduction, snapshot_reductions
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any
 
 _reductions_get = snapshot_reductions.get  # one C call per object pickled
 

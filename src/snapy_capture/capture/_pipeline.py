@@ -19,7 +19,6 @@ import functools
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final
 
 from snapy_capture import _logger as logger
 from snapy_capture._text import safe_repr, safe_str
@@ -55,6 +54,10 @@ from snapy_capture.errors import ConfigError
 from snapy_capture.filters import FilterResult, check_filter_spec
 from snapy_capture.storage import CaptureStorage
 from snapy_capture.storage.serializers import main_module_name
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["CaptureSite", "CaptureWrapper", "parse_overrides", "seed_sampler", "site_of", "wrap"]
 

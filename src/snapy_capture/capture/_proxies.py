@@ -25,16 +25,20 @@ import functools
 import linecache
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, SupportsIndex, TypeVar
 
+from snapy_capture.filters._objects import reduces_to_getattr
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
+    from typing import Any, Final, SupportsIndex, TypeVar
+
     import wrapt
+
+    F = TypeVar("F", bound=Callable[..., Any])
 else:  # the package, or its C extension alone (the import hook's start-up, issue 21)
     from snapy_capture._wrapt import wrapt_types
 
     wrapt = wrapt_types()
-
-from snapy_capture.filters._objects import reduces_to_getattr
 
 __all__ = ["CaptureWrapper", "hide_frame", "proxy"]
 
@@ -175,9 +179,6 @@ def proxy(func: Any, wrapper: Any, switch: list[bool]) -> CaptureWrapper:
 #: ``warnings.warn(..., stacklevel=2)`` still names its caller, not our wrapper.
 _HIDDEN_SUFFIX: Final = " (a snapy_capture call frame, skipped like importlib._bootstrap)"
 _hidden: dict[types.CodeType, types.CodeType] = {}
-
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def hide_frame(func: F) -> F:

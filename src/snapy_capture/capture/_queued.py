@@ -10,7 +10,6 @@ result waits in a :class:`Deferred` until the call returns.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 from snapy_capture._records import Record
 from snapy_capture.capture._record import (
@@ -30,29 +29,35 @@ from snapy_capture.capture._state import State
 from snapy_capture.capture._writer import Entry, push
 from snapy_capture.filters import FilterResult, inert_loads
 
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
 __all__ = ["Deferred", "QueuedCapture", "Site", "run_queued"]
 
 
-class Site(Protocol):
-    """What finishing a capture needs from its capture site (``_pipeline.CaptureSite``)."""
+if TYPE_CHECKING:  # protocols: annotations only
 
-    def param_names(self, count: int, *, bound: bool) -> Sequence[str]: ...
-    def filter_args(
-        self, state: State, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
-    ) -> FilterResult: ...
-    def record(
-        self,
-        state: State,
-        filtered: FilterResult,
-        depth: int,
-        *,
-        now: float,
-        thread: str | None = None,
-    ) -> dict[str, Any]: ...
-    def encode(self, state: State, record: dict[str, Any]) -> bytes | None: ...
-    def store(self, state: State, data: bytes | None, *, timed: bool) -> None: ...
-    def queue_full(self) -> None: ...
-    def fail(self, exc: BaseException, stage: str) -> None: ...
+    class Site(Protocol):
+        """What finishing a capture needs from its capture site (``_pipeline.CaptureSite``)."""
+
+        def param_names(self, count: int, *, bound: bool) -> Sequence[str]: ...
+        def filter_args(
+            self, state: State, names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+        ) -> FilterResult: ...
+        def record(
+            self,
+            state: State,
+            filtered: FilterResult,
+            depth: int,
+            *,
+            now: float,
+            thread: str | None = None,
+        ) -> dict[str, Any]: ...
+        def encode(self, state: State, record: dict[str, Any]) -> bytes | None: ...
+        def store(self, state: State, data: bytes | None, *, timed: bool) -> None: ...
+        def queue_full(self) -> None: ...
+        def fail(self, exc: BaseException, stage: str) -> None: ...
 
 
 class QueuedCapture(Record):

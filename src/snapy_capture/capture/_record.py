@@ -14,7 +14,6 @@ import pickle
 import time
 from collections.abc import Sequence
 from itertools import islice
-from typing import Any, Final
 
 from snapy_capture._records import Record
 from snapy_capture._text import safe_str
@@ -38,6 +37,10 @@ from snapy_capture.filters._traverse import (
     redacts,
 )
 from snapy_capture.storage import CaptureStorage
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = [
     "RECEIVER_KEYS",

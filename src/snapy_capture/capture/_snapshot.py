@@ -7,10 +7,12 @@ code runs where it is read.
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 from snapy_capture.capture._context import Slot, TooLargeError, per_thread
 from snapy_capture.filters import inert_loads
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["SNAPSHOT_LIMIT", "TOO_LARGE", "freeze", "snapshot"]
 

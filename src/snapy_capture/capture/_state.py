@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.capture import _writer
@@ -21,9 +20,14 @@ from snapy_capture.storage.serializers import (
     JSONPickleSerializer,
     JSONSerializer,
     PickleSerializer,
-    Serializer,
     get_serializer,
 )
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    from snapy_capture.storage.serializers import Serializer
 
 __all__ = ["Pending", "SiteOptions", "State"]
 
@@ -54,18 +58,20 @@ class _RateLimit:
         return self.count <= self.limit
 
 
-class SiteOptions(Protocol):
-    """What a state is resolved from, besides the configuration: its capture site's options."""
+if TYPE_CHECKING:  # protocols: annotations only
 
-    @property
-    def storage(self) -> CaptureStorage | None: ...
-    @property
-    def overrides(self) -> dict[str, Any]: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    def takes_cls(self) -> bool: ...
+    class SiteOptions(Protocol):
+        """What a state is resolved from, besides the configuration: its capture site's options."""
+
+        @property
+        def storage(self) -> CaptureStorage | None: ...
+        @property
+        def overrides(self) -> dict[str, Any]: ...
+        @property
+        def kind(self) -> str: ...
+        @property
+        def name(self) -> str: ...
+        def takes_cls(self) -> bool: ...
 
 
 class State:

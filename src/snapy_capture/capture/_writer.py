@@ -18,11 +18,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Final
 
 from snapy_capture import _logger as logger
 from snapy_capture._forksafe import after_fork_in_child, fork_safe
 from snapy_capture.capture._context import per_thread
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
 
 __all__ = [
     "MAX_QUEUED_BYTES",
@@ -38,7 +41,7 @@ Job = Callable[[], None]
 #: A queued job as a plain tuple: ``(run, size, *data)``; the writer calls ``run(entry)``.
 #: ``size`` is the bytes the entry holds in memory (see :data:`MAX_QUEUED_BYTES`). A tuple, not
 #: an object or a closure: building one is the cheapest thing a caller can hand over.
-Entry = tuple[Any, ...]
+Entry: TypeAlias = "tuple[Any, ...]"  # a string: Any is typing's
 
 #: Upper bound on the bytes held by queued jobs, whatever ``queue_size`` says: a slow disk must
 #: not grow the host's memory. Every job counts :data:`SMALL_JOB` bytes, and a job declaring a

@@ -18,16 +18,12 @@ at run time takes effect after one of those.
 
 from __future__ import annotations
 
-from typing import Final
-
 from snapy_capture.config._options import (
     DEFAULT_PATH,
     DEFAULT_RETENTION,
     OPTIONS,
     CaptureConfig,
-    Filter,
     Option,
-    Serializer,
     invalid_option,
     parse_option,
 )
@@ -44,6 +40,12 @@ from snapy_capture.config._resolve import (
     set_suspended,
     subscribe,
 )
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Final
+
+    from snapy_capture.config._protocols import Filter, Serializer
 
 __all__ = [
     "CONFIG_FILE_ENV",
@@ -73,3 +75,13 @@ __all__ = [
 
 #: The environment variable naming the YAML target file of the import hook.
 CONFIG_FILE_ENV: Final = "SNAP_CAPTURE_CONFIG"
+
+
+def __getattr__(name: str) -> object:  # PEP 562
+    # The two protocols, where first asked for: a capturing process never needs them (see
+    # snapy_capture.config._protocols).
+    if name in ("Filter", "Serializer"):
+        from snapy_capture.config import _protocols  # noqa: PLC0415
+
+        return getattr(_protocols, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,12 +11,17 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, runtime_checkable
 
 from snapy_capture._records import Record
 from snapy_capture.config import _parsers
 from snapy_capture.config._parsers import SERIALIZER_NAMES
 from snapy_capture.errors import ConfigError
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+    from snapy_capture.config._protocols import Filter, Serializer
 
 __all__ = [
     "DEFAULT_PATH",
@@ -38,23 +43,6 @@ DEFAULT_RETENTION: Final = 10
 
 #: The production value of an option the production profile leaves alone.
 NO_PROFILE: Final[Any] = type("_NoProfile", (), {"__repr__": lambda self: "<none>"})()
-
-
-@runtime_checkable
-class Serializer(Protocol):
-    """What storage needs from a serializer (the ``serializer`` option's object form)."""
-
-    name: str
-
-    def dumps(self, obj: Any) -> bytes: ...
-
-    def loads(self, data: bytes) -> Any: ...
-
-
-class Filter(Protocol):
-    """The ``arg_filter`` option's object form (an ``ArgumentFilter``, of the filters layer)."""
-
-    def filter_call(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class Option(Record):
@@ -324,3 +312,13 @@ def option_named(name: str) -> Option:
 def invalid_option(name: str, problem: object) -> ConfigError:
     """The error for a bad value of option ``name`` (also raised where filters are built)."""
     return ConfigError(f"invalid value for option {name!r}: {problem}")
+
+
+def __getattr__(name: str) -> object:  # PEP 562
+    # The two protocols, where first asked for: a capturing process never needs them (see
+    # snapy_capture.config._protocols).
+    if name in ("Filter", "Serializer"):
+        from snapy_capture.config import _protocols  # noqa: PLC0415
+
+        return getattr(_protocols, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,12 +11,15 @@ import threading
 import warnings
 import weakref
 from collections.abc import Mapping
-from typing import Any, Protocol
 
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.config import _parsers
 from snapy_capture.config._options import NO_PROFILE, OPTIONS, CaptureConfig, option_named
 from snapy_capture.errors import ConfigError, SnapyCaptureWarning
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
 __all__ = [
     "get_global_config",
@@ -29,8 +32,10 @@ __all__ = [
 ]
 
 
-class _Subscriber(Protocol):
-    def invalidate(self) -> None: ...
+if TYPE_CHECKING:  # protocols: annotations only
+
+    class _Subscriber(Protocol):
+        def invalidate(self) -> None: ...
 
 
 _lock = fork_safe(threading.Lock())

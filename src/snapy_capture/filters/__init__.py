@@ -36,8 +36,11 @@ from snapy_capture.filters._inert import Inert, inert_loads
 from snapy_capture.filters._names import SENSITIVE_PATTERNS
 from snapy_capture.filters._pickled import attribute_names
 from snapy_capture.filters._pii import EMAIL_PATTERN, PII_PATTERNS
-from snapy_capture.filters._questions import CustomFilter
 from snapy_capture.filters._redacted import Redacted
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from snapy_capture.filters._questions import CustomFilter
 
 __all__ = [
     "EMAIL_PATTERN",
@@ -53,3 +56,11 @@ __all__ = [
     "inert_loads",
     "resolve_filter_spec",
 ]
+
+
+def __getattr__(name: str) -> object:  # PEP 562: made where first asked for (see there)
+    if name == "CustomFilter":
+        from snapy_capture.filters import _questions  # noqa: PLC0415
+
+        return _questions.CustomFilter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,6 @@ import dataclasses
 import operator
 import types
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, Final
 
 from snapy_capture._stdtypes import imported
 from snapy_capture.errors import ConfigError
@@ -34,12 +33,17 @@ from snapy_capture.filters._pii import (
     is_card_decimal,
     is_card_int,
 )
-from snapy_capture.filters._questions import CustomFilter
 from snapy_capture.filters._quick import Quick
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._scan import Compiled
 from snapy_capture.filters._traverse import CARD_INT_MIN, filter_argument
 from snapy_capture.filters._unstorable import reference_reason, type_reason
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+    from snapy_capture.filters._questions import CustomFilter
 
 __all__ = ["ArgumentFilter", "FilterResult"]
 

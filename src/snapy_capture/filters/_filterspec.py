@@ -21,12 +21,15 @@ import inspect
 import threading
 import types
 from collections.abc import Mapping
-from typing import Any, Final
 
 from snapy_capture._forksafe import fork_safe
 from snapy_capture.config import invalid_option, is_dotted_path, parse_option
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters._filter import ArgumentFilter
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["check_filter_spec", "resolve_filter_spec"]
 

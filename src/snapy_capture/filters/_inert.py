@@ -23,15 +23,17 @@ from __future__ import annotations
 import collections
 import copyreg
 import io
-import pathlib
 import pickle
 import sys
 from collections.abc import Iterable
-from typing import Any, Final
 
-from snapy_capture._stdtypes import datetime
+from snapy_capture._stdtypes import datetime, is_path_type
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, type_reason
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = [
     "SAFE",
@@ -62,7 +64,7 @@ def unstorable_copy(key: int) -> Any:
 
 #: Globals a snapshot may really call while it is unpickled: types whose construction runs
 #: only the interpreter's or the standard library's code, never the host's (and those of
-#: :data:`_LATE_SAFE`, once their modules are imported).
+#: :data:`_LATE_SAFE` and pathlib's, once their modules are imported).
 SAFE: Final[frozenset[Any]] = frozenset(
     {
         unstorable_copy,
@@ -81,12 +83,6 @@ SAFE: Final[frozenset[Any]] = frozenset(
         datetime.time,
         datetime.timedelta,
         datetime.timezone,
-        pathlib.PurePath,
-        pathlib.PurePosixPath,
-        pathlib.PureWindowsPath,
-        pathlib.Path,
-        pathlib.PosixPath,
-        pathlib.WindowsPath,
         Redacted,
     }
 )
@@ -293,14 +289,19 @@ class _Global(type):
 
 
 def _is_safe(value: Any) -> bool:
-    return _SAFE_IDS.get(id(value)) is value or (bool(_LATE_SAFE) and _late_safe(value))
+    return _SAFE_IDS.get(id(value)) is value or _late_safe(value)
 
 
 def _late_safe(value: Any) -> bool:
-    """Whether ``value``, not in :data:`_SAFE_IDS`, is a type of :data:`_LATE_SAFE` (then
-    added). Read through the base types' descriptors and the module's dict: no code of the
-    host's or of the module's runs, nothing is imported."""
+    """Whether ``value``, not in :data:`_SAFE_IDS`, is a type of :data:`_LATE_SAFE` or one of
+    pathlib's (then added). Read through the base types' descriptors and the module's dict:
+    no code of the host's or of the module's runs, nothing is imported."""
     if not issubclass(type(value), type):  # type(), not isinstance(): __class__ is host code
+        return False
+    if is_path_type(value):  # six classes of one module: not one of _LATE_SAFE's entries
+        _SAFE_IDS[id(value)] = value
+        return True
+    if not _LATE_SAFE:
         return False
     module_name = imported_type(value, _LATE_SAFE)
     if module_name is None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final
 
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._redacted import Redacted
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = [
     "AMBIGUOUS",

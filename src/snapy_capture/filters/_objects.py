@@ -25,7 +25,6 @@ import functools
 import itertools
 import types
 from collections.abc import Collection
-from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
 from snapy_capture.filters._names import VALUE_KEYS, format_names, naming_entry
@@ -38,9 +37,14 @@ from snapy_capture.filters._pickled import (
     text_state,
     type_name,
 )
-from snapy_capture.filters._questions import FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import builtin_reason
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
+
+    from snapy_capture.filters._questions import FilterQuestions
 
 __all__ = [
     "BUILTIN_CONTAINERS",
@@ -110,7 +114,7 @@ def _change_state(inert: Inert, changes: dict[str, tuple[bool | str, Any]]) -> N
 
 
 #: What one call's walks share: id -> (the object, what is stored for it).
-Memo = dict[int, tuple[Any, Any]]
+Memo: TypeAlias = "dict[int, tuple[Any, Any]]"  # strings: Any is typing's
 #: ``ObjectWalk.low`` when nothing leads back to an open object.
 NO_LOW: Final = 1 << 62
 #: ``ObjectWalk.room`` of a walk without a size budget.
@@ -137,7 +141,7 @@ UNKNOWN: Final = object()
 #: validates them once per call). A hit is then one dict lookup instead of three calls; a miss
 #: asks the filter, which fills the cache. ``None``: ask the filter every time (a subclass's
 #: questions, custom filters).
-Tables = tuple[dict[str, Any], dict[str, None] | None, dict[type, Any]]
+Tables: TypeAlias = "tuple[dict[str, Any], dict[str, None] | None, dict[type, Any]]"
 
 
 class OverBudget(Exception):
@@ -146,7 +150,7 @@ class OverBudget(Exception):
 
 #: A report path, built lazily: the root's name, or ``(parent, how, what)``; only rendered to
 #: text when something is filtered, so clean arguments never pay for formatting it.
-Path = str | tuple[Any, Any, Any]
+Path: TypeAlias = "str | tuple[Any, Any, Any]"
 
 
 def render_path(path: Path) -> str:

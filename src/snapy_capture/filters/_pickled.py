@@ -10,9 +10,12 @@ import copyreg
 import dataclasses
 from collections.abc import Iterator
 from itertools import islice
-from typing import Any, Final
 
 from snapy_capture.filters._inert import Inert
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = [
     "attribute_names",

@@ -8,10 +8,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
 
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     import decimal
+    from typing import Final
 
 __all__ = ["EMAIL_PATTERN", "MASK", "PII_PATTERNS", "is_card_decimal", "is_card_int"]
 

@@ -16,15 +16,12 @@ see every value): see ``ArgumentFilter._quick`` (in :mod:`._filter`).
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 from snapy_capture._digests import blake2b
 from snapy_capture._stdtypes import datetime
 from snapy_capture.filters._inert import inert_loads, resolves_as
 from snapy_capture.filters._names import NAME_LENGTH, NAMING_KEYS
 from snapy_capture.filters._objects import ITEM_COST, Memo, Tables
 from snapy_capture.filters._pii import is_card_decimal
-from snapy_capture.filters._questions import CachedQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._traverse import (
     ATOMIC,
@@ -38,6 +35,12 @@ from snapy_capture.filters._traverse import (
     plain_holder,
     redacts,
 )
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+    from snapy_capture.filters._questions import CachedQuestions
 
 __all__ = ["Quick"]
 

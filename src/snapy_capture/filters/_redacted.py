@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Final
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Final
 
 __all__ = ["UNSTORED_REASONS", "Redacted"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from itertools import compress, repeat
-from typing import Final
 
 from snapy_capture.filters._pii import (
     _ASSIGNED,
@@ -28,6 +27,10 @@ from snapy_capture.filters._pii import (
     _ascii_digits,
     odd_digits,
 )
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["Compiled"]
 

@@ -29,8 +29,6 @@ import enum
 import itertools
 import re
 import types
-from collections.abc import Callable
-from typing import Any, Final, TypeAlias, cast
 
 from snapy_capture._stdtypes import datetime, imported
 from snapy_capture.filters._inert import Inert
@@ -51,9 +49,23 @@ from snapy_capture.filters._objects import (
     render_path,
 )
 from snapy_capture.filters._pickled import plain_pickling, text_with_state, type_name
-from snapy_capture.filters._questions import CachedQuestions, FilterQuestions
 from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, reference_reason
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Final, TypeAlias, cast
+
+    from snapy_capture.filters._questions import (
+        CachedQuestions,  # noqa: F401 - in a cast
+        FilterQuestions,
+    )
+else:
+
+    def cast(_type: object, value: object) -> object:  # typing's, at run time
+        return value
+
 
 __all__ = [
     "ATOMIC",
@@ -359,7 +371,7 @@ class _Restart(Exception):
 #: would pass what is ``left`` is not walked further: it is stored as ``too large (over
 #: <limit> bytes): <what>``, reported with ``reason``, and costs nothing; the others are kept.
 #: A list, not an object: one is made per captured call (a third of the cost).
-Budget: TypeAlias = list[Any]
+Budget: TypeAlias = "list[Any]"  # a string: Any is typing's
 
 
 def too_large(budget: Budget, path: str, value: Any, report: list[dict[str, str]]) -> Redacted:

@@ -8,7 +8,10 @@ import sys
 import types
 import weakref
 from collections.abc import Iterable
-from typing import Any, Final
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["builtin_reason", "imported_type", "reference_reason", "type_reason"]
 

@@ -8,9 +8,12 @@ names read from the module's source: both turn what they see into a qualname and
 from __future__ import annotations
 
 import types
-from typing import Any, Final
 
 from snapy_capture.hook._targets import Target
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["CALLABLE", "CLASS", "FUNCTION", "PROPERTY", "UNKNOWN", "VALUE", "kind_of", "selects"]
 

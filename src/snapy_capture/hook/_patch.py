@@ -16,13 +16,16 @@ import gc
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, Protocol, TypeAlias
 
 from snapy_capture._records import Record
 from snapy_capture.capture import site_of
 from snapy_capture.hook._kinds import CALLABLE, CLASS, FUNCTION, PROPERTY
 from snapy_capture.hook._resolve import MISSING, Member
 from snapy_capture.hook._targets import Target, refusal, refused_module
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Protocol, TypeAlias
 
 
 class Swap(Record):
@@ -42,18 +45,20 @@ class Swap(Record):
 Replaced: TypeAlias = dict[int, Swap]
 
 
-class Wrap(Protocol):
-    """What builds a target's wrapper: :func:`snapy_capture.capture.wrap` (the hook's default),
-    or a stand-in a test gives to make wrapping fail."""
+if TYPE_CHECKING:  # protocols: annotations only
 
-    def __call__(
-        self,
-        func: Any,
-        overrides: dict[str, Any] | None = None,
-        *,
-        module: str | None = None,
-        qualname: str | None = None,
-    ) -> Any: ...
+    class Wrap(Protocol):
+        """What builds a target's wrapper: :func:`snapy_capture.capture.wrap` (the hook's default),
+        or a stand-in a test gives to make wrapping fail."""
+
+        def __call__(
+            self,
+            func: Any,
+            overrides: dict[str, Any] | None = None,
+            *,
+            module: str | None = None,
+            qualname: str | None = None,
+        ) -> Any: ...
 
 
 class Patch:

@@ -27,10 +27,13 @@ from __future__ import annotations
 import collections
 import types
 from collections.abc import Iterable
-from typing import Any, Final
 
 from snapy_capture import _logger as logger
 from snapy_capture.hook._patch import Patch, Replaced, Swap, label_key
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["MAX_ITEMS", "ItemPatch", "Rebinding"]
 

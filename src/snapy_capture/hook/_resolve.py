@@ -20,13 +20,16 @@ import os
 import sys
 import types
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
 
 from snapy_capture._records import Record
 from snapy_capture.hook._kinds import CLASS, EXACT_KINDS, kind_of, selects
 from snapy_capture.hook._targets import Target
 
-if TYPE_CHECKING:  # imported by check alone (a capturing process never reads source)
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+    # Imported by check alone (a capturing process never reads source).
     from snapy_capture.hook._source import SourceNames
 
 __all__ = [

@@ -30,7 +30,6 @@ import reprlib
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import Any, Final
 
 from snapy_capture._records import Record
 from snapy_capture.config import OPTIONS, is_url, parse_option
@@ -38,6 +37,10 @@ from snapy_capture.errors import ConfigError
 from snapy_capture.filters import check_filter_spec
 from snapy_capture.hook._startup import MAX_FILE_BYTES, read_target_file
 from snapy_capture.hook._yaml import MAX_ALIASES, MAX_NODES, Lines, load_yaml
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = [
     "MAX_ALIASES",

@@ -7,9 +7,11 @@ caller's limit, while it is read.
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 from snapy_capture.errors import ConfigError
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["MAX_ALIASES", "MAX_NODES", "Lines", "load_yaml"]
 

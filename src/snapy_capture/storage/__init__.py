@@ -15,8 +15,6 @@ signing and everything above are the same for both.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from snapy_capture.config import is_url, parse_option, thaw_options
 from snapy_capture.errors import ConfigError
@@ -31,9 +29,9 @@ from snapy_capture.storage._layout import (
     is_temporary,
 )
 from snapy_capture.storage._local import LocalDirectory
-from snapy_capture.storage._objpath import ObjectPath, StoredPath
+from snapy_capture.storage._objpath import ObjectPath
 from snapy_capture.storage._reading import CaptureReader
-from snapy_capture.storage.serializers import Serializer, get_serializer
+from snapy_capture.storage.serializers import get_serializer
 
 __all__ = [
     "Backend",
@@ -58,10 +56,16 @@ LOCK_TIMEOUT = 10.0
 # Every storage root this process wrote to, in order: the loader searches them by default.
 _written_roots: dict[str, None] = {}
 
-# The order of stored captures is for the processes that read them: a capturing process
-# does not load it (issue 21, start-up).
+# The order of stored captures is for the processes that read them; ``StoredPath`` (a
+# ``Union`` of ``Path``) and ``Serializer`` (a protocol) are for annotations: a capturing
+# process loads none of them (issue 21, start-up).
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
+    from typing import Any
+
+    from snapy_capture.storage._objpath import StoredPath
     from snapy_capture.storage._order import StoredCapture, newest_first
+    from snapy_capture.storage.serializers import Serializer
 
 
 def __getattr__(name: str) -> Any:  # PEP 562
@@ -69,6 +73,14 @@ def __getattr__(name: str) -> Any:  # PEP 562
         from snapy_capture.storage import _order  # noqa: PLC0415
 
         return getattr(_order, name)
+    if name == "StoredPath":
+        from snapy_capture.storage import _objpath  # noqa: PLC0415
+
+        return _objpath.StoredPath
+    if name == "Serializer":  # see snapy_capture.config._protocols
+        from snapy_capture.config import _protocols  # noqa: PLC0415
+
+        return _protocols.Serializer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -88,7 +100,7 @@ def open_backend(path: str, files: FileOperations | None, storage_options: Any =
         from snapy_capture.storage._objectstore import ObjectStore  # noqa: PLC0415 - optional
 
         return ObjectStore(path, thaw_options(parse_option("storage_options", storage_options)))
-    return LocalDirectory(Path(os.path.abspath(path)), DEFAULT_FILES if files is None else files)
+    return LocalDirectory(os.path.abspath(path), DEFAULT_FILES if files is None else files)
 
 
 class CaptureStorage(CaptureReader):
@@ -130,8 +142,8 @@ class CaptureStorage(CaptureReader):
             # capture must never be written, nor read, where signatures are required.
             signing_key = resolved.signing_key if signing_key is None else signing_key
         self._backend = open_backend(parse_option("path", path), files, storage_options)
-        self.path: StoredPath = self._backend.root
-        self._root = str(self.path)  # for written_roots(), on every write
+        self._path = None  # ``path`` reads the backend's root (made where first asked for)
+        self._root = self._backend.root_name  # for written_roots(), on every write
         self._own_name: tuple[object, str] = (None, "")
         self.retention: int | None = parse_option("retention", retention)
         self.max_age: float | None = parse_option("max_age", max_age)
@@ -139,7 +151,7 @@ class CaptureStorage(CaptureReader):
         self.signing_key: bytes | None = parse_option("signing_key", signing_key)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r}, retention={self.retention!r})"
+        return f"{type(self).__name__}({self._root!r}, retention={self.retention!r})"
 
     @property
     def _guard(self) -> Any:
@@ -196,6 +208,8 @@ class CaptureStorage(CaptureReader):
         where = self._write(module, qualname, data, retention, max_age, dedupe)
         if isinstance(self.path, ObjectPath):
             return ObjectPath(self.path.protocol, where, self.path._fs)
+        from pathlib import Path  # noqa: PLC0415 - not on a capture's path (see ``path``)
+
         return Path(where)
 
     def _write(  # noqa: PLR0917 - every captured call: positional arguments cost less

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any
 
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage._envelope import Signer
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
-from snapy_capture.storage._objpath import StoredPath
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any
+
+    from snapy_capture.storage._objpath import StoredPath
 
 __all__ = ["Backend"]
 
@@ -39,6 +43,11 @@ class Backend(ABC):
     remote: bool = False
     #: The lock of the backend's own bookkeeping: fork-safe (released in a fork child).
     _guard: Any
+
+    @property
+    def root_name(self) -> str:
+        """The storage root as text (as ``written_roots()`` lists it)."""
+        return str(self.root)
 
     @abstractmethod
     def write(

@@ -4,16 +4,17 @@ serializer's payload, and the serializer a file names when it is read."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from snapy_capture.config import SERIALIZER_NAMES
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.storage._envelope import Envelope, call_fields, pack, unpack
-from snapy_capture.storage.serializers import (
-    Serializer,
-    get_serializer,
-    serializer_name,
-)
+from snapy_capture.storage.serializers import get_serializer, serializer_name
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any
+
+    from snapy_capture.storage.serializers import Serializer
 
 __all__ = ["RecordCodec", "content_of"]
 

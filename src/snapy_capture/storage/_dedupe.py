@@ -35,12 +35,15 @@ import mmap
 import os
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any, Final
 
 from snapy_capture import _digests as hashlib  # its blake2b, without OpenSSL's start-up
 from snapy_capture import _forksafe
 from snapy_capture.storage._envelope import MAGIC
 from snapy_capture.storage._files import _O_CLOEXEC, _O_NOFOLLOW, _read_file
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["INDEX_NAME", "DedupeIndex", "calls_of", "content_digest"]
 

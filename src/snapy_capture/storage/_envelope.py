@@ -42,11 +42,14 @@ import functools
 # loads OpenSSL: ~2 ms of start-up) only where a key is set: see load_signing.
 import json
 import os
-from typing import Any, Final
 
 from snapy_capture._version import __version__, python_version
 from snapy_capture.errors import CaptureFormatError, ConfigError
 from snapy_capture.storage._files import _O_CLOEXEC, _O_NOFOLLOW, _write_all
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 #: The newest format this version reads (and writes, for signed captures).
 FORMAT_VERSION: Final = 2

@@ -14,11 +14,14 @@ import errno
 import itertools
 import os
 import time
-from pathlib import Path
-from typing import Final
 
 from snapy_capture.storage._files import _O_NOFOLLOW, _make_private_dirs, _unlink_quiet
 from snapy_capture.storage._layout import _TEMP_PREFIX, _write_state
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Final
 
 #: Linux's ``O_TMPFILE``: a file with no name until it is linked, so a crash leaves nothing.
 _O_TMPFILE: Final = getattr(os, "O_TMPFILE", 0)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
-from typing import Final
 
 from snapy_capture.errors import UnsafeStorageError
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Final
 
 #: 0 where the platform has no such flag (Windows): there, files are opened without it.
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
@@ -17,16 +20,16 @@ _O_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 
 
-def _make_private_dirs(directory: Path) -> None:
+def _make_private_dirs(directory: str | Path) -> None:
     missing = []
-    current = directory
+    current = os.fspath(directory)
     # lexists: a dangling symlink is not "missing" (creating through it would follow it).
     while not os.path.lexists(current):
         missing.append(current)
-        current = current.parent
+        current = os.path.dirname(current) or os.curdir
     for path in reversed(missing):
         try:
-            path.mkdir(mode=0o700)
+            os.mkdir(path, 0o700)
         except FileExistsError:
             continue
         os.chmod(path, 0o700)  # mkdir's mode is masked by the umask

@@ -11,10 +11,13 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, Final
 
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.filters import Inert
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["pickler", "reason", "referenced_objects", "same_shape"]
 

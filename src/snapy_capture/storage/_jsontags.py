@@ -19,17 +19,20 @@ import enum
 import importlib
 import json
 import math
-import pathlib
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Final
 
+from snapy_capture._stdtypes import PATH_TYPES, imported, is_path_type
 from snapy_capture._stdtypes import datetime as dt
-from snapy_capture._stdtypes import imported
 from snapy_capture.errors import CaptureFormatError
 from snapy_capture.filters import Inert
 from snapy_capture.storage._mainrefs import MAIN_MODULES, MainName, lookup
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from pathlib import PurePath
+    from typing import Any, Final
 
 #: Says whether a module that is not imported yet may be imported to resolve a type reference.
 MayImport = Callable[[str], bool]
@@ -38,17 +41,6 @@ __all__ = ["TAG", "Codec", "Decoder", "Encoder"]
 
 TAG: Final = "__snapy__"
 _BIG_INT_BITS: Final = 10_000  # decimal text of bigger ints hits sys.get_int_max_str_digits()
-_PATH_TYPES: Final = {
-    cls.__name__: cls
-    for cls in (
-        pathlib.PurePath,
-        pathlib.PurePosixPath,
-        pathlib.PureWindowsPath,
-        pathlib.Path,
-        pathlib.PosixPath,
-        pathlib.WindowsPath,
-    )
-}
 
 
 class Codec:
@@ -215,7 +207,7 @@ class Encoder:
             return {TAG: "uuid", "value": str(obj)}
         if kind is complex:
             return {TAG: "complex", "real": self.encode(obj.real), "imag": self.encode(obj.imag)}
-        if kind.__name__ in _PATH_TYPES and _PATH_TYPES[kind.__name__] is kind:
+        if is_path_type(kind):  # from the pathlib the program imported, as decimal above
             return {TAG: "path", "type": kind.__name__, "value": str(obj)}
         if isinstance(obj, enum.Enum):
             return {
@@ -386,11 +378,16 @@ def _decode_timedelta(decoder: Decoder, data: dict[str, Any]) -> dt.timedelta:
     )
 
 
-def _decode_path(decoder: Decoder, data: dict[str, Any]) -> pathlib.PurePath:
-    kind = _PATH_TYPES[data.get("type", "Path")]
+def _decode_path(decoder: Decoder, data: dict[str, Any]) -> PurePath:
+    import pathlib  # noqa: PLC0415 - loading a capture (see Encoder._other)
+
+    name = data.get("type", "Path")
+    if name not in PATH_TYPES:
+        raise KeyError(name)
+    kind = getattr(pathlib, name)
     if kind in (pathlib.PosixPath, pathlib.WindowsPath):
         kind = pathlib.Path  # the concrete flavour of this machine
-    return kind(data["value"])
+    return kind(data["value"])  # type: ignore[no-any-return]
 
 
 def _uuid(value: str) -> Any:

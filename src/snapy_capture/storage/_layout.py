@@ -21,9 +21,6 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Final, Protocol
-from urllib.parse import quote, unquote
 
 from snapy_capture import _logger as logger
 from snapy_capture._digests import sha256
@@ -35,7 +32,14 @@ from snapy_capture.storage._files import (
     _read_file,
     _unlink_quiet,
 )
-from snapy_capture.storage._objpath import StoredPath
+from snapy_capture.storage._objpath import ObjectPath
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Final, Protocol
+
+    from snapy_capture.storage._objpath import StoredPath
 
 CAPTURE_SUFFIX: Final = ".cap"
 #: ASCII digits and the very end (``\d`` takes Arabic-Indic digits, ``$`` a trailing newline:
@@ -51,14 +55,22 @@ _BOOKKEEPING: Final = (".lock", ".seq", ".dedupe", _META)
 _PROBES: Final = 8
 #: Beyond this many sequence numbers to delete on a write, scan the directory instead.
 _MAX_RANGE: Final = 4096
+#: ``urllib.parse.quote(name, safe="._-")`` then ``~`` as ``%7E``, as one table over a name's
+#: UTF-8 bytes read as Latin-1 (one character a byte): urllib.parse (with ipaddress) would
+#: cost every capturing process's start-up ~1.5 ms, and the standard library quotes in C
+#: nowhere else. Directory names are on disk already: the same bytes, to the last one.
+_UNQUOTED: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_QUOTE: Final = {byte: f"%{byte:02X}" for byte in range(256) if byte not in _UNQUOTED}
 
 
-class RetentionFiles(Protocol):
-    """What retention on a write needs of :class:`._fileops.FileOperations` (below it)."""
+if TYPE_CHECKING:  # protocols: annotations only
 
-    def unlink(self, path: str) -> int: ...
+    class RetentionFiles(Protocol):
+        """What retention on a write needs of :class:`._fileops.FileOperations` (below it)."""
 
-    def now(self) -> float: ...
+        def unlink(self, path: str) -> int: ...
+
+        def now(self) -> float: ...
 
 
 def function_dirname(module: str, qualname: str) -> str:
@@ -70,7 +82,8 @@ def function_dirname(module: str, qualname: str) -> str:
     place. (Versions up to 0.1 left ``~`` as it was; only names containing ``~`` differ, and
     the loader finds directories by their ``.function.json``, not by this name.)
     """
-    name = quote(f"{module}:{qualname}", safe="._-").replace("~", "%7E")
+    # A surrogate raises UnicodeEncodeError, as quote() does.
+    name = f"{module}:{qualname}".encode().decode("latin-1").translate(_QUOTE)
     if name.startswith("."):
         name = "%2E" + name[1:]  # dot-names are our bookkeeping (and hidden): never use one
     if len(name) > 150 or ":" in module:
@@ -162,7 +175,7 @@ def _capture_name(directory: str, seq: int) -> str:
 
 def _capture_path(directory: Path, seq: int) -> Path:
     """:func:`_capture_name` as a ``Path`` (the reading side's)."""
-    return Path(_capture_name(str(directory), seq))
+    return directory / f"{seq:0{_SEQ_WIDTH}d}{CAPTURE_SUFFIX}"
 
 
 def _scan_state(directory: str | Path) -> tuple[int, int]:
@@ -247,6 +260,8 @@ def _read_meta(directory: Path) -> FunctionInfo | None:
         return FunctionInfo(str(meta["module"]), str(meta["qualname"]), directory)
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    from urllib.parse import unquote  # noqa: PLC0415 - reading captures (see _QUOTE)
+
     module, sep, qualname = unquote(directory.name).partition(":")
     if not sep or "~" in directory.name:  # a long name's shortened form: not reversible
         return None
@@ -267,7 +282,7 @@ def _capture_refs(root: Path, info: FunctionInfo) -> Iterator[CaptureRef]:
     only when the caller reads further back, or when the state cannot be trusted.
     """
     directory = info.directory
-    assert isinstance(directory, Path)  # noqa: S101 - a local backend's function
+    assert not isinstance(directory, ObjectPath)  # noqa: S101 - a local backend's function
     function = info.name
     below: int | None = None  # captures numbered below this are left to the listing
     state = _read_state(directory)

@@ -24,9 +24,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Final
+from collections.abc import Callable, Iterator
 
 from snapy_capture import _forksafe
 from snapy_capture import _logger as logger
@@ -35,7 +33,12 @@ from snapy_capture.storage import _envelope
 from snapy_capture.storage._backend import Backend
 from snapy_capture.storage._dedupe import INDEX_NAME, DedupeIndex, calls_of, content_digest
 from snapy_capture.storage._fileops import FileOperations, _TmpfileUnusable
-from snapy_capture.storage._files import _check_directory, _read_file, _write_all
+from snapy_capture.storage._files import (
+    _check_directory,
+    _make_private_dirs,
+    _read_file,
+    _write_all,
+)
 from snapy_capture.storage._layout import (
     _META,
     _TEMP_PREFIX,
@@ -55,7 +58,13 @@ from snapy_capture.storage._layout import (
     function_dirname,
 )
 from snapy_capture.storage._locks import DirectoryLocks
-from snapy_capture.storage._objpath import StoredPath
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Final
+
+    from snapy_capture.storage._objpath import StoredPath
 
 __all__ = ["LocalDirectory"]
 
@@ -117,19 +126,33 @@ def _drop_state(files: FileOperations, directory: str, final: str) -> None:
 
 
 def _local(path: StoredPath) -> Path:
+    from pathlib import Path  # noqa: PLC0415 - maintenance, not capturing (see LocalDirectory)
+
     if not isinstance(path, Path):
         raise TypeError(f"not a local path: {path}")
     return path
 
 
 class LocalDirectory(Backend):
-    """Captures in a local directory (see the module)."""
+    """Captures in a local directory (see the module).
 
-    root: Path
+    Writing works on strings: the root's ``Path`` (:attr:`root`, what the storage's ``path``
+    and the reading side's ``FunctionInfo`` and ``CaptureRef`` are made from) is made where
+    first asked for, so a capturing process never imports pathlib (with urllib.parse and
+    ipaddress: ~2.5 ms of its start-up, issue 21).
+    """
 
-    def __init__(self, root: Path, files: FileOperations) -> None:
-        self.root = root
+    def __init__(self, root: str, files: FileOperations) -> None:
+        self._root = root  # absolute
+        self._root_path: Path | None = None
         self._files = files
+        # A subclass's ``make_dirs`` is given a ``Path``, as documented: pathlib is imported
+        # by the storage it was given to, not by a capture.
+        self._make_dirs: Callable[[str], None] = _make_private_dirs
+        if getattr(type(files), "make_dirs", None) is not FileOperations.make_dirs:
+            from pathlib import Path  # noqa: PLC0415
+
+            self._make_dirs = lambda directory: files.make_dirs(Path(directory))
         self._prepared: set[str] = set()
         self._root_checked = False
         # (module, qualname) -> its prepared directory: quoting the name costs microseconds.
@@ -137,6 +160,19 @@ class LocalDirectory(Backend):
         self._guard = _forksafe.fork_safe(threading.Lock())
         self._dir_locks = DirectoryLocks(self._guard)
         self._indexes: dict[str, DedupeIndex] = {}
+
+    @property
+    def root(self) -> Path:  # type: ignore[override] # a Path, never an ObjectPath
+        root = self._root_path
+        if root is None:
+            from pathlib import Path  # noqa: PLC0415 - see the class
+
+            root = self._root_path = Path(self._root)
+        return root
+
+    @property
+    def root_name(self) -> str:
+        return self._root
 
     def _index(self, directory: str) -> DedupeIndex:
         index = self._indexes.get(directory)
@@ -356,26 +392,25 @@ class LocalDirectory(Backend):
         known = self._dirs.get((module, qualname))
         if known is not None:
             return known
-        path = self.root / function_dirname(module, qualname)
-        directory = str(path)
+        directory = os.path.join(self._root, function_dirname(module, qualname))
         if directory in self._prepared:
             return directory
         root_unchecked = not self._root_checked
         if root_unchecked:
-            _check_directory(self.root, "root")  # a link: mkdir below would follow it
-        self._files.make_dirs(path)
+            _check_directory(self._root, "root")  # a link: mkdir below would follow it
+        self._make_dirs(directory)
         if root_unchecked:
-            _check_directory(self.root, "root")  # made by another process meanwhile?
+            _check_directory(self._root, "root")  # made by another process meanwhile?
             self._root_checked = True
-        _check_directory(path, "directory")
-        _check_bookkeeping(path)
-        meta = path / _META
+        _check_directory(directory, "directory")
+        _check_bookkeeping(directory)
+        meta = os.path.join(directory, _META)
         if not os.path.lexists(meta):
             try:
-                _write_meta(self._files, directory, str(meta), module, qualname)
+                _write_meta(self._files, directory, meta, module, qualname)
             except _TmpfileUnusable:
                 # Now with a named file.
-                _write_meta(self._files, directory, str(meta), module, qualname)
+                _write_meta(self._files, directory, meta, module, qualname)
         with self._guard:
             self._prepared.add(directory)
             self._dirs[(module, qualname)] = directory
@@ -389,13 +424,13 @@ class LocalDirectory(Backend):
     def functions(self) -> list[FunctionInfo]:
         found = []
         try:
-            entries = sorted(os.scandir(self.root), key=lambda entry: entry.name)
+            entries = sorted(os.scandir(self._root), key=lambda entry: entry.name)
         except (FileNotFoundError, NotADirectoryError):
             return []
         for entry in entries:
             if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
                 continue
-            info = _read_meta(Path(entry.path))
+            info = _read_meta(self.root / entry.name)
             if info is not None:
                 found.append(info)
         return found
@@ -409,6 +444,8 @@ class LocalDirectory(Backend):
     def read_bytes(
         self, path: Any, function: str | None
     ) -> tuple[bytes, str | None, int | str | None]:
+        from pathlib import Path  # noqa: PLC0415 - reading captures (see the class)
+
         path = Path(path)
         try:
             data = _read_file(path)
@@ -466,6 +503,8 @@ class LocalDirectory(Backend):
             return removed
 
     def calls(self, path: Any, data: bytes) -> tuple[int, float] | None:
+        from pathlib import Path  # noqa: PLC0415 - reading captures (see the class)
+
         path = Path(path)
         seq = _seq_of(path)
         return None if seq is None else calls_of(str(path.parent), seq, data)

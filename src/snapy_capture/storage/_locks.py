@@ -13,12 +13,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Final
 
 from snapy_capture._forksafe import after_fork_in_child
 
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import ClassVar, Final
+
     # Imported where used: only Windows needs it, and its import costs a captured process
     # ~10 ms at start (issue 21).
     from filelock import FileLock

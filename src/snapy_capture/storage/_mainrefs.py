@@ -11,14 +11,16 @@ from __future__ import annotations
 import importlib
 import io
 import os
-import pathlib
 import pickle
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
 
 from snapy_capture.errors import CaptureFormatError
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
 
 __all__ = [
     "MAIN_MODULES",
@@ -51,14 +53,28 @@ def guess_main_module_name() -> str | None:
     file = getattr(main, "__file__", None)
     if not isinstance(file, str) or not sys.path or not sys.path[0]:
         return None
-    script = pathlib.Path(file)
-    if script.suffix != ".py" or not script.stem.isidentifier():
+    parent, name = _parent_and_name(file)
+    stem, suffix = os.path.splitext(name)
+    if suffix != ".py" or not stem.isidentifier():
         return None
     try:
-        importable = os.path.samefile(script.parent, sys.path[0])
+        importable = os.path.samefile(parent, sys.path[0])
     except OSError:
         return None
-    return script.stem if importable else None
+    return stem if importable else None
+
+
+def _parent_and_name(file: str) -> tuple[str, str]:
+    """``file``'s parent and name as ``pathlib.PurePath`` reads them (empty and ``.`` parts
+    ignored): pathlib, with urllib.parse and ipaddress, is not loaded to capture (issue 21)."""
+    drive, rest = os.path.splitdrive(file)
+    if os.altsep:
+        rest = rest.replace(os.altsep, os.sep)
+    parts = [part for part in rest.split(os.sep) if part not in ("", ".")]
+    if not parts:
+        return file, ""
+    root = drive + rest[: len(rest) - len(rest.lstrip(os.sep))]  # "//" stays, as in pathlib
+    return (root + os.sep.join(parts[:-1])) or os.curdir, parts[-1]
 
 
 def main_script() -> str | None:

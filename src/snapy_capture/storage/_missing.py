@@ -9,9 +9,12 @@ error and its description (a serializer makes it when unpickling fails), and loa
 from __future__ import annotations
 
 import sys
-from typing import Final
 
 from snapy_capture.errors import CaptureFormatError
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "MissingClassError",

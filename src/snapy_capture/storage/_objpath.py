@@ -10,8 +10,11 @@ of the store it was found in; it imports nothing of fsspec itself.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Union
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, TypeAlias
 
 __all__ = ["ObjectPath", "StoredPath"]
 
@@ -96,5 +99,19 @@ def _timestamp(value: Any) -> float:
     return float(stamp()) if callable(stamp) else 0.0
 
 
-#: A capture's (or a function directory's, or a root's) location: a local path or a URL.
-StoredPath = Union[Path, ObjectPath]  # noqa: UP007 - a runtime alias on Python 3.10
+if TYPE_CHECKING:
+    #: A capture's (or a function directory's, or a root's) location: a local path or a URL.
+    StoredPath: TypeAlias = "Path | ObjectPath"
+
+
+def __getattr__(name: str) -> Any:  # PEP 562
+    # ``StoredPath`` at run time (``Union[Path, ObjectPath]``), made where first asked for:
+    # typing and pathlib cost a capturing process's start-up ~5 ms, and our own modules
+    # name it in annotations only.
+    if name == "StoredPath":
+        from pathlib import Path  # noqa: PLC0415
+        from typing import Union  # noqa: PLC0415
+
+        alias = globals()["StoredPath"] = Union[Path, ObjectPath]  # noqa: UP007 - Python 3.10
+        return alias
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from snapy_capture._stdtypes import datetime as dt
 from snapy_capture.errors import CaptureFormatError
@@ -13,9 +12,14 @@ from snapy_capture.storage._codec import RecordCodec
 from snapy_capture.storage._envelope import Envelope, check_key, unpack
 from snapy_capture.storage._layout import CaptureRef, FunctionInfo
 from snapy_capture.storage._missing import MissingClassError
-from snapy_capture.storage._objpath import StoredPath
 
-if TYPE_CHECKING:  # imported by the readers of captures (a capturing process need not)
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any
+
+    from snapy_capture.storage._objpath import StoredPath
+
+    # Imported by the readers of captures (a capturing process need not).
     from snapy_capture.storage._order import StoredCapture
 
 __all__ = ["CaptureReader", "MissingClassError"]
@@ -30,8 +34,23 @@ def _iso(moment: float) -> str:
 class CaptureReader(RecordCodec):
     """The reading side of :class:`~snapy_capture.storage.CaptureStorage`."""
 
-    path: StoredPath
     _backend: Backend
+    _path: StoredPath | None = None  # assigned to ``path``; None: the backend's root
+
+    @property
+    def path(self) -> StoredPath:
+        """The storage root: a ``Path``, or an :class:`ObjectPath` for an object store.
+
+        (A local root's ``Path`` is made where first asked for: a capturing process works
+        on strings and does not import pathlib, issue 21.)
+        """
+        return self._backend.root if self._path is None else self._path
+
+    @path.setter
+    def path(self, value: StoredPath) -> None:
+        # Assignable, as the attribute it was (a subclass may set it): what it reads, never
+        # where captures go.
+        self._path = value
 
     def functions(self) -> list[FunctionInfo]:
         """Every function with a capture directory under this root."""

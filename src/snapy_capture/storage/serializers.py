@@ -19,15 +19,20 @@ import pickle
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, ClassVar, Final
 
 from snapy_capture._forksafe import fork_safe
-from snapy_capture.config import SERIALIZER_NAMES, Serializer
+from snapy_capture.config import SERIALIZER_NAMES
 from snapy_capture.errors import CaptureFormatError, ConfigError
 from snapy_capture.storage import _jsonpickle
 from snapy_capture.storage._jsontags import Codec, Decoder, Encoder
 from snapy_capture.storage._mainrefs import MainMappingPickler, find_global, guess_main_module_name
 from snapy_capture.storage._missing import describe_missing
+
+TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Final
+
+    from snapy_capture.config import Serializer
 
 __all__ = [
     "JSONPickleSerializer",
@@ -381,3 +386,11 @@ def get_serializer(spec: str | Serializer) -> Serializer:
             raise ConfigError(f"unknown serializer {spec!r} (known: {', '.join(_BY_NAME)})")
         instance = _instances.setdefault(spec, _BY_NAME[spec]())
     return instance
+
+
+def __getattr__(name: str) -> object:  # PEP 562: see snapy_capture.config._protocols
+    if name == "Serializer":
+        from snapy_capture.config import _protocols  # noqa: PLC0415
+
+        return _protocols.Serializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
