@@ -125,7 +125,7 @@ class _PlainCaptureWrapper(CaptureWrapper):
         raise AttributeError("_self_binding is read-only")  # as wrapt's own
 
 
-class _FunctionsAnnotations(dict[str, Any]):
+class _FunctionsAnnotations(dict[str, object]):
     """``__annotations__`` of a proxy: the function's, as wrapt's proxies give them; of the
     proxy class itself: none (an empty dict).
 
