@@ -37,9 +37,11 @@ __all__ = [
     "SAFE",
     "Inert",
     "inert_loads",
+    "is_safe",
     "resolves_as",
     "snapshot_reduction",
     "snapshot_reductions",
+    "with_attributes",
 ]
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
@@ -60,12 +62,26 @@ def unstorable_copy(key: int) -> Any:
     return Inert(_NEWOBJ, (kind,))
 
 
+#: ``Inert.hidden`` of a copy whose state (with its attributes) is still to come.
+_AWAITING: Final = object()
+
+
+def with_attributes(func: Any, *args: Any) -> Inert:
+    """What a snapshot's reduction of an object that pickles itself reads back as (see
+    ``_hidden``): the copy of ``func(*args)``, which the state that follows gives both its
+    state and the attributes pickle's default would have read (``Inert.hidden``)."""
+    inert = Inert(func, args)
+    inert.hidden = _AWAITING
+    return inert
+
+
 #: Globals a snapshot may really call while it is unpickled: types whose construction runs
 #: only the interpreter's or the standard library's code, never the host's (and those of
 #: :data:`_LATE_SAFE`, once their modules are imported).
 SAFE: Final[frozenset[Any]] = frozenset(
     {
         unstorable_copy,
+        with_attributes,
         set,
         frozenset,
         bytearray,
@@ -139,9 +155,12 @@ class Inert:
 
     ``func`` and the classes in ``args`` are the real globals (references, never called);
     ``listitems`` and ``dictitems`` are lists (of items, of key/value pairs) or ``None``.
+    ``hidden``: for a snapshot's copy of an object that pickles itself, the attributes
+    pickle's default would have read, ``(by_state, count, [(name, is_slot, value), ...])``
+    (see ``_hidden``), for the filters to judge by name; never pickled.
     """
 
-    __slots__ = ("args", "dictitems", "func", "listitems", "state")
+    __slots__ = ("args", "dictitems", "func", "hidden", "listitems", "state")
 
     def __init__(
         self,
@@ -156,6 +175,7 @@ class Inert:
         self.state = state
         self.listitems = listitems
         self.dictitems = dictitems
+        self.hidden: Any = None
 
     @classmethod
     def of(cls, value: Any, *, items: bool = False) -> Inert:
@@ -242,6 +262,9 @@ class Inert:
 
     # The unpickler's BUILD, APPENDS and SETITEMS on an object being rebuilt.
     def __setstate__(self, state: Any) -> None:
+        if self.hidden is _AWAITING:  # made by with_attributes: (state, attributes)
+            self.state, self.hidden = state
+            return
         self.state = state
 
     def append(self, item: Any) -> None:
@@ -294,6 +317,11 @@ class _Global(type):
 
 def _is_safe(value: Any) -> bool:
     return _SAFE_IDS.get(id(value)) is value or (bool(_LATE_SAFE) and _late_safe(value))
+
+
+def is_safe(value: Any) -> bool:
+    """Whether a snapshot's unpickling may really call ``value`` (see :data:`SAFE`)."""
+    return _is_safe(value)
 
 
 def _late_safe(value: Any) -> bool:
@@ -469,6 +497,8 @@ class _Realize:
             value.func = visit(value.func)
             value.args = visit(value.args)
             value.state = visit(value.state)
+            if value.hidden is not None:
+                value.hidden = visit(value.hidden)
             if value.listitems is not None:
                 value.listitems = visit(value.listitems)
             if value.dictitems is not None:

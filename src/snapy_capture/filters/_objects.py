@@ -496,6 +496,48 @@ class ObjectWalk(abc.ABC):
     def visit_inert(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
         """An object's pickled form: items, fields and attributes filtered one by one as the
         live object's would be; any other part filtered means the whole object is replaced."""
+        hidden = value.hidden
+        if type(hidden) is tuple:
+            return self.visit_aside(path, value, hidden, depth, key)
+        return self.visit_parts(path, value, depth, key)
+
+    def visit_aside(
+        self, path: Path, value: Inert, hidden: tuple[Any, ...], depth: int, key: int | None
+    ) -> Any:
+        """A snapshot's copy of an object that pickles itself, with the attributes pickle's
+        default would have read (``_hidden``): judged by their names as the live object's are
+        (:meth:`visit_by_state`, :meth:`visit_opaque`), then its pickled form; a secret
+        among them replaces it whole, whatever shape its reduction gives it."""
+        by_state, count, attributes = hidden
+        mark, touched, leans = len(self.report), self.touched, self.leans
+        self.visit_hidden(path, count, attributes, depth)
+        self.forget_unstorable(mark, touched)
+        if by_state:
+            if self.kept_whole(touched, leans):
+                return self.opaque(path, value.type_name(), mark, touched)
+            return self.visit_parts(path, value, depth, key)
+        self.visit_parts(path, value, depth, key)
+        if self.kept_whole(touched, leans):
+            return self.opaque(path, value.type_name(), mark, touched)
+        return value
+
+    def visit_hidden(
+        self, path: Path, count: int, attributes: list[tuple[str, bool, Any]], depth: int
+    ) -> None:
+        """:meth:`visit_attributes` of attributes read on the caller's thread."""
+        self.spend(OBJECT_COST + ITEM_COST * count)
+        for index, (attr, is_slot, item) in enumerate(attributes):
+            if is_slot:
+                if not self.settled(attr, item):
+                    self.visit((path, ".", attr), attr, item, depth)
+                continue
+            new_name, _ = self.visit_key(path, attr, index, depth)
+            if new_name is attr and self.settled(attr, item):
+                continue
+            self.visit((path, ".", new_name), attr, item, depth)
+
+    def visit_parts(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
+        """:meth:`visit_inert` of the parts pickle stores."""
         out: Inert | None = None
         if self.copying:
             out = value.copy()
