@@ -5,12 +5,12 @@ a ``__getstate__`` that packs, renames or encodes its attributes) by the names o
 attributes pickle's default would read (``_objects.visit_opaque`` / ``visit_by_state``): a
 ``password`` there replaces the object whole, whatever shape its reduction gives the secret.
 An async snapshot is filtered on the writer's thread from the pickle alone, where those names
-are gone. So the snapshot's picklers write such an object as its own reduction plus those
-attributes, read as ``_objects._attribute`` reads them (no host code): the state becomes
-``(state, (by_state, count, [(name, is_slot, value), ...]))`` and the callable
-:func:`~._inert.with_attributes`, whose copy keeps the attributes aside (``Inert.hidden``,
-never pickled: what is stored is what the object's own reduction gives). The state comes after
-the object is memoized, so a cycle through an attribute loads as one.
+are gone. So the snapshot's picklers write such an object as its own reduction whose state
+also carries those attributes, read as ``_objects._attribute`` reads them (no host code):
+``(ASIDE, state, by_state, unset, instance_dict, slot_values)``. The inert copy the writer
+reads keeps them aside (``Inert.hidden``, never pickled: what is stored is what the object's
+own reduction gives), and the filter judges them as it judges the live object's. The state is
+written after the object is memoized, so a cycle through an attribute loads as one.
 
 Hooked as the picklers' ``dispatch_table`` (:class:`Reducers`), decided once per type: the C
 pickler looks it up only for objects that are not its built-in atoms and containers, and a
@@ -22,15 +22,19 @@ entries are taken from there, and a class of a metaclass is pickled by name, as 
 from __future__ import annotations
 
 import copyreg
-import dataclasses
 import pickle
 import types
 from collections.abc import Callable
 from operator import methodcaller
 from typing import Any, Final
 
-from snapy_capture.filters._inert import Inert, is_safe, with_attributes
-from snapy_capture.filters._pickled import plain_pickling, slot_names, state_pickling
+from snapy_capture.filters._inert import ASIDE, Inert, is_safe, with_attributes
+from snapy_capture.filters._pickled import (
+    FORGET_CLASS,
+    plain_pickling,
+    slot_names,
+    state_pickling,
+)
 from snapy_capture.filters._unstorable import type_reason
 
 __all__ = ["REDUCERS", "Reducers"]
@@ -101,7 +105,7 @@ def reducer_for(kind: type, protocol: int) -> Callable[[Any], Any]:
     base = registered if registered is not None else methodcaller("__reduce_ex__", protocol)
     if not hides(kind):
         return base
-    return _AttributesAside(kind, base).reduce
+    return _aside(kind, base)
 
 
 def hides(kind: type) -> bool:
@@ -117,89 +121,98 @@ def hides(kind: type) -> bool:
     return type.__getattribute__(kind, "__dictoffset__") != 0 or bool(slot_names(kind))
 
 
-class _AttributesAside:
+def _aside(kind: type, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """The reducer of one class that pickles itself (see the module's docstring)."""
+    # Read once: a class's slots are fixed when it is made.
+    slots = slot_names(kind)
+    #: Filtered by its state when that is a dict of attributes (``visit_by_state``).
+    by_state = state_pickling(kind)
+    getattribute = object.__getattribute__
 
-    __slots__ = ("base", "by_state", "fields", "slots")
-
-    def __init__(self, kind: type, base: Callable[[Any], Any]) -> None:
-        self.base = base
-        self.slots = slot_names(kind)
-        # Read once: a class's fields and slots are fixed when it is made.
-        self.fields: tuple[str, ...] = ()
-        if dataclasses.is_dataclass(kind):
-            self.fields = tuple(field.name for field in dataclasses.fields(kind))
-        #: Filtered by its state when that is a dict of attributes (``visit_by_state``).
-        self.by_state = state_pickling(kind)
-
-    def reduce(self, value: Any) -> Any:
-        reduced = self.base(value)
-        if type(reduced) is not tuple or len(reduced) < 2 or type(reduced[1]) is not tuple:
-            return reduced  # a global's name, or what pickle itself refuses
-        count, attributes = self.attributes(value)
-        if not attributes:
-            return reduced
-        state = reduced[2] if len(reduced) > 2 else None
-        by_state = False
-        if self.by_state:
-            stored = _stored(state)
-            if stored is not None:
-                # Only those the state does not hold as themselves, as visit_by_state judges.
-                by_state = True
-                missing = [
-                    entry
-                    for entry in attributes
-                    if not (entry[0] in stored and stored[entry[0]] is entry[2])
-                ]
-                count -= len(attributes) - len(missing)
-                attributes = missing
-                if not attributes:
-                    return reduced
-        func, args = reduced[0], reduced[1]
-        if (func is _NEWOBJ or func is _NEWOBJ_EX) and (not args or args[0] is not type(value)):
-            return reduced  # pickle's own check of the class decides
-        if len(reduced) > 5 and reduced[5] is not None:
-            # A state setter, which a copy does not model: the caller filters it instead.
-            raise pickle.PicklingError("a reduction with a state setter")
-        return (
-            with_attributes,
-            (func, *args),
-            (state, (by_state, count, attributes)),
-            reduced[3] if len(reduced) > 3 else None,
-            reduced[4] if len(reduced) > 4 else None,
-        )
-
-    def attributes(self, value: Any) -> tuple[int, list[tuple[str, bool, Any]]]:
-        """How many attributes pickle's default would read (``_pickled.attribute_names``),
-        and the set ones, ``(name, is_slot, value)``, in the order the filters visit them."""
+    def reduce(value: Any) -> Any:
+        # Called per object of the class in every snapshot: the common case first, the
+        # checks few (what pickle itself refuses is returned for it to refuse).
+        reduced = base(value)
+        if type(reduced) is not tuple:
+            return reduced  # a global's name
         try:
-            instance_dict = object.__getattribute__(value, "__dict__")
+            instance_dict = getattribute(value, "__dict__")
         except AttributeError:
             instance_dict = None
-        attributes: list[tuple[str, bool, Any]] = []
-        if isinstance(instance_dict, dict):
-            attributes = [
-                (key if type(key) is str else str.__str__(key), False, item)
-                for key, item in dict.items(instance_dict)
-                if isinstance(key, str)
-            ]
-        count = len(attributes)
-        if self.slots:
-            seen = {entry[0] for entry in attributes}
-            for name, _ in self.slots:
-                if name in seen:
-                    continue
-                count += 1
-                try:
-                    attributes.append((name, True, object.__getattribute__(value, name)))
-                except AttributeError:
-                    continue  # an unset slot is not stored either
-        if self.fields and attributes:
-            # A dataclass's fields first, as visit_object orders them.
-            order = {name: index for index, name in enumerate(self.fields)}
-            last = len(order)
-            attributes.sort(key=lambda entry: order.get(entry[0], last))
-        return count, attributes
+        else:
+            if type(instance_dict) is not dict or not instance_dict:
+                instance_dict = None  # empty, or another mapping (not read: host code)
+        unset = 0
+        slot_values = None
+        if slots:
+            slot_values, unset = _slot_values(value, slots, instance_dict)
+        elif instance_dict is None:
+            return reduced
+        size = len(reduced)
+        if size < 2 or type(reduced[1]) is not tuple or (size > 5 and reduced[5] is not None):
+            if size > 5 and (instance_dict or slot_values):
+                # A state setter, which a copy does not model: the caller filters it instead.
+                raise pickle.PicklingError("a reduction with a state setter")
+            return reduced
+        func, args = reduced[0], reduced[1]
+        state = reduced[2] if size > 2 else None
+        stored = _stored(state) if by_state else None
+        if stored is not None:
+            # Only those the state does not hold as themselves, as visit_by_state judges.
+            instance_dict, slot_values = _missing(stored, instance_dict, slot_values)
+        if not instance_dict and not slot_values:
+            return reduced
+        if func is _NEWOBJ or func is _NEWOBJ_EX:
+            if not args or args[0] is not type(value):
+                return reduced  # pickle's own check of the class decides
+        elif func is not kind and (func is getattr or is_safe(func)):
+            # Rebuilt for real when a snapshot is read, then given no state: kept a copy.
+            func, args = with_attributes, (func, *args)
+        aside = (ASIDE, state, stored is not None, unset, instance_dict, slot_values)
+        if size == 2:
+            return (func, args, aside)
+        return (func, args, aside, *reduced[3:5])
+
+    return reduce
+
+
+def _slot_values(
+    value: Any, slots: tuple[tuple[str, bool], ...], instance_dict: dict[Any, Any] | None
+) -> tuple[list[tuple[str, Any]], int]:
+    """The set slots pickle's default would read (not those the instance dict also names),
+    ``(name, value)``, and how many are unset."""
+    found: list[tuple[str, Any]] = []
+    unset = 0
+    for name, _ in slots:
+        if instance_dict is not None and name in instance_dict:
+            continue
+        try:
+            found.append((name, object.__getattribute__(value, name)))
+        except AttributeError:
+            unset += 1  # not stored either, but counted as the filters count it
+    return found, unset
+
+
+def _missing(
+    stored: dict[Any, Any],
+    instance_dict: dict[Any, Any] | None,
+    slot_values: list[tuple[str, Any]] | None,
+) -> tuple[dict[Any, Any] | None, list[tuple[str, Any]] | None]:
+    """The attributes ``stored`` does not hold as themselves (by identity, here where it is
+    known: a copy loses it for numbers)."""
+    if instance_dict is not None:
+        instance_dict = {
+            name: item
+            for name, item in dict.items(instance_dict)
+            if not (name in stored and stored[name] is item)
+        }
+    if slot_values:
+        slot_values = [
+            (name, item)
+            for name, item in slot_values
+            if not (name in stored and stored[name] is item)
+        ]
+    return instance_dict, slot_values
 
 
 def _stored(state: Any) -> dict[Any, Any] | None:
@@ -217,3 +230,4 @@ def _stored(state: Any) -> dict[Any, Any] | None:
 
 #: The reducers of the snapshot picklers (``capture._context.Slot``), shared by every thread.
 REDUCERS: Final = Reducers(pickle.HIGHEST_PROTOCOL)
+FORGET_CLASS.append(lambda kind: REDUCERS.pop(kind, None))

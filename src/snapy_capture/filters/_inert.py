@@ -34,6 +34,7 @@ from snapy_capture.filters._redacted import Redacted
 from snapy_capture.filters._unstorable import imported_type, type_reason
 
 __all__ = [
+    "ASIDE",
     "SAFE",
     "Inert",
     "inert_loads",
@@ -62,17 +63,18 @@ def unstorable_copy(key: int) -> Any:
     return Inert(_NEWOBJ, (kind,))
 
 
-#: ``Inert.hidden`` of a copy whose state (with its attributes) is still to come.
-_AWAITING: Final = object()
+#: The first item of a snapshot's state that carries an object's attributes beside its own
+#: state (``_hidden``): ``(ASIDE, state, by_state, unset, instance_dict, slot_values)``. Bytes,
+#: not a global: a global costs each snapshot naming it a lookup (~1 µs); memoized, it is
+#: written once per snapshot. No state of the host's is a 6-tuple opening with it.
+ASIDE: Final = b"\x00snapy_capture: attributes aside\x00"
 
 
 def with_attributes(func: Any, *args: Any) -> Inert:
-    """What a snapshot's reduction of an object that pickles itself reads back as (see
-    ``_hidden``): the copy of ``func(*args)``, which the state that follows gives both its
-    state and the attributes pickle's default would have read (``Inert.hidden``)."""
-    inert = Inert(func, args)
-    inert.hidden = _AWAITING
-    return inert
+    """A copy of ``func(*args)`` never rebuilt for real (see ``_hidden``): for an object that
+    pickles itself as a standard type or method would be (``SAFE``), which its state, with
+    its attributes aside (:data:`ASIDE`), could not be given."""
+    return Inert(func, args)
 
 
 #: Globals a snapshot may really call while it is unpickled: types whose construction runs
@@ -156,7 +158,7 @@ class Inert:
     ``func`` and the classes in ``args`` are the real globals (references, never called);
     ``listitems`` and ``dictitems`` are lists (of items, of key/value pairs) or ``None``.
     ``hidden``: for a snapshot's copy of an object that pickles itself, the attributes
-    pickle's default would have read, ``(by_state, count, [(name, is_slot, value), ...])``
+    pickle's default would have read, ``(by_state, unset, instance_dict, slot_values)``
     (see ``_hidden``), for the filters to judge by name; never pickled.
     """
 
@@ -262,8 +264,13 @@ class Inert:
 
     # The unpickler's BUILD, APPENDS and SETITEMS on an object being rebuilt.
     def __setstate__(self, state: Any) -> None:
-        if self.hidden is _AWAITING:  # made by with_attributes: (state, attributes)
-            self.state, self.hidden = state
+        if (
+            type(state) is tuple
+            and len(state) == 6  # see ASIDE
+            and type(state[0]) is bytes
+            and state[0] == ASIDE
+        ):
+            self.state, self.hidden = state[1], state[2:]
             return
         self.state = state
 

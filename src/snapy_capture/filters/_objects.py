@@ -508,9 +508,9 @@ class ObjectWalk(abc.ABC):
         default would have read (``_hidden``): judged by their names as the live object's are
         (:meth:`visit_by_state`, :meth:`visit_opaque`), then its pickled form; a secret
         among them replaces it whole, whatever shape its reduction gives it."""
-        by_state, count, attributes = hidden
+        by_state = hidden[0]
         mark, touched, leans = len(self.report), self.touched, self.leans
-        self.visit_hidden(path, count, attributes, depth)
+        self.visit_hidden(path, value, hidden, depth)
         self.forget_unstorable(mark, touched)
         if by_state:
             if self.kept_whole(touched, leans):
@@ -521,20 +521,27 @@ class ObjectWalk(abc.ABC):
             return self.opaque(path, value.type_name(), mark, touched)
         return value
 
-    def visit_hidden(
-        self, path: Path, count: int, attributes: list[tuple[str, bool, Any]], depth: int
-    ) -> None:
-        """:meth:`visit_attributes` of attributes read on the caller's thread."""
-        self.spend(OBJECT_COST + ITEM_COST * count)
-        for index, (attr, is_slot, item) in enumerate(attributes):
-            if is_slot:
-                if not self.settled(attr, item):
-                    self.visit((path, ".", attr), attr, item, depth)
-                continue
+    def visit_hidden(self, path: Path, value: Inert, hidden: tuple[Any, ...], depth: int) -> None:
+        """:meth:`visit_attributes` of attributes read on the caller's thread: the instance
+        dict's (text keys), then the set slots; ``unset`` slots are counted as names too."""
+        _, unset, instance_dict, slot_values = hidden
+        names = [name for name in instance_dict or () if type(name) is str]
+        cls = value.cls
+        if cls is not None and names and dataclasses.is_dataclass(cls):
+            # A dataclass's fields first, as visit_object orders them.
+            order = {field.name: index for index, field in enumerate(dataclasses.fields(cls))}
+            names.sort(key=lambda name: order.get(name, len(order)))
+        self.spend(OBJECT_COST + ITEM_COST * (len(names) + len(slot_values or ()) + unset))
+        for index, attr in enumerate(names):
+            item = instance_dict[attr]
+            # __dict__ keys are stored like dict keys: a secret-shaped one is masked (renamed).
             new_name, _ = self.visit_key(path, attr, index, depth)
             if new_name is attr and self.settled(attr, item):
                 continue
             self.visit((path, ".", new_name), attr, item, depth)
+        for attr, item in slot_values or ():
+            if not self.settled(attr, item):
+                self.visit((path, ".", attr), attr, item, depth)
 
     def visit_parts(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
         """:meth:`visit_inert` of the parts pickle stores."""
