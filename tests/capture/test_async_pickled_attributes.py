@@ -12,6 +12,9 @@ async capture stores what the synchronous one stores.
 from __future__ import annotations
 
 import base64
+import copyreg
+import enum
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +120,40 @@ class Point:
         return (Point, (self.x, self.label))
 
 
-KINDS = [Reduced, TupleState, Renamed, Encoded, Slotted, Loop]
+class AsFrozenset:
+    """Pickles itself as a standard type, which a snapshot's reader would rebuild for real."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (frozenset, ([self.user, self.password],))
+
+
+def _set_state(account: Any, state: tuple[str, str]) -> None:
+    account.user, account.password = state
+
+
+class WithStateSetter:
+    """A reduction with a state setter (pickle's sixth item): filtered by the caller."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WithStateSetter, ("", ""), (self.user, self.password), None, None, _set_state)
+
+
+class Vault(enum.Enum):
+    """An enum member pickles as its class and value; its other attributes are judged."""
+
+    PROD = "prod"
+
+    def __init__(self, value: str) -> None:
+        self.password = SECRET
+
+
+KINDS = [Reduced, TupleState, Renamed, Encoded, Slotted, Loop, AsFrozenset, WithStateSetter]
 
 
 def _on_disk(root: Path) -> bytes:
@@ -215,6 +251,7 @@ def test_an_async_capture_stores_what_the_synchronous_one_stores(tmp_path: Path)
             Reduced("bob", SECRET),
             [Point(3, "c"), Encoded("eve", SECRET)],
             {"slotted": Slotted("ann", SECRET), "ring": Ring("max", "hello")},
+            (AsFrozenset("al", SECRET), WithStateSetter("jo", SECRET), Vault.PROD),
         )
 
     results = {}
@@ -229,5 +266,40 @@ def test_an_async_capture_stores_what_the_synchronous_one_stores(tmp_path: Path)
         assert args[1][1] == sync_args[1][1], mode_id
         assert args[2]["slotted"] == sync_args[2]["slotted"], mode_id
         assert vars(args[1][0]) == vars(sync_args[1][0]), mode_id
+        assert args[3] == sync_args[3], mode_id
+        assert args[3][2] == "[FILTERED: opaque:Vault holds filtered data]", mode_id
         ring = args[2]["ring"]
         assert (ring.user, ring.note, ring.me) == ("max", "hello", ring), mode_id
+
+
+class Box:
+    """Pickled by its attributes until it is given a reducer."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+
+
+def _packed(box: Box) -> tuple[Any, ...]:
+    return (Box, (box.user, box.password))
+
+
+@pytest.fixture
+def registered() -> Iterator[None]:
+    yield
+    copyreg.dispatch_table.pop(Box, None)
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_a_reducer_registered_after_the_first_capture_is_read(
+    options: dict[str, Any], tmp_path: Path, registered: None
+) -> None:
+    @capture_args(str(tmp_path), retention=None, **options)
+    def ship(box: Any) -> str:
+        return "ok"
+
+    ship(Box("al", "plain"))  # pickled by its attributes
+    assert flush(timeout=30)
+    copyreg.pickle(Box, _packed)
+    ship(Box("bo", SECRET))
+    assert flush(timeout=30)
+    assert SECRET.encode() not in _on_disk(tmp_path)

@@ -7,10 +7,11 @@ attributes pickle's default would read (``_objects.visit_opaque`` / ``visit_by_s
 An async snapshot is filtered on the writer's thread from the pickle alone, where those names
 are gone. So the snapshot's picklers write such an object as its own reduction whose state
 also carries those attributes, read as ``_objects._attribute`` reads them (no host code):
-``(ASIDE, state, by_state, unset, instance_dict, slot_values)``. The inert copy the writer
-reads keeps them aside (``Inert.hidden``, never pickled: what is stored is what the object's
-own reduction gives), and the filter judges them as it judges the live object's. The state is
-written after the object is memoized, so a cycle through an attribute loads as one.
+``(ASIDE, state, by_state, unset, instance_dict, slot_values, class_name)``. The inert
+copy the writer reads keeps them aside (``Inert.hidden``, never pickled: what is stored is
+what the object's own reduction gives), and the filter judges them as it judges the live
+object's. The state is written after the object is memoized, so a cycle through an attribute
+loads as one.
 
 Hooked as the picklers' ``dispatch_table`` (:class:`Reducers`), decided once per type: the C
 pickler looks it up only for objects that are not its built-in atoms and containers, and a
@@ -128,6 +129,7 @@ def _aside(kind: type, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
     #: Filtered by its state when that is a dict of attributes (``visit_by_state``).
     by_state = state_pickling(kind)
     getattribute = object.__getattribute__
+    name = str(type.__getattribute__(kind, "__qualname__"))  # as type_name reads it
 
     def reduce(value: Any) -> Any:
         # Called per object of the class in every snapshot: the common case first, the
@@ -162,13 +164,16 @@ def _aside(kind: type, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
             instance_dict, slot_values = _missing(stored, instance_dict, slot_values)
         if not instance_dict and not slot_values:
             return reduced
+        named = None  # the class, when the copy does not tell it: a placeholder names it
         if func is _NEWOBJ or func is _NEWOBJ_EX:
             if not args or args[0] is not type(value):
                 return reduced  # pickle's own check of the class decides
-        elif func is not kind and (func is getattr or is_safe(func)):
-            # Rebuilt for real when a snapshot is read, then given no state: kept a copy.
-            func, args = with_attributes, (func, *args)
-        aside = (ASIDE, state, stored is not None, unset, instance_dict, slot_values)
+        elif func is not kind:
+            named = name
+            if func is getattr or is_safe(func):
+                # Rebuilt for real when a snapshot is read, then given no state: a copy.
+                func, args = with_attributes, (func, *args)
+        aside = (ASIDE, state, stored is not None, unset, instance_dict, slot_values, named)
         if size == 2:
             return (func, args, aside)
         return (func, args, aside, *reduced[3:5])

@@ -64,9 +64,10 @@ def unstorable_copy(key: int) -> Any:
 
 
 #: The first item of a snapshot's state that carries an object's attributes beside its own
-#: state (``_hidden``): ``(ASIDE, state, by_state, unset, instance_dict, slot_values)``. Bytes,
-#: not a global: a global costs each snapshot naming it a lookup (~1 µs); memoized, it is
-#: written once per snapshot. No state of the host's is a 6-tuple opening with it.
+#: state (``_hidden``): ``(ASIDE, state, by_state, unset, instance_dict, slot_values,
+#: class_name)``. Bytes, not a global: a global costs each snapshot naming it a lookup
+#: (~1 µs); memoized, it is written once per snapshot. No host's state is a 7-tuple opening
+#: with it.
 ASIDE: Final = b"\x00snapy_capture: attributes aside\x00"
 
 
@@ -158,8 +159,8 @@ class Inert:
     ``func`` and the classes in ``args`` are the real globals (references, never called);
     ``listitems`` and ``dictitems`` are lists (of items, of key/value pairs) or ``None``.
     ``hidden``: for a snapshot's copy of an object that pickles itself, the attributes
-    pickle's default would have read, ``(by_state, unset, instance_dict, slot_values)``
-    (see ``_hidden``), for the filters to judge by name; never pickled.
+    pickle's default would have read, ``(by_state, unset, instance_dict, slot_values,
+    class_name)`` (see ``_hidden``), for the filters to judge by name; never pickled.
     """
 
     __slots__ = ("args", "dictitems", "func", "hidden", "listitems", "state")
@@ -266,7 +267,7 @@ class Inert:
     def __setstate__(self, state: Any) -> None:
         if (
             type(state) is tuple
-            and len(state) == 6  # see ASIDE
+            and len(state) == 7  # see ASIDE
             and type(state[0]) is bytes
             and state[0] == ASIDE
         ):

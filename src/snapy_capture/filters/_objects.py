@@ -512,19 +512,20 @@ class ObjectWalk(abc.ABC):
         mark, touched, leans = len(self.report), self.touched, self.leans
         self.visit_hidden(path, value, hidden, depth)
         self.forget_unstorable(mark, touched)
+        name = hidden[4] or value.type_name()  # the class's, as the live object's
         if by_state:
             if self.kept_whole(touched, leans):
-                return self.opaque(path, value.type_name(), mark, touched)
+                return self.opaque(path, name, mark, touched)
             return self.visit_parts(path, value, depth, key)
         self.visit_parts(path, value, depth, key)
         if self.kept_whole(touched, leans):
-            return self.opaque(path, value.type_name(), mark, touched)
+            return self.opaque(path, name, mark, touched)
         return value
 
     def visit_hidden(self, path: Path, value: Inert, hidden: tuple[Any, ...], depth: int) -> None:
         """:meth:`visit_attributes` of attributes read on the caller's thread: the instance
         dict's (text keys), then the set slots; ``unset`` slots are counted as names too."""
-        _, unset, instance_dict, slot_values = hidden
+        _, unset, instance_dict, slot_values, _ = hidden
         names = [name for name in instance_dict or () if type(name) is str]
         cls = value.cls
         if cls is not None and names and dataclasses.is_dataclass(cls):
