@@ -7,14 +7,10 @@ code runs where it is read.
 
 from __future__ import annotations
 
-import copyreg
 from typing import Any, Final
 
 from snapy_capture.capture._context import Slot, TooLargeError, per_thread
 from snapy_capture.filters import inert_loads
-from snapy_capture.filters._hidden import REDUCERS
-
-_copyreg_table: Final = copyreg.dispatch_table
 
 __all__ = ["SNAPSHOT_LIMIT", "TOO_LARGE", "freeze", "snapshot"]
 
@@ -40,8 +36,6 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
     (``per_thread.slot``), when the caller has it at hand. A long string is refused by the
     length its header gives, before pickle encodes a copy of it (see ``_BoundedSink``).
     """
-    if len(_copyreg_table) != REDUCERS.copyreg_size:  # one registered since: read it
-        REDUCERS.current()
     if slot is None:
         slot = per_thread.slot
     if slot.busy:  # an argument's __reduce__ capturing in turn: use a pickler of its own

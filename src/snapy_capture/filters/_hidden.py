@@ -18,6 +18,8 @@ pickler looks it up only for objects that are not its built-in atoms and contain
 plain class gets a C callable that does what pickle does without it (``__reduce_ex__`` with
 the protocol). A pickler with a ``dispatch_table`` no longer reads ``copyreg``'s, so its
 entries are taken from there, and a class of a metaclass is pickled by name, as pickle does.
+An object the filters never store (a lock) is written as the stand-in the objects pickler
+writes for it (``_inert.snapshot_reduction``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from collections.abc import Callable
 from operator import methodcaller
 from typing import Any, Final
 
-from snapy_capture.filters._inert import ASIDE, Inert, is_safe, with_attributes
+from snapy_capture.filters._inert import (
+    ASIDE,
+    ON_LOAD,
+    Inert,
+    is_safe,
+    snapshot_reduction,
+    with_attributes,
+)
 from snapy_capture.filters._pickled import (
     FORGET_CLASS,
     plain_pickling,
@@ -84,8 +93,10 @@ class Reducers(dict[type, Callable[[Any], Any]]):
         self.copyreg_size = len(copyreg.dispatch_table)
 
     def current(self) -> None:
-        """Forget the reducers chosen when ``copyreg`` registers one more (a class can be
-        registered after its instances were pickled)."""
+        """Forget the reducers chosen when ``copyreg`` registered one more since (a class can
+        be registered after its instances were pickled). Checked as snapshots are read, not
+        as they are taken (a call's cost): a snapshot taken meanwhile pickles such an object
+        as its class would without it, attributes and all, which the filters judge."""
         if len(copyreg.dispatch_table) != self.copyreg_size:
             self.clear()
             self.copyreg_size = len(copyreg.dispatch_table)
@@ -103,6 +114,11 @@ def reducer_for(kind: type, protocol: int) -> Callable[[Any], Any]:
     registered = copyreg.dispatch_table.get(kind)
     if registered is None and issubclass(kind, type):
         return _global_name
+    stand_in = snapshot_reduction(kind)
+    if stand_in is not NotImplemented:
+        # Never stored (a lock, a socket...): its class's stand-in, as the objects pickler
+        # writes it, rather than a failed pickling (an attribute set aside holds one often).
+        return lambda value: stand_in
     base = registered if registered is not None else methodcaller("__reduce_ex__", protocol)
     if not hides(kind):
         return base
@@ -236,3 +252,4 @@ def _stored(state: Any) -> dict[Any, Any] | None:
 #: The reducers of the snapshot picklers (``capture._context.Slot``), shared by every thread.
 REDUCERS: Final = Reducers(pickle.HIGHEST_PROTOCOL)
 FORGET_CLASS.append(lambda kind: REDUCERS.pop(kind, None))
+ON_LOAD.append(REDUCERS.current)

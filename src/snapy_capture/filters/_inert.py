@@ -26,7 +26,7 @@ import io
 import pathlib
 import pickle
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from snapy_capture._stdtypes import datetime
@@ -35,6 +35,7 @@ from snapy_capture.filters._unstorable import imported_type, type_reason
 
 __all__ = [
     "ASIDE",
+    "ON_LOAD",
     "SAFE",
     "Inert",
     "inert_loads",
@@ -122,6 +123,10 @@ _LATE_SAFE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "fractions": ("Fraction", ()),
     "zoneinfo": ("ZoneInfo", ("_unpickle",)),
 }
+
+#: Called as a snapshot is read, off the caller's thread (``_hidden`` checks there whether
+#: ``copyreg`` registered a reducer since its picklers chose theirs).
+ON_LOAD: Final[list[Callable[[], object]]] = []
 
 #: :func:`snapshot_reduction`'s answers by type; bounded (a program may make classes forever).
 snapshot_reductions: dict[type, Any] = {}
@@ -442,6 +447,8 @@ def resolves_as(resolved: Iterable[tuple[str, str, Any]]) -> bool:
 def inert_loads(data: bytes, resolved: list[tuple[str, str, Any]] | None = None) -> Any:
     """Unpickle a snapshot taken in this process without running any of the host's code;
     each global it names is appended to ``resolved`` as ``(module, qualname, global)``."""
+    for check in ON_LOAD:
+        check()
     unpickler = _InertUnpickler(data, resolved)
     value = unpickler.load()
     if unpickler.stand_ins:
