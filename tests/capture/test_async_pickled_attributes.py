@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import copyreg
 import enum
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,21 @@ class WithStateSetter:
         return (WithStateSetter, ("", ""), (self.user, self.password), None, None, _set_state)
 
 
+class LeavesOutLocks:
+    """Its state leaves out its locks, one of them under a secret-sounding name."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self._lock = threading.Lock()
+        self.auth_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"owner": self.owner}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
 class Vault(enum.Enum):
     """An enum member pickles as its class and value; its other attributes are judged."""
 
@@ -252,6 +268,7 @@ def test_an_async_capture_stores_what_the_synchronous_one_stores(tmp_path: Path)
             [Point(3, "c"), Encoded("eve", SECRET)],
             {"slotted": Slotted("ann", SECRET), "ring": Ring("max", "hello")},
             (AsFrozenset("al", SECRET), WithStateSetter("jo", SECRET), Vault.PROD),
+            [LeavesOutLocks("ada")],
         )
 
     results = {}
@@ -268,6 +285,7 @@ def test_an_async_capture_stores_what_the_synchronous_one_stores(tmp_path: Path)
         assert vars(args[1][0]) == vars(sync_args[1][0]), mode_id
         assert args[3] == sync_args[3], mode_id
         assert args[3][2] == "[FILTERED: opaque:Vault holds filtered data]", mode_id
+        assert type(args[4][0]) is type(sync_args[4][0]), mode_id
         ring = args[2]["ring"]
         assert (ring.user, ring.note, ring.me) == ("max", "hello", ring), mode_id
 

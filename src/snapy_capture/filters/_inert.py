@@ -69,7 +69,7 @@ def unstorable_copy(key: int) -> Any:
 #: class_name)``. Bytes, not a global: a global costs each snapshot naming it a lookup
 #: (~1 µs); memoized, it is written once per snapshot. No host's state is a 7-tuple opening
 #: with it.
-ASIDE: Final = b"\x00snapy_capture: attributes aside\x00"
+ASIDE: Final = b"\x00snapy-aside\x00"
 
 
 def with_attributes(func: Any, *args: Any) -> Inert:

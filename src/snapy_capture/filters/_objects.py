@@ -26,7 +26,7 @@ import types
 from collections.abc import Collection
 from typing import Any, Final
 
-from snapy_capture.filters._inert import Inert
+from snapy_capture.filters._inert import ASIDE, Inert, unstorable_copy
 from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
@@ -534,13 +534,14 @@ class ObjectWalk(abc.ABC):
             names.sort(key=lambda name: order.get(name, len(order)))
         self.spend(OBJECT_COST + ITEM_COST * (len(names) + len(slot_values or ()) + unset))
         for index, attr in enumerate(names):
-            item = instance_dict[attr]
+            item = _unstorable_copy(instance_dict[attr])
             # __dict__ keys are stored like dict keys: a secret-shaped one is masked (renamed).
             new_name, _ = self.visit_key(path, attr, index, depth)
             if new_name is attr and self.settled(attr, item):
                 continue
             self.visit((path, ".", new_name), attr, item, depth)
-        for attr, item in slot_values or ():
+        for attr, value_or_key in slot_values or ():
+            item = _unstorable_copy(value_or_key)
             if not self.settled(attr, item):
                 self.visit((path, ".", attr), attr, item, depth)
 
@@ -738,6 +739,13 @@ class ObjectWalk(abc.ABC):
         if len(taken) > room:
             raise OverBudget
         return taken
+
+
+def _unstorable_copy(item: Any) -> Any:
+    """An attribute set aside, or the stand-in of an unstorable one (``_hidden``)."""
+    if type(item) is tuple and len(item) == 2 and type(item[0]) is bytes and item[0] == ASIDE:
+        return unstorable_copy(item[1])
+    return item
 
 
 def _attribute(value: Any, name: str, is_slot: bool) -> Any:
