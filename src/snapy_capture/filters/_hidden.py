@@ -176,7 +176,9 @@ def _aside(kind: type, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return reduced
         func, args = reduced[0], reduced[1]
         state = reduced[2] if size > 2 else None
-        stored = _stored(state) if by_state else None
+        stored = None
+        if by_state:
+            stored = state if type(state) is dict else _stored(state)
         if stored is not None:
             # Only those the state does not hold as themselves, as visit_by_state judges.
             instance_dict, slot_values = _missing(stored, instance_dict, slot_values)
@@ -222,30 +224,30 @@ def _missing(
     slot_values: list[tuple[str, Any]] | None,
 ) -> tuple[dict[Any, Any] | None, list[tuple[str, Any]] | None]:
     """The attributes ``stored`` does not hold as themselves (by identity, here where it is
-    known: a copy loses it for numbers)."""
+    known: a copy loses it for numbers). One that the filters never store (what a state
+    leaves out is most often a lock) is sent as ``(ASIDE, key)``, read back as its stand-in
+    (``unstorable_copy(key)``) without the global the stand-in's reduction names, which
+    costs a snapshot a lookup (~1 µs)."""
+    missing = None
     if instance_dict is not None:
-        instance_dict = {
-            name: _unless_unstorable(item)
-            for name, item in dict.items(instance_dict)
-            if not (name in stored and stored[name] is item)
-        }
+        for name, item in instance_dict.items():  # an exact dict: no host code
+            if name in stored and stored[name] is item:
+                continue
+            if missing is None:
+                missing = {}
+            stand_in = _known_reductions(type(item))
+            missing[name] = (ASIDE, stand_in[1][0]) if type(stand_in) is tuple else item
+    missing_slots = None
     if slot_values:
-        slot_values = [
-            (name, _unless_unstorable(item))
-            for name, item in slot_values
-            if not (name in stored and stored[name] is item)
-        ]
-    return instance_dict, slot_values
-
-
-def _unless_unstorable(item: Any) -> Any:
-    """``item``, or ``(ASIDE, key)`` for one the filters never store (what a state leaves out
-    is most often a lock): read back as its stand-in (``unstorable_copy(key)``) without the
-    global the stand-in's reduction names, which costs a snapshot a lookup (~1 µs)."""
-    stand_in = _known_reductions(type(item))
-    if type(stand_in) is tuple:
-        return (ASIDE, stand_in[1][0])
-    return item
+        missing_slots = []
+        for name, item in slot_values:
+            if name in stored and stored[name] is item:
+                continue
+            stand_in = _known_reductions(type(item))
+            missing_slots.append(
+                (name, (ASIDE, stand_in[1][0]) if type(stand_in) is tuple else item)
+            )
+    return missing, missing_slots
 
 
 def _stored(state: Any) -> dict[Any, Any] | None:
