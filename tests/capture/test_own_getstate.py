@@ -85,12 +85,6 @@ class Supplier:
         return len(self.items)
 
 
-# The capture paths that judge the live object's attributes. An async snapshot holds what
-# pickle stores (the state alone): a secret renamed and encoded by __getstate__ is not seen
-# there (a limit, as before this change; see the notes of trial5).
-SEES_ATTRIBUTES = [mode for mode in CAPTURE_MODES if mode.id in ("sync", "lazy", "sync-result")]
-
-
 def _on_disk(root: Path) -> bytes:
     return b"".join(path.read_bytes() for path in root.rglob("*") if path.is_file())
 
@@ -143,7 +137,7 @@ def test_an_attrs_instance_keeps_its_fields_and_loses_the_secret(
     assert outcome["outcome"] == len(stored.items) + 1
 
 
-@pytest.mark.parametrize("options", SEES_ATTRIBUTES)
+@pytest.mark.parametrize("options", CAPTURE_MODES)
 def test_a_secret_the_state_stores_in_another_shape_still_replaces_it_whole(
     options: dict[str, Any], capture_dir: Path
 ) -> None:

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from snapy_capture._forksafe import after_fork_in_child
 from snapy_capture.config import notify_changed
 from snapy_capture.errors import ConfigError
+from snapy_capture.filters._hidden import REDUCERS
 from snapy_capture.filters._inert import snapshot_reduction, snapshot_reductions
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
@@ -162,6 +163,10 @@ class Slot:
         self.pickler = pickle.Pickler(self.sink, pickle.HIGHEST_PROTOCOL)
         # For values holding objects (a receiver), or that ``pickler`` failed on.
         self.objects = SnapshotPickler(self.sink, pickle.HIGHEST_PROTOCOL)
+        # An object that pickles itself is written with the attributes the filters judge it
+        # by (``filters._hidden``): looked up by type, only for objects that are not pickle's
+        # own atoms and containers.
+        self.pickler.dispatch_table = self.objects.dispatch_table = REDUCERS
         self.busy = False
         self.capturing = False
         # Its name is read per capture (a thread may rename itself); the object is found once.

@@ -692,6 +692,10 @@ class _GivenSecrets:
         cls = value.cls
         args = list(value.args)
         parts: list[tuple[str | None, Any]] = []
+        hidden = value.hidden
+        if type(hidden) is tuple:  # the attributes its own reduction may hide
+            parts += [(_key_name(k), v) for k, v in (hidden[2] or {}).items()]
+            parts += hidden[3] or []
         if cls is not None and args and args[0] is cls and issubclass(cls, tuple):
             parts += self.sequence(cls, args[1:])  # a namedtuple's fields by their names
         else:

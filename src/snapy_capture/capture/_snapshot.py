@@ -34,7 +34,9 @@ def freeze(value: Any, limit: int, slot: Slot | None = None, objects: bool = Fal
     Objects the filters never store (locks, sockets...) are pickled as stand-ins for their
     class (``SnapshotPickler``): at once when ``value`` holds ``objects`` (a receiver), else
     when plain pickling fails (the stand-ins cost every pickling a few dozen ns; the plain
-    values of a function's arguments seldom need them). ``slot`` is this thread's
+    values of a function's arguments seldom need them). Both picklers look up an instance of
+    a class by its type (``filters._hidden``): one that pickles itself is written with the
+    attributes the filters judge it by, an unstorable one as its stand-in. ``slot`` is this thread's
     (``per_thread.slot``), when the caller has it at hand. A long string is refused by the
     length its header gives, before pickle encodes a copy of it (see ``_BoundedSink``).
     """

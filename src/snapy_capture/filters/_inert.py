@@ -33,15 +33,20 @@ from snapy_capture.filters._unstorable import imported_type, type_reason
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Final
 
 __all__ = [
+    "ASIDE",
+    "ON_LOAD",
     "SAFE",
     "Inert",
     "inert_loads",
+    "is_safe",
     "resolves_as",
     "snapshot_reduction",
     "snapshot_reductions",
+    "with_attributes",
 ]
 
 _NEWOBJ: Final = copyreg.__newobj__  # type: ignore[attr-defined]
@@ -62,12 +67,28 @@ def unstorable_copy(key: int) -> Any:
     return Inert(_NEWOBJ, (kind,))
 
 
+#: The first item of a snapshot's state that carries an object's attributes beside its own
+#: state (``_hidden``): ``(ASIDE, state, by_state, unset, instance_dict, slot_values,
+#: class_name)``. Bytes, not a global: a global costs each snapshot naming it a lookup
+#: (~1 µs); memoized, it is written once per snapshot. No host's state is a 7-tuple opening
+#: with it.
+ASIDE: Final = b"\x00snapy-aside\x00"
+
+
+def with_attributes(func: Any, *args: Any) -> Inert:
+    """A copy of ``func(*args)`` never rebuilt for real (see ``_hidden``): for an object that
+    pickles itself as a standard type or method would be (``SAFE``), which its state, with
+    its attributes aside (:data:`ASIDE`), could not be given."""
+    return Inert(func, args)
+
+
 #: Globals a snapshot may really call while it is unpickled: types whose construction runs
 #: only the interpreter's or the standard library's code, never the host's (and those of
 #: :data:`_LATE_SAFE` and pathlib's, once their modules are imported).
 SAFE: Final[frozenset[Any]] = frozenset(
     {
         unstorable_copy,
+        with_attributes,
         set,
         frozenset,
         bytearray,
@@ -99,6 +120,10 @@ _LATE_SAFE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "fractions": ("Fraction", ()),
     "zoneinfo": ("ZoneInfo", ("_unpickle",)),
 }
+
+#: Called as a snapshot is read, off the caller's thread (``_hidden`` checks there whether
+#: ``copyreg`` registered a reducer since its picklers chose theirs).
+ON_LOAD: Final[list[Callable[[], object]]] = []
 
 #: :func:`snapshot_reduction`'s answers by type; bounded (a program may make classes forever).
 snapshot_reductions: dict[type, Any] = {}
@@ -135,9 +160,12 @@ class Inert:
 
     ``func`` and the classes in ``args`` are the real globals (references, never called);
     ``listitems`` and ``dictitems`` are lists (of items, of key/value pairs) or ``None``.
+    ``hidden``: for a snapshot's copy of an object that pickles itself, the attributes
+    pickle's default would have read, ``(by_state, unset, instance_dict, slot_values,
+    class_name)`` (see ``_hidden``), for the filters to judge by name; never pickled.
     """
 
-    __slots__ = ("args", "dictitems", "func", "listitems", "state")
+    __slots__ = ("args", "dictitems", "func", "hidden", "listitems", "state")
 
     def __init__(
         self,
@@ -152,6 +180,7 @@ class Inert:
         self.state = state
         self.listitems = listitems
         self.dictitems = dictitems
+        self.hidden: Any = None
 
     @classmethod
     def of(cls, value: Any, *, items: bool = False) -> Inert:
@@ -238,6 +267,14 @@ class Inert:
 
     # The unpickler's BUILD, APPENDS and SETITEMS on an object being rebuilt.
     def __setstate__(self, state: Any) -> None:
+        if (
+            type(state) is tuple
+            and len(state) == 7  # see ASIDE
+            and type(state[0]) is bytes
+            and state[0] == ASIDE
+        ):
+            self.state, self.hidden = state[1], state[2:]
+            return
         self.state = state
 
     def append(self, item: Any) -> None:
@@ -290,6 +327,11 @@ class _Global(type):
 
 def _is_safe(value: Any) -> bool:
     return _SAFE_IDS.get(id(value)) is value or _late_safe(value)
+
+
+def is_safe(value: Any) -> bool:
+    """Whether a snapshot's unpickling may really call ``value`` (see :data:`SAFE`)."""
+    return _is_safe(value)
 
 
 def _late_safe(value: Any) -> bool:
@@ -407,6 +449,8 @@ def resolves_as(resolved: Iterable[tuple[str, str, Any]]) -> bool:
 def inert_loads(data: bytes, resolved: list[tuple[str, str, Any]] | None = None) -> Any:
     """Unpickle a snapshot taken in this process without running any of the host's code;
     each global it names is appended to ``resolved`` as ``(module, qualname, global)``."""
+    for check in ON_LOAD:
+        check()
     unpickler = _InertUnpickler(data, resolved)
     value = unpickler.load()
     if unpickler.stand_ins:
@@ -470,6 +514,8 @@ class _Realize:
             value.func = visit(value.func)
             value.args = visit(value.args)
             value.state = visit(value.state)
+            if value.hidden is not None:
+                value.hidden = visit(value.hidden)
             if value.listitems is not None:
                 value.listitems = visit(value.listitems)
             if value.dictitems is not None:

@@ -26,7 +26,7 @@ import itertools
 import types
 from collections.abc import Collection
 
-from snapy_capture.filters._inert import Inert
+from snapy_capture.filters._inert import ASIDE, Inert, unstorable_copy
 from snapy_capture.filters._names import VALUE_KEYS, format_names, naming_entry
 from snapy_capture.filters._pickled import (
     attribute_names,
@@ -577,6 +577,57 @@ class ObjectWalk(abc.ABC):
     def visit_inert(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
         """An object's pickled form: items, fields and attributes filtered one by one as the
         live object's would be; any other part filtered means the whole object is replaced."""
+        hidden = value.hidden
+        if type(hidden) is tuple:
+            return self.visit_aside(path, value, hidden, depth, key)
+        return self.visit_parts(path, value, depth, key)
+
+    def visit_aside(
+        self, path: Path, value: Inert, hidden: tuple[Any, ...], depth: int, key: int | None
+    ) -> Any:
+        """A snapshot's copy of an object that pickles itself, with the attributes pickle's
+        default would have read (``_hidden``): judged by their names as the live object's are
+        (:meth:`visit_by_state`, :meth:`visit_opaque`), then its pickled form; a secret
+        among them replaces it whole, whatever shape its reduction gives it."""
+        by_state = hidden[0]
+        mark, touched, leans = len(self.report), self.touched, self.leans
+        self.visit_hidden(path, value, hidden, depth)
+        self.forget_unstorable(mark, touched)
+        name = hidden[4] or value.type_name()  # the class's, as the live object's
+        if by_state:
+            if self.kept_whole(touched, leans):
+                return self.opaque(path, name, mark, touched)
+            return self.visit_parts(path, value, depth, key)
+        self.visit_parts(path, value, depth, key)
+        if self.kept_whole(touched, leans):
+            return self.opaque(path, name, mark, touched)
+        return value
+
+    def visit_hidden(self, path: Path, value: Inert, hidden: tuple[Any, ...], depth: int) -> None:
+        """:meth:`visit_attributes` of attributes read on the caller's thread: the instance
+        dict's (text keys), then the set slots; ``unset`` slots are counted as names too."""
+        _, unset, instance_dict, slot_values, _ = hidden
+        names = [name for name in instance_dict or () if type(name) is str]
+        cls = value.cls
+        if cls is not None and names and dataclasses.is_dataclass(cls):
+            # A dataclass's fields first, as visit_object orders them.
+            order = {field.name: index for index, field in enumerate(dataclasses.fields(cls))}
+            names.sort(key=lambda name: order.get(name, len(order)))
+        self.spend(OBJECT_COST + ITEM_COST * (len(names) + len(slot_values or ()) + unset))
+        for index, attr in enumerate(names):
+            item = _unstorable_copy(instance_dict[attr])
+            # __dict__ keys are stored like dict keys: a secret-shaped one is masked (renamed).
+            new_name, _ = self.visit_key(path, attr, index, depth)
+            if new_name is attr and self.settled(attr, item):
+                continue
+            self.visit((path, ".", new_name), attr, item, depth)
+        for attr, value_or_key in slot_values or ():
+            item = _unstorable_copy(value_or_key)
+            if not self.settled(attr, item):
+                self.visit((path, ".", attr), attr, item, depth)
+
+    def visit_parts(self, path: Path, value: Inert, depth: int, key: int | None = None) -> Any:
+        """:meth:`visit_inert` of the parts pickle stores."""
         out: Inert | None = None
         if self.copying:
             out = value.copy()
@@ -791,6 +842,13 @@ class ObjectWalk(abc.ABC):
         if len(taken) > room:
             raise OverBudget
         return taken
+
+
+def _unstorable_copy(item: Any) -> Any:
+    """An attribute set aside, or the stand-in of an unstorable one (``_hidden``)."""
+    if type(item) is tuple and len(item) == 2 and type(item[0]) is bytes and item[0] == ASIDE:
+        return unstorable_copy(item[1])
+    return item
 
 
 def _attribute(value: Any, name: str, is_slot: bool) -> Any:

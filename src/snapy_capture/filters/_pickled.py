@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 
 from snapy_capture.filters._inert import Inert
@@ -37,6 +37,9 @@ _slot_cache: dict[int, tuple[type, tuple[tuple[str, bool], ...]]] = {}
 _MAX_CACHED_CLASSES: Final = 4096
 _TUPLE_GETNEWARGS: Final = vars(tuple)["__getnewargs__"]
 _TEXT_GETNEWARGS: Final = (vars(str)["__getnewargs__"], vars(bytes)["__getnewargs__"])
+#: Called with a class judged plain that was given a reducer since (``_hidden`` forgets the
+#: snapshot reducer it chose for it).
+FORGET_CLASS: Final[list[Callable[[type], object]]] = []
 
 
 def _dataclass_getstate() -> object:
@@ -76,13 +79,17 @@ def plain_pickling(kind: type) -> bool:
         # pickle uses it from then on, and what it returns would not have been filtered. The
         # hooks that exist on every class are read again (a ~0.15 µs a visit); a
         # __getnewargs__ added later is not noticed (reading a missing name costs 3x more).
-        return (
+        still = (
             getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
             and getattr(kind, "__reduce__", None) is _OBJECT_REDUCE
             and getattr(kind, "__getstate__", _OBJECT_GETSTATE)
             in (_OBJECT_GETSTATE, DATACLASS_GETSTATE)
             and kind not in copyreg.dispatch_table
         )
+        if not still:
+            for forget in FORGET_CLASS:  # what was decided for it as a plain class
+                forget(kind)
+        return still
     if plain is None:
         plain = (
             getattr(kind, "__reduce_ex__", None) is _OBJECT_REDUCE_EX
