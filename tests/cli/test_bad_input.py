@@ -203,6 +203,24 @@ def test_runner_refuses_a_report_that_would_overwrite_a_file_of_the_users(
     assert _runner("--report", "report.json", "app.py", cwd=tmp_path).returncode == 0
 
 
+def test_runner_replaces_a_report_written_with_windows_line_ends(tmp_path: Path) -> None:
+    """The report is written in text mode: on Windows it begins ``{\r\n  "version": ``, which
+    the check of an existing ``--report`` file did not recognize as a report of ours, so every
+    run after the first refused to start ("exists and is not a report of ours")."""
+    (tmp_path / "capture.yaml").write_text("version: 1\ntargets: ['tgt_none:f']\n")
+    (tmp_path / "app.py").write_text("open('RAN', 'w').close()\n")
+    assert _runner("--report", "report.json", "app.py", cwd=tmp_path).returncode == 0
+    report = tmp_path / "report.json"
+    text = report.read_text()
+    # As Windows' text mode writes it (newline=None translates each "\n").
+    report.write_bytes(text.replace("\n", "\r\n").encode())
+    (tmp_path / "RAN").unlink()
+    result = _runner("--report", "report.json", "app.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "RAN").exists()
+    assert report.read_text() == text
+
+
 def test_enable_refuses_a_site_dir_that_does_not_exist(tmp_path: Path) -> None:
     """`enable --site-dir TYPO` created the directory and said processes "are now captured",
     though no interpreter reads a .pth there."""

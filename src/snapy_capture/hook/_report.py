@@ -324,7 +324,9 @@ def _of_the_run(built: Mapping[str, Any], elapsed: float) -> str:
 
 
 #: How every report begins (``json.dump(..., indent=2)`` of a dict whose first key is
-#: ``version``): what :func:`replaceable` recognizes.
+#: ``version``): what :func:`replaceable` recognizes, its line ends read as ``\n``: on
+#: Windows the report is written in text mode (``{\r\n  "version"``), and each run must
+#: replace the report the previous one wrote there as anywhere.
 _REPORT_START: Final = b'{\n  "version": '
 
 
@@ -336,10 +338,10 @@ def replaceable(path: str) -> bool:
         return True
     try:
         with open(path, "rb") as stream:
-            head = stream.read(len(_REPORT_START))
+            head = stream.read(len(_REPORT_START) + 1)
     except OSError:
         return True  # not readable: the write says why
-    return head in (b"", _REPORT_START)
+    return not head or head.replace(b"\r\n", b"\n").startswith(_REPORT_START)
 
 
 def write_json(path: str, data: Mapping[str, Any]) -> None:
