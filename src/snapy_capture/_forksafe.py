@@ -12,6 +12,7 @@ methods bound once stay valid), then runs the callbacks in the order they were r
 from __future__ import annotations
 
 import os
+import sys
 import weakref
 
 # Not ``typing.TYPE_CHECKING``: the import hook imports this module at start-up of every
@@ -56,10 +57,14 @@ def _in_child() -> None:
     for callback in _callbacks:
         try:
             callback()
-        except Exception:
-            import logging  # noqa: PLC0415 - see TYPE_CHECKING above
-
-            logging.getLogger("snapy_capture").debug("snapy_capture: after-fork", exc_info=True)
+        except Exception:  # the child's program goes on regardless
+            # Never an import here: a parent thread importing that module at the fork left
+            # its lock held in the child by a thread the child lacks, for ever. _logger
+            # imports none either; the modules that register callbacks have loaded it (not
+            # imported above: the import hook loads this module in every process it starts).
+            logger = sys.modules.get("snapy_capture._logger")
+            if logger is not None:
+                logger.debug("snapy_capture: after-fork", exc_info=True)
 
 
 if hasattr(os, "register_at_fork"):

@@ -115,3 +115,61 @@ def test_after_fork_callbacks_run_once_the_locks_are_released() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+FORK_WHILE_A_THREAD_IMPORTS_LOGGING = """
+import importlib.machinery, os, sys, threading, time, warnings
+from snapy_capture._forksafe import after_fork_in_child
+
+assert "logging" not in sys.modules
+importing, release = threading.Event(), threading.Event()
+
+class SlowLogging:
+    # Another thread of the program is importing logging at the instant of the fork: it
+    # holds logging's module lock, which the child inherits held by a thread it lacks.
+    def find_spec(self, name, path=None, target=None):
+        return importlib.machinery.ModuleSpec(name, self) if name == "logging" else None
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        importing.set()
+        release.wait()
+
+sys.meta_path.insert(0, SlowLogging())
+def fail():
+    raise RuntimeError("a reset that fails")
+after_fork_in_child(fail)
+importer = threading.Thread(target=lambda: __import__("logging"), daemon=True)
+importer.start()
+importing.wait()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+    pid = os.fork()
+if pid == 0:
+    os._exit(0)
+release.set()
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        raise SystemExit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.05)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+raise SystemExit("the fork child hung")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_failing_after_fork_callback_imports_nothing_in_the_child() -> None:
+    """A reset that fails in a fork child was logged by importing logging there: if another
+    parent thread was importing logging at the fork, the child waited for ever on logging's
+    module lock (held by a thread the child does not have) before the program's code resumed."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_WHILE_A_THREAD_IMPORTS_LOGGING],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
