@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import types
 
-__all__ = ["PATH_TYPES", "datetime", "imported", "is_path_type"]
+__all__ = ["PATH_TYPES", "datetime", "for_readers", "imported", "is_path_type"]
 
 # Not typing's: the capture layer does not import typing (~2.5 ms of every capturing
 # process's start-up, issue 21). Type checkers take any name ``TYPE_CHECKING`` for their
@@ -61,3 +61,34 @@ def is_path_type(kind: type) -> bool:
     """
     name = _TYPE_NAME.__get__(kind)
     return name in PATH_TYPES and imported("pathlib", name) is kind
+
+
+#: What an alias of ours needs loaded to be made (``StoredPath`` is a ``Union`` of ``Path``).
+_ALIAS_NEEDS = {"snapy_capture.storage._objpath": "pathlib"}
+
+
+def for_readers(namespace: dict[str, object], names: dict[str, str]) -> None:
+    """Bind, in a module's ``namespace``, the names its annotations use that only type
+    checkers import (``names``: each name's ``"module:attribute"``).
+
+    ``typing.get_type_hints`` and ``inspect.signature(eval_str=True)`` evaluate a public
+    function's or class's annotations in its module's namespace: without these they raised
+    ``NameError``. Bound only where typing is loaded already (the ``@capture_args`` decorator
+    loads it, and so does any program that reads annotations): nothing is imported into a
+    capturing process that has not (issue 21), and an alias of ours (``Serializer``,
+    ``StoredPath``) is made then only, its module importing typing.
+    """
+    if "typing" not in sys.modules:
+        return
+    for name, where in names.items():
+        module_name, _, attribute = where.partition(":")
+        module = sys.modules.get(module_name)
+        if module is None:
+            needs = _ALIAS_NEEDS.get(module_name)
+            if not module_name.startswith("snapy_capture.") or (
+                needs is not None and needs not in sys.modules
+            ):
+                continue  # a program's module (pathlib...): never imported for this
+            __import__(module_name)
+            module = sys.modules[module_name]
+        namespace.setdefault(name, getattr(module, attribute))

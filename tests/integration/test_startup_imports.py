@@ -524,3 +524,45 @@ def test_the_public_protocols_and_aliases_are_typings_at_run_time() -> None:
     for module in (config, filters, storage, serializers):
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+HINTS = """
+import inspect, sys, typing
+{first}
+import snapy_capture
+from snapy_capture import (
+    CaptureConfig, CaptureLoader, CaptureStorage, JSONSerializer, capture_args,
+    set_global_config,
+)
+from snapy_capture.filters import ArgumentFilter
+from snapy_capture.storage import CaptureRef, FunctionInfo, FileOperations
+for public in (
+    capture_args, CaptureConfig, CaptureStorage, CaptureStorage.__init__, CaptureRef,
+    FunctionInfo, JSONSerializer, ArgumentFilter.__init__, set_global_config,
+    FileOperations.make_dirs, CaptureLoader.__init__,
+):
+    typing.get_type_hints(public)
+    inspect.signature(public, eval_str=True)
+hints = typing.get_type_hints(CaptureConfig)
+print(snapy_capture.config.Serializer in typing.get_args(hints["serializer"]))
+print(typing.get_type_hints(capture_args)["path"] is typing.Any)
+"""
+
+
+@pytest.mark.parametrize("runner", [False, True], ids=["python", "runner"])
+def test_the_public_names_type_hints_resolve(tmp_path: Path, runner: bool) -> None:
+    """``typing.get_type_hints`` (and ``inspect.signature(eval_str=True)``) of the public
+    functions and classes raised ``NameError`` ('Any', 'Serializer', 'StoredPath'...) once
+    typing's names were imported for type checkers alone; they resolve again wherever typing
+    is loaded (the decorator loads it; under the runner, a program that imported it before
+    its first target module)."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "capture.yaml").write_text("version: 1\ntargets: ['tgt_imp:work']\n")
+    (tmp_path / "prog.py").write_text(HINTS.format(first="import tgt_imp" if runner else ""))
+    command = [*RUN, "--config", "capture.yaml"] if runner else [sys.executable]
+    if runner:  # the target file parsed once, then read from the start-up cache (as usual)
+        (tmp_path / "noop.py").write_text("")
+        assert run([*command, "noop.py"], tmp_path).returncode == 0
+    done = run([*command, "prog.py"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True\nTrue\n"

@@ -29,9 +29,15 @@ if TYPE_CHECKING:
 
     F = TypeVar("F", bound=Callable[..., Any])
 else:
+    from snapy_capture._stdtypes import for_readers
 
     def cast(_type: object, value: object) -> object:  # typing's, at run time
         return value
+
+    # For typing.get_type_hints of the public names (see there).
+    for_readers(
+        globals(), {"Any": "typing:Any", "Serializer": "snapy_capture.config._protocols:Serializer"}
+    )
 
 
 __all__ = [

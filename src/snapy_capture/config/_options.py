@@ -22,6 +22,17 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from snapy_capture.config._protocols import Filter, Serializer
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(
+        globals(),
+        {
+            "Any": "typing:Any",
+            "Filter": "snapy_capture.config._protocols:Filter",
+            "Serializer": "snapy_capture.config._protocols:Serializer",
+        },
+    )
 
 __all__ = [
     "DEFAULT_PATH",

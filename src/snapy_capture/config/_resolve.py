@@ -20,6 +20,10 @@ from snapy_capture.errors import ConfigError, SnapyCaptureWarning
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from typing import Any, Protocol
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(globals(), {"Any": "typing:Any"})
 
 __all__ = [
     "get_global_config",

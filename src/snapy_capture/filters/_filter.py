@@ -44,6 +44,16 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from snapy_capture.filters._questions import CustomFilter
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(
+        globals(),
+        {
+            "Any": "typing:Any",
+            "CustomFilter": "snapy_capture.filters._questions:CustomFilter",
+        },
+    )
 
 __all__ = ["ArgumentFilter", "FilterResult"]
 

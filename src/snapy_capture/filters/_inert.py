@@ -35,6 +35,10 @@ TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Final
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(globals(), {"Any": "typing:Any"})
 
 __all__ = [
     "ASIDE",

@@ -66,6 +66,17 @@ if TYPE_CHECKING:
     from snapy_capture.storage._objpath import StoredPath
     from snapy_capture.storage._order import StoredCapture, newest_first
     from snapy_capture.storage.serializers import Serializer
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(
+        globals(),
+        {
+            "Any": "typing:Any",
+            "Serializer": "snapy_capture.config._protocols:Serializer",
+            "StoredPath": "snapy_capture.storage._objpath:StoredPath",
+        },
+    )
 
 
 def __getattr__(name: str) -> Any:  # PEP 562

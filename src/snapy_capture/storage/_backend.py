@@ -30,6 +30,16 @@ if TYPE_CHECKING:
     from typing import Any
 
     from snapy_capture.storage._objpath import StoredPath
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(
+        globals(),
+        {
+            "Any": "typing:Any",
+            "StoredPath": "snapy_capture.storage._objpath:StoredPath",
+        },
+    )
 
 __all__ = ["Backend"]
 

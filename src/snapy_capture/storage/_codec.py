@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from typing import Any
 
     from snapy_capture.storage.serializers import Serializer
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(
+        globals(), {"Any": "typing:Any", "Serializer": "snapy_capture.config._protocols:Serializer"}
+    )
 
 __all__ = ["RecordCodec", "content_of"]
 

@@ -22,6 +22,10 @@ TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Final
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(globals(), {"Path": "pathlib:Path"})
 
 #: Linux's ``O_TMPFILE``: a file with no name until it is linked, so a crash leaves nothing.
 _O_TMPFILE: Final = getattr(os, "O_TMPFILE", 0)

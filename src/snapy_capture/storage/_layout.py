@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from typing import Final, Protocol
 
     from snapy_capture.storage._objpath import StoredPath
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(globals(), {"StoredPath": "snapy_capture.storage._objpath:StoredPath"})
 
 CAPTURE_SUFFIX: Final = ".cap"
 #: ASCII digits and the very end (``\d`` takes Arabic-Indic digits, ``$`` a trailing newline:

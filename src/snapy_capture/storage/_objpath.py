@@ -15,6 +15,10 @@ TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, TypeAlias
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(globals(), {"Any": "typing:Any"})
 
 __all__ = ["ObjectPath", "StoredPath"]
 

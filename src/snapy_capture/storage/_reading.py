@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 
     # Imported by the readers of captures (a capturing process need not).
     from snapy_capture.storage._order import StoredCapture
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(
+        globals(), {"Any": "typing:Any", "StoredPath": "snapy_capture.storage._objpath:StoredPath"}
+    )
 
 __all__ = ["CaptureReader", "MissingClassError"]
 

@@ -33,6 +33,17 @@ if TYPE_CHECKING:
     from typing import Any, ClassVar, Final
 
     from snapy_capture.config import Serializer
+else:  # for typing.get_type_hints of the public names (see there)
+    from snapy_capture._stdtypes import for_readers
+
+    for_readers(
+        globals(),
+        {
+            "Any": "typing:Any",
+            "ClassVar": "typing:ClassVar",
+            "Serializer": "snapy_capture.config._protocols:Serializer",
+        },
+    )
 
 __all__ = [
     "JSONPickleSerializer",
