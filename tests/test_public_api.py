@@ -89,3 +89,13 @@ def test_every_name_the_readme_shows_is_importable_from_there(module: str, name:
     value = importlib.import_module(module)
     for part in filter(None, name.split(".")):
         value = getattr(value, part)
+
+
+@pytest.mark.parametrize(
+    "module", ["snapy_capture.config", "snapy_capture.filters", "snapy_capture.storage"]
+)
+def test_dir_lists_every_public_name_even_those_made_where_first_asked_for(module: str) -> None:
+    """``config.Serializer``/``Filter``, ``filters.CustomFilter`` and ``storage.StoredPath``
+    became lazy (issue 21) and went missing from ``dir()`` (completion, ``inspect.getmembers``)."""
+    imported = importlib.import_module(module)
+    assert set(imported.__all__) <= set(dir(imported))

@@ -85,3 +85,7 @@ def __getattr__(name: str) -> object:  # PEP 562
 
         return getattr(_protocols, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # the names made where first asked for are listed, as they were
+    return sorted({*globals(), *__all__})

@@ -64,3 +64,7 @@ def __getattr__(name: str) -> object:  # PEP 562: made where first asked for (se
 
         return _questions.CustomFilter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # the names made where first asked for are listed, as they were
+    return sorted({*globals(), *__all__})

@@ -95,6 +95,10 @@ def __getattr__(name: str) -> Any:  # PEP 562
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:  # the names made where first asked for are listed, as they were
+    return sorted({*globals(), *__all__})
+
+
 _KEEP: Any = object()
 
 
