@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import types
 
-__all__ = ["PATH_TYPES", "datetime", "for_readers", "imported", "is_path_type"]
+__all__ = ["PATH_TYPES", "datetime", "for_readers", "imported", "is_path_type", "settle_typing"]
 
 # Not typing's: the capture layer does not import typing (~2.5 ms of every capturing
 # process's start-up, issue 21). Type checkers take any name ``TYPE_CHECKING`` for their
@@ -78,17 +78,46 @@ def for_readers(namespace: dict[str, object], names: dict[str, str]) -> None:
     capturing process that has not (issue 21), and an alias of ours (``Serializer``,
     ``StoredPath``) is made then only, its module importing typing.
     """
-    if "typing" not in sys.modules:
-        return
+    try:
+        if _loaded("typing"):
+            _bind(namespace, names)
+    except Exception:  # noqa: BLE001, S110 - for readers only: never fails a load
+        pass
+
+
+def _bind(namespace: dict[str, object], names: dict[str, str]) -> None:
     for name, where in names.items():
         module_name, _, attribute = where.partition(":")
-        module = sys.modules.get(module_name)
-        if module is None:
-            needs = _ALIAS_NEEDS.get(module_name)
-            if not module_name.startswith("snapy_capture.") or (
-                needs is not None and needs not in sys.modules
-            ):
-                continue  # a program's module (pathlib...): never imported for this
+        if name in namespace:
+            continue
+        if not module_name.startswith("snapy_capture."):
+            if _loaded(module_name):  # a program's module (pathlib...): never imported here
+                namespace[name] = getattr(sys.modules[module_name], attribute)
+            continue
+        needs = _ALIAS_NEEDS.get(module_name)
+        if needs is None or _loaded(needs):
             __import__(module_name)
-            module = sys.modules[module_name]
-        namespace.setdefault(name, getattr(module, attribute))
+            namespace[name] = getattr(sys.modules[module_name], attribute)
+
+
+def _loaded(name: str) -> bool:
+    """Whether the module ``name`` is imported, and not still being imported by another
+    thread (its names may be missing yet; importing from it would wait for that thread)."""
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    return module is not None and not getattr(spec, "_initializing", False)
+
+
+def settle_typing() -> None:
+    """Before a ``dataclass`` is made: wait for another thread's import of typing, if one is
+    under way.
+
+    ``dataclasses`` reads ``typing.ClassVar`` from ``sys.modules["typing"]`` for every field:
+    half made by another thread, it raised ``AttributeError`` and the capture layer's load
+    failed (the program ran uncaptured). Since the capture layer stopped importing typing
+    itself, nothing else made the load wait for it. ``import typing`` waits on its module
+    lock (with importlib's deadlock detection) until that thread is done; nothing else is
+    imported.
+    """
+    if "typing" in sys.modules and not _loaded("typing"):
+        import typing  # noqa: F401, PLC0415 - see above

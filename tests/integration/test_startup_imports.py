@@ -558,7 +558,8 @@ def test_the_public_names_type_hints_resolve(tmp_path: Path, runner: bool) -> No
     its first target module)."""
     (tmp_path / "tgt_imp.py").write_text(WORK)
     (tmp_path / "capture.yaml").write_text("version: 1\ntargets: ['tgt_imp:work']\n")
-    (tmp_path / "prog.py").write_text(HINTS.format(first="import tgt_imp" if runner else ""))
+    first = "import pathlib, tgt_imp" if runner else ""  # StoredPath: a Union of Path
+    (tmp_path / "prog.py").write_text(HINTS.format(first=first))
     command = [*RUN, "--config", "capture.yaml"] if runner else [sys.executable]
     if runner:  # the target file parsed once, then read from the start-up cache (as usual)
         (tmp_path / "noop.py").write_text("")
@@ -566,3 +567,54 @@ def test_the_public_names_type_hints_resolve(tmp_path: Path, runner: bool) -> No
     done = run([*command, "prog.py"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "True\nTrue\n"
+
+
+TYPING_MID_IMPORT = """
+import importlib.machinery, sys, threading, time
+started = threading.Event()
+
+class SlowTyping:
+    # Another thread of the program is importing typing when the first target module loads
+    # the capture layer: sys.modules["typing"] is there, half made, for 0.5 s.
+    def find_spec(self, name, path=None, target=None):
+        if name != "typing":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        real = spec.loader
+        class Loader:
+            def create_module(self, spec):
+                return real.create_module(spec)
+            def exec_module(self, module):
+                started.set()
+                time.sleep(0.5)
+                real.exec_module(module)
+        spec.loader = Loader()
+        return spec
+
+sys.meta_path.insert(0, SlowTyping())
+importer = threading.Thread(target=lambda: __import__("typing"))
+importer.start()
+started.wait()
+import tgt_imp
+importer.join()
+print(tgt_imp.work(1))
+"""
+
+
+def test_a_thread_importing_typing_while_the_capture_layer_loads_leaves_it_capturing(
+    tmp_path: Path, capture_dir: Path
+) -> None:
+    """dataclasses reads ``typing.ClassVar`` from a typing another thread is still importing:
+    the capture layer's load failed ("partially initialized module 'typing' has no attribute
+    'ClassVar'") and the program ran uncaptured. The load now waits for that import."""
+    (tmp_path / "tgt_imp.py").write_text(WORK)
+    (tmp_path / "capture.yaml").write_text(
+        "version: 1\ndefaults: {async_storage: false}\ntargets: ['tgt_imp:work']\n"
+    )
+    (tmp_path / "prog.py").write_text(TYPING_MID_IMPORT)
+    (tmp_path / "noop.py").write_text("")
+    # The target file parsed once, then read from the start-up cache (as a program's would).
+    assert run([*RUN, "--config", "capture.yaml", "noop.py"], tmp_path).returncode == 0
+    done = run([*RUN, "--config", "capture.yaml", "prog.py"], tmp_path)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "2\n")
+    assert [r["args"] for r in CaptureLoader(capture_dir).load_all("tgt_imp:work")] == [[1]]

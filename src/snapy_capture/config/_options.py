@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from snapy_capture._records import Record
+from snapy_capture._stdtypes import settle_typing
 from snapy_capture.config import _parsers
 from snapy_capture.config._parsers import SERIALIZER_NAMES
 from snapy_capture.errors import ConfigError
@@ -84,6 +85,9 @@ def _option(
     """A :class:`CaptureConfig` field that is also a row of :data:`OPTIONS` (see there)."""
     row = {"parse": parse, "env": env, "production": production, "additive": additive, "doc": doc}
     return field(default=default, repr=not hidden, metadata={"option": row})
+
+
+settle_typing()  # dataclasses reads typing if loaded (see there)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import operator
 import types
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from snapy_capture._stdtypes import imported
+from snapy_capture._stdtypes import imported, settle_typing
 from snapy_capture.errors import ConfigError
 from snapy_capture.filters._inert import Inert, inert_loads
 from snapy_capture.filters._names import (
@@ -60,6 +60,9 @@ __all__ = ["ArgumentFilter", "FilterResult"]
 _FIRST: Final = operator.itemgetter(0)
 _FUNCTION: Final = types.FunctionType
 _SECOND: Final = operator.itemgetter(1)
+
+
+settle_typing()  # dataclasses reads typing if loaded (see there)
 
 
 @dataclasses.dataclass(frozen=True, init=False)

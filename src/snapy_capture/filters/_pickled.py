@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from itertools import islice
 
+from snapy_capture._stdtypes import settle_typing
 from snapy_capture.filters._inert import Inert
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
@@ -53,6 +54,8 @@ def _dataclass_getstate() -> object:
     known = getattr(dataclasses, "_dataclass_getstate", None)
     if known is not None:
         return known
+
+    settle_typing()  # dataclasses reads typing if loaded (see there)
 
     @dataclasses.dataclass(frozen=True, slots=True)
     class SlottedFrozen:
