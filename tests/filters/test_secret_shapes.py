@@ -321,11 +321,13 @@ def test_the_fast_roads_find_exactly_what_each_pattern_finds(
 
 
 def test_a_100_kb_argument_is_filtered_quickly() -> None:
-    """Through the public API, on the text that took 26 s before: a few milliseconds."""
+    """Through the public API, on the text that took 26 s before: a few milliseconds (the
+    bound is 10x that: it tells a backtracking pattern from a linear one on a loaded machine,
+    where 50 ms failed once at load 5.5)."""
     text = "a:" + "auth" * (25 * KB)
     start = time.perf_counter()
     result, _ = FLT.filter_value(text, "note")
-    assert time.perf_counter() - start < 0.05
+    assert time.perf_counter() - start < 0.5
     assert result == text
 
 
