@@ -55,3 +55,28 @@ def test_an_enum_member_under_a_secret_name_is_kept_and_masks_nothing(
         assert record["result"]["value"] == {"replicas": 2, "token_source": Source.ENVIRONMENT}
     on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
     assert b"hunter2" not in on_disk
+
+
+class Credentials(enum.Enum):
+    PROD = "glx-hunter2-zebra-91"  # no known shape: found by its name only
+    STAGING = ("svc", "stg-hunter2-quokka-17")
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_an_enum_member_whose_value_is_text_is_still_a_secret(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    # Pickle stores a member by its value (Python 3.10, 3.11): kept under ``password``, the
+    # password itself reached the disk. Only a member whose value is a number is kept.
+    @capture_args(path=tmp_path, **options)
+    def login(user: str, password: Credentials, secret: Credentials, source: Source) -> str:
+        return user
+
+    login("bob", Credentials.PROD, Credentials.STAGING, Source.ENVIRONMENT)
+    flush()
+    record = load_capture_dict("login", path=tmp_path)
+    assert record["args"][0] == "bob"
+    on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+    assert b"hunter2" not in on_disk
+    paths = {item["path"] for item in record["metadata"]["redactions"]}
+    assert {"password", "secret"} <= paths

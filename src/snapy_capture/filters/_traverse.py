@@ -338,13 +338,42 @@ def _label(name: str) -> str:
     return _SIGNS.sub("", name[:128].lower())
 
 
+#: The values an Enum member may have and still be kept under a sensitive name: no text.
+_CONSTANT_VALUES: Final = frozenset({int, float, bool, type(None)})
+#: A class's own namespace, read in C (a metaclass's ``__getattr__`` is host code).
+_CLASS_DICT: Final = vars(type)["__dict__"].__get__
+
+
 def enum_member(value: Any) -> bool:
-    """Whether ``value`` is an Enum member (or an async snapshot's copy of one); type()
-    only: an object's own ``__class__`` is not asked."""
+    """Whether ``value`` is an Enum member (or an async snapshot's copy of one) whose value
+    is a number (click's ``ParameterSource``, ``auto()``): a constant of the program's
+    source that holds no secret. Not one whose value is text or anything else: pickle
+    stores a member by its value (Python 3.10, 3.11), and ``password=Creds.PROD`` with
+    ``PROD = "..."`` stored that password. type() and the member's own dict only: an
+    object's own ``__class__`` or ``value`` is not asked."""
     kind = type(value)
     if kind is Inert:
-        kind = value.cls or Inert
-    return issubclass(type(kind), enum.EnumMeta)
+        args = value.args
+        if value.func is getattr and len(args) == 2 and type(args[1]) is str:
+            # Stored by its name (Python 3.12+): judged by the member it names, as live.
+            if not issubclass(type(args[0]), enum.EnumMeta):
+                return False
+            members = _CLASS_DICT(args[0]).get("_member_map_")
+            member = members.get(args[1]) if type(members) is dict else None
+            return member is not None and enum_member(member)
+        cls = value.cls
+        if cls is None or not issubclass(type(cls), enum.EnumMeta):
+            return False
+        return all(type(part) in _CONSTANT_VALUES for part in args)
+    if not issubclass(type(kind), enum.EnumMeta):
+        return False
+    try:
+        member_dict = object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        return False
+    if type(member_dict) is not dict:
+        return False
+    return type(member_dict.get("_value_", "")) in _CONSTANT_VALUES
 
 
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
