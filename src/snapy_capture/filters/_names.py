@@ -542,6 +542,9 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
         # An async snapshot's copy of a str subclass claims the class but is no text: its
         # text is read from its parts (reading it as a str raised, and lost the argument).
         return key.text()
+    if type(key) is bytes:
+        # A header as an ASGI scope or a raw HTTP client holds it: (b"x-api-key", b"...").
+        return key.decode("ascii") if len(key) <= NAME_LENGTH and key.isascii() else None
     if not isinstance(key, str) or type(key) is Redacted:
         return None
     return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it
@@ -656,16 +659,22 @@ VALUE_KEYS: Final = _spellings("value", "content", "val", "data")
 NAME_LENGTH: Final = 64
 
 
-def naming_entry(pairs: Iterable[tuple[Any, Any]]) -> str | None:
-    """The text of a dict's naming entry (``"DB_PASSWORD"`` in ``{"name": "DB_PASSWORD",
-    "value": pw}``), by which its :data:`VALUE_KEYS` entries are judged; ``None`` if it has
-    none. Exact str keys and values only: no subclass's ``__eq__`` or ``__hash__`` runs."""
+def naming_entry(
+    pairs: Iterable[tuple[Any, Any]], sensitive: Callable[[str], object]
+) -> str | None:
+    """The text of a dict's naming entry that ``sensitive`` (a name's verdict) finds
+    sensitive (``"DB_PASSWORD"`` in ``{"name": "DB_PASSWORD", "value": pw}``), by which its
+    :data:`VALUE_KEYS` entries are judged; ``None`` if it has none. Every naming entry is
+    asked, not the first only: ``{"key": "db", "name": "DB_PASSWORD", "value": pw}`` stored
+    the password. Exact str keys and values only: no subclass's ``__eq__`` or ``__hash__``
+    runs."""
     for key, item in pairs:
         if (
             type(key) is str
             and key in NAMING_KEYS
             and type(item) is str
             and len(item) <= NAME_LENGTH
+            and sensitive(item) is not None
         ):
             return item
     return None

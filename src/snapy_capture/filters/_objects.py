@@ -364,8 +364,7 @@ class ObjectWalk(abc.ABC):
     def named_values(self, pairs: list[tuple[Any, Any]]) -> str | None:
         """The sensitive name a dict's naming entry gives its value entries (``"password"``
         in ``{"name": "password", "value": pw}``), else ``None``."""
-        text = naming_entry(pairs)
-        return text if text is not None and self.flt.sensitive_pattern(text) is not None else None
+        return naming_entry(pairs, self.flt.sensitive_pattern)
 
     @abc.abstractmethod
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
