@@ -31,6 +31,7 @@ from snapy_capture.filters._names import VALUE_KEYS, format_names, naming_entry
 from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
+    no_longer_plain,
     plain_pickling,
     plain_tuple,
     state_pickling,
@@ -579,6 +580,13 @@ class ObjectWalk(abc.ABC):
         hidden = value.hidden
         if type(hidden) is tuple:
             return self.visit_aside(path, value, hidden, depth, key)
+        cls = value.cls
+        if key is None and cls is not None and no_longer_plain(cls):
+            # A snapshot's copy of an object whose class pickles itself since it was judged
+            # plain: taken by the reducer chosen then, without the attributes the live one is
+            # judged by (``password`` encoded by its new ``__reduce__``). Not kept: the
+            # class's next snapshots carry them (its reducer is chosen again).
+            return self.redact(path, f"opaque:{value.type_name()} changed how it pickles")
         return self.visit_parts(path, value, depth, key)
 
     def visit_aside(
