@@ -172,9 +172,7 @@ def _aside(kind: type, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
                 # methods run): pickle's default would store its attributes all the same.
                 # Another mapping is not read (host code).
                 kind_of_dict = type(instance_dict)
-                instance_dict = (
-                    dict.copy(instance_dict) if issubclass(kind_of_dict, dict) else None
-                )
+                instance_dict = dict.copy(instance_dict) if issubclass(kind_of_dict, dict) else None
             if not instance_dict:
                 instance_dict = None  # empty
         unset = 0
