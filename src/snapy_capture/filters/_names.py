@@ -39,6 +39,7 @@ __all__ = [
     "name_list",
     "names_key",
     "naming_entry",
+    "own_fields",
     "pair_key",
     "structural_name",
     "version",
@@ -528,6 +529,20 @@ def match_name(
     return vocabulary(patterns, extra).match(words)
 
 
+_MRO: Final = vars(type)["__mro__"].__get__
+_CLASS_DICT: Final = vars(type)["__dict__"].__get__
+
+
+def own_fields(kind: type) -> Any:
+    """A namedtuple class's ``_fields`` (``None`` if none), read from its classes' own dicts:
+    ``getattr`` asks a metaclass's ``__getattr__`` for a missing name (host code)."""
+    for klass in _MRO(kind):
+        fields = _CLASS_DICT(klass).get("_fields")
+        if fields is not None:
+            return fields
+    return None
+
+
 def pair_key(value: Any, items: list[Any]) -> str | None:
     """The key of a ``(key, value)`` pair, else ``None``.
 
@@ -535,7 +550,12 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
     items whose first is text: ``("password", pw)``, an HTTP header ``("Authorization", ...)``.
     Its second item is then checked by that name, as a dict value is by its key.
     """
-    if len(items) != 2 or not isinstance(value, (list, tuple)) or hasattr(type(value), "_fields"):
+    kind = type(value)  # not isinstance(): an object's own ``__class__`` is host code
+    if (
+        len(items) != 2
+        or not issubclass(kind, (list, tuple))
+        or (kind is not tuple and kind is not list and own_fields(kind) is not None)
+    ):
         return None
     key = items[0]
     if type(key) is Inert:

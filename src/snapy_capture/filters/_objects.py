@@ -459,7 +459,7 @@ class ObjectWalk(abc.ABC):
         # No more names than the budget can pay for (visit_attributes spends ITEM_COST each
         # first): one more is over it, whatever the object's size.
         names = attribute_names(value, self.room // ITEM_COST + 1)
-        if dataclasses.is_dataclass(value):
+        if dataclasses.is_dataclass(kind):  # the type: an own __class__ is host code
             # Fields first, by name, even when they are not in __dict__ (slots, properties).
             known = dict(names or ())
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]

@@ -32,7 +32,7 @@ import types
 
 from snapy_capture._stdtypes import datetime, imported
 from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._names import VALUE_KEYS, AmbiguousName, pair_key
+from snapy_capture.filters._names import VALUE_KEYS, AmbiguousName, own_fields, pair_key
 from snapy_capture.filters._objects import (
     BUILTIN_CONTAINERS,
     ITEM_COST,
@@ -480,8 +480,9 @@ def _length(value: Any) -> int:
     """The number of items of a dict, list, set or frozenset subclass, by the base type's own
     ``__len__`` (a subclass's is host code)."""
     base: Any
+    kind = type(value)  # not isinstance(): an object's own ``__class__`` is host code
     for base in (dict, list, set, frozenset):
-        if isinstance(value, base):
+        if issubclass(kind, base):
             return int(base.__len__(value))
     return 0
 
@@ -639,10 +640,10 @@ class _Walk(ObjectWalk):
         # that pickle stores with attributes (in visit_container).
         if (
             kind is not Inert
-            and isinstance(value, (str, bytes, bytearray))
+            and issubclass(kind, (str, bytes, bytearray))
             and not text_with_state(value, kind)
         ):
-            if isinstance(value, str):
+            if issubclass(kind, str):
                 return self.visit_str(path, value)
             return self.visit_bytes(path, value)
         key = id(value)
@@ -887,18 +888,20 @@ class _Walk(ObjectWalk):
             if (parts := partial_parts(value)) is not None:  # an async copy of a partial
                 return self.visit_partial(path, value, parts, depth)
             return self.visit_inert(path, value, depth)
-        if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
+        # issubclass(type), not isinstance(): an object's own ``__class__`` is host code, and
+        # one claiming to be a function was kept by reference, its attributes unfiltered.
+        if issubclass(kind, _BY_REFERENCE) and not _bound_to_data(value):
             return value
-        if isinstance(value, (str, bytes, bytearray)):
+        if issubclass(kind, (str, bytes, bytearray)):
             # Text with attributes (see visit): its pickled form, the text and the state.
             return self.visit_reduced(path, value, depth)
-        if isinstance(value, tuple):
+        if issubclass(kind, tuple):
             self.spend(ITEM_COST * tuple.__len__(value))
             result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
             if isinstance(result, Redacted):
                 return result
             return self.visit_extra(path, value, result, depth)
-        if isinstance(value, (dict, list, set, frozenset)):
+        if issubclass(kind, (dict, list, set, frozenset)):
             if ITEM_COST * _length(value) > self.room:  # its items are counted when walked
                 raise OverBudget
             # Filtered through its pickled form: a copy as its own class would run its code.
@@ -994,8 +997,9 @@ class _Walk(ObjectWalk):
         kind = type(value)
         inherited, self.inherited = self.inherited, None
         given, self.given_names = self.given_names, None
-        fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
-        items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
+        is_tuple = issubclass(kind, tuple)  # not isinstance(): ``__class__`` is host code
+        fields = (None if kind is tuple else own_fields(kind)) if is_tuple else None
+        items = list(tuple.__iter__(value) if is_tuple else value)
         if inherited is not None and kind in _PLAIN_SEQUENCES:
             fields = (inherited,) * len(items)
         elif given is not None and kind is tuple:
