@@ -37,8 +37,10 @@ from snapy_capture.filters._pickled import plain_pickling, type_name
 from snapy_capture.filters._traverse import (
     KEY_MASK,
     LEAVES,
+    NOT_MEMBER,
     enum_member,
     late_leaf,
+    member_value,
     named_pairs,
     redacts,
 )
@@ -601,6 +603,11 @@ class _GivenSecrets:
             # An Enum member is a constant of the program's source, no secret given to this
             # call: its value (a small int, often) looked for elsewhere masked every equal one.
             return []
+        member = member_value(value)
+        if member is not NOT_MEMBER:
+            # One of text: its value only is the secret, not its ``_sort_order_`` (every
+            # equal int in the result was masked) or its name.
+            value = member
         inherit = None
         if name is not None:
             pattern = self.flt.sensitive_pattern(name)

@@ -349,31 +349,42 @@ def enum_member(value: Any) -> bool:
     is a number (click's ``ParameterSource``, ``auto()``): a constant of the program's
     source that holds no secret. Not one whose value is text or anything else: pickle
     stores a member by its value (Python 3.10, 3.11), and ``password=Creds.PROD`` with
-    ``PROD = "..."`` stored that password. type() and the member's own dict only: an
-    object's own ``__class__`` or ``value`` is not asked."""
+    ``PROD = "..."`` stored that password."""
+    found = member_value(value)
+    return found is not NOT_MEMBER and type(found) in _CONSTANT_VALUES
+
+
+#: :func:`member_value` of what is no Enum member (or whose value cannot be read).
+NOT_MEMBER: Final = object()
+
+
+def member_value(value: Any) -> Any:
+    """The value of an Enum member (or of an async snapshot's copy of one), else a marker.
+    type() and the member's own dict only: an object's own ``__class__`` or ``value`` is
+    not asked."""
     kind = type(value)
     if kind is Inert:
         args = value.args
         if value.func is getattr and len(args) == 2 and type(args[1]) is str:
             # Stored by its name (Python 3.12+): judged by the member it names, as live.
             if not issubclass(type(args[0]), enum.EnumMeta):
-                return False
+                return NOT_MEMBER
             members = _CLASS_DICT(args[0]).get("_member_map_")
             member = members.get(args[1]) if type(members) is dict else None
-            return member is not None and enum_member(member)
+            return NOT_MEMBER if member is None else member_value(member)
         cls = value.cls
-        if cls is None or not issubclass(type(cls), enum.EnumMeta):
-            return False
-        return all(type(part) in _CONSTANT_VALUES for part in args)
+        if cls is None or not issubclass(type(cls), enum.EnumMeta) or len(args) != 1:
+            return NOT_MEMBER
+        return args[0]
     if not issubclass(type(kind), enum.EnumMeta):
-        return False
+        return NOT_MEMBER
     try:
         member_dict = object.__getattribute__(value, "__dict__")
     except AttributeError:
-        return False
+        return NOT_MEMBER
     if type(member_dict) is not dict:
-        return False
-    return type(member_dict.get("_value_", "")) in _CONSTANT_VALUES
+        return NOT_MEMBER
+    return member_dict.get("_value_", NOT_MEMBER)
 
 
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
