@@ -614,9 +614,13 @@ def structural_name(name: str) -> bool:
 #: A ``%`` conversion of a format string formatting a tuple (``%s``, ``%-8.3f``, ``%*d``);
 #: ``%(name)s`` formats a mapping, whose keys name its values already.
 _CONVERSION: Final = re.compile(r"%[#0 +-]{0,8}(\*|[0-9]{0,8})(?:\.(\*|[0-9]{0,8}))?[hlL]?[a-zA-Z]")
-#: What names the value a conversion formats: ``password=%s``, ``token: %r``, ``"key": '%s'``
-#: (at the end of the text before it; read from its last 80 characters only).
-_LABEL: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?\Z")
+#: What names the value a conversion formats: ``password=%s``, ``token: %r``, ``"key": '%s'``,
+#: ``Authorization: Bearer %s`` (an HTTP auth scheme between the name and the value), at the
+#: end of the text before it; read from its last 80 characters only.
+_LABEL: Final = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?"
+    r"(?:(?:[Bb]earer|[Bb]asic|[Tt]oken|[Dd]igest|BEARER|BASIC|TOKEN)\s{1,4})?\Z"
+)
 
 
 #: ``format_names`` answers by (format string, count): a program logs with a few constant
