@@ -55,3 +55,48 @@ def test_an_enum_member_under_a_secret_name_is_kept_and_masks_nothing(
         assert record["result"]["value"] == {"replicas": 2, "token_source": Source.ENVIRONMENT}
     on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
     assert b"hunter2" not in on_disk
+
+
+class Credentials(enum.Enum):
+    PROD = "glx-hunter2-zebra-91"  # no known shape: found by its name only
+    STAGING = ("svc", "stg-hunter2-quokka-17")
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_an_enum_member_whose_value_is_text_is_still_a_secret(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    # Pickle stores a member by its value (Python 3.10, 3.11): kept under ``password``, the
+    # password itself reached the disk. Only a member whose value is a number is kept.
+    @capture_args(path=tmp_path, **options)
+    def login(user: str, password: Credentials, secret: Credentials, source: Source) -> str:
+        return user
+
+    login("bob", Credentials.PROD, Credentials.STAGING, Source.ENVIRONMENT)
+    flush()
+    record = load_capture_dict("login", path=tmp_path)
+    assert record["args"][0] == "bob"
+    on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+    assert b"hunter2" not in on_disk
+    paths = {item["path"] for item in record["metadata"]["redactions"]}
+    assert {"password", "secret"} <= paths
+
+
+@pytest.mark.parametrize(
+    "options", [{"record_result": True}, {"async_storage": True, "record_result": True}]
+)
+def test_a_text_member_masks_its_value_in_the_result_and_nothing_else(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    @capture_args(path=tmp_path, **options)
+    def connect(host: str, password: Credentials) -> dict[str, Any]:
+        return {"retries": 1, "echo": f"using {password.value}", "member": password.name}
+
+    connect("db", Credentials.PROD)
+    flush()
+    assert b"hunter2" not in b"".join(
+        path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()
+    )
+    result = load_capture_dict("connect", path=tmp_path)["result"]["value"]
+    # 1 is the member's sort order, PROD its name: neither is the secret.
+    assert result == {"retries": 1, "echo": "using [FILTERED: name:password]", "member": "PROD"}

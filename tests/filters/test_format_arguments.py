@@ -19,6 +19,7 @@ from snapy_capture import CaptureLoader, capture_args, flush
 
 PW = "Zq8-unlikely-pw-55"
 TOKEN = "Zq8-unlikely-token-56"
+BEARER = "glx-hunter2-zebra-91"  # no sensitive word in it (see _record's pairs)
 
 
 def _on_disk(root: Path) -> bytes:
@@ -80,3 +81,38 @@ def test_a_log_record_argument_formatted_into_the_result_is_masked(
     assert PW.encode() not in _on_disk(capture_dir)
     [stored] = CaptureLoader(capture_dir).load_all("render")
     assert stored["result"]["value"] == "user bob, credentials: [FILTERED: name:credential]"
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_an_auth_scheme_between_the_name_and_the_value_still_names_it(
+    capture_dir: Path, options: dict[str, Any]
+) -> None:
+    """``log.debug("Authorization: Bearer %s", token)``: the scheme word hid the name."""
+
+    @capture_args(retention=None, **options)
+    def emit(record: logging.LogRecord) -> None:
+        return None
+
+    emit(
+        logging.LogRecord(
+            "http",
+            logging.DEBUG,
+            "http.py",
+            1,
+            "Authorization: Bearer %s (%s)",
+            (BEARER, "x"),
+            None,
+        )
+    )
+    emit(logging.LogRecord("http", logging.DEBUG, "http.py", 2, "auth=Basic %s", (PW,), None))
+
+    on_disk = _on_disk(capture_dir)
+    assert BEARER.encode() not in on_disk
+    assert PW.encode() not in on_disk
+    records = sorted(
+        (r["args"][0] for r in CaptureLoader(capture_dir).load_all("emit")), key=lambda r: r.lineno
+    )
+    assert [record.args for record in records] == [
+        ("[FILTERED: name:authorization]", "x"),
+        ("[FILTERED: name:auth]",),
+    ]

@@ -106,3 +106,25 @@ def test_a_named_secret_returned_is_masked_in_the_result(
     assert SECRET.encode() not in on_disk
     record = load_capture_dict("field_value", path=tmp_path)
     assert record["result"]["value"] == "[FILTERED: name:password]"
+
+
+@pytest.mark.parametrize("options", CAPTURE_MODES)
+def test_a_sensitive_naming_entry_after_an_innocent_one_still_names_the_value(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    """Only the first naming entry was asked: ``key: "db"`` made the password innocent."""
+
+    @capture_args(path=tmp_path, **options)
+    def configure(setting: dict[str, str]) -> str:
+        return setting["value"][:0] + "ok"
+
+    assert configure({"key": "db", "name": "DB_PASSWORD", "value": SECRET}) == "ok"
+    flush()
+    on_disk = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+    assert SECRET.encode() not in on_disk
+    record = load_capture_dict("configure", path=tmp_path)
+    assert record["args"][0] == {
+        "key": "db",
+        "name": "DB_PASSWORD",
+        "value": "[FILTERED: name:password]",
+    }

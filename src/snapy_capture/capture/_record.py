@@ -26,13 +26,21 @@ from snapy_capture.filters import (
     attribute_names,
     inert_loads,
 )
-from snapy_capture.filters._names import VALUE_KEYS, format_names, naming_entry, structural_name
+from snapy_capture.filters._names import (
+    VALUE_KEYS,
+    format_names,
+    naming_entry,
+    pair_key,
+    structural_name,
+)
 from snapy_capture.filters._pickled import plain_pickling, type_name
 from snapy_capture.filters._traverse import (
     KEY_MASK,
     LEAVES,
+    NOT_MEMBER,
     enum_member,
     late_leaf,
+    member_value,
     named_pairs,
     redacts,
 )
@@ -533,6 +541,9 @@ def _plain_atom(value: Any) -> Any:
 
 def _key_name(key: Any) -> str | None:
     plain = _plain_atom(key)
+    if type(plain) is bytes:
+        # As the filter names a bytes key (``visit_key``): {b"password": pw} is judged so.
+        return plain.decode("utf-8", "replace")
     return plain if type(plain) is str else None
 
 
@@ -592,6 +603,11 @@ class _GivenSecrets:
             # An Enum member is a constant of the program's source, no secret given to this
             # call: its value (a small int, often) looked for elsewhere masked every equal one.
             return []
+        member = member_value(value)
+        if member is not NOT_MEMBER:
+            # One of text: its value only is the secret, not its ``_sort_order_`` (every
+            # equal int in the result was masked) or its name.
+            value = member
         inherit = None
         if name is not None:
             pattern = self.flt.sensitive_pattern(name)
@@ -679,7 +695,10 @@ class _GivenSecrets:
         )
         if isinstance(fields, tuple):
             return [(_key_name(f), v) for f, v in zip(fields, items, strict=False)]
-        label = _key_name(items[0]) if len(items) == 2 else None
+        label = None
+        if len(items) == 2:
+            # A header's name may be bytes (an ASGI scope's): named as the filter names it.
+            label = pair_key(items, items) if type(items[0]) is bytes else _key_name(items[0])
         if label is not None:
             # A ("password", value) pair. Its first item is data, not an attribute's name: it
             # does not exempt the second as an attribute called so would (see ``visit``).
@@ -714,8 +733,8 @@ class _GivenSecrets:
     def pairs(self, pairs: list[tuple[Any, Any]]) -> list[tuple[str | None, Any]]:
         """A dict's items by their keys' names; a value entry named by a naming entry
         (``{"name": "password", "value": pw}``) by that name, as the filter judges it."""
-        text = naming_entry(pairs)
-        if text is None or self.flt.sensitive_pattern(text) is None:
+        text = naming_entry(pairs, self.flt.sensitive_pattern)
+        if text is None:
             return [(_key_name(k), v) for k, v in pairs]
         return [(text if k in VALUE_KEYS else _key_name(k), v) for k, v in pairs]
 

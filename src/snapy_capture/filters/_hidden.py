@@ -167,8 +167,14 @@ def _aside(kind: type, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
         except AttributeError:
             instance_dict = None
         else:
-            if type(instance_dict) is not dict or not instance_dict:
-                instance_dict = None  # empty, or another mapping (not read: host code)
+            if type(instance_dict) is not dict:
+                # A dict subclass set as __dict__ is read by dict's own copy (none of its
+                # methods run): pickle's default would store its attributes all the same.
+                # Another mapping is not read (host code).
+                kind_of_dict = type(instance_dict)
+                instance_dict = dict.copy(instance_dict) if issubclass(kind_of_dict, dict) else None
+            if not instance_dict:
+                instance_dict = None  # empty
         unset = 0
         slot_values = None
         if slots:
@@ -193,8 +199,12 @@ def _aside(kind: type, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return reduced
         named = None  # the class, when the copy does not tell it: a placeholder names it
         if func is _NEWOBJ or func is _NEWOBJ_EX:
-            if not args or args[0] is not type(value):
-                return reduced  # pickle's own check of the class decides
+            if not args:
+                return reduced  # pickle refuses it
+            if args[0] is not type(value):
+                # Rebuilt as another class (which an object's own ``__class__`` may claim,
+                # for pickle's check): its copy does not tell this one's class.
+                named = name
         elif func is not kind:
             named = name
             if func is getattr or is_safe(func):

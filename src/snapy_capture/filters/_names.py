@@ -39,6 +39,7 @@ __all__ = [
     "name_list",
     "names_key",
     "naming_entry",
+    "own_fields",
     "pair_key",
     "structural_name",
     "version",
@@ -528,6 +529,20 @@ def match_name(
     return vocabulary(patterns, extra).match(words)
 
 
+_MRO: Final = vars(type)["__mro__"].__get__
+_CLASS_DICT: Final = vars(type)["__dict__"].__get__
+
+
+def own_fields(kind: type) -> Any:
+    """A namedtuple class's ``_fields`` (``None`` if none), read from its classes' own dicts:
+    ``getattr`` asks a metaclass's ``__getattr__`` for a missing name (host code)."""
+    for klass in _MRO(kind):
+        fields = _CLASS_DICT(klass).get("_fields")
+        if fields is not None:
+            return fields
+    return None
+
+
 def pair_key(value: Any, items: list[Any]) -> str | None:
     """The key of a ``(key, value)`` pair, else ``None``.
 
@@ -535,13 +550,21 @@ def pair_key(value: Any, items: list[Any]) -> str | None:
     items whose first is text: ``("password", pw)``, an HTTP header ``("Authorization", ...)``.
     Its second item is then checked by that name, as a dict value is by its key.
     """
-    if len(items) != 2 or not isinstance(value, (list, tuple)) or hasattr(type(value), "_fields"):
+    kind = type(value)  # not isinstance(): an object's own ``__class__`` is host code
+    if (
+        len(items) != 2
+        or not issubclass(kind, (list, tuple))
+        or (kind is not tuple and kind is not list and own_fields(kind) is not None)
+    ):
         return None
     key = items[0]
     if type(key) is Inert:
         # An async snapshot's copy of a str subclass claims the class but is no text: its
         # text is read from its parts (reading it as a str raised, and lost the argument).
         return key.text()
+    if type(key) is bytes:
+        # A header as an ASGI scope or a raw HTTP client holds it: (b"x-api-key", b"...").
+        return key.decode("ascii") if len(key) <= NAME_LENGTH and key.isascii() else None
     if not isinstance(key, str) or type(key) is Redacted:
         return None
     return str.__str__(key)  # a plain str: no __hash__ or __eq__ of a subclass runs on it
@@ -591,9 +614,13 @@ def structural_name(name: str) -> bool:
 #: A ``%`` conversion of a format string formatting a tuple (``%s``, ``%-8.3f``, ``%*d``);
 #: ``%(name)s`` formats a mapping, whose keys name its values already.
 _CONVERSION: Final = re.compile(r"%[#0 +-]{0,8}(\*|[0-9]{0,8})(?:\.(\*|[0-9]{0,8}))?[hlL]?[a-zA-Z]")
-#: What names the value a conversion formats: ``password=%s``, ``token: %r``, ``"key": '%s'``
-#: (at the end of the text before it; read from its last 80 characters only).
-_LABEL: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?\Z")
+#: What names the value a conversion formats: ``password=%s``, ``token: %r``, ``"key": '%s'``,
+#: ``Authorization: Bearer %s`` (an HTTP auth scheme between the name and the value), at the
+#: end of the text before it; read from its last 80 characters only.
+_LABEL: Final = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_.-]{0,63})[\"']?\s{0,4}[=:]\s{0,4}[\"'(\[]?"
+    r"(?:(?:[Bb]earer|[Bb]asic|[Tt]oken|[Dd]igest|BEARER|BASIC|TOKEN)\s{1,4})?\Z"
+)
 
 
 #: ``format_names`` answers by (format string, count): a program logs with a few constant
@@ -656,16 +683,22 @@ VALUE_KEYS: Final = _spellings("value", "content", "val", "data")
 NAME_LENGTH: Final = 64
 
 
-def naming_entry(pairs: Iterable[tuple[Any, Any]]) -> str | None:
-    """The text of a dict's naming entry (``"DB_PASSWORD"`` in ``{"name": "DB_PASSWORD",
-    "value": pw}``), by which its :data:`VALUE_KEYS` entries are judged; ``None`` if it has
-    none. Exact str keys and values only: no subclass's ``__eq__`` or ``__hash__`` runs."""
+def naming_entry(
+    pairs: Iterable[tuple[Any, Any]], sensitive: Callable[[str], object]
+) -> str | None:
+    """The text of a dict's naming entry that ``sensitive`` (a name's verdict) finds
+    sensitive (``"DB_PASSWORD"`` in ``{"name": "DB_PASSWORD", "value": pw}``), by which its
+    :data:`VALUE_KEYS` entries are judged; ``None`` if it has none. Every naming entry is
+    asked, not the first only: ``{"key": "db", "name": "DB_PASSWORD", "value": pw}`` stored
+    the password. Exact str keys and values only: no subclass's ``__eq__`` or ``__hash__``
+    runs."""
     for key, item in pairs:
         if (
             type(key) is str
             and key in NAMING_KEYS
             and type(item) is str
             and len(item) <= NAME_LENGTH
+            and sensitive(item) is not None
         ):
             return item
     return None

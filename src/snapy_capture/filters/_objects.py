@@ -31,6 +31,7 @@ from snapy_capture.filters._names import VALUE_KEYS, format_names, naming_entry
 from snapy_capture.filters._pickled import (
     attribute_names,
     materialized,
+    no_longer_plain,
     plain_pickling,
     plain_tuple,
     state_pickling,
@@ -364,8 +365,7 @@ class ObjectWalk(abc.ABC):
     def named_values(self, pairs: list[tuple[Any, Any]]) -> str | None:
         """The sensitive name a dict's naming entry gives its value entries (``"password"``
         in ``{"name": "password", "value": pw}``), else ``None``."""
-        text = naming_entry(pairs)
-        return text if text is not None and self.flt.sensitive_pattern(text) is not None else None
+        return naming_entry(pairs, self.flt.sensitive_pattern)
 
     @abc.abstractmethod
     def visit_key(self, path: Path, key: Any, index: int, depth: int) -> tuple[Any, str | None]:
@@ -459,7 +459,7 @@ class ObjectWalk(abc.ABC):
         # No more names than the budget can pay for (visit_attributes spends ITEM_COST each
         # first): one more is over it, whatever the object's size.
         names = attribute_names(value, self.room // ITEM_COST + 1)
-        if dataclasses.is_dataclass(value):
+        if dataclasses.is_dataclass(kind):  # the type: an own __class__ is host code
             # Fields first, by name, even when they are not in __dict__ (slots, properties).
             known = dict(names or ())
             fields = [(f.name, known.get(f.name, False)) for f in dataclasses.fields(value)]
@@ -580,6 +580,13 @@ class ObjectWalk(abc.ABC):
         hidden = value.hidden
         if type(hidden) is tuple:
             return self.visit_aside(path, value, hidden, depth, key)
+        cls = value.cls
+        if key is None and cls is not None and no_longer_plain(cls):
+            # A snapshot's copy of an object whose class pickles itself since it was judged
+            # plain: taken by the reducer chosen then, without the attributes the live one is
+            # judged by (``password`` encoded by its new ``__reduce__``). Not kept: the
+            # class's next snapshots carry them (its reducer is chosen again).
+            return self.redact(path, f"opaque:{value.type_name()} changed how it pickles")
         return self.visit_parts(path, value, depth, key)
 
     def visit_aside(

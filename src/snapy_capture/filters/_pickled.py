@@ -25,6 +25,7 @@ else:  # for typing.get_type_hints of the public names (see there)
 __all__ = [
     "attribute_names",
     "materialized",
+    "no_longer_plain",
     "plain_pickling",
     "plain_tuple",
     "state_pickling",
@@ -110,6 +111,14 @@ def plain_pickling(kind: type) -> bool:
         if len(_plain_cache) < 4096:
             _plain_cache[kind] = plain
     return plain
+
+
+def no_longer_plain(kind: type) -> bool:
+    """Whether ``kind`` was judged to pickle plainly and has been given a reducer or a
+    ``__getstate__`` since (an assignment, ``copyreg.pickle``). A snapshot's picklers chose
+    pickle's own reduction for it then, without the attributes the filters judge it by
+    (``_hidden``): one taken before they learn of the change holds its own reduction only."""
+    return _plain_cache.get(kind) is True and not plain_pickling(kind)
 
 
 def state_pickling(kind: type) -> bool:

@@ -32,7 +32,7 @@ import types
 
 from snapy_capture._stdtypes import datetime, imported
 from snapy_capture.filters._inert import Inert
-from snapy_capture.filters._names import VALUE_KEYS, AmbiguousName, pair_key
+from snapy_capture.filters._names import VALUE_KEYS, AmbiguousName, own_fields, pair_key
 from snapy_capture.filters._objects import (
     BUILTIN_CONTAINERS,
     ITEM_COST,
@@ -338,13 +338,53 @@ def _label(name: str) -> str:
     return _SIGNS.sub("", name[:128].lower())
 
 
+#: The values an Enum member may have and still be kept under a sensitive name: no text.
+_CONSTANT_VALUES: Final = frozenset({int, float, bool, type(None)})
+#: A class's own namespace, read in C (a metaclass's ``__getattr__`` is host code).
+_CLASS_DICT: Final = vars(type)["__dict__"].__get__
+
+
 def enum_member(value: Any) -> bool:
-    """Whether ``value`` is an Enum member (or an async snapshot's copy of one); type()
-    only: an object's own ``__class__`` is not asked."""
+    """Whether ``value`` is an Enum member (or an async snapshot's copy of one) whose value
+    is a number (click's ``ParameterSource``, ``auto()``): a constant of the program's
+    source that holds no secret. Not one whose value is text or anything else: pickle
+    stores a member by its value (Python 3.10, 3.11), and ``password=Creds.PROD`` with
+    ``PROD = "..."`` stored that password."""
+    found = member_value(value)
+    return found is not NOT_MEMBER and type(found) in _CONSTANT_VALUES
+
+
+#: :func:`member_value` of what is no Enum member (or whose value cannot be read).
+NOT_MEMBER: Final = object()
+
+
+def member_value(value: Any) -> Any:
+    """The value of an Enum member (or of an async snapshot's copy of one), else a marker.
+    type() and the member's own dict only: an object's own ``__class__`` or ``value`` is
+    not asked."""
     kind = type(value)
     if kind is Inert:
-        kind = value.cls or Inert
-    return issubclass(type(kind), enum.EnumMeta)
+        args = value.args
+        if value.func is getattr and len(args) == 2 and type(args[1]) is str:
+            # Stored by its name (Python 3.12+): judged by the member it names, as live.
+            if not issubclass(type(args[0]), enum.EnumMeta):
+                return NOT_MEMBER
+            members = _CLASS_DICT(args[0]).get("_member_map_")
+            member = members.get(args[1]) if type(members) is dict else None
+            return NOT_MEMBER if member is None else member_value(member)
+        cls = value.cls
+        if cls is None or not issubclass(type(cls), enum.EnumMeta) or len(args) != 1:
+            return NOT_MEMBER
+        return args[0]
+    if not issubclass(type(kind), enum.EnumMeta):
+        return NOT_MEMBER
+    try:
+        member_dict = object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        return NOT_MEMBER
+    if type(member_dict) is not dict:
+        return NOT_MEMBER
+    return member_dict.get("_value_", NOT_MEMBER)
 
 
 #: Sequences whose items have no names of their own (a tuple subclass's class gives them one).
@@ -451,8 +491,9 @@ def _length(value: Any) -> int:
     """The number of items of a dict, list, set or frozenset subclass, by the base type's own
     ``__len__`` (a subclass's is host code)."""
     base: Any
+    kind = type(value)  # not isinstance(): an object's own ``__class__`` is host code
     for base in (dict, list, set, frozenset):
-        if isinstance(value, base):
+        if issubclass(kind, base):
             return int(base.__len__(value))
     return 0
 
@@ -610,10 +651,10 @@ class _Walk(ObjectWalk):
         # that pickle stores with attributes (in visit_container).
         if (
             kind is not Inert
-            and isinstance(value, (str, bytes, bytearray))
+            and issubclass(kind, (str, bytes, bytearray))
             and not text_with_state(value, kind)
         ):
-            if isinstance(value, str):
+            if issubclass(kind, str):
                 return self.visit_str(path, value)
             return self.visit_bytes(path, value)
         key = id(value)
@@ -858,18 +899,20 @@ class _Walk(ObjectWalk):
             if (parts := partial_parts(value)) is not None:  # an async copy of a partial
                 return self.visit_partial(path, value, parts, depth)
             return self.visit_inert(path, value, depth)
-        if isinstance(value, _BY_REFERENCE) and not _bound_to_data(value):
+        # issubclass(type), not isinstance(): an object's own ``__class__`` is host code, and
+        # one claiming to be a function was kept by reference, its attributes unfiltered.
+        if issubclass(kind, _BY_REFERENCE) and not _bound_to_data(value):
             return value
-        if isinstance(value, (str, bytes, bytearray)):
+        if issubclass(kind, (str, bytes, bytearray)):
             # Text with attributes (see visit): its pickled form, the text and the state.
             return self.visit_reduced(path, value, depth)
-        if isinstance(value, tuple):
+        if issubclass(kind, tuple):
             self.spend(ITEM_COST * tuple.__len__(value))
             result = self.too_big(path, value) or self.visit_sequence(path, value, depth)
             if isinstance(result, Redacted):
                 return result
             return self.visit_extra(path, value, result, depth)
-        if isinstance(value, (dict, list, set, frozenset)):
+        if issubclass(kind, (dict, list, set, frozenset)):
             if ITEM_COST * _length(value) > self.room:  # its items are counted when walked
                 raise OverBudget
             # Filtered through its pickled form: a copy as its own class would run its code.
@@ -965,8 +1008,9 @@ class _Walk(ObjectWalk):
         kind = type(value)
         inherited, self.inherited = self.inherited, None
         given, self.given_names = self.given_names, None
-        fields = getattr(kind, "_fields", None) if isinstance(value, tuple) else None
-        items = list(tuple.__iter__(value) if isinstance(value, tuple) else value)
+        is_tuple = issubclass(kind, tuple)  # not isinstance(): ``__class__`` is host code
+        fields = (None if kind is tuple else own_fields(kind)) if is_tuple else None
+        items = list(tuple.__iter__(value) if is_tuple else value)
         if inherited is not None and kind in _PLAIN_SEQUENCES:
             fields = (inherited,) * len(items)
         elif given is not None and kind is tuple:

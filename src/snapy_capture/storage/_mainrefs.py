@@ -158,7 +158,7 @@ class MainMappingPickler(pickle.Pickler):
         self._loader = loader
 
     def reducer_override(self, obj: Any) -> Any:
-        if not isinstance(obj, (type, types.FunctionType)):
+        if not issubclass(type(obj), (type, types.FunctionType)):  # __class__ is host code
             return NotImplemented
         module = getattr(obj, "__module__", None)
         if module not in MAIN_MODULES:
