@@ -36,6 +36,7 @@ from snapy_capture.capture._writer import push
 
 TYPE_CHECKING = False  # not typing's: see snapy_capture._stdtypes
 if TYPE_CHECKING:
+    from contextvars import Token
     from typing import Any, Protocol
 
     from snapy_capture.capture._queued import Site
@@ -47,6 +48,12 @@ _perf_counter_ns = time.perf_counter_ns
 #: capture fail with RecursionError, and then the report of that failure too (logging is
 #: deep): that second one is dropped where it is caught, or it would skip the call, or lose
 #: a result the call returned, which a program without capture would have had.
+#: _DEPTH_NEAR_THE_LIMIT: reading or setting DEPTH there can fail as well, outside the
+#: capture's guard: CPython's context map compares it with a variable of the host's filed in
+#: the same slot (decided by the variables' addresses: with three set, as in a pytest process,
+#: about one process in eleven), and a comparison counts as a recursion level, one more than
+#: the call itself needs. The capture is then dropped, or the call made without its depth
+#: counted (so deep, none of the calls it makes can be captured anyway).
 # Bound once: a method called on an imported name compiles to an attribute read, which makes
 # a bound method on every call (LOAD_ATTR, not LOAD_METHOD).
 _depth, _set_depth, _reset_depth = DEPTH.get, DEPTH.set, DEPTH.reset
@@ -117,7 +124,7 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noqa: PLR0
     plain, flt, queue_size = site.kind != "coroutine", state.filter, state.queue_size
     counts = site.counts  # the site's own share of capture_ns, for the runner's report
 
-    def captured_call(
+    def captured_call(  # noqa: PLR0915
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         slot = per_thread.slot
@@ -125,7 +132,10 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noqa: PLR0
             return call_skipped(wrapped, args, kwargs)
         if rate is not None and not rate.allow():  # not captured: not counted in call_depth
             return wrapped(*args, **kwargs)
-        depth = _depth()
+        try:
+            depth = _depth()
+        except RecursionError:  # see _DEPTH_NEAR_THE_LIMIT
+            return wrapped(*args, **kwargs)
         start = _perf_counter_ns()
         interrupted: BaseException | None = None  # what ended the capture (Ctrl-C...)
         slot.capturing = True
@@ -169,7 +179,10 @@ def _caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noqa: PLR0
                     pass
         if interrupted is not None or not plain:
             return call_and_finish(site, interrupted, wrapped, args, kwargs, depth=depth + 1)
-        token = _set_depth(depth + 1)
+        try:
+            token = _set_depth(depth + 1)
+        except RecursionError:  # see _DEPTH_NEAR_THE_LIMIT
+            return wrapped(*args, **kwargs)
         try:
             return wrapped(*args, **kwargs)
         finally:
@@ -194,7 +207,10 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noq
             return call_skipped(wrapped, args, kwargs)
         if rate is not None and not rate.allow():  # not captured: not counted in call_depth
             return wrapped(*args, **kwargs)
-        depth = _depth()
+        try:
+            depth = _depth()
+        except RecursionError:  # see _DEPTH_NEAR_THE_LIMIT
+            return wrapped(*args, **kwargs)
         start = _perf_counter_ns()
         # What completes the capture as the call returns, or what ended it (BaseException).
         pending: Pending | Deferred | BaseException | None = None
@@ -247,7 +263,10 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noq
             return call_and_finish(site, pending, wrapped, args, kwargs, depth=depth + 1)
         # call_and_finish's own path, here: no second frame of ours above the function (also
         # when the capture failed: near the recursion limit, that frame is what fails next).
-        token = _set_depth(depth + 1)
+        try:
+            token: Token[int] | None = _set_depth(depth + 1)
+        except RecursionError:  # see _DEPTH_NEAR_THE_LIMIT
+            token = None
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -255,7 +274,8 @@ def _result_caller(site: CallerSite, state: State) -> Callable[..., Any]:  # noq
                 finish(site, pending, exception=exc)
             raise
         finally:
-            _reset_depth(token)
+            if token is not None:
+                _reset_depth(token)
         if pending is not None:
             finish(site, pending, result=result)
         return result
@@ -283,12 +303,16 @@ def call_and_finish(
     ``BaseException`` as ``pending`` ended the capture: see ``call_after_interrupted_capture``."""
     if isinstance(pending, BaseException):
         return call_after_interrupted_capture(site, pending, wrapped, args, kwargs)
-    token = DEPTH.set(depth)
+    try:
+        token: Token[int] | None = DEPTH.set(depth)
+    except RecursionError:  # see _DEPTH_NEAR_THE_LIMIT
+        token = None
     if site.kind == "coroutine":
         try:
             coroutine = wrapped(*args, **kwargs)
         finally:
-            DEPTH.reset(token)
+            if token is not None:
+                DEPTH.reset(token)
         return run_coroutine(site, coroutine, depth, pending)
     try:
         result = wrapped(*args, **kwargs)
@@ -297,7 +321,8 @@ def call_and_finish(
             finish(site, pending, exception=exc)
         raise
     finally:
-        DEPTH.reset(token)
+        if token is not None:
+            DEPTH.reset(token)
     if pending is not None:
         finish(site, pending, result=result)
     return result
@@ -311,8 +336,11 @@ async def run_coroutine(
 ) -> Any:
     """Await a captured coroutine function's coroutine; its body runs here, not at call time,
     so its depth is counted here too."""
-    outer = DEPTH.get()
-    DEPTH.set(depth)
+    try:
+        outer: int | None = DEPTH.get()
+        DEPTH.set(depth)
+    except RecursionError:  # see _DEPTH_NEAR_THE_LIMIT
+        outer = None
     try:
         result = await coroutine
     except BaseException as exc:
@@ -322,7 +350,8 @@ async def run_coroutine(
     finally:
         # Not ``reset(token)``: a scheduler may resume the coroutine in another Context,
         # where the token is invalid and reset() would raise into the host's coroutine.
-        DEPTH.set(outer)
+        if outer is not None:
+            DEPTH.set(outer)
     if pending is not None:
         finish(site, pending, result=result)
     return result
@@ -404,11 +433,15 @@ def call_after_interrupted_capture(
         site.fail(exc, "capture")
     except RecursionError:
         pass  # see _NEAR_THE_LIMIT
-    token = DEPTH.set(DEPTH.get() + 1)
+    try:
+        token: Token[int] | None = DEPTH.set(DEPTH.get() + 1)
+    except RecursionError:  # see _DEPTH_NEAR_THE_LIMIT
+        token = None
     try:
         result = wrapped(*args, **kwargs)
     finally:
-        DEPTH.reset(token)
+        if token is not None:
+            DEPTH.reset(token)
     if isinstance(exc, KeyboardInterrupt):
         raise exc
     return result
