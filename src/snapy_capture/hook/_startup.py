@@ -38,7 +38,7 @@ from snapy_capture.errors import ConfigError
 
 TYPE_CHECKING = False  # not typing's: typing costs more than this whole module
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, Final
 
 __all__ = [
@@ -186,12 +186,11 @@ def cached(
     return None
 
 
-def plain_document(data: object, lines: object) -> tuple[object, object] | None:
-    """``(data, lines)`` if the YAML document ``data`` is plain data (mappings, lists,
-    strings, numbers, booleans, nulls), which the cache stores; else ``None`` (a date, a
-    set...: the cache keeps the module names alone, and the text is parsed again)."""
+def _nodes(data: object) -> Iterator[object]:
+    """Every value of the YAML document ``data``, each mapping and list once (a YAML alias is
+    one object reached twice; its values are given once)."""
     pending = [data]
-    seen: set[int] = set()  # a YAML alias is one object reached twice
+    seen: set[int] = set()
     while pending:
         value = pending.pop()
         if type(value) is dict or type(value) is list:
@@ -201,7 +200,15 @@ def plain_document(data: object, lines: object) -> tuple[object, object] | None:
             pending.extend(value)
             if type(value) is dict:
                 pending.extend(value.values())
-        elif type(value) not in _PLAIN:
+        yield value
+
+
+def plain_document(data: object, lines: object) -> tuple[object, object] | None:
+    """``(data, lines)`` if the YAML document ``data`` is plain data (mappings, lists,
+    strings, numbers, booleans, nulls), which the cache stores; else ``None`` (a date, a
+    set...: the cache keeps the module names alone, and the text is parsed again)."""
+    for value in _nodes(data):
+        if type(value) is not dict and type(value) is not list and type(value) not in _PLAIN:
             return None
     return data, lines
 
@@ -219,20 +226,10 @@ def may_hold_secret(text: str) -> bool:
 def holds_secret(data: object) -> bool:
     """Whether the YAML document ``data`` holds a secret the cache must not copy: a signing
     key, an object store's options, or a URL with a password (``sftp://user:pw@host/dir``)."""
-    pending = [data]
-    seen: set[int] = set()
-    while pending:
-        value = pending.pop()
-        if type(value) is dict or type(value) is list:
-            if id(value) in seen:
-                continue
-            seen.add(id(value))
-            if type(value) is dict:
-                if not _SECRET_OPTIONS.isdisjoint(value):
-                    return True
-                pending.extend(value.values())
-            pending.extend(value)
-        elif isinstance(value, str) and "://" in value:
+    for value in _nodes(data):
+        if type(value) is dict and not _SECRET_OPTIONS.isdisjoint(value):
+            return True
+        if isinstance(value, str) and "://" in value:
             authority = value.partition("://")[2].partition("/")[0]
             if ":" in authority.rpartition("@")[0]:
                 return True
