@@ -13,9 +13,10 @@ RUNNER = (sys.executable, "-m", "snapy_capture.run")
 
 
 def run(
-    args: list[str], cwd: Path, *, stdin: str | None = None, **env: str
+    args: list[str], cwd: Path, *, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """``args`` in ``cwd`` (text output captured, ``env`` added to ours, two minutes at most)."""
+    """``args`` in ``cwd`` (``stdin`` its input, empty by default: it never waits on a
+    terminal; text output captured, ``env`` added to ours, two minutes at most)."""
     return subprocess.run(
         args,
         cwd=cwd,
@@ -29,7 +30,7 @@ def run(
 
 
 def plain_and_captured(
-    argv: list[str], cwd: Path, *, stdin: str | None = None
+    argv: list[str], cwd: Path, *, stdin: str = ""
 ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
     """``python *argv`` and ``python -m snapy_capture.run *argv``, in ``cwd``."""
     plain = run([sys.executable, *argv], cwd, stdin=stdin)

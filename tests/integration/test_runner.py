@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _process import run
 
 from snapy_capture import CaptureLoader, load_capture_dict
 
@@ -32,28 +33,13 @@ EXPECTED = {
 }
 
 
-def run(
-    args: list[str], cwd: Path, stdin: str = "", **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args,
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-
-
 def test_legacy_app_runs_identically_and_captures_exactly_the_targets(capture_dir: Path) -> None:
     """Same stdout, stderr and exit code as plain python; captures for exactly the targets,
     including a `from m import f` binding, methods, async and a child process."""
     args = ["app.py", "--discount", "10"]
     stdin = "A:2:10\nB:x:1\nC:1:2.5\n"
-    plain = run([sys.executable, *args], APP, stdin)
-    captured = run([*RUN, *args], APP, stdin)
+    plain = run([sys.executable, *args], APP, stdin=stdin)
+    captured = run([*RUN, *args], APP, stdin=stdin)
     assert plain.returncode == 3, plain.stderr
     assert (captured.stdout, captured.stderr, captured.returncode) == (
         plain.stdout,
@@ -108,8 +94,8 @@ def test_script_sees_what_the_interpreter_gives_it(
     (tmp_path / "sub" / "prog.py").write_text(SCRIPT, encoding="utf-8")
     (tmp_path / "capture.yaml").write_text("targets: ['prog:dump']\n", encoding="utf-8")
     command = ["sub/prog.py", "--flag", *args]
-    plain = run([sys.executable, *command], tmp_path, "input text")
-    captured = run([*RUN, *command], tmp_path, "input text")
+    plain = run([sys.executable, *command], tmp_path, stdin="input text")
+    captured = run([*RUN, *command], tmp_path, stdin="input text")
     assert (captured.stdout, captured.stderr, captured.returncode) == (
         plain.stdout,
         plain.stderr,
